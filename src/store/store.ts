@@ -1,0 +1,232 @@
+// The store contract: plain data, no SIP parsing, no driver. Backends live in store/<backend>/ and are
+// chosen by URL in store/open.ts. Every method that writes resolves only once the write is durable
+// (committed); if the database cannot be reached it rejects with StoreUnavailableError (callers answer 503).
+//
+// Seed tables (names and columns kept in every dialect):
+//   user_property(User_id, User_ip, User_netstate, ...)   one row per user: online state and address
+//   user_call(User_id, otheruser_id, Call_date, ...)      one row per call attempt: User_id = caller, otheruser_id = callee
+
+export type Dialect = 'sqlite' | 'postgres' | 'mssql';
+
+/** Times are epoch milliseconds everywhere in this contract. */
+export type EpochMs = number;
+
+export interface UserRecord {
+  userId: string;
+  realm: string;
+  createdAt: EpochMs;
+}
+
+/** Digest credentials kept as HA1 = H(user:realm:password), never the password (RFC 7616 §3.4.2). */
+export interface Credentials {
+  userId: string;
+  realm: string;
+  ha1Md5: string;
+  ha1Sha256: string;
+}
+
+/** A registrar binding (RFC 3261 §10.3): one Contact of one AoR. */
+export interface Binding {
+  userId: string;
+  /** Contact URI as registered (the key of the binding within the user) */
+  contact: string;
+  expiresAt: EpochMs;
+  /** q-value 0..1, null when the Contact had none */
+  q: number | null;
+  callId: string;
+  cseq: number;
+  /** Path header values (RFC 3327), in order */
+  path: string[];
+  /** +sip.instance and reg-id (RFC 5626 §4.2), null when absent */
+  instance: string | null;
+  regId: number | null;
+  /** where the REGISTER came from: transport and address, e.g. "tcp", "127.0.0.1", 5062 */
+  transport: string;
+  sourceIp: string;
+  sourcePort: number;
+  /** the connection it came over (TCP/TLS), so requests reuse it and its loss removes the binding */
+  connectionId: string | null;
+  userAgent: string | null;
+  updatedAt: EpochMs;
+}
+
+/** The user_property row of the seed, plus when the state last changed. */
+export interface Presence {
+  userId: string;
+  ip: string | null;
+  /** User_netstate: 1 online (at least one binding), 0 offline */
+  netstate: 0 | 1;
+  since: EpochMs;
+}
+
+/** Result of a change to a user's bindings, computed in the same transaction as the change. */
+export interface BindingChange {
+  userId: string;
+  bindings: Binding[];
+  presence: Presence;
+  /** true when User_netstate changed with this write */
+  netstateChanged: boolean;
+}
+
+export type CallOutcome =
+  | 'pending' | 'answered' | 'busy' | 'no-answer' | 'cancelled' | 'offline' | 'rejected' | 'failed';
+
+export interface CallRecord {
+  id: number;
+  /** User_id: the caller */
+  userId: string;
+  /** otheruser_id: the callee */
+  otherUserId: string;
+  /** Call_date */
+  callDate: EpochMs;
+  callId: string;
+  outcome: CallOutcome;
+  /** final SIP status when known */
+  status: number | null;
+  answeredAt: EpochMs | null;
+  endedAt: EpochMs | null;
+  durationMs: number | null;
+  /** for calls to an offline user: when the missed-call notice reached the callee (2xx), else null */
+  notifiedAt: EpochMs | null;
+}
+
+export interface NewCall {
+  userId: string;
+  otherUserId: string;
+  callDate: EpochMs;
+  callId: string;
+  outcome: CallOutcome;
+  status?: number | null;
+}
+
+export interface CallUpdate {
+  outcome?: CallOutcome;
+  status?: number | null;
+  answeredAt?: EpochMs | null;
+  endedAt?: EpochMs | null;
+  durationMs?: number | null;
+}
+
+export interface CallQuery {
+  /** calls where this user is caller or callee */
+  userId?: string;
+  /** only calls to this user that it missed (offline, no-answer, busy, cancelled) */
+  missedBy?: string;
+  /** only missed calls whose notice has not been delivered */
+  unnotified?: boolean;
+  limit?: number;
+}
+
+export type MessageState = 'pending' | 'delivered' | 'expired';
+
+/** A MESSAGE kept for a user (RFC 3428), body byte for byte. */
+export interface StoredMessage {
+  /** stable identifier, ascending in arrival order; also what the UA sees to recognise a repeat */
+  id: number;
+  toUser: string;
+  fromUri: string;
+  /** the From header as received (display name and tag included) */
+  fromHeader: string;
+  toUri: string;
+  contentType: string;
+  body: Uint8Array;
+  receivedAt: EpochMs;
+  expiresAt: EpochMs;
+  state: MessageState;
+  attempts: number;
+  nextAttemptAt: EpochMs | null;
+  deliveredAt: EpochMs | null;
+}
+
+export interface NewMessage {
+  toUser: string;
+  fromUri: string;
+  fromHeader: string;
+  toUri: string;
+  contentType: string;
+  body: Uint8Array;
+  receivedAt: EpochMs;
+  expiresAt: EpochMs;
+}
+
+export interface MessageQuery {
+  toUser?: string;
+  state?: MessageState;
+  limit?: number;
+}
+
+/** A presence subscription (RFC 6665) kept so that NOTIFYs survive a restart. */
+export interface Subscription {
+  id: string;
+  watcher: string;
+  presentity: string;
+  /** the dialog needed to send NOTIFY: Call-ID, tags, the watcher's Contact and route set */
+  callId: string;
+  localTag: string;
+  remoteTag: string;
+  remoteTarget: string;
+  routeSet: string[];
+  cseq: number;
+  expiresAt: EpochMs;
+  transport: string;
+  sourceIp: string;
+  sourcePort: number;
+  connectionId: string | null;
+}
+
+export interface Store {
+  readonly dialect: Dialect;
+  /** the highest migration applied */
+  schemaVersion(): Promise<number>;
+  close(): Promise<void>;
+
+  // users and credentials
+  addUser(creds: Credentials, now: EpochMs): Promise<void>;
+  /** add or replace many users in one transaction; returns how many were written */
+  importUsers(creds: Credentials[], now: EpochMs): Promise<number>;
+  setCredentials(creds: Credentials): Promise<boolean>;
+  removeUser(userId: string): Promise<boolean>;
+  getCredentials(userId: string): Promise<Credentials | null>;
+  listUsers(): Promise<UserRecord[]>;
+  userExists(userId: string): Promise<boolean>;
+
+  // bindings and presence (user_property)
+  /**
+   * Apply one REGISTER's changes atomically: upsert these bindings, remove those contacts (all when
+   * removeAll), and update user_property from what remains.
+   */
+  saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs): Promise<BindingChange>;
+  getBindings(userId: string, now: EpochMs): Promise<Binding[]>;
+  /** remove the bindings that came over a closed connection; one change per user affected */
+  removeBindingsByConnection(connectionId: string, now: EpochMs): Promise<BindingChange[]>;
+  /** remove bindings expired at `now`; one change per user affected */
+  expireBindings(now: EpochMs): Promise<BindingChange[]>;
+  getPresence(userId: string): Promise<Presence | null>;
+  listPresence(): Promise<Presence[]>;
+
+  // call records (user_call)
+  recordCall(call: NewCall): Promise<number>;
+  updateCall(id: number, update: CallUpdate): Promise<void>;
+  listCalls(query: CallQuery): Promise<CallRecord[]>;
+  markCallsNotified(ids: number[], at: EpochMs): Promise<void>;
+
+  // stored messages
+  storeMessage(msg: NewMessage): Promise<StoredMessage>;
+  /** pending messages of a user, oldest first */
+  pendingMessages(toUser: string, limit: number): Promise<StoredMessage[]>;
+  /** count and total body bytes of a user's pending messages (for the quota) */
+  pendingUsage(toUser: string): Promise<{ count: number; bytes: number }>;
+  markDelivered(id: number, at: EpochMs): Promise<void>;
+  recordAttempt(id: number, at: EpochMs, nextAttemptAt: EpochMs | null): Promise<void>;
+  /** mark pending messages past their expiry as expired; returns them */
+  expireMessages(now: EpochMs): Promise<StoredMessage[]>;
+  /** delete delivered and expired messages older than `before` (history retention) */
+  purgeMessages(before: EpochMs): Promise<number>;
+  listMessages(query: MessageQuery): Promise<StoredMessage[]>;
+
+  // subscriptions
+  saveSubscription(sub: Subscription): Promise<void>;
+  removeSubscription(id: string): Promise<void>;
+  subscriptionsFor(presentity: string, now: EpochMs): Promise<Subscription[]>;
+  expireSubscriptions(now: EpochMs): Promise<Subscription[]>;
+}
