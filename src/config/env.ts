@@ -1,0 +1,19 @@
+// The only place that reads process.env.
+
+/** Database URL from TVPHONE_DB, if set. */
+export function envDatabaseUrl(): string | undefined {
+  const v = process.env.TVPHONE_DB;
+  return v && v.length ? v : undefined;
+}
+
+/** Log level from TVPHONE_LOG (trace, debug, info, warn, error, silent); default info. */
+export function envLogLevel(): string {
+  return process.env.TVPHONE_LOG || 'info';
+}
+
+export const DEFAULT_DB_URL = 'sqlite:./data/tvphone.db';
+
+/** --db flag, else TVPHONE_DB, else the profile's store, else the embedded default. */
+export function resolveDatabaseUrl(flag: string | undefined, profileUrl?: string): string {
+  return flag ?? envDatabaseUrl() ?? profileUrl ?? DEFAULT_DB_URL;
+}

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadProfile, validateProfile, parseListenSpec, ProfileError, DEFAULT_PROFILE } from '../../../src/config/profile.ts';
+
+describe('sip-profiles', () => {
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'tvphone-profile-')); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function write(name: string, text: string): string {
+    const f = join(dir, name);
+    writeFileSync(f, text);
+    return f;
+  }
+
+  function refusal(fn: () => unknown): ProfileError {
+    try {
+      fn();
+    } catch (err) {
+      assert.ok(err instanceof ProfileError, `expected ProfileError, got ${String(err)}`);
+      return err;
+    }
+    assert.fail('the profile was accepted');
+  }
+
+  it('loads sip-profiles/default.json with no edits: UDP and TCP on 5060, SQLite in ./data, digest auth', () => {
+    const p = loadProfile(new URL('../../../sip-profiles/default.json', import.meta.url).pathname);
+    assert.deepEqual(p.listeners.map((l) => `${l.transport}:${l.host}:${l.port}`), ['udp:0.0.0.0:5060', 'tcp:0.0.0.0:5060']);
+    assert.equal(p.store.url, 'sqlite:./data/tvphone.db');
+    assert.equal(p.auth.mode, 'digest');
+    assert.deepEqual(p.trunks, []);
+    assert.equal(p.registrar.minExpires, 60);
+  });
+
+  it('fills defaults for what a profile leaves out', () => {
+    const p = validateProfile({ name: 'x' }, 'x.json');
+    assert.deepEqual(p.registrar, DEFAULT_PROFILE.registrar);
+    assert.deepEqual(p.messages, DEFAULT_PROFILE.messages);
+  });
+
+  it('names the file, the field and the reason for a bad port', () => {
+    const f = write('bad.json', JSON.stringify({ listeners: [{ transport: 'udp', host: '127.0.0.1', port: 70000 }] }));
+    const e = refusal(() => loadProfile(f));
+    assert.equal(e.file, f);
+    assert.equal(e.field, 'listeners[0].port');
+    assert.match(e.message, /bad\.json: listeners\[0\]\.port: must be between 0 and 65535, got 70000/);
+  });
+
+  it('refuses JSON that does not parse, naming the file', () => {
+    const f = write('broken.json', '{ "listeners": [ }');
+    assert.match(refusal(() => loadProfile(f)).message, /broken\.json: \(top level\): not valid JSON/);
+  });
+
+  it('refuses an unknown setting instead of ignoring a typo', () => {
+    assert.equal(refusal(() => validateProfile({ registrar: { minExpire: 60 } }, 'p.json')).field, 'registrar.minExpire');
+  });
+
+  it('refuses a tls listener without certificate', () => {
+    assert.equal(refusal(() => validateProfile({ listeners: [{ transport: 'tls', host: '127.0.0.1' }] }, 'p.json')).field, 'listeners[0].cert');
+  });
+
+  it('refuses minExpires above maxExpires', () => {
+    assert.equal(refusal(() => validateProfile({ registrar: { minExpires: 9000, maxExpires: 7200 } }, 'p.json')).field, 'registrar.minExpires');
+  });
+
+  it('refuses a store URL of an unknown kind', () => {
+    assert.match(refusal(() => validateProfile({ store: { url: 'oracle://x' } }, 'p.json')).message, /store\.url: must start with sqlite:/);
+  });
+
+  it('refuses a trunk route that is not a regular expression', () => {
+    const e = refusal(() => validateProfile({ trunks: [{ name: 'c', host: '127.0.0.1', routes: ['(('] }] }, 'p.json'));
+    assert.equal(e.field, 'trunks[0].routes[0]');
+  });
+
+  it('refuses a trunk source that is not an address or CIDR', () => {
+    assert.equal(refusal(() => validateProfile({ trunks: [{ name: 'c', host: '127.0.0.1', allow: ['nope'] }] }, 'p.json')).field, 'trunks[0].allow[0]');
+  });
+
+  it('refuses the same listener twice', () => {
+    const l = { transport: 'udp', host: '127.0.0.1', port: 5070 };
+    assert.match(refusal(() => validateProfile({ listeners: [l, l] }, 'p.json')).message, /listed twice/);
+  });
+
+  it('parses --listen specs with IPv4 and bracketed IPv6 hosts', () => {
+    assert.deepEqual(parseListenSpec('udp:127.0.0.1:5060'), { transport: 'udp', host: '127.0.0.1', port: 5060 });
+    assert.deepEqual(parseListenSpec('tcp:[::1]:0'), { transport: 'tcp', host: '::1', port: 0 });
+    assert.throws(() => parseListenSpec('sctp:1.2.3.4:5060'), /expected TRANSPORT:HOST:PORT/);
+    assert.throws(() => parseListenSpec('udp:1.2.3.4:99999'), /above 65535/);
+  });
+});
