@@ -1,0 +1,96 @@
+// The transport port (RFC 3261 §18): the only door between SIP code and the network.
+// The transaction layer and everything above see the network only through `Transport`;
+// NetworkTransport (./network-transport.ts) implements it with sockets, FakeTransport (./fake-transport.ts) in memory.
+
+import type { SipMessage } from '../sip/message.ts';
+
+export type TransportName = 'udp' | 'tcp' | 'tls';
+
+/** One listener of a profile: `{ transport: 'udp', host: '0.0.0.0', port: 5060 }`. Port 0 binds any free port. */
+export interface ListenerConfig {
+  transport: TransportName;
+  host: string;
+  port: number;
+  /** PEM certificate and key (file contents, not paths): required for 'tls' */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+}
+
+/** A bound listener: `port` is the port actually bound (resolves port 0). */
+export interface ListenerInfo {
+  /** index in the transport's listener list */
+  id: number;
+  transport: TransportName;
+  host: string;
+  port: number;
+}
+
+/** Where a message came from. */
+export interface Source {
+  transport: TransportName;
+  /** remote IP address, IPv6 without brackets */
+  address: string;
+  port: number;
+  /** the stream connection it arrived on; null for UDP */
+  connectionId: number | null;
+  /** the listener (local socket) it arrived on */
+  local: ListenerInfo;
+}
+
+/** Where to send a message. */
+export interface Target {
+  transport: TransportName;
+  /** IP address (IPv6 with or without brackets); names are resolved by the layer above (RFC 3263) */
+  address: string;
+  port: number;
+  /** send over this connection if it is still open (RFC 3261 §18.2.2, RFC 5626 flows) */
+  connectionId?: number | null;
+  /** send UDP from this listener (responses go out from the socket the request came in on) */
+  listenerId?: number;
+}
+
+/** Plain-number counters, read them directly. */
+export interface TransportCounters {
+  received: number;
+  sent: number;
+  parseErrors: number;
+  dropped: number;
+  connectionsOpened: number;
+  connectionsClosed: number;
+}
+
+export type MessageListener = (msg: SipMessage, source: Source) => void;
+export type ConnectionClosedListener = (connectionId: number, remote: { transport: TransportName; address: string; port: number }) => void;
+export type SendErrorCallback = (err: Error) => void;
+
+/** The narrow port the transaction layer (and tests) use. */
+export interface Transport {
+  /**
+   * Send a message. Never throws for network reasons: failures (no route, connection refused, closed
+   * connection, message too large) are reported through `onError`, possibly asynchronously.
+   */
+  send(msg: SipMessage, target: Target, onError?: SendErrorCallback): void;
+  /** The sent-by (host, port, transport) to put in a Via of a request sent to `target` (RFC 3261 §18.1.1). */
+  sentBy(target: Target): { transport: TransportName; host: string; port: number };
+  onMessage(listener: MessageListener): void;
+  onConnectionClosed(listener: ConnectionClosedListener): void;
+}
+
+/** RFC 3261 §18: TCP and TLS are reliable; UDP is not. */
+export function isReliable(transport: TransportName | string): boolean {
+  return transport !== 'udp' && transport !== 'UDP';
+}
+
+/** Default port per transport (RFC 3261 §19.1.2: 5060, 5061 for TLS). */
+export function defaultPort(transport: TransportName | string): number {
+  return transport === 'tls' || transport === 'TLS' ? 5061 : 5060;
+}
+
+/** Via transport token ('UDP', 'TCP', 'TLS') → TransportName, or null for anything we do not speak. */
+export function transportFromVia(token: string): TransportName | null {
+  switch (token.toUpperCase()) {
+    case 'UDP': return 'udp';
+    case 'TCP': return 'tcp';
+    case 'TLS': return 'tls';
+    default: return null;
+  }
+}
