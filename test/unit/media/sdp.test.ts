@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import sdpTransform from 'sdp-transform';
+import { answerDirection, createAnswer, createOffer, LocalMedia, mayWeSend, parseSdp, PCMA, SdpError } from '../../../src/media/sdp.ts';
+import { SipError } from '../../../src/errors.ts';
+
+const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/media/${name}`, import.meta.url), 'utf8');
+const local = { ip: '127.0.0.1', port: 40000 };
+
+describe('media/sdp (RFC 3264 offer/answer)', () => {
+  it('writes an offer with PCMU 0, PCMA 8, telephone-event/8000 101 with fmtp 0-16, ptime 20 and a direction', () => {
+    const text = createOffer({ ...local, sessionId: '42', direction: 'sendrecv' });
+    assert.ok(text.endsWith('\r\n'));
+    const d = sdpTransform.parse(text);
+    assert.equal(d.version, 0);
+    assert.equal(String(d.origin.sessionId), '42');
+    assert.equal(d.origin.sessionVersion, 1);
+    assert.equal(d.connection?.ip, '127.0.0.1');
+    const m = d.media[0];
+    assert.deepEqual([m.type, m.port, m.protocol, m.payloads], ['audio', 40000, 'RTP/AVP', '0 8 101']);
+    assert.deepEqual(m.rtp.map((r) => `${r.payload} ${r.codec}/${r.rate}`), ['0 PCMU/8000', '8 PCMA/8000', '101 telephone-event/8000']);
+    assert.deepEqual(m.fmtp, [{ payload: 101, config: '0-16' }]);
+    assert.equal(m.ptime, 20);
+    assert.equal(m.direction, 'sendrecv');
+  });
+
+  it('answers a PCMA-only offer with PCMA and the offer\'s telephone-event payload type and fmtp', () => {
+    const a = createAnswer(fixture('offer-carrier-pcma-only.sdp'), local);
+    assert.equal(a.codec, 'PCMA');
+    assert.equal(a.payloadType, 8);
+    assert.equal(a.telephoneEventPayloadType, 101);
+    assert.equal(a.direction, 'sendrecv');
+    assert.deepEqual([a.remote.ip, a.remote.port, a.remote.rtcpPort], ['203.0.113.5', 30000, 30001]);
+    const m = sdpTransform.parse(a.sdp).media[0];
+    assert.equal(m.payloads, '8 101');
+    assert.deepEqual(m.fmtp, [{ payload: 101, config: '0-15' }]);
+  });
+
+  it('answers a many-codec offer (Linphone) with the first codec we support, PCMU, and telephone-event/8000 (PT 100)', () => {
+    const a = createAnswer(fixture('offer-linphone.sdp'), local);
+    assert.equal(a.codec, 'PCMU');
+    assert.equal(a.payloadType, 0);
+    assert.equal(a.telephoneEventPayloadType, 100);
+    assert.deepEqual(a.remote.payloadTypes, [96, 97, 98, 0, 8, 18, 101, 99, 100]);
+    assert.equal(sdpTransform.parse(a.sdp).media[0].payloads, '0 100');
+  });
+
+  it('answers PCMA when our side supports only PCMA, even if the offer prefers PCMU', () => {
+    const a = createAnswer(fixture('offer-linphone.sdp'), { ...local, codecs: [PCMA] });
+    assert.equal(a.codec, 'PCMA');
+    assert.equal(a.telephoneEventPayloadType, undefined);
+  });
+
+  it('throws a 488 SdpError with Warning 305 when the offer has no common codec (G.729 only)', () => {
+    assert.throws(() => createAnswer(fixture('offer-g729-only.sdp'), local), (e: unknown) => {
+      assert.ok(e instanceof SdpError && e instanceof SipError);
+      assert.equal(e.status, 488);
+      assert.equal(e.reason, 'Not Acceptable Here');
+      assert.equal(e.code, 'ERR_SDP_NO_COMMON_CODEC');
+      assert.match(e.headers[0][1], /^305 - ".*G729/);
+      return true;
+    });
+  });
+
+  it('throws a 400 SdpError on a body that is not SDP', () => {
+    assert.throws(() => parseSdp('hello'), (e: unknown) => e instanceof SdpError && e.status === 400);
+    assert.throws(() => parseSdp('v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n'), /no c= line/);
+  });
+
+  it('answers a sendonly (hold) offer with recvonly, and reports the remote on hold', () => {
+    const a = createAnswer(fixture('offer-hold-sendonly.sdp'), local);
+    assert.equal(a.remote.direction, 'sendonly');
+    assert.equal(a.remote.onHold, true);
+    assert.equal(a.direction, 'recvonly');
+    assert.equal(sdpTransform.parse(a.sdp).media[0].direction, 'recvonly');
+    assert.equal(mayWeSend('recvonly', a.remote), false);
+  });
+
+  it('reads a session-level a=inactive and answers inactive', () => {
+    const a = createAnswer(fixture('offer-hold-inactive-session-level.sdp'), local);
+    assert.equal(a.remote.direction, 'inactive');
+    assert.equal(a.direction, 'inactive');
+  });
+
+  it('treats c=0.0.0.0 as RFC 2543 legacy hold (RFC 3264 §8.4): we must not send', () => {
+    const r = parseSdp(fixture('offer-hold-legacy-c0.sdp'));
+    assert.equal(r.legacyHold, true);
+    assert.equal(r.onHold, true);
+    assert.equal(r.direction, 'sendrecv');
+    assert.equal(mayWeSend('sendrecv', r), false);
+    const a = createAnswer(fixture('offer-hold-legacy-c0.sdp'), local);
+    assert.equal(a.direction, 'recvonly');
+  });
+
+  it('takes media-level c= and a=rtcp (RFC 3605), and rejects the video m-line with port 0 in place', () => {
+    const a = createAnswer(fixture('offer-audio-video-rtcp.sdp'), local);
+    assert.deepEqual([a.remote.ip, a.remote.port, a.remote.rtcpPort, a.remote.mediaIndex], ['192.0.2.11', 49170, 53020, 1]);
+    const media = sdpTransform.parse(a.sdp).media;
+    assert.deepEqual(media.map((m) => [m.type, m.port]), [['video', 0], ['audio', 40000]]);
+  });
+
+  it('computes answer directions per RFC 3264 §6.1', () => {
+    assert.equal(answerDirection('sendrecv', 'sendrecv'), 'sendrecv');
+    assert.equal(answerDirection('sendonly', 'sendrecv'), 'recvonly');
+    assert.equal(answerDirection('recvonly', 'sendrecv'), 'sendonly');
+    assert.equal(answerDirection('inactive', 'sendrecv'), 'inactive');
+    assert.equal(answerDirection('sendrecv', 'sendonly'), 'sendonly');
+    assert.equal(answerDirection('sendonly', 'sendonly'), 'inactive');
+  });
+
+  it('increments the o= version for a changed re-offer (hold) and keeps it for an identical one (RFC 3264 §8)', () => {
+    const lm = new LocalMedia({ ...local, sessionId: '7' });
+    const v = (t: string): number => sdpTransform.parse(t).origin.sessionVersion;
+    const first = lm.createOffer();
+    assert.equal(v(first), 1);
+    assert.equal(v(lm.createOffer()), 1);
+    const hold = lm.createOffer('sendonly');
+    assert.equal(v(hold), 2);
+    assert.equal(sdpTransform.parse(hold).media[0].direction, 'sendonly');
+    assert.equal(String(sdpTransform.parse(hold).origin.sessionId), '7');
+    assert.equal(v(lm.createOffer('sendrecv')), 3);
+  });
+
+  it('reads the answer to our offer: the codec the answerer chose', () => {
+    const lm = new LocalMedia(local);
+    const offer = lm.createOffer();
+    const answer = createAnswer(offer.replace(' 0 8 101', ' 8 101'), { ip: '127.0.0.1', port: 50000 }).sdp;
+    const n = lm.acceptAnswer(answer);
+    assert.deepEqual([n.codec, n.payloadType, n.telephoneEventPayloadType, n.remote.port], ['PCMA', 8, 101, 50000]);
+  });
+});
