@@ -1,0 +1,429 @@
+// Typed views of SIP header values, parsed on demand (RFC 3261 §20, §25.1). Pure.
+import { HOST, PARAM_VALUE, TOKEN, isToken, isWs, parseDigits, quote, readQuoted, skipWs } from './chars.ts';
+import { splitCommaList } from './message.ts';
+import type { SipMessage } from './message.ts';
+import { SipParseError } from './parse-error.ts';
+
+const MAX_U32 = 4294967295;
+
+function bad(header: string, detail: string): SipParseError {
+  return new SipParseError(`Bad ${header} header`, detail);
+}
+
+function readToken(s: string, i: number): number {
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff || TOKEN[c] === 0) break;
+    i++;
+  }
+  return i;
+}
+
+/**
+ * Read `*( SEMI generic-param )` from s[i]: names lower-cased, quoted values unquoted.
+ * Returns the index where parsing stopped (end of string, or a character that is not ';').
+ */
+function readParams(s: string, i: number, into: Map<string, string | null>, header: string): number {
+  for (;;) {
+    i = skipWs(s, i);
+    if (i >= s.length || s.charCodeAt(i) !== 0x3b) return i;
+    i = skipWs(s, i + 1);
+    const ns = i;
+    i = readToken(s, i);
+    if (i === ns) throw bad(header, `empty parameter in "${s}"`);
+    const name = s.slice(ns, i).toLowerCase();
+    i = skipWs(s, i);
+    if (i < s.length && s.charCodeAt(i) === 0x3d) {
+      i = skipWs(s, i + 1);
+      if (s.charCodeAt(i) === 0x22) {
+        const q = readQuoted(s, i);
+        if (!q) throw bad(header, `unterminated quoted string in "${s}"`);
+        into.set(name, q[0]);
+        i = q[1];
+      } else {
+        const vs = i;
+        while (i < s.length) {
+          const c = s.charCodeAt(i);
+          if (c > 0xff || PARAM_VALUE[c] === 0) break;
+          i++;
+        }
+        if (i === vs) throw bad(header, `empty value of "${name}" in "${s}"`);
+        into.set(name, s.slice(vs, i));
+      }
+    } else into.set(name, null);
+  }
+}
+
+function formatParams(params: Map<string, string | null>): string {
+  let s = '';
+  for (const [k, v] of params) {
+    if (v === null) s += `;${k}`;
+    else {
+      let plain = v.length > 0;
+      for (let i = 0; i < v.length && plain; i++) {
+        const c = v.charCodeAt(i);
+        if (c > 0xff || PARAM_VALUE[c] === 0) plain = false;
+      }
+      s += plain ? `;${k}=${v}` : `;${k}=${quote(v)}`;
+    }
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------- Via
+
+export interface Via {
+  /** upper-cased: UDP, TCP, TLS, SCTP, WS, WSS */
+  transport: string;
+  /** lower-cased; IPv6 in brackets */
+  host: string;
+  port: number | null;
+  branch: string | null;
+  received: string | null;
+  /** RFC 3581: true when present without a value */
+  rport: number | true | null;
+  maddr: string | null;
+  ttl: number | null;
+  /** every via-param, in order (including branch, received, rport, maddr, ttl) */
+  params: Map<string, string | null>;
+}
+
+/** Parse one via-parm (RFC 3261 §20.42, §25.1): `SIP/2.0/UDP host:port;branch=...`. */
+export function parseVia(value: string): Via {
+  const s = value;
+  let i = skipWs(s, 0);
+  let e = readToken(s, i);
+  if (s.slice(i, e).toUpperCase() !== 'SIP') throw bad('Via', `protocol is not SIP in "${s}"`);
+  i = skipWs(s, e);
+  if (s.charCodeAt(i) !== 0x2f) throw bad('Via', `missing "/" in "${s}"`);
+  i = skipWs(s, i + 1);
+  e = readToken(s, i);
+  if (e === i) throw bad('Via', `missing version in "${s}"`);
+  i = skipWs(s, e);
+  if (s.charCodeAt(i) !== 0x2f) throw bad('Via', `missing "/" in "${s}"`);
+  i = skipWs(s, i + 1);
+  e = readToken(s, i);
+  if (e === i) throw bad('Via', `missing transport in "${s}"`);
+  const transport = s.slice(i, e).toUpperCase();
+  i = skipWs(s, e);
+  if (i === e) throw bad('Via', `missing sent-by in "${s}"`);
+  let host: string;
+  if (s.charCodeAt(i) === 0x5b) {
+    const close = s.indexOf(']', i);
+    if (close < 0) throw bad('Via', `unterminated IPv6 reference in "${s}"`);
+    host = s.slice(i, close + 1).toLowerCase();
+    i = close + 1;
+  } else {
+    const hs = i;
+    while (i < s.length && HOST[s.charCodeAt(i)] === 1) i++;
+    host = s.slice(hs, i).toLowerCase();
+  }
+  if (host.length === 0) throw bad('Via', `missing host in "${s}"`);
+  let port: number | null = null;
+  i = skipWs(s, i);
+  if (s.charCodeAt(i) === 0x3a) {
+    i = skipWs(s, i + 1);
+    const ps = i;
+    while (i < s.length && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39) i++;
+    port = parseDigits(s.slice(ps, i), 65535);
+    if (port < 0) throw bad('Via', `bad port in "${s}"`);
+  }
+  const params = new Map<string, string | null>();
+  i = readParams(s, i, params, 'Via');
+  if (i < s.length) throw bad('Via', `unexpected "${s[i]}" in "${s}"`);
+  const rp = params.get('rport');
+  let rport: number | true | null = null;
+  if (rp === null) rport = true;
+  else if (rp !== undefined) {
+    rport = parseDigits(rp, 65535);
+    if (rport < 0) throw bad('Via', `bad rport in "${s}"`);
+  }
+  const tp = params.get('ttl');
+  let ttl: number | null = null;
+  if (tp !== undefined) {
+    ttl = tp === null ? -1 : parseDigits(tp, 255);
+    if (ttl < 0) throw bad('Via', `bad ttl in "${s}"`);
+  }
+  return {
+    transport, host, port,
+    branch: params.get('branch') ?? null,
+    received: params.get('received') ?? null,
+    rport, maddr: params.get('maddr') ?? null, ttl, params,
+  };
+}
+
+/** Text of a via-parm; the typed fields win over `params` (set v.received, v.rport and format). */
+export function formatVia(v: Via): string {
+  const typed: Record<string, string | null | undefined> = {
+    branch: v.branch, received: v.received, maddr: v.maddr,
+    rport: v.rport === null ? undefined : v.rport === true ? null : String(v.rport),
+    ttl: v.ttl === null ? undefined : String(v.ttl),
+  };
+  for (const k of ['branch', 'received', 'maddr']) if (typed[k] === null) typed[k] = undefined;
+  const params = new Map<string, string | null>();
+  for (const [k, val] of v.params) {
+    if (k in typed) {
+      const t = typed[k];
+      if (t !== undefined) params.set(k, t);
+    } else params.set(k, val);
+  }
+  for (const k of ['branch', 'received', 'rport', 'maddr', 'ttl']) {
+    const t = typed[k];
+    if (t !== undefined && !params.has(k)) params.set(k, t);
+  }
+  return `SIP/2.0/${v.transport} ${v.host}${v.port !== null ? `:${v.port}` : ''}${formatParams(params)}`;
+}
+
+/** The topmost Via of a message (RFC 3261 §18.2.1, §18.2.2). */
+export function topVia(msg: SipMessage): Via {
+  const first = msg.header('via');
+  if (first === undefined) throw new SipParseError('Missing Via header');
+  const comma = first.indexOf(',');
+  return parseVia(comma < 0 ? first : splitCommaList(first)[0] ?? '');
+}
+
+// ---------------------------------------------------------------------------------------- name-addr
+
+export interface NameAddr {
+  displayName: string | null;
+  /** the URI text, without angle brackets */
+  uri: string;
+  /** header parameters (tag, expires, q, +sip.instance, reg-id ...), names lower-cased, values unquoted */
+  params: Map<string, string | null>;
+}
+
+/**
+ * Parse `[display-name] <uri> *(;param)` or an addr-spec `uri *(;param)` (RFC 3261 §20.10, §20.20, §20.39, §25.1).
+ * Used for From, To, Contact, Route, Record-Route, Path, Reply-To.
+ */
+export function parseNameAddr(value: string, header = 'name-addr'): NameAddr {
+  const s = value;
+  let i = skipWs(s, 0);
+  if (i >= s.length) throw bad(header, 'empty value');
+  let displayName: string | null = null;
+  let uri: string;
+  const c0 = s.charCodeAt(i);
+  let lt = -1;
+  if (c0 === 0x22) {
+    const q = readQuoted(s, i);
+    if (!q) throw bad(header, `unterminated quoted string in "${s}"`);
+    displayName = q[0];
+    i = skipWs(s, q[1]);
+    if (s.charCodeAt(i) !== 0x3c) throw bad(header, `missing "<" after display name in "${s}"`);
+    lt = i;
+  } else if (c0 === 0x3c) lt = i;
+  else {
+    // display-name = *(token LWS) or an addr-spec: a '<' before any ';' means name-addr
+    const l = s.indexOf('<', i);
+    if (l >= 0) {
+      const dn = s.slice(i, l).trim();
+      for (let j = 0; j < dn.length; j++) {
+        const c = dn.charCodeAt(j);
+        // RFC 3261 §25.1: display-name = *(token LWS) / quoted-string
+        if (c > 0xff || (TOKEN[c] === 0 && !isWs(c))) throw bad(header, `non-token character in display name "${dn}"`);
+      }
+      displayName = dn.length ? dn.replace(/\s+/g, ' ') : null;
+      lt = l;
+    }
+  }
+  if (lt >= 0) {
+    const gt = s.indexOf('>', lt + 1);
+    if (gt < 0) throw bad(header, `missing ">" in "${s}"`);
+    uri = s.slice(lt + 1, gt).trim();
+    i = gt + 1;
+  } else {
+    // RFC 3261 §20.10: an addr-spec holding ',', '?' or ';' must be written as name-addr; its ';' starts header params
+    const semi = s.indexOf(';', i);
+    const end = semi < 0 ? s.length : semi;
+    uri = s.slice(i, end).trim();
+    i = end;
+    if (uri.indexOf('?') >= 0 || uri.indexOf(',') >= 0) throw bad(header, `URI with "?" or "," must be enclosed in <> in "${s}"`);
+  }
+  if (uri.length === 0) throw bad(header, `empty URI in "${s}"`);
+  const colon = uri.indexOf(':');
+  if (colon <= 0 || !isToken(uri.slice(0, colon))) throw bad(header, `no URI scheme in "${uri}"`);
+  for (let j = 0; j < uri.length; j++) {
+    const c = uri.charCodeAt(j);
+    if (c <= 0x20 || c === 0x7f || c === 0x3c || c === 0x3e) throw bad(header, `illegal character in URI "${uri}"`);
+  }
+  const params = new Map<string, string | null>();
+  i = readParams(s, i, params, header);
+  if (i < s.length) throw bad(header, `unexpected "${s[i]}" in "${s}"`);
+  return { displayName, uri, params };
+}
+
+/** Text of a name-addr, always with angle brackets. */
+export function formatNameAddr(n: NameAddr): string {
+  const dn = n.displayName === null ? '' : isToken(n.displayName.replace(/ /g, '')) && !/^\s|\s$/.test(n.displayName) ? `${n.displayName} ` : `${quote(n.displayName)} `;
+  return `${dn}<${n.uri}>${formatParams(n.params)}`;
+}
+
+/** The tag parameter of a From/To value, or null. */
+export function tagOf(value: string): string | null {
+  if (value.indexOf('tag') < 0 && value.indexOf('TAG') < 0 && !/tag/i.test(value)) return null;
+  return parseNameAddr(value, 'From/To').params.get('tag') ?? null;
+}
+
+/** Contact header list (RFC 3261 §20.10): '*' for the wildcard, else every contact in order. */
+export function parseContacts(msg: SipMessage): '*' | NameAddr[] {
+  const values = msg.headerValues('contact');
+  if (values.length === 1 && values[0] === '*') return '*';
+  const out: NameAddr[] = [];
+  for (const v of values) {
+    if (v === '*') throw bad('Contact', '"*" mixed with other contacts');
+    out.push(parseNameAddr(v, 'Contact'));
+  }
+  return out;
+}
+
+/** A Contact's expires parameter (RFC 3261 §10.2.1.1), or null when absent; malformed counts as 3600 (§20.19). */
+export function contactExpires(c: NameAddr): number | null {
+  const v = c.params.get('expires');
+  if (v === undefined) return null;
+  const n = v === null ? -1 : parseDigits(v, MAX_U32);
+  return n < 0 ? 3600 : n;
+}
+
+/** A Contact's q parameter (RFC 3261 §20.10), or null when absent or malformed. */
+export function contactQ(c: NameAddr): number | null {
+  const v = c.params.get('q');
+  if (v === undefined || v === null || !/^(0(\.\d{0,3})?|1(\.0{0,3})?)$/.test(v)) return null;
+  return Number(v);
+}
+
+// ------------------------------------------------------------------------------------------- CSeq
+
+export interface CSeq {
+  seq: number;
+  method: string;
+}
+
+/** RFC 3261 §20.16: CSeq = 1*DIGIT LWS Method; the number is a 32-bit unsigned integer. */
+export function parseCSeq(value: string): CSeq {
+  const s = value;
+  let i = skipWs(s, 0);
+  const ds = i;
+  while (i < s.length && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39) i++;
+  const seq = parseDigits(s.slice(ds, i), MAX_U32);
+  if (seq < 0) throw bad('CSeq', `bad sequence number in "${s}"`);
+  const ws = i;
+  i = skipWs(s, i);
+  if (i === ws) throw bad('CSeq', `missing method in "${s}"`);
+  const ms = i;
+  i = readToken(s, i);
+  if (i === ms || skipWs(s, i) !== s.length) throw bad('CSeq', `bad method in "${s}"`);
+  return { seq, method: s.slice(ms, i) };
+}
+
+// ------------------------------------------------------------------------------------ auth params
+
+/**
+ * WWW-Authenticate, Proxy-Authenticate, Authorization, Proxy-Authorization (RFC 3261 §25.1, RFC 7616):
+ * `Digest realm="x", nonce="y", ...` → scheme and params (names lower-cased, values unquoted).
+ */
+export function parseAuthParams(value: string): { scheme: string; params: Map<string, string> } {
+  const s = value;
+  let i = skipWs(s, 0);
+  const ss = i;
+  i = readToken(s, i);
+  if (i === ss) throw bad('Authorization', `missing scheme in "${s}"`);
+  const scheme = s.slice(ss, i);
+  const params = new Map<string, string>();
+  for (let first = true; ; first = false) {
+    i = skipWs(s, i);
+    if (i >= s.length) break;
+    if (!first) {
+      if (s.charCodeAt(i) !== 0x2c) throw bad('Authorization', `expected "," in "${s}"`);
+      i = skipWs(s, i + 1);
+      if (i >= s.length) break;
+    }
+    const ns = i;
+    i = readToken(s, i);
+    if (i === ns) throw bad('Authorization', `bad parameter in "${s}"`);
+    const name = s.slice(ns, i).toLowerCase();
+    i = skipWs(s, i);
+    if (s.charCodeAt(i) !== 0x3d) throw bad('Authorization', `missing "=" after ${name}`);
+    i = skipWs(s, i + 1);
+    if (s.charCodeAt(i) === 0x22) {
+      const q = readQuoted(s, i);
+      if (!q) throw bad('Authorization', `unterminated quoted string in "${s}"`);
+      params.set(name, q[0]);
+      i = q[1];
+    } else {
+      const vs = i;
+      while (i < s.length && s.charCodeAt(i) !== 0x2c && !isWs(s.charCodeAt(i))) i++;
+      if (i === vs) throw bad('Authorization', `empty value of ${name}`);
+      params.set(name, s.slice(vs, i));
+    }
+  }
+  return { scheme, params };
+}
+
+/** `Digest realm="x", qop="auth", algorithm=MD5`: quoted=true writes a quoted-string. */
+export function formatAuthParams(scheme: string, params: [name: string, value: string, quoted: boolean][]): string {
+  return `${scheme} ${params.map(([n, v, q]) => (q ? `${n}=${quote(v)}` : `${n}=${v}`)).join(', ')}`;
+}
+
+// --------------------------------------------------------------------------------------- scalars
+
+/** Max-Forwards (RFC 3261 §20.22) or null when absent or out of range (RFC 4475 §3.1.2.4 allows "as if absent"). */
+export function maxForwards(msg: SipMessage): number | null {
+  const v = msg.header('max-forwards');
+  if (v === undefined) return null;
+  const n = parseDigits(v, 255);
+  return n < 0 ? null : n;
+}
+
+/** Expires header (RFC 3261 §20.19) in seconds, null when absent; "malformed values SHOULD be treated as 3600". */
+export function expiresOf(msg: SipMessage): number | null {
+  const v = msg.header('expires');
+  if (v === undefined) return null;
+  const n = parseDigits(v, MAX_U32);
+  return n < 0 ? 3600 : n;
+}
+
+/** Min-Expires (RFC 3261 §20.23), null when absent or malformed. */
+export function minExpiresOf(msg: SipMessage): number | null {
+  const v = msg.header('min-expires');
+  if (v === undefined) return null;
+  const n = parseDigits(v, MAX_U32);
+  return n < 0 ? null : n;
+}
+
+/** Allow / Supported / Require / Proxy-Require / Unsupported value list, lower-cased (RFC 3261 §20.5, §20.32, §20.37). */
+export function parseTokenList(value: string): string[] {
+  const out: string[] = [];
+  for (const part of value.split(',')) {
+    const t = part.trim();
+    if (t.length === 0) continue;
+    if (!isToken(t)) throw bad('option-tag list', `"${t}" is not a token`);
+    out.push(t.toLowerCase());
+  }
+  return out;
+}
+
+export interface ContentType {
+  /** lower-cased `type/subtype` */
+  mediaType: string;
+  params: Map<string, string | null>;
+}
+
+/** Content-Type (RFC 3261 §20.15): `application/sdp`, `multipart/mixed;boundary=...`. */
+export function parseContentType(value: string): ContentType {
+  const s = value;
+  let i = skipWs(s, 0);
+  const ts = i;
+  i = readToken(s, i);
+  const type = s.slice(ts, i);
+  i = skipWs(s, i);
+  if (!type || s.charCodeAt(i) !== 0x2f) throw bad('Content-Type', `bad media type in "${s}"`);
+  i = skipWs(s, i + 1);
+  const ss = i;
+  i = readToken(s, i);
+  const sub = s.slice(ss, i);
+  if (!sub) throw bad('Content-Type', `bad media subtype in "${s}"`);
+  const params = new Map<string, string | null>();
+  i = readParams(s, i, params, 'Content-Type');
+  if (i < s.length) throw bad('Content-Type', `unexpected "${s[i]}" in "${s}"`);
+  return { mediaType: `${type}/${sub}`.toLowerCase(), params };
+}

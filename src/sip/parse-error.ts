@@ -1,0 +1,18 @@
+// The one error the SIP parser throws (RFC 3261 §21.4.1 400 Bad Request, §21.5.6 505).
+import type { SipRequest } from './message.ts';
+
+/** A malformed SIP message or header. `reason` is short enough to be a 400 reason phrase. */
+export class SipParseError extends Error {
+  /** short phrase naming the fault, e.g. "Bad CSeq header" */
+  readonly reason: string;
+  /** status to answer with: 400, or 505 for an unsupported SIP version */
+  readonly status: number;
+  /** set only when the message is a request whose Via, From, To, Call-ID and CSeq can be read, so a 400 can be built */
+  request?: SipRequest;
+  constructor(reason: string, detail?: string, status = 400) {
+    super(detail ? `${reason}: ${detail}` : reason);
+    this.name = 'SipParseError';
+    this.reason = reason;
+    this.status = status;
+  }
+}

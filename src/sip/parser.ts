@@ -1,0 +1,317 @@
+// SIP message parser (RFC 3261 §7, §18.3, §20, §25). Pure: one whole message in, a SipRequest/SipResponse out.
+//
+// Built for speed: the head is decoded once as latin1 (byte offset = char offset), one pass finds the CRLFs
+// and colons, header values stay strings (typed views come later from ./headers.ts) and the body is a
+// subarray of the input (no copy). A header line with bytes >= 0x80 is re-decoded as UTF-8.
+import { isAscii } from 'node:buffer';
+import { TOKEN } from './chars.ts';
+import { parseCSeq, parseVia } from './headers.ts';
+import { headerKey, SipRequest, SipResponse } from './message.ts';
+import type { HeaderField } from './message.ts';
+import { SipParseError } from './parse-error.ts';
+
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+const MAX_CONTENT_LENGTH = 0x7fffffff;
+
+/** Header name as written → key; common spellings seeded, others memoised up to a bound. */
+const KEYS = new Map<string, string>();
+const KEYS_LIMIT = 2048;
+for (const n of [
+  'Via', 'v', 'From', 'f', 'To', 't', 'Call-ID', 'Call-Id', 'i', 'CSeq', 'Cseq', 'Contact', 'm', 'Max-Forwards',
+  'Content-Type', 'c', 'Content-Length', 'l', 'Route', 'Record-Route', 'Allow', 'Supported', 'k', 'Require',
+  'User-Agent', 'Server', 'Expires', 'Min-Expires', 'Authorization', 'WWW-Authenticate', 'Proxy-Authenticate',
+  'Proxy-Authorization', 'Path', 'Event', 'o', 'Subscription-State', 'Accept', 'Allow-Events', 'Date', 'Subject',
+]) KEYS.set(n, headerKey(n));
+
+function keyOf(name: string): string {
+  let k = KEYS.get(name);
+  if (k === undefined) {
+    k = headerKey(name);
+    if (KEYS.size < KEYS_LIMIT) KEYS.set(name, k);
+  }
+  return k;
+}
+
+interface BufferWithLatin1 extends Buffer {
+  latin1Slice?: (start: number, end: number) => string;
+}
+
+/**
+ * Parse one whole SIP message. Throws only SipParseError, whatever the bytes.
+ * RFC 3261 §18.3: with no Content-Length (datagrams), the body is the rest of the data.
+ */
+export function parseMessage(data: Uint8Array): SipRequest | SipResponse {
+  try {
+    return parse(data);
+  } catch (e) {
+    if (e instanceof SipParseError) throw e;
+    throw new SipParseError('Malformed message', e instanceof Error ? e.message : String(e));
+  }
+}
+
+function fail(reason: string, detail?: string, status = 400): never {
+  throw new SipParseError(reason, detail, status);
+}
+
+function parse(data: Uint8Array): SipRequest | SipResponse {
+  const buf: BufferWithLatin1 = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const len = buf.length;
+  let start = 0;
+  // RFC 3261 §7.5: implementations SHOULD ignore any CRLFs appearing before the start-line
+  while (start + 1 < len && buf[start] === 13 && buf[start + 1] === 10) start += 2;
+  if (start >= len) fail('Empty message');
+  const headEnd = buf.indexOf(CRLFCRLF, start);
+  if (headEnd < 0) fail('Missing empty line after header fields');
+  const head = buf.latin1Slice ? buf.latin1Slice(start, headEnd) : buf.toString('latin1', start, headEnd);
+  const utf8 = !isAscii(buf.subarray(start, headEnd));
+
+  // ---- start line (RFC 3261 §7.1, §7.2)
+  let eol = head.indexOf('\r\n');
+  if (eol < 0) eol = head.length;
+  let request: SipRequest | null = null;
+  let response: SipResponse | null = null;
+  if (head.startsWith('SIP/')) {
+    const sp1 = head.indexOf(' ');
+    if (sp1 < 0 || sp1 > eol) fail('Bad Status-Line');
+    const version = head.slice(0, sp1);
+    if (version !== 'SIP/2.0' && version.toUpperCase() !== 'SIP/2.0') fail('Version Not Supported', version, 505);
+    // Status-Code = 3DIGIT
+    const d0 = head.charCodeAt(sp1 + 1) - 48, d1 = head.charCodeAt(sp1 + 2) - 48, d2 = head.charCodeAt(sp1 + 3) - 48;
+    if (!(d0 >= 1 && d0 <= 6 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) fail('Bad Status-Code', head.slice(sp1 + 1, eol));
+    const after = sp1 + 4;
+    if (after < eol && head.charCodeAt(after) !== 0x20) fail('Bad Status-Code', head.slice(sp1 + 1, eol));
+    let reason = after < eol ? head.slice(after + 1, eol) : '';
+    if (utf8 && hasHigh(head, after, eol)) reason = buf.toString('utf8', start + after + 1, start + eol);
+    response = new SipResponse(d0 * 100 + d1 * 10 + d2, reason);
+    response.version = version;
+  } else {
+    // Request-Line = Method SP Request-URI SP SIP-Version CRLF
+    const sp1 = head.indexOf(' ');
+    if (sp1 <= 0 || sp1 > eol) fail('Bad Request-Line');
+    const sp2 = head.indexOf(' ', sp1 + 1);
+    if (sp2 < 0 || sp2 > eol) fail('Bad Request-Line');
+    const method = head.slice(0, sp1);
+    for (let i = 0; i < sp1; i++) if (TOKEN[head.charCodeAt(i)] === 0) fail('Bad Request-Line', `bad method "${method}"`);
+    const uri = head.slice(sp1 + 1, sp2);
+    if (uri.length === 0) fail('Bad Request-Line', 'more than one SP between elements');
+    const version = head.slice(sp2 + 1, eol);
+    if (version !== 'SIP/2.0') {
+      if (version.indexOf(' ') >= 0 || version.indexOf('\t') >= 0) fail('Bad Request-Line', 'white space in the Request-Line');
+      if (version.toUpperCase() !== 'SIP/2.0') {
+        if (!version.toUpperCase().startsWith('SIP/')) fail('Bad Request-Line', `bad SIP-Version "${version}"`);
+        fail('Version Not Supported', version, 505);
+      }
+    }
+    checkRequestUri(uri);
+    request = new SipRequest(method, uri);
+    request.version = version;
+  }
+  const msg = (request ?? response) as SipRequest | SipResponse;
+
+  // ---- header fields (RFC 3261 §7.3): one pass over CRLFs and colons
+  const headers: HeaderField[] = msg.headers;
+  const n = head.length;
+  let pos = eol + 2;
+  let contentLength = -1;
+  let cseqValue: string | null = null;
+  let seen = 0; // bit mask of mandatory headers: 1 Via, 2 From, 4 To, 8 Call-ID, 16 CSeq
+  let badHeader: string | null = null;
+  let badDetail = '';
+  while (pos < n) {
+    const c0 = head.charCodeAt(pos);
+    if (c0 === 0x20 || c0 === 0x09) fail('Bad header field', 'continuation line without a header');
+    let end = head.indexOf('\r\n', pos);
+    if (end < 0) end = n;
+    let folded = false;
+    // RFC 3261 §7.3.1: a line starting with SP or HTAB continues the previous one (LWS)
+    while (end < n) {
+      const c = head.charCodeAt(end + 2);
+      if (c !== 0x20 && c !== 0x09) break;
+      folded = true;
+      end = head.indexOf('\r\n', end + 2);
+      if (end < 0) end = n;
+    }
+    const colon = head.indexOf(':', pos);
+    if (colon < 0 || colon > end) fail('Bad header field', `no colon in "${head.slice(pos, Math.min(end, pos + 40))}"`);
+    let ne = colon;
+    while (ne > pos) {
+      const c = head.charCodeAt(ne - 1);
+      if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) break;
+      ne--;
+    }
+    if (ne === pos) fail('Bad header field', 'empty header name');
+    for (let i = pos; i < ne; i++) if (TOKEN[head.charCodeAt(i)] === 0) fail('Bad header field', `bad header name "${head.slice(pos, ne)}"`);
+    let vs = colon + 1;
+    while (vs < end) {
+      const c = head.charCodeAt(vs);
+      if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) break;
+      vs++;
+    }
+    let ve = end;
+    while (ve > vs) {
+      const c = head.charCodeAt(ve - 1);
+      if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) break;
+      ve--;
+    }
+    const name = head.slice(pos, ne);
+    let value: string;
+    let raw: string;
+    if (utf8 && hasHigh(head, pos, end)) {
+      value = buf.toString('utf8', start + vs, start + ve);
+      raw = buf.toString('utf8', start + pos, start + end);
+    } else {
+      value = head.slice(vs, ve);
+      raw = head.slice(pos, end);
+    }
+    if (folded) value = unfold(value);
+    const key = keyOf(name);
+    headers.push({ name, key, value, raw });
+    switch (key) {
+      case 'via':
+        seen |= 1;
+        if (badHeader === null) {
+          const err = checkVia(value);
+          if (err !== null) { badHeader = 'Via'; badDetail = err; }
+        }
+        break;
+      case 'from':
+        seen |= 2;
+        if (badHeader === null && !balanced(value)) { badHeader = 'From'; badDetail = 'unbalanced quotes or angle brackets'; }
+        break;
+      case 'to':
+        seen |= 4;
+        if (badHeader === null && !balanced(value)) { badHeader = 'To'; badDetail = 'unbalanced quotes or angle brackets'; }
+        break;
+      case 'call-id':
+        seen |= 8;
+        if (badHeader === null && value.length === 0) { badHeader = 'Call-ID'; badDetail = 'empty'; }
+        break;
+      case 'cseq':
+        seen |= 16;
+        if (cseqValue === null) cseqValue = value;
+        else if (badHeader === null && cseqValue !== value) { badHeader = 'CSeq'; badDetail = 'more than one CSeq'; }
+        break;
+      case 'content-length': {
+        let cl = -1;
+        if (value.length > 0 && value.length <= 10) {
+          cl = 0;
+          for (let i = 0; i < value.length; i++) {
+            const d = value.charCodeAt(i) - 48;
+            if (d < 0 || d > 9) { cl = -1; break; }
+            cl = cl * 10 + d;
+          }
+        }
+        if (cl < 0 || cl > MAX_CONTENT_LENGTH) fail('Bad Content-Length header', value);
+        if (contentLength >= 0 && contentLength !== cl) fail('Bad Content-Length header', 'conflicting values');
+        contentLength = cl;
+        break;
+      }
+      case 'max-forwards':
+        for (let i = 0; i < value.length; i++) {
+          const d = value.charCodeAt(i);
+          if (d < 48 || d > 57) { if (badHeader === null) { badHeader = 'Max-Forwards'; badDetail = value; } break; }
+        }
+        if (value.length === 0 && badHeader === null) { badHeader = 'Max-Forwards'; badDetail = 'empty'; }
+        break;
+    }
+    pos = end + 2;
+  }
+
+  // ---- body (RFC 3261 §7.4, §18.3, §20.14)
+  const bodyStart = headEnd + 4;
+  if (contentLength >= 0) {
+    if (bodyStart + contentLength > len) fail('Content-Length larger than message', `${contentLength} > ${len - bodyStart}`);
+    msg.body = buf.subarray(bodyStart, bodyStart + contentLength);
+  } else msg.body = buf.subarray(bodyStart, len);
+
+  // ---- mandatory header fields (RFC 3261 §8.1.1) and their syntax
+  let cseqErr: string | null = null;
+  if (cseqValue !== null) {
+    try {
+      const cseq = parseCSeq(cseqValue);
+      // RFC 3261 §8.1.1.5: the CSeq method MUST match the method of the request
+      if (request !== null && cseq.method !== request.method) cseqErr = `CSeq method ${cseq.method} does not match ${request.method}`;
+    } catch (e) {
+      cseqErr = (e as SipParseError).message;
+    }
+  }
+  const missing = (seen & 1) === 0 ? 'Via' : (seen & 2) === 0 ? 'From' : (seen & 4) === 0 ? 'To' : (seen & 8) === 0 ? 'Call-ID' : (seen & 16) === 0 ? 'CSeq' : null;
+  if (missing !== null || badHeader !== null || cseqErr !== null) {
+    const err = missing !== null ? new SipParseError(`Missing ${missing} header`)
+      : badHeader !== null ? new SipParseError(`Bad ${badHeader} header`, badDetail)
+      : new SipParseError('Bad CSeq header', cseqErr ?? '');
+    // a 400 can be built when Via, From, To, Call-ID and CSeq are present and the Via is readable
+    if (request !== null && missing === null && badHeader !== 'Via') err.request = request;
+    throw err;
+  }
+  return msg;
+}
+
+function hasHigh(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (s.charCodeAt(i) >= 0x80) return true;
+  return false;
+}
+
+/** RFC 3261 §7.3.1: replace each LWS containing a line break with a single SP. */
+function unfold(v: string): string {
+  return v.replace(/[ \t]*\r\n[ \t]+/g, ' ');
+}
+
+/** Quoted strings (with backslash escapes) closed and angle brackets balanced. */
+function balanced(v: string): boolean {
+  let quoted = false;
+  let angle = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (quoted) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) quoted = false;
+    } else if (c === 0x22) quoted = true;
+    else if (c === 0x3c) angle++;
+    else if (c === 0x3e) { if (--angle < 0) return false; }
+  }
+  return !quoted && angle === 0;
+}
+
+/** Validate every via-parm of one Via field, including empty list elements (RFC 4475 §3.1.2.1). */
+function checkVia(value: string): string | null {
+  try {
+    if (value.indexOf(',') < 0) {
+      parseVia(value);
+      return null;
+    }
+    let start = 0;
+    let quoted = false;
+    for (let i = 0; i <= value.length; i++) {
+      const c = i < value.length ? value.charCodeAt(i) : 0x2c;
+      if (quoted) {
+        if (c === 0x5c) i++;
+        else if (c === 0x22) quoted = false;
+      } else if (c === 0x22) quoted = true;
+      else if (c === 0x2c) {
+        const part = value.slice(start, i);
+        if (part.trim().length === 0) return 'empty Via element';
+        parseVia(part);
+        start = i + 1;
+      }
+    }
+    return null;
+  } catch (e) {
+    return e instanceof SipParseError ? e.message : 'unreadable';
+  }
+}
+
+/** Request-URI sanity (RFC 3261 §7.1, §25.1): an absoluteURI with a scheme, not enclosed in <>. */
+function checkRequestUri(uri: string): void {
+  const colon = uri.indexOf(':');
+  if (colon <= 0) fail('Bad Request-URI', uri);
+  for (let i = 0; i < colon; i++) {
+    const c = uri.charCodeAt(i);
+    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (i > 0 && ((c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e));
+    if (!ok) fail('Bad Request-URI', uri);
+  }
+  for (let i = colon + 1; i < uri.length; i++) {
+    const c = uri.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e || c === 0x3c || c === 0x3e || c === 0x22) fail('Bad Request-URI', uri);
+  }
+}

@@ -1,0 +1,70 @@
+// Building a response to a request (RFC 3261 §8.2.6). Pure.
+import { SipResponse } from './message.ts';
+import type { HeaderField, SipRequest } from './message.ts';
+import { tagOf } from './headers.ts';
+
+const REASONS: Record<number, string> = {
+  100: 'Trying', 180: 'Ringing', 181: 'Call Is Being Forwarded', 182: 'Queued', 183: 'Session Progress',
+  199: 'Early Dialog Terminated',
+  200: 'OK', 202: 'Accepted', 204: 'No Notification',
+  300: 'Multiple Choices', 301: 'Moved Permanently', 302: 'Moved Temporarily', 305: 'Use Proxy', 380: 'Alternative Service',
+  400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required', 403: 'Forbidden', 404: 'Not Found',
+  405: 'Method Not Allowed', 406: 'Not Acceptable', 407: 'Proxy Authentication Required', 408: 'Request Timeout',
+  410: 'Gone', 412: 'Conditional Request Failed', 413: 'Request Entity Too Large', 414: 'Request-URI Too Long',
+  415: 'Unsupported Media Type', 416: 'Unsupported URI Scheme', 417: 'Unknown Resource-Priority',
+  420: 'Bad Extension', 421: 'Extension Required', 422: 'Session Interval Too Small', 423: 'Interval Too Brief',
+  428: 'Use Identity Header', 429: 'Provide Referrer Identity', 430: 'Flow Failed', 433: 'Anonymity Disallowed',
+  436: 'Bad Identity-Info', 437: 'Unsupported Certificate', 438: 'Invalid Identity Header',
+  439: 'First Hop Lacks Outbound Support', 440: 'Max-Breadth Exceeded', 469: 'Bad Info Package',
+  470: 'Consent Needed', 480: 'Temporarily Unavailable', 481: 'Call/Transaction Does Not Exist',
+  482: 'Loop Detected', 483: 'Too Many Hops', 484: 'Address Incomplete', 485: 'Ambiguous', 486: 'Busy Here',
+  487: 'Request Terminated', 488: 'Not Acceptable Here', 489: 'Bad Event', 491: 'Request Pending',
+  493: 'Undecipherable', 494: 'Security Agreement Required',
+  500: 'Server Internal Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable',
+  504: 'Server Time-out', 505: 'Version Not Supported', 513: 'Message Too Large', 555: 'Push Notification Service Not Supported',
+  580: 'Precondition Failure',
+  600: 'Busy Everywhere', 603: 'Decline', 604: 'Does Not Exist Anywhere', 606: 'Not Acceptable', 607: 'Unwanted',
+  608: 'Rejected',
+};
+
+/** The RFC reason phrase for a status, or a generic one for its class. */
+export function reasonPhrase(status: number): string {
+  const r = REASONS[status];
+  if (r !== undefined) return r;
+  if (status < 200) return 'Session Progress';
+  if (status < 300) return 'OK';
+  if (status < 400) return 'Redirection';
+  if (status < 500) return 'Request Failure';
+  if (status < 600) return 'Server Error';
+  return 'Global Failure';
+}
+
+/**
+ * RFC 3261 §8.2.6.2: the response copies Via (all, in order), From, To, Call-ID and CSeq; a To tag is added when
+ * given and the request's To has none (a 100 Trying carries no new tag: pass none).
+ */
+export function createResponse(req: SipRequest, status: number, reason?: string, toTag?: string): SipResponse {
+  const headers: HeaderField[] = [];
+  for (const h of req.headers) {
+    switch (h.key) {
+      case 'via':
+      case 'from':
+      case 'call-id':
+      case 'cseq':
+        headers.push({ name: h.name, key: h.key, value: h.value, raw: h.raw });
+        break;
+      case 'to': {
+        let tagged = false;
+        try {
+          tagged = tagOf(h.value) !== null;
+        } catch {
+          tagged = false;
+        }
+        if (toTag !== undefined && !tagged) headers.push({ name: h.name, key: h.key, value: `${h.value};tag=${toTag}` });
+        else headers.push({ name: h.name, key: h.key, value: h.value, raw: h.raw });
+        break;
+      }
+    }
+  }
+  return new SipResponse(status, reason ?? reasonPhrase(status), headers);
+}
