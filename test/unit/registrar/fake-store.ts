@@ -1,0 +1,99 @@
+// A small in-memory Store with only what the registrar and the authenticator use. `down = true` makes
+// every call reject with StoreUnavailableError, as a backend does when its database is unreachable.
+import { StoreUnavailableError } from '../../../src/errors.ts';
+import type { Binding, BindingChange, Credentials, EpochMs, Presence, Store } from '../../../src/store/store.ts';
+
+export class FakeStore {
+  down = false;
+  readonly users = new Map<string, Credentials>();
+  readonly bindings = new Map<string, Binding[]>();
+  readonly presence = new Map<string, Presence>();
+  saves = 0;
+
+  asStore(): Store {
+    return this as unknown as Store;
+  }
+
+  #check(): void {
+    if (this.down) throw new StoreUnavailableError('fake store is down');
+  }
+
+  async addUser(creds: Credentials, _now: EpochMs): Promise<void> {
+    this.#check();
+    if (this.users.has(creds.userId)) throw new Error(`user ${creds.userId} exists`);
+    this.users.set(creds.userId, { ...creds });
+  }
+
+  async userExists(userId: string): Promise<boolean> {
+    this.#check();
+    return this.users.has(userId);
+  }
+
+  async getCredentials(userId: string): Promise<Credentials | null> {
+    this.#check();
+    return this.users.get(userId) ?? null;
+  }
+
+  async getBindings(userId: string, now: EpochMs): Promise<Binding[]> {
+    this.#check();
+    return (this.bindings.get(userId) ?? []).filter((b) => b.expiresAt > now).map((b) => ({ ...b }));
+  }
+
+  async saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs): Promise<BindingChange> {
+    this.#check();
+    this.saves++;
+    let list = removeAll ? [] : (this.bindings.get(userId) ?? []).filter((b) => !remove.includes(b.contact));
+    for (const b of upsert) list = [...list.filter((x) => x.contact !== b.contact), { ...b }];
+    this.bindings.set(userId, list);
+    return this.#change(userId, now);
+  }
+
+  async removeBindingsByConnection(connectionId: string, now: EpochMs): Promise<BindingChange[]> {
+    this.#check();
+    const out: BindingChange[] = [];
+    for (const [userId, list] of this.bindings) {
+      const kept = list.filter((b) => b.connectionId !== connectionId);
+      if (kept.length === list.length) continue;
+      this.bindings.set(userId, kept);
+      out.push(this.#change(userId, now));
+    }
+    return out;
+  }
+
+  async expireBindings(now: EpochMs): Promise<BindingChange[]> {
+    this.#check();
+    const out: BindingChange[] = [];
+    for (const [userId, list] of this.bindings) {
+      const kept = list.filter((b) => b.expiresAt > now);
+      if (kept.length === list.length) continue;
+      this.bindings.set(userId, kept);
+      out.push(this.#change(userId, now));
+    }
+    return out;
+  }
+
+  #change(userId: string, now: EpochMs): BindingChange {
+    const bindings = (this.bindings.get(userId) ?? []).filter((b) => b.expiresAt > now).map((b) => ({ ...b }));
+    const netstate: 0 | 1 = bindings.length > 0 ? 1 : 0;
+    const before = this.presence.get(userId);
+    const changed = (before?.netstate ?? 0) !== netstate;
+    const presence: Presence = changed || !before
+      ? { userId, ip: bindings[0]?.sourceIp ?? null, netstate, since: now }
+      : { ...before, ip: bindings[0]?.sourceIp ?? null };
+    this.presence.set(userId, presence);
+    return { userId, bindings, presence, netstateChanged: changed };
+  }
+}
+
+export class FakeClock {
+  t: number;
+  constructor(t = Date.UTC(2025, 0, 1)) {
+    this.t = t;
+  }
+  now(): number {
+    return this.t;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
