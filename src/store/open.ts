@@ -1,0 +1,74 @@
+// Choose and open a store backend by URL:
+//   sqlite:PATH  sqlite::memory:  postgres://…  postgresql://…  mssql://user:pass@host:port/db
+// The PostgreSQL and SQL Server drivers are imported only when such a URL is opened.
+
+import { TvphoneError } from '../errors.ts';
+import type { StateChangeListener } from './health.ts';
+import type { Store } from './store.ts';
+
+export interface OpenStoreOptions {
+  /** apply pending migrations at open (default true); false refuses a database that is behind */
+  migrate?: boolean;
+  /** SQLite: how long writes gather before one commit (default 0: the writes of one tick) */
+  groupCommitMs?: number;
+  /** PostgreSQL / SQL Server: most pooled connections (default 10) */
+  poolSize?: number;
+  /** PostgreSQL / SQL Server: connect and statement timeout in ms (default 5000 / 10000) */
+  connectTimeoutMs?: number;
+  statementTimeoutMs?: number;
+  /** called once when the database becomes unreachable, and once when it is back */
+  onStateChange?: StateChangeListener;
+}
+
+/** The URL with its password replaced by `***`, fit for logs and error messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) {
+      u.password = '***';
+      return u.toString();
+    }
+    return url;
+  } catch {
+    // not a URL the parser accepts: blank anything between "scheme://user:" and "@"
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
+  }
+}
+
+type Kind = { kind: 'sqlite'; path: string } | { kind: 'postgres' } | { kind: 'mssql' };
+
+function classify(url: string): Kind {
+  if (url.startsWith('sqlite:')) {
+    let path = url.slice('sqlite:'.length);
+    if (path.startsWith('//')) path = path.slice(2); // sqlite:///abs/path
+    if (path === '') throw new TvphoneError('ERR_STORE_URL', 'store URL "sqlite:" names no file (use sqlite:PATH or sqlite::memory:)');
+    return { kind: 'sqlite', path };
+  }
+  if (/^postgres(ql)?:\/\//i.test(url)) return { kind: 'postgres' };
+  if (/^mssql:\/\//i.test(url)) return { kind: 'mssql' };
+  throw new TvphoneError('ERR_STORE_URL', `store URL ${redactUrl(url)} has an unknown scheme (use sqlite:, postgres:// or mssql://)`);
+}
+
+export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<Store> {
+  const k = classify(url);
+  if (k.kind === 'sqlite') {
+    const { SqliteStore } = await import('./sqlite/sqlite-store.ts');
+    return SqliteStore.open(k.path, opts);
+  }
+  if (k.kind === 'postgres') {
+    const { PostgresStore } = await import('./postgres/postgres-store.ts');
+    return PostgresStore.open(url, opts);
+  }
+  const { MssqlStore } = await import('./mssql/mssql-store.ts');
+  return MssqlStore.open(url, opts);
+}
+
+/** Apply pending migrations (`tvphone db migrate`); returns the schema version reached. */
+export async function migrate(url: string): Promise<number> {
+  const store = await openStore(url, { migrate: true });
+  try {
+    return await store.schemaVersion();
+  } finally {
+    await store.close();
+  }
+}

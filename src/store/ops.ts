@@ -1,0 +1,314 @@
+// The store's logic, written once for every SQL backend. Each operation is a generator that yields the
+// queries it needs and receives their results; a backend runs it: SQLite synchronously inside its
+// group-commit transaction, PostgreSQL and SQL Server over a pooled connection (and again on a conflict).
+
+import { TvphoneError } from '../errors.ts';
+import { NO_LIMIT, type QueryName } from './queries.ts';
+import type {
+  Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, EpochMs, MessageQuery, MessageState,
+  NewCall, NewMessage, Presence, StoredMessage, Subscription, UserRecord,
+} from './store.ts';
+
+export type Param = string | number | null | Uint8Array;
+export type Row = Record<string, unknown>;
+export interface Query { name: QueryName; params: Param[] }
+export interface QueryResult { rows: Row[]; changes: number }
+export type Op<T> = Generator<Query, T, QueryResult>;
+
+function* q(name: QueryName, ...params: Param[]): Generator<Query, QueryResult, QueryResult> {
+  return yield { name, params };
+}
+
+// ---- row mapping (drivers differ: BIGINT may come back as a string, bytes as Buffer) ----
+
+function num(v: unknown): number {
+  return typeof v === 'number' ? v : Number(v);
+}
+function numOrNull(v: unknown): number | null {
+  return v === null || v === undefined ? null : num(v);
+}
+function strOrNull(v: unknown): string | null {
+  return v === null || v === undefined ? null : String(v);
+}
+function bytes(v: unknown): Uint8Array {
+  if (v instanceof Uint8Array) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  throw new TypeError('message body is not binary');
+}
+
+function toBinding(r: Row): Binding {
+  return {
+    userId: String(r.user_id), contact: String(r.contact), expiresAt: num(r.expires_at), q: numOrNull(r.q),
+    callId: String(r.call_id), cseq: num(r.cseq), path: JSON.parse(String(r.path)) as string[],
+    instance: strOrNull(r.instance), regId: numOrNull(r.reg_id), transport: String(r.transport),
+    sourceIp: String(r.source_ip), sourcePort: num(r.source_port), connectionId: strOrNull(r.connection_id),
+    userAgent: strOrNull(r.user_agent), updatedAt: num(r.updated_at),
+  };
+}
+function toPresence(r: Row): Presence {
+  return { userId: String(r.user_id), ip: strOrNull(r.user_ip), netstate: num(r.user_netstate) === 1 ? 1 : 0, since: num(r.netstate_since) };
+}
+function toCredentials(r: Row): Credentials {
+  return { userId: String(r.user_id), realm: String(r.realm), ha1Md5: String(r.ha1_md5), ha1Sha256: String(r.ha1_sha256) };
+}
+function toCall(r: Row): CallRecord {
+  return {
+    id: num(r.id), userId: String(r.user_id), otherUserId: String(r.otheruser_id), callDate: num(r.call_date),
+    callId: String(r.call_id), outcome: String(r.outcome) as CallRecord['outcome'], status: numOrNull(r.status),
+    answeredAt: numOrNull(r.answered_at), endedAt: numOrNull(r.ended_at), durationMs: numOrNull(r.duration_ms),
+    notifiedAt: numOrNull(r.notified_at),
+  };
+}
+function toMessage(r: Row): StoredMessage {
+  return {
+    id: num(r.id), toUser: String(r.to_user), fromUri: String(r.from_uri), fromHeader: String(r.from_header),
+    toUri: String(r.to_uri), contentType: String(r.content_type), body: bytes(r.body), receivedAt: num(r.received_at),
+    expiresAt: num(r.expires_at), state: String(r.state) as MessageState, attempts: num(r.attempts),
+    nextAttemptAt: numOrNull(r.next_attempt_at), deliveredAt: numOrNull(r.delivered_at),
+  };
+}
+function toSubscription(r: Row): Subscription {
+  return {
+    id: String(r.id), watcher: String(r.watcher), presentity: String(r.presentity), callId: String(r.call_id),
+    localTag: String(r.local_tag), remoteTag: String(r.remote_tag), remoteTarget: String(r.remote_target),
+    routeSet: JSON.parse(String(r.route_set)) as string[], cseq: num(r.cseq), expiresAt: num(r.expires_at),
+    transport: String(r.transport), sourceIp: String(r.source_ip), sourcePort: num(r.source_port),
+    connectionId: strOrNull(r.connection_id),
+  };
+}
+
+// ---- schema ----
+
+export function* schemaVersion(): Op<number> {
+  const { rows } = yield* q('selectVersion');
+  return num(rows[0]?.v ?? 0) || 0;
+}
+
+// ---- users and credentials ----
+
+function* writeUser(c: Credentials, now: EpochMs, replace: boolean): Op<void> {
+  const exists = (yield* q('selectUser', c.userId)).rows.length > 0;
+  if (exists && !replace) throw new TvphoneError('ERR_USER_EXISTS', `user ${c.userId} already exists`);
+  if (exists) {
+    yield* q('updateUserRealm', c.userId, c.realm);
+    yield* q('updateCredentials', c.userId, c.realm, c.ha1Md5, c.ha1Sha256);
+    return;
+  }
+  yield* q('insertUser', c.userId, c.realm, now);
+  yield* q('insertCredentials', c.userId, c.realm, c.ha1Md5, c.ha1Sha256);
+  if ((yield* q('selectPresence', c.userId)).rows.length === 0) yield* q('insertPresence', c.userId, null, 0, now);
+}
+
+export function* addUser(c: Credentials, now: EpochMs): Op<void> {
+  yield* writeUser(c, now, false);
+}
+
+export function* importUsers(list: Credentials[], now: EpochMs): Op<number> {
+  for (const c of list) yield* writeUser(c, now, true);
+  return list.length;
+}
+
+export function* setCredentials(c: Credentials): Op<boolean> {
+  const { changes } = yield* q('updateCredentials', c.userId, c.realm, c.ha1Md5, c.ha1Sha256);
+  if (changes > 0) yield* q('updateUserRealm', c.userId, c.realm);
+  return changes > 0;
+}
+
+/** Removes the user, its credentials, bindings and presence row; call records and messages stay as history. */
+export function* removeUser(userId: string): Op<boolean> {
+  yield* q('deleteCredentials', userId);
+  const { changes } = yield* q('deleteUser', userId);
+  yield* q('deleteUserBindings', userId);
+  yield* q('deletePresence', userId);
+  return changes > 0;
+}
+
+export function* getCredentials(userId: string): Op<Credentials | null> {
+  const { rows } = yield* q('selectCredentials', userId);
+  return rows.length ? toCredentials(rows[0]) : null;
+}
+
+export function* listUsers(): Op<UserRecord[]> {
+  const { rows } = yield* q('selectUsers');
+  return rows.map((r) => ({ userId: String(r.user_id), realm: String(r.realm), createdAt: num(r.created_at) }));
+}
+
+export function* userExists(userId: string): Op<boolean> {
+  return (yield* q('selectUser', userId)).rows.length > 0;
+}
+
+// ---- bindings and presence ----
+
+function bindingParams(b: Binding): Param[] {
+  return [
+    b.userId, b.contact, b.expiresAt, b.q, b.callId, b.cseq, JSON.stringify(b.path), b.instance, b.regId, b.transport,
+    b.sourceIp, b.sourcePort, b.connectionId, b.userAgent, b.updatedAt,
+  ];
+}
+
+/**
+ * The common part of every binding change: lock the user's presence row, let `change` modify the bindings,
+ * drop the expired ones, then set User_netstate (1 while a binding remains) and User_ip (the address of the
+ * most recently refreshed binding; kept as the last known address once offline).
+ */
+function* changeBindings(userId: string, now: EpochMs, change: () => Op<void>): Op<BindingChange> {
+  const locked = (yield* q('lockPresence', userId)).rows;
+  const before: Presence | null = locked.length ? toPresence(locked[0]) : null;
+  yield* change();
+  yield* q('deleteExpiredUserBindings', userId, now);
+  const bindings = (yield* q('selectBindings', userId, now)).rows.map(toBinding);
+  const netstate: 0 | 1 = bindings.length > 0 ? 1 : 0;
+  const latest = bindings.reduce<Binding | null>((a, b) => (a === null || b.updatedAt >= a.updatedAt ? b : a), null);
+  const ip = latest ? latest.sourceIp : (before?.ip ?? null);
+  const netstateChanged = (before?.netstate ?? 0) !== netstate;
+  const since = netstateChanged || !before ? now : before.since;
+  if (before) yield* q('updatePresence', userId, ip, netstate, since);
+  else yield* q('insertPresence', userId, ip, netstate, since);
+  return { userId, bindings, presence: { userId, ip, netstate, since }, netstateChanged };
+}
+
+export function* saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs): Op<BindingChange> {
+  return yield* changeBindings(userId, now, function* () {
+    if (removeAll) yield* q('deleteUserBindings', userId);
+    for (const contact of remove) yield* q('deleteBinding', userId, contact);
+    for (const b of upsert) {
+      if (b.userId !== userId) throw new TypeError(`binding of ${b.userId} saved under ${userId}`);
+      const params = bindingParams(b);
+      if ((yield* q('updateBinding', ...params)).changes === 0) yield* q('insertBinding', ...params);
+    }
+  });
+}
+
+export function* getBindings(userId: string, now: EpochMs): Op<Binding[]> {
+  return (yield* q('selectBindings', userId, now)).rows.map(toBinding);
+}
+
+export function* removeBindingsByConnection(connectionId: string, now: EpochMs): Op<BindingChange[]> {
+  const users = (yield* q('selectUsersOnConnection', connectionId)).rows.map((r) => String(r.user_id)).sort();
+  const changes: BindingChange[] = [];
+  for (const userId of users) {
+    changes.push(yield* changeBindings(userId, now, function* () {
+      yield* q('deleteConnectionBindings', userId, connectionId);
+    }));
+  }
+  return changes;
+}
+
+export function* expireBindings(now: EpochMs): Op<BindingChange[]> {
+  const users = (yield* q('selectUsersWithExpiredBindings', now)).rows.map((r) => String(r.user_id)).sort();
+  const changes: BindingChange[] = [];
+  for (const userId of users) changes.push(yield* changeBindings(userId, now, function* () {}));
+  return changes;
+}
+
+export function* getPresence(userId: string): Op<Presence | null> {
+  const { rows } = yield* q('selectPresence', userId);
+  return rows.length ? toPresence(rows[0]) : null;
+}
+
+export function* listPresence(): Op<Presence[]> {
+  return (yield* q('selectAllPresence')).rows.map(toPresence);
+}
+
+// ---- calls ----
+
+export function* recordCall(c: NewCall): Op<number> {
+  const { rows } = yield* q('insertCall', c.userId, c.otherUserId, c.callDate, c.callId, c.outcome, c.status ?? null);
+  return num(rows[0].id);
+}
+
+export function* updateCall(id: number, u: CallUpdate): Op<void> {
+  const { rows } = yield* q('selectCall', id);
+  if (!rows.length) throw new TvphoneError('ERR_NO_SUCH_CALL', `no call record ${id}`);
+  const c = toCall(rows[0]);
+  yield* q(
+    'updateCall', id, u.outcome ?? c.outcome, u.status !== undefined ? u.status : c.status,
+    u.answeredAt !== undefined ? u.answeredAt : c.answeredAt, u.endedAt !== undefined ? u.endedAt : c.endedAt,
+    u.durationMs !== undefined ? u.durationMs : c.durationMs,
+  );
+}
+
+export function* listCalls(query: CallQuery): Op<CallRecord[]> {
+  const { rows } = yield* q('selectCalls', query.userId ?? null, query.missedBy ?? null, query.unnotified ? 1 : 0, limitOf(query.limit));
+  return rows.map(toCall);
+}
+
+export function* markCallsNotified(ids: number[], at: EpochMs): Op<void> {
+  for (const id of ids) yield* q('markCallNotified', id, at);
+}
+
+function limitOf(limit: number | undefined): number {
+  if (limit === undefined) return NO_LIMIT;
+  if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`bad limit ${limit}`);
+  return Math.min(limit, NO_LIMIT);
+}
+
+// ---- messages ----
+
+export function* storeMessage(m: NewMessage): Op<StoredMessage> {
+  const { rows } = yield* q(
+    'insertMessage', m.toUser, m.fromUri, m.fromHeader, m.toUri, m.contentType, m.body, m.body.byteLength, m.receivedAt, m.expiresAt,
+  );
+  return {
+    id: num(rows[0].id), toUser: m.toUser, fromUri: m.fromUri, fromHeader: m.fromHeader, toUri: m.toUri, contentType: m.contentType,
+    body: m.body, receivedAt: m.receivedAt, expiresAt: m.expiresAt, state: 'pending', attempts: 0, nextAttemptAt: null, deliveredAt: null,
+  };
+}
+
+export function* pendingMessages(toUser: string, limit: number): Op<StoredMessage[]> {
+  return (yield* q('selectPendingMessages', toUser, limitOf(limit))).rows.map(toMessage);
+}
+
+export function* pendingUsage(toUser: string): Op<{ count: number; bytes: number }> {
+  const r = (yield* q('selectPendingUsage', toUser)).rows[0];
+  return { count: num(r?.n ?? 0), bytes: num(r?.bytes ?? 0) };
+}
+
+export function* markDelivered(id: number, at: EpochMs): Op<void> {
+  yield* q('markDelivered', id, at);
+}
+
+export function* recordAttempt(id: number, nextAttemptAt: EpochMs | null): Op<void> {
+  yield* q('recordAttempt', id, nextAttemptAt);
+}
+
+export function* expireMessages(now: EpochMs): Op<StoredMessage[]> {
+  const expired = (yield* q('selectExpiredMessages', now)).rows.map(toMessage);
+  for (const m of expired) {
+    yield* q('markExpired', m.id);
+    m.state = 'expired';
+    m.nextAttemptAt = null;
+  }
+  return expired;
+}
+
+export function* purgeMessages(before: EpochMs): Op<number> {
+  return (yield* q('purgeMessages', before)).changes;
+}
+
+export function* listMessages(query: MessageQuery): Op<StoredMessage[]> {
+  return (yield* q('selectMessages', query.toUser ?? null, query.state ?? null, limitOf(query.limit))).rows.map(toMessage);
+}
+
+// ---- subscriptions ----
+
+export function* saveSubscription(s: Subscription): Op<void> {
+  const params: Param[] = [
+    s.id, s.watcher, s.presentity, s.callId, s.localTag, s.remoteTag, s.remoteTarget, JSON.stringify(s.routeSet), s.cseq,
+    s.expiresAt, s.transport, s.sourceIp, s.sourcePort, s.connectionId,
+  ];
+  if ((yield* q('updateSubscription', ...params)).changes === 0) yield* q('insertSubscription', ...params);
+}
+
+export function* removeSubscription(id: string): Op<void> {
+  yield* q('deleteSubscription', id);
+}
+
+export function* subscriptionsFor(presentity: string, now: EpochMs): Op<Subscription[]> {
+  return (yield* q('selectSubscriptionsFor', presentity, now)).rows.map(toSubscription);
+}
+
+export function* expireSubscriptions(now: EpochMs): Op<Subscription[]> {
+  const expired = (yield* q('selectExpiredSubscriptions', now)).rows.map(toSubscription);
+  for (const s of expired) yield* q('deleteSubscription', s.id);
+  return expired;
+}

@@ -1,0 +1,103 @@
+// Every statement the SQL backends send, in one place, written once with numbered placeholders (?1, ?2 …)
+// that each backend rewrites to its own ($1 for PostgreSQL, @p1 for SQL Server). A dialect overrides only
+// what it spells differently (LIMIT, RETURNING, row locks). Column aliases are lower case so every driver
+// hands back the same keys (PostgreSQL folds unquoted names to lower case).
+
+const BINDING_COLS =
+  'user_id, contact, expires_at, q, call_id, cseq, path, instance, reg_id, transport, source_ip, source_port, connection_id, user_agent, updated_at';
+const PRESENCE_COLS = 'User_id AS user_id, User_ip AS user_ip, User_netstate AS user_netstate, Netstate_since AS netstate_since';
+const CALL_COLS =
+  'id, User_id AS user_id, otheruser_id AS otheruser_id, Call_date AS call_date, Call_id AS call_id, Outcome AS outcome, ' +
+  'Status AS status, Answered_at AS answered_at, Ended_at AS ended_at, Duration_ms AS duration_ms, Notified_at AS notified_at';
+const MESSAGE_COLS =
+  'id, to_user, from_uri, from_header, to_uri, content_type, body, received_at, expires_at, state, attempts, next_attempt_at, delivered_at';
+const SUBSCRIPTION_COLS =
+  'id, watcher, presentity, call_id, local_tag, remote_tag, remote_target, route_set, cseq, expires_at, transport, source_ip, source_port, connection_id';
+
+/** missed = the callee did not take the call */
+const MISSED = "('offline', 'no-answer', 'busy', 'cancelled')";
+/** "no limit" as a number every dialect accepts */
+export const NO_LIMIT = 2147483647;
+
+export const QUERIES = {
+  selectVersion: 'SELECT MAX(version) AS v FROM schema_version',
+  insertVersion: 'INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)',
+
+  insertUser: 'INSERT INTO users (user_id, realm, created_at) VALUES (?1, ?2, ?3)',
+  updateUserRealm: 'UPDATE users SET realm = ?2 WHERE user_id = ?1',
+  insertCredentials: 'INSERT INTO credentials (user_id, realm, ha1_md5, ha1_sha256) VALUES (?1, ?2, ?3, ?4)',
+  updateCredentials: 'UPDATE credentials SET realm = ?2, ha1_md5 = ?3, ha1_sha256 = ?4 WHERE user_id = ?1',
+  selectCredentials: 'SELECT user_id, realm, ha1_md5, ha1_sha256 FROM credentials WHERE user_id = ?1',
+  deleteCredentials: 'DELETE FROM credentials WHERE user_id = ?1',
+  deleteUser: 'DELETE FROM users WHERE user_id = ?1',
+  selectUsers: 'SELECT user_id, realm, created_at FROM users ORDER BY user_id',
+  selectUser: 'SELECT user_id FROM users WHERE user_id = ?1',
+
+  selectPresence: `SELECT ${PRESENCE_COLS} FROM user_property WHERE User_id = ?1`,
+  /** the presence row read at the start of a binding change, locked until commit where the dialect can */
+  lockPresence: `SELECT ${PRESENCE_COLS} FROM user_property WHERE User_id = ?1`,
+  insertPresence: 'INSERT INTO user_property (User_id, User_ip, User_netstate, Netstate_since) VALUES (?1, ?2, ?3, ?4)',
+  updatePresence: 'UPDATE user_property SET User_ip = ?2, User_netstate = ?3, Netstate_since = ?4 WHERE User_id = ?1',
+  deletePresence: 'DELETE FROM user_property WHERE User_id = ?1',
+  selectAllPresence: `SELECT ${PRESENCE_COLS} FROM user_property ORDER BY User_id`,
+
+  selectBindings: `SELECT ${BINDING_COLS} FROM bindings WHERE user_id = ?1 AND expires_at > ?2 ORDER BY updated_at, contact`,
+  updateBinding:
+    'UPDATE bindings SET expires_at = ?3, q = ?4, call_id = ?5, cseq = ?6, path = ?7, instance = ?8, reg_id = ?9, transport = ?10, ' +
+    'source_ip = ?11, source_port = ?12, connection_id = ?13, user_agent = ?14, updated_at = ?15 WHERE user_id = ?1 AND contact = ?2',
+  insertBinding:
+    `INSERT INTO bindings (${BINDING_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)`,
+  deleteBinding: 'DELETE FROM bindings WHERE user_id = ?1 AND contact = ?2',
+  deleteUserBindings: 'DELETE FROM bindings WHERE user_id = ?1',
+  deleteExpiredUserBindings: 'DELETE FROM bindings WHERE user_id = ?1 AND expires_at <= ?2',
+  selectUsersWithExpiredBindings: 'SELECT DISTINCT user_id FROM bindings WHERE expires_at <= ?1',
+  selectUsersOnConnection: 'SELECT DISTINCT user_id FROM bindings WHERE connection_id = ?1',
+  deleteConnectionBindings: 'DELETE FROM bindings WHERE user_id = ?1 AND connection_id = ?2',
+
+  insertCall:
+    'INSERT INTO user_call (User_id, otheruser_id, Call_date, Call_id, Outcome, Status) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id',
+  selectCall: `SELECT ${CALL_COLS} FROM user_call WHERE id = ?1`,
+  updateCall: 'UPDATE user_call SET Outcome = ?2, Status = ?3, Answered_at = ?4, Ended_at = ?5, Duration_ms = ?6 WHERE id = ?1',
+  /** ?1 user (caller or callee) or NULL, ?2 missed-by user or NULL, ?3 1 = only unnotified, ?4 limit */
+  selectCalls:
+    `SELECT ${CALL_COLS} FROM user_call WHERE (?1 IS NULL OR User_id = ?1 OR otheruser_id = ?1) ` +
+    `AND (?2 IS NULL OR (otheruser_id = ?2 AND Outcome IN ${MISSED})) AND (?3 = 0 OR Notified_at IS NULL) ORDER BY id LIMIT ?4`,
+  markCallNotified: 'UPDATE user_call SET Notified_at = ?2 WHERE id = ?1',
+
+  insertMessage:
+    'INSERT INTO messages (to_user, from_uri, from_header, to_uri, content_type, body, body_bytes, received_at, expires_at, state, attempts) ' +
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0) RETURNING id",
+  selectPendingMessages: `SELECT ${MESSAGE_COLS} FROM messages WHERE to_user = ?1 AND state = 'pending' ORDER BY id LIMIT ?2`,
+  selectPendingUsage:
+    "SELECT COUNT(*) AS n, COALESCE(SUM(body_bytes), 0) AS bytes FROM messages WHERE to_user = ?1 AND state = 'pending'",
+  markDelivered: "UPDATE messages SET state = 'delivered', delivered_at = ?2, next_attempt_at = NULL WHERE id = ?1 AND state = 'pending'",
+  recordAttempt: 'UPDATE messages SET attempts = attempts + 1, next_attempt_at = ?2 WHERE id = ?1',
+  selectExpiredMessages: `SELECT ${MESSAGE_COLS} FROM messages WHERE state = 'pending' AND expires_at <= ?1 ORDER BY id`,
+  markExpired: "UPDATE messages SET state = 'expired', next_attempt_at = NULL WHERE id = ?1 AND state = 'pending'",
+  purgeMessages: "DELETE FROM messages WHERE state <> 'pending' AND COALESCE(delivered_at, expires_at) < ?1",
+  /** ?1 user or NULL, ?2 state or NULL, ?3 limit */
+  selectMessages:
+    `SELECT ${MESSAGE_COLS} FROM messages WHERE (?1 IS NULL OR to_user = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY id LIMIT ?3`,
+
+  updateSubscription:
+    'UPDATE subscriptions SET watcher = ?2, presentity = ?3, call_id = ?4, local_tag = ?5, remote_tag = ?6, remote_target = ?7, ' +
+    'route_set = ?8, cseq = ?9, expires_at = ?10, transport = ?11, source_ip = ?12, source_port = ?13, connection_id = ?14 WHERE id = ?1',
+  insertSubscription:
+    `INSERT INTO subscriptions (${SUBSCRIPTION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)`,
+  deleteSubscription: 'DELETE FROM subscriptions WHERE id = ?1',
+  selectSubscriptionsFor: `SELECT ${SUBSCRIPTION_COLS} FROM subscriptions WHERE presentity = ?1 AND expires_at > ?2 ORDER BY id`,
+  selectExpiredSubscriptions: `SELECT ${SUBSCRIPTION_COLS} FROM subscriptions WHERE expires_at <= ?1 ORDER BY id`,
+} as const;
+
+export type QueryName = keyof typeof QUERIES;
+export type QueryTable = Record<QueryName, string>;
+
+/** Column lists, for dialects that rewrite a query. */
+export const COLUMNS = { BINDING_COLS, PRESENCE_COLS, CALL_COLS, MESSAGE_COLS, SUBSCRIPTION_COLS, MISSED } as const;
+
+/** Rewrite ?N placeholders: `(n) => '$' + n` for PostgreSQL, `(n) => '@p' + n` for SQL Server. */
+export function renumber(table: QueryTable, placeholder: (n: number) => string): QueryTable {
+  const out = {} as Record<QueryName, string>;
+  for (const name of Object.keys(table) as QueryName[]) out[name] = table[name].replace(/\?(\d+)/g, (_, n: string) => placeholder(Number(n)));
+  return out;
+}

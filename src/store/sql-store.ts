@@ -1,0 +1,74 @@
+// The Store interface over the shared operations (ops.ts). A backend supplies only how an operation runs:
+// `write` inside a transaction that has committed when the promise resolves, `read` outside one.
+
+import * as ops from './ops.ts';
+import type { Op } from './ops.ts';
+import type {
+  Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, Dialect, EpochMs, MessageQuery, NewCall, NewMessage,
+  Presence, Store, StoredMessage, Subscription, UserRecord,
+} from './store.ts';
+
+export abstract class SqlStore implements Store {
+  abstract readonly dialect: Dialect;
+  /** run a writing operation in one transaction; resolves after commit */
+  protected abstract write<T>(op: () => Op<T>): Promise<T>;
+  /** run a reading operation */
+  protected abstract read<T>(op: () => Op<T>): Promise<T>;
+  abstract close(): Promise<void>;
+
+  schemaVersion(): Promise<number> { return this.read(() => ops.schemaVersion()); }
+
+  addUser(creds: Credentials, now: EpochMs): Promise<void> { return this.write(() => ops.addUser(creds, now)); }
+  importUsers(creds: Credentials[], now: EpochMs): Promise<number> { return this.write(() => ops.importUsers(creds, now)); }
+  setCredentials(creds: Credentials): Promise<boolean> { return this.write(() => ops.setCredentials(creds)); }
+  removeUser(userId: string): Promise<boolean> { return this.write(() => ops.removeUser(userId)); }
+  getCredentials(userId: string): Promise<Credentials | null> { return this.read(() => ops.getCredentials(userId)); }
+  listUsers(): Promise<UserRecord[]> { return this.read(() => ops.listUsers()); }
+  userExists(userId: string): Promise<boolean> { return this.read(() => ops.userExists(userId)); }
+
+  saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs): Promise<BindingChange> {
+    return this.write(() => ops.saveBindings(userId, upsert, remove, removeAll, now));
+  }
+  getBindings(userId: string, now: EpochMs): Promise<Binding[]> { return this.read(() => ops.getBindings(userId, now)); }
+  removeBindingsByConnection(connectionId: string, now: EpochMs): Promise<BindingChange[]> {
+    return this.write(() => ops.removeBindingsByConnection(connectionId, now));
+  }
+  expireBindings(now: EpochMs): Promise<BindingChange[]> { return this.write(() => ops.expireBindings(now)); }
+  getPresence(userId: string): Promise<Presence | null> { return this.read(() => ops.getPresence(userId)); }
+  listPresence(): Promise<Presence[]> { return this.read(() => ops.listPresence()); }
+
+  recordCall(call: NewCall): Promise<number> { return this.write(() => ops.recordCall(call)); }
+  updateCall(id: number, update: CallUpdate): Promise<void> { return this.write(() => ops.updateCall(id, update)); }
+  listCalls(query: CallQuery): Promise<CallRecord[]> { return this.read(() => ops.listCalls(query)); }
+  markCallsNotified(ids: number[], at: EpochMs): Promise<void> { return this.write(() => ops.markCallsNotified(ids, at)); }
+
+  storeMessage(msg: NewMessage): Promise<StoredMessage> { return this.write(() => ops.storeMessage(msg)); }
+  pendingMessages(toUser: string, limit: number): Promise<StoredMessage[]> { return this.read(() => ops.pendingMessages(toUser, limit)); }
+  pendingUsage(toUser: string): Promise<{ count: number; bytes: number }> { return this.read(() => ops.pendingUsage(toUser)); }
+  markDelivered(id: number, at: EpochMs): Promise<void> { return this.write(() => ops.markDelivered(id, at)); }
+  recordAttempt(id: number, _at: EpochMs, nextAttemptAt: EpochMs | null): Promise<void> {
+    return this.write(() => ops.recordAttempt(id, nextAttemptAt));
+  }
+  expireMessages(now: EpochMs): Promise<StoredMessage[]> { return this.write(() => ops.expireMessages(now)); }
+  purgeMessages(before: EpochMs): Promise<number> { return this.write(() => ops.purgeMessages(before)); }
+  listMessages(query: MessageQuery): Promise<StoredMessage[]> { return this.read(() => ops.listMessages(query)); }
+
+  saveSubscription(sub: Subscription): Promise<void> { return this.write(() => ops.saveSubscription(sub)); }
+  removeSubscription(id: string): Promise<void> { return this.write(() => ops.removeSubscription(id)); }
+  subscriptionsFor(presentity: string, now: EpochMs): Promise<Subscription[]> { return this.read(() => ops.subscriptionsFor(presentity, now)); }
+  expireSubscriptions(now: EpochMs): Promise<Subscription[]> { return this.write(() => ops.expireSubscriptions(now)); }
+}
+
+/** Drive an operation whose queries run synchronously (SQLite). */
+export function runSync<T>(op: Op<T>, exec: (q: ops.Query) => ops.QueryResult): T {
+  let step = op.next(undefined as unknown as ops.QueryResult);
+  while (!step.done) step = op.next(exec(step.value));
+  return step.value;
+}
+
+/** Drive an operation whose queries run asynchronously (PostgreSQL, SQL Server). */
+export async function runAsync<T>(op: Op<T>, exec: (q: ops.Query) => Promise<ops.QueryResult>): Promise<T> {
+  let step = op.next(undefined as unknown as ops.QueryResult);
+  while (!step.done) step = op.next(await exec(step.value));
+  return step.value;
+}

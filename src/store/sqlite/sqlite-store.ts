@@ -1,0 +1,230 @@
+// SQLite backend on node:sqlite (DatabaseSync): one file, WAL, synchronous=FULL, busy_timeout.
+//
+// Group commit: writes issued in the same tick (or within `groupCommitMs`) run in ONE transaction with
+// ONE commit (one fsync); each promise resolves after that commit. Each write runs under its own
+// SAVEPOINT, so a write that fails is rolled back and rejected alone while the rest of the batch commits.
+// node:sqlite is synchronous: the commit blocks the event loop for the length of the fsync, by design.
+
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { StoreUnavailableError, TvphoneError } from '../../errors.ts';
+import { StoreHealth, type StateChangeListener } from '../health.ts';
+import { checkSchemaVersion, loadMigrations } from '../migrations.ts';
+import type { Op, Query, QueryResult } from '../ops.ts';
+import { schemaVersion } from '../ops.ts';
+import { QUERIES, type QueryName } from '../queries.ts';
+import { runSync, SqlStore } from '../sql-store.ts';
+
+export interface SqliteStoreOptions {
+  /** apply pending migrations at open (default true) */
+  migrate?: boolean;
+  /** how long writes gather before one commit; 0 (default) = the writes of the current tick */
+  groupCommitMs?: number;
+  /** most writes in one transaction (default 5000); the rest go in the next */
+  maxBatch?: number;
+  /** how long to wait for another process's lock before failing (default 5000 ms) */
+  busyTimeoutMs?: number;
+  onStateChange?: StateChangeListener;
+}
+
+interface PendingWrite {
+  op: () => Op<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+interface Prepared {
+  stmt: StatementSync;
+  returnsRows: boolean;
+}
+
+/** SQLite result codes (primary, errcode & 0xff) that mean the database itself is unusable, not the query. */
+const UNAVAILABLE_CODES = new Set([5 /* BUSY */, 6 /* LOCKED */, 7 /* NOMEM */, 8 /* READONLY */, 10 /* IOERR */,
+  11 /* CORRUPT */, 13 /* FULL */, 14 /* CANTOPEN */, 15 /* PROTOCOL */, 26 /* NOTADB */]);
+
+function isUnavailable(err: unknown): boolean {
+  const code = (err as { errcode?: unknown }).errcode;
+  return typeof code === 'number' && UNAVAILABLE_CODES.has(code & 0xff);
+}
+
+export class SqliteStore extends SqlStore {
+  readonly dialect = 'sqlite' as const;
+  readonly path: string;
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, Prepared>();
+  readonly #health: StoreHealth;
+  readonly #groupCommitMs: number;
+  readonly #maxBatch: number;
+  #queue: PendingWrite[] = [];
+  #scheduled: NodeJS.Immediate | NodeJS.Timeout | null = null;
+  #closed = false;
+
+  private constructor(path: string, db: DatabaseSync, opts: SqliteStoreOptions) {
+    super();
+    this.path = path;
+    this.#db = db;
+    this.#health = new StoreHealth(opts.onStateChange);
+    this.#groupCommitMs = opts.groupCommitMs ?? 0;
+    this.#maxBatch = opts.maxBatch ?? 5000;
+  }
+
+  /** Open (creating the file and its directory when missing) and migrate. */
+  static open(path: string, opts: SqliteStoreOptions = {}): SqliteStore {
+    let db: DatabaseSync;
+    try {
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+      db = new DatabaseSync(path, { timeout: opts.busyTimeoutMs ?? 5000, enableForeignKeyConstraints: true });
+      db.exec('PRAGMA journal_mode = WAL');
+      db.exec('PRAGMA synchronous = FULL');
+    } catch (err) {
+      throw new TvphoneError('ERR_STORE_OPEN', `cannot open SQLite database ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    const store = new SqliteStore(path, db, opts);
+    try {
+      store.#migrate(opts.migrate ?? true);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return store;
+  }
+
+  #migrate(apply: boolean): void {
+    const db = this.#db;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").get() !== undefined;
+      const current = hasTable ? runSync(schemaVersion(), (q) => this.#exec(q)) : 0;
+      checkSchemaVersion('sqlite', current, apply);
+      for (const m of loadMigrations('sqlite')) {
+        if (m.version <= current) continue;
+        db.exec(m.sql);
+        this.#exec({ name: 'insertVersion', params: [m.version, Date.now()] });
+      }
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  #prepare(sql: string): Prepared {
+    let p = this.#statements.get(sql);
+    if (!p) {
+      const stmt = this.#db.prepare(sql);
+      p = { stmt, returnsRows: stmt.columns().length > 0 };
+      this.#statements.set(sql, p);
+    }
+    return p;
+  }
+
+  #exec(q: Query): QueryResult {
+    const { stmt, returnsRows } = this.#prepare(QUERIES[q.name as QueryName]);
+    if (returnsRows) return { rows: stmt.all(...q.params) as QueryResult['rows'], changes: 0 };
+    return { rows: [], changes: Number(stmt.run(...q.params).changes) };
+  }
+
+  #run(sql: string): void {
+    this.#prepare(sql).stmt.run();
+  }
+
+  protected read<T>(op: () => Op<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreUnavailableError('the store is closed'));
+    try {
+      return Promise.resolve(runSync(op(), (q) => this.#exec(q)));
+    } catch (err) {
+      return Promise.reject(this.#classify(err));
+    }
+  }
+
+  protected write<T>(op: () => Op<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreUnavailableError('the store is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled !== null) return;
+    const flush = () => {
+      this.#scheduled = null;
+      this.#flush();
+      if (this.#queue.length > 0) this.#schedule();
+    };
+    this.#scheduled = this.#groupCommitMs > 0 ? setTimeout(flush, this.#groupCommitMs) : setImmediate(flush);
+  }
+
+  /** Run the queued writes in one transaction and commit once. */
+  #flush(): void {
+    const batch = this.#queue.length <= this.#maxBatch ? this.#queue : this.#queue.slice(0, this.#maxBatch);
+    this.#queue = batch === this.#queue ? [] : this.#queue.slice(this.#maxBatch);
+    if (batch.length === 0) return;
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    const single = batch.length === 1;
+    try {
+      this.#run('BEGIN IMMEDIATE');
+    } catch (err) {
+      const e = this.#classify(err);
+      for (const w of batch) w.reject(e);
+      return;
+    }
+    try {
+      for (const w of batch) {
+        if (!single) this.#run('SAVEPOINT w');
+        try {
+          const value = runSync(w.op(), (q) => this.#exec(q));
+          if (!single) this.#run('RELEASE w');
+          outcomes.push({ ok: true, value });
+        } catch (err) {
+          if (isUnavailable(err)) throw err;
+          if (single) {
+            this.#run('ROLLBACK');
+            w.reject(err);
+            return;
+          }
+          this.#run('ROLLBACK TO w');
+          this.#run('RELEASE w');
+          outcomes.push({ ok: false, error: err });
+        }
+      }
+      this.#run('COMMIT');
+    } catch (err) {
+      try {
+        if (this.#db.isTransaction) this.#run('ROLLBACK');
+      } catch {
+        // the transaction is already gone
+      }
+      const e = this.#classify(err);
+      for (const w of batch) w.reject(e);
+      return;
+    }
+    this.#health.ok();
+    batch.forEach((w, i) => {
+      const o = outcomes[i];
+      if (o.ok) w.resolve(o.value);
+      else w.reject(this.#classify(o.error));
+    });
+  }
+
+  #classify(err: unknown): unknown {
+    if (!isUnavailable(err)) return err;
+    this.#health.down(err);
+    return new StoreUnavailableError(`SQLite database ${this.path} is unavailable: ${(err as Error).message}`, { cause: err });
+  }
+
+  /** Commit what is queued, then close; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#scheduled !== null) {
+      clearImmediate(this.#scheduled as NodeJS.Immediate);
+      clearTimeout(this.#scheduled as NodeJS.Timeout);
+      this.#scheduled = null;
+    }
+    while (this.#queue.length > 0) this.#flush();
+    this.#closed = true;
+    this.#statements.clear();
+    this.#db.close();
+  }
+}

@@ -1,0 +1,370 @@
+// The store contract: every backend must pass these. `open` opens a new Store on the SAME database each
+// time (so durability and two-writer tests can reopen it); tests keep apart by unique user names.
+
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { StoreUnavailableError, TvphoneError } from '../../../src/errors.ts';
+import type { Binding, Credentials, NewMessage, Store, Subscription } from '../../../src/store/store.ts';
+
+const T0 = 1_700_000_000_000;
+
+export function describeStoreContract(name: string, open: () => Promise<Store>): void {
+  describe(`store contract: ${name}`, function () {
+    let stores: Store[] = [];
+    let prefix = '';
+    const u = (s: string) => `${prefix}-${s}`;
+    async function openOne(): Promise<Store> {
+      const s = await open();
+      stores.push(s);
+      return s;
+    }
+
+    beforeEach(function () {
+      prefix = `t${randomUUID().slice(0, 8)}`;
+    });
+    afterEach(async function () {
+      await Promise.all(stores.map((s) => s.close()));
+      stores = [];
+    });
+
+    function creds(userId: string, realm = 'tv.example'): Credentials {
+      return { userId, realm, ha1Md5: 'a'.repeat(32), ha1Sha256: 'b'.repeat(64) };
+    }
+    function binding(userId: string, contact: string, over: Partial<Binding> = {}): Binding {
+      return {
+        userId, contact: `sip:${contact}@127.0.0.1:5062;transport=tcp`, expiresAt: T0 + 3600_000, q: 0.5, callId: `c-${contact}`,
+        cseq: 1, path: ['<sip:edge.example;lr>', '<sip:core.example;lr>'], instance: '<urn:uuid:00000000-0000-0000-0000-000000000001>',
+        regId: 1, transport: 'tcp', sourceIp: '127.0.0.1', sourcePort: 5062, connectionId: `conn-${contact}`, userAgent: 'tv/1',
+        updatedAt: T0, ...over,
+      };
+    }
+    function message(toUser: string, body: Uint8Array, over: Partial<NewMessage> = {}): NewMessage {
+      return {
+        toUser, fromUri: 'sip:alice@tv.example', fromHeader: '"Alice" <sip:alice@tv.example>;tag=ab12', toUri: `sip:${toUser}@tv.example`,
+        contentType: 'text/plain;charset=utf-8', body, receivedAt: T0, expiresAt: T0 + 86_400_000, ...over,
+      };
+    }
+    function subscription(id: string, presentity: string, expiresAt: number): Subscription {
+      return {
+        id, watcher: 'sip:w@tv.example', presentity, callId: `call-${id}`, localTag: 'lt', remoteTag: 'rt',
+        remoteTarget: 'sip:w@127.0.0.1:5070', routeSet: ['<sip:p1;lr>'], cseq: 7, expiresAt, transport: 'udp', sourceIp: '127.0.0.1',
+        sourcePort: 5070, connectionId: null,
+      };
+    }
+
+    it('reports the schema version it migrated to', async function () {
+      const s = await openOne();
+      assert.ok((await s.schemaVersion()) >= 1);
+    });
+
+    describe('users and credentials', function () {
+      it('adds a user with HA1 credentials and reads them back', async function () {
+        const s = await openOne();
+        await s.addUser(creds(u('1001')), T0);
+        assert.deepEqual(await s.getCredentials(u('1001')), creds(u('1001')));
+        assert.equal(await s.userExists(u('1001')), true);
+        assert.equal(await s.userExists(u('nobody')), false);
+        assert.equal(await s.getCredentials(u('nobody')), null);
+        const listed = (await s.listUsers()).filter((r) => r.userId.startsWith(prefix));
+        assert.deepEqual(listed, [{ userId: u('1001'), realm: 'tv.example', createdAt: T0 }]);
+      });
+
+      it('refuses to add a user twice', async function () {
+        const s = await openOne();
+        await s.addUser(creds(u('1001')), T0);
+        await assert.rejects(s.addUser(creds(u('1001')), T0), (e: unknown) => e instanceof TvphoneError && e.code === 'ERR_USER_EXISTS');
+      });
+
+      it('a new user is offline in user_property', async function () {
+        const s = await openOne();
+        await s.addUser(creds(u('1001')), T0);
+        assert.deepEqual(await s.getPresence(u('1001')), { userId: u('1001'), ip: null, netstate: 0, since: T0 });
+      });
+
+      it('sets credentials only for an existing user', async function () {
+        const s = await openOne();
+        await s.addUser(creds(u('1001')), T0);
+        const changed = { ...creds(u('1001'), 'other.example'), ha1Md5: 'c'.repeat(32) };
+        assert.equal(await s.setCredentials(changed), true);
+        assert.deepEqual(await s.getCredentials(u('1001')), changed);
+        assert.equal(await s.setCredentials(creds(u('ghost'))), false);
+        assert.equal(await s.userExists(u('ghost')), false);
+      });
+
+      it('imports users in one call, adding new ones and replacing existing ones', async function () {
+        const s = await openOne();
+        await s.addUser(creds(u('a')), T0);
+        const list = [{ ...creds(u('a')), ha1Md5: 'd'.repeat(32) }, creds(u('b')), creds(u('c'))];
+        assert.equal(await s.importUsers(list, T0 + 1), 3);
+        assert.equal((await s.getCredentials(u('a')))?.ha1Md5, 'd'.repeat(32));
+        const ids = (await s.listUsers()).filter((r) => r.userId.startsWith(prefix)).map((r) => r.userId);
+        assert.deepEqual(ids, [u('a'), u('b'), u('c')]);
+      });
+
+      it('removes a user with its bindings and presence', async function () {
+        const s = await openOne();
+        await s.addUser(creds(u('1001')), T0);
+        await s.saveBindings(u('1001'), [binding(u('1001'), 'x')], [], false, T0);
+        assert.equal(await s.removeUser(u('1001')), true);
+        assert.equal(await s.removeUser(u('1001')), false);
+        assert.equal(await s.getCredentials(u('1001')), null);
+        assert.deepEqual(await s.getBindings(u('1001'), T0), []);
+        assert.equal(await s.getPresence(u('1001')), null);
+      });
+    });
+
+    describe('bindings and user_property', function () {
+      it('the first binding sets User_netstate 1 with User_ip; a second one changes nothing', async function () {
+        const s = await openOne();
+        const a = binding(u('tv'), 'a', { sourceIp: '127.0.0.5' });
+        const c1 = await s.saveBindings(u('tv'), [a], [], false, T0);
+        assert.deepEqual(c1.bindings, [a]);
+        assert.deepEqual(c1.presence, { userId: u('tv'), ip: '127.0.0.5', netstate: 1, since: T0 });
+        assert.equal(c1.netstateChanged, true);
+        assert.deepEqual(await s.getPresence(u('tv')), c1.presence);
+
+        const b = binding(u('tv'), 'b', { updatedAt: T0 + 10, sourceIp: '127.0.0.6', connectionId: null, instance: null, regId: null, q: null, path: [], userAgent: null });
+        const c2 = await s.saveBindings(u('tv'), [b], [], false, T0 + 10);
+        assert.equal(c2.netstateChanged, false);
+        assert.deepEqual(c2.bindings, [a, b]);
+        assert.deepEqual(c2.presence, { userId: u('tv'), ip: '127.0.0.6', netstate: 1, since: T0 });
+        assert.deepEqual(await s.getBindings(u('tv'), T0 + 10), [a, b]);
+      });
+
+      it('a refresh replaces the binding of the same contact', async function () {
+        const s = await openOne();
+        await s.saveBindings(u('tv'), [binding(u('tv'), 'a')], [], false, T0);
+        const again = binding(u('tv'), 'a', { cseq: 2, expiresAt: T0 + 7200_000, updatedAt: T0 + 5 });
+        const c = await s.saveBindings(u('tv'), [again], [], false, T0 + 5);
+        assert.deepEqual(c.bindings, [again]);
+        assert.equal(c.netstateChanged, false);
+      });
+
+      it('de-registering the last contact sets User_netstate 0 and keeps the last address', async function () {
+        const s = await openOne();
+        const a = binding(u('tv'), 'a');
+        const b = binding(u('tv'), 'b');
+        await s.saveBindings(u('tv'), [a, b], [], false, T0);
+        const c1 = await s.saveBindings(u('tv'), [], [a.contact], false, T0 + 1);
+        assert.deepEqual(c1.bindings, [b]);
+        assert.equal(c1.netstateChanged, false);
+        const c2 = await s.saveBindings(u('tv'), [], [b.contact], false, T0 + 2);
+        assert.deepEqual(c2.bindings, []);
+        assert.equal(c2.netstateChanged, true);
+        assert.deepEqual(c2.presence, { userId: u('tv'), ip: '127.0.0.1', netstate: 0, since: T0 + 2 });
+      });
+
+      it('Contact: * (removeAll) removes every binding', async function () {
+        const s = await openOne();
+        await s.saveBindings(u('tv'), [binding(u('tv'), 'a'), binding(u('tv'), 'b')], [], false, T0);
+        const c = await s.saveBindings(u('tv'), [], [], true, T0 + 1);
+        assert.deepEqual(c.bindings, []);
+        assert.equal(c.presence.netstate, 0);
+        assert.equal(c.netstateChanged, true);
+      });
+
+      it('expired bindings are not returned, and expiry sets User_netstate 0', async function () {
+        const s = await openOne();
+        await s.saveBindings(u('x'), [binding(u('x'), 'a', { expiresAt: T0 + 1000 })], [], false, T0);
+        await s.saveBindings(u('y'), [binding(u('y'), 'a', { expiresAt: T0 + 1000 }), binding(u('y'), 'b', { expiresAt: T0 + 9000 })], [], false, T0);
+        assert.equal((await s.getBindings(u('x'), T0 + 999)).length, 1);
+        assert.deepEqual(await s.getBindings(u('x'), T0 + 1000), []);
+        const changes = (await s.expireBindings(T0 + 1000)).filter((c) => c.userId.startsWith(prefix));
+        assert.deepEqual(changes.map((c) => [c.userId, c.presence.netstate, c.netstateChanged, c.bindings.length]), [
+          [u('x'), 0, true, 0],
+          [u('y'), 1, false, 1],
+        ]);
+        assert.equal((await s.getPresence(u('x')))?.netstate, 0);
+        assert.deepEqual((await s.expireBindings(T0 + 1000)).filter((c) => c.userId.startsWith(prefix)), []);
+      });
+
+      it('losing a connection removes the bindings that came over it', async function () {
+        const s = await openOne();
+        const conn = `${prefix}-conn`;
+        await s.saveBindings(u('x'), [binding(u('x'), 'a', { connectionId: conn })], [], false, T0);
+        await s.saveBindings(u('y'), [binding(u('y'), 'a', { connectionId: conn }), binding(u('y'), 'b', { connectionId: 'other' })], [], false, T0);
+        const changes = await s.removeBindingsByConnection(conn, T0 + 1);
+        assert.deepEqual(changes.map((c) => [c.userId, c.presence.netstate, c.netstateChanged, c.bindings.map((b) => b.connectionId)]), [
+          [u('x'), 0, true, []],
+          [u('y'), 1, false, ['other']],
+        ]);
+        assert.deepEqual(await s.removeBindingsByConnection(conn, T0 + 2), []);
+      });
+
+      it('lists presence of every user', async function () {
+        const s = await openOne();
+        await s.addUser(creds(u('a')), T0);
+        await s.saveBindings(u('b'), [binding(u('b'), 'b')], [], false, T0);
+        const mine = (await s.listPresence()).filter((p) => p.userId.startsWith(prefix));
+        assert.deepEqual(mine.map((p) => [p.userId, p.netstate]), [[u('a'), 0], [u('b'), 1]]);
+      });
+    });
+
+    describe('user_call', function () {
+      it('records calls with ascending ids and updates them', async function () {
+        const s = await openOne();
+        const id1 = await s.recordCall({ userId: u('a'), otherUserId: u('b'), callDate: T0, callId: 'c1', outcome: 'pending' });
+        const id2 = await s.recordCall({ userId: u('b'), otherUserId: u('a'), callDate: T0 + 1, callId: 'c2', outcome: 'offline', status: 480 });
+        assert.ok(id2 > id1);
+        await s.updateCall(id1, { outcome: 'answered', status: 200, answeredAt: T0 + 5 });
+        await s.updateCall(id1, { endedAt: T0 + 65, durationMs: 60 });
+        const calls = await s.listCalls({ userId: u('a') });
+        assert.deepEqual(calls, [
+          { id: id1, userId: u('a'), otherUserId: u('b'), callDate: T0, callId: 'c1', outcome: 'answered', status: 200, answeredAt: T0 + 5, endedAt: T0 + 65, durationMs: 60, notifiedAt: null },
+          { id: id2, userId: u('b'), otherUserId: u('a'), callDate: T0 + 1, callId: 'c2', outcome: 'offline', status: 480, answeredAt: null, endedAt: null, durationMs: null, notifiedAt: null },
+        ]);
+      });
+
+      it('lists missed calls and the unnotified ones, and marks them notified', async function () {
+        const s = await openOne();
+        const ids: number[] = [];
+        for (const outcome of ['offline', 'answered', 'no-answer', 'busy', 'cancelled', 'rejected'] as const) {
+          ids.push(await s.recordCall({ userId: u('a'), otherUserId: u('tv'), callDate: T0, callId: `c-${outcome}`, outcome }));
+        }
+        await s.recordCall({ userId: u('tv'), otherUserId: u('a'), callDate: T0, callId: 'out', outcome: 'offline' });
+        const missed = await s.listCalls({ missedBy: u('tv') });
+        assert.deepEqual(missed.map((c) => c.outcome), ['offline', 'no-answer', 'busy', 'cancelled']);
+        await s.markCallsNotified([ids[0], ids[2]], T0 + 100);
+        const left = await s.listCalls({ missedBy: u('tv'), unnotified: true });
+        assert.deepEqual(left.map((c) => c.id), [ids[3], ids[4]]);
+        assert.equal((await s.listCalls({ missedBy: u('tv') }))[0].notifiedAt, T0 + 100);
+        assert.equal((await s.listCalls({ userId: u('tv'), limit: 2 })).length, 2);
+        assert.equal((await s.listCalls({ userId: u('tv') })).length, 7);
+      });
+    });
+
+    describe('stored messages', function () {
+      const everyByte = Uint8Array.from({ length: 256 }, (_, i) => i);
+
+      it('keeps a body byte for byte and returns pending messages oldest first', async function () {
+        const s = await openOne();
+        const bodies = [everyByte, new Uint8Array(0), Uint8Array.from([0xff, 0xfe, 0x00, 0xc3, 0x28]), new TextEncoder().encode('héllo\r\n')];
+        const stored: Awaited<ReturnType<Store["storeMessage"]>>[] = [];
+        for (const [i, body] of bodies.entries()) stored.push(await s.storeMessage(message(u('tv'), body, { receivedAt: T0 + i })));
+        for (let i = 1; i < stored.length; i++) assert.ok(stored[i].id > stored[i - 1].id);
+        const pending = await s.pendingMessages(u('tv'), 100);
+        assert.deepEqual(pending.map((m) => m.id), stored.map((m) => m.id));
+        pending.forEach((m, i) => {
+          assert.deepEqual(Buffer.from(m.body), Buffer.from(bodies[i]));
+          assert.deepEqual(m, { ...stored[i], body: m.body });
+        });
+        assert.deepEqual(stored[0], { id: stored[0].id, ...message(u('tv'), everyByte), state: 'pending', attempts: 0, nextAttemptAt: null, deliveredAt: null });
+        assert.deepEqual((await s.pendingMessages(u('tv'), 2)).map((m) => m.id), stored.slice(0, 2).map((m) => m.id));
+        assert.deepEqual(await s.pendingUsage(u('tv')), { count: 4, bytes: 256 + 0 + 5 + 8 });
+        assert.deepEqual(await s.pendingUsage(u('nobody')), { count: 0, bytes: 0 });
+      });
+
+      it('records attempts and delivery; a delivered message is no longer pending', async function () {
+        const s = await openOne();
+        const m1 = await s.storeMessage(message(u('tv'), everyByte));
+        const m2 = await s.storeMessage(message(u('tv'), everyByte));
+        await s.recordAttempt(m1.id, T0 + 1, T0 + 30_000);
+        await s.recordAttempt(m1.id, T0 + 2, T0 + 60_000);
+        let [p1] = await s.pendingMessages(u('tv'), 1);
+        assert.equal(p1.attempts, 2);
+        assert.equal(p1.nextAttemptAt, T0 + 60_000);
+        await s.markDelivered(m1.id, T0 + 3);
+        [p1] = await s.listMessages({ toUser: u('tv'), state: 'delivered' });
+        assert.equal(p1.id, m1.id);
+        assert.equal(p1.deliveredAt, T0 + 3);
+        assert.equal(p1.nextAttemptAt, null);
+        assert.deepEqual((await s.pendingMessages(u('tv'), 10)).map((m) => m.id), [m2.id]);
+        assert.deepEqual(await s.pendingUsage(u('tv')), { count: 1, bytes: 256 });
+      });
+
+      it('expires pending messages past their expiry and purges old history', async function () {
+        const s = await openOne();
+        const old = await s.storeMessage(message(u('tv'), everyByte, { expiresAt: T0 + 10 }));
+        const fresh = await s.storeMessage(message(u('tv'), everyByte, { expiresAt: T0 + 1_000_000 }));
+        const done = await s.storeMessage(message(u('tv'), everyByte, { expiresAt: T0 + 10 }));
+        await s.markDelivered(done.id, T0 + 5);
+        const expired = (await s.expireMessages(T0 + 10)).filter((m) => m.toUser === u('tv'));
+        assert.deepEqual(expired.map((m) => [m.id, m.state]), [[old.id, 'expired']]);
+        assert.deepEqual((await s.listMessages({ toUser: u('tv') })).map((m) => [m.id, m.state]), [
+          [old.id, 'expired'], [fresh.id, 'pending'], [done.id, 'delivered'],
+        ]);
+        assert.deepEqual((await s.listMessages({ toUser: u('tv'), state: 'pending', limit: 5 })).map((m) => m.id), [fresh.id]);
+        assert.ok((await s.purgeMessages(T0 + 11)) >= 2);
+        assert.deepEqual((await s.listMessages({ toUser: u('tv') })).map((m) => m.id), [fresh.id]);
+      });
+    });
+
+    describe('subscriptions', function () {
+      it('saves, replaces, finds, expires and removes subscriptions', async function () {
+        const s = await openOne();
+        const p = `sip:${u('tv')}@tv.example`;
+        await s.saveSubscription(subscription(u('s1'), p, T0 + 100));
+        await s.saveSubscription(subscription(u('s2'), p, T0 + 5));
+        await s.saveSubscription({ ...subscription(u('s1'), p, T0 + 200), cseq: 8 });
+        assert.deepEqual(await s.subscriptionsFor(p, T0), [{ ...subscription(u('s1'), p, T0 + 200), cseq: 8 }, subscription(u('s2'), p, T0 + 5)]);
+        assert.deepEqual((await s.subscriptionsFor(p, T0 + 5)).map((x) => x.id), [u('s1')]);
+        const expired = (await s.expireSubscriptions(T0 + 5)).filter((x) => x.presentity === p);
+        assert.deepEqual(expired.map((x) => x.id), [u('s2')]);
+        assert.deepEqual((await s.subscriptionsFor(p, 0)).map((x) => x.id), [u('s1')]);
+        await s.removeSubscription(u('s1'));
+        assert.deepEqual(await s.subscriptionsFor(p, 0), []);
+      });
+    });
+
+    describe('concurrency and durability', function () {
+      it('two writers on the same database lose nothing', async function () {
+        this.timeout(60_000);
+        const a = await openOne();
+        const b = await openOne();
+        const n = 40;
+        const work: Promise<unknown>[] = [];
+        for (let i = 0; i < n; i++) {
+          const s = i % 2 ? a : b;
+          work.push(s.saveBindings(u(`w${i}`), [binding(u(`w${i}`), 'a')], [], false, T0));
+          work.push(s.storeMessage(message(u('inbox'), Uint8Array.of(i))));
+          // both writers register contacts of the same user at once
+          work.push(s.saveBindings(u('shared'), [binding(u('shared'), `c${i}`)], [], false, T0));
+        }
+        await Promise.all(work);
+        for (const s of [a, b]) {
+          const msgs = await s.pendingMessages(u('inbox'), 1000);
+          assert.equal(msgs.length, n);
+          assert.deepEqual(msgs.map((m) => m.body[0]).sort((x, y) => x - y), Array.from({ length: n }, (_, i) => i));
+          assert.equal((await s.getBindings(u('shared'), T0)).length, n);
+          assert.equal((await s.getPresence(u('shared')))?.netstate, 1);
+          for (let i = 0; i < n; i++) assert.equal((await s.getPresence(u(`w${i}`)))?.netstate, 1);
+        }
+      });
+
+      it('a failing write among writes of the same tick fails alone', async function () {
+        const s = await openOne();
+        await s.addUser(creds(u('dup')), T0);
+        const [dup, msg, other] = await Promise.allSettled([
+          s.addUser(creds(u('dup')), T0),
+          s.storeMessage(message(u('tv'), Uint8Array.of(1))),
+          s.addUser(creds(u('new')), T0),
+        ]);
+        assert.equal(dup.status, 'rejected');
+        assert.equal(msg.status, 'fulfilled');
+        assert.equal(other.status, 'fulfilled');
+        assert.equal(await s.userExists(u('new')), true);
+        assert.equal((await s.pendingMessages(u('tv'), 10)).length, 1);
+      });
+
+      it('a write that resolved is there after close and reopen', async function () {
+        const s = await openOne();
+        const writes = [];
+        for (let i = 0; i < 20; i++) writes.push(s.storeMessage(message(u('tv'), Uint8Array.of(i, 255 - i))));
+        const stored = await Promise.all(writes);
+        await s.saveBindings(u('tv'), [binding(u('tv'), 'a')], [], false, T0);
+        await s.close();
+        const again = await openOne();
+        assert.deepEqual((await again.pendingMessages(u('tv'), 100)).map((m) => [m.id, Array.from(m.body)]), stored.map((m) => [m.id, Array.from(m.body)]));
+        assert.equal((await again.getPresence(u('tv')))?.netstate, 1);
+      });
+
+      it('a closed store refuses work with StoreUnavailableError', async function () {
+        const s = await openOne();
+        await s.close();
+        await s.close();
+        await assert.rejects(s.getPresence(u('x')), StoreUnavailableError);
+        await assert.rejects(s.storeMessage(message(u('x'), Uint8Array.of(1))), StoreUnavailableError);
+      });
+    });
+  });
+}

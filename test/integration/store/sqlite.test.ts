@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { TvphoneError } from '../../../src/errors.ts';
+import { openStore } from '../../../src/store/open.ts';
+import { codeSchemaVersion } from '../../../src/store/migrations.ts';
+import { describeStoreContract } from './contract.ts';
+
+describe('SQLite store', function () {
+  const dir = mkdtempSync(join(tmpdir(), 'tvphone-store-'));
+  const file = join(dir, 'contract.db');
+  after(function () {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  describeStoreContract('SQLite (file, WAL)', () => openStore(`sqlite:${file}`));
+  describeStoreContract('SQLite (file, WAL, 2 ms group-commit window)', () => openStore(`sqlite:${file}`, { groupCommitMs: 2 }));
+
+  it('opens in WAL mode with synchronous=FULL', async function () {
+    const store = await openStore(`sqlite:${join(dir, 'pragmas.db')}`);
+    await store.close();
+    const db = new DatabaseSync(join(dir, 'pragmas.db'));
+    try {
+      assert.deepEqual({ ...db.prepare('PRAGMA journal_mode').get() }, { journal_mode: 'wal' });
+      assert.equal(db.prepare('SELECT MAX(version) AS v FROM schema_version').get()?.v, codeSchemaVersion('sqlite'));
+    } finally {
+      db.close();
+    }
+  });
+
+  it('keeps the seed tables and columns', async function () {
+    const path = join(dir, 'seed.db');
+    await (await openStore(`sqlite:${path}`)).close();
+    const db = new DatabaseSync(path);
+    try {
+      const cols = (t: string) => db.prepare(`PRAGMA table_info(${t})`).all().map((r) => r.name);
+      assert.deepEqual(cols('user_property').slice(0, 3), ['User_id', 'User_ip', 'User_netstate']);
+      assert.deepEqual(cols('user_call').slice(1, 4), ['User_id', 'otheruser_id', 'Call_date']);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('refuses a database whose schema is newer than the code', async function () {
+    const path = join(dir, 'newer.db');
+    await (await openStore(`sqlite:${path}`)).close();
+    const db = new DatabaseSync(path);
+    db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(99, 0);
+    db.close();
+    await assert.rejects(openStore(`sqlite:${path}`), (e: unknown) =>
+      e instanceof TvphoneError && e.message === `schema version 99 is newer than this tvphone (${codeSchemaVersion('sqlite')})`);
+  });
+
+  it('without migration refuses a database that is behind, and migrates it when asked', async function () {
+    const path = join(dir, 'fresh.db');
+    await assert.rejects(openStore(`sqlite:${path}`, { migrate: false }), /schema version 0 is older than this tvphone/);
+    const s = await openStore(`sqlite:${path}`);
+    assert.equal(await s.schemaVersion(), codeSchemaVersion('sqlite'));
+    await s.close();
+  });
+
+  it('an in-memory database works for tests', async function () {
+    const s = await openStore('sqlite::memory:');
+    await s.addUser({ userId: 'm', realm: 'r', ha1Md5: 'x', ha1Sha256: 'y' }, 1);
+    assert.equal(await s.userExists('m'), true);
+    await s.close();
+  });
+
+  it('a file that cannot be opened fails with a TvphoneError naming it', async function () {
+    writeFileSync(join(dir, 'plain-file'), 'not a directory');
+    const bad = join(dir, 'plain-file', 'x.db');
+    await assert.rejects(openStore(`sqlite:${bad}`), (e: unknown) => e instanceof TvphoneError && e.message.includes(bad));
+  });
+});
