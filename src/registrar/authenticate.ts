@@ -1,0 +1,229 @@
+// Digest authentication of SIP requests (RFC 3261 §22, RFC 7616, RFC 8760): REGISTER is challenged with
+// 401 WWW-Authenticate, other requests with 407 Proxy-Authenticate. Used by routing/ for every request.
+import { randomBytes } from 'node:crypto';
+import { StoreUnavailableError } from '../errors.ts';
+import type { SipRequest, SipResponse } from '../sip/message.ts';
+import type { Store } from '../store/store.ts';
+import type { Logger } from '../log/logger.ts';
+import { parseAuthParams, parseNameAddr } from '../sip/headers.ts';
+import { parseUri, uriEquals } from '../sip/uri.ts';
+import { createResponse } from '../sip/response.ts';
+import { newTag } from '../sip/ids.ts';
+import { createChallenge, ha1, verifyDigest, type DigestAlgorithm } from '../sip/digest.ts';
+import { NonceCounts, NonceIssuer } from './nonce.ts';
+import { systemClock, type Clock } from './clock.ts';
+
+export interface AuthenticatorOptions {
+  store: Store;
+  /** the realm(s) we answer for; the first is the one challenged when the request names none of them */
+  realm: string | readonly string[];
+  clock?: Clock;
+  /** how long a nonce is good for; default 300 000 ms. An older nonce with a right digest gets stale=true. */
+  nonceTtlMs?: number;
+  /** 'digest' (default) or 'none': no authentication, any user part is accepted */
+  mode?: 'digest' | 'none';
+  /** mode 'none' only: create an unknown user (with unusable HA1s) on its first REGISTER; default true */
+  createUsersOnRegister?: boolean;
+  /** HMAC key of the nonces (≥ 16 bytes); nodes sharing one must share it. Default: random per process. */
+  secret?: Uint8Array;
+  /** bound of the nonce-count table; default 100 000 */
+  maxTrackedNonces?: number;
+  /** Retry-After of the 503 sent when the store is down; default 5 */
+  retryAfterSeconds?: number;
+  log?: Logger;
+}
+
+/** The authenticated user, or the response to send instead (401/407 challenge, 400, 403, 503). */
+export type AuthResult = { userId: string } | SipResponse;
+
+type Verdict = 'ok' | 'challenge' | 'stale';
+
+const ALGORITHMS: readonly DigestAlgorithm[] = ['SHA-256', 'MD5']; // RFC 8760 §2.4: preferred first
+
+export class Authenticator {
+  readonly #store: Store;
+  readonly #realms: readonly string[];
+  readonly #clock: Clock;
+  readonly #mode: 'digest' | 'none';
+  readonly #createUsers: boolean;
+  readonly #nonces: NonceIssuer;
+  readonly #counts: NonceCounts;
+  readonly #retryAfter: number;
+  readonly #log?: Logger;
+  /** HA1s of a password nobody knows: compared against when the user is unknown, so timing stays alike */
+  readonly #dummy: Record<DigestAlgorithm, string>;
+
+  constructor(opts: AuthenticatorOptions) {
+    this.#store = opts.store;
+    this.#realms = typeof opts.realm === 'string' ? [opts.realm] : [...opts.realm];
+    if (this.#realms.length === 0) throw new TypeError('Authenticator needs at least one realm');
+    this.#clock = opts.clock ?? systemClock;
+    this.#mode = opts.mode ?? 'digest';
+    this.#createUsers = opts.createUsersOnRegister ?? true;
+    this.#nonces = new NonceIssuer(opts.secret ?? randomBytes(32), opts.nonceTtlMs ?? 300_000);
+    this.#counts = new NonceCounts(opts.maxTrackedNonces ?? 100_000);
+    this.#retryAfter = opts.retryAfterSeconds ?? 5;
+    this.#log = opts.log;
+    const pw = randomBytes(16).toString('hex');
+    this.#dummy = { MD5: ha1('MD5', 'x', this.#realms[0], pw), 'SHA-256': ha1('SHA-256', 'x', this.#realms[0], pw) };
+  }
+
+  /**
+   * Authenticate `req`. `proxy: false` (REGISTER, or a request we answer as the UAS) challenges with
+   * 401/WWW-Authenticate and reads Authorization; `proxy: true` with 407/Proxy-Authenticate and reads
+   * Proxy-Authorization (RFC 3261 §22.2, §22.3).
+   */
+  async authenticate(req: SipRequest, opts: { proxy: boolean }): Promise<AuthResult> {
+    const claimed = claimedUser(req);
+    if (claimed === undefined) return reply(req, 400, 'Invalid From or To');
+    try {
+      if (this.#mode === 'none') return await this.#admit(req, claimed);
+      return await this.#digest(req, opts.proxy, claimed);
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) {
+        this.#log?.warn({ err }, 'store unavailable: request answered 503');
+        return reply(req, 503, 'Service Unavailable', [['Retry-After', String(this.#retryAfter)]]);
+      }
+      throw err;
+    }
+  }
+
+  /** A 401/407 with a SHA-256 and an MD5 challenge (RFC 8760 §2.4), for routing to send when it must. */
+  challenge(req: SipRequest, opts: { proxy: boolean; stale?: boolean }): SipResponse {
+    const realm = this.#realmFor(req);
+    const nonce = this.#nonces.issue(realm, this.#clock.now());
+    const res = createResponse(req, opts.proxy ? 407 : 401, undefined, newTag());
+    const name = opts.proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate';
+    for (const algorithm of ALGORITHMS) res.addHeader(name, createChallenge({ realm, nonce, algorithm, stale: opts.stale === true }));
+    return res;
+  }
+
+  async #admit(req: SipRequest, claimed: string | null): Promise<AuthResult> {
+    if (!claimed) return reply(req, 403, 'Forbidden');
+    if (req.method === 'REGISTER' && this.#createUsers && !(await this.#store.userExists(claimed))) {
+      // --auth none: the user is created by its first REGISTER, with HA1s no password can produce.
+      try {
+        await this.#store.addUser({ userId: claimed, realm: this.#realms[0], ha1Md5: '', ha1Sha256: '' }, this.#clock.now());
+        this.#log?.info({ userId: claimed }, 'user created by its first REGISTER (auth none)');
+      } catch (err) {
+        if (err instanceof StoreUnavailableError || !(await this.#store.userExists(claimed))) throw err;
+      }
+    }
+    return { userId: claimed };
+  }
+
+  async #digest(req: SipRequest, proxy: boolean, claimed: string | null): Promise<AuthResult> {
+    const header = proxy ? 'proxy-authorization' : 'authorization';
+    let params: Map<string, string> | null = null;
+    for (const field of req.fields(header)) {
+      let parsed: { scheme: string; params: Map<string, string> };
+      try {
+        parsed = parseAuthParams(field.value);
+      } catch {
+        return reply(req, 400, 'Malformed Credentials');
+      }
+      const p = lowerKeys(parsed.params);
+      // RFC 3261 §22.4: use the credentials whose realm is ours
+      if (parsed.scheme.toLowerCase() === 'digest' && this.#realms.includes(p.get('realm') ?? '')) {
+        params = p;
+        break;
+      }
+    }
+    if (!params) return this.challenge(req, { proxy });
+
+    const verdict = await this.#verify(req, params);
+    if (verdict === 'stale') return this.challenge(req, { proxy, stale: true });
+    if (verdict === 'challenge') return this.challenge(req, { proxy });
+    const username = params.get('username') ?? '';
+    // RFC 3261 §22.4 / Kamailio auth_check: the credentials must be those of the To user (REGISTER) or From user.
+    if (claimed !== username) return reply(req, 403, 'Forbidden');
+    return { userId: username };
+  }
+
+  async #verify(req: SipRequest, params: Map<string, string>): Promise<Verdict> {
+    const realm = params.get('realm') ?? '';
+    const username = params.get('username');
+    const nonce = params.get('nonce');
+    const uri = params.get('uri');
+    const algorithm = algorithmOf(params.get('algorithm'));
+    const nc = params.get('nc');
+    if (!username || !nonce || !uri || !params.get('response') || !algorithm) return 'challenge';
+    // RFC 7616 §3.4: we offered qop="auth"; its nc is what makes a replay detectable, so it is required.
+    if (params.get('qop')?.toLowerCase() !== 'auth' || !nc || !/^[0-9a-fA-F]{8}$/.test(nc) || !params.get('cnonce')) return 'challenge';
+    // RFC 7616 §3.4.6: the digest-uri must name the Request-URI.
+    if (!sameUri(uri, req.uri)) return 'challenge';
+    const now = this.#clock.now();
+    const state = this.#nonces.check(nonce, realm, now);
+    if (state.state === 'invalid') return 'challenge';
+
+    const creds = await this.#store.getCredentials(username);
+    const stored = creds && creds.realm === realm ? (algorithm === 'MD5' ? creds.ha1Md5 : creds.ha1Sha256) : '';
+    // Unknown user or unusable HA1: compare against a dummy anyway, so the answer and its timing are alike.
+    const right = verifyDigest({ params, method: req.method, ha1: stored || this.#dummy[algorithm], body: req.body });
+    if (!right || !stored) return 'challenge';
+    // RFC 7616 §3.3 stale: the digest was right but the nonce is old → new nonce, stale=true.
+    if (state.state === 'stale') return 'stale';
+    const counted = this.#counts.accept(nonce, parseInt(nc, 16), state.issuedAt, state.issuedAt + this.#nonces.ttlMs, now);
+    if (counted === 'forgotten') return 'stale';
+    if (counted === 'replay') {
+      this.#log?.warn({ username }, 'digest nonce-count replayed');
+      return 'challenge';
+    }
+    return 'ok';
+  }
+
+  #realmFor(req: SipRequest): string {
+    const host = hostOf(req.header(req.method === 'REGISTER' ? 'to' : 'from'));
+    return host && this.#realms.includes(host) ? host : this.#realms[0];
+  }
+}
+
+function reply(req: SipRequest, status: number, reason: string, headers: [string, string][] = []): SipResponse {
+  const res = createResponse(req, status, reason, newTag());
+  for (const [n, v] of headers) res.addHeader(n, v);
+  return res;
+}
+
+function lowerKeys(m: Map<string, string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [k, v] of m) out.set(k.toLowerCase(), v);
+  return out;
+}
+
+function algorithmOf(v: string | undefined): DigestAlgorithm | null {
+  // RFC 7616 §3.3: no algorithm means MD5. The -sess variants are not offered, so not accepted.
+  if (v === undefined) return 'MD5';
+  const u = v.toUpperCase();
+  return u === 'MD5' || u === 'SHA-256' ? u : null;
+}
+
+function sameUri(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    return uriEquals(parseUri(a), parseUri(b));
+  } catch {
+    return false;
+  }
+}
+
+/** The user part of the To URI (REGISTER: the AoR, RFC 3261 §10.3 step 4) or of the From URI; null when it has none; undefined when unreadable. */
+function claimedUser(req: SipRequest): string | null | undefined {
+  const value = req.header(req.method === 'REGISTER' ? 'to' : 'from');
+  if (value === undefined) return undefined;
+  try {
+    const uri = parseUri(parseNameAddr(value).uri);
+    return uri.scheme === 'tel' ? uri.number : uri.user;
+  } catch {
+    return undefined;
+  }
+}
+
+function hostOf(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  try {
+    const uri = parseUri(parseNameAddr(value).uri);
+    return uri.scheme === 'tel' ? null : uri.host;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,100 @@
+// Digest nonces that validate themselves (RFC 7616 §3.3: "nonce ... may contain a time-stamp ... and a
+// private key"), so the server keeps no table of issued nonces; and a bounded record of the highest
+// nonce-count seen per nonce, so a captured request cannot be replayed (RFC 7616 §3.4: nc).
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { EpochMs } from '../store/store.ts';
+
+const TS = 8;
+const RAND = 8;
+const MAC = 16;
+
+export type NonceState = { state: 'fresh' | 'stale'; issuedAt: EpochMs } | { state: 'invalid' };
+
+export class NonceIssuer {
+  readonly #secret: Uint8Array;
+  readonly #ttlMs: number;
+
+  constructor(secret: Uint8Array, ttlMs: number) {
+    if (secret.length < 16) throw new TypeError('nonce secret must be at least 16 bytes');
+    this.#secret = secret;
+    this.#ttlMs = ttlMs;
+  }
+
+  get ttlMs(): number {
+    return this.#ttlMs;
+  }
+
+  /** nonce = base64url( issued-at(8, ms) | random(8) | HMAC-SHA256(secret, realm | issued-at | random)[0..16] ) */
+  issue(realm: string, now: EpochMs): string {
+    const buf = Buffer.alloc(TS + RAND + MAC);
+    buf.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(now))), 0);
+    randomBytes(RAND).copy(buf, TS);
+    this.#mac(realm, buf.subarray(0, TS + RAND)).copy(buf, TS + RAND);
+    return buf.toString('base64url');
+  }
+
+  /** fresh: ours and younger than the TTL; stale: ours but older (RFC 7616 §3.3 stale=true); else invalid. */
+  check(nonce: string, realm: string, now: EpochMs): NonceState {
+    if (nonce.length !== 43 || !/^[A-Za-z0-9_-]+$/.test(nonce)) return { state: 'invalid' };
+    const buf = Buffer.from(nonce, 'base64url');
+    if (buf.length !== TS + RAND + MAC) return { state: 'invalid' };
+    const mac = this.#mac(realm, buf.subarray(0, TS + RAND));
+    if (!timingSafeEqual(mac, buf.subarray(TS + RAND))) return { state: 'invalid' };
+    const issuedAt = Number(buf.readBigUInt64BE(0));
+    if (issuedAt > now + 5_000) return { state: 'invalid' }; // from the future: not one of ours
+    return { state: now - issuedAt >= this.#ttlMs ? 'stale' : 'fresh', issuedAt };
+  }
+
+  #mac(realm: string, data: Buffer): Buffer {
+    return createHmac('sha256', this.#secret).update(realm).update('\0').update(data).digest().subarray(0, MAC);
+  }
+}
+
+export type NonceCountVerdict = 'ok' | 'replay' | 'forgotten';
+
+/**
+ * The last nonce-count accepted per nonce, at most `maxEntries` nonces; an entry leaves when its nonce
+ * expires. When the table is full the oldest entry is dropped and every nonce issued up to then is
+ * refused as "forgotten" (the client gets stale=true and a new nonce), so eviction never opens a replay.
+ */
+export class NonceCounts {
+  readonly #max: number;
+  readonly #entries = new Map<string, { nc: number; expiresAt: EpochMs; issuedAt: EpochMs }>();
+  #forgottenUpTo = -1;
+
+  constructor(maxEntries: number) {
+    this.#max = Math.max(1, maxEntries);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Accept nc for nonce if it is higher than any accepted before (RFC 7616 §3.4: nc detects replays). */
+  accept(nonce: string, nc: number, issuedAt: EpochMs, expiresAt: EpochMs, now: EpochMs): NonceCountVerdict {
+    const entry = this.#entries.get(nonce);
+    if (entry) {
+      if (nc <= entry.nc) return 'replay';
+      entry.nc = nc;
+      return 'ok';
+    }
+    if (issuedAt <= this.#forgottenUpTo) return 'forgotten';
+    this.#prune(now);
+    while (this.#entries.size >= this.#max) {
+      const [oldest, e] = this.#entries.entries().next().value as [string, { issuedAt: EpochMs }];
+      this.#entries.delete(oldest);
+      this.#forgottenUpTo = Math.max(this.#forgottenUpTo, e.issuedAt);
+    }
+    if (issuedAt <= this.#forgottenUpTo) return 'forgotten';
+    this.#entries.set(nonce, { nc, expiresAt, issuedAt });
+    return 'ok';
+  }
+
+  #prune(now: EpochMs): void {
+    let budget = 64; // bounded work per call; the rest goes on later calls
+    for (const [nonce, e] of this.#entries) {
+      if (budget-- === 0) break;
+      if (e.expiresAt <= now) this.#entries.delete(nonce);
+    }
+  }
+}

@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { Authenticator } from '../../../src/registrar/authenticate.ts';
+import { NonceCounts } from '../../../src/registrar/nonce.ts';
+import { ha1, buildAuthorization } from '../../../src/sip/digest.ts';
+import { parseAuthParams } from '../../../src/sip/headers.ts';
+import { SipResponse, type SipRequest } from '../../../src/sip/message.ts';
+import { FakeClock, FakeStore } from './fake-store.ts';
+import { request } from './helpers.ts';
+
+const REALM = 'tvphone';
+
+function challenges(res: SipResponse, name = 'www-authenticate') {
+  return res.fields(name).map((f) => parseAuthParams(f.value).params);
+}
+
+/** The client side: answer the challenge of `alg` in `res` for `req`. */
+function answer(req: SipRequest, res: SipResponse, o: { alg: 'MD5' | 'SHA-256'; user?: string; password?: string; nc?: number; proxy?: boolean }): SipRequest {
+  const challenge = challenges(res, o.proxy ? 'proxy-authenticate' : 'www-authenticate').find((c) => c.get('algorithm') === o.alg)!;
+  const value = buildAuthorization({
+    challenge, user: o.user ?? 'alice', password: o.password ?? 'secret', method: req.method, uri: req.uri, nc: o.nc ?? 1, cnonce: 'c0ffee',
+  });
+  req.setHeader(o.proxy ? 'Proxy-Authorization' : 'Authorization', value);
+  return req;
+}
+
+describe('registrar/authenticate (RFC 3261 §22, RFC 7616, RFC 8760)', () => {
+  let store: FakeStore;
+  let clock: FakeClock;
+  let auth: Authenticator;
+
+  beforeEach(async () => {
+    store = new FakeStore();
+    clock = new FakeClock();
+    await store.addUser({ userId: 'alice', realm: REALM, ha1Md5: ha1('MD5', 'alice', REALM, 'secret'), ha1Sha256: ha1('SHA-256', 'alice', REALM, 'secret') }, 0);
+    auth = new Authenticator({ store: store.asStore(), realm: REALM, clock, nonceTtlMs: 60_000 });
+  });
+
+  async function challengeFor(req: SipRequest, proxy = false): Promise<SipResponse> {
+    const res = await auth.authenticate(req, { proxy });
+    assert.ok(res instanceof SipResponse);
+    return res;
+  }
+
+  it('challenges a REGISTER without credentials with 401 and a SHA-256 then an MD5 WWW-Authenticate', async () => {
+    const res = await challengeFor(request());
+    assert.equal(res.status, 401);
+    const c = challenges(res);
+    assert.deepEqual(c.map((p) => p.get('algorithm')), ['SHA-256', 'MD5']);
+    for (const p of c) {
+      assert.equal(p.get('realm'), REALM);
+      assert.equal(p.get('qop'), 'auth');
+      assert.ok(p.get('nonce'));
+    }
+  });
+
+  it('challenges other requests with 407 and Proxy-Authenticate', async () => {
+    const res = await challengeFor(request({ method: 'INVITE' }), true);
+    assert.equal(res.status, 407);
+    assert.equal(res.fields('proxy-authenticate').length, 2);
+    assert.equal(res.fields('www-authenticate').length, 0);
+  });
+
+  it('accepts a right MD5 response (SIP.js, JsSIP)', async () => {
+    const req = request();
+    const ok = await auth.authenticate(answer(req, await challengeFor(req), { alg: 'MD5' }), { proxy: false });
+    assert.deepEqual(ok, { userId: 'alice' });
+  });
+
+  it('accepts a right SHA-256 response', async () => {
+    const req = request();
+    const ok = await auth.authenticate(answer(req, await challengeFor(req), { alg: 'SHA-256' }), { proxy: false });
+    assert.deepEqual(ok, { userId: 'alice' });
+  });
+
+  it('accepts a right Proxy-Authorization for an INVITE from the From user', async () => {
+    const req = request({ method: 'INVITE' });
+    const ok = await auth.authenticate(answer(req, await challengeFor(req, true), { alg: 'MD5', proxy: true }), { proxy: true });
+    assert.deepEqual(ok, { userId: 'alice' });
+  });
+
+  it('answers a right digest on an expired nonce with a new challenge carrying stale=true', async () => {
+    const req = request();
+    const first = await challengeFor(req);
+    clock.advance(60_001);
+    const res = await challengeFor(answer(req, first, { alg: 'SHA-256' }));
+    assert.equal(res.status, 401);
+    for (const p of challenges(res)) {
+      assert.equal(p.get('stale'), 'true');
+      assert.notEqual(p.get('nonce'), challenges(first)[0].get('nonce'));
+    }
+  });
+
+  it('answers a wrong digest on an expired nonce without stale=true', async () => {
+    const req = request();
+    const first = await challengeFor(req);
+    clock.advance(60_001);
+    const res = await challengeFor(answer(req, first, { alg: 'MD5', password: 'nope' }));
+    for (const p of challenges(res)) assert.equal(p.get('stale'), undefined);
+  });
+
+  it('rejects a nonce-count not greater than the last one seen for that nonce (replay)', async () => {
+    const req = request();
+    const first = await challengeFor(req);
+    assert.deepEqual(await auth.authenticate(answer(req, first, { alg: 'MD5', nc: 1 }), { proxy: false }), { userId: 'alice' });
+    const replay = await auth.authenticate(answer(request(), first, { alg: 'MD5', nc: 1 }), { proxy: false });
+    assert.ok(replay instanceof SipResponse);
+    assert.equal(replay.status, 401);
+    assert.deepEqual(await auth.authenticate(answer(request(), first, { alg: 'MD5', nc: 2 }), { proxy: false }), { userId: 'alice' });
+    const older = await auth.authenticate(answer(request(), first, { alg: 'SHA-256', nc: 2 }), { proxy: false });
+    assert.ok(older instanceof SipResponse);
+  });
+
+  it('answers an unknown user and a wrong password alike (no user enumeration)', async () => {
+    const shape = (r: SipResponse | { userId: string }) => {
+      assert.ok(r instanceof SipResponse);
+      return {
+        status: r.status, reason: r.reason, names: r.headers.map((h) => h.key),
+        challenges: challenges(r).map((p) => [...p.keys()].join(',') + '|' + p.get('algorithm') + '|' + p.get('realm') + '|' + p.get('stale')),
+      };
+    };
+    const a = request();
+    const wrong = await auth.authenticate(answer(a, await challengeFor(a), { alg: 'MD5', password: 'guess' }), { proxy: false });
+    const b = request({ user: 'mallory' });
+    const unknown = await auth.authenticate(answer(b, await challengeFor(b), { alg: 'MD5', user: 'mallory', password: 'guess' }), { proxy: false });
+    assert.deepEqual(shape(unknown), shape(wrong));
+  });
+
+  it('answers 403 when the credentials are not those of the To user of a REGISTER', async () => {
+    const req = request({ user: 'bob' });
+    const res = await auth.authenticate(answer(req, await challengeFor(req), { alg: 'MD5', user: 'alice' }), { proxy: false });
+    assert.ok(res instanceof SipResponse);
+    assert.equal(res.status, 403);
+  });
+
+  it('refuses a nonce it did not issue', async () => {
+    const req = request();
+    const other = new Authenticator({ store: store.asStore(), realm: REALM, clock });
+    const res = await auth.authenticate(answer(req, await other.authenticate(request(), { proxy: false }) as SipResponse, { alg: 'MD5' }), { proxy: false });
+    assert.ok(res instanceof SipResponse);
+    assert.equal(res.status, 401);
+    for (const p of challenges(res)) assert.equal(p.get('stale'), undefined);
+  });
+
+  it('refuses a digest whose uri is not the Request-URI', async () => {
+    const req = request();
+    const first = await challengeFor(req);
+    answer(req, first, { alg: 'MD5' });
+    req.uri = 'sip:other.example.com';
+    const res = await auth.authenticate(req, { proxy: false });
+    assert.ok(res instanceof SipResponse);
+    assert.equal(res.status, 401);
+  });
+
+  it('answers 503 with Retry-After when the store is unavailable', async () => {
+    const req = request();
+    const first = await challengeFor(req);
+    store.down = true;
+    const res = await auth.authenticate(answer(req, first, { alg: 'MD5' }), { proxy: false });
+    assert.ok(res instanceof SipResponse);
+    assert.equal(res.status, 503);
+    assert.equal(res.header('retry-after'), '5');
+  });
+
+  it('answers malformed credentials with 400', async () => {
+    const req = request({ extra: [['Authorization', 'Digest realm="unterminated']] });
+    const res = await auth.authenticate(req, { proxy: false });
+    assert.ok(res instanceof SipResponse);
+    assert.equal(res.status, 400);
+  });
+
+  describe("mode 'none' (--auth none)", () => {
+    it('admits any user part and creates the user on its first REGISTER with unusable HA1s', async () => {
+      const open = new Authenticator({ store: store.asStore(), realm: REALM, clock, mode: 'none' });
+      assert.deepEqual(await open.authenticate(request({ user: 'tv42' }), { proxy: false }), { userId: 'tv42' });
+      const creds = store.users.get('tv42');
+      assert.deepEqual([creds?.ha1Md5, creds?.ha1Sha256], ['', '']);
+      assert.deepEqual(await open.authenticate(request({ user: 'tv42', cseq: 2 }), { proxy: false }), { userId: 'tv42' });
+    });
+
+    it('does not create users when createUsersOnRegister is false', async () => {
+      const open = new Authenticator({ store: store.asStore(), realm: REALM, clock, mode: 'none', createUsersOnRegister: false });
+      assert.deepEqual(await open.authenticate(request({ user: 'tv43' }), { proxy: false }), { userId: 'tv43' });
+      assert.equal(store.users.has('tv43'), false);
+    });
+
+    it('leaves a user it created unable to authenticate by digest', async () => {
+      await new Authenticator({ store: store.asStore(), realm: REALM, clock, mode: 'none' }).authenticate(request({ user: 'tv44' }), { proxy: false });
+      const req = request({ user: 'tv44' });
+      const res = await auth.authenticate(answer(req, await challengeFor(req), { alg: 'MD5', user: 'tv44', password: '' }), { proxy: false });
+      assert.ok(res instanceof SipResponse);
+      assert.equal(res.status, 401);
+    });
+  });
+
+  describe('nonce-count table', () => {
+    it('keeps at most maxEntries nonces and refuses an evicted nonce as forgotten', () => {
+      const counts = new NonceCounts(2);
+      assert.equal(counts.accept('n1', 1, 1000, 9999, 1000), 'ok');
+      assert.equal(counts.accept('n2', 1, 1001, 9999, 1001), 'ok');
+      assert.equal(counts.accept('n3', 1, 1002, 9999, 1002), 'ok');
+      assert.equal(counts.size, 2);
+      assert.equal(counts.accept('n1', 2, 1000, 9999, 1003), 'forgotten');
+      assert.equal(counts.accept('n3', 1, 1002, 9999, 1003), 'replay');
+    });
+
+    it('drops nonces once they expire', () => {
+      const counts = new NonceCounts(10);
+      counts.accept('n1', 1, 0, 100, 0);
+      counts.accept('n2', 1, 200, 300, 200);
+      assert.equal(counts.size, 1);
+    });
+  });
+});
