@@ -1,0 +1,24 @@
+// What a transaction needs from the layer that owns it (the layer implements this; no import cycle).
+
+import type { SipRequest } from '../sip/message.ts';
+import type { Source, Transport } from '../transport/transport.ts';
+import type { TimerValues, Timers } from './timers.ts';
+
+export interface TransactionContext {
+  readonly transport: Transport;
+  readonly timers: Timers;
+  readonly values: TimerValues;
+  /** RFC 3261 §17.2.1: the INVITE server transaction sends 100 Trying when the TU is silent this long (200 ms) */
+  readonly tryingDelay: number;
+  /** the transaction reached Terminated: drop it from the tables */
+  terminated(t: { readonly key: string; readonly isClient: boolean }): void;
+  /** RFC 6026 §7.1: an ACK received in the Accepted state is passed to the TU */
+  passAck(ack: SipRequest, source: Source): void;
+  /** a TU callback threw: report it, never let it break the transaction */
+  fault(err: unknown): void;
+}
+
+/** RFC 3261 §17.1.1.2 / §17.1.2.2: Timer B, F, H, J, L, M are 64*T1. */
+export function sixtyFourT1(ctx: TransactionContext): number {
+  return 64 * ctx.values.t1;
+}

@@ -1,0 +1,182 @@
+// INVITE server transaction (RFC 3261 §17.2.1, with RFC 6026 §7.1's Accepted state).
+//
+//   Proceeding --2xx from TU--> Accepted --Timer L--> Terminated
+//       \--300-699 from TU--> Completed --ACK--> Confirmed --Timer I--> Terminated
+//                                 \--Timer H / transport error--> Terminated
+
+import type { SipRequest, SipResponse } from '../sip/message.ts';
+import { createResponse } from '../sip/response.ts';
+import { isReliable, type Source, type Target } from '../transport/transport.ts';
+import { sixtyFourT1, type TransactionContext } from './context.ts';
+import type { ServerTransaction, ServerTransactionState } from './server-transaction.ts';
+import type { TimerHandle } from './timers.ts';
+
+function fireTrying(t: InviteServerTransaction): void {
+  t.timerTrying();
+}
+function fireG(t: InviteServerTransaction): void {
+  t.timerG();
+}
+function fireH(t: InviteServerTransaction): void {
+  t.timerH();
+}
+function fireEnd(t: InviteServerTransaction): void {
+  t.timer1_ = null;
+  t.terminate();
+}
+
+export class InviteServerTransaction implements ServerTransaction {
+  readonly isClient = false;
+  readonly key: string;
+  readonly request: SipRequest;
+  readonly source: Source;
+  readonly target: Target;
+  readonly reliable: boolean;
+  state: ServerTransactionState = 'proceeding';
+  lastProvisional: SipResponse | null = null;
+  finalResponse: SipResponse | null = null;
+  onTimeout: (() => void) | null = null;
+  onTransportError: ((err: Error) => void) | null = null;
+  private transportFailed = false;
+  private ctx: TransactionContext;
+  /** the 200 ms Trying timer, then Timer G, then Timer I or L */
+  timer1_: TimerHandle | null = null;
+  private timerH_: TimerHandle | null = null;
+  private interval: number;
+  private sendError: (err: Error) => void;
+
+  constructor(ctx: TransactionContext, key: string, request: SipRequest, source: Source, target: Target) {
+    this.ctx = ctx;
+    this.key = key;
+    this.request = request;
+    this.source = source;
+    this.target = target;
+    this.reliable = isReliable(target.transport);
+    this.interval = ctx.values.t1;
+    this.sendError = (err: Error) => this.transportError(err);
+    // RFC 3261 §17.2.1: send 100 Trying unless the TU answers within 200 ms.
+    this.timer1_ = ctx.timers.set(fireTrying, ctx.tryingDelay, this);
+  }
+
+  timerTrying(): void {
+    this.timer1_ = null;
+    if (this.state !== 'proceeding' || this.lastProvisional !== null) return;
+    this.respond(createResponse(this.request, 100));
+  }
+
+  respond(res: SipResponse): boolean {
+    const status = res.status;
+    const state = this.state;
+    if (state === 'accepted') {
+      // RFC 6026 §7.1: in Accepted, 2xx retransmissions from the TU are passed to the transport.
+      if (status < 200 || status >= 300) return false;
+      this.finalResponse = res;
+      this.ctx.transport.send(res, this.target, this.sendError);
+      return true;
+    }
+    if (state !== 'proceeding') return false;
+    if (this.timer1_ !== null) {
+      this.ctx.timers.clear(this.timer1_);
+      this.timer1_ = null;
+    }
+    if (status < 200) {
+      this.lastProvisional = res;
+      this.ctx.transport.send(res, this.target, this.sendError);
+      return true;
+    }
+    this.finalResponse = res;
+    if (status < 300) {
+      // RFC 6026 §7.1: a 2xx moves the transaction to Accepted and starts Timer L (64*T1).
+      this.state = 'accepted';
+      this.timer1_ = this.ctx.timers.set(fireEnd, sixtyFourT1(this.ctx), this);
+    } else {
+      // RFC 3261 §17.2.1: 300-699 → Completed; Timer G (unreliable only) at T1, Timer H at 64*T1.
+      this.state = 'completed';
+      if (!this.reliable) this.timer1_ = this.ctx.timers.set(fireG, this.interval, this);
+      this.timerH_ = this.ctx.timers.set(fireH, sixtyFourT1(this.ctx), this);
+    }
+    this.ctx.transport.send(res, this.target, this.sendError);
+    return true;
+  }
+
+  /** RFC 3261 §17.2.1: Timer G retransmits the final response, then resets to MIN(2*previous, T2). */
+  timerG(): void {
+    this.timer1_ = null;
+    if (this.state !== 'completed' || this.finalResponse === null) return;
+    this.interval = Math.min(2 * this.interval, this.ctx.values.t2);
+    this.timer1_ = this.ctx.timers.set(fireG, this.interval, this);
+    this.ctx.transport.send(this.finalResponse, this.target, this.sendError);
+  }
+
+  /** RFC 3261 §17.2.1: Timer H fires in Completed: no ACK came; terminate and tell the TU. */
+  timerH(): void {
+    this.timerH_ = null;
+    if (this.state !== 'completed') return;
+    this.terminate();
+    if (this.onTimeout === null) return;
+    try {
+      this.onTimeout();
+    } catch (err) {
+      this.ctx.fault(err);
+    }
+  }
+
+  /** A retransmitted INVITE or an ACK that matched this transaction. */
+  receiveRequest(req: SipRequest, source: Source): void {
+    const state = this.state;
+    if (req.method === 'ACK') {
+      if (state === 'completed') {
+        // RFC 3261 §17.2.1: an ACK in Completed → Confirmed; Timer G stops, Timer I starts (T4 unreliable, 0 reliable).
+        this.state = 'confirmed';
+        this.clearTimers();
+        if (this.reliable) this.terminate();
+        else this.timer1_ = this.ctx.timers.set(fireEnd, this.ctx.values.t4, this);
+      } else if (state === 'accepted') {
+        // RFC 6026 §7.1: an ACK in Accepted is passed to the TU.
+        this.ctx.passAck(req, source);
+      }
+      // RFC 3261 §17.2.1: in Confirmed, further ACKs are absorbed.
+      return;
+    }
+    // RFC 3261 §17.2.1: a retransmitted INVITE in Proceeding gets the most recent provisional response again.
+    if (state === 'proceeding') {
+      if (this.lastProvisional !== null) this.ctx.transport.send(this.lastProvisional, this.target, this.sendError);
+    } else if (state === 'completed' && this.finalResponse !== null) {
+      // RFC 3261 §17.2.1: a retransmitted INVITE in Completed gets the final response again.
+      this.ctx.transport.send(this.finalResponse, this.target, this.sendError);
+    }
+    // RFC 6026 §7.1: retransmissions in Accepted are absorbed; in Confirmed too.
+  }
+
+  /** RFC 3261 §17.2.4: a failure to send a response terminates the transaction and is reported to the TU. */
+  transportError(err: Error): void {
+    // reported even after termination: on a reliable transport a final response ends the transaction at once
+    if (this.transportFailed) return;
+    this.transportFailed = true;
+    this.terminate();
+    if (this.onTransportError === null) return;
+    try {
+      this.onTransportError(err);
+    } catch (e) {
+      this.ctx.fault(e);
+    }
+  }
+
+  terminate(): void {
+    if (this.state === 'terminated') return;
+    this.state = 'terminated';
+    this.clearTimers();
+    this.ctx.terminated(this);
+  }
+
+  private clearTimers(): void {
+    if (this.timer1_ !== null) {
+      this.ctx.timers.clear(this.timer1_);
+      this.timer1_ = null;
+    }
+    if (this.timerH_ !== null) {
+      this.ctx.timers.clear(this.timerH_);
+      this.timerH_ = null;
+    }
+  }
+}

@@ -1,0 +1,222 @@
+// The transaction layer (RFC 3261 §17): owns the client and server transaction tables, matches every
+// message from the transport to its transaction, and hands the rest to the transaction user (TU).
+
+import { TvphoneError } from '../errors.ts';
+import { topVia, type Via } from '../sip/headers.ts';
+import type { SipMessage, SipRequest, SipResponse } from '../sip/message.ts';
+import { createResponse } from '../sip/response.ts';
+import { responseTarget } from '../transport/response-target.ts';
+import type { Source, Target, Transport } from '../transport/transport.ts';
+import type { ClientTransactionHandlers } from './client-transaction.ts';
+import type { TransactionContext } from './context.ts';
+import { InviteClientTransaction } from './invite-client-transaction.ts';
+import { InviteServerTransaction } from './invite-server-transaction.ts';
+import { clientKey, cseqMethod, serverKey } from './matching.ts';
+import { NonInviteClientTransaction } from './non-invite-client-transaction.ts';
+import { NonInviteServerTransaction } from './non-invite-server-transaction.ts';
+import type { ServerTransaction } from './server-transaction.ts';
+import { DEFAULT_TIMER_VALUES, realTimers, type TimerValues, type Timers } from './timers.ts';
+
+export type ClientTransaction = InviteClientTransaction | NonInviteClientTransaction;
+export type AnyServerTransaction = InviteServerTransaction | NonInviteServerTransaction;
+
+/** The transaction user: the proxy, registrar or user agent core above. */
+export interface TransactionUser {
+  /** A request that matches no transaction (not an ACK): a server transaction was created for it; answer via `st.respond()`. */
+  onRequest(req: SipRequest, st: ServerTransaction): void;
+  /** An ACK that matches no transaction (the ACK for a 2xx, RFC 3261 §17.2.3 / §13.3.1.4), or one received in Accepted (RFC 6026). */
+  onAck?(ack: SipRequest, source: Source): void;
+  /** A response that matches no client transaction (RFC 3261 §17.1.3: e.g. 2xx retransmissions; a proxy forwards them, §16.7). */
+  onStrayResponse?(res: SipResponse, source: Source): void;
+}
+
+export interface TransactionLayerOptions {
+  /** T1, T2, T4 in ms (RFC 3261 §17.1.1.1); defaults 500 / 4000 / 5000 */
+  timerValues?: Partial<TimerValues>;
+  /** the timer port; fake it in tests (FakeTimers from ./timers.ts) */
+  timers?: Timers;
+  /** most live transactions per table (client, server); beyond it new requests get 503 and sendRequest throws. Default 500 000. */
+  maxTransactions?: number;
+  /** RFC 3261 §17.2.1: 100 Trying after this many ms of TU silence on an INVITE; default 200 */
+  tryingDelay?: number;
+  /** a TU callback threw or a message could not be matched; default: ignore */
+  onError?: (err: unknown) => void;
+}
+
+export interface TransactionCounters {
+  serverTransactions: number;
+  clientTransactions: number;
+  strayResponses: number;
+  strayAcks: number;
+  /** requests answered 503 because the server table was full */
+  rejectedFull: number;
+  /** messages dropped because their Via or CSeq could not be read */
+  unmatchable: number;
+}
+
+export class TransactionLayer implements TransactionContext {
+  readonly transport: Transport;
+  readonly timers: Timers;
+  readonly values: TimerValues;
+  readonly tryingDelay: number;
+  readonly counters: TransactionCounters = {
+    serverTransactions: 0, clientTransactions: 0, strayResponses: 0, strayAcks: 0, rejectedFull: 0, unmatchable: 0,
+  };
+  private tu: TransactionUser;
+  private readonly server = new Map<string, AnyServerTransaction>();
+  private readonly client = new Map<string, ClientTransaction>();
+  private readonly max: number;
+  private readonly onError: (err: unknown) => void;
+  private closed = false;
+
+  constructor(transport: Transport, tu: TransactionUser, options: TransactionLayerOptions = {}) {
+    this.transport = transport;
+    this.tu = tu;
+    this.timers = options.timers ?? realTimers;
+    this.values = { ...DEFAULT_TIMER_VALUES, ...options.timerValues };
+    this.tryingDelay = options.tryingDelay ?? 200;
+    this.max = options.maxTransactions ?? 500_000;
+    this.onError = options.onError ?? (() => {});
+    transport.onMessage((msg, source) => this.receive(msg, source));
+  }
+
+  /** live server transactions */
+  get serverCount(): number {
+    return this.server.size;
+  }
+
+  /** live client transactions */
+  get clientCount(): number {
+    return this.client.size;
+  }
+
+  /**
+   * Send a request through a new client transaction (INVITE → §17.1.1, others → §17.1.2). The request must carry
+   * its top Via with a z9hG4bK branch (newBranch()). ACK is not sent through transactions: use transport.send.
+   * Throws TvphoneError ERR_TRANSACTION_LIMIT when the client table is full, ERR_TRANSACTION_EXISTS on a reused branch.
+   */
+  sendRequest(req: SipRequest, target: Target, handlers: ClientTransactionHandlers = {}): ClientTransaction {
+    if (req.method === 'ACK') throw new TvphoneError('ERR_ACK_NOT_TRANSACTIONAL', 'an ACK is sent with transport.send, not in a transaction');
+    const branch = topVia(req).branch;
+    if (branch === null) throw new TvphoneError('ERR_NO_BRANCH', 'the request to send has no Via branch');
+    if (this.client.size >= this.max) throw new TvphoneError('ERR_TRANSACTION_LIMIT', `client transaction table full (${this.max})`);
+    const key = clientKey(branch, req.method);
+    if (this.client.has(key)) throw new TvphoneError('ERR_TRANSACTION_EXISTS', `a client transaction with branch ${branch} exists`);
+    const ct = req.method === 'INVITE'
+      ? new InviteClientTransaction(this, key, req, target, handlers)
+      : new NonInviteClientTransaction(this, key, req, target, handlers);
+    this.client.set(key, ct);
+    this.counters.clientTransactions++;
+    ct.start();
+    return ct;
+  }
+
+  /** RFC 3261 §9.2: the INVITE server transaction a CANCEL refers to (same matching as §17.2.3, method INVITE). */
+  findInviteForCancel(cancel: SipRequest): InviteServerTransaction | undefined {
+    let via: Via;
+    try {
+      via = topVia(cancel);
+    } catch {
+      return undefined;
+    }
+    const st = this.server.get(serverKey(cancel, via, 'INVITE'));
+    return st instanceof InviteServerTransaction ? st : undefined;
+  }
+
+  /** Entry point for every message the transport delivers (public so tests can feed it directly). */
+  receive(msg: SipMessage, source: Source): void {
+    if (this.closed) return;
+    let via: Via;
+    try {
+      via = topVia(msg);
+    } catch (err) {
+      this.counters.unmatchable++;
+      this.onError(err);
+      return;
+    }
+    if (msg.isRequest()) this.receiveRequest(msg, via, source);
+    else this.receiveResponse(msg as SipResponse, via, source);
+  }
+
+  private receiveRequest(req: SipRequest, via: Via, source: Source): void {
+    const key = serverKey(req, via);
+    const st = this.server.get(key);
+    if (st !== undefined) {
+      // RFC 3261 §17.2.3: a retransmission or the ACK of a non-2xx goes to its server transaction.
+      st.receiveRequest(req, source);
+      return;
+    }
+    if (req.method === 'ACK') {
+      // RFC 3261 §17.2.3: an ACK that matches no transaction (the ACK for a 2xx) goes to the TU.
+      this.counters.strayAcks++;
+      this.passAck(req, source);
+      return;
+    }
+    const target = responseTarget(via, source);
+    if (this.server.size >= this.max) {
+      this.counters.rejectedFull++;
+      const res = createResponse(req, 503);
+      res.addHeader('Retry-After', '5');
+      this.transport.send(res, target);
+      return;
+    }
+    const created = req.method === 'INVITE'
+      ? new InviteServerTransaction(this, key, req, source, target)
+      : new NonInviteServerTransaction(this, key, req, source, target);
+    this.server.set(key, created);
+    this.counters.serverTransactions++;
+    try {
+      this.tu.onRequest(req, created);
+    } catch (err) {
+      this.fault(err);
+    }
+  }
+
+  private receiveResponse(res: SipResponse, via: Via, source: Source): void {
+    // RFC 3261 §17.1.3: match by top Via branch and CSeq method.
+    const ct = via.branch === null ? undefined : this.client.get(clientKey(via.branch, cseqMethod(res.header('cseq'))));
+    if (ct !== undefined) {
+      ct.receiveResponse(res);
+      return;
+    }
+    this.counters.strayResponses++;
+    if (this.tu.onStrayResponse === undefined) return;
+    try {
+      this.tu.onStrayResponse(res, source);
+    } catch (err) {
+      this.fault(err);
+    }
+  }
+
+  // ---- TransactionContext
+
+  terminated(t: { readonly key: string; readonly isClient: boolean }): void {
+    const table: Map<string, unknown> = t.isClient ? this.client : this.server;
+    if (table.get(t.key) === t) table.delete(t.key);
+  }
+
+  passAck(ack: SipRequest, source: Source): void {
+    if (this.tu.onAck === undefined) return;
+    try {
+      this.tu.onAck(ack, source);
+    } catch (err) {
+      this.fault(err);
+    }
+  }
+
+  fault(err: unknown): void {
+    try {
+      this.onError(err);
+    } catch {
+      // an error reporter that throws must not break message handling
+    }
+  }
+
+  /** Terminate every transaction and clear its timers (idempotent). Later messages are ignored. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of [...this.client.values()]) t.terminate();
+    for (const t of [...this.server.values()]) t.terminate();
+  }
+}
