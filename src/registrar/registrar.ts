@@ -2,6 +2,7 @@
 // connection, expire bindings. Storage is the Store contract; policy (who may register) lives in routing/.
 import { SipError, StoreUnavailableError } from '../errors.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
+import { SipParseError } from '../sip/parse-error.ts';
 import type { Binding, BindingChange, Store } from '../store/store.ts';
 import type { Logger } from '../log/logger.ts';
 import { planRegistration, registrationOk, replyContext, type RegistrationPolicy, type RegistrationSource } from './save.ts';
@@ -66,6 +67,8 @@ export class Registrar {
       return registrationOk(req, change.bindings, now, plan.supportsPath);
     } catch (err) {
       if (err instanceof SipError) return errorResponse(req, err);
+      // a header the parser let through but that does not parse as the registrar needs it (CSeq, Contact)
+      if (err instanceof SipParseError) return errorResponse(req, new SipError(err.status, err.reason));
       if (err instanceof StoreUnavailableError) {
         this.#log?.warn({ userId, err }, 'store unavailable: REGISTER answered 503');
         return errorResponse(req, registrarError('store-unavailable', replyContext(this.#policy)));

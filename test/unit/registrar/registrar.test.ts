@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { Registrar } from '../../../src/registrar/registrar.ts';
 import type { BindingChange } from '../../../src/store/store.ts';
 import { FakeClock, FakeStore } from './fake-store.ts';
@@ -284,6 +285,19 @@ describe('registrar (RFC 3261 §10.3)', () => {
       store.down = true;
       assert.deepEqual(await registrar.connectionClosed('c1'), []);
       assert.deepEqual(await registrar.expireNow(), []);
+    });
+
+    it('answers a CSeq it cannot read with 400 instead of throwing', async () => {
+      const req = request({ contacts: ['<sip:a@127.0.0.1:1>'] });
+      req.setHeader('CSeq', 'x REGISTER');
+      assert.equal((await registrar.save(req, 'alice', tcp())).status, 400);
+    });
+
+    it('answers any Contact, Expires and Supported text with a response, never a rejection (property)', async () => {
+      await fc.assert(fc.asyncProperty(fc.array(fc.string(), { maxLength: 3 }), fc.option(fc.string()), fc.option(fc.string()), async (contacts, expires, supported) => {
+        const res = await registrar.save(request({ contacts, expires: expires ?? undefined, supported: supported ?? undefined }), 'alice', tcp());
+        assert.ok([200, 400, 403, 416, 423].includes(res.status), String(res.status));
+      }), { numRuns: 300 });
     });
 
     it('applies concurrent REGISTERs of one AoR one after the other', async () => {
