@@ -1,0 +1,78 @@
+// Loop detection with the branch parameter (RFC 3261 §16.3 item 4, §16.6 step 8; RFC 5393 §4.2).
+// Our branches are  z9hG4bK-tvp-<loop hash>-<unique part>. The loop hash is computed from the fields of a
+// request that do not change while it loops; a request that carries a Via with our branch prefix and the
+// same loop hash has passed through us unchanged before: it has looped (482). A differing hash is a spiral.
+import { createHash, randomBytes } from 'node:crypto';
+import type { SipRequest } from '../sip/message.ts';
+import { tagOf } from '../sip/headers.ts';
+
+export const BRANCH_PREFIX = 'z9hG4bK-tvp-';
+
+/**
+ * RFC 3261 §16.6 step 8 lists To tag, From tag, Call-ID, Request-URI, topmost Via, CSeq number, Proxy-Require
+ * and Proxy-Authorization. The topmost Via is left out: a looped request comes back with the Via of the
+ * element that looped it on top, so including it would make every loop look like a spiral (RFC 5393 §4.2.1).
+ * Route is included, since a spiral through us with another route set is legitimate. `salt` tells nodes apart.
+ */
+export function loopHash(req: SipRequest, salt: string): string {
+  const h = createHash('sha1');
+  h.update(salt);
+  h.update('\n');
+  h.update(req.uri);
+  h.update('\n');
+  h.update(req.callId);
+  h.update('\n');
+  h.update(safeTag(req.header('from')));
+  h.update('\n');
+  h.update(safeTag(req.header('to')));
+  h.update('\n');
+  const cseq = req.header('cseq') ?? '';
+  const sp = cseq.indexOf(' ');
+  h.update(sp < 0 ? cseq : cseq.slice(0, sp)); // the number only, not the method
+  for (const f of req.headers) {
+    if (f.key === 'proxy-require' || f.key === 'proxy-authorization' || f.key === 'route') {
+      h.update('\n');
+      h.update(f.key);
+      h.update(':');
+      h.update(f.value);
+    }
+  }
+  return h.digest('base64url').slice(0, 16);
+}
+
+let counter = 0;
+const processPart = randomBytes(6).toString('base64url');
+
+/** A fresh branch for one forwarded copy: unique in space and time (§17.2.3), carrying the loop hash (§16.6 step 8). */
+export function proxyBranch(hash: string): string {
+  counter = (counter + 1) % 0x7fffffff;
+  return `${BRANCH_PREFIX}${hash}-${processPart}${counter.toString(36)}`;
+}
+
+/** §16.3 item 4: true when some Via of `req` carries a branch we generated with this same loop hash. */
+export function hasLooped(req: SipRequest, hash: string): boolean {
+  const needle = BRANCH_PREFIX + hash + '-';
+  for (const f of req.headers) {
+    if (f.key !== 'via') continue;
+    // cheap pre-check before looking at parameters: the needle is long and random enough
+    const at = f.value.indexOf(needle);
+    if (at < 0) continue;
+    const before = f.value.slice(Math.max(0, at - 12), at).replace(/\s+/g, '').toLowerCase();
+    if (before.endsWith('branch=')) return true;
+  }
+  return false;
+}
+
+/** A random salt that tells this proxy's branches apart from another node's (one per Proxy instance). */
+export function newLoopSalt(): string {
+  return randomBytes(8).toString('base64url');
+}
+
+function safeTag(value: string | undefined): string {
+  if (value === undefined) return '';
+  try {
+    return tagOf(value) ?? '';
+  } catch {
+    return value; // unparseable: hash the whole value, still invariant while looping
+  }
+}

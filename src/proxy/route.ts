@@ -1,0 +1,59 @@
+// Route information preprocessing (RFC 3261 §16.4) and the URI of a Route / Record-Route / Path value.
+import type { SipRequest } from '../sip/message.ts';
+import { parseSipUri, type SipUri } from '../sip/uri.ts';
+
+/** The URI of a name-addr value such as `<sip:p.example.com;lr>;x=y` or an addr-spec `sip:p.example.com;lr`. */
+export function uriOfNameAddr(value: string): string {
+  const lt = value.indexOf('<');
+  if (lt < 0) {
+    const semi = value.indexOf(';');
+    return (semi < 0 ? value : value.slice(0, semi)).trim();
+  }
+  const gt = value.indexOf('>', lt + 1);
+  return value.slice(lt + 1, gt < 0 ? value.length : gt).trim();
+}
+
+function tryParseSip(uri: string): SipUri | null {
+  try {
+    return parseSipUri(uri);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * RFC 3261 §16.4. Changes `req` in place:
+ * 1. a strict router sent us a request whose Request-URI is a URI we put in a Record-Route (no user part, `lr`):
+ *    "replace the Request-URI with the last value from the Route header field, and remove that value";
+ * 2. "if the first value in the Route header field indicates this proxy, the proxy MUST remove that value".
+ *    Two such values in a row (RFC 5658 double Record-Route by another node of ours) are both removed.
+ * Returns true when the Request-URI was replaced (strict-router fix).
+ */
+export function preprocessRoute(req: SipRequest, isLocal: (uri: string) => boolean): boolean {
+  let fixed = false;
+  let hasRoute = false;
+  for (const f of req.headers) if (f.key === 'route') {
+    hasRoute = true;
+    break;
+  }
+  if (!hasRoute) return false;
+  const ruri = tryParseSip(req.uri);
+  if (ruri !== null && ruri.user === null && ruri.params.has('lr') && isLocal(req.uri)) {
+    const routes = req.headerValues('route');
+    const last = routes.pop();
+    if (last !== undefined) {
+      req.uri = uriOfNameAddr(last);
+      req.removeHeader('route');
+      for (const r of routes) req.addHeader('Route', r);
+      fixed = true;
+    }
+  }
+  for (let i = 0; i < 2; i++) {
+    const top = req.header('route');
+    if (top === undefined) break;
+    const first = top.indexOf(',') < 0 ? top : (req.headerValues('route')[0] ?? '');
+    if (!isLocal(uriOfNameAddr(first))) break;
+    req.removeFirstValue('route');
+  }
+  return fixed;
+}
