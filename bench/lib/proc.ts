@@ -1,0 +1,132 @@
+// Process and host helpers for the load benchmark: free loopback ports, a server's CPU time from /proc,
+// the host's busy share, and a SIP readiness probe. Linux only (reads /proc), loopback only.
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+
+export const LOOPBACK = '127.0.0.1';
+
+/** A port free for both UDP and TCP on 127.0.0.1, found by binding port 0 (bounded number of tries). */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createSocket('udp4');
+      s.once('error', reject);
+      s.bind(0, LOOPBACK, () => {
+        const p = s.address().port;
+        s.close(() => resolve(p));
+      });
+    });
+    const tcpFree = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, LOOPBACK, () => srv.close(() => resolve(true)));
+    });
+    if (tcpFree) return port;
+  }
+  throw new Error('no free loopback port found in 20 tries');
+}
+
+let clkTck = 0;
+/** Kernel clock ticks per second (utime/stime unit in /proc/PID/stat). */
+export function clockTicks(): number {
+  if (clkTck === 0) {
+    try {
+      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clkTck = 100;
+    }
+  }
+  return clkTck;
+}
+
+/** Fields of /proc/PID/stat after the "(comm)" field; index 0 = state (field 3). */
+function statFields(pid: number): string[] | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return s.slice(s.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/** PID plus its direct children (Kamailio forks its workers; tvphone is one process with threads). */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const f = statFields(Number(name));
+    if (f && Number(f[1]) === pid) out.push(Number(name));
+  }
+  return out;
+}
+
+/** utime+stime in seconds of PID and its direct children (threads included: /proc/PID/stat sums them). */
+export function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const p of pids) {
+    const f = statFields(p);
+    // fields 14 (utime) and 15 (stime) of proc(5) = indices 11 and 12 after the comm field
+    if (f) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / clockTicks();
+}
+
+/** Resident set size in KiB summed over pids. */
+export function rssKb(pids: number[]): number {
+  let kb = 0;
+  for (const p of pids) {
+    try {
+      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) kb += Number(m[1]);
+    } catch { /* gone */ }
+  }
+  return kb;
+}
+
+/** [busy, total] jiffies of all cores from /proc/stat. */
+export function hostCpu(): [number, number] {
+  const l = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq] = l as [number, number, number, number, number, number, number];
+  const busy = user + nice + system + irq + softirq;
+  return [busy, busy + idle + iowait];
+}
+
+export function busyPct(a: [number, number], b: [number, number]): number {
+  const t = b[1] - a[1];
+  return t > 0 ? Math.round((1000 * (b[0] - a[0])) / t) / 10 : 0;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Sends OPTIONS to sip:HOST:PORT over UDP every 200 ms until any SIP response arrives (true) or timeoutMs
+ * passes (false). Any status counts: it only proves the server parses and answers.
+ */
+export async function waitSipReady(port: number, timeoutMs: number, isAlive: () => boolean): Promise<boolean> {
+  const sock = createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, LOOPBACK, () => r()));
+  const local = sock.address().port;
+  let answered = false;
+  sock.on('message', (m) => {
+    if (m.subarray(0, 8).toString() === 'SIP/2.0 ') answered = true;
+  });
+  const end = Date.now() + timeoutMs;
+  try {
+    for (let i = 0; !answered && Date.now() < end && isAlive(); i++) {
+      const msg =
+        `OPTIONS sip:${LOOPBACK}:${port} SIP/2.0\r\n` +
+        `Via: SIP/2.0/UDP ${LOOPBACK}:${local};branch=z9hG4bKbenchready${process.pid}x${i}\r\n` +
+        `From: <sip:bench@${LOOPBACK}>;tag=ready${i}\r\nTo: <sip:${LOOPBACK}:${port}>\r\n` +
+        `Call-ID: ready-${process.pid}-${i}@bench\r\nCSeq: ${i + 1} OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`;
+      sock.send(msg, port, LOOPBACK);
+      await sleep(200);
+    }
+  } finally {
+    sock.close();
+  }
+  return answered;
+}

@@ -1,0 +1,47 @@
+// Starts and stops `tvphone serve` (the server under test) on a free loopback port with a durable store.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, waitSipReady, sleep, LOOPBACK } from './proc.ts';
+import type { ServerHandle } from './kamailio.ts';
+
+const BIN = new URL('../../bin/tvphone', import.meta.url).pathname;
+
+/** True when this checkout's `tvphone serve --help` works (the server exists). */
+export function tvphoneServeAvailable(): boolean {
+  const r = spawnSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8', timeout: 20000 });
+  return r.status === 0 && /--listen/.test(r.stdout + r.stderr);
+}
+
+/** Store: 'sqlite' (a fresh file in a temp dir) or a postgres:// URL. */
+export async function startTvphone(store: 'sqlite' | { url: string }): Promise<ServerHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'tvphone-bench-srv-'));
+  const port = await freePort();
+  const db = store === 'sqlite' ? `sqlite:${join(dir, 'tvphone.db')}` : store.url;
+  const args = [BIN, 'serve', '--auth', 'none', '--listen', `udp:${LOOPBACK}:${port}`, '--db', db, '--domain', LOOPBACK];
+  const logFd = openSync(join(dir, 'tvphone.log'), 'a');
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', logFd, logFd],
+    env: { ...process.env, TVPHONE_LOG: process.env['TVPHONE_LOG'] ?? 'warn' },
+  });
+  closeSync(logFd);
+  let exited = false;
+  const exitP = new Promise<void>((r) => child.once('exit', () => { exited = true; r(); }));
+  const stop = async (): Promise<void> => {
+    if (!exited) {
+      child.kill('SIGTERM');
+      await Promise.race([exitP, sleep(8000)]);
+      if (!exited) child.kill('SIGKILL');
+      await Promise.race([exitP, sleep(2000)]);
+    }
+    if (process.env['BENCH_KEEP'] !== '1') rmSync(dir, { recursive: true, force: true });
+  };
+  if (!(await waitSipReady(port, 20000, () => !exited))) {
+    const log = readFileSync(join(dir, 'tvphone.log'), 'utf8').split('\n').slice(-20).join('\n');
+    await stop();
+    throw new Error(`tvphone serve did not answer on udp:${LOOPBACK}:${port}:\n${log}`);
+  }
+  const name = store === 'sqlite' ? 'tvphone sqlite' : 'tvphone postgres';
+  return { name, pid: child.pid!, port, target: `${LOOPBACK}:${port}`, stop };
+}

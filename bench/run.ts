@@ -1,0 +1,335 @@
+// `npm run bench`: tvphone's load benchmark against Kamailio 5.6 under the same sipp load, on loopback.
+//
+// Parts (BENCH_ONLY=reg,call,msg,deliver selects; default all):
+//   reg      REGISTERs of fresh users -> 200. Reference: Kamailio usrloc in memory (and write-through to SQLite).
+//   call     proxied calls INVITE/180/200/ACK/pause/BYE with Record-Route to registered sipp UAS callees.
+//            Reference: Kamailio tm proxy, usrloc in memory.
+//   msg      MESSAGE to an offline user -> 202. Reference: Kamailio msilo into SQLite (1 worker).
+//   deliver  10,000 stored MESSAGEs for one offline user; a sipp UAS registers as that user; time until all
+//            are 2xx'd. tvphone (reference row: Kamailio msilo m_dump).
+//   PostgreSQL: the reg part runs on tvphone with --db postgres://... too when TVPHONE_TEST_PG_URL or
+//   BENCH_PG_URL is set.
+// For each part and server: a bounded step-up sweep (rate doubles, then bisects) finds the highest sustainable
+// rate (failures < 0.5 %, achieved >= 95 % of asked, p99 <= 200 ms) and the server's CPU time per operation
+// (utime+stime of the server process and its children over the run at that rate, from /proc/PID/stat).
+// Output: progress on stderr; on stdout one JSON line per result, then a table with the tvphone/Kamailio ratios.
+//
+// Env knobs: BENCH_QUICK=1 (about a 1-minute smoke run), BENCH_RUN_S (seconds per step, 5), BENCH_MAX_S (overall
+// time budget, 600; steps that would start after it are skipped and said so), BENCH_DELIVER_N (10000),
+// BENCH_SUBJECT=kamailio (harness self-test: Kamailio also plays the server under test), BENCH_KEEP=1 (keep the
+// sipp work dir and print it), PAUSE_MS (call length, 1000).
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runSipp, startSippUas, readRtt, SIPP_DIR, type SippResult } from './lib/sipp.ts';
+import { startKamailio, kamailioAvailable, type ServerHandle, type KamailioOptions } from './lib/kamailio.ts';
+import { startTvphone, tvphoneServeAvailable } from './lib/tvphone.ts';
+import { cpuSeconds, processTree, sleep, LOOPBACK } from './lib/proc.ts';
+
+const env = process.env;
+const QUICK = env['BENCH_QUICK'] === '1';
+const RUN_S = Number(env['BENCH_RUN_S'] ?? (QUICK ? 2 : 5));
+const MAX_S = Number(env['BENCH_MAX_S'] ?? (QUICK ? 90 : 600));
+const DELIVER_N = Number(env['BENCH_DELIVER_N'] ?? (QUICK ? 1000 : 10000));
+const PAUSE_MS = Number(env['PAUSE_MS'] ?? (QUICK ? 200 : 1000));
+const CALLEES = QUICK ? 200 : 1000;
+const PG_URL = env['BENCH_PG_URL'] ?? env['TVPHONE_TEST_PG_URL'];
+const ONLY = new Set((env['BENCH_ONLY'] ?? 'reg,call,msg,deliver').split(',').map((s) => s.trim()).filter(Boolean));
+const MAX_FAIL_PCT = 0.5;
+const MIN_ACHIEVED = 0.95;
+const MAX_P99_MS = 200;
+
+const t0 = Date.now();
+const elapsedS = (): number => (Date.now() - t0) / 1000;
+const log = (s: string): void => { process.stderr.write(`[bench ${elapsedS().toFixed(0).padStart(3)}s] ${s}\n`); };
+const work = mkdtempSync(join(tmpdir(), 'tvphone-bench-'));
+let runNo = 0;
+const notes: string[] = [];
+
+type Part = 'reg' | 'call' | 'msg' | 'deliver';
+interface ServerSpec { name: string; role: 'tvphone' | 'reference'; start: () => Promise<ServerHandle> }
+interface SweepResult {
+  part: Part; server: string; role: 'tvphone' | 'reference';
+  max_rate: number | null; cpu_us_per_op: number | null; best?: Omit<SippResult, 'rtdTimes'>; steps: number; note?: string;
+}
+
+function sustainable(r: SippResult, rate: number): boolean {
+  return r.fail_pct < MAX_FAIL_PCT && r.achieved_cps >= MIN_ACHIEVED * rate && (r.p99_rt_ms ?? 0) <= MAX_P99_MS;
+}
+
+const users = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(7, '0')}`);
+
+/** One step: `part` at `rate` against `srv`. Call steps use the callee set registered by the sweep. */
+async function step(part: Part, srv: ServerHandle, rate: number, ctx: { callees?: string[]; uasPort?: number }): Promise<SippResult> {
+  const count = Math.max(200, Math.round(rate * RUN_S));
+  const name = `${part}-${++runNo}-${rate}`;
+  const tag = `b${process.pid}n${runNo}`;
+  const base = { name, target: srv.target, rate, count, workDir: work, serverPid: srv.pid };
+  if (part === 'reg') return runSipp({ ...base, scenario: SIPP_DIR + 'reg.xml', rows: users(`${tag}u`, count) });
+  if (part === 'msg') return runSipp({ ...base, scenario: SIPP_DIR + 'msg.xml', rows: users(`${tag}o`, count) });
+  // call: cycle through the registered callees; RTD1 = INVITE -> 200
+  const rows = Array.from({ length: count }, (_, i) => ctx.callees![i % ctx.callees!.length]!);
+  return runSipp({ ...base, scenario: SIPP_DIR + 'uac-call.xml', rows, extra: ['-d', String(PAUSE_MS)], callMs: PAUSE_MS + 2000 });
+}
+
+/** Ladder: rate doubles from `start` until a step is not sustainable (or `max`), then bisects `refine` times. */
+async function sweep(part: Part, spec: ServerSpec, start: number, max: number): Promise<SweepResult> {
+  const res: SweepResult = { part, server: spec.name, role: spec.role, max_rate: null, cpu_us_per_op: null, steps: 0 };
+  if (elapsedS() > MAX_S) {
+    res.note = 'skipped: time budget spent';
+    log(`${part} ${spec.name}: ${res.note}`);
+    return res;
+  }
+  let srv: ServerHandle;
+  try {
+    srv = await spec.start();
+  } catch (e) {
+    res.note = `server did not start: ${(e as Error).message.split('\n')[0]}`;
+    log(`${part} ${spec.name}: ${res.note}`);
+    return res;
+  }
+  const ctx: { callees?: string[]; uasPort?: number } = {};
+  let uas: Awaited<ReturnType<typeof startSippUas>> | null = null;
+  try {
+    if (part === 'call') {
+      uas = await startSippUas({ name: `uas-${++runNo}`, scenario: SIPP_DIR + 'uas.xml', workDir: work, timeoutS: Math.max(60, MAX_S + 60) });
+      ctx.callees = users(`b${process.pid}n${runNo}c`, CALLEES);
+      const reg = await runSipp({
+        name: `callee-reg-${runNo}`, target: srv.target, scenario: SIPP_DIR + 'reg.xml', rows: ctx.callees,
+        rate: 500, count: CALLEES, workDir: work, keys: { contact_hostport: `${LOOPBACK}:${uas.port}` },
+      });
+      if (reg.successful !== CALLEES) throw new Error(`callee registration failed: ${reg.successful}/${CALLEES}`);
+    }
+    let good: SippResult | null = null;
+    let bad: number | null = null;
+    let retried = false;
+    const ok = async (rate: number): Promise<boolean> => {
+      if (elapsedS() > MAX_S) { res.note = 'sweep cut short: time budget spent'; return false; }
+      let r = await step(part, srv, rate, ctx);
+      res.steps++;
+      let pass = sustainable(r, rate);
+      log(`${part} ${spec.name} @${rate}/s: ok ${r.successful}/${r.attempted}, achieved ${r.achieved_cps}/s, p99 ${r.p99_rt_ms} ms, ` +
+        `cpu ${r.server_cpu_us_per_op} us/op, host ${r.host_cpu_busy_pct}% -> ${pass ? 'sustainable' : 'NOT sustainable'}`);
+      if (!pass && !retried && !QUICK) { // one retry per sweep: a single noisy step on a shared host
+        retried = true;
+        await sleep(2000);
+        r = await step(part, srv, rate, ctx);
+        res.steps++;
+        pass = sustainable(r, rate);
+        log(`${part} ${spec.name} @${rate}/s retry: ok ${r.successful}/${r.attempted}, achieved ${r.achieved_cps}/s, p99 ${r.p99_rt_ms} ms -> ${pass ? 'sustainable' : 'NOT sustainable'}`);
+      }
+      if (pass && (!good || rate > (good as SippResult & { rate?: number }).rate!)) good = Object.assign(r, { rate });
+      await sleep(1000); // let the server's transactions drain
+      return pass;
+    };
+    let rate = start;
+    let last: number | null = null;
+    for (; rate <= max; rate *= 2) {
+      if (!(await ok(rate))) { bad = rate; break; }
+      last = rate;
+    }
+    const refine = QUICK ? 0 : 2;
+    if (bad !== null && !res.note) {
+      let lo = last ?? 0;
+      let hi = bad;
+      for (let i = 0; i < refine && hi - lo > Math.max(10, lo * 0.1); i++) {
+        const mid = Math.round((lo + hi) / 2 / 10) * 10;
+        if (mid <= lo || mid >= hi) break;
+        if (await ok(mid)) lo = mid; else hi = mid;
+        if (res.note) break;
+      }
+    }
+    const g = good as (SippResult & { rate: number }) | null;
+    if (g) {
+      res.max_rate = g.rate;
+      res.cpu_us_per_op = g.server_cpu_us_per_op;
+      const { rtdTimes: _t, ...rest } = g;
+      res.best = rest;
+    }
+    if (bad === null && !res.note && g) res.note = `sustained the top of the ladder (${max}/s): a floor, not a ceiling`;
+  } catch (e) {
+    res.note = `failed: ${(e as Error).message.split('\n')[0]}`;
+    log(`${part} ${spec.name}: ${res.note}`);
+  } finally {
+    if (uas) await uas.stop();
+    await srv.stop();
+  }
+  return res;
+}
+
+interface DeliverResult {
+  part: 'deliver'; server: string; role: 'tvphone' | 'reference'; stored: number; delivered: number;
+  seconds: number | null; per_s: number | null; cpu_us_per_op: number | null; note?: string;
+}
+
+/** Store N MESSAGEs for one offline user, register a sipp UAS as that user, time until all are 2xx'd. */
+async function deliver(spec: ServerSpec, n: number): Promise<DeliverResult> {
+  const res: DeliverResult = { part: 'deliver', server: spec.name, role: spec.role, stored: 0, delivered: 0, seconds: null, per_s: null, cpu_us_per_op: null };
+  if (elapsedS() > MAX_S) { res.note = 'skipped: time budget spent'; log(`deliver ${spec.name}: ${res.note}`); return res; }
+  let srv: ServerHandle;
+  try { srv = await spec.start(); } catch (e) {
+    res.note = `server did not start: ${(e as Error).message.split('\n')[0]}`;
+    return res;
+  }
+  let uas: Awaited<ReturnType<typeof startSippUas>> | null = null;
+  try {
+    const user = `b${process.pid}backlog`;
+    // store phase: as fast as the server takes them, at most 50 outstanding (-l 50)
+    const st = await runSipp({
+      name: `deliver-store-${++runNo}`, target: srv.target, scenario: SIPP_DIR + 'msg.xml', rows: [user],
+      rate: 2000, count: n, workDir: work, extra: ['-l', '50'],
+    });
+    res.stored = st.successful;
+    log(`deliver ${spec.name}: stored ${st.successful}/${n} in ${st.elapsed_s} s`);
+    if (st.successful === 0) throw new Error('nothing was stored');
+    const timeoutS = QUICK ? 60 : 180;
+    const spawnedAt = Date.now();
+    uas = await startSippUas({ name: `deliver-uas-${runNo}`, scenario: SIPP_DIR + 'msg-uas.xml', workDir: work, timeoutS, count: st.successful });
+    const pids = processTree(srv.pid);
+    const cpu0 = cpuSeconds(pids);
+    const regAt = Date.now();
+    const reg = await runSipp({
+      name: `deliver-reg-${runNo}`, target: srv.target, scenario: SIPP_DIR + 'reg.xml', rows: [user], rate: 1, count: 1,
+      workDir: work, keys: { contact_hostport: `${LOOPBACK}:${uas.port}` },
+    });
+    if (reg.successful !== 1) throw new Error('REGISTER of the backlog user failed');
+    // wait until every stored message is 2xx'd, or no progress for 15 s, or the timeout
+    let seen = 0; let lastChange = Date.now();
+    const end = regAt + timeoutS * 1000;
+    while (Date.now() < end) {
+      const got = readRtt(uas.dir).length;
+      if (got !== seen) { seen = got; lastChange = Date.now(); }
+      if (seen >= st.successful || Date.now() - lastChange > 15000) break;
+      await sleep(250);
+    }
+    const cpu = cpuSeconds(pids) - cpu0;
+    const rtt = readRtt(uas.dir).map((x) => x[0]).sort((a, b) => a - b);
+    res.delivered = rtt.length;
+    if (rtt.length > 0) {
+      // rtt times are ms since the UAS sipp started (spawnedAt, a few ms early: slightly overstates the time)
+      res.seconds = Math.round((spawnedAt + rtt[rtt.length - 1]! - regAt)) / 1000;
+      res.per_s = Math.round((10 * rtt.length) / res.seconds) / 10;
+      res.cpu_us_per_op = Math.round((cpu * 1e7) / rtt.length) / 10;
+    }
+    if (res.delivered < res.stored) res.note = `only ${res.delivered}/${res.stored} delivered`;
+    log(`deliver ${spec.name}: ${res.delivered}/${res.stored} delivered in ${res.seconds} s (${res.per_s}/s, cpu ${res.cpu_us_per_op} us/msg)`);
+  } catch (e) {
+    res.note = `failed: ${(e as Error).message.split('\n')[0]}`;
+    log(`deliver ${spec.name}: ${res.note}`);
+  } finally {
+    if (uas) await uas.stop();
+    await srv.stop();
+  }
+  return res;
+}
+
+function fmt(v: number | null | undefined, d = 0): string {
+  return v === null || v === undefined || Number.isNaN(v) ? '-' : v.toFixed(d);
+}
+function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
+  return a && b ? Math.round((1000 * a) / b) / 1000 : null;
+}
+
+async function main(): Promise<number> {
+  if (!kamailioAvailable()) notes.push('kamailio not installed: no reference rows (apt-get install kamailio kamailio-sqlite-modules)');
+  const selfTest = env['BENCH_SUBJECT'] === 'kamailio';
+  const haveTvphone = !selfTest && tvphoneServeAvailable();
+  if (!selfTest && !haveTvphone) notes.push('`tvphone serve` is not available in this checkout: tvphone rows skipped');
+  const kam = (name: string, o: KamailioOptions, role: 'tvphone' | 'reference' = 'reference'): ServerSpec =>
+    ({ name, role, start: async () => startKamailio(o) });
+  const subject = (name: string, o: KamailioOptions): ServerSpec | null =>
+    selfTest ? kam(`${name} (self-test)`, o, 'tvphone') : null;
+  const tvSqlite: ServerSpec = { name: 'tvphone sqlite', role: 'tvphone', start: () => startTvphone('sqlite') };
+  const tvPg: ServerSpec | null = PG_URL ? { name: 'tvphone postgres', role: 'tvphone', start: () => startTvphone({ url: PG_URL }) } : null;
+  const haveKam = kamailioAvailable();
+
+  log(`work dir ${work}; quick=${QUICK} run=${RUN_S}s/step budget=${MAX_S}s parts=${[...ONLY].join(',')}`);
+  const results: SweepResult[] = [];
+  const emit = (r: object): void => { process.stdout.write(`${JSON.stringify(r)}\n`); };
+  const plan: Array<[Part, ServerSpec | null, number, number]> = [];
+  const regMax = QUICK ? 4000 : 25600;
+  if (ONLY.has('reg')) {
+    plan.push(['reg', haveKam ? kam('kamailio usrloc memory', { children: 2 }) : null, QUICK ? 500 : 400, regMax]);
+    if (!QUICK) plan.push(['reg', haveKam ? kam('kamailio usrloc sqlite write-through', { db: true, children: 1 }) : null, 100, 6400]);
+    plan.push(['reg', haveTvphone ? tvSqlite : subject('kamailio usrloc sqlite', { db: true, children: 1 }), QUICK ? 100 : 100, regMax]);
+    if (haveTvphone && tvPg) plan.push(['reg', tvPg, 100, regMax]);
+  }
+  if (ONLY.has('call')) {
+    plan.push(['call', haveKam ? kam('kamailio tm usrloc memory', { children: 2 }) : null, QUICK ? 100 : 100, QUICK ? 400 : 6400]);
+    plan.push(['call', haveTvphone ? tvSqlite : subject('kamailio tm', { children: 2 }), QUICK ? 100 : 50, QUICK ? 400 : 6400]);
+  }
+  if (ONLY.has('msg')) {
+    plan.push(['msg', haveKam ? kam('kamailio msilo sqlite', { msilo: true, children: 1 }) : null, QUICK ? 100 : 50, QUICK ? 400 : 6400]);
+    plan.push(['msg', haveTvphone ? tvSqlite : subject('kamailio msilo sqlite', { msilo: true, children: 1 }), QUICK ? 100 : 50, QUICK ? 400 : 6400]);
+  }
+  for (const [part, spec, start, max] of plan) {
+    if (!spec) continue;
+    log(`== ${part} on ${spec.name}`);
+    const r = await sweep(part, spec, start, max);
+    results.push(r);
+    emit({ part: r.part, server: r.server, role: r.role, max_sustainable_rate: r.max_rate, server_cpu_us_per_op: r.cpu_us_per_op, steps: r.steps, note: r.note ?? null, best_run: r.best ?? null });
+  }
+  const deliveries: DeliverResult[] = [];
+  if (ONLY.has('deliver')) {
+    const specs: ServerSpec[] = [];
+    if (haveKam) specs.push(kam('kamailio msilo m_dump', { msilo: true, children: 1 }));
+    if (haveTvphone) specs.push(tvSqlite);
+    else if (selfTest) specs.push(kam('kamailio msilo m_dump (self-test)', { msilo: true, children: 1 }, 'tvphone'));
+    for (const s of specs) {
+      log(`== deliver ${DELIVER_N} on ${s.name}`);
+      const d = await deliver(s, DELIVER_N);
+      deliveries.push(d);
+      emit(d);
+    }
+  }
+
+  // ratios: tvphone (or self-test subject) over the reference of the same part
+  const rows: string[][] = [];
+  const head = ['part', 'server', 'max rate/s', 'CPU us/op', 'rate ratio', 'CPU ratio', 'note'];
+  for (const part of ['reg', 'call', 'msg'] as const) {
+    const refs = results.filter((r) => r.part === part && r.role === 'reference');
+    for (const r of results.filter((x) => x.part === part)) {
+      if (r.role === 'reference') {
+        rows.push([part, r.server, fmt(r.max_rate), fmt(r.cpu_us_per_op, 1), '', '', r.note ?? '']);
+        continue;
+      }
+      for (const [i, ref] of refs.entries()) {
+        const rr = ratio(r.max_rate, ref.max_rate);
+        const cr = ratio(r.cpu_us_per_op, ref.cpu_us_per_op);
+        emit({ ratio: `${part}: ${r.server} / ${ref.server}`, part, rate_ratio: rr, cpu_per_op_ratio: cr });
+        rows.push([part, i === 0 ? r.server : '', i === 0 ? fmt(r.max_rate) : '', i === 0 ? fmt(r.cpu_us_per_op, 1) : '',
+          `${fmt(rr, 2)} vs ${ref.server}`, fmt(cr, 2), i === 0 ? (r.note ?? '') : '']);
+      }
+      if (refs.length === 0) rows.push([part, r.server, fmt(r.max_rate), fmt(r.cpu_us_per_op, 1), '-', '-', r.note ?? '']);
+    }
+  }
+  const dref = deliveries.find((d) => d.role === 'reference');
+  for (const d of deliveries) {
+    const rr = d.role === 'tvphone' && dref ? ratio(d.per_s, dref.per_s) : null;
+    const cr = d.role === 'tvphone' && dref ? ratio(d.cpu_us_per_op, dref.cpu_us_per_op) : null;
+    if (d.role === 'tvphone' && dref) emit({ ratio: `deliver: ${d.server} / ${dref.server}`, part: 'deliver', rate_ratio: rr, cpu_per_op_ratio: cr });
+    rows.push(['deliver', d.server, `${fmt(d.per_s)} (${d.delivered}/${d.stored} in ${fmt(d.seconds, 2)} s)`, fmt(d.cpu_us_per_op, 1),
+      rr === null ? '' : `${fmt(rr, 2)} vs ${dref!.server}`, cr === null ? '' : fmt(cr, 2), d.note ?? '']);
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  const out = [
+    '',
+    `tvphone load benchmark (sipp ${QUICK ? 'quick smoke run' : 'sweep'}, loopback; sustainable = failures < ${MAX_FAIL_PCT}%, achieved >= ${MIN_ACHIEVED * 100}% of asked, p99 <= ${MAX_P99_MS} ms)`,
+    line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line),
+    ...notes.map((n) => `note: ${n}`),
+    `ratios are tvphone / Kamailio (rate: higher is better for tvphone; CPU per op: lower is better). duration ${elapsedS().toFixed(0)} s`,
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+  emit({ bench: 'done', duration_s: Math.round(elapsedS()), quick: QUICK });
+  return 0;
+}
+
+let code = 1;
+try {
+  code = await main();
+} finally {
+  if (env['BENCH_KEEP'] === '1') log(`kept work dir ${work}`);
+  else if (existsSync(work)) rmSync(work, { recursive: true, force: true });
+}
+process.exitCode = code;
