@@ -354,7 +354,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         await s.saveBindings(u('tv'), [binding(u('tv'), 'a')], [], false, T0);
         await s.close();
         const again = await openOne();
-        assert.deepEqual((await again.pendingMessages(u('tv'), 100)).map((m) => [m.id, Array.from(m.body)]), stored.map((m) => [m.id, Array.from(m.body)]));
+        assert.deepEqual((await again.pendingMessages(u('tv'), 100)).map((m) => [m.id, Array.from(m.body)]), stored.sort((x, y) => x.id - y.id).map((m) => [m.id, Array.from(m.body)]));
         assert.equal((await again.getPresence(u('tv')))?.netstate, 1);
       });
 

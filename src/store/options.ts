@@ -1,0 +1,32 @@
+// Options of openStore() and URL redaction, shared by open.ts and the backends.
+
+import type { StateChangeListener } from './health.ts';
+
+export interface OpenStoreOptions {
+  /** apply pending migrations at open (default true); false refuses a database that is behind */
+  migrate?: boolean;
+  /** SQLite: how long writes gather before one commit (default 0: the writes of one tick) */
+  groupCommitMs?: number;
+  /** PostgreSQL / SQL Server: most pooled connections (default 10) */
+  poolSize?: number;
+  /** PostgreSQL / SQL Server: connect and statement timeout in ms (default 5000 / 10000) */
+  connectTimeoutMs?: number;
+  statementTimeoutMs?: number;
+  /** called once when the database becomes unreachable, and once when it is back */
+  onStateChange?: StateChangeListener;
+}
+
+/** The URL with its password replaced by `***`, fit for logs and error messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) {
+      u.password = '***';
+      return u.toString();
+    }
+    return url;
+  } catch {
+    // not a URL the parser accepts: blank anything between "scheme://user:" and "@"
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
+  }
+}

@@ -1,0 +1,192 @@
+// PostgreSQL backend on `pg` (Pool). Each write is one transaction on a pooled client, retried on a
+// unique-key race or serialization failure; a client whose connection broke is discarded, and the pool
+// reconnects by itself when the server returns. Connect and statement timeouts bound every call.
+
+import pg from 'pg';
+import { StoreUnavailableError, TvphoneError } from '../../errors.ts';
+import { StoreHealth } from '../health.ts';
+import { checkSchemaVersion, loadMigrations } from '../migrations.ts';
+import { redactUrl, type OpenStoreOptions } from '../options.ts';
+import type { Op, Param, Query, QueryResult, Row } from '../ops.ts';
+import { schemaVersion } from '../ops.ts';
+import { COLUMNS, QUERIES, renumber } from '../queries.ts';
+import { runAsync, SqlStore } from '../sql-store.ts';
+
+/** The statements sent to PostgreSQL: the shared ones with $N placeholders and a row lock where needed. */
+export const POSTGRES_QUERIES = renumber(
+  {
+    ...QUERIES,
+    lockPresence: `SELECT ${COLUMNS.PRESENCE_COLS} FROM user_property WHERE User_id = ?1 FOR UPDATE`,
+    // an optional filter `(?N IS NULL OR …)` needs the parameter's type spelled out
+    selectCalls: QUERIES.selectCalls.replace(/\((\?\d) IS NULL/g, '($1::text IS NULL'),
+    selectMessages: QUERIES.selectMessages.replace(/\((\?\d) IS NULL/g, '($1::text IS NULL'),
+  },
+  (n) => `$${n}`,
+);
+
+const MIGRATION_LOCK = 7_262_001; // pg_advisory_xact_lock key: one migrator at a time
+const RETRIES = 5;
+
+/** SQLSTATEs worth retrying the whole transaction for: unique_violation, serialization_failure, deadlock_detected. */
+const RETRYABLE = new Set(['23505', '40001', '40P01']);
+
+/** True when the error means the server or the connection is gone (or too slow), not that the query was wrong. */
+function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: unknown; severity?: unknown };
+  if (typeof e.code === 'string' && typeof e.severity === 'string') {
+    // a server error: connection exceptions, shutdowns, too many connections, statement timeout
+    return e.code.startsWith('08') || e.code.startsWith('57P') || e.code.startsWith('53') || e.code === '57014';
+  }
+  return err instanceof Error; // no SQLSTATE: socket errors, "Connection terminated", timeouts
+}
+
+function toParam(p: Param): unknown {
+  return p instanceof Uint8Array && !Buffer.isBuffer(p) ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : p;
+}
+
+export class PostgresStore extends SqlStore {
+  readonly dialect = 'postgres' as const;
+  readonly #pool: pg.Pool;
+  readonly #health: StoreHealth;
+  readonly #where: string;
+  #closed = false;
+
+  private constructor(pool: pg.Pool, where: string, health: StoreHealth) {
+    super();
+    this.#pool = pool;
+    this.#where = where;
+    this.#health = health;
+  }
+
+  static async open(url: string, opts: OpenStoreOptions = {}): Promise<PostgresStore> {
+    const where = redactUrl(url);
+    const health = new StoreHealth(opts.onStateChange);
+    let pool: pg.Pool;
+    try {
+      pool = new pg.Pool({
+        connectionString: url,
+        max: opts.poolSize ?? 10,
+        connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
+        query_timeout: opts.statementTimeoutMs ?? 10_000,
+        statement_timeout: opts.statementTimeoutMs ?? 10_000,
+        idleTimeoutMillis: 30_000,
+        keepAlive: true,
+        application_name: 'tvphone',
+      });
+    } catch (err) {
+      throw new TvphoneError('ERR_STORE_URL', `bad PostgreSQL URL ${where}: ${(err as Error).message}`, { cause: err });
+    }
+    // an idle client that loses its connection is dropped by the pool; note the outage
+    pool.on('error', (err) => health.down(err));
+    const store = new PostgresStore(pool, where, health);
+    try {
+      await store.#migrate(opts.migrate ?? true);
+    } catch (err) {
+      await pool.end().catch(() => {});
+      if (err instanceof TvphoneError) throw err;
+      throw new TvphoneError('ERR_STORE_OPEN', `cannot open PostgreSQL database ${where}: ${(err as Error).message}`, { cause: err });
+    }
+    return store;
+  }
+
+  async #migrate(apply: boolean): Promise<void> {
+    await this.#transaction(async (client) => {
+      await this.#command(client, `SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+      const { rows } = await client.query("SELECT to_regclass('schema_version') IS NOT NULL AS present");
+      const current = rows[0].present ? await runAsync(schemaVersion(), (q) => this.#query(client, q)) : 0;
+      checkSchemaVersion('postgres', current, apply);
+      for (const m of loadMigrations('postgres')) {
+        if (m.version <= current) continue;
+        await client.query(m.sql);
+        await this.#query(client, { name: 'insertVersion', params: [m.version, Date.now()] });
+      }
+    });
+  }
+
+  async #query(client: pg.PoolClient, q: Query): Promise<QueryResult> {
+    try {
+      const r = await client.query({ text: POSTGRES_QUERIES[q.name], values: q.params.map(toParam) });
+      return { rows: r.rows as Row[], changes: r.rowCount ?? 0 };
+    } catch (err) {
+      throw this.#classify(err);
+    }
+  }
+
+  async #command(client: pg.PoolClient, sql: string): Promise<void> {
+    try {
+      await client.query(sql);
+    } catch (err) {
+      throw this.#classify(err);
+    }
+  }
+
+  #classify(err: unknown): unknown {
+    if (err instanceof StoreUnavailableError || !isConnectionError(err)) return err;
+    this.#health.down(err);
+    return new StoreUnavailableError(`PostgreSQL ${this.#where} is unavailable: ${(err as Error).message}`, { cause: err });
+  }
+
+  async #connect(): Promise<pg.PoolClient> {
+    if (this.#closed) throw new StoreUnavailableError('the store is closed');
+    try {
+      return await this.#pool.connect();
+    } catch (err) {
+      throw this.#classify(err);
+    }
+  }
+
+  /** Run `body` in BEGIN … COMMIT on one client; a broken client is discarded, never returned to the pool. */
+  async #transaction<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.#connect();
+      let broken: Error | undefined;
+      try {
+        await this.#command(client, 'BEGIN');
+        const value = await body(client);
+        await this.#command(client, 'COMMIT');
+        this.#health.ok();
+        return value;
+      } catch (err) {
+        const e = err;
+        if (e instanceof StoreUnavailableError) {
+          broken = e;
+          throw e;
+        }
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackErr) {
+          broken = rollbackErr as Error;
+        }
+        const code = (err as { code?: unknown }).code;
+        if (typeof code !== 'string' || !RETRYABLE.has(code) || attempt >= RETRIES) throw e;
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  protected write<T>(op: () => Op<T>): Promise<T> {
+    return this.#transaction((client) => runAsync(op(), (q) => this.#query(client, q)));
+  }
+
+  protected async read<T>(op: () => Op<T>): Promise<T> {
+    const client = await this.#connect();
+    let broken: Error | undefined;
+    try {
+      const value = await runAsync(op(), (q) => this.#query(client, q));
+      this.#health.ok();
+      return value;
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) broken = err;
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+}
