@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import type { SipResponse } from '../../../src/sip/message.ts';
+import { createResponse } from '../../../src/sip/response.ts';
+import { request, sendTimes, setup, source } from './helpers.ts';
+
+function statuses(sent: { msg: unknown }[]): number[] {
+  return sent.map((s) => (s.msg as SipResponse).status);
+}
+
+describe('transaction: INVITE server transaction (RFC 3261 §17.2.1, RFC 6026)', () => {
+  it('sends 100 Trying after 200 ms when the TU has not answered', () => {
+    const { fake, timers, rec } = setup();
+    fake.deliver(request('INVITE'), source());
+    assert.equal(rec.requests.length, 1);
+    timers.advance(199);
+    assert.equal(fake.sent.length, 0);
+    timers.advance(1);
+    assert.deepEqual(statuses(fake.sent), [100]);
+    assert.equal((fake.sent[0].msg as SipResponse).header('to'), '<sip:bob@example.com>', '100 Trying carries no To tag');
+  });
+
+  it('sends no 100 Trying when the TU answers within 200 ms', () => {
+    const { fake, timers, rec } = setup();
+    fake.deliver(request('INVITE'), source());
+    rec.requests[0].st.respond(createResponse(rec.requests[0].req, 180, undefined, 't'));
+    timers.advance(1000);
+    assert.deepEqual(statuses(fake.sent), [180]);
+  });
+
+  it('answers a retransmitted INVITE in Proceeding with the last provisional response', () => {
+    const { fake, rec } = setup();
+    fake.deliver(request('INVITE'), source());
+    const { req, st } = rec.requests[0];
+    st.respond(createResponse(req, 180, undefined, 't'));
+    fake.deliver(request('INVITE'), source());
+    assert.deepEqual(statuses(fake.sent), [180, 180]);
+    assert.equal(rec.requests.length, 1, 'the retransmission is not passed to the TU');
+  });
+
+  it('sends responses to the source address and port when the request had rport (RFC 3581 §4)', () => {
+    const { fake, rec } = setup();
+    fake.deliver(request('INVITE'), { ...source(), address: '198.51.100.9', port: 40123 });
+    const st = rec.requests[0].st;
+    assert.equal(st.target.address, '198.51.100.9');
+    assert.equal(st.target.port, 40123);
+    assert.match(st.request.header('via')!, /;received=198\.51\.100\.9;rport=40123$/);
+  });
+
+  it('sends responses to received and the sent-by port without rport (RFC 3261 §18.2.2)', () => {
+    const { fake, rec } = setup();
+    fake.deliver(request('OPTIONS', { via: 'SIP/2.0/UDP client.example.com:5070;branch=z9hG4bKx' }), { ...source(), address: '198.51.100.9', port: 40123 });
+    const st = rec.requests[0].st;
+    assert.deepEqual([st.target.address, st.target.port], ['198.51.100.9', 5070]);
+  });
+
+  it('moves to Accepted on a 2xx, passes TU 2xx retransmissions to the transport and absorbs INVITE retransmissions (RFC 6026 §7.1)', () => {
+    const { fake, timers, rec } = setup();
+    fake.deliver(request('INVITE'), source());
+    const { req, st } = rec.requests[0];
+    const ok = createResponse(req, 200, undefined, 't');
+    assert.equal(st.respond(ok), true);
+    assert.equal(st.state, 'accepted');
+    assert.equal(st.respond(ok), true);
+    fake.deliver(request('INVITE'), source());
+    assert.deepEqual(statuses(fake.sent), [200, 200]);
+    assert.equal(st.respond(createResponse(req, 486)), false, 'no non-2xx after a 2xx');
+    timers.advance(32_000);
+    assert.equal(st.state, 'terminated', 'Timer L');
+    assert.equal(timers.pending, 0);
+  });
+
+  it('passes the ACK of a 2xx to the TU (a new transaction: it matches none)', () => {
+    const { fake, rec } = setup();
+    fake.deliver(request('INVITE'), source());
+    rec.requests[0].st.respond(createResponse(rec.requests[0].req, 200, undefined, 't'));
+    fake.deliver(request('ACK', { branch: 'z9hG4bKother', toTag: 't' }), source());
+    assert.equal(rec.acks.length, 1);
+  });
+
+  it('passes an ACK that matches the transaction in Accepted to the TU (RFC 6026 §7.1)', () => {
+    const { fake, rec } = setup();
+    fake.deliver(request('INVITE'), source());
+    rec.requests[0].st.respond(createResponse(rec.requests[0].req, 200, undefined, 't'));
+    fake.deliver(request('ACK', { toTag: 't' }), source());
+    assert.equal(rec.acks.length, 1);
+  });
+
+  it('retransmits a non-2xx final response on Timer G, doubling up to T2, until Timer H', () => {
+    const { fake, timers, rec } = setup();
+    const times = sendTimes(fake, timers);
+    fake.deliver(request('INVITE'), source());
+    rec.requests[0].st.respond(createResponse(rec.requests[0].req, 486, undefined, 't'));
+    timers.advance(40_000);
+    assert.deepEqual(times, [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]);
+  });
+
+  it('terminates on Timer H and tells the TU the ACK never came', () => {
+    const { fake, timers, rec } = setup();
+    fake.deliver(request('INVITE'), source());
+    const { req, st } = rec.requests[0];
+    let timedOut = 0;
+    st.onTimeout = () => timedOut++;
+    st.respond(createResponse(req, 480, undefined, 't'));
+    timers.advance(32_000);
+    assert.equal(timedOut, 1);
+    assert.equal(st.state, 'terminated');
+    assert.equal(timers.pending, 0);
+  });
+
+  it('answers a retransmitted INVITE in Completed with the final response', () => {
+    const { fake, rec } = setup();
+    fake.deliver(request('INVITE'), source());
+    rec.requests[0].st.respond(createResponse(rec.requests[0].req, 404, undefined, 't'));
+    fake.deliver(request('INVITE'), source());
+    assert.deepEqual(statuses(fake.sent), [404, 404]);
+  });
+
+  it('absorbs the ACK in Completed, stops Timer G and ends after Timer I (T4)', () => {
+    const { fake, timers, rec } = setup();
+    fake.deliver(request('INVITE'), source());
+    const st = rec.requests[0].st;
+    st.respond(createResponse(rec.requests[0].req, 404, undefined, 't'));
+    fake.deliver(request('ACK', { toTag: 't' }), source());
+    assert.equal(st.state, 'confirmed');
+    assert.equal(rec.acks.length, 0, 'the ACK is absorbed');
+    fake.deliver(request('ACK', { toTag: 't' }), source());
+    assert.equal(rec.acks.length, 0, 'further ACKs are absorbed in Confirmed');
+    timers.advance(4_999);
+    assert.equal(fake.sent.length, 1, 'no more retransmissions after the ACK');
+    assert.equal(st.state, 'confirmed');
+    timers.advance(1);
+    assert.equal(st.state, 'terminated');
+    assert.equal(timers.pending, 0);
+  });
+
+  it('starts no Timer G and ends at once on the ACK on a reliable transport (Timer I = 0)', () => {
+    const { fake, timers, rec } = setup({ transport: 'tcp' });
+    fake.deliver(request('INVITE', { transport: 'TCP' }), source('tcp'));
+    const st = rec.requests[0].st;
+    st.respond(createResponse(rec.requests[0].req, 404, undefined, 't'));
+    timers.advance(10_000);
+    assert.equal(fake.sent.length, 1);
+    fake.deliver(request('ACK', { transport: 'TCP', toTag: 't' }), source('tcp'));
+    assert.equal(st.state, 'terminated');
+    assert.equal(timers.pending, 0);
+  });
+
+  it('replies over the connection the request came in on (RFC 3261 §18.2.2)', () => {
+    const { fake, rec } = setup({ transport: 'tcp' });
+    fake.deliver(request('INVITE', { transport: 'TCP' }), source('tcp', 50555));
+    assert.equal(rec.requests[0].st.target.connectionId, 7);
+    assert.equal(rec.requests[0].st.target.port, 5060, 'fallback: sent-by port');
+  });
+
+  it('informs the TU of a transport error and terminates (§17.2.4)', async () => {
+    const { fake, rec, timers } = setup();
+    fake.deliver(request('INVITE'), source());
+    const st = rec.requests[0].st;
+    const errors: Error[] = [];
+    st.onTransportError = (e) => errors.push(e);
+    fake.failSends = new Error('EPIPE');
+    st.respond(createResponse(rec.requests[0].req, 180, undefined, 't'));
+    await fake.settle();
+    assert.equal(errors[0].message, 'EPIPE');
+    assert.equal(st.state, 'terminated');
+    assert.equal(timers.pending, 0);
+  });
+});
+
+describe('transaction: non-INVITE server transaction (RFC 3261 §17.2.2)', () => {
+  it('absorbs retransmissions in Trying', () => {
+    const { fake, rec } = setup();
+    fake.deliver(request('REGISTER'), source());
+    fake.deliver(request('REGISTER'), source());
+    assert.equal(rec.requests.length, 1);
+    assert.equal(fake.sent.length, 0);
+  });
+
+  it('answers a retransmission in Proceeding with the last provisional response', () => {
+    const { fake, rec } = setup();
+    fake.deliver(request('MESSAGE'), source());
+    rec.requests[0].st.respond(createResponse(rec.requests[0].req, 100));
+    fake.deliver(request('MESSAGE'), source());
+    assert.deepEqual(statuses(fake.sent), [100, 100]);
+  });
+
+  it('answers a retransmission in Completed with the final response until Timer J (64*T1)', () => {
+    const { fake, timers, rec, layer } = setup();
+    fake.deliver(request('REGISTER'), source());
+    const st = rec.requests[0].st;
+    st.respond(createResponse(rec.requests[0].req, 200, undefined, 't'));
+    assert.equal(st.respond(createResponse(rec.requests[0].req, 500)), false, 'one final response only');
+    fake.deliver(request('REGISTER'), source());
+    assert.deepEqual(statuses(fake.sent), [200, 200]);
+    timers.advance(31_999);
+    assert.equal(st.state, 'completed');
+    timers.advance(1);
+    assert.equal(st.state, 'terminated');
+    assert.equal(layer.serverCount, 0);
+    assert.equal(timers.pending, 0);
+    fake.deliver(request('REGISTER'), source());
+    assert.equal(rec.requests.length, 2, 'after Timer J the same branch is a new request');
+  });
+
+  it('ends at once after the final response on a reliable transport (Timer J = 0)', () => {
+    const { fake, timers, rec, layer } = setup({ transport: 'tcp' });
+    fake.deliver(request('REGISTER', { transport: 'TCP' }), source('tcp'));
+    rec.requests[0].st.respond(createResponse(rec.requests[0].req, 200, undefined, 't'));
+    assert.equal(rec.requests[0].st.state, 'terminated');
+    assert.equal(layer.serverCount, 0);
+    assert.equal(timers.pending, 0);
+  });
+});
