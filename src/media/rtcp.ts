@@ -1,0 +1,177 @@
+// RTCP compound packets (RFC 3550 §6): SR/RR with reception report blocks, SDES CNAME, BYE; built
+// and parsed with rtp.js. NTP time helpers for LSR/DLSR and round-trip time (§6.4.1).
+import { packets } from 'rtp.js';
+
+/** RFC 3550 §6.4.1 report block (one per source heard). */
+export interface ReportBlock {
+  ssrc: number;
+  fractionLost: number;
+  cumulativeLost: number;
+  extendedHighestSeq: number;
+  /** timestamp units */
+  jitter: number;
+  /** middle 32 bits of the NTP timestamp of the last SR from this source, 0 if none */
+  lsr: number;
+  /** delay since that SR, in 1/65536 s */
+  dlsr: number;
+}
+
+export interface SenderInfo {
+  ntpSeconds: number;
+  ntpFraction: number;
+  rtpTimestamp: number;
+  packetCount: number;
+  octetCount: number;
+}
+
+export type RtcpItem =
+  | ({ kind: 'sr'; ssrc: number; reports: ReportBlock[] } & SenderInfo)
+  | { kind: 'rr'; ssrc: number; reports: ReportBlock[] }
+  | { kind: 'sdes'; chunks: Array<{ ssrc: number; cname?: string }> }
+  | { kind: 'bye'; ssrcs: number[]; reason?: string }
+  | { kind: 'other'; packetType: number };
+
+/** Seconds between the NTP epoch (1900) and the Unix epoch (1970). */
+const NTP_UNIX_OFFSET = 2208988800;
+
+/** NTP timestamp of a Unix time in ms. */
+export function ntpFromUnixMs(ms: number): { seconds: number; fraction: number } {
+  const s = Math.floor(ms / 1000);
+  return { seconds: (s + NTP_UNIX_OFFSET) >>> 0, fraction: Math.floor(((ms - s * 1000) / 1000) * 2 ** 32) >>> 0 };
+}
+
+/** The middle 32 bits of an NTP timestamp (§6.4.1 LSR; also the unit of A in the RTT formula). */
+export function ntpMiddle32(seconds: number, fraction: number): number {
+  return (((seconds & 0xffff) << 16) | (fraction >>> 16)) >>> 0;
+}
+
+/**
+ * RFC 3550 §6.4.1: RTT = A − LSR − DLSR, all in 1/65536 s, where A is the middle 32 bits of the NTP
+ * time the report arrived. Returns ms, or undefined when no SR had been received (LSR = 0).
+ */
+export function roundTripMs(arrivalMiddle32: number, lsr: number, dlsr: number): number | undefined {
+  if (lsr === 0) return undefined;
+  const rtt = (arrivalMiddle32 - lsr - dlsr) >>> 0;
+  if (rtt > 0x80000000) return 0; // clock granularity can make it slightly negative
+  return (rtt * 1000) / 65536;
+}
+
+// rtp.js 0.15.5's ReceptionReport.getTotalLost masks 12 bits instead of 24 and uses sign-magnitude;
+// RFC 3550 §6.4.1's "cumulative number of packets lost" is a signed 24-bit integer (two's complement),
+// so we read and write those three bytes ourselves.
+function writeCumulativeLost(r: packets.ReceptionReport, lost: number): void {
+  const v = r.getView();
+  const clamped = Math.max(-0x800000, Math.min(0x7fffff, Math.trunc(lost)));
+  const u = clamped & 0xffffff;
+  v.setUint8(5, u >> 16);
+  v.setUint8(6, (u >> 8) & 0xff);
+  v.setUint8(7, u & 0xff);
+}
+
+function readCumulativeLost(r: packets.ReceptionReport): number {
+  const v = r.getView();
+  const u = (v.getUint8(5) << 16) | (v.getUint8(6) << 8) | v.getUint8(7);
+  return u & 0x800000 ? u - 0x1000000 : u;
+}
+
+function toReceptionReport(b: ReportBlock): packets.ReceptionReport {
+  const r = new packets.ReceptionReport();
+  r.setSsrc(b.ssrc >>> 0);
+  r.setFractionLost(Math.max(0, Math.min(255, b.fractionLost)));
+  r.setHighestSeqNumber(b.extendedHighestSeq >>> 0);
+  r.setJitter(Math.max(0, Math.floor(b.jitter)) >>> 0);
+  r.setLastSRTimestamp(b.lsr >>> 0);
+  r.setDelaySinceLastSR(b.dlsr >>> 0);
+  writeCumulativeLost(r, b.cumulativeLost);
+  return r;
+}
+
+function fromReceptionReport(r: packets.ReceptionReport): ReportBlock {
+  return {
+    ssrc: r.getSsrc(), fractionLost: r.getFractionLost(), cumulativeLost: readCumulativeLost(r),
+    extendedHighestSeq: r.getHighestSeqNumber(), jitter: r.getJitter(), lsr: r.getLastSRTimestamp(), dlsr: r.getDelaySinceLastSR(),
+  };
+}
+
+export interface CompoundOptions {
+  ssrc: number;
+  /** present: an SR (we sent RTP since the last report); absent: an RR */
+  sender?: SenderInfo;
+  reports: ReportBlock[];
+  /** §6.5.1: CNAME is mandatory in every compound packet */
+  cname: string;
+  /** append a BYE (§6.6) */
+  bye?: { reason?: string };
+}
+
+/** §6.1: a compound packet starts with SR or RR, then SDES with CNAME, then (optionally) BYE. */
+export function buildRtcpCompound(o: CompoundOptions): Uint8Array {
+  const compound = new packets.CompoundPacket();
+  const blocks = o.reports.slice(0, 31).map(toReceptionReport); // RC is 5 bits
+  if (o.sender) {
+    const sr = new packets.SenderReportPacket();
+    sr.setSsrc(o.ssrc >>> 0);
+    sr.setNtpSeconds(o.sender.ntpSeconds >>> 0);
+    sr.setNtpFraction(o.sender.ntpFraction >>> 0);
+    sr.setRtpTimestamp(o.sender.rtpTimestamp >>> 0);
+    sr.setPacketCount(o.sender.packetCount >>> 0);
+    sr.setOctetCount(o.sender.octetCount >>> 0);
+    sr.setReports(blocks);
+    compound.addPacket(sr);
+  } else {
+    const rr = new packets.ReceiverReportPacket();
+    rr.setSsrc(o.ssrc >>> 0);
+    rr.setReports(blocks);
+    compound.addPacket(rr);
+  }
+  const sdes = new packets.SdesPacket();
+  const chunk = new packets.SdesChunk();
+  chunk.setSsrc(o.ssrc >>> 0);
+  chunk.addItem(1 /* CNAME */, o.cname.slice(0, 255));
+  sdes.addChunk(chunk);
+  compound.addPacket(sdes);
+  if (o.bye) {
+    const bye = new packets.ByePacket();
+    bye.addSsrc(o.ssrc >>> 0);
+    if (o.bye.reason) bye.setReason(o.bye.reason.slice(0, 255));
+    compound.addPacket(bye);
+  }
+  const out = new ArrayBuffer(compound.getByteLength());
+  compound.serialize(out);
+  return new Uint8Array(out);
+}
+
+/** Parses an RTCP compound packet; [] if the bytes are not RTCP (never throws). */
+export function parseRtcpCompound(bytes: Uint8Array): RtcpItem[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 8 || !packets.isRtcp(view)) return [];
+  let compound: packets.CompoundPacket;
+  try {
+    compound = new packets.CompoundPacket(view);
+  } catch {
+    return [];
+  }
+  const out: RtcpItem[] = [];
+  for (const p of compound.getPackets().slice(0, 16)) {
+    try {
+      if (p instanceof packets.SenderReportPacket) {
+        out.push({
+          kind: 'sr', ssrc: p.getSsrc(), ntpSeconds: p.getNtpSeconds(), ntpFraction: p.getNtpFraction(), rtpTimestamp: p.getRtpTimestamp(),
+          packetCount: p.getPacketCount(), octetCount: p.getOctetCount(), reports: p.getReports().map(fromReceptionReport),
+        });
+      } else if (p instanceof packets.ReceiverReportPacket) {
+        out.push({ kind: 'rr', ssrc: p.getSsrc(), reports: p.getReports().map(fromReceptionReport) });
+      } else if (p instanceof packets.SdesPacket) {
+        out.push({ kind: 'sdes', chunks: p.getChunks().map((c) => ({ ssrc: c.getSsrc(), cname: c.getItems().find((i) => i.type === 1)?.text })) });
+      } else if (p instanceof packets.ByePacket) {
+        const reason = p.getReason();
+        out.push({ kind: 'bye', ssrcs: p.getSsrcs(), ...(reason !== undefined ? { reason } : {}) });
+      } else {
+        out.push({ kind: 'other', packetType: p.getPacketType() });
+      }
+    } catch {
+      // a malformed sub-packet is skipped
+    }
+  }
+  return out;
+}

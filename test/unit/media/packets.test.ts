@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { buildRtpPacket, parseRtpPacket, RtpPacketBuilder } from '../../../src/media/rtp-packet.ts';
+import { buildRtcpCompound, ntpFromUnixMs, ntpMiddle32, parseRtcpCompound, roundTripMs } from '../../../src/media/rtcp.ts';
+
+/** A hex fixture: '#' comments, whitespace-separated bytes. */
+const hexFixture = (name: string): Uint8Array => {
+  const text = readFileSync(new URL(`../../fixtures/media/${name}`, import.meta.url), 'utf8');
+  const hex = text.split('\n').filter((l) => !l.startsWith('#')).join(' ').trim().split(/\s+/);
+  return Uint8Array.from(hex, (h) => parseInt(h, 16));
+};
+
+describe('media/rtp-packet (RFC 3550 §5.1)', () => {
+  it('parses every header field of constructed bytes', () => {
+    const p = parseRtpPacket(hexFixture('rtp-pcma-marker.hex'));
+    assert.ok(p);
+    assert.deepEqual([p.payloadType, p.marker, p.sequenceNumber, p.timestamp, p.ssrc], [8, true, 0x1234, 1000, 0xdeadbeef]);
+    assert.equal(p.payload.length, 160);
+    assert.ok(p.payload.every((b) => b === 0xd5));
+  });
+
+  it('builds exactly those bytes back', () => {
+    const bytes = buildRtpPacket({ payloadType: 8, marker: true, sequenceNumber: 0x1234, timestamp: 1000, ssrc: 0xdeadbeef, payload: new Uint8Array(160).fill(0xd5) });
+    assert.deepEqual(bytes, hexFixture('rtp-pcma-marker.hex'));
+  });
+
+  it('returns fresh bytes per build (a queued send is never overwritten) and wraps seq/ts', () => {
+    const b = new RtpPacketBuilder();
+    const a1 = b.build({ payloadType: 0, marker: false, sequenceNumber: 65535, timestamp: 2 ** 32 - 1, ssrc: 1, payload: new Uint8Array([1]) });
+    const a2 = b.build({ payloadType: 0, marker: false, sequenceNumber: 65536, timestamp: 2 ** 32, ssrc: 1, payload: new Uint8Array([2]) });
+    assert.deepEqual([...a1.subarray(2, 8)], [0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    assert.deepEqual([...a2.subarray(2, 8)], [0, 0, 0, 0, 0, 0]);
+    assert.equal(a1[12], 1);
+  });
+
+  it('returns undefined (never throws) for non-RTP or truncated bytes', () => {
+    assert.equal(parseRtpPacket(new Uint8Array([0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])), undefined); // version 1
+    assert.equal(parseRtpPacket(new Uint8Array([0x80, 0, 0])), undefined);
+    assert.equal(parseRtpPacket(new Uint8Array(0)), undefined);
+    assert.equal(parseRtpPacket(new Uint8Array([0x8f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])), undefined); // CC=15, no CSRCs
+  });
+});
+
+describe('media/rtcp (RFC 3550 §6)', () => {
+  it('parses an SR + SDES compound: sender info and every report block field, incl. negative cumulative loss', () => {
+    const items = parseRtcpCompound(hexFixture('rtcp-sr-sdes.hex'));
+    assert.equal(items.length, 2);
+    const sr = items[0];
+    assert.ok(sr.kind === 'sr');
+    assert.deepEqual([sr.ssrc, sr.ntpSeconds, sr.ntpFraction, sr.rtpTimestamp, sr.packetCount, sr.octetCount], [0x11223344, 0xe6000001, 0x80000000, 4000, 50, 8000]);
+    assert.deepEqual(sr.reports, [{ ssrc: 0x55667788, fractionLost: 25, cumulativeLost: -2, extendedHighestSeq: 0x10005, jitter: 40, lsr: 0x12345678, dlsr: 0x10000 }]);
+    assert.deepEqual(items[1], { kind: 'sdes', chunks: [{ ssrc: 0x11223344, cname: 'tv@x' }] });
+  });
+
+  it('builds the same bytes', () => {
+    const bytes = buildRtcpCompound({
+      ssrc: 0x11223344, cname: 'tv@x',
+      sender: { ntpSeconds: 0xe6000001, ntpFraction: 0x80000000, rtpTimestamp: 4000, packetCount: 50, octetCount: 8000 },
+      reports: [{ ssrc: 0x55667788, fractionLost: 25, cumulativeLost: -2, extendedHighestSeq: 0x10005, jitter: 40, lsr: 0x12345678, dlsr: 0x10000 }],
+    });
+    assert.deepEqual(bytes, hexFixture('rtcp-sr-sdes.hex'));
+  });
+
+  it('round-trips an RR + SDES + BYE with a large cumulative loss (above 12 bits)', () => {
+    const bytes = buildRtcpCompound({ ssrc: 7, cname: 'c', reports: [{ ssrc: 9, fractionLost: 0, cumulativeLost: 70000, extendedHighestSeq: 5, jitter: 3, lsr: 0, dlsr: 0 }], bye: { reason: 'hangup' } });
+    assert.equal(bytes[1], 201);
+    const items = parseRtcpCompound(bytes);
+    assert.deepEqual(items.map((i) => i.kind), ['rr', 'sdes', 'bye']);
+    assert.ok(items[0].kind === 'rr' && items[0].reports[0].cumulativeLost === 70000);
+    assert.deepEqual(items[2], { kind: 'bye', ssrcs: [7], reason: 'hangup' });
+  });
+
+  it('returns [] (never throws) for garbage', () => {
+    assert.deepEqual(parseRtcpCompound(new Uint8Array([0x80, 0xc8, 0xff, 0xff, 1, 2])), []);
+    assert.deepEqual(parseRtcpCompound(new TextEncoder().encode('INVITE sip:x SIP/2.0')), []);
+  });
+
+  it('computes NTP times, LSR middle bits and RTT = A − LSR − DLSR (§6.4.1)', () => {
+    const t = ntpFromUnixMs(1_000_000_000_500);
+    assert.equal(t.seconds, 1_000_000_000 + 2208988800 - 2 ** 32 * Math.floor((1_000_000_000 + 2208988800) / 2 ** 32));
+    assert.equal(t.fraction, 2 ** 31);
+    assert.equal(ntpMiddle32(0x1234abcd, 0x56789abc), 0xabcd5678);
+    // LSR at 1.0 s, DLSR 0.25 s, arrival at 1.5 s → RTT 250 ms
+    assert.equal(roundTripMs(0x18000, 0x10000, 0x4000), 250);
+    assert.equal(roundTripMs(0x18000, 0, 0), undefined);
+  });
+});
