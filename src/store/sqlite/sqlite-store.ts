@@ -59,6 +59,8 @@ export class SqliteStore extends SqlStore {
   #queue: PendingWrite[] = [];
   #scheduled: NodeJS.Immediate | NodeJS.Timeout | null = null;
   #closed = false;
+  #commits = 0;
+  #writes = 0;
 
   private constructor(path: string, db: DatabaseSync, opts: SqliteStoreOptions) {
     super();
@@ -190,6 +192,8 @@ export class SqliteStore extends SqlStore {
         }
       }
       this.#run('COMMIT');
+      this.#commits++;
+      this.#writes += batch.length;
     } catch (err) {
       try {
         if (this.#db.isTransaction) this.#run('ROLLBACK');
@@ -206,6 +210,11 @@ export class SqliteStore extends SqlStore {
       if (o.ok) w.resolve(o.value);
       else w.reject(this.#classify(o.error));
     });
+  }
+
+  /** commits made and writes they carried, to see group commit at work */
+  get stats(): { commits: number; writes: number } {
+    return { commits: this.#commits, writes: this.#writes };
   }
 
   #classify(err: unknown): unknown {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { TvphoneError } from '../../../src/errors.ts';
 import { openStore } from '../../../src/store/open.ts';
+import type { SqliteStore } from '../../../src/store/sqlite/sqlite-store.ts';
 import { codeSchemaVersion } from '../../../src/store/migrations.ts';
 import { describeStoreContract } from './contract.ts';
 
@@ -58,6 +59,19 @@ describe('SQLite store', function () {
     await assert.rejects(openStore(`sqlite:${path}`, { migrate: false }), /schema version 0 is older than this tvphone/);
     const s = await openStore(`sqlite:${path}`);
     assert.equal(await s.schemaVersion(), codeSchemaVersion('sqlite'));
+    await s.close();
+  });
+
+  it('group commit: the writes of one tick share one transaction and one commit', async function () {
+    const s = (await openStore(`sqlite:${join(dir, 'group.db')}`)) as SqliteStore;
+    const before = s.stats.commits;
+    const body = Uint8Array.of(1, 2, 3);
+    const writes = Array.from({ length: 200 }, (_, i) =>
+      s.storeMessage({ toUser: 'g', fromUri: 'sip:a@x', fromHeader: '<sip:a@x>', toUri: 'sip:g@x', contentType: 'a/b', body, receivedAt: i, expiresAt: 1e13 }));
+    const stored = await Promise.all(writes);
+    assert.equal(s.stats.commits - before, 1);
+    assert.deepEqual(stored.map((m) => m.id), [...stored.map((m) => m.id)].sort((a, b) => a - b));
+    assert.equal((await s.pendingMessages('g', 1000)).length, 200);
     await s.close();
   });
 

@@ -1,0 +1,34 @@
+// Every statement the SQL Server backend sends, as exported constants, so that a test can parse each one
+// with a T-SQL parser. T-SQL spells a few things its own way: TOP(n) for LIMIT, SCOPE_IDENTITY() for
+// RETURNING, table hints for the row lock.
+
+import { COLUMNS, QUERIES, renumber } from '../queries.ts';
+
+export const MSSQL_QUERIES = renumber(
+  {
+    ...QUERIES,
+    lockPresence: `SELECT ${COLUMNS.PRESENCE_COLS} FROM user_property WITH (UPDLOCK, HOLDLOCK) WHERE User_id = ?1`,
+    // OUTPUT INSERTED.id would do, but node-sql-parser 5 parses OUTPUT only after a one-column list; the
+    // SELECT runs in the same sp_executesql scope, so SCOPE_IDENTITY() is this INSERT's id
+    insertCall:
+      'INSERT INTO user_call (User_id, otheruser_id, Call_date, Call_id, Outcome, Status) VALUES (?1, ?2, ?3, ?4, ?5, ?6); ' +
+      'SELECT CAST(SCOPE_IDENTITY() AS BIGINT) AS id',
+    selectCalls:
+      `SELECT TOP(?4) ${COLUMNS.CALL_COLS} FROM user_call WHERE (?1 IS NULL OR User_id = ?1 OR otheruser_id = ?1) ` +
+      `AND (?2 IS NULL OR (otheruser_id = ?2 AND Outcome IN ${COLUMNS.MISSED})) AND (?3 = 0 OR Notified_at IS NULL) ORDER BY id`,
+    insertMessage:
+      'INSERT INTO messages (to_user, from_uri, from_header, to_uri, content_type, body, body_bytes, received_at, expires_at, state, attempts) ' +
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0); SELECT CAST(SCOPE_IDENTITY() AS BIGINT) AS id",
+    selectPendingMessages: `SELECT TOP(?2) ${COLUMNS.MESSAGE_COLS} FROM messages WHERE to_user = ?1 AND state = 'pending' ORDER BY id`,
+    selectMessages:
+      `SELECT TOP(?3) ${COLUMNS.MESSAGE_COLS} FROM messages WHERE (?1 IS NULL OR to_user = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY id`,
+  },
+  (n) => `@p${n}`,
+);
+
+/** Statements of the migration runner. */
+export const MSSQL_MIGRATION_QUERIES = {
+  /** one migrator at a time; released at commit */
+  lock: "EXEC sp_getapplock @Resource = 'tvphone_migrate', @LockMode = 'Exclusive', @LockOwner = 'Transaction'",
+  versionTablePresent: "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_name = 'schema_version'",
+} as const;

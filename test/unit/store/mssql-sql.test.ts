@@ -1,0 +1,48 @@
+// Every T-SQL statement tvphone sends to SQL Server, checked by a real T-SQL parser: the migrations in
+// sql/mssql/ and every query string of the backend (src/store/mssql/queries.ts).
+
+import assert from 'node:assert/strict';
+import pkg from 'node-sql-parser';
+import { loadMigrations, splitStatements } from '../../../src/store/migrations.ts';
+import { MSSQL_MIGRATION_QUERIES, MSSQL_QUERIES } from '../../../src/store/mssql/queries.ts';
+import { QUERIES } from '../../../src/store/queries.ts';
+
+const { Parser } = pkg;
+const parser = new Parser();
+
+function parseTsql(sql: string): void {
+  parser.astify(sql, { database: 'transactsql' });
+}
+
+describe('SQL Server T-SQL (parsed with node-sql-parser, dialect transactsql)', function () {
+  for (const m of loadMigrations('mssql')) {
+    splitStatements(m.sql).forEach((stmt, i) => {
+      it(`parses statement ${i + 1} of sql/mssql/${m.name}: ${stmt.split('\n')[0].slice(0, 60)}`, function () {
+        parseTsql(stmt);
+      });
+    });
+  }
+
+  for (const [name, text] of Object.entries(MSSQL_QUERIES)) {
+    it(`parses query ${name}`, function () {
+      parseTsql(text);
+    });
+  }
+
+  for (const [name, text] of Object.entries(MSSQL_MIGRATION_QUERIES)) {
+    it(`parses migration query ${name}`, function () {
+      parseTsql(text);
+    });
+  }
+
+  it('has a T-SQL text for every shared query, with @pN placeholders only', function () {
+    assert.deepEqual(Object.keys(MSSQL_QUERIES).sort(), Object.keys(QUERIES).sort());
+    for (const text of Object.values(MSSQL_QUERIES)) {
+      assert.doesNotMatch(text, /\?\d|\$\d|\bLIMIT\b|\bRETURNING\b/);
+    }
+  });
+
+  it('the parser does reject what is not T-SQL', function () {
+    assert.throws(() => parseTsql('SELECT FROM WHERE'));
+  });
+});
