@@ -1,6 +1,10 @@
 // Composition root of the command line: only this folder imports commander and prints to the console.
+// The command names, options and --json shapes are a contract operators script against: keep them stable.
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { TvphoneError } from '../errors.ts';
+import { registerAdminCommands } from './admin.ts';
+import { registerServeCommand } from './serve.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -9,7 +13,14 @@ export function buildProgram(): Command {
     .description('SIP registrar and stateful proxy that keeps calls and messages for offline network TVs, and the TV agent')
     .version(pkg.version, '-V, --version')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+  registerServeCommand(program);
+  registerAdminCommands(program);
+  for (const c of program.commands) {
+    c.exitOverride();
+    for (const sub of c.commands) sub.exitOverride();
+  }
   return program;
 }
 
@@ -18,10 +29,14 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    console.error(`tvphone: ${err instanceof Error ? err.message : String(err)}`);
-    return 1;
+    if (err instanceof TvphoneError) {
+      console.error(`tvphone: ${err.message}`);
+      return 1;
+    }
+    console.error('tvphone: internal error:', err);
+    return 70;
   }
 }

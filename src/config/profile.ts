@@ -38,7 +38,8 @@ export interface Profile {
   listeners: ListenerConfig[];
   /** the server's own domains; empty = whatever address it is reached at */
   domains: string[];
-  auth: { mode: 'digest' | 'none'; realm: string | null; nonceTtlSeconds: number };
+  /** realm: the digest realm HA1 values are computed with; fixed so that it does not depend on the address used */
+  auth: { mode: 'digest' | 'none'; realm: string; nonceTtlSeconds: number };
   store: { url: string; groupCommitMs: number };
   registrar: { defaultExpires: number; minExpires: number; maxExpires: number; maxContacts: number };
   messages: {
@@ -60,7 +61,7 @@ export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
     { transport: 'tcp', host: '0.0.0.0', port: 5060 },
   ],
   domains: [],
-  auth: { mode: 'digest', realm: null, nonceTtlSeconds: 300 },
+  auth: { mode: 'digest', realm: 'tvphone', nonceTtlSeconds: 300 },
   store: { url: 'sqlite:./data/tvphone.db', groupCommitMs: 1 },
   registrar: { defaultExpires: 3600, minExpires: 60, maxExpires: 7200, maxContacts: 10 },
   messages: {
@@ -159,7 +160,7 @@ export function validateProfile(raw: unknown, file: string): Profile {
     domains: top.domains === undefined ? [] : v.array(top.domains, 'domains').map((x, i) => v.string(x, `domains[${i}]`).toLowerCase()),
     auth: {
       mode: v.oneOf(auth.mode ?? d.auth.mode, 'auth.mode', ['digest', 'none'] as const),
-      realm: auth.realm === undefined || auth.realm === null ? null : v.string(auth.realm, 'auth.realm'),
+      realm: v.string(auth.realm ?? d.auth.realm, 'auth.realm'),
       nonceTtlSeconds: v.int(auth.nonceTtlSeconds ?? d.auth.nonceTtlSeconds, 'auth.nonceTtlSeconds', 10, 86400),
     },
     store: { url, groupCommitMs: v.int(store.groupCommitMs ?? d.store.groupCommitMs, 'store.groupCommitMs', 0, 100) },
@@ -181,6 +182,19 @@ export function validateProfile(raw: unknown, file: string): Profile {
     },
     trunks: top.trunks === undefined ? [] : v.array(top.trunks, 'trunks').map((t, i) => v.trunk(t, `trunks[${i}]`)),
   };
+}
+
+/** The PEM certificate and key of a tls listener, read from the files the profile names. */
+export function readListenerTls(l: ListenerConfig, profileFile: string): { cert: Buffer; key: Buffer } {
+  const read = (path: string | undefined, field: string): Buffer => {
+    if (!path) throw new ProfileError(profileFile, field, 'a tls listener needs it');
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ProfileError(profileFile, field, `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+  };
+  return { cert: read(l.cert, 'cert'), key: read(l.key, 'key') };
 }
 
 /** Parses `udp:HOST:PORT` (IPv6 hosts in brackets) as given to `--listen`. */

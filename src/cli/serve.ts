@@ -1,0 +1,57 @@
+// `tvphone serve`: runs the server in the foreground, JSON log lines (pino), clean stop on SIGINT/SIGTERM.
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { fileURLToPath } from 'node:url';
+import { loadProfile, parseListenSpec, validateProfile, type Profile } from '../config/profile.ts';
+import { resolveDatabaseUrl, envLogLevel } from '../config/env.ts';
+import { createLogger } from '../log/logger.ts';
+import { startServer } from '../server.ts';
+import { dbOption } from './options.ts';
+
+const DEFAULT_PROFILE_FILE = fileURLToPath(new URL('../../sip-profiles/default.json', import.meta.url));
+
+interface ServeOpts {
+  profile?: string;
+  listen: string[];
+  db?: string;
+  domain: string[];
+  auth?: 'digest' | 'none';
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export function registerServeCommand(program: Command): void {
+  program.command('serve').description('run the registrar and proxy in the foreground (stop with SIGINT/SIGTERM)')
+    .option('--profile <file>', 'sip-profiles/*.json to run', DEFAULT_PROFILE_FILE)
+    .option('--listen <transport:host:port>', 'listen here instead of the profile listeners (repeatable: udp:0.0.0.0:5060, tcp:[::]:5060)', collect, [])
+    .addOption(dbOption())
+    .option('--domain <name>', "the server's own domain (repeatable); default: whatever address it is reached at", collect, [])
+    .addOption(new Option('--auth <mode>', 'digest (default) or none: for closed networks and benchmarks, any user may register').choices(['digest', 'none']))
+    .action(async (opts: ServeOpts) => {
+      const profile = applyFlags(loadProfile(opts.profile ?? DEFAULT_PROFILE_FILE), opts);
+      const log = createLogger(envLogLevel());
+      const server = await startServer({ profile, log, dbUrl: resolveDatabaseUrl(opts.db, profile.store.url) });
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          log.info({ signal }, 'stopping');
+          process.off('SIGINT', onInt).off('SIGTERM', onTerm);
+          server.close().then(resolve, (err) => { log.error({ err }, 'error while stopping'); resolve(); });
+        };
+        const onInt = () => stop('SIGINT');
+        const onTerm = () => stop('SIGTERM');
+        process.on('SIGINT', onInt).on('SIGTERM', onTerm);
+      });
+    });
+}
+
+/** Command-line flags override the profile; the result is validated again like a profile. */
+function applyFlags(p: Profile, o: ServeOpts): Profile {
+  const raw = {
+    ...p,
+    listeners: o.listen.length ? o.listen.map(parseListenSpec) : p.listeners,
+    domains: o.domain.length ? o.domain : p.domains,
+    auth: { ...p.auth, mode: o.auth ?? p.auth.mode },
+  } as Record<string, unknown>;
+  delete raw.file;
+  return validateProfile(raw, o.listen.length || o.domain.length || o.auth ? `${p.file} (with command-line flags)` : p.file);
+}

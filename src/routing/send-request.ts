@@ -1,0 +1,36 @@
+// Sending a request of our own (a stored MESSAGE, a missed-call notice, a NOTIFY) to a registered binding
+// through a client transaction, resolving with the final response (null on timeout or transport error).
+import type { SipRequest, SipResponse } from '../sip/message.ts';
+import { newBranch } from '../sip/ids.ts';
+import type { TransactionLayer } from '../transaction/transaction-layer.ts';
+import type { Target, TransportName } from '../transport/transport.ts';
+import type { Binding } from '../store/store.ts';
+
+/** Where a binding is reached: the address its REGISTER came from, over its connection when it has one (RFC 5626 §5.2). */
+export function bindingTarget(b: Pick<Binding, 'transport' | 'sourceIp' | 'sourcePort' | 'connectionId'>): Target {
+  return {
+    transport: b.transport as TransportName,
+    address: b.sourceIp,
+    port: b.sourcePort,
+    connectionId: b.connectionId === null ? null : Number(b.connectionId),
+  };
+}
+
+/** RFC 3261 §8.1.1.7: the UAC adds the top Via with a fresh z9hG4bK branch; the transport tells its sent-by. */
+export function sendRequest(layer: TransactionLayer, req: SipRequest, target: Target): Promise<SipResponse | null> {
+  const sentBy = layer.transport.sentBy(target);
+  const host = sentBy.host.includes(':') ? `[${sentBy.host}]` : sentBy.host;
+  req.prependHeader('Via', `SIP/2.0/${sentBy.transport.toUpperCase()} ${host}:${sentBy.port};branch=${newBranch()};rport`);
+  if (!req.has('max-forwards')) req.addHeader('Max-Forwards', '70');
+  return new Promise((resolve) => {
+    try {
+      layer.sendRequest(req, target, {
+        onFinal: (res: SipResponse) => resolve(res),
+        onTimeout: () => resolve(null),
+        onTransportError: () => resolve(null),
+      });
+    } catch {
+      resolve(null);
+    }
+  });
+}

@@ -1,0 +1,153 @@
+// Composition root of the server: reads the profile, opens the store, binds the transports and wires
+// transaction layer → routing script → capabilities. Start with startServer(), stop with close().
+import { randomBytes } from 'node:crypto';
+import { readListenerTls, type Profile } from './config/profile.ts';
+import type { Logger } from './log/logger.ts';
+import { TvphoneError } from './errors.ts';
+import { openStore, redactUrl } from './store/open.ts';
+import type { Store, BindingChange, Subscription } from './store/store.ts';
+import { NetworkTransport } from './transport/network-transport.ts';
+import type { ListenerInfo, ListenerConfig as TransportListener } from './transport/transport.ts';
+import { TransactionLayer } from './transaction/transaction-layer.ts';
+import { Registrar, Authenticator } from './registrar/index.ts';
+import { Proxy } from './proxy/proxy.ts';
+import { Silo } from './offline/silo.ts';
+import { PresenceAgent } from './presence/presence-agent.ts';
+import { Router } from './routing/router.ts';
+import { LocalDomains } from './routing/local-domains.ts';
+import { sendRequest, bindingTarget } from './routing/send-request.ts';
+
+export interface ServerOptions {
+  profile: Profile;
+  log: Logger;
+  /** overrides the profile's store URL (--db, TVPHONE_DB) */
+  dbUrl?: string;
+  /** an already open store (tests) */
+  store?: Store;
+  /** T1/T2/T4 overrides (tests) */
+  timerValues?: { t1?: number; t2?: number; t4?: number };
+  clock?: { now(): number };
+}
+
+export interface TvphoneServer {
+  readonly listeners: ListenerInfo[];
+  readonly store: Store;
+  readonly transport: NetworkTransport;
+  readonly transactions: TransactionLayer;
+  readonly registrar: Registrar;
+  /** stops listening, finishes nothing new, closes the store; idempotent */
+  close(): Promise<void>;
+}
+
+const RETRY_AFTER_S = 5;
+
+export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
+  const { profile, log } = opts;
+  const clock = opts.clock ?? { now: () => Date.now() };
+  const url = opts.dbUrl ?? profile.store.url;
+  let storeDown = false;
+  const store = opts.store ?? await openStore(url, {
+    groupCommitMs: profile.store.groupCommitMs,
+    onStateChange: (up: boolean, err?: unknown) => {
+      // The outage is logged once, not per request (and its return once).
+      if (!up && !storeDown) log.error({ err, db: redactUrl(url) }, 'database unavailable: answering 503');
+      if (up && storeDown) log.warn({ db: redactUrl(url) }, 'database reachable again');
+      storeDown = !up;
+    },
+  });
+
+  const listeners: TransportListener[] = profile.listeners.map((l) => ({
+    transport: l.transport, host: l.host, port: l.port,
+    tls: l.transport === 'tls' ? readListenerTls(l, profile.file) : undefined,
+  }));
+  let transport: NetworkTransport;
+  try {
+    transport = await NetworkTransport.listen({
+      listeners, idleTimeout: profile.transport.tcpIdleSeconds * 1000, maxConnections: profile.transport.maxConnections,
+      maxMessageSize: Math.max(65_535, profile.messages.maxBytes + 8192),
+      onError: (err) => log.debug({ err }, 'transport'),
+    });
+  } catch (err) {
+    if (!opts.store) await store.close();
+    throw new TvphoneError('ERR_LISTEN', `cannot listen: ${(err as Error).message}`, { cause: err });
+  }
+  const bound = transport.listeners;
+
+  const domains = new LocalDomains(profile.domains, bound);
+  const primaryDomain = domains.primary(bound[0].host === '0.0.0.0' || bound[0].host === '::' ? '127.0.0.1' : bound[0].host);
+
+  // The transaction user is set once the router exists (it needs the capabilities, which need the layer).
+  let router: Router | null = null;
+  const transactions = new TransactionLayer(transport, {
+    onRequest: (req, st) => router?.onRequest(req, st),
+    onAck: (ack) => router?.onAck(ack),
+    onStrayResponse: (res) => router?.onStrayResponse(res),
+  }, { timerValues: opts.timerValues, onError: (err) => log.debug({ err }, 'transaction layer') });
+
+  let presence: PresenceAgent | null = null;
+  const registrar = new Registrar({
+    store, clock: opts.clock, log: log.child({ mod: 'registrar' }),
+    policy: { ...profile.registrar, retryAfterSeconds: RETRY_AFTER_S },
+    onChange: (change: BindingChange) => {
+      if (change.netstateChanged) {
+        log.info({ userId: change.userId, online: change.presence.netstate === 1, ip: change.presence.ip }, 'user_property netstate changed');
+        presence?.netstateChanged(change);
+      }
+    },
+  });
+  transport.onConnectionClosed((id: number) => void registrar.connectionClosed(String(id)));
+
+  const auth = new Authenticator({
+    store, clock: opts.clock, realm: profile.auth.realm, mode: profile.auth.mode, nonceTtlMs: profile.auth.nonceTtlSeconds * 1000,
+    secret: randomBytes(32), retryAfterSeconds: RETRY_AFTER_S, log: log.child({ mod: 'auth' }),
+  });
+
+  const silo = new Silo({
+    store, log: log.child({ mod: 'offline' }), domain: primaryDomain,
+    send: (req, binding) => sendRequest(transactions, req, bindingTarget(binding)),
+    isOnline: async (userId) => (await registrar.lookup(userId)).length > 0,
+    maxMessageBytes: profile.messages.maxBytes, quotaCount: profile.messages.quotaCount, quotaBytes: profile.messages.quotaBytes,
+    expiryMs: profile.messages.expirySeconds * 1000, retentionMs: profile.messages.retentionSeconds * 1000,
+  });
+
+  const ourContact = (s: { transport: string }) => {
+    const l = bound.find((b) => b.transport === s.transport) ?? bound[0];
+    const host = l.host === '0.0.0.0' || l.host === '::' ? primaryDomain : l.host;
+    return `sip:tvphone@${host.includes(':') ? `[${host}]` : host}:${l.port};transport=${l.transport}`;
+  };
+  presence = new PresenceAgent({
+    store, log: log.child({ mod: 'presence' }), domain: primaryDomain, contact: ourContact,
+    maxExpires: profile.presence.maxExpires,
+    mayWatch: profile.presence.policy === 'any' ? () => true : undefined,
+    sendInDialog: (req, sub: Subscription) => sendRequest(transactions, req, bindingTarget(sub)),
+  });
+
+  const proxy = new Proxy({
+    transactions, now: () => clock.now(), log: log.child({ mod: 'proxy' }),
+    isLocal: (uri) => domains.isLocalUri(uri),
+    recordRouteUri: (source) => ourContact(source).replace('sip:tvphone@', 'sip:') + ';lr',
+    callRecorder: { started: (c) => store.recordCall(c), update: (id, u) => store.updateCall(id, u) },
+  });
+
+  router = new Router({ store, auth, registrar, proxy, silo, presence, domains, log: log.child({ mod: 'routing' }), clock, retryAfterSeconds: RETRY_AFTER_S });
+  registrar.startExpiryTimer();
+  log.info({ listeners: bound.map((l) => `${l.transport}:${l.host}:${l.port}`), db: redactUrl(url), auth: profile.auth.mode }, 'tvphone serving');
+
+  let closing: Promise<void> | null = null;
+  return {
+    listeners: bound, store, transport, transactions, registrar,
+    close() {
+      closing ??= (async () => {
+        registrar.stop();
+        await silo.close();
+        presence?.close();
+        proxy.close();
+        transactions.close();
+        await transport.close();
+        if (!opts.store) await store.close();
+        log.info('tvphone stopped');
+      })();
+      return closing;
+    },
+  };
+}
