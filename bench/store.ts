@@ -1,0 +1,73 @@
+// Store benchmark, by hand: durable saveBindings/s and storeMessage/s with many concurrent callers, so
+// that SQLite's group commit shows. SQLite in a temp file (WAL, synchronous=FULL); PostgreSQL too when
+// TVPHONE_TEST_PG_URL is set (in a fresh database, dropped afterwards).
+//   node bench/store.ts [--ops 20000] [--callers 500]
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openStore } from '../src/store/open.ts';
+import type { Binding, Store } from '../src/store/store.ts';
+import { createTestDatabase } from '../test/integration/store/pg-database.ts';
+
+const { values } = parseArgs({ options: { ops: { type: 'string', default: '20000' }, callers: { type: 'string', default: '500' } } });
+const OPS = Number(values.ops);
+const CALLERS = Number(values.callers);
+
+function binding(user: string, i: number): Binding {
+  return {
+    userId: user, contact: `sip:${user}@127.0.0.1:5062;transport=tcp`, expiresAt: Date.now() + 3600_000, q: null,
+    callId: `reg-${user}`, cseq: i, path: [], instance: null, regId: null, transport: 'tcp', sourceIp: '127.0.0.1',
+    sourcePort: 5062, connectionId: `c-${user}`, userAgent: 'bench', updatedAt: Date.now(),
+  };
+}
+
+async function measure(label: string, store: Store, op: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: CALLERS }, async () => {
+    while (next < OPS) await op(next++);
+  }));
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  const stats = (store as { stats?: { commits: number; writes: number } }).stats;
+  const batching = stats ? `, ${(stats.writes / Math.max(1, stats.commits)).toFixed(1)} writes/commit so far` : '';
+  console.log(`${label.padEnd(52)} ${Math.round(OPS / s).toString().padStart(7)} /s  (${OPS} ops, ${CALLERS} callers, ${s.toFixed(2)} s${batching})`);
+}
+
+async function run(name: string, store: Store): Promise<void> {
+  const body = new Uint8Array(200).fill(0x41);
+  // a REGISTER: first one for each of 5000 users, then refreshes
+  await measure(`${name} saveBindings`, store, (i) => {
+    const user = `u${i % 5000}`;
+    return store.saveBindings(user, [binding(user, i)], [], false, Date.now());
+  });
+  await measure(`${name} storeMessage (200 B)`, store, (i) =>
+    store.storeMessage({
+      toUser: `u${i % 5000}`, fromUri: 'sip:a@bench', fromHeader: '<sip:a@bench>;tag=1', toUri: 'sip:b@bench',
+      contentType: 'text/plain', body, receivedAt: Date.now(), expiresAt: Date.now() + 86_400_000,
+    }));
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'tvphone-bench-'));
+try {
+  const sqlite = await openStore(`sqlite:${join(dir, 'bench.db')}`);
+  await run('SQLite (file, WAL, synchronous=FULL)', sqlite);
+  await sqlite.close();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const pgUrl = process.env.TVPHONE_TEST_PG_URL;
+if (pgUrl) {
+  const db = await createTestDatabase(pgUrl);
+  try {
+    const pg = await openStore(db.url, { poolSize: 20 });
+    await run('PostgreSQL (pool 20)', pg);
+    await pg.close();
+  } finally {
+    await db.drop();
+  }
+} else {
+  console.log('PostgreSQL: skipped, TVPHONE_TEST_PG_URL not set');
+}
