@@ -21,6 +21,8 @@ export interface JitterPacket {
   timestamp: number;
   payload: Uint8Array;
   marker?: boolean;
+  /** carried through untouched (e.g. to tell telephone-event packets from audio at playout) */
+  payloadType?: number;
 }
 
 export type PlayoutFrame =
