@@ -82,6 +82,8 @@ export interface MediaSessionEvents {
   bye: [reason: string | undefined];
   /** the source returned false (played once to its end); silence follows */
   sourceEnded: [];
+  /** diagnostics (benchmarks, tests): every accepted RTP packet; emitted only while someone listens */
+  rtp: [info: { ssrc: number; sequenceNumber: number; timestamp: number; payloadType: number; arrivalMs: number }];
 }
 
 function randomUint32(): number { return randomBytes(4).readUInt32BE(0); }
@@ -379,6 +381,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     }
     this.#counters.recvPackets++;
     this.#counters.recvOctets += p.payload.length;
+    if (this.listenerCount('rtp') > 0) this.#emit('rtp', { ssrc: p.ssrc, sequenceNumber: p.sequenceNumber, timestamp: p.timestamp, payloadType: p.payloadType, arrivalMs: now });
     this.#stats?.update(p.sequenceNumber, p.timestamp, now);
     if (p.payloadType === this.#tePayloadType) {
       const digit = this.#teReceiver.receive(p.timestamp, p.payload);
