@@ -1,0 +1,102 @@
+// One TCP or TLS connection: framing, keep-alive answers, activity tracking for the idle sweep.
+
+import type { Socket } from 'node:net';
+import type { FrameSink } from './stream-framer.ts';
+import { StreamFramer } from './stream-framer.ts';
+import type { ListenerInfo, SendErrorCallback, Source, TransportName } from './transport.ts';
+
+const CRLF = Buffer.from('\r\n', 'latin1');
+
+/** What a connection reports to its owner (the NetworkTransport). */
+export interface ConnectionOwner {
+  connectionFrame(conn: StreamConnection, frame: Buffer): void;
+  connectionFramingError(conn: StreamConnection, reason: string, head: Buffer | null): void;
+  connectionClosed(conn: StreamConnection, hadError: Error | null): void;
+}
+
+export class StreamConnection implements FrameSink {
+  readonly id: number;
+  readonly transport: TransportName;
+  readonly socket: Socket;
+  /** the Source of every message received here (shared: it does not change for the connection's life) */
+  readonly source: Source;
+  /** key in the owner's by-remote-address map */
+  readonly remoteKey: string;
+  readonly outbound: boolean;
+  /** sweep tick of the last activity */
+  lastTick: number;
+  connected: boolean;
+  closed = false;
+  /** error callbacks of sends queued before an outbound connection was established (bounded) */
+  pendingErrors: SendErrorCallback[] | null = null;
+  private framer: StreamFramer;
+  private owner: ConnectionOwner;
+  private lastError: Error | null = null;
+
+  constructor(owner: ConnectionOwner, id: number, transport: TransportName, socket: Socket, address: string, port: number,
+    local: ListenerInfo, outbound: boolean, maxMessageSize: number, tick: number) {
+    this.owner = owner;
+    this.id = id;
+    this.transport = transport;
+    this.socket = socket;
+    this.outbound = outbound;
+    this.connected = !outbound;
+    this.source = { transport, address, port, connectionId: id, local };
+    this.remoteKey = remoteKey(transport, address, port);
+    this.lastTick = tick;
+    this.framer = new StreamFramer(this, maxMessageSize);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err: Error) => {
+      this.lastError = err;
+    });
+    socket.on('close', () => this.onClose());
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastTick = -1; // marks "active since the last sweep"; the sweep stamps the real tick
+    this.framer.push(chunk);
+  }
+
+  onFrame(message: Buffer): void {
+    this.owner.connectionFrame(this, message);
+  }
+
+  /** RFC 5626 §3.5.1: a CRLFCRLF ping is answered with a CRLF pong. */
+  onPing(): void {
+    if (!this.closed) this.socket.write(CRLF);
+  }
+
+  onFramingError(reason: string, head: Buffer | null): void {
+    this.owner.connectionFramingError(this, reason, head);
+  }
+
+  write(bytes: Buffer): void {
+    this.lastTick = -1;
+    this.socket.write(bytes);
+  }
+
+  /** Send what is left (e.g. a 400), then close. */
+  endWith(bytes: Buffer | null): void {
+    if (this.closed) return;
+    const s = this.socket;
+    if (bytes !== null) s.end(bytes, () => s.destroy());
+    else s.end(() => s.destroy());
+    // a peer that never reads must not keep it open: destroy after a grace period
+    setTimeout(() => s.destroy(), 2000).unref();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.owner.connectionClosed(this, this.lastError);
+  }
+}
+
+export function remoteKey(transport: TransportName, address: string, port: number): string {
+  return transport + '|' + address + '|' + port;
+}
