@@ -1,0 +1,409 @@
+// The UA core (RFC 3261 §8, §12–§15): sends requests through client transactions (Via, Max-Forwards,
+// digest credentials on 401/407 per §22.2), sends the ACK for a 2xx itself (§13.2.2.4), retransmits the
+// 2xx of an INVITE it answered until the ACK comes (§13.3.1.4), keeps the dialog table and matches
+// in-dialog requests to it (§12.2.2), answers CANCEL (§9.2) and requests of unknown dialogs (481).
+import { randomBytes } from 'node:crypto';
+import { SipError } from '../errors.ts';
+import { buildAuthorization } from '../sip/digest.ts';
+import { parseAuthParams, parseCSeq, tagOf } from '../sip/headers.ts';
+import { newBranch } from '../sip/ids.ts';
+import { SipRequest, type SipResponse } from '../sip/message.ts';
+import { createResponse } from '../sip/response.ts';
+import type { ServerTransaction } from '../transaction/server-transaction.ts';
+import type { Timers, TimerValues } from '../transaction/timers.ts';
+import { TransactionLayer } from '../transaction/transaction-layer.ts';
+import type { Target, Transport } from '../transport/transport.ts';
+import { Dialog, dialogIdOfRequest, dialogKey } from './dialog.ts';
+
+export interface Credentials {
+  user: string;
+  password: string;
+}
+
+/** What the layer above (the TV agent) handles. */
+export interface UserAgentHandler {
+  /** A request outside any dialog (no To tag): answer it through `st`. */
+  onRequest(req: SipRequest, st: ServerTransaction): void;
+  /** A request in one of our dialogs, in CSeq order (§12.2.2): answer it through `st`. */
+  onDialogRequest(dialog: Dialog, req: SipRequest, st: ServerTransaction): void;
+  /**
+   * A request with a To tag that matches no dialog. Return true when handled (e.g. a NOTIFY that overtook the
+   * 2xx of its SUBSCRIBE, RFC 6665 §4.1.2.4); otherwise the core answers 481 (RFC 3261 §12.2.2).
+   */
+  onUnknownDialogRequest?(req: SipRequest, st: ServerTransaction): boolean;
+  /** RFC 3261 §9.2: a CANCEL matched a pending INVITE; the core has answered the CANCEL 200; the TU sends 487. */
+  onCancel?(invite: ServerTransaction, cancel: SipRequest): void;
+  /** the ACK for a 2xx we sent arrived (§13.3.1.4) */
+  onAck?(dialog: Dialog, ack: SipRequest): void;
+  /** §13.3.1.4: no ACK within 64*T1 of our 2xx: the TU should end the session with BYE */
+  onAckTimeout?(dialog: Dialog): void;
+}
+
+export interface UserAgentCoreOptions {
+  transport: Transport;
+  /** every request goes here (RFC 3261 §8.1.2 outbound proxy): the server the agent registers with */
+  outboundProxy: Target;
+  credentials?: Credentials;
+  timers?: Timers;
+  timerValues?: Partial<TimerValues>;
+  /** a callback threw or a message was unusable: for the log */
+  onError?: (err: unknown) => void;
+}
+
+export interface SendOptions {
+  onProvisional?: (res: SipResponse) => void;
+  /** how many times to answer 401/407 (default 2: a challenge, then a stale=true one) */
+  authRetries?: number;
+}
+
+/** The outcome of an INVITE we sent. */
+export interface InviteOutcome {
+  /** the final response (locally made 408 on timeout, 503 on transport error) */
+  response: SipResponse;
+  /** the confirmed dialog, for a 2xx */
+  dialog?: Dialog;
+  /** the INVITE as last sent (after credentials were added) */
+  request: SipRequest;
+}
+
+const MAX_DIALOGS = 1000;
+
+export class UserAgentCore {
+  readonly layer: TransactionLayer;
+  readonly transport: Transport;
+  readonly outboundProxy: Target;
+  credentials: Credentials | undefined;
+  handler: UserAgentHandler | null = null;
+  private readonly dialogs = new Map<string, Dialog>();
+  /** ACKs we sent for 2xx, by dialog key: resent when the 2xx is retransmitted (§13.2.2.4) */
+  private readonly acks = new Map<string, SipRequest>();
+  /** 2xx we sent and retransmit until their ACK (§13.3.1.4) */
+  private readonly pending2xx = new Map<string, { st: ServerTransaction; res: SipResponse; interval: number; elapsed: number; timer: unknown }>();
+  private readonly onError: (err: unknown) => void;
+  private nc = new Map<string, number>();
+  private closed = false;
+
+  constructor(o: UserAgentCoreOptions) {
+    this.transport = o.transport;
+    this.outboundProxy = o.outboundProxy;
+    this.credentials = o.credentials;
+    this.onError = o.onError ?? (() => {});
+    this.layer = new TransactionLayer(o.transport, {
+      onRequest: (req, st) => this.receiveRequest(req, st),
+      onAck: (ack) => this.receiveAck(ack),
+      onStrayResponse: (res) => this.receiveStrayResponse(res),
+    }, { timers: o.timers, timerValues: o.timerValues, onError: this.onError });
+  }
+
+  // ------------------------------------------------------------------------------------------ dialogs
+
+  addDialog(d: Dialog): void {
+    if (this.dialogs.size >= MAX_DIALOGS && !this.dialogs.has(d.key)) throw new SipError(503, 'Too Many Dialogs');
+    this.dialogs.set(d.key, d);
+  }
+
+  removeDialog(d: Dialog): void {
+    d.terminate();
+    this.dialogs.delete(d.key);
+    this.acks.delete(d.key);
+    this.stop2xx(d.key);
+  }
+
+  findDialog(key: string): Dialog | undefined {
+    return this.dialogs.get(key);
+  }
+
+  get dialogCount(): number {
+    return this.dialogs.size;
+  }
+
+  // ------------------------------------------------------------------------------------------ UAC
+
+  /** RFC 3261 §8.1.1.7: a new top Via with a fresh z9hG4bK branch (replacing ours on a resend). */
+  private stampVia(req: SipRequest): void {
+    const sentBy = this.transport.sentBy(this.outboundProxy);
+    const host = sentBy.host.includes(':') && !sentBy.host.startsWith('[') ? `[${sentBy.host}]` : sentBy.host;
+    req.removeFirstValue('via');
+    req.prependHeader('Via', `SIP/2.0/${sentBy.transport.toUpperCase()} ${host}:${sentBy.port};branch=${newBranch()};rport`);
+    if (!req.has('max-forwards')) req.addHeader('Max-Forwards', '70');
+  }
+
+  /** One transaction, resolving with its final response (a local 408/503 on timeout/transport failure). */
+  private transact(req: SipRequest, opts: SendOptions, onExtra2xx?: (res: SipResponse) => void): Promise<SipResponse> {
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (res: SipResponse): void => {
+        if (done) {
+          if (res.status >= 200 && res.status < 300) onExtra2xx?.(res);
+          return;
+        }
+        done = true;
+        resolve(res);
+      };
+      try {
+        this.layer.sendRequest(req, this.outboundProxy, {
+          onProvisional: (res) => opts.onProvisional?.(res),
+          onFinal: finish,
+          onTimeout: finish,
+          onTransportError: () => finish(createResponse(req, 503, 'Transport Error')),
+        });
+      } catch (err) {
+        this.onError(err);
+        finish(createResponse(req, 503, 'Transaction Limit'));
+      }
+    });
+  }
+
+  /**
+   * RFC 3261 §22.2: answer a 401/407 by resending with credentials for the challenge — SHA-256 preferred over
+   * MD5 when both are offered (RFC 8760 §2.4) — with CSeq + 1 and a new branch. Returns false when it cannot.
+   */
+  private addCredentials(req: SipRequest, res: SipResponse): boolean {
+    if (this.credentials === undefined) return false;
+    const proxy = res.status === 407;
+    const challenges: Map<string, string>[] = [];
+    for (const v of res.fields(proxy ? 'proxy-authenticate' : 'www-authenticate')) {
+      try {
+        const c = parseAuthParams(v.value);
+        if (c.scheme.toLowerCase() === 'digest') challenges.push(c.params);
+      } catch {
+        // an unreadable challenge is skipped
+      }
+    }
+    const pick = challenges.find((c) => (c.get('algorithm') ?? '').toUpperCase() === 'SHA-256') ??
+      challenges.find((c) => { const a = (c.get('algorithm') ?? 'MD5').toUpperCase(); return a === 'MD5'; });
+    if (pick === undefined) return false;
+    const nonce = pick.get('nonce') ?? '';
+    const nc = (this.nc.get(nonce) ?? 0) + 1;
+    if (this.nc.size > 64) this.nc.clear();
+    this.nc.set(nonce, nc);
+    const value = buildAuthorization({
+      challenge: pick, user: this.credentials.user, password: this.credentials.password, method: req.method, uri: req.uri,
+      nc, cnonce: randomBytes(8).toString('hex'),
+    });
+    const name = proxy ? 'Proxy-Authorization' : 'Authorization';
+    req.setHeader(name, value);
+    const cseq = parseCSeq(req.header('cseq') ?? '');
+    req.setHeader('CSeq', `${cseq.seq + 1} ${cseq.method}`);
+    return true;
+  }
+
+  /**
+   * Send a non-INVITE request (out of dialog, or in dialog from dialog.createRequest()) and resolve with its final
+   * response, answering digest challenges with the credentials. For an in-dialog request pass `dialog` so a CSeq
+   * bump for credentials is kept in the dialog's local seq.
+   */
+  async request(req: SipRequest, opts: SendOptions = {}, dialog?: Dialog): Promise<SipResponse> {
+    let retries = opts.authRetries ?? 2;
+    for (;;) {
+      this.stampVia(req);
+      const res = await this.transact(req, opts);
+      if ((res.status === 401 || res.status === 407) && retries-- > 0 && this.addCredentials(req, res)) {
+        if (dialog !== undefined) dialog.localSeq = parseCSeq(req.header('cseq') ?? '').seq;
+        continue;
+      }
+      return res;
+    }
+  }
+
+  /**
+   * Send an INVITE (initial or re-INVITE in `dialog`). On a 2xx the core builds the dialog (§12.1.2), sends the
+   * ACK (§13.2.2.4; `ackBody` for an offer in the 2xx) and answers retransmitted 2xx with the same ACK; an extra 2xx
+   * from another fork is ACKed and ended with BYE.
+   */
+  async invite(req: SipRequest, opts: SendOptions & { dialog?: Dialog; ackBody?: () => Uint8Array | undefined } = {}): Promise<InviteOutcome> {
+    let retries = opts.authRetries ?? 2;
+    let confirmed: Dialog | undefined = opts.dialog;
+    const extra = (res: SipResponse): void => {
+      const tag = tagOf(res.header('to') ?? '');
+      const key = tag === null ? '' : dialogKey({ callId: req.callId, localTag: tagOf(req.header('from') ?? '') ?? '', remoteTag: tag });
+      const ack = this.acks.get(key);
+      if (ack !== undefined) {
+        this.transport.send(ack, this.outboundProxy);
+        return;
+      }
+      // §13.2.2.4: a 2xx from a second fork: ACK it, then BYE that dialog.
+      try {
+        const d = Dialog.asUac(req, res);
+        this.sendAck(d, req, undefined);
+        void this.request(d.createRequest('BYE'));
+      } catch (err) {
+        this.onError(err);
+      }
+    };
+    for (;;) {
+      this.stampVia(req);
+      const res = await this.transact(req, opts, extra);
+      if ((res.status === 401 || res.status === 407) && retries-- > 0 && this.addCredentials(req, res)) {
+        if (opts.dialog !== undefined) opts.dialog.localSeq = parseCSeq(req.header('cseq') ?? '').seq;
+        continue;
+      }
+      if (res.status >= 200 && res.status < 300) {
+        if (confirmed === undefined) {
+          confirmed = Dialog.asUac(req, res);
+          this.addDialog(confirmed);
+        } else confirmed.confirm(res);
+        this.sendAck(confirmed, req, opts.ackBody?.());
+        return { response: res, dialog: confirmed, request: req };
+      }
+      return { response: res, request: req };
+    }
+  }
+
+  /** RFC 3261 §13.2.2.4: the ACK is built by the UA core with the INVITE's CSeq number and a new branch. */
+  private sendAck(d: Dialog, invite: SipRequest, body: Uint8Array | undefined): void {
+    const seq = parseCSeq(invite.header('cseq') ?? '').seq;
+    const ack = d.createRequest('ACK', { seq, body });
+    // §13.2.2.4: the ACK carries the INVITE's credentials when the INVITE had them
+    for (const name of ['authorization', 'proxy-authorization']) {
+      const v = invite.header(name);
+      if (v !== undefined) ack.addHeader(name === 'authorization' ? 'Authorization' : 'Proxy-Authorization', v);
+    }
+    this.stampVia(ack);
+    this.acks.set(d.key, ack);
+    this.transport.send(ack, this.outboundProxy);
+  }
+
+  /** RFC 3261 §9.1: CANCEL a pending INVITE: same Request-URI, Call-ID, From, To, CSeq number, top Via and Route. */
+  cancel(invite: SipRequest): Promise<SipResponse> {
+    const c = new SipRequest('CANCEL', invite.uri);
+    const via = invite.fields('via')[0];
+    if (via !== undefined) c.addHeader('Via', via.value);
+    for (const r of invite.fields('route')) c.addHeader('Route', r.value);
+    c.addHeader('From', invite.header('from') ?? '');
+    c.addHeader('To', invite.header('to') ?? '');
+    c.addHeader('Call-ID', invite.callId);
+    c.addHeader('CSeq', `${parseCSeq(invite.header('cseq') ?? '').seq} CANCEL`);
+    c.addHeader('Max-Forwards', '70');
+    return this.transact(c, {});
+  }
+
+  // ------------------------------------------------------------------------------------------ UAS
+
+  /**
+   * Send a 2xx to an INVITE and, over UDP, retransmit it with T1 doubling to T2 until the ACK arrives; with no
+   * ACK after 64*T1 the handler's onAckTimeout runs (RFC 3261 §13.3.1.4).
+   */
+  respond2xx(st: ServerTransaction, res: SipResponse, d: Dialog): void {
+    st.respond(res);
+    this.stop2xx(d.key);
+    const t1 = this.layer.values.t1;
+    const entry = { st, res, interval: t1, elapsed: 0, timer: null as unknown };
+    this.pending2xx.set(d.key, entry);
+    const tick = (key: string): void => {
+      const e = this.pending2xx.get(key);
+      if (e === undefined) return;
+      e.elapsed += e.interval;
+      if (e.elapsed >= 64 * t1) {
+        this.pending2xx.delete(key);
+        const dialog = this.dialogs.get(key);
+        if (dialog !== undefined) this.safe(() => this.handler?.onAckTimeout?.(dialog));
+        return;
+      }
+      if (e.st.target.transport === 'udp') this.transport.send(e.res, e.st.target);
+      e.interval = Math.min(e.interval * 2, this.layer.values.t2, 64 * t1 - e.elapsed);
+      e.timer = this.layer.timers.set(tick, e.interval, key);
+    };
+    entry.timer = this.layer.timers.set(tick, t1, d.key);
+  }
+
+  private stop2xx(key: string): void {
+    const e = this.pending2xx.get(key);
+    if (e === undefined) return;
+    this.layer.timers.clear(e.timer);
+    this.pending2xx.delete(key);
+  }
+
+  private receiveAck(ack: SipRequest): void {
+    const id = dialogIdOfRequest(ack);
+    if (id === null) return;
+    const key = dialogKey(id);
+    const d = this.dialogs.get(key);
+    if (d === undefined) return;
+    if (!this.pending2xx.has(key)) return; // a retransmitted ACK
+    this.stop2xx(key);
+    this.safe(() => this.handler?.onAck?.(d, ack));
+  }
+
+  private receiveStrayResponse(res: SipResponse): void {
+    // RFC 3261 §13.2.2.4: a 2xx retransmission after the INVITE transaction ended gets the same ACK again.
+    if (res.status < 200 || res.status >= 300) return;
+    let method = '';
+    try {
+      method = parseCSeq(res.header('cseq') ?? '').method;
+    } catch {
+      return;
+    }
+    if (method !== 'INVITE') return;
+    const localTag = tagOf(res.header('from') ?? '');
+    const remoteTag = tagOf(res.header('to') ?? '');
+    if (localTag === null || remoteTag === null) return;
+    const ack = this.acks.get(dialogKey({ callId: res.callId, localTag, remoteTag }));
+    if (ack !== undefined) this.transport.send(ack, this.outboundProxy);
+  }
+
+  private receiveRequest(req: SipRequest, st: ServerTransaction): void {
+    if (this.closed) return;
+    const h = this.handler;
+    if (req.method === 'CANCEL') {
+      // RFC 3261 §9.2: 200 to the CANCEL when it matches a transaction, else 481.
+      const invite = this.layer.findInviteForCancel(req);
+      if (invite === undefined || invite.finalResponse !== null) {
+        st.respond(createResponse(req, invite === undefined ? 481 : 200));
+        return;
+      }
+      st.respond(createResponse(req, 200));
+      if (h?.onCancel) this.safe(() => h.onCancel?.(invite, req));
+      else invite.respond(createResponse(invite.request, 487));
+      return;
+    }
+    const id = dialogIdOfRequest(req);
+    if (id === null) {
+      if (h === null) return void st.respond(createResponse(req, 503));
+      this.safe(() => h.onRequest(req, st), req, st);
+      return;
+    }
+    const d = this.dialogs.get(dialogKey(id));
+    if (d === undefined) {
+      if (h?.onUnknownDialogRequest !== undefined) {
+        let handled = false;
+        this.safe(() => { handled = h.onUnknownDialogRequest?.(req, st) ?? false; }, req, st);
+        if (handled) return;
+      }
+      // RFC 3261 §12.2.2: a request with a To tag that matches no dialog gets 481.
+      st.respond(createResponse(req, 481));
+      return;
+    }
+    const bad = d.receiveRequest(req);
+    if (bad !== null) {
+      const res = createResponse(req, bad.status, bad.reason);
+      st.respond(res);
+      return;
+    }
+    if (h === null) return void st.respond(createResponse(req, 503));
+    this.safe(() => h.onDialogRequest(d, req, st), req, st);
+  }
+
+  private safe(fn: () => void, req?: SipRequest, st?: ServerTransaction): void {
+    try {
+      fn();
+    } catch (err) {
+      this.onError(err);
+      if (req !== undefined && st !== undefined && st.finalResponse === null && req.method !== 'ACK') {
+        const status = err instanceof SipError ? err.status : 500;
+        st.respond(createResponse(req, status, err instanceof SipError ? err.reason : undefined));
+      }
+    }
+  }
+
+  /** Stop every timer and transaction (idempotent). Dialogs are forgotten; the TU sends BYE first if it wants. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const k of [...this.pending2xx.keys()]) this.stop2xx(k);
+    this.dialogs.clear();
+    this.acks.clear();
+    this.layer.close();
+  }
+}
+
