@@ -427,3 +427,107 @@ export function parseContentType(value: string): ContentType {
   if (i < s.length) throw bad('Content-Type', `unexpected "${s[i]}" in "${s}"`);
   return { mediaType: `${type}/${sub}`.toLowerCase(), params };
 }
+
+// ------------------------------------------------------------------- allocation-free syntax checks
+// Used by the parser on every message: the same grammar as parseVia/parseCSeq, without building objects.
+
+function tokenEnd(s: string, i: number, to: number): number {
+  while (i < to) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff || TOKEN[c] === 0) break;
+    i++;
+  }
+  return i;
+}
+
+function wsEnd(s: string, i: number, to: number): number {
+  while (i < to) {
+    const c = s.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) break;
+    i++;
+  }
+  return i;
+}
+
+/** Why s[from, to) is not a via-parm (RFC 3261 §25.1), or null when it is one. */
+export function viaSyntaxError(s: string, from: number, to: number): string | null {
+  let i = wsEnd(s, from, to);
+  let e = tokenEnd(s, i, to);
+  if (e - i !== 3 || (s.charCodeAt(i) | 0x20) !== 0x73 || (s.charCodeAt(i + 1) | 0x20) !== 0x69 || (s.charCodeAt(i + 2) | 0x20) !== 0x70) return 'protocol is not SIP';
+  for (let part = 0; part < 2; part++) {
+    i = wsEnd(s, e, to);
+    if (s.charCodeAt(i) !== 0x2f || i >= to) return 'missing "/"';
+    i = wsEnd(s, i + 1, to);
+    e = tokenEnd(s, i, to);
+    if (e === i) return part === 0 ? 'missing version' : 'missing transport';
+  }
+  i = wsEnd(s, e, to);
+  if (i === e || i >= to) return 'missing sent-by';
+  if (s.charCodeAt(i) === 0x5b) {
+    const close = s.indexOf(']', i);
+    if (close < 0 || close >= to) return 'unterminated IPv6 reference';
+    i = close + 1;
+  } else {
+    const hs = i;
+    while (i < to && HOST[s.charCodeAt(i)] === 1) i++;
+    if (i === hs) return 'missing host';
+  }
+  i = wsEnd(s, i, to);
+  if (i < to && s.charCodeAt(i) === 0x3a) {
+    i = wsEnd(s, i + 1, to);
+    const ps = i;
+    let port = 0;
+    while (i < to && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39 && i - ps < 6) port = port * 10 + s.charCodeAt(i++) - 0x30;
+    if (i === ps || port > 65535) return 'bad port';
+  }
+  for (;;) {
+    i = wsEnd(s, i, to);
+    if (i >= to) return null;
+    if (s.charCodeAt(i) !== 0x3b) return `unexpected "${s[i]}"`;
+    i = wsEnd(s, i + 1, to);
+    const ns = i;
+    i = tokenEnd(s, i, to);
+    if (i === ns) return 'empty parameter';
+    i = wsEnd(s, i, to);
+    if (i < to && s.charCodeAt(i) === 0x3d) {
+      i = wsEnd(s, i + 1, to);
+      if (s.charCodeAt(i) === 0x22 && i < to) {
+        let j = i + 1;
+        for (; j < to; j++) {
+          const c = s.charCodeAt(j);
+          if (c === 0x5c) j++;
+          else if (c === 0x22) break;
+        }
+        if (j >= to) return 'unterminated quoted string';
+        i = j + 1;
+      } else {
+        const vs = i;
+        while (i < to) {
+          const c = s.charCodeAt(i);
+          if (c > 0xff || PARAM_VALUE[c] === 0) break;
+          i++;
+        }
+        if (i === vs) return 'empty parameter value';
+      }
+    }
+  }
+}
+
+/** Why s is not a CSeq value, or null (RFC 3261 §20.16). `method`, when given, must match (§8.1.1.5). */
+export function cseqSyntaxError(s: string, method: string | null): string | null {
+  let i = wsEnd(s, 0, s.length);
+  const ds = i;
+  let seq = 0;
+  while (i < s.length && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39 && i - ds < 12) seq = seq * 10 + s.charCodeAt(i++) - 0x30;
+  if (i === ds || seq > MAX_U32 || (s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39)) return 'bad sequence number';
+  const ws = i;
+  i = wsEnd(s, i, s.length);
+  if (i === ws) return 'missing method';
+  const ms = i;
+  i = tokenEnd(s, i, s.length);
+  if (i === ms || wsEnd(s, i, s.length) !== s.length) return 'bad method';
+  if (method !== null) {
+    if (i - ms !== method.length || !s.startsWith(method, ms)) return `CSeq method ${s.slice(ms, i)} does not match ${method}`;
+  }
+  return null;
+}

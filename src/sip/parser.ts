@@ -5,7 +5,7 @@
 // subarray of the input (no copy). A header line with bytes >= 0x80 is re-decoded as UTF-8.
 import { isAscii } from 'node:buffer';
 import { TOKEN } from './chars.ts';
-import { parseCSeq, parseVia } from './headers.ts';
+import { cseqSyntaxError, viaSyntaxError } from './headers.ts';
 import { headerKey, SipRequest, SipResponse } from './message.ts';
 import type { HeaderField } from './message.ts';
 import { SipParseError } from './parse-error.ts';
@@ -22,6 +22,37 @@ for (const n of [
   'User-Agent', 'Server', 'Expires', 'Min-Expires', 'Authorization', 'WWW-Authenticate', 'Proxy-Authenticate',
   'Proxy-Authorization', 'Path', 'Event', 'o', 'Subscription-State', 'Accept', 'Allow-Events', 'Date', 'Subject',
 ]) KEYS.set(n, headerKey(n));
+
+/** Known names by length: lower-case spelling, key, and the usual wire spelling (reused, not sliced). */
+interface Known { lower: string; key: string; usual: string }
+const KNOWN: Known[][] = [];
+for (const usual of [
+  'Via', 'v', 'From', 'f', 'To', 't', 'Call-ID', 'i', 'CSeq', 'Contact', 'm', 'Max-Forwards', 'Content-Type', 'c',
+  'Content-Length', 'l', 'Route', 'Record-Route', 'Allow', 'Supported', 'k', 'Require', 'User-Agent', 'Server',
+  'Expires', 'Min-Expires', 'Authorization', 'WWW-Authenticate', 'Proxy-Authenticate', 'Proxy-Authorization', 'Path',
+  'Event', 'o', 'Subscription-State', 'Accept', 'Allow-Events', 'u', 'Date', 'Subject', 's', 'Proxy-Require', 'Unsupported',
+  'Content-Encoding', 'e', 'Refer-To', 'r', 'Referred-By', 'b', 'Session-Expires', 'x', 'Min-SE', 'P-Asserted-Identity',
+  'Privacy', 'Timestamp', 'Organization', 'Reason', 'RAck', 'RSeq', 'Warning', 'Retry-After', 'Accept-Encoding',
+  'Accept-Language', 'Content-Disposition', 'SIP-ETag', 'SIP-If-Match', 'Replaces', 'MIME-Version', 'Priority',
+]) {
+  const lower = usual.toLowerCase();
+  (KNOWN[usual.length] ??= []).push({ lower, key: headerKey(lower), usual });
+}
+
+function knownName(head: string, pos: number, end: number): Known | null {
+  const list = KNOWN[end - pos];
+  if (list === undefined) return null;
+  outer: for (let k = 0; k < list.length; k++) {
+    const cand = list[k].lower;
+    for (let i = 0; i < cand.length; i++) {
+      let c = head.charCodeAt(pos + i);
+      if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+      if (c !== cand.charCodeAt(i)) continue outer;
+    }
+    return list[k];
+  }
+  return null;
+}
 
 function keyOf(name: string): string {
   let k = KEYS.get(name);
@@ -49,6 +80,12 @@ export function parseMessage(data: Uint8Array): SipRequest | SipResponse {
   }
 }
 
+const HEAD_WINDOW = 4096;
+
+function latin1(buf: BufferWithLatin1, from: number, to: number): string {
+  return buf.latin1Slice ? buf.latin1Slice(from, to) : buf.toString('latin1', from, to);
+}
+
 function fail(reason: string, detail?: string, status = 400): never {
   throw new SipParseError(reason, detail, status);
 }
@@ -60,14 +97,24 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
   // RFC 3261 §7.5: implementations SHOULD ignore any CRLFs appearing before the start-line
   while (start + 1 < len && buf[start] === 13 && buf[start + 1] === 10) start += 2;
   if (start >= len) fail('Empty message');
-  const headEnd = buf.indexOf(CRLFCRLF, start);
-  if (headEnd < 0) fail('Missing empty line after header fields');
-  const head = buf.latin1Slice ? buf.latin1Slice(start, headEnd) : buf.toString('latin1', start, headEnd);
+  // decode a window once as latin1 (byte offset = char offset) and find the end of the head in it
+  const winEnd = len - start > HEAD_WINDOW ? start + HEAD_WINDOW : len;
+  let head = latin1(buf, start, winEnd);
+  let rel = head.indexOf('\r\n\r\n');
+  let headEnd: number;
+  if (rel >= 0) headEnd = start + rel;
+  else {
+    headEnd = winEnd < len ? buf.indexOf(CRLFCRLF, start) : -1;
+    if (headEnd < 0) fail('Missing empty line after header fields');
+    head = latin1(buf, start, headEnd);
+    rel = head.length;
+  }
+  const n = rel; // head = head[0, n); the window may run on into the body
   const utf8 = !isAscii(buf.subarray(start, headEnd));
 
   // ---- start line (RFC 3261 §7.1, §7.2)
   let eol = head.indexOf('\r\n');
-  if (eol < 0) eol = head.length;
+  if (eol < 0 || eol > n) eol = n;
   let request: SipRequest | null = null;
   let response: SipResponse | null = null;
   if (head.startsWith('SIP/')) {
@@ -110,7 +157,6 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
 
   // ---- header fields (RFC 3261 §7.3): one pass over CRLFs and colons
   const headers: HeaderField[] = msg.headers;
-  const n = head.length;
   let pos = eol + 2;
   let contentLength = -1;
   let cseqValue: string | null = null;
@@ -153,24 +199,26 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
       if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) break;
       ve--;
     }
-    const name = head.slice(pos, ne);
+    const known = knownName(head, pos, ne);
+    const name = known !== null && head.startsWith(known.usual, pos) ? known.usual : head.slice(pos, ne);
+    const key = known !== null ? known.key : keyOf(name);
     let value: string;
-    let raw: string;
+    // raw is kept only when the line differs from the canonical `Name: value` (serializing that gives the same bytes)
+    let raw: string | undefined;
     if (utf8 && hasHigh(head, pos, end)) {
       value = buf.toString('utf8', start + vs, start + ve);
       raw = buf.toString('utf8', start + pos, start + end);
     } else {
       value = head.slice(vs, ve);
-      raw = head.slice(pos, end);
+      if (folded || ve !== end || vs !== ne + 2 || colon !== ne || head.charCodeAt(colon + 1) !== 0x20) raw = head.slice(pos, end);
     }
     if (folded) value = unfold(value);
-    const key = keyOf(name);
     headers.push({ name, key, value, raw });
     switch (key) {
       case 'via':
         seen |= 1;
         if (badHeader === null) {
-          const err = checkVia(value);
+          const err = folded || value.indexOf(',') >= 0 || value.length !== ve - vs ? checkVia(value) : viaSyntaxError(head, vs, ve);
           if (err !== null) { badHeader = 'Via'; badDetail = err; }
         }
         break;
@@ -225,16 +273,8 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
   } else msg.body = buf.subarray(bodyStart, len);
 
   // ---- mandatory header fields (RFC 3261 §8.1.1) and their syntax
-  let cseqErr: string | null = null;
-  if (cseqValue !== null) {
-    try {
-      const cseq = parseCSeq(cseqValue);
-      // RFC 3261 §8.1.1.5: the CSeq method MUST match the method of the request
-      if (request !== null && cseq.method !== request.method) cseqErr = `CSeq method ${cseq.method} does not match ${request.method}`;
-    } catch (e) {
-      cseqErr = (e as SipParseError).message;
-    }
-  }
+  // RFC 3261 §8.1.1.5: the CSeq method MUST match the method of the request
+  const cseqErr = cseqValue !== null ? cseqSyntaxError(cseqValue, request !== null ? request.method : null) : null;
   const missing = (seen & 1) === 0 ? 'Via' : (seen & 2) === 0 ? 'From' : (seen & 4) === 0 ? 'To' : (seen & 8) === 0 ? 'Call-ID' : (seen & 16) === 0 ? 'CSeq' : null;
   if (missing !== null || badHeader !== null || cseqErr !== null) {
     const err = missing !== null ? new SipParseError(`Missing ${missing} header`)
@@ -275,11 +315,7 @@ function balanced(v: string): boolean {
 
 /** Validate every via-parm of one Via field, including empty list elements (RFC 4475 §3.1.2.1). */
 function checkVia(value: string): string | null {
-  try {
-    if (value.indexOf(',') < 0) {
-      parseVia(value);
-      return null;
-    }
+  {
     let start = 0;
     let quoted = false;
     for (let i = 0; i <= value.length; i++) {
@@ -291,13 +327,12 @@ function checkVia(value: string): string | null {
       else if (c === 0x2c) {
         const part = value.slice(start, i);
         if (part.trim().length === 0) return 'empty Via element';
-        parseVia(part);
+        const err = viaSyntaxError(part, 0, part.length);
+        if (err !== null) return err;
         start = i + 1;
       }
     }
     return null;
-  } catch (e) {
-    return e instanceof SipParseError ? e.message : 'unreadable';
   }
 }
 
