@@ -129,7 +129,7 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
     callRecorder: { started: (c) => store.recordCall(c), update: (id, u) => store.updateCall(id, u) },
   });
 
-  router = new Router({ store, auth, registrar, proxy, silo, presence, domains, log: log.child({ mod: 'routing' }), clock, retryAfterSeconds: RETRY_AFTER_S });
+  router = new Router({ store, auth, registrar, proxy, silo, presence, domains, domain: primaryDomain, log: log.child({ mod: 'routing' }), clock, retryAfterSeconds: RETRY_AFTER_S });
   registrar.startExpiryTimer();
   log.info({ listeners: bound.map((l) => `${l.transport}:${l.host}:${l.port}`), db: redactUrl(url), auth: profile.auth.mode }, 'tvphone serving');
 
@@ -141,7 +141,6 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
         registrar.stop();
         await silo.close();
         presence?.close();
-        proxy.close();
         transactions.close();
         await transport.close();
         if (!opts.store) await store.close();

@@ -31,6 +31,8 @@ export interface RouterDeps {
   silo: Silo;
   presence: PresenceAgent;
   domains: LocalDomains;
+  /** the domain of the AoRs we build (an authenticated watcher is sip:<user>@<domain>) */
+  domain: string;
   log: Logger;
   clock: { now(): number };
   /** Retry-After seconds on 480 to an offline user and on 503 */
@@ -177,7 +179,9 @@ export class Router implements TransactionUser {
   async #subscribe(req: SipRequest, st: ServerTransaction, watcher?: string): Promise<void> {
     const s = st.source;
     const presentity = userOf(req.uri) ?? '';
-    const res = await this.#d.presence.subscribe(req, watcher ?? fromUser(req), presentity, {
+    // The watcher is named by its AoR URI; an authenticated user by its user id in our domain.
+    const watcherUri = watcher !== undefined ? `sip:${watcher}@${this.#d.domain}` : fromUri(req);
+    const res = await this.#d.presence.subscribe(req, watcherUri, presentity, {
       transport: s.transport, sourceIp: s.address, sourcePort: s.port, connectionId: s.connectionId === null ? null : String(s.connectionId),
     });
     st.respond(res);
@@ -212,6 +216,14 @@ export function userOf(uri: string): string | null {
     return u.scheme === 'tel' ? u.number : u.user;
   } catch {
     return null;
+  }
+}
+
+function fromUri(req: SipRequest): string {
+  try {
+    return parseNameAddr(req.header('from') ?? '').uri;
+  } catch {
+    return '';
   }
 }
 
