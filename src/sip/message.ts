@@ -52,7 +52,13 @@ export abstract class SipMessage {
   headerValues(name: string): string[] {
     const out: string[] = [];
     const key = headerKey(name);
-    for (const h of this.headers) if (h.key === key) for (const v of splitCommaList(h.value)) out.push(v);
+    // RFC 3261 §7.3.1: the authentication headers do not follow the comma-list rule; each field is one value
+    const whole = NOT_COMMA_LISTS.has(key);
+    for (const h of this.headers) {
+      if (h.key !== key) continue;
+      if (whole) out.push(h.value);
+      else for (const v of splitCommaList(h.value)) out.push(v);
+    }
     return out;
   }
 
@@ -138,6 +144,8 @@ export class SipResponse extends SipMessage {
     return false;
   }
 }
+
+const NOT_COMMA_LISTS = new Set(['www-authenticate', 'authorization', 'proxy-authenticate', 'proxy-authorization', 'date', 'retry-after']);
 
 export const EMPTY: Uint8Array = new Uint8Array(0);
 

@@ -249,9 +249,9 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
             cl = cl * 10 + d;
           }
         }
-        if (cl < 0 || cl > MAX_CONTENT_LENGTH) fail('Bad Content-Length header', value);
-        if (contentLength >= 0 && contentLength !== cl) fail('Bad Content-Length header', 'conflicting values');
-        contentLength = cl;
+        if (cl < 0 || cl > MAX_CONTENT_LENGTH) { if (badHeader === null) { badHeader = 'Content-Length'; badDetail = value; } }
+        else if (contentLength >= 0 && contentLength !== cl) { if (badHeader === null) { badHeader = 'Content-Length'; badDetail = 'conflicting values'; } }
+        else contentLength = cl;
         break;
       }
       case 'max-forwards':
@@ -268,8 +268,9 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
   // ---- body (RFC 3261 §7.4, §18.3, §20.14)
   const bodyStart = headEnd + 4;
   if (contentLength >= 0) {
-    if (bodyStart + contentLength > len) fail('Content-Length larger than message', `${contentLength} > ${len - bodyStart}`);
-    msg.body = buf.subarray(bodyStart, bodyStart + contentLength);
+    if (bodyStart + contentLength > len) {
+      if (badHeader === null) { badHeader = 'Content-Length'; badDetail = `larger than the message (${contentLength} > ${len - bodyStart})`; }
+    } else msg.body = buf.subarray(bodyStart, bodyStart + contentLength);
   } else msg.body = buf.subarray(bodyStart, len);
 
   // ---- mandatory header fields (RFC 3261 §8.1.1) and their syntax
