@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { runSipp, startSippUas, readRtt, SIPP_DIR, type SippResult } from './lib/sipp.ts';
 import { startKamailio, kamailioAvailable, type ServerHandle, type KamailioOptions } from './lib/kamailio.ts';
 import { startTvphone, tvphoneServeAvailable } from './lib/tvphone.ts';
-import { cpuSeconds, processTree, sleep, LOOPBACK } from './lib/proc.ts';
+import { cpuSeconds, processTree, sleep, stopAllOnSignal, LOOPBACK } from './lib/proc.ts';
 
 const env = process.env;
 const QUICK = env['BENCH_QUICK'] === '1';
@@ -39,6 +39,7 @@ const MAX_FAIL_PCT = 0.5;
 const MIN_ACHIEVED = 0.95;
 const MAX_P99_MS = 200;
 
+stopAllOnSignal();
 const t0 = Date.now();
 const elapsedS = (): number => (Date.now() - t0) / 1000;
 const log = (s: string): void => { process.stderr.write(`[bench ${elapsedS().toFixed(0).padStart(3)}s] ${s}\n`); };

@@ -9,8 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKamailio, type ServerHandle } from './lib/kamailio.ts';
-import { freePort, LOOPBACK, sleep } from './lib/proc.ts';
+import { freePort, LOOPBACK, sleep, stopAllOnSignal } from './lib/proc.ts';
 
+stopAllOnSignal();
 const DIR = new URL('../test/interop/sipp/', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'tvphone-interop-validate-'));
 

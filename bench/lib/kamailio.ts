@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, openSync, closeSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { freePort, waitSipReady, sleep, LOOPBACK } from './proc.ts';
+import { freePort, waitSipReady, sleep, live, LOOPBACK } from './proc.ts';
 
 const HERE = new URL('../kamailio/', import.meta.url).pathname;
 
@@ -86,6 +86,7 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<ServerH
   const name = ['kamailio', opts.db ? 'usrloc-sqlite' : 'usrloc-mem', opts.msilo ? '+msilo' : '', opts.wal ? '+wal' : '', opts.authUsers ? '+auth' : '']
     .filter(Boolean).join(' ').replace(' +', '+');
   const stop = async (): Promise<void> => {
+    live.delete(stop);
     if (!exited) {
       child.kill('SIGTERM'); // the main process stops its children
       await Promise.race([exitP, sleep(5000)]);
@@ -94,6 +95,7 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<ServerH
     }
     rmSync(dir, { recursive: true, force: true });
   };
+  live.add(stop);
   if (!(await waitSipReady(port, 10000, () => !exited))) {
     const log = readFileSync(join(dir, 'kamailio.log'), 'utf8').split('\n').slice(-20).join('\n');
     await stop();

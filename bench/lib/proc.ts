@@ -130,3 +130,16 @@ export async function waitSipReady(port: number, timeoutMs: number, isAlive: () 
   }
   return answered;
 }
+
+/** Stop functions of servers and sipp processes still running, for a clean exit on SIGINT/SIGTERM. */
+export const live = new Set<() => Promise<void>>();
+
+/** On SIGINT/SIGTERM: stop everything in `live` (bounded), then exit 130. Call once from a main script. */
+export function stopAllOnSignal(): void {
+  const handler = (): void => {
+    const all = [...live].map((stop) => stop().catch(() => undefined));
+    void Promise.race([Promise.all(all), sleep(10000)]).then(() => process.exit(130));
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+}

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { LOOPBACK, cpuSeconds, processTree, rssKb, hostCpu, busyPct, freePort, sleep } from './proc.ts';
+import { LOOPBACK, cpuSeconds, processTree, rssKb, hostCpu, busyPct, freePort, sleep, live } from './proc.ts';
 
 export const SIPP_DIR = new URL('../sipp/', import.meta.url).pathname;
 
@@ -63,6 +63,9 @@ function runProcess(cmd: string, args: string[], cwd: string, killAfterMs: numbe
     const p = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     p.stdout.on('data', (d: Buffer) => { if (chunks.length < 200) chunks.push(d); });
     p.stderr.on('data', (d: Buffer) => { if (chunks.length < 200) chunks.push(d); });
+    const stop = async (): Promise<void> => { p.kill('SIGTERM'); };
+    live.add(stop);
+    p.on('close', () => live.delete(stop));
     const t1 = setTimeout(() => p.kill('SIGTERM'), killAfterMs);
     const t2 = setTimeout(() => p.kill('SIGKILL'), killAfterMs + 5000);
     p.on('error', () => { clearTimeout(t1); clearTimeout(t2); resolve(null); });
@@ -197,15 +200,15 @@ export async function startSippUas(o: { name: string; scenario: string; workDir:
       if (readFileSync('/proc/net/udp', 'utf8').includes(`:${port.toString(16).toUpperCase().padStart(4, '0')} `)) break;
     } catch { break; }
   }
-  return {
-    pid: p.pid ?? -1, port, dir, done,
-    async stop() {
-      if (!exited) {
-        p.kill('SIGTERM');
-        await Promise.race([done, sleep(3000)]);
-        if (!exited) p.kill('SIGKILL');
-        await Promise.race([done, sleep(2000)]);
-      }
-    },
+  const stop = async (): Promise<void> => {
+    live.delete(stop);
+    if (!exited) {
+      p.kill('SIGTERM');
+      await Promise.race([done, sleep(3000)]);
+      if (!exited) p.kill('SIGKILL');
+      await Promise.race([done, sleep(2000)]);
+    }
   };
+  live.add(stop);
+  return { pid: p.pid ?? -1, port, dir, done, stop };
 }

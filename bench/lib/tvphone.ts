@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitSipReady, sleep, LOOPBACK } from './proc.ts';
+import { freePort, waitSipReady, sleep, live, LOOPBACK } from './proc.ts';
 import type { ServerHandle } from './kamailio.ts';
 
 const BIN = new URL('../../bin/tvphone', import.meta.url).pathname;
@@ -29,6 +29,7 @@ export async function startTvphone(store: 'sqlite' | { url: string }): Promise<S
   let exited = false;
   const exitP = new Promise<void>((r) => child.once('exit', () => { exited = true; r(); }));
   const stop = async (): Promise<void> => {
+    live.delete(stop);
     if (!exited) {
       child.kill('SIGTERM');
       await Promise.race([exitP, sleep(8000)]);
@@ -37,6 +38,7 @@ export async function startTvphone(store: 'sqlite' | { url: string }): Promise<S
     }
     if (process.env['BENCH_KEEP'] !== '1') rmSync(dir, { recursive: true, force: true });
   };
+  live.add(stop);
   if (!(await waitSipReady(port, 20000, () => !exited))) {
     const log = readFileSync(join(dir, 'tvphone.log'), 'utf8').split('\n').slice(-20).join('\n');
     await stop();
