@@ -1,0 +1,48 @@
+// The TV agent's events: what `tvphone tv --json` prints, one JSON object per line on stdout, as
+// `{"event":"<name>", ...fields}`. The names and fields below are a contract scripts rely on: keep them stable.
+//
+//   registered      {aor, contact, transport, expires}             a REGISTER got 200 (first time and after a loss)
+//   unregistered    {aor}                                          REGISTER Expires: 0 answered (at exit)
+//   registration-failed {status, reason, retryInMs}                REGISTER failed or timed out; retried after retryInMs
+//   connection-lost {}                                             the TCP/TLS connection to the server closed
+//   message         {id, from, contentType, bytes, text?, file?, date?}   a message was shown (text) or saved (file path)
+//   missed-calls    {id, calls:[{from, count, first, last}]}        the server's missed-call notice
+//   presence        {contact, online, basic}                       a contact's state (from a PIDF NOTIFY)
+//   message-sent    {to, status, reason}                           the final response to our MESSAGE
+//   call-incoming   {callId, from}                                 an INVITE is ringing here
+//   call-outgoing   {callId, to}                                   we sent an INVITE
+//   call-ringing    {callId, status}                               the callee is ringing (18x)
+//   call-answered   {callId, peer, codec, direction, remoteRtp}    media flows
+//   call-held       {callId, held, by}                             hold/resume by "local" or "remote"
+//   call-ended      {callId, peer, reason, status?, durationMs, rtcp, recorded?}
+//                   reason: local-hangup | remote-hangup | rejected | cancelled | busy | no-ack | error;
+//                   rtcp: MediaStats of src/media/rtp-session.ts (null when media never started)
+//   error           {message, code?}                               something failed; the agent carries on
+import type { MissedCallGroup } from '../offline/missed-call-notice.ts';
+import type { MediaStats } from '../media/rtp-session.ts';
+import type { MediaDirection } from '../media/sdp.ts';
+
+export interface TvAgentEvents {
+  registered: [{ aor: string; contact: string; transport: string; expires: number }];
+  unregistered: [{ aor: string }];
+  'registration-failed': [{ status: number; reason: string; retryInMs: number }];
+  'connection-lost': [Record<string, never>];
+  message: [{ id: string; from: string; contentType: string; bytes: number; text?: string; file?: string; date?: string }];
+  'missed-calls': [{ id: string; calls: MissedCallGroup[] }];
+  presence: [{ contact: string; online: boolean; basic: 'open' | 'closed' }];
+  'message-sent': [{ to: string; status: number; reason: string }];
+  'call-incoming': [{ callId: string; from: string }];
+  'call-outgoing': [{ callId: string; to: string }];
+  'call-ringing': [{ callId: string; status: number }];
+  'call-answered': [{ callId: string; peer: string; codec: string; direction: MediaDirection; remoteRtp: string }];
+  'call-held': [{ callId: string; held: boolean; by: 'local' | 'remote' }];
+  'call-ended': [{ callId: string; peer: string; reason: CallEndReason; status?: number; durationMs: number; rtcp: MediaStats | null; recorded?: string }];
+  error: [{ message: string; code?: string }];
+}
+
+export type CallEndReason = 'local-hangup' | 'remote-hangup' | 'rejected' | 'cancelled' | 'busy' | 'no-ack' | 'error';
+
+export type TvAgentEventName = keyof TvAgentEvents;
+
+/** One event as printed by --json. */
+export type TvAgentEventLine = { [K in TvAgentEventName]: { event: K } & TvAgentEvents[K][0] }[TvAgentEventName];

@@ -1,0 +1,164 @@
+// Two TV agents and the tvphone server over real sockets on 127.0.0.1, in-process.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TvAgent, type TvAgentOptions } from '../../../src/terminal/tv-agent.ts';
+import type { TvAgentEvents } from '../../../src/terminal/events.ts';
+import { readWav } from '../../../src/media/wav.ts';
+import { dominantFrequency, rms } from '../../../src/media/goertzel.ts';
+import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
+
+function waitFor<K extends keyof TvAgentEvents>(agent: TvAgent, event: K, pred: (e: TvAgentEvents[K][0]) => boolean = () => true, ms = 8000): Promise<TvAgentEvents[K][0]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      agent.off(event, on as never);
+      reject(new Error(`timed out waiting for ${event}`));
+    }, ms);
+    const on = (e: TvAgentEvents[K][0]): void => {
+      if (!pred(e)) return;
+      clearTimeout(timer);
+      agent.off(event, on as never);
+      resolve(e);
+    };
+    agent.on(event, on as never);
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('tvphone tv: two agents and the server (integration)', function () {
+  this.timeout(30_000);
+  let srv: TestServer;
+  let dir: string;
+  const agents: TvAgent[] = [];
+
+  beforeEach(async () => {
+    srv = await startTestServer({ auth: 'digest' });
+    await srv.addUser('1001', 'pw1');
+    await srv.addUser('1002', 'pw2');
+    dir = mkdtempSync(join(tmpdir(), 'tvphone-tv-'));
+  });
+  afterEach(async () => {
+    for (const a of agents.splice(0)) await a.stop();
+    await srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function agent(user: string, o: Partial<TvAgentOptions> = {}, transport: 'tcp' | 'udp' = 'tcp'): TvAgent {
+    const port = transport === 'tcp' ? srv.tcp.port : srv.udp.port;
+    const a = new TvAgent({
+      user, password: user === '1001' ? 'pw1' : 'pw2', server: `sip:127.0.0.1:${port}`, transport,
+      downloadDir: join(dir, user), rtcpIntervalMs: 300, timerValues: { t1: 100, t2: 400, t4: 500 }, ...o,
+    });
+    agents.push(a);
+    return a;
+  }
+
+  it('register with digest, see each other online, call with auto-answer: tones arrive at the right frequency both ways, RTCP figures at hang-up', async () => {
+    const a = agent('1001', { contacts: ['1002'], toneHz: 440, record: join(dir, 'a.wav') });
+    const b = agent('1002', { contacts: ['1001'], toneHz: 1000, autoAnswer: true, record: join(dir, 'b.wav') }, 'udp');
+    const aReg = waitFor(a, 'registered');
+    await a.start();
+    assert.equal((await aReg).aor, 'sip:1001@127.0.0.1');
+    const aSeesB = waitFor(a, 'presence', (e) => e.contact === '1002' && e.online);
+    const bSeesA = waitFor(b, 'presence', (e) => e.contact === '1001' && e.online);
+    await b.start();
+    assert.ok(b.isRegistered);
+    await aSeesB;
+    await bSeesA;
+
+    const incoming = waitFor(b, 'call-incoming');
+    const aAnswered = waitFor(a, 'call-answered');
+    const bAnswered = waitFor(b, 'call-answered');
+    assert.equal(await a.dial('1002'), true);
+    assert.equal((await incoming).from, '1001');
+    assert.equal((await aAnswered).codec, 'PCMU');
+    await bAnswered;
+    await sleep(1500);
+    const aEnded = waitFor(a, 'call-ended');
+    const bEnded = waitFor(b, 'call-ended');
+    assert.equal(await a.hangup(), true);
+    const ea = await aEnded;
+    const eb = await bEnded;
+    assert.equal(ea.reason, 'local-hangup');
+    assert.equal(eb.reason, 'remote-hangup');
+    assert.ok(ea.rtcp && ea.rtcp.sent.packets > 40, `A sent ${ea.rtcp?.sent.packets} packets`);
+    assert.ok(ea.rtcp && ea.rtcp.received.packets > 40, `A received ${ea.rtcp?.received.packets} packets`);
+    assert.ok(ea.rtcp?.remote && ea.rtcp.remote.reports > 0, 'A got RTCP reports from B');
+    assert.ok(eb.rtcp?.remote && eb.rtcp.remote.reports > 0, 'B got RTCP reports from A');
+
+    // what B recorded is A's 440 Hz tone; what A recorded is B's 1000 Hz tone
+    for (const [file, hz] of [[join(dir, 'b.wav'), 440], [join(dir, 'a.wav'), 1000]] as const) {
+      const wav = readWav(readFileSync(file));
+      const samples = wav.samples.subarray(Math.min(2400, wav.samples.length >> 2));
+      assert.ok(rms(samples) > 1000, `${file} has sound`);
+      const f = dominantFrequency(samples, 8000);
+      assert.ok(Math.abs(f - hz) < 5, `${file}: ${f} Hz, expected ${hz}`);
+    }
+  });
+
+  it('answers 486 Busy Here to a second call', async () => {
+    const a = agent('1001', { autoAnswer: true });
+    const b = agent('1002', {}, 'tcp');
+    await a.start();
+    await b.start();
+    const answered = waitFor(a, 'call-answered');
+    void b.dial('1001');
+    await answered;
+    // a second caller: a third registration of 1002 would be needed; instead the callee itself is busy for a new INVITE
+    const second = new TvAgent({ user: '1002', password: 'pw2', server: `sip:127.0.0.1:${srv.tcp.port}`, downloadDir: join(dir, 'x'), timerValues: { t1: 100, t2: 400, t4: 500 } });
+    agents.push(second);
+    await second.start();
+    const ended = waitFor(second, 'call-ended');
+    void second.dial('1001');
+    const e = await ended;
+    assert.equal(e.status, 486);
+    assert.equal(e.reason, 'busy');
+  });
+
+  it('a message, a picture and a missed call sent while the TV is off arrive when it starts (picture byte-identical)', async () => {
+    const a = agent('1001');
+    await a.start();
+    assert.equal(await a.sendMessage('1002', 'hello TV'), 202);
+    const picture = Buffer.alloc(5000);
+    for (let i = 0; i < picture.length; i++) picture[i] = (i * 31 + 7) & 0xff;
+    const picFile = join(dir, 'photo.png');
+    writeFileSync(picFile, picture);
+    assert.equal(await a.sendPicture('1002', picFile), 202);
+    const ended = waitFor(a, 'call-ended');
+    await a.dial('1002');
+    assert.equal((await ended).status, 480);
+
+    const b = agent('1002');
+    const got: Array<TvAgentEvents['message'][0]> = [];
+    b.on('message', (m) => got.push(m));
+    const missed = waitFor(b, 'missed-calls');
+    await b.start();
+    const notice = await missed;
+    assert.deepEqual(notice.calls.map((c) => [c.from, c.count]), [['1001', 1]]);
+    for (let i = 0; i < 50 && got.length < 2; i++) await sleep(100);
+    assert.equal(got.length, 2);
+    const text = got.find((m) => m.text !== undefined);
+    assert.equal(text?.text, 'hello TV');
+    assert.equal(text?.from, '1001');
+    const pic = got.find((m) => m.file !== undefined);
+    assert.equal(pic?.contentType, 'image/png');
+    assert.deepEqual(readFileSync(pic!.file!), picture);
+    assert.match(readFileSync(join(dir, '1002', 'messages.log'), 'utf8'), /1001: hello TV/);
+  });
+
+  it('de-registers on stop: the other agent sees it go offline', async () => {
+    const a = agent('1001', { contacts: ['1002'] });
+    const b = agent('1002');
+    await b.start();
+    const online = waitFor(a, 'presence', (e) => e.contact === '1002' && e.online);
+    await a.start();
+    await online;
+    const offline = waitFor(a, 'presence', (e) => e.contact === '1002' && !e.online);
+    const unreg = waitFor(b, 'unregistered');
+    await b.stop();
+    await unreg;
+    await offline;
+  });
+});
