@@ -23,7 +23,7 @@ import { formatNameAddr, parseNameAddr } from '../sip/headers.ts';
 import { StoreUnavailableError } from '../errors.ts';
 import type { Binding, CallRecord, Store, StoredMessage } from '../store/store.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
-import { systemClock, type Clock, type TimerHandle } from './clock.ts';
+import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import { buildMissedCallNotice } from './missed-call-notice.ts';
 
 /** Send one out-of-dialog request to a binding; resolves with the final response, or null on timeout / transport error. */

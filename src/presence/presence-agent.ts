@@ -11,7 +11,7 @@ import { parseUri } from '../sip/uri.ts';
 import { StoreUnavailableError } from '../errors.ts';
 import type { BindingChange, Presence, Store, Subscription } from '../store/store.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
-import { systemClock, type Clock, type TimerHandle } from './clock.ts';
+import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import { buildInDialogRequest } from './in-dialog-request.ts';
 import { buildPidf, PIDF_CONTENT_TYPE, presenceDocument, tupleIdFor, type BasicStatus } from './pidf.ts';
 

@@ -1,8 +1,6 @@
-// Time as the registrar and authenticator see it; tests pass a fake.
-import type { EpochMs } from '../store/store.ts';
+// The registrar and authenticator only read the time; tests pass a fake.
+import type { Clock as FullClock } from '../clock.ts';
 
-export interface Clock {
-  now(): EpochMs;
-}
+export type Clock = Pick<FullClock, 'now'>;
 
 export const systemClock: Clock = { now: () => Date.now() };

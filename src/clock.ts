@@ -1,4 +1,4 @@
-// Time as a port: capabilities read the time and set timers only through this, so tests use a fake clock.
+// Time as a port: capabilities read the time and set timers only through this, so tests use a fake clock. Imports nothing.
 
 export type TimerHandle = unknown;
 
