@@ -1,6 +1,6 @@
 // Starts tvphone in-process on 127.0.0.1 (UDP and TCP, port 0) with a fresh store, for integration tests.
-// The store is SQLite in a temp file, or PostgreSQL when TVPHONE_TEST_SERVER_DB=postgres and TVPHONE_TEST_PG_URL is set
-// (the suite then runs on both: see test/integration/server/*.test.ts).
+// The store is SQLite in a temp file; with TVPHONE_TEST_STORE=postgres (and TVPHONE_TEST_PG_URL) it is a fresh
+// PostgreSQL database per server, dropped at close: `npm test` runs the integration suites once more that way.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,11 @@ import { silentLogger } from '../../src/log/logger.ts';
 import { startServer, type TvphoneServer } from '../../src/server.ts';
 import { ha1 } from '../../src/sip/digest.ts';
 import type { ListenerInfo } from '../../src/transport/transport.ts';
+import { createTestDatabase, type TestDatabase } from '../integration/store/pg-database.ts';
+
+/** The store backend the integration suites run on in this process: 'sqlite' (default) or 'postgres'. */
+export const TEST_STORE: 'sqlite' | 'postgres' = process.env.TVPHONE_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+if (TEST_STORE === 'postgres' && !process.env.TVPHONE_TEST_PG_URL) throw new Error('TVPHONE_TEST_STORE=postgres needs TVPHONE_TEST_PG_URL');
 
 export interface TestServer {
   server: TvphoneServer;
@@ -30,8 +35,9 @@ export interface TestServerOptions {
 export const REALM = 'tvphone';
 
 export async function startTestServer(o: TestServerOptions = {}): Promise<TestServer> {
-  const dir = o.dbUrl ? null : mkdtempSync(join(tmpdir(), 'tvphone-it-'));
-  const dbUrl = o.dbUrl ?? `sqlite:${join(dir!, 'tvphone.db')}`;
+  const pg: TestDatabase | null = !o.dbUrl && TEST_STORE === 'postgres' ? await createTestDatabase(process.env.TVPHONE_TEST_PG_URL!) : null;
+  const dir = o.dbUrl || pg ? null : mkdtempSync(join(tmpdir(), 'tvphone-it-'));
+  const dbUrl = o.dbUrl ?? pg?.url ?? `sqlite:${join(dir!, 'tvphone.db')}`;
   const profile = validateProfile({
     listeners: [{ transport: 'udp', host: '127.0.0.1', port: 0 }, { transport: 'tcp', host: '127.0.0.1', port: 0 }],
     auth: { mode: o.auth ?? 'none', realm: REALM },
@@ -49,6 +55,7 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     async close() {
       await server.close();
       if (dir && !o.keepDb) rmSync(dir, { recursive: true, force: true });
+      if (pg && !o.keepDb) await pg.drop();
     },
   };
 }

@@ -1,10 +1,9 @@
 // The server over real UDP and TCP sockets on 127.0.0.1: registrar, routing replies, proxying, user_call and
-// user_property, store-and-forward. Runs on SQLite, and on PostgreSQL too when TVPHONE_TEST_PG_URL is set.
+// user_property, store-and-forward. Runs on SQLite, and again on PostgreSQL in `npm test` (TVPHONE_TEST_STORE).
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startTestServer, REALM, type TestServer } from '../../helpers/test-server.ts';
+import { startTestServer, REALM, TEST_STORE, type TestServer } from '../../helpers/test-server.ts';
 import { RawClient } from '../../helpers/raw-client.ts';
-import { createTestDatabase, type TestDatabase } from '../store/pg-database.ts';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import { createResponse } from '../../../src/sip/response.ts';
 import { parseAuthParams, parseContacts } from '../../../src/sip/headers.ts';
@@ -12,16 +11,10 @@ import { buildAuthorization } from '../../../src/sip/digest.ts';
 import { newTag } from '../../../src/sip/ids.ts';
 import { parseMissedCallNotice } from '../../../src/offline/missed-call-notice.ts';
 
-const backends: Array<{ name: string; db: () => Promise<TestDatabase | null> }> = [
-  { name: 'SQLite', db: async () => null },
-];
-if (process.env.TVPHONE_TEST_PG_URL) backends.push({ name: 'PostgreSQL', db: () => createTestDatabase(process.env.TVPHONE_TEST_PG_URL!) });
-
-for (const backend of backends) {
-  describe(`server over UDP and TCP on 127.0.0.1 (${backend.name})`, function () {
+{
+  describe(`server over UDP and TCP on 127.0.0.1 (${TEST_STORE})`, function () {
     this.timeout(20000);
     let ts: TestServer;
-    let pg: TestDatabase | null;
     const clients: RawClient[] = [];
 
     async function client(transport: 'udp' | 'tcp' = 'udp'): Promise<RawClient> {
@@ -31,8 +24,7 @@ for (const backend of backends) {
     }
 
     async function start(auth: 'none' | 'digest' = 'none'): Promise<void> {
-      pg = await backend.db();
-      ts = await startTestServer({ auth, dbUrl: pg?.url });
+      ts = await startTestServer({ auth });
     }
 
     async function register(c: RawClient, user: string, expires = 3600): Promise<SipResponse> {
@@ -46,7 +38,6 @@ for (const backend of backends) {
     afterEach(async () => {
       for (const c of clients.splice(0)) await c.close();
       await ts?.close();
-      await pg?.drop();
     });
 
     it('answers OPTIONS to the server with 200 and Allow (RFC 3261 §11.2)', async () => {
