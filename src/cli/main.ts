@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { TvphoneError } from '../errors.ts';
 import { registerAdminCommands } from './admin.ts';
 import { registerServeCommand } from './serve.ts';
+import { registerTvCommand } from './tv.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   registerServeCommand(program);
   registerAdminCommands(program);
+  registerTvCommand(program);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

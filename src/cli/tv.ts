@@ -1,0 +1,138 @@
+// `tvphone tv`: the TV agent in a terminal. Wires flags to TvAgent (src/terminal/tv-agent.ts) and prints its
+// events — the ANSI screen (src/terminal/screen.ts), or with --json one event per line (src/terminal/events.ts).
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { TvphoneError } from '../errors.ts';
+import type { TvAgentEvents } from '../terminal/events.ts';
+import { applyEvent, initialScreen, render } from '../terminal/screen.ts';
+import { TvAgent } from '../terminal/tv-agent.ts';
+
+interface TvOpts {
+  user: string;
+  password?: string;
+  passwordStdin?: boolean;
+  server: string;
+  transport: 'tcp' | 'udp' | 'tls';
+  downloadDir: string;
+  contacts?: string;
+  contactsFile?: string;
+  call?: string;
+  autoAnswer?: boolean;
+  play?: string;
+  tone: string;
+  record?: string;
+  duration?: string;
+  message?: string[];
+  sendPicture?: string[];
+  json?: boolean;
+  localIp: string;
+}
+
+const EVENTS: (keyof TvAgentEvents)[] = [
+  'registered', 'unregistered', 'registration-failed', 'connection-lost', 'message', 'missed-calls', 'presence', 'message-sent',
+  'call-incoming', 'call-outgoing', 'call-ringing', 'call-answered', 'call-held', 'call-ended', 'error',
+];
+
+function readStdin(): Promise<string> {
+  return new Promise((resolve) => {
+    let data = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (c: string) => { data += c; });
+    process.stdin.on('end', () => resolve(data.split(/\r?\n/)[0] ?? ''));
+  });
+}
+
+export function registerTvCommand(program: Command): void {
+  program.command('tv').description("run the TV's SIP agent: register, show kept messages and missed calls, presence, calls")
+    .requiredOption('--user <id>', 'user id (e.g. 1001)')
+    .option('--password <pw>', 'password (prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from the first line of stdin')
+    .requiredOption('--server <sip-uri>', 'the tvphone server, e.g. sip:127.0.0.1:5060')
+    .addOption(new Option('--transport <t>', 'transport to the server').choices(['tcp', 'udp', 'tls']).default('tcp'))
+    .option('--local-ip <ip>', 'our address for SIP and RTP', '127.0.0.1')
+    .option('--download-dir <dir>', 'where pictures and messages.log go', './tvphone-downloads')
+    .option('--contacts <list>', 'users to watch, comma-separated (1002,1003)')
+    .option('--contacts-file <file>', 'users to watch, one per line')
+    .option('--call <user>', 'place a call to this user once registered')
+    .option('--auto-answer', 'answer incoming calls at once')
+    .option('--play <file.wav>', 'send this WAV file as audio (looped)')
+    .option('--tone <hz>', 'send a test tone of this frequency when no --play', '440')
+    .option('--record <file.wav>', 'write the received audio of a call to this file')
+    .option('--duration <s>', 'hang up a call after this many seconds, then exit (for scripts)')
+    .option('--message <user-and-text...>', 'send a text message: --message USER TEXT')
+    .option('--send-picture <user-and-file...>', 'send a picture: --send-picture USER FILE (.jpg, .png)')
+    .option('--json', 'one JSON event per line on stdout instead of the screen')
+    .action(async (o: TvOpts) => {
+      let password = o.password;
+      if (o.passwordStdin) password = await readStdin();
+      if (password === undefined) throw new TvphoneError('ERR_NO_PASSWORD', 'give --password or --password-stdin');
+      const contacts = [
+        ...(o.contacts ? o.contacts.split(',') : []),
+        ...(o.contactsFile ? readFileSync(o.contactsFile, 'utf8').split(/\r?\n/) : []),
+      ].map((c) => c.trim()).filter(Boolean);
+      const tone = Number(o.tone);
+      if (!(tone > 0 && tone < 4000)) throw new TvphoneError('ERR_BAD_TONE', `--tone must be between 0 and 4000 Hz, got ${o.tone}`);
+      const duration = o.duration !== undefined ? Number(o.duration) : undefined;
+      if (duration !== undefined && !(duration > 0)) throw new TvphoneError('ERR_BAD_DURATION', `--duration must be > 0, got ${o.duration}`);
+      if (o.message && o.message.length < 2) throw new TvphoneError('ERR_BAD_MESSAGE', '--message needs USER TEXT');
+      if (o.sendPicture && o.sendPicture.length !== 2) throw new TvphoneError('ERR_BAD_PICTURE', '--send-picture needs USER FILE');
+
+      const agent = new TvAgent({
+        user: o.user, password, server: o.server, transport: o.transport, localIp: o.localIp, downloadDir: o.downloadDir, contacts,
+        autoAnswer: o.autoAnswer ?? false, toneHz: tone, play: o.play, record: o.record,
+      });
+      const screen = initialScreen(o.user, contacts);
+      const interactive = !o.json && process.stdout.isTTY === true;
+      for (const name of EVENTS) {
+        agent.on(name, ((e: Record<string, unknown>) => {
+          if (o.json) process.stdout.write(JSON.stringify({ event: name, ...e }) + '\n');
+          else {
+            applyEvent(screen, name, e as never);
+            if (interactive) process.stdout.write(render(screen));
+            else process.stdout.write(`${name}: ${screen.status}${name.startsWith('call') && screen.call ? ` ${screen.call}` : ''}\n`);
+          }
+        }) as never);
+      }
+
+      let done!: () => void;
+      const finished = new Promise<void>((resolve) => { done = resolve; });
+      let stopping = false;
+      const stop = (): void => {
+        if (stopping) return;
+        stopping = true;
+        agent.stop().then(done, done);
+      };
+      process.on('SIGINT', stop).on('SIGTERM', stop);
+
+      // --duration: hang up S seconds after a call is answered, then exit
+      if (duration !== undefined) {
+        agent.on('call-answered', () => setTimeout(() => void agent.hangup(), duration * 1000).unref());
+        agent.on('call-ended', () => stop());
+      }
+      await agent.start();
+
+      if (o.message) await agent.sendMessage(o.message[0], o.message.slice(1).join(' '));
+      if (o.sendPicture) await agent.sendPicture(o.sendPicture[0], o.sendPicture[1]);
+      if (o.call) void agent.dial(o.call);
+      else if ((o.message || o.sendPicture) && duration === undefined && !o.autoAnswer && contacts.length === 0) stop(); // a one-shot send
+
+      if (interactive && process.stdin.isTTY && !o.passwordStdin) {
+        process.stdin.setRawMode(true);
+        process.stdin.resume();
+        process.stdin.setEncoding('utf8');
+        process.stdin.on('data', (k: string) => {
+          if (k === 'a') agent.answer();
+          else if (k === 'h') void agent.hangup();
+          else if (k === 'q' || k === '\u0003') stop();
+        });
+        process.stdout.write(render(screen));
+      }
+      await finished;
+      process.off('SIGINT', stop).off('SIGTERM', stop);
+      if (interactive && process.stdin.isTTY) {
+        process.stdin.setRawMode(false);
+        process.stdin.pause();
+      }
+    });
+}
