@@ -162,3 +162,54 @@ describe('tvphone tv: two agents and the server (integration)', function () {
     await offline;
   });
 });
+
+describe('tvphone tv: connection loss and repeats (integration)', function () {
+  this.timeout(30_000);
+  let srv: TestServer;
+  let dir: string;
+  let a: TvAgent | null = null;
+
+  beforeEach(async () => {
+    srv = await startTestServer({ auth: 'digest' });
+    await srv.addUser('1001', 'pw1');
+    dir = mkdtempSync(join(tmpdir(), 'tvphone-tv-'));
+  });
+  afterEach(async () => {
+    await a?.stop();
+    a = null;
+    await srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('registers again over a new connection when the TCP connection to the server is lost', async () => {
+    a = new TvAgent({ user: '1001', password: 'pw1', server: `sip:127.0.0.1:${srv.tcp.port}`, downloadDir: dir, retryMinMs: 50 });
+    await a.start();
+    assert.equal(srv.server.transport.connectionCount, 1);
+    const lost = waitFor(a, 'connection-lost');
+    const again = waitFor(a, 'registered');
+    for (let id = 1; id < 10; id++) if (srv.server.transport.hasConnection(id)) srv.server.transport.closeConnection(id);
+    await lost;
+    await again;
+    assert.ok(a.isRegistered);
+  });
+
+  it('a repeated message id (after a crash) is answered 200 but not shown twice', async () => {
+    await srv.addUser('1002', 'pw2');
+    const seenFile = join(dir, '.tvphone-seen-ids');
+    writeFileSync(seenFile, '1\n');
+    const b = new TvAgent({ user: '1002', password: 'pw2', server: `sip:127.0.0.1:${srv.tcp.port}`, downloadDir: join(dir, 'x') });
+    a = new TvAgent({ user: '1001', password: 'pw1', server: `sip:127.0.0.1:${srv.tcp.port}`, downloadDir: dir });
+    // 1001 is off: a message kept for it gets silo id 1, which its seen-ids file already lists
+    await b.start();
+    assert.equal(await b.sendMessage('1001', 'already seen'), 202);
+    assert.equal(await b.sendMessage('1001', 'new one'), 202);
+    const shown: string[] = [];
+    a.on('message', (m) => shown.push(m.text ?? ''));
+    await a.start();
+    for (let i = 0; i < 30 && shown.length < 1; i++) await sleep(100);
+    await sleep(300);
+    await b.stop();
+    assert.deepEqual(shown, ['new one']);
+    assert.equal((await srv.server.store.pendingMessages('1001', 10)).length, 0, 'both answered 200: nothing kept');
+  });
+});
