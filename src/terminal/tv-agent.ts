@@ -23,7 +23,6 @@ import { parseSipUri } from '../sip/uri.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
 import type { TimerValues } from '../transaction/timers.ts';
 import { NetworkTransport } from '../transport/network-transport.ts';
-import { remoteKey } from '../transport/stream-connection.ts';
 import type { Target, TransportName } from '../transport/transport.ts';
 import type { CallEndReason, TvAgentEvents } from './events.ts';
 
@@ -290,12 +289,7 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
 
   /** RFC 5626 §3.5.1: a CRLFCRLF ping on the flow to the server keeps NATs and the registrar's connection alive. */
   #keepAlive(): void {
-    const t = this.transport as unknown as { byRemote?: Map<string, { write(b: Buffer): void; closed: boolean }>; keepAlive?: (target: Target) => void } | null;
-    if (t === null) return;
-    if (typeof t.keepAlive === 'function') return t.keepAlive(this.serverTarget);
-    // Stopgap until NetworkTransport offers keepAlive(target): write the ping on the open connection to the server.
-    const conn = t.byRemote?.get(remoteKey(this.serverTarget.transport, this.serverTarget.address, this.serverTarget.port));
-    if (conn !== undefined && !conn.closed) conn.write(Buffer.from('\r\n\r\n', 'latin1'));
+    this.transport?.keepAlive(this.serverTarget);
   }
 
   /** The flow to the server closed: register again (a new connection), with back-off on failure. */

@@ -48,6 +48,7 @@ interface StreamListener {
 }
 
 const MAX_PENDING_ERRORS = 64;
+const PING = Buffer.from('\r\n\r\n', 'latin1');
 
 export class NetworkTransport implements Transport, ConnectionOwner {
   readonly counters: TransportCounters = { received: 0, sent: 0, parseErrors: 0, dropped: 0, connectionsOpened: 0, connectionsClosed: 0 };
@@ -211,6 +212,19 @@ export class NetworkTransport implements Transport, ConnectionOwner {
     else l.socket.send(bytes, port, address, (err) => {
       if (err) onError(err);
     });
+  }
+
+  /**
+   * RFC 5626 §3.5.1: send a CRLFCRLF ping on the open stream connection to `target` (a UA keeping its flow to the
+   * registrar alive). Returns false when there is no open connection (UDP, or the flow is gone).
+   */
+  keepAlive(target: Target): boolean {
+    if (target.transport === 'udp') return false;
+    const conn = (target.connectionId != null ? this.connections.get(target.connectionId) : undefined)
+      ?? this.byRemote.get(remoteKey(target.transport, target.address.replace(/^\[|\]$/g, ''), target.port));
+    if (conn === undefined || !conn.connected || conn.closed) return false;
+    conn.write(PING);
+    return true;
   }
 
   private sendStream(bytes: Buffer, target: Target, address: string, onError?: SendErrorCallback): void {

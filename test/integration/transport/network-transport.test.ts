@@ -231,6 +231,24 @@ describe('transport: NetworkTransport on real sockets (127.0.0.1)', function () 
     assert.equal((reader.messages[1] as SipRequest).method, 'OPTIONS');
   });
 
+  it('sends a CRLFCRLF keep-alive on the open connection to a target, and none on UDP (RFC 5626 §3.5.1)', async () => {
+    await start();
+    const chunks: Buffer[] = [];
+    const peer = net.createServer((s) => s.on('data', (d) => chunks.push(d)));
+    await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => peer.close(() => r())));
+    const port = (peer.address() as net.AddressInfo).port;
+    const target = { transport: 'tcp' as const, address: '127.0.0.1', port };
+    assert.equal(transport.keepAlive(target), false, 'no connection yet');
+    transport.send(parseMessage(Buffer.from(options('z9hG4bKka', 'TCP'))), target);
+    for (let i = 0; i < 100 && Buffer.concat(chunks).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const before = Buffer.concat(chunks).length;
+    assert.equal(transport.keepAlive(target), true);
+    for (let i = 0; i < 100 && Buffer.concat(chunks).length === before; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(Buffer.concat(chunks).subarray(before).toString('latin1'), '\r\n\r\n');
+    assert.equal(transport.keepAlive({ transport: 'udp', address: '127.0.0.1', port }), false);
+  });
+
   it('closes idle connections after the configured time', async () => {
     await start({ idleTimeout: 100 });
     const { reader } = await tcpClient(transport.listeners[1].port);
