@@ -1,0 +1,146 @@
+// Presence (RFC 3856 over RFC 6665) over real sockets: a registered watcher SUBSCRIBEs, gets 200 and a NOTIFY
+// with a PIDF body, then one NOTIFY per change of the presentity's User_netstate (REGISTER, loss of its TCP
+// connection, REGISTER again); Expires: 0 ends the subscription with a final NOTIFY; an unknown event is 489.
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
+import { RawClient } from '../../helpers/raw-client.ts';
+import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
+import { overallBasic, parsePidf, PIDF_CONTENT_TYPE } from '../../../src/presence/pidf.ts';
+import { parseCSeq, tagOf } from '../../../src/sip/headers.ts';
+import { newTag } from '../../../src/sip/ids.ts';
+
+describe('presence: SUBSCRIBE / NOTIFY over UDP and TCP (RFC 3856)', function () {
+  this.timeout(20_000);
+  let ts: TestServer;
+  const clients: RawClient[] = [];
+
+  async function client(transport: 'udp' | 'tcp' = 'udp'): Promise<RawClient> {
+    const c = await RawClient.open(transport, transport === 'udp' ? ts.udp.port : ts.tcp.port);
+    clients.push(c);
+    return c;
+  }
+
+  async function register(c: RawClient, user: string, expires = 3600): Promise<SipResponse> {
+    const { callId } = c.request({
+      method: 'REGISTER', uri: 'sip:127.0.0.1', from: `<sip:${user}@127.0.0.1>`, to: `<sip:${user}@127.0.0.1>`,
+      headers: [['Contact', c.contact], ['Expires', String(expires)]],
+    });
+    return c.final(callId);
+  }
+
+  interface Dialog { callId: string; fromTag: string; toTag: string | null; cseq: number }
+
+  function subscribe(c: RawClient, watcher: string, presentity: string, o: { event?: string; expires?: number; dialog?: Dialog } = {}): { dialog: Dialog; res: Promise<SipResponse> } {
+    const dialog = o.dialog ?? { callId: `sub-${newTag()}`, fromTag: newTag(), toTag: null, cseq: 0 };
+    dialog.cseq++;
+    c.request({
+      method: 'SUBSCRIBE', uri: `sip:${presentity}@127.0.0.1`, from: `<sip:${watcher}@127.0.0.1>`, fromTag: dialog.fromTag,
+      to: `<sip:${presentity}@127.0.0.1>${dialog.toTag ? `;tag=${dialog.toTag}` : ''}`, callId: dialog.callId, cseq: dialog.cseq,
+      headers: [['Contact', c.contact], ['Event', o.event ?? 'presence'], ['Accept', PIDF_CONTENT_TYPE], ['Expires', String(o.expires ?? 600)]],
+    });
+    return { dialog, res: c.final(dialog.callId, 'SUBSCRIBE') };
+  }
+
+  function nextNotify(c: RawClient, callId: string, timeoutMs = 5000): Promise<SipRequest> {
+    return c.waitFor((m) => m.isRequest() && (m as SipRequest).method === 'NOTIFY' && m.callId === callId, timeoutMs) as Promise<SipRequest>;
+  }
+
+  function basicOf(n: SipRequest): string {
+    assert.equal(n.header('content-type'), PIDF_CONTENT_TYPE);
+    return overallBasic(parsePidf(n.body));
+  }
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close();
+    await ts?.close();
+  });
+
+  it('answers a SUBSCRIBE with 200 and sends a NOTIFY with a PIDF body (closed for an offline presentity)', async () => {
+    ts = await startTestServer({ auth: 'none' });
+    const watcher = await client();
+    assert.equal((await register(watcher, '3001')).status, 200);
+    const { dialog, res } = subscribe(watcher, '3001', '3002');
+    const ok = await res;
+    assert.equal(ok.status, 200);
+    assert.ok(tagOf(ok.header('to')!), 'the 200 has a To tag (it creates the dialog)');
+    assert.ok(Number(ok.header('expires')) > 0);
+    const n = await nextNotify(watcher, dialog.callId);
+    assert.equal(n.header('event'), 'presence');
+    assert.match(n.header('subscription-state')!, /^active/);
+    assert.equal(tagOf(n.header('from')!), tagOf(ok.header('to')!), 'the NOTIFY is in the dialog the 200 created');
+    assert.equal(tagOf(n.header('to')!), dialog.fromTag);
+    assert.match(parsePidf(n.body).entity, /^sip:3002@/);
+    assert.equal(basicOf(n), 'closed');
+  });
+
+  it('notifies open → closed → open as the presentity registers, loses its TCP connection and registers again', async () => {
+    ts = await startTestServer({ auth: 'none' });
+    const watcher = await client();
+    assert.equal((await register(watcher, '3001')).status, 200);
+    const { dialog, res } = subscribe(watcher, '3001', '3003');
+    assert.equal((await res).status, 200);
+    const initial = await nextNotify(watcher, dialog.callId);
+    assert.equal(basicOf(initial), 'closed');
+
+    const tv1 = await client('tcp');
+    assert.equal((await register(tv1, '3003')).status, 200);
+    const n1 = await nextNotify(watcher, dialog.callId);
+    assert.equal(basicOf(n1), 'open');
+
+    await tv1.close();
+    clients.splice(clients.indexOf(tv1), 1);
+    const n2 = await nextNotify(watcher, dialog.callId);
+    assert.equal(basicOf(n2), 'closed');
+
+    const tv2 = await client('tcp');
+    assert.equal((await register(tv2, '3003')).status, 200);
+    const n3 = await nextNotify(watcher, dialog.callId);
+    assert.equal(basicOf(n3), 'open');
+
+    const seqs = [initial, n1, n2, n3].map((n) => parseCSeq(n.header('cseq')!).seq);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'CSeq grows within the dialog');
+    assert.equal(new Set(seqs).size, 4);
+    await sleep(200);
+    assert.equal(watcher.received.filter((m) => m.isRequest() && (m as SipRequest).method === 'NOTIFY').length, 0, 'one NOTIFY per change');
+  });
+
+  it('ends the subscription on Expires: 0 with a final NOTIFY (Subscription-State: terminated)', async () => {
+    ts = await startTestServer({ auth: 'none' });
+    const watcher = await client();
+    await register(watcher, '3001');
+    const presentity = await client();
+    await register(presentity, '3004');
+    const { dialog, res } = subscribe(watcher, '3001', '3004');
+    const ok = await res;
+    assert.equal(ok.status, 200);
+    dialog.toTag = tagOf(ok.header('to')!);
+    assert.equal(basicOf(await nextNotify(watcher, dialog.callId)), 'open');
+
+    const end = subscribe(watcher, '3001', '3004', { dialog, expires: 0 });
+    const endRes = await end.res;
+    assert.equal(endRes.status, 200);
+    assert.equal(endRes.header('expires'), '0');
+    const last = await nextNotify(watcher, dialog.callId);
+    assert.match(last.header('subscription-state')!, /^terminated/);
+    assert.equal(basicOf(last), 'open', 'the final NOTIFY still carries the state');
+    assert.deepEqual(await ts.server.store.subscriptionsFor('3004', Date.now()), []);
+
+    // no more NOTIFYs after the end: the presentity going offline is not reported
+    assert.equal((await register(presentity, '3004', 0)).status, 200);
+    await sleep(300);
+    assert.equal(watcher.received.filter((m) => m.isRequest() && (m as SipRequest).method === 'NOTIFY').length, 0);
+  });
+
+  it('answers Event: foo with 489 Bad Event and Allow-Events: presence (RFC 6665 §4.2.1.1)', async () => {
+    ts = await startTestServer({ auth: 'none' });
+    const watcher = await client();
+    await register(watcher, '3001');
+    const { dialog, res } = subscribe(watcher, '3001', '3005', { event: 'foo' });
+    const r = await res;
+    assert.equal(r.status, 489);
+    assert.match(r.header('allow-events') ?? '', /presence/);
+    await sleep(200);
+    assert.equal(watcher.received.filter((m) => m.isRequest() && m.callId === dialog.callId).length, 0, 'no NOTIFY follows');
+  });
+});
