@@ -99,7 +99,7 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
 
   const auth = new Authenticator({
     store, clock: opts.clock, realm: profile.auth.realm, mode: profile.auth.mode, nonceTtlMs: profile.auth.nonceTtlSeconds * 1000,
-    secret: randomBytes(32), retryAfterSeconds: RETRY_AFTER_S, log: log.child({ mod: 'auth' }),
+    secret: randomBytes(32), retryAfterSeconds: RETRY_AFTER_S, algorithms: profile.auth.algorithms, log: log.child({ mod: 'auth' }),
   });
 
   const silo = new Silo({

@@ -39,7 +39,8 @@ export interface Profile {
   /** the server's own domains; empty = whatever address it is reached at */
   domains: string[];
   /** realm: the digest realm HA1 values are computed with; fixed so that it does not depend on the address used */
-  auth: { mode: 'digest' | 'none'; realm: string; nonceTtlSeconds: number };
+  /** algorithms: the digest challenges offered, most preferred first (RFC 8760 §2.4) */
+  auth: { mode: 'digest' | 'none'; realm: string; nonceTtlSeconds: number; algorithms: Array<'SHA-256' | 'MD5'> };
   store: { url: string; groupCommitMs: number };
   registrar: { defaultExpires: number; minExpires: number; maxExpires: number; maxContacts: number };
   messages: {
@@ -61,7 +62,7 @@ export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
     { transport: 'tcp', host: '0.0.0.0', port: 5060 },
   ],
   domains: [],
-  auth: { mode: 'digest', realm: 'tvphone', nonceTtlSeconds: 300 },
+  auth: { mode: 'digest', realm: 'tvphone', nonceTtlSeconds: 300, algorithms: ['SHA-256', 'MD5'] },
   store: { url: 'sqlite:./data/tvphone.db', groupCommitMs: 1 },
   registrar: { defaultExpires: 3600, minExpires: 60, maxExpires: 7200, maxContacts: 10 },
   messages: {
@@ -125,7 +126,7 @@ export function validateProfile(raw: unknown, file: string): Profile {
   });
 
   const auth = v.object(top.auth ?? {}, 'auth');
-  v.known(auth, 'auth', ['mode', 'realm', 'nonceTtlSeconds']);
+  v.known(auth, 'auth', ['mode', 'realm', 'nonceTtlSeconds', 'algorithms']);
   const store = v.object(top.store ?? {}, 'store');
   v.known(store, 'store', ['url', 'groupCommitMs']);
   const reg = v.object(top.registrar ?? {}, 'registrar');
@@ -162,6 +163,7 @@ export function validateProfile(raw: unknown, file: string): Profile {
       mode: v.oneOf(auth.mode ?? d.auth.mode, 'auth.mode', ['digest', 'none'] as const),
       realm: v.string(auth.realm ?? d.auth.realm, 'auth.realm'),
       nonceTtlSeconds: v.int(auth.nonceTtlSeconds ?? d.auth.nonceTtlSeconds, 'auth.nonceTtlSeconds', 10, 86400),
+      algorithms: v.algorithms(auth.algorithms ?? d.auth.algorithms, 'auth.algorithms'),
     },
     store: { url, groupCommitMs: v.int(store.groupCommitMs ?? d.store.groupCommitMs, 'store.groupCommitMs', 0, 100) },
     registrar,
@@ -239,6 +241,12 @@ class Validator {
   oneOf<T extends string>(x: unknown, field: string, values: readonly T[]): T {
     if (typeof x !== 'string' || !values.includes(x as T)) this.fail(field, `must be one of ${values.join(', ')}, got ${JSON.stringify(x)}`);
     return x as T;
+  }
+  algorithms(x: unknown, field: string): Array<'SHA-256' | 'MD5'> {
+    const list = this.array(x, field).map((a, i) => this.oneOf(a, `${field}[${i}]`, ['SHA-256', 'MD5'] as const));
+    if (list.length === 0) this.fail(field, 'at least one algorithm is needed');
+    if (new Set(list).size !== list.length) this.fail(field, 'an algorithm is listed twice');
+    return list;
   }
   known(obj: Record<string, unknown>, field: string, keys: string[]): void {
     for (const k of Object.keys(obj)) {

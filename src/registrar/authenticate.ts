@@ -30,6 +30,11 @@ export interface AuthenticatorOptions {
   maxTrackedNonces?: number;
   /** Retry-After of the 503 sent when the store is down; default 5 */
   retryAfterSeconds?: number;
+  /**
+   * The challenges offered, most preferred first (RFC 8760 §2.4); default SHA-256 then MD5. Clients that read only
+   * the first challenge (sipp, older phones) need MD5 first; credentials with an algorithm not listed are challenged.
+   */
+  algorithms?: readonly DigestAlgorithm[];
   log?: Logger;
 }
 
@@ -40,6 +45,8 @@ type Verdict = 'ok' | 'challenge' | 'stale';
 
 const ALGORITHMS: readonly DigestAlgorithm[] = ['SHA-256', 'MD5']; // RFC 8760 §2.4: preferred first
 
+export const DIGEST_ALGORITHMS = ALGORITHMS;
+
 export class Authenticator {
   readonly #store: Store;
   readonly #realms: readonly string[];
@@ -49,6 +56,7 @@ export class Authenticator {
   readonly #nonces: NonceIssuer;
   readonly #counts: NonceCounts;
   readonly #retryAfter: number;
+  readonly #algorithms: readonly DigestAlgorithm[];
   readonly #log?: Logger;
   /** HA1s of a password nobody knows: compared against when the user is unknown, so timing stays alike */
   readonly #dummy: Record<DigestAlgorithm, string>;
@@ -63,6 +71,7 @@ export class Authenticator {
     this.#nonces = new NonceIssuer(opts.secret ?? randomBytes(32), opts.nonceTtlMs ?? 300_000);
     this.#counts = new NonceCounts(opts.maxTrackedNonces ?? 100_000);
     this.#retryAfter = opts.retryAfterSeconds ?? 5;
+    this.#algorithms = opts.algorithms?.length ? [...opts.algorithms] : ALGORITHMS;
     this.#log = opts.log;
     const pw = randomBytes(16).toString('hex');
     this.#dummy = { MD5: ha1('MD5', 'x', this.#realms[0], pw), 'SHA-256': ha1('SHA-256', 'x', this.#realms[0], pw) };
@@ -81,20 +90,20 @@ export class Authenticator {
       return await this.#digest(req, opts.proxy, claimed);
     } catch (err) {
       if (err instanceof StoreUnavailableError) {
-        this.#log?.warn({ err }, 'store unavailable: request answered 503');
+        this.#log?.debug({ err }, 'store unavailable: request answered 503'); // the outage itself is logged once by the server
         return reply(req, 503, 'Service Unavailable', [['Retry-After', String(this.#retryAfter)]]);
       }
       throw err;
     }
   }
 
-  /** A 401/407 with a SHA-256 and an MD5 challenge (RFC 8760 §2.4), for routing to send when it must. */
+  /** A 401/407 with one challenge per configured algorithm, preferred first (RFC 8760 §2.4). */
   challenge(req: SipRequest, opts: { proxy: boolean; stale?: boolean }): SipResponse {
     const realm = this.#realmFor(req);
     const nonce = this.#nonces.issue(realm, this.#clock.now());
     const res = createResponse(req, opts.proxy ? 407 : 401, undefined, newTag());
     const name = opts.proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate';
-    for (const algorithm of ALGORITHMS) res.addHeader(name, createChallenge({ realm, nonce, algorithm, stale: opts.stale === true }));
+    for (const algorithm of this.#algorithms) res.addHeader(name, createChallenge({ realm, nonce, algorithm, stale: opts.stale === true }));
     return res;
   }
 
@@ -147,7 +156,7 @@ export class Authenticator {
     const uri = params.get('uri');
     const algorithm = algorithmOf(params.get('algorithm'));
     const nc = params.get('nc');
-    if (!username || !nonce || !uri || !params.get('response') || !algorithm) return 'challenge';
+    if (!username || !nonce || !uri || !params.get('response') || !algorithm || !this.#algorithms.includes(algorithm)) return 'challenge';
     // RFC 7616 §3.4: we offered qop="auth"; its nc is what makes a replay detectable, so it is required.
     if (params.get('qop')?.toLowerCase() !== 'auth' || !nc || !/^[0-9a-fA-F]{8}$/.test(nc) || !params.get('cnonce')) return 'challenge';
     // RFC 7616 §3.4.6: the digest-uri must name the Request-URI.

@@ -83,6 +83,12 @@ describe('sip-profiles', () => {
     assert.match(refusal(() => validateProfile({ listeners: [l, l] }, 'p.json')).message, /listed twice/);
   });
 
+  it('refuses an unknown digest algorithm and an empty list', () => {
+    assert.equal(refusal(() => validateProfile({ auth: { algorithms: ['SHA-512'] } }, 'p.json')).field, 'auth.algorithms[0]');
+    assert.equal(refusal(() => validateProfile({ auth: { algorithms: [] } }, 'p.json')).field, 'auth.algorithms');
+    assert.deepEqual(validateProfile({ auth: { algorithms: ['MD5', 'SHA-256'] } }, 'p.json').auth.algorithms, ['MD5', 'SHA-256']);
+  });
+
   it('parses --listen specs with IPv4 and bracketed IPv6 hosts', () => {
     assert.deepEqual(parseListenSpec('udp:127.0.0.1:5060'), { transport: 'udp', host: '127.0.0.1', port: 5060 });
     assert.deepEqual(parseListenSpec('tcp:[::1]:0'), { transport: 'tcp', host: '::1', port: 0 });

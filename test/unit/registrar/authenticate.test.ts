@@ -53,6 +53,24 @@ describe('registrar/authenticate (RFC 3261 §22, RFC 7616, RFC 8760)', () => {
     }
   });
 
+  it('offers the configured algorithms in the configured order, and challenges credentials of an algorithm not offered', async () => {
+    const md5Only = new Authenticator({ store: store.asStore(), realm: REALM, clock, algorithms: ['MD5'] });
+    const req = request();
+    const first = await md5Only.authenticate(req, { proxy: false });
+    assert.ok(first instanceof SipResponse);
+    assert.deepEqual(challenges(first).map((p) => p.get('algorithm')), ['MD5']);
+    assert.deepEqual(await md5Only.authenticate(answer(req, first, { alg: 'MD5' }), { proxy: false }), { userId: 'alice' });
+    // a SHA-256 answer (to a challenge of the default authenticator) is not accepted where only MD5 is offered
+    const req2 = request();
+    const sha = answer(req2, await challengeFor(req2), { alg: 'SHA-256' });
+    const res = await md5Only.authenticate(sha, { proxy: false });
+    assert.ok(res instanceof SipResponse && res.status === 401);
+    const legacyFirst = new Authenticator({ store: store.asStore(), realm: REALM, clock, algorithms: ['MD5', 'SHA-256'] });
+    const c = await legacyFirst.authenticate(request(), { proxy: false });
+    assert.ok(c instanceof SipResponse);
+    assert.deepEqual(challenges(c).map((p) => p.get('algorithm')), ['MD5', 'SHA-256']);
+  });
+
   it('challenges other requests with 407 and Proxy-Authenticate', async () => {
     const res = await challengeFor(request({ method: 'INVITE' }), true);
     assert.equal(res.status, 407);
