@@ -5,6 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const BIN = fileURLToPath(new URL('../../bin/tvphone', import.meta.url));
 
@@ -15,6 +18,11 @@ export interface ChildServerOptions {
   tcpPort?: number;
   /** default 'none' */
   auth?: 'none' | 'digest';
+  /**
+   * the profile to run (written to a temp file); default {} = the built-in defaults, so that the test does not
+   * depend on sip-profiles/default.json. --listen, --db and --auth override it.
+   */
+  profile?: Record<string, unknown>;
   /** extra environment (TVPHONE_LOG …) */
   env?: Record<string, string>;
   /** how long to wait for "tvphone serving" (default 15 s) */
@@ -38,7 +46,10 @@ export interface ChildServer {
 }
 
 export async function startChildServer(o: ChildServerOptions): Promise<ChildServer> {
-  const args = [BIN, 'serve',
+  const profileDir = mkdtempSync(join(tmpdir(), 'tvphone-child-'));
+  const profileFile = join(profileDir, 'profile.json');
+  writeFileSync(profileFile, JSON.stringify({ name: 'child-test', ...o.profile }));
+  const args = [BIN, 'serve', '--profile', profileFile,
     '--listen', `udp:127.0.0.1:${o.udpPort ?? 0}`, '--listen', `tcp:127.0.0.1:${o.tcpPort ?? 0}`,
     '--db', o.dbUrl, '--auth', o.auth ?? 'none'];
   const child = spawn(process.execPath, args, {
@@ -66,6 +77,7 @@ export async function startChildServer(o: ChildServerOptions): Promise<ChildServ
     }
   });
   const exited = once(child, 'exit');
+  void exited.then(() => rmSync(profileDir, { recursive: true, force: true }));
 
   const waitForLog = (test: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> => {
     const have = logs.find(test);
