@@ -131,6 +131,7 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
 
   router = new Router({ store, auth, registrar, proxy, silo, presence, domains, domain: primaryDomain, log: log.child({ mod: 'routing' }), clock, retryAfterSeconds: RETRY_AFTER_S });
   registrar.startExpiryTimer();
+  if (profile.trunks.length) log.warn({ trunks: profile.trunks.map((t) => t.name) }, 'trunks are validated but not used for routing yet');
   log.info({ listeners: bound.map((l) => `${l.transport}:${l.host}:${l.port}`), db: redactUrl(url), auth: profile.auth.mode }, 'tvphone serving');
 
   let closing: Promise<void> | null = null;
