@@ -61,7 +61,7 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<ServerH
   createDb(dbPath, opts.authUsers ?? 0, opts.wal === true);
   const port = await freePort();
   const args = [
-    '-f', join(HERE, 'kamailio.cfg'), '-DD', '-E', '-m', '256', '-M', '16',
+    '-f', join(HERE, 'kamailio.cfg'), '-DD', '-E', '-m', process.env['BENCH_KAMAILIO_SHM_MB'] ?? '1024', '-M', '16',
     '-l', `udp:${LOOPBACK}:${port}`, '-l', `tcp:${LOOPBACK}:${port}`,
     '-A', `CHILDREN=${opts.children ?? 2}`,
     '-A', `DBURL="sqlite://${dbPath}"`,
