@@ -1,0 +1,99 @@
+// Interop with baresip 1.0 (libre 1.1) as two independent user agents: both register to tvphone, one calls
+// the other through the proxy, the callee answers automatically, each sends a different tone from a WAV file
+// and the audio each one decoded (sndfile's dump-*-dec.wav) must carry the other's tone.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+import { generateTone } from '../../src/media/tone.ts';
+import { readWav, writeWav } from '../../src/media/wav.ts';
+import { dominantFrequency, rms } from '../../src/media/goertzel.ts';
+import { baresipAvailable, startBaresip } from './lib/baresip.ts';
+import { installed, killAll, LOOPBACK } from './lib/proc.ts';
+
+const REGISTERED = /200 OK \(\) \[1 binding\]/;
+const ALICE_HZ = 440;
+const BOB_HZ = 1000;
+
+/** The dominant frequency and level of a dump, skipping the first 0.5 s (jitter buffer start, clicks). */
+function analyse(file: string): { hz: number; level: number; seconds: number } {
+  const wav = readWav(readFileSync(file));
+  const mono = wav.channels === 1 ? wav.samples : wav.samples.filter((_, i) => i % wav.channels === 0);
+  const body = mono.subarray(Math.floor(wav.sampleRate / 2));
+  return { hz: dominantFrequency(body, wav.sampleRate), level: rms(body), seconds: mono.length / wav.sampleRate };
+}
+
+describe('interop: baresip user agents through tvphone', function () {
+  this.timeout(30000);
+  let ts: TestServer | null = null;
+  let work: string;
+
+  before(function () {
+    if (!installed('baresip') || !baresipAvailable()) this.skip();
+  });
+
+  beforeEach(() => {
+    work = mkdtempSync(join(tmpdir(), 'tvphone-baresip-'));
+    writeFileSync(join(work, 'alice.wav'), writeWav(generateTone({ frequency: ALICE_HZ, amplitude: 0.4, samples: 8000 * 12 }), 8000));
+    writeFileSync(join(work, 'bob.wav'), writeWav(generateTone({ frequency: BOB_HZ, amplitude: 0.4, samples: 8000 * 12 }), 8000));
+  });
+
+  afterEach(async () => {
+    await killAll();
+    await ts?.close();
+    ts = null;
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  async function callAndListen(auth: 'none' | 'digest'): Promise<void> {
+    ts = await startTestServer({ auth });
+    await ts.addUser('alice', 'alice-pw');
+    await ts.addUser('bob', 'bob-pw');
+    const port = ts.udp.port;
+    const bob = await startBaresip({ dir: work, user: 'bob', password: 'bob-pw', serverPort: port, source: join(work, 'bob.wav'), quitAfterS: 12 });
+    await bob.proc.waitFor(REGISTERED, 5000);
+    assert.equal((await ts.server.store.getPresence('bob'))?.netstate, 1);
+    // alice dials at start, is in the call for ~5 s, then quits (its BYE ends the call)
+    const alice = await startBaresip({
+      dir: work, user: 'alice', password: 'alice-pw', serverPort: port, source: join(work, 'alice.wav'), quitAfterS: 6,
+      commands: [`/dial sip:bob@${LOOPBACK}:${port}`],
+    });
+    await bob.proc.waitFor(/Call established/, 5000);
+    const a = await alice.proc.done;
+    assert.match(a.stdout + a.stderr, /Call established/);
+    await bob.proc.waitFor(/terminated/, 4000); // the BYE reached bob through the proxy
+    bob.proc.kill();
+    await bob.proc.done;
+
+    const heardByAlice = analyse(alice.dumps().dec[0]!);
+    const heardByBob = analyse(bob.dumps().dec[0]!);
+    assert.ok(heardByAlice.seconds >= 3, `alice decoded ${heardByAlice.seconds} s`);
+    assert.ok(heardByBob.seconds >= 3, `bob decoded ${heardByBob.seconds} s`);
+    assert.ok(Math.abs(heardByAlice.hz - BOB_HZ) < 5, `alice heard ${heardByAlice.hz} Hz, expected bob's ${BOB_HZ} Hz`);
+    assert.ok(Math.abs(heardByBob.hz - ALICE_HZ) < 5, `bob heard ${heardByBob.hz} Hz, expected alice's ${ALICE_HZ} Hz`);
+    assert.ok(heardByAlice.level > 1000 && heardByBob.level > 1000, `levels ${heardByAlice.level} ${heardByBob.level}`);
+
+    const calls = await ts.server.store.listCalls({ userId: 'bob' });
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0]!.userId, 'alice');
+    assert.equal(calls[0]!.otherUserId, 'bob');
+    assert.equal(calls[0]!.outcome, 'answered');
+    assert.ok(calls[0]!.endedAt !== null, 'call end recorded');
+  }
+
+  it('alice calls bob (auth none): bob answers automatically, each hears the other\'s tone, user_call answered', async () => {
+    await callAndListen('none');
+  });
+
+  // libre 1.1 (baresip 1.0) stops at the first WWW-Authenticate whose algorithm is not MD5 (ENOSYS,
+  // "Register: Function not implemented"); tvphone lists SHA-256 first (RFC 8760 §2.4). Fails until tvphone
+  // can be configured to offer MD5 first or only.
+  it('baresip registers with digest (MD5) to tvphone', async () => {
+    ts = await startTestServer({ auth: 'digest' });
+    await ts.addUser('bob', 'bob-pw');
+    const bob = await startBaresip({ dir: work, user: 'bob', password: 'bob-pw', serverPort: ts.udp.port, source: join(work, 'bob.wav'), quitAfterS: 6 });
+    await bob.proc.waitFor(REGISTERED, 4000);
+    assert.equal((await ts.server.store.getBindings('bob', Date.now())).length, 1);
+  });
+});

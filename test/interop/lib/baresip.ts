@@ -1,0 +1,87 @@
+// A headless baresip 1.0 user agent on 127.0.0.1 for the interop suite: its own config directory with an
+// audio source read from a WAV file (aufile), a sink player (aubridge), received and sent audio dumped to
+// WAV files (sndfile: dump-*-dec.wav = heard, dump-*-enc.wav = sent), and commands given with -e.
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, LOOPBACK, run, type Proc } from './proc.ts';
+
+export interface BaresipOptions {
+  dir: string;
+  user: string;
+  password: string;
+  /** tvphone's UDP port on 127.0.0.1 */
+  serverPort: number;
+  /** WAV file sent as the microphone */
+  source: string;
+  /** commands run at start (e.g. '/dial sip:bob@127.0.0.1:5060') */
+  commands?: string[];
+  /** -t: quit after this many seconds */
+  quitAfterS: number;
+  answerMode?: 'auto' | 'manual';
+}
+
+export interface Baresip {
+  proc: Proc;
+  port: number;
+  dir: string;
+  /** WAV dumps written by the sndfile module, by direction */
+  dumps(): { dec: string[]; enc: string[] };
+}
+
+export function baresipAvailable(): boolean {
+  try {
+    const mods = readdirSync('/usr/lib/baresip/modules');
+    return ['aufile.so', 'aubridge.so', 'sndfile.so', 'g711.so', 'account.so', 'menu.so'].every((m) => mods.includes(m));
+  } catch {
+    return false;
+  }
+}
+
+export async function startBaresip(o: BaresipOptions): Promise<Baresip> {
+  const port = await freePort();
+  const dir = join(o.dir, o.user);
+  const snd = join(dir, 'snd');
+  mkdirSync(snd, { recursive: true });
+  writeFileSync(join(dir, 'config'), [
+    'poll_method epoll',
+    `sip_listen ${LOOPBACK}:${port}`,
+    `net_interface ${LOOPBACK}`,
+    'call_local_timeout 30',
+    'call_max_calls 2',
+    `audio_source aufile,${o.source}`,
+    `audio_player aubridge,sink-${o.user}`,
+    `audio_alert aubridge,alert-${o.user}`,
+    'audio_level no',
+    'ausrc_format s16',
+    'auplay_format s16',
+    'auenc_format s16',
+    'audec_format s16',
+    'rtp_stats no',
+    'rtcp_mux no',
+    'jitter_buffer_delay 1-10',
+    'module_path /usr/lib/baresip/modules',
+    'module g711.so',
+    'module aufile.so',
+    'module aubridge.so',
+    'module sndfile.so',
+    'module_tmp account.so',
+    'module_app menu.so',
+    `snd_path ${snd}`,
+    '',
+  ].join('\n'));
+  writeFileSync(join(dir, 'accounts'),
+    `<sip:${o.user}@${LOOPBACK}:${o.serverPort};transport=udp>;auth_pass=${o.password};answermode=${o.answerMode ?? 'auto'};audio_codecs=PCMU;regint=600\n`);
+  writeFileSync(join(dir, 'contacts'), '');
+  const args = ['-4', '-f', dir, '-t', String(o.quitAfterS), ...(o.commands ?? []).flatMap((c) => ['-e', c])];
+  const proc = run('baresip', args, { timeoutMs: (o.quitAfterS + 10) * 1000, cwd: dir });
+  return {
+    proc, port, dir,
+    dumps() {
+      const files = readdirSync(snd);
+      return {
+        dec: files.filter((f) => f.endsWith('-dec.wav')).map((f) => join(snd, f)),
+        enc: files.filter((f) => f.endsWith('-enc.wav')).map((f) => join(snd, f)),
+      };
+    },
+  };
+}
