@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+import { REALM, startTestServer, type TestServer } from '../helpers/test-server.ts';
 import { freePort, installed, killAll, LOOPBACK, sleep } from './lib/proc.ts';
 import { sipp, startSipp, type SippResult } from './lib/sipp.ts';
 
@@ -46,10 +46,14 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
     rmSync(work, { recursive: true, force: true });
   });
 
-  // sipp 3.6 computes MD5 only and answers the first WWW-Authenticate; tvphone lists SHA-256 first (RFC 8760
-  // §2.4), so sipp exits 255 "authentication must use MD5". Fails until tvphone can offer MD5 first / only.
+  // sipp 3.6 computes MD5 only and answers the first WWW-Authenticate (exit 255 "authentication must use MD5
+  // or AKAv1-MD5" otherwise), so these run with the profile's auth.algorithms = ALGS.
+  const ALGS: Array<'MD5' | 'SHA-256'> = ['MD5', 'SHA-256'];
+  const digestServer = (algorithms = ALGS): Promise<TestServer> =>
+    startTestServer({ profile: { auth: { mode: 'digest', realm: REALM, algorithms } } });
+
   it('register-digest.xml: 401 with a Digest challenge, then 200 listing the binding, for a user added first', async () => {
-    ts = await startTestServer({ auth: 'digest' });
+    ts = await digestServer();
     await ts.addUser('alice', 's3cret');
     ok(await sipp({ workDir: work, scenario: 'register-digest.xml', target: target(), args: ['-s', 'alice', '-au', 'alice', '-ap', 's3cret'] }));
     const b = await ts.server.store.getBindings('alice', Date.now());
@@ -58,12 +62,20 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
   });
 
   it('register-digest.xml with a wrong password fails (the challenge is really checked) and adds no binding', async () => {
-    ts = await startTestServer({ auth: 'digest' });
+    ts = await digestServer();
     await ts.addUser('alice', 's3cret');
     const r = await sipp({ workDir: work, scenario: 'register-digest.xml', target: target(), timeoutS: 3, args: ['-s', 'alice', '-au', 'alice', '-ap', 'wrong'] });
     assert.notEqual(r.code, 0, r.log);
     assert.ok(r.successful <= 0, r.log);
     assert.deepEqual(await ts.server.store.getBindings('alice', Date.now()), []);
+  });
+
+  it('with the default profile (SHA-256 challenge first, RFC 8760 §2.4) sipp cannot answer the challenge', async () => {
+    ts = await startTestServer({ auth: 'digest' });
+    await ts.addUser('alice', 's3cret');
+    const r = await sipp({ workDir: work, scenario: 'register-digest.xml', target: target(), timeoutS: 3, args: ['-s', 'alice', '-au', 'alice', '-ap', 's3cret'] });
+    assert.notEqual(r.code, 0, r.log);
+    assert.match(r.log, /must use MD5/);
   });
 
   it('register.xml: 200 listing the binding with expires (no auth)', async () => {
