@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, type TestServer, type TestServerOptions } from '../../helpers/test-server.ts';
 import { RawClient } from '../../helpers/raw-client.ts';
+import { createTestDatabase, type TestDatabase } from '../store/pg-database.ts';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import { parseMissedCallNotice, splitMultipart } from '../../../src/offline/missed-call-notice.ts';
 import { parseCSeq } from '../../../src/sip/headers.ts';
@@ -17,13 +18,18 @@ import { parseCSeq } from '../../../src/sip/headers.ts';
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../../bin/tvphone', import.meta.url));
 
-describe('store-and-forward over UDP and TCP (offline users)', function () {
+const backends: Array<{ name: string; db: () => Promise<TestDatabase | null> }> = [{ name: 'SQLite', db: async () => null }];
+if (process.env.TVPHONE_TEST_PG_URL) backends.push({ name: 'PostgreSQL', db: () => createTestDatabase(process.env.TVPHONE_TEST_PG_URL!) });
+
+for (const backend of backends) describe(`store-and-forward over UDP and TCP (offline users, ${backend.name})`, function () {
   this.timeout(20_000);
   let ts: TestServer | undefined;
+  let pg: TestDatabase | null = null;
   const clients: RawClient[] = [];
 
   async function start(o: TestServerOptions = {}): Promise<TestServer> {
-    ts = await startTestServer({ auth: 'none', ...o });
+    pg = await backend.db();
+    ts = await startTestServer({ auth: 'none', dbUrl: pg?.url, ...o });
     return ts;
   }
 
@@ -63,6 +69,8 @@ describe('store-and-forward over UDP and TCP (offline users)', function () {
     for (const c of clients.splice(0)) await c.close();
     await ts?.close();
     ts = undefined;
+    await pg?.drop();
+    pg = null;
   });
 
   it('answers 202 for an offline user and delivers at REGISTER with the original From, body and Date', async () => {
