@@ -130,7 +130,8 @@ async function sweep(part: Part, spec: ServerSpec, start: number, max: number): 
       last = rate;
     }
     const refine = QUICK ? 0 : 2;
-    if (bad !== null && !res.note) {
+    if (bad !== null && last === null) res.note = `not sustainable at the lowest rate asked (${start}/s)`;
+    if (bad !== null && last !== null && !res.note) {
       let lo = last ?? 0;
       let hi = bad;
       for (let i = 0; i < refine && hi - lo > Math.max(10, lo * 0.1); i++) {
