@@ -25,9 +25,9 @@ export function outcomeOf(status: number, cancelledByCaller: boolean): CallOutco
   }
 }
 
-/** What the proxy remembers of an answered call until its BYE passes through. */
-export interface TrackedDialog {
-  recordId: Promise<number | null>;
+/** A dialog remembered from its 2xx until its BYE. */
+export interface TrackedDialog<T> {
+  value: T;
   answeredAt: number;
   expiresAt: number;
 }
@@ -36,8 +36,8 @@ export interface TrackedDialog {
  * Answered calls by dialog (Call-ID + the two tags, in either order, so a BYE from either side finds it).
  * Bounded in size (oldest evicted first) and by age: a dialog whose BYE never came is dropped after `maxAgeMs`.
  */
-export class DialogTable {
-  private readonly map = new Map<string, TrackedDialog>();
+export class DialogTable<T> {
+  private readonly map = new Map<string, TrackedDialog<T>>();
   private readonly max: number;
   private readonly maxAgeMs: number;
 
@@ -54,18 +54,24 @@ export class DialogTable {
     return this.map.size;
   }
 
-  add(key: string, recordId: Promise<number | null>, now: number): void {
-    if (this.map.has(key)) return; // a retransmitted or second 2xx of the same dialog
+  /** Remember a dialog; a second 2xx of the same dialog (a retransmission) changes nothing. */
+  add(key: string, value: T, now: number): void {
+    if (this.map.has(key)) return;
     this.sweep(now);
     if (this.map.size >= this.max) {
       const oldest = this.map.keys().next();
       if (!oldest.done) this.map.delete(oldest.value);
     }
-    this.map.set(key, { recordId, answeredAt: now, expiresAt: now + this.maxAgeMs });
+    this.map.set(key, { value, answeredAt: now, expiresAt: now + this.maxAgeMs });
+  }
+
+  get(key: string, now: number): TrackedDialog<T> | undefined {
+    const d = this.map.get(key);
+    return d !== undefined && d.expiresAt > now ? d : undefined;
   }
 
   /** Remove and return the dialog (the BYE that ends it), or undefined. */
-  take(key: string, now: number): TrackedDialog | undefined {
+  take(key: string, now: number): TrackedDialog<T> | undefined {
     const d = this.map.get(key);
     if (d === undefined) return undefined;
     this.map.delete(key);

@@ -1,0 +1,643 @@
+// Stateful proxy (RFC 3261 §16): validation, route preprocessing, parallel forking to a target set, response
+// context with best-response selection, CANCEL, Timer C, in-dialog and stateless ACK forwarding, call records.
+// Policy (who is called, what to do when nobody answers) stays in routing/; this is the mechanism.
+import { SipError } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { tagOf } from '../sip/headers.ts';
+import type { SipRequest, SipResponse } from '../sip/message.ts';
+import { createResponse } from '../sip/response.ts';
+import { newTag } from '../sip/ids.ts';
+import type { Binding, CallUpdate, NewCall } from '../store/store.ts';
+import type { ClientTransaction, TransactionLayer } from '../transaction/transaction-layer.ts';
+import type { ServerTransaction } from '../transaction/server-transaction.ts';
+import type { TimerHandle, Timers } from '../transaction/timers.ts';
+import type { Source, Target as Destination } from '../transport/transport.ts';
+import { defaultPort } from '../transport/transport.ts';
+import { cancelFor } from './cancel.ts';
+import { DialogTable, outcomeOf } from './call-outcome.ts';
+import { copyForBranch } from './forward.ts';
+import { BRANCH_PREFIX, loopHash, newLoopSalt, proxyBranch } from './loop-detection.ts';
+import { bestResponseIndex, responseToForward, withoutTopVia } from './response-selection.ts';
+import { preprocessRoute, uriOfNameAddr } from './route.ts';
+import { destinationOfUri, toTarget, type ProxyTarget } from './target-set.ts';
+import { checkRequest } from './validate.ts';
+import { createHash } from 'node:crypto';
+
+/** Where call attempts are recorded (the seed's user_call); a Store adapter: started → recordCall, update → updateCall. */
+export interface CallRecorder {
+  started(call: NewCall): Promise<number>;
+  update(id: number, update: CallUpdate): Promise<void>;
+}
+
+export interface ProxyOptions {
+  /** the transaction layer the proxy sends and answers through (its transport gives our Via sent-by) */
+  transactions: TransactionLayer;
+  /** true when the URI names this proxy (any of our listeners or domains without a user part, our Record-Route) */
+  isLocal(uri: string): boolean;
+  /** our Record-Route URI for a request that came in from `source`, without <> and with `;lr`; default from the transport's sent-by */
+  recordRouteUri?(source: Source): string;
+  /** RFC 3263 for a next-hop URI that is not a numeric address; default: numeric hosts only (null = unreachable → 503) */
+  resolve?(uri: string): Destination | null;
+  /** the time in epoch ms (call records, dialog expiry); default Date.now */
+  now?(): number;
+  /** timers for Timer C and the per-relay timeouts; default the transaction layer's */
+  timers?: Timers;
+  callRecorder?: CallRecorder;
+  log?: Logger;
+  /** option-tags accepted in Proxy-Require (§16.3 item 5); default none */
+  supported?: Iterable<string>;
+  /** RFC 3261 §16.8: Timer C, "MUST be greater than 3 minutes"; default 181 000 ms */
+  timerC?: number;
+  /** answered calls remembered until their BYE (bounded map); default 100 000 dialogs, 12 h */
+  maxDialogs?: number;
+  dialogMaxAgeMs?: number;
+}
+
+/** Who is calling whom, for the call record of an initial INVITE (user ids, not URIs). */
+export interface CallInfo {
+  userId: string;
+  otherUserId: string;
+}
+
+export interface RelayOptions {
+  /**
+   * Called when every branch failed with 408, 480 or 503 (timeouts and transport errors count as 408/503), before
+   * the best response is sent. Returning a response sends it instead (e.g. 202 after storing a MESSAGE offline).
+   */
+  onAllFailed?(finals: readonly SipResponse[], req: SipRequest): SipResponse | null | Promise<SipResponse | null>;
+  /** record this initial INVITE in user_call */
+  call?: CallInfo;
+  /** add our Record-Route (§16.6 step 4); default: true for INVITE, SUBSCRIBE, REFER without To tag */
+  recordRoute?: boolean;
+  /** give up on branches still pending after this many ms, as if they answered 408 (non-INVITE; RFC 4320 spirit) */
+  timeoutMs?: number;
+}
+
+export interface ProxyCounters {
+  relayed: number;
+  branches: number;
+  cancelsSent: number;
+  timerC: number;
+  statelessAcks: number;
+  strayResponsesForwarded: number;
+  strayResponsesDropped: number;
+  recorderErrors: number;
+}
+
+type BranchState = 'pending' | 'done';
+
+interface Branch {
+  relay: Relay;
+  request: SipRequest;
+  destination: Destination;
+  ct: ClientTransaction | null;
+  state: BranchState;
+  provisional: boolean;
+  /** CANCEL wanted but no provisional yet (§9.1: wait for one) */
+  cancelWanted: boolean;
+  cancelSent: boolean;
+  /** Timer C, or after a CANCEL the guard that gives up on the branch */
+  timer: TimerHandle | null;
+}
+
+interface Relay {
+  req: SipRequest;
+  st: ServerTransaction;
+  invite: boolean;
+  branches: Branch[];
+  pending: number;
+  finals: SipResponse[];
+  /** a final response went upstream (the first 2xx, or the chosen one) */
+  finalSent: boolean;
+  answered: boolean;
+  cancelledByCaller: boolean;
+  opts: RelayOptions;
+  recordId: Promise<number | null> | null;
+  timeout: TimerHandle | null;
+  /** branches are still being created: do not complete yet */
+  starting: boolean;
+  proxy_: Proxy;
+}
+
+function fireTimerC(b: Branch): void {
+  b.timer = null;
+  b.relay.proxy_.timerC(b);
+}
+function fireCancelGuard(b: Branch): void {
+  b.timer = null;
+  b.ct?.terminate(); // an INVITE client transaction in Proceeding has no timer of its own
+  b.relay.proxy_.branchFinal(b, createResponse(b.request, 408), true);
+}
+function fireRelayTimeout(r: Relay): void {
+  r.timeout = null;
+  for (const b of r.branches) if (b.state === 'pending') r.proxy_.branchFinal(b, createResponse(b.request, 408), true);
+}
+
+const RECORD_ROUTE_METHODS = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+
+export class Proxy {
+  readonly counters: ProxyCounters = {
+    relayed: 0, branches: 0, cancelsSent: 0, timerC: 0, statelessAcks: 0,
+    strayResponsesForwarded: 0, strayResponsesDropped: 0, recorderErrors: 0,
+  };
+  private readonly tl: TransactionLayer;
+  private readonly isLocal: (uri: string) => boolean;
+  private readonly rrUri: (source: Source) => string;
+  private readonly resolveUri: (uri: string) => Destination | null;
+  private readonly now: () => number;
+  private readonly timers: Timers;
+  private readonly recorder: CallRecorder | null;
+  private readonly log: Logger | null;
+  private readonly supported: ReadonlySet<string>;
+  private readonly timerCMs: number;
+  private readonly salt = newLoopSalt();
+  private readonly loopHashes = new WeakMap<SipRequest, string>();
+  /** response contexts by INVITE server transaction, for CANCEL (§16.10); each removes itself when complete */
+  private readonly relays = new Map<ServerTransaction, Relay>();
+  private readonly dialogs: DialogTable<DialogInfo>;
+
+  constructor(opts: ProxyOptions) {
+    this.tl = opts.transactions;
+    this.isLocal = opts.isLocal;
+    const transport = this.tl.transport;
+    this.rrUri = opts.recordRouteUri ?? ((source) => {
+      const sb = transport.sentBy({ transport: source.transport, address: source.address, port: source.port, listenerId: source.local.id });
+      return `sip:${hostForUri(sb.host)}:${sb.port};transport=${sb.transport};lr`;
+    });
+    this.resolveUri = opts.resolve ?? destinationOfUri;
+    this.now = opts.now ?? Date.now;
+    this.timers = opts.timers ?? this.tl.timers;
+    this.recorder = opts.callRecorder ?? null;
+    this.log = opts.log ?? null;
+    this.supported = new Set([...(opts.supported ?? [])].map((s) => s.toLowerCase()));
+    this.timerCMs = opts.timerC ?? 181_000;
+    this.dialogs = new DialogTable<DialogInfo>(opts.maxDialogs, opts.dialogMaxAgeMs);
+  }
+
+  /** response contexts in progress */
+  get activeRelays(): number {
+    return this.relays.size;
+  }
+
+  /** answered calls waiting for their BYE */
+  get trackedDialogs(): number {
+    return this.dialogs.size;
+  }
+
+  // ------------------------------------------------------------------------------------ §16.3, §16.4
+
+  /**
+   * RFC 3261 §16.3: the response to send when the request must not be proxied (416, 400, 483, 482, 420), else null.
+   * Call it on the request as received, before preprocessRoute (it computes the loop-detection hash).
+   * A Max-Forwards 0 OPTIONS whose Request-URI isLocal passes: the caller answers it itself (§11).
+   */
+  validate(req: SipRequest): SipResponse | null {
+    const hash = loopHash(req, this.salt);
+    this.loopHashes.set(req, hash);
+    const err = checkRequest(req, hash, { supported: this.supported, isLocal: this.isLocal });
+    return err === null ? null : errorResponse(req, err);
+  }
+
+  /** RFC 3261 §16.4 in place: strict-router fix, then remove the top Route(s) naming us. True when the Request-URI was replaced. */
+  preprocessRoute(req: SipRequest): boolean {
+    return preprocessRoute(req, this.isLocal);
+  }
+
+  // --------------------------------------------------------------------------------- §16.5–§16.7
+
+  /**
+   * Forward `req` to every target in parallel (§16.5, §16.6) and answer through `st` (§16.7). Bindings are reached
+   * at their received address over their connection; ProxyTargets at `destination` or their first Route / URI.
+   * An empty target set is answered 480 at once. Never throws for network reasons.
+   */
+  relay(req: SipRequest, st: ServerTransaction, targets: ReadonlyArray<Binding | ProxyTarget>, opts: RelayOptions = {}): void {
+    this.counters.relayed++;
+    const invite = req.method === 'INVITE';
+    const relay: Relay = {
+      req, st, invite, branches: [], pending: 0, finals: [], finalSent: false, answered: false, cancelledByCaller: false,
+      opts, recordId: null, timeout: null, starting: true, proxy_: this,
+    };
+    if (invite && opts.call !== undefined && this.recorder !== null) relay.recordId = this.recordStart(req, opts.call);
+    if (targets.length === 0) {
+      this.sendFinal(relay, stamp(createResponse(req, 480), req));
+      return;
+    }
+    const mf = req.header('max-forwards');
+    if (mf !== undefined && parseInt(mf, 10) <= 0) {
+      this.sendFinal(relay, stamp(createResponse(req, 483), req));
+      return;
+    }
+    const hash = this.loopHashes.get(req) ?? loopHash(req, this.salt);
+    const rr = opts.recordRoute ?? (RECORD_ROUTE_METHODS.has(req.method) && !hasToTag(req));
+    const rrValue = rr ? `<${this.rrUri(st.source)}>` : null;
+    if (invite) this.relays.set(st, relay);
+    for (const t of targets) {
+      const target = toTarget(t);
+      const destination = target.destination ?? this.nextHop(target);
+      relay.pending++;
+      const branch: Branch = {
+        relay, request: req, destination: destination ?? { transport: 'udp', address: '0.0.0.0', port: 0 }, ct: null,
+        state: 'pending', provisional: false, cancelWanted: false, cancelSent: false, timer: null,
+      };
+      relay.branches.push(branch);
+      if (destination === null) {
+        // §16.9: "If the transport layer notifies a proxy of an error when it tries to forward a request ... as if 503"
+        this.branchFinal(branch, createResponse(req, 503), true);
+        continue;
+      }
+      const sb = this.tl.transport.sentBy(destination);
+      const via = `SIP/2.0/${sb.transport.toUpperCase()} ${hostForUri(sb.host)}:${sb.port};branch=${proxyBranch(hash)};rport`;
+      branch.request = copyForBranch(req, { uri: target.uri, path: target.path, recordRoute: rrValue, via });
+      this.startBranch(branch);
+    }
+    relay.starting = false;
+    if (relay.pending === 0) {
+      this.complete(relay);
+      return;
+    }
+    if (opts.timeoutMs !== undefined && relay.pending > 0) relay.timeout = this.timers.set(fireRelayTimeout, opts.timeoutMs, relay);
+  }
+
+  private nextHop(t: ProxyTarget): Destination | null {
+    // §16.6 step 7: the first Route (Path values come first, RFC 3327), else the Request-URI
+    const first = t.path !== undefined && t.path.length > 0 ? t.path[0] : undefined;
+    return this.resolveUri(uriOfNameAddr(first ?? t.uri));
+  }
+
+  private startBranch(b: Branch): void {
+    this.counters.branches++;
+    const handlers = {
+      onProvisional: (res: SipResponse) => this.branchProvisional(b, res),
+      onFinal: (res: SipResponse) => this.branchFinal(b, res, false),
+      onTimeout: (res: SipResponse) => this.branchFinal(b, res, true),
+      onTransportError: () => this.branchFinal(b, createResponse(b.request, 503), true),
+    };
+    try {
+      b.ct = this.tl.sendRequest(b.request, b.destination, handlers);
+    } catch (err) {
+      this.log?.warn({ err, callId: b.request.callId }, 'proxy: cannot create client transaction');
+      this.branchFinal(b, createResponse(b.request, 503), true);
+      return;
+    }
+    // §16.6 step 11: "If the request is an INVITE, the proxy MUST start timer C"
+    if (b.relay.invite && b.state === 'pending') b.timer = this.timers.set(fireTimerC, this.timerCMs, b);
+  }
+
+  /** §16.7 steps 3–5 for a 1xx: 100 is absorbed, others forwarded at once; Timer C restarts. */
+  private branchProvisional(b: Branch, res: SipResponse): void {
+    if (b.state !== 'pending') {
+      // a branch we gave up on (cancel-on-timeout) that only now rings: CANCEL it (§9.1 waited for this)
+      if (b.cancelWanted && !b.cancelSent && b.relay.invite) {
+        b.provisional = true;
+        this.sendCancel(b);
+      }
+      return;
+    }
+    const relay = b.relay;
+    b.provisional = true;
+    if (b.cancelWanted && !b.cancelSent) {
+      this.sendCancel(b);
+      return;
+    }
+    // §16.8: "If a provisional response is received while Timer C is running, it MUST be reset"
+    if (relay.invite && !b.cancelSent && b.timer !== null) {
+      this.timers.clear(b.timer);
+      b.timer = this.timers.set(fireTimerC, this.timerCMs, b);
+    }
+    // §16.7 step 5: "Any provisional response other than 100 (Trying) MUST be forwarded immediately"
+    if (res.status === 100 || relay.finalSent) return;
+    relay.st.respond(withoutTopVia(res));
+  }
+
+  /** @internal A final response (or a locally made 408/503) on one branch: §16.7 steps 4–10. */
+  branchFinal(b: Branch, res: SipResponse, local: boolean): void {
+    const relay = b.relay;
+    const status = res.status;
+    if (b.state === 'done') {
+      // §16.7 step 5: "any 2xx response to an INVITE ... MUST be forwarded immediately", even after the first
+      if (!local && relay.invite && status >= 200 && status < 300) this.forwardSuccess(relay, b, res);
+      return;
+    }
+    b.state = 'done';
+    relay.pending--;
+    if (b.timer !== null) {
+      this.timers.clear(b.timer);
+      b.timer = null;
+    }
+    if (status >= 200 && status < 300) {
+      this.forwardSuccess(relay, b, res);
+      // §16.7 step 10: after a 2xx to an INVITE the proxy SHOULD cancel all other pending client transactions
+      if (relay.invite) this.cancelPending(relay);
+      else this.giveUpPending(relay); // non-INVITE: the first 2xx ends the context; later finals are dropped
+    } else {
+      relay.finals.push(res);
+      // §16.7 step 10 / §16.10: "if a 6xx is received, the proxy MUST cancel all client pending transactions"
+      if (status >= 600 && relay.invite) this.cancelPending(relay);
+    }
+    if (relay.pending === 0 && !relay.starting) this.complete(relay);
+  }
+
+  private forwardSuccess(relay: Relay, b: Branch, res: SipResponse): void {
+    const first = !relay.answered;
+    relay.answered = true;
+    relay.finalSent = true;
+    relay.st.respond(withoutTopVia(res));
+    if (!relay.invite) return;
+    const now = this.now();
+    if (first && relay.recordId !== null) {
+      const recordId = relay.recordId;
+      this.recordUpdate(recordId, { outcome: 'answered', status: res.status, answeredAt: now });
+    }
+    // remember the dialog: BYE closes the call record; in-dialog requests reach each party over its flow
+    const callerTag = safeTag(relay.req.header('from'));
+    const calleeTag = safeTag(res.header('to'));
+    if (callerTag !== null && calleeTag !== null && !hasToTag(relay.req)) {
+      this.dialogs.add(DialogTable.key(relay.req.callId, callerTag, calleeTag), {
+        recordId: first ? relay.recordId : null, callerTag, caller: relay.st.target, callee: b.destination,
+      }, now);
+    }
+  }
+
+  /** @internal Timer C fired (§16.8): a ringing branch is CANCELled; one that never answered counts as 408. */
+  timerC(b: Branch): void {
+    if (b.state !== 'pending') return;
+    this.counters.timerC++;
+    if (b.provisional) this.sendCancel(b);
+    else this.branchFinal(b, createResponse(b.request, 408), true);
+  }
+
+  /** §16.10 / §9.1: CANCEL every pending INVITE branch; one with no provisional yet gets it when a 1xx arrives. */
+  private cancelPending(relay: Relay): void {
+    for (const b of relay.branches) {
+      if (b.state !== 'pending' || b.cancelSent) continue;
+      if (b.provisional) this.sendCancel(b);
+      else b.cancelWanted = true;
+    }
+  }
+
+  /** Non-INVITE: stop waiting for the other branches (their transactions finish on their own). */
+  private giveUpPending(relay: Relay): void {
+    for (const b of relay.branches) {
+      if (b.state !== 'pending') continue;
+      b.state = 'done';
+      relay.pending--;
+    }
+  }
+
+  private sendCancel(b: Branch): void {
+    b.cancelWanted = true;
+    if (b.cancelSent) return;
+    b.cancelSent = true;
+    this.counters.cancelsSent++;
+    try {
+      this.tl.sendRequest(cancelFor(b.request), b.destination, {});
+    } catch (err) {
+      this.log?.warn({ err, callId: b.request.callId }, 'proxy: cannot send CANCEL');
+    }
+    if (b.state === 'pending') {
+      // the callee owes a 487; if it never comes the branch ends as a timeout (64*T1, like Timer B)
+      if (b.timer !== null) this.timers.clear(b.timer);
+      b.timer = this.timers.set(fireCancelGuard, 64 * this.tl.values.t1, b);
+    }
+  }
+
+  /** Every branch is done: §16.7 step 6 when no 2xx went upstream. */
+  private complete(relay: Relay): void {
+    if (relay.timeout !== null) {
+      this.timers.clear(relay.timeout);
+      relay.timeout = null;
+    }
+    if (relay.finalSent) {
+      this.relays.delete(relay.st);
+      return;
+    }
+    const finals = relay.finals;
+    const onAllFailed = relay.opts.onAllFailed;
+    if (onAllFailed !== undefined && !relay.cancelledByCaller && finals.every((r) => r.status === 408 || r.status === 480 || r.status === 503)) {
+      let alt: SipResponse | null | Promise<SipResponse | null>;
+      try {
+        alt = onAllFailed(finals, relay.req);
+      } catch (err) {
+        this.log?.error({ err }, 'proxy: onAllFailed threw');
+        alt = null;
+      }
+      if (alt instanceof Promise) {
+        alt.then(
+          (r) => this.sendChosen(relay, r),
+          (err: unknown) => {
+            this.log?.error({ err }, 'proxy: onAllFailed rejected');
+            this.sendChosen(relay, null);
+          },
+        );
+        return;
+      }
+      this.sendChosen(relay, alt);
+      return;
+    }
+    this.sendChosen(relay, null);
+  }
+
+  private sendChosen(relay: Relay, alt: SipResponse | null): void {
+    if (relay.finalSent) return;
+    let res: SipResponse;
+    if (alt !== null) res = alt;
+    else if (relay.cancelledByCaller) res = stamp(createResponse(relay.req, 487), relay.req);
+    else {
+      const i = bestResponseIndex(relay.finals);
+      // §16.7 step 6: "If there are no final responses in the context, the proxy MUST send a 408"
+      res = i < 0 ? stamp(createResponse(relay.req, 408), relay.req) : responseToForward(relay.finals, i);
+    }
+    this.sendFinal(relay, res);
+  }
+
+  private sendFinal(relay: Relay, res: SipResponse): void {
+    relay.finalSent = true;
+    this.relays.delete(relay.st);
+    relay.st.respond(res);
+    if (relay.recordId !== null && !relay.answered) {
+      this.recordUpdate(relay.recordId, { outcome: outcomeOf(res.status, relay.cancelledByCaller), status: res.status });
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ §16.10
+
+  /**
+   * RFC 3261 §16.10: a CANCEL received through its own server transaction `st`. With a matching INVITE response
+   * context: 200 to the CANCEL, CANCEL every pending branch, and 487 to the caller once the branches are done.
+   * Without one: 481 (Call/Transaction Does Not Exist). Returns true when a context was found.
+   */
+  cancel(cancelReq: SipRequest, st: ServerTransaction): boolean {
+    const inviteSt = this.tl.findInviteForCancel(cancelReq);
+    const relay = inviteSt === undefined ? undefined : this.relays.get(inviteSt);
+    if (relay === undefined || relay.finalSent) {
+      st.respond(stamp(createResponse(cancelReq, 481), cancelReq));
+      return false;
+    }
+    // §16.10: "the element MUST immediately return a 200 (OK) response to the CANCEL request"
+    st.respond(stamp(createResponse(cancelReq, 200), cancelReq));
+    relay.cancelledByCaller = true;
+    for (const b of relay.branches) {
+      if (b.state !== 'pending') continue;
+      if (b.provisional) this.sendCancel(b);
+      else {
+        // §9.1: no CANCEL before a provisional; give the branch up now (as Kamailio's cancel_b_method 1) and CANCEL it if it rings later
+        b.cancelWanted = true;
+        this.branchFinal(b, stamp(createResponse(b.request, 487), b.request), true);
+      }
+    }
+    return true;
+  }
+
+  // ------------------------------------------------------------------------------------ in dialog
+
+  /**
+   * Forward a request inside a dialog (ACK for a 2xx, BYE, re-INVITE, INFO, UPDATE, NOTIFY …) to its next hop: the
+   * top Route (after preprocessRoute), else the other party's flow when the dialog is known, else the Request-URI.
+   * With `st` null (an ACK for a 2xx, §16.11-style) the copy is sent statelessly; otherwise through a transaction
+   * and answered through `st`. A BYE closes the call record of its dialog.
+   */
+  relayInDialog(req: SipRequest, st: ServerTransaction | null): void {
+    const dialog = this.findDialog(req, req.method === 'BYE');
+    let destination: Destination | null = null;
+    const route = req.header('route');
+    if (route !== undefined) destination = this.resolveUri(uriOfNameAddr(route.indexOf(',') < 0 ? route : req.headerValues('route')[0]));
+    else if (dialog !== undefined) destination = dialog.toCallee ? dialog.info.callee : dialog.info.caller;
+    else destination = this.resolveUri(req.uri);
+    if (req.method === 'BYE' && dialog !== undefined && dialog.info.recordId !== null) {
+      const now = this.now();
+      this.recordUpdate(dialog.info.recordId, { endedAt: now, durationMs: now - dialog.answeredAt });
+    }
+    if (st === null) {
+      if (destination === null) return;
+      const mf = req.header('max-forwards');
+      if (mf !== undefined && parseInt(mf, 10) <= 0) return;
+      // §16.11: a stateless copy's branch is a function of the request, so retransmissions get the same branch
+      const sb = this.tl.transport.sentBy(destination);
+      const via = `SIP/2.0/${sb.transport.toUpperCase()} ${hostForUri(sb.host)}:${sb.port};branch=${this.statelessBranch(req)};rport`;
+      this.counters.statelessAcks++;
+      this.tl.transport.send(copyForBranch(req, { uri: req.uri, recordRoute: null, via }), destination);
+      return;
+    }
+    const target: ProxyTarget = { uri: req.uri };
+    if (destination !== null) target.destination = destination;
+    this.relay(req, st, [target], { recordRoute: false });
+  }
+
+  private statelessBranch(req: SipRequest): string {
+    const top = req.header('via') ?? '';
+    const h = createHash('sha1').update(this.salt).update(top).update(req.method).digest('base64url').slice(0, 20);
+    return `${BRANCH_PREFIX}s${h}`;
+  }
+
+  private findDialog(req: SipRequest, remove: boolean): { info: DialogInfo; toCallee: boolean; answeredAt: number } | undefined {
+    const fromTag = safeTag(req.header('from'));
+    const toTag = safeTag(req.header('to'));
+    if (fromTag === null || toTag === null) return undefined;
+    const key = DialogTable.key(req.callId, fromTag, toTag);
+    const now = this.now();
+    const d = remove ? this.dialogs.take(key, now) : this.dialogs.get(key, now);
+    if (d === undefined) return undefined;
+    return { info: d.value, toCallee: fromTag === d.value.callerTag, answeredAt: d.answeredAt };
+  }
+
+  // ---------------------------------------------------------------------------------------- §16.11
+
+  /**
+   * A response that matched no client transaction (2xx retransmissions after the INVITE client transaction ended,
+   * RFC 3261 §16.7 / §18.1.2): when its top Via is ours, remove it and send it to the next Via (received/rport).
+   */
+  forwardStrayResponse(res: SipResponse): void {
+    const vias = res.headerValues('via');
+    if (vias.length < 2 || !isOurVia(vias[0])) {
+      this.counters.strayResponsesDropped++;
+      return;
+    }
+    const next = parseViaLoose(vias[1]);
+    if (next === null) {
+      this.counters.strayResponsesDropped++;
+      return;
+    }
+    this.counters.strayResponsesForwarded++;
+    this.tl.transport.send(withoutTopVia(res), next);
+  }
+
+  // ------------------------------------------------------------------------------------ call records
+
+  private recordStart(req: SipRequest, call: CallInfo): Promise<number | null> {
+    const rec = this.recorder as CallRecorder;
+    return rec.started({ userId: call.userId, otherUserId: call.otherUserId, callDate: this.now(), callId: req.callId, outcome: 'pending' })
+      .then((id) => id, (err: unknown) => {
+        this.counters.recorderErrors++;
+        this.log?.error({ err, callId: req.callId }, 'proxy: call record not written');
+        return null;
+      });
+  }
+
+  private recordUpdate(recordId: Promise<number | null>, update: CallUpdate): void {
+    const rec = this.recorder;
+    if (rec === null) return;
+    recordId.then((id) => (id === null ? undefined : rec.update(id, update))).catch((err: unknown) => {
+      this.counters.recorderErrors++;
+      this.log?.error({ err }, 'proxy: call record not updated');
+    });
+  }
+}
+
+interface DialogInfo {
+  recordId: Promise<number | null> | null;
+  callerTag: string;
+  caller: Destination;
+  callee: Destination;
+}
+
+/** A response made by the proxy itself carries a To tag (RFC 3261 §8.2.6.2), except 100. */
+function stamp(res: SipResponse, req: SipRequest): SipResponse {
+  if (res.status === 100 || hasToTag(req)) return res;
+  const to = res.fields('to')[0];
+  if (to !== undefined) res.setHeader(to.name, `${to.value};tag=${newTag()}`);
+  return res;
+}
+
+function errorResponse(req: SipRequest, err: SipError): SipResponse {
+  const res = stamp(createResponse(req, err.status, err.reason), req);
+  for (const [name, value] of err.headers) res.addHeader(name, value);
+  return res;
+}
+
+function safeTag(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  try {
+    return tagOf(value);
+  } catch {
+    return null;
+  }
+}
+
+function hasToTag(req: SipRequest): boolean {
+  return safeTag(req.header('to')) !== null;
+}
+
+function hostForUri(host: string): string {
+  return host.indexOf(':') >= 0 && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+function isOurVia(via: string): boolean {
+  const at = via.indexOf(BRANCH_PREFIX);
+  return at > 0 && /branch\s*=\s*$/i.test(via.slice(Math.max(0, at - 12), at));
+}
+
+/** The destination of a response from a Via: received (else sent-by host), rport (else port), RFC 3261 §18.2.2 / RFC 3581. */
+function parseViaLoose(via: string): Destination | null {
+  const m = /^SIP\s*\/\s*2\.0\s*\/\s*(\w+)\s+(\[[^\]]+\]|[^\s:;]+)(?:\s*:\s*(\d+))?(.*)$/i.exec(via.trim());
+  if (m === null) return null;
+  const transport = m[1].toLowerCase();
+  if (transport !== 'udp' && transport !== 'tcp' && transport !== 'tls') return null;
+  const params = m[4];
+  const received = /;\s*received\s*=\s*([^;\s]+)/i.exec(params)?.[1];
+  const rport = /;\s*rport\s*=\s*(\d+)/i.exec(params)?.[1];
+  let address = received ?? m[2];
+  if (address.startsWith('[')) address = address.slice(1, -1);
+  const port = rport !== undefined ? Number(rport) : m[3] !== undefined ? Number(m[3]) : defaultPort(transport);
+  return { transport, address, port };
+}
+
