@@ -233,7 +233,7 @@ export class Proxy {
     if (invite) this.relays.set(st, relay);
     for (const t of targets) {
       const target = toTarget(t);
-      const destination = target.destination ?? this.nextHop(target);
+      const destination = target.destination ?? this.nextHop(target) ?? target.fallback ?? null;
       relay.pending++;
       const branch: Branch = {
         relay, request: req, destination: destination ?? { transport: 'udp', address: '0.0.0.0', port: 0 }, ct: null,

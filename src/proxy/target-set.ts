@@ -15,26 +15,52 @@ export interface ProxyTarget {
    * which must then hold an IP address (names are resolved by the caller, RFC 3263)
    */
   destination?: Destination;
+  /** where to send when `destination` is absent and the next hop cannot be resolved */
+  fallback?: Destination;
 }
 
 /**
- * A registrar binding as a target: Request-URI = Contact, and the request goes where the REGISTER came from
- * (received source address and port, over its connection if still open: RFC 5626 flows / NAT), unless the
- * binding has a Path, whose first hop then gets it.
+ * A registrar binding as a target: Request-URI = Contact. Where it is sent:
+ * - with a Path, to the first Path hop (RFC 3327 §5.3);
+ * - over the connection it registered on, when it came over TCP/TLS (RFC 3261 §18.2.2 reuse, RFC 5626 flows);
+ * - to the address the REGISTER came from when the Contact names a private address other than that source
+ *   (the UA is behind a NAT: RFC 3581 symmetric response routing applied to requests);
+ * - otherwise to the Contact itself (a third-party registration names another host), falling back to the source
+ *   address when the Contact's host cannot be resolved.
  */
 export function bindingTarget(b: Binding): ProxyTarget {
+  const t: ProxyTarget = { uri: b.contact, path: b.path };
+  if (b.path.length > 0) return t;
   const connectionId = b.connectionId === null ? null : Number(b.connectionId);
   const transport = b.transport.toLowerCase() as TransportName;
-  const t: ProxyTarget = { uri: b.contact, path: b.path };
-  if (b.path.length === 0) {
-    t.destination = {
-      transport,
-      address: b.sourceIp,
-      port: b.sourcePort,
-      connectionId: Number.isFinite(connectionId) ? connectionId : null,
-    };
+  const source: Destination = {
+    transport,
+    address: b.sourceIp,
+    port: b.sourcePort,
+    connectionId: connectionId !== null && Number.isFinite(connectionId) ? connectionId : null,
+  };
+  if (source.connectionId !== null && source.connectionId !== undefined) {
+    t.destination = source;
+    return t;
   }
+  const contact = destinationOfUri(b.contact);
+  if (contact === null) {
+    t.fallback = source;
+    return t;
+  }
+  if (isPrivateAddress(contact.address) && contact.address !== b.sourceIp) t.destination = source;
+  else t.destination = contact;
   return t;
+}
+
+/** RFC 1918, RFC 6598 (CGNAT), link-local and IPv6 unique-local/link-local addresses: what a NAT hides. */
+export function isPrivateAddress(address: string): boolean {
+  const a = address.startsWith('[') ? address.slice(1, -1).toLowerCase() : address.toLowerCase();
+  if (a.indexOf(':') >= 0) return a.startsWith('fc') || a.startsWith('fd') || a.startsWith('fe80');
+  const p = a.split('.').map(Number);
+  if (p.length !== 4) return false;
+  return p[0] === 10 || (p[0] === 172 && p[1] >= 16 && p[1] <= 31) || (p[0] === 192 && p[1] === 168) ||
+    (p[0] === 100 && p[1] >= 64 && p[1] <= 127) || (p[0] === 169 && p[1] === 254);
 }
 
 export function isBinding(t: Binding | ProxyTarget): t is Binding {
