@@ -18,6 +18,8 @@ export interface BaresipOptions {
   /** -t: quit after this many seconds */
   quitAfterS: number;
   answerMode?: 'auto' | 'manual';
+  /** -s: print every SIP message sent and received */
+  sipTrace?: boolean;
 }
 
 export interface Baresip {
@@ -72,7 +74,7 @@ export async function startBaresip(o: BaresipOptions): Promise<Baresip> {
   writeFileSync(join(dir, 'accounts'),
     `<sip:${o.user}@${LOOPBACK}:${o.serverPort};transport=udp>;auth_pass=${o.password};answermode=${o.answerMode ?? 'auto'};audio_codecs=PCMU;regint=600\n`);
   writeFileSync(join(dir, 'contacts'), '');
-  const args = ['-4', '-f', dir, '-t', String(o.quitAfterS), ...(o.commands ?? []).flatMap((c) => ['-e', c])];
+  const args = ['-4', ...(o.sipTrace ? ['-s'] : []), '-f', dir, '-t', String(o.quitAfterS), ...(o.commands ?? []).flatMap((c) => ['-e', c])];
   const proc = run('baresip', args, { timeoutMs: (o.quitAfterS + 10) * 1000, cwd: dir });
   return {
     proc, port, dir,

@@ -27,6 +27,27 @@ export async function freePort(): Promise<number> {
   throw new Error('no free loopback port found in 20 tries');
 }
 
+/**
+ * A port below 10000 free for UDP and TCP on 127.0.0.1 (random tries in 2000..9999, at most 50): for sipsak
+ * 0.9.8.1, which drops the last digit of a 5-digit port when it writes the Request-URI.
+ */
+export async function freeFourDigitPort(): Promise<number> {
+  const free = (port: number): Promise<boolean> => new Promise((resolve) => {
+    const s = createSocket('udp4');
+    s.once('error', () => resolve(false));
+    s.bind(port, LOOPBACK, () => s.close(() => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, LOOPBACK, () => srv.close(() => resolve(true)));
+    }));
+  });
+  for (let i = 0; i < 50; i++) {
+    const port = 2000 + Math.floor(Math.random() * 8000);
+    if (await free(port)) return port;
+  }
+  throw new Error('no free 4-digit loopback port found in 50 tries');
+}
+
 /** true when `cmd` is on PATH (so a suite can skip instead of failing on a host without the peer). */
 export function installed(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
