@@ -150,6 +150,18 @@ for (const backend of backends) describe(`store-and-forward over UDP and TCP (of
     assert.equal((await ts!.server.store.pendingUsage('2006')).count, 3);
   });
 
+  // BUG (src/offline/silo.ts store()): the quota is read with pendingUsage() and written with storeMessage() in
+  // two steps, so MESSAGEs arriving together all pass the check (10 at once with quotaCount 3 are all kept).
+  // Un-skip once the check and the insert are one atomic step.
+  it.skip('holds messages.quotaCount when MESSAGEs arrive at the same time (KNOWN BUG: check-then-insert race)', async () => {
+    await start({ profile: { messages: { quotaCount: 3 } } });
+    const sender = await client();
+    await makeOffline(sender, '2010');
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => sendMessage(sender, '2010', `m${i}`)));
+    assert.equal(answers.filter((r) => r.status === 202).length, 3);
+    assert.equal((await ts!.server.store.pendingUsage('2010')).count, 3);
+  });
+
   it('retries a delivery answered 480, marks it delivered only after the 2xx, with the same X-Tvphone-Message-Id', async function () {
     this.timeout(20_000); // the silo's first back-off is 5 s
     await start();
