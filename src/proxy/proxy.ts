@@ -464,13 +464,19 @@ export class Proxy {
   /**
    * RFC 3261 §16.10: a CANCEL received through its own server transaction `st`. With a matching INVITE response
    * context: 200 to the CANCEL, CANCEL every pending branch, and 487 to the caller once the branches are done.
-   * Without one: 481 (Call/Transaction Does Not Exist). Returns true when a context was found.
+   * An INVITE already answered: 200 with no effect (§9.2). No INVITE transaction: 481. True when branches were cancelled.
    */
   cancel(cancelReq: SipRequest, st: ServerTransaction): boolean {
     const inviteSt = this.tl.findInviteForCancel(cancelReq);
-    const relay = inviteSt === undefined ? undefined : this.relays.get(inviteSt);
-    if (relay === undefined || relay.finalSent) {
+    if (inviteSt === undefined) {
+      // §16.10: no matching transaction: a stateful proxy answers 481 (it does not forward it statelessly)
       st.respond(stamp(createResponse(cancelReq, 481), cancelReq));
+      return false;
+    }
+    const relay = this.relays.get(inviteSt);
+    if (relay === undefined || relay.finalSent) {
+      // §9.2: the INVITE already has its final response (or we answered it ourselves): 200, and the CANCEL has no effect
+      st.respond(stamp(createResponse(cancelReq, 200), cancelReq));
       return false;
     }
     // §16.10: "the element MUST immediately return a 200 (OK) response to the CANCEL request"

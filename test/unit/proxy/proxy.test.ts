@@ -320,6 +320,15 @@ describe('proxy: CANCEL (RFC 3261 §16.10)', () => {
     assert.equal(h.sentTo(B1, 'CANCEL').length, 1, 'a branch that rings later is CANCELled then');
   });
 
+  it('answers 200 with no effect to a CANCEL of an INVITE that already has its final response (§9.2)', () => {
+    fromCaller(h, invite());
+    h.answer(only(h.sentTo(B1, 'INVITE')), 486, B1, 't1');
+    h.answer(only(h.sentTo(B2, 'INVITE')), 486, B2, 't2');
+    fromCaller(h, cancelText());
+    assert.deepEqual(statuses(h.toCaller()), [486, 200]);
+    assert.equal(h.sentTo(B1, 'CANCEL').length, 0);
+  });
+
   it('answers 481 to a CANCEL that matches no INVITE', () => {
     fromCaller(h, cancelText());
     assert.deepEqual(statuses(h.toCaller()), [481]);
