@@ -1,0 +1,38 @@
+// SIPVicious as an attacker's view of tvphone: svmap finds the SIP server; svwar (REGISTER extension
+// enumeration with --force) cannot tell an existing user from an unknown one, since both get the same 401.
+import assert from 'node:assert/strict';
+import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+import { freePort, installed, killAll, LOOPBACK, run } from './lib/proc.ts';
+
+describe('interop: sipvicious svmap and svwar against tvphone', function () {
+  this.timeout(40000);
+  let ts: TestServer | null = null;
+
+  before(function () {
+    if (!installed('svmap') || !installed('svwar')) this.skip();
+  });
+
+  afterEach(async () => {
+    await killAll();
+    await ts?.close();
+    ts = null;
+  });
+
+  it('svmap identifies 127.0.0.1:PORT as a SIP device', async () => {
+    ts = await startTestServer({ auth: 'digest' });
+    const e = await run('svmap', [LOOPBACK, '-p', String(ts.udp.port), '-P', String(await freePort())], { timeoutMs: 15000 }).done;
+    assert.equal(e.code, 0, e.stdout + e.stderr);
+    assert.match(e.stdout, new RegExp(`127\\.0\\.0\\.1:${ts.udp.port}`), e.stdout + e.stderr);
+  });
+
+  it('svwar -m REGISTER --force over 1000-1010 finds nothing although 1001 and 1005 exist', async () => {
+    ts = await startTestServer({ auth: 'digest' });
+    await ts.addUser('1001', 'pw1');
+    await ts.addUser('1005', 'pw5');
+    const e = await run('svwar', ['-e1000-1010', '-m', 'REGISTER', '--force', LOOPBACK, '-p', String(ts.udp.port), '-P', String(await freePort())], { timeoutMs: 30000 }).done;
+    const out = e.stdout + e.stderr;
+    assert.equal(e.code, 0, out);
+    assert.match(out, /found nothing/, out);
+    assert.doesNotMatch(out, /\b100[15]\b.*(reqauth|noauth)/, out);
+  });
+});
