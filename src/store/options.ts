@@ -7,6 +7,8 @@ export interface OpenStoreOptions {
   migrate?: boolean;
   /** SQLite: how long writes gather before one commit (default 0: the writes of one tick) */
   groupCommitMs?: number;
+  /** SQLite: how long a write waits for another process's lock, retried off the event loop, before 503 (default 3000) */
+  lockWaitMs?: number;
   /** PostgreSQL / SQL Server: most pooled connections (default 10) */
   poolSize?: number;
   /** PostgreSQL / SQL Server: connect and statement timeout in ms (default 5000 / 10000) */

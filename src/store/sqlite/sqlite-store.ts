@@ -4,6 +4,9 @@
 // ONE commit (one fsync); each promise resolves after that commit. Each write runs under its own
 // SAVEPOINT, so a write that fails is rolled back and rejected alone while the rest of the batch commits.
 // node:sqlite is synchronous: the commit blocks the event loop for the length of the fsync, by design.
+// A lock held by another process (a CLI command, a backup) is never waited for synchronously beyond a few ms:
+// the batch goes back to the queue and is tried again on a timer until `lockWaitMs`, then fails as unavailable
+// (the server answers 503) — so the server keeps answering everything else meanwhile.
 
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -23,12 +26,16 @@ export interface SqliteStoreOptions {
   groupCommitMs?: number;
   /** most writes in one transaction (default 5000); the rest go in the next */
   maxBatch?: number;
-  /** how long to wait for another process's lock before failing (default 5000 ms) */
+  /** how long one attempt may block waiting for another process's lock (default 10 ms) */
   busyTimeoutMs?: number;
+  /** how long a write waits in all for a lock, retried off the event loop, before it fails as unavailable (default 3000 ms) */
+  lockWaitMs?: number;
   onStateChange?: StateChangeListener;
 }
 
 interface PendingWrite {
+  /** when it was queued (for lockWaitMs) */
+  at: number;
   op: () => Op<unknown>;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
@@ -43,6 +50,14 @@ interface Prepared {
 const UNAVAILABLE_CODES = new Set([5 /* BUSY */, 6 /* LOCKED */, 7 /* NOMEM */, 8 /* READONLY */, 10 /* IOERR */,
   11 /* CORRUPT */, 13 /* FULL */, 14 /* CANTOPEN */, 15 /* PROTOCOL */, 26 /* NOTADB */]);
 
+/** SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock; worth trying again shortly. */
+function isBusy(err: unknown): boolean {
+  const code = (err as { errcode?: unknown }).errcode;
+  return typeof code === 'number' && ((code & 0xff) === 5 || (code & 0xff) === 6);
+}
+
+const LOCK_RETRY_MS = 20;
+
 function isUnavailable(err: unknown): boolean {
   const code = (err as { errcode?: unknown }).errcode;
   return typeof code === 'number' && UNAVAILABLE_CODES.has(code & 0xff);
@@ -56,6 +71,7 @@ export class SqliteStore extends SqlStore {
   readonly #health: StoreHealth;
   readonly #groupCommitMs: number;
   readonly #maxBatch: number;
+  readonly #lockWaitMs: number;
   #queue: PendingWrite[] = [];
   #scheduled: NodeJS.Immediate | NodeJS.Timeout | null = null;
   #closed = false;
@@ -69,6 +85,7 @@ export class SqliteStore extends SqlStore {
     this.#health = new StoreHealth(opts.onStateChange);
     this.#groupCommitMs = opts.groupCommitMs ?? 0;
     this.#maxBatch = opts.maxBatch ?? 5000;
+    this.#lockWaitMs = opts.lockWaitMs ?? 3000;
   }
 
   /** Open (creating the file and its directory when missing) and migrate. */
@@ -76,7 +93,7 @@ export class SqliteStore extends SqlStore {
     let db: DatabaseSync;
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-      db = new DatabaseSync(path, { timeout: opts.busyTimeoutMs ?? 5000, enableForeignKeyConstraints: true });
+      db = new DatabaseSync(path, { timeout: opts.busyTimeoutMs ?? 10, enableForeignKeyConstraints: true });
       db.exec('PRAGMA journal_mode = WAL');
       db.exec('PRAGMA synchronous = FULL');
     } catch (err) {
@@ -143,34 +160,45 @@ export class SqliteStore extends SqlStore {
   protected write<T>(op: () => Op<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreUnavailableError('the store is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      this.#queue.push({ at: Date.now(), op, resolve: resolve as (v: unknown) => void, reject });
       this.#schedule();
     });
   }
 
-  #schedule(): void {
+  #schedule(delayMs = this.#groupCommitMs): void {
     if (this.#scheduled !== null) return;
     const flush = () => {
       this.#scheduled = null;
-      this.#flush();
-      if (this.#queue.length > 0) this.#schedule();
+      const retry = this.#flush();
+      if (this.#queue.length > 0) this.#schedule(retry ? LOCK_RETRY_MS : this.#groupCommitMs);
     };
-    this.#scheduled = this.#groupCommitMs > 0 ? setTimeout(flush, this.#groupCommitMs) : setImmediate(flush);
+    this.#scheduled = delayMs > 0 ? setTimeout(flush, delayMs) : setImmediate(flush);
   }
 
-  /** Run the queued writes in one transaction and commit once. */
-  #flush(): void {
+  /** Run the queued writes in one transaction and commit once; true when the lock was busy and the batch waits. */
+  #flush(): boolean {
     const batch = this.#queue.length <= this.#maxBatch ? this.#queue : this.#queue.slice(0, this.#maxBatch);
     this.#queue = batch === this.#queue ? [] : this.#queue.slice(this.#maxBatch);
-    if (batch.length === 0) return;
+    if (batch.length === 0) return false;
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     const single = batch.length === 1;
     try {
       this.#run('BEGIN IMMEDIATE');
     } catch (err) {
+      if (isBusy(err) && !this.#closed) {
+        // Another process holds the write lock: keep the writes that may still wait, fail the ones that waited enough.
+        const now = Date.now();
+        const waiting = batch.filter((w) => now - w.at < this.#lockWaitMs);
+        if (waiting.length < batch.length) {
+          const e = this.#classify(err);
+          for (const w of batch) if (now - w.at >= this.#lockWaitMs) w.reject(e);
+        }
+        this.#queue = [...waiting, ...this.#queue];
+        return waiting.length > 0;
+      }
       const e = this.#classify(err);
       for (const w of batch) w.reject(e);
-      return;
+      return false;
     }
     try {
       for (const w of batch) {
@@ -184,7 +212,7 @@ export class SqliteStore extends SqlStore {
           if (single) {
             this.#run('ROLLBACK');
             w.reject(err);
-            return;
+            return false;
           }
           this.#run('ROLLBACK TO w');
           this.#run('RELEASE w');
@@ -202,7 +230,7 @@ export class SqliteStore extends SqlStore {
       }
       const e = this.#classify(err);
       for (const w of batch) w.reject(e);
-      return;
+      return false;
     }
     this.#health.ok();
     batch.forEach((w, i) => {
@@ -210,6 +238,7 @@ export class SqliteStore extends SqlStore {
       if (o.ok) w.resolve(o.value);
       else w.reject(this.#classify(o.error));
     });
+    return false;
   }
 
   /** commits made and writes they carried, to see group commit at work */
@@ -231,8 +260,8 @@ export class SqliteStore extends SqlStore {
       clearTimeout(this.#scheduled as NodeJS.Timeout);
       this.#scheduled = null;
     }
+    this.#closed = true; // from here a busy lock fails the writes instead of requeueing them
     while (this.#queue.length > 0) this.#flush();
-    this.#closed = true;
     this.#statements.clear();
     this.#db.close();
   }

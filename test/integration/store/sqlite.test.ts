@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { TvphoneError } from '../../../src/errors.ts';
+import { StoreUnavailableError, TvphoneError } from '../../../src/errors.ts';
 import { openStore } from '../../../src/store/open.ts';
 import type { SqliteStore } from '../../../src/store/sqlite/sqlite-store.ts';
 import { codeSchemaVersion } from '../../../src/store/migrations.ts';
@@ -73,6 +73,37 @@ describe('SQLite store', function () {
     assert.deepEqual(stored.map((m) => m.id), [...stored.map((m) => m.id)].sort((a, b) => a - b));
     assert.equal((await s.pendingMessages('g', 1000)).length, 200);
     await s.close();
+  });
+
+  it("waits for another process's lock without blocking the event loop, and fails as unavailable after lockWaitMs", async function () {
+    const path = join(dir, 'locked.db');
+    const s = await openStore(`sqlite:${path}`, { lockWaitMs: 400 });
+    const other = new DatabaseSync(path);
+    try {
+      other.exec('BEGIN EXCLUSIVE');
+      const creds = (u: string) => ({ userId: u, realm: 'r', ha1Md5: 'a', ha1Sha256: 'b' });
+      // released in time: the write waits, then commits
+      const waiting = s.addUser(creds('u1'), 1);
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 10);
+      await new Promise((r) => setTimeout(r, 150));
+      other.exec('COMMIT');
+      await waiting;
+      clearInterval(ticker);
+      assert.ok(ticks >= 8, `the event loop kept running while the write waited (${ticks} ticks in 150 ms)`);
+      assert.equal(await s.userExists('u1'), true);
+      // never released: StoreUnavailableError after about lockWaitMs
+      other.exec('BEGIN EXCLUSIVE');
+      const t0 = Date.now();
+      await assert.rejects(s.addUser(creds('u2'), 1), (e: unknown) => e instanceof StoreUnavailableError);
+      const waited = Date.now() - t0;
+      assert.ok(waited >= 350 && waited < 2000, `failed after ${waited} ms`);
+      other.exec('ROLLBACK');
+      assert.equal(await s.userExists('u2'), false);
+    } finally {
+      other.close();
+      await s.close();
+    }
   });
 
   it('an in-memory database works for tests', async function () {
