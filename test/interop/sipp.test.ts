@@ -177,4 +177,15 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
     assert.equal(delivered.length, 3);
     assert.deepEqual(await ts.server.store.listMessages({ toUser: 'tv1', state: 'pending' }), []);
   });
+
+  // Same rule for stored MESSAGEs: routing/send-request.ts bindingTarget() still sends them to the REGISTER's
+  // source, while the proxy (proxy/target-set.ts) now uses the Contact unless NATed or on a stream flow.
+  it('stored MESSAGEs after a third-party registration go to the registered Contact', async () => {
+    ts = await startTestServer({ auth: 'none' });
+    await ts.addUser('tv3', 'pw');
+    ok(await sipp({ workDir: work, scenario: 'message-offline.xml', target: target(), args: ['-s', 'tv3'] }));
+    const rx = await startSipp({ workDir: work, scenario: 'message-receiver.xml', target: null, timeoutS: 5 });
+    ok(await sipp({ workDir: work, scenario: 'register.xml', target: target(), args: ['-s', 'tv3', '-key', 'contact_hostport', `${LOOPBACK}:${rx.port}`] }));
+    ok(await rx.result);
+  });
 });
