@@ -103,7 +103,7 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
 
   // RFC 3261 §10.2: "a third-party registration" — the REGISTER may come from an address other than the
   // Contact's. This is how the shared scenarios run (and pass against Kamailio): register.xml from one sipp,
-  // the callee UAS on another port. tvphone sends the INVITE to the REGISTER's source instead (see report).
+  // the callee UAS on another port. The proxy must send the INVITE to the Contact (it is not NATed, not a flow).
   it('call via a third-party registration: the INVITE goes to the registered Contact, not to the REGISTER\'s source', async () => {
     ts = await startTestServer({ auth: 'none' });
     const uas = await startSipp({ workDir: work, scenario: 'call-uas.xml', target: null, timeoutS: 12 });
