@@ -33,3 +33,15 @@ export class StoreUnavailableError extends TvphoneError {
     this.name = 'StoreUnavailableError';
   }
 }
+
+/** A user's quota of stored messages is full (checked atomically with the insert). */
+export class QuotaExceededError extends TvphoneError {
+  readonly count: number;
+  readonly bytes: number;
+  constructor(user: string, usage: { count: number; bytes: number }) {
+    super('ERR_QUOTA', `message quota of ${user} full (${usage.count} messages, ${usage.bytes} bytes pending)`);
+    this.name = 'QuotaExceededError';
+    this.count = usage.count;
+    this.bytes = usage.bytes;
+  }
+}

@@ -20,7 +20,7 @@ import { SipRequest, type SipResponse } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
 import { newTag } from '../sip/ids.ts';
 import { formatNameAddr, parseNameAddr } from '../sip/headers.ts';
-import { StoreUnavailableError } from '../errors.ts';
+import { QuotaExceededError, StoreUnavailableError } from '../errors.ts';
 import type { Binding, CallRecord, Store, StoredMessage } from '../store/store.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
@@ -214,11 +214,7 @@ export class Silo {
     const expiresHeader = Number.parseInt(req.header('expires') ?? '', 10);
     const lifetime = Number.isFinite(expiresHeader) && expiresHeader > 0 ? Math.min(expiresHeader * 1000, o.expiryMs) : o.expiryMs;
     try {
-      const usage = await o.store.pendingUsage(toUser);
-      if (usage.count + 1 > o.quotaCount || usage.bytes + req.body.length > o.quotaBytes) {
-        o.log.warn({ mod: 'offline', user: toUser, count: usage.count, bytes: usage.bytes }, 'message quota full');
-        return createResponse(req, 486, `Busy Here (message quota for ${toUser} full)`);
-      }
+      // The quota is checked in the store's transaction with the insert, so MESSAGEs arriving together cannot overrun it.
       const stored = await o.store.storeMessage({
         toUser,
         fromUri,
@@ -228,11 +224,15 @@ export class Silo {
         body: req.body,
         receivedAt,
         expiresAt: receivedAt + lifetime,
-      });
+      }, { count: o.quotaCount, bytes: o.quotaBytes });
       o.log.info({ mod: 'offline', user: toUser, id: stored.id, bytes: req.body.length }, 'message stored');
     } catch (err) {
+      if (err instanceof QuotaExceededError) {
+        o.log.warn({ mod: 'offline', user: toUser, count: err.count, bytes: err.bytes }, 'message quota full');
+        return createResponse(req, 486, `Busy Here (message quota for ${toUser} full)`);
+      }
       if (err instanceof StoreUnavailableError) {
-        o.log.warn({ mod: 'offline', err }, 'store unavailable: message not stored');
+        o.log.debug({ mod: 'offline', err }, 'store unavailable: message not stored'); // the outage is logged once by the server
         const res = createResponse(req, 503, 'Service Unavailable (message store unavailable)');
         res.setHeader('Retry-After', String(o.retryAfterSeconds));
         return res;

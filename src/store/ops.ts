@@ -2,10 +2,10 @@
 // queries it needs and receives their results; a backend runs it: SQLite synchronously inside its
 // group-commit transaction, PostgreSQL and SQL Server over a pooled connection (and again on a conflict).
 
-import { TvphoneError } from '../errors.ts';
+import { QuotaExceededError, TvphoneError } from '../errors.ts';
 import { NO_LIMIT, type QueryName } from './queries.ts';
 import type {
-  Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, EpochMs, MessageQuery, MessageState,
+  Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, EpochMs, MessageQuery, MessageQuota, MessageState,
   NewCall, NewMessage, Presence, StoredMessage, Subscription, UserRecord,
 } from './store.ts';
 
@@ -244,7 +244,13 @@ function limitOf(limit: number | undefined): number {
 
 // ---- messages ----
 
-export function* storeMessage(m: NewMessage): Op<StoredMessage> {
+export function* storeMessage(m: NewMessage, quota?: MessageQuota): Op<StoredMessage> {
+  if (quota) {
+    // The user's presence row is the lock that serialises concurrent stores for one user (FOR UPDATE / UPDLOCK).
+    yield* q('lockPresence', m.toUser);
+    const usage = yield* pendingUsage(m.toUser);
+    if (usage.count + 1 > quota.count || usage.bytes + m.body.byteLength > quota.bytes) throw new QuotaExceededError(m.toUser, usage);
+  }
   const { rows } = yield* q(
     'insertMessage', m.toUser, m.fromUri, m.fromHeader, m.toUri, m.contentType, m.body, m.body.byteLength, m.receivedAt, m.expiresAt,
   );

@@ -4,7 +4,7 @@
 import * as ops from './ops.ts';
 import type { Op } from './ops.ts';
 import type {
-  Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, Dialect, EpochMs, MessageQuery, NewCall, NewMessage,
+  Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, Dialect, EpochMs, MessageQuery, MessageQuota, NewCall, NewMessage,
   Presence, Store, StoredMessage, Subscription, UserRecord,
 } from './store.ts';
 
@@ -42,7 +42,7 @@ export abstract class SqlStore implements Store {
   listCalls(query: CallQuery): Promise<CallRecord[]> { return this.read(() => ops.listCalls(query)); }
   markCallsNotified(ids: number[], at: EpochMs): Promise<void> { return this.write(() => ops.markCallsNotified(ids, at)); }
 
-  storeMessage(msg: NewMessage): Promise<StoredMessage> { return this.write(() => ops.storeMessage(msg)); }
+  storeMessage(msg: NewMessage, quota?: MessageQuota): Promise<StoredMessage> { return this.write(() => ops.storeMessage(msg, quota)); }
   pendingMessages(toUser: string, limit: number): Promise<StoredMessage[]> { return this.read(() => ops.pendingMessages(toUser, limit)); }
   pendingUsage(toUser: string): Promise<{ count: number; bytes: number }> { return this.read(() => ops.pendingUsage(toUser)); }
   markDelivered(id: number, at: EpochMs): Promise<void> { return this.write(() => ops.markDelivered(id, at)); }

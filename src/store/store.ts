@@ -149,6 +149,12 @@ export interface NewMessage {
   expiresAt: EpochMs;
 }
 
+/** Most pending messages (count and body bytes) a user may have. */
+export interface MessageQuota {
+  count: number;
+  bytes: number;
+}
+
 export interface MessageQuery {
   toUser?: string;
   state?: MessageState;
@@ -211,7 +217,11 @@ export interface Store {
   markCallsNotified(ids: number[], at: EpochMs): Promise<void>;
 
   // stored messages
-  storeMessage(msg: NewMessage): Promise<StoredMessage>;
+  /**
+   * Keep a message. With a quota, the user's pending usage is checked in the same transaction as the insert
+   * (under the user's row lock), so messages arriving together cannot overrun it: QuotaExceededError then.
+   */
+  storeMessage(msg: NewMessage, quota?: MessageQuota): Promise<StoredMessage>;
   /** pending messages of a user, oldest first */
   pendingMessages(toUser: string, limit: number): Promise<StoredMessage[]>;
   /** count and total body bytes of a user's pending messages (for the quota) */

@@ -150,10 +150,7 @@ for (const backend of backends) describe(`store-and-forward over UDP and TCP (of
     assert.equal((await ts!.server.store.pendingUsage('2006')).count, 3);
   });
 
-  // BUG (src/offline/silo.ts store()): the quota is read with pendingUsage() and written with storeMessage() in
-  // two steps, so MESSAGEs arriving together all pass the check (10 at once with quotaCount 3 are all kept).
-  // Un-skip once the check and the insert are one atomic step.
-  it.skip('holds messages.quotaCount when MESSAGEs arrive at the same time (KNOWN BUG: check-then-insert race)', async () => {
+  it('holds messages.quotaCount when MESSAGEs arrive at the same time (the check and the insert are one transaction)', async () => {
     await start({ profile: { messages: { quotaCount: 3 } } });
     const sender = await client();
     await makeOffline(sender, '2010');

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { StoreUnavailableError, TvphoneError } from '../../../src/errors.ts';
+import { QuotaExceededError, StoreUnavailableError, TvphoneError } from '../../../src/errors.ts';
 import type { Binding, Credentials, NewMessage, Store, Subscription } from '../../../src/store/store.ts';
 
 const T0 = 1_700_000_000_000;
@@ -235,6 +235,18 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
 
     describe('stored messages', function () {
       const everyByte = Uint8Array.from({ length: 256 }, (_, i) => i);
+
+      it('holds a quota given to storeMessage when writes for one user arrive together (two stores)', async function () {
+        const [s1, s2] = [await openOne(), await openOne()];
+        await s1.addUser(creds(u('quota')), T0);
+        const msg = (i: number, body = new Uint8Array([i])) => message(u('quota'), body, { receivedAt: T0 + i });
+        const quota = { count: 3, bytes: 1000 };
+        const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => (i % 2 ? s1 : s2).storeMessage(msg(i), quota)));
+        assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3);
+        for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof QuotaExceededError, String(r.reason));
+        assert.equal((await s1.pendingUsage(u('quota'))).count, 3);
+        await assert.rejects(s1.storeMessage(msg(1, new Uint8Array(2000)), { count: 100, bytes: 1000 }), QuotaExceededError);
+      });
 
       it('keeps a body byte for byte and returns pending messages oldest first', async function () {
         const s = await openOne();

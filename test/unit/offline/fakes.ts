@@ -1,8 +1,9 @@
 // Test doubles for the offline and presence capabilities: an in-memory Store (only what they use, the rest
 // throws) and a fake clock whose timers run when the test advances time.
 import type {
-  Binding, BindingChange, CallQuery, CallRecord, NewCall, NewMessage, Presence, Store, StoredMessage, Subscription,
+  Binding, BindingChange, CallQuery, CallRecord, MessageQuota, NewCall, NewMessage, Presence, Store, StoredMessage, Subscription,
 } from '../../../src/store/store.ts';
+import { QuotaExceededError } from '../../../src/errors.ts';
 
 export class FakeClock {
   time: number;
@@ -106,9 +107,13 @@ export class FakeStore implements Store {
     for (const c of this.calls) if (ids.includes(c.id)) c.notifiedAt = at;
   }
 
-  async storeMessage(m: NewMessage): Promise<StoredMessage> {
+  async storeMessage(m: NewMessage, quota?: MessageQuota): Promise<StoredMessage> {
     this.#check();
     if (this.storeGate) await this.storeGate;
+    if (quota) {
+      const usage = await this.pendingUsage(m.toUser);
+      if (usage.count + 1 > quota.count || usage.bytes + m.body.byteLength > quota.bytes) throw new QuotaExceededError(m.toUser, usage);
+    }
     const stored: StoredMessage = {
       ...m, body: new Uint8Array(m.body), id: this.#nextMsg++, state: 'pending', attempts: 0, nextAttemptAt: null, deliveredAt: null,
     };
