@@ -15,7 +15,7 @@ import { Silo } from './offline/silo.ts';
 import { PresenceAgent } from './presence/presence-agent.ts';
 import { Router } from './routing/router.ts';
 import { LocalDomains } from './routing/local-domains.ts';
-import { sendRequest, bindingTarget } from './routing/send-request.ts';
+import { sendRequest, bindingTarget, sourceTarget } from './routing/send-request.ts';
 
 export interface ServerOptions {
   profile: Profile;
@@ -119,7 +119,7 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
     store, log: log.child({ mod: 'presence' }), domain: primaryDomain, contact: ourContact,
     maxExpires: profile.presence.maxExpires,
     mayWatch: profile.presence.policy === 'any' ? () => true : undefined,
-    sendInDialog: (req, sub: Subscription) => sendRequest(transactions, req, bindingTarget(sub)),
+    sendInDialog: (req, sub: Subscription) => sendRequest(transactions, req, sourceTarget(sub)),
   });
 
   const proxy = new Proxy({

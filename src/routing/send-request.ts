@@ -5,9 +5,21 @@ import { newBranch } from '../sip/ids.ts';
 import type { TransactionLayer } from '../transaction/transaction-layer.ts';
 import type { Target, TransportName } from '../transport/transport.ts';
 import type { Binding } from '../store/store.ts';
+import { bindingTarget as proxyTarget, destinationOfUri } from '../proxy/target-set.ts';
 
-/** Where a binding is reached: the address its REGISTER came from, over its connection when it has one (RFC 5626 §5.2). */
-export function bindingTarget(b: Pick<Binding, 'transport' | 'sourceIp' | 'sourcePort' | 'connectionId'>): Target {
+/**
+ * Where a request of ours to a binding goes: the same rule as a proxied branch (proxy/target-set.ts: first Path hop,
+ * the binding's connection, the REGISTER's source for a NATed private Contact, else the Contact itself).
+ */
+export function bindingTarget(b: Binding): Target {
+  const t = proxyTarget(b);
+  if (t.destination) return t.destination;
+  const next = t.path && t.path.length > 0 ? destinationOfUri(t.path[0]) : destinationOfUri(t.uri);
+  return next ?? t.fallback ?? sourceTarget(b);
+}
+
+/** Where the request that created some state came from, over its connection when it has one (RFC 5626 §5.2). */
+export function sourceTarget(b: Pick<Binding, 'transport' | 'sourceIp' | 'sourcePort' | 'connectionId'>): Target {
   return {
     transport: b.transport as TransportName,
     address: b.sourceIp,
