@@ -89,10 +89,14 @@ export interface DumpResult {
   stop: DumpStop;
 }
 
-/** Responses worth retrying with back-off: no answer, 408, 480, 486, 491 and 5xx. Others skip the message. */
+/**
+ * Responses worth retrying with back-off: no answer, 408, 480, 486, 491 and 5xx — except 501, 505 and 513, which
+ * the same request would meet again (RFC 3261 §21.5). Others skip the message.
+ */
 export function isRetryable(res: SipResponse | null): boolean {
   if (res === null) return true;
   const s = res.status;
+  if (s === 501 || s === 505 || s === 513) return false;
   return s === 408 || s === 480 || s === 486 || s === 491 || (s >= 500 && s < 600);
 }
 

@@ -2,6 +2,7 @@
 // through a client transaction, resolving with the final response (null on timeout or transport error).
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { newBranch } from '../sip/ids.ts';
+import { createResponse } from '../sip/response.ts';
 import type { TransactionLayer } from '../transaction/transaction-layer.ts';
 import type { Target, TransportName } from '../transport/transport.ts';
 import type { Binding } from '../store/store.ts';
@@ -39,7 +40,9 @@ export function sendRequest(layer: TransactionLayer, req: SipRequest, target: Ta
       layer.sendRequest(req, target, {
         onFinal: (res: SipResponse) => resolve(res),
         onTimeout: () => resolve(null),
-        onTransportError: () => resolve(null),
+        // A body too large for any datagram (EMSGSIZE, after the §18.1.1 TCP attempt failed) will never pass this
+        // flow: a local 513 lets the caller skip it rather than retry it forever.
+        onTransportError: (err: Error) => resolve((err as NodeJS.ErrnoException).code === 'EMSGSIZE' ? createResponse(req, 513, 'Message Too Large for the Flow') : null),
       });
     } catch {
       resolve(null);

@@ -15,6 +15,13 @@ import { createTestDatabase, type TestDatabase } from '../integration/store/pg-d
 export const TEST_STORE: 'sqlite' | 'postgres' = process.env.TVPHONE_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
 if (TEST_STORE === 'postgres' && !process.env.TVPHONE_TEST_PG_URL) throw new Error('TVPHONE_TEST_STORE=postgres needs TVPHONE_TEST_PG_URL');
 
+/** The backend a suite that manages its own databases (child-process servers) runs on in this pass. */
+export function storeBackend(): { name: string; db: () => Promise<TestDatabase | null> } {
+  return TEST_STORE === 'postgres'
+    ? { name: 'PostgreSQL', db: () => createTestDatabase(process.env.TVPHONE_TEST_PG_URL!) }
+    : { name: 'SQLite', db: async () => null };
+}
+
 export interface TestServer {
   server: TvphoneServer;
   udp: ListenerInfo;

@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startChildServer, type ChildServer } from '../../helpers/child-server.ts';
+import { storeBackend } from '../../helpers/test-server.ts';
 import { RawClient } from '../../helpers/raw-client.ts';
-import { createTestDatabase, type TestDatabase } from '../store/pg-database.ts';
+import type { TestDatabase } from '../store/pg-database.ts';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import { createResponse } from '../../../src/sip/response.ts';
 import { newTag } from '../../../src/sip/ids.ts';
@@ -31,8 +32,8 @@ function check(b: Uint8Array): number {
 
 interface Delivery { index: number; id: string }
 
-const backends: Array<{ name: string; db: () => Promise<TestDatabase | null> }> = [{ name: 'SQLite', db: async () => null }];
-if (process.env.TVPHONE_TEST_PG_URL) backends.push({ name: 'PostgreSQL', db: () => createTestDatabase(process.env.TVPHONE_TEST_PG_URL!) });
+// SQLite in the first pass of `npm test`, PostgreSQL in its second (TVPHONE_TEST_STORE).
+const backends = [storeBackend()];
 
 for (const backend of backends) describe(`faults: the server is SIGKILLed and restarted on the same database (${backend.name})`, function () {
   this.timeout(40_000);

@@ -8,9 +8,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startTestServer, type TestServer, type TestServerOptions } from '../../helpers/test-server.ts';
+import { startTestServer, storeBackend, type TestServer, type TestServerOptions } from '../../helpers/test-server.ts';
 import { RawClient } from '../../helpers/raw-client.ts';
-import { createTestDatabase, type TestDatabase } from '../store/pg-database.ts';
+import type { TestDatabase } from '../store/pg-database.ts';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import { parseMissedCallNotice, splitMultipart } from '../../../src/offline/missed-call-notice.ts';
 import { parseCSeq } from '../../../src/sip/headers.ts';
@@ -18,8 +18,8 @@ import { parseCSeq } from '../../../src/sip/headers.ts';
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../../bin/tvphone', import.meta.url));
 
-const backends: Array<{ name: string; db: () => Promise<TestDatabase | null> }> = [{ name: 'SQLite', db: async () => null }];
-if (process.env.TVPHONE_TEST_PG_URL) backends.push({ name: 'PostgreSQL', db: () => createTestDatabase(process.env.TVPHONE_TEST_PG_URL!) });
+// SQLite in the first pass of `npm test`, PostgreSQL in its second (TVPHONE_TEST_STORE).
+const backends = [storeBackend()];
 
 for (const backend of backends) describe(`store-and-forward over UDP and TCP (offline users, ${backend.name})`, function () {
   this.timeout(20_000);
@@ -106,6 +106,23 @@ for (const backend of backends) describe(`store-and-forward over UDP and TCP (of
     assert.equal(Number(m.header('content-length')), picture.length);
     assert.ok(Buffer.from(m.body).equals(picture), 'the picture arrives byte for byte');
     await until(async () => (await ts!.server.store.listMessages({ toUser: '2003', state: 'delivered' })).length === 1, 'the picture is marked delivered');
+  });
+
+  it('skips a stored message too large for the UDP flow of the user and delivers the ones behind it', async () => {
+    await start();
+    const sender = await client('tcp'); // 100 KB can only be sent on a stream
+    await makeOffline(sender, '2011');
+    const big = randomBytes(100_000); // larger than any datagram; the user has no TCP listener to fall back on
+    assert.equal((await sendMessage(sender, '2011', big, 'application/octet-stream')).status, 202);
+    assert.equal((await sendMessage(sender, '2011', 'small one')).status, 202);
+    const tv = await client('udp');
+    await register(tv, '2011');
+    const got = await tv.nextRequest('MESSAGE', 8000);
+    assert.equal(Buffer.from(got.body).toString('utf8'), 'small one');
+    await until(async () => (await ts!.server.store.listMessages({ toUser: '2011', state: 'delivered' })).length === 1, 'the small one is delivered');
+    const pending = await ts!.server.store.listMessages({ toUser: '2011', state: 'pending' });
+    assert.equal(pending.length, 1, 'the large one stays pending for a later registration over TCP');
+    assert.equal(pending[0].body.length, 100_000);
   });
 
   it('keeps the order of 100 queued messages', async () => {
