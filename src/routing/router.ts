@@ -23,6 +23,9 @@ const TO_SERVER = new Set(['OPTIONS', 'REGISTER']);
 /** Methods other SIP extensions define that we know but do not serve: 405 rather than 501 (RFC 3261 §21.4.6). */
 const KNOWN_ELSEWHERE = new Set(['PUBLISH']);
 
+/** How long a MESSAGE waits for an online user's answer before it is stored instead (msilo's contract). */
+const MESSAGE_BRANCH_TIMEOUT_MS = 8000;
+
 export interface RouterDeps {
   store: Store;
   auth: Authenticator;
@@ -168,7 +171,8 @@ export class Router implements TransactionUser {
     }
     if (req.method === 'MESSAGE') {
       // msilo's contract: a MESSAGE no branch would take (408/480/503/no answer) is stored and answered 202.
-      return proxy.relay(req, st, bindings, { onAllFailed: () => silo.store(req, user) });
+      // A binding that stays silent is given up well before the sender's Timer F (32 s), so the 202 reaches it.
+      return proxy.relay(req, st, bindings, { onAllFailed: () => silo.store(req, user), timeoutMs: MESSAGE_BRANCH_TIMEOUT_MS });
     }
     if (req.method === 'INVITE') {
       return proxy.relay(req, st, bindings, { call: { userId: caller ?? fromUser(req), otherUserId: user } });
