@@ -216,6 +216,25 @@ import { parseMissedCallNotice } from '../../../src/offline/missed-call-notice.t
       assert.ok((rec?.durationMs ?? -1) >= 0);
     });
 
+    it('stores a MESSAGE with 202 when the online user answers 480, and when it does not answer at all (msilo contract)', async function () {
+      this.timeout(30000);
+      await start();
+      const sender = await client();
+      const tv = await client();
+      await register(sender, '1001');
+      await register(tv, '1006');
+      tv.autoAnswer = 480;
+      const a = sender.request({ method: 'MESSAGE', uri: 'sip:1006@127.0.0.1', from: '<sip:1001@127.0.0.1>', to: '<sip:1006@127.0.0.1>', body: 'one', contentType: 'text/plain' });
+      assert.equal((await sender.final(a.callId, 'MESSAGE')).status, 202);
+      tv.autoAnswer = null;
+      const b = sender.request({ method: 'MESSAGE', uri: 'sip:1006@127.0.0.1', from: '<sip:1001@127.0.0.1>', to: '<sip:1006@127.0.0.1>', body: 'two', contentType: 'text/plain' });
+      const t0 = Date.now();
+      assert.equal((await sender.final(b.callId, 'MESSAGE', 20000)).status, 202);
+      assert.ok(Date.now() - t0 < 15000, 'answered before the sender gives up (Timer F, 32 s)');
+      const pending = await ts.server.store.listMessages({ toUser: '1006', state: 'pending' });
+      assert.deepEqual(pending.map((m) => Buffer.from(m.body).toString()), ['one', 'two']);
+    });
+
     it('refuses a request for a foreign domain (no open relay)', async () => {
       await start();
       const c = await client();
