@@ -58,16 +58,23 @@ function sustainable(r: SippResult, rate: number): boolean {
   return r.fail_pct < MAX_FAIL_PCT && r.achieved_cps >= MIN_ACHIEVED * rate && (r.p99_rt_ms ?? 0) <= MAX_P99_MS;
 }
 
+/** offline users the msg part sends to (each keeps at most its quota; 10,000 × quota is far beyond a sweep) */
+const RECIPIENTS = 10_000;
+
 const users = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(7, '0')}`);
 
 /** One step: `part` at `rate` against `srv`. Call steps use the callee set registered by the sweep. */
-async function step(part: Part, srv: ServerHandle, rate: number, ctx: { callees?: string[]; uasPort?: number }): Promise<SippResult> {
+async function step(part: Part, srv: ServerHandle, rate: number, ctx: { callees?: string[]; recipients?: string[]; uasPort?: number }): Promise<SippResult> {
   const count = Math.max(200, Math.round(rate * RUN_S));
   const name = `${part}-${++runNo}-${rate}`;
   const tag = `b${process.pid}n${runNo}`;
   const base = { name, target: srv.target, rate, count, workDir: work, serverPid: srv.pid };
   if (part === 'reg') return runSipp({ ...base, scenario: SIPP_DIR + 'reg.xml', rows: users(`${tag}u`, count) });
-  if (part === 'msg') return runSipp({ ...base, scenario: SIPP_DIR + 'msg.xml', rows: users(`${tag}o`, count) });
+  if (part === 'msg') {
+    // MESSAGEs to offline users that exist (created before the sweep), cycling through them
+    const rows = Array.from({ length: count }, (_, i) => ctx.recipients![(i + runNo * 7919) % ctx.recipients!.length]!);
+    return runSipp({ ...base, scenario: SIPP_DIR + 'msg.xml', rows });
+  }
   // call: cycle through the registered callees; RTD1 = INVITE -> 200
   const rows = Array.from({ length: count }, (_, i) => ctx.callees![i % ctx.callees!.length]!);
   return runSipp({ ...base, scenario: SIPP_DIR + 'uac-call.xml', rows, extra: ['-d', String(PAUSE_MS)], callMs: PAUSE_MS + 2000 });
@@ -89,9 +96,13 @@ async function sweep(part: Part, spec: ServerSpec, start: number, max: number): 
     log(`${part} ${spec.name}: ${res.note}`);
     return res;
   }
-  const ctx: { callees?: string[]; uasPort?: number } = {};
+  const ctx: { callees?: string[]; recipients?: string[]; uasPort?: number } = {};
   let uas: Awaited<ReturnType<typeof startSippUas>> | null = null;
   try {
+    if (part === 'msg') {
+      ctx.recipients = users(`b${process.pid}n${++runNo}o`, RECIPIENTS);
+      await srv.addUsers?.(ctx.recipients);
+    }
     if (part === 'call') {
       uas = await startSippUas({ name: `uas-${++runNo}`, scenario: SIPP_DIR + 'uas.xml', workDir: work, timeoutS: Math.max(60, MAX_S + 60) });
       ctx.callees = users(`b${process.pid}n${runNo}c`, CALLEES);
@@ -176,6 +187,7 @@ async function deliver(spec: ServerSpec, n: number): Promise<DeliverResult> {
   let uas: Awaited<ReturnType<typeof startSippUas>> | null = null;
   try {
     const user = `b${process.pid}backlog`;
+    await srv.addUsers?.([user]);
     // store phase: as fast as the server takes them, at most 50 outstanding (-l 50)
     const st = await runSipp({
       name: `deliver-store-${++runNo}`, target: srv.target, scenario: SIPP_DIR + 'msg.xml', rows: [user],

@@ -28,6 +28,8 @@ export interface ServerHandle {
   port: number;
   /** the target for sipp: 127.0.0.1:PORT */
   target: string;
+  /** make these users known before they get MESSAGEs (tvphone answers 404 for unknown users; msilo needs none) */
+  addUsers?(users: string[]): Promise<void>;
   stop(): Promise<void>;
 }
 

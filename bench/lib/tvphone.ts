@@ -1,6 +1,6 @@
 // Starts and stops `tvphone serve` (the server under test) on a free loopback port with a durable store.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitSipReady, sleep, live, LOOPBACK } from './proc.ts';
@@ -19,7 +19,10 @@ export async function startTvphone(store: 'sqlite' | { url: string }): Promise<S
   const dir = mkdtempSync(join(tmpdir(), 'tvphone-bench-srv-'));
   const port = await freePort();
   const db = store === 'sqlite' ? `sqlite:${join(dir, 'tvphone.db')}` : store.url;
-  const args = [BIN, 'serve', '--auth', 'none', '--listen', `udp:${LOOPBACK}:${port}`, '--db', db, '--domain', LOOPBACK];
+  // the backlog part keeps 10,000 messages for one user: lift the per-user quota of the default profile
+  const profile = join(dir, 'bench-profile.json');
+  writeFileSync(profile, JSON.stringify({ messages: { quotaCount: 1_000_000, quotaBytes: 2 ** 40 } }));
+  const args = [BIN, 'serve', '--profile', profile, '--auth', 'none', '--listen', `udp:${LOOPBACK}:${port}`, '--db', db, '--domain', LOOPBACK];
   const logFd = openSync(join(dir, 'tvphone.log'), 'a');
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', logFd, logFd],
@@ -45,5 +48,11 @@ export async function startTvphone(store: 'sqlite' | { url: string }): Promise<S
     throw new Error(`tvphone serve did not answer on udp:${LOOPBACK}:${port}:\n${log}`);
   }
   const name = store === 'sqlite' ? 'tvphone sqlite' : 'tvphone postgres';
-  return { name, pid: child.pid!, port, target: `${LOOPBACK}:${port}`, stop };
+  const addUsers = async (users: string[]): Promise<void> => {
+    const csv = join(dir, `users-${users.length}-${Date.now()}.csv`);
+    writeFileSync(csv, users.map((u) => `${u},pw`).join('\n') + '\n');
+    const r = spawnSync(process.execPath, [BIN, 'users', 'import', csv, '--db', db], { encoding: 'utf8', timeout: 120000 });
+    if (r.status !== 0) throw new Error(`users import failed: ${r.stderr}`);
+  };
+  return { name, pid: child.pid!, port, target: `${LOOPBACK}:${port}`, addUsers, stop };
 }
