@@ -57,8 +57,18 @@ export class Router implements TransactionUser {
     // RFC 3261 §16.11 / §13.2.2.4: the ACK for a 2xx is a request of its own, routed like any in-dialog request.
     const { proxy } = this.#d;
     if (proxy.validate(ack)) return; // an ACK is never answered: a looped or exhausted one is dropped
-    proxy.preprocessRoute(ack);
-    proxy.relayInDialog(ack, null);
+    if (this.#followRoute(ack)) proxy.relayInDialog(ack, null); // else not a dialog we record-routed: dropped
+  }
+
+  /**
+   * RFC 3261 §16.4 preprocessing; true when the request was routed through us (a Route naming us was removed, or a
+   * strict router sent us our own Record-Route URI). Only such in-dialog requests are relayed (Kamailio's loose_route()):
+   * anything else would make the proxy an open relay for whoever writes a Route header.
+   */
+  #followRoute(req: SipRequest): boolean {
+    const before = req.has('route') ? req.headerValues('route').length : 0;
+    const strictFix = this.#d.proxy.preprocessRoute(req);
+    return strictFix || (before > 0 && (req.has('route') ? req.headerValues('route').length : 0) < before);
   }
 
   onStrayResponse(res: SipResponse): void {
@@ -74,16 +84,20 @@ export class Router implements TransactionUser {
     if (invalid) return void st.respond(invalid);
 
     // RFC 3261 §16.4: strict-router fix and loose-routing Route removal.
-    proxy.preprocessRoute(req);
+    const routedByUs = this.#followRoute(req);
 
     if (req.method === 'CANCEL') return void proxy.cancel(req, st);
 
-    // In-dialog requests (To-tag) and requests with a Route left follow their route set.
-    const inDialog = tagOf(req.header('to') ?? '') !== null;
-    if (inDialog && req.method === 'SUBSCRIBE' && !req.has('route') && domains.isLocalUri(req.uri)) {
-      return this.#subscribe(req, st); // a refresh of a subscription we are the notifier of (RFC 6665 §4.1.2.1)
+    // In-dialog requests (To-tag) follow their route set when it goes through us.
+    if (tagOf(req.header('to') ?? '') !== null) {
+      if (req.method === 'SUBSCRIBE' && !req.has('route') && domains.isLocalUri(req.uri)) {
+        return this.#subscribe(req, st); // a refresh of a subscription we are the notifier of (RFC 6665 §4.1.2.1)
+      }
+      if (routedByUs) return proxy.relayInDialog(req, st);
+      return void st.respond(createResponse(req, 404, 'Not Here (dialog not routed through this proxy)'));
     }
-    if (inDialog || req.has('route')) return proxy.relayInDialog(req, st);
+    // An initial request's preloaded Route beyond us is not followed (no open relay): it is routed like any other.
+    if (req.has('route')) req.removeHeader('route');
 
     if (!domains.isLocalUri(req.uri)) {
       // No open relay: requests for other domains are refused (trunks would route them).

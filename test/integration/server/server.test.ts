@@ -235,6 +235,25 @@ import { parseMissedCallNotice } from '../../../src/offline/missed-call-notice.t
       assert.deepEqual(pending.map((m) => Buffer.from(m.body).toString()), ['one', 'two']);
     });
 
+    it('does not follow a Route header that does not name it: no relay for in-dialog or preloaded routes', async () => {
+      await start();
+      const c = await client();
+      const victim = await client();
+      victim.autoAnswer = 200;
+      await register(c, '1001');
+      const target = `sip:x@127.0.0.1:${victim.port}`;
+      // an in-dialog request (To-tag) whose route set does not go through us
+      const bye = c.request({ method: 'BYE', uri: target, from: '<sip:1001@127.0.0.1>', to: '<sip:x@127.0.0.1>;tag=zz', headers: [['Route', `<sip:127.0.0.1:${victim.port};lr>`]] });
+      assert.equal((await c.final(bye.callId)).status, 404);
+      // an initial request for a local user with a preloaded route elsewhere: the route is dropped, the user is reached
+      const m = c.request({ method: 'MESSAGE', uri: 'sip:1001@127.0.0.1', from: '<sip:1001@127.0.0.1>', to: '<sip:1001@127.0.0.1>', headers: [['Route', `<sip:127.0.0.1:${victim.port};lr>`]], body: 'hi', contentType: 'text/plain' });
+      const delivered = await c.nextRequest('MESSAGE');
+      assert.equal(delivered.header('route'), undefined);
+      assert.equal((await c.final(m.callId, 'MESSAGE')).status, 200);
+      await sleep(100);
+      assert.equal(victim.received.length, 0, 'nothing reached the address named only in a Route');
+    });
+
     it('refuses a request for a foreign domain (no open relay)', async () => {
       await start();
       const c = await client();
