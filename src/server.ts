@@ -142,6 +142,7 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
         registrar.stop();
         await silo.close();
         presence?.close();
+        proxy.close();
         transactions.close();
         await transport.close();
         if (!opts.store) await store.close();

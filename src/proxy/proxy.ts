@@ -154,6 +154,9 @@ export class Proxy {
   private readonly loopHashes = new WeakMap<SipRequest, string>();
   /** response contexts by INVITE server transaction, for CANCEL (§16.10); each removes itself when complete */
   private readonly relays = new Map<ServerTransaction, Relay>();
+  /** every relay not yet answered upstream (any method), so close() can stop their timers */
+  private readonly live = new Set<Relay>();
+  private closed = false;
   private readonly dialogs: DialogTable<DialogInfo>;
 
   constructor(opts: ProxyOptions) {
@@ -256,6 +259,22 @@ export class Proxy {
       return;
     }
     if (opts.timeoutMs !== undefined && relay.pending > 0) relay.timeout = this.timers.set(fireRelayTimeout, opts.timeoutMs, relay);
+    if (!relay.finalSent) this.live.add(relay);
+  }
+
+  /** Stop every timer of the relays still open (server shutdown); they get no further answers. Idempotent. */
+  close(): void {
+    this.closed = true;
+    for (const relay of this.live) {
+      if (relay.timeout !== null) this.timers.clear(relay.timeout);
+      relay.timeout = null;
+      for (const b of relay.branches) {
+        if (b.timer !== null) this.timers.clear(b.timer);
+        b.timer = null;
+      }
+    }
+    this.live.clear();
+    this.relays.clear();
   }
 
   private nextHop(t: ProxyTarget): Destination | null {
@@ -409,6 +428,7 @@ export class Proxy {
     }
     if (relay.finalSent) {
       this.relays.delete(relay.st);
+      this.live.delete(relay);
       return;
     }
     const finals = relay.finals;
@@ -453,6 +473,8 @@ export class Proxy {
   private sendFinal(relay: Relay, res: SipResponse): void {
     relay.finalSent = true;
     this.relays.delete(relay.st);
+    this.live.delete(relay);
+    if (this.closed) return;
     relay.st.respond(res);
     if (relay.recordId !== null && !relay.answered) {
       this.recordUpdate(relay.recordId, { outcome: outcomeOf(res.status, relay.cancelledByCaller), status: res.status });

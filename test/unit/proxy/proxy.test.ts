@@ -516,4 +516,15 @@ describe('proxy: onAllFailed (store-and-forward hook)', () => {
     await h.settle();
     assert.deepEqual(statuses(h.toCaller()), [202]);
   });
+
+  it('close() stops the timers of open relays and answers nothing more', async () => {
+    h.relayOptions = { timeoutMs: 5_000, onAllFailed: (_f, req) => createResponse(req, 202) };
+    fromCaller(h, message());
+    const before = h.timers.pending;
+    h.proxy.close();
+    assert.equal(h.timers.pending, before - 1, 'the relay timeout is cleared');
+    h.timers.advance(5_000);
+    await h.settle();
+    assert.deepEqual(statuses(h.toCaller()).filter((s) => s >= 200), []);
+  });
 });
