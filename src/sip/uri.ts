@@ -50,7 +50,12 @@ function parseSipRest(scheme: 'sip' | 'sips', text: string, from: number): SipUr
   }
   let q = text.indexOf('?', from);
   let at = text.indexOf('@', from);
-  if (at >= 0 && q >= 0 && q < at) at = -1; // an '@' after '?' belongs to a header value
+  // an '@' after '?' belongs to a header value, unless what precedes the '?' cannot be a hostport: RFC 3261 §25.1
+  // user-unreserved allows '?' in the user part (RFC 4475 §3.1.1.2 sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:...@example.com)
+  if (at >= 0 && q >= 0 && q < at) {
+    if (plainHostport(text, from, q)) at = -1;
+    else q = text.indexOf('?', at);
+  }
   let user: string | null = null;
   let password: string | null = null;
   let i = from;
@@ -107,6 +112,16 @@ function parseSipRest(scheme: 'sip' | 'sips', text: string, from: number): SipUr
     }
   }
   return { scheme, user, password, host, port, params, headers };
+}
+
+/** text[from, to) up to its first ';' holds only host, port and IPv6-reference characters. */
+function plainHostport(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x3b) return true;
+    if (HOST[c] !== 1 && c !== 0x3a && c !== 0x5b && c !== 0x5d) return false;
+  }
+  return true;
 }
 
 function parseTel(text: string, from: number): TelUri {
