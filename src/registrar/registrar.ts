@@ -52,26 +52,34 @@ export class Registrar {
    * Resolves only after the store committed the change.
    */
   save(req: SipRequest, userId: string, source: RegistrationSource): Promise<SipResponse> {
+    return this.register(req, userId, source).then((r) => r.response);
+  }
+
+  /**
+   * As save(), and also the user's unexpired bindings as committed by this REGISTER (null when it changed
+   * nothing: a query or a failure), so a caller needs no second lookup right after the commit.
+   */
+  register(req: SipRequest, userId: string, source: RegistrationSource): Promise<{ response: SipResponse; bindings: Binding[] | null }> {
     return this.#serialize(userId, () => this.#save(req, userId, source));
   }
 
-  async #save(req: SipRequest, userId: string, source: RegistrationSource): Promise<SipResponse> {
+  async #save(req: SipRequest, userId: string, source: RegistrationSource): Promise<{ response: SipResponse; bindings: Binding[] | null }> {
     try {
       const now = this.#clock.now();
       const existing = await this.#store.getBindings(userId, now);
       const plan = planRegistration(req, userId, existing, this.#policy, source, now);
-      if (plan.kind === 'query') return registrationOk(req, existing, now, false);
+      if (plan.kind === 'query') return { response: registrationOk(req, existing, now, false), bindings: null };
       const change = await this.#store.saveBindings(userId, plan.upsert, plan.remove, plan.removeAll, now);
       this.#log?.info({ userId, bindings: change.bindings.length, netstate: change.presence.netstate }, 'bindings saved');
       this.#emit(change);
-      return registrationOk(req, change.bindings, now, plan.supportsPath);
+      return { response: registrationOk(req, change.bindings, now, plan.supportsPath), bindings: change.bindings };
     } catch (err) {
-      if (err instanceof SipError) return errorResponse(req, err);
+      if (err instanceof SipError) return { response: errorResponse(req, err), bindings: null };
       // a header the parser let through but that does not parse as the registrar needs it (CSeq, Contact)
-      if (err instanceof SipParseError) return errorResponse(req, new SipError(err.status, err.reason));
+      if (err instanceof SipParseError) return { response: errorResponse(req, new SipError(err.status, err.reason)), bindings: null };
       if (err instanceof StoreUnavailableError) {
         this.#log?.warn({ userId, err }, 'store unavailable: REGISTER answered 503');
-        return errorResponse(req, registrarError('store-unavailable', replyContext(this.#policy)));
+        return { response: errorResponse(req, registrarError('store-unavailable', replyContext(this.#policy))), bindings: null };
       }
       throw err;
     }

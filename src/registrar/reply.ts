@@ -12,6 +12,7 @@ export type RegistrarFailure =
   | 'bad-q'
   | 'interval-too-brief'
   | 'too-many-contacts'
+  | 'cseq-out-of-order'
   | 'store-unavailable';
 
 /** What the header lines of a failure need; each row of the table takes what it uses. */
@@ -36,6 +37,8 @@ export const REGISTRAR_REPLIES: Readonly<Record<RegistrarFailure, Row>> = {
   'bad-q': { status: 400, reason: 'Invalid q Value', headers: none },
   // RFC 3261 §10.3 step 7 / §20.23: a 423 MUST carry Min-Expires.
   'interval-too-brief': { status: 423, reason: 'Interval Too Brief', headers: (c) => [['Min-Expires', String(c.minExpires)]] },
+  // RFC 3261 §10.3 step 7: an update whose CSeq is not higher than the binding's (same Call-ID) fails (Kamailio: 400 Invalid CSeq number).
+  'cseq-out-of-order': { status: 400, reason: 'Invalid CSeq Number (not higher than the binding\'s)', headers: none },
   // Kamailio's max_contacts reply.
   'too-many-contacts': { status: 403, reason: 'Too Many Contacts', headers: none },
   // RFC 3261 §21.5.4: 503 MAY carry Retry-After; we always do.

@@ -112,9 +112,10 @@ export function planRegistration(
   if (contacts === '*') {
     // RFC 3261 §10.3 step 6: "*" is valid only with an Expires header field of zero.
     if (headerExpires !== 0) throw registrarError('wildcard-expires-not-zero', ctx);
-    // RFC 3261 §10.3 step 6: remove each binding unless the same Call-ID has a CSeq not higher.
-    const remove = existing.filter((b) => !isStale(b, callId, cseq)).map((b) => b.contact);
-    return { kind: 'update', upsert: [], remove, removeAll: remove.length === existing.length, supportsPath: false };
+    // RFC 3261 §10.3 step 6: each binding is removed only if the CSeq is higher than the one stored for the same
+    // Call-ID; otherwise "the update MUST be aborted and the request fails" (step 7).
+    if (existing.some((b) => isStale(b, callId, cseq))) throw registrarError('cseq-out-of-order', ctx);
+    return { kind: 'update', upsert: [], remove: existing.map((b) => b.contact), removeAll: true, supportsPath: false };
   }
   // RFC 3261 §10.3 step 8 (query): no Contact → answer with the current bindings, change nothing.
   if (contacts.length === 0) return { kind: 'query' };
@@ -149,8 +150,8 @@ export function planRegistration(
     const matches = (b: Binding): boolean =>
       instance && regId !== null ? b.instance === instance && b.regId === regId : sameUri(b.contact, uri);
     const match = [...live.values()].find(matches);
-    // RFC 3261 §10.3 step 7: same Call-ID and a CSeq not higher → this update is not applied.
-    if (match && isStale(match, callId, cseq)) continue;
+    // RFC 3261 §10.3 step 7: same Call-ID and a CSeq not higher → "the update MUST be aborted and the request fails".
+    if (match && isStale(match, callId, cseq)) throw registrarError('cseq-out-of-order', ctx);
     if (match) {
       live.delete(match.contact);
       remove.add(match.contact);

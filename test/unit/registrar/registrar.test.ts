@@ -86,12 +86,15 @@ describe('registrar (RFC 3261 §10.3)', () => {
   });
 
   describe('Call-ID and CSeq (step 7)', () => {
-    it('ignores a contact update with the same Call-ID and a CSeq not higher than the binding', async () => {
+    it('fails an update with the same Call-ID and a CSeq not higher than the binding (400), changing nothing', async () => {
       await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '600', cseq: 5 }), 'alice', tcp());
       const same = await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '0', cseq: 5 }), 'alice', tcp());
-      assert.equal(same.status, 200);
+      assert.equal(same.status, 400);
+      assert.match(same.reason, /CSeq/);
       const lower = await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '0', cseq: 4 }), 'alice', tcp());
-      assert.equal(lower.status, 200);
+      assert.equal(lower.status, 400);
+      const wildcard = await registrar.save(request({ contacts: ['*'], expires: '0', cseq: 5 }), 'alice', tcp());
+      assert.equal(wildcard.status, 400, 'a wildcard removal with a CSeq not higher fails too (step 6)');
       const [b] = await registrar.lookup('alice');
       assert.equal(b.cseq, 5);
       assert.equal(b.expiresAt, clock.now() + 600_000);
