@@ -275,6 +275,7 @@ async function main(): Promise<number> {
   if (ONLY.has('msg')) {
     plan.push(['msg', haveKam ? kam('kamailio msilo sqlite', { msilo: true, children: 1 }) : null, QUICK ? 100 : 50, QUICK ? 400 : 6400]);
     plan.push(['msg', haveTvphone ? tvSqlite : subject('kamailio msilo sqlite', { msilo: true, children: 1 }), QUICK ? 100 : 50, QUICK ? 400 : 6400]);
+    if (haveTvphone && tvPg) plan.push(['msg', tvPg, 50, QUICK ? 400 : 6400]);
   }
   for (const [part, spec, start, max] of plan) {
     if (!spec) continue;
