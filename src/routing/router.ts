@@ -7,6 +7,7 @@ import { parseNameAddr, tagOf, parseContacts, contactExpires, expiresOf } from '
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
 import type { TransactionUser } from '../transaction/transaction-layer.ts';
 import type { Authenticator, Registrar } from '../registrar/index.ts';
+import { orderBindings } from '../registrar/index.ts';
 import type { Proxy } from '../proxy/proxy.ts';
 import type { Silo } from '../offline/silo.ts';
 import type { PresenceAgent } from '../presence/presence-agent.ts';
@@ -148,18 +149,21 @@ export class Router implements TransactionUser {
     const userId = await this.#authenticate(req, st, false);
     if (userId === null) return;
     const s = st.source;
-    const res = await this.#d.registrar.save(req, userId, {
+    const { response: res, bindings } = await this.#d.registrar.register(req, userId, {
       transport: s.transport, ip: s.address, port: s.port, connectionId: s.connectionId === null ? null : String(s.connectionId),
     });
     st.respond(res);
-    if (res.status === 200 && registersContact(req)) this.#deliverKept(userId);
+    if (res.status === 200 && registersContact(req)) this.#deliverKept(userId, bindings);
   }
 
-  /** The moment a user registers: everything kept for it goes out (messages, then the missed-call notice). */
-  #deliverKept(userId: string): void {
+  /**
+   * The moment a user registers: everything kept for it goes out (messages, then the missed-call notice).
+   * `committed`: the bindings the REGISTER's own commit returned (saves a lookup), else they are looked up.
+   */
+  #deliverKept(userId: string, committed: Binding[] | null): void {
     const { registrar, silo, log } = this.#d;
     void (async () => {
-      const bindings = await registrar.lookup(userId);
+      const bindings = committed !== null ? orderBindings(committed) : await registrar.lookup(userId);
       const newest = newestBinding(bindings);
       if (!newest) return;
       const messages = await silo.dump(userId, newest);

@@ -62,6 +62,9 @@ export const QUERIES = {
   selectCalls:
     `SELECT ${CALL_COLS} FROM user_call WHERE (?1 IS NULL OR User_id = ?1 OR otheruser_id = ?1) ` +
     `AND (?2 IS NULL OR (otheruser_id = ?2 AND Outcome IN ${MISSED})) AND (?3 = 0 OR Notified_at IS NULL) ORDER BY id LIMIT ?4`,
+  /** selectCalls with only a missed-by user (every REGISTER asks it): ?1 callee, ?2 1 = only unnotified, ?3 limit; uses user_call_callee */
+  selectMissedCalls:
+    `SELECT ${CALL_COLS} FROM user_call WHERE otheruser_id = ?1 AND Outcome IN ${MISSED} AND (?2 = 0 OR Notified_at IS NULL) ORDER BY id LIMIT ?3`,
   markCallNotified: 'UPDATE user_call SET Notified_at = ?2 WHERE id = ?1',
 
   insertMessage:

@@ -16,6 +16,9 @@ export const MSSQL_QUERIES = renumber(
     selectCalls:
       `SELECT TOP(?4) ${COLUMNS.CALL_COLS} FROM user_call WHERE (?1 IS NULL OR User_id = ?1 OR otheruser_id = ?1) ` +
       `AND (?2 IS NULL OR (otheruser_id = ?2 AND Outcome IN ${COLUMNS.MISSED})) AND (?3 = 0 OR Notified_at IS NULL) ORDER BY id`,
+    selectMissedCalls:
+      `SELECT TOP(?3) ${COLUMNS.CALL_COLS} FROM user_call WHERE otheruser_id = ?1 AND Outcome IN ${COLUMNS.MISSED} ` +
+      'AND (?2 = 0 OR Notified_at IS NULL) ORDER BY id',
     insertMessage:
       'INSERT INTO messages (to_user, from_uri, from_header, to_uri, content_type, body, body_bytes, received_at, expires_at, state, attempts) ' +
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0); SELECT CAST(SCOPE_IDENTITY() AS BIGINT) AS id",
