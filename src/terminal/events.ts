@@ -14,6 +14,7 @@
 //   call-ringing    {callId, status}                               the callee is ringing (18x)
 //   call-answered   {callId, peer, codec, direction, remoteRtp}    media flows
 //   call-held       {callId, held, by}                             hold/resume by "local" or "remote"
+//   dtmf            {callId, digit}                                the peer sent a DTMF digit (RFC 4733)
 //   call-ended      {callId, peer, reason, status?, durationMs, rtcp, recorded?}
 //                   reason: local-hangup | remote-hangup | rejected | cancelled | busy | no-ack | error;
 //                   rtcp: MediaStats of src/media/rtp-session.ts (null when media never started)
@@ -36,6 +37,7 @@ export interface TvAgentEvents {
   'call-ringing': [{ callId: string; status: number }];
   'call-answered': [{ callId: string; peer: string; codec: string; direction: MediaDirection; remoteRtp: string }];
   'call-held': [{ callId: string; held: boolean; by: 'local' | 'remote' }];
+  dtmf: [{ callId: string; digit: string }];
   'call-ended': [{ callId: string; peer: string; reason: CallEndReason; status?: number; durationMs: number; rtcp: MediaStats | null; recorded?: string }];
   error: [{ message: string; code?: string }];
 }

@@ -33,6 +33,11 @@ export interface TvAgentOptions {
   server: string;
   /** default tcp */
   transport?: TransportName;
+  /**
+   * RFC 3261 §8.1.2: send every request here (an IP-address SIP URI, e.g. an SBC or a relay) instead of to
+   * `server`, which still names the domain (Request-URI of REGISTER, our AoR). Default: `server` itself.
+   */
+  outboundProxy?: string;
   /** our address for SIP and RTP (default 127.0.0.1) */
   localIp?: string;
   /** where pictures and the message log go (default ./tvphone-downloads) */
@@ -116,7 +121,7 @@ function userOf(nameAddrOrUri: string): string {
 }
 
 export class TvAgent extends EventEmitter<TvAgentEvents> {
-  readonly options: Required<Omit<TvAgentOptions, 'play' | 'record' | 'timerValues' | 'contacts'>> & Pick<TvAgentOptions, 'play' | 'record' | 'timerValues'> & { contacts: string[] };
+  readonly options: Required<Omit<TvAgentOptions, 'play' | 'record' | 'timerValues' | 'contacts' | 'outboundProxy'>> & Pick<TvAgentOptions, 'play' | 'record' | 'timerValues' | 'outboundProxy'> & { contacts: string[] };
   /** host[:port] of the server: our domain */
   readonly domain: string;
   readonly aor: string;
@@ -138,6 +143,8 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
   private audio: Int16Array | null = null;
   private stopped = false;
   private started = false;
+  /** dial() is taking its media port (the call does not exist yet): set, a second dial or an INVITE is refused */
+  private dialing: { aborted: boolean } | null = null;
   /** contacts' last known state, for the screen */
   readonly presence = new Map<string, boolean>();
 
@@ -148,12 +155,13 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
       downloadDir: o.downloadDir ?? './tvphone-downloads', contacts: o.contacts ?? [], autoAnswer: o.autoAnswer ?? false,
       toneHz: o.toneHz ?? 440, play: o.play, record: o.record, expires: o.expires ?? 300, presenceExpires: o.presenceExpires ?? 600,
       keepAliveMs: o.keepAliveMs ?? 30_000, retryMinMs: o.retryMinMs ?? 1_000, retryMaxMs: o.retryMaxMs ?? 60_000,
-      timerValues: o.timerValues, rtcpIntervalMs: o.rtcpIntervalMs ?? 5_000,
+      timerValues: o.timerValues, rtcpIntervalMs: o.rtcpIntervalMs ?? 5_000, outboundProxy: o.outboundProxy,
     };
     const s = parseSipUri(o.server);
     const t = (s.params.get('transport') as TransportName | null | undefined) ?? this.options.transport;
     this.options.transport = t;
-    this.serverTarget = { transport: t, address: s.host.replace(/^\[|\]$/g, ''), port: s.port ?? (t === 'tls' ? 5061 : 5060) };
+    const next = o.outboundProxy !== undefined ? parseSipUri(o.outboundProxy) : s;
+    this.serverTarget = { transport: t, address: next.host.replace(/^\[|\]$/g, ''), port: next.port ?? (t === 'tls' ? 5061 : 5060) };
     this.domain = s.port === null ? s.host : `${s.host}:${s.port}`;
     this.aor = `sip:${o.user}@${s.host}`;
     this.retryMs = this.options.retryMinMs;
@@ -506,12 +514,13 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
 
   /** An INVITE outside a dialog: 486 when busy (one call at a time), else ring (180) and answer now or on a key. */
   async #onInvite(req: SipRequest, st: ServerTransaction): Promise<void> {
-    if (this.call !== null) return void st.respond(createResponse(req, 486));
+    if (this.call !== null || this.dialing !== null) return void st.respond(createResponse(req, 486));
     const offer = req.body.length > 0 ? new TextDecoder().decode(req.body) : null;
     if (offer === null) return void st.respond(createResponse(req, 488, 'Offer Required'));
     const media = await this.#takeMedia();
-    if (this.call !== null) {
-      this.media = media;
+    if (this.call !== null || this.dialing !== null) {
+      if (this.media === null && !this.stopped) this.media = media;
+      else await media.stop();
       return void st.respond(createResponse(req, 486));
     }
     const tag = newTag();
@@ -560,6 +569,8 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
   #startMedia(call: Call, neg: Omit<Negotiated, 'sdp'>): void {
     call.state = 'active';
     call.startedAt = Date.now();
+    // RFC 4733: digits the peer sends as telephone-events
+    call.media.on('dtmf', (digit) => this.#emit('dtmf', { callId: call.callId, digit }));
     call.media.start({
       remoteIp: neg.remote.ip, remotePort: neg.remote.port, remoteRtcpPort: neg.remote.rtcpPort, payloadType: neg.payloadType,
       telephoneEventPayloadType: neg.telephoneEventPayloadType, source: this.#source(), sink: call.recorder ?? undefined,
@@ -571,8 +582,21 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
   /** Place a call to a user of our server (RFC 3261 §13.2.1: INVITE with an SDP offer). */
   async dial(user: string): Promise<boolean> {
     const core = this.core;
-    if (core === null || this.call !== null) return false;
-    const media = await this.#takeMedia();
+    if (core === null || this.call !== null || this.dialing !== null) return false;
+    const dialing = { aborted: false };
+    this.dialing = dialing;
+    let media: MediaSession;
+    try {
+      media = await this.#takeMedia();
+    } finally {
+      this.dialing = null;
+    }
+    if (dialing.aborted || this.stopped || this.call !== null) {
+      // hung up (or an INVITE came in) before anything was sent: nothing to cancel
+      if (this.media === null && !this.stopped) this.media = media;
+      else await media.stop();
+      return false;
+    }
     const req = new SipRequest('INVITE', `sip:${user}@${this.domain}`);
     const call: Call = {
       callId: newCallId(), peer: user, direction: 'out', state: 'ringing', media,
@@ -623,6 +647,28 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
     }
   }
 
+  /**
+   * Send DTMF digits (0-9 * # A-D) in the answered call as RFC 4733 telephone-events, 100 ms each. False when
+   * there is no answered call; throws TvphoneError ERR_MEDIA_DTMF when the peer did not offer telephone-event.
+   */
+  sendDtmf(digits: string): boolean {
+    const call = this.call;
+    if (call === null || call.state !== 'active') return false;
+    call.media.sendDtmf(digits);
+    return true;
+  }
+
+  /** RTP/RTCP figures of the call in progress (null when no call has media). */
+  callStats(): MediaStats | null {
+    const call = this.call;
+    return call !== null && call.state === 'active' ? call.media.stats() : null;
+  }
+
+  /** Whether the call in progress is on hold (by us or by the peer). */
+  get onHold(): boolean {
+    return this.call?.held ?? false;
+  }
+
   /** Put the call on hold (re-INVITE with a=sendonly, RFC 3264 §8.4) or take it off hold (sendrecv). */
   async hold(on: boolean): Promise<boolean> {
     const call = this.call;
@@ -649,6 +695,10 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
   async hangup(): Promise<boolean> {
     const call = this.call;
     const core = this.core;
+    if (this.dialing !== null) {
+      this.dialing.aborted = true; // dial() has sent nothing yet
+      return true;
+    }
     if (call === null || core === null) return false;
     if (call.state === 'active') {
       await this.#bye(call);
