@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseMessage } from '../../../src/sip/parser.ts';
 import { SipParseError } from '../../../src/sip/parse-error.ts';
 import {
-  parseCSeq, parseContacts, parseNameAddr, parseVia, maxForwards, topVia, parseContentType, expiresOf, parseTokenList, parseAuthParams,
+  parseCSeq, parseContacts, parseNameAddr, parseVia, maxForwards, topVia, parseContentType, expiresOf, parseTokenList, parseAuthParams, contactExpires,
 } from '../../../src/sip/headers.ts';
 import { parseSipUri, parseUri, uriEquals } from '../../../src/sip/uri.ts';
 import { serializeMessage } from '../../../src/sip/serializer.ts';
@@ -306,6 +306,10 @@ describe('expiry of overlarge scalars', () => {
     const m = parseMessage(Buffer.from(text, 'latin1'));
     assert.equal(expiresOf(m), 3600);
     assert.equal(maxForwards(m), null);
+    // the folded Contact (a second line starting with SP) keeps its overlarge expires parameter, read as 3600
+    const [c] = parseContacts(m) as Parameters<typeof contactExpires>[0][];
+    assert.equal(c.uri, 'sip:user@host129.example.com');
+    assert.equal(contactExpires(c), 3600);
   });
 });
 
