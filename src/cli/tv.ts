@@ -23,6 +23,7 @@ interface TvOpts {
   tone: string;
   record?: string;
   duration?: string;
+  dtmf?: string;
   message?: string[];
   sendPicture?: string[];
   json?: boolean;
@@ -31,7 +32,7 @@ interface TvOpts {
 
 const EVENTS: (keyof TvAgentEvents)[] = [
   'registered', 'unregistered', 'registration-failed', 'connection-lost', 'message', 'missed-calls', 'presence', 'message-sent',
-  'call-incoming', 'call-outgoing', 'call-ringing', 'call-answered', 'call-held', 'call-ended', 'error',
+  'call-incoming', 'call-outgoing', 'call-ringing', 'call-answered', 'call-held', 'dtmf', 'call-ended', 'error',
 ];
 
 function readStdin(): Promise<string> {
@@ -60,6 +61,7 @@ export function registerTvCommand(program: Command): void {
     .option('--tone <hz>', 'send a test tone of this frequency when no --play', '440')
     .option('--record <file.wav>', 'write the received audio of a call to this file')
     .option('--duration <s>', 'hang up a call after this many seconds, then exit (for scripts)')
+    .option('--dtmf <digits>', 'send these DTMF digits (0-9 * # A-D, RFC 4733) once a call is answered')
     .option('--message <user-and-text...>', 'send a text message: --message USER TEXT')
     .option('--send-picture <user-and-file...>', 'send a picture: --send-picture USER FILE (.jpg, .png)')
     .option('--json', 'one JSON event per line on stdout instead of the screen')
@@ -76,6 +78,7 @@ export function registerTvCommand(program: Command): void {
       const duration = o.duration !== undefined ? Number(o.duration) : undefined;
       if (duration !== undefined && !(duration > 0)) throw new TvphoneError('ERR_BAD_DURATION', `--duration must be > 0, got ${o.duration}`);
       if (o.message && o.message.length < 2) throw new TvphoneError('ERR_BAD_MESSAGE', '--message needs USER TEXT');
+      if (o.dtmf !== undefined && !/^[0-9*#A-D]{1,32}$/i.test(o.dtmf)) throw new TvphoneError('ERR_BAD_DTMF', `--dtmf takes 1 to 32 of 0-9 * # A-D, got ${o.dtmf}`);
       if (o.sendPicture && o.sendPicture.length !== 2) throw new TvphoneError('ERR_BAD_PICTURE', '--send-picture needs USER FILE');
 
       const agent = new TvAgent({
@@ -110,6 +113,17 @@ export function registerTvCommand(program: Command): void {
         agent.on('call-answered', () => setTimeout(() => void agent.hangup(), duration * 1000).unref());
         agent.on('call-ended', () => stop());
       }
+      // --dtmf: the digits, half a second into each answered call
+      if (o.dtmf !== undefined) {
+        const digits = o.dtmf.toUpperCase();
+        agent.on('call-answered', () => setTimeout(() => {
+          try {
+            agent.sendDtmf(digits);
+          } catch (err) {
+            process.stderr.write(`tvphone: ${(err as Error).message}\n`);
+          }
+        }, 500).unref());
+      }
       await agent.start();
 
       if (o.message) await agent.sendMessage(o.message[0], o.message.slice(1).join(' '));
@@ -124,6 +138,14 @@ export function registerTvCommand(program: Command): void {
         process.stdin.on('data', (k: string) => {
           if (k === 'a') agent.answer();
           else if (k === 'h') void agent.hangup();
+          else if (k === 'o') void agent.hold(!agent.onHold);
+          else if (/^[0-9*#]$/.test(k)) {
+            try {
+              agent.sendDtmf(k);
+            } catch {
+              /* no telephone-event in this call */
+            }
+          }
           else if (k === 'q' || k === '\u0003') stop();
         });
         process.stdout.write(render(screen));

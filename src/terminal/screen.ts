@@ -1,6 +1,7 @@
 // The TV's screen in a terminal: plain ANSI, no library. A pure reducer (applyEvent) keeps what is shown —
 // contacts with their online state, kept (missed) calls, messages, the call in progress — and render()
-// draws it as one string the CLI writes out. Keys (read by the CLI): a = answer, h = hang up, q = quit.
+// draws it as one string the CLI writes out. Keys (read by the CLI): a = answer, h = hang up, o = hold/resume,
+// 0-9 * # = DTMF, q = quit.
 import type { TvAgentEvents } from './events.ts';
 
 export interface ScreenState {
@@ -40,9 +41,10 @@ export function applyEvent<K extends keyof TvAgentEvents>(s: ScreenState, event:
     case 'message-sent': s.status = `message to ${String(x.to)}: ${String(x.status)} ${String(x.reason)}`; break;
     case 'call-incoming': s.call = `${String(x.from)} is calling — press a to answer, h to reject`; break;
     case 'call-outgoing': s.call = `calling ${String(x.to)}…`; break;
-    case 'call-ringing': s.call = `${s.call ?? 'call'} (ringing)`; break;
+    case 'call-ringing': s.call = `${(s.call ?? 'call').replace(/ \(ringing\)$/, '')} (ringing)`; break;
     case 'call-answered': s.call = `in call with ${String(x.peer)} (${String(x.codec)}) — h to hang up`; break;
-    case 'call-held': s.call = `${s.call ?? ''} ${x.held ? '[on hold]' : ''}`.trim(); break;
+    case 'call-held': s.call = `${(s.call ?? '').replace(/ \[on hold\]$/, '')}${x.held ? ' [on hold]' : ''}`.trim(); break;
+    case 'dtmf': s.status = `${s.status.startsWith('DTMF received: ') ? s.status : 'DTMF received: '}${String(x.digit)}`; break;
     case 'call-ended': {
       s.call = null;
       const r = x.rtcp as { sent: { packets: number }; received: { packets: number; lost: number; jitterMs: number } } | null;
@@ -62,8 +64,8 @@ const grey = (t: string): string => `${ESC}90m${t}${ESC}0m`;
 
 /** The whole screen: clear, home, then the sections. */
 export function render(s: ScreenState): string {
-  const out: string[] = [`${ESC}2J${ESC}H`];
-  out.push(bold(`tvphone TV — ${s.user}`) + `  ${s.registered ? green('● online') : grey('○ offline')}`);
+  // clear and home on the first line itself, so the title is the terminal's top row
+  const out: string[] = [`${ESC}2J${ESC}H` + bold(`tvphone TV — ${s.user}`) + `  ${s.registered ? green('● online') : grey('○ offline')}`];
   out.push('');
   out.push(bold('Contacts'));
   if (s.contacts.size === 0) out.push(grey('  (none)'));
@@ -73,6 +75,6 @@ export function render(s: ScreenState): string {
   out.push('', bold('Messages'));
   out.push(...(s.messages.length ? s.messages.map((m) => `  ${m}`) : [grey('  (none)')]));
   out.push('', bold('Call'), `  ${s.call ?? grey('(no call)')}`);
-  out.push('', grey(s.status), grey('keys: a answer · h hang up · q quit'));
+  out.push('', grey(s.status), grey('keys: a answer · h hang up · o hold/resume · 0-9*# DTMF · q quit'));
   return out.join('\n') + '\n';
 }

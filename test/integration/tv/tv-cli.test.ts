@@ -1,11 +1,14 @@
 // `tvphone tv --json` as a child process against the server in-process: register, show a message, de-register on SIGTERM.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { dominantFrequency, rms } from '../../../src/media/goertzel.ts';
+import { generateTone } from '../../../src/media/tone.ts';
+import { readWav, writeWav } from '../../../src/media/wav.ts';
 import { TvAgent } from '../../../src/terminal/tv-agent.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 
@@ -31,6 +34,68 @@ describe('tvphone tv --json (child process)', function () {
     sender = null;
     await srv.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** `tvphone tv ARGS --json` with the password on stdin; its events as they come, and a wait for one by name. */
+  function tv(args: string[]): { events: Record<string, unknown>[]; until(name: string, ms?: number): Promise<Record<string, unknown>> } {
+    child = spawn(process.execPath, [join(ROOT, 'bin/tvphone'), 'tv', '--password-stdin', '--json', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    child.stdin!.end(`${args[args.indexOf('--user') + 1] === '1001' ? 'pw1' : 'pw2'}\n`);
+    const events: Record<string, unknown>[] = [];
+    const waiters: Array<() => void> = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      events.push(JSON.parse(line) as Record<string, unknown>);
+      for (const w of waiters.splice(0)) w();
+    });
+    const until = async (name: string, ms = 20_000): Promise<Record<string, unknown>> => {
+      for (let i = 0; i < ms / 100; i++) {
+        const e = events.find((x) => x.event === name);
+        if (e) return e;
+        await new Promise<void>((r) => { waiters.push(r); setTimeout(r, 100); });
+      }
+      throw new Error(`no ${name} event; got ${JSON.stringify(events)}`);
+    };
+    return { events, until };
+  }
+
+  it('--call --duration 2 --play FILE.wav --dtmf: the callee hears the file and the digits, the CLI prints call-answered and call-ended with RTCP figures, de-registers and exits 0', async () => {
+    // a 16 kHz WAV: the agent resamples it to 8 kHz for PCMU
+    const wav = join(dir, 'play.wav');
+    writeFileSync(wav, writeWav(generateTone({ frequency: 700, amplitude: 0.4, sampleRate: 16000, samples: 16000 * 3 }), 16000));
+    sender = new TvAgent({ user: '1002', password: 'pw2', server: `sip:127.0.0.1:${srv.tcp.port}`, downloadDir: join(dir, 'b'), autoAnswer: true, record: join(dir, 'heard.wav'), toneHz: 1000, rtcpIntervalMs: 500 });
+    const digits: string[] = [];
+    sender.on('dtmf', (e) => digits.push(e.digit));
+    const calleeEnded = new Promise<string>((r) => sender!.once('call-ended', (e) => r(e.reason)));
+    await sender.start();
+    const { events, until } = tv(['--user', '1001', '--server', `sip:127.0.0.1:${srv.tcp.port}`, '--download-dir', join(dir, 'a'),
+      '--call', '1002', '--duration', '2', '--play', wav, '--dtmf', '7#']);
+    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+    const answered = await until('call-answered');
+    assert.equal(answered.peer, '1002');
+    assert.equal(answered.codec, 'PCMU');
+    const ended = await until('call-ended');
+    assert.equal(ended.reason, 'local-hangup');
+    assert.ok(Number(ended.durationMs) >= 1900 && Number(ended.durationMs) < 4000, `durationMs ${String(ended.durationMs)}`);
+    const rtcp = ended.rtcp as { sent: { packets: number; dtmfPackets: number }; received: { packets: number } };
+    assert.ok(rtcp.sent.packets >= 80, `sent ${rtcp.sent.packets} RTP packets in 2 s`);
+    assert.ok(rtcp.received.packets >= 80, `received ${rtcp.received.packets} RTP packets in 2 s`);
+    assert.ok(rtcp.sent.dtmfPackets > 0);
+    await until('unregistered');
+    assert.equal(await exited, 0);
+    assert.equal(await calleeEnded, 'remote-hangup');
+    assert.deepEqual(digits, ['7', '#']);
+    assert.deepEqual(events.map((e) => e.event).filter((n) => String(n).startsWith('call')), ['call-outgoing', 'call-ringing', 'call-answered', 'call-ended']);
+
+    const heard = readWav(readFileSync(join(dir, 'heard.wav')));
+    const body = heard.samples.subarray(4000); // past the start and the DTMF (which replaces audio frames)
+    assert.ok(rms(body) > 1000, 'the callee heard sound');
+    const hz = dominantFrequency(body, 8000);
+    assert.ok(Math.abs(hz - 700) < 5, `the callee heard ${hz} Hz, expected the file's 700 Hz`);
+  });
+
+  it('refuses a bad --dtmf', async () => {
+    tv(['--user', '1001', '--server', `sip:127.0.0.1:${srv.tcp.port}`, '--download-dir', join(dir, 'a'), '--dtmf', 'x']);
+    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+    assert.notEqual(await exited, 0);
   });
 
   it('prints registered, then a message event, then unregistered on SIGTERM and exits 0', async () => {
