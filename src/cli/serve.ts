@@ -16,6 +16,7 @@ interface ServeOpts {
   db?: string;
   domain: string[];
   auth?: 'digest' | 'none';
+  admin?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -27,6 +28,7 @@ export function registerServeCommand(program: Command): void {
     .addOption(dbOption())
     .option('--domain <name>', "the server's own domain (repeatable); default: whatever address it is reached at", collect, [])
     .addOption(new Option('--auth <mode>', 'digest (default) or none: for closed networks and benchmarks, any user may register').choices(['digest', 'none']))
+    .option('--admin <host:port>', 'serve /metrics, /presence and /health over HTTP here (e.g. 127.0.0.1:9060; keep it on loopback); overrides the profile admin.listen')
     .action(async (opts: ServeOpts) => {
       const profile = applyFlags(loadProfile(opts.profile ?? DEFAULT_PROFILE_FILE), opts);
       const log = createLogger(envLogLevel());
@@ -51,7 +53,8 @@ function applyFlags(p: Profile, o: ServeOpts): Profile {
     listeners: o.listen.length ? o.listen.map(parseListenSpec) : p.listeners,
     domains: o.domain.length ? o.domain : p.domains,
     auth: { ...p.auth, mode: o.auth ?? p.auth.mode },
+    admin: o.admin !== undefined ? { listen: o.admin } : p.admin && { listen: p.admin.listen },
   } as Record<string, unknown>;
   delete raw.file;
-  return validateProfile(raw, o.listen.length || o.domain.length || o.auth ? `${p.file} (with command-line flags)` : p.file);
+  return validateProfile(raw, o.listen.length || o.domain.length || o.auth || o.admin !== undefined ? `${p.file} (with command-line flags)` : p.file);
 }

@@ -53,6 +53,15 @@ export interface Profile {
   presence: { policy: 'same-domain' | 'any'; maxExpires: number };
   transport: { tcpIdleSeconds: number; maxConnections: number };
   trunks: TrunkConfig[];
+  /** operator HTTP endpoint (/metrics, /presence, /health); null = off. `listen` is kept as written. */
+  admin: AdminConfig | null;
+}
+
+export interface AdminConfig {
+  /** HOST:PORT as written in the profile (IPv6 in brackets) */
+  listen: string;
+  host: string;
+  port: number;
 }
 
 export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
@@ -75,6 +84,7 @@ export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
   presence: { policy: 'same-domain', maxExpires: 3600 },
   transport: { tcpIdleSeconds: 600, maxConnections: 10000 },
   trunks: [],
+  admin: null,
 };
 
 export class ProfileError extends TvphoneError {
@@ -111,7 +121,7 @@ export function loadProfile(file: string): Profile {
 export function validateProfile(raw: unknown, file: string): Profile {
   const v = new Validator(file);
   const top = v.object(raw, '');
-  v.known(top, '', ['name', 'listeners', 'domains', 'auth', 'store', 'registrar', 'messages', 'presence', 'transport', 'trunks', '$comment']);
+  v.known(top, '', ['name', 'listeners', 'domains', 'auth', 'store', 'registrar', 'messages', 'presence', 'transport', 'trunks', 'admin', '$comment']);
   const d = DEFAULT_PROFILE;
 
   const listeners = top.listeners === undefined
@@ -183,6 +193,7 @@ export function validateProfile(raw: unknown, file: string): Profile {
       maxConnections: v.int(tr.maxConnections ?? d.transport.maxConnections, 'transport.maxConnections', 1, 1_000_000),
     },
     trunks: top.trunks === undefined ? [] : v.array(top.trunks, 'trunks').map((t, i) => v.trunk(t, `trunks[${i}]`)),
+    admin: top.admin === undefined || top.admin === null ? null : v.admin(top.admin, 'admin'),
   };
 }
 
@@ -274,6 +285,18 @@ class Validator {
       this.fail(`${field}.cert`, 'a certificate is only used by a tls listener');
     }
     return out;
+  }
+  admin(x: unknown, field: string): AdminConfig {
+    const a = this.object(x, field);
+    this.known(a, field, ['listen']);
+    const listen = this.string(a.listen, `${field}.listen`);
+    const m = /^(\[[^\]]+\]|[^:[\]]+):(\d{1,5})$/.exec(listen);
+    if (!m) this.fail(`${field}.listen`, `expected HOST:PORT (IPv6 in brackets), e.g. 127.0.0.1:9060, got ${JSON.stringify(listen)}`);
+    const bracketed = m[1].startsWith('[');
+    const host = bracketed ? m[1].slice(1, -1) : m[1];
+    if (bracketed && isIP(host) !== 6) this.fail(`${field}.listen`, `not an IPv6 address in brackets: ${m[1]}`);
+    this.host(host, `${field}.listen`);
+    return { listen, host, port: this.int(Number(m[2]), `${field}.listen`, 0, 65535) };
   }
   trunk(x: unknown, field: string): TrunkConfig {
     const t = this.object(x, field);

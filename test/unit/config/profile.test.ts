@@ -89,6 +89,25 @@ describe('sip-profiles', () => {
     assert.deepEqual(validateProfile({ auth: { algorithms: ['MD5', 'SHA-256'] } }, 'p.json').auth.algorithms, ['MD5', 'SHA-256']);
   });
 
+  it('leaves the admin HTTP endpoint off unless admin.listen is set, and reads HOST:PORT', () => {
+    assert.equal(validateProfile({}, 'p.json').admin, null);
+    assert.deepEqual(validateProfile({ admin: { listen: '127.0.0.1:9060' } }, 'p.json').admin, { listen: '127.0.0.1:9060', host: '127.0.0.1', port: 9060 });
+    assert.deepEqual(validateProfile({ admin: { listen: '[::1]:0' } }, 'p.json').admin, { listen: '[::1]:0', host: '::1', port: 0 });
+  });
+
+  it('refuses a bad admin.listen or an unknown admin setting, naming file, field and reason', () => {
+    const f = write('admin.json', JSON.stringify({ admin: { listen: '127.0.0.1' } }));
+    const e = refusal(() => loadProfile(f));
+    assert.equal(e.file, f);
+    assert.equal(e.field, 'admin.listen');
+    assert.match(e.message, /admin\.json: admin\.listen: expected HOST:PORT/);
+    assert.match(refusal(() => validateProfile({ admin: { listen: '127.0.0.1:70000' } }, 'p.json')).message, /admin\.listen: must be between 0 and 65535, got 70000/);
+    assert.equal(refusal(() => validateProfile({ admin: { listen: '::1:9060' } }, 'p.json')).field, 'admin.listen');
+    assert.equal(refusal(() => validateProfile({ admin: { listen: 'bad_host!:9060' } }, 'p.json')).field, 'admin.listen');
+    assert.equal(refusal(() => validateProfile({ admin: { listen: '127.0.0.1:9060', port: 1 } }, 'p.json')).field, 'admin.port');
+    assert.equal(refusal(() => validateProfile({ admin: '127.0.0.1:9060' }, 'p.json')).field, 'admin');
+  });
+
   it('parses --listen specs with IPv4 and bracketed IPv6 hosts', () => {
     assert.deepEqual(parseListenSpec('udp:127.0.0.1:5060'), { transport: 'udp', host: '127.0.0.1', port: 5060 });
     assert.deepEqual(parseListenSpec('tcp:[::1]:0'), { transport: 'tcp', host: '::1', port: 0 });
