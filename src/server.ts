@@ -16,6 +16,7 @@ import { PresenceAgent } from './presence/presence-agent.ts';
 import { Router } from './routing/router.ts';
 import { LocalDomains } from './routing/local-domains.ts';
 import { sendRequest, bindingTarget, sourceTarget } from './routing/send-request.ts';
+import { startAdminHttp, type AdminHttp } from './admin-http.ts';
 
 export interface ServerOptions {
   profile: Profile;
@@ -35,6 +36,8 @@ export interface TvphoneServer {
   readonly transport: NetworkTransport;
   readonly transactions: TransactionLayer;
   readonly registrar: Registrar;
+  /** the operator HTTP endpoint (/metrics, /presence, /health) when the profile sets admin.listen */
+  readonly admin: AdminHttp | null;
   /** stops listening, finishes nothing new, closes the store; idempotent */
   close(): Promise<void>;
 }
@@ -134,11 +137,16 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
   if (profile.trunks.length) log.warn({ trunks: profile.trunks.map((t) => t.name) }, 'trunks are validated but not used for routing yet');
   log.info({ listeners: bound.map((l) => `${l.transport}:${l.host}:${l.port}`), db: redactUrl(url), auth: profile.auth.mode }, 'tvphone serving');
 
+  let admin: AdminHttp | null = null;
   let closing: Promise<void> | null = null;
-  return {
+  const server: TvphoneServer = {
     listeners: bound, store, transport, transactions, registrar,
+    get admin() {
+      return admin;
+    },
     close() {
       closing ??= (async () => {
+        await admin?.close();
         registrar.stop();
         await silo.close();
         presence?.close();
@@ -151,4 +159,16 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
       return closing;
     },
   };
+  if (profile.admin) {
+    try {
+      admin = await startAdminHttp({
+        host: profile.admin.host, port: profile.admin.port, log: log.child({ mod: 'admin-http' }),
+        sources: { transport, transactions, proxy, silo, store, storeUp: () => !storeDown },
+      });
+    } catch (err) {
+      await server.close();
+      throw new TvphoneError('ERR_LISTEN', `cannot listen for admin HTTP on ${profile.admin.listen}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return server;
 }

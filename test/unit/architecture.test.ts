@@ -13,7 +13,8 @@ const RANK: Record<string, number> = {
   sip: 1, media: 1, store: 1,
   transport: 2, transaction: 3, dialog: 4,
   registrar: 5, proxy: 5, offline: 5, presence: 5, trunks: 5, 'media-server': 5,
-  routing: 6, server: 7, terminal: 7, cli: 8,
+  // admin-http.ts is a composition-root piece that server.ts imports, so it sits just below server.ts
+  routing: 6, 'admin-http': 6.5, server: 7, terminal: 7, cli: 8,
 };
 
 function sources(dir: string): string[] {
