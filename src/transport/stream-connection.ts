@@ -62,9 +62,12 @@ export class StreamConnection implements FrameSink {
     this.owner.connectionFrame(this, message);
   }
 
-  /** RFC 5626 §3.5.1: a CRLFCRLF ping is answered with a CRLF pong. */
+  /**
+   * RFC 5626 §3.5.1: a CRLFCRLF ping is answered with a CRLF pong — by the side that accepted the connection. On a
+   * connection we opened, CRLFs are the server's pongs (two of them read just like a ping): they are not answered.
+   */
   onPing(): void {
-    if (!this.closed) this.socket.write(CRLF);
+    if (!this.closed && !this.outbound) this.socket.write(CRLF);
   }
 
   onFramingError(reason: string, head: Buffer | null): void {
