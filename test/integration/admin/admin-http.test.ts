@@ -157,6 +157,15 @@ describe('admin HTTP endpoint (/metrics, /presence, /health)', function () {
     assert.equal(head.text, '');
   });
 
+  it('refuses to start when the admin address is taken, closing what it opened', async () => {
+    await start();
+    const taken = ts!.server.admin!.address;
+    await assert.rejects(
+      startTestServer({ auth: 'none', profile: { admin: { listen: `127.0.0.1:${taken.port}` } } }),
+      (err: Error & { code?: string }) => err.code === 'ERR_LISTEN' && /cannot listen for admin HTTP on 127\.0\.0\.1:\d+/.test(err.message),
+    );
+  });
+
   it('stops listening on close()', async () => {
     await start();
     const a = ts!.server.admin!.address;
