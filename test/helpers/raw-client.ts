@@ -120,6 +120,15 @@ export class RawClient {
     return { callId, branch, text: head.toString('utf8') };
   }
 
+  /** REGISTERs `user` with this client's Contact (auth none) and waits for the final response. */
+  register(user: string, expires = 3600, timeoutMs = 5000): Promise<SipResponse> {
+    const { callId } = this.request({
+      method: 'REGISTER', uri: 'sip:127.0.0.1', from: `<sip:${user}@127.0.0.1>`, to: `<sip:${user}@127.0.0.1>`,
+      headers: [['Contact', this.contact], ['Expires', String(expires)]],
+    });
+    return this.final(callId, 'REGISTER', timeoutMs);
+  }
+
   /** Waits for a message that passes `test` (already received or still to come). */
   waitFor(test: (m: SipMessage) => boolean, timeoutMs = 5000): Promise<SipMessage> {
     const have = this.received.find(test);

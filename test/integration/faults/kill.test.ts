@@ -64,13 +64,7 @@ for (const backend of backends) describe(`faults: the server is SIGKILLed and re
     return c;
   }
 
-  async function register(c: RawClient, user: string, expires = 3600): Promise<SipResponse> {
-    const { callId } = c.request({
-      method: 'REGISTER', uri: 'sip:127.0.0.1', from: `<sip:${user}@127.0.0.1>`, to: `<sip:${user}@127.0.0.1>`,
-      headers: [['Contact', c.contact], ['Expires', String(expires)]],
-    });
-    return c.final(callId, 'REGISTER', 8000);
-  }
+  const register = (c: RawClient, user: string, expires = 3600): Promise<SipResponse> => c.register(user, expires, 8000);
 
   /**
    * Receive delivered MESSAGEs, answering each 200 after `delayMs`, until `done()` says so and nothing more came

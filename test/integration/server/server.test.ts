@@ -27,13 +27,7 @@ import { parseMissedCallNotice } from '../../../src/offline/missed-call-notice.t
       ts = await startTestServer({ auth });
     }
 
-    async function register(c: RawClient, user: string, expires = 3600): Promise<SipResponse> {
-      const { callId } = c.request({
-        method: 'REGISTER', uri: 'sip:127.0.0.1', from: `<sip:${user}@127.0.0.1>`, to: `<sip:${user}@127.0.0.1>`,
-        headers: [['Contact', c.contact], ['Expires', String(expires)]],
-      });
-      return c.final(callId);
-    }
+    const register = (c: RawClient, user: string, expires = 3600): Promise<SipResponse> => c.register(user, expires);
 
     afterEach(async () => {
       for (const c of clients.splice(0)) await c.close();

@@ -4,28 +4,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 
-export const LOOPBACK = '127.0.0.1';
+// the same search as the benchmark's (one implementation for both)
+import { LOOPBACK, freePort } from '../../../bench/lib/proc.ts';
 
-/** A port free for both UDP and TCP on 127.0.0.1, found by binding port 0 (at most 20 tries). */
-export async function freePort(): Promise<number> {
-  for (let i = 0; i < 20; i++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = createSocket('udp4');
-      s.once('error', reject);
-      s.bind(0, LOOPBACK, () => {
-        const p = s.address().port;
-        s.close(() => resolve(p));
-      });
-    });
-    const tcpFree = await new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, LOOPBACK, () => srv.close(() => resolve(true)));
-    });
-    if (tcpFree) return port;
-  }
-  throw new Error('no free loopback port found in 20 tries');
-}
+export { LOOPBACK, freePort };
 
 /**
  * A port below 10000 free for UDP and TCP on 127.0.0.1 (random tries in 2000..9999, at most 50): for sipsak
