@@ -91,6 +91,7 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
   const registrar = new Registrar({
     store, clock: opts.clock, log: log.child({ mod: 'registrar' }),
     policy: { ...profile.registrar, retryAfterSeconds: RETRY_AFTER_S },
+    createUsers: profile.auth.mode === 'none' ? { realm: profile.auth.realm } : undefined,
     onChange: (change: BindingChange) => {
       if (change.netstateChanged) {
         log.info({ userId: change.userId, online: change.presence.netstate === 1, ip: change.presence.ip }, 'user_property netstate changed');

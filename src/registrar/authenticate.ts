@@ -20,10 +20,8 @@ export interface AuthenticatorOptions {
   clock?: Clock;
   /** how long a nonce is good for; default 300 000 ms. An older nonce with a right digest gets stale=true. */
   nonceTtlMs?: number;
-  /** 'digest' (default) or 'none': no authentication, any user part is accepted */
+  /** 'digest' (default) or 'none': no authentication, any user part is accepted (the registrar creates users) */
   mode?: 'digest' | 'none';
-  /** mode 'none' only: create an unknown user (with unusable HA1s) on its first REGISTER; default true */
-  createUsersOnRegister?: boolean;
   /** HMAC key of the nonces (≥ 16 bytes); nodes sharing one must share it. Default: random per process. */
   secret?: Uint8Array;
   /** bound of the nonce-count table; default 100 000 */
@@ -52,7 +50,6 @@ export class Authenticator {
   readonly #realms: readonly string[];
   readonly #clock: Clock;
   readonly #mode: 'digest' | 'none';
-  readonly #createUsers: boolean;
   readonly #nonces: NonceIssuer;
   readonly #counts: NonceCounts;
   readonly #retryAfter: number;
@@ -67,7 +64,6 @@ export class Authenticator {
     if (this.#realms.length === 0) throw new TypeError('Authenticator needs at least one realm');
     this.#clock = opts.clock ?? systemClock;
     this.#mode = opts.mode ?? 'digest';
-    this.#createUsers = opts.createUsersOnRegister ?? true;
     this.#nonces = new NonceIssuer(opts.secret ?? randomBytes(32), opts.nonceTtlMs ?? 300_000);
     this.#counts = new NonceCounts(opts.maxTrackedNonces ?? 100_000);
     this.#retryAfter = opts.retryAfterSeconds ?? 5;
@@ -108,16 +104,8 @@ export class Authenticator {
   }
 
   async #admit(req: SipRequest, claimed: string | null): Promise<AuthResult> {
+    // --auth none: the claimed user is who it says (a REGISTER of an unknown user creates it: Registrar createUsers).
     if (!claimed) return reply(req, 403, 'Forbidden');
-    if (req.method === 'REGISTER' && this.#createUsers && !(await this.#store.userExists(claimed))) {
-      // --auth none: the user is created by its first REGISTER, with HA1s no password can produce.
-      try {
-        await this.#store.addUser({ userId: claimed, realm: this.#realms[0], ha1Md5: '', ha1Sha256: '' }, this.#clock.now());
-        this.#log?.info({ userId: claimed }, 'user created by its first REGISTER (auth none)');
-      } catch (err) {
-        if (err instanceof StoreUnavailableError || !(await this.#store.userExists(claimed))) throw err;
-      }
-    }
     return { userId: claimed };
   }
 

@@ -23,6 +23,11 @@ export interface RegistrarOptions {
   log?: Logger;
   /** period of the expiry timer; default 1000 ms */
   expiryIntervalMs?: number;
+  /**
+   * auth none: a REGISTER of an unknown user creates it (with HA1s no password produces) in the same transaction as
+   * its binding; the realm its credentials are kept under. Absent: only existing users register.
+   */
+  createUsers?: { realm: string };
 }
 
 export class Registrar {
@@ -32,6 +37,7 @@ export class Registrar {
   readonly #onChange?: (change: BindingChange) => void;
   readonly #log?: Logger;
   readonly #expiryIntervalMs: number;
+  readonly #createUsers: { realm: string } | null;
   /** REGISTERs of one AoR are applied one at a time (read–decide–write); entries leave when idle */
   readonly #queues = new Map<string, Promise<unknown>>();
   #timer: NodeJS.Timeout | null = null;
@@ -44,6 +50,7 @@ export class Registrar {
     this.#onChange = opts.onChange;
     this.#log = opts.log;
     this.#expiryIntervalMs = opts.expiryIntervalMs ?? 1000;
+    this.#createUsers = opts.createUsers ?? null;
   }
 
   /**
@@ -69,7 +76,8 @@ export class Registrar {
       const existing = await this.#store.getBindings(userId, now);
       const plan = planRegistration(req, userId, existing, this.#policy, source, now);
       if (plan.kind === 'query') return { response: registrationOk(req, existing, now, false), bindings: null };
-      const change = await this.#store.saveBindings(userId, plan.upsert, plan.remove, plan.removeAll, now);
+      const newUser = this.#createUsers ? { userId, realm: this.#createUsers.realm, ha1Md5: '', ha1Sha256: '' } : undefined;
+      const change = await this.#store.saveBindings(userId, plan.upsert, plan.remove, plan.removeAll, now, newUser);
       this.#log?.info({ userId, bindings: change.bindings.length, netstate: change.presence.netstate }, 'bindings saved');
       this.#emit(change);
       return { response: registrationOk(req, change.bindings, now, plan.supportsPath), bindings: change.bindings };

@@ -150,9 +150,14 @@ function bindingParams(b: Binding): Param[] {
  * drop the expired ones, then set User_netstate (1 while a binding remains) and User_ip (the address of the
  * most recently refreshed binding; kept as the last known address once offline).
  */
-function* changeBindings(userId: string, now: EpochMs, change: () => Op<void>): Op<BindingChange> {
+function* changeBindings(userId: string, now: EpochMs, newUser: Credentials | undefined, change: () => Op<void>): Op<BindingChange> {
   const locked = (yield* q('lockPresence', userId)).rows;
   const before: Presence | null = locked.length ? toPresence(locked[0]) : null;
+  // A user has its presence row from its creation on (writeUser): no row, maybe no user — create it when asked.
+  if (before === null && newUser !== undefined && (yield* q('selectUser', userId)).rows.length === 0) {
+    yield* q('insertUser', userId, newUser.realm, now);
+    yield* q('insertCredentials', userId, newUser.realm, newUser.ha1Md5, newUser.ha1Sha256);
+  }
   yield* change();
   yield* q('deleteExpiredUserBindings', userId, now);
   const bindings = (yield* q('selectBindings', userId, now)).rows.map(toBinding);
@@ -166,8 +171,11 @@ function* changeBindings(userId: string, now: EpochMs, change: () => Op<void>): 
   return { userId, bindings, presence: { userId, ip, netstate, since }, netstateChanged };
 }
 
-export function* saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs): Op<BindingChange> {
-  return yield* changeBindings(userId, now, function* () {
+export function* saveBindings(
+  userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials,
+): Op<BindingChange> {
+  if (newUser !== undefined && newUser.userId !== userId) throw new TypeError(`credentials of ${newUser.userId} given for ${userId}`);
+  return yield* changeBindings(userId, now, newUser, function* () {
     if (removeAll) yield* q('deleteUserBindings', userId);
     for (const contact of remove) yield* q('deleteBinding', userId, contact);
     for (const b of upsert) {
@@ -186,7 +194,7 @@ export function* removeBindingsByConnection(connectionId: string, now: EpochMs):
   const users = (yield* q('selectUsersOnConnection', connectionId)).rows.map((r) => String(r.user_id)).sort();
   const changes: BindingChange[] = [];
   for (const userId of users) {
-    changes.push(yield* changeBindings(userId, now, function* () {
+    changes.push(yield* changeBindings(userId, now, undefined, function* () {
       yield* q('deleteConnectionBindings', userId, connectionId);
     }));
   }
@@ -196,7 +204,7 @@ export function* removeBindingsByConnection(connectionId: string, now: EpochMs):
 export function* expireBindings(now: EpochMs): Op<BindingChange[]> {
   const users = (yield* q('selectUsersWithExpiredBindings', now)).rows.map((r) => String(r.user_id)).sort();
   const changes: BindingChange[] = [];
-  for (const userId of users) changes.push(yield* changeBindings(userId, now, function* () {}));
+  for (const userId of users) changes.push(yield* changeBindings(userId, now, undefined, function* () {}));
   return changes;
 }
 

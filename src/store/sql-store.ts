@@ -26,8 +26,8 @@ export abstract class SqlStore implements Store {
   listUsers(): Promise<UserRecord[]> { return this.read(() => ops.listUsers()); }
   userExists(userId: string): Promise<boolean> { return this.read(() => ops.userExists(userId)); }
 
-  saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs): Promise<BindingChange> {
-    return this.write(() => ops.saveBindings(userId, upsert, remove, removeAll, now));
+  saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials): Promise<BindingChange> {
+    return this.write(() => ops.saveBindings(userId, upsert, remove, removeAll, now, newUser));
   }
   getBindings(userId: string, now: EpochMs): Promise<Binding[]> { return this.read(() => ops.getBindings(userId, now)); }
   removeBindingsByConnection(connectionId: string, now: EpochMs): Promise<BindingChange[]> {

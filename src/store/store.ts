@@ -199,9 +199,10 @@ export interface Store {
   // bindings and presence (user_property)
   /**
    * Apply one REGISTER's changes atomically: upsert these bindings, remove those contacts (all when
-   * removeAll), and update user_property from what remains.
+   * removeAll), and update user_property from what remains. With `newUser`, a user that does not exist yet is
+   * created with those credentials in the same transaction (auth none: users are made by their first REGISTER).
    */
-  saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs): Promise<BindingChange>;
+  saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials): Promise<BindingChange>;
   getBindings(userId: string, now: EpochMs): Promise<Binding[]>;
   /** remove the bindings that came over a closed connection; one change per user affected */
   removeBindingsByConnection(connectionId: string, now: EpochMs): Promise<BindingChange[]>;

@@ -1,8 +1,8 @@
 // SQLite backend on node:sqlite (DatabaseSync): one file, WAL, synchronous=FULL, busy_timeout.
 //
 // Group commit: writes issued in the same tick (or within `groupCommitMs`) run in ONE transaction with
-// ONE commit (one fsync); each promise resolves after that commit. Each write runs under its own
-// SAVEPOINT, so a write that fails is rolled back and rejected alone while the rest of the batch commits.
+// ONE commit (one fsync); each promise resolves after that commit. A batch runs without savepoints first; if a
+// write fails, it is run again with a SAVEPOINT per write, so that write is rejected alone while the rest commits.
 // node:sqlite is synchronous: the commit blocks the event loop for the length of the fsync, by design.
 // A lock held by another process (a CLI command, a backup) is never waited for synchronously beyond a few ms:
 // the batch goes back to the queue and is tried again on a timer until `lockWaitMs`, then fails as unavailable
@@ -201,22 +201,33 @@ export class SqliteStore extends SqlStore {
       return false;
     }
     try {
-      for (const w of batch) {
-        if (!single) this.#run('SAVEPOINT w');
-        try {
-          const value = runSync(w.op(), (q) => this.#exec(q));
-          if (!single) this.#run('RELEASE w');
-          outcomes.push({ ok: true, value });
-        } catch (err) {
-          if (isUnavailable(err)) throw err;
-          if (single) {
-            this.#run('ROLLBACK');
-            w.reject(err);
-            return false;
+      // Optimistic first: the whole batch without savepoints (two statements fewer per write). Should one write
+      // fail, the batch is rolled back and run again with a SAVEPOINT per write, so that write fails alone.
+      const values = single ? null : this.#runOptimistic(batch);
+      if (values !== null) {
+        for (const value of values) outcomes.push({ ok: true, value });
+      } else {
+        if (!single) {
+          this.#run('ROLLBACK');
+          this.#run('BEGIN IMMEDIATE');
+        }
+        for (const w of batch) {
+          if (!single) this.#run('SAVEPOINT w');
+          try {
+            const value = runSync(w.op(), (q) => this.#exec(q));
+            if (!single) this.#run('RELEASE w');
+            outcomes.push({ ok: true, value });
+          } catch (err) {
+            if (isUnavailable(err)) throw err;
+            if (single) {
+              this.#run('ROLLBACK');
+              w.reject(err);
+              return false;
+            }
+            this.#run('ROLLBACK TO w');
+            this.#run('RELEASE w');
+            outcomes.push({ ok: false, error: err });
           }
-          this.#run('ROLLBACK TO w');
-          this.#run('RELEASE w');
-          outcomes.push({ ok: false, error: err });
         }
       }
       this.#run('COMMIT');
@@ -239,6 +250,20 @@ export class SqliteStore extends SqlStore {
       else w.reject(this.#classify(o.error));
     });
     return false;
+  }
+
+  /** Runs every write of the batch in the open transaction: their values, or null as soon as one fails. */
+  #runOptimistic(batch: PendingWrite[]): unknown[] | null {
+    const values: unknown[] = [];
+    for (const w of batch) {
+      try {
+        values.push(runSync(w.op(), (q) => this.#exec(q)));
+      } catch (err) {
+        if (isUnavailable(err)) throw err;
+        return null;
+      }
+    }
+    return values;
   }
 
   /** commits made and writes they carried, to see group commit at work */

@@ -131,6 +131,18 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         assert.deepEqual(await s.getBindings(u('tv'), T0 + 10), [a, b]);
       });
 
+      it('saveBindings with newUser creates an unknown user in the same write, and leaves an existing one as it is', async function () {
+        const s = await openOne();
+        const made = { ...creds(u('new')), ha1Md5: '', ha1Sha256: '' };
+        const change = await s.saveBindings(u('new'), [binding(u('new'), 'n1')], [], false, T0, made);
+        assert.equal(change.presence.netstate, 1);
+        assert.equal(await s.userExists(u('new')), true);
+        assert.deepEqual(await s.getCredentials(u('new')), made);
+        await s.addUser(creds(u('old')), T0);
+        await s.saveBindings(u('old'), [binding(u('old'), 'o1')], [], false, T0, { ...creds(u('old')), ha1Md5: 'x', ha1Sha256: 'y' });
+        assert.deepEqual(await s.getCredentials(u('old')), creds(u('old')));
+      });
+
       it('a refresh replaces the binding of the same contact', async function () {
         const s = await openOne();
         await s.saveBindings(u('tv'), [binding(u('tv'), 'a')], [], false, T0);

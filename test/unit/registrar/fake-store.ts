@@ -39,9 +39,10 @@ export class FakeStore {
     return (this.bindings.get(userId) ?? []).filter((b) => b.expiresAt > now).map((b) => ({ ...b }));
   }
 
-  async saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs): Promise<BindingChange> {
+  async saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials): Promise<BindingChange> {
     this.#check();
     this.saves++;
+    if (newUser && !this.users.has(userId)) this.users.set(userId, { ...newUser });
     let list = removeAll ? [] : (this.bindings.get(userId) ?? []).filter((b) => !remove.includes(b.contact));
     for (const b of upsert) list = [...list.filter((x) => x.contact !== b.contact), { ...b }];
     this.bindings.set(userId, list);

@@ -235,6 +235,18 @@ describe('registrar (RFC 3261 §10.3)', () => {
   });
 
   describe('netstate and store', () => {
+    it('with createUsers (auth none) creates an unknown user with unusable HA1s in the binding write, not on a query', async () => {
+      const open = new Registrar({ store: store.asStore(), clock, policy, createUsers: { realm: 'tvphone' } });
+      assert.equal((await open.save(request({ user: 'tv42', contacts: ['<sip:t@127.0.0.1:1>'] }), 'tv42', tcp())).status, 200);
+      assert.deepEqual(store.users.get('tv42'), { userId: 'tv42', realm: 'tvphone', ha1Md5: '', ha1Sha256: '' });
+      assert.equal(store.saves, 1, 'one write for the user and its binding');
+      await open.save(request({ user: 'tv43' }), 'tv43', tcp()); // a query binds nothing
+      assert.equal(store.users.has('tv43'), false);
+      assert.equal((await registrar.save(request({ user: 'tv44', contacts: ['<sip:t@127.0.0.1:2>'] }), 'tv44', tcp())).status, 200);
+      assert.equal(store.users.has('tv44'), false, 'without createUsers nobody is created');
+      open.stop();
+    });
+
     it('reports the netstate change of a first REGISTER and of a de-REGISTER', async () => {
       await registrar.save(request({ contacts: ['<sip:a@127.0.0.1:1>'], cseq: 1 }), 'alice', tcp());
       await registrar.save(request({ contacts: ['<sip:a@127.0.0.1:1>'], cseq: 2 }), 'alice', tcp());
