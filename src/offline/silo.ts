@@ -155,6 +155,8 @@ interface DumpRun {
 
 const MAX_LOOPS = 100_000;
 const MAX_SKIPPED = 100;
+/** pending messages read at a time while delivering (their bodies are held in memory meanwhile) */
+const FETCH = 16;
 
 export class Silo {
   readonly #o: Required<Omit<SiloOptions, 'buildDelivery'>> & { buildDelivery: BuildDelivery };
@@ -331,41 +333,61 @@ export class Silo {
     result.expired += await this.#expire(o.clock.now());
     const skipped = new Set<number>();
     let consecutive = 0;
+    // Messages go one at a time, each after the 2xx of the one before (order kept); the "delivered" marks commit
+    // in the background meanwhile and are awaited before the next read, which must not see them pending again.
+    const marks: Promise<void>[] = [];
+    const settle = async (): Promise<void> => {
+      await Promise.all(marks.splice(0));
+    };
     for (let loop = 0; loop < MAX_LOOPS; loop++) {
+      await settle();
       if (run.cancelled) return { ...result, stop: 'closed' };
-      const batch = await o.store.pendingMessages(userId, skipped.size + 1);
-      const msg = batch.find((m) => !skipped.has(m.id));
-      if (!msg) return result;
-      const now = o.clock.now();
-      if (msg.expiresAt <= now) {
-        const n = await this.#expire(now);
-        result.expired += n;
-        if (n === 0) skipped.add(msg.id); // the store disagrees: do not spin on it
-        continue;
+      const batch = (await o.store.pendingMessages(userId, FETCH + skipped.size)).filter((m) => !skipped.has(m.id));
+      if (batch.length === 0) return result;
+      for (const msg of batch) {
+        if (run.cancelled) {
+          await settle();
+          return { ...result, stop: 'closed' };
+        }
+        const now = o.clock.now();
+        if (msg.expiresAt <= now) {
+          await settle();
+          const n = await this.#expire(now);
+          result.expired += n;
+          if (n === 0) skipped.add(msg.id); // the store disagrees: do not spin on it
+          break;
+        }
+        const res = await this.#send(o.buildDelivery(msg, run.binding, msg.attempts + 1), run.binding);
+        if (res !== null && res.status >= 200 && res.status < 300) {
+          const mark = o.store.markDelivered(msg.id, o.clock.now());
+          mark.catch(() => {}); // handled by settle(); this only keeps it from counting as unhandled meanwhile
+          marks.push(mark);
+          o.log.info({ mod: 'offline', user: userId, id: msg.id }, 'message delivered');
+          result.delivered++;
+          consecutive = 0;
+          continue;
+        }
+        result.failures++;
+        if (!isRetryable(res)) {
+          // A permanent refusal: keep the message for the next REGISTER but let the ones behind it through.
+          await o.store.recordAttempt(msg.id, o.clock.now(), null);
+          o.log.warn({ mod: 'offline', user: userId, id: msg.id, status: res?.status }, 'message refused by the UA');
+          result.skipped++;
+          skipped.add(msg.id);
+          if (skipped.size >= MAX_SKIPPED) {
+            await settle();
+            return { ...result, stop: 'gave-up' };
+          }
+          continue;
+        }
+        consecutive++;
+        await settle();
+        const stop = await this.#backOff(userId, run, consecutive, (next) => o.store.recordAttempt(msg.id, o.clock.now(), next));
+        if (stop) return { ...result, stop };
+        break; // the same message again, first
       }
-      const attempt = msg.attempts + 1;
-      const res = await this.#send(o.buildDelivery(msg, run.binding, attempt), run.binding);
-      if (res !== null && res.status >= 200 && res.status < 300) {
-        await o.store.markDelivered(msg.id, o.clock.now());
-        o.log.info({ mod: 'offline', user: userId, id: msg.id }, 'message delivered');
-        result.delivered++;
-        consecutive = 0;
-        continue;
-      }
-      result.failures++;
-      if (!isRetryable(res)) {
-        // A permanent refusal: keep the message for the next REGISTER but let the ones behind it through.
-        await o.store.recordAttempt(msg.id, o.clock.now(), null);
-        o.log.warn({ mod: 'offline', user: userId, id: msg.id, status: res?.status }, 'message refused by the UA');
-        result.skipped++;
-        skipped.add(msg.id);
-        if (skipped.size >= MAX_SKIPPED) return { ...result, stop: 'gave-up' };
-        continue;
-      }
-      consecutive++;
-      const stop = await this.#backOff(userId, run, consecutive, (next) => o.store.recordAttempt(msg.id, o.clock.now(), next));
-      if (stop) return { ...result, stop };
     }
+    await settle();
     return { ...result, stop: 'gave-up' };
   }
 
