@@ -29,7 +29,7 @@ import { cpuSeconds, processTree, sleep, stopAllOnSignal, LOOPBACK } from './lib
 const env = process.env;
 const QUICK = env['BENCH_QUICK'] === '1';
 const RUN_S = Number(env['BENCH_RUN_S'] ?? (QUICK ? 2 : 5));
-const MAX_S = Number(env['BENCH_MAX_S'] ?? (QUICK ? 90 : 600));
+const MAX_S = Number(env['BENCH_MAX_S'] ?? (QUICK ? 120 : 900));
 const DELIVER_N = Number(env['BENCH_DELIVER_N'] ?? (QUICK ? 1000 : 10000));
 const PAUSE_MS = Number(env['PAUSE_MS'] ?? (QUICK ? 200 : 1000));
 const CALLEES = QUICK ? 200 : 1000;
