@@ -166,9 +166,10 @@ export class Router implements TransactionUser {
       const bindings = committed !== null ? orderBindings(committed) : await registrar.lookup(userId);
       const newest = newestBinding(bindings);
       if (!newest) return;
-      const messages = await silo.dump(userId, newest);
-      const calls = await silo.dumpMissedCalls(userId, newest);
-      if (messages.delivered || calls.delivered) log.info({ userId, messages: messages.delivered, notices: calls.delivered }, 'kept items delivered');
+      const kept = await this.#d.store.keptFor(userId); // most REGISTERs find nothing kept: one read, then done
+      const messages = kept.messages ? (await silo.dump(userId, newest)).delivered : 0;
+      const notices = kept.missedCalls ? (await silo.dumpMissedCalls(userId, newest)).delivered : 0;
+      if (messages || notices) log.info({ userId, messages, notices }, 'kept items delivered');
     })().catch((err: unknown) => log.error({ err, userId }, 'delivery at REGISTER failed'));
   }
 

@@ -277,6 +277,11 @@ export function* pendingMessages(toUser: string, limit: number): Op<StoredMessag
   return (yield* q('selectPendingMessages', toUser, limitOf(limit))).rows.map(toMessage);
 }
 
+export function* keptFor(userId: string): Op<{ messages: boolean; missedCalls: boolean }> {
+  const r = (yield* q('selectKept', userId)).rows[0];
+  return { messages: num(r?.messages ?? 0) > 0, missedCalls: num(r?.missed_calls ?? 0) > 0 };
+}
+
 export function* pendingUsage(toUser: string): Op<{ count: number; bytes: number }> {
   const r = (yield* q('selectPendingUsage', toUser)).rows[0];
   return { count: num(r?.n ?? 0), bytes: num(r?.bytes ?? 0) };

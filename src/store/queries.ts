@@ -71,6 +71,10 @@ export const QUERIES = {
     'INSERT INTO messages (to_user, from_uri, from_header, to_uri, content_type, body, body_bytes, received_at, expires_at, state, attempts) ' +
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0) RETURNING id",
   selectPendingMessages: `SELECT ${MESSAGE_COLS} FROM messages WHERE to_user = ?1 AND state = 'pending' ORDER BY id LIMIT ?2`,
+  /** two indexed probes in one statement: is anything kept for the user? */
+  selectKept:
+    `SELECT CASE WHEN EXISTS (SELECT 1 FROM messages WHERE to_user = ?1 AND state = 'pending') THEN 1 ELSE 0 END AS messages, ` +
+    `CASE WHEN EXISTS (SELECT 1 FROM user_call WHERE otheruser_id = ?1 AND Outcome IN ${MISSED} AND Notified_at IS NULL) THEN 1 ELSE 0 END AS missed_calls`,
   selectPendingUsage:
     "SELECT COUNT(*) AS n, COALESCE(SUM(body_bytes), 0) AS bytes FROM messages WHERE to_user = ?1 AND state = 'pending'",
   markDelivered: "UPDATE messages SET state = 'delivered', delivered_at = ?2, next_attempt_at = NULL WHERE id = ?1 AND state = 'pending'",

@@ -45,6 +45,7 @@ export abstract class SqlStore implements Store {
   storeMessage(msg: NewMessage, quota?: MessageQuota): Promise<StoredMessage> { return this.write(() => ops.storeMessage(msg, quota)); }
   pendingMessages(toUser: string, limit: number): Promise<StoredMessage[]> { return this.read(() => ops.pendingMessages(toUser, limit)); }
   pendingUsage(toUser: string): Promise<{ count: number; bytes: number }> { return this.read(() => ops.pendingUsage(toUser)); }
+  keptFor(userId: string): Promise<{ messages: boolean; missedCalls: boolean }> { return this.read(() => ops.keptFor(userId)); }
   markDelivered(id: number, at: EpochMs): Promise<void> { return this.write(() => ops.markDelivered(id, at)); }
   recordAttempt(id: number, _at: EpochMs, nextAttemptAt: EpochMs | null): Promise<void> {
     return this.write(() => ops.recordAttempt(id, nextAttemptAt));

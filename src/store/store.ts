@@ -227,6 +227,8 @@ export interface Store {
   pendingMessages(toUser: string, limit: number): Promise<StoredMessage[]>;
   /** count and total body bytes of a user's pending messages (for the quota) */
   pendingUsage(toUser: string): Promise<{ count: number; bytes: number }>;
+  /** whether anything waits for the user: pending messages, missed calls whose notice has not reached it (one read) */
+  keptFor(userId: string): Promise<{ messages: boolean; missedCalls: boolean }>;
   markDelivered(id: number, at: EpochMs): Promise<void>;
   recordAttempt(id: number, at: EpochMs, nextAttemptAt: EpochMs | null): Promise<void>;
   /** mark pending messages past their expiry as expired; returns them */

@@ -248,6 +248,21 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
     describe('stored messages', function () {
       const everyByte = Uint8Array.from({ length: 256 }, (_, i) => i);
 
+      it('keptFor tells whether pending messages or unnotified missed calls wait for a user', async function () {
+        const s = await openOne();
+        await s.addUser(creds(u('k')), T0);
+        assert.deepEqual(await s.keptFor(u('k')), { messages: false, missedCalls: false });
+        const m = await s.storeMessage(message(u('k'), new Uint8Array([1])));
+        assert.deepEqual(await s.keptFor(u('k')), { messages: true, missedCalls: false });
+        await s.markDelivered(m.id, T0 + 1);
+        const id = await s.recordCall({ userId: u('a'), otherUserId: u('k'), callDate: T0, callId: 'kc', outcome: 'offline', status: 480 });
+        assert.deepEqual(await s.keptFor(u('k')), { messages: false, missedCalls: true });
+        await s.markCallsNotified([id], T0 + 2);
+        assert.deepEqual(await s.keptFor(u('k')), { messages: false, missedCalls: false });
+        await s.recordCall({ userId: u('a'), otherUserId: u('k'), callDate: T0, callId: 'kd', outcome: 'answered', status: 200 });
+        assert.deepEqual(await s.keptFor(u('k')), { messages: false, missedCalls: false }, 'an answered call is not kept');
+      });
+
       it('holds a quota given to storeMessage when writes for one user arrive together (two stores)', async function () {
         const [s1, s2] = [await openOne(), await openOne()];
         await s1.addUser(creds(u('quota')), T0);

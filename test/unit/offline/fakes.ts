@@ -124,6 +124,14 @@ export class FakeStore implements Store {
     this.#check();
     return this.messages.filter((m) => m.toUser === toUser && m.state === 'pending').slice(0, limit).map((m) => ({ ...m }));
   }
+  async keptFor(userId: string) {
+    this.#check();
+    const missed = ['offline', 'no-answer', 'busy', 'cancelled'];
+    return {
+      messages: this.messages.some((m) => m.toUser === userId && m.state === 'pending'),
+      missedCalls: this.calls.some((c) => c.otherUserId === userId && missed.includes(c.outcome) && c.notifiedAt === null),
+    };
+  }
   async pendingUsage(toUser: string) {
     this.#check();
     const p = this.messages.filter((m) => m.toUser === toUser && m.state === 'pending');
