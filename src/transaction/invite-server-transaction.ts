@@ -6,10 +6,10 @@
 
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
-import { isReliable, type Source, type Target } from '../transport/transport.ts';
+import type { Source, Target } from '../transport/transport.ts';
 import { sixtyFourT1, type TransactionContext } from './context.ts';
-import type { ServerTransaction, ServerTransactionState } from './server-transaction.ts';
-import type { TimerHandle } from './timers.ts';
+import { ServerTransactionBase } from './server-transaction.ts';
+import { fireEnd } from './transaction.ts';
 
 function fireTrying(t: InviteServerTransaction): void {
   t.timerTrying();
@@ -20,40 +20,15 @@ function fireG(t: InviteServerTransaction): void {
 function fireH(t: InviteServerTransaction): void {
   t.timerH();
 }
-function fireEnd(t: InviteServerTransaction): void {
-  t.timer1_ = null;
-  t.terminate();
-}
 
-export class InviteServerTransaction implements ServerTransaction {
-  readonly isClient = false;
-  readonly key: string;
-  readonly request: SipRequest;
-  readonly source: Source;
-  readonly target: Target;
-  readonly reliable: boolean;
-  state: ServerTransactionState = 'proceeding';
-  lastProvisional: SipResponse | null = null;
-  finalResponse: SipResponse | null = null;
-  onTimeout: (() => void) | null = null;
-  onTransportError: ((err: Error) => void) | null = null;
-  private transportFailed = false;
-  private ctx: TransactionContext;
-  /** the 200 ms Trying timer, then Timer G, then Timer I or L */
-  timer1_: TimerHandle | null = null;
-  private timerH_: TimerHandle | null = null;
+/** Slot 1 holds the 200 ms Trying timer, then Timer G, then Timer I or L; slot 2 holds Timer H. */
+export class InviteServerTransaction extends ServerTransactionBase {
+  /** the current Timer G interval */
   private interval: number;
-  private sendError: (err: Error) => void;
 
   constructor(ctx: TransactionContext, key: string, request: SipRequest, source: Source, target: Target) {
-    this.ctx = ctx;
-    this.key = key;
-    this.request = request;
-    this.source = source;
-    this.target = target;
-    this.reliable = isReliable(target.transport);
+    super(ctx, key, request, source, target, 'proceeding');
     this.interval = ctx.values.t1;
-    this.sendError = (err: Error) => this.transportError(err);
     // RFC 3261 §17.2.1: send 100 Trying unless the TU answers within 200 ms.
     this.timer1_ = ctx.timers.set(fireTrying, ctx.tryingDelay, this);
   }
@@ -64,14 +39,14 @@ export class InviteServerTransaction implements ServerTransaction {
     this.respond(createResponse(this.request, 100));
   }
 
-  respond(res: SipResponse): boolean {
+  override respond(res: SipResponse): boolean {
     const status = res.status;
     const state = this.state;
     if (state === 'accepted') {
       // RFC 6026 §7.1: in Accepted, 2xx retransmissions from the TU are passed to the transport.
       if (status < 200 || status >= 300) return false;
       this.finalResponse = res;
-      this.ctx.transport.send(res, this.target, this.sendError);
+      this.send(res);
       return true;
     }
     if (state !== 'proceeding') return false;
@@ -81,7 +56,7 @@ export class InviteServerTransaction implements ServerTransaction {
     }
     if (status < 200) {
       this.lastProvisional = res;
-      this.ctx.transport.send(res, this.target, this.sendError);
+      this.send(res);
       return true;
     }
     this.finalResponse = res;
@@ -93,9 +68,9 @@ export class InviteServerTransaction implements ServerTransaction {
       // RFC 3261 §17.2.1: 300-699 → Completed; Timer G (unreliable only) at T1, Timer H at 64*T1.
       this.state = 'completed';
       if (!this.reliable) this.timer1_ = this.ctx.timers.set(fireG, this.interval, this);
-      this.timerH_ = this.ctx.timers.set(fireH, sixtyFourT1(this.ctx), this);
+      this.timer2_ = this.ctx.timers.set(fireH, sixtyFourT1(this.ctx), this);
     }
-    this.ctx.transport.send(res, this.target, this.sendError);
+    this.send(res);
     return true;
   }
 
@@ -105,24 +80,19 @@ export class InviteServerTransaction implements ServerTransaction {
     if (this.state !== 'completed' || this.finalResponse === null) return;
     this.interval = Math.min(2 * this.interval, this.ctx.values.t2);
     this.timer1_ = this.ctx.timers.set(fireG, this.interval, this);
-    this.ctx.transport.send(this.finalResponse, this.target, this.sendError);
+    this.send(this.finalResponse);
   }
 
   /** RFC 3261 §17.2.1: Timer H fires in Completed: no ACK came; terminate and tell the TU. */
   timerH(): void {
-    this.timerH_ = null;
+    this.timer2_ = null;
     if (this.state !== 'completed') return;
     this.terminate();
-    if (this.onTimeout === null) return;
-    try {
-      this.onTimeout();
-    } catch (err) {
-      this.ctx.fault(err);
-    }
+    this.callTU(this.onTimeout, this, undefined);
   }
 
   /** A retransmitted INVITE or an ACK that matched this transaction. */
-  receiveRequest(req: SipRequest, source: Source): void {
+  override receiveRequest(req: SipRequest, source: Source): void {
     const state = this.state;
     if (req.method === 'ACK') {
       if (state === 'completed') {
@@ -140,43 +110,11 @@ export class InviteServerTransaction implements ServerTransaction {
     }
     // RFC 3261 §17.2.1: a retransmitted INVITE in Proceeding gets the most recent provisional response again.
     if (state === 'proceeding') {
-      if (this.lastProvisional !== null) this.ctx.transport.send(this.lastProvisional, this.target, this.sendError);
+      if (this.lastProvisional !== null) this.send(this.lastProvisional);
     } else if (state === 'completed' && this.finalResponse !== null) {
       // RFC 3261 §17.2.1: a retransmitted INVITE in Completed gets the final response again.
-      this.ctx.transport.send(this.finalResponse, this.target, this.sendError);
+      this.send(this.finalResponse);
     }
     // RFC 6026 §7.1: retransmissions in Accepted are absorbed; in Confirmed too.
-  }
-
-  /** RFC 3261 §17.2.4: a failure to send a response terminates the transaction and is reported to the TU. */
-  transportError(err: Error): void {
-    // reported even after termination: on a reliable transport a final response ends the transaction at once
-    if (this.transportFailed) return;
-    this.transportFailed = true;
-    this.terminate();
-    if (this.onTransportError === null) return;
-    try {
-      this.onTransportError(err);
-    } catch (e) {
-      this.ctx.fault(e);
-    }
-  }
-
-  terminate(): void {
-    if (this.state === 'terminated') return;
-    this.state = 'terminated';
-    this.clearTimers();
-    this.ctx.terminated(this);
-  }
-
-  private clearTimers(): void {
-    if (this.timer1_ !== null) {
-      this.ctx.timers.clear(this.timer1_);
-      this.timer1_ = null;
-    }
-    if (this.timerH_ !== null) {
-      this.ctx.timers.clear(this.timerH_);
-      this.timerH_ = null;
-    }
   }
 }

@@ -4,43 +4,18 @@
 //     \--200-699 from TU--> Completed          transport error --> Terminated
 
 import type { SipRequest, SipResponse } from '../sip/message.ts';
-import { isReliable, type Source, type Target } from '../transport/transport.ts';
+import type { Source, Target } from '../transport/transport.ts';
 import { sixtyFourT1, type TransactionContext } from './context.ts';
-import type { ServerTransaction, ServerTransactionState } from './server-transaction.ts';
-import type { TimerHandle } from './timers.ts';
+import { ServerTransactionBase } from './server-transaction.ts';
+import { fireEnd } from './transaction.ts';
 
-function fireJ(t: NonInviteServerTransaction): void {
-  t.timerJ_ = null;
-  t.terminate();
-}
-
-export class NonInviteServerTransaction implements ServerTransaction {
-  readonly isClient = false;
-  readonly key: string;
-  readonly request: SipRequest;
-  readonly source: Source;
-  readonly target: Target;
-  readonly reliable: boolean;
-  state: ServerTransactionState = 'trying';
-  lastProvisional: SipResponse | null = null;
-  finalResponse: SipResponse | null = null;
-  onTimeout: (() => void) | null = null;
-  onTransportError: ((err: Error) => void) | null = null;
-  private transportFailed = false;
-  private ctx: TransactionContext;
-  timerJ_: TimerHandle | null = null;
-  private sendError: ((err: Error) => void) | null = null;
-
+/** Slot 1 holds Timer J; slot 2 stays empty. */
+export class NonInviteServerTransaction extends ServerTransactionBase {
   constructor(ctx: TransactionContext, key: string, request: SipRequest, source: Source, target: Target) {
-    this.ctx = ctx;
-    this.key = key;
-    this.request = request;
-    this.source = source;
-    this.target = target;
-    this.reliable = isReliable(target.transport);
+    super(ctx, key, request, source, target, 'trying');
   }
 
-  respond(res: SipResponse): boolean {
+  override respond(res: SipResponse): boolean {
     const state = this.state;
     if (state !== 'trying' && state !== 'proceeding') return false;
     if (res.status < 200) {
@@ -55,45 +30,15 @@ export class NonInviteServerTransaction implements ServerTransaction {
     this.send(res);
     if (this.state === 'completed') {
       if (this.reliable) this.terminate();
-      else this.timerJ_ = this.ctx.timers.set(fireJ, sixtyFourT1(this.ctx), this);
+      else this.timer1_ = this.ctx.timers.set(fireEnd, sixtyFourT1(this.ctx), this);
     }
     return true;
   }
 
   /** A retransmission of the request. */
-  receiveRequest(_req: SipRequest, _source: Source): void {
+  override receiveRequest(_req: SipRequest, _source: Source): void {
     // RFC 3261 §17.2.2: in Trying, retransmissions are discarded; in Proceeding and Completed the last response is resent.
     if (this.state === 'proceeding' && this.lastProvisional !== null) this.send(this.lastProvisional);
     else if (this.state === 'completed' && this.finalResponse !== null) this.send(this.finalResponse);
-  }
-
-  /** RFC 3261 §17.2.4: a failure to send a response terminates the transaction and is reported to the TU. */
-  transportError(err: Error): void {
-    // reported even after termination: on a reliable transport a final response ends the transaction at once
-    if (this.transportFailed) return;
-    this.transportFailed = true;
-    this.terminate();
-    if (this.onTransportError === null) return;
-    try {
-      this.onTransportError(err);
-    } catch (e) {
-      this.ctx.fault(e);
-    }
-  }
-
-  terminate(): void {
-    if (this.state === 'terminated') return;
-    this.state = 'terminated';
-    if (this.timerJ_ !== null) {
-      this.ctx.timers.clear(this.timerJ_);
-      this.timerJ_ = null;
-    }
-    this.ctx.terminated(this);
-  }
-
-  private send(res: SipResponse): void {
-    // one bound callback per transaction, made only when a response is sent
-    this.sendError ??= (err: Error) => this.transportError(err);
-    this.ctx.transport.send(res, this.target, this.sendError);
   }
 }

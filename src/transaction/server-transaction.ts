@@ -1,7 +1,9 @@
-// What the TU sees of a server transaction (both kinds share this shape).
+// What the TU sees of a server transaction, and what both server transactions share.
 
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { Source, Target } from '../transport/transport.ts';
+import type { TransactionContext } from './context.ts';
+import { Transaction } from './transaction.ts';
 
 export type ServerTransactionState = 'trying' | 'proceeding' | 'accepted' | 'completed' | 'confirmed' | 'terminated';
 
@@ -25,4 +27,34 @@ export interface ServerTransaction {
   onTimeout: (() => void) | null;
   /** the transport could not send a response (RFC 3261 §17.2.4) */
   onTransportError: ((err: Error) => void) | null;
+}
+
+/** What both server transactions (RFC 3261 §17.2.1, §17.2.2) share. */
+export abstract class ServerTransactionBase extends Transaction<ServerTransactionState> implements ServerTransaction {
+  readonly isClient = false;
+  readonly source: Source;
+  /** the last provisional response sent, resent on a retransmitted request in Proceeding */
+  lastProvisional: SipResponse | null = null;
+  finalResponse: SipResponse | null = null;
+  onTimeout: (() => void) | null = null;
+  onTransportError: ((err: Error) => void) | null = null;
+  private transportFailed = false;
+
+  constructor(ctx: TransactionContext, key: string, request: SipRequest, source: Source, target: Target, state: ServerTransactionState) {
+    super(ctx, key, request, target, state);
+    this.source = source;
+  }
+
+  abstract respond(res: SipResponse): boolean;
+  /** A retransmission of the request, or (INVITE) an ACK that matched this transaction. */
+  abstract receiveRequest(req: SipRequest, source: Source): void;
+
+  /** RFC 3261 §17.2.4: a failure to send a response terminates the transaction and is reported to the TU. */
+  override transportError(err: Error): void {
+    // reported even after termination: on a reliable transport a final response ends the transaction at once
+    if (this.transportFailed) return;
+    this.transportFailed = true;
+    this.terminate();
+    this.callTU(this.onTransportError, this, err);
+  }
 }
