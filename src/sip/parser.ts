@@ -39,17 +39,24 @@ for (const usual of [
   (KNOWN[usual.length] ??= []).push({ lower, key: headerKey(lower), usual });
 }
 
+/** The known name at head[pos, end), any case, or null; `exact` tells whether it was written in the usual spelling. */
+let exact = false;
 function knownName(head: string, pos: number, end: number): Known | null {
   const list = KNOWN[end - pos];
   if (list === undefined) return null;
   outer: for (let k = 0; k < list.length; k++) {
-    const cand = list[k].lower;
-    for (let i = 0; i < cand.length; i++) {
+    const cand = list[k];
+    const lower = cand.lower, usual = cand.usual;
+    let same = true;
+    for (let i = 0; i < lower.length; i++) {
       let c = head.charCodeAt(pos + i);
+      if (c === usual.charCodeAt(i)) continue;
+      same = false;
       if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-      if (c !== cand.charCodeAt(i)) continue outer;
+      if (c !== lower.charCodeAt(i)) continue outer;
     }
-    return list[k];
+    exact = same;
+    return cand;
   }
   return null;
 }
@@ -186,7 +193,9 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
       ne--;
     }
     if (ne === pos) fail('Bad header field', 'empty header name');
-    for (let i = pos; i < ne; i++) if (TOKEN[head.charCodeAt(i)] === 0) fail('Bad header field', `bad header name "${head.slice(pos, ne)}"`);
+    const known = knownName(head, pos, ne);
+    // known names are tokens; any other name is checked
+    if (known === null) for (let i = pos; i < ne; i++) if (TOKEN[head.charCodeAt(i)] === 0) fail('Bad header field', `bad header name "${head.slice(pos, ne)}"`);
     let vs = colon + 1;
     while (vs < end) {
       const c = head.charCodeAt(vs);
@@ -199,15 +208,17 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
       if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) break;
       ve--;
     }
-    const known = knownName(head, pos, ne);
-    const name = known !== null && head.startsWith(known.usual, pos) ? known.usual : head.slice(pos, ne);
+    const name = known !== null && exact ? known.usual : head.slice(pos, ne);
     const key = known !== null ? known.key : keyOf(name);
     let value: string;
     // raw is kept only when the line differs from the canonical `Name: value` (serializing that gives the same bytes)
     let raw: string | undefined;
+    // direct: value is exactly head[vs, ve), so checks can scan the flat head string instead of the slice
+    let direct = !folded;
     if (utf8 && hasHigh(head, pos, end)) {
       value = buf.toString('utf8', start + vs, start + ve);
       raw = buf.toString('utf8', start + pos, start + end);
+      direct = false;
     } else {
       value = head.slice(vs, ve);
       if (folded || ve !== end || vs !== ne + 2 || colon !== ne || head.charCodeAt(colon + 1) !== 0x20) raw = head.slice(pos, end);
@@ -224,11 +235,11 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
         break;
       case 'from':
         seen |= 2;
-        if (badHeader === null && !balanced(value)) { badHeader = 'From'; badDetail = 'unbalanced quotes or angle brackets'; }
+        if (badHeader === null && !(direct ? balanced(head, vs, ve) : balanced(value, 0, value.length))) { badHeader = 'From'; badDetail = 'unbalanced quotes or angle brackets'; }
         break;
       case 'to':
         seen |= 4;
-        if (badHeader === null && !balanced(value)) { badHeader = 'To'; badDetail = 'unbalanced quotes or angle brackets'; }
+        if (badHeader === null && !(direct ? balanced(head, vs, ve) : balanced(value, 0, value.length))) { badHeader = 'To'; badDetail = 'unbalanced quotes or angle brackets'; }
         break;
       case 'call-id':
         seen |= 8;
@@ -299,10 +310,10 @@ function unfold(v: string): string {
 }
 
 /** Quoted strings (with backslash escapes) closed and angle brackets balanced. */
-function balanced(v: string): boolean {
+function balanced(v: string, from: number, to: number): boolean {
   let quoted = false;
   let angle = 0;
-  for (let i = 0; i < v.length; i++) {
+  for (let i = from; i < to; i++) {
     const c = v.charCodeAt(i);
     if (quoted) {
       if (c === 0x5c) i++;
