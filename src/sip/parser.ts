@@ -117,7 +117,8 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
     rel = head.length;
   }
   const n = rel; // head = head[0, n); the window may run on into the body
-  const utf8 = !isAscii(buf.subarray(start, headEnd));
+  // a small input is usually all ASCII: checking all of it needs no subarray; otherwise only the head counts
+  const utf8 = !(len <= HEAD_WINDOW * 2 && isAscii(buf)) && !isAscii(buf.subarray(start, headEnd));
 
   // ---- start line (RFC 3261 §7.1, §7.2)
   let eol = head.indexOf('\r\n');
