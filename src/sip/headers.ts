@@ -430,71 +430,70 @@ export function parseContentType(value: string): ContentType {
 
 // ------------------------------------------------------------------- allocation-free syntax checks
 // Used by the parser on every message: the same grammar as parseVia/parseCSeq, without building objects.
+// They scan bytes (the message as received): indexing a Uint8Array is cheaper than String charCodeAt.
+// Bytes >= 0x80 (UTF-8) are in none of the character classes, as characters > 0x7e are not.
 
-function tokenEnd(s: string, i: number, to: number): number {
-  while (i < to) {
-    const c = s.charCodeAt(i);
-    if (c > 0xff || TOKEN[c] === 0) break;
-    i++;
-  }
+function tokenEnd(b: Uint8Array, i: number, to: number): number {
+  while (i < to && TOKEN[b[i]] === 1) i++;
   return i;
 }
 
-function wsEnd(s: string, i: number, to: number): number {
+function wsEnd(b: Uint8Array, i: number, to: number): number {
   while (i < to) {
-    const c = s.charCodeAt(i);
+    const c = b[i];
     if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) break;
     i++;
   }
   return i;
 }
 
-/** Why s[from, to) is not a via-parm (RFC 3261 §25.1), or null when it is one. */
-export function viaSyntaxError(s: string, from: number, to: number): string | null {
-  let i = wsEnd(s, from, to);
-  let e = tokenEnd(s, i, to);
-  if (e - i !== 3 || (s.charCodeAt(i) | 0x20) !== 0x73 || (s.charCodeAt(i + 1) | 0x20) !== 0x69 || (s.charCodeAt(i + 2) | 0x20) !== 0x70) return 'protocol is not SIP';
+/** Why b[from, to) is not a via-parm (RFC 3261 §25.1), or null when it is one. */
+export function viaSyntaxError(b: Uint8Array, from: number, to: number): string | null {
+  let i = wsEnd(b, from, to);
+  let e = tokenEnd(b, i, to);
+  if (e - i !== 3 || (b[i] | 0x20) !== 0x73 || (b[i + 1] | 0x20) !== 0x69 || (b[i + 2] | 0x20) !== 0x70) return 'protocol is not SIP';
   for (let part = 0; part < 2; part++) {
-    i = wsEnd(s, e, to);
-    if (s.charCodeAt(i) !== 0x2f || i >= to) return 'missing "/"';
-    i = wsEnd(s, i + 1, to);
-    e = tokenEnd(s, i, to);
+    i = wsEnd(b, e, to);
+    if (i >= to || b[i] !== 0x2f) return 'missing "/"';
+    i = wsEnd(b, i + 1, to);
+    e = tokenEnd(b, i, to);
     if (e === i) return part === 0 ? 'missing version' : 'missing transport';
   }
-  i = wsEnd(s, e, to);
+  i = wsEnd(b, e, to);
   if (i === e || i >= to) return 'missing sent-by';
-  if (s.charCodeAt(i) === 0x5b) {
-    const close = s.indexOf(']', i);
-    if (close < 0 || close >= to) return 'unterminated IPv6 reference';
+  if (b[i] === 0x5b) {
+    let close = i + 1;
+    while (close < to && b[close] !== 0x5d) close++;
+    if (close >= to) return 'unterminated IPv6 reference';
     i = close + 1;
   } else {
     const hs = i;
-    while (i < to && HOST[s.charCodeAt(i)] === 1) i++;
+    while (i < to && HOST[b[i]] === 1) i++;
     if (i === hs) return 'missing host';
   }
-  i = wsEnd(s, i, to);
-  if (i < to && s.charCodeAt(i) === 0x3a) {
-    i = wsEnd(s, i + 1, to);
+  i = wsEnd(b, i, to);
+  if (i < to && b[i] === 0x3a) {
+    i = wsEnd(b, i + 1, to);
     const ps = i;
     let port = 0;
-    while (i < to && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39 && i - ps < 6) port = port * 10 + s.charCodeAt(i++) - 0x30;
+    while (i < to && b[i] >= 0x30 && b[i] <= 0x39 && i - ps < 6) port = port * 10 + b[i++] - 0x30;
     if (i === ps || port > 65535) return 'bad port';
   }
   for (;;) {
-    i = wsEnd(s, i, to);
+    i = wsEnd(b, i, to);
     if (i >= to) return null;
-    if (s.charCodeAt(i) !== 0x3b) return `unexpected "${s[i]}"`;
-    i = wsEnd(s, i + 1, to);
+    if (b[i] !== 0x3b) return `unexpected "${String.fromCharCode(b[i])}"`;
+    i = wsEnd(b, i + 1, to);
     const ns = i;
-    i = tokenEnd(s, i, to);
+    i = tokenEnd(b, i, to);
     if (i === ns) return 'empty parameter';
-    i = wsEnd(s, i, to);
-    if (i < to && s.charCodeAt(i) === 0x3d) {
-      i = wsEnd(s, i + 1, to);
-      if (s.charCodeAt(i) === 0x22 && i < to) {
+    i = wsEnd(b, i, to);
+    if (i < to && b[i] === 0x3d) {
+      i = wsEnd(b, i + 1, to);
+      if (i < to && b[i] === 0x22) {
         let j = i + 1;
         for (; j < to; j++) {
-          const c = s.charCodeAt(j);
+          const c = b[j];
           if (c === 0x5c) j++;
           else if (c === 0x22) break;
         }
@@ -502,32 +501,32 @@ export function viaSyntaxError(s: string, from: number, to: number): string | nu
         i = j + 1;
       } else {
         const vs = i;
-        while (i < to) {
-          const c = s.charCodeAt(i);
-          if (c > 0xff || PARAM_VALUE[c] === 0) break;
-          i++;
-        }
+        while (i < to && PARAM_VALUE[b[i]] === 1) i++;
         if (i === vs) return 'empty parameter value';
       }
     }
   }
 }
 
-/** Why s is not a CSeq value, or null (RFC 3261 §20.16). `method`, when given, must match (§8.1.1.5). */
-export function cseqSyntaxError(s: string, method: string | null): string | null {
-  let i = wsEnd(s, 0, s.length);
+/**
+ * Why b[from, to) is not a CSeq value, or null (RFC 3261 §20.16). `method`, when given, must match (§8.1.1.5).
+ */
+export function cseqSyntaxError(b: Uint8Array, from: number, to: number, method: string | null): string | null {
+  let i = wsEnd(b, from, to);
   const ds = i;
   let seq = 0;
-  while (i < s.length && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39 && i - ds < 12) seq = seq * 10 + s.charCodeAt(i++) - 0x30;
-  if (i === ds || seq > MAX_U32 || (s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39)) return 'bad sequence number';
+  while (i < to && b[i] >= 0x30 && b[i] <= 0x39 && i - ds < 12) seq = seq * 10 + b[i++] - 0x30;
+  if (i === ds || seq > MAX_U32 || (i < to && b[i] >= 0x30 && b[i] <= 0x39)) return 'bad sequence number';
   const ws = i;
-  i = wsEnd(s, i, s.length);
+  i = wsEnd(b, i, to);
   if (i === ws) return 'missing method';
   const ms = i;
-  i = tokenEnd(s, i, s.length);
-  if (i === ms || wsEnd(s, i, s.length) !== s.length) return 'bad method';
+  i = tokenEnd(b, i, to);
+  if (i === ms || wsEnd(b, i, to) !== to) return 'bad method';
   if (method !== null) {
-    if (i - ms !== method.length || !s.startsWith(method, ms)) return `CSeq method ${s.slice(ms, i)} does not match ${method}`;
+    let same = i - ms === method.length;
+    for (let k = 0; same && k < method.length; k++) same = b[ms + k] === method.charCodeAt(k);
+    if (!same) return `CSeq method ${Buffer.from(b.buffer, b.byteOffset + ms, i - ms).toString('latin1')} does not match ${method}`;
   }
   return null;
 }

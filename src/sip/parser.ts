@@ -168,6 +168,7 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
   let pos = eol + 2;
   let contentLength = -1;
   let cseqValue: string | null = null;
+  let cseqBytes: Uint8Array = buf, cseqFrom = 0, cseqTo = 0; // the first CSeq value as bytes
   let seen = 0; // bit mask of mandatory headers: 1 Via, 2 From, 4 To, 8 Call-ID, 16 CSeq
   let badHeader: string | null = null;
   let badDetail = '';
@@ -230,7 +231,12 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
       case 'via':
         seen |= 1;
         if (badHeader === null) {
-          const err = folded || value.indexOf(',') >= 0 || value.length !== ve - vs ? checkVia(value) : viaSyntaxError(head, vs, ve);
+          // one via-parm is the usual case; a list (or an error) is split and checked element by element
+          let err: string | null;
+          if (folded) {
+            const b = Buffer.from(value, 'utf8');
+            err = checkVia(b, 0, b.length);
+          } else err = viaSyntaxError(buf, start + vs, start + ve) === null ? null : checkVia(buf, start + vs, start + ve);
           if (err !== null) { badHeader = 'Via'; badDetail = err; }
         }
         break;
@@ -248,7 +254,11 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
         break;
       case 'cseq':
         seen |= 16;
-        if (cseqValue === null) cseqValue = value;
+        if (cseqValue === null) {
+          cseqValue = value;
+          if (folded) { cseqBytes = Buffer.from(value, 'utf8'); cseqTo = cseqBytes.length; }
+          else { cseqFrom = start + vs; cseqTo = start + ve; }
+        }
         else if (badHeader === null && cseqValue !== value) { badHeader = 'CSeq'; badDetail = 'more than one CSeq'; }
         break;
       case 'content-length': {
@@ -287,7 +297,7 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
 
   // ---- mandatory header fields (RFC 3261 §8.1.1) and their syntax
   // RFC 3261 §8.1.1.5: the CSeq method MUST match the method of the request
-  const cseqErr = cseqValue !== null ? cseqSyntaxError(cseqValue, request !== null ? request.method : null) : null;
+  const cseqErr = cseqValue !== null ? cseqSyntaxError(cseqBytes, cseqFrom, cseqTo, request !== null ? request.method : null) : null;
   const missing = (seen & 1) === 0 ? 'Via' : (seen & 2) === 0 ? 'From' : (seen & 4) === 0 ? 'To' : (seen & 8) === 0 ? 'Call-ID' : (seen & 16) === 0 ? 'CSeq' : null;
   if (missing !== null || badHeader !== null || cseqErr !== null) {
     const err = missing !== null ? new SipParseError(`Missing ${missing} header`)
@@ -326,27 +336,26 @@ function balanced(v: string, from: number, to: number): boolean {
   return !quoted && angle === 0;
 }
 
-/** Validate every via-parm of one Via field, including empty list elements (RFC 4475 §3.1.2.1). */
-function checkVia(value: string): string | null {
-  {
-    let start = 0;
-    let quoted = false;
-    for (let i = 0; i <= value.length; i++) {
-      const c = i < value.length ? value.charCodeAt(i) : 0x2c;
-      if (quoted) {
-        if (c === 0x5c) i++;
-        else if (c === 0x22) quoted = false;
-      } else if (c === 0x22) quoted = true;
-      else if (c === 0x2c) {
-        const part = value.slice(start, i);
-        if (part.trim().length === 0) return 'empty Via element';
-        const err = viaSyntaxError(part, 0, part.length);
-        if (err !== null) return err;
-        start = i + 1;
-      }
+/** Validate every via-parm of one Via field b[from, to), including empty list elements (RFC 4475 §3.1.2.1). */
+function checkVia(b: Uint8Array, from: number, to: number): string | null {
+  let part = from;
+  let quoted = false;
+  for (let i = from; i <= to; i++) {
+    const c = i < to ? b[i] : 0x2c;
+    if (quoted) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) quoted = false;
+    } else if (c === 0x22) quoted = true;
+    else if (c === 0x2c) {
+      let k = part;
+      while (k < i && (b[k] === 0x20 || b[k] === 0x09 || b[k] === 0x0d || b[k] === 0x0a)) k++;
+      if (k === i) return 'empty Via element';
+      const err = viaSyntaxError(b, part, i);
+      if (err !== null) return err;
+      part = i + 1;
     }
-    return null;
   }
+  return quoted ? 'unterminated quoted string' : null;
 }
 
 /** Request-URI sanity (RFC 3261 §7.1, §25.1): an absoluteURI with a scheme, not enclosed in <>. */
