@@ -215,12 +215,9 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
     let value: string;
     // raw is kept only when the line differs from the canonical `Name: value` (serializing that gives the same bytes)
     let raw: string | undefined;
-    // direct: value is exactly head[vs, ve), so checks can scan the flat head string instead of the slice
-    let direct = !folded;
     if (utf8 && hasHigh(head, pos, end)) {
       value = buf.toString('utf8', start + vs, start + ve);
       raw = buf.toString('utf8', start + pos, start + end);
-      direct = false;
     } else {
       value = head.slice(vs, ve);
       if (folded || ve !== end || vs !== ne + 2 || colon !== ne || head.charCodeAt(colon + 1) !== 0x20) raw = head.slice(pos, end);
@@ -242,11 +239,11 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
         break;
       case 'from':
         seen |= 2;
-        if (badHeader === null && !(direct ? balanced(head, vs, ve) : balanced(value, 0, value.length))) { badHeader = 'From'; badDetail = 'unbalanced quotes or angle brackets'; }
+        if (badHeader === null && !(folded ? balanced(Buffer.from(value, 'utf8')) : balanced(buf, start + vs, start + ve))) { badHeader = 'From'; badDetail = 'unbalanced quotes or angle brackets'; }
         break;
       case 'to':
         seen |= 4;
-        if (badHeader === null && !(direct ? balanced(head, vs, ve) : balanced(value, 0, value.length))) { badHeader = 'To'; badDetail = 'unbalanced quotes or angle brackets'; }
+        if (badHeader === null && !(folded ? balanced(Buffer.from(value, 'utf8')) : balanced(buf, start + vs, start + ve))) { badHeader = 'To'; badDetail = 'unbalanced quotes or angle brackets'; }
         break;
       case 'call-id':
         seen |= 8;
@@ -321,11 +318,11 @@ function unfold(v: string): string {
 }
 
 /** Quoted strings (with backslash escapes) closed and angle brackets balanced. */
-function balanced(v: string, from: number, to: number): boolean {
+function balanced(b: Uint8Array, from = 0, to = b.length): boolean {
   let quoted = false;
   let angle = 0;
   for (let i = from; i < to; i++) {
-    const c = v.charCodeAt(i);
+    const c = b[i];
     if (quoted) {
       if (c === 0x5c) i++;
       else if (c === 0x22) quoted = false;
