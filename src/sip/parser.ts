@@ -157,7 +157,7 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
         fail('Version Not Supported', version, 505);
       }
     }
-    checkRequestUri(uri);
+    checkRequestUri(buf, start + sp1 + 1, start + sp2, uri);
     request = new SipRequest(method, uri);
     request.version = version;
   }
@@ -355,17 +355,18 @@ function checkVia(b: Uint8Array, from: number, to: number): string | null {
   return quoted ? 'unterminated quoted string' : null;
 }
 
-/** Request-URI sanity (RFC 3261 §7.1, §25.1): an absoluteURI with a scheme, not enclosed in <>. */
-function checkRequestUri(uri: string): void {
-  const colon = uri.indexOf(':');
-  if (colon <= 0) fail('Bad Request-URI', uri);
-  for (let i = 0; i < colon; i++) {
-    const c = uri.charCodeAt(i);
-    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (i > 0 && ((c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e));
+/** Request-URI sanity (RFC 3261 §7.1, §25.1): an absoluteURI with a scheme, not enclosed in <>; uri is b[from, to). */
+function checkRequestUri(b: Uint8Array, from: number, to: number, uri: string): void {
+  let colon = from;
+  while (colon < to && b[colon] !== 0x3a) colon++;
+  if (colon === from || colon === to) fail('Bad Request-URI', uri);
+  for (let i = from; i < colon; i++) {
+    const c = b[i];
+    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (i > from && ((c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e));
     if (!ok) fail('Bad Request-URI', uri);
   }
-  for (let i = colon + 1; i < uri.length; i++) {
-    const c = uri.charCodeAt(i);
+  for (let i = colon + 1; i < to; i++) {
+    const c = b[i];
     if (c < 0x21 || c > 0x7e || c === 0x3c || c === 0x3e || c === 0x22) fail('Bad Request-URI', uri);
   }
 }
