@@ -12,6 +12,7 @@ import { createResponse } from '../sip/response.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
 import type { Timers, TimerValues } from '../transaction/timers.ts';
 import { TransactionLayer } from '../transaction/transaction-layer.ts';
+import { cancelFor } from '../transaction/request-from-invite.ts';
 import type { Target, Transport } from '../transport/transport.ts';
 import { Dialog, dialogIdOfRequest, dialogKey } from './dialog.ts';
 
@@ -266,16 +267,7 @@ export class UserAgentCore {
 
   /** RFC 3261 §9.1: CANCEL a pending INVITE: same Request-URI, Call-ID, From, To, CSeq number, top Via and Route. */
   cancel(invite: SipRequest): Promise<SipResponse> {
-    const c = new SipRequest('CANCEL', invite.uri);
-    const via = invite.fields('via')[0];
-    if (via !== undefined) c.addHeader('Via', via.value);
-    for (const r of invite.fields('route')) c.addHeader('Route', r.value);
-    c.addHeader('From', invite.header('from') ?? '');
-    c.addHeader('To', invite.header('to') ?? '');
-    c.addHeader('Call-ID', invite.callId);
-    c.addHeader('CSeq', `${parseCSeq(invite.header('cseq') ?? '').seq} CANCEL`);
-    c.addHeader('Max-Forwards', '70');
-    return this.transact(c, {});
+    return this.transact(cancelFor(invite), {});
   }
 
   // ------------------------------------------------------------------------------------------ UAS

@@ -13,7 +13,7 @@ import type { ServerTransaction } from '../transaction/server-transaction.ts';
 import type { TimerHandle, Timers } from '../transaction/timers.ts';
 import type { Source, Target as Destination } from '../transport/transport.ts';
 import { defaultPort } from '../transport/transport.ts';
-import { cancelFor } from './cancel.ts';
+import { cancelFor } from '../transaction/request-from-invite.ts';
 import { DialogTable, outcomeOf } from './call-outcome.ts';
 import { copyForBranch } from './forward.ts';
 import { BRANCH_PREFIX, loopHash, newLoopSalt, proxyBranch } from './loop-detection.ts';

@@ -6,7 +6,7 @@
 
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { Target } from '../transport/transport.ts';
-import { ackForNonSuccess } from './ack.ts';
+import { ackForNonSuccess } from './request-from-invite.ts';
 import { ClientTransactionBase, type ClientTransactionHandlers } from './client-transaction.ts';
 import { sixtyFourT1, type TransactionContext } from './context.ts';
 import { fireEnd } from './transaction.ts';
