@@ -10,7 +10,7 @@ import { kamailioAvailable, startKamailio, type ServerHandle } from '../../bench
 import { dominantFrequency, rms } from '../../src/media/goertzel.ts';
 import { generateTone } from '../../src/media/tone.ts';
 import { readWav, writeWav } from '../../src/media/wav.ts';
-import type { TvAgentEvents } from '../../src/terminal/events.ts';
+import { waitFor, sleep } from '../helpers/tv-events.ts';
 import { TvAgent } from '../../src/terminal/tv-agent.ts';
 import { baresipAvailable, startBaresip, type Baresip } from './lib/baresip.ts';
 import { installed, killAll, LOOPBACK } from './lib/proc.ts';
@@ -22,21 +22,6 @@ const TV_HZ = 1000;
 const BARESIP_HZ = 440;
 const CALL_MS = 5000;
 
-function waitFor<K extends keyof TvAgentEvents>(agent: TvAgent, event: K, ms = 8000): Promise<TvAgentEvents[K][0]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      agent.off(event, on as never);
-      reject(new Error(`timed out waiting for ${event}`));
-    }, ms);
-    const on = (e: TvAgentEvents[K][0]): void => {
-      clearTimeout(timer);
-      agent.off(event, on as never);
-      resolve(e);
-    };
-    agent.on(event, on as never);
-  });
-}
-
 /** Dominant frequency, level and length of a recording's first channel, skipping its first 0.5 s. */
 function analyse(file: string): { hz: number; level: number; seconds: number } {
   const wav = readWav(readFileSync(file));
@@ -45,7 +30,6 @@ function analyse(file: string): { hz: number; level: number; seconds: number } {
   return { hz: dominantFrequency(body, wav.sampleRate), level: rms(body), seconds: mono.length / wav.sampleRate };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('interop: the TV agent, Kamailio 5.6 and baresip', function () {
   this.timeout(40_000);
@@ -111,7 +95,7 @@ describe('interop: the TV agent, Kamailio 5.6 and baresip', function () {
     const bs = await startPeers('auto');
     const agent = tv!;
     const answered = waitFor(agent, 'call-answered');
-    const ended = waitFor(agent, 'call-ended', CALL_MS + 10_000);
+    const ended = waitFor(agent, 'call-ended', undefined, CALL_MS + 10_000);
     assert.equal(await agent.dial(BARESIP_USER), true);
     const a = await answered;
     assert.equal(a.codec, 'PCMU');
@@ -134,7 +118,7 @@ describe('interop: the TV agent, Kamailio 5.6 and baresip', function () {
     const agent = tv!;
     const incoming = waitFor(agent, 'call-incoming');
     const answered = waitFor(agent, 'call-answered');
-    const ended = waitFor(agent, 'call-ended', CALL_MS + 10_000);
+    const ended = waitFor(agent, 'call-ended', undefined, CALL_MS + 10_000);
     bs.proc.kill(); // restart baresip with a dial command, now that the TV is registered
     await bs.proc.done;
     rmSync(join(work, BARESIP_USER), { recursive: true, force: true });

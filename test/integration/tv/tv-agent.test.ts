@@ -7,25 +7,9 @@ import { TvAgent, type TvAgentOptions } from '../../../src/terminal/tv-agent.ts'
 import type { TvAgentEvents } from '../../../src/terminal/events.ts';
 import { readWav } from '../../../src/media/wav.ts';
 import { dominantFrequency, rms } from '../../../src/media/goertzel.ts';
+import { waitFor, sleep } from '../../helpers/tv-events.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 
-function waitFor<K extends keyof TvAgentEvents>(agent: TvAgent, event: K, pred: (e: TvAgentEvents[K][0]) => boolean = () => true, ms = 8000): Promise<TvAgentEvents[K][0]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      agent.off(event, on as never);
-      reject(new Error(`timed out waiting for ${event}`));
-    }, ms);
-    const on = (e: TvAgentEvents[K][0]): void => {
-      if (!pred(e)) return;
-      clearTimeout(timer);
-      agent.off(event, on as never);
-      resolve(e);
-    };
-    agent.on(event, on as never);
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('tvphone tv: two agents and the server (integration)', function () {
   this.timeout(30_000);

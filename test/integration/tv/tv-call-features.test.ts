@@ -6,27 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TvAgentEvents } from '../../../src/terminal/events.ts';
 import { TvAgent, type TvAgentOptions } from '../../../src/terminal/tv-agent.ts';
+import { waitFor, sleep } from '../../helpers/tv-events.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 
-function waitFor<K extends keyof TvAgentEvents>(agent: TvAgent, event: K, pred: (e: TvAgentEvents[K][0]) => boolean = () => true, ms = 8000): Promise<TvAgentEvents[K][0]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      agent.off(event, on as never);
-      reject(new Error(`timed out waiting for ${event}`));
-    }, ms);
-    const on = (e: TvAgentEvents[K][0]): void => {
-      if (!pred(e)) return;
-      clearTimeout(timer);
-      agent.off(event, on as never);
-      resolve(e);
-    };
-    agent.on(event, on as never);
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('tvphone tv: hold, CANCEL, DTMF, keep-alive (integration)', function () {
   this.timeout(30_000);
