@@ -360,7 +360,9 @@ export class Proxy {
     const first = !relay.answered;
     relay.answered = true;
     relay.finalSent = true;
-    relay.st.respond(withoutTopVia(res));
+    // §16.7 step 5: a 2xx to an INVITE is always forwarded. When the server transaction can no longer carry it (the
+    // caller CANCELled and got its 487 first), it goes statelessly by the Via, and the caller ACKs and BYEs it (§9.1).
+    if (!relay.st.respond(withoutTopVia(res)) && relay.invite) this.forwardStrayResponse(res);
     if (!relay.invite) return;
     const now = this.now();
     if (first && relay.recordId !== null) {

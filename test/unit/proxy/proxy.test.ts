@@ -320,6 +320,16 @@ describe('proxy: CANCEL (RFC 3261 §16.10)', () => {
     assert.equal(h.sentTo(B1, 'CANCEL').length, 1, 'a branch that rings later is CANCELled then');
   });
 
+  it('forwards a 2xx that arrives after the caller got its 487, statelessly by the Via, so the caller can ACK and BYE it (§16.7 step 5, §9.1)', () => {
+    fromCaller(h, invite());
+    fromCaller(h, cancelText());
+    assert.deepEqual(statuses(h.toCaller()), [200, 487]);
+    h.answer(only(h.sentTo(B1, 'INVITE')), 200, B1, 't1');
+    const up = h.toCaller();
+    assert.deepEqual(up.map((r) => `${r.status} ${r.header('cseq')}`), ['200 1 CANCEL', '487 1 INVITE', '200 1 INVITE']);
+    assert.equal(up[2].headerValues('via').length, 1, 'our Via is removed');
+  });
+
   it('answers 200 with no effect to a CANCEL of an INVITE that already has its final response (§9.2)', () => {
     fromCaller(h, invite());
     h.answer(only(h.sentTo(B1, 'INVITE')), 486, B1, 't1');
