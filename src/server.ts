@@ -47,6 +47,11 @@ const RETRY_AFTER_S = 5;
 export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
   const { profile, log } = opts;
   const clock = opts.clock ?? { now: () => Date.now() };
+  // TLS files are read before anything is opened, so a bad one leaves nothing behind.
+  const listeners: TransportListener[] = profile.listeners.map((l) => ({
+    transport: l.transport, host: l.host, port: l.port,
+    tls: l.transport === 'tls' ? readListenerTls(l, profile.file) : undefined,
+  }));
   const url = opts.dbUrl ?? profile.store.url;
   let storeDown = false;
   const store = opts.store ?? await openStore(url, {
@@ -59,10 +64,6 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
     },
   });
 
-  const listeners: TransportListener[] = profile.listeners.map((l) => ({
-    transport: l.transport, host: l.host, port: l.port,
-    tls: l.transport === 'tls' ? readListenerTls(l, profile.file) : undefined,
-  }));
   let transport: NetworkTransport;
   try {
     transport = await NetworkTransport.listen({
