@@ -42,6 +42,6 @@ export class LocalDomains {
     if (u.scheme === 'tel') return true; // tel: is resolved by us (trunks route it, RFC 3966)
     if (!this.isLocalHost(u.host)) return false;
     if (this.configured.includes(u.host.toLowerCase())) return true;
-    return u.port === null || this.#ports.has(u.port) || this.#ports.has(0);
+    return u.port === null || this.#ports.has(u.port);
   }
 }

@@ -10,6 +10,7 @@ import { startServer, type TvphoneServer } from '../../src/server.ts';
 import { ha1 } from '../../src/sip/digest.ts';
 import type { ListenerInfo } from '../../src/transport/transport.ts';
 import { createTestDatabase, type TestDatabase } from '../integration/store/pg-database.ts';
+import { RawClient } from './raw-client.ts';
 
 /** The store backend the integration suites run on in this process: 'sqlite' (default) or 'postgres'. */
 export const TEST_STORE: 'sqlite' | 'postgres' = process.env.TVPHONE_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
@@ -28,6 +29,9 @@ export interface TestServer {
   tcp: ListenerInfo;
   dbUrl: string;
   addUser(user: string, password: string): Promise<void>;
+  /** a RawClient on the server's UDP or TCP listener, closed with the server */
+  client(transport?: 'udp' | 'tcp'): Promise<RawClient>;
+  /** closes the clients it opened, then the server */
   close(): Promise<void>;
 }
 
@@ -54,12 +58,19 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   const server = await startServer({ profile, log: silentLogger(), timerValues: { t1: 100, t2: 400, t4: 500 } });
   const udp = server.listeners.find((l) => l.transport === 'udp')!;
   const tcp = server.listeners.find((l) => l.transport === 'tcp')!;
+  const clients: RawClient[] = [];
   return {
     server, udp, tcp, dbUrl,
+    async client(transport = 'udp') {
+      const c = await RawClient.open(transport, transport === 'udp' ? udp.port : tcp.port);
+      clients.push(c);
+      return c;
+    },
     async addUser(user, password) {
       await server.store.addUser({ userId: user, realm: REALM, ha1Md5: ha1('MD5', user, REALM, password), ha1Sha256: ha1('SHA-256', user, REALM, password) }, Date.now());
     },
     async close() {
+      for (const c of clients.splice(0)) await c.close(); // RawClient.close is idempotent
       await server.close();
       if (dir && !o.keepDb) rmSync(dir, { recursive: true, force: true });
       if (pg && !o.keepDb) await pg.drop();

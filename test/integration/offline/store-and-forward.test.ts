@@ -25,7 +25,6 @@ for (const backend of backends) describe(`store-and-forward over UDP and TCP (of
   this.timeout(20_000);
   let ts: TestServer | undefined;
   let pg: TestDatabase | null = null;
-  const clients: RawClient[] = [];
 
   async function start(o: TestServerOptions = {}): Promise<TestServer> {
     pg = await backend.db();
@@ -33,11 +32,7 @@ for (const backend of backends) describe(`store-and-forward over UDP and TCP (of
     return ts;
   }
 
-  async function client(transport: 'udp' | 'tcp' = 'udp'): Promise<RawClient> {
-    const c = await RawClient.open(transport, transport === 'udp' ? ts!.udp.port : ts!.tcp.port);
-    clients.push(c);
-    return c;
-  }
+  const client = (transport: 'udp' | 'tcp' = 'udp'): Promise<RawClient> => ts!.client(transport);
 
   const register = (c: RawClient, user: string, expires = 3600): Promise<SipResponse> => c.register(user, expires);
 
@@ -60,7 +55,6 @@ for (const backend of backends) describe(`store-and-forward over UDP and TCP (of
   }
 
   afterEach(async () => {
-    for (const c of clients.splice(0)) await c.close();
     await ts?.close();
     ts = undefined;
     await pg?.drop();

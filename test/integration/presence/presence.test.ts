@@ -13,13 +13,7 @@ import { newTag } from '../../../src/sip/ids.ts';
 describe('presence: SUBSCRIBE / NOTIFY over UDP and TCP (RFC 3856)', function () {
   this.timeout(20_000);
   let ts: TestServer;
-  const clients: RawClient[] = [];
-
-  async function client(transport: 'udp' | 'tcp' = 'udp'): Promise<RawClient> {
-    const c = await RawClient.open(transport, transport === 'udp' ? ts.udp.port : ts.tcp.port);
-    clients.push(c);
-    return c;
-  }
+  const client = (transport: 'udp' | 'tcp' = 'udp'): Promise<RawClient> => ts.client(transport);
 
   const register = (c: RawClient, user: string, expires = 3600): Promise<SipResponse> => c.register(user, expires);
 
@@ -46,7 +40,6 @@ describe('presence: SUBSCRIBE / NOTIFY over UDP and TCP (RFC 3856)', function ()
   }
 
   afterEach(async () => {
-    for (const c of clients.splice(0)) await c.close();
     await ts?.close();
   });
 
@@ -83,7 +76,6 @@ describe('presence: SUBSCRIBE / NOTIFY over UDP and TCP (RFC 3856)', function ()
     assert.equal(basicOf(n1), 'open');
 
     await tv1.close();
-    clients.splice(clients.indexOf(tv1), 1);
     const n2 = await nextNotify(watcher, dialog.callId);
     assert.equal(basicOf(n2), 'closed');
 
