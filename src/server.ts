@@ -7,7 +7,7 @@ import { TvphoneError } from './errors.ts';
 import { openStore, redactUrl } from './store/open.ts';
 import type { Store, BindingChange, Subscription } from './store/store.ts';
 import { NetworkTransport } from './transport/network-transport.ts';
-import type { ListenerInfo, ListenerConfig as TransportListener } from './transport/transport.ts';
+import type { ListenerInfo, ListenerConfig as TransportListener, TransportName } from './transport/transport.ts';
 import { TransactionLayer } from './transaction/transaction-layer.ts';
 import { Registrar, Authenticator } from './registrar/index.ts';
 import { Proxy } from './proxy/proxy.ts';
@@ -104,7 +104,7 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
 
   const auth = new Authenticator({
     store, clock: opts.clock, realm: profile.auth.realm, mode: profile.auth.mode, nonceTtlMs: profile.auth.nonceTtlSeconds * 1000,
-    secret: randomBytes(32), retryAfterSeconds: RETRY_AFTER_S, algorithms: profile.auth.algorithms, log: log.child({ mod: 'auth' }),
+    secret: randomBytes(32), retryAfterSeconds: RETRY_AFTER_S, algorithms: profile.auth.algorithms, algorithmsByUserAgent: profile.auth.algorithmsByUserAgent, log: log.child({ mod: 'auth' }),
   });
 
   const silo = new Silo({
@@ -115,13 +115,13 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
     expiryMs: profile.messages.expirySeconds * 1000, retentionMs: profile.messages.retentionSeconds * 1000,
   });
 
-  const ourContact = (s: { transport: string }) => {
-    const l = bound.find((b) => b.transport === s.transport) ?? bound[0];
-    const host = l.host === '0.0.0.0' || l.host === '::' ? primaryDomain : l.host;
-    return `sip:tvphone@${host.includes(':') ? `[${host}]` : host}:${l.port};transport=${l.transport}`;
+  // Our Contact (NOTIFY, presence 200) and Record-Route: the address and listener the peer reaches us at.
+  const ourContact = (s: { transport: string; address: string }) => {
+    const sb = transport.sentBy({ transport: s.transport as TransportName, address: s.address, port: 0 });
+    return `sip:tvphone@${sb.host}:${sb.port};transport=${sb.transport}`;
   };
   presence = new PresenceAgent({
-    store, log: log.child({ mod: 'presence' }), domain: primaryDomain, contact: ourContact,
+    store, log: log.child({ mod: 'presence' }), domain: primaryDomain, contact: (s) => ourContact({ transport: s.transport, address: s.sourceIp }),
     maxExpires: profile.presence.maxExpires,
     mayWatch: profile.presence.policy === 'any' ? () => true : undefined,
     sendInDialog: (req, sub: Subscription) => sendRequest(transactions, req, sourceTarget(sub)),

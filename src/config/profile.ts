@@ -39,10 +39,15 @@ export interface Profile {
   /** the server's own domains; empty = whatever address it is reached at */
   domains: string[];
   /** realm: the digest realm HA1 values are computed with; fixed so that it does not depend on the address used */
-  /** algorithms: the digest challenges offered, most preferred first (RFC 8760 §2.4) */
-  auth: { mode: 'digest' | 'none'; realm: string; nonceTtlSeconds: number; algorithms: Array<'SHA-256' | 'MD5'> };
+  /** algorithms: the digest challenges offered, most preferred first (RFC 8760 §2.4); algorithmsByUserAgent: the same
+   *  for the User-Agents it names (the first entry whose `match` the User-Agent contains, case-insensitive) */
+  auth: {
+    mode: 'digest' | 'none'; realm: string; nonceTtlSeconds: number; algorithms: DigestAlgorithmName[];
+    algorithmsByUserAgent: UserAgentAlgorithms[];
+  };
   store: { url: string; groupCommitMs: number };
-  registrar: { defaultExpires: number; minExpires: number; maxExpires: number; maxContacts: number };
+  /** belowMinExpires: 'raise' a shorter expiry to minExpires (Kamailio) or 'reject' it with 423 (RFC 3261 §10.3 step 6) */
+  registrar: { defaultExpires: number; minExpires: number; maxExpires: number; maxContacts: number; belowMinExpires: 'raise' | 'reject' };
   messages: {
     maxBytes: number;
     quotaCount: number;
@@ -55,6 +60,14 @@ export interface Profile {
   trunks: TrunkConfig[];
   /** operator HTTP endpoint (/metrics, /presence, /health); null = off. `listen` is kept as written. */
   admin: AdminConfig | null;
+}
+
+export type DigestAlgorithmName = 'SHA-256' | 'MD5';
+
+export interface UserAgentAlgorithms {
+  /** matched case-insensitively as a substring of the User-Agent header */
+  match: string;
+  algorithms: DigestAlgorithmName[];
 }
 
 export interface AdminConfig {
@@ -71,9 +84,17 @@ export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
     { transport: 'tcp', host: '0.0.0.0', port: 5060 },
   ],
   domains: [],
-  auth: { mode: 'digest', realm: 'tvphone', nonceTtlSeconds: 300, algorithms: ['SHA-256', 'MD5'] },
+  // MD5 for every phone (what Kamailio, Asterisk and FreeSWITCH offer), SHA-256 first for the UAs known to use it.
+  auth: {
+    mode: 'digest', realm: 'tvphone', nonceTtlSeconds: 300, algorithms: ['MD5'],
+    algorithmsByUserAgent: [
+      { match: 'tvphone', algorithms: ['SHA-256', 'MD5'] },
+      { match: 'linphone', algorithms: ['SHA-256', 'MD5'] },
+      { match: 'belle-sip', algorithms: ['SHA-256', 'MD5'] },
+    ],
+  },
   store: { url: 'sqlite:./data/tvphone.db', groupCommitMs: 1 },
-  registrar: { defaultExpires: 3600, minExpires: 60, maxExpires: 7200, maxContacts: 10 },
+  registrar: { defaultExpires: 3600, minExpires: 60, maxExpires: 7200, maxContacts: 10, belowMinExpires: 'raise' },
   messages: {
     maxBytes: 1024 * 1024,
     quotaCount: 1000,
@@ -136,11 +157,11 @@ export function validateProfile(raw: unknown, file: string): Profile {
   });
 
   const auth = v.object(top.auth ?? {}, 'auth');
-  v.known(auth, 'auth', ['mode', 'realm', 'nonceTtlSeconds', 'algorithms']);
+  v.known(auth, 'auth', ['mode', 'realm', 'nonceTtlSeconds', 'algorithms', 'algorithmsByUserAgent']);
   const store = v.object(top.store ?? {}, 'store');
   v.known(store, 'store', ['url', 'groupCommitMs']);
   const reg = v.object(top.registrar ?? {}, 'registrar');
-  v.known(reg, 'registrar', ['defaultExpires', 'minExpires', 'maxExpires', 'maxContacts']);
+  v.known(reg, 'registrar', ['defaultExpires', 'minExpires', 'maxExpires', 'maxContacts', 'belowMinExpires']);
   const msg = v.object(top.messages ?? {}, 'messages');
   v.known(msg, 'messages', ['maxBytes', 'quotaCount', 'quotaBytes', 'expirySeconds', 'retentionSeconds']);
   const pres = v.object(top.presence ?? {}, 'presence');
@@ -153,6 +174,7 @@ export function validateProfile(raw: unknown, file: string): Profile {
     minExpires: v.int(reg.minExpires ?? d.registrar.minExpires, 'registrar.minExpires', 1, 2 ** 31 - 1),
     maxExpires: v.int(reg.maxExpires ?? d.registrar.maxExpires, 'registrar.maxExpires', 1, 2 ** 31 - 1),
     maxContacts: v.int(reg.maxContacts ?? d.registrar.maxContacts, 'registrar.maxContacts', 1, 1000),
+    belowMinExpires: v.oneOf(reg.belowMinExpires ?? d.registrar.belowMinExpires, 'registrar.belowMinExpires', ['raise', 'reject'] as const),
   };
   if (registrar.minExpires > registrar.maxExpires) v.fail('registrar.minExpires', `must not exceed registrar.maxExpires (${registrar.maxExpires})`);
   if (registrar.defaultExpires < registrar.minExpires || registrar.defaultExpires > registrar.maxExpires) {
@@ -174,6 +196,9 @@ export function validateProfile(raw: unknown, file: string): Profile {
       realm: v.string(auth.realm ?? d.auth.realm, 'auth.realm'),
       nonceTtlSeconds: v.int(auth.nonceTtlSeconds ?? d.auth.nonceTtlSeconds, 'auth.nonceTtlSeconds', 10, 86400),
       algorithms: v.algorithms(auth.algorithms ?? d.auth.algorithms, 'auth.algorithms'),
+      algorithmsByUserAgent: auth.algorithmsByUserAgent === undefined
+        ? d.auth.algorithmsByUserAgent
+        : v.array(auth.algorithmsByUserAgent, 'auth.algorithmsByUserAgent').map((e, i) => v.userAgentAlgorithms(e, `auth.algorithmsByUserAgent[${i}]`)),
     },
     store: { url, groupCommitMs: v.int(store.groupCommitMs ?? d.store.groupCommitMs, 'store.groupCommitMs', 0, 100) },
     registrar,
@@ -253,7 +278,12 @@ class Validator {
     if (typeof x !== 'string' || !values.includes(x as T)) this.fail(field, `must be one of ${values.join(', ')}, got ${JSON.stringify(x)}`);
     return x as T;
   }
-  algorithms(x: unknown, field: string): Array<'SHA-256' | 'MD5'> {
+  userAgentAlgorithms(x: unknown, field: string): UserAgentAlgorithms {
+    const e = this.object(x, field);
+    this.known(e, field, ['match', 'algorithms']);
+    return { match: this.string(e.match, `${field}.match`), algorithms: this.algorithms(e.algorithms, `${field}.algorithms`) };
+  }
+  algorithms(x: unknown, field: string): DigestAlgorithmName[] {
     const list = this.array(x, field).map((a, i) => this.oneOf(a, `${field}[${i}]`, ['SHA-256', 'MD5'] as const));
     if (list.length === 0) this.fail(field, 'at least one algorithm is needed');
     if (new Set(list).size !== list.length) this.fail(field, 'an algorithm is listed twice');
@@ -261,7 +291,7 @@ class Validator {
   }
   known(obj: Record<string, unknown>, field: string, keys: string[]): void {
     for (const k of Object.keys(obj)) {
-      if (!keys.includes(k)) this.fail(field ? `${field}.${k}` : k, `unknown setting (known: ${keys.filter((x) => x !== '$comment').join(', ')})`);
+      if (!keys.includes(k) && k !== '$comment') this.fail(field ? `${field}.${k}` : k, `unknown setting (known: ${keys.filter((x) => x !== '$comment').join(', ')})`);
     }
   }
   host(x: unknown, field: string): string {

@@ -30,9 +30,12 @@ export interface AuthenticatorOptions {
   retryAfterSeconds?: number;
   /**
    * The challenges offered, most preferred first (RFC 8760 §2.4); default SHA-256 then MD5. Clients that read only
-   * the first challenge (sipp, older phones) need MD5 first; credentials with an algorithm not listed are challenged.
+   * the first challenge (sipp, sipsak) or refuse any non-MD5 one (baresip 1.0) need MD5 only; credentials with an
+   * algorithm not offered to the request are challenged.
    */
   algorithms?: readonly DigestAlgorithm[];
+  /** per User-Agent family: the first entry whose `match` the User-Agent contains (case-insensitive) sets the challenges */
+  algorithmsByUserAgent?: ReadonlyArray<{ match: string; algorithms: readonly DigestAlgorithm[] }>;
   log?: Logger;
 }
 
@@ -54,6 +57,7 @@ export class Authenticator {
   readonly #counts: NonceCounts;
   readonly #retryAfter: number;
   readonly #algorithms: readonly DigestAlgorithm[];
+  readonly #byUserAgent: ReadonlyArray<{ match: string; algorithms: readonly DigestAlgorithm[] }>;
   readonly #log?: Logger;
   /** HA1s of a password nobody knows: compared against when the user is unknown, so timing stays alike */
   readonly #dummy: Record<DigestAlgorithm, string>;
@@ -68,6 +72,7 @@ export class Authenticator {
     this.#counts = new NonceCounts(opts.maxTrackedNonces ?? 100_000);
     this.#retryAfter = opts.retryAfterSeconds ?? 5;
     this.#algorithms = opts.algorithms?.length ? [...opts.algorithms] : ALGORITHMS;
+    this.#byUserAgent = (opts.algorithmsByUserAgent ?? []).map((e) => ({ match: e.match.toLowerCase(), algorithms: [...e.algorithms] }));
     this.#log = opts.log;
     const pw = randomBytes(16).toString('hex');
     this.#dummy = { MD5: ha1('MD5', 'x', this.#realms[0], pw), 'SHA-256': ha1('SHA-256', 'x', this.#realms[0], pw) };
@@ -99,8 +104,17 @@ export class Authenticator {
     const nonce = this.#nonces.issue(realm, this.#clock.now());
     const res = createResponse(req, opts.proxy ? 407 : 401, undefined, newTag());
     const name = opts.proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate';
-    for (const algorithm of this.#algorithms) res.addHeader(name, createChallenge({ realm, nonce, algorithm, stale: opts.stale === true }));
+    for (const algorithm of this.algorithmsFor(req)) res.addHeader(name, createChallenge({ realm, nonce, algorithm, stale: opts.stale === true }));
     return res;
+  }
+
+  /** The challenges this request's User-Agent is offered, preferred first. */
+  algorithmsFor(req: SipRequest): readonly DigestAlgorithm[] {
+    if (this.#byUserAgent.length === 0) return this.#algorithms;
+    const ua = req.header('user-agent')?.toLowerCase();
+    if (ua === undefined) return this.#algorithms;
+    for (const e of this.#byUserAgent) if (ua.includes(e.match)) return e.algorithms;
+    return this.#algorithms;
   }
 
   async #admit(req: SipRequest, claimed: string | null): Promise<AuthResult> {
@@ -144,11 +158,12 @@ export class Authenticator {
     const uri = params.get('uri');
     const algorithm = algorithmOf(params.get('algorithm'));
     const nc = params.get('nc');
-    if (!username || !nonce || !uri || !params.get('response') || !algorithm || !this.#algorithms.includes(algorithm)) return 'challenge';
+    if (!username || !nonce || !uri || !params.get('response') || !algorithm || !this.algorithmsFor(req).includes(algorithm)) return 'challenge';
     // RFC 7616 §3.4: we offered qop="auth"; its nc is what makes a replay detectable, so it is required.
     if (params.get('qop')?.toLowerCase() !== 'auth' || !nc || !/^[0-9a-fA-F]{8}$/.test(nc) || !params.get('cnonce')) return 'challenge';
-    // RFC 7616 §3.4.6: the digest-uri must name the Request-URI.
-    if (!sameUri(uri, req.uri)) return 'challenge';
+    // RFC 7616 §3.4.6 asks that the digest-uri name the Request-URI; some UAs (sipp) put the domain there. As Kamailio,
+    // accept it: with qop=auth the nonce, its lifetime and the nonce-count still refuse every replay.
+    if (!sameUri(uri, req.uri)) this.#log?.debug({ username, uri, requestUri: req.uri }, 'digest uri differs from the Request-URI');
     const now = this.#clock.now();
     const state = this.#nonces.check(nonce, realm, now);
     if (state.state === 'invalid') return 'challenge';

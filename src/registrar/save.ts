@@ -15,8 +15,10 @@ import { orderBindings } from './lookup.ts';
 export interface RegistrationPolicy {
   /** seconds granted when the REGISTER names no expiry */
   defaultExpires: number;
-  /** shorter non-zero requests get 423 with this Min-Expires */
+  /** the shortest non-zero expiry granted (Min-Expires) */
   minExpires: number;
+  /** a shorter non-zero request: 'reject' → 423 with Min-Expires (default), 'raise' → granted minExpires (Kamailio) */
+  belowMinExpires?: 'raise' | 'reject';
   /** longer requests are shortened to this */
   maxExpires: number;
   /** bindings per AoR */
@@ -134,8 +136,11 @@ export function planRegistration(
     if (!uri) throw registrarError('bad-contact', ctx);
     // RFC 3261 §10.3 step 6: the expires parameter, else the Expires header field, else a local default.
     let expires = contactExpires(c) ?? headerExpires ?? policy.defaultExpires;
-    // RFC 3261 §10.3 step 6: a non-zero expiry shorter than the local minimum MAY be rejected with 423.
-    if (expires > 0 && expires < policy.minExpires) throw registrarError('interval-too-brief', ctx);
+    // RFC 3261 §10.3 step 6: a non-zero expiry shorter than the local minimum MAY be rejected with 423; else it is raised.
+    if (expires > 0 && expires < policy.minExpires) {
+      if (policy.belowMinExpires === 'raise') expires = policy.minExpires;
+      else throw registrarError('interval-too-brief', ctx);
+    }
     // RFC 3261 §10.3 step 6: the registrar MAY shorten the expiry.
     if (expires > policy.maxExpires) expires = policy.maxExpires;
     const q = parseQ(param(c.params, 'q'));

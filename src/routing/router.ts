@@ -10,7 +10,7 @@ import type { Authenticator, Registrar } from '../registrar/index.ts';
 import { orderBindings } from '../registrar/index.ts';
 import type { Proxy } from '../proxy/proxy.ts';
 import type { Silo } from '../offline/silo.ts';
-import type { PresenceAgent } from '../presence/presence-agent.ts';
+import { presentityOf, type PresenceAgent } from '../presence/presence-agent.ts';
 import type { Store, Binding } from '../store/store.ts';
 import { StoreUnavailableError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
@@ -201,7 +201,8 @@ export class Router implements TransactionUser {
 
   async #subscribe(req: SipRequest, st: ServerTransaction, watcher?: string): Promise<void> {
     const s = st.source;
-    const presentity = userOf(req.uri) ?? '';
+    // RFC 6665 §4.1.2.1: a refresh is sent to the notifier's Contact, so its presentity is the dialog's To, not the Request-URI.
+    const presentity = (watcher === undefined ? presentityOf(req) : userOf(req.uri)) ?? '';
     // The watcher is named by its AoR URI; an authenticated user by its user id in our domain.
     const watcherUri = watcher !== undefined ? `sip:${watcher}@${this.#d.domain}` : fromUri(req);
     const res = await this.#d.presence.subscribe(req, watcherUri, presentity, {

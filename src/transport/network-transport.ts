@@ -3,6 +3,7 @@
 
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { networkInterfaces } from 'node:os';
 import tls from 'node:tls';
 import type { SipMessage, SipRequest } from '../sip/message.ts';
 import { SipParseError } from '../sip/parse-error.ts';
@@ -15,6 +16,7 @@ import type {
   TransportCounters, TransportName,
 } from './transport.ts';
 import { stampTopVia } from './via-stamp.ts';
+import { localAddressFor, type InterfaceAddress } from './local-address.ts';
 
 export interface NetworkTransportOptions {
   listeners: ListenerConfig[];
@@ -66,6 +68,9 @@ export class NetworkTransport implements Transport, ConnectionOwner {
   private readonly udpMax: number;
   private readonly connectTimeout: number;
   private readonly options: NetworkTransportOptions;
+  /** our interface addresses, read once at start: the sent-by of a wildcard listener is chosen among them */
+  private readonly interfaces: InterfaceAddress[] = Object.values(networkInterfaces()).flatMap((a) => a ?? [])
+    .map((i) => ({ address: i.address, netmask: i.netmask, family: i.family, internal: i.internal }));
   private readonly report: (err: unknown) => void;
   private nextConnectionId = 1;
   private tick = 0;
@@ -169,7 +174,7 @@ export class NetworkTransport implements Transport, ConnectionOwner {
       this.listeners.find((x) => x.transport === target.transport) ?? this.listeners[0];
     if (l === undefined) return { transport: target.transport, host: this.options.advertisedHost ?? '127.0.0.1', port: 5060 };
     let host = l.host;
-    if (host === '0.0.0.0' || host === '::') host = this.options.advertisedHost ?? (host === '::' ? '::1' : '127.0.0.1');
+    if (host === '0.0.0.0' || host === '::') host = this.options.advertisedHost ?? localAddressFor(target.address, host === '::' ? 'IPv6' : 'IPv4', this.interfaces);
     return { transport: target.transport, host: net.isIPv6(host) ? `[${host}]` : host, port: l.port };
   }
 

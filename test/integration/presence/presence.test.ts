@@ -7,7 +7,8 @@ import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 import { RawClient } from '../../helpers/raw-client.ts';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import { overallBasic, parsePidf, PIDF_CONTENT_TYPE } from '../../../src/presence/pidf.ts';
-import { parseCSeq, tagOf } from '../../../src/sip/headers.ts';
+import { parseAuthParams, parseCSeq, parseNameAddr, tagOf } from '../../../src/sip/headers.ts';
+import { buildAuthorization } from '../../../src/sip/digest.ts';
 import { newTag } from '../../../src/sip/ids.ts';
 
 describe('presence: SUBSCRIBE / NOTIFY over UDP and TCP (RFC 3856)', function () {
@@ -19,13 +20,13 @@ describe('presence: SUBSCRIBE / NOTIFY over UDP and TCP (RFC 3856)', function ()
 
   interface Dialog { callId: string; fromTag: string; toTag: string | null; cseq: number }
 
-  function subscribe(c: RawClient, watcher: string, presentity: string, o: { event?: string; expires?: number; dialog?: Dialog } = {}): { dialog: Dialog; res: Promise<SipResponse> } {
+  function subscribe(c: RawClient, watcher: string, presentity: string, o: { event?: string; expires?: number; dialog?: Dialog; uri?: string; headers?: Array<[string, string]> } = {}): { dialog: Dialog; res: Promise<SipResponse> } {
     const dialog = o.dialog ?? { callId: `sub-${newTag()}`, fromTag: newTag(), toTag: null, cseq: 0 };
     dialog.cseq++;
     c.request({
-      method: 'SUBSCRIBE', uri: `sip:${presentity}@127.0.0.1`, from: `<sip:${watcher}@127.0.0.1>`, fromTag: dialog.fromTag,
+      method: 'SUBSCRIBE', uri: o.uri ?? `sip:${presentity}@127.0.0.1`, from: `<sip:${watcher}@127.0.0.1>`, fromTag: dialog.fromTag,
       to: `<sip:${presentity}@127.0.0.1>${dialog.toTag ? `;tag=${dialog.toTag}` : ''}`, callId: dialog.callId, cseq: dialog.cseq,
-      headers: [['Contact', c.contact], ['Event', o.event ?? 'presence'], ['Accept', PIDF_CONTENT_TYPE], ['Expires', String(o.expires ?? 600)]],
+      headers: [['Contact', c.contact], ['Event', o.event ?? 'presence'], ['Accept', PIDF_CONTENT_TYPE], ['Expires', String(o.expires ?? 600)], ...(o.headers ?? [])],
     });
     return { dialog, res: c.final(dialog.callId, 'SUBSCRIBE') };
   }
@@ -116,6 +117,37 @@ describe('presence: SUBSCRIBE / NOTIFY over UDP and TCP (RFC 3856)', function ()
     assert.equal((await register(presentity, '3004', 0)).status, 200);
     await sleep(300);
     assert.equal(watcher.received.filter((m) => m.isRequest() && (m as SipRequest).method === 'NOTIFY').length, 0);
+  });
+
+  it('refreshes and ends an authenticated subscription with in-dialog SUBSCRIBEs sent to the Contact of the 200 (RFC 6665 §4.1.2.1, §4.4.1)', async () => {
+    ts = await startTestServer({ auth: 'digest' });
+    await ts.addUser('3001', 'pw-3001');
+    await ts.addUser('3006', 'pw-3006');
+    const watcher = await client();
+    const first = subscribe(watcher, '3001', '3006');
+    const challenge = await first.res;
+    assert.equal(challenge.status, 407);
+    const authorization = buildAuthorization({
+      challenge: parseAuthParams(challenge.header('proxy-authenticate')!).params, user: '3001', password: 'pw-3001',
+      method: 'SUBSCRIBE', uri: 'sip:3006@127.0.0.1', nc: 1, cnonce: newTag(),
+    });
+    const { dialog, res } = subscribe(watcher, '3001', '3006', { dialog: first.dialog, headers: [['Proxy-Authorization', authorization]] });
+    const ok = await res;
+    assert.equal(ok.status, 200);
+    dialog.toTag = tagOf(ok.header('to')!);
+    const target = parseNameAddr(ok.header('contact')!).uri;
+    assert.equal(basicOf(await nextNotify(watcher, dialog.callId)), 'closed');
+
+    const refresh = subscribe(watcher, '3001', '3006', { dialog, uri: target, expires: 300 });
+    const refreshed = await refresh.res;
+    assert.equal(refreshed.status, 200, 'the refresh is in the dialog the 200 created');
+    assert.equal(refreshed.header('expires'), '300');
+    assert.match((await nextNotify(watcher, dialog.callId)).header('subscription-state')!, /^active/);
+
+    const end = subscribe(watcher, '3001', '3006', { dialog, uri: target, expires: 0 });
+    assert.equal((await end.res).status, 200);
+    assert.match((await nextNotify(watcher, dialog.callId)).header('subscription-state')!, /^terminated/);
+    assert.deepEqual(await ts.server.store.subscriptionsFor('3006', Date.now()), []);
   });
 
   it('answers Event: foo with 489 Bad Event and Allow-Events: presence (RFC 6665 §4.2.1.1)', async () => {

@@ -94,18 +94,20 @@ describe(`server over UDP and TCP on 127.0.0.1 (${TEST_STORE})`, function () {
     assert.equal((await ts.server.store.getPresence('1003'))?.netstate, 0);
   });
 
-  it('challenges a REGISTER with SHA-256 and MD5 and accepts the MD5 answer (RFC 8760)', async () => {
+  it('challenges a REGISTER from the TV agent with SHA-256 and MD5 (RFC 8760), any other UA with MD5, and accepts the MD5 answer', async () => {
     await start('digest');
     await ts.addUser('2001', 'secret');
     const c = await client();
-    const first = c.request({ method: 'REGISTER', uri: 'sip:127.0.0.1', from: '<sip:2001@127.0.0.1>', to: '<sip:2001@127.0.0.1>', headers: [['Contact', c.contact]] });
+    const algorithmsOf = (res: SipResponse) => res.fields('www-authenticate').map((f) => parseAuthParams(f.value).params.get('algorithm'));
+    const plain = c.request({ method: 'REGISTER', uri: 'sip:127.0.0.1', from: '<sip:2001@127.0.0.1>', to: '<sip:2001@127.0.0.1>', headers: [['Contact', c.contact], ['User-Agent', 'baresip v1.0.0']] });
+    assert.deepEqual(algorithmsOf(await c.final(plain.callId)), ['MD5']);
+    const first = c.request({ method: 'REGISTER', uri: 'sip:127.0.0.1', from: '<sip:2001@127.0.0.1>', to: '<sip:2001@127.0.0.1>', headers: [['Contact', c.contact], ['User-Agent', 'tvphone-tv']] });
     const challenge = await c.final(first.callId);
     assert.equal(challenge.status, 401);
-    const algs = challenge.headerValues('www-authenticate').length ? challenge.fields('www-authenticate').map((f) => parseAuthParams(f.value).params.get('algorithm')) : [];
-    assert.deepEqual(algs, ['SHA-256', 'MD5']);
+    assert.deepEqual(algorithmsOf(challenge), ['SHA-256', 'MD5']);
     const md5 = challenge.fields('www-authenticate').map((f) => parseAuthParams(f.value).params).find((p) => p.get('algorithm') === 'MD5')!;
     const authz = buildAuthorization({ challenge: md5, user: '2001', password: 'secret', method: 'REGISTER', uri: 'sip:127.0.0.1', nc: 1, cnonce: 'abc' });
-    const second = c.request({ method: 'REGISTER', uri: 'sip:127.0.0.1', from: '<sip:2001@127.0.0.1>', to: '<sip:2001@127.0.0.1>', callId: first.callId, cseq: 2, headers: [['Contact', c.contact], ['Authorization', authz]] });
+    const second = c.request({ method: 'REGISTER', uri: 'sip:127.0.0.1', from: '<sip:2001@127.0.0.1>', to: '<sip:2001@127.0.0.1>', callId: first.callId, cseq: 2, headers: [['Contact', c.contact], ['User-Agent', 'tvphone-tv'], ['Authorization', authz]] });
     const ok = await c.final(second.callId);
     assert.equal(ok.status, 200);
     assert.equal(challenge.header('www-authenticate')!.includes(`realm="${REALM}"`), true);

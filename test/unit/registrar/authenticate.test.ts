@@ -159,14 +159,53 @@ describe('registrar/authenticate (RFC 3261 §22, RFC 7616, RFC 8760)', () => {
     for (const p of challenges(res)) assert.equal(p.get('stale'), undefined);
   });
 
-  it('refuses a digest whose uri is not the Request-URI', async () => {
+  it('accepts qop=auth credentials whose uri is not the Request-URI (sipp names the domain), and still refuses their replay', async () => {
     const req = request();
     const first = await challengeFor(req);
     answer(req, first, { alg: 'MD5' });
     req.uri = 'sip:other.example.com';
+    assert.deepEqual(await auth.authenticate(req, { proxy: false }), { userId: 'alice' });
+    const replay = await auth.authenticate(req, { proxy: false });
+    assert.ok(replay instanceof SipResponse);
+    assert.equal(replay.status, 401, 'the same nonce-count again is a replay');
+  });
+
+  it('refuses credentials without qop (RFC 2069 form): the nonce-count is what detects a replay', async () => {
+    const req = request();
+    const first = await challengeFor(req);
+    const c = challenges(first).find((p) => p.get('algorithm') === 'MD5')!;
+    c.delete('qop');
+    req.setHeader('Authorization', buildAuthorization({ challenge: c, user: 'alice', password: 'secret', method: req.method, uri: req.uri, nc: 1, cnonce: 'x' }));
     const res = await auth.authenticate(req, { proxy: false });
     assert.ok(res instanceof SipResponse);
     assert.equal(res.status, 401);
+  });
+
+  it('offers the challenges of the first algorithmsByUserAgent entry the User-Agent contains, else the default list', async () => {
+    const byUa = new Authenticator({
+      store: store.asStore(), realm: REALM, clock, algorithms: ['MD5'],
+      algorithmsByUserAgent: [{ match: 'Linphone', algorithms: ['SHA-256', 'MD5'] }, { match: 'tvphone', algorithms: ['SHA-256'] }],
+    });
+    const algorithmsFor = async (ua: string | null): Promise<Array<string | undefined>> => {
+      const req = request();
+      if (ua !== null) req.setHeader('User-Agent', ua);
+      const res = await byUa.authenticate(req, { proxy: false });
+      assert.ok(res instanceof SipResponse);
+      return challenges(res).map((p) => p.get('algorithm'));
+    };
+    assert.deepEqual(await algorithmsFor('baresip v1.0.0 (x86_64/linux)'), ['MD5']);
+    assert.deepEqual(await algorithmsFor(null), ['MD5']);
+    assert.deepEqual(await algorithmsFor('linphonec/5.1.2 (belle-sip/5.1.2)'), ['SHA-256', 'MD5']);
+    assert.deepEqual(await algorithmsFor('tvphone-tv'), ['SHA-256']);
+    // a SHA-256 answer is accepted from a UA offered SHA-256, not from one offered MD5 only
+    const ok = request();
+    ok.setHeader('User-Agent', 'Linphone');
+    const c1 = await byUa.authenticate(ok, { proxy: false });
+    assert.deepEqual(await byUa.authenticate(answer(ok, c1 as SipResponse, { alg: 'SHA-256' }), { proxy: false }), { userId: 'alice' });
+    const md5Ua = request();
+    const sha = answer(md5Ua, await challengeFor(md5Ua), { alg: 'SHA-256' });
+    const refused = await byUa.authenticate(sha, { proxy: false });
+    assert.ok(refused instanceof SipResponse && refused.status === 401);
   });
 
   it('answers 503 with Retry-After when the store is unavailable', async () => {

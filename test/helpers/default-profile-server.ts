@@ -1,0 +1,21 @@
+// tvphone as users get it: the shipped sip-profiles/default.json with only its listeners (UDP and TCP on 127.0.0.1,
+// port 0) and its store (a fresh one per server) replaced. Interop tests start the server this way, so that what a
+// client needs is what the default gives it: never tune auth or registrar settings for one client.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startTestServer, type TestServer } from './test-server.ts';
+
+export const DEFAULT_PROFILE_FILE = fileURLToPath(new URL('../../sip-profiles/default.json', import.meta.url));
+
+/** The shipped default profile, parsed. */
+export function shippedDefaultProfile(): Record<string, unknown> {
+  return JSON.parse(readFileSync(DEFAULT_PROFILE_FILE, 'utf8')) as Record<string, unknown>;
+}
+
+/** Starts the server with the shipped default profile's auth, registrar, message and presence settings. */
+export async function startDefaultProfileServer(): Promise<TestServer> {
+  const { auth, registrar, messages, presence } = shippedDefaultProfile();
+  const realm = (auth as { realm?: string }).realm;
+  if (realm !== undefined && realm !== 'tvphone') throw new Error(`the test helpers make HA1s for realm tvphone, the default profile says ${realm}`);
+  return startTestServer({ auth: 'digest', profile: { auth, registrar, messages, presence } });
+}
