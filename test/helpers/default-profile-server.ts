@@ -12,10 +12,13 @@ export function shippedDefaultProfile(): Record<string, unknown> {
   return JSON.parse(readFileSync(DEFAULT_PROFILE_FILE, 'utf8')) as Record<string, unknown>;
 }
 
-/** Starts the server with the shipped default profile's auth, registrar, message and presence settings. */
-export async function startDefaultProfileServer(): Promise<TestServer> {
+/**
+ * Starts the server with the shipped default profile's auth, registrar, message and presence settings. Only where it
+ * listens may be given (e.g. a 4-digit port for sipsak); the default is UDP and TCP on 127.0.0.1, port 0.
+ */
+export async function startDefaultProfileServer(o: { listeners?: Array<Record<string, unknown>> } = {}): Promise<TestServer> {
   const { auth, registrar, messages, presence } = shippedDefaultProfile();
   const realm = (auth as { realm?: string }).realm;
   if (realm !== undefined && realm !== 'tvphone') throw new Error(`the test helpers make HA1s for realm tvphone, the default profile says ${realm}`);
-  return startTestServer({ auth: 'digest', profile: { auth, registrar, messages, presence } });
+  return startTestServer({ auth: 'digest', profile: { auth, registrar, messages, presence, ...(o.listeners ? { listeners: o.listeners } : {}) } });
 }
