@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REALM, startTestServer, type TestServer } from '../helpers/test-server.ts';
+import type { TestServer } from '../helpers/test-server.ts';
+import { startDefaultProfileServer } from '../helpers/default-profile-server.ts';
 import { generateTone } from '../../src/media/tone.ts';
 import { readWav, writeWav } from '../../src/media/wav.ts';
 import { dominantFrequency, rms } from '../../src/media/goertzel.ts';
@@ -13,9 +14,8 @@ import { baresipAvailable, startBaresip } from './lib/baresip.ts';
 import { installed, killAll, LOOPBACK } from './lib/proc.ts';
 
 // libre 1.1 (baresip 1.0) walks every WWW-Authenticate and gives up on any whose algorithm is not MD5
-// (ENOSYS, "Register: Function not implemented"), even when an MD5 one is listed first: tvphone must
-// offer MD5 only (profile auth.algorithms).
-const MD5_ONLY = { profile: { auth: { mode: 'digest', realm: REALM, algorithms: ['MD5'] } } };
+// (ENOSYS, "Register: Function not implemented"), even when an MD5 one is listed first: the shipped default
+// profile offers it MD5 only (auth.algorithmsByUserAgent names the UAs that get SHA-256 too).
 const REGISTERED = /200 OK \(\) \[1 binding\]/;
 const ALICE_HZ = 440;
 const BOB_HZ = 1000;
@@ -50,8 +50,8 @@ describe('interop: baresip user agents through tvphone', function () {
     rmSync(work, { recursive: true, force: true });
   });
 
-  async function callAndListen(auth: 'none' | 'digest'): Promise<void> {
-    ts = await startTestServer(auth === 'digest' ? MD5_ONLY : { auth });
+  async function callAndListen(): Promise<void> {
+    ts = await startDefaultProfileServer();
     await ts.addUser('alice', 'alice-pw');
     await ts.addUser('bob', 'bob-pw');
     const port = ts.udp.port;
@@ -86,17 +86,74 @@ describe('interop: baresip user agents through tvphone', function () {
     assert.ok(calls[0]!.endedAt !== null, 'call end recorded');
   }
 
-  it('alice calls bob (digest, MD5 only): bob answers automatically, each hears the other\'s tone, user_call answered', async () => {
-    await callAndListen('digest');
+  it('alice calls bob (shipped default profile, digest): bob answers automatically, each hears the other\'s tone, user_call answered', async () => {
+    await callAndListen();
   });
 
-  // With the default profile (SHA-256 challenge first, RFC 8760 §2.4) baresip cannot register: this
-  // pins that down so the profile's default is a conscious choice (see the interop report).
-  it('with the default profile (SHA-256 first) baresip 1.0 fails to register', async () => {
-    ts = await startTestServer({ auth: 'digest' });
+  it('alice hangs up while bob\'s phone rings: the CANCEL ends bob\'s call and user_call says cancelled', async () => {
+    ts = await startDefaultProfileServer();
+    await ts.addUser('alice', 'alice-pw');
     await ts.addUser('bob', 'bob-pw');
-    const bob = await startBaresip({ dir: work, user: 'bob', password: 'bob-pw', serverPort: ts.udp.port, source: join(work, 'bob.wav'), quitAfterS: 6 });
-    await bob.proc.waitFor(/Register: Function not implemented/, 4000);
-    assert.deepEqual(await ts.server.store.getBindings('bob', Date.now()), []);
+    const bob = await startBaresip({ dir: work, user: 'bob', password: 'bob-pw', serverPort: ts.udp.port, source: join(work, 'bob.wav'), quitAfterS: 12, answerMode: 'manual' });
+    await bob.proc.waitFor(REGISTERED, 5000);
+    const alice = await startBaresip({
+      dir: work, user: 'alice', password: 'alice-pw', serverPort: ts.udp.port, source: join(work, 'alice.wav'), quitAfterS: 12, interactive: true,
+      commands: [`/dial sip:bob@${LOOPBACK}:${ts.udp.port}`],
+    });
+    await bob.proc.waitFor(/Incoming call from/, 5000);
+    alice.command('/hangup');
+    await bob.proc.waitFor(/terminated|closed/i, 5000);
+    await waitUntil(async () => (await ts!.server.store.listCalls({ userId: 'bob' }))[0]?.outcome === 'cancelled', 5000, 'user_call outcome cancelled');
+    assert.doesNotMatch(bob.proc.stdout(), /Call established/);
+  });
+
+  it('MESSAGE: alice\'s text reaches bob online; one sent while bob is off is kept (202) and delivered when bob registers', async () => {
+    ts = await startDefaultProfileServer();
+    await ts.addUser('alice', 'alice-pw');
+    await ts.addUser('bob', 'bob-pw');
+    const bobUri = `sip:bob@${LOOPBACK}:${ts.udp.port}`;
+    const alice = await startBaresip({
+      dir: work, user: 'alice', password: 'alice-pw', serverPort: ts.udp.port, source: join(work, 'alice.wav'), quitAfterS: 20, interactive: true,
+      contacts: [`"Bob" <${bobUri}>`],
+    });
+    await alice.proc.waitFor(REGISTERED, 5000);
+    alice.command('/message kept-while-off');
+    await waitUntil(async () => (await ts!.server.store.pendingMessages('bob', 100)).length === 1, 5000, 'message stored for offline bob');
+    const bob = await startBaresip({ dir: work, user: 'bob', password: 'bob-pw', serverPort: ts.udp.port, source: join(work, 'bob.wav'), quitAfterS: 15, interactive: true }); // the stdio UI prints received messages
+    await bob.proc.waitFor(/alice.*kept-while-off/, 8000);
+    await waitUntil(async () => (await ts!.server.store.pendingMessages('bob', 100)).length === 0, 5000, 'stored message delivered');
+    alice.command('/message hello-online');
+    await bob.proc.waitFor(/alice.*hello-online/, 5000);
+    assert.equal((await ts.server.store.pendingMessages('bob', 100)).length, 0, 'an online delivery stores nothing');
+  });
+
+  it('presence: alice SUBSCRIBEs to bob and sees him online and offline; her un-SUBSCRIBE at quit ends the subscription', async () => {
+    ts = await startDefaultProfileServer();
+    await ts.addUser('alice', 'alice-pw');
+    await ts.addUser('bob', 'bob-pw');
+    const alice = await startBaresip({
+      dir: work, user: 'alice', password: 'alice-pw', serverPort: ts.udp.port, source: join(work, 'alice.wav'), quitAfterS: 25, interactive: true,
+      contacts: [`"Bob" <sip:bob@${LOOPBACK}:${ts.udp.port}>;presence=p2p`],
+    });
+    await alice.proc.waitFor(REGISTERED, 5000);
+    await waitUntil(async () => (await ts!.server.store.subscriptionsFor('bob', Date.now())).length === 1, 5000, 'subscription stored');
+    const bob = await startBaresip({ dir: work, user: 'bob', password: 'bob-pw', serverPort: ts.udp.port, source: join(work, 'bob.wav'), quitAfterS: 20, interactive: true });
+    await bob.proc.waitFor(REGISTERED, 5000);
+    await alice.proc.waitFor(/changed status from \S*Offline\S* to \S*Online/, 5000);
+    bob.command('/quit');
+    await bob.proc.done;
+    await alice.proc.waitFor(/changed status from \S*Online\S* to \S*Offline/, 5000);
+    alice.command('/quit');
+    await alice.proc.done;
+    await waitUntil(async () => (await ts!.server.store.subscriptionsFor('bob', Date.now())).length === 0, 5000, 'un-SUBSCRIBE removed the subscription');
   });
 });
+
+async function waitUntil(test: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await test()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

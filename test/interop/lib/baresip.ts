@@ -20,6 +20,10 @@ export interface BaresipOptions {
   answerMode?: 'auto' | 'manual';
   /** -s: print every SIP message sent and received */
   sipTrace?: boolean;
+  /** contacts file lines, e.g. '"Bob" <sip:bob@127.0.0.1:5060>;presence=p2p' (the first is the current contact: /message) */
+  contacts?: string[];
+  /** commands typed while it runs (Baresip.command) through the stdio UI */
+  interactive?: boolean;
 }
 
 export interface Baresip {
@@ -28,6 +32,8 @@ export interface Baresip {
   dir: string;
   /** WAV dumps written by the sndfile module, by direction */
   dumps(): { dec: string[]; enc: string[] };
+  /** types a command (e.g. '/hangup', '/message hello') on its stdio UI; needs `interactive` */
+  command(line: string): void;
 }
 
 export function baresipAvailable(): boolean {
@@ -68,16 +74,21 @@ export async function startBaresip(o: BaresipOptions): Promise<Baresip> {
     'module sndfile.so',
     'module_tmp account.so',
     'module_app menu.so',
+    ...(o.contacts?.length ? ['module_app contact.so', 'module_app presence.so'] : []),
+    ...(o.interactive ? ['module stdio.so'] : []),
     `snd_path ${snd}`,
     '',
   ].join('\n'));
   writeFileSync(join(dir, 'accounts'),
     `<sip:${o.user}@${LOOPBACK}:${o.serverPort};transport=udp>;auth_pass=${o.password};answermode=${o.answerMode ?? 'auto'};audio_codecs=PCMU;regint=600\n`);
-  writeFileSync(join(dir, 'contacts'), '');
+  writeFileSync(join(dir, 'contacts'), (o.contacts ?? []).map((c) => `${c}\n`).join(''));
   const args = ['-4', ...(o.sipTrace ? ['-s'] : []), '-f', dir, '-t', String(o.quitAfterS), ...(o.commands ?? []).flatMap((c) => ['-e', c])];
-  const proc = run('baresip', args, { timeoutMs: (o.quitAfterS + 10) * 1000, cwd: dir });
+  const proc = run('baresip', args, { timeoutMs: (o.quitAfterS + 10) * 1000, cwd: dir, stdin: o.interactive === true });
   return {
     proc, port, dir,
+    command(line) {
+      proc.write(`${line}\n`);
+    },
     dumps() {
       const files = readdirSync(snd);
       return {
