@@ -38,6 +38,11 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`tvphone: ${err.message}`);
       return 1;
     }
+    if ((err as NodeJS.ErrnoException).code === 'ERR_UNKNOWN_BUILTIN_MODULE' && String((err as Error).message).includes('node:sqlite')) {
+      // node:sqlite is built in from Node 22.13 (and 23.4) without a flag; the compiled CLI itself runs on older Nodes
+      console.error(`tvphone: the SQLite store needs Node.js >= 22.13 (node:sqlite), this is ${process.version}: use a newer Node or a postgres:// or mssql:// --db`);
+      return 1;
+    }
     console.error('tvphone: internal error:', err);
     return 70;
   }
