@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { TvphoneError } from '../errors.ts';
 import { registerAdminCommands } from './admin.ts';
+import { registerCompletionCommand } from './completion.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerTvCommand } from './tv.ts';
 
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerAdminCommands(program);
   registerTvCommand(program);
+  registerCompletionCommand(program);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();
