@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { TvphoneError } from '../errors.ts';
 import { registerAdminCommands } from './admin.ts';
+import { registerCompletionCommand } from './completion.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerTvCommand } from './tv.ts';
 
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerAdminCommands(program);
   registerTvCommand(program);
+  registerCompletionCommand(program);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();
@@ -36,6 +38,11 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) return err.exitCode;
     if (err instanceof TvphoneError) {
       console.error(`tvphone: ${err.message}`);
+      return 1;
+    }
+    if ((err as NodeJS.ErrnoException).code === 'ERR_UNKNOWN_BUILTIN_MODULE' && String((err as Error).message).includes('node:sqlite')) {
+      // node:sqlite is built in from Node 22.13 (and 23.4) without a flag; the compiled CLI itself runs on older Nodes
+      console.error(`tvphone: the SQLite store needs Node.js >= 22.13 (node:sqlite), this is ${process.version}: use a newer Node or a postgres:// or mssql:// --db`);
       return 1;
     }
     console.error('tvphone: internal error:', err);

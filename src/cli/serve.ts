@@ -4,8 +4,6 @@ import { Option } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { loadProfile, parseListenSpec, validateProfile, type Profile } from '../config/profile.ts';
 import { resolveDatabaseUrl, envLogLevel } from '../config/env.ts';
-import { createLogger } from '../log/logger.ts';
-import { startServer } from '../server.ts';
 import { dbOption } from './options.ts';
 
 const DEFAULT_PROFILE_FILE = fileURLToPath(new URL('../../sip-profiles/default.json', import.meta.url));
@@ -31,6 +29,8 @@ export function registerServeCommand(program: Command): void {
     .option('--admin <host:port>', 'serve /metrics, /presence and /health over HTTP here (e.g. 127.0.0.1:9060; keep it on loopback); overrides the profile admin.listen')
     .action(async (opts: ServeOpts) => {
       const profile = applyFlags(loadProfile(opts.profile ?? DEFAULT_PROFILE_FILE), opts);
+      // loaded here, not at the top: the other commands start without the server, pino and the SIP stack
+      const [{ createLogger }, { startServer }] = await Promise.all([import('../log/logger.ts'), import('../server.ts')]);
       const log = createLogger(envLogLevel());
       const server = await startServer({ profile, log, dbUrl: resolveDatabaseUrl(opts.db, profile.store.url) });
       await new Promise<void>((resolve) => {

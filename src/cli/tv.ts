@@ -5,8 +5,6 @@ import { Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { TvphoneError } from '../errors.ts';
 import type { TvAgentEvents } from '../terminal/events.ts';
-import { applyEvent, initialScreen, render } from '../terminal/screen.ts';
-import { TvAgent } from '../terminal/tv-agent.ts';
 
 interface TvOpts {
   user: string;
@@ -81,6 +79,8 @@ export function registerTvCommand(program: Command): void {
       if (o.dtmf !== undefined && !/^[0-9*#A-D]{1,32}$/i.test(o.dtmf)) throw new TvphoneError('ERR_BAD_DTMF', `--dtmf takes 1 to 32 of 0-9 * # A-D, got ${o.dtmf}`);
       if (o.sendPicture && o.sendPicture.length !== 2) throw new TvphoneError('ERR_BAD_PICTURE', '--send-picture needs USER FILE');
 
+      // loaded here, not at the top: the other commands start without the TV agent and the media stack
+      const [{ TvAgent }, { applyEvent, initialScreen, render }] = await Promise.all([import('../terminal/tv-agent.ts'), import('../terminal/screen.ts')]);
       const agent = new TvAgent({
         user: o.user, password, server: o.server, transport: o.transport, localIp: o.localIp, downloadDir: o.downloadDir, contacts,
         autoAnswer: o.autoAnswer ?? false, toneHz: tone, play: o.play, record: o.record,
