@@ -8,7 +8,8 @@ import type { TvAgentEvents } from '../../../src/terminal/events.ts';
 import { readWav } from '../../../src/media/wav.ts';
 import { dominantFrequency, rms } from '../../../src/media/goertzel.ts';
 import { waitFor, sleep } from '../../helpers/tv-events.ts';
-import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
+import type { TestServer } from '../../helpers/test-server.ts';
+import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
 
 
 describe('tvphone tv: two agents and the server (integration)', function () {
@@ -18,7 +19,7 @@ describe('tvphone tv: two agents and the server (integration)', function () {
   const agents: TvAgent[] = [];
 
   beforeEach(async () => {
-    srv = await startTestServer({ auth: 'digest' });
+    srv = await startDefaultProfileServer();
     await srv.addUser('1001', 'pw1');
     await srv.addUser('1002', 'pw2');
     dir = mkdtempSync(join(tmpdir(), 'tvphone-tv-'));
@@ -132,6 +133,31 @@ describe('tvphone tv: two agents and the server (integration)', function () {
     assert.match(readFileSync(join(dir, '1002', 'messages.log'), 'utf8'), /1001: hello TV/);
   });
 
+  it('MESSAGE to an online agent is relayed (200) and shown; a presence refresh stays in its dialog; stop un-SUBSCRIBEs', async () => {
+    const a = agent('1001', { contacts: ['1002'] });
+    const b = agent('1002');
+    await b.start();
+    const online = waitFor(a, 'presence', (e) => e.contact === '1002' && e.online);
+    await a.start();
+    await online;
+    const shown = waitFor(b, 'message', (e) => e.text === 'are you watching?');
+    assert.equal(await a.sendMessage('1002', 'are you watching?'), 200);
+    assert.equal((await shown).from, '1001');
+    assert.equal((await srv.server.store.pendingMessages('1002', 10)).length, 0);
+
+    const [before] = await srv.server.store.subscriptionsFor('1002', Date.now());
+    assert.ok(before);
+    await sleep(20);
+    await a.subscribe('1002'); // RFC 6665 §4.1.2.1: the refresh goes to the notifier's Contact, in the dialog
+    const after = await srv.server.store.subscriptionsFor('1002', Date.now());
+    assert.equal(after.length, 1);
+    assert.equal(after[0]!.id, before.id, 'the same subscription was refreshed, not a new one made');
+    assert.ok(after[0]!.expiresAt > before.expiresAt, 'its expiry moved on');
+
+    await a.stop();
+    assert.deepEqual(await srv.server.store.subscriptionsFor('1002', Date.now()), [], 'stop ended the subscription (Expires: 0)');
+  });
+
   it('de-registers on stop: the other agent sees it go offline', async () => {
     const a = agent('1001', { contacts: ['1002'] });
     const b = agent('1002');
@@ -154,7 +180,7 @@ describe('tvphone tv: connection loss and repeats (integration)', function () {
   let a: TvAgent | null = null;
 
   beforeEach(async () => {
-    srv = await startTestServer({ auth: 'digest' });
+    srv = await startDefaultProfileServer();
     await srv.addUser('1001', 'pw1');
     dir = mkdtempSync(join(tmpdir(), 'tvphone-tv-'));
   });

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TvAgent, type TvAgentOptions } from '../../../src/terminal/tv-agent.ts';
 import { waitFor, sleep } from '../../helpers/tv-events.ts';
-import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
+import type { TestServer } from '../../helpers/test-server.ts';
+import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
 
 
 describe('tvphone tv: hold, CANCEL, DTMF, keep-alive (integration)', function () {
@@ -20,7 +21,7 @@ describe('tvphone tv: hold, CANCEL, DTMF, keep-alive (integration)', function ()
   const sockets: Socket[] = [];
 
   beforeEach(async () => {
-    srv = await startTestServer({ auth: 'digest' });
+    srv = await startDefaultProfileServer();
     await srv.addUser('1001', 'pw1');
     await srv.addUser('1002', 'pw2');
     dir = mkdtempSync(join(tmpdir(), 'tvphone-tvf-'));

@@ -10,7 +10,8 @@ import { dominantFrequency, rms } from '../../../src/media/goertzel.ts';
 import { generateTone } from '../../../src/media/tone.ts';
 import { readWav, writeWav } from '../../../src/media/wav.ts';
 import { TvAgent } from '../../../src/terminal/tv-agent.ts';
-import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
+import type { TestServer } from '../../helpers/test-server.ts';
+import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -22,7 +23,7 @@ describe('tvphone tv --json (child process)', function () {
   let sender: TvAgent | null = null;
 
   beforeEach(async () => {
-    srv = await startTestServer({ auth: 'digest' });
+    srv = await startDefaultProfileServer();
     await srv.addUser('1001', 'pw1');
     await srv.addUser('1002', 'pw2');
     dir = mkdtempSync(join(tmpdir(), 'tvphone-tvcli-'));
