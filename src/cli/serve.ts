@@ -32,16 +32,27 @@ export function registerServeCommand(program: Command): void {
       // loaded here, not at the top: the other commands start without the server, pino and the SIP stack
       const [{ createLogger }, { startServer }] = await Promise.all([import('../log/logger.ts'), import('../server.ts')]);
       const log = createLogger(envLogLevel());
-      const server = await startServer({ profile, log, dbUrl: resolveDatabaseUrl(opts.db, profile.store.url) });
+      // The signal handlers come first: a SIGTERM while the server starts stops it once it has started.
+      let signalled: string | null = null;
+      let stop: ((signal: string) => void) | null = null;
+      const onSignal = (signal: string) => (stop ? stop(signal) : (signalled ??= signal));
+      const onInt = () => onSignal('SIGINT');
+      const onTerm = () => onSignal('SIGTERM');
+      process.on('SIGINT', onInt).on('SIGTERM', onTerm);
+      let server: Awaited<ReturnType<typeof startServer>>;
+      try {
+        server = await startServer({ profile, log, dbUrl: resolveDatabaseUrl(opts.db, profile.store.url) });
+      } catch (err) {
+        process.off('SIGINT', onInt).off('SIGTERM', onTerm);
+        throw err;
+      }
       await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
+        stop = (signal: string) => {
           log.info({ signal }, 'stopping');
           process.off('SIGINT', onInt).off('SIGTERM', onTerm);
           server.close().then(resolve, (err) => { log.error({ err }, 'error while stopping'); resolve(); });
         };
-        const onInt = () => stop('SIGINT');
-        const onTerm = () => stop('SIGTERM');
-        process.on('SIGINT', onInt).on('SIGTERM', onTerm);
+        if (signalled !== null) stop(signalled);
       });
     });
 }
