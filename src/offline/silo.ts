@@ -21,7 +21,7 @@ import { createResponse } from '../sip/response.ts';
 import { newTag } from '../sip/ids.ts';
 import { formatNameAddr, parseNameAddr } from '../sip/headers.ts';
 import { QuotaExceededError, StoreUnavailableError } from '../errors.ts';
-import type { Binding, CallRecord, Store, StoredMessage } from '../store/store.ts';
+import type { Binding, CallLog, CallRecord, MessageStore, StoredMessage } from '../store/store.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import { buildMissedCallNotice } from './missed-call-notice.ts';
@@ -35,7 +35,7 @@ export type BuildDelivery = (msg: StoredMessage, binding: Binding, attempt: numb
 export const MESSAGE_ID_HEADER = 'X-Tvphone-Message-Id';
 
 export interface SiloOptions {
-  store: Store;
+  store: MessageStore & Pick<CallLog, 'listCalls' | 'markCallsNotified'>;
   send: SendRequest;
   /** whether the user still has a binding; asked before every retry */
   isOnline: (userId: string) => boolean | Promise<boolean>;

@@ -9,7 +9,7 @@ import { newTag } from '../sip/ids.ts';
 import { expiresOf, parseContacts, parseNameAddr, tagOf } from '../sip/headers.ts';
 import { parseUri } from '../sip/uri.ts';
 import { StoreUnavailableError } from '../errors.ts';
-import type { BindingChange, Presence, Store, Subscription } from '../store/store.ts';
+import type { BindingChange, LocationStore, Presence, Subscription, SubscriptionStore } from '../store/store.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import { buildInDialogRequest } from './in-dialog-request.ts';
@@ -30,7 +30,7 @@ export interface SubscriptionSource {
 export type WatchPolicy = (watcher: string, presentity: string) => boolean | Promise<boolean>;
 
 export interface PresenceOptions {
-  store: Store;
+  store: SubscriptionStore & Pick<LocationStore, 'getPresence'>;
   sendInDialog: SendInDialog;
   /** the domain of presentity AoRs: entity = sip:<user>@<domain> */
   domain: string;

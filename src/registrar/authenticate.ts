@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { StoreUnavailableError } from '../errors.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
-import type { Store } from '../store/store.ts';
+import type { CredentialStore } from '../store/store.ts';
 import type { Logger } from '../log/logger.ts';
 import { parseAuthParams, parseNameAddr } from '../sip/headers.ts';
 import { parseUri, uriEquals } from '../sip/uri.ts';
@@ -14,7 +14,7 @@ import { NonceCounts, NonceIssuer } from './nonce.ts';
 import { systemClock, type Clock } from './clock.ts';
 
 export interface AuthenticatorOptions {
-  store: Store;
+  store: Pick<CredentialStore, 'getCredentials'>;
   /** the realm(s) we answer for; the first is the one challenged when the request names none of them */
   realm: string | readonly string[];
   clock?: Clock;
@@ -49,7 +49,7 @@ const ALGORITHMS: readonly DigestAlgorithm[] = ['SHA-256', 'MD5']; // RFC 8760 Â
 export const DIGEST_ALGORITHMS = ALGORITHMS;
 
 export class Authenticator {
-  readonly #store: Store;
+  readonly #store: Pick<CredentialStore, 'getCredentials'>;
   readonly #realms: readonly string[];
   readonly #clock: Clock;
   readonly #mode: 'digest' | 'none';

@@ -3,7 +3,7 @@
 import { SipError, StoreUnavailableError } from '../errors.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { SipParseError } from '../sip/parse-error.ts';
-import type { Binding, BindingChange, Store } from '../store/store.ts';
+import type { Binding, BindingChange, LocationStore } from '../store/store.ts';
 import type { Logger } from '../log/logger.ts';
 import { planRegistration, registrationOk, replyContext, type RegistrationPolicy, type RegistrationSource } from './save.ts';
 import { orderBindings } from './lookup.ts';
@@ -15,7 +15,7 @@ export type { RegistrationPolicy, RegistrationSource } from './save.ts';
 export { systemClock, type Clock } from './clock.ts';
 
 export interface RegistrarOptions {
-  store: Store;
+  store: LocationStore;
   clock?: Clock;
   policy: RegistrationPolicy;
   /** every committed change of a user's bindings (netstate 0/1 in change.presence); a throwing listener is logged */
@@ -31,7 +31,7 @@ export interface RegistrarOptions {
 }
 
 export class Registrar {
-  readonly #store: Store;
+  readonly #store: LocationStore;
   readonly #clock: Clock;
   readonly #policy: RegistrationPolicy;
   readonly #onChange?: (change: BindingChange) => void;

@@ -180,13 +180,11 @@ export interface Subscription {
   connectionId: string | null;
 }
 
-export interface Store {
-  readonly dialect: Dialect;
-  /** the highest migration applied */
-  schemaVersion(): Promise<number>;
-  close(): Promise<void>;
+// The store contract in slices (Kamailio's usrloc / msilo APIs): each capability takes only the slice it uses.
+// The SQL backends implement them all (Store).
 
-  // users and credentials
+/** users and their HA1 credentials */
+export interface CredentialStore {
   addUser(creds: Credentials, now: EpochMs): Promise<void>;
   /** add or replace many users in one transaction; returns how many were written */
   importUsers(creds: Credentials[], now: EpochMs): Promise<number>;
@@ -195,8 +193,10 @@ export interface Store {
   getCredentials(userId: string): Promise<Credentials | null>;
   listUsers(): Promise<UserRecord[]>;
   userExists(userId: string): Promise<boolean>;
+}
 
-  // bindings and presence (user_property)
+/** bindings (usrloc) and the online state they make (user_property) */
+export interface LocationStore {
   /**
    * Apply one REGISTER's changes atomically: upsert these bindings, remove those contacts (all when
    * removeAll), and update user_property from what remains. With `newUser`, a user that does not exist yet is
@@ -210,14 +210,18 @@ export interface Store {
   expireBindings(now: EpochMs): Promise<BindingChange[]>;
   getPresence(userId: string): Promise<Presence | null>;
   listPresence(): Promise<Presence[]>;
+}
 
-  // call records (user_call)
+/** call records (user_call) */
+export interface CallLog {
   recordCall(call: NewCall): Promise<number>;
   updateCall(id: number, update: CallUpdate): Promise<void>;
   listCalls(query: CallQuery): Promise<CallRecord[]>;
   markCallsNotified(ids: number[], at: EpochMs): Promise<void>;
+}
 
-  // stored messages
+/** stored messages (msilo) */
+export interface MessageStore {
   /**
    * Keep a message. With a quota, the user's pending usage is checked in the same transaction as the insert
    * (under the user's row lock), so messages arriving together cannot overrun it: QuotaExceededError then.
@@ -236,10 +240,19 @@ export interface Store {
   /** delete delivered and expired messages older than `before` (history retention) */
   purgeMessages(before: EpochMs): Promise<number>;
   listMessages(query: MessageQuery): Promise<StoredMessage[]>;
+}
 
-  // subscriptions
+/** presence subscriptions (RFC 6665), kept so NOTIFYs survive a restart */
+export interface SubscriptionStore {
   saveSubscription(sub: Subscription): Promise<void>;
   removeSubscription(id: string): Promise<void>;
   subscriptionsFor(presentity: string, now: EpochMs): Promise<Subscription[]>;
   expireSubscriptions(now: EpochMs): Promise<Subscription[]>;
+}
+
+export interface Store extends CredentialStore, LocationStore, CallLog, MessageStore, SubscriptionStore {
+  readonly dialect: Dialect;
+  /** the highest migration applied */
+  schemaVersion(): Promise<number>;
+  close(): Promise<void>;
 }
