@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestServer } from '../helpers/test-server.ts';
 import { startDefaultProfileServer } from '../helpers/default-profile-server.ts';
+import { until } from '../helpers/until.ts';
 import { generateTone } from '../../src/media/tone.ts';
 import { readWav, writeWav } from '../../src/media/wav.ts';
 import { dominantFrequency, rms } from '../../src/media/goertzel.ts';
@@ -103,7 +104,7 @@ describe('interop: baresip user agents through tvphone', function () {
     await bob.proc.waitFor(/Incoming call from/, 5000);
     alice.command('/hangup');
     await bob.proc.waitFor(/terminated|closed/i, 5000);
-    await waitUntil(async () => (await ts!.server.store.listCalls({ userId: 'bob' }))[0]?.outcome === 'cancelled', 5000, 'user_call outcome cancelled');
+    await until(async () => (await ts!.server.store.listCalls({ userId: 'bob' }))[0]?.outcome === 'cancelled', 5000, 'user_call outcome cancelled');
     assert.doesNotMatch(bob.proc.stdout(), /Call established/);
   });
 
@@ -118,10 +119,10 @@ describe('interop: baresip user agents through tvphone', function () {
     });
     await alice.proc.waitFor(REGISTERED, 5000);
     alice.command('/message kept-while-off');
-    await waitUntil(async () => (await ts!.server.store.pendingMessages('bob', 100)).length === 1, 5000, 'message stored for offline bob');
+    await until(async () => (await ts!.server.store.pendingMessages('bob', 100)).length === 1, 5000, 'message stored for offline bob');
     const bob = await startBaresip({ dir: work, user: 'bob', password: 'bob-pw', serverPort: ts.udp.port, source: join(work, 'bob.wav'), quitAfterS: 15, interactive: true }); // the stdio UI prints received messages
     await bob.proc.waitFor(/alice.*kept-while-off/, 8000);
-    await waitUntil(async () => (await ts!.server.store.pendingMessages('bob', 100)).length === 0, 5000, 'stored message delivered');
+    await until(async () => (await ts!.server.store.pendingMessages('bob', 100)).length === 0, 5000, 'stored message delivered');
     alice.command('/message hello-online');
     await bob.proc.waitFor(/alice.*hello-online/, 5000);
     assert.equal((await ts.server.store.pendingMessages('bob', 100)).length, 0, 'an online delivery stores nothing');
@@ -136,7 +137,7 @@ describe('interop: baresip user agents through tvphone', function () {
       contacts: [`"Bob" <sip:bob@${LOOPBACK}:${ts.udp.port}>;presence=p2p`],
     });
     await alice.proc.waitFor(REGISTERED, 5000);
-    await waitUntil(async () => (await ts!.server.store.subscriptionsFor('bob', Date.now())).length === 1, 5000, 'subscription stored');
+    await until(async () => (await ts!.server.store.subscriptionsFor('bob', Date.now())).length === 1, 5000, 'subscription stored');
     const bob = await startBaresip({ dir: work, user: 'bob', password: 'bob-pw', serverPort: ts.udp.port, source: join(work, 'bob.wav'), quitAfterS: 20, interactive: true });
     await bob.proc.waitFor(REGISTERED, 5000);
     await alice.proc.waitFor(/changed status from \S*Offline\S* to \S*Online/, 5000);
@@ -145,15 +146,6 @@ describe('interop: baresip user agents through tvphone', function () {
     await alice.proc.waitFor(/changed status from \S*Online\S* to \S*Offline/, 5000);
     alice.command('/quit');
     await alice.proc.done;
-    await waitUntil(async () => (await ts!.server.store.subscriptionsFor('bob', Date.now())).length === 0, 5000, 'un-SUBSCRIBE removed the subscription');
+    await until(async () => (await ts!.server.store.subscriptionsFor('bob', Date.now())).length === 0, 5000, 'un-SUBSCRIBE removed the subscription');
   });
 });
-
-async function waitUntil(test: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await test()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDefaultProfileServer } from '../helpers/default-profile-server.ts';
+import { until } from '../helpers/until.ts';
 import { REALM, type TestServer } from '../helpers/test-server.ts';
 import { waitFor } from '../helpers/tv-events.ts';
 import { generateTone } from '../../src/media/tone.ts';
@@ -34,14 +35,6 @@ function analyse(file: string): { hz: number; level: number; seconds: number } {
 const req = (method: string, dir: 'sent' | 'received') => (m: TracedMessage): boolean => m.dir === dir && m.method === method;
 const res = (method: string, status: number, dir: 'sent' | 'received') => (m: TracedMessage): boolean =>
   m.dir === dir && m.status === status && m.cseqMethod === method;
-
-async function until(test: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('interop: linphonec 5.1 against the default profile', function () {
   this.timeout(40_000);

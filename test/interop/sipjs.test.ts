@@ -9,6 +9,7 @@ import {
 } from 'sip.js';
 import type { TestServer } from '../helpers/test-server.ts';
 import { startDefaultProfileServer } from '../helpers/default-profile-server.ts';
+import { until as waitFor } from '../helpers/until.ts';
 import { overallBasic, parsePidf } from '../../src/presence/pidf.ts';
 import { LOOPBACK, sleep } from './lib/proc.ts';
 import { NodeTcpTransport } from './lib/sipjs-tcp-transport.ts';
@@ -36,14 +37,6 @@ class FixedSdh implements SessionDescriptionHandler {
   }
   sendDtmf(): boolean {
     return false;
-  }
-}
-
-async function waitFor(test: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
   }
 }
 
