@@ -15,7 +15,7 @@ import { Silo } from './offline/silo.ts';
 import { PresenceAgent } from './presence/presence-agent.ts';
 import { Router } from './routing/router.ts';
 import { LocalDomains } from './routing/local-domains.ts';
-import { sendRequest, bindingTarget, sourceTarget } from './routing/send-request.ts';
+import { sendRequest, bindingTarget, dialogTarget } from './routing/send-request.ts';
 import { startAdminHttp, type AdminHttp } from './admin-http.ts';
 
 export interface ServerOptions {
@@ -124,7 +124,7 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
     store, log: log.child({ mod: 'presence' }), domain: primaryDomain, contact: (s) => ourContact({ transport: s.transport, address: s.sourceIp }),
     maxExpires: profile.presence.maxExpires,
     mayWatch: profile.presence.policy === 'any' ? () => true : undefined,
-    sendInDialog: (req, sub: Subscription) => sendRequest(transactions, req, sourceTarget(sub)),
+    sendInDialog: (req, sub: Subscription) => sendRequest(transactions, req, dialogTarget(sub)),
   });
 
   const proxy = new Proxy({

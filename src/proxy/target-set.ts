@@ -28,7 +28,7 @@ export interface ProxyTarget {
  * - otherwise to the Contact itself (a third-party registration names another host), falling back to the source
  *   address when the Contact's host cannot be resolved.
  */
-export function bindingTarget(b: Binding): ProxyTarget {
+export function bindingTarget(b: Pick<Binding, 'contact' | 'path' | 'transport' | 'sourceIp' | 'sourcePort' | 'connectionId'>): ProxyTarget {
   const t: ProxyTarget = { uri: b.contact, path: b.path };
   if (b.path.length > 0) return t;
   const connectionId = b.connectionId === null ? null : Number(b.connectionId);

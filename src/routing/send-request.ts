@@ -12,11 +12,21 @@ import { bindingTarget as proxyTarget, destinationOfUri } from '../proxy/target-
  * Where a request of ours to a binding goes: the same rule as a proxied branch (proxy/target-set.ts: first Path hop,
  * the binding's connection, the REGISTER's source for a NATed private Contact, else the Contact itself).
  */
-export function bindingTarget(b: Binding): Target {
+export function bindingTarget(b: Pick<Binding, 'contact' | 'path' | 'transport' | 'sourceIp' | 'sourcePort' | 'connectionId'>): Target {
   const t = proxyTarget(b);
   if (t.destination) return t.destination;
   const next = t.path && t.path.length > 0 ? destinationOfUri(t.path[0]) : destinationOfUri(t.uri);
   return next ?? t.fallback ?? sourceTarget(b);
+}
+
+/**
+ * Where a request of ours within a dialog (a NOTIFY) goes. RFC 3261 §12.2.1.1: to the first hop of the route set,
+ * else to the remote target (the peer's Contact) — not to where the dialog-creating request came from, which may
+ * be another port (sipsak sends from one and names another in its Contact). As for a binding: over the connection
+ * it came on, and to that source when the remote target is a private address other than it (NAT).
+ */
+export function dialogTarget(d: { remoteTarget: string; routeSet: readonly string[] } & Pick<Binding, 'transport' | 'sourceIp' | 'sourcePort' | 'connectionId'>): Target {
+  return bindingTarget({ contact: d.remoteTarget, path: [...d.routeSet], transport: d.transport, sourceIp: d.sourceIp, sourcePort: d.sourcePort, connectionId: d.connectionId });
 }
 
 /** Where the request that created some state came from, over its connection when it has one (RFC 5626 §5.2). */

@@ -1,11 +1,19 @@
-// Interop with sipp (SIPp 3.6) as an independent peer: every scenario of test/interop/sipp/ against tvphone
-// in-process on 127.0.0.1 (UDP), with sipp's exit code, its successful/failed call counts, and the store
-// (user_call, bindings, stored messages) checked afterwards.
+// Interop with sipp (SIPp 3.6) as an independent peer: the scenarios of test/interop/sipp/ against tvphone
+// in-process on 127.0.0.1 (UDP) with the shipped default profile's auth (startDefaultProfileServer: MD5 challenges
+// for a UA not known to do SHA-256, which sipp is), with sipp's exit code, its successful/failed call counts, and
+// the store (user_call, bindings, stored messages, subscriptions) checked afterwards.
+// Every client case authenticates: REGISTER with 401, INVITE, MESSAGE and SUBSCRIBE with 407 ([authentication]
+// from -au/-ap). The scenarios without auth (register.xml, call-uac.xml, cancel-uac.xml, message-offline.xml …)
+// stay for bench/validate-interop.ts, which runs them against Kamailio without auth; here only those that
+// no authentication touches run (OPTIONS to the server, 483, 405/501: answered before any challenge), and they
+// run with the default profile too. A callee or receiver UAS registers first with digest from the port it then
+// serves on (register-digest.xml, then the UAS scenario on that port).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REALM, startTestServer, type TestServer } from '../helpers/test-server.ts';
+import { startDefaultProfileServer } from '../helpers/default-profile-server.ts';
+import type { TestServer } from '../helpers/test-server.ts';
 import { freePort, installed, killAll, LOOPBACK, sleep } from './lib/proc.ts';
 import { sipp, startSipp, type SippResult } from './lib/sipp.ts';
 
@@ -46,83 +54,81 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
     rmSync(work, { recursive: true, force: true });
   });
 
-  // sipp 3.6 computes MD5 only and answers the first WWW-Authenticate (exit 255 "authentication must use MD5
-  // or AKAv1-MD5" otherwise), so these run with the profile's auth.algorithms = ALGS.
-  const ALGS: Array<'MD5' | 'SHA-256'> = ['MD5', 'SHA-256'];
-  const digestServer = (algorithms = ALGS): Promise<TestServer> =>
-    startTestServer({ profile: { auth: { mode: 'digest', realm: REALM, algorithms } } });
+  const PW = 'pw-sipp';
+  /** -s USER plus credentials of user `as` (the From user of the request, the To user of a REGISTER) */
+  const creds = (service: string, as: string, password = PW): string[] => ['-s', service, '-au', as, '-ap', password];
 
-  it('register-digest.xml: 401 with a Digest challenge, then 200 listing the binding, for a user added first', async () => {
-    ts = await digestServer();
+  it('with the shipped default profile (MD5 challenge first for a UA not known to do SHA-256) sipp answers the 401: 200 listing the binding', async () => {
+    ts = await startDefaultProfileServer();
     await ts.addUser('alice', 's3cret');
-    ok(await sipp({ workDir: work, scenario: 'register-digest.xml', target: target(), args: ['-s', 'alice', '-au', 'alice', '-ap', 's3cret'] }));
+    const r = await sipp({ workDir: work, scenario: 'register-digest.xml', target: target(), args: creds('alice', 'alice', 's3cret') });
+    ok(r);
+    assert.doesNotMatch(r.log, /must use MD5/);
     const b = await ts.server.store.getBindings('alice', Date.now());
     assert.equal(b.length, 1);
     assert.equal((await ts.server.store.getPresence('alice'))?.netstate, 1);
   });
 
   it('register-digest.xml with a wrong password fails (the challenge is really checked) and adds no binding', async () => {
-    ts = await digestServer();
+    ts = await startDefaultProfileServer();
     await ts.addUser('alice', 's3cret');
-    const r = await sipp({ workDir: work, scenario: 'register-digest.xml', target: target(), timeoutS: 3, args: ['-s', 'alice', '-au', 'alice', '-ap', 'wrong'] });
+    const r = await sipp({ workDir: work, scenario: 'register-digest.xml', target: target(), timeoutS: 3, args: creds('alice', 'alice', 'wrong') });
     assert.notEqual(r.code, 0, r.log);
     assert.ok(r.successful <= 0, r.log);
     assert.deepEqual(await ts.server.store.getBindings('alice', Date.now()), []);
   });
 
-  it('with the default profile (SHA-256 challenge first, RFC 8760 §2.4) sipp cannot answer the challenge', async () => {
-    ts = await startTestServer({ auth: 'digest' });
-    await ts.addUser('alice', 's3cret');
-    const r = await sipp({ workDir: work, scenario: 'register-digest.xml', target: target(), timeoutS: 3, args: ['-s', 'alice', '-au', 'alice', '-ap', 's3cret'] });
-    assert.notEqual(r.code, 0, r.log);
-    assert.match(r.log, /must use MD5/);
-  });
-
-  it('register.xml: 200 listing the binding with expires (no auth)', async () => {
-    ts = await startTestServer({ auth: 'none' });
-    ok(await sipp({ workDir: work, scenario: 'register.xml', target: target(), args: ['-s', 'bob', '-key', 'contact_hostport', `${LOOPBACK}:5999`] }));
+  it('register-digest-contact.xml: a digest REGISTER for another Contact binds that Contact', async () => {
+    ts = await startDefaultProfileServer();
+    await ts.addUser('bob', PW);
+    ok(await sipp({ workDir: work, scenario: 'register-digest-contact.xml', target: target(), args: [...creds('bob', 'bob'), '-key', 'contact_hostport', `${LOOPBACK}:5999`] }));
     const b = await ts.server.store.getBindings('bob', Date.now());
     assert.equal(b.length, 1);
     assert.match(b[0]!.contact, /sip:bob@127\.0\.0\.1:5999/);
   });
 
-  it('unregister.xml: Expires: 0 removes the binding and the 200 no longer lists it; the user goes offline', async () => {
-    ts = await startTestServer({ auth: 'none' });
-    ok(await sipp({ workDir: work, scenario: 'unregister.xml', target: target(), args: ['-s', 'carol'] }));
+  it('unregister-digest.xml: Expires: 0 (credentials for the same nonce, nc=2) removes the binding; the user goes offline', async () => {
+    ts = await startDefaultProfileServer();
+    await ts.addUser('carol', PW);
+    ok(await sipp({ workDir: work, scenario: 'unregister-digest.xml', target: target(), args: creds('carol', 'carol') }));
     assert.deepEqual(await ts.server.store.getBindings('carol', Date.now()), []);
     assert.equal((await ts.server.store.getPresence('carol'))?.netstate, 0);
   });
 
-  it('query.xml: a REGISTER without Contact lists the current binding and changes nothing', async () => {
-    ts = await startTestServer({ auth: 'none' });
-    ok(await sipp({ workDir: work, scenario: 'query.xml', target: target(), args: ['-s', 'dave'] }));
+  it('query-digest.xml: an authenticated REGISTER without Contact lists the current binding and changes nothing', async () => {
+    ts = await startDefaultProfileServer();
+    await ts.addUser('dave', PW);
+    ok(await sipp({ workDir: work, scenario: 'query-digest.xml', target: target(), args: creds('dave', 'dave') }));
     const b = await ts.server.store.getBindings('dave', Date.now());
     assert.equal(b.length, 1);
     assert.match(b[0]!.contact, /query-probe@/);
   });
 
   // RFC 3261 §10.2: "a third-party registration" — the REGISTER may come from an address other than the
-  // Contact's. This is how the shared scenarios run (and pass against Kamailio): register.xml from one sipp,
-  // the callee UAS on another port. The proxy must send the INVITE to the Contact (it is not NATed, not a flow).
+  // Contact's. The proxy must send the INVITE to the Contact (it is not NATed, not a flow).
   it('call via a third-party registration: the INVITE goes to the registered Contact, not to the REGISTER\'s source', async () => {
-    ts = await startTestServer({ auth: 'none' });
+    ts = await startDefaultProfileServer();
+    await ts.addUser('callee', PW);
+    await ts.addUser('caller', PW);
     const uas = await startSipp({ workDir: work, scenario: 'call-uas.xml', target: null, timeoutS: 12 });
-    ok(await sipp({ workDir: work, scenario: 'register.xml', target: target(), args: ['-s', 'callee', '-key', 'contact_hostport', `${LOOPBACK}:${uas.port}`] }));
-    ok(await sipp({ workDir: work, scenario: 'call-uac.xml', target: target(), timeoutS: 12, args: ['-s', 'callee', '-d', '200'] }));
+    ok(await sipp({ workDir: work, scenario: 'register-digest-contact.xml', target: target(), args: [...creds('callee', 'callee'), '-key', 'contact_hostport', `${LOOPBACK}:${uas.port}`] }));
+    ok(await sipp({ workDir: work, scenario: 'call-uac-auth.xml', target: target(), timeoutS: 12, args: [...creds('callee', 'caller'), '-d', '200'] }));
     ok(await uas.result);
   });
 
-  /** register.xml sent from port P with Contact 127.0.0.1:P, then the UAS scenario started on P: a first-party registration */
+  /** register-digest.xml sent from port P (Contact 127.0.0.1:P) as `user` (added with PW if new), then the UAS scenario started on P: a first-party registration */
   async function registeredUas(user: string, scenario: string, args: string[] = []): Promise<Awaited<ReturnType<typeof startSipp>>> {
     const port = await freePort();
-    ok(await sipp({ workDir: work, scenario: 'register.xml', target: target(), port, args: ['-s', user, '-key', 'contact_hostport', `${LOOPBACK}:${port}`] }));
+    if (!(await ts!.server.store.userExists(user))) await ts!.addUser(user, PW);
+    ok(await sipp({ workDir: work, scenario: 'register-digest.xml', target: target(), port, args: creds(user, user) }));
     return startSipp({ workDir: work, scenario, target: null, timeoutS: 12, port, args });
   }
 
-  it('call-uac.xml → call-uas.xml: INVITE relayed with Record-Route, ACK and BYE by loose routing; user_call answered', async () => {
-    ts = await startTestServer({ auth: 'none' });
+  it('call-uac-auth.xml → call-uas.xml: INVITE → 407 → ACK → INVITE with Proxy-Authorization, relayed with Record-Route; ACK and BYE by loose routing; user_call answered', async () => {
+    ts = await startDefaultProfileServer();
+    await ts.addUser('caller', PW);
     const uas = await registeredUas('callee', 'call-uas.xml');
-    ok(await sipp({ workDir: work, scenario: 'call-uac.xml', target: target(), args: ['-s', 'callee', '-d', '200'] }));
+    ok(await sipp({ workDir: work, scenario: 'call-uac-auth.xml', target: target(), args: [...creds('callee', 'caller'), '-d', '200'] }));
     ok(await uas.result);
     const calls = await until(() => ts!.server.store.listCalls({ userId: 'callee' }), (c) => c.length === 1 && c[0]!.endedAt !== null, 2000);
     assert.equal(calls.length, 1);
@@ -135,10 +141,22 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
     assert.ok(c.endedAt !== null, 'endedAt set after BYE');
   });
 
-  it('cancel-uac.xml → cancel-uas.xml: CANCEL relayed to the ringing branch, 200 then 487; user_call cancelled', async () => {
-    ts = await startTestServer({ auth: 'none' });
+  it('call-uac-auth.xml with a wrong password never reaches the callee (407 again, no call recorded)', async () => {
+    ts = await startDefaultProfileServer();
+    await ts.addUser('caller', PW);
+    const uas = await registeredUas('callee', 'call-uas.xml');
+    const r = await sipp({ workDir: work, scenario: 'call-uac-auth.xml', target: target(), timeoutS: 3, args: [...creds('callee', 'caller', 'wrong'), '-d', '200'] });
+    assert.notEqual(r.code, 0, r.log);
+    assert.ok(r.successful <= 0, r.log);
+    uas.proc.kill();
+    assert.deepEqual(await ts.server.store.listCalls({ userId: 'callee' }), []);
+  });
+
+  it('cancel-uac-auth.xml → cancel-uas.xml: CANCEL of the authenticated INVITE relayed to the ringing branch, 200 then 487; user_call cancelled', async () => {
+    ts = await startDefaultProfileServer();
+    await ts.addUser('caller', PW);
     const uas = await registeredUas('ringer', 'cancel-uas.xml');
-    ok(await sipp({ workDir: work, scenario: 'cancel-uac.xml', target: target(), args: ['-s', 'ringer'] }));
+    ok(await sipp({ workDir: work, scenario: 'cancel-uac-auth.xml', target: target(), args: creds('ringer', 'caller') }));
     ok(await uas.result);
     const calls = await until(() => ts!.server.store.listCalls({ userId: 'ringer' }), (c) => c.length === 1 && c[0]!.outcome !== 'pending', 2000);
     assert.equal(calls.length, 1);
@@ -146,29 +164,41 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
     assert.equal(calls[0]!.status, 487);
   });
 
-  it('max-forwards-483.xml: MESSAGE with Max-Forwards: 0 gets 483 and is not stored', async () => {
-    ts = await startTestServer({ auth: 'none' });
+  it('max-forwards-483.xml: MESSAGE with Max-Forwards: 0 gets 483 (before any challenge) and is not stored', async () => {
+    ts = await startDefaultProfileServer();
+    await ts.addUser('erin', PW);
     ok(await sipp({ workDir: work, scenario: 'max-forwards-483.xml', target: target(), args: ['-s', 'erin'] }));
     assert.deepEqual(await ts.server.store.listMessages({ toUser: 'erin' }), []);
   });
 
   it('unknown-method.xml: FROBNICATE gets 405 or 501 with Allow', async () => {
-    ts = await startTestServer({ auth: 'none' });
+    ts = await startDefaultProfileServer();
     ok(await sipp({ workDir: work, scenario: 'unknown-method.xml', target: target() }));
   });
 
   it('options.xml: OPTIONS to the server gets 200 with Allow listing INVITE', async () => {
-    ts = await startTestServer({ auth: 'none' });
+    ts = await startDefaultProfileServer();
     ok(await sipp({ workDir: work, scenario: 'options.xml', target: target() }));
   });
 
-  it('message-offline.xml ×3 → 202; then message-receiver.xml registered as that user receives all 3, and they are marked delivered', async () => {
-    ts = await startTestServer({ auth: 'none' });
-    await ts.addUser('tv1', 'pw'); // a MESSAGE to an unknown user gets 404; store-and-forward is for known users
-    ok(await sipp({ workDir: work, scenario: 'message-offline.xml', target: target(), args: ['-s', 'tv1', '-m', '3', '-r', '10'] }), 3);
+  it('message-online-auth.xml: MESSAGE → 407 → MESSAGE with credentials reaches the registered user (message-receiver.xml), 200, nothing stored', async () => {
+    ts = await startDefaultProfileServer();
+    await ts.addUser('sender', PW);
+    const rx = await registeredUas('tv0', 'message-receiver.xml');
+    ok(await sipp({ workDir: work, scenario: 'message-online-auth.xml', target: target(), args: creds('tv0', 'sender') }));
+    ok(await rx.result);
+    assert.deepEqual(await ts.server.store.listMessages({ toUser: 'tv0' }), []);
+  });
+
+  it('message-offline-auth.xml ×3 → 407, then 202; message-receiver.xml, registered with digest as that user, receives all 3; they are marked delivered', async () => {
+    ts = await startDefaultProfileServer();
+    await ts.addUser('sender', PW);
+    await ts.addUser('tv1', PW); // a MESSAGE to an unknown user gets 404; store-and-forward is for known users
+    ok(await sipp({ workDir: work, scenario: 'message-offline-auth.xml', target: target(), args: [...creds('tv1', 'sender'), '-m', '3', '-r', '10'] }), 3);
     const pending = await ts.server.store.listMessages({ toUser: 'tv1', state: 'pending' });
     assert.equal(pending.length, 3);
-    assert.match(Buffer.from(pending[0]!.body).toString('utf8'), /tvphone-interop-offline \d+: kept while the TV was off/);
+    assert.match(Buffer.from(pending[0]!.body).toString('utf8'), /tvphone-interop-offline \d+: sent with credentials/);
+    assert.match(pending[0]!.fromUri, /^sip:sender@/);
     // the server delivers right after the 200 for REGISTER; the receiver binds the same port a moment later
     // and gets the MESSAGE's UDP retransmission (Timer E)
     const rx = await registeredUas('tv1', 'message-receiver.xml', ['-m', '3']);
@@ -178,14 +208,32 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
     assert.deepEqual(await ts.server.store.listMessages({ toUser: 'tv1', state: 'pending' }), []);
   });
 
-  // Same rule for stored MESSAGEs: routing/send-request.ts bindingTarget() still sends them to the REGISTER's
-  // source, while the proxy (proxy/target-set.ts) now uses the Contact unless NATed or on a stream flow.
+  it('message-offline-auth.xml with a wrong password is not stored', async () => {
+    ts = await startDefaultProfileServer();
+    await ts.addUser('sender', PW);
+    await ts.addUser('tv2', PW);
+    const r = await sipp({ workDir: work, scenario: 'message-offline-auth.xml', target: target(), timeoutS: 3, args: creds('tv2', 'sender', 'wrong') });
+    assert.notEqual(r.code, 0, r.log);
+    assert.deepEqual(await ts.server.store.listMessages({ toUser: 'tv2' }), []);
+  });
+
+  // Same rule for stored MESSAGEs: they go to the registered Contact unless NATed or on a stream flow.
   it('stored MESSAGEs after a third-party registration go to the registered Contact', async () => {
-    ts = await startTestServer({ auth: 'none' });
-    await ts.addUser('tv3', 'pw');
-    ok(await sipp({ workDir: work, scenario: 'message-offline.xml', target: target(), args: ['-s', 'tv3'] }));
+    ts = await startDefaultProfileServer();
+    await ts.addUser('sender', PW);
+    await ts.addUser('tv3', PW);
+    ok(await sipp({ workDir: work, scenario: 'message-offline-auth.xml', target: target(), args: creds('tv3', 'sender') }));
     const rx = await startSipp({ workDir: work, scenario: 'message-receiver.xml', target: null, timeoutS: 5 });
-    ok(await sipp({ workDir: work, scenario: 'register.xml', target: target(), args: ['-s', 'tv3', '-key', 'contact_hostport', `${LOOPBACK}:${rx.port}`] }));
+    ok(await sipp({ workDir: work, scenario: 'register-digest-contact.xml', target: target(), args: [...creds('tv3', 'tv3'), '-key', 'contact_hostport', `${LOOPBACK}:${rx.port}`] }));
     ok(await rx.result);
+  });
+
+  it('subscribe-presence-auth.xml: SUBSCRIBE → 407 → SUBSCRIBE with credentials → 200 + NOTIFY; refresh to the 200\'s Contact → 200 + NOTIFY; Expires: 0 → 200 + NOTIFY terminated', async () => {
+    ts = await startDefaultProfileServer();
+    await ts.addUser('watcher', PW);
+    await ts.addUser('frank', PW);
+    ok(await sipp({ workDir: work, scenario: 'register-digest.xml', target: target(), args: creds('frank', 'frank') })); // frank is online
+    ok(await sipp({ workDir: work, scenario: 'subscribe-presence-auth.xml', target: target(), args: creds('frank', 'watcher') }));
+    assert.deepEqual(await ts.server.store.subscriptionsFor('frank', Date.now()), []);
   });
 });
