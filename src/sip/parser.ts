@@ -5,7 +5,7 @@
 // subarray of the input (no copy). A header line with bytes >= 0x80 is re-decoded as UTF-8.
 import { isAscii } from 'node:buffer';
 import { TOKEN } from './chars.ts';
-import { cseqSyntaxError, readableTopVia, viaSyntaxError } from './headers.ts';
+import { cseqSyntaxError, parseNameAddr, readableTopVia, viaSyntaxError } from './headers.ts';
 import { headerKey, SipRequest, SipResponse } from './message.ts';
 import type { HeaderField } from './message.ts';
 import { SipParseError } from './parse-error.ts';
@@ -232,12 +232,14 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
         }
         break;
       case 'from':
-        seen |= 2;
-        if (badHeader === null && !(folded ? balanced(Buffer.from(value, 'utf8')) : balanced(buf, start + vs, start + ve))) { badHeader = 'From'; badDetail = 'unbalanced quotes or angle brackets'; }
-        break;
       case 'to':
-        seen |= 4;
-        if (badHeader === null && !(folded ? balanced(Buffer.from(value, 'utf8')) : balanced(buf, start + vs, start + ve))) { badHeader = 'To'; badDetail = 'unbalanced quotes or angle brackets'; }
+        seen |= key === 'from' ? 2 : 4;
+        if (badHeader === null) {
+          // a request's From and To must read as name-addr or addr-spec (RFC 4475 §3.1.2.15); a response's only frame
+          const err = request !== null ? nameAddrError(value)
+            : (folded ? balanced(Buffer.from(value, 'utf8')) : balanced(buf, start + vs, start + ve)) ? null : 'unbalanced quotes or angle brackets';
+          if (err !== null) { badHeader = key === 'from' ? 'From' : 'To'; badDetail = err; }
+        }
         break;
       case 'call-id':
         seen |= 8;
@@ -306,6 +308,16 @@ function missingNames(seen: number): string {
   const names = ['From', 'To', 'Call-ID', 'CSeq'].filter((_, i) => (seen & (2 << i)) === 0);
   if (names.length === 1) return `${names[0]} header`;
   return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]} headers`;
+}
+
+/** Why a From or To value is neither name-addr nor addr-spec (RFC 3261 §20.20, §20.39), or null. */
+function nameAddrError(value: string): string | null {
+  try {
+    parseNameAddr(value);
+    return null;
+  } catch (e) {
+    return e instanceof SipParseError ? e.detail : String(e);
+  }
 }
 
 function hasHigh(s: string, from: number, to: number): boolean {
