@@ -182,6 +182,26 @@ export function topVia(msg: SipMessage): Via {
   return parseVia(comma < 0 ? first : splitCommaList(first)[0] ?? '');
 }
 
+/**
+ * The topmost Via as far as a response can be routed by it (RFC 3261 §18.2.2), or null. Laxer than topVia(): empty
+ * parameters are skipped, so a request whose Via has them can still be answered with 400 (RFC 4475 §3.1.2.1).
+ */
+export function readableTopVia(msg: SipMessage): Via | null {
+  const first = msg.header('via');
+  if (first === undefined) return null;
+  const top = first.indexOf(',') < 0 ? first : splitCommaList(first)[0] ?? '';
+  try {
+    return parseVia(top);
+  } catch {
+    // the empty parameters of "SIP/2.0/UDP 192.0.2.15;;" are dropped below
+  }
+  try {
+    return parseVia(top.split(';').filter((p) => p.trim().length > 0).join(';'));
+  } catch {
+    return null;
+  }
+}
+
 // ---------------------------------------------------------------------------------------- name-addr
 
 export interface NameAddr {

@@ -5,14 +5,20 @@ import type { SipRequest } from './message.ts';
 export class SipParseError extends Error {
   /** short phrase naming the fault, e.g. "Bad CSeq header" */
   readonly reason: string;
+  /** what exactly is wrong, e.g. 'bad sequence number' ('' when the reason says it all) */
+  readonly detail: string;
   /** status to answer with: 400, or 505 for an unsupported SIP version */
   readonly status: number;
-  /** set only when the message is a request whose Via, From, To, Call-ID and CSeq can be read, so a 400 can be built */
+  /**
+   * set only when the message is a request whose top Via can be read, so a response can be built and routed
+   * (RFC 3261 §8.2.6, §18.2.2); it holds the header fields as received, as many of the mandatory ones as there are
+   */
   request?: SipRequest;
   constructor(reason: string, detail?: string, status = 400) {
     super(detail ? `${reason}: ${detail}` : reason);
     this.name = 'SipParseError';
     this.reason = reason;
+    this.detail = detail ?? '';
     this.status = status;
   }
 }

@@ -5,7 +5,7 @@
 // subarray of the input (no copy). A header line with bytes >= 0x80 is re-decoded as UTF-8.
 import { isAscii } from 'node:buffer';
 import { TOKEN } from './chars.ts';
-import { cseqSyntaxError, viaSyntaxError } from './headers.ts';
+import { cseqSyntaxError, parseNameAddr, readableTopVia, viaSyntaxError } from './headers.ts';
 import { headerKey, SipRequest, SipResponse } from './message.ts';
 import type { HeaderField } from './message.ts';
 import { SipParseError } from './parse-error.ts';
@@ -125,6 +125,7 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
   if (eol < 0 || eol > n) eol = n;
   let request: SipRequest | null = null;
   let response: SipResponse | null = null;
+  let lineError: SipParseError | null = null;
   if (head.startsWith('SIP/')) {
     const sp1 = head.indexOf(' ');
     if (sp1 < 0 || sp1 > eol) fail('Bad Status-Line');
@@ -143,21 +144,14 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
     // Request-Line = Method SP Request-URI SP SIP-Version CRLF
     const sp1 = head.indexOf(' ');
     if (sp1 <= 0 || sp1 > eol) fail('Bad Request-Line');
-    const sp2 = head.indexOf(' ', sp1 + 1);
-    if (sp2 < 0 || sp2 > eol) fail('Bad Request-Line');
     const method = head.slice(0, sp1);
     for (let i = 0; i < sp1; i++) if (TOKEN[head.charCodeAt(i)] === 0) fail('Bad Request-Line', `bad method "${method}"`);
-    const uri = head.slice(sp1 + 1, sp2);
-    if (uri.length === 0) fail('Bad Request-Line', 'more than one SP between elements');
-    const version = head.slice(sp2 + 1, eol);
-    if (version !== 'SIP/2.0') {
-      if (version.indexOf(' ') >= 0 || version.indexOf('\t') >= 0) fail('Bad Request-Line', 'white space in the Request-Line');
-      if (version.toUpperCase() !== 'SIP/2.0') {
-        if (!version.toUpperCase().startsWith('SIP/')) fail('Bad Request-Line', `bad SIP-Version "${version}"`);
-        fail('Version Not Supported', version, 505);
-      }
-    }
-    checkRequestUri(buf, start + sp1 + 1, start + sp2, uri);
+    // with the method read, a fault in the rest of the line is answered once the headers are read (RFC 4475 §3.1.2.7-10, §3.1.2.16)
+    const sp2 = head.indexOf(' ', sp1 + 1);
+    const uriEnd = sp2 < 0 || sp2 > eol ? eol : sp2;
+    const uri = head.slice(sp1 + 1, uriEnd);
+    const version = uriEnd < eol ? head.slice(uriEnd + 1, eol) : '';
+    lineError = uriEnd === eol ? new SipParseError('Bad Request-Line', 'missing SIP-Version') : requestLineError(buf, start + sp1 + 1, start + uriEnd, uri, version);
     request = new SipRequest(method, uri);
     request.version = version;
   }
@@ -238,12 +232,14 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
         }
         break;
       case 'from':
-        seen |= 2;
-        if (badHeader === null && !(folded ? balanced(Buffer.from(value, 'utf8')) : balanced(buf, start + vs, start + ve))) { badHeader = 'From'; badDetail = 'unbalanced quotes or angle brackets'; }
-        break;
       case 'to':
-        seen |= 4;
-        if (badHeader === null && !(folded ? balanced(Buffer.from(value, 'utf8')) : balanced(buf, start + vs, start + ve))) { badHeader = 'To'; badDetail = 'unbalanced quotes or angle brackets'; }
+        seen |= key === 'from' ? 2 : 4;
+        if (badHeader === null) {
+          // a request's From and To must read as name-addr or addr-spec (RFC 4475 §3.1.2.15); a response's only frame
+          const err = request !== null ? nameAddrError(value)
+            : (folded ? balanced(Buffer.from(value, 'utf8')) : balanced(buf, start + vs, start + ve)) ? null : 'unbalanced quotes or angle brackets';
+          if (err !== null) { badHeader = key === 'from' ? 'From' : 'To'; badDetail = err; }
+        }
         break;
       case 'call-id':
         seen |= 8;
@@ -295,16 +291,33 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
   // ---- mandatory header fields (RFC 3261 §8.1.1) and their syntax
   // RFC 3261 §8.1.1.5: the CSeq method MUST match the method of the request
   const cseqErr = cseqValue !== null ? cseqSyntaxError(cseqBytes, cseqFrom, cseqTo, request !== null ? request.method : null) : null;
-  const missing = (seen & 1) === 0 ? 'Via' : (seen & 2) === 0 ? 'From' : (seen & 4) === 0 ? 'To' : (seen & 8) === 0 ? 'Call-ID' : (seen & 16) === 0 ? 'CSeq' : null;
-  if (missing !== null || badHeader !== null || cseqErr !== null) {
-    const err = missing !== null ? new SipParseError(`Missing ${missing} header`)
+  if (lineError !== null || seen !== 31 || badHeader !== null || cseqErr !== null) {
+    const err = lineError ?? ((seen & 1) === 0 ? new SipParseError('Missing Via header')
+      : seen !== 31 ? new SipParseError(`Missing ${missingNames(seen)}`)
       : badHeader !== null ? new SipParseError(`Bad ${badHeader} header`, badDetail)
-      : new SipParseError('Bad CSeq header', cseqErr ?? '');
-    // a 400 can be built when Via, From, To, Call-ID and CSeq are present and the Via is readable
-    if (request !== null && missing === null && badHeader !== 'Via') err.request = request;
+      : new SipParseError('Bad CSeq header', cseqErr ?? ''));
+    // RFC 3261 §8.2.6, RFC 4475 §3.3.1: a response can be built, and routed, when the request's top Via can be read
+    if (request !== null && readableTopVia(request) !== null) err.request = request;
     throw err;
   }
   return msg;
+}
+
+/** "From header", "From, To and Call-ID headers": the mandatory fields (RFC 3261 §8.1.1) missing from `seen`. */
+function missingNames(seen: number): string {
+  const names = ['From', 'To', 'Call-ID', 'CSeq'].filter((_, i) => (seen & (2 << i)) === 0);
+  if (names.length === 1) return `${names[0]} header`;
+  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]} headers`;
+}
+
+/** Why a From or To value is neither name-addr nor addr-spec (RFC 3261 §20.20, §20.39), or null. */
+function nameAddrError(value: string): string | null {
+  try {
+    parseNameAddr(value);
+    return null;
+  } catch (e) {
+    return e instanceof SipParseError ? e.detail : String(e);
+  }
 }
 
 function hasHigh(s: string, from: number, to: number): boolean {
@@ -355,18 +368,32 @@ function checkVia(b: Uint8Array, from: number, to: number): string | null {
   return quoted ? 'unterminated quoted string' : null;
 }
 
-/** Request-URI sanity (RFC 3261 §7.1, §25.1): an absoluteURI with a scheme, not enclosed in <>; uri is b[from, to). */
-function checkRequestUri(b: Uint8Array, from: number, to: number, uri: string): void {
+/** What is wrong with a Request-Line's Request-URI b[from, to) (= uri) and SIP-Version, or null (RFC 3261 §7.1, §25.1). */
+function requestLineError(b: Uint8Array, from: number, to: number, uri: string, version: string): SipParseError | null {
+  if (uri.length === 0) return new SipParseError('Bad Request-Line', 'more than one SP between elements');
+  if (version !== 'SIP/2.0') {
+    if (version.indexOf(' ') >= 0 || version.indexOf('\t') >= 0) return new SipParseError('Bad Request-Line', 'white space in the Request-Line');
+    if (version.toUpperCase() !== 'SIP/2.0') {
+      if (!version.toUpperCase().startsWith('SIP/')) return new SipParseError('Bad Request-Line', `bad SIP-Version "${version}"`);
+      return new SipParseError('Version Not Supported', version, 505);
+    }
+  }
+  return requestUriOk(b, from, to) ? null : new SipParseError('Bad Request-URI', uri);
+}
+
+/** Request-URI sanity (RFC 3261 §7.1, §25.1): an absoluteURI with a scheme, not enclosed in <>. */
+function requestUriOk(b: Uint8Array, from: number, to: number): boolean {
   let colon = from;
   while (colon < to && b[colon] !== 0x3a) colon++;
-  if (colon === from || colon === to) fail('Bad Request-URI', uri);
+  if (colon === from || colon === to) return false;
   for (let i = from; i < colon; i++) {
     const c = b[i];
     const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (i > from && ((c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e));
-    if (!ok) fail('Bad Request-URI', uri);
+    if (!ok) return false;
   }
   for (let i = colon + 1; i < to; i++) {
     const c = b[i];
-    if (c < 0x21 || c > 0x7e || c === 0x3c || c === 0x3e || c === 0x22) fail('Bad Request-URI', uri);
+    if (c < 0x21 || c > 0x7e || c === 0x3c || c === 0x3e || c === 0x22) return false;
   }
+  return true;
 }

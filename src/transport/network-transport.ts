@@ -8,8 +8,8 @@ import tls from 'node:tls';
 import type { SipMessage, SipRequest } from '../sip/message.ts';
 import { SipParseError } from '../sip/parse-error.ts';
 import { parseMessage } from '../sip/parser.ts';
-import { createResponse } from '../sip/response.ts';
 import { serializeMessage } from '../sip/serializer.ts';
+import { reject, rejectUnparsable } from './reject.ts';
 import { remoteKey, StreamConnection, type ConnectionOwner } from './stream-connection.ts';
 import type {
   ConnectionClosedListener, ListenerConfig, ListenerInfo, MessageListener, SendErrorCallback, Source, Target, Transport,
@@ -309,18 +309,19 @@ export class NetworkTransport implements Transport, ConnectionOwner {
       return;
     }
     const address = normalizeAddress(rawAddress);
+    const source: Source = { transport: 'udp', address, port, connectionId: null, local: l.info };
     let msg: SipMessage;
     try {
       msg = parseMessage(buf);
     } catch (err) {
       this.counters.parseErrors++;
-      // RFC 3261 §21.4.1: answer 400 when the request can be answered at all; otherwise drop.
-      const req = err instanceof SipParseError ? err.request : undefined;
-      if (req !== undefined) this.sendUdp(serializeMessage(badRequest(req, err as SipParseError)), address, port, l.info.id);
+      // RFC 3261 §21.4.1: answer 400 when the request can be answered at all, where §18.2.2 says; otherwise drop.
+      const answer = rejectUnparsable(err, source);
+      if (answer !== null) this.send(answer.response, answer.target);
       else this.counters.dropped++;
       return;
     }
-    this.deliver(msg, { transport: 'udp', address, port, connectionId: null, local: l.info });
+    this.deliver(msg, source);
   }
 
   connectionFrame(conn: StreamConnection, frame: Buffer): void {
@@ -329,10 +330,10 @@ export class NetworkTransport implements Transport, ConnectionOwner {
     try {
       msg = parseMessage(frame);
     } catch (err) {
-      // Bad bytes on a stream: 400 where possible, then the connection is closed.
+      // Bad bytes on a stream: 400 where possible (on this connection, RFC 3261 §18.2.2), then the connection is closed.
       this.counters.parseErrors++;
-      const req = err instanceof SipParseError ? err.request : undefined;
-      conn.endWith(req !== undefined ? serializeMessage(badRequest(req, err as SipParseError)) : null);
+      const answer = rejectUnparsable(err, conn.source);
+      conn.endWith(answer !== null ? serializeMessage(answer.response) : null);
       return;
     }
     this.deliver(msg, conn.source);
@@ -341,17 +342,17 @@ export class NetworkTransport implements Transport, ConnectionOwner {
   connectionFramingError(conn: StreamConnection, reason: string, head: Buffer | null): void {
     this.counters.received++;
     this.counters.parseErrors++;
-    let reply: Buffer | null = null;
+    let req: SipRequest | undefined;
     if (head !== null) {
       try {
         const m = parseMessage(head);
-        if (m.isRequest()) reply = serializeMessage(createResponse(m, reason === 'Message Too Large' ? 513 : 400, reason));
+        if (m.isRequest()) req = m;
       } catch (err) {
-        const req = err instanceof SipParseError ? err.request : undefined;
-        if (req !== undefined) reply = serializeMessage(createResponse(req, 400, reason));
+        req = err instanceof SipParseError ? err.request : undefined;
       }
     }
-    conn.endWith(reply);
+    const answer = req !== undefined ? reject(req, reason === 'Message Too Large' ? 513 : 400, reason, conn.source) : null;
+    conn.endWith(answer !== null ? serializeMessage(answer.response) : null);
   }
 
   connectionClosed(conn: StreamConnection, hadError: Error | null): void {
@@ -409,10 +410,6 @@ export class NetworkTransport implements Transport, ConnectionOwner {
       ...this.streams.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve()))),
     ]);
   }
-}
-
-function badRequest(req: SipRequest, err: SipParseError) {
-  return createResponse(req, err.status === 505 ? 505 : 400, err.reason);
 }
 
 function fail(onError: SendErrorCallback | undefined, err: Error): void {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateProfile } from '../../src/config/profile.ts';
-import { silentLogger } from '../../src/log/logger.ts';
+import { silentLogger, type Logger } from '../../src/log/logger.ts';
 import { startServer, type TvphoneServer } from '../../src/server.ts';
 import { ha1 } from '../../src/sip/digest.ts';
 import type { ListenerInfo } from '../../src/transport/transport.ts';
@@ -41,6 +41,8 @@ export interface TestServerOptions {
   profile?: Record<string, unknown>;
   /** keep the database (restart tests) */
   keepDb?: boolean;
+  /** the server's logger; default silent */
+  log?: Logger;
 }
 
 export const REALM = 'tvphone';
@@ -55,7 +57,7 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     store: { url: dbUrl },
     ...o.profile,
   }, 'test-profile');
-  const server = await startServer({ profile, log: silentLogger(), timerValues: { t1: 100, t2: 400, t4: 500 } });
+  const server = await startServer({ profile, log: o.log ?? silentLogger(), timerValues: { t1: 100, t2: 400, t4: 500 } });
   const udp = server.listeners.find((l) => l.transport === 'udp')!;
   const tcp = server.listeners.find((l) => l.transport === 'tcp')!;
   const clients: RawClient[] = [];
