@@ -131,7 +131,7 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
   const proxy = new Proxy({
     transactions, now: () => clock.now(), log: log.child({ mod: 'proxy' }),
     isLocal: (uri) => domains.isLocalUri(uri),
-    recordRouteUri: (source) => ourContact(source).replace('sip:tvphone@', 'sip:') + ';lr',
+    recordRouteUri: (peer) => ourContact(peer).replace('sip:tvphone@', 'sip:') + ';lr',
     callRecorder: { started: (c) => store.recordCall(c), update: (id, u) => store.updateCall(id, u) },
   });
 

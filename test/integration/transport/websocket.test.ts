@@ -240,6 +240,23 @@ describe('transport: SIP over WebSocket (RFC 7118) on a ws listener', function (
     assert.equal((await alice.final(callId, 'MESSAGE')).status, 200);
   });
 
+  it('record-routes twice when an INVITE from a WebSocket leaves over UDP (RFC 5658 §4)', async () => {
+    await start();
+    const alice = await peer();
+    assert.equal((await alice.register('alice')).status, 200);
+    const bob = await ts!.client('udp');
+    bob.autoAnswer = null;
+    assert.equal((await bob.register('bob')).status, 200);
+    alice.request('INVITE', 'sip:bob@127.0.0.1', 'alice', '<sip:bob@127.0.0.1>', [['Contact', alice.contact]]);
+    const inv = await bob.nextRequest('INVITE');
+    assert.deepEqual(inv.headerValues('record-route'), [
+      `<sip:127.0.0.1:${ts!.udp.port};transport=udp;lr>`,
+      `<sip:127.0.0.1:${wsl.port};transport=ws;lr>`,
+    ]);
+    bob.sendMessage(createResponse(inv, 486, undefined, newTag()));
+    await alice.waitFor((m) => !m.isRequest() && (m as SipResponse).status === 486, 'the 486 over the WebSocket');
+  });
+
   it('takes the user offline when its WebSocket closes, as for TCP', async () => {
     await start();
     const bob = await peer();
