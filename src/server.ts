@@ -50,7 +50,8 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
   // TLS files are read before anything is opened, so a bad one leaves nothing behind.
   const listeners: TransportListener[] = profile.listeners.map((l) => ({
     transport: l.transport, host: l.host, port: l.port,
-    tls: l.transport === 'tls' ? readListenerTls(l, profile.file) : undefined,
+    tls: l.transport === 'tls' || l.transport === 'wss' ? readListenerTls(l, profile.file) : undefined,
+    path: l.path,
   }));
   const url = opts.dbUrl ?? profile.store.url;
   let storeDown = false;
@@ -130,7 +131,7 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
   const proxy = new Proxy({
     transactions, now: () => clock.now(), log: log.child({ mod: 'proxy' }),
     isLocal: (uri) => domains.isLocalUri(uri),
-    recordRouteUri: (source) => ourContact(source).replace('sip:tvphone@', 'sip:') + ';lr',
+    recordRouteUri: (peer) => ourContact(peer).replace('sip:tvphone@', 'sip:') + ';lr',
     callRecorder: { started: (c) => store.recordCall(c), update: (id, u) => store.updateCall(id, u) },
   });
 

@@ -22,7 +22,7 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 export function registerServeCommand(program: Command): void {
   program.command('serve').description('run the registrar and proxy in the foreground (stop with SIGINT/SIGTERM)')
     .option('--profile <file>', 'sip-profiles/*.json to run', DEFAULT_PROFILE_FILE)
-    .option('--listen <transport:host:port>', 'listen here instead of the profile listeners (repeatable: udp:0.0.0.0:5060, tcp:[::]:5060)', collect, [])
+    .option('--listen <transport:host:port>', 'listen here instead of the profile listeners (repeatable: udp:0.0.0.0:5060, tcp:[::]:5060, ws:0.0.0.0:8080)', collect, [])
     .addOption(dbOption())
     .option('--domain <name>', "the server's own domain (repeatable); default: whatever address it is reached at", collect, [])
     .addOption(new Option('--auth <mode>', 'digest (default) or none: for closed networks and benchmarks, any user may register').choices(['digest', 'none']))

@@ -4,22 +4,26 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { TvphoneError } from '../errors.ts';
 
-export type TransportName = 'udp' | 'tcp' | 'tls';
+export type TransportName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
+/** What a trunk may use: a WebSocket (RFC 7118) is only accepted from browsers, never dialled. */
+export type TrunkTransportName = 'udp' | 'tcp' | 'tls';
 
 export interface ListenerConfig {
   transport: TransportName;
   host: string;
   port: number;
-  /** for tls: PEM files */
+  /** for tls and wss: PEM files */
   cert?: string;
   key?: string;
+  /** for ws and wss: the HTTP path WebSocket handshakes are accepted on (any when absent) */
+  path?: string;
 }
 
 export interface TrunkConfig {
   name: string;
   host: string;
   port: number;
-  transport: TransportName;
+  transport: TrunkTransportName;
   username?: string;
   password?: string;
   register: boolean;
@@ -222,10 +226,10 @@ export function validateProfile(raw: unknown, file: string): Profile {
   };
 }
 
-/** The PEM certificate and key of a tls listener, read from the files the profile names. */
+/** The PEM certificate and key of a tls or wss listener, read from the files the profile names. */
 export function readListenerTls(l: ListenerConfig, profileFile: string): { cert: Buffer; key: Buffer } {
   const read = (path: string | undefined, field: string): Buffer => {
-    if (!path) throw new ProfileError(profileFile, field, 'a tls listener needs it');
+    if (!path) throw new ProfileError(profileFile, field, `a ${l.transport} listener needs it`);
     try {
       return readFileSync(path);
     } catch (err) {
@@ -237,12 +241,22 @@ export function readListenerTls(l: ListenerConfig, profileFile: string): { cert:
 
 /** Parses `udp:HOST:PORT` (IPv6 hosts in brackets) as given to `--listen`. */
 export function parseListenSpec(spec: string): ListenerConfig {
-  const m = /^(udp|tcp|tls):(\[[^\]]+\]|[^:]+):(\d+)$/.exec(spec);
-  if (!m) throw new TvphoneError('ERR_LISTEN', `--listen ${spec}: expected TRANSPORT:HOST:PORT (udp, tcp or tls), e.g. udp:0.0.0.0:5060`);
+  const m = /^(udp|tcp|tls|ws|wss):(\[[^\]]+\]|[^:]+):(\d+)$/.exec(spec);
+  if (!m) throw new TvphoneError('ERR_LISTEN', `--listen ${spec}: expected TRANSPORT:HOST:PORT (udp, tcp, tls, ws or wss), e.g. udp:0.0.0.0:5060`);
   const port = Number(m[3]);
   if (port > 65535) throw new TvphoneError('ERR_LISTEN', `--listen ${spec}: port ${port} is above 65535`);
   const host = m[2].startsWith('[') ? m[2].slice(1, -1) : m[2];
   return { transport: m[1] as TransportName, host, port };
+}
+
+/** RFC 3261 §19.1.2: 5060, 5061 for TLS. WebSocket (RFC 6455 §3: 80, 443) would need root: 8080 and 8443 instead. */
+function defaultListenerPort(transport: TransportName): number {
+  switch (transport) {
+    case 'tls': return 5061;
+    case 'ws': return 8080;
+    case 'wss': return 8443;
+    default: return 5060;
+  }
 }
 
 class Validator {
@@ -301,18 +315,29 @@ class Validator {
   }
   listener(x: unknown, field: string): ListenerConfig {
     const l = this.object(x, field);
-    this.known(l, field, ['transport', 'host', 'port', 'cert', 'key']);
-    const transport = this.oneOf(l.transport, `${field}.transport`, ['udp', 'tcp', 'tls'] as const);
+    this.known(l, field, ['transport', 'host', 'port', 'cert', 'key', 'path']);
+    const transport = this.oneOf(l.transport, `${field}.transport`, ['udp', 'tcp', 'tls', 'ws', 'wss'] as const);
     const out: ListenerConfig = {
       transport,
       host: this.host(l.host ?? '0.0.0.0', `${field}.host`),
-      port: this.int(l.port ?? (transport === 'tls' ? 5061 : 5060), `${field}.port`, 0, 65535),
+      port: this.int(l.port ?? defaultListenerPort(transport), `${field}.port`, 0, 65535),
     };
-    if (transport === 'tls') {
+    if (transport === 'tls' || transport === 'wss') {
       out.cert = this.string(l.cert, `${field}.cert`);
       out.key = this.string(l.key, `${field}.key`);
     } else if (l.cert !== undefined || l.key !== undefined) {
-      this.fail(`${field}.cert`, 'a certificate is only used by a tls listener');
+      this.fail(`${field}.cert`, 'a certificate is only used by a tls or wss listener');
+    }
+    if (transport === 'ws' || transport === 'wss') {
+      if (l.path !== undefined) {
+        const path = this.string(l.path, `${field}.path`);
+        if (!/^\/[\x21-\x7e]*$/.test(path) || path.includes('?') || path.includes('#')) {
+          this.fail(`${field}.path`, `must be an HTTP path starting with / (no query), got ${JSON.stringify(path)}`);
+        }
+        out.path = path;
+      }
+    } else if (l.path !== undefined) {
+      this.fail(`${field}.path`, 'a path is only used by a ws or wss listener');
     }
     return out;
   }

@@ -6,8 +6,11 @@ export interface BranchCopy {
   uri: string;
   /** RFC 3327 §5.3: Path values of the binding, inserted as the topmost Route values in order */
   path?: readonly string[];
-  /** §16.6 step 4: our Record-Route value (`<sip:host:port;transport=tcp;lr>`), or null not to record-route */
-  recordRoute: string | null;
+  /**
+   * §16.6 step 4: our Record-Route value (`<sip:host:port;transport=tcp;lr>`), or two, topmost first (RFC 5658 double
+   * Record-Route), or null not to record-route
+   */
+  recordRoute: string | readonly string[] | null;
   /** §16.6 step 8: the complete Via value we add on top */
   via: string;
 }
@@ -22,7 +25,8 @@ export function copyForBranch(req: SipRequest, c: BranchCopy): SipRequest {
   const headers: HeaderField[] = [];
   headers.push({ name: 'Via', key: 'via', value: c.via });
   let mfSeen = false;
-  let rrDone = c.recordRoute === null;
+  const rr = c.recordRoute === null ? [] : typeof c.recordRoute === 'string' ? [c.recordRoute] : c.recordRoute;
+  let rrDone = rr.length === 0;
   let routeDone = c.path === undefined || c.path.length === 0;
   for (let i = 0; i < src.length; i++) {
     const f = src[i];
@@ -37,7 +41,7 @@ export function copyForBranch(req: SipRequest, c: BranchCopy): SipRequest {
     }
     if (key === 'record-route' && !rrDone) {
       // §16.6 step 4: "inserted ... before any existing Record-Route header field values"
-      headers.push({ name: 'Record-Route', key: 'record-route', value: c.recordRoute as string });
+      for (const value of rr) headers.push({ name: 'Record-Route', key: 'record-route', value });
       rrDone = true;
     } else if (key === 'route' && !routeDone) {
       for (const p of c.path as readonly string[]) headers.push({ name: 'Route', key: 'route', value: p });
@@ -50,7 +54,7 @@ export function copyForBranch(req: SipRequest, c: BranchCopy): SipRequest {
   // §16.6 step 3: "If the copy does not contain a Max-Forwards header field, the proxy MUST add one with a value of 70"
   if (!mfSeen) headers.push({ name: 'Max-Forwards', key: 'max-forwards', value: '70' });
   if (!routeDone) for (const p of c.path as readonly string[]) headers.push({ name: 'Route', key: 'route', value: p });
-  if (!rrDone) headers.push({ name: 'Record-Route', key: 'record-route', value: c.recordRoute as string });
+  if (!rrDone) for (const value of rr) headers.push({ name: 'Record-Route', key: 'record-route', value });
   const copy = new SipRequest(req.method, c.uri, headers, req.body);
   copy.version = req.version;
   return copy;

@@ -11,7 +11,7 @@ import type { Binding, CallUpdate, NewCall } from '../store/store.ts';
 import type { ClientTransaction, TransactionLayer } from '../transaction/transaction-layer.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
 import type { TimerHandle, Timers } from '../transaction/timers.ts';
-import type { Source, Target as Destination } from '../transport/transport.ts';
+import type { Target as Destination } from '../transport/transport.ts';
 import { defaultPort } from '../transport/transport.ts';
 import { cancelFor } from '../transaction/request-from-invite.ts';
 import { DialogTable, outcomeOf } from './call-outcome.ts';
@@ -34,8 +34,8 @@ export interface ProxyOptions {
   transactions: TransactionLayer;
   /** true when the URI names this proxy (any of our listeners or domains without a user part, our Record-Route) */
   isLocal(uri: string): boolean;
-  /** our Record-Route URI for a request that came in from `source`, without <> and with `;lr`; default from the transport's sent-by */
-  recordRouteUri?(source: Source): string;
+  /** our Record-Route URI on the side facing `peer` (where a request came from or goes to), without <> and with `;lr`; default from the transport's sent-by */
+  recordRouteUri?(peer: Destination): string;
   /** RFC 3263 for a next-hop URI that is not a numeric address; default: numeric hosts only (null = unreachable → 503) */
   resolve?(uri: string): Destination | null;
   /** the time in epoch ms (call records, dialog expiry); default Date.now */
@@ -142,7 +142,7 @@ export class Proxy {
   };
   private readonly tl: TransactionLayer;
   private readonly isLocal: (uri: string) => boolean;
-  private readonly rrUri: (source: Source) => string;
+  private readonly rrUri: (peer: Destination) => string;
   private readonly resolveUri: (uri: string) => Destination | null;
   private readonly now: () => number;
   private readonly timers: Timers;
@@ -163,8 +163,8 @@ export class Proxy {
     this.tl = opts.transactions;
     this.isLocal = opts.isLocal;
     const transport = this.tl.transport;
-    this.rrUri = opts.recordRouteUri ?? ((source) => {
-      const sb = transport.sentBy({ transport: source.transport, address: source.address, port: source.port, listenerId: source.local.id });
+    this.rrUri = opts.recordRouteUri ?? ((peer) => {
+      const sb = transport.sentBy(peer);
       return `sip:${hostForUri(sb.host)}:${sb.port};transport=${sb.transport};lr`;
     });
     this.resolveUri = opts.resolve ?? destinationOfUri;
@@ -232,7 +232,8 @@ export class Proxy {
     }
     const hash = this.loopHashes.get(req) ?? loopHash(req, this.salt);
     const rr = opts.recordRoute ?? (RECORD_ROUTE_METHODS.has(req.method) && !hasToTag(req));
-    const rrValue = rr ? `<${this.rrUri(st.source)}>` : null;
+    const from = st.source;
+    const rrIn = rr ? `<${this.rrUri({ transport: from.transport, address: from.address, port: from.port, listenerId: from.local.id })}>` : null;
     if (invite) this.relays.set(st, relay);
     for (const t of targets) {
       const target = toTarget(t);
@@ -250,7 +251,9 @@ export class Proxy {
       }
       const sb = this.tl.transport.sentBy(destination);
       const via = `SIP/2.0/${sb.transport.toUpperCase()} ${hostForUri(sb.host)}:${sb.port};branch=${proxyBranch(hash)};rport`;
-      branch.request = copyForBranch(req, { uri: target.uri, path: target.path, recordRoute: rrValue, via });
+      // RFC 5658 §4: leaving over another transport, record-route twice: the top value for the callee's side, the next for the caller's
+      const recordRoute = rrIn === null ? null : destination.transport === from.transport ? rrIn : [`<${this.rrUri(destination)}>`, rrIn];
+      branch.request = copyForBranch(req, { uri: target.uri, path: target.path, recordRoute, via });
       this.startBranch(branch);
     }
     relay.starting = false;

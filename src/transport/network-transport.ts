@@ -1,22 +1,25 @@
-// The socket transport (RFC 3261 §18): UDP, TCP and TLS listeners, IPv4 and IPv6, behind the Transport port.
+// The socket transport (RFC 3261 §18): UDP, TCP, TLS and WebSocket (RFC 7118) listeners, IPv4 and IPv6, behind the Transport port.
 // Network input never throws past this file: bad messages get 400 where answerable, else are dropped and counted.
 
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { networkInterfaces } from 'node:os';
 import tls from 'node:tls';
+import type { WebSocket } from 'ws';
 import type { SipMessage, SipRequest } from '../sip/message.ts';
 import { SipParseError } from '../sip/parse-error.ts';
 import { parseMessage } from '../sip/parser.ts';
 import { serializeMessage } from '../sip/serializer.ts';
 import { reject, rejectUnparsable } from './reject.ts';
-import { remoteKey, StreamConnection, type ConnectionOwner } from './stream-connection.ts';
+import { remoteKey, TcpConnection, type StreamConnection, type ConnectionOwner } from './stream-connection.ts';
 import type {
   ConnectionClosedListener, ListenerConfig, ListenerInfo, MessageListener, SendErrorCallback, Source, Target, Transport,
   TransportCounters, TransportName,
 } from './transport.ts';
 import { stampTopVia } from './via-stamp.ts';
 import { localAddressFor, type InterfaceAddress } from './local-address.ts';
+import { WsConnection } from './ws-connection.ts';
+import { WsListener } from './ws-listener.ts';
 
 export interface NetworkTransportOptions {
   listeners: ListenerConfig[];
@@ -58,6 +61,7 @@ export class NetworkTransport implements Transport, ConnectionOwner {
   readonly listeners: ListenerInfo[] = [];
   private readonly udp: UdpListener[] = [];
   private readonly streams: StreamListener[] = [];
+  private readonly webSockets: WsListener[] = [];
   private readonly connections = new Map<number, StreamConnection>();
   private readonly byRemote = new Map<string, StreamConnection>();
   private readonly messageListeners: MessageListener[] = [];
@@ -106,6 +110,18 @@ export class NetworkTransport implements Transport, ConnectionOwner {
   private async bind(cfg: ListenerConfig): Promise<void> {
     const id = this.listeners.length;
     const host = stripBrackets(cfg.host);
+    if (cfg.transport === 'ws' || cfg.transport === 'wss') {
+      const l = await WsListener.listen(cfg, id, host, {
+        maxMessageSize: this.maxMessageSize,
+        mayAccept: () => !this.closed && this.connections.size < this.maxConnections,
+        refused: () => this.counters.dropped++,
+        accepted: (ws, socket) => this.onAcceptWebSocket(l.info, ws, socket),
+        onError: this.report,
+      });
+      this.webSockets.push(l);
+      this.listeners.push(l.info);
+      return;
+    }
     if (cfg.transport === 'udp') {
       const v6 = net.isIPv6(host);
       const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4' });
@@ -257,6 +273,8 @@ export class NetworkTransport implements Transport, ConnectionOwner {
   }
 
   private connect(transport: TransportName, address: string, port: number): StreamConnection | Error {
+    // RFC 7118 §5: a WebSocket client is reached only over the connection it opened; its Contact is no address
+    if (transport === 'ws' || transport === 'wss') return new Error(`no open ${transport} connection to ${address}:${port}`);
     if (this.connections.size >= this.maxConnections) return new Error(`connection limit (${this.maxConnections}) reached`);
     const l = this.streams.find((x) => x.info.transport === transport) ?? this.streams[0];
     const local: ListenerInfo = l?.info ?? { id: -1, transport, host: '0.0.0.0', port: 0 };
@@ -280,12 +298,20 @@ export class NetworkTransport implements Transport, ConnectionOwner {
   }
 
   private adopt(transport: TransportName, socket: net.Socket, address: string, port: number, local: ListenerInfo, outbound: boolean): StreamConnection {
-    const id = this.nextConnectionId++;
-    const conn = new StreamConnection(this, id, transport, socket, address, port, local, outbound, this.maxMessageSize, this.tick);
-    this.connections.set(id, conn);
+    return this.track(new TcpConnection(this, this.nextConnectionId++, transport, socket, address, port, local, outbound, this.maxMessageSize, this.tick));
+  }
+
+  private track(conn: StreamConnection): StreamConnection {
+    this.connections.set(conn.id, conn);
     this.byRemote.set(conn.remoteKey, conn);
     this.counters.connectionsOpened++;
     return conn;
+  }
+
+  /** RFC 7118: an accepted WebSocket is a flow like an accepted TCP connection (maxConnections checked at the handshake). */
+  private onAcceptWebSocket(local: ListenerInfo, ws: WebSocket, socket: net.Socket): void {
+    const address = normalizeAddress(socket.remoteAddress ?? '');
+    this.track(new WsConnection(this, this.nextConnectionId++, local.transport, ws, socket, address, socket.remotePort ?? 0, local, this.tick));
   }
 
   // ---------------------------------------------------------------- receiving
@@ -408,6 +434,7 @@ export class NetworkTransport implements Transport, ConnectionOwner {
     await Promise.all([
       ...this.udp.map((l) => new Promise<void>((resolve) => l.socket.close(() => resolve()))),
       ...this.streams.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve()))),
+      ...this.webSockets.map((l) => l.close()),
     ]);
   }
 }

@@ -1,4 +1,5 @@
-// One TCP or TLS connection: framing, keep-alive answers, activity tracking for the idle sweep.
+// A connection-oriented flow (RFC 5626 §3: TCP, TLS, and WebSocket in ./ws-connection.ts): what the transport keeps
+// per connection. TcpConnection frames a TCP or TLS byte stream, answers keep-alives and tracks activity for the idle sweep.
 
 import type { Socket } from 'node:net';
 import type { FrameSink } from './stream-framer.ts';
@@ -14,9 +15,10 @@ export interface ConnectionOwner {
   connectionClosed(conn: StreamConnection, hadError: Error | null): void;
 }
 
-export class StreamConnection implements FrameSink {
+export abstract class StreamConnection {
   readonly id: number;
   readonly transport: TransportName;
+  /** the TCP or TLS socket (under a WebSocket: the upgraded one) */
   readonly socket: Socket;
   /** the Source of every message received here (shared: it does not change for the connection's life) */
   readonly source: Source;
@@ -29,12 +31,11 @@ export class StreamConnection implements FrameSink {
   closed = false;
   /** error callbacks of sends queued before an outbound connection was established (bounded) */
   pendingErrors: SendErrorCallback[] | null = null;
-  private framer: StreamFramer;
-  private owner: ConnectionOwner;
-  private lastError: Error | null = null;
+  protected readonly owner: ConnectionOwner;
+  protected lastError: Error | null = null;
 
   constructor(owner: ConnectionOwner, id: number, transport: TransportName, socket: Socket, address: string, port: number,
-    local: ListenerInfo, outbound: boolean, maxMessageSize: number, tick: number) {
+    local: ListenerInfo, outbound: boolean, tick: number) {
     this.owner = owner;
     this.id = id;
     this.transport = transport;
@@ -44,6 +45,33 @@ export class StreamConnection implements FrameSink {
     this.source = { transport, address, port, connectionId: id, local };
     this.remoteKey = remoteKey(transport, address, port);
     this.lastTick = tick;
+  }
+
+  /** Send one message (or keep-alive) on the flow. */
+  abstract write(bytes: Buffer): void;
+
+  /** Send what is left (e.g. a 400), then close. */
+  abstract endWith(bytes: Buffer | null): void;
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** The flow is gone: tell the owner once. */
+  protected onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.owner.connectionClosed(this, this.lastError);
+  }
+}
+
+/** One TCP or TLS connection, framed by Content-Length (RFC 3261 §18.3). */
+export class TcpConnection extends StreamConnection implements FrameSink {
+  private framer: StreamFramer;
+
+  constructor(owner: ConnectionOwner, id: number, transport: TransportName, socket: Socket, address: string, port: number,
+    local: ListenerInfo, outbound: boolean, maxMessageSize: number, tick: number) {
+    super(owner, id, transport, socket, address, port, local, outbound, tick);
     this.framer = new StreamFramer(this, maxMessageSize);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -79,7 +107,6 @@ export class StreamConnection implements FrameSink {
     this.socket.write(bytes);
   }
 
-  /** Send what is left (e.g. a 400), then close. */
   endWith(bytes: Buffer | null): void {
     if (this.closed) return;
     const s = this.socket;
@@ -87,16 +114,6 @@ export class StreamConnection implements FrameSink {
     else s.end(() => s.destroy());
     // a peer that never reads must not keep it open: destroy after a grace period
     setTimeout(() => s.destroy(), 2000).unref();
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-
-  private onClose(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.owner.connectionClosed(this, this.lastError);
   }
 }
 

@@ -4,15 +4,18 @@
 
 import type { SipMessage } from '../sip/message.ts';
 
-export type TransportName = 'udp' | 'tcp' | 'tls';
+/** 'ws' and 'wss' are SIP over WebSocket (RFC 7118), accepted only: a WebSocket client is never dialled. */
+export type TransportName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
 
 /** One listener of a profile: `{ transport: 'udp', host: '0.0.0.0', port: 5060 }`. Port 0 binds any free port. */
 export interface ListenerConfig {
   transport: TransportName;
   host: string;
   port: number;
-  /** PEM certificate and key (file contents, not paths): required for 'tls' */
+  /** PEM certificate and key (file contents, not paths): required for 'tls' and 'wss' */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** ws/wss: the only HTTP path a WebSocket handshake is accepted on (e.g. '/sip'); any path when absent */
+  path?: string;
 }
 
 /** A bound listener: `port` is the port actually bound (resolves port 0). */
@@ -75,22 +78,35 @@ export interface Transport {
   onConnectionClosed(listener: ConnectionClosedListener): void;
 }
 
-/** RFC 3261 §18: TCP and TLS are reliable; UDP is not. */
+/** RFC 3261 §18: TCP and TLS are reliable; UDP is not. RFC 7118 §5: WebSocket is reliable too. */
 export function isReliable(transport: TransportName | string): boolean {
   return transport !== 'udp' && transport !== 'UDP';
 }
 
-/** Default port per transport (RFC 3261 §19.1.2: 5060, 5061 for TLS). */
+/** Default port per transport (RFC 3261 §19.1.2: 5060, 5061 for TLS; RFC 6455 §3: 80 for ws, 443 for wss). */
 export function defaultPort(transport: TransportName | string): number {
-  return transport === 'tls' || transport === 'TLS' ? 5061 : 5060;
+  switch (transport.toLowerCase()) {
+    case 'tls': return 5061;
+    case 'ws': return 80;
+    case 'wss': return 443;
+    default: return 5060;
+  }
 }
 
-/** Via transport token ('UDP', 'TCP', 'TLS') → TransportName, or null for anything we do not speak. */
+/** True for the WebSocket transports (RFC 7118), which are reached only over the connection the client opened. */
+export function isWebSocket(transport: TransportName | string): boolean {
+  const t = transport.toLowerCase();
+  return t === 'ws' || t === 'wss';
+}
+
+/** Via transport token ('UDP', 'TCP', 'TLS', RFC 7118 §5.3 'WS', 'WSS') → TransportName, or null for anything we do not speak. */
 export function transportFromVia(token: string): TransportName | null {
   switch (token.toUpperCase()) {
     case 'UDP': return 'udp';
     case 'TCP': return 'tcp';
     case 'TLS': return 'tls';
+    case 'WS': return 'ws';
+    case 'WSS': return 'wss';
     default: return null;
   }
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import {
   Inviter, Messager, Registerer, RegistererState, SessionState, Subscriber, SubscriptionState, UserAgent,
-  type Invitation, type Message, type Notification, type Session, type SessionDescriptionHandler,
+  type Invitation, type Message, type Notification, type Session,
 } from 'sip.js';
 import type { TestServer } from '../helpers/test-server.ts';
 import { startDefaultProfileServer } from '../helpers/default-profile-server.ts';
@@ -13,32 +13,7 @@ import { until as waitFor } from '../helpers/until.ts';
 import { overallBasic, parsePidf } from '../../src/presence/pidf.ts';
 import { LOOPBACK, sleep } from './lib/proc.ts';
 import { NodeTcpTransport } from './lib/sipjs-tcp-transport.ts';
-
-const sdp = (port: number): string =>
-  ['v=0', `o=- ${port} 1 IN IP4 ${LOOPBACK}`, 's=-', `c=IN IP4 ${LOOPBACK}`, 't=0 0', `m=audio ${port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
-
-/** Offers/answers a fixed PCMU SDP and remembers the peer's (no media: the signalling is under test). */
-class FixedSdh implements SessionDescriptionHandler {
-  remote: string | null = null;
-  readonly #port: number;
-  constructor(port: number) {
-    this.#port = port;
-  }
-  close(): void {}
-  getDescription(): Promise<{ body: string; contentType: string }> {
-    return Promise.resolve({ body: sdp(this.#port), contentType: 'application/sdp' });
-  }
-  hasDescription(contentType: string): boolean {
-    return contentType === 'application/sdp';
-  }
-  setDescription(s: string): Promise<void> {
-    this.remote = s;
-    return Promise.resolve();
-  }
-  sendDtmf(): boolean {
-    return false;
-  }
-}
+import { FixedSdh } from './lib/sipjs-fixed-sdh.ts';
 
 describe('interop: SIP.js 0.21 user agents over TCP through tvphone', function () {
   this.timeout(20000);

@@ -61,6 +61,21 @@ describe('sip-profiles', () => {
     assert.equal(refusal(() => validateProfile({ listeners: [{ transport: 'tls', host: '127.0.0.1' }] }, 'p.json')).field, 'listeners[0].cert');
   });
 
+  it('takes ws and wss listeners (RFC 7118): wss needs a certificate and key like tls, path only on WebSocket listeners', () => {
+    const p = validateProfile({ listeners: [{ transport: 'ws', host: '0.0.0.0', port: 8080, path: '/sip' }, { transport: 'wss', cert: 'c.pem', key: 'k.pem' }] }, 'p.json');
+    assert.deepEqual(p.listeners, [
+      { transport: 'ws', host: '0.0.0.0', port: 8080, path: '/sip' },
+      { transport: 'wss', host: '0.0.0.0', port: 8443, cert: 'c.pem', key: 'k.pem' },
+    ]);
+    const noCert = refusal(() => validateProfile({ listeners: [{ transport: 'wss', host: '127.0.0.1' }] }, 'p.json'));
+    assert.deepEqual([noCert.file, noCert.field, noCert.reason], ['p.json', 'listeners[0].cert', 'must be a non-empty string']);
+    assert.equal(refusal(() => validateProfile({ listeners: [{ transport: 'ws', cert: 'c.pem' }] }, 'p.json')).field, 'listeners[0].cert');
+    assert.equal(refusal(() => validateProfile({ listeners: [{ transport: 'tcp', path: '/sip' }] }, 'p.json')).field, 'listeners[0].path');
+    assert.match(refusal(() => validateProfile({ listeners: [{ transport: 'ws', path: 'sip' }] }, 'p.json')).reason, /must be an HTTP path starting with \//);
+    assert.equal(refusal(() => validateProfile({ listeners: [{ transport: 'tcp', port: 5060 }, { transport: 'ws', port: 5060 }] }, 'p.json')).field, 'listeners[1]');
+    assert.equal(refusal(() => validateProfile({ trunks: [{ name: 'c', host: '127.0.0.1', transport: 'ws' }] }, 'p.json')).field, 'trunks[0].transport');
+  });
+
   it('refuses minExpires above maxExpires', () => {
     assert.equal(refusal(() => validateProfile({ registrar: { minExpires: 9000, maxExpires: 7200 } }, 'p.json')).field, 'registrar.minExpires');
   });
@@ -111,6 +126,8 @@ describe('sip-profiles', () => {
   it('parses --listen specs with IPv4 and bracketed IPv6 hosts', () => {
     assert.deepEqual(parseListenSpec('udp:127.0.0.1:5060'), { transport: 'udp', host: '127.0.0.1', port: 5060 });
     assert.deepEqual(parseListenSpec('tcp:[::1]:0'), { transport: 'tcp', host: '::1', port: 0 });
+    assert.deepEqual(parseListenSpec('ws:127.0.0.1:8080'), { transport: 'ws', host: '127.0.0.1', port: 8080 });
+    assert.deepEqual(parseListenSpec('wss:[::1]:8443'), { transport: 'wss', host: '::1', port: 8443 });
     assert.throws(() => parseListenSpec('sctp:1.2.3.4:5060'), /expected TRANSPORT:HOST:PORT/);
     assert.throws(() => parseListenSpec('udp:1.2.3.4:99999'), /above 65535/);
   });

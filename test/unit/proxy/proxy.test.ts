@@ -123,6 +123,21 @@ describe('proxy: forwarding to a target set (RFC 3261 §16.5, §16.6)', () => {
     assert.equal(a.headerValues('via').length, 2, 'the caller Via stays below ours');
   });
 
+  it('record-routes twice when the request leaves over another transport, the callee\'s side on top (RFC 5658 §4)', () => {
+    // the caller came over a WebSocket (connection 7), the bindings are on UDP
+    fromCaller(h, invite(), { transport: 'ws', connectionId: 7 });
+    const a = only(h.sentTo(B1, 'INVITE'));
+    assert.deepEqual(a.headerValues('record-route'), ['<sip:127.0.0.1:5060;transport=udp;lr>', '<sip:127.0.0.1:5060;transport=ws;lr>']);
+  });
+
+  it('record-routes once when the request leaves over the transport it came in on', () => {
+    h.targets = [binding('sip:bob@b.invalid;transport=ws', B1, 40000, { transport: 'ws', connectionId: '9' })];
+    fromCaller(h, invite(), { transport: 'ws', connectionId: 7 });
+    const a = only(h.sentTo(B1, 'INVITE'));
+    assert.deepEqual(a.headerValues('record-route'), ['<sip:127.0.0.1:5060;transport=ws;lr>']);
+    assert.equal(h.fake.sent.find((s) => s.msg === a)?.target.connectionId, 9, 'sent over the binding\'s WebSocket');
+  });
+
   it('adds Max-Forwards: 70 when the request has none', () => {
     fromCaller(h, invite({ maxForwards: null }));
     assert.equal(only(h.sentTo(B1, 'INVITE')).header('max-forwards'), '70');
