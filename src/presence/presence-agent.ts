@@ -14,7 +14,7 @@ import { silentLogger, type Logger } from '../log/logger.ts';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import { createRequest } from '../dialog/dialog-state.ts';
 import { subscriptionDialog } from './subscription-dialog.ts';
-import { buildPidf, PIDF_CONTENT_TYPE, presenceDocument, tupleIdFor, type BasicStatus } from './pidf.ts';
+import { buildPidf, PIDF_CONTENT_TYPE, presenceDocument, tupleIdFor, type BasicStatus } from '../formats/pidf.ts';
 
 /** Send a request inside a subscription's dialog; resolves with the final response, or null on timeout / transport error. */
 export type SendInDialog = (req: SipRequest, sub: Subscription) => Promise<SipResponse | null>;

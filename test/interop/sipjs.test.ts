@@ -9,7 +9,7 @@ import {
 } from 'sip.js';
 import type { TestServer } from '../helpers/test-server.ts';
 import { startDefaultProfileServer } from '../helpers/default-profile-server.ts';
-import { overallBasic, parsePidf } from '../../src/presence/pidf.ts';
+import { overallBasic, parsePidf } from '../../src/formats/pidf.ts';
 import { LOOPBACK, sleep } from './lib/proc.ts';
 import { NodeTcpTransport } from './lib/sipjs-tcp-transport.ts';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import type { BindingChange, Subscription } from '../../../src/store/store.ts';
 import { PresenceAgent, presentityOf, type PresenceOptions, type SubscriptionSource } from '../../../src/presence/presence-agent.ts';
-import { parsePidf, overallBasic } from '../../../src/presence/pidf.ts';
+import { parsePidf, overallBasic } from '../../../src/formats/pidf.ts';
 import { FakeClock, FakeStore } from '../offline/fakes.ts';
 
 const SOURCE: SubscriptionSource = { transport: 'tcp', sourceIp: '127.0.0.1', sourcePort: 5070, connectionId: 'c1' };
