@@ -34,7 +34,7 @@ export function dialogIdOfRequest(req: SipRequest): DialogId | null {
 }
 
 export class Dialog {
-  /** the dialog state, plain data (RFC 3261 §12); the accessors below read and write it */
+  /** the dialog state, plain data (RFC 3261 §12); the accessors below are shorthands for the UA core and the TU */
   readonly data: DialogState;
   state: DialogPhase;
   readonly isUac: boolean;
@@ -54,12 +54,6 @@ export class Dialog {
   get remoteTag(): string {
     return this.data.remoteTag;
   }
-  get localUri(): string {
-    return this.data.localUri;
-  }
-  get remoteUri(): string {
-    return this.data.remoteUri;
-  }
   get remoteTarget(): string {
     return this.data.remoteTarget;
   }
@@ -74,9 +68,6 @@ export class Dialog {
   }
   get remoteSeq(): number | null {
     return this.data.remoteSeq;
-  }
-  get secure(): boolean {
-    return this.data.secure;
   }
 
   get id(): DialogId {
