@@ -12,8 +12,9 @@ import { StoreUnavailableError } from '../errors.ts';
 import type { BindingChange, LocationStore, Presence, Subscription, SubscriptionStore } from '../store/store.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
-import { buildInDialogRequest } from './in-dialog-request.ts';
-import { buildPidf, PIDF_CONTENT_TYPE, presenceDocument, tupleIdFor, type BasicStatus } from './pidf.ts';
+import { createRequest } from '../dialog/dialog-state.ts';
+import { subscriptionDialog } from './subscription-dialog.ts';
+import { buildPidf, PIDF_CONTENT_TYPE, presenceDocument, tupleIdFor, type BasicStatus } from '../formats/pidf.ts';
 
 /** Send a request inside a subscription's dialog; resolves with the final response, or null on timeout / transport error. */
 export type SendInDialog = (req: SipRequest, sub: Subscription) => Promise<SipResponse | null>;
@@ -333,7 +334,8 @@ export class PresenceAgent {
     const basic: BasicStatus = presence?.netstate === 1 ? 'open' : 'closed';
     const entity = this.entityOf(sub.presentity);
     const remoteUri = sub.watcher.includes(':') ? sub.watcher : `sip:${sub.watcher}@${o.domain}`;
-    const req = buildInDialogRequest('NOTIFY', sub, entity, remoteUri, sub.cseq);
+    // RFC 3261 §12.2.1.1: sub.cseq already counts this NOTIFY
+    const req = createRequest(subscriptionDialog(sub, entity, remoteUri), 'NOTIFY', { seq: sub.cseq });
     req.addHeader('Event', PRESENCE_EVENT);
     req.addHeader('Subscription-State', subscriptionState);
     req.addHeader('Contact', `<${this.#contact(sub)}>`);

@@ -19,7 +19,7 @@
 //                   reason: local-hangup | remote-hangup | rejected | cancelled | busy | no-ack | error;
 //                   rtcp: MediaStats of src/media/rtp-session.ts (null when media never started)
 //   error           {message, code?}                               something failed; the agent carries on
-import type { MissedCallGroup } from '../offline/missed-call-notice.ts';
+import type { MissedCallGroup } from '../formats/missed-call-notice.ts';
 import type { MediaStats } from '../media/rtp-session.ts';
 import type { MediaDirection } from '../media/sdp.ts';
 

@@ -15,7 +15,7 @@ import {
 } from 'sip.js';
 import type { TestServer } from '../helpers/test-server.ts';
 import { startDefaultProfileServer } from '../helpers/default-profile-server.ts';
-import { overallBasic, parsePidf } from '../../src/presence/pidf.ts';
+import { overallBasic, parsePidf } from '../../src/formats/pidf.ts';
 import { tvphoneRegistererOptions, tvphoneUserAgentOptions } from '../../contrib/sipjs-phone.js';
 import { LOOPBACK, sleep } from './lib/proc.ts';
 import { FixedSdh } from './lib/sipjs-fixed-sdh.ts';

@@ -10,7 +10,7 @@ import {
 import type { TestServer } from '../helpers/test-server.ts';
 import { startDefaultProfileServer } from '../helpers/default-profile-server.ts';
 import { until as waitFor } from '../helpers/until.ts';
-import { overallBasic, parsePidf } from '../../src/presence/pidf.ts';
+import { overallBasic, parsePidf } from '../../src/formats/pidf.ts';
 import { LOOPBACK, sleep } from './lib/proc.ts';
 import { NodeTcpTransport } from './lib/sipjs-tcp-transport.ts';
 import { FixedSdh } from './lib/sipjs-fixed-sdh.ts';

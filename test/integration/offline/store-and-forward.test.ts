@@ -12,7 +12,7 @@ import { startTestServer, storeBackend, type TestServer, type TestServerOptions 
 import { RawClient } from '../../helpers/raw-client.ts';
 import type { TestDatabase } from '../store/pg-database.ts';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
-import { parseMissedCallNotice, splitMultipart } from '../../../src/offline/missed-call-notice.ts';
+import { parseMissedCallNotice, splitMultipart } from '../../../src/formats/missed-call-notice.ts';
 import { parseCSeq } from '../../../src/sip/headers.ts';
 
 const run = promisify(execFile);

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 import { RawClient } from '../../helpers/raw-client.ts';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
-import { overallBasic, parsePidf, PIDF_CONTENT_TYPE } from '../../../src/presence/pidf.ts';
+import { overallBasic, parsePidf, PIDF_CONTENT_TYPE } from '../../../src/formats/pidf.ts';
 import { parseAuthParams, parseCSeq, parseNameAddr, tagOf } from '../../../src/sip/headers.ts';
 import { buildAuthorization } from '../../../src/sip/digest.ts';
 import { newTag } from '../../../src/sip/ids.ts';

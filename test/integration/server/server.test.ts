@@ -9,7 +9,7 @@ import { createResponse } from '../../../src/sip/response.ts';
 import { parseAuthParams, parseContacts } from '../../../src/sip/headers.ts';
 import { buildAuthorization } from '../../../src/sip/digest.ts';
 import { newTag } from '../../../src/sip/ids.ts';
-import { parseMissedCallNotice } from '../../../src/offline/missed-call-notice.ts';
+import { parseMissedCallNotice } from '../../../src/formats/missed-call-notice.ts';
 
 describe(`server over UDP and TCP on 127.0.0.1 (${TEST_STORE})`, function () {
   this.timeout(20000);

@@ -158,6 +158,17 @@ describe('tvphone tv: two agents and the server (integration)', function () {
     assert.deepEqual(await srv.server.store.subscriptionsFor('1002', Date.now()), [], 'stop ended the subscription (Expires: 0)');
   });
 
+  it('reports a throwing listener as an error event (ERR_LISTENER) and carries on, registered (mediasoup listenererror)', async () => {
+    const a = agent('1001');
+    a.on('registered', () => {
+      throw new Error('screen broke');
+    });
+    const reported = waitFor(a, 'error', (e) => e.code === 'ERR_LISTENER');
+    await a.start();
+    assert.match((await reported).message, /"registered" listener threw: screen broke/);
+    assert.equal(a.isRegistered, true);
+  });
+
   it('de-registers on stop: the other agent sees it go offline', async () => {
     const a = agent('1001', { contacts: ['1002'] });
     const b = agent('1002');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Dialog } from '../../../src/dialog/dialog.ts';
+import { createRequest, type DialogState } from '../../../src/dialog/dialog-state.ts';
 import { UserAgentCore, type UserAgentHandler } from '../../../src/dialog/user-agent-core.ts';
 import { parseMessage } from '../../../src/sip/parser.ts';
 import { SipRequest, type SipResponse } from '../../../src/sip/message.ts';
@@ -63,6 +64,21 @@ describe('dialog (RFC 3261 §12)', () => {
     const bye = d.createRequest('BYE');
     assert.equal(bye.uri, 'sip:strict.example.com');
     assert.deepEqual(bye.headerValues('route'), ['<sip:1001@192.0.2.10:5062>']);
+  });
+
+  it('builds in-dialog requests per RFC 3261 §12.2.1.1, loose and strict routing', () => {
+    const dialog: DialogState = {
+      callId: 'c', localTag: 'l', remoteTag: 'r', localUri: 'sip:a@example.com', remoteUri: 'sip:b@example.com', remoteTarget: 'sip:ua@192.0.2.1',
+      routeSet: ['<sip:p1.example.com>', '<sip:p2.example.com;lr>'], localSeq: 6, remoteSeq: null, secure: false,
+    };
+    const strict = createRequest(dialog, 'NOTIFY', { seq: 7 });
+    assert.equal(strict.uri, 'sip:p1.example.com');
+    assert.deepEqual(strict.headerValues('route'), ['<sip:p2.example.com;lr>', '<sip:ua@192.0.2.1>']);
+    const loose = createRequest({ ...dialog, routeSet: ['<sip:p2.example.com;lr>'] }, 'NOTIFY', { seq: 7 });
+    assert.equal(loose.uri, 'sip:ua@192.0.2.1');
+    assert.equal(loose.header('cseq'), '7 NOTIFY');
+    assert.equal(loose.header('from'), '<sip:a@example.com>;tag=l');
+    assert.equal(loose.header('to'), '<sip:b@example.com>;tag=r');
   });
 
   it('a request with a lower CSeq than the remote seq gets 500 (§12.2.2)', () => {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import type { CallRecord } from '../../../src/store/store.ts';
-import {
-  buildMissedCallNotice, groupMissedCalls, parseMissedCallNotice, splitMultipart,
-} from '../../../src/offline/missed-call-notice.ts';
+import { buildMissedCallNotice, groupMissedCalls } from '../../../src/offline/missed-call-notice.ts';
+import { parseMissedCallNotice, splitMultipart } from '../../../src/formats/missed-call-notice.ts';
 
 const T0 = Date.UTC(2025, 0, 1, 10, 0, 0);
 

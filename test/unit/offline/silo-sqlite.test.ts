@@ -5,8 +5,8 @@ import { openStore } from '../../../src/store/open.ts';
 import type { Store } from '../../../src/store/store.ts';
 import { Silo } from '../../../src/offline/silo.ts';
 import { PresenceAgent } from '../../../src/presence/presence-agent.ts';
-import { parsePidf } from '../../../src/presence/pidf.ts';
-import { parseMissedCallNotice } from '../../../src/offline/missed-call-notice.ts';
+import { parsePidf } from '../../../src/formats/pidf.ts';
+import { parseMissedCallNotice } from '../../../src/formats/missed-call-notice.ts';
 import { FakeClock, binding } from './fakes.ts';
 
 function message(body: Uint8Array, contentType: string): SipRequest {

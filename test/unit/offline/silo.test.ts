@@ -3,7 +3,7 @@ import { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import { StoreUnavailableError } from '../../../src/errors.ts';
 import type { Binding } from '../../../src/store/store.ts';
 import { Silo, MESSAGE_ID_HEADER, retryDelay, type SiloOptions } from '../../../src/offline/silo.ts';
-import { parseMissedCallNotice } from '../../../src/offline/missed-call-notice.ts';
+import { parseMissedCallNotice } from '../../../src/formats/missed-call-notice.ts';
 import { FakeClock, FakeStore, binding, settle } from './fakes.ts';
 
 const DAY = 24 * 3600_000;

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import type { BindingChange, Subscription } from '../../../src/store/store.ts';
 import { PresenceAgent, presentityOf, type PresenceOptions, type SubscriptionSource } from '../../../src/presence/presence-agent.ts';
-import { buildInDialogRequest } from '../../../src/presence/in-dialog-request.ts';
-import { parsePidf, overallBasic } from '../../../src/presence/pidf.ts';
+import { parsePidf, overallBasic } from '../../../src/formats/pidf.ts';
 import { FakeClock, FakeStore } from '../offline/fakes.ts';
 
 const SOURCE: SubscriptionSource = { transport: 'tcp', sourceIp: '127.0.0.1', sourcePort: 5070, connectionId: 'c1' };
@@ -219,17 +218,5 @@ describe('presence/presence-agent (RFC 3856, RFC 6665)', () => {
 
   it('reads the presentity from the To URI (routing helper)', () => {
     assert.equal(presentityOf(subscribe()), '1002');
-  });
-
-  it('builds in-dialog requests per RFC 3261 §12.2.1.1, loose and strict routing', () => {
-    const dialog = { callId: 'c', localTag: 'l', remoteTag: 'r', remoteTarget: 'sip:ua@192.0.2.1', routeSet: ['<sip:p1.example.com>', '<sip:p2.example.com;lr>'] };
-    const strict = buildInDialogRequest('NOTIFY', dialog, 'sip:a@example.com', 'sip:b@example.com', 7);
-    assert.equal(strict.uri, 'sip:p1.example.com');
-    assert.deepEqual(strict.headerValues('route'), ['<sip:p2.example.com;lr>', '<sip:ua@192.0.2.1>']);
-    const loose = buildInDialogRequest('NOTIFY', { ...dialog, routeSet: ['<sip:p2.example.com;lr>'] }, 'sip:a@example.com', 'sip:b@example.com', 7);
-    assert.equal(loose.uri, 'sip:ua@192.0.2.1');
-    assert.equal(loose.header('cseq'), '7 NOTIFY');
-    assert.equal(loose.header('from'), '<sip:a@example.com>;tag=l');
-    assert.equal(loose.header('to'), '<sip:b@example.com>;tag=r');
   });
 });

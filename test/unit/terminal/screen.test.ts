@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { applyEvent, initialScreen, render } from '../../../src/terminal/screen.ts';
-import { pictureContentType } from '../../../src/terminal/tv-agent.ts';
+import { pictureContentType } from '../../../src/terminal/agent/messager.ts';
 
 /** The screen without its ANSI escapes (clear, home, colours). */
 function plain(out: string): string {

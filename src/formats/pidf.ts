@@ -1,6 +1,7 @@
-// Presence Information Data Format (RFC 3863). Pure, no XML library: the builder writes the minimal
-// document RFC 3856 §6.2 asks for, the parser is tolerant (namespace prefixes, comments, CDATA,
-// single or double quotes, unknown elements and extensions are skipped).
+// Presence Information Data Format (RFC 3863): the wire format the presence agent writes and the TV agent
+// reads. The builder writes the minimal document RFC 3856 §6.2 asks for; the parser (fast-xml-parser, set
+// against hostile input) takes any well-formed document: namespace prefixes, comments, CDATA, either
+// quote, and unknown elements and extensions are skipped (RFC 3863 §4.3).
 //
 //   <?xml version="1.0" encoding="UTF-8"?>
 //   <presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:1002@example.com">
@@ -9,6 +10,8 @@
 //       <timestamp>2025-01-01T10:00:00.000Z</timestamp>
 //     </tuple>
 //   </presence>
+
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
 
 export const PIDF_CONTENT_TYPE = 'application/pidf+xml';
 export const PIDF_NAMESPACE = 'urn:ietf:params:xml:ns:pidf';
@@ -36,9 +39,11 @@ export interface PidfDocument {
 
 // ---------------------------------------------------------------------------------------------- build
 
-/** XML-escape text or an attribute value. */
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' };
+
+/** XML-escape text or an attribute value; CR as a character reference, which XML's line-end handling keeps (XML 1.0 §2.11). */
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&apos;'));
+  return text.replace(/[&<>"'\r]/g, (c) => ESCAPES[c]);
 }
 
 /** A tuple id valid as xs:ID (RFC 3863 §4.1.2) made from any text, e.g. a user id "1002" → "tv-1002". */
@@ -81,11 +86,24 @@ interface XmlElement {
   text: string;
 }
 
+/** limits against hostile input: a PIDF document is a few hundred bytes (RFC 3856 §6.2) */
+const MAX_LENGTH = 65_536;
 const MAX_DEPTH = 64;
 
 /**
- * Parse a PIDF document. Throws TypeError when the text has no <presence> root element or is not
- * well-formed enough to read one; unknown elements are ignored (RFC 3863 §4.3 extensibility).
+ * Limits set against hostile input: no entity processing at all (DOCTYPE entities are never expanded; the five
+ * predefined ones and character references are decoded below, without recursion), bounded nesting; names
+ * such as __proto__ are refused by the parser (strictReservedNames). Order kept, values left as text.
+ */
+const parser = new XMLParser({
+  preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', removeNSPrefix: true, allowBooleanAttributes: true,
+  parseTagValue: false, parseAttributeValue: false, trimValues: false, cdataPropName: '#cdata', ignoreDeclaration: true,
+  ignorePiTags: true, processEntities: false, htmlEntities: false, maxNestedTags: MAX_DEPTH, strictReservedNames: true,
+});
+
+/**
+ * Parse a PIDF document. Throws TypeError when the text is not well-formed XML, is too large or too deep,
+ * or has no <presence> root with an entity; unknown elements are ignored (RFC 3863 §4.3 extensibility).
  */
 export function parsePidf(input: string | Uint8Array): PidfDocument {
   const text = typeof input === 'string' ? input : new TextDecoder('utf-8').decode(input);
@@ -130,78 +148,39 @@ function decodeEntities(text: string): string {
   });
 }
 
-function localName(qname: string): string {
-  const colon = qname.indexOf(':');
-  return colon < 0 ? qname : qname.slice(colon + 1);
+/** fast-xml-parser's ordered output: one node per element, `{ name: children, ':@': attrs }`, or a text/CDATA node. */
+type OrderedNode = Record<string, unknown>;
+
+/** The root element of a well-formed document. */
+function parseXml(input: string): XmlElement {
+  if (input.length > MAX_LENGTH) throw new TypeError(`PIDF: document longer than ${MAX_LENGTH} characters`);
+  const text = input.replace(/^\uFEFF/, '').trimStart();
+  const valid = XMLValidator.validate(text, { allowBooleanAttributes: true });
+  if (valid !== true) throw new TypeError(`PIDF: not well-formed XML: ${valid.err.msg} (line ${valid.err.line})`);
+  let nodes: OrderedNode[];
+  try {
+    nodes = parser.parse(text) as OrderedNode[];
+  } catch (err) {
+    throw new TypeError(`PIDF: ${(err as Error).message}`);
+  }
+  const root = nodes.map(toElement).find((e) => e !== null);
+  if (root === undefined) throw new TypeError('PIDF: no element');
+  return root;
 }
 
-/** A small, forgiving XML reader: returns the first (root) element. */
-function parseXml(text: string): XmlElement {
-  const stack: XmlElement[] = [];
-  let root: XmlElement | null = null;
-  let i = 0;
-  const n = text.length;
-  while (i < n) {
-    const lt = text.indexOf('<', i);
-    const chunk = lt < 0 ? text.slice(i) : text.slice(i, lt);
-    if (stack.length && chunk) stack[stack.length - 1].text += decodeEntities(chunk);
-    if (lt < 0) break;
-    if (text.startsWith('<!--', lt)) {
-      const end = text.indexOf('-->', lt + 4);
-      if (end < 0) throw new TypeError('PIDF: unterminated comment');
-      i = end + 3;
-    } else if (text.startsWith('<![CDATA[', lt)) {
-      const end = text.indexOf(']]>', lt + 9);
-      if (end < 0) throw new TypeError('PIDF: unterminated CDATA');
-      if (stack.length) stack[stack.length - 1].text += text.slice(lt + 9, end);
-      i = end + 3;
-    } else if (text[lt + 1] === '?' || text[lt + 1] === '!') {
-      const end = text.indexOf('>', lt);
-      if (end < 0) throw new TypeError('PIDF: unterminated declaration');
-      i = end + 1;
-    } else if (text[lt + 1] === '/') {
-      const end = text.indexOf('>', lt);
-      if (end < 0) throw new TypeError('PIDF: unterminated end tag');
-      const name = localName(text.slice(lt + 2, end).trim());
-      const top = stack.pop();
-      if (!top || top.name !== name) throw new TypeError(`PIDF: unexpected </${name}>`);
-      if (stack.length === 0) return top;
-      i = end + 1;
-    } else {
-      const end = findTagEnd(text, lt + 1);
-      if (end < 0) throw new TypeError('PIDF: unterminated start tag');
-      const selfClosing = text[end - 1] === '/';
-      const inner = text.slice(lt + 1, selfClosing ? end - 1 : end);
-      const nameMatch = /^[^\s/>]+/.exec(inner);
-      if (!nameMatch) throw new TypeError('PIDF: empty tag');
-      const el: XmlElement = { name: localName(nameMatch[0]), attrs: new Map(), children: [], text: '' };
-      const attrRe = /([^\s=]+)\s*=\s*("([^"]*)"|'([^']*)')/g;
-      const attrText = inner.slice(nameMatch[0].length);
-      for (let m = attrRe.exec(attrText); m; m = attrRe.exec(attrText)) {
-        el.attrs.set(localName(m[1]), decodeEntities(m[3] ?? m[4] ?? ''));
-      }
-      if (stack.length) stack[stack.length - 1].children.push(el);
-      else if (root === null) root = el;
-      if (!selfClosing) {
-        if (stack.length >= MAX_DEPTH) throw new TypeError('PIDF: nesting too deep');
-        stack.push(el);
-      } else if (stack.length === 0) return el;
-      i = end + 1;
+function toElement(node: OrderedNode): XmlElement | null {
+  const name = Object.keys(node).find((k) => k !== ':@' && k !== '#text' && k !== '#cdata');
+  if (name === undefined) return null;
+  const attrs = new Map<string, string>();
+  for (const [k, v] of Object.entries((node[':@'] ?? {}) as Record<string, unknown>)) attrs.set(k, typeof v === 'string' ? decodeEntities(v) : '');
+  const el: XmlElement = { name, attrs, children: [], text: '' };
+  for (const child of node[name] as OrderedNode[]) {
+    if (typeof child['#text'] === 'string') el.text += decodeEntities(child['#text']);
+    else if (Array.isArray(child['#cdata'])) el.text += (child['#cdata'] as OrderedNode[]).map((c) => String(c['#text'] ?? '')).join('');
+    else {
+      const sub = toElement(child);
+      if (sub !== null) el.children.push(sub);
     }
   }
-  if (root === null) throw new TypeError('PIDF: no element');
-  throw new TypeError(`PIDF: <${root.name}> is not closed`);
-}
-
-/** Index of the '>' closing a start tag, skipping quoted attribute values. */
-function findTagEnd(text: string, from: number): number {
-  let quote = '';
-  for (let i = from; i < text.length; i++) {
-    const c = text[i];
-    if (quote) {
-      if (c === quote) quote = '';
-    } else if (c === '"' || c === "'") quote = c;
-    else if (c === '>') return i;
-  }
-  return -1;
+  return el;
 }

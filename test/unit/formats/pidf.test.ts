@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { buildPidf, overallBasic, parsePidf, presenceDocument, tupleIdFor, type PidfDocument } from '../../../src/presence/pidf.ts';
+import { buildPidf, overallBasic, parsePidf, presenceDocument, tupleIdFor, type PidfDocument } from '../../../src/formats/pidf.ts';
 
-describe('presence/pidf (RFC 3863)', () => {
+describe('formats/pidf (RFC 3863)', () => {
   it('round-trips a document through buildPidf and parsePidf', () => {
     const doc: PidfDocument = {
       entity: 'sip:1002@example.com',
@@ -42,6 +42,15 @@ describe('presence/pidf (RFC 3863)', () => {
     assert.throws(() => parsePidf('hello'), TypeError);
     assert.throws(() => parsePidf('<foo entity="x"/>'), TypeError);
     assert.throws(() => parsePidf('<presence entity="x"><tuple>'), TypeError);
+  });
+
+  it('expands no DOCTYPE entity and refuses too deep, too long or prototype-polluting documents (hostile input)', () => {
+    const bomb = '<?xml version="1.0"?><!DOCTYPE p [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]><presence entity="&b;"><note>&b;</note></presence>';
+    assert.deepEqual(parsePidf(bomb), { entity: '&b;', tuples: [], notes: ['&b;'] });
+    assert.throws(() => parsePidf('<presence entity="x">' + '<a>'.repeat(100) + '</a>'.repeat(100) + '</presence>'), TypeError);
+    assert.throws(() => parsePidf(`<presence entity="x"><note>${'x'.repeat(70_000)}</note></presence>`), TypeError);
+    assert.throws(() => parsePidf('<presence entity="x"><__proto__ polluted="1"/></presence>'), TypeError);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 
   it('never throws anything but TypeError on arbitrary input (property)', () => {

@@ -1,0 +1,75 @@
+// What the parts of the TV agent (registerer, subscriber, inbox, messager, session manager) share: the
+// options, our AoR and Contact, the UA core, the clock, and the guarded event emitter of the facade (tv-agent.ts).
+import type { Clock } from '../../clock.ts';
+import type { UserAgentCore } from '../../dialog/user-agent-core.ts';
+import type { TimerValues } from '../../transaction/timers.ts';
+import type { TransportName } from '../../transport/transport.ts';
+import type { TvAgentEvents } from '../events.ts';
+
+export interface TvAgentOptions {
+  user: string;
+  password: string;
+  /** the registrar/proxy, e.g. sip:127.0.0.1:5060 (an IP address: no DNS here) */
+  server: string;
+  /** default tcp */
+  transport?: TransportName;
+  /**
+   * RFC 3261 §8.1.2: send every request here (an IP-address SIP URI, e.g. an SBC or a relay) instead of to
+   * `server`, which still names the domain (Request-URI of REGISTER, our AoR). Default: `server` itself.
+   */
+  outboundProxy?: string;
+  /** our address for SIP and RTP (default 127.0.0.1) */
+  localIp?: string;
+  /** where pictures and the message log go (default ./tvphone-downloads) */
+  downloadDir?: string;
+  /** users whose presence we watch */
+  contacts?: string[];
+  autoAnswer?: boolean;
+  /** test tone frequency (default 440 Hz) when no `play` file */
+  toneHz?: number;
+  /** a WAV file to send instead of the tone */
+  play?: string;
+  /** write received audio of each call to this WAV file */
+  record?: string;
+  /** REGISTER expiry asked for (default 300 s) */
+  expires?: number;
+  /** SUBSCRIBE expiry asked for (default 600 s) */
+  presenceExpires?: number;
+  /** RFC 5626 §3.5.1 CRLF keep-alive interval on TCP/TLS (default 30 000 ms; 0 disables) */
+  keepAliveMs?: number;
+  /** first and largest wait between failed REGISTER attempts (default 1 000 / 60 000 ms) */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** T1/T2/T4 overrides (tests) */
+  timerValues?: Partial<TimerValues>;
+  /** RTCP report interval for calls (default 5 000 ms) */
+  rtcpIntervalMs?: number;
+  /** time and timers of the agent (refresh, re-subscribe, keep-alive); default the system clock */
+  clock?: Clock;
+}
+
+export type AgentOptions = Required<Omit<TvAgentOptions, 'play' | 'record' | 'timerValues' | 'contacts' | 'outboundProxy' | 'clock'>>
+  & Pick<TvAgentOptions, 'play' | 'record' | 'timerValues' | 'outboundProxy'> & { contacts: string[] };
+
+export interface AgentContext {
+  readonly options: AgentOptions;
+  /** host[:port] of the server: our domain */
+  readonly domain: string;
+  readonly aor: string;
+  readonly clock: Clock;
+  /** null until start() */
+  readonly core: UserAgentCore | null;
+  /** the SIP listener our Contact names */
+  readonly contact: string;
+  /** stop() has begun */
+  readonly stopped: boolean;
+  /** emit an agent event; a throwing listener is reported, never lets the caller's state half-updated */
+  emit<K extends keyof TvAgentEvents>(event: K, ...args: TvAgentEvents[K]): void;
+  /** report a failure as an `error` event; the agent carries on */
+  error(err: unknown): void;
+}
+
+/** A wait on the agent's clock (it never keeps the process alive). */
+export function delay(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimeout(resolve, ms));
+}

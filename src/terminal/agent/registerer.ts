@@ -1,0 +1,148 @@
+// Registration of the TV agent (RFC 3261 §10.2): REGISTER our Contact, refresh before expiry, retry with
+// back-off, CRLF keep-alives on the flow (RFC 5626 §3.5.1), register again when the flow closes, and
+// de-register at stop. SIP.js calls this part the Registerer.
+import type { TimerHandle } from '../../clock.ts';
+import { contactExpires, expiresOf, parseContacts } from '../../sip/headers.ts';
+import { newCallId, newTag } from '../../sip/ids.ts';
+import { SipRequest, type SipResponse } from '../../sip/message.ts';
+import type { Target, TransportName } from '../../transport/transport.ts';
+import { delay, type AgentContext } from './context.ts';
+
+export interface RegistererHooks {
+  /** the first 200 after none (start, or after the flow was lost) */
+  registered(): void;
+  /** the flow to the server closed: what lived on it (subscriptions) is gone */
+  flowLost(): void;
+}
+
+export class Registerer {
+  readonly #ctx: AgentContext;
+  readonly #hooks: RegistererHooks;
+  /** where requests go: the server or the outbound proxy */
+  readonly #server: Target;
+  readonly #callId = newCallId();
+  #seq = 0;
+  #registered = false;
+  #registering = false;
+  #timer: TimerHandle | null = null;
+  #keepAliveTimer: TimerHandle | null = null;
+  #retryMs: number;
+
+  constructor(ctx: AgentContext, server: Target, hooks: RegistererHooks) {
+    this.#ctx = ctx;
+    this.#server = server;
+    this.#hooks = hooks;
+    this.#retryMs = ctx.options.retryMinMs;
+  }
+
+  get isRegistered(): boolean {
+    return this.#registered;
+  }
+
+  /** RFC 3261 §10.2: REGISTER our Contact; the same Call-ID and a growing CSeq for every refresh (§10.2.4). */
+  async register(expires = this.#ctx.options.expires): Promise<boolean> {
+    const ctx = this.#ctx;
+    const core = ctx.core;
+    if (core === null || this.#registering) return false;
+    this.#registering = true;
+    try {
+      const req = new SipRequest('REGISTER', `sip:${ctx.domain}`);
+      req.addHeader('From', `<${ctx.aor}>;tag=${newTag()}`);
+      req.addHeader('To', `<${ctx.aor}>`);
+      req.addHeader('Call-ID', this.#callId);
+      req.addHeader('CSeq', `${++this.#seq} REGISTER`);
+      req.addHeader('Contact', `<${ctx.contact}>`);
+      req.addHeader('Expires', String(expires));
+      req.addHeader('User-Agent', 'tvphone-tv');
+      const res = await core.request(req);
+      this.#seq = Math.max(this.#seq, Number(/^\s*(\d+)/.exec(req.header('cseq') ?? '')?.[1] ?? this.#seq));
+      if (expires === 0) return res.status >= 200 && res.status < 300;
+      if (res.status >= 200 && res.status < 300) {
+        const granted = this.#grantedExpires(res) ?? expires;
+        const wasRegistered = this.#registered;
+        this.#registered = true;
+        this.#retryMs = ctx.options.retryMinMs;
+        // refresh before expiry: at 80 % of the granted time, at least 1 s
+        this.#schedule(Math.max(1_000, granted * 800));
+        ctx.emit('registered', { aor: ctx.aor, contact: ctx.contact, transport: ctx.options.transport, expires: granted });
+        if (!wasRegistered) this.#hooks.registered();
+        return true;
+      }
+      this.#registered = false;
+      const wait = this.#backOff();
+      ctx.emit('registration-failed', { status: res.status, reason: res.reason, retryInMs: wait });
+      this.#schedule(wait);
+      return false;
+    } finally {
+      this.#registering = false;
+    }
+  }
+
+  /** RFC 5626 §3.5.1: a CRLFCRLF ping on the flow to the server keeps NATs and the registrar's connection alive. */
+  startKeepAlive(ping: (to: Target) => void): void {
+    const { keepAliveMs, transport } = this.#ctx.options;
+    if (keepAliveMs <= 0 || transport === 'udp') return;
+    const tick = (): void => {
+      ping(this.#server);
+      this.#keepAliveTimer = this.#ctx.clock.setTimeout(tick, keepAliveMs);
+    };
+    this.#keepAliveTimer = this.#ctx.clock.setTimeout(tick, keepAliveMs);
+  }
+
+  /** A flow closed; when it was the one to the server, register again (a new connection), with back-off. */
+  connectionClosed(remote: { transport: TransportName; address: string; port: number }): void {
+    if (this.#ctx.stopped) return;
+    const s = this.#server;
+    if (remote.transport !== s.transport || remote.address !== s.address || remote.port !== s.port) return;
+    this.#registered = false;
+    this.#ctx.emit('connection-lost', {});
+    this.#hooks.flowLost();
+    this.#schedule(Math.min(this.#backOff(), 1_000));
+  }
+
+  /** Stop refreshing and keep-alives. */
+  stop(): void {
+    const clock = this.#ctx.clock;
+    if (this.#timer !== null) clock.clearTimeout(this.#timer);
+    if (this.#keepAliveTimer !== null) clock.clearTimeout(this.#keepAliveTimer);
+    this.#timer = this.#keepAliveTimer = null;
+  }
+
+  /** RFC 3261 §10.2.2: de-register our binding with Expires: 0 (at most 4 s). */
+  async unregister(): Promise<void> {
+    if (!this.#registered || this.#ctx.core === null) return;
+    this.#registering = false;
+    const ok = await Promise.race([this.register(0), delay(this.#ctx.clock, 4_000).then(() => false)]);
+    this.#registered = false;
+    if (ok) this.#ctx.emit('unregistered', { aor: this.#ctx.aor });
+  }
+
+  /** the wait before the next attempt; doubles up to retryMaxMs */
+  #backOff(): number {
+    const wait = this.#retryMs;
+    this.#retryMs = Math.min(this.#retryMs * 2, this.#ctx.options.retryMaxMs);
+    return wait;
+  }
+
+  #grantedExpires(res: SipResponse): number | null {
+    const contact = this.#ctx.contact;
+    try {
+      const cs = parseContacts(res);
+      if (cs !== '*') {
+        const ours = cs.find((c) => c.uri === contact) ?? cs.find((c) => c.uri.includes(`:${contact.split(':')[2]}`));
+        const e = ours ? contactExpires(ours) : null;
+        if (e !== null) return e;
+      }
+      return expiresOf(res);
+    } catch {
+      return null;
+    }
+  }
+
+  #schedule(ms: number): void {
+    const ctx = this.#ctx;
+    if (ctx.stopped) return;
+    if (this.#timer !== null) ctx.clock.clearTimeout(this.#timer);
+    this.#timer = ctx.clock.setTimeout(() => void this.register(), ms);
+  }
+}
