@@ -53,11 +53,11 @@ export abstract class Transaction<S extends string> {
 
   protected clearTimers(): void {
     if (this.timer1_ !== null) {
-      this.ctx.timers.clear(this.timer1_);
+      this.ctx.clock.clear(this.timer1_);
       this.timer1_ = null;
     }
     if (this.timer2_ !== null) {
-      this.ctx.timers.clear(this.timer2_);
+      this.ctx.clock.clear(this.timer2_);
       this.timer2_ = null;
     }
   }

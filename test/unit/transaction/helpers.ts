@@ -73,7 +73,7 @@ export function sendTimes(fake: FakeTransport, timers: FakeTimers): number[] {
   const times: number[] = [];
   const send = fake.send.bind(fake);
   fake.send = (msg, t, onError) => {
-    times.push(timers.now);
+    times.push(timers.now());
     send(msg, t, onError);
   };
   return times;
