@@ -3,6 +3,7 @@
 // call record hooks. Only the proxy side is timed (parse of what arrives, processing, serialization of what is
 // sent); the peers' work (building and serializing their messages) is outside the timed sections.
 // Run: node bench/proxy.ts [calls]
+import { bindingTarget } from '../src/registrar/lookup.ts';
 import { parseMessage } from '../src/sip/parser.ts';
 import { createResponse } from '../src/sip/response.ts';
 import { serializeMessage } from '../src/sip/serializer.ts';
@@ -37,7 +38,7 @@ const layer = new TransactionLayer(t, {
     if (proxy.validate(req) !== null) throw new Error('invalid');
     proxy.preprocessRoute(req);
     if (req.header('to')?.includes('tag=')) proxy.relayInDialog(req, st);
-    else proxy.relay(req, st, [binding], { call: { userId: 'alice', otherUserId: 'bob' } });
+    else proxy.relay(req, st, [bindingTarget(binding)], { call: { userId: 'alice', otherUserId: 'bob' } });
   },
   onAck(ack) {
     proxy.validate(ack);

@@ -13,9 +13,12 @@ import { Registrar, Authenticator } from './registrar/index.ts';
 import { Proxy } from './proxy/proxy.ts';
 import { Silo } from './offline/silo.ts';
 import { PresenceAgent } from './presence/presence-agent.ts';
+import { Calls } from './calls/calls.ts';
 import { Router } from './routing/router.ts';
 import { LocalDomains } from './routing/local-domains.ts';
-import { sendRequest, bindingTarget, dialogTarget } from './routing/send-request.ts';
+import { sendRequest } from './transaction/send-request.ts';
+import { destinationOf, dialogTarget } from './registrar/index.ts';
+import { systemClock, type Clock } from './clock.ts';
 import { startAdminHttp, type AdminHttp } from './admin-http.ts';
 
 export interface ServerOptions {
@@ -27,7 +30,8 @@ export interface ServerOptions {
   store?: Store;
   /** T1/T2/T4 overrides (tests) */
   timerValues?: { t1?: number; t2?: number; t4?: number };
-  clock?: { now(): number };
+  /** the one clock of every part (a FakeClock in tests); default the system clock */
+  clock?: Clock;
 }
 
 export interface TvphoneServer {
@@ -42,11 +46,10 @@ export interface TvphoneServer {
   close(): Promise<void>;
 }
 
-const RETRY_AFTER_S = 5;
-
 export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
   const { profile, log } = opts;
-  const clock = opts.clock ?? { now: () => Date.now() };
+  const clock = opts.clock ?? systemClock;
+  const replies = { retryAfterSeconds: profile.retryAfterSeconds };
   // TLS files are read before anything is opened, so a bad one leaves nothing behind.
   const listeners: TransportListener[] = profile.listeners.map((l) => ({
     transport: l.transport, host: l.host, port: l.port,
@@ -87,12 +90,12 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
     onRequest: (req, st) => router?.onRequest(req, st),
     onAck: (ack) => router?.onAck(ack),
     onStrayResponse: (res) => router?.onStrayResponse(res),
-  }, { timerValues: opts.timerValues, onError: (err) => log.debug({ err }, 'transaction layer') });
+  }, { clock, timerValues: opts.timerValues, onError: (err) => log.debug({ err }, 'transaction layer') });
 
   let presence: PresenceAgent | null = null;
   const registrar = new Registrar({
-    store, clock: opts.clock, log: log.child({ mod: 'registrar' }),
-    policy: { ...profile.registrar, retryAfterSeconds: RETRY_AFTER_S },
+    store, clock, log: log.child({ mod: 'registrar' }),
+    policy: profile.registrar,
     createUsers: profile.auth.mode === 'none' ? { realm: profile.auth.realm } : undefined,
     onChange: (change: BindingChange) => {
       if (change.netstateChanged) {
@@ -104,14 +107,14 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
   transport.onConnectionClosed((id: number) => void registrar.connectionClosed(String(id)));
 
   const auth = new Authenticator({
-    store, clock: opts.clock, realm: profile.auth.realm, mode: profile.auth.mode, nonceTtlMs: profile.auth.nonceTtlSeconds * 1000,
-    secret: randomBytes(32), retryAfterSeconds: RETRY_AFTER_S, algorithms: profile.auth.algorithms, algorithmsByUserAgent: profile.auth.algorithmsByUserAgent, log: log.child({ mod: 'auth' }),
+    store, clock, realm: profile.auth.realm, mode: profile.auth.mode, nonceTtlMs: profile.auth.nonceTtlSeconds * 1000,
+    secret: randomBytes(32), algorithms: profile.auth.algorithms, algorithmsByUserAgent: profile.auth.algorithmsByUserAgent, log: log.child({ mod: 'auth' }),
   });
 
   const silo = new Silo({
-    store, log: log.child({ mod: 'offline' }), domain: primaryDomain,
-    send: (req, binding) => sendRequest(transactions, req, bindingTarget(binding)),
-    isOnline: async (userId) => (await registrar.lookup(userId)).length > 0,
+    store, clock, log: log.child({ mod: 'offline' }), domain: primaryDomain,
+    send: (req, binding) => sendRequest(transactions, req, destinationOf(binding)),
+    isOnline: async (userId) => (await registrar.bindings(userId)).length > 0,
     maxMessageBytes: profile.messages.maxBytes, quotaCount: profile.messages.quotaCount, quotaBytes: profile.messages.quotaBytes,
     expiryMs: profile.messages.expirySeconds * 1000, retentionMs: profile.messages.retentionSeconds * 1000,
   });
@@ -122,21 +125,22 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
     return `sip:tvphone@${sb.host}:${sb.port};transport=${sb.transport}`;
   };
   presence = new PresenceAgent({
-    store, log: log.child({ mod: 'presence' }), domain: primaryDomain, contact: (s) => ourContact({ transport: s.transport, address: s.sourceIp }),
+    store, clock, log: log.child({ mod: 'presence' }), domain: primaryDomain, contact: (s) => ourContact({ transport: s.transport, address: s.sourceIp }),
     maxExpires: profile.presence.maxExpires,
     mayWatch: profile.presence.policy === 'any' ? () => true : undefined,
     sendInDialog: (req, sub: Subscription) => sendRequest(transactions, req, dialogTarget(sub)),
   });
 
+  const calls = new Calls({ store, clock });
   const proxy = new Proxy({
-    transactions, now: () => clock.now(), log: log.child({ mod: 'proxy' }),
+    transactions, clock, log: log.child({ mod: 'proxy' }),
     isLocal: (uri) => domains.isLocalUri(uri),
     recordRouteUri: (peer) => ourContact(peer).replace('sip:tvphone@', 'sip:') + ';lr',
-    callRecorder: { started: (c) => store.recordCall(c), update: (id, u) => store.updateCall(id, u) },
+    callRecorder: calls,
   });
 
-  router = new Router({ store, auth, registrar, proxy, silo, presence, domains, domain: primaryDomain, log: log.child({ mod: 'routing' }), clock, retryAfterSeconds: RETRY_AFTER_S });
-  registrar.startExpiryTimer();
+  router = new Router({ auth, registrar, proxy, silo, presence, calls, domains, domain: primaryDomain, log: log.child({ mod: 'routing' }), replies });
+  registrar.start();
   if (profile.trunks.length) log.warn({ trunks: profile.trunks.map((t) => t.name) }, 'trunks are validated but not used for routing yet');
   log.info({ listeners: bound.map((l) => `${l.transport}:${l.host}:${l.port}`), db: redactUrl(url), auth: profile.auth.mode }, 'tvphone serving');
 
@@ -148,13 +152,14 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
       return admin;
     },
     close() {
+      // reverse order of creation, each awaited
       closing ??= (async () => {
         await admin?.close();
-        registrar.stop();
+        await proxy.close();
+        await presence?.close();
         await silo.close();
-        presence?.close();
-        proxy.close();
-        transactions.close();
+        await registrar.close();
+        await transactions.close();
         await transport.close();
         if (!opts.store) await store.close();
         log.info('tvphone stopped');

@@ -50,6 +50,8 @@ export interface Profile {
     algorithmsByUserAgent: UserAgentAlgorithms[];
   };
   store: { url: string; groupCommitMs: number };
+  /** Retry-After seconds of every 503 and of a 480 to an offline user (replies.ts) */
+  retryAfterSeconds: number;
   /** belowMinExpires: 'raise' a shorter expiry to minExpires (Kamailio) or 'reject' it with 423 (RFC 3261 §10.3 step 6) */
   registrar: { defaultExpires: number; minExpires: number; maxExpires: number; maxContacts: number; belowMinExpires: 'raise' | 'reject' };
   messages: {
@@ -98,6 +100,7 @@ export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
     ],
   },
   store: { url: 'sqlite:./data/tvphone.db', groupCommitMs: 1 },
+  retryAfterSeconds: 5,
   registrar: { defaultExpires: 3600, minExpires: 60, maxExpires: 7200, maxContacts: 10, belowMinExpires: 'raise' },
   messages: {
     maxBytes: 1024 * 1024,
@@ -146,7 +149,7 @@ export function loadProfile(file: string): Profile {
 export function validateProfile(raw: unknown, file: string): Profile {
   const v = new Validator(file);
   const top = v.object(raw, '');
-  v.known(top, '', ['name', 'listeners', 'domains', 'auth', 'store', 'registrar', 'messages', 'presence', 'transport', 'trunks', 'admin', '$comment']);
+  v.known(top, '', ['name', 'listeners', 'domains', 'auth', 'store', 'retryAfterSeconds', 'registrar', 'messages', 'presence', 'transport', 'trunks', 'admin', '$comment']);
   const d = DEFAULT_PROFILE;
 
   const listeners = top.listeners === undefined
@@ -205,6 +208,7 @@ export function validateProfile(raw: unknown, file: string): Profile {
         : v.array(auth.algorithmsByUserAgent, 'auth.algorithmsByUserAgent').map((e, i) => v.userAgentAlgorithms(e, `auth.algorithmsByUserAgent[${i}]`)),
     },
     store: { url, groupCommitMs: v.int(store.groupCommitMs ?? d.store.groupCommitMs, 'store.groupCommitMs', 0, 100) },
+    retryAfterSeconds: v.int(top.retryAfterSeconds ?? d.retryAfterSeconds, 'retryAfterSeconds', 1, 86400),
     registrar,
     messages: {
       maxBytes: v.int(msg.maxBytes ?? d.messages.maxBytes, 'messages.maxBytes', 1, 64 * 1024 * 1024),

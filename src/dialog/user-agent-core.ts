@@ -10,7 +10,8 @@ import { newBranch } from '../sip/ids.ts';
 import { SipRequest, type SipResponse } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
-import type { Timers, TimerValues } from '../transaction/timers.ts';
+import type { Clock } from '../clock.ts';
+import type { TimerValues } from '../transaction/timers.ts';
 import { TransactionLayer } from '../transaction/transaction-layer.ts';
 import { cancelFor } from '../transaction/request-from-invite.ts';
 import type { Target, Transport } from '../transport/transport.ts';
@@ -45,7 +46,7 @@ export interface UserAgentCoreOptions {
   /** every request goes here (RFC 3261 §8.1.2 outbound proxy): the server the agent registers with */
   outboundProxy: Target;
   credentials?: Credentials;
-  timers?: Timers;
+  timers?: Clock;
   timerValues?: Partial<TimerValues>;
   /** a callback threw or a message was unusable: for the log */
   onError?: (err: unknown) => void;

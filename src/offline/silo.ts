@@ -20,7 +20,7 @@ import { SipRequest, type SipResponse } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
 import { newTag } from '../sip/ids.ts';
 import { formatNameAddr, parseNameAddr } from '../sip/headers.ts';
-import { QuotaExceededError, StoreUnavailableError } from '../errors.ts';
+import { QuotaExceededError, SipError, StoreUnavailableError } from '../errors.ts';
 import type { Binding, CallLog, CallRecord, MessageStore, StoredMessage } from '../store/store.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
@@ -67,8 +67,6 @@ export interface SiloOptions {
   maxAttemptsPerDump?: number;
   /** dumps running at once (default 1000); beyond it a dump is refused and waits for the next REGISTER */
   maxConcurrentDumps?: number;
-  /** Retry-After seconds on 503 (default 30) */
-  retryAfterSeconds?: number;
 }
 
 export type DumpStop =
@@ -78,6 +76,12 @@ export type DumpStop =
   | 'closed' // the silo was closed
   | 'busy' // maxConcurrentDumps reached: not started
   | 'store-unavailable';
+
+/** What one m_dump delivered: the stored messages, then the missed-call notice. */
+export interface KeptDelivery {
+  messages: DumpResult;
+  notices: DumpResult;
+}
 
 export interface DumpResult {
   delivered: number;
@@ -182,7 +186,6 @@ export class Silo {
       retryMaxMs: 300_000,
       maxAttemptsPerDump: 50,
       maxConcurrentDumps: 1000,
-      retryAfterSeconds: 30,
       ...stripUndefined(options),
       store: options.store,
       send: options.send,
@@ -193,27 +196,26 @@ export class Silo {
   }
 
   /**
-   * m_store: keep a MESSAGE for `toUser` and answer it. 202 only once store.storeMessage resolved (durable);
-   * 513 when the body is larger than maxMessageBytes; 486 when the user's quota (count or bytes) is full;
-   * 503 + Retry-After when the store is unavailable.
+   * m_store: keep a MESSAGE for `toUser` and answer it 202 (RFC 3428 §7), only once store.storeMessage resolved
+   * (durable). Failures throw a SipError (replies.ts): 513 when the body is larger than maxMessageBytes, 486 when
+   * the user's quota (count or bytes) is full, 400 for a MESSAGE that cannot be kept; a store outage throws
+   * StoreUnavailableError.
    */
   async store(req: SipRequest, toUser: string): Promise<SipResponse> {
     const o = this.#o;
     const from = req.header('from');
     const to = req.header('to');
-    if (from === undefined || to === undefined) return createResponse(req, 400, 'Missing From or To');
-    if (req.body.length > 0 && !req.has('content-type')) return createResponse(req, 400, 'Missing Content-Type');
+    if (from === undefined || to === undefined) throw new SipError('bad-from-to', { detail: 'missing' });
+    if (req.body.length > 0 && !req.has('content-type')) throw new SipError('missing-content-type');
     // RFC 3428 §7: a MESSAGE too large for the element gets 513.
-    if (req.body.length > o.maxMessageBytes) {
-      return createResponse(req, 513, `Message Too Large (limit ${o.maxMessageBytes} bytes)`);
-    }
+    if (req.body.length > o.maxMessageBytes) throw new SipError('message-too-large', { detail: `limit ${o.maxMessageBytes} bytes` });
     let fromUri: string;
     let toUri: string;
     try {
       fromUri = parseNameAddr(from).uri;
       toUri = parseNameAddr(to).uri;
     } catch {
-      return createResponse(req, 400, 'Bad From or To');
+      throw new SipError('bad-from-to');
     }
     const receivedAt = o.clock.now();
     // RFC 3428 §8 / RFC 3261 §20.19: Expires on a MESSAGE bounds how long its content is meaningful.
@@ -235,14 +237,10 @@ export class Silo {
     } catch (err) {
       if (err instanceof QuotaExceededError) {
         o.log.warn({ mod: 'offline', user: toUser, count: err.count, bytes: err.bytes }, 'message quota full');
-        return createResponse(req, 486, `Busy Here (message quota for ${toUser} full)`);
+        throw new SipError('quota-full', { detail: `message quota for ${toUser} full` });
       }
-      if (err instanceof StoreUnavailableError) {
-        o.log.debug({ mod: 'offline', err }, 'store unavailable: message not stored'); // the outage is logged once by the server
-        const res = createResponse(req, 503, 'Service Unavailable (message store unavailable)');
-        res.setHeader('Retry-After', String(o.retryAfterSeconds));
-        return res;
-      }
+      // the outage is logged once by the server
+      if (err instanceof StoreUnavailableError) o.log.debug({ mod: 'offline', err }, 'store unavailable: message not stored');
       throw err;
     }
     // RFC 3428 §7: 202 says the request was accepted for later delivery.
@@ -250,17 +248,32 @@ export class Silo {
   }
 
   /**
-   * m_dump: deliver every pending message of `userId` to `binding`, oldest first, one at a time. Call it when
-   * the user REGISTERs with Expires > 0. While a dump for the user runs, a further call points it at the new
-   * binding, cuts a back-off wait short, and returns the running dump's result.
+   * m_dump: the moment `userId` registers `binding`, everything kept for it goes out: its messages, then the
+   * missed-call notice. Most REGISTERs find nothing kept: one read (store.keptFor), then done.
    */
-  dump(userId: string, binding: Binding): Promise<DumpResult> {
+  async dump(userId: string, binding: Binding): Promise<KeptDelivery> {
+    const none: DumpResult = { delivered: 0, expired: 0, skipped: 0, failures: 0, stop: 'done' };
+    const kept = await this.#o.store.keptFor(userId);
+    const messages = kept.messages ? await this.dumpMessages(userId, binding) : none;
+    const notices = kept.missedCalls ? await this.dumpMissedCalls(userId, binding) : none;
+    if (messages.delivered || notices.delivered) {
+      this.#o.log.info({ mod: 'offline', userId, messages: messages.delivered, notices: notices.delivered }, 'kept items delivered');
+    }
+    return { messages, notices };
+  }
+
+  /**
+   * The messages part of dump(): every pending message of `userId` to `binding`, oldest first, one at a time.
+   * While a dump for the user runs, a further call points it at the new binding, cuts a back-off wait short, and
+   * returns the running dump's result.
+   */
+  dumpMessages(userId: string, binding: Binding): Promise<DumpResult> {
     return this.#start('msg:' + userId, binding, (run) => this.#dumpMessages(userId, run));
   }
 
   /**
-   * One MESSAGE listing the calls `userId` missed and was not yet told of (grouped per caller; see
-   * missed-call-notice.ts for the body). Calls are marked notified on a 2xx; failures retried like messages.
+   * The notice part of dump(): one MESSAGE listing the calls `userId` missed and was not yet told of (grouped per
+   * caller; see missed-call-notice.ts for the body). Calls are marked notified on a 2xx; failures retried like messages.
    */
   dumpMissedCalls(userId: string, binding: Binding): Promise<DumpResult> {
     return this.#start('calls:' + userId, binding, (run) => this.#dumpMissedCalls(userId, run));
@@ -283,7 +296,7 @@ export class Silo {
   /** Stop the housekeeping timer and every dump (waiting ones stop at once). Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#housekeepingTimer !== null) this.#o.clock.clearTimeout(this.#housekeepingTimer);
+    if (this.#housekeepingTimer !== null) this.#o.clock.clear(this.#housekeepingTimer);
     this.#housekeepingTimer = null;
     const runs = [...this.#runs.values()];
     for (const run of runs) {
@@ -466,12 +479,12 @@ export class Silo {
   #sleep(run: DumpRun, ms: number): Promise<void> {
     return new Promise((resolve) => {
       run.wake = resolve;
-      run.timer = this.#o.clock.setTimeout(() => this.#wake(run), ms);
+      run.timer = this.#o.clock.set((r: DumpRun) => this.#wake(r), ms, run);
     });
   }
 
   #wake(run: DumpRun): void {
-    if (run.timer !== null) this.#o.clock.clearTimeout(run.timer);
+    if (run.timer !== null) this.#o.clock.clear(run.timer);
     run.timer = null;
     const wake = run.wake;
     run.wake = null;
@@ -486,11 +499,11 @@ export class Silo {
 
   #scheduleHousekeeping(): void {
     if (this.#closed) return;
-    this.#housekeepingTimer = this.#o.clock.setTimeout(() => {
-      this.housekeeping()
+    this.#housekeepingTimer = this.#o.clock.set((silo: Silo) => {
+      silo.housekeeping()
         .catch((err: unknown) => this.#o.log.warn({ mod: 'offline', err }, 'housekeeping failed'))
         .finally(() => this.#scheduleHousekeeping());
-    }, this.#o.housekeepingMs);
+    }, this.#o.housekeepingMs, this);
   }
 }
 

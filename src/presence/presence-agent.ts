@@ -8,7 +8,7 @@ import { createResponse } from '../sip/response.ts';
 import { newTag } from '../sip/ids.ts';
 import { expiresOf, parseContacts, parseNameAddr, tagOf } from '../sip/headers.ts';
 import { parseUri } from '../sip/uri.ts';
-import { StoreUnavailableError } from '../errors.ts';
+import { SipError, StoreUnavailableError } from '../errors.ts';
 import type { BindingChange, LocationStore, Presence, Subscription, SubscriptionStore } from '../store/store.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
@@ -51,8 +51,6 @@ export interface PresenceOptions {
   expiryCheckMs?: number;
   /** watchers per presentity (default 100); beyond it 503 */
   maxWatchers?: number;
-  /** Retry-After on 503 (default 30 s) */
-  retryAfterSeconds?: number;
 }
 
 export const PRESENCE_EVENT = 'presence';
@@ -102,7 +100,6 @@ export class PresenceAgent {
       defaultExpires: 3600,
       expiryCheckMs: 30_000,
       maxWatchers: 100,
-      retryAfterSeconds: 30,
       mayWatch: (watcher) => hostOf(watcher) === options.domain.toLowerCase(),
       ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<PresenceOptions>),
       store: options.store,
@@ -121,30 +118,19 @@ export class PresenceAgent {
   /**
    * Answer a SUBSCRIBE (initial or in-dialog refresh) from `watcher` (its AoR URI, as authenticated) for user
    * `presentity`, and send the NOTIFY that must follow (RFC 6665 §4.2.1.2) once the caller had a chance to
-   * send the response (on the next timer turn). Statuses: 200, 400, 403, 415, 423, 481, 489, 503.
+   * send the response (on the next timer turn). Answers 200; failures (400, 403, 415, 423, 481, 489, 503) throw a
+   * SipError (replies.ts), a store outage StoreUnavailableError.
    */
   async subscribe(req: SipRequest, watcher: string, presentity: string, source: SubscriptionSource): Promise<SipResponse> {
     const o = this.#o;
     // RFC 6665 §4.2.1.1: an event package the notifier does not understand gets 489 Bad Event.
-    if (eventPackage(req.header('event')) !== PRESENCE_EVENT) {
-      const res = createResponse(req, 489, 'Bad Event');
-      res.setHeader('Allow-Events', PRESENCE_EVENT);
-      return res;
-    }
+    if (eventPackage(req.header('event')) !== PRESENCE_EVENT) throw new SipError('bad-event', { allowEvents: PRESENCE_EVENT });
     // RFC 3856 §6.7: a SUBSCRIBE must accept application/pidf+xml.
-    if (!acceptsPidf(req)) {
-      const res = createResponse(req, 415, 'Unsupported Media Type');
-      res.setHeader('Accept', PIDF_CONTENT_TYPE);
-      return res;
-    }
+    if (!acceptsPidf(req)) throw new SipError('unsupported-media-type', { accept: PIDF_CONTENT_TYPE });
     // RFC 3856 §6.4: no Expires means 3600 s.
     let expires = expiresOf(req) ?? o.defaultExpires;
     // RFC 6665 §4.2.1.1: too short an interval gets 423 with Min-Expires.
-    if (expires > 0 && expires < o.minExpires) {
-      const res = createResponse(req, 423, 'Interval Too Brief');
-      res.setHeader('Min-Expires', String(o.minExpires));
-      return res;
-    }
+    if (expires > 0 && expires < o.minExpires) throw new SipError('interval-too-brief', { minExpires: o.minExpires });
     expires = Math.min(expires, o.maxExpires);
     let toTag: string | null;
     let fromTag: string | null;
@@ -152,19 +138,14 @@ export class PresenceAgent {
       toTag = tagOf(req.header('to') ?? '');
       fromTag = tagOf(req.header('from') ?? '');
     } catch {
-      return createResponse(req, 400, 'Bad From or To');
+      throw new SipError('bad-from-to');
     }
-    if (fromTag === null) return createResponse(req, 400, 'Missing From tag');
+    if (fromTag === null) throw new SipError('bad-from-to', { detail: 'missing From tag' });
     try {
       if (toTag !== null) return await this.#refresh(req, presentity, toTag, fromTag, expires);
       return await this.#create(req, watcher, presentity, fromTag, expires, source);
     } catch (err) {
-      if (err instanceof StoreUnavailableError) {
-        o.log.warn({ mod: 'presence', err }, 'store unavailable: SUBSCRIBE refused');
-        const res = createResponse(req, 503, 'Service Unavailable (subscription store unavailable)');
-        res.setHeader('Retry-After', String(o.retryAfterSeconds));
-        return res;
-      }
+      if (err instanceof StoreUnavailableError) o.log.warn({ mod: 'presence', err }, 'store unavailable: SUBSCRIBE refused');
       throw err;
     }
   }
@@ -194,10 +175,10 @@ export class PresenceAgent {
   /** Stop the expiry timer and wait for NOTIFYs in flight. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#expiryTimer !== null) this.#o.clock.clearTimeout(this.#expiryTimer);
+    if (this.#expiryTimer !== null) this.#o.clock.clear(this.#expiryTimer);
     this.#expiryTimer = null;
     for (const [handle, fire] of this.#starts) {
-      this.#o.clock.clearTimeout(handle);
+      this.#o.clock.clear(handle);
       fire(); // closed: the NOTIFY is not sent
     }
     this.#starts.clear();
@@ -208,22 +189,18 @@ export class PresenceAgent {
 
   async #create(req: SipRequest, watcher: string, presentity: string, fromTag: string, expires: number, source: SubscriptionSource): Promise<SipResponse> {
     const o = this.#o;
-    if (!(await o.mayWatch(watcher, presentity))) return createResponse(req, 403, 'Forbidden (not allowed to watch this user)');
+    if (!(await o.mayWatch(watcher, presentity))) throw new SipError('forbidden', { detail: 'not allowed to watch this user' });
     let contacts: ReturnType<typeof parseContacts>;
     try {
       contacts = parseContacts(req);
     } catch {
-      return createResponse(req, 400, 'Bad Contact');
+      throw new SipError('bad-contact');
     }
     // RFC 6665 §4.1.2.1 / RFC 3261 §12.1.1: the SUBSCRIBE's Contact is the remote target of the dialog.
-    if (contacts === '*' || contacts.length !== 1) return createResponse(req, 400, 'SUBSCRIBE needs exactly one Contact');
+    if (contacts === '*' || contacts.length !== 1) throw new SipError('bad-contact', { detail: 'SUBSCRIBE needs exactly one' });
     const now = o.clock.now();
     const existing = await o.store.subscriptionsFor(presentity, now);
-    if (expires > 0 && existing.length >= o.maxWatchers) {
-      const res = createResponse(req, 503, 'Service Unavailable (too many watchers)');
-      res.setHeader('Retry-After', String(o.retryAfterSeconds));
-      return res;
-    }
+    if (expires > 0 && existing.length >= o.maxWatchers) throw new SipError('overloaded', { detail: 'too many watchers' });
     const localTag = newTag();
     const sub: Subscription = {
       id: `${newTag()}${newTag()}`,
@@ -255,13 +232,13 @@ export class PresenceAgent {
       (s) => s.callId === req.callId && s.localTag === toTag && s.remoteTag === fromTag,
     );
     // RFC 6665 §4.2.1.2 / RFC 3261 §12.2.2: a request in an unknown dialog gets 481.
-    if (!sub) return createResponse(req, 481, 'Subscription Does Not Exist');
+    if (!sub) throw new SipError('subscription-does-not-exist');
     // RFC 6665 §4.1.2.1: SUBSCRIBE is a target refresh request.
     try {
       const contacts = parseContacts(req);
       if (contacts !== '*' && contacts.length === 1) sub.remoteTarget = contacts[0].uri;
     } catch {
-      return createResponse(req, 400, 'Bad Contact');
+      throw new SipError('bad-contact');
     }
     sub.expiresAt = now + expires * 1000;
     if (expires > 0) await o.store.saveSubscription(sub);
@@ -289,10 +266,10 @@ export class PresenceAgent {
     const pending = fired.then(() => (this.#closed ? undefined : this.#enqueue(sub.id, task)));
     this.#inFlight.add(pending);
     void pending.finally(() => this.#inFlight.delete(pending));
-    const handle = this.#o.clock.setTimeout(() => {
+    const handle = this.#o.clock.set(() => {
       this.#starts.delete(handle);
       fire();
-    }, 0);
+    }, 0, undefined);
     this.#starts.set(handle, fire);
   }
 
@@ -362,11 +339,11 @@ export class PresenceAgent {
 
   #scheduleExpiry(): void {
     if (this.#closed) return;
-    this.#expiryTimer = this.#o.clock.setTimeout(() => {
+    this.#expiryTimer = this.#o.clock.set(() => {
       this.expireSubscriptions()
         .catch((err: unknown) => this.#o.log.warn({ mod: 'presence', err }, 'subscription expiry failed'))
         .finally(() => this.#scheduleExpiry());
-    }, this.#o.expiryCheckMs);
+    }, this.#o.expiryCheckMs, undefined);
   }
 }
 

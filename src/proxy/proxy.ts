@@ -1,16 +1,16 @@
 // Stateful proxy (RFC 3261 §16): validation, route preprocessing, parallel forking to a target set, response
 // context with best-response selection, CANCEL, Timer C, in-dialog and stateless ACK forwarding, call records.
 // Policy (who is called, what to do when nobody answers) stays in routing/; this is the mechanism.
-import { SipError } from '../errors.ts';
+import type { SipError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { tagOf } from '../sip/headers.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
 import { newTag } from '../sip/ids.ts';
-import type { Binding, CallUpdate, NewCall } from '../store/store.ts';
+import type { CallUpdate, NewCall } from '../store/store.ts';
 import type { ClientTransaction, TransactionLayer } from '../transaction/transaction-layer.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
-import type { TimerHandle, Timers } from '../transaction/timers.ts';
+import type { Clock, TimerHandle } from '../clock.ts';
 import type { Target as Destination } from '../transport/transport.ts';
 import { defaultPort } from '../transport/transport.ts';
 import { cancelFor } from '../transaction/request-from-invite.ts';
@@ -18,8 +18,9 @@ import { DialogTable, outcomeOf } from './call-outcome.ts';
 import { copyForBranch } from './forward.ts';
 import { BRANCH_PREFIX, loopHash, newLoopSalt, proxyBranch } from './loop-detection.ts';
 import { bestResponseIndex, responseToForward, withoutTopVia } from './response-selection.ts';
-import { preprocessRoute, uriOfNameAddr } from './route.ts';
-import { destinationOfUri, toTarget, type ProxyTarget } from './target-set.ts';
+import { preprocessRoute, uriOfNameAddr, type RoutePreprocessing } from './route.ts';
+import type { ProxyTarget } from './target-set.ts';
+import { destinationOfUri, resolveNextHop } from '../transaction/locate.ts';
 import { checkRequest } from './validate.ts';
 import { createHash } from 'node:crypto';
 
@@ -38,10 +39,8 @@ export interface ProxyOptions {
   recordRouteUri?(peer: Destination): string;
   /** RFC 3263 for a next-hop URI that is not a numeric address; default: numeric hosts only (null = unreachable → 503) */
   resolve?(uri: string): Destination | null;
-  /** the time in epoch ms (call records, dialog expiry); default Date.now */
-  now?(): number;
-  /** timers for Timer C and the per-relay timeouts; default the transaction layer's */
-  timers?: Timers;
+  /** the time (call records, dialog expiry) and the timers (Timer C, per-relay timeouts); default the transaction layer's */
+  clock?: Clock;
   callRecorder?: CallRecorder;
   log?: Logger;
   /** option-tags accepted in Proxy-Require (§16.3 item 5); default none */
@@ -144,8 +143,7 @@ export class Proxy {
   private readonly isLocal: (uri: string) => boolean;
   private readonly rrUri: (peer: Destination) => string;
   private readonly resolveUri: (uri: string) => Destination | null;
-  private readonly now: () => number;
-  private readonly timers: Timers;
+  private readonly timers: Clock;
   private readonly recorder: CallRecorder | null;
   private readonly log: Logger | null;
   private readonly supported: ReadonlySet<string>;
@@ -168,8 +166,7 @@ export class Proxy {
       return `sip:${hostForUri(sb.host)}:${sb.port};transport=${sb.transport};lr`;
     });
     this.resolveUri = opts.resolve ?? destinationOfUri;
-    this.now = opts.now ?? Date.now;
-    this.timers = opts.timers ?? this.tl.timers;
+    this.timers = opts.clock ?? this.tl.clock;
     this.recorder = opts.callRecorder ?? null;
     this.log = opts.log ?? null;
     this.supported = new Set([...(opts.supported ?? [])].map((s) => s.toLowerCase()));
@@ -190,30 +187,29 @@ export class Proxy {
   // ------------------------------------------------------------------------------------ §16.3, §16.4
 
   /**
-   * RFC 3261 §16.3: the response to send when the request must not be proxied (416, 400, 483, 482, 420), else null.
+   * RFC 3261 §16.3: the failure to answer when the request must not be proxied (416, 400, 483, 482, 420), else null.
    * Call it on the request as received, before preprocessRoute (it computes the loop-detection hash).
    * A Max-Forwards 0 OPTIONS whose Request-URI isLocal passes: the caller answers it itself (§11).
    */
-  validate(req: SipRequest): SipResponse | null {
+  validate(req: SipRequest): SipError | null {
     const hash = loopHash(req, this.salt);
     this.loopHashes.set(req, hash);
-    const err = checkRequest(req, hash, { supported: this.supported, isLocal: this.isLocal });
-    return err === null ? null : errorResponse(req, err);
+    return checkRequest(req, hash, { supported: this.supported, isLocal: this.isLocal });
   }
 
-  /** RFC 3261 §16.4 in place: strict-router fix, then remove the top Route(s) naming us. True when the Request-URI was replaced. */
-  preprocessRoute(req: SipRequest): boolean {
+  /** RFC 3261 §16.4 in place: strict-router fix, then remove the top Route(s) naming us; tells whether it came through us. */
+  preprocessRoute(req: SipRequest): RoutePreprocessing {
     return preprocessRoute(req, this.isLocal);
   }
 
   // --------------------------------------------------------------------------------- §16.5–§16.7
 
   /**
-   * Forward `req` to every target in parallel (§16.5, §16.6) and answer through `st` (§16.7). Bindings are reached
-   * at their received address over their connection; ProxyTargets at `destination` or their first Route / URI.
+   * Forward `req` to every target in parallel (§16.5, §16.6) and answer through `st` (§16.7). Each target is reached
+   * at its `destination`, else its first Route / URI, else its `fallback` (registrar/lookup.ts makes them of bindings).
    * An empty target set is answered 480 at once. Never throws for network reasons.
    */
-  relay(req: SipRequest, st: ServerTransaction, targets: ReadonlyArray<Binding | ProxyTarget>, opts: RelayOptions = {}): void {
+  relay(req: SipRequest, st: ServerTransaction, targets: ReadonlyArray<ProxyTarget>, opts: RelayOptions = {}): void {
     this.counters.relayed++;
     const invite = req.method === 'INVITE';
     const relay: Relay = {
@@ -235,9 +231,8 @@ export class Proxy {
     const from = st.source;
     const rrIn = rr ? `<${this.rrUri({ transport: from.transport, address: from.address, port: from.port, listenerId: from.local.id })}>` : null;
     if (invite) this.relays.set(st, relay);
-    for (const t of targets) {
-      const target = toTarget(t);
-      const destination = target.destination ?? this.nextHop(target) ?? target.fallback ?? null;
+    for (const target of targets) {
+      const destination = resolveNextHop(target, this.resolveUri);
       relay.pending++;
       const branch: Branch = {
         relay, request: req, destination: destination ?? { transport: 'udp', address: '0.0.0.0', port: 0 }, ct: null,
@@ -266,7 +261,7 @@ export class Proxy {
   }
 
   /** Stop every timer of the relays still open (server shutdown); they get no further answers. Idempotent. */
-  close(): void {
+  async close(): Promise<void> {
     this.closed = true;
     for (const relay of this.live) {
       if (relay.timeout !== null) this.timers.clear(relay.timeout);
@@ -278,12 +273,6 @@ export class Proxy {
     }
     this.live.clear();
     this.relays.clear();
-  }
-
-  private nextHop(t: ProxyTarget): Destination | null {
-    // §16.6 step 7: the first Route (Path values come first, RFC 3327), else the Request-URI
-    const first = t.path !== undefined && t.path.length > 0 ? t.path[0] : undefined;
-    return this.resolveUri(uriOfNameAddr(first ?? t.uri));
   }
 
   private startBranch(b: Branch): void {
@@ -367,7 +356,7 @@ export class Proxy {
     // caller CANCELled and got its 487 first), it goes statelessly by the Via, and the caller ACKs and BYEs it (§9.1).
     if (!relay.st.respond(withoutTopVia(res)) && relay.invite) this.forwardStrayResponse(res);
     if (!relay.invite) return;
-    const now = this.now();
+    const now = this.timers.now();
     if (first && relay.recordId !== null) {
       const recordId = relay.recordId;
       this.recordUpdate(recordId, { outcome: 'answered', status: res.status, answeredAt: now });
@@ -537,7 +526,7 @@ export class Proxy {
     else if (dialog !== undefined) destination = dialog.toCallee ? dialog.info.callee : dialog.info.caller;
     else destination = this.resolveUri(req.uri);
     if (req.method === 'BYE' && dialog !== undefined && dialog.info.recordId !== null) {
-      const now = this.now();
+      const now = this.timers.now();
       this.recordUpdate(dialog.info.recordId, { endedAt: now, durationMs: now - dialog.answeredAt });
     }
     if (st === null) {
@@ -567,7 +556,7 @@ export class Proxy {
     const toTag = safeTag(req.header('to'));
     if (fromTag === null || toTag === null) return undefined;
     const key = DialogTable.key(req.callId, fromTag, toTag);
-    const now = this.now();
+    const now = this.timers.now();
     const d = remove ? this.dialogs.take(key, now) : this.dialogs.get(key, now);
     if (d === undefined) return undefined;
     return { info: d.value, toCallee: fromTag === d.value.callerTag, answeredAt: d.answeredAt };
@@ -598,7 +587,7 @@ export class Proxy {
 
   private recordStart(req: SipRequest, call: CallInfo): Promise<number | null> {
     const rec = this.recorder as CallRecorder;
-    return rec.started({ userId: call.userId, otherUserId: call.otherUserId, callDate: this.now(), callId: req.callId, outcome: 'pending' })
+    return rec.started({ userId: call.userId, otherUserId: call.otherUserId, callDate: this.timers.now(), callId: req.callId, outcome: 'pending' })
       .then((id) => id, (err: unknown) => {
         this.counters.recorderErrors++;
         this.log?.error({ err, callId: req.callId }, 'proxy: call record not written');
@@ -628,12 +617,6 @@ function stamp(res: SipResponse, req: SipRequest): SipResponse {
   if (res.status === 100 || hasToTag(req)) return res;
   const to = res.fields('to')[0];
   if (to !== undefined) res.setHeader(to.name, `${to.value};tag=${newTag()}`);
-  return res;
-}
-
-function errorResponse(req: SipRequest, err: SipError): SipResponse {
-  const res = stamp(createResponse(req, err.status, err.reason), req);
-  for (const [name, value] of err.headers) res.addHeader(name, value);
   return res;
 }
 

@@ -1,17 +1,9 @@
 // Route information preprocessing (RFC 3261 §16.4) and the URI of a Route / Record-Route / Path value.
 import type { SipRequest } from '../sip/message.ts';
 import { parseSipUri, type SipUri } from '../sip/uri.ts';
+import { uriOfNameAddr } from '../transaction/locate.ts';
 
-/** The URI of a name-addr value such as `<sip:p.example.com;lr>;x=y` or an addr-spec `sip:p.example.com;lr`. */
-export function uriOfNameAddr(value: string): string {
-  const lt = value.indexOf('<');
-  if (lt < 0) {
-    const semi = value.indexOf(';');
-    return (semi < 0 ? value : value.slice(0, semi)).trim();
-  }
-  const gt = value.indexOf('>', lt + 1);
-  return value.slice(lt + 1, gt < 0 ? value.length : gt).trim();
-}
+export { uriOfNameAddr };
 
 function tryParseSip(uri: string): SipUri | null {
   try {
@@ -21,22 +13,29 @@ function tryParseSip(uri: string): SipUri | null {
   }
 }
 
+export interface RoutePreprocessing {
+  routedByUs: boolean;
+  strictRouterFixed: boolean;
+}
+
 /**
  * RFC 3261 §16.4. Changes `req` in place:
  * 1. a strict router sent us a request whose Request-URI is a URI we put in a Record-Route (no user part, `lr`):
  *    "replace the Request-URI with the last value from the Route header field, and remove that value";
  * 2. "if the first value in the Route header field indicates this proxy, the proxy MUST remove that value".
  *    Two such values in a row (RFC 5658 double Record-Route by another node of ours) are both removed.
- * Returns true when the Request-URI was replaced (strict-router fix).
+ * `strictRouterFixed`: the Request-URI was replaced; `routedByUs`: that, or a Route naming us was removed (the
+ * request came through us: Kamailio's loose_route() true).
  */
-export function preprocessRoute(req: SipRequest, isLocal: (uri: string) => boolean): boolean {
+export function preprocessRoute(req: SipRequest, isLocal: (uri: string) => boolean): RoutePreprocessing {
   let fixed = false;
+  let removed = false;
   let hasRoute = false;
   for (const f of req.headers) if (f.key === 'route') {
     hasRoute = true;
     break;
   }
-  if (!hasRoute) return false;
+  if (!hasRoute) return { routedByUs: false, strictRouterFixed: false };
   const ruri = tryParseSip(req.uri);
   if (ruri !== null && ruri.user === null && ruri.params.has('lr') && isLocal(req.uri)) {
     const routes = req.headerValues('route');
@@ -54,6 +53,7 @@ export function preprocessRoute(req: SipRequest, isLocal: (uri: string) => boole
     const first = top.indexOf(',') < 0 ? top : (req.headerValues('route')[0] ?? '');
     if (!isLocal(uriOfNameAddr(first))) break;
     req.removeFirstValue('route');
+    removed = true;
   }
-  return fixed;
+  return { routedByUs: fixed || removed, strictRouterFixed: fixed };
 }

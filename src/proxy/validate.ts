@@ -19,23 +19,23 @@ export function checkRequest(req: SipRequest, loop: string | null, opts: Validat
   // §16.3 item 2: a URI scheme the proxy does not understand → 416 (Unsupported URI Scheme).
   const uri = req.uri;
   if (!(startsWithCi(uri, 'sip:') || startsWithCi(uri, 'sips:') || startsWithCi(uri, 'tel:'))) {
-    return new SipError(416, 'Unsupported URI Scheme', [], 'ERR_PROXY_URI_SCHEME');
+    return new SipError('unsupported-uri-scheme');
   }
   // §16.3 item 3: Max-Forwards 0 → 483 (Too Many Hops), except an OPTIONS the element answers itself (§11).
   const mfRaw = req.header('max-forwards');
   if (mfRaw !== undefined) {
     const mf = maxForwards(req);
-    if (mf === null) return new SipError(400, 'Invalid Max-Forwards', [], 'ERR_PROXY_MAX_FORWARDS');
+    if (mf === null) return new SipError('bad-max-forwards');
     if (mf === 0 && !(req.method === 'OPTIONS' && opts.isLocal(uri))) {
-      return new SipError(483, 'Too Many Hops', [], 'ERR_PROXY_TOO_MANY_HOPS');
+      return new SipError('too-many-hops');
     }
   }
   // §16.3 item 4: a Via we placed whose branch carries this request's loop hash → 482 (Loop Detected).
-  if (loop !== null && hasLooped(req, loop)) return new SipError(482, 'Loop Detected', [], 'ERR_PROXY_LOOP');
+  if (loop !== null && hasLooped(req, loop)) return new SipError('loop-detected');
   // §16.3 item 5: Proxy-Require option-tags we do not support → 420 (Bad Extension) listing them in Unsupported.
   const unsupported = unsupportedTags(req, opts.supported);
   if (unsupported.length > 0) {
-    return new SipError(420, 'Bad Extension', [['Unsupported', unsupported.join(', ')]], 'ERR_PROXY_BAD_EXTENSION');
+    return new SipError('bad-extension', { unsupported: unsupported.join(', ') });
   }
   return null;
 }

@@ -1,7 +1,7 @@
 // Digest authentication of SIP requests (RFC 3261 §22, RFC 7616, RFC 8760): REGISTER is challenged with
 // 401 WWW-Authenticate, other requests with 407 Proxy-Authenticate. Used by routing/ for every request.
 import { randomBytes } from 'node:crypto';
-import { StoreUnavailableError } from '../errors.ts';
+import { SipError, StoreUnavailableError } from '../errors.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { CredentialStore } from '../store/store.ts';
 import type { Logger } from '../log/logger.ts';
@@ -11,13 +11,13 @@ import { createResponse } from '../sip/response.ts';
 import { newTag } from '../sip/ids.ts';
 import { createChallenge, ha1, verifyDigest, type DigestAlgorithm } from '../sip/digest.ts';
 import { NonceCounts, NonceIssuer } from './nonce.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, type Clock } from '../clock.ts';
 
 export interface AuthenticatorOptions {
   store: Pick<CredentialStore, 'getCredentials'>;
   /** the realm(s) we answer for; the first is the one challenged when the request names none of them */
   realm: string | readonly string[];
-  clock?: Clock;
+  clock?: Pick<Clock, 'now'>;
   /** how long a nonce is good for; default 300 000 ms. An older nonce with a right digest gets stale=true. */
   nonceTtlMs?: number;
   /** 'digest' (default) or 'none': no authentication, any user part is accepted (the registrar creates users) */
@@ -26,8 +26,6 @@ export interface AuthenticatorOptions {
   secret?: Uint8Array;
   /** bound of the nonce-count table; default 100 000 */
   maxTrackedNonces?: number;
-  /** Retry-After of the 503 sent when the store is down; default 5 */
-  retryAfterSeconds?: number;
   /**
    * The challenges offered, most preferred first (RFC 8760 §2.4); default SHA-256 then MD5. Clients that read only
    * the first challenge (sipp, sipsak) or refuse any non-MD5 one (baresip 1.0) need MD5 only; credentials with an
@@ -39,7 +37,7 @@ export interface AuthenticatorOptions {
   log?: Logger;
 }
 
-/** The authenticated user, or the response to send instead (401/407 challenge, 400, 403, 503). */
+/** The authenticated user, or the challenge to send instead (401/407). Failures (400, 403) throw a SipError. */
 export type AuthResult = { userId: string } | SipResponse;
 
 type Verdict = 'ok' | 'challenge' | 'stale';
@@ -51,11 +49,10 @@ export const DIGEST_ALGORITHMS = ALGORITHMS;
 export class Authenticator {
   readonly #store: Pick<CredentialStore, 'getCredentials'>;
   readonly #realms: readonly string[];
-  readonly #clock: Clock;
+  readonly #clock: Pick<Clock, 'now'>;
   readonly #mode: 'digest' | 'none';
   readonly #nonces: NonceIssuer;
   readonly #counts: NonceCounts;
-  readonly #retryAfter: number;
   readonly #algorithms: readonly DigestAlgorithm[];
   readonly #byUserAgent: ReadonlyArray<{ match: string; algorithms: readonly DigestAlgorithm[] }>;
   readonly #log?: Logger;
@@ -70,7 +67,6 @@ export class Authenticator {
     this.#mode = opts.mode ?? 'digest';
     this.#nonces = new NonceIssuer(opts.secret ?? randomBytes(32), opts.nonceTtlMs ?? 300_000);
     this.#counts = new NonceCounts(opts.maxTrackedNonces ?? 100_000);
-    this.#retryAfter = opts.retryAfterSeconds ?? 5;
     this.#algorithms = opts.algorithms?.length ? [...opts.algorithms] : ALGORITHMS;
     this.#byUserAgent = (opts.algorithmsByUserAgent ?? []).map((e) => ({ match: e.match.toLowerCase(), algorithms: [...e.algorithms] }));
     this.#log = opts.log;
@@ -81,19 +77,17 @@ export class Authenticator {
   /**
    * Authenticate `req`. `proxy: false` (REGISTER, or a request we answer as the UAS) challenges with
    * 401/WWW-Authenticate and reads Authorization; `proxy: true` with 407/Proxy-Authenticate and reads
-   * Proxy-Authorization (RFC 3261 §22.2, §22.3).
+   * Proxy-Authorization (RFC 3261 §22.2, §22.3). A store outage throws StoreUnavailableError (routing answers 503).
    */
   async authenticate(req: SipRequest, opts: { proxy: boolean }): Promise<AuthResult> {
     const claimed = claimedUser(req);
-    if (claimed === undefined) return reply(req, 400, 'Invalid From or To');
+    if (claimed === undefined) throw new SipError('bad-from-to');
     try {
-      if (this.#mode === 'none') return await this.#admit(req, claimed);
+      if (this.#mode === 'none') return this.#admit(claimed);
       return await this.#digest(req, opts.proxy, claimed);
     } catch (err) {
-      if (err instanceof StoreUnavailableError) {
-        this.#log?.debug({ err }, 'store unavailable: request answered 503'); // the outage itself is logged once by the server
-        return reply(req, 503, 'Service Unavailable', [['Retry-After', String(this.#retryAfter)]]);
-      }
+      // the outage itself is logged once by the server
+      if (err instanceof StoreUnavailableError) this.#log?.debug({ err }, 'store unavailable: request answered 503');
       throw err;
     }
   }
@@ -117,9 +111,9 @@ export class Authenticator {
     return this.#algorithms;
   }
 
-  async #admit(req: SipRequest, claimed: string | null): Promise<AuthResult> {
+  #admit(claimed: string | null): AuthResult {
     // --auth none: the claimed user is who it says (a REGISTER of an unknown user creates it: Registrar createUsers).
-    if (!claimed) return reply(req, 403, 'Forbidden');
+    if (!claimed) throw new SipError('forbidden');
     return { userId: claimed };
   }
 
@@ -131,7 +125,7 @@ export class Authenticator {
       try {
         parsed = parseAuthParams(field.value);
       } catch {
-        return reply(req, 400, 'Malformed Credentials');
+        throw new SipError('malformed-credentials');
       }
       const p = lowerKeys(parsed.params);
       // RFC 3261 §22.4: use the credentials whose realm is ours
@@ -147,7 +141,7 @@ export class Authenticator {
     if (verdict === 'challenge') return this.challenge(req, { proxy });
     const username = params.get('username') ?? '';
     // RFC 3261 §22.4 / Kamailio auth_check: the credentials must be those of the To user (REGISTER) or From user.
-    if (claimed !== username) return reply(req, 403, 'Forbidden');
+    if (claimed !== username) throw new SipError('forbidden');
     return { userId: username };
   }
 
@@ -188,12 +182,6 @@ export class Authenticator {
     const host = hostOf(req.header(req.method === 'REGISTER' ? 'to' : 'from'));
     return host && this.#realms.includes(host) ? host : this.#realms[0];
   }
-}
-
-function reply(req: SipRequest, status: number, reason: string, headers: [string, string][] = []): SipResponse {
-  const res = createResponse(req, status, reason, newTag());
-  for (const [n, v] of headers) res.addHeader(n, v);
-  return res;
 }
 
 function lowerKeys(m: Map<string, string>): Map<string, string> {

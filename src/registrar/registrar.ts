@@ -3,19 +3,22 @@
 import { SipError, StoreUnavailableError } from '../errors.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { SipParseError } from '../sip/parse-error.ts';
-import type { Binding, BindingChange, LocationStore } from '../store/store.ts';
+import type { Binding, BindingChange, CredentialStore, LocationStore } from '../store/store.ts';
 import type { Logger } from '../log/logger.ts';
-import { planRegistration, registrationOk, replyContext, type RegistrationPolicy, type RegistrationSource } from './save.ts';
-import { orderBindings } from './lookup.ts';
-import { errorResponse, registrarError } from './reply.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
+import { planRegistration, registrationOk, type RegistrationPolicy, type RegistrationSource } from './save.ts';
+import { newestBinding, orderBindings, type LookupResult } from './lookup.ts';
 
 export type { RegistrationPolicy, RegistrationSource } from './save.ts';
 
-export { systemClock, type Clock } from './clock.ts';
+/** What a REGISTER did: the 200 to send, and the binding it added or refreshed (the newest), null when none. */
+export interface SaveResult {
+  response: SipResponse;
+  added: Binding | null;
+}
 
 export interface RegistrarOptions {
-  store: LocationStore;
+  store: LocationStore & Pick<CredentialStore, 'userExists'>;
   clock?: Clock;
   policy: RegistrationPolicy;
   /** every committed change of a user's bindings (netstate 0/1 in change.presence); a throwing listener is logged */
@@ -31,7 +34,7 @@ export interface RegistrarOptions {
 }
 
 export class Registrar {
-  readonly #store: LocationStore;
+  readonly #store: LocationStore & Pick<CredentialStore, 'userExists'>;
   readonly #clock: Clock;
   readonly #policy: RegistrationPolicy;
   readonly #onChange?: (change: BindingChange) => void;
@@ -40,7 +43,8 @@ export class Registrar {
   readonly #createUsers: { realm: string } | null;
   /** REGISTERs of one AoR are applied one at a time (read–decide–write); entries leave when idle */
   readonly #queues = new Map<string, Promise<unknown>>();
-  #timer: NodeJS.Timeout | null = null;
+  #timer: TimerHandle | null = null;
+  #started = false;
   #expiring = false;
 
   constructor(opts: RegistrarOptions) {
@@ -54,47 +58,46 @@ export class Registrar {
   }
 
   /**
-   * Apply a REGISTER for `userId` (already authenticated; the AoR is the To URI, RFC 3261 §10.3 step 4) and
-   * return the response to send: 200 with every current binding, or the failure (400/403/423/503).
-   * Resolves only after the store committed the change.
+   * Apply a REGISTER for `userId` (already authenticated; the AoR is the To URI, RFC 3261 §10.3 step 4): the 200
+   * with every current binding, and the binding added. A failure (400/403/423, replies.ts) throws a SipError; a
+   * store outage throws StoreUnavailableError. Resolves only after the store committed the change.
    */
-  save(req: SipRequest, userId: string, source: RegistrationSource): Promise<SipResponse> {
-    return this.register(req, userId, source).then((r) => r.response);
-  }
-
-  /**
-   * As save(), and also the user's unexpired bindings as committed by this REGISTER (null when it changed
-   * nothing: a query or a failure), so a caller needs no second lookup right after the commit.
-   */
-  register(req: SipRequest, userId: string, source: RegistrationSource): Promise<{ response: SipResponse; bindings: Binding[] | null }> {
+  save(req: SipRequest, userId: string, source: RegistrationSource): Promise<SaveResult> {
     return this.#serialize(userId, () => this.#save(req, userId, source));
   }
 
-  async #save(req: SipRequest, userId: string, source: RegistrationSource): Promise<{ response: SipResponse; bindings: Binding[] | null }> {
+  async #save(req: SipRequest, userId: string, source: RegistrationSource): Promise<SaveResult> {
     try {
       const now = this.#clock.now();
       const existing = await this.#store.getBindings(userId, now);
       const plan = planRegistration(req, userId, existing, this.#policy, source, now);
-      if (plan.kind === 'query') return { response: registrationOk(req, existing, now, false), bindings: null };
+      if (plan.kind === 'query') return { response: registrationOk(req, existing, now, false), added: null };
       const newUser = this.#createUsers ? { userId, realm: this.#createUsers.realm, ha1Md5: '', ha1Sha256: '' } : undefined;
       const change = await this.#store.saveBindings(userId, plan.upsert, plan.remove, plan.removeAll, now, newUser);
       this.#log?.info({ userId, bindings: change.bindings.length, netstate: change.presence.netstate }, 'bindings saved');
       this.#emit(change);
-      return { response: registrationOk(req, change.bindings, now, plan.supportsPath), bindings: change.bindings };
+      const added = plan.upsert.length > 0 ? newestBinding(orderBindings(change.bindings)) ?? null : null;
+      return { response: registrationOk(req, change.bindings, now, plan.supportsPath), added };
     } catch (err) {
-      if (err instanceof SipError) return { response: errorResponse(req, err), bindings: null };
       // a header the parser let through but that does not parse as the registrar needs it (CSeq, Contact)
-      if (err instanceof SipParseError) return { response: errorResponse(req, new SipError(err.status, err.reason)), bindings: null };
-      if (err instanceof StoreUnavailableError) {
-        this.#log?.warn({ userId, err }, 'store unavailable: REGISTER answered 503');
-        return { response: errorResponse(req, registrarError('store-unavailable', replyContext(this.#policy))), bindings: null };
-      }
+      if (err instanceof SipParseError) throw new SipError('bad-request', { detail: err.reason });
+      if (err instanceof StoreUnavailableError) this.#log?.warn({ userId, err }, 'store unavailable: REGISTER answered 503');
       throw err;
     }
   }
 
+  /**
+   * Kamailio lookup(): the unexpired bindings of `userId`, highest q first, then the most recently refreshed; else
+   * whether the user is offline or does not exist (asked only when it has no binding).
+   */
+  async lookup(userId: string): Promise<LookupResult> {
+    const bindings = await this.bindings(userId);
+    if (bindings.length > 0) return { kind: 'found', bindings };
+    return (await this.#store.userExists(userId)) ? { kind: 'offline' } : { kind: 'no-such-user' };
+  }
+
   /** The unexpired bindings of `userId`, highest q first, then the most recently refreshed. */
-  async lookup(userId: string): Promise<Binding[]> {
+  async bindings(userId: string): Promise<Binding[]> {
     const now = this.#clock.now();
     const bindings = await this.#store.getBindings(userId, now);
     return orderBindings(bindings.filter((b) => b.expiresAt > now));
@@ -134,17 +137,26 @@ export class Registrar {
     }
   }
 
-  /** Start the periodic expiry (one unref'd timer; calling again is a no-op). */
-  startExpiryTimer(): void {
-    if (this.#timer) return;
-    this.#timer = setInterval(() => void this.expireNow(), this.#expiryIntervalMs);
-    this.#timer.unref();
+  /** Start the periodic expiry (one timer on the clock; calling again is a no-op). */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#timer = this.#clock.set(runExpiry, this.#expiryIntervalMs, this);
   }
 
   /** Stop the expiry timer. Idempotent. */
-  stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
+  async close(): Promise<void> {
+    this.#started = false;
+    if (this.#timer !== null) this.#clock.clear(this.#timer);
     this.#timer = null;
+  }
+
+  /** @internal the expiry timer fired: run it, then set the next one (runs never overlap) */
+  expiryTick(): void {
+    this.#timer = null;
+    void this.expireNow().finally(() => {
+      if (this.#started && this.#timer === null) this.#timer = this.#clock.set(runExpiry, this.#expiryIntervalMs, this);
+    });
   }
 
   #emit(change: BindingChange): void {
@@ -166,4 +178,8 @@ export class Registrar {
     });
     return run;
   }
+}
+
+function runExpiry(r: Registrar): void {
+  r.expiryTick();
 }

@@ -9,7 +9,7 @@ import { contactExpires, parseContacts, parseCSeq, expiresOf, parseTokenList } f
 import { parseUri, uriEquals } from '../sip/uri.ts';
 import { createResponse } from '../sip/response.ts';
 import { newTag } from '../sip/ids.ts';
-import { registrarError, type ReplyContext } from './reply.ts';
+import { SipError } from '../errors.ts';
 import { orderBindings } from './lookup.ts';
 
 export interface RegistrationPolicy {
@@ -23,8 +23,6 @@ export interface RegistrationPolicy {
   maxExpires: number;
   /** bindings per AoR */
   maxContacts: number;
-  /** Retry-After of a 503 when the store is down; default 5 */
-  retryAfterSeconds?: number;
 }
 
 /** Where the REGISTER came from: kept in the binding so requests can reuse the connection. */
@@ -38,10 +36,6 @@ export interface RegistrationSource {
 export type RegistrationPlan =
   | { kind: 'query' }
   | { kind: 'update'; upsert: Binding[]; remove: string[]; removeAll: boolean; supportsPath: boolean };
-
-export function replyContext(policy: RegistrationPolicy): ReplyContext {
-  return { minExpires: policy.minExpires, retryAfterSeconds: policy.retryAfterSeconds ?? 5 };
-}
 
 /** A Contact parameter (names are lower-cased and values unquoted by parseNameAddr). */
 function param(params: Map<string, string | null>, name: string): string | null | undefined {
@@ -77,18 +71,17 @@ function parseQ(v: string | null | undefined): number | null | 'bad' {
   return Number(v.trim());
 }
 
-function contactsOf(req: SipRequest, policy: RegistrationPolicy): '*' | NameAddr[] {
+function contactsOf(req: SipRequest): '*' | NameAddr[] {
   const values = req.headerValues('contact');
-  const ctx = replyContext(policy);
   if (values.some((v) => v.trim() === '*')) {
     // RFC 3261 §10.3 step 6: "*" must be the only Contact value.
-    if (values.length > 1) throw registrarError('wildcard-not-alone', ctx);
+    if (values.length > 1) throw new SipError('wildcard-not-alone');
     return '*';
   }
   try {
     return parseContacts(req);
   } catch {
-    throw registrarError('bad-contact', ctx);
+    throw new SipError('bad-contact');
   }
 }
 
@@ -105,18 +98,17 @@ export function planRegistration(
   source: RegistrationSource,
   now: EpochMs,
 ): RegistrationPlan {
-  const ctx = replyContext(policy);
-  const contacts = contactsOf(req, policy);
+  const contacts = contactsOf(req);
   const callId = req.callId;
   const cseq = parseCSeq(req.header('cseq') ?? '').seq;
   const headerExpires = expiresOf(req);
 
   if (contacts === '*') {
     // RFC 3261 §10.3 step 6: "*" is valid only with an Expires header field of zero.
-    if (headerExpires !== 0) throw registrarError('wildcard-expires-not-zero', ctx);
+    if (headerExpires !== 0) throw new SipError('wildcard-expires-not-zero');
     // RFC 3261 §10.3 step 6: each binding is removed only if the CSeq is higher than the one stored for the same
     // Call-ID; otherwise "the update MUST be aborted and the request fails" (step 7).
-    if (existing.some((b) => isStale(b, callId, cseq))) throw registrarError('cseq-out-of-order', ctx);
+    if (existing.some((b) => isStale(b, callId, cseq))) throw new SipError('cseq-out-of-order');
     return { kind: 'update', upsert: [], remove: existing.map((b) => b.contact), removeAll: true, supportsPath: false };
   }
   // RFC 3261 §10.3 step 8 (query): no Contact → answer with the current bindings, change nothing.
@@ -133,18 +125,18 @@ export function planRegistration(
 
   for (const c of contacts) {
     const uri = tryParseUri(c.uri);
-    if (!uri) throw registrarError('bad-contact', ctx);
+    if (!uri) throw new SipError('bad-contact');
     // RFC 3261 §10.3 step 6: the expires parameter, else the Expires header field, else a local default.
     let expires = contactExpires(c) ?? headerExpires ?? policy.defaultExpires;
     // RFC 3261 §10.3 step 6: a non-zero expiry shorter than the local minimum MAY be rejected with 423; else it is raised.
     if (expires > 0 && expires < policy.minExpires) {
       if (policy.belowMinExpires === 'raise') expires = policy.minExpires;
-      else throw registrarError('interval-too-brief', ctx);
+      else throw new SipError('interval-too-brief', { minExpires: policy.minExpires });
     }
     // RFC 3261 §10.3 step 6: the registrar MAY shorten the expiry.
     if (expires > policy.maxExpires) expires = policy.maxExpires;
     const q = parseQ(param(c.params, 'q'));
-    if (q === 'bad') throw registrarError('bad-q', ctx);
+    if (q === 'bad') throw new SipError('bad-q');
     const instanceRaw = param(c.params, '+sip.instance');
     const instance = instanceRaw || null;
     const regIdRaw = param(c.params, 'reg-id');
@@ -156,7 +148,7 @@ export function planRegistration(
       instance && regId !== null ? b.instance === instance && b.regId === regId : sameUri(b.contact, uri);
     const match = [...live.values()].find(matches);
     // RFC 3261 §10.3 step 7: same Call-ID and a CSeq not higher → "the update MUST be aborted and the request fails".
-    if (match && isStale(match, callId, cseq)) throw registrarError('cseq-out-of-order', ctx);
+    if (match && isStale(match, callId, cseq)) throw new SipError('cseq-out-of-order');
     if (match) {
       live.delete(match.contact);
       remove.add(match.contact);
@@ -186,7 +178,7 @@ export function planRegistration(
   }
 
   const remaining = new Set([...live.keys(), ...upsert.keys()]);
-  if (remaining.size > policy.maxContacts) throw registrarError('too-many-contacts', ctx);
+  if (remaining.size > policy.maxContacts) throw new SipError('too-many-contacts');
   return { kind: 'update', upsert: [...upsert.values()], remove: [...remove], removeAll: false, supportsPath };
 }
 

@@ -1,18 +1,19 @@
 // The routing script: the one place with policy (Kamailio's request_route in TypeScript).
 // It reads top to bottom and only calls capabilities: authenticator, registrar, proxy, silo, presence.
 import type { SipRequest, SipResponse } from '../sip/message.ts';
-import { createResponse } from '../sip/response.ts';
+import { createResponse, errorResponse, failureOf } from '../sip/response.ts';
 import { parseUri } from '../sip/uri.ts';
-import { parseNameAddr, tagOf, parseContacts, contactExpires, expiresOf } from '../sip/headers.ts';
+import { parseNameAddr, tagOf } from '../sip/headers.ts';
+import { SipError } from '../errors.ts';
+import type { ReplyPolicy } from '../replies.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
 import type { TransactionUser } from '../transaction/transaction-layer.ts';
-import type { Authenticator, Registrar } from '../registrar/index.ts';
-import { orderBindings } from '../registrar/index.ts';
+import { bindingTarget, type Authenticator, type Registrar } from '../registrar/index.ts';
 import type { Proxy } from '../proxy/proxy.ts';
 import type { Silo } from '../offline/silo.ts';
 import { presentityOf, type PresenceAgent } from '../presence/presence-agent.ts';
-import type { Store, Binding } from '../store/store.ts';
-import { StoreUnavailableError } from '../errors.ts';
+import type { Calls } from '../calls/calls.ts';
+import type { Binding } from '../store/store.ts';
 import type { Logger } from '../log/logger.ts';
 import type { LocalDomains } from './local-domains.ts';
 
@@ -27,20 +28,20 @@ const KNOWN_ELSEWHERE = new Set(['PUBLISH']);
 /** How long a MESSAGE waits for an online user's answer before it is stored instead (msilo's contract). */
 const MESSAGE_BRANCH_TIMEOUT_MS = 8000;
 
+/** The capabilities the script calls, each by the narrow part it uses (tests pass fakes). */
 export interface RouterDeps {
-  store: Store;
-  auth: Authenticator;
-  registrar: Registrar;
-  proxy: Proxy;
-  silo: Silo;
-  presence: PresenceAgent;
-  domains: LocalDomains;
+  auth: Pick<Authenticator, 'authenticate'>;
+  registrar: Pick<Registrar, 'save' | 'lookup'>;
+  proxy: Pick<Proxy, 'validate' | 'preprocessRoute' | 'cancel' | 'relay' | 'relayInDialog' | 'forwardStrayResponse'>;
+  silo: Pick<Silo, 'store' | 'dump'>;
+  presence: Pick<PresenceAgent, 'subscribe'>;
+  calls: Pick<Calls, 'offline'>;
+  domains: Pick<LocalDomains, 'isLocalUri'>;
   /** the domain of the AoRs we build (an authenticated watcher is sip:<user>@<domain>) */
   domain: string;
   log: Logger;
-  clock: { now(): number };
-  /** Retry-After seconds on 480 to an offline user and on 503 */
-  retryAfterSeconds: number;
+  /** the profile's reply policy (Retry-After on 480 to an offline user and on 503) */
+  replies: ReplyPolicy;
 }
 
 export class Router implements TransactionUser {
@@ -51,25 +52,14 @@ export class Router implements TransactionUser {
   }
 
   onRequest(req: SipRequest, st: ServerTransaction): void {
-    this.#route(req, st).catch((err: unknown) => this.#fail(req, st, err));
+    this.#route(req, st).catch((err: unknown) => st.respond(this.#failure(req, err)));
   }
 
   onAck(ack: SipRequest): void {
     // RFC 3261 §16.11 / §13.2.2.4: the ACK for a 2xx is a request of its own, routed like any in-dialog request.
     const { proxy } = this.#d;
     if (proxy.validate(ack)) return; // an ACK is never answered: a looped or exhausted one is dropped
-    if (this.#followRoute(ack)) proxy.relayInDialog(ack, null); // else not a dialog we record-routed: dropped
-  }
-
-  /**
-   * RFC 3261 §16.4 preprocessing; true when the request was routed through us (a Route naming us was removed, or a
-   * strict router sent us our own Record-Route URI). Only such in-dialog requests are relayed (Kamailio's loose_route()):
-   * anything else would make the proxy an open relay for whoever writes a Route header.
-   */
-  #followRoute(req: SipRequest): boolean {
-    const before = req.has('route') ? req.headerValues('route').length : 0;
-    const strictFix = this.#d.proxy.preprocessRoute(req);
-    return strictFix || (before > 0 && (req.has('route') ? req.headerValues('route').length : 0) < before);
+    if (proxy.preprocessRoute(ack).routedByUs) proxy.relayInDialog(ack, null); // else not a dialog we record-routed: dropped
   }
 
   onStrayResponse(res: SipResponse): void {
@@ -82,10 +72,11 @@ export class Router implements TransactionUser {
 
     // RFC 3261 §16.3: validate (Max-Forwards → 483, loops → 482, Proxy-Require → 420).
     const invalid = proxy.validate(req);
-    if (invalid) return void st.respond(invalid);
+    if (invalid) throw invalid;
 
-    // RFC 3261 §16.4: strict-router fix and loose-routing Route removal.
-    const routedByUs = this.#followRoute(req);
+    // RFC 3261 §16.4: strict-router fix and loose-routing Route removal. Only requests routed through us are relayed
+    // in dialog (Kamailio's loose_route()): anything else would make the proxy an open relay for whoever writes a Route.
+    const { routedByUs } = proxy.preprocessRoute(req);
 
     if (req.method === 'CANCEL') return void proxy.cancel(req, st);
 
@@ -95,31 +86,21 @@ export class Router implements TransactionUser {
         return this.#subscribe(req, st); // a refresh of a subscription we are the notifier of (RFC 6665 §4.1.2.1)
       }
       if (routedByUs) return proxy.relayInDialog(req, st);
-      return void st.respond(createResponse(req, 404, 'Not Here (dialog not routed through this proxy)'));
+      throw new SipError('not-routed-here');
     }
     // An initial request's preloaded Route beyond us is not followed (no open relay): it is routed like any other.
     if (req.has('route')) req.removeHeader('route');
 
-    if (!domains.isLocalUri(req.uri)) {
-      // No open relay: requests for other domains are refused (trunks would route them).
-      return void st.respond(createResponse(req, 403, 'Relaying Denied'));
-    }
+    // No open relay: requests for other domains are refused (trunks would route them).
+    if (!domains.isLocalUri(req.uri)) throw new SipError('relaying-denied');
 
     const user = userOf(req.uri);
     if (user === null || TO_SERVER.has(req.method)) {
       if (req.method === 'REGISTER') return this.#register(req, st);
       if (req.method === 'OPTIONS' && user === null) return void st.respond(this.#options(req));
     }
-    if (!ALLOWED.has(req.method)) {
-      const res = createResponse(req, KNOWN_ELSEWHERE.has(req.method) ? 405 : 501);
-      res.addHeader('Allow', ALLOW);
-      return void st.respond(res);
-    }
-    if (user === null) {
-      const res = createResponse(req, 405, `${req.method} Is Not Served Here`);
-      res.addHeader('Allow', 'OPTIONS, REGISTER');
-      return void st.respond(res);
-    }
+    if (!ALLOWED.has(req.method)) throw new SipError(KNOWN_ELSEWHERE.has(req.method) ? 'method-not-allowed' : 'not-implemented', { allow: ALLOW });
+    if (user === null) throw new SipError('method-not-allowed', { allow: 'OPTIONS, REGISTER', detail: `${req.method} is not served here` });
 
     switch (req.method) {
       case 'INVITE':
@@ -137,7 +118,7 @@ export class Router implements TransactionUser {
     return this.#toUser(req, st, user, caller);
   }
 
-  /** Authenticates; answers the challenge (or error) itself and returns null when the request may not go on. */
+  /** Authenticates; answers the challenge itself and returns null when the request may not go on yet. */
   async #authenticate(req: SipRequest, st: ServerTransaction, proxy: boolean): Promise<string | null> {
     const r = await this.#d.auth.authenticate(req, { proxy });
     if ('userId' in r) return r.userId;
@@ -149,54 +130,42 @@ export class Router implements TransactionUser {
     const userId = await this.#authenticate(req, st, false);
     if (userId === null) return;
     const s = st.source;
-    const { response: res, bindings } = await this.#d.registrar.register(req, userId, {
+    const { response, added } = await this.#d.registrar.save(req, userId, {
       transport: s.transport, ip: s.address, port: s.port, connectionId: s.connectionId === null ? null : String(s.connectionId),
     });
-    st.respond(res);
-    if (res.status === 200 && registersContact(req)) this.#deliverKept(userId, bindings);
+    st.respond(response);
+    // m_dump: a REGISTER that added a binding gets everything kept for the user.
+    if (added) this.#deliverKept(userId, added);
   }
 
-  /**
-   * The moment a user registers: everything kept for it goes out (messages, then the missed-call notice).
-   * `committed`: the bindings the REGISTER's own commit returned (saves a lookup), else they are looked up.
-   */
-  #deliverKept(userId: string, committed: Binding[] | null): void {
-    const { registrar, silo, log } = this.#d;
-    void (async () => {
-      const bindings = committed !== null ? orderBindings(committed) : await registrar.lookup(userId);
-      const newest = newestBinding(bindings);
-      if (!newest) return;
-      const kept = await this.#d.store.keptFor(userId); // most REGISTERs find nothing kept: one read, then done
-      const messages = kept.messages ? (await silo.dump(userId, newest)).delivered : 0;
-      const notices = kept.missedCalls ? (await silo.dumpMissedCalls(userId, newest)).delivered : 0;
-      if (messages || notices) log.info({ userId, messages, notices }, 'kept items delivered');
-    })().catch((err: unknown) => log.error({ err, userId }, 'delivery at REGISTER failed'));
+  #deliverKept(userId: string, binding: Binding): void {
+    this.#d.silo.dump(userId, binding).catch((err: unknown) => this.#d.log.error({ err, userId }, 'delivery at REGISTER failed'));
   }
 
   async #toUser(req: SipRequest, st: ServerTransaction, user: string, caller: string | null): Promise<void> {
-    const { store, registrar, proxy, silo, clock } = this.#d;
-    const bindings = await registrar.lookup(user);
-    if (bindings.length === 0) {
-      if (!(await store.userExists(user))) return void st.respond(createResponse(req, 404, 'User Not Found'));
+    const { registrar, proxy, silo, calls } = this.#d;
+    const found = await registrar.lookup(user);
+    if (found.kind === 'no-such-user') throw new SipError('user-not-found');
+    if (found.kind === 'offline') {
       if (req.method === 'MESSAGE') return void st.respond(await silo.store(req, user));
       if (req.method === 'INVITE') {
         // The seed: a call to an offline user is written to user_call and kept for the callee's next REGISTER.
-        await store.recordCall({ userId: caller ?? fromUser(req), otherUserId: user, callDate: clock.now(), callId: req.callId, outcome: 'offline', status: 480 });
-        const res = createResponse(req, 480, 'User Offline, Call Recorded');
-        res.addHeader('Retry-After', String(this.#d.retryAfterSeconds));
-        return void st.respond(res);
+        await calls.offline({ caller: caller ?? fromUser(req), callee: user, callId: req.callId });
+        throw new SipError('user-offline', { detail: 'call recorded' });
       }
-      return void st.respond(createResponse(req, 480, 'User Offline'));
+      throw new SipError('user-offline');
     }
+    const targets = found.bindings.map(bindingTarget);
     if (req.method === 'MESSAGE') {
       // msilo's contract: a MESSAGE no branch would take (408/480/503/no answer) is stored and answered 202.
       // A binding that stays silent is given up well before the sender's Timer F (32 s), so the 202 reaches it.
-      return proxy.relay(req, st, bindings, { onAllFailed: () => silo.store(req, user), timeoutMs: MESSAGE_BRANCH_TIMEOUT_MS });
+      const store = () => silo.store(req, user).catch((err: unknown) => this.#failure(req, err));
+      return proxy.relay(req, st, targets, { onAllFailed: store, timeoutMs: MESSAGE_BRANCH_TIMEOUT_MS });
     }
     if (req.method === 'INVITE') {
-      return proxy.relay(req, st, bindings, { call: { userId: caller ?? fromUser(req), otherUserId: user } });
+      return proxy.relay(req, st, targets, { call: { userId: caller ?? fromUser(req), otherUserId: user } });
     }
-    return proxy.relay(req, st, bindings, {});
+    return proxy.relay(req, st, targets, {});
   }
 
   async #subscribe(req: SipRequest, st: ServerTransaction, watcher?: string): Promise<void> {
@@ -221,15 +190,12 @@ export class Router implements TransactionUser {
     return res;
   }
 
-  #fail(req: SipRequest, st: ServerTransaction, err: unknown): void {
-    if (err instanceof StoreUnavailableError) {
-      const res = createResponse(req, 503, 'Database Unavailable');
-      res.addHeader('Retry-After', String(this.#d.retryAfterSeconds));
-      st.respond(res);
-      return;
-    }
+  /** The one place a failure becomes a reply (replies.ts); anything else is a bug: logged, answered 500. */
+  #failure(req: SipRequest, err: unknown): SipResponse {
+    const failure = failureOf(err);
+    if (failure !== null) return errorResponse(req, failure, this.#d.replies);
     this.#d.log.error({ err, method: req.method, callId: req.callId }, 'routing failed');
-    st.respond(createResponse(req, 500, 'Server Internal Error'));
+    return errorResponse(req, new SipError('internal-error'), this.#d.replies);
   }
 }
 
@@ -257,18 +223,4 @@ function fromUser(req: SipRequest): string {
   } catch {
     return '';
   }
-}
-
-/** True when a REGISTER adds or refreshes a binding (Expires > 0), as opposed to a query or a removal. */
-function registersContact(req: SipRequest): boolean {
-  const contacts = parseContacts(req);
-  if (contacts === '*' || contacts.length === 0) return false;
-  const header = expiresOf(req);
-  return contacts.some((c) => (contactExpires(c) ?? header ?? 3600) > 0);
-}
-
-function newestBinding(bindings: Binding[]): Binding | undefined {
-  let best: Binding | undefined;
-  for (const b of bindings) if (!best || b.updatedAt > best.updatedAt) best = b;
-  return best;
 }

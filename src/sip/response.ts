@@ -1,7 +1,11 @@
-// Building a response to a request (RFC 3261 §8.2.6). Pure.
+// Building a response to a request (RFC 3261 §8.2.6), and the one builder of failure replies. Pure.
+import { SipError, StoreUnavailableError } from '../errors.ts';
+import { replyOf, type ReplyPolicy } from '../replies.ts';
 import { SipResponse } from './message.ts';
 import type { HeaderField, SipRequest } from './message.ts';
 import { tagOf } from './headers.ts';
+import { newTag } from './ids.ts';
+import { SipParseError } from './parse-error.ts';
 
 const REASONS: Record<number, string> = {
   100: 'Trying', 180: 'Ringing', 181: 'Call Is Being Forwarded', 182: 'Queued', 183: 'Session Progress',
@@ -67,4 +71,26 @@ export function createResponse(req: SipRequest, status: number, reason?: string,
     }
   }
   return new SipResponse(status, reason ?? reasonPhrase(status), headers);
+}
+
+/**
+ * The final response to `req` for a failure (replies.ts): status, reason and the row's header lines, with the
+ * policy values (Retry-After) from the profile. RFC 3261 §8.2.6.2: it carries a To tag.
+ */
+export function errorResponse(req: SipRequest, err: SipError, policy: ReplyPolicy): SipResponse {
+  const reply = err.failure !== null ? replyOf(err.failure, err.params, policy) : err;
+  const res = createResponse(req, reply.status, reply.reason, newTag());
+  for (const [name, value] of reply.headers) res.addHeader(name, value);
+  return res;
+}
+
+/**
+ * The SipError an expected failure stands for: itself, a store outage (503), a header that does not parse as the
+ * capability needs it (400 with the parser's phrase). Null for anything else: a bug, answered 500 and logged.
+ */
+export function failureOf(err: unknown): SipError | null {
+  if (err instanceof SipError) return err;
+  if (err instanceof StoreUnavailableError) return new SipError('store-unavailable');
+  if (err instanceof SipParseError) return new SipError('bad-request', { detail: err.reason });
+  return null;
 }

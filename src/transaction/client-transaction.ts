@@ -46,15 +46,15 @@ export abstract class ClientTransactionBase extends Transaction<ClientTransactio
 
   /** RFC 3261 §17.1.1.2 / §17.1.2.2: send the request; Timer A/E (unreliable only) at T1 and Timer B/F at 64*T1. */
   start(): void {
-    if (!this.reliable) this.timer1_ = this.ctx.timers.set(fireRetransmit, this.interval, this);
-    this.timer2_ = this.ctx.timers.set(fireTimeout, sixtyFourT1(this.ctx), this);
+    if (!this.reliable) this.timer1_ = this.ctx.clock.set(fireRetransmit, this.interval, this);
+    this.timer2_ = this.ctx.clock.set(fireTimeout, sixtyFourT1(this.ctx), this);
     this.send(this.request);
   }
 
   /** RFC 3261 §17.1.1.2 / §17.1.2.2: retransmit the request and restart Timer A/E with `interval`. */
   protected retransmit(interval: number): void {
     this.interval = interval;
-    this.timer1_ = this.ctx.timers.set(fireRetransmit, interval, this);
+    this.timer1_ = this.ctx.clock.set(fireRetransmit, interval, this);
     this.send(this.request);
   }
 

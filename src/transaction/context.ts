@@ -2,11 +2,12 @@
 
 import type { SipRequest } from '../sip/message.ts';
 import type { Source, Transport } from '../transport/transport.ts';
-import type { TimerValues, Timers } from './timers.ts';
+import type { Clock } from '../clock.ts';
+import type { TimerValues } from './timers.ts';
 
 export interface TransactionContext {
   readonly transport: Transport;
-  readonly timers: Timers;
+  readonly clock: Clock;
   readonly values: TimerValues;
   /** RFC 3261 §17.2.1: the INVITE server transaction sends 100 Trying when the TU is silent this long (200 ms) */
   readonly tryingDelay: number;

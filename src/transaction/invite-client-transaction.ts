@@ -52,7 +52,7 @@ export class InviteClientTransaction extends ClientTransactionBase {
       if (state === 'calling' || state === 'proceeding') {
         this.state = 'accepted';
         this.clearTimers();
-        this.timer1_ = this.ctx.timers.set(fireEnd, sixtyFourT1(this.ctx), this);
+        this.timer1_ = this.ctx.clock.set(fireEnd, sixtyFourT1(this.ctx), this);
       } else if (state !== 'accepted') return;
       this.toTU(this.handlers.onFinal, res);
       return;
@@ -64,7 +64,7 @@ export class InviteClientTransaction extends ClientTransactionBase {
       this.ack = ackForNonSuccess(this.request, res);
       this.send(this.ack);
       if (this.reliable) this.terminate();
-      else this.timer1_ = this.ctx.timers.set(fireEnd, Math.max(32000, sixtyFourT1(this.ctx)), this);
+      else this.timer1_ = this.ctx.clock.set(fireEnd, Math.max(32000, sixtyFourT1(this.ctx)), this);
       this.toTU(this.handlers.onFinal, res);
     } else if (state === 'completed' && this.ack !== null) {
       // RFC 3261 §17.1.1.2: a retransmitted final response in Completed is answered with the ACK again, not passed up.

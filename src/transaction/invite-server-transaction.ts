@@ -30,7 +30,7 @@ export class InviteServerTransaction extends ServerTransactionBase {
     super(ctx, key, request, source, target, 'proceeding');
     this.interval = ctx.values.t1;
     // RFC 3261 §17.2.1: send 100 Trying unless the TU answers within 200 ms.
-    this.timer1_ = ctx.timers.set(fireTrying, ctx.tryingDelay, this);
+    this.timer1_ = ctx.clock.set(fireTrying, ctx.tryingDelay, this);
   }
 
   timerTrying(): void {
@@ -51,7 +51,7 @@ export class InviteServerTransaction extends ServerTransactionBase {
     }
     if (state !== 'proceeding') return false;
     if (this.timer1_ !== null) {
-      this.ctx.timers.clear(this.timer1_);
+      this.ctx.clock.clear(this.timer1_);
       this.timer1_ = null;
     }
     if (status < 200) {
@@ -63,12 +63,12 @@ export class InviteServerTransaction extends ServerTransactionBase {
     if (status < 300) {
       // RFC 6026 §7.1: a 2xx moves the transaction to Accepted and starts Timer L (64*T1).
       this.state = 'accepted';
-      this.timer1_ = this.ctx.timers.set(fireEnd, sixtyFourT1(this.ctx), this);
+      this.timer1_ = this.ctx.clock.set(fireEnd, sixtyFourT1(this.ctx), this);
     } else {
       // RFC 3261 §17.2.1: 300-699 → Completed; Timer G (unreliable only) at T1, Timer H at 64*T1.
       this.state = 'completed';
-      if (!this.reliable) this.timer1_ = this.ctx.timers.set(fireG, this.interval, this);
-      this.timer2_ = this.ctx.timers.set(fireH, sixtyFourT1(this.ctx), this);
+      if (!this.reliable) this.timer1_ = this.ctx.clock.set(fireG, this.interval, this);
+      this.timer2_ = this.ctx.clock.set(fireH, sixtyFourT1(this.ctx), this);
     }
     this.send(res);
     return true;
@@ -79,7 +79,7 @@ export class InviteServerTransaction extends ServerTransactionBase {
     this.timer1_ = null;
     if (this.state !== 'completed' || this.finalResponse === null) return;
     this.interval = Math.min(2 * this.interval, this.ctx.values.t2);
-    this.timer1_ = this.ctx.timers.set(fireG, this.interval, this);
+    this.timer1_ = this.ctx.clock.set(fireG, this.interval, this);
     this.send(this.finalResponse);
   }
 
@@ -100,7 +100,7 @@ export class InviteServerTransaction extends ServerTransactionBase {
         this.state = 'confirmed';
         this.clearTimers();
         if (this.reliable) this.terminate();
-        else this.timer1_ = this.ctx.timers.set(fireEnd, this.ctx.values.t4, this);
+        else this.timer1_ = this.ctx.clock.set(fireEnd, this.ctx.values.t4, this);
       } else if (state === 'accepted') {
         // RFC 6026 §7.1: an ACK in Accepted is passed to the TU.
         this.ctx.passAck(req, source);

@@ -44,7 +44,7 @@ export class NonInviteClientTransaction extends ClientTransactionBase {
     this.state = 'completed';
     this.clearTimers();
     if (this.reliable) this.terminate();
-    else this.timer1_ = this.ctx.timers.set(fireEnd, this.ctx.values.t4, this);
+    else this.timer1_ = this.ctx.clock.set(fireEnd, this.ctx.values.t4, this);
     this.toTU(this.handlers.onFinal, res);
   }
 }

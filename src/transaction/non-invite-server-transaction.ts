@@ -30,7 +30,7 @@ export class NonInviteServerTransaction extends ServerTransactionBase {
     this.send(res);
     if (this.state === 'completed') {
       if (this.reliable) this.terminate();
-      else this.timer1_ = this.ctx.timers.set(fireEnd, sixtyFourT1(this.ctx), this);
+      else this.timer1_ = this.ctx.clock.set(fireEnd, sixtyFourT1(this.ctx), this);
     }
     return true;
   }

@@ -15,7 +15,8 @@ import { clientKey, cseqMethod, serverKey } from './matching.ts';
 import { NonInviteClientTransaction } from './non-invite-client-transaction.ts';
 import { NonInviteServerTransaction } from './non-invite-server-transaction.ts';
 import type { ServerTransaction } from './server-transaction.ts';
-import { DEFAULT_TIMER_VALUES, realTimers, type TimerValues, type Timers } from './timers.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import { DEFAULT_TIMER_VALUES, type TimerValues } from './timers.ts';
 
 export type ClientTransaction = InviteClientTransaction | NonInviteClientTransaction;
 export type AnyServerTransaction = InviteServerTransaction | NonInviteServerTransaction;
@@ -33,8 +34,10 @@ export interface TransactionUser {
 export interface TransactionLayerOptions {
   /** T1, T2, T4 in ms (RFC 3261 §17.1.1.1); defaults 500 / 4000 / 5000 */
   timerValues?: Partial<TimerValues>;
-  /** the timer port; fake it in tests (FakeTimers from ./timers.ts) */
-  timers?: Timers;
+  /** the one clock (src/clock.ts); FakeClock in tests */
+  clock?: Clock;
+  /** the former name of `clock`, still passed by dialog/ */
+  timers?: Clock;
   /** most live transactions per table (client, server); beyond it new requests get 503 and sendRequest throws. Default 500 000. */
   maxTransactions?: number;
   /** RFC 3261 §17.2.1: 100 Trying after this many ms of TU silence on an INVITE; default 200 */
@@ -56,7 +59,7 @@ export interface TransactionCounters {
 
 export class TransactionLayer implements TransactionContext {
   readonly transport: Transport;
-  readonly timers: Timers;
+  readonly clock: Clock;
   readonly values: TimerValues;
   readonly tryingDelay: number;
   readonly counters: TransactionCounters = {
@@ -72,7 +75,7 @@ export class TransactionLayer implements TransactionContext {
   constructor(transport: Transport, tu: TransactionUser, options: TransactionLayerOptions = {}) {
     this.transport = transport;
     this.tu = tu;
-    this.timers = options.timers ?? realTimers;
+    this.clock = options.clock ?? options.timers ?? systemClock;
     this.values = { ...DEFAULT_TIMER_VALUES, ...options.timerValues };
     this.tryingDelay = options.tryingDelay ?? 200;
     this.max = options.maxTransactions ?? 500_000;
@@ -212,8 +215,13 @@ export class TransactionLayer implements TransactionContext {
     }
   }
 
+  /** the former name of `clock`, still read by dialog/ */
+  get timers(): Clock {
+    return this.clock;
+  }
+
   /** Terminate every transaction and clear its timers (idempotent). Later messages are ignored. */
-  close(): void {
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const t of [...this.client.values()]) t.terminate();

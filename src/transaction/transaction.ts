@@ -4,7 +4,7 @@
 import type { SipMessage, SipRequest } from '../sip/message.ts';
 import { isReliable, type Target } from '../transport/transport.ts';
 import type { TransactionContext } from './context.ts';
-import type { TimerHandle } from './timers.ts';
+import type { TimerHandle } from '../clock.ts';
 
 /** Ends a transaction when the timer in its first slot fires (Timer D, I, J, K, L, M). */
 export function fireEnd(t: Transaction<string>): void {
@@ -53,11 +53,11 @@ export abstract class Transaction<S extends string> {
 
   protected clearTimers(): void {
     if (this.timer1_ !== null) {
-      this.ctx.timers.clear(this.timer1_);
+      this.ctx.clock.clear(this.timer1_);
       this.timer1_ = null;
     }
     if (this.timer2_ !== null) {
-      this.ctx.timers.clear(this.timer2_);
+      this.ctx.clock.clear(this.timer2_);
       this.timer2_ = null;
     }
   }

@@ -71,5 +71,5 @@ export interface AgentContext {
 
 /** A wait on the agent's clock (it never keeps the process alive). */
 export function delay(clock: Clock, ms: number): Promise<void> {
-  return new Promise((resolve) => clock.setTimeout(resolve, ms));
+  return new Promise((resolve) => clock.set(resolve, ms, undefined));
 }

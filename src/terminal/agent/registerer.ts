@@ -84,9 +84,9 @@ export class Registerer {
     if (keepAliveMs <= 0 || transport === 'udp') return;
     const tick = (): void => {
       ping(this.#server);
-      this.#keepAliveTimer = this.#ctx.clock.setTimeout(tick, keepAliveMs);
+      this.#keepAliveTimer = this.#ctx.clock.set(tick, keepAliveMs, undefined);
     };
-    this.#keepAliveTimer = this.#ctx.clock.setTimeout(tick, keepAliveMs);
+    this.#keepAliveTimer = this.#ctx.clock.set(tick, keepAliveMs, undefined);
   }
 
   /** A flow closed; when it was the one to the server, register again (a new connection), with back-off. */
@@ -103,8 +103,8 @@ export class Registerer {
   /** Stop refreshing and keep-alives. */
   stop(): void {
     const clock = this.#ctx.clock;
-    if (this.#timer !== null) clock.clearTimeout(this.#timer);
-    if (this.#keepAliveTimer !== null) clock.clearTimeout(this.#keepAliveTimer);
+    if (this.#timer !== null) clock.clear(this.#timer);
+    if (this.#keepAliveTimer !== null) clock.clear(this.#keepAliveTimer);
     this.#timer = this.#keepAliveTimer = null;
   }
 
@@ -142,7 +142,7 @@ export class Registerer {
   #schedule(ms: number): void {
     const ctx = this.#ctx;
     if (ctx.stopped) return;
-    if (this.#timer !== null) ctx.clock.clearTimeout(this.#timer);
-    this.#timer = ctx.clock.setTimeout(() => void this.register(), ms);
+    if (this.#timer !== null) ctx.clock.clear(this.#timer);
+    this.#timer = ctx.clock.set(() => void this.register(), ms, undefined);
   }
 }

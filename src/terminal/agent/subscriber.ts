@@ -142,13 +142,13 @@ export class Subscriber {
 
   #retry(sub: Subscription, ms: number): void {
     const clock = this.#ctx.clock;
-    if (sub.timer !== null) clock.clearTimeout(sub.timer);
-    sub.timer = clock.setTimeout(() => void this.subscribe(sub.contact), ms);
+    if (sub.timer !== null) clock.clear(sub.timer);
+    sub.timer = clock.set(() => void this.subscribe(sub.contact), ms, undefined);
   }
 
   #drop(sub: Subscription): void {
     sub.closed = true;
-    if (sub.timer !== null) this.#ctx.clock.clearTimeout(sub.timer);
+    if (sub.timer !== null) this.#ctx.clock.clear(sub.timer);
     if (sub.dialog !== null) this.#ctx.core?.removeDialog(sub.dialog);
   }
 }

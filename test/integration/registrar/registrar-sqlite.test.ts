@@ -9,7 +9,7 @@ import { SipResponse } from '../../../src/sip/message.ts';
 import { buildAuthorization, ha1 } from '../../../src/sip/digest.ts';
 import { parseAuthParams } from '../../../src/sip/headers.ts';
 import { FakeClock } from '../../unit/registrar/fake-store.ts';
-import { request, tcp } from '../../unit/registrar/helpers.ts';
+import { request, save, tcp } from '../../unit/registrar/helpers.ts';
 
 const policy = { defaultExpires: 3600, minExpires: 60, maxExpires: 7200, maxContacts: 10 };
 
@@ -26,28 +26,28 @@ describe('registrar on the SQLite store', () => {
     registrar = new Registrar({ store, clock, policy, onChange: (c) => changes.push(c) });
   });
   afterEach(async () => {
-    registrar.stop();
+    await registrar.close();
     await store.close();
   });
 
   it('saves, refreshes, looks up in q order and de-registers with Contact: *', async () => {
-    let res = await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>;q=0.2', '<sip:alice@127.0.0.1:5071>;q=0.8'], expires: '600', cseq: 1 }), 'alice', tcp());
+    let res = await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>;q=0.2', '<sip:alice@127.0.0.1:5071>;q=0.8'], expires: '600', cseq: 1 }), 'alice', tcp());
     assert.equal(res.status, 200);
-    assert.deepEqual((await registrar.lookup('alice')).map((b) => b.contact), ['sip:alice@127.0.0.1:5071', 'sip:alice@127.0.0.1:5070']);
-    res = await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '30', cseq: 2 }), 'alice', tcp());
+    assert.deepEqual((await registrar.bindings('alice')).map((b) => b.contact), ['sip:alice@127.0.0.1:5071', 'sip:alice@127.0.0.1:5070']);
+    res = await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '30', cseq: 2 }), 'alice', tcp());
     assert.equal(res.status, 423);
     assert.equal(res.header('min-expires'), '60');
-    res = await registrar.save(request({ contacts: ['*'], expires: '0', cseq: 3 }), 'alice', tcp());
+    res = await save(registrar, request({ contacts: ['*'], expires: '0', cseq: 3 }), 'alice', tcp());
     assert.equal(res.status, 200);
-    assert.deepEqual(await registrar.lookup('alice'), []);
+    assert.deepEqual(await registrar.bindings('alice'), []);
     assert.deepEqual(changes.map((c) => c.presence.netstate), [1, 0]);
   });
 
   it('drops a closed connection\'s bindings and expires the rest', async () => {
-    await registrar.save(request({ contacts: ['<sip:a@127.0.0.1:1>'], callId: 'a', expires: '60' }), 'alice', tcp('c1'));
-    await registrar.save(request({ contacts: ['<sip:a@127.0.0.1:2>'], callId: 'b', expires: '60' }), 'alice', tcp('c2'));
+    await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:1>'], callId: 'a', expires: '60' }), 'alice', tcp('c1'));
+    await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:2>'], callId: 'b', expires: '60' }), 'alice', tcp('c2'));
     await registrar.connectionClosed('c1');
-    assert.deepEqual((await registrar.lookup('alice')).map((b) => b.connectionId), ['c2']);
+    assert.deepEqual((await registrar.bindings('alice')).map((b) => b.connectionId), ['c2']);
     clock.advance(61_000);
     const expired = await registrar.expireNow();
     assert.deepEqual(expired.map((c) => [c.userId, c.presence.netstate]), [['alice', 0]]);
@@ -63,6 +63,6 @@ describe('registrar on the SQLite store', () => {
     req.setHeader('Authorization', buildAuthorization({ challenge: sha, user: 'alice', password: 'pw', method: 'REGISTER', uri: req.uri, nc: 1, cnonce: 'abc' }));
     const who = await auth.authenticate(req, { proxy: false });
     assert.deepEqual(who, { userId: 'alice' });
-    assert.equal((await registrar.save(req, 'alice', tcp())).status, 200);
+    assert.equal((await save(registrar, req, 'alice', tcp())).status, 200);
   });
 });

@@ -76,6 +76,14 @@ describe('sip-profiles', () => {
     assert.equal(refusal(() => validateProfile({ trunks: [{ name: 'c', host: '127.0.0.1', transport: 'ws' }] }, 'p.json')).field, 'trunks[0].transport');
   });
 
+  it('takes retryAfterSeconds (Retry-After of 503 and of 480 to an offline user), default 5, refusing 0 with file, field and reason', () => {
+    assert.equal(validateProfile({}, 'p.json').retryAfterSeconds, 5);
+    assert.equal(validateProfile({ retryAfterSeconds: 30 }, 'p.json').retryAfterSeconds, 30);
+    const e = refusal(() => validateProfile({ retryAfterSeconds: 0 }, 'p.json'));
+    assert.equal(e.field, 'retryAfterSeconds');
+    assert.match(e.message, /p\.json: retryAfterSeconds: must be between 1 and 86400/);
+  });
+
   it('refuses minExpires above maxExpires', () => {
     assert.equal(refusal(() => validateProfile({ registrar: { minExpires: 9000, maxExpires: 7200 } }, 'p.json')).field, 'registrar.minExpires');
   });

@@ -8,7 +8,7 @@ import { createResponse } from '../../../src/sip/response.ts';
 import { createChallenge } from '../../../src/sip/digest.ts';
 import { parseAuthParams, parseCSeq } from '../../../src/sip/headers.ts';
 import { FakeTransport } from '../../../src/transport/fake-transport.ts';
-import { FakeTimers } from '../../../src/transaction/timers.ts';
+import { FakeClock as FakeTimers } from '../../../src/clock.ts';
 import type { ServerTransaction } from '../../../src/transaction/server-transaction.ts';
 
 function msg(lines: string[], body = ''): string {

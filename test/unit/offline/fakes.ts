@@ -1,47 +1,15 @@
 // Test doubles for the offline and presence capabilities: an in-memory Store (only what they use, the rest
 // throws) and a fake clock whose timers run when the test advances time.
+import { FakeClock as SharedFakeClock } from '../../../src/clock.ts';
 import type {
   Binding, BindingChange, CallQuery, CallRecord, MessageQuota, NewCall, NewMessage, Presence, Store, StoredMessage, Subscription,
 } from '../../../src/store/store.ts';
 import { QuotaExceededError } from '../../../src/errors.ts';
 
-export class FakeClock {
-  time: number;
-  #timers: { at: number; fn: () => void; id: number }[] = [];
-  #next = 1;
+/** The one fake clock (src/clock.ts), starting at a fixed date. */
+export class FakeClock extends SharedFakeClock {
   constructor(start = Date.UTC(2025, 0, 1, 10, 0, 0)) {
-    this.time = start;
-  }
-  now = (): number => this.time;
-  setTimeout = (fn: () => void, ms: number): unknown => {
-    const id = this.#next++;
-    this.#timers.push({ at: this.time + ms, fn, id });
-    return id;
-  };
-  clearTimeout = (handle: unknown): void => {
-    this.#timers = this.#timers.filter((t) => t.id !== handle);
-  };
-  get pending(): number {
-    return this.#timers.length;
-  }
-  /** the delay until the next timer, or null */
-  nextDelay(): number | null {
-    if (this.#timers.length === 0) return null;
-    return Math.min(...this.#timers.map((t) => t.at)) - this.time;
-  }
-  /** advance time by ms, running due timers in order and letting promises settle between them */
-  async tick(ms: number): Promise<void> {
-    const end = this.time + ms;
-    for (let guard = 0; guard < 10_000; guard++) {
-      await settle();
-      const due = this.#timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at || a.id - b.id)[0];
-      if (!due) break;
-      this.#timers = this.#timers.filter((t) => t !== due);
-      this.time = Math.max(this.time, due.at);
-      due.fn();
-    }
-    this.time = end;
-    await settle();
+    super(start);
   }
 }
 

@@ -42,7 +42,7 @@ describe('offline + presence on SQLite (sqlite::memory:)', () => {
     const bytes = new Uint8Array(256).map((_, i) => i);
     assert.equal((await silo.store(message(bytes, 'image/png'), '1002')).status, 202);
     assert.equal((await silo.store(message(new TextEncoder().encode('second'), 'text/plain'), '1002')).status, 202);
-    const result = await silo.dump('1002', binding('1002'));
+    const result = await silo.dumpMessages('1002', binding('1002'));
     assert.equal(result.delivered, 2);
     assert.deepEqual(sent[0].body, bytes);
     assert.equal(sent[0].header('content-type'), 'image/png');

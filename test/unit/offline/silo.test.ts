@@ -5,6 +5,7 @@ import type { Binding } from '../../../src/store/store.ts';
 import { Silo, MESSAGE_ID_HEADER, retryDelay, type SiloOptions } from '../../../src/offline/silo.ts';
 import { parseMissedCallNotice } from '../../../src/formats/missed-call-notice.ts';
 import { FakeClock, FakeStore, binding, settle } from './fakes.ts';
+import { answerOf } from '../../helpers/replies.ts';
 
 const DAY = 24 * 3600_000;
 
@@ -65,13 +66,15 @@ describe('offline/silo (RFC 3428 store-and-forward)', () => {
   afterEach(async () => {
     await silo.close();
   });
+  /** silo.store's answer as routing sends it (a 503 with the Retry-After the silo used to set itself) */
+  const keep = (req: SipRequest, user: string) => answerOf(req, silo.store(req, user), { retryAfterSeconds: 30 });
 
   describe('store', () => {
     it('answers 202 Accepted only after store.storeMessage resolved (durable)', async () => {
       let open!: () => void;
       store.storeGate = new Promise<void>((r) => (open = r));
       let answered: SipResponse | null = null;
-      const p = silo.store(message('hi'), '1002').then((r) => (answered = r));
+      const p = keep(message('hi'), '1002').then((r) => (answered = r));
       await settle();
       assert.equal(answered, null, 'no answer while the write is not durable');
       assert.equal(store.messages.length, 0);
@@ -87,9 +90,9 @@ describe('offline/silo (RFC 3428 store-and-forward)', () => {
       const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x00, 0x0d, 0x0a, 0xff, 0xd9]);
       const multipart = '--x\r\nContent-Type: text/plain\r\n\r\nhi\r\n--x\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n--x--\r\n';
       const latin1 = new Uint8Array([0x63, 0x61, 0x66, 0xe9]); // "café" in ISO-8859-1
-      await silo.store(message(jpeg, 'image/jpeg'), '1002');
-      await silo.store(message(multipart, 'multipart/mixed; boundary=x'), '1002');
-      await silo.store(message(latin1, 'text/plain; charset=ISO-8859-1'), '1002');
+      await keep(message(jpeg, 'image/jpeg'), '1002');
+      await keep(message(multipart, 'multipart/mixed; boundary=x'), '1002');
+      await keep(message(latin1, 'text/plain; charset=ISO-8859-1'), '1002');
       const [a, b, c] = store.messages;
       assert.deepEqual(a.body, jpeg);
       assert.equal(a.contentType, 'image/jpeg');
@@ -104,9 +107,9 @@ describe('offline/silo (RFC 3428 store-and-forward)', () => {
 
     it('answers 486 "Busy Here (message quota for USER full)" when the count quota is full', async () => {
       silo = make({ quotaCount: 2 });
-      assert.equal((await silo.store(message('1'), '1002')).status, 202);
-      assert.equal((await silo.store(message('2'), '1002')).status, 202);
-      const res = await silo.store(message('3'), '1002');
+      assert.equal((await keep(message('1'), '1002')).status, 202);
+      assert.equal((await keep(message('2'), '1002')).status, 202);
+      const res = await keep(message('3'), '1002');
       assert.equal(res.status, 486);
       assert.equal(res.reason, 'Busy Here (message quota for 1002 full)');
       assert.equal(store.messages.length, 2);
@@ -114,13 +117,13 @@ describe('offline/silo (RFC 3428 store-and-forward)', () => {
 
     it('answers 486 when the byte quota would be exceeded', async () => {
       silo = make({ quotaBytes: 10 });
-      assert.equal((await silo.store(message('12345678'), '1002')).status, 202);
-      assert.equal((await silo.store(message('123'), '1002')).status, 486);
+      assert.equal((await keep(message('12345678'), '1002')).status, 202);
+      assert.equal((await keep(message('123'), '1002')).status, 486);
     });
 
     it('answers 513 Message Too Large above the maximum size, storing nothing', async () => {
       silo = make({ maxMessageBytes: 4 });
-      const res = await silo.store(message('12345'), '1002');
+      const res = await keep(message('12345'), '1002');
       assert.equal(res.status, 513);
       assert.match(res.reason, /^Message Too Large/);
       assert.equal(store.messages.length, 0);
@@ -128,7 +131,7 @@ describe('offline/silo (RFC 3428 store-and-forward)', () => {
 
     it('answers 503 with Retry-After when the store is unavailable', async () => {
       store.failWith = new StoreUnavailableError('db down');
-      const res = await silo.store(message('x'), '1002');
+      const res = await keep(message('x'), '1002');
       assert.equal(res.status, 503);
       assert.equal(res.header('retry-after'), '30');
     });
@@ -136,7 +139,7 @@ describe('offline/silo (RFC 3428 store-and-forward)', () => {
     it('shortens the expiry to an Expires header on the MESSAGE (RFC 3428 §8)', async () => {
       const req = message('x');
       req.addHeader('Expires', '60');
-      await silo.store(req, '1002');
+      await keep(req, '1002');
       assert.equal(store.messages[0].expiresAt - store.messages[0].receivedAt, 60_000);
     });
   });
@@ -144,7 +147,7 @@ describe('offline/silo (RFC 3428 store-and-forward)', () => {
   describe('dump', () => {
     async function queue(n: number): Promise<void> {
       for (let i = 0; i < n; i++) {
-        await silo.store(message(`message ${i}`), '1002');
+        await keep(message(`message ${i}`), '1002');
         clock.time += 1000;
       }
     }
@@ -163,7 +166,7 @@ describe('offline/silo (RFC 3428 store-and-forward)', () => {
           return ok();
         },
       });
-      const result = await silo.dump('1002', binding('1002'));
+      const result = await silo.dumpMessages('1002', binding('1002'));
       assert.equal(result.delivered, 100);
       assert.equal(result.stop, 'done');
       assert.equal(maxInFlight, 1);
@@ -173,9 +176,9 @@ describe('offline/silo (RFC 3428 store-and-forward)', () => {
 
     it('sends to the binding contact with the original From, the AoR in To, Content-Type and body', async () => {
       const jpeg = new Uint8Array([0xff, 0xd8, 0x00, 0xff, 0xd9]);
-      await silo.store(message(jpeg, 'image/jpeg'), '1002');
+      await keep(message(jpeg, 'image/jpeg'), '1002');
       const b = { ...binding('1002'), path: ['<sip:edge.example.com;lr>'] };
-      await silo.dump('1002', b);
+      await silo.dumpMessages('1002', b);
       const req = sent[0].req;
       assert.equal(req.method, 'MESSAGE');
       assert.equal(req.uri, b.contact);
@@ -187,16 +190,16 @@ describe('offline/silo (RFC 3428 store-and-forward)', () => {
     });
 
     it('carries a Date header (RFC 3261 §20.17) with the time the message was first received', async () => {
-      await silo.store(message('x'), '1002');
+      await keep(message('x'), '1002');
       clock.time += 3 * 3600_000;
-      await silo.dump('1002', binding('1002'));
+      await silo.dumpMessages('1002', binding('1002'));
       assert.equal(sent[0].req.header('date'), 'Wed, 01 Jan 2025 10:00:00 GMT');
     });
 
     it('keeps a stable X-Tvphone-Message-Id and Call-ID on redelivery, with a new From tag and CSeq', async () => {
-      await silo.store(message('x'), '1002');
+      await keep(message('x'), '1002');
       reply = () => null; // first attempt: no answer (e.g. the TV crashed before replying)
-      const p = silo.dump('1002', binding('1002'));
+      const p = silo.dumpMessages('1002', binding('1002'));
       await settle();
       reply = () => ok();
       await clock.tick(5_000);
@@ -213,11 +216,11 @@ describe('offline/silo (RFC 3428 store-and-forward)', () => {
     });
 
     it('retries with back-off (5 s, 10 s, 20 s) on 480 and marks delivered only on 2xx', async () => {
-      await silo.store(message('x'), '1002');
+      await keep(message('x'), '1002');
       let n = 0;
       reply = () => (++n <= 3 ? ok(480) : ok(200));
       const start = clock.now();
-      const p = silo.dump('1002', binding('1002'));
+      const p = silo.dumpMessages('1002', binding('1002'));
       await settle();
       assert.equal(store.messages[0].state, 'pending');
       assert.equal(store.messages[0].nextAttemptAt, start + 5_000);
@@ -231,9 +234,9 @@ describe('offline/silo (RFC 3428 store-and-forward)', () => {
     });
 
     it('stops retrying when the user goes offline, leaving the message pending', async () => {
-      await silo.store(message('x'), '1002');
+      await keep(message('x'), '1002');
       reply = () => ok(480);
-      const p = silo.dump('1002', binding('1002'));
+      const p = silo.dumpMessages('1002', binding('1002'));
       await settle();
       online = false;
       await clock.tick(5_000);
@@ -247,17 +250,17 @@ describe('offline/silo (RFC 3428 store-and-forward)', () => {
     it('skips a message refused with a permanent error so the ones behind it are delivered', async () => {
       await queue(2);
       reply = (req) => (new TextDecoder().decode(req.body) === 'message 0' ? ok(415) : ok());
-      const result = await silo.dump('1002', binding('1002'));
+      const result = await silo.dumpMessages('1002', binding('1002'));
       assert.equal(result.delivered, 1);
       assert.equal(result.skipped, 1);
       assert.deepEqual(store.messages.map((m) => m.state), ['pending', 'delivered']);
     });
 
     it('expires messages older than the expiry (default 7 days) instead of delivering them', async () => {
-      await silo.store(message('old'), '1002');
+      await keep(message('old'), '1002');
       clock.time += 7 * DAY;
-      await silo.store(message('new'), '1002');
-      const result = await silo.dump('1002', binding('1002'));
+      await keep(message('new'), '1002');
+      const result = await silo.dumpMessages('1002', binding('1002'));
       assert.equal(result.expired, 1);
       assert.equal(result.delivered, 1);
       assert.deepEqual(sent.map((s) => new TextDecoder().decode(s.req.body)), ['new']);
@@ -265,14 +268,14 @@ describe('offline/silo (RFC 3428 store-and-forward)', () => {
     });
 
     it('runs only one dump per user at a time; a second REGISTER joins it and moves it to the new binding', async () => {
-      await silo.store(message('x'), '1002');
+      await keep(message('x'), '1002');
       reply = () => ok(480);
-      const p1 = silo.dump('1002', binding('1002'));
+      const p1 = silo.dumpMessages('1002', binding('1002'));
       await settle();
       assert.equal(silo.runningDumps, 1);
       reply = () => ok();
       const moved = binding('1002', 'sip:1002@127.0.0.1:5080');
-      const p2 = silo.dump('1002', moved);
+      const p2 = silo.dumpMessages('1002', moved);
       assert.equal(p1, p2);
       await p2;
       assert.equal(sent.length, 2);
@@ -282,9 +285,9 @@ describe('offline/silo (RFC 3428 store-and-forward)', () => {
 
     it('purges history past the retention and expires on a periodic timer', async () => {
       silo = make({ retentionMs: 10 * DAY, housekeepingMs: DAY });
-      await silo.store(message('a'), '1002');
-      await silo.dump('1002', binding('1002'));
-      await silo.store(message('b'), '1002');
+      await keep(message('a'), '1002');
+      await silo.dumpMessages('1002', binding('1002'));
+      await keep(message('b'), '1002');
       assert.equal(store.messages.length, 2);
       await clock.tick(11 * DAY);
       assert.deepEqual(store.messages.map((m) => m.state), [], 'delivered purged; the pending one expired after 7 days, then purged');

@@ -4,6 +4,7 @@ import type { BindingChange, Subscription } from '../../../src/store/store.ts';
 import { PresenceAgent, presentityOf, type PresenceOptions, type SubscriptionSource } from '../../../src/presence/presence-agent.ts';
 import { parsePidf, overallBasic } from '../../../src/formats/pidf.ts';
 import { FakeClock, FakeStore } from '../offline/fakes.ts';
+import { answerOf } from '../../helpers/replies.ts';
 
 const SOURCE: SubscriptionSource = { transport: 'tcp', sourceIp: '127.0.0.1', sourcePort: 5070, connectionId: 'c1' };
 const WATCHER = 'sip:1001@example.com';
@@ -48,6 +49,10 @@ describe('presence/presence-agent (RFC 3856, RFC 6665)', () => {
       ...extra,
     });
   }
+  /** agent.subscribe's answer as routing sends it: the 200, or the failure it threw as a reply */
+  function subscribeAnswer(req: SipRequest, watcher: string, presentity: string, source: SubscriptionSource): Promise<SipResponse> {
+    return answerOf(req, agent.subscribe(req, watcher, presentity, source));
+  }
   async function flush(): Promise<void> {
     await clock.tick(0);
     await agent.idle();
@@ -70,7 +75,7 @@ describe('presence/presence-agent (RFC 3856, RFC 6665)', () => {
   });
 
   it('answers SUBSCRIBE Event: presence with 200 (To-tag, Expires, Contact), then NOTIFY active with PIDF open', async () => {
-    const res = await agent.subscribe(subscribe(), WATCHER, '1002', SOURCE);
+    const res = await subscribeAnswer(subscribe(), WATCHER, '1002', SOURCE);
     assert.equal(res.status, 200);
     const toTag = /;tag=([^;]+)$/.exec(res.header('to')!)?.[1];
     assert.ok(toTag);
@@ -97,8 +102,8 @@ describe('presence/presence-agent (RFC 3856, RFC 6665)', () => {
   });
 
   it('sends NOTIFY closed to every watcher when User_netstate changes, CSeq incrementing', async () => {
-    await agent.subscribe(subscribe(), WATCHER, '1002', SOURCE);
-    await agent.subscribe(subscribe({ callId: 'sub-2', fromTag: 'w2' }), 'sip:1003@example.com', '1002', SOURCE);
+    await subscribeAnswer(subscribe(), WATCHER, '1002', SOURCE);
+    await subscribeAnswer(subscribe({ callId: 'sub-2', fromTag: 'w2' }), 'sip:1003@example.com', '1002', SOURCE);
     await flush();
     sent = [];
     await agent.netstateChanged(change('1002', 0));
@@ -114,7 +119,7 @@ describe('presence/presence-agent (RFC 3856, RFC 6665)', () => {
   });
 
   it('answers Expires: 0 with 200 and a final NOTIFY terminated;reason=timeout', async () => {
-    const res = await agent.subscribe(subscribe({ expires: 0 }), WATCHER, '1002', SOURCE);
+    const res = await subscribeAnswer(subscribe({ expires: 0 }), WATCHER, '1002', SOURCE);
     assert.equal(res.status, 200);
     assert.equal(res.header('expires'), '0');
     await flush();
@@ -124,10 +129,10 @@ describe('presence/presence-agent (RFC 3856, RFC 6665)', () => {
   });
 
   it('ends a subscription on an in-dialog SUBSCRIBE with Expires: 0', async () => {
-    const res = await agent.subscribe(subscribe(), WATCHER, '1002', SOURCE);
+    const res = await subscribeAnswer(subscribe(), WATCHER, '1002', SOURCE);
     const toTag = /;tag=([^;]+)$/.exec(res.header('to')!)![1];
     await flush();
-    const end = await agent.subscribe(subscribe({ expires: 0, toTag, cseq: 2 }), WATCHER, '1002', SOURCE);
+    const end = await subscribeAnswer(subscribe({ expires: 0, toTag, cseq: 2 }), WATCHER, '1002', SOURCE);
     assert.equal(end.status, 200);
     await flush();
     assert.equal(sent[1].req.header('subscription-state'), 'terminated;reason=timeout');
@@ -136,11 +141,11 @@ describe('presence/presence-agent (RFC 3856, RFC 6665)', () => {
   });
 
   it('refreshes a subscription matched by Call-ID and tags, updating its expiry', async () => {
-    const res = await agent.subscribe(subscribe(), WATCHER, '1002', SOURCE);
+    const res = await subscribeAnswer(subscribe(), WATCHER, '1002', SOURCE);
     const toTag = /;tag=([^;]+)$/.exec(res.header('to')!)![1];
     await flush();
     clock.time += 300_000;
-    const again = await agent.subscribe(subscribe({ toTag, cseq: 2, expires: 1200 }), WATCHER, '1002', SOURCE);
+    const again = await subscribeAnswer(subscribe({ toTag, cseq: 2, expires: 1200 }), WATCHER, '1002', SOURCE);
     assert.equal(again.status, 200);
     assert.equal(again.header('to'), `<sip:1002@example.com>;tag=${toTag}`);
     assert.equal(again.header('expires'), '1200');
@@ -151,45 +156,45 @@ describe('presence/presence-agent (RFC 3856, RFC 6665)', () => {
   });
 
   it('answers 481 to an in-dialog SUBSCRIBE for an unknown subscription', async () => {
-    const res = await agent.subscribe(subscribe({ toTag: 'nope' }), WATCHER, '1002', SOURCE);
+    const res = await subscribeAnswer(subscribe({ toTag: 'nope' }), WATCHER, '1002', SOURCE);
     assert.equal(res.status, 481);
   });
 
   it('answers 489 Bad Event with Allow-Events: presence to an unknown event package', async () => {
     for (const event of ['dialog', 'message-summary', null]) {
-      const res = await agent.subscribe(subscribe({ event }), WATCHER, '1002', SOURCE);
+      const res = await subscribeAnswer(subscribe({ event }), WATCHER, '1002', SOURCE);
       assert.equal(res.status, 489);
       assert.equal(res.header('allow-events'), 'presence');
     }
-    assert.equal((await agent.subscribe(subscribe({ event: 'Presence;id=1' }), WATCHER, '1002', SOURCE)).status, 200);
+    assert.equal((await subscribeAnswer(subscribe({ event: 'Presence;id=1' }), WATCHER, '1002', SOURCE)).status, 200);
   });
 
   it('answers 423 with Min-Expires below the minimum and cuts Expires above the maximum', async () => {
-    const brief = await agent.subscribe(subscribe({ expires: 30 }), WATCHER, '1002', SOURCE);
+    const brief = await subscribeAnswer(subscribe({ expires: 30 }), WATCHER, '1002', SOURCE);
     assert.equal(brief.status, 423);
     assert.equal(brief.header('min-expires'), '60');
-    const long = await agent.subscribe(subscribe({ expires: 86400 }), WATCHER, '1002', SOURCE);
+    const long = await subscribeAnswer(subscribe({ expires: 86400 }), WATCHER, '1002', SOURCE);
     assert.equal(long.header('expires'), '3600');
-    const none = await agent.subscribe(subscribe({ expires: null, callId: 'x' }), WATCHER, '1002', SOURCE);
+    const none = await subscribeAnswer(subscribe({ expires: null, callId: 'x' }), WATCHER, '1002', SOURCE);
     assert.equal(none.header('expires'), '3600', 'RFC 3856 §6.4 default');
   });
 
   it('asks the watch policy: by default another domain gets 403', async () => {
-    assert.equal((await agent.subscribe(subscribe(), 'sip:eve@evil.example', '1002', SOURCE)).status, 403);
+    assert.equal((await subscribeAnswer(subscribe(), 'sip:eve@evil.example', '1002', SOURCE)).status, 403);
     agent = make({ mayWatch: (w, p) => w === WATCHER && p === '1003' });
-    assert.equal((await agent.subscribe(subscribe(), WATCHER, '1002', SOURCE)).status, 403);
-    assert.equal((await agent.subscribe(subscribe(), WATCHER, '1003', SOURCE)).status, 200);
+    assert.equal((await subscribeAnswer(subscribe(), WATCHER, '1002', SOURCE)).status, 403);
+    assert.equal((await subscribeAnswer(subscribe(), WATCHER, '1003', SOURCE)).status, 200);
   });
 
   it('answers 415 when the watcher does not accept application/pidf+xml', async () => {
-    const res = await agent.subscribe(subscribe({ accept: 'application/xpidf+xml' }), WATCHER, '1002', SOURCE);
+    const res = await subscribeAnswer(subscribe({ accept: 'application/xpidf+xml' }), WATCHER, '1002', SOURCE);
     assert.equal(res.status, 415);
     assert.equal(res.header('accept'), 'application/pidf+xml');
   });
 
   it('removes the subscription when a NOTIFY is answered 481', async () => {
     reply = () => new SipResponse(481, 'Call/Transaction Does Not Exist');
-    await agent.subscribe(subscribe(), WATCHER, '1002', SOURCE);
+    await subscribeAnswer(subscribe(), WATCHER, '1002', SOURCE);
     assert.equal(store.subscriptions.size, 1);
     await flush();
     assert.equal(store.subscriptions.size, 0);
@@ -200,13 +205,13 @@ describe('presence/presence-agent (RFC 3856, RFC 6665)', () => {
 
   it('keeps the subscription when a NOTIFY gets another error (e.g. 500)', async () => {
     reply = () => new SipResponse(500, 'Oops');
-    await agent.subscribe(subscribe(), WATCHER, '1002', SOURCE);
+    await subscribeAnswer(subscribe(), WATCHER, '1002', SOURCE);
     await flush();
     assert.equal(store.subscriptions.size, 1);
   });
 
   it('expires subscriptions on a timer with a final NOTIFY terminated;reason=timeout', async () => {
-    await agent.subscribe(subscribe({ expires: 60 }), WATCHER, '1002', SOURCE);
+    await subscribeAnswer(subscribe({ expires: 60 }), WATCHER, '1002', SOURCE);
     await flush();
     await clock.tick(90_000);
     await agent.idle();

@@ -1,16 +1,17 @@
 // A proxy on a TransactionLayer over a FakeTransport with FakeTimers, wired by a tiny routing script.
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import { parseMessage } from '../../../src/sip/parser.ts';
-import { createResponse } from '../../../src/sip/response.ts';
+import { createResponse, errorResponse } from '../../../src/sip/response.ts';
 import { parseSipUri } from '../../../src/sip/uri.ts';
 import type { Binding, CallUpdate, NewCall } from '../../../src/store/store.ts';
 import { FakeTransport } from '../../../src/transport/fake-transport.ts';
 import type { Source } from '../../../src/transport/transport.ts';
-import { FakeTimers } from '../../../src/transaction/timers.ts';
+import { FakeClock as FakeTimers } from '../../../src/clock.ts';
 import { TransactionLayer } from '../../../src/transaction/transaction-layer.ts';
 import type { ServerTransaction } from '../../../src/transaction/server-transaction.ts';
 import { Proxy, type RelayOptions } from '../../../src/proxy/proxy.ts';
 import type { ProxyTarget } from '../../../src/proxy/target-set.ts';
+import { bindingTarget } from '../../../src/registrar/lookup.ts';
 
 export const PROXY_HOST = '127.0.0.1';
 export const CALLER = { address: '192.0.2.1', port: 5060 };
@@ -61,7 +62,7 @@ export function isLocal(uri: string): boolean {
 }
 
 export function setup(): Harness {
-  const timers = new FakeTimers();
+  const timers = new FakeTimers(1_700_000_000_000);
   const fake = new FakeTransport({ host: PROXY_HOST, port: 5060 });
   const errors: unknown[] = [];
   const calls: RecordedCalls = { started: [], updates: [] };
@@ -79,7 +80,6 @@ export function setup(): Harness {
   const proxy = new Proxy({
     transactions: layer,
     isLocal,
-    now: () => 1_700_000_000_000 + timers.now,
     callRecorder: {
       started: async (call) => {
         calls.started.push(call);
@@ -98,7 +98,7 @@ export function setup(): Harness {
       const proxy = h.proxy;
       const bad = proxy.validate(req);
       if (bad !== null) {
-        st.respond(bad);
+        st.respond(errorResponse(req, bad, { retryAfterSeconds: 5 }));
         return;
       }
       proxy.preprocessRoute(req);
@@ -110,7 +110,7 @@ export function setup(): Harness {
         proxy.relayInDialog(req, st);
         return;
       }
-      proxy.relay(req, st, h.targets, h.relayOptions);
+      proxy.relay(req, st, h.targets.map((t) => ('sourceIp' in t ? bindingTarget(t) : t)), h.relayOptions);
     },
     toCaller() {
       return fake.sent.filter((s) => s.target.address === CALLER.address && !s.msg.isRequest()).map((s) => s.msg as SipResponse);

@@ -76,7 +76,7 @@ describe('proxy: route information preprocessing (RFC 3261 §16.4)', () => {
 
   it('removes the top Route when it names this proxy', () => {
     const req = parse(invite({ extra: ['Route: <sip:127.0.0.1;lr>, <sip:198.51.100.9;lr>'] }));
-    assert.equal(h.proxy.preprocessRoute(req), false);
+    assert.equal(h.proxy.preprocessRoute(req).strictRouterFixed, false);
     assert.deepEqual(req.headerValues('route'), ['<sip:198.51.100.9;lr>']);
   });
 
@@ -88,7 +88,7 @@ describe('proxy: route information preprocessing (RFC 3261 §16.4)', () => {
 
   it('fixes a strict router: Request-URI = our Record-Route URI → last Route becomes the Request-URI', () => {
     const req = parse(invite({ uri: 'sip:127.0.0.1;lr', extra: ['Route: <sip:198.51.100.9;lr>', 'Route: <sip:bob@10.0.0.5:5070>'] }));
-    assert.equal(h.proxy.preprocessRoute(req), true);
+    assert.equal(h.proxy.preprocessRoute(req).strictRouterFixed, true);
     assert.equal(req.uri, 'sip:bob@10.0.0.5:5070');
     assert.deepEqual(req.headerValues('route'), ['<sip:198.51.100.9;lr>']);
   });

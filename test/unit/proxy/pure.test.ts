@@ -5,7 +5,7 @@ import { parseMessage } from '../../../src/sip/parser.ts';
 import type { SipRequest } from '../../../src/sip/message.ts';
 import { bestResponseIndex, responseToForward } from '../../../src/proxy/response-selection.ts';
 import { hasLooped, loopHash, proxyBranch } from '../../../src/proxy/loop-detection.ts';
-import { bindingTarget, isPrivateAddress } from '../../../src/proxy/target-set.ts';
+import { bindingTarget, isPrivateAddress } from '../../../src/registrar/lookup.ts';
 import { DialogTable, outcomeOf } from '../../../src/proxy/call-outcome.ts';
 import { copyForBranch } from '../../../src/proxy/forward.ts';
 import { binding, invite } from './helpers.ts';

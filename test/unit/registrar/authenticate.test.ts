@@ -4,6 +4,7 @@ import { NonceCounts } from '../../../src/registrar/nonce.ts';
 import { ha1, buildAuthorization } from '../../../src/sip/digest.ts';
 import { parseAuthParams } from '../../../src/sip/headers.ts';
 import { SipResponse, type SipRequest } from '../../../src/sip/message.ts';
+import { answerOf } from '../../helpers/replies.ts';
 import { FakeClock, FakeStore } from './fake-store.ts';
 import { request } from './helpers.ts';
 
@@ -145,7 +146,7 @@ describe('registrar/authenticate (RFC 3261 §22, RFC 7616, RFC 8760)', () => {
 
   it('answers 403 when the credentials are not those of the To user of a REGISTER', async () => {
     const req = request({ user: 'bob' });
-    const res = await auth.authenticate(answer(req, await challengeFor(req), { alg: 'MD5', user: 'alice' }), { proxy: false });
+    const res = await answerOf(req, auth.authenticate(answer(req, await challengeFor(req), { alg: 'MD5', user: 'alice' }), { proxy: false }) as Promise<SipResponse>);
     assert.ok(res instanceof SipResponse);
     assert.equal(res.status, 403);
   });
@@ -212,7 +213,7 @@ describe('registrar/authenticate (RFC 3261 §22, RFC 7616, RFC 8760)', () => {
     const req = request();
     const first = await challengeFor(req);
     store.down = true;
-    const res = await auth.authenticate(answer(req, first, { alg: 'MD5' }), { proxy: false });
+    const res = await answerOf(req, auth.authenticate(answer(req, first, { alg: 'MD5' }), { proxy: false }) as Promise<SipResponse>, { retryAfterSeconds: 5 });
     assert.ok(res instanceof SipResponse);
     assert.equal(res.status, 503);
     assert.equal(res.header('retry-after'), '5');
@@ -220,7 +221,7 @@ describe('registrar/authenticate (RFC 3261 §22, RFC 7616, RFC 8760)', () => {
 
   it('answers malformed credentials with 400', async () => {
     const req = request({ extra: [['Authorization', 'Digest realm="unterminated']] });
-    const res = await auth.authenticate(req, { proxy: false });
+    const res = await answerOf(req, auth.authenticate(req, { proxy: false }) as Promise<SipResponse>);
     assert.ok(res instanceof SipResponse);
     assert.equal(res.status, 400);
   });

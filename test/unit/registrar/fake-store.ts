@@ -1,5 +1,6 @@
 // A small in-memory Store with only what the registrar and the authenticator use. `down = true` makes
 // every call reject with StoreUnavailableError, as a backend does when its database is unreachable.
+import { FakeClock as SharedFakeClock } from '../../../src/clock.ts';
 import { StoreUnavailableError } from '../../../src/errors.ts';
 import type { Binding, BindingChange, Credentials, EpochMs, Presence, Store } from '../../../src/store/store.ts';
 
@@ -86,15 +87,9 @@ export class FakeStore {
   }
 }
 
-export class FakeClock {
-  t: number;
+/** The one fake clock (src/clock.ts), starting at a fixed date. */
+export class FakeClock extends SharedFakeClock {
   constructor(t = Date.UTC(2025, 0, 1)) {
-    this.t = t;
-  }
-  now(): number {
-    return this.t;
-  }
-  advance(ms: number): void {
-    this.t += ms;
+    super(t);
   }
 }

@@ -1,5 +1,8 @@
 // Building REGISTER requests for the registrar tests.
-import { SipRequest, headerKey, type HeaderField } from '../../../src/sip/message.ts';
+import { SipRequest, headerKey, type HeaderField, type SipResponse } from '../../../src/sip/message.ts';
+import type { Registrar, RegistrationSource } from '../../../src/registrar/registrar.ts';
+import type { ReplyPolicy } from '../../../src/replies.ts';
+import { answerOf } from '../../helpers/replies.ts';
 
 export interface RegisterOpts {
   user?: string;
@@ -34,3 +37,7 @@ export function request(o: RegisterOpts = {}): SipRequest {
 }
 
 export const tcp = (connectionId = 'conn-1', port = 5070) => ({ transport: 'tcp', ip: '127.0.0.1', port, connectionId });
+
+/** registrar.save's answer as routing sends it: the 200, or the failure it threw as a reply. */
+export const save = (r: Registrar, req: SipRequest, userId: string, source: RegistrationSource, policy?: ReplyPolicy): Promise<SipResponse> =>
+  answerOf(req, r.save(req, userId, source), policy);

@@ -3,9 +3,9 @@ import fc from 'fast-check';
 import { Registrar } from '../../../src/registrar/registrar.ts';
 import type { BindingChange } from '../../../src/store/store.ts';
 import { FakeClock, FakeStore } from './fake-store.ts';
-import { request, tcp } from './helpers.ts';
+import { request, save, tcp } from './helpers.ts';
 
-const policy = { defaultExpires: 3600, minExpires: 60, maxExpires: 7200, maxContacts: 3, retryAfterSeconds: 7 };
+const policy = { defaultExpires: 3600, minExpires: 60, maxExpires: 7200, maxContacts: 3 };
 
 describe('registrar (RFC 3261 §10.3)', () => {
   let store: FakeStore;
@@ -19,37 +19,37 @@ describe('registrar (RFC 3261 §10.3)', () => {
     changes = [];
     registrar = new Registrar({ store: store.asStore(), clock, policy, onChange: (c) => changes.push(c) });
   });
-  afterEach(() => registrar.stop());
+  afterEach(() => registrar.close());
 
   const contactsOf = (res: { headerValues(n: string): string[] }) => res.headerValues('contact');
 
   describe('Contact: * (step 6)', () => {
     it('answers a Contact: * with Expires other than 0 with 400', async () => {
-      const res = await registrar.save(request({ contacts: ['*'], expires: '60' }), 'alice', tcp());
+      const res = await save(registrar, request({ contacts: ['*'], expires: '60' }), 'alice', tcp());
       assert.equal(res.status, 400);
-      const res2 = await registrar.save(request({ contacts: ['*'] }), 'alice', tcp());
+      const res2 = await save(registrar, request({ contacts: ['*'] }), 'alice', tcp());
       assert.equal(res2.status, 400);
       assert.equal(store.saves, 0);
     });
 
     it('answers a Contact: * together with another Contact with 400', async () => {
-      const res = await registrar.save(request({ contacts: ['*', '<sip:alice@127.0.0.1:5070>'], expires: '0' }), 'alice', tcp());
+      const res = await save(registrar, request({ contacts: ['*', '<sip:alice@127.0.0.1:5070>'], expires: '0' }), 'alice', tcp());
       assert.equal(res.status, 400);
     });
 
     it('removes every binding on Contact: * with Expires: 0', async () => {
-      await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>', '<sip:alice@127.0.0.1:5071>'], cseq: 1 }), 'alice', tcp());
-      assert.equal((await registrar.lookup('alice')).length, 2);
-      const res = await registrar.save(request({ contacts: ['*'], expires: '0', cseq: 2 }), 'alice', tcp());
+      await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>', '<sip:alice@127.0.0.1:5071>'], cseq: 1 }), 'alice', tcp());
+      assert.equal((await registrar.bindings('alice')).length, 2);
+      const res = await save(registrar, request({ contacts: ['*'], expires: '0', cseq: 2 }), 'alice', tcp());
       assert.equal(res.status, 200);
       assert.deepEqual(contactsOf(res), []);
-      assert.deepEqual(await registrar.lookup('alice'), []);
+      assert.deepEqual(await registrar.bindings('alice'), []);
     });
   });
 
   describe('expiry (step 6)', () => {
     it('answers a non-zero expiry below the minimum with 423 carrying Min-Expires', async () => {
-      const res = await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '30' }), 'alice', tcp());
+      const res = await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '30' }), 'alice', tcp());
       assert.equal(res.status, 423);
       assert.equal(res.reason, 'Interval Too Brief');
       assert.equal(res.header('min-expires'), '60');
@@ -57,88 +57,88 @@ describe('registrar (RFC 3261 §10.3)', () => {
     });
 
     it('shortens an expiry above the maximum to the maximum', async () => {
-      const res = await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '100000' }), 'alice', tcp());
+      const res = await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '100000' }), 'alice', tcp());
       assert.equal(res.status, 200);
       assert.deepEqual(contactsOf(res), ['<sip:alice@127.0.0.1:5070>;expires=7200']);
-      assert.equal((await registrar.lookup('alice'))[0].expiresAt, clock.now() + 7200_000);
+      assert.equal((await registrar.bindings('alice'))[0].expiresAt, clock.now() + 7200_000);
     });
 
     it('takes the Contact expires parameter over the Expires header', async () => {
-      const res = await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>;expires=120'], expires: '600' }), 'alice', tcp());
+      const res = await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>;expires=120'], expires: '600' }), 'alice', tcp());
       assert.deepEqual(contactsOf(res), ['<sip:alice@127.0.0.1:5070>;expires=120']);
     });
 
     it('takes the Expires header when the Contact has no expires parameter', async () => {
-      const res = await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '600' }), 'alice', tcp());
+      const res = await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '600' }), 'alice', tcp());
       assert.deepEqual(contactsOf(res), ['<sip:alice@127.0.0.1:5070>;expires=600']);
     });
 
     it('grants the default expiry when neither the Contact nor the request names one', async () => {
-      const res = await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>'] }), 'alice', tcp());
+      const res = await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'] }), 'alice', tcp());
       assert.deepEqual(contactsOf(res), ['<sip:alice@127.0.0.1:5070>;expires=3600']);
     });
 
     it('removes a binding registered again with expires 0', async () => {
-      await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>', '<sip:alice@127.0.0.1:5071>'], cseq: 1 }), 'alice', tcp());
-      const res = await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>;expires=0'], cseq: 2 }), 'alice', tcp());
+      await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>', '<sip:alice@127.0.0.1:5071>'], cseq: 1 }), 'alice', tcp());
+      const res = await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>;expires=0'], cseq: 2 }), 'alice', tcp());
       assert.deepEqual(contactsOf(res), ['<sip:alice@127.0.0.1:5071>;expires=3600']);
     });
   });
 
   describe('Call-ID and CSeq (step 7)', () => {
     it('fails an update with the same Call-ID and a CSeq not higher than the binding (400), changing nothing', async () => {
-      await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '600', cseq: 5 }), 'alice', tcp());
-      const same = await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '0', cseq: 5 }), 'alice', tcp());
+      await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '600', cseq: 5 }), 'alice', tcp());
+      const same = await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '0', cseq: 5 }), 'alice', tcp());
       assert.equal(same.status, 400);
       assert.match(same.reason, /CSeq/);
-      const lower = await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '0', cseq: 4 }), 'alice', tcp());
+      const lower = await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '0', cseq: 4 }), 'alice', tcp());
       assert.equal(lower.status, 400);
-      const wildcard = await registrar.save(request({ contacts: ['*'], expires: '0', cseq: 5 }), 'alice', tcp());
+      const wildcard = await save(registrar, request({ contacts: ['*'], expires: '0', cseq: 5 }), 'alice', tcp());
       assert.equal(wildcard.status, 400, 'a wildcard removal with a CSeq not higher fails too (step 6)');
-      const [b] = await registrar.lookup('alice');
+      const [b] = await registrar.bindings('alice');
       assert.equal(b.cseq, 5);
       assert.equal(b.expiresAt, clock.now() + 600_000);
     });
 
     it('updates a binding from the same Call-ID with a higher CSeq', async () => {
-      await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '600', cseq: 5 }), 'alice', tcp());
+      await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '600', cseq: 5 }), 'alice', tcp());
       clock.advance(10_000);
-      await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '900', cseq: 6 }), 'alice', tcp());
-      const [b] = await registrar.lookup('alice');
+      await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '900', cseq: 6 }), 'alice', tcp());
+      const [b] = await registrar.bindings('alice');
       assert.equal(b.cseq, 6);
       assert.equal(b.expiresAt, clock.now() + 900_000);
     });
 
     it('replaces a binding registered from a different Call-ID whatever its CSeq', async () => {
-      await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>'], callId: 'a', cseq: 50 }), 'alice', tcp());
-      await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>'], callId: 'b', cseq: 1 }), 'alice', tcp());
-      const list = await registrar.lookup('alice');
+      await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'], callId: 'a', cseq: 50 }), 'alice', tcp());
+      await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'], callId: 'b', cseq: 1 }), 'alice', tcp());
+      const list = await registrar.bindings('alice');
       assert.equal(list.length, 1);
       assert.equal(list[0].callId, 'b');
       assert.equal(list[0].cseq, 1);
     });
 
     it('matches an existing binding by URI equality, not by text (RFC 3261 §19.1.4)', async () => {
-      await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070;transport=tcp>'], cseq: 1 }), 'alice', tcp());
-      await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070;TRANSPORT=TCP>'], cseq: 2 }), 'alice', tcp());
-      assert.equal((await registrar.lookup('alice')).length, 1);
+      await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070;transport=tcp>'], cseq: 1 }), 'alice', tcp());
+      await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070;TRANSPORT=TCP>'], cseq: 2 }), 'alice', tcp());
+      assert.equal((await registrar.bindings('alice')).length, 1);
     });
   });
 
   describe('query and the 200 OK (step 8)', () => {
     it('answers a REGISTER without Contact with the current bindings and changes nothing', async () => {
-      await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '600' }), 'alice', tcp());
+      await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '600' }), 'alice', tcp());
       clock.advance(100_000);
       const saves = store.saves;
-      const res = await registrar.save(request({ cseq: 2 }), 'alice', tcp());
+      const res = await save(registrar, request({ cseq: 2 }), 'alice', tcp());
       assert.equal(res.status, 200);
       assert.deepEqual(contactsOf(res), ['<sip:alice@127.0.0.1:5070>;expires=500']);
       assert.equal(store.saves, saves);
     });
 
     it('lists every current binding with its expires parameter, and a Date', async () => {
-      await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '600', callId: 'x' }), 'alice', tcp());
-      const res = await registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5071>;q=0.5'], expires: '300', callId: 'y' }), 'alice', tcp());
+      await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'], expires: '600', callId: 'x' }), 'alice', tcp());
+      const res = await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5071>;q=0.5'], expires: '300', callId: 'y' }), 'alice', tcp());
       assert.deepEqual(contactsOf(res), ['<sip:alice@127.0.0.1:5070>;expires=600', '<sip:alice@127.0.0.1:5071>;expires=300;q=0.5']);
       assert.equal(res.header('date'), new Date(clock.now()).toUTCString());
       assert.match(res.header('to') ?? '', /;tag=/);
@@ -153,7 +153,7 @@ describe('registrar (RFC 3261 §10.3)', () => {
         return inner(...args);
       };
       let answered = false;
-      const p = registrar.save(request({ contacts: ['<sip:alice@127.0.0.1:5070>'] }), 'alice', tcp()).then((r) => ((answered = true), r));
+      const p = save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'] }), 'alice', tcp()).then((r) => ((answered = true), r));
       await new Promise((r) => setImmediate(r));
       assert.equal(answered, false);
       release();
@@ -163,32 +163,32 @@ describe('registrar (RFC 3261 §10.3)', () => {
 
   describe('q-values and lookup', () => {
     it('orders lookup by q descending, then the most recently refreshed', async () => {
-      await registrar.save(request({ contacts: ['<sip:a@127.0.0.1:1>;q=0.5'], callId: 'a' }), 'alice', tcp());
+      await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:1>;q=0.5'], callId: 'a' }), 'alice', tcp());
       clock.advance(1000);
-      await registrar.save(request({ contacts: ['<sip:b@127.0.0.1:2>;q=0.9'], callId: 'b' }), 'alice', tcp());
+      await save(registrar, request({ contacts: ['<sip:b@127.0.0.1:2>;q=0.9'], callId: 'b' }), 'alice', tcp());
       clock.advance(1000);
-      await registrar.save(request({ contacts: ['<sip:c@127.0.0.1:3>;q=0.5'], callId: 'c' }), 'alice', tcp());
-      assert.deepEqual((await registrar.lookup('alice')).map((b) => b.contact), ['sip:b@127.0.0.1:2', 'sip:c@127.0.0.1:3', 'sip:a@127.0.0.1:1']);
+      await save(registrar, request({ contacts: ['<sip:c@127.0.0.1:3>;q=0.5'], callId: 'c' }), 'alice', tcp());
+      assert.deepEqual((await registrar.bindings('alice')).map((b) => b.contact), ['sip:b@127.0.0.1:2', 'sip:c@127.0.0.1:3', 'sip:a@127.0.0.1:1']);
     });
 
     it('answers a malformed q-value with 400', async () => {
-      const res = await registrar.save(request({ contacts: ['<sip:a@127.0.0.1:1>;q=1.5'] }), 'alice', tcp());
+      const res = await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:1>;q=1.5'] }), 'alice', tcp());
       assert.equal(res.status, 400);
     });
 
     it('does not return expired bindings from lookup', async () => {
-      await registrar.save(request({ contacts: ['<sip:a@127.0.0.1:1>'], expires: '60' }), 'alice', tcp());
+      await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:1>'], expires: '60' }), 'alice', tcp());
       clock.advance(60_000);
-      assert.deepEqual(await registrar.lookup('alice'), []);
+      assert.deepEqual(await registrar.bindings('alice'), []);
     });
   });
 
   describe('RFC 5626 instance and reg-id', () => {
     it('replaces the binding with the same +sip.instance and reg-id', async () => {
       const inst = '"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>"';
-      await registrar.save(request({ contacts: [`<sip:alice@127.0.0.1:5070;transport=tcp>;+sip.instance=${inst};reg-id=1`], callId: 'a' }), 'alice', tcp('c1', 5070));
-      const res = await registrar.save(request({ contacts: [`<sip:alice@127.0.0.1:6000;transport=tcp>;+sip.instance=${inst};reg-id=1`], callId: 'b' }), 'alice', tcp('c2', 6000));
-      const list = await registrar.lookup('alice');
+      await save(registrar, request({ contacts: [`<sip:alice@127.0.0.1:5070;transport=tcp>;+sip.instance=${inst};reg-id=1`], callId: 'a' }), 'alice', tcp('c1', 5070));
+      const res = await save(registrar, request({ contacts: [`<sip:alice@127.0.0.1:6000;transport=tcp>;+sip.instance=${inst};reg-id=1`], callId: 'b' }), 'alice', tcp('c2', 6000));
+      const list = await registrar.bindings('alice');
       assert.equal(list.length, 1);
       assert.equal(list[0].contact, 'sip:alice@127.0.0.1:6000;transport=tcp');
       assert.equal(list[0].instance, '<urn:uuid:00000000-0000-1000-8000-000A95A0E128>');
@@ -198,38 +198,38 @@ describe('registrar (RFC 3261 §10.3)', () => {
 
     it('keeps two flows of one instance with different reg-ids', async () => {
       const inst = '"<urn:uuid:1>"';
-      await registrar.save(request({ contacts: [`<sip:alice@127.0.0.1:5070>;+sip.instance=${inst};reg-id=1`], callId: 'a' }), 'alice', tcp());
-      await registrar.save(request({ contacts: [`<sip:alice@127.0.0.1:5071>;+sip.instance=${inst};reg-id=2`], callId: 'b' }), 'alice', tcp());
-      assert.equal((await registrar.lookup('alice')).length, 2);
+      await save(registrar, request({ contacts: [`<sip:alice@127.0.0.1:5070>;+sip.instance=${inst};reg-id=1`], callId: 'a' }), 'alice', tcp());
+      await save(registrar, request({ contacts: [`<sip:alice@127.0.0.1:5071>;+sip.instance=${inst};reg-id=2`], callId: 'b' }), 'alice', tcp());
+      assert.equal((await registrar.bindings('alice')).length, 2);
     });
   });
 
   describe('limits and extensions', () => {
     it('answers 403 Too Many Contacts when the AoR would exceed maxContacts', async () => {
       const four = [1, 2, 3, 4].map((i) => `<sip:alice@127.0.0.1:${5000 + i}>`);
-      const res = await registrar.save(request({ contacts: four }), 'alice', tcp());
+      const res = await save(registrar, request({ contacts: four }), 'alice', tcp());
       assert.equal(res.status, 403);
       assert.equal(res.reason, 'Too Many Contacts');
-      await registrar.save(request({ contacts: four.slice(0, 3), cseq: 2 }), 'alice', tcp());
-      const more = await registrar.save(request({ contacts: [four[3]], cseq: 3 }), 'alice', tcp());
+      await save(registrar, request({ contacts: four.slice(0, 3), cseq: 2 }), 'alice', tcp());
+      const more = await save(registrar, request({ contacts: [four[3]], cseq: 3 }), 'alice', tcp());
       assert.equal(more.status, 403);
       // replacing one while adding one stays within the limit
-      const swap = await registrar.save(request({ contacts: [`${four[0]};expires=0`, four[3]], cseq: 4 }), 'alice', tcp());
+      const swap = await save(registrar, request({ contacts: [`${four[0]};expires=0`, four[3]], cseq: 4 }), 'alice', tcp());
       assert.equal(swap.status, 200);
     });
 
     it('stores Path only when the REGISTER says Supported: path (RFC 3327 §5.3)', async () => {
       const path = ['<sip:edge.example.com;lr>'];
-      await registrar.save(request({ user: 'a', contacts: ['<sip:a@127.0.0.1:1>'], path }), 'a', tcp());
-      assert.deepEqual((await registrar.lookup('a'))[0].path, []);
-      const res = await registrar.save(request({ user: 'b', contacts: ['<sip:b@127.0.0.1:1>'], path, supported: 'path' }), 'b', tcp());
-      assert.deepEqual((await registrar.lookup('b'))[0].path, path);
+      await save(registrar, request({ user: 'a', contacts: ['<sip:a@127.0.0.1:1>'], path }), 'a', tcp());
+      assert.deepEqual((await registrar.bindings('a'))[0].path, []);
+      const res = await save(registrar, request({ user: 'b', contacts: ['<sip:b@127.0.0.1:1>'], path, supported: 'path' }), 'b', tcp());
+      assert.deepEqual((await registrar.bindings('b'))[0].path, path);
       assert.deepEqual(res.headerValues('path'), path);
     });
 
     it('keeps the source address and connection of the REGISTER in the binding', async () => {
-      await registrar.save(request({ contacts: ['<sip:a@127.0.0.1:1>'], extra: [['User-Agent', 'tv/1']] }), 'alice', tcp('conn-9', 5099));
-      const [b] = await registrar.lookup('alice');
+      await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:1>'], extra: [['User-Agent', 'tv/1']] }), 'alice', tcp('conn-9', 5099));
+      const [b] = await registrar.bindings('alice');
       assert.deepEqual([b.transport, b.sourceIp, b.sourcePort, b.connectionId, b.userAgent], ['tcp', '127.0.0.1', 5099, 'conn-9', 'tv/1']);
     });
   });
@@ -237,38 +237,38 @@ describe('registrar (RFC 3261 §10.3)', () => {
   describe('netstate and store', () => {
     it('with createUsers (auth none) creates an unknown user with unusable HA1s in the binding write, not on a query', async () => {
       const open = new Registrar({ store: store.asStore(), clock, policy, createUsers: { realm: 'tvphone' } });
-      assert.equal((await open.save(request({ user: 'tv42', contacts: ['<sip:t@127.0.0.1:1>'] }), 'tv42', tcp())).status, 200);
+      assert.equal((await save(open, request({ user: 'tv42', contacts: ['<sip:t@127.0.0.1:1>'] }), 'tv42', tcp())).status, 200);
       assert.deepEqual(store.users.get('tv42'), { userId: 'tv42', realm: 'tvphone', ha1Md5: '', ha1Sha256: '' });
       assert.equal(store.saves, 1, 'one write for the user and its binding');
-      await open.save(request({ user: 'tv43' }), 'tv43', tcp()); // a query binds nothing
+      await save(open, request({ user: 'tv43' }), 'tv43', tcp()); // a query binds nothing
       assert.equal(store.users.has('tv43'), false);
-      assert.equal((await registrar.save(request({ user: 'tv44', contacts: ['<sip:t@127.0.0.1:2>'] }), 'tv44', tcp())).status, 200);
+      assert.equal((await save(registrar, request({ user: 'tv44', contacts: ['<sip:t@127.0.0.1:2>'] }), 'tv44', tcp())).status, 200);
       assert.equal(store.users.has('tv44'), false, 'without createUsers nobody is created');
-      open.stop();
+      await open.close();
     });
 
     it('reports the netstate change of a first REGISTER and of a de-REGISTER', async () => {
-      await registrar.save(request({ contacts: ['<sip:a@127.0.0.1:1>'], cseq: 1 }), 'alice', tcp());
-      await registrar.save(request({ contacts: ['<sip:a@127.0.0.1:1>'], cseq: 2 }), 'alice', tcp());
-      await registrar.save(request({ contacts: ['*'], expires: '0', cseq: 3 }), 'alice', tcp());
+      await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:1>'], cseq: 1 }), 'alice', tcp());
+      await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:1>'], cseq: 2 }), 'alice', tcp());
+      await save(registrar, request({ contacts: ['*'], expires: '0', cseq: 3 }), 'alice', tcp());
       assert.deepEqual(changes.map((c) => [c.presence.netstate, c.netstateChanged]), [[1, true], [1, false], [0, true]]);
     });
 
     it('removes only the closed connection\'s bindings and reports netstate 0', async () => {
-      await registrar.save(request({ contacts: ['<sip:a@127.0.0.1:1>'], callId: 'a' }), 'alice', tcp('c1'));
-      await registrar.save(request({ contacts: ['<sip:a@127.0.0.1:2>'], callId: 'b' }), 'alice', tcp('c2'));
-      await registrar.save(request({ user: 'bob', contacts: ['<sip:b@127.0.0.1:3>'] }), 'bob', tcp('c3'));
+      await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:1>'], callId: 'a' }), 'alice', tcp('c1'));
+      await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:2>'], callId: 'b' }), 'alice', tcp('c2'));
+      await save(registrar, request({ user: 'bob', contacts: ['<sip:b@127.0.0.1:3>'] }), 'bob', tcp('c3'));
       changes = [];
       const out = await registrar.connectionClosed('c1');
       assert.equal(out.length, 1);
-      assert.deepEqual((await registrar.lookup('alice')).map((b) => b.connectionId), ['c2']);
-      assert.equal((await registrar.lookup('bob')).length, 1);
+      assert.deepEqual((await registrar.bindings('alice')).map((b) => b.connectionId), ['c2']);
+      assert.equal((await registrar.bindings('bob')).length, 1);
       await registrar.connectionClosed('c2');
       assert.deepEqual(changes.map((c) => [c.userId, c.presence.netstate]), [['alice', 1], ['alice', 0]]);
     });
 
     it('expires bindings and reports one change per user', async () => {
-      await registrar.save(request({ contacts: ['<sip:a@127.0.0.1:1>'], expires: '60' }), 'alice', tcp());
+      await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:1>'], expires: '60' }), 'alice', tcp());
       changes = [];
       clock.advance(61_000);
       const out = await registrar.expireNow();
@@ -278,20 +278,20 @@ describe('registrar (RFC 3261 §10.3)', () => {
 
     it('runs the expiry on its own timer until stopped', async () => {
       const r = new Registrar({ store: store.asStore(), clock, policy, onChange: (c) => changes.push(c), expiryIntervalMs: 5 });
-      await r.save(request({ contacts: ['<sip:a@127.0.0.1:1>'], expires: '60' }), 'alice', tcp());
+      await save(r, request({ contacts: ['<sip:a@127.0.0.1:1>'], expires: '60' }), 'alice', tcp());
       changes = [];
       clock.advance(61_000);
-      r.startExpiryTimer();
-      r.startExpiryTimer();
-      for (let i = 0; i < 200 && changes.length === 0; i++) await new Promise((res) => setTimeout(res, 5));
-      r.stop();
-      r.stop();
+      r.start();
+      r.start();
+      for (let i = 0; i < 200 && changes.length === 0; i++) await clock.tick(5);
+      r.close();
+      r.close();
       assert.deepEqual(changes.map((c) => c.presence.netstate), [0]);
     });
 
     it('answers 503 with Retry-After when the store is unavailable', async () => {
       store.down = true;
-      const res = await registrar.save(request({ contacts: ['<sip:a@127.0.0.1:1>'] }), 'alice', tcp());
+      const res = await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:1>'] }), 'alice', tcp(), { retryAfterSeconds: 7 });
       assert.equal(res.status, 503);
       assert.equal(res.header('retry-after'), '7');
     });
@@ -305,19 +305,19 @@ describe('registrar (RFC 3261 §10.3)', () => {
     it('answers a CSeq it cannot read with 400 instead of throwing', async () => {
       const req = request({ contacts: ['<sip:a@127.0.0.1:1>'] });
       req.setHeader('CSeq', 'x REGISTER');
-      assert.equal((await registrar.save(req, 'alice', tcp())).status, 400);
+      assert.equal((await save(registrar, req, 'alice', tcp())).status, 400);
     });
 
     it('answers any Contact, Expires and Supported text with a response, never a rejection (property)', async () => {
       await fc.assert(fc.asyncProperty(fc.array(fc.string(), { maxLength: 3 }), fc.option(fc.string()), fc.option(fc.string()), async (contacts, expires, supported) => {
-        const res = await registrar.save(request({ contacts, expires: expires ?? undefined, supported: supported ?? undefined }), 'alice', tcp());
+        const res = await save(registrar, request({ contacts, expires: expires ?? undefined, supported: supported ?? undefined }), 'alice', tcp());
         assert.ok([200, 400, 403, 416, 423].includes(res.status), String(res.status));
       }), { numRuns: 300 });
     });
 
     it('applies concurrent REGISTERs of one AoR one after the other', async () => {
       const all = await Promise.all([1, 2, 3, 4].map((i) =>
-        registrar.save(request({ contacts: [`<sip:a@127.0.0.1:${i}>`], callId: `c${i}` }), 'alice', tcp())));
+        save(registrar, request({ contacts: [`<sip:a@127.0.0.1:${i}>`], callId: `c${i}` }), 'alice', tcp())));
       assert.deepEqual(all.map((r) => r.status), [200, 200, 200, 403]);
     });
   });

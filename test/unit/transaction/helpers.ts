@@ -6,7 +6,7 @@ import { FakeTransport } from '../../../src/transport/fake-transport.ts';
 import type { Source, Target, TransportName } from '../../../src/transport/transport.ts';
 import type { ClientTransactionHandlers } from '../../../src/transaction/client-transaction.ts';
 import type { ServerTransaction } from '../../../src/transaction/server-transaction.ts';
-import { FakeTimers } from '../../../src/transaction/timers.ts';
+import { FakeClock as FakeTimers } from '../../../src/clock.ts';
 import { TransactionLayer, type TransactionLayerOptions } from '../../../src/transaction/transaction-layer.ts';
 
 export function request(method: string, opts: { branch?: string; transport?: string; cseq?: number; uri?: string; toTag?: string; via?: string } = {}): SipRequest {
@@ -73,7 +73,7 @@ export function sendTimes(fake: FakeTransport, timers: FakeTimers): number[] {
   const times: number[] = [];
   const send = fake.send.bind(fake);
   fake.send = (msg, t, onError) => {
-    times.push(timers.now);
+    times.push(timers.now());
     send(msg, t, onError);
   };
   return times;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createResponse } from '../../../src/sip/response.ts';
 import { FakeTransport } from '../../../src/transport/fake-transport.ts';
-import { FakeTimers } from '../../../src/transaction/timers.ts';
+import { FakeClock as FakeTimers } from '../../../src/clock.ts';
 import { TransactionLayer } from '../../../src/transaction/transaction-layer.ts';
 import { request, setup, source, target } from './helpers.ts';
 
