@@ -102,6 +102,22 @@ export class Authenticator {
     return res;
   }
 
+  /**
+   * RFC 3261 §22.3 / Kamailio consume_credentials(): once a proxied request is authenticated, the credentials for our
+   * realm go no further — the callee has no use for them and must not get a digest response to guess passwords from.
+   */
+  consumeCredentials(req: SipRequest): void {
+    const kept = req.fields('proxy-authorization').filter((f) => {
+      try {
+        return !this.#realms.includes(lowerKeys(parseAuthParams(f.value).params).get('realm') ?? '');
+      } catch {
+        return true;
+      }
+    });
+    req.removeHeader('proxy-authorization');
+    for (const f of kept) req.addHeader(f.name, f.value);
+  }
+
   /** The challenges this request's User-Agent is offered, preferred first. */
   algorithmsFor(req: SipRequest): readonly DigestAlgorithm[] {
     if (this.#byUserAgent.length === 0) return this.#algorithms;

@@ -30,7 +30,7 @@ const MESSAGE_BRANCH_TIMEOUT_MS = 8000;
 
 /** The capabilities the script calls, each by the narrow part it uses (tests pass fakes). */
 export interface RouterDeps {
-  auth: Pick<Authenticator, 'authenticate'>;
+  auth: Pick<Authenticator, 'authenticate' | 'consumeCredentials'>;
   registrar: Pick<Registrar, 'save' | 'lookup'>;
   proxy: Pick<Proxy, 'validate' | 'preprocessRoute' | 'cancel' | 'relay' | 'relayInDialog' | 'forwardStrayResponse'>;
   silo: Pick<Silo, 'store' | 'dump'>;
@@ -114,6 +114,7 @@ export class Router implements TransactionUser {
 
     const caller = await this.#authenticate(req, st, true);
     if (caller === null) return;
+    this.#d.auth.consumeCredentials(req);
     if (req.method === 'SUBSCRIBE') return this.#subscribe(req, st, caller);
     return this.#toUser(req, st, user, caller);
   }

@@ -82,6 +82,8 @@ describe('interop: SIP.js 0.21 user agents over TCP through tvphone', function (
     await waitFor(() => inviter.state === SessionState.Established, 5000, 'caller Established');
     await waitFor(() => (incoming as Session | null)?.state === SessionState.Established, 2000, 'callee Established');
     assert.match((inviter.sessionDescriptionHandler as FixedSdh).remote ?? '', /m=audio 40000 RTP\/AVP 0/);
+    // the caller's credentials were consumed by tvphone (RFC 3261 §22.3): the callee never sees them
+    assert.equal((incoming as Invitation | null)!.request.getHeader('Proxy-Authorization'), undefined);
     assert.match(((incoming as Session | null)!.sessionDescriptionHandler as FixedSdh).remote ?? '', /m=audio 40002 RTP\/AVP 0/);
 
     await sleep(300);

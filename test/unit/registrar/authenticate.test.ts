@@ -260,4 +260,12 @@ describe('registrar/authenticate (RFC 3261 §22, RFC 7616, RFC 8760)', () => {
       assert.equal(counts.size, 1);
     });
   });
+
+  it('consumes the Proxy-Authorization of its own realm and keeps other realms\' (RFC 3261 §22.3)', () => {
+    const req = request({ method: 'INVITE' });
+    req.addHeader('Proxy-Authorization', 'Digest username="alice", realm="tvphone", nonce="n", uri="sip:bob@example.com", response="00"');
+    req.addHeader('Proxy-Authorization', 'Digest username="alice", realm="carrier.example", nonce="m", uri="sip:bob@example.com", response="11"');
+    auth.consumeCredentials(req);
+    assert.deepEqual(req.headerValues('proxy-authorization').map((v) => /realm="([^"]+)"/.exec(v)?.[1]), ['carrier.example']);
+  });
 });

@@ -47,7 +47,7 @@ interface Fakes {
 function setup(): { router: Router; f: Fakes; send(req: SipRequest): Promise<SipResponse | undefined> } {
   const f: Fakes = { calls: [], responses: [], lookup: {}, saveFails: null, added: null, relayed: [], routedByUs: false };
   const deps: RouterDeps = {
-    auth: { authenticate: async (req) => ({ userId: 'alice' }) },
+    auth: { authenticate: async (req) => ({ userId: 'alice' }), consumeCredentials: () => {} },
     registrar: {
       save: async (req) => {
         f.calls.push('registrar.save');
