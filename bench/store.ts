@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openStore } from '../src/store/open.ts';
 import type { Binding, Store } from '../src/store/store.ts';
-import { createTestDatabase } from '../test/integration/store/pg-database.ts';
+import { createTestDatabase } from '../test/helpers/pg-database.ts';
 
 const { values } = parseArgs({ options: { ops: { type: 'string', default: '20000' }, callers: { type: 'string', default: '500' } } });
 const OPS = Number(values.ops);

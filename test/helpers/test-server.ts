@@ -9,7 +9,7 @@ import { silentLogger, type Logger } from '../../src/log/logger.ts';
 import { startServer, type TvphoneServer } from '../../src/server.ts';
 import { ha1 } from '../../src/sip/digest.ts';
 import type { ListenerInfo } from '../../src/transport/transport.ts';
-import { createTestDatabase, type TestDatabase } from '../integration/store/pg-database.ts';
+import { createTestDatabase, type TestDatabase } from './pg-database.ts';
 import { RawClient } from './raw-client.ts';
 
 /** The store backend the integration suites run on in this process: 'sqlite' (default) or 'postgres'. */

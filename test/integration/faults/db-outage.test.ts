@@ -15,7 +15,7 @@ import { createLogger } from '../../../src/log/logger.ts';
 import { startServer, type TvphoneServer } from '../../../src/server.ts';
 import type { SipResponse } from '../../../src/sip/message.ts';
 import { RawClient } from '../../helpers/raw-client.ts';
-import { createTestDatabase, type TestDatabase } from '../store/pg-database.ts';
+import { createTestDatabase, type TestDatabase } from '../../helpers/pg-database.ts';
 
 const adminUrl = process.env.TVPHONE_TEST_PG_URL;
 const ctl = process.env.TVPHONE_TEST_PG_CTL;

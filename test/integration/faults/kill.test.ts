@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startChildServer, type ChildServer } from '../../helpers/child-server.ts';
 import { storeBackend } from '../../helpers/test-server.ts';
 import { RawClient } from '../../helpers/raw-client.ts';
-import type { TestDatabase } from '../store/pg-database.ts';
+import type { TestDatabase } from '../../helpers/pg-database.ts';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import { createResponse } from '../../../src/sip/response.ts';
 import { newTag } from '../../../src/sip/ids.ts';

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, storeBackend, type TestServer, type TestServerOptions } from '../../helpers/test-server.ts';
 import { RawClient } from '../../helpers/raw-client.ts';
-import type { TestDatabase } from '../store/pg-database.ts';
+import type { TestDatabase } from '../../helpers/pg-database.ts';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import { parseMissedCallNotice, splitMultipart } from '../../../src/formats/missed-call-notice.ts';
 import { parseCSeq } from '../../../src/sip/headers.ts';

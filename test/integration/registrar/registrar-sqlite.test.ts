@@ -8,7 +8,7 @@ import { Authenticator } from '../../../src/registrar/authenticate.ts';
 import { SipResponse } from '../../../src/sip/message.ts';
 import { buildAuthorization, ha1 } from '../../../src/sip/digest.ts';
 import { parseAuthParams } from '../../../src/sip/headers.ts';
-import { FakeClock } from '../../unit/registrar/fake-store.ts';
+import { FakeClock } from '../../helpers/fake-location-store.ts';
 import { request, save, tcp } from '../../unit/registrar/helpers.ts';
 
 const policy = { defaultExpires: 3600, minExpires: 60, maxExpires: 7200, maxContacts: 10 };

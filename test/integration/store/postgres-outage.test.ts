@@ -7,7 +7,7 @@ import { execSync } from 'node:child_process';
 import { StoreUnavailableError } from '../../../src/errors.ts';
 import { openStore } from '../../../src/store/open.ts';
 import type { Store } from '../../../src/store/store.ts';
-import { createTestDatabase, type TestDatabase } from './pg-database.ts';
+import { createTestDatabase, type TestDatabase } from '../../helpers/pg-database.ts';
 
 const adminUrl = process.env.TVPHONE_TEST_PG_URL;
 const ctl = process.env.TVPHONE_TEST_PG_CTL;

@@ -4,7 +4,7 @@ import { StoreUnavailableError, TvphoneError } from '../../../src/errors.ts';
 import { codeSchemaVersion } from '../../../src/store/migrations.ts';
 import { openStore } from '../../../src/store/open.ts';
 import { describeStoreContract } from './contract.ts';
-import { createTestDatabase, type TestDatabase } from './pg-database.ts';
+import { createTestDatabase, type TestDatabase } from '../../helpers/pg-database.ts';
 
 const adminUrl = process.env.TVPHONE_TEST_PG_URL;
 

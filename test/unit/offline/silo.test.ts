@@ -4,7 +4,7 @@ import { StoreUnavailableError } from '../../../src/errors.ts';
 import type { Binding } from '../../../src/store/store.ts';
 import { Silo, MESSAGE_ID_HEADER, retryDelay, type SiloOptions } from '../../../src/offline/silo.ts';
 import { parseMissedCallNotice } from '../../../src/formats/missed-call-notice.ts';
-import { FakeClock, FakeStore, binding, settle } from './fakes.ts';
+import { FakeClock, FakeStore, binding, settle } from '../../helpers/fake-message-store.ts';
 import { answerOf } from '../../helpers/replies.ts';
 
 const DAY = 24 * 3600_000;

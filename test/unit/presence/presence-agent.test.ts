@@ -3,7 +3,7 @@ import { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import type { BindingChange, Subscription } from '../../../src/store/store.ts';
 import { PresenceAgent, presentityOf, type PresenceOptions, type SubscriptionSource } from '../../../src/presence/presence-agent.ts';
 import { parsePidf, overallBasic } from '../../../src/formats/pidf.ts';
-import { FakeClock, FakeStore } from '../offline/fakes.ts';
+import { FakeClock, FakeStore } from '../../helpers/fake-message-store.ts';
 import { answerOf } from '../../helpers/replies.ts';
 
 const SOURCE: SubscriptionSource = { transport: 'tcp', sourceIp: '127.0.0.1', sourcePort: 5070, connectionId: 'c1' };

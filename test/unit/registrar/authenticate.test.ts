@@ -5,7 +5,7 @@ import { ha1, buildAuthorization } from '../../../src/sip/digest.ts';
 import { parseAuthParams } from '../../../src/sip/headers.ts';
 import { SipResponse, type SipRequest } from '../../../src/sip/message.ts';
 import { answerOf } from '../../helpers/replies.ts';
-import { FakeClock, FakeStore } from './fake-store.ts';
+import { FakeClock, FakeStore } from '../../helpers/fake-location-store.ts';
 import { request } from './helpers.ts';
 
 const REALM = 'tvphone';

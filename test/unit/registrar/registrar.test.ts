@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Registrar } from '../../../src/registrar/registrar.ts';
 import type { BindingChange } from '../../../src/store/store.ts';
-import { FakeClock, FakeStore } from './fake-store.ts';
+import { FakeClock, FakeStore } from '../../helpers/fake-location-store.ts';
 import { request, save, tcp } from './helpers.ts';
 
 const policy = { defaultExpires: 3600, minExpires: 60, maxExpires: 7200, maxContacts: 3 };

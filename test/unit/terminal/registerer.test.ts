@@ -5,7 +5,7 @@ import { createResponse } from '../../../src/sip/response.ts';
 import type { AgentContext } from '../../../src/terminal/agent/context.ts';
 import { Registerer } from '../../../src/terminal/agent/registerer.ts';
 import type { TvAgentEvents } from '../../../src/terminal/events.ts';
-import { FakeClock } from '../offline/fakes.ts';
+import { FakeClock } from '../../helpers/fake-message-store.ts';
 
 describe('terminal/agent/registerer (RFC 3261 §10.2)', () => {
   function setup(answer: (req: SipRequest) => number) {

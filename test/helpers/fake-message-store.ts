@@ -1,10 +1,11 @@
-// Test doubles for the offline and presence capabilities: an in-memory Store (only what they use, the rest
-// throws) and a fake clock whose timers run when the test advances time.
-import { FakeClock as SharedFakeClock } from '../../../src/clock.ts';
+// Test doubles for the offline and presence capabilities: the store slices they take (messages, calls,
+// subscriptions, presence) in memory, and a fake clock whose timers run when the test advances time.
+import { FakeClock as SharedFakeClock } from '../../src/clock.ts';
 import type {
-  Binding, BindingChange, CallQuery, CallRecord, MessageQuota, NewCall, NewMessage, Presence, Store, StoredMessage, Subscription,
-} from '../../../src/store/store.ts';
-import { QuotaExceededError } from '../../../src/errors.ts';
+  Binding, CallLog, CallQuery, CallRecord, LocationStore, MessageQuota, MessageStore, NewCall, NewMessage, Presence, StoredMessage, Subscription,
+  SubscriptionStore,
+} from '../../src/store/store.ts';
+import { QuotaExceededError } from '../../src/errors.ts';
 
 /** The one fake clock (src/clock.ts), starting at a fixed date. */
 export class FakeClock extends SharedFakeClock {
@@ -18,12 +19,7 @@ export async function settle(): Promise<void> {
   for (let i = 0; i < 50; i++) await new Promise<void>((r) => setImmediate(r));
 }
 
-function unsupported(name: string): never {
-  throw new Error(`FakeStore.${name} is not faked`);
-}
-
-export class FakeStore implements Store {
-  readonly dialect = 'sqlite' as const;
+export class FakeStore implements MessageStore, CallLog, SubscriptionStore, Pick<LocationStore, 'getPresence' | 'listPresence'> {
   messages: StoredMessage[] = [];
   calls: CallRecord[] = [];
   presence = new Map<string, Presence>();
@@ -38,19 +34,6 @@ export class FakeStore implements Store {
     if (this.failWith) throw this.failWith;
   }
 
-  async schemaVersion() { return 1; }
-  async close() {}
-  async addUser() { unsupported('addUser'); }
-  async importUsers(): Promise<number> { unsupported('importUsers'); }
-  async setCredentials(): Promise<boolean> { unsupported('setCredentials'); }
-  async removeUser(): Promise<boolean> { unsupported('removeUser'); }
-  async getCredentials() { return null; }
-  async listUsers() { return []; }
-  async userExists() { return true; }
-  async saveBindings(): Promise<BindingChange> { unsupported('saveBindings'); }
-  async getBindings(): Promise<Binding[]> { return []; }
-  async removeBindingsByConnection(): Promise<BindingChange[]> { return []; }
-  async expireBindings(): Promise<BindingChange[]> { return []; }
   async getPresence(userId: string) { this.#check(); return this.presence.get(userId) ?? null; }
   async listPresence() { return [...this.presence.values()]; }
 

@@ -7,7 +7,7 @@ import { Silo } from '../../../src/offline/silo.ts';
 import { PresenceAgent } from '../../../src/presence/presence-agent.ts';
 import { parsePidf } from '../../../src/formats/pidf.ts';
 import { parseMissedCallNotice } from '../../../src/formats/missed-call-notice.ts';
-import { FakeClock, binding } from './fakes.ts';
+import { FakeClock, binding } from '../../helpers/fake-message-store.ts';
 
 function message(body: Uint8Array, contentType: string): SipRequest {
   const req = new SipRequest('MESSAGE', 'sip:1002@example.com');

@@ -1,8 +1,8 @@
 // A small in-memory Store with only what the registrar and the authenticator use. `down = true` makes
 // every call reject with StoreUnavailableError, as a backend does when its database is unreachable.
-import { FakeClock as SharedFakeClock } from '../../../src/clock.ts';
-import { StoreUnavailableError } from '../../../src/errors.ts';
-import type { Binding, BindingChange, Credentials, EpochMs, Presence, Store } from '../../../src/store/store.ts';
+import { FakeClock as SharedFakeClock } from '../../src/clock.ts';
+import { StoreUnavailableError } from '../../src/errors.ts';
+import type { Binding, BindingChange, Credentials, EpochMs, Presence, Store } from '../../src/store/store.ts';
 
 export class FakeStore {
   down = false;
