@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import { SipError } from '../errors.ts';
 import { buildAuthorization } from '../sip/digest.ts';
 import { parseAuthParams, parseCSeq, tagOf } from '../sip/headers.ts';
-import { newBranch } from '../sip/ids.ts';
 import { SipRequest, type SipResponse } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
@@ -120,12 +119,8 @@ export class UserAgentCore {
 
   // ------------------------------------------------------------------------------------------ UAC
 
-  /** RFC 3261 §8.1.1.7: a new top Via with a fresh z9hG4bK branch (replacing ours on a resend). */
-  private stampVia(req: SipRequest): void {
-    const sentBy = this.transport.sentBy(this.outboundProxy);
-    const host = sentBy.host.includes(':') && !sentBy.host.startsWith('[') ? `[${sentBy.host}]` : sentBy.host;
-    req.removeFirstValue('via');
-    req.prependHeader('Via', `SIP/2.0/${sentBy.transport.toUpperCase()} ${host}:${sentBy.port};branch=${newBranch()};rport`);
+  /** RFC 3261 §8.1.1.6: Max-Forwards 70 (the transaction layer adds the top Via with its branch, §8.1.1.7). */
+  private maxForwards(req: SipRequest): void {
     if (!req.has('max-forwards')) req.addHeader('Max-Forwards', '70');
   }
 
@@ -142,7 +137,7 @@ export class UserAgentCore {
         resolve(res);
       };
       try {
-        this.layer.sendRequest(req, this.outboundProxy, {
+        this.layer.request(req, this.outboundProxy, {
           onProvisional: (res) => opts.onProvisional?.(res),
           onFinal: finish,
           onTimeout: finish,
@@ -197,7 +192,7 @@ export class UserAgentCore {
   async request(req: SipRequest, opts: SendOptions = {}, dialog?: Dialog): Promise<SipResponse> {
     let retries = opts.authRetries ?? 2;
     for (;;) {
-      this.stampVia(req);
+      this.maxForwards(req);
       const res = await this.transact(req, opts);
       if ((res.status === 401 || res.status === 407) && retries-- > 0 && this.addCredentials(req, res)) {
         if (dialog !== undefined) dialog.localSeq = parseCSeq(req.header('cseq') ?? '').seq;
@@ -233,7 +228,7 @@ export class UserAgentCore {
       }
     };
     for (;;) {
-      this.stampVia(req);
+      this.maxForwards(req);
       const res = await this.transact(req, opts, extra);
       if ((res.status === 401 || res.status === 407) && retries-- > 0 && this.addCredentials(req, res)) {
         if (opts.dialog !== undefined) opts.dialog.localSeq = parseCSeq(req.header('cseq') ?? '').seq;
@@ -260,9 +255,9 @@ export class UserAgentCore {
       const v = invite.header(name);
       if (v !== undefined) ack.addHeader(name === 'authorization' ? 'Authorization' : 'Proxy-Authorization', v);
     }
-    this.stampVia(ack);
+    this.maxForwards(ack);
     this.acks.set(d.key, ack);
-    this.transport.send(ack, this.outboundProxy);
+    this.layer.sendStateless(ack, this.outboundProxy);
   }
 
   /** RFC 3261 §9.1: CANCEL a pending INVITE: same Request-URI, Call-ID, From, To, CSeq number, top Via and Route. */
