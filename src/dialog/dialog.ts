@@ -1,7 +1,7 @@
 // Dialogs (RFC 3261 §12): the state two user agents share after an INVITE or SUBSCRIBE succeeds —
 // dialog id (Call-ID, local tag, remote tag), local and remote CSeq, local and remote URI, remote target
 // and route set. Pure: builds in-dialog requests and checks incoming ones; the UA core sends them.
-import { parseNameAddr, parseContacts, parseCSeq, tagOf } from '../sip/headers.ts';
+import { parseNameAddr, parseContacts, tagOf } from '../sip/headers.ts';
 import { SipRequest, type SipResponse } from '../sip/message.ts';
 import { SipError } from '../errors.ts';
 
@@ -20,14 +20,10 @@ export function dialogKey(id: DialogId): string {
 
 /** The id of the dialog an incoming in-dialog request belongs to (RFC 3261 §12.2.2: local tag = To tag). */
 export function dialogIdOfRequest(req: SipRequest): DialogId | null {
-  try {
-    const localTag = tagOf(req.header('to') ?? '');
-    const remoteTag = tagOf(req.header('from') ?? '');
-    if (localTag === null || remoteTag === null) return null;
-    return { callId: req.callId, localTag, remoteTag };
-  } catch {
-    return null;
-  }
+  const localTag = req.toTag;
+  const remoteTag = req.fromTag;
+  if (localTag === null || remoteTag === null) return null;
+  return { callId: req.callId, localTag, remoteTag };
 }
 
 function uriOf(value: string | undefined, header: string): string {
@@ -103,8 +99,8 @@ export class Dialog {
    * in reverse order, remote target = Contact, local seq = the request's CSeq, remote seq empty.
    */
   static asUac(req: SipRequest, res: SipResponse): Dialog {
-    const remoteTag = tagOf(res.header('to') ?? '');
-    const localTag = tagOf(req.header('from') ?? '');
+    const remoteTag = res.toTag;
+    const localTag = req.fromTag;
     if (remoteTag === null || localTag === null) throw new SipError(400, 'Dialog needs From and To tags');
     const rr = res.headerValues('record-route').reverse();
     const contact = firstContactUri(res);
@@ -114,7 +110,7 @@ export class Dialog {
       localNameAddr: req.header('from') ?? '', remoteNameAddr: res.header('to') ?? '',
       // §12.1.2: a dialog with no Contact in the response falls back to the Request-URI (tolerant of broken peers)
       remoteTarget: contact ?? req.uri,
-      routeSet: rr, localSeq: parseCSeq(req.header('cseq') ?? '').seq, remoteSeq: null,
+      routeSet: rr, localSeq: req.cseq().seq, remoteSeq: null,
       state: res.status >= 200 ? 'confirmed' : 'early', isUac: true,
     });
   }
@@ -124,7 +120,7 @@ export class Dialog {
    * remote target = Contact, remote seq = the request's CSeq, local seq empty, local tag = the To tag we add.
    */
   static asUas(req: SipRequest, localTag: string, state: DialogState = 'confirmed'): Dialog {
-    const remoteTag = tagOf(req.header('from') ?? '');
+    const remoteTag = req.fromTag;
     if (remoteTag === null) throw new SipError(400, 'Missing From tag');
     const contact = firstContactUri(req);
     if (contact === null && (req.method === 'INVITE' || req.method === 'SUBSCRIBE')) throw new SipError(400, 'Missing Contact');
@@ -132,9 +128,9 @@ export class Dialog {
     return new Dialog({
       callId: req.callId, localTag, remoteTag,
       localUri: uriOf(to, 'To'), remoteUri: uriOf(req.header('from'), 'From'),
-      localNameAddr: tagOf(to) === null ? `${to};tag=${localTag}` : to, remoteNameAddr: req.header('from') ?? '',
+      localNameAddr: req.toTag === null ? `${to};tag=${localTag}` : to, remoteNameAddr: req.header('from') ?? '',
       remoteTarget: contact ?? '', routeSet: req.headerValues('record-route'),
-      localSeq: 0, remoteSeq: parseCSeq(req.header('cseq') ?? '').seq, state, isUac: false,
+      localSeq: 0, remoteSeq: req.cseq().seq, state, isUac: false,
     });
   }
 
@@ -190,7 +186,7 @@ export class Dialog {
   receiveRequest(req: SipRequest): SipError | null {
     let seq: number;
     try {
-      seq = parseCSeq(req.header('cseq') ?? '').seq;
+      seq = req.cseq().seq;
     } catch {
       return new SipError(400, 'Bad CSeq');
     }

@@ -3,7 +3,7 @@
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
 import { parseUri } from '../sip/uri.ts';
-import { parseNameAddr, tagOf, parseContacts, contactExpires, expiresOf } from '../sip/headers.ts';
+import { parseNameAddr, parseContacts, contactExpires, expiresOf } from '../sip/headers.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
 import type { TransactionUser } from '../transaction/transaction-layer.ts';
 import type { Authenticator, Registrar } from '../registrar/index.ts';
@@ -90,7 +90,7 @@ export class Router implements TransactionUser {
     if (req.method === 'CANCEL') return void proxy.cancel(req, st);
 
     // In-dialog requests (To-tag) follow their route set when it goes through us.
-    if (tagOf(req.header('to') ?? '') !== null) {
+    if (req.toTag !== null) {
       if (req.method === 'SUBSCRIBE' && !req.has('route') && domains.isLocalUri(req.uri)) {
         return this.#subscribe(req, st); // a refresh of a subscription we are the notifier of (RFC 6665 §4.1.2.1)
       }

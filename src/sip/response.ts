@@ -1,7 +1,6 @@
 // Building a response to a request (RFC 3261 §8.2.6). Pure.
 import { SipResponse } from './message.ts';
 import type { HeaderField, SipRequest } from './message.ts';
-import { tagOf } from './headers.ts';
 
 const REASONS: Record<number, string> = {
   100: 'Trying', 180: 'Ringing', 181: 'Call Is Being Forwarded', 182: 'Queued', 183: 'Session Progress',
@@ -54,13 +53,7 @@ export function createResponse(req: SipRequest, status: number, reason?: string,
         headers.push({ name: h.name, key: h.key, value: h.value, raw: h.raw });
         break;
       case 'to': {
-        let tagged = false;
-        try {
-          tagged = tagOf(h.value) !== null;
-        } catch {
-          tagged = false;
-        }
-        if (toTag !== undefined && !tagged) headers.push({ name: h.name, key: h.key, value: `${h.value};tag=${toTag}` });
+        if (toTag !== undefined && req.toTag === null) headers.push({ name: h.name, key: h.key, value: `${h.value};tag=${toTag}` });
         else headers.push({ name: h.name, key: h.key, value: h.value, raw: h.raw });
         break;
       }
