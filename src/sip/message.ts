@@ -3,7 +3,7 @@
 // stack reads on every message (top Via, From, To, CSeq) are parsed on first use and cached; other typed views
 // are parsed on demand by the functions in ./headers.ts.
 import { parseCSeq, parseNameAddr, type CSeq, type NameAddr } from './headers.ts';
-import { firstValueEnd, splitCommaList } from './params.ts';
+import { commaAt, splitCommaList } from './params.ts';
 import { SipParseError } from './parse-error.ts';
 import { firstVia, parseVia, type Via } from './via.ts';
 
@@ -49,40 +49,29 @@ interface View<T> {
   value: T | SipParseError;
 }
 
-/** The cached views of one message, created on the first read. */
-class Views {
-  via: View<Via> | null = null;
-  from: View<NameAddr> | null = null;
-  to: View<NameAddr> | null = null;
-  cseq: View<CSeq> | null = null;
+/** The views cached on a message, by the key of the header they are read from. */
+interface ViewValues {
+  via: Via;
+  from: NameAddr;
+  to: NameAddr;
+  cseq: CSeq;
 }
+type Views = { [K in keyof ViewValues]: View<ViewValues[K]> | null };
+
+const PARSE: { [K in keyof ViewValues]: (value: string) => ViewValues[K] } = {
+  via: (value) => parseVia(firstVia(value)),
+  from: (value) => parseNameAddr(value, 'From'),
+  to: (value) => parseNameAddr(value, 'To'),
+  cseq: parseCSeq,
+};
 
 function viewOf<T>(v: View<T>): T {
   if (v.value instanceof SipParseError) throw v.value;
   return v.value;
 }
 
-function parseFrom(value: string): NameAddr {
-  return parseNameAddr(value, 'From');
-}
-function parseTo(value: string): NameAddr {
-  return parseNameAddr(value, 'To');
-}
-function parseTopVia(value: string): Via {
-  return parseVia(firstVia(value));
-}
-
-function read<T>(field: HeaderField, parse: (value: string) => T): View<T> {
-  try {
-    return { field, value: parse(field.value) };
-  } catch (err) {
-    if (err instanceof SipParseError) return { field, value: err };
-    throw err;
-  }
-}
-
-function tagOfView(v: View<NameAddr>): string | null {
-  return v.value instanceof SipParseError ? null : (v.value.params.get('tag') ?? null);
+function tagOf(v: View<NameAddr> | null): string | null {
+  return v === null || v.value instanceof SipParseError ? null : (v.value.params.get('tag') ?? null);
 }
 
 export abstract class SipMessage {
@@ -128,17 +117,29 @@ export abstract class SipMessage {
     return undefined;
   }
 
-  get #cache(): Views {
-    return (this.#views ??= new Views());
+  /** The view of the first field with that key, parsed unless the cached one was read from that same field. */
+  #view<K extends keyof ViewValues>(key: K): View<ViewValues[K]> | null {
+    const field = this.#first(key);
+    if (field === undefined) return null;
+    const views = (this.#views ??= { via: null, from: null, to: null, cseq: null });
+    let v = views[key] as View<ViewValues[K]> | null;
+    if (v === null || v.field !== field) {
+      try {
+        v = { field, value: PARSE[key](field.value) };
+      } catch (err) {
+        if (!(err instanceof SipParseError)) throw err;
+        v = { field, value: err };
+      }
+      (views as Record<K, View<ViewValues[K]> | null>)[key] = v;
+    }
+    return v;
   }
 
   /** The top Via (RFC 3261 §18.2.1, §18.2.2), parsed once. Throws SipParseError when it is missing or malformed. */
   topVia(): Via {
-    const field = this.#first('via');
-    if (field === undefined) throw new SipParseError('Missing Via header');
-    const c = this.#cache;
-    if (c.via === null || c.via.field !== field) c.via = read(field, parseTopVia);
-    return viewOf(c.via);
+    const v = this.#view('via');
+    if (v === null) throw new SipParseError('Missing Via header');
+    return viewOf(v);
   }
 
   /**
@@ -150,56 +151,39 @@ export abstract class SipMessage {
     const at = list.findIndex((h) => h.key === 'via');
     if (at < 0) return false;
     const old = list[at];
-    const end = firstValueEnd(old.value);
+    const end = commaAt(old.value, 0);
     const field: HeaderField = { name: old.name, key: 'via', value: end === old.value.length ? text : text + old.value.slice(end) };
     list[at] = field;
-    if (view !== undefined) this.#cache.via = { field, value: view };
+    if (view !== undefined) (this.#views ??= { via: null, from: null, to: null, cseq: null }).via = { field, value: view };
     return true;
   }
 
   /** From as name-addr (RFC 3261 §20.20), parsed once. Throws SipParseError when it is missing or malformed. */
   from(): NameAddr {
-    const field = this.#first('from');
-    if (field === undefined) return parseFrom('');
-    const c = this.#cache;
-    if (c.from === null || c.from.field !== field) c.from = read(field, parseFrom);
-    return viewOf(c.from);
+    const v = this.#view('from');
+    return v === null ? PARSE.from('') : viewOf(v);
   }
 
   /** To as name-addr (RFC 3261 §20.39), parsed once. Throws SipParseError when it is missing or malformed. */
   to(): NameAddr {
-    const field = this.#first('to');
-    if (field === undefined) return parseTo('');
-    const c = this.#cache;
-    if (c.to === null || c.to.field !== field) c.to = read(field, parseTo);
-    return viewOf(c.to);
+    const v = this.#view('to');
+    return v === null ? PARSE.to('') : viewOf(v);
   }
 
   /** The From tag (RFC 3261 §19.3); null when there is none or the From cannot be read. */
   get fromTag(): string | null {
-    const field = this.#first('from');
-    if (field === undefined) return null;
-    const c = this.#cache;
-    if (c.from === null || c.from.field !== field) c.from = read(field, parseFrom);
-    return tagOfView(c.from);
+    return tagOf(this.#view('from'));
   }
 
   /** The To tag (RFC 3261 §19.3); null when there is none or the To cannot be read. */
   get toTag(): string | null {
-    const field = this.#first('to');
-    if (field === undefined) return null;
-    const c = this.#cache;
-    if (c.to === null || c.to.field !== field) c.to = read(field, parseTo);
-    return tagOfView(c.to);
+    return tagOf(this.#view('to'));
   }
 
   /** CSeq number and method (RFC 3261 §20.16), parsed once. Throws SipParseError when it is missing or malformed. */
   cseq(): CSeq {
-    const field = this.#first('cseq');
-    if (field === undefined) return parseCSeq('');
-    const c = this.#cache;
-    if (c.cseq === null || c.cseq.field !== field) c.cseq = read(field, parseCSeq);
-    return viewOf(c.cseq);
+    const v = this.#view('cseq');
+    return v === null ? PARSE.cseq('') : viewOf(v);
   }
 
   has(name: string): boolean {

@@ -67,11 +67,11 @@ export function formatParams(params: Map<string, string | null>): string {
   return s;
 }
 
-/** Index of the top-level comma ending the first value of a list header (RFC 3261 §7.3.1), or value.length. */
-export function firstValueEnd(value: string): number {
+/** Index of the next comma at or after `from` that separates list values (RFC 3261 §7.3.1), or value.length. */
+export function commaAt(value: string, from: number): number {
   let quoted = false;
   let angle = false;
-  for (let i = 0; i < value.length; i++) {
+  for (let i = from; i < value.length; i++) {
     const c = value.charCodeAt(i);
     if (quoted) {
       if (c === 0x5c) i++; // backslash escapes the next character
@@ -91,25 +91,12 @@ export function firstValueEnd(value: string): number {
 export function splitCommaList(value: string): string[] {
   if (value.indexOf(',') < 0) return value.length ? [value.trim()] : [];
   const out: string[] = [];
-  let start = 0;
-  let quoted = false;
-  let angle = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (quoted) {
-      if (c === 0x5c) i++; // backslash escapes the next character
-      else if (c === 0x22) quoted = false;
-    } else if (c === 0x22) quoted = true;
-    else if (c === 0x3c) angle = true;
-    else if (c === 0x3e) angle = false;
-    else if (c === 0x2c && !angle) {
-      const part = value.slice(start, i).trim();
-      if (part) out.push(part);
-      start = i + 1;
-    }
+  for (let start = 0; start <= value.length; ) {
+    const end = commaAt(value, start);
+    const part = value.slice(start, end).trim();
+    if (part) out.push(part);
+    start = end + 1;
   }
-  const last = value.slice(start).trim();
-  if (last) out.push(last);
   return out;
 }
 
