@@ -1,7 +1,7 @@
 // Dialog state (RFC 3261 §12) as plain, serialisable data, and the pure functions on it: the UAS and UAC
 // constructors (§12.1.1, §12.1.2) and the builder of requests within the dialog (§12.2.1.1). The `Dialog`
 // class (dialog.ts) and the presence subscriptions (presence/) both use these; nothing here keeps state.
-import { parseNameAddr, parseContacts, parseCSeq, tagOf } from '../sip/headers.ts';
+import { parseNameAddr, parseContacts, tagOf } from '../sip/headers.ts';
 import { SipRequest, type SipResponse } from '../sip/message.ts';
 import { parseUri } from '../sip/uri.ts';
 import { SipError } from '../errors.ts';
@@ -61,7 +61,7 @@ const isSips = (uri: string): boolean => uri.toLowerCase().startsWith('sips:');
  * remote target = Contact, remote seq = the request's CSeq, local seq empty, local tag = the To tag we add.
  */
 export function uasDialogState(req: SipRequest, localTag: string): DialogState {
-  const remoteTag = tagOf(req.header('from') ?? '');
+  const remoteTag = req.fromTag;
   if (remoteTag === null) throw new SipError(400, 'Missing From tag');
   const contact = firstContactUri(req);
   if (contact === null && (req.method === 'INVITE' || req.method === 'SUBSCRIBE')) throw new SipError(400, 'Missing Contact');
@@ -70,9 +70,9 @@ export function uasDialogState(req: SipRequest, localTag: string): DialogState {
   return {
     callId: req.callId, localTag, remoteTag,
     localUri: uriOf(to, 'To'), remoteUri: uriOf(req.header('from'), 'From'),
-    localNameAddr: tagOf(to) === null ? `${to};tag=${localTag}` : to, remoteNameAddr: req.header('from') ?? '',
+    localNameAddr: req.toTag === null ? `${to};tag=${localTag}` : to, remoteNameAddr: req.header('from') ?? '',
     remoteTarget, routeSet: req.headerValues('record-route'),
-    localSeq: 0, remoteSeq: parseCSeq(req.header('cseq') ?? '').seq, secure: isSips(remoteTarget),
+    localSeq: 0, remoteSeq: req.cseq().seq, secure: isSips(remoteTarget),
   };
 }
 
@@ -81,8 +81,8 @@ export function uasDialogState(req: SipRequest, localTag: string): DialogState {
  * in reverse order, remote target = Contact, local seq = the request's CSeq, remote seq empty.
  */
 export function uacDialogState(req: SipRequest, res: SipResponse): DialogState {
-  const remoteTag = tagOf(res.header('to') ?? '');
-  const localTag = tagOf(req.header('from') ?? '');
+  const remoteTag = res.toTag;
+  const localTag = req.fromTag;
   if (remoteTag === null || localTag === null) throw new SipError(400, 'Dialog needs From and To tags');
   // a response with no Contact falls back to the Request-URI (tolerant of broken peers)
   const remoteTarget = firstContactUri(res) ?? req.uri;
@@ -91,7 +91,7 @@ export function uacDialogState(req: SipRequest, res: SipResponse): DialogState {
     localUri: uriOf(req.header('from'), 'From'), remoteUri: uriOf(req.header('to'), 'To'),
     localNameAddr: req.header('from') ?? '', remoteNameAddr: res.header('to') ?? '',
     remoteTarget, routeSet: res.headerValues('record-route').reverse(),
-    localSeq: parseCSeq(req.header('cseq') ?? '').seq, remoteSeq: null, secure: isSips(remoteTarget),
+    localSeq: req.cseq().seq, remoteSeq: null, secure: isSips(remoteTarget),
   };
 }
 

@@ -1,7 +1,6 @@
 // Dialogs (RFC 3261 §12): a dialog of the UA core — its state (dialog-state.ts: plain data), whether it is
 // early or confirmed, and which side created it. Builds in-dialog requests and checks incoming ones; the UA
 // core sends them.
-import { parseCSeq, tagOf } from '../sip/headers.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { SipError } from '../errors.ts';
 import {
@@ -23,14 +22,10 @@ export function dialogKey(id: DialogId): string {
 
 /** The id of the dialog an incoming in-dialog request belongs to (RFC 3261 §12.2.2: local tag = To tag). */
 export function dialogIdOfRequest(req: SipRequest): DialogId | null {
-  try {
-    const localTag = tagOf(req.header('to') ?? '');
-    const remoteTag = tagOf(req.header('from') ?? '');
-    if (localTag === null || remoteTag === null) return null;
-    return { callId: req.callId, localTag, remoteTag };
-  } catch {
-    return null;
-  }
+  const localTag = req.toTag;
+  const remoteTag = req.fromTag;
+  if (localTag === null || remoteTag === null) return null;
+  return { callId: req.callId, localTag, remoteTag };
 }
 
 export class Dialog {
@@ -113,7 +108,7 @@ export class Dialog {
   receiveRequest(req: SipRequest): SipError | null {
     let seq: number;
     try {
-      seq = parseCSeq(req.header('cseq') ?? '').seq;
+      seq = req.cseq().seq;
     } catch {
       return new SipError(400, 'Bad CSeq');
     }

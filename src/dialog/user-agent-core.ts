@@ -5,8 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { SipError } from '../errors.ts';
 import { buildAuthorization } from '../sip/digest.ts';
-import { parseAuthParams, parseCSeq, tagOf } from '../sip/headers.ts';
-import { newBranch } from '../sip/ids.ts';
+import { parseAuthParams } from '../sip/headers.ts';
 import { SipRequest, type SipResponse } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
@@ -121,12 +120,8 @@ export class UserAgentCore {
 
   // ------------------------------------------------------------------------------------------ UAC
 
-  /** RFC 3261 §8.1.1.7: a new top Via with a fresh z9hG4bK branch (replacing ours on a resend). */
-  private stampVia(req: SipRequest): void {
-    const sentBy = this.transport.sentBy(this.outboundProxy);
-    const host = sentBy.host.includes(':') && !sentBy.host.startsWith('[') ? `[${sentBy.host}]` : sentBy.host;
-    req.removeFirstValue('via');
-    req.prependHeader('Via', `SIP/2.0/${sentBy.transport.toUpperCase()} ${host}:${sentBy.port};branch=${newBranch()};rport`);
+  /** RFC 3261 §8.1.1.6: Max-Forwards 70 (the transaction layer adds the top Via with its branch, §8.1.1.7). */
+  private maxForwards(req: SipRequest): void {
     if (!req.has('max-forwards')) req.addHeader('Max-Forwards', '70');
   }
 
@@ -143,7 +138,7 @@ export class UserAgentCore {
         resolve(res);
       };
       try {
-        this.layer.sendRequest(req, this.outboundProxy, {
+        this.layer.request(req, this.outboundProxy, {
           onProvisional: (res) => opts.onProvisional?.(res),
           onFinal: finish,
           onTimeout: finish,
@@ -185,7 +180,7 @@ export class UserAgentCore {
     });
     const name = proxy ? 'Proxy-Authorization' : 'Authorization';
     req.setHeader(name, value);
-    const cseq = parseCSeq(req.header('cseq') ?? '');
+    const cseq = req.cseq();
     req.setHeader('CSeq', `${cseq.seq + 1} ${cseq.method}`);
     return true;
   }
@@ -198,10 +193,10 @@ export class UserAgentCore {
   async request(req: SipRequest, opts: SendOptions = {}, dialog?: Dialog): Promise<SipResponse> {
     let retries = opts.authRetries ?? 2;
     for (;;) {
-      this.stampVia(req);
+      this.maxForwards(req);
       const res = await this.transact(req, opts);
       if ((res.status === 401 || res.status === 407) && retries-- > 0 && this.addCredentials(req, res)) {
-        if (dialog !== undefined) dialog.localSeq = parseCSeq(req.header('cseq') ?? '').seq;
+        if (dialog !== undefined) dialog.localSeq = req.cseq().seq;
         continue;
       }
       return res;
@@ -217,8 +212,8 @@ export class UserAgentCore {
     let retries = opts.authRetries ?? 2;
     let confirmed: Dialog | undefined = opts.dialog;
     const extra = (res: SipResponse): void => {
-      const tag = tagOf(res.header('to') ?? '');
-      const key = tag === null ? '' : dialogKey({ callId: req.callId, localTag: tagOf(req.header('from') ?? '') ?? '', remoteTag: tag });
+      const tag = res.toTag;
+      const key = tag === null ? '' : dialogKey({ callId: req.callId, localTag: req.fromTag ?? '', remoteTag: tag });
       const ack = this.acks.get(key);
       if (ack !== undefined) {
         this.transport.send(ack, this.outboundProxy);
@@ -234,10 +229,10 @@ export class UserAgentCore {
       }
     };
     for (;;) {
-      this.stampVia(req);
+      this.maxForwards(req);
       const res = await this.transact(req, opts, extra);
       if ((res.status === 401 || res.status === 407) && retries-- > 0 && this.addCredentials(req, res)) {
-        if (opts.dialog !== undefined) opts.dialog.localSeq = parseCSeq(req.header('cseq') ?? '').seq;
+        if (opts.dialog !== undefined) opts.dialog.localSeq = req.cseq().seq;
         continue;
       }
       if (res.status >= 200 && res.status < 300) {
@@ -254,16 +249,16 @@ export class UserAgentCore {
 
   /** RFC 3261 §13.2.2.4: the ACK is built by the UA core with the INVITE's CSeq number and a new branch. */
   private sendAck(d: Dialog, invite: SipRequest, body: Uint8Array | undefined): void {
-    const seq = parseCSeq(invite.header('cseq') ?? '').seq;
+    const seq = invite.cseq().seq;
     const ack = d.createRequest('ACK', { seq, body });
     // §13.2.2.4: the ACK carries the INVITE's credentials when the INVITE had them
     for (const name of ['authorization', 'proxy-authorization']) {
       const v = invite.header(name);
       if (v !== undefined) ack.addHeader(name === 'authorization' ? 'Authorization' : 'Proxy-Authorization', v);
     }
-    this.stampVia(ack);
+    this.maxForwards(ack);
     this.acks.set(d.key, ack);
-    this.transport.send(ack, this.outboundProxy);
+    this.layer.sendStateless(ack, this.outboundProxy);
   }
 
   /** RFC 3261 §9.1: CANCEL a pending INVITE: same Request-URI, Call-ID, From, To, CSeq number, top Via and Route. */
@@ -323,13 +318,13 @@ export class UserAgentCore {
     if (res.status < 200 || res.status >= 300) return;
     let method = '';
     try {
-      method = parseCSeq(res.header('cseq') ?? '').method;
+      method = res.cseq().method;
     } catch {
       return;
     }
     if (method !== 'INVITE') return;
-    const localTag = tagOf(res.header('from') ?? '');
-    const remoteTag = tagOf(res.header('to') ?? '');
+    const localTag = res.fromTag;
+    const remoteTag = res.toTag;
     if (localTag === null || remoteTag === null) return;
     const ack = this.acks.get(dialogKey({ callId: res.callId, localTag, remoteTag }));
     if (ack !== undefined) this.transport.send(ack, this.outboundProxy);

@@ -6,7 +6,7 @@
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
 import { newTag } from '../sip/ids.ts';
-import { expiresOf, parseContacts, parseNameAddr, tagOf } from '../sip/headers.ts';
+import { expiresOf, parseContacts, parseNameAddr } from '../sip/headers.ts';
 import { parseUri } from '../sip/uri.ts';
 import { SipError, StoreUnavailableError } from '../errors.ts';
 import type { BindingChange, LocationStore, Presence, Subscription, SubscriptionStore } from '../store/store.ts';
@@ -135,8 +135,8 @@ export class PresenceAgent {
     let toTag: string | null;
     let fromTag: string | null;
     try {
-      toTag = tagOf(req.header('to') ?? '');
-      fromTag = tagOf(req.header('from') ?? '');
+      toTag = req.has('to') ? req.to().params.get('tag') ?? null : null;
+      fromTag = req.has('from') ? req.from().params.get('tag') ?? null : null;
     } catch {
       throw new SipError('bad-from-to');
     }

@@ -11,19 +11,19 @@ export interface BranchCopy {
    * Record-Route), or null not to record-route
    */
   recordRoute: string | readonly string[] | null;
-  /** §16.6 step 8: the complete Via value we add on top */
-  via: string;
+  /** §16.6 step 8: a Via value to put on top; the proxy leaves it out, as the transaction layer adds its own */
+  via?: string;
 }
 
 /**
  * §16.6: copy the request (step 1), set the Request-URI (step 2), decrement Max-Forwards or add it with 70
- * (step 3), add Record-Route (step 4), Path → Route (step 6, RFC 3327), and our Via on top (step 8).
+ * (step 3), add Record-Route (step 4), Path → Route (step 6, RFC 3327); the Via (step 8) is the transaction layer's.
  * Header fields are shared with the original (they are replaced, never mutated); the body is shared.
  */
 export function copyForBranch(req: SipRequest, c: BranchCopy): SipRequest {
   const src = req.headers;
   const headers: HeaderField[] = [];
-  headers.push({ name: 'Via', key: 'via', value: c.via });
+  if (c.via !== undefined) headers.push({ name: 'Via', key: 'via', value: c.via });
   let mfSeen = false;
   const rr = c.recordRoute === null ? [] : typeof c.recordRoute === 'string' ? [c.recordRoute] : c.recordRoute;
   let rrDone = rr.length === 0;

@@ -4,7 +4,6 @@
 // same loop hash has passed through us unchanged before: it has looped (482). A differing hash is a spiral.
 import { createHash, randomBytes } from 'node:crypto';
 import type { SipRequest } from '../sip/message.ts';
-import { tagOf } from '../sip/headers.ts';
 
 export const BRANCH_PREFIX = 'z9hG4bK-tvp-';
 
@@ -22,9 +21,9 @@ export function loopHash(req: SipRequest, salt: string): string {
   h.update('\n');
   h.update(req.callId);
   h.update('\n');
-  h.update(safeTag(req.header('from')));
+  h.update(req.fromTag ?? '');
   h.update('\n');
-  h.update(safeTag(req.header('to')));
+  h.update(req.toTag ?? '');
   h.update('\n');
   const cseq = req.header('cseq') ?? '';
   const sp = cseq.indexOf(' ');
@@ -66,13 +65,4 @@ export function hasLooped(req: SipRequest, hash: string): boolean {
 /** A random salt that tells this proxy's branches apart from another node's (one per Proxy instance). */
 export function newLoopSalt(): string {
   return randomBytes(8).toString('base64url');
-}
-
-function safeTag(value: string | undefined): string {
-  if (value === undefined) return '';
-  try {
-    return tagOf(value) ?? '';
-  } catch {
-    return value; // unparseable: hash the whole value, still invariant while looping
-  }
 }

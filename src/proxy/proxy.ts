@@ -3,16 +3,16 @@
 // Policy (who is called, what to do when nobody answers) stays in routing/; this is the mechanism.
 import type { SipError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { tagOf } from '../sip/headers.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
 import { newTag } from '../sip/ids.ts';
+import { parseVia, type Via } from '../sip/via.ts';
 import type { CallUpdate, NewCall } from '../store/store.ts';
 import type { ClientTransaction, TransactionLayer } from '../transaction/transaction-layer.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
 import type { Clock, TimerHandle } from '../clock.ts';
 import type { Target as Destination } from '../transport/transport.ts';
-import { defaultPort } from '../transport/transport.ts';
+import { viaTarget } from '../transport/response-target.ts';
 import { cancelFor } from '../transaction/request-from-invite.ts';
 import { DialogTable, outcomeOf } from './call-outcome.ts';
 import { copyForBranch } from './forward.ts';
@@ -244,12 +244,10 @@ export class Proxy {
         this.branchFinal(branch, createResponse(req, 503), true);
         continue;
       }
-      const sb = this.tl.transport.sentBy(destination);
-      const via = `SIP/2.0/${sb.transport.toUpperCase()} ${hostForUri(sb.host)}:${sb.port};branch=${proxyBranch(hash)};rport`;
       // RFC 5658 §4: leaving over another transport, record-route twice: the top value for the callee's side, the next for the caller's
       const recordRoute = rrIn === null ? null : destination.transport === from.transport ? rrIn : [`<${this.rrUri(destination)}>`, rrIn];
-      branch.request = copyForBranch(req, { uri: target.uri, path: target.path, recordRoute, via });
-      this.startBranch(branch);
+      branch.request = copyForBranch(req, { uri: target.uri, path: target.path, recordRoute });
+      this.startBranch(branch, proxyBranch(hash));
     }
     relay.starting = false;
     if (relay.pending === 0) {
@@ -275,7 +273,8 @@ export class Proxy {
     this.relays.clear();
   }
 
-  private startBranch(b: Branch): void {
+  /** §16.6 steps 8–11: the transaction layer adds our Via with `viaBranch` and sends the copy. */
+  private startBranch(b: Branch, viaBranch: string): void {
     this.counters.branches++;
     const handlers = {
       onProvisional: (res: SipResponse) => this.branchProvisional(b, res),
@@ -284,7 +283,7 @@ export class Proxy {
       onTransportError: () => this.branchFinal(b, createResponse(b.request, 503), true),
     };
     try {
-      b.ct = this.tl.sendRequest(b.request, b.destination, handlers);
+      b.ct = this.tl.request(b.request, b.destination, handlers, viaBranch);
     } catch (err) {
       this.log?.warn({ err, callId: b.request.callId }, 'proxy: cannot create client transaction');
       this.branchFinal(b, createResponse(b.request, 503), true);
@@ -362,8 +361,8 @@ export class Proxy {
       this.recordUpdate(recordId, { outcome: 'answered', status: res.status, answeredAt: now });
     }
     // remember the dialog: BYE closes the call record; in-dialog requests reach each party over its flow
-    const callerTag = safeTag(relay.req.header('from'));
-    const calleeTag = safeTag(res.header('to'));
+    const callerTag = relay.req.fromTag;
+    const calleeTag = res.toTag;
     if (callerTag !== null && calleeTag !== null && !hasToTag(relay.req)) {
       this.dialogs.add(DialogTable.key(relay.req.callId, callerTag, calleeTag), {
         recordId: first ? relay.recordId : null, callerTag, caller: relay.st.target, callee: b.destination,
@@ -534,10 +533,8 @@ export class Proxy {
       const mf = req.header('max-forwards');
       if (mf !== undefined && parseInt(mf, 10) <= 0) return;
       // §16.11: a stateless copy's branch is a function of the request, so retransmissions get the same branch
-      const sb = this.tl.transport.sentBy(destination);
-      const via = `SIP/2.0/${sb.transport.toUpperCase()} ${hostForUri(sb.host)}:${sb.port};branch=${this.statelessBranch(req)};rport`;
       this.counters.statelessAcks++;
-      this.tl.transport.send(copyForBranch(req, { uri: req.uri, recordRoute: null, via }), destination);
+      this.tl.sendStateless(copyForBranch(req, { uri: req.uri, recordRoute: null }), destination, this.statelessBranch(req));
       return;
     }
     const target: ProxyTarget = { uri: req.uri };
@@ -552,8 +549,8 @@ export class Proxy {
   }
 
   private findDialog(req: SipRequest, remove: boolean): { info: DialogInfo; toCallee: boolean; answeredAt: number } | undefined {
-    const fromTag = safeTag(req.header('from'));
-    const toTag = safeTag(req.header('to'));
+    const fromTag = req.fromTag;
+    const toTag = req.toTag;
     if (fromTag === null || toTag === null) return undefined;
     const key = DialogTable.key(req.callId, fromTag, toTag);
     const now = this.timers.now();
@@ -570,17 +567,18 @@ export class Proxy {
    */
   forwardStrayResponse(res: SipResponse): void {
     const vias = res.headerValues('via');
-    if (vias.length < 2 || !isOurVia(vias[0])) {
+    if (vias.length < 2 || !isOurVia(res)) {
       this.counters.strayResponsesDropped++;
       return;
     }
-    const next = parseViaLoose(vias[1]);
-    if (next === null) {
+    const next = readVia(vias[1]);
+    const target = next === null ? null : viaTarget(next);
+    if (target === null) {
       this.counters.strayResponsesDropped++;
       return;
     }
     this.counters.strayResponsesForwarded++;
-    this.tl.transport.send(withoutTopVia(res), next);
+    this.tl.transport.send(withoutTopVia(res), target);
   }
 
   // ------------------------------------------------------------------------------------ call records
@@ -620,40 +618,27 @@ function stamp(res: SipResponse, req: SipRequest): SipResponse {
   return res;
 }
 
-function safeTag(value: string | undefined): string | null {
-  if (value === undefined) return null;
+function hasToTag(req: SipRequest): boolean {
+  return req.toTag !== null;
+}
+
+/** The top Via carries a branch we generated (§16.7 step 9: ours is the one to remove). */
+function isOurVia(res: SipResponse): boolean {
   try {
-    return tagOf(value);
+    return res.topVia().branch?.startsWith(BRANCH_PREFIX) === true;
+  } catch {
+    return false;
+  }
+}
+
+function readVia(text: string): Via | null {
+  try {
+    return parseVia(text);
   } catch {
     return null;
   }
 }
 
-function hasToTag(req: SipRequest): boolean {
-  return safeTag(req.header('to')) !== null;
-}
-
 function hostForUri(host: string): string {
   return host.indexOf(':') >= 0 && !host.startsWith('[') ? `[${host}]` : host;
 }
-
-function isOurVia(via: string): boolean {
-  const at = via.indexOf(BRANCH_PREFIX);
-  return at > 0 && /branch\s*=\s*$/i.test(via.slice(Math.max(0, at - 12), at));
-}
-
-/** The destination of a response from a Via: received (else sent-by host), rport (else port), RFC 3261 §18.2.2 / RFC 3581. */
-function parseViaLoose(via: string): Destination | null {
-  const m = /^SIP\s*\/\s*2\.0\s*\/\s*(\w+)\s+(\[[^\]]+\]|[^\s:;]+)(?:\s*:\s*(\d+))?(.*)$/i.exec(via.trim());
-  if (m === null) return null;
-  const transport = m[1].toLowerCase();
-  if (transport !== 'udp' && transport !== 'tcp' && transport !== 'tls') return null;
-  const params = m[4];
-  const received = /;\s*received\s*=\s*([^;\s]+)/i.exec(params)?.[1];
-  const rport = /;\s*rport\s*=\s*(\d+)/i.exec(params)?.[1];
-  let address = received ?? m[2];
-  if (address.startsWith('[')) address = address.slice(1, -1);
-  const port = rport !== undefined ? Number(rport) : m[3] !== undefined ? Number(m[3]) : defaultPort(transport);
-  return { transport, address, port };
-}
-

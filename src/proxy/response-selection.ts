@@ -77,7 +77,7 @@ export function responseToForward(finals: readonly SipResponse[], chosen: number
       const other = finals[i];
       if (other.status !== 401 && other.status !== 407) continue;
       for (const f of other.headers) {
-        if (f.key === 'www-authenticate' || f.key === 'proxy-authenticate') out.headers.push(f);
+        if (f.key === 'www-authenticate' || f.key === 'proxy-authenticate') out.headers = [...out.headers, f];
       }
     }
   }

@@ -5,7 +5,7 @@ import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { Binding, EpochMs } from '../store/store.ts';
 import type { NameAddr } from '../sip/headers.ts';
 import type { SipUri, TelUri } from '../sip/uri.ts';
-import { contactExpires, parseContacts, parseCSeq, expiresOf, parseTokenList } from '../sip/headers.ts';
+import { contactExpires, parseContacts, expiresOf, parseTokenList } from '../sip/headers.ts';
 import { parseUri, uriEquals } from '../sip/uri.ts';
 import { createResponse } from '../sip/response.ts';
 import { newTag } from '../sip/ids.ts';
@@ -100,7 +100,7 @@ export function planRegistration(
 ): RegistrationPlan {
   const contacts = contactsOf(req);
   const callId = req.callId;
-  const cseq = parseCSeq(req.header('cseq') ?? '').seq;
+  const cseq = req.cseq().seq;
   const headerExpires = expiresOf(req);
 
   if (contacts === '*') {

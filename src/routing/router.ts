@@ -3,7 +3,7 @@
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { createResponse, errorResponse, failureOf } from '../sip/response.ts';
 import { parseUri } from '../sip/uri.ts';
-import { parseNameAddr, tagOf } from '../sip/headers.ts';
+import { parseNameAddr } from '../sip/headers.ts';
 import { SipError } from '../errors.ts';
 import type { ReplyPolicy } from '../replies.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
@@ -81,7 +81,7 @@ export class Router implements TransactionUser {
     if (req.method === 'CANCEL') return void proxy.cancel(req, st);
 
     // In-dialog requests (To-tag) follow their route set when it goes through us.
-    if (tagOf(req.header('to') ?? '') !== null) {
+    if (req.toTag !== null) {
       if (req.method === 'SUBSCRIBE' && !req.has('route') && domains.isLocalUri(req.uri)) {
         return this.#subscribe(req, st); // a refresh of a subscription we are the notifier of (RFC 6665 §4.1.2.1)
       }

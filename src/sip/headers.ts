@@ -1,205 +1,14 @@
 // Typed views of SIP header values, parsed on demand (RFC 3261 §20, §25.1). Pure.
-import { HOST, PARAM_VALUE, TOKEN, isToken, isWs, parseDigits, quote, readQuoted, skipWs } from './chars.ts';
-import { splitCommaList } from './message.ts';
-import type { SipMessage } from './message.ts';
-import { SipParseError } from './parse-error.ts';
+// The Via header has its own home: ./via.ts.
+import { TOKEN, isToken, isWs, parseDigits, quote, readQuoted, skipWs } from './chars.ts';
+import { bad, formatParams, readParams, readToken, tokenEnd, wsEnd } from './params.ts';
 
 const MAX_U32 = 4294967295;
 
-function bad(header: string, detail: string): SipParseError {
-  return new SipParseError(`Bad ${header} header`, detail);
-}
-
-function readToken(s: string, i: number): number {
-  while (i < s.length) {
-    const c = s.charCodeAt(i);
-    if (c > 0xff || TOKEN[c] === 0) break;
-    i++;
-  }
-  return i;
-}
-
-/**
- * Read `*( SEMI generic-param )` from s[i]: names lower-cased, quoted values unquoted.
- * Returns the index where parsing stopped (end of string, or a character that is not ';').
- */
-function readParams(s: string, i: number, into: Map<string, string | null>, header: string): number {
-  for (;;) {
-    i = skipWs(s, i);
-    if (i >= s.length || s.charCodeAt(i) !== 0x3b) return i;
-    i = skipWs(s, i + 1);
-    const ns = i;
-    i = readToken(s, i);
-    if (i === ns) throw bad(header, `empty parameter in "${s}"`);
-    const name = s.slice(ns, i).toLowerCase();
-    i = skipWs(s, i);
-    if (i < s.length && s.charCodeAt(i) === 0x3d) {
-      i = skipWs(s, i + 1);
-      if (s.charCodeAt(i) === 0x22) {
-        const q = readQuoted(s, i);
-        if (!q) throw bad(header, `unterminated quoted string in "${s}"`);
-        into.set(name, q[0]);
-        i = q[1];
-      } else {
-        const vs = i;
-        while (i < s.length) {
-          const c = s.charCodeAt(i);
-          if (c > 0xff || PARAM_VALUE[c] === 0) break;
-          i++;
-        }
-        if (i === vs) throw bad(header, `empty value of "${name}" in "${s}"`);
-        into.set(name, s.slice(vs, i));
-      }
-    } else into.set(name, null);
-  }
-}
-
-function formatParams(params: Map<string, string | null>): string {
-  let s = '';
-  for (const [k, v] of params) {
-    if (v === null) s += `;${k}`;
-    else {
-      let plain = v.length > 0;
-      for (let i = 0; i < v.length && plain; i++) {
-        const c = v.charCodeAt(i);
-        if (c > 0xff || PARAM_VALUE[c] === 0) plain = false;
-      }
-      s += plain ? `;${k}=${v}` : `;${k}=${quote(v)}`;
-    }
-  }
-  return s;
-}
-
-// ---------------------------------------------------------------------------------------------- Via
-
-export interface Via {
-  /** upper-cased: UDP, TCP, TLS, SCTP, WS, WSS */
-  transport: string;
-  /** lower-cased; IPv6 in brackets */
-  host: string;
-  port: number | null;
-  branch: string | null;
-  received: string | null;
-  /** RFC 3581: true when present without a value */
-  rport: number | true | null;
-  maddr: string | null;
-  ttl: number | null;
-  /** every via-param, in order (including branch, received, rport, maddr, ttl) */
-  params: Map<string, string | null>;
-}
-
-/** Parse one via-parm (RFC 3261 §20.42, §25.1): `SIP/2.0/UDP host:port;branch=...`. */
-export function parseVia(value: string): Via {
-  const s = value;
-  let i = skipWs(s, 0);
-  let e = readToken(s, i);
-  if (s.slice(i, e).toUpperCase() !== 'SIP') throw bad('Via', `protocol is not SIP in "${s}"`);
-  i = skipWs(s, e);
-  if (s.charCodeAt(i) !== 0x2f) throw bad('Via', `missing "/" in "${s}"`);
-  i = skipWs(s, i + 1);
-  e = readToken(s, i);
-  if (e === i) throw bad('Via', `missing version in "${s}"`);
-  i = skipWs(s, e);
-  if (s.charCodeAt(i) !== 0x2f) throw bad('Via', `missing "/" in "${s}"`);
-  i = skipWs(s, i + 1);
-  e = readToken(s, i);
-  if (e === i) throw bad('Via', `missing transport in "${s}"`);
-  const transport = s.slice(i, e).toUpperCase();
-  i = skipWs(s, e);
-  if (i === e) throw bad('Via', `missing sent-by in "${s}"`);
-  let host: string;
-  if (s.charCodeAt(i) === 0x5b) {
-    const close = s.indexOf(']', i);
-    if (close < 0) throw bad('Via', `unterminated IPv6 reference in "${s}"`);
-    host = s.slice(i, close + 1).toLowerCase();
-    i = close + 1;
-  } else {
-    const hs = i;
-    while (i < s.length && HOST[s.charCodeAt(i)] === 1) i++;
-    host = s.slice(hs, i).toLowerCase();
-  }
-  if (host.length === 0) throw bad('Via', `missing host in "${s}"`);
-  let port: number | null = null;
-  i = skipWs(s, i);
-  if (s.charCodeAt(i) === 0x3a) {
-    i = skipWs(s, i + 1);
-    const ps = i;
-    while (i < s.length && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39) i++;
-    port = parseDigits(s.slice(ps, i), 65535);
-    if (port < 0) throw bad('Via', `bad port in "${s}"`);
-  }
-  const params = new Map<string, string | null>();
-  i = readParams(s, i, params, 'Via');
-  if (i < s.length) throw bad('Via', `unexpected "${s[i]}" in "${s}"`);
-  const rp = params.get('rport');
-  let rport: number | true | null = null;
-  if (rp === null) rport = true;
-  else if (rp !== undefined) {
-    rport = parseDigits(rp, 65535);
-    if (rport < 0) throw bad('Via', `bad rport in "${s}"`);
-  }
-  const tp = params.get('ttl');
-  let ttl: number | null = null;
-  if (tp !== undefined) {
-    ttl = tp === null ? -1 : parseDigits(tp, 255);
-    if (ttl < 0) throw bad('Via', `bad ttl in "${s}"`);
-  }
-  return {
-    transport, host, port,
-    branch: params.get('branch') ?? null,
-    received: params.get('received') ?? null,
-    rport, maddr: params.get('maddr') ?? null, ttl, params,
-  };
-}
-
-/** Text of a via-parm; the typed fields win over `params` (set v.received, v.rport and format). */
-export function formatVia(v: Via): string {
-  const typed: Record<string, string | null | undefined> = {
-    branch: v.branch, received: v.received, maddr: v.maddr,
-    rport: v.rport === null ? undefined : v.rport === true ? null : String(v.rport),
-    ttl: v.ttl === null ? undefined : String(v.ttl),
-  };
-  for (const k of ['branch', 'received', 'maddr']) if (typed[k] === null) typed[k] = undefined;
-  const params = new Map<string, string | null>();
-  for (const [k, val] of v.params) {
-    if (k in typed) {
-      const t = typed[k];
-      if (t !== undefined) params.set(k, t);
-    } else params.set(k, val);
-  }
-  for (const k of ['branch', 'received', 'rport', 'maddr', 'ttl']) {
-    const t = typed[k];
-    if (t !== undefined && !params.has(k)) params.set(k, t);
-  }
-  return `SIP/2.0/${v.transport} ${v.host}${v.port !== null ? `:${v.port}` : ''}${formatParams(params)}`;
-}
-
-/** The topmost Via of a message (RFC 3261 §18.2.1, §18.2.2). */
-export function topVia(msg: SipMessage): Via {
-  const first = msg.header('via');
-  if (first === undefined) throw new SipParseError('Missing Via header');
-  const comma = first.indexOf(',');
-  return parseVia(comma < 0 ? first : splitCommaList(first)[0] ?? '');
-}
-
-/**
- * The topmost Via as far as a response can be routed by it (RFC 3261 §18.2.2), or null. Laxer than topVia(): empty
- * parameters are skipped, so a request whose Via has them can still be answered with 400 (RFC 4475 §3.1.2.1).
- */
-export function readableTopVia(msg: SipMessage): Via | null {
-  const first = msg.header('via');
-  if (first === undefined) return null;
-  const top = first.indexOf(',') < 0 ? first : splitCommaList(first)[0] ?? '';
-  try {
-    return parseVia(top);
-  } catch {
-    // the empty parameters of "SIP/2.0/UDP 192.0.2.15;;" are dropped below
-  }
-  try {
-    return parseVia(top.split(';').filter((p) => p.trim().length > 0).join(';'));
-  } catch {
-    return null;
-  }
+/** What the message-level readers need of a message (./message.ts imports this file, not the other way round). */
+export interface HeaderSource {
+  header(name: string): string | undefined;
+  headerValues(name: string): string[];
 }
 
 // ---------------------------------------------------------------------------------------- name-addr
@@ -285,7 +94,7 @@ export function tagOf(value: string): string | null {
 }
 
 /** Contact header list (RFC 3261 §20.10): '*' for the wildcard, else every contact in order. */
-export function parseContacts(msg: SipMessage): '*' | NameAddr[] {
+export function parseContacts(msg: HeaderSource): '*' | NameAddr[] {
   const values = msg.headerValues('contact');
   if (values.length === 1 && values[0] === '*') return '*';
   const out: NameAddr[] = [];
@@ -387,7 +196,7 @@ export function formatAuthParams(scheme: string, params: [name: string, value: s
 // --------------------------------------------------------------------------------------- scalars
 
 /** Max-Forwards (RFC 3261 §20.22) or null when absent or out of range (RFC 4475 §3.1.2.4 allows "as if absent"). */
-export function maxForwards(msg: SipMessage): number | null {
+export function maxForwards(msg: HeaderSource): number | null {
   const v = msg.header('max-forwards');
   if (v === undefined) return null;
   const n = parseDigits(v, 255);
@@ -395,7 +204,7 @@ export function maxForwards(msg: SipMessage): number | null {
 }
 
 /** Expires header (RFC 3261 §20.19) in seconds, null when absent; "malformed values SHOULD be treated as 3600". */
-export function expiresOf(msg: SipMessage): number | null {
+export function expiresOf(msg: HeaderSource): number | null {
   const v = msg.header('expires');
   if (v === undefined) return null;
   const n = parseDigits(v, MAX_U32);
@@ -403,7 +212,7 @@ export function expiresOf(msg: SipMessage): number | null {
 }
 
 /** Min-Expires (RFC 3261 §20.23), null when absent or malformed. */
-export function minExpiresOf(msg: SipMessage): number | null {
+export function minExpiresOf(msg: HeaderSource): number | null {
   const v = msg.header('min-expires');
   if (v === undefined) return null;
   const n = parseDigits(v, MAX_U32);
@@ -448,85 +257,8 @@ export function parseContentType(value: string): ContentType {
   return { mediaType: `${type}/${sub}`.toLowerCase(), params };
 }
 
-// ------------------------------------------------------------------- allocation-free syntax checks
-// Used by the parser on every message: the same grammar as parseVia/parseCSeq, without building objects.
-// They scan bytes (the message as received): indexing a Uint8Array is cheaper than String charCodeAt.
-// Bytes >= 0x80 (UTF-8) are in none of the character classes, as characters > 0x7e are not.
-
-function tokenEnd(b: Uint8Array, i: number, to: number): number {
-  while (i < to && TOKEN[b[i]] === 1) i++;
-  return i;
-}
-
-function wsEnd(b: Uint8Array, i: number, to: number): number {
-  while (i < to) {
-    const c = b[i];
-    if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) break;
-    i++;
-  }
-  return i;
-}
-
-/** Why b[from, to) is not a via-parm (RFC 3261 §25.1), or null when it is one. */
-export function viaSyntaxError(b: Uint8Array, from: number, to: number): string | null {
-  let i = wsEnd(b, from, to);
-  let e = tokenEnd(b, i, to);
-  if (e - i !== 3 || (b[i] | 0x20) !== 0x73 || (b[i + 1] | 0x20) !== 0x69 || (b[i + 2] | 0x20) !== 0x70) return 'protocol is not SIP';
-  for (let part = 0; part < 2; part++) {
-    i = wsEnd(b, e, to);
-    if (i >= to || b[i] !== 0x2f) return 'missing "/"';
-    i = wsEnd(b, i + 1, to);
-    e = tokenEnd(b, i, to);
-    if (e === i) return part === 0 ? 'missing version' : 'missing transport';
-  }
-  i = wsEnd(b, e, to);
-  if (i === e || i >= to) return 'missing sent-by';
-  if (b[i] === 0x5b) {
-    let close = i + 1;
-    while (close < to && b[close] !== 0x5d) close++;
-    if (close >= to) return 'unterminated IPv6 reference';
-    i = close + 1;
-  } else {
-    const hs = i;
-    while (i < to && HOST[b[i]] === 1) i++;
-    if (i === hs) return 'missing host';
-  }
-  i = wsEnd(b, i, to);
-  if (i < to && b[i] === 0x3a) {
-    i = wsEnd(b, i + 1, to);
-    const ps = i;
-    let port = 0;
-    while (i < to && b[i] >= 0x30 && b[i] <= 0x39 && i - ps < 6) port = port * 10 + b[i++] - 0x30;
-    if (i === ps || port > 65535) return 'bad port';
-  }
-  for (;;) {
-    i = wsEnd(b, i, to);
-    if (i >= to) return null;
-    if (b[i] !== 0x3b) return `unexpected "${String.fromCharCode(b[i])}"`;
-    i = wsEnd(b, i + 1, to);
-    const ns = i;
-    i = tokenEnd(b, i, to);
-    if (i === ns) return 'empty parameter';
-    i = wsEnd(b, i, to);
-    if (i < to && b[i] === 0x3d) {
-      i = wsEnd(b, i + 1, to);
-      if (i < to && b[i] === 0x22) {
-        let j = i + 1;
-        for (; j < to; j++) {
-          const c = b[j];
-          if (c === 0x5c) j++;
-          else if (c === 0x22) break;
-        }
-        if (j >= to) return 'unterminated quoted string';
-        i = j + 1;
-      } else {
-        const vs = i;
-        while (i < to && PARAM_VALUE[b[i]] === 1) i++;
-        if (i === vs) return 'empty parameter value';
-      }
-    }
-  }
-}
+// ------------------------------------------------------------------- allocation-free syntax check
+// Used by the parser on every message: the grammar of parseCSeq without building objects (see ./params.ts).
 
 /**
  * Why b[from, to) is not a CSeq value, or null (RFC 3261 §20.16). `method`, when given, must match (§8.1.1.5).

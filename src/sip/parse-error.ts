@@ -1,5 +1,5 @@
-// The one error the SIP parser throws (RFC 3261 §21.4.1 400 Bad Request, §21.5.6 505).
-import type { SipRequest } from './message.ts';
+// The one error the SIP parser throws (RFC 3261 §21.4.1 400 Bad Request, §21.5.6 505). Imports nothing, so every
+// parser of header values can throw it; ./message.ts adds the `request` field's type.
 
 /** A malformed SIP message or header. `reason` is short enough to be a 400 reason phrase. */
 export class SipParseError extends Error {
@@ -9,11 +9,6 @@ export class SipParseError extends Error {
   readonly detail: string;
   /** status to answer with: 400, or 505 for an unsupported SIP version */
   readonly status: number;
-  /**
-   * set only when the message is a request whose top Via can be read, so a response can be built and routed
-   * (RFC 3261 §8.2.6, §18.2.2); it holds the header fields as received, as many of the mandatory ones as there are
-   */
-  request?: SipRequest;
   constructor(reason: string, detail?: string, status = 400) {
     super(detail ? `${reason}: ${detail}` : reason);
     this.name = 'SipParseError';

@@ -1,14 +1,15 @@
 // SIP message parser (RFC 3261 §7, §18.3, §20, §25). Pure: one whole message in, a SipRequest/SipResponse out.
 //
 // Built for speed: the head is decoded once as latin1 (byte offset = char offset), one pass finds the CRLFs
-// and colons, header values stay strings (typed views come later from ./headers.ts) and the body is a
+// and colons, header values stay strings (typed views come later: SipMessage caches the top Via, From, To and CSeq) and the body is a
 // subarray of the input (no copy). A header line with bytes >= 0x80 is re-decoded as UTF-8.
 import { isAscii } from 'node:buffer';
 import { TOKEN } from './chars.ts';
-import { cseqSyntaxError, parseNameAddr, readableTopVia, viaSyntaxError } from './headers.ts';
+import { cseqSyntaxError, parseNameAddr } from './headers.ts';
 import { headerKey, SipRequest, SipResponse } from './message.ts';
 import type { HeaderField } from './message.ts';
 import { SipParseError } from './parse-error.ts';
+import { readableTopVia, viaListSyntaxError, viaSyntaxError } from './via.ts';
 
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const MAX_CONTENT_LENGTH = 0x7fffffff;
@@ -158,7 +159,8 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
   const msg = (request ?? response) as SipRequest | SipResponse;
 
   // ---- header fields (RFC 3261 §7.3): one pass over CRLFs and colons
-  const headers: HeaderField[] = msg.headers;
+  const headers: HeaderField[] = [];
+  msg.headers = headers;
   let pos = eol + 2;
   let contentLength = -1;
   let cseqValue: string | null = null;
@@ -226,8 +228,8 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
           let err: string | null;
           if (folded) {
             const b = Buffer.from(value, 'utf8');
-            err = checkVia(b, 0, b.length);
-          } else err = viaSyntaxError(buf, start + vs, start + ve) === null ? null : checkVia(buf, start + vs, start + ve);
+            err = viaListSyntaxError(b, 0, b.length);
+          } else err = viaSyntaxError(buf, start + vs, start + ve) === null ? null : viaListSyntaxError(buf, start + vs, start + ve);
           if (err !== null) { badHeader = 'Via'; badDetail = err; }
         }
         break;
@@ -344,28 +346,6 @@ function balanced(b: Uint8Array, from = 0, to = b.length): boolean {
     else if (c === 0x3e) { if (--angle < 0) return false; }
   }
   return !quoted && angle === 0;
-}
-
-/** Validate every via-parm of one Via field b[from, to), including empty list elements (RFC 4475 §3.1.2.1). */
-function checkVia(b: Uint8Array, from: number, to: number): string | null {
-  let part = from;
-  let quoted = false;
-  for (let i = from; i <= to; i++) {
-    const c = i < to ? b[i] : 0x2c;
-    if (quoted) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) quoted = false;
-    } else if (c === 0x22) quoted = true;
-    else if (c === 0x2c) {
-      let k = part;
-      while (k < i && (b[k] === 0x20 || b[k] === 0x09 || b[k] === 0x0d || b[k] === 0x0a)) k++;
-      if (k === i) return 'empty Via element';
-      const err = viaSyntaxError(b, part, i);
-      if (err !== null) return err;
-      part = i + 1;
-    }
-  }
-  return quoted ? 'unterminated quoted string' : null;
 }
 
 /** What is wrong with a Request-Line's Request-URI b[from, to) (= uri) and SIP-Version, or null (RFC 3261 §7.1, §25.1). */

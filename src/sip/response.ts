@@ -3,7 +3,6 @@ import { SipError, StoreUnavailableError } from '../errors.ts';
 import { replyOf, type ReplyPolicy } from '../replies.ts';
 import { SipResponse } from './message.ts';
 import type { HeaderField, SipRequest } from './message.ts';
-import { tagOf } from './headers.ts';
 import { newTag } from './ids.ts';
 import { SipParseError } from './parse-error.ts';
 
@@ -58,13 +57,7 @@ export function createResponse(req: SipRequest, status: number, reason?: string,
         headers.push({ name: h.name, key: h.key, value: h.value, raw: h.raw });
         break;
       case 'to': {
-        let tagged = false;
-        try {
-          tagged = tagOf(h.value) !== null;
-        } catch {
-          tagged = false;
-        }
-        if (toTag !== undefined && !tagged) headers.push({ name: h.name, key: h.key, value: `${h.value};tag=${toTag}` });
+        if (toTag !== undefined && req.toTag === null) headers.push({ name: h.name, key: h.key, value: `${h.value};tag=${toTag}` });
         else headers.push({ name: h.name, key: h.key, value: h.value, raw: h.raw });
         break;
       }

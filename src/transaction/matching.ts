@@ -1,8 +1,7 @@
 // Transaction matching (RFC 3261 §17.1.3 client side, §17.2.3 server side, §9.2 CANCEL).
 
 import type { SipRequest } from '../sip/message.ts';
-import type { Via } from '../sip/headers.ts';
-import { tagOf } from '../sip/headers.ts';
+import type { Via } from '../sip/via.ts';
 
 /** RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with this magic cookie. */
 export const MAGIC_COOKIE = 'z9hG4bK';
@@ -29,9 +28,9 @@ export function serverKey(req: SipRequest, via: Via, method: string = req.method
   // RFC 3261 §17.2.3 (RFC 2543 backwards compatibility)
   const cseq = req.header('cseq') ?? '';
   const seq = cseq.slice(0, cseqNumberEnd(cseq)).trim();
-  let key = '2543\n' + req.uri + '\n' + (tagOf(req.header('from') ?? '') ?? '') + '\n' + req.callId + '\n' + seq + '\n' + m + '\n' +
+  let key = '2543\n' + req.uri + '\n' + (req.fromTag ?? '') + '\n' + req.callId + '\n' + seq + '\n' + m + '\n' +
     via.transport.toUpperCase() + ' ' + sentBy + ';' + (branch ?? '');
-  if (m !== 'INVITE') key += '\n' + (tagOf(req.header('to') ?? '') ?? '');
+  if (m !== 'INVITE') key += '\n' + (req.toTag ?? '');
   return key;
 }
 
@@ -40,14 +39,6 @@ function cseqNumberEnd(cseq: string): number {
   while (i < cseq.length && (cseq.charCodeAt(i) === 0x20 || cseq.charCodeAt(i) === 0x09)) i++;
   while (i < cseq.length && cseq.charCodeAt(i) >= 0x30 && cseq.charCodeAt(i) <= 0x39) i++;
   return i;
-}
-
-/** The CSeq method of a message, read without a full parse ('' if absent). */
-export function cseqMethod(cseqValue: string | undefined): string {
-  if (cseqValue === undefined) return '';
-  const v = cseqValue.trim();
-  const sp = v.search(/\s/);
-  return sp < 0 ? '' : v.slice(sp).trim();
 }
 
 /** The CSeq number of a message, read without a full parse (NaN if absent). */

@@ -1,5 +1,6 @@
 // ACK for a non-2xx and CANCEL are built from the INVITE they answer (RFC 3261 §17.1.1.3, §9.1). Pure.
-import { SipRequest, splitCommaList, type HeaderField, type SipResponse } from '../sip/message.ts';
+import { SipRequest, type HeaderField, type SipResponse } from '../sip/message.ts';
+import { splitCommaList } from '../sip/params.ts';
 import { cseqNumber } from './matching.ts';
 
 /**

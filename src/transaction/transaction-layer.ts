@@ -2,16 +2,17 @@
 // message from the transport to its transaction, and hands the rest to the transaction user (TU).
 
 import { TvphoneError } from '../errors.ts';
-import { topVia, type Via } from '../sip/headers.ts';
+import { newBranch } from '../sip/ids.ts';
 import type { SipMessage, SipRequest, SipResponse } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
+import { formatVia, type Via } from '../sip/via.ts';
 import { responseTarget } from '../transport/response-target.ts';
 import type { Source, Target, Transport } from '../transport/transport.ts';
 import type { ClientTransactionHandlers } from './client-transaction.ts';
 import type { TransactionContext } from './context.ts';
 import { InviteClientTransaction } from './invite-client-transaction.ts';
 import { InviteServerTransaction } from './invite-server-transaction.ts';
-import { clientKey, cseqMethod, serverKey } from './matching.ts';
+import { clientKey, serverKey } from './matching.ts';
 import { NonInviteClientTransaction } from './non-invite-client-transaction.ts';
 import { NonInviteServerTransaction } from './non-invite-server-transaction.ts';
 import type { ServerTransaction } from './server-transaction.ts';
@@ -71,6 +72,8 @@ export class TransactionLayer implements TransactionContext {
   private readonly max: number;
   private readonly onError: (err: unknown) => void;
   private closed = false;
+  /** the branch of the top Via stampVia() added to a request, so that a resend of the same request replaces it */
+  private readonly stamped = new WeakMap<SipRequest, string>();
 
   constructor(transport: Transport, tu: TransactionUser, options: TransactionLayerOptions = {}) {
     this.transport = transport;
@@ -94,13 +97,47 @@ export class TransactionLayer implements TransactionContext {
   }
 
   /**
-   * Send a request through a new client transaction (INVITE → §17.1.1, others → §17.1.2). The request must carry
-   * its top Via with a z9hG4bK branch (newBranch()). ACK is not sent through transactions: use transport.send.
-   * Throws TvphoneError ERR_TRANSACTION_LIMIT when the client table is full, ERR_TRANSACTION_EXISTS on a reused branch.
+   * Add our top Via (stampVia) and send `req` through a new client transaction: what a UAC (RFC 3261 §8.1.1.7) and a
+   * proxy forwarding a request (§16.6 step 8: `branch` carries its loop hash) do. A CANCEL keeps the top Via it was
+   * built with, the INVITE's (§9.1). Throws as sendRequest().
+   */
+  request(req: SipRequest, target: Target, handlers: ClientTransactionHandlers = {}, branch: string = newBranch()): ClientTransaction {
+    if (req.method !== 'CANCEL') this.stampVia(req, target, branch);
+    return this.sendRequest(req, target, handlers);
+  }
+
+  /** Add our top Via (stampVia) and send `req` with no transaction: an ACK for a 2xx (§13.2.2.4), a stateless forward (§16.11). */
+  sendStateless(req: SipRequest, target: Target, branch: string = newBranch()): void {
+    this.stampVia(req, target, branch);
+    this.transport.send(req, target);
+  }
+
+  /**
+   * RFC 3261 §8.1.1.7, §16.6 step 8, §18.1.1: our top Via: the transport's sent-by towards `target`, `branch`, and
+   * `rport` (RFC 3581 §3). The branch belongs to the transaction, so a resend of the same request (with credentials,
+   * §22.2) replaces the Via added for the first send.
+   */
+  private stampVia(req: SipRequest, target: Target, branch: string): void {
+    const sb = this.transport.sentBy(target);
+    const host = sb.host.indexOf(':') >= 0 && !sb.host.startsWith('[') ? `[${sb.host}]` : sb.host;
+    const via = formatVia({
+      transport: sb.transport.toUpperCase(), host, port: sb.port, branch, received: null, rport: true, maddr: null, ttl: null, params: new Map(),
+    });
+    const previous = this.stamped.get(req);
+    if (previous !== undefined && topBranch(req) === previous) req.removeFirstValue('via');
+    req.prependHeader('Via', via);
+    this.stamped.set(req, branch);
+  }
+
+  /**
+   * Send a request that already carries the top Via of its transaction (a CANCEL has the INVITE's, §9.1) through a
+   * new client transaction (INVITE → §17.1.1, others → §17.1.2). ACK is not sent through transactions: use
+   * sendStateless. Throws TvphoneError ERR_TRANSACTION_LIMIT when the client table is full, ERR_TRANSACTION_EXISTS on
+   * a reused branch.
    */
   sendRequest(req: SipRequest, target: Target, handlers: ClientTransactionHandlers = {}): ClientTransaction {
-    if (req.method === 'ACK') throw new TvphoneError('ERR_ACK_NOT_TRANSACTIONAL', 'an ACK is sent with transport.send, not in a transaction');
-    const branch = topVia(req).branch;
+    if (req.method === 'ACK') throw new TvphoneError('ERR_ACK_NOT_TRANSACTIONAL', 'an ACK is sent with sendStateless, not in a transaction');
+    const branch = req.topVia().branch;
     if (branch === null) throw new TvphoneError('ERR_NO_BRANCH', 'the request to send has no Via branch');
     if (this.client.size >= this.max) throw new TvphoneError('ERR_TRANSACTION_LIMIT', `client transaction table full (${this.max})`);
     const key = clientKey(branch, req.method);
@@ -118,7 +155,7 @@ export class TransactionLayer implements TransactionContext {
   findInviteForCancel(cancel: SipRequest): InviteServerTransaction | undefined {
     let via: Via;
     try {
-      via = topVia(cancel);
+      via = cancel.topVia();
     } catch {
       return undefined;
     }
@@ -131,7 +168,7 @@ export class TransactionLayer implements TransactionContext {
     if (this.closed) return;
     let via: Via;
     try {
-      via = topVia(msg);
+      via = msg.topVia();
     } catch (err) {
       this.counters.unmatchable++;
       this.onError(err);
@@ -177,7 +214,7 @@ export class TransactionLayer implements TransactionContext {
 
   private receiveResponse(res: SipResponse, via: Via, source: Source): void {
     // RFC 3261 §17.1.3: match by top Via branch and CSeq method.
-    const ct = via.branch === null ? undefined : this.client.get(clientKey(via.branch, cseqMethod(res.header('cseq'))));
+    const ct = via.branch === null ? undefined : this.client.get(clientKey(via.branch, cseqMethodOf(res)));
     if (ct !== undefined) {
       ct.receiveResponse(res);
       return;
@@ -226,5 +263,22 @@ export class TransactionLayer implements TransactionContext {
     this.closed = true;
     for (const t of [...this.client.values()]) t.terminate();
     for (const t of [...this.server.values()]) t.terminate();
+  }
+}
+
+/** The CSeq method of a response, '' when its CSeq cannot be read (it then matches no client transaction). */
+function cseqMethodOf(res: SipResponse): string {
+  try {
+    return res.cseq().method;
+  } catch {
+    return '';
+  }
+}
+
+function topBranch(req: SipRequest): string | null {
+  try {
+    return req.topVia().branch;
+  } catch {
+    return null;
   }
 }

@@ -10,6 +10,7 @@ import type { SipMessage, SipRequest } from '../sip/message.ts';
 import { SipParseError } from '../sip/parse-error.ts';
 import { parseMessage } from '../sip/parser.ts';
 import { serializeMessage } from '../sip/serializer.ts';
+import { formatVia, type Via } from '../sip/via.ts';
 import { reject, rejectUnparsable } from './reject.ts';
 import { remoteKey, TcpConnection, type StreamConnection, type ConnectionOwner } from './stream-connection.ts';
 import type {
@@ -470,11 +471,13 @@ function isKeepAlive(buf: Buffer): boolean {
 
 /** RFC 3261 §18.1.1: when a request moves from UDP to TCP, the top Via's transport says so. */
 function setTopViaTransport(msg: SipMessage, transport: string): boolean {
-  const at = msg.headers.findIndex((h) => h.key === 'via');
-  if (at < 0) return false;
-  const h = msg.headers[at];
-  const m = /^(\s*SIP\s*\/\s*2\.0\s*\/\s*)UDP/i.exec(h.value);
-  if (m === null) return false;
-  msg.headers[at] = { name: h.name, key: 'via', value: m[1] + transport + h.value.slice(m[0].length) };
-  return true;
+  let via: Via;
+  try {
+    via = msg.topVia();
+  } catch {
+    return false;
+  }
+  if (via.transport !== 'UDP') return false;
+  const moved = { ...via, transport };
+  return msg.replaceTopVia(formatVia(moved), moved);
 }

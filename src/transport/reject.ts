@@ -1,7 +1,7 @@
 // The answer to a request the transport cannot deliver (RFC 3261 §21.4.1 400, §21.5.6 505, §21.5.7 513), sent
 // where its top Via says (RFC 3261 §18.2.2). Pure: the caller sends it. No answer when none can be routed.
 
-import { readableTopVia } from '../sip/headers.ts';
+import { readableTopVia } from '../sip/via.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { SipParseError } from '../sip/parse-error.ts';
 import { createResponse } from '../sip/response.ts';

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
-import { topVia } from '../../../src/sip/headers.ts';
 import { createResponse } from '../../../src/sip/response.ts';
 import { BRANCH_PREFIX } from '../../../src/proxy/loop-detection.ts';
 import { CALLER, binding, fromCaller, invite, parse, setup, type Harness } from './helpers.ts';
@@ -109,7 +108,7 @@ describe('proxy: forwarding to a target set (RFC 3261 §16.5, §16.6)', () => {
     assert.equal(b.uri, 'sip:bob@10.0.0.6:5070');
     const ta = h.fake.sent.find((s) => s.msg === a)?.target;
     assert.deepEqual({ address: ta?.address, port: ta?.port, transport: ta?.transport }, { address: B1, port: 5060, transport: 'udp' });
-    assert.notEqual(topVia(a).branch, topVia(b).branch, 'each branch has its own Via branch');
+    assert.notEqual(a.topVia().branch, b.topVia().branch, 'each branch has its own Via branch');
   });
 
   it('decrements Max-Forwards, adds Record-Route with lr and a top Via with a z9hG4bK loop-detection branch', () => {
@@ -117,7 +116,7 @@ describe('proxy: forwarding to a target set (RFC 3261 §16.5, §16.6)', () => {
     const a = only(h.sentTo(B1, 'INVITE'));
     assert.equal(a.header('max-forwards'), '69');
     assert.equal(a.header('record-route'), '<sip:127.0.0.1:5060;transport=udp;lr>');
-    const via = topVia(a);
+    const via = a.topVia();
     assert.equal(via.host, '127.0.0.1');
     assert.ok(via.branch?.startsWith(BRANCH_PREFIX));
     assert.equal(a.headerValues('via').length, 2, 'the caller Via stays below ours');
@@ -191,7 +190,7 @@ describe('proxy: response processing (RFC 3261 §16.7)', () => {
     h.answer(a, 200, B1, 'bobtag1');
     assert.deepEqual(statuses(h.toCaller()), [180, 200]);
     const cancel = only(h.sentTo(B2, 'CANCEL'));
-    assert.equal(topVia(cancel).branch, topVia(b).branch, '§9.1: the CANCEL has the branch of the INVITE it cancels');
+    assert.equal(cancel.topVia().branch, b.topVia().branch, '§9.1: the CANCEL has the branch of the INVITE it cancels');
     assert.equal(cancel.header('cseq'), '1 CANCEL');
     assert.equal(h.sentTo(B1, 'CANCEL').length, 0);
     // the cancelled branch answers 487: nothing more goes upstream
@@ -393,7 +392,7 @@ describe('proxy: in-dialog requests and stray responses (RFC 3261 §16.11, §16.
     assert.equal(acks.length, 2);
     assert.equal(acks[0].header('max-forwards'), '69');
     assert.equal(acks[0].header('route'), undefined, 'our Route was removed');
-    assert.equal(topVia(acks[0]).branch, topVia(acks[1]).branch);
+    assert.equal(acks[0].topVia().branch, acks[1].topVia().branch);
   });
 
   it('forwards a BYE from the callee to the caller over the flow its INVITE came from', () => {

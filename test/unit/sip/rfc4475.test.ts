@@ -4,8 +4,9 @@ import { readFileSync } from 'node:fs';
 import { parseMessage } from '../../../src/sip/parser.ts';
 import { SipParseError } from '../../../src/sip/parse-error.ts';
 import {
-  parseCSeq, parseContacts, parseNameAddr, parseVia, maxForwards, readableTopVia, topVia, parseContentType, expiresOf, parseTokenList, parseAuthParams, contactExpires,
+  parseCSeq, parseContacts, parseNameAddr, maxForwards, parseContentType, expiresOf, parseTokenList, parseAuthParams, contactExpires,
 } from '../../../src/sip/headers.ts';
+import { parseVia, readableTopVia } from '../../../src/sip/via.ts';
 import { parseSipUri, parseUri, uriEquals } from '../../../src/sip/uri.ts';
 import { serializeMessage } from '../../../src/sip/serializer.ts';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
@@ -71,8 +72,8 @@ describe('RFC 4475 §3.1.1 valid messages', () => {
     assert.equal(ru.password, "&it+has=1,weird!*pas$wo~d_too.(doesn't-it)");
     assert.equal(ru.host, 'example.com');
     assert.equal(ru.params.size + ru.headers.size, 0);
-    assert.equal(topVia(m).transport, 'TCP');
-    assert.equal(topVia(m).branch, "z9hG4bK-.!%66*_+`'~");
+    assert.equal(m.topVia().transport, 'TCP');
+    assert.equal(m.topVia().branch, "z9hG4bK-.!%66*_+`'~");
     // quoted-pair expansions: \<07> \<00> \<7F> are the bytes themselves
     const to = parseNameAddr(m.header('to')!);
     assert.equal(to.displayName, `BEL:${latin1('07')} NUL:${latin1('00')} DEL:${latin1('7F')}`);
@@ -116,7 +117,7 @@ describe('RFC 4475 §3.1.1 valid messages', () => {
     const m = req('esc02');
     assert.equal(m.method, 'RE%47IST%45R');
     assert.equal(parseNameAddr(m.header('to')!).displayName, '%Z%45');
-    assert.equal(topVia(m).branch, 'z9hG4bK209%fzsnel234');
+    assert.equal(m.topVia().branch, 'z9hG4bK209%fzsnel234');
     assert.equal((parseContacts(m) as unknown[]).length, 2);
     assert.equal(m.header('C%6Fntact'), '<sip:alias2@host2.example.com>');
   });
@@ -191,7 +192,7 @@ describe('RFC 4475 §3.1.1 valid messages', () => {
   it('§3.1.1.11 mpart01: a multipart body with a binary part (NUL, CR, LF octets) is framed by Content-Length', () => {
     const m = req('mpart01');
     assert.equal(m.method, 'MESSAGE');
-    const v = topVia(m);
+    const v = m.topVia();
     assert.deepEqual([v.host, v.port, v.branch, v.rport], ['127.0.0.1', 5070, 'z9hG4bK-d87543-4dade06d0bdb11ee-1--d87543-', true]);
     assert.equal(parseSipUri(parseNameAddr(m.header('route')!).uri).port, 5080);
     assert.ok(m.header('identity')!.startsWith('r5mwreLuyDRYBi/0TiPwEsY3rEVsk/G2WxhgTV1PF7hHuLIK0YWVKZhKv9Mj8UeXqkMVbnVq37CD+813gvYjcBUaZngQmXc9WNZSDNGCzA+'));
@@ -228,7 +229,7 @@ describe('RFC 4475 §3.1.1 valid messages', () => {
     const m = res('noreason');
     assert.equal(m.status, 100);
     assert.equal(m.reason, '');
-    assert.equal(topVia(m).branch, 'z9hG4bK2398ndaoe');
+    assert.equal(m.topVia().branch, 'z9hG4bK2398ndaoe');
     assert.equal(m.callId, 'noreason.asndj203insdf99223ndf');
   });
 });
@@ -319,7 +320,7 @@ describe('expiry of overlarge scalars', () => {
 describe('RFC 4475 §3.2 transaction layer (what the parser shows)', () => {
   it('§3.2.1 badbranch: the branch is the bare magic cookie; parsed, and the transaction layer sees branch "z9hG4bK"', () => {
     const m = req('badbranch');
-    assert.equal(topVia(m).branch, 'z9hG4bK');
+    assert.equal(m.topVia().branch, 'z9hG4bK');
     assert.equal(m.callId, 'badbranch.sadonfo23i420jv0as0derf3j3n');
   });
 });
@@ -352,7 +353,7 @@ describe('RFC 4475 §3.3 application layer (what the parser shows)', () => {
     // parseTokenList lower-cases option-tags
     assert.deepEqual(parseTokenList(m.header('require')!), ['nothingsupportsthis', 'nothingsupportsthiseither']);
     assert.deepEqual(parseTokenList(m.header('proxy-require')!), ['noproxiessupportthis', 'nordoanyproxiessupportthis']);
-    assert.equal(topVia(m).transport, 'TLS');
+    assert.equal(m.topVia().transport, 'TLS');
   });
   it('§3.3.6 invut: parsed; the unknown body type is visible (for 415) and the 40-octet body kept', () => {
     const m = req('invut');
@@ -403,7 +404,7 @@ describe('RFC 4475 §3.4 backward compatibility', () => {
   it('§3.4.1 inv2543: RFC 2543 syntax (no branch, no Max-Forwards, no tags, no Content-Length) is accepted; the body runs to the end', () => {
     const m = parseMessage(load('compat/inv2543')) as SipRequest;
     assert.equal(m.method, 'INVITE');
-    assert.equal(topVia(m).branch, null);
+    assert.equal(m.topVia().branch, null);
     assert.equal(maxForwards(m), null);
     assert.equal(parseNameAddr(m.header('from')!).params.has('tag'), false);
     assert.equal(parseSipUri(parseNameAddr(m.header('from')!).uri).params.get('user'), 'phone');

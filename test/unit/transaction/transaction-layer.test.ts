@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { SipRequest } from '../../../src/sip/message.ts';
 import { createResponse } from '../../../src/sip/response.ts';
 import { FakeTransport } from '../../../src/transport/fake-transport.ts';
 import { FakeClock as FakeTimers } from '../../../src/clock.ts';
@@ -112,5 +113,55 @@ describe('transaction: transaction layer (RFC 3261 §17.1.3, §17.2.3, §9.2)', 
     layer.close();
     assert.equal(timers.pending, 0);
     assert.equal(layer.serverCount + layer.clientCount, 0);
+  });
+});
+
+describe('transaction layer: our top Via (RFC 3261 §8.1.1.7, §16.6 step 8)', () => {
+  function bare(method: string): SipRequest {
+    const r = request(method);
+    r.removeHeader('via');
+    return r;
+  }
+
+  it('adds the Via with the transport sent-by, a fresh z9hG4bK branch and rport', () => {
+    const { fake, layer } = setup();
+    layer.request(bare('OPTIONS'), target());
+    const via = fake.sent[0].msg.topVia();
+    assert.equal(via.transport, 'UDP');
+    assert.ok(via.branch?.startsWith('z9hG4bK'));
+    assert.equal(via.rport, true);
+    assert.equal(fake.sent[0].msg.headerValues('via').length, 1);
+  });
+
+  it('puts a forwarded request\'s Via on top of the others with the branch it is given', () => {
+    const { fake, layer } = setup();
+    layer.request(request('OPTIONS'), target(), {}, 'z9hG4bK-tvp-loop-1');
+    const vias = fake.sent[0].msg.headerValues('via');
+    assert.equal(vias.length, 2);
+    assert.equal(fake.sent[0].msg.topVia().branch, 'z9hG4bK-tvp-loop-1');
+  });
+
+  it('replaces its own Via when the same request is sent again (a new transaction, §8.1.3.5)', () => {
+    const { fake, layer } = setup();
+    const req = bare('REGISTER');
+    layer.request(req, target());
+    const first = req.topVia().branch;
+    layer.request(req, target());
+    assert.equal(req.headerValues('via').length, 1);
+    assert.notEqual(req.topVia().branch, first);
+    assert.equal(fake.sent.length, 2);
+  });
+
+  it('keeps the INVITE\'s Via on a CANCEL (§9.1)', () => {
+    const { fake, layer } = setup();
+    layer.request(request('CANCEL', { branch: 'z9hG4bKinv' }), target());
+    assert.equal(fake.sent[0].msg.headerValues('via').length, 1);
+    assert.equal(fake.sent[0].msg.topVia().branch, 'z9hG4bKinv');
+  });
+
+  it('stamps a request sent without a transaction (an ACK for a 2xx, §13.2.2.4)', () => {
+    const { fake, layer } = setup();
+    layer.sendStateless(bare('ACK'), target(), 'z9hG4bKack');
+    assert.equal(fake.sent[0].msg.topVia().branch, 'z9hG4bKack');
   });
 });

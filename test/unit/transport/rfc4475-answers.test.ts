@@ -2,7 +2,6 @@
 // pure, no socket, so the fixtures' sent-by hosts (192.0.2.x, example.com names) are only read, never sent to.
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
-import { topVia } from '../../../src/sip/headers.ts';
 import { SipRequest } from '../../../src/sip/message.ts';
 import { parseMessage } from '../../../src/sip/parser.ts';
 import { reject, rejectUnparsable, type Rejection } from '../../../src/transport/reject.ts';
@@ -26,7 +25,7 @@ function answer(name: string, source: Source): { rejection: Rejection | null; ta
   try {
     const req = parseMessage(bytes) as SipRequest;
     stampTopVia(req, source.address, source.port); // as NetworkTransport.deliver does before the transaction layer sees it
-    return { rejection: null, target: responseTarget(topVia(req), source) };
+    return { rejection: null, target: responseTarget(req.topVia(), source) };
   } catch (err) {
     const rejection = rejectUnparsable(err, source);
     assert.ok(rejection !== null, `${name}: answerable`);
