@@ -119,10 +119,7 @@ export interface CallQuery {
 
 export type MessageState = 'pending' | 'delivered' | 'expired';
 
-/** A MESSAGE kept for a user (RFC 3428), body byte for byte. */
-export interface StoredMessage {
-  /** stable identifier, ascending in arrival order; also what the UA sees to recognise a repeat */
-  id: number;
+export interface NewMessage {
   toUser: string;
   fromUri: string;
   /** the From header as received (display name and tag included) */
@@ -132,21 +129,16 @@ export interface StoredMessage {
   body: Uint8Array;
   receivedAt: EpochMs;
   expiresAt: EpochMs;
+}
+
+/** A MESSAGE kept for a user (RFC 3428), body byte for byte. */
+export interface StoredMessage extends NewMessage {
+  /** stable identifier, ascending in arrival order; also what the UA sees to recognise a repeat */
+  id: number;
   state: MessageState;
   attempts: number;
   nextAttemptAt: EpochMs | null;
   deliveredAt: EpochMs | null;
-}
-
-export interface NewMessage {
-  toUser: string;
-  fromUri: string;
-  fromHeader: string;
-  toUri: string;
-  contentType: string;
-  body: Uint8Array;
-  receivedAt: EpochMs;
-  expiresAt: EpochMs;
 }
 
 /** Most pending messages (count and body bytes) a user may have. */
