@@ -30,8 +30,9 @@ export function registerServeCommand(program: Command): void {
     .action(async (opts: ServeOpts) => {
       const profile = applyFlags(loadProfile(opts.profile ?? DEFAULT_PROFILE_FILE), opts);
       // loaded here, not at the top: the other commands start without the server, pino and the SIP stack
-      const [{ createLogger }, { startServer }] = await Promise.all([import('../log/logger.ts'), import('../server.ts')]);
-      const log = createLogger(envLogLevel());
+      const [{ createLogger, createTerminalLogger }, { startServer }] = await Promise.all([import('../log/logger.ts'), import('../server.ts')]);
+      // a person at a terminal reads text; a service manager or a pipe gets JSON lines
+      const log = process.stdout.isTTY ? await createTerminalLogger(envLogLevel()) : createLogger(envLogLevel());
       // The signal handlers come first: a SIGTERM while the server starts stops it once it has started.
       let signalled: string | null = null;
       let stop: ((signal: string) => void) | null = null;

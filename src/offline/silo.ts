@@ -233,14 +233,14 @@ export class Silo {
         receivedAt,
         expiresAt: receivedAt + lifetime,
       }, { count: o.quotaCount, bytes: o.quotaBytes });
-      o.log.info({ mod: 'offline', user: toUser, id: stored.id, bytes: req.body.length }, 'message stored');
+      o.log.info({ user: toUser, id: stored.id, bytes: req.body.length }, 'message stored');
     } catch (err) {
       if (err instanceof QuotaExceededError) {
-        o.log.warn({ mod: 'offline', user: toUser, count: err.count, bytes: err.bytes }, 'message quota full');
+        o.log.warn({ user: toUser, count: err.count, bytes: err.bytes }, 'message quota full');
         throw new SipError('quota-full', { detail: `message quota for ${toUser} full` });
       }
       // the outage is logged once by the server
-      if (err instanceof StoreUnavailableError) o.log.debug({ mod: 'offline', err }, 'store unavailable: message not stored');
+      if (err instanceof StoreUnavailableError) o.log.debug({ err }, 'store unavailable: message not stored');
       throw err;
     }
     // RFC 3428 §7: 202 says the request was accepted for later delivery.
@@ -257,7 +257,7 @@ export class Silo {
     const messages = kept.messages ? await this.dumpMessages(userId, binding) : none;
     const notices = kept.missedCalls ? await this.dumpMissedCalls(userId, binding) : none;
     if (messages.delivered || notices.delivered) {
-      this.#o.log.info({ mod: 'offline', userId, messages: messages.delivered, notices: notices.delivered }, 'kept items delivered');
+      this.#o.log.info({ userId, messages: messages.delivered, notices: notices.delivered }, 'kept items delivered');
     }
     return { messages, notices };
   }
@@ -284,7 +284,7 @@ export class Silo {
     const now = this.#o.clock.now();
     const expired = await this.#expire(now);
     const purged = await this.#o.store.purgeMessages(now - this.#o.retentionMs);
-    if (purged > 0) this.#o.log.info({ mod: 'offline', purged }, 'message history purged');
+    if (purged > 0) this.#o.log.info({ purged }, 'message history purged');
     return { expired, purged };
   }
 
@@ -318,17 +318,17 @@ export class Silo {
     const idle: DumpResult = { delivered: 0, expired: 0, skipped: 0, failures: 0, stop: 'closed' };
     if (this.#closed) return Promise.resolve(idle);
     if (this.#runs.size >= this.#o.maxConcurrentDumps) {
-      this.#o.log.warn({ mod: 'offline', key }, 'too many dumps running: this one waits for the next REGISTER');
+      this.#o.log.warn({ key }, 'too many dumps running: this one waits for the next REGISTER');
       return Promise.resolve({ ...idle, stop: 'busy' });
     }
     const run: DumpRun = { binding, promise: Promise.resolve(idle), cancelled: false, timer: null, wake: null };
     run.promise = body(run)
       .catch((err: unknown): DumpResult => {
         if (err instanceof StoreUnavailableError) {
-          this.#o.log.warn({ mod: 'offline', key, err }, 'store unavailable: dump stopped');
+          this.#o.log.warn({ key, err }, 'store unavailable: dump stopped');
           return { ...idle, stop: 'store-unavailable' };
         }
-        this.#o.log.error({ mod: 'offline', key, err }, 'dump failed');
+        this.#o.log.error({ key, err }, 'dump failed');
         throw err;
       })
       .finally(() => {
@@ -375,7 +375,7 @@ export class Silo {
           const mark = o.store.markDelivered(msg.id, o.clock.now());
           mark.catch(() => {}); // handled by settle(); this only keeps it from counting as unhandled meanwhile
           marks.push(mark);
-          o.log.info({ mod: 'offline', user: userId, id: msg.id }, 'message delivered');
+          o.log.info({ user: userId, id: msg.id }, 'message delivered');
           result.delivered++;
           consecutive = 0;
           continue;
@@ -384,7 +384,7 @@ export class Silo {
         if (!isRetryable(res)) {
           // A permanent refusal: keep the message for the next REGISTER but let the ones behind it through.
           await o.store.recordAttempt(msg.id, o.clock.now(), null);
-          o.log.warn({ mod: 'offline', user: userId, id: msg.id, status: res?.status }, 'message refused by the UA');
+          o.log.warn({ user: userId, id: msg.id, status: res?.status }, 'message refused by the UA');
           result.skipped++;
           skipped.add(msg.id);
           if (skipped.size >= MAX_SKIPPED) {
@@ -414,7 +414,7 @@ export class Silo {
       const res = await this.#send(this.#missedCallRequest(userId, calls, run.binding, attempt), run.binding);
       if (res !== null && res.status >= 200 && res.status < 300) {
         await o.store.markCallsNotified(calls.map((c) => c.id), o.clock.now());
-        o.log.info({ mod: 'offline', user: userId, calls: calls.length }, 'missed-call notice delivered');
+        o.log.info({ user: userId, calls: calls.length }, 'missed-call notice delivered');
         result.delivered++;
         return result;
       }
@@ -456,7 +456,7 @@ export class Silo {
     const o = this.#o;
     if (failures >= o.maxAttemptsPerDump) {
       await record(null);
-      o.log.warn({ mod: 'offline', user: userId, failures }, 'delivery given up until the next REGISTER');
+      o.log.warn({ user: userId, failures }, 'delivery given up until the next REGISTER');
       return 'gave-up';
     }
     const delay = retryDelay(failures, o.retryBaseMs, o.retryMaxMs);
@@ -471,7 +471,7 @@ export class Silo {
     try {
       return await this.#o.send(req, binding);
     } catch (err) {
-      this.#o.log.warn({ mod: 'offline', err }, 'send failed');
+      this.#o.log.warn({ err }, 'send failed');
       return null;
     }
   }
@@ -493,7 +493,7 @@ export class Silo {
 
   async #expire(now: number): Promise<number> {
     const expired = await this.#o.store.expireMessages(now);
-    for (const m of expired) this.#o.log.info({ mod: 'offline', user: m.toUser, id: m.id }, 'message expired undelivered');
+    for (const m of expired) this.#o.log.info({ user: m.toUser, id: m.id }, 'message expired undelivered');
     return expired.length;
   }
 
@@ -501,7 +501,7 @@ export class Silo {
     if (this.#closed) return;
     this.#housekeepingTimer = this.#o.clock.set((silo: Silo) => {
       silo.housekeeping()
-        .catch((err: unknown) => this.#o.log.warn({ mod: 'offline', err }, 'housekeeping failed'))
+        .catch((err: unknown) => this.#o.log.warn({ err }, 'housekeeping failed'))
         .finally(() => this.#scheduleHousekeeping());
     }, this.#o.housekeepingMs, this);
   }

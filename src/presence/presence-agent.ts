@@ -145,7 +145,7 @@ export class PresenceAgent {
       if (toTag !== null) return await this.#refresh(req, presentity, toTag, fromTag, expires);
       return await this.#create(req, watcher, presentity, fromTag, expires, source);
     } catch (err) {
-      if (err instanceof StoreUnavailableError) o.log.warn({ mod: 'presence', err }, 'store unavailable: SUBSCRIBE refused');
+      if (err instanceof StoreUnavailableError) o.log.warn({ err }, 'store unavailable: SUBSCRIBE refused');
       throw err;
     }
   }
@@ -220,7 +220,7 @@ export class PresenceAgent {
       connectionId: source.connectionId,
     };
     if (expires > 0) await o.store.saveSubscription(sub);
-    o.log.info({ mod: 'presence', watcher, presentity, expires }, expires > 0 ? 'subscription created' : 'presence fetched');
+    o.log.info({ watcher, presentity, expires }, expires > 0 ? 'subscription created' : 'presence fetched');
     this.#afterResponse(sub, expires);
     return this.#ok(req, localTag, expires, source);
   }
@@ -243,7 +243,7 @@ export class PresenceAgent {
     sub.expiresAt = now + expires * 1000;
     if (expires > 0) await o.store.saveSubscription(sub);
     else await o.store.removeSubscription(sub.id);
-    o.log.info({ mod: 'presence', watcher: sub.watcher, presentity, expires }, expires > 0 ? 'subscription refreshed' : 'subscription ended');
+    o.log.info({ watcher: sub.watcher, presentity, expires }, expires > 0 ? 'subscription refreshed' : 'subscription ended');
     this.#afterResponse(sub, expires);
     return this.#ok(req, toTag, expires, { transport: sub.transport, sourceIp: sub.sourceIp, sourcePort: sub.sourcePort, connectionId: sub.connectionId });
   }
@@ -275,7 +275,7 @@ export class PresenceAgent {
 
   #enqueue(subId: string, task: () => Promise<void>): Promise<void> {
     const prev = this.#chains.get(subId) ?? Promise.resolve();
-    const next = prev.then(task).catch((err: unknown) => this.#o.log.warn({ mod: 'presence', err }, 'NOTIFY failed'));
+    const next = prev.then(task).catch((err: unknown) => this.#o.log.warn({ err }, 'NOTIFY failed'));
     this.#chains.set(subId, next);
     this.#inFlight.add(next);
     void next.finally(() => {
@@ -322,13 +322,13 @@ export class PresenceAgent {
     try {
       res = await o.sendInDialog(req, sub);
     } catch (err) {
-      o.log.warn({ mod: 'presence', err }, 'NOTIFY send failed');
+      o.log.warn({ err }, 'NOTIFY send failed');
       res = null;
     }
     // RFC 6665 §4.2.2: a NOTIFY answered 481 (or timing out) ends the subscription.
     if (res === null || res.status === 481 || res.status === 408) {
       await o.store.removeSubscription(sub.id);
-      o.log.info({ mod: 'presence', watcher: sub.watcher, presentity: sub.presentity, status: res?.status ?? null }, 'subscription removed: NOTIFY failed');
+      o.log.info({ watcher: sub.watcher, presentity: sub.presentity, status: res?.status ?? null }, 'subscription removed: NOTIFY failed');
     }
   }
 
@@ -341,7 +341,7 @@ export class PresenceAgent {
     if (this.#closed) return;
     this.#expiryTimer = this.#o.clock.set(() => {
       this.expireSubscriptions()
-        .catch((err: unknown) => this.#o.log.warn({ mod: 'presence', err }, 'subscription expiry failed'))
+        .catch((err: unknown) => this.#o.log.warn({ err }, 'subscription expiry failed'))
         .finally(() => this.#scheduleExpiry());
     }, this.#o.expiryCheckMs, undefined);
   }

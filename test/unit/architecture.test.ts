@@ -79,4 +79,14 @@ describe('architecture (DESIGN.md layers)', () => {
     }
     assert.deepEqual(bad, []);
   });
+
+  it('gives log lines their mod through child loggers only, so no line carries the key twice', () => {
+    const bad: string[] = [];
+    for (const f of files) {
+      for (const line of text.get(f)!.split('\n')) {
+        if (/\.(trace|debug|info|warn|error|fatal)\(\{[^}]*\bmod:/.test(line)) bad.push(`${relative(ROOT, f)}: ${line.trim()}`);
+      }
+    }
+    assert.deepEqual(bad, []);
+  });
 });
