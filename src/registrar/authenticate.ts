@@ -40,7 +40,18 @@ export interface AuthenticatorOptions {
 /** The authenticated user, or the challenge to send instead (401/407). Failures (400, 403) throw a SipError. */
 export type AuthResult = { userId: string } | SipResponse;
 
-type Verdict = 'ok' | 'challenge' | 'stale';
+/** Why credentials were refused: logged at warn with user, realm and source (fail2ban's filter is in contrib/). */
+export type AuthFailure =
+  | 'wrong password' | 'unknown user' | 'stale nonce' | 'unknown nonce' | 'replayed nonce-count' | 'unsupported algorithm'
+  | 'incomplete credentials' | 'realm mismatch' | 'user mismatch';
+
+type Verdict = 'ok' | 'stale' | { refused: AuthFailure };
+
+/** Where a request came from, for the log of a failed authentication. */
+export interface AuthSource {
+  address: string;
+  port: number;
+}
 
 const ALGORITHMS: readonly DigestAlgorithm[] = ['SHA-256', 'MD5']; // RFC 8760 §2.4: preferred first
 
@@ -79,12 +90,12 @@ export class Authenticator {
    * 401/WWW-Authenticate and reads Authorization; `proxy: true` with 407/Proxy-Authenticate and reads
    * Proxy-Authorization (RFC 3261 §22.2, §22.3). A store outage throws StoreUnavailableError (routing answers 503).
    */
-  async authenticate(req: SipRequest, opts: { proxy: boolean }): Promise<AuthResult> {
+  async authenticate(req: SipRequest, opts: { proxy: boolean; source?: AuthSource }): Promise<AuthResult> {
     const claimed = claimedUser(req);
     if (claimed === undefined) throw new SipError('bad-from-to');
     try {
       if (this.#mode === 'none') return this.#admit(claimed);
-      return await this.#digest(req, opts.proxy, claimed);
+      return await this.#digest(req, opts.proxy, claimed, opts.source);
     } catch (err) {
       // the outage itself is logged once by the server
       if (err instanceof StoreUnavailableError) this.#log?.debug({ err }, 'store unavailable: request answered 503');
@@ -133,9 +144,10 @@ export class Authenticator {
     return { userId: claimed };
   }
 
-  async #digest(req: SipRequest, proxy: boolean, claimed: string | null): Promise<AuthResult> {
+  async #digest(req: SipRequest, proxy: boolean, claimed: string | null, source: AuthSource | undefined): Promise<AuthResult> {
     const header = proxy ? 'proxy-authorization' : 'authorization';
     let params: Map<string, string> | null = null;
+    let foreign: Map<string, string> | null = null;
     for (const field of req.fields(header)) {
       let parsed: { scheme: string; params: Map<string, string> };
       try {
@@ -149,16 +161,34 @@ export class Authenticator {
         params = p;
         break;
       }
+      if (parsed.scheme.toLowerCase() === 'digest') foreign ??= p;
     }
-    if (!params) return this.challenge(req, { proxy });
+    if (!params) {
+      if (foreign) this.#refused('realm mismatch', foreign, req, source);
+      return this.challenge(req, { proxy });
+    }
 
     const verdict = await this.#verify(req, params);
-    if (verdict === 'stale') return this.challenge(req, { proxy, stale: true });
-    if (verdict === 'challenge') return this.challenge(req, { proxy });
+    if (verdict === 'stale') {
+      this.#refused('stale nonce', params, req, source);
+      return this.challenge(req, { proxy, stale: true });
+    }
+    if (verdict !== 'ok') {
+      this.#refused(verdict.refused, params, req, source);
+      return this.challenge(req, { proxy });
+    }
     const username = params.get('username') ?? '';
     // RFC 3261 §22.4 / Kamailio auth_check: the credentials must be those of the To user (REGISTER) or From user.
-    if (claimed !== username) throw new SipError('forbidden');
+    if (claimed !== username) {
+      this.#refused('user mismatch', params, req, source);
+      throw new SipError('forbidden');
+    }
     return { userId: username };
+  }
+
+  /** One stable warn line per refused credential (contrib/fail2ban: user, realm, ip, port, reason). */
+  #refused(reason: AuthFailure, params: Map<string, string>, req: SipRequest, source: AuthSource | undefined): void {
+    this.#log?.warn({ user: params.get('username') ?? '', realm: params.get('realm') ?? '', ip: source?.address ?? null, port: source?.port ?? null, method: req.method, reason }, 'authentication failed');
   }
 
   async #verify(req: SipRequest, params: Map<string, string>): Promise<Verdict> {
@@ -168,29 +198,30 @@ export class Authenticator {
     const uri = params.get('uri');
     const algorithm = algorithmOf(params.get('algorithm'));
     const nc = params.get('nc');
-    if (!username || !nonce || !uri || !params.get('response') || !algorithm || !this.algorithmsFor(req).includes(algorithm)) return 'challenge';
+    if (!username || !nonce || !uri || !params.get('response')) return { refused: 'incomplete credentials' };
+    if (!algorithm || !this.algorithmsFor(req).includes(algorithm)) return { refused: 'unsupported algorithm' };
     // RFC 7616 §3.4: we offered qop="auth"; its nc is what makes a replay detectable, so it is required.
-    if (params.get('qop')?.toLowerCase() !== 'auth' || !nc || !/^[0-9a-fA-F]{8}$/.test(nc) || !params.get('cnonce')) return 'challenge';
+    if (params.get('qop')?.toLowerCase() !== 'auth' || !nc || !/^[0-9a-fA-F]{8}$/.test(nc) || !params.get('cnonce')) return { refused: 'incomplete credentials' };
     // RFC 7616 §3.4.6 asks that the digest-uri name the Request-URI; some UAs (sipp) put the domain there. As Kamailio,
     // accept it: with qop=auth the nonce, its lifetime and the nonce-count still refuse every replay.
     if (!sameUri(uri, req.uri)) this.#log?.debug({ username, uri, requestUri: req.uri }, 'digest uri differs from the Request-URI');
     const now = this.#clock.now();
     const state = this.#nonces.check(nonce, realm, now);
-    if (state.state === 'invalid') return 'challenge';
+    if (state.state === 'invalid') return { refused: 'unknown nonce' };
 
     const creds = await this.#store.getCredentials(username);
     const stored = creds && creds.realm === realm ? (algorithm === 'MD5' ? creds.ha1Md5 : creds.ha1Sha256) : '';
     // Unknown user or unusable HA1: compare against a dummy anyway, so the answer and its timing are alike.
     const right = verifyDigest({ params, method: req.method, ha1: stored || this.#dummy[algorithm], body: req.body });
-    if (!right || !stored) return 'challenge';
+    if (!creds) return { refused: 'unknown user' };
+    if (creds.realm !== realm) return { refused: 'realm mismatch' }; // the user's HA1s were made with another realm
+    if (!stored) return { refused: 'unsupported algorithm' };
+    if (!right) return { refused: 'wrong password' };
     // RFC 7616 §3.3 stale: the digest was right but the nonce is old → new nonce, stale=true.
     if (state.state === 'stale') return 'stale';
     const counted = this.#counts.accept(nonce, parseInt(nc, 16), state.issuedAt, state.issuedAt + this.#nonces.ttlMs, now);
     if (counted === 'forgotten') return 'stale';
-    if (counted === 'replay') {
-      this.#log?.warn({ username }, 'digest nonce-count replayed');
-      return 'challenge';
-    }
+    if (counted === 'replay') return { refused: 'replayed nonce-count' };
     return 'ok';
   }
 

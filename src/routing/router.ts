@@ -121,7 +121,7 @@ export class Router implements TransactionUser {
 
   /** Authenticates; answers the challenge itself and returns null when the request may not go on yet. */
   async #authenticate(req: SipRequest, st: ServerTransaction, proxy: boolean): Promise<string | null> {
-    const r = await this.#d.auth.authenticate(req, { proxy });
+    const r = await this.#d.auth.authenticate(req, { proxy, source: st.source });
     if ('userId' in r) return r.userId;
     st.respond(r);
     return null;

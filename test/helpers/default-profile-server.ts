@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startTestServer, type TestServer } from './test-server.ts';
+import type { Logger } from '../../src/log/logger.ts';
 
 export const DEFAULT_PROFILE_FILE = fileURLToPath(new URL('../../sip-profiles/default.json', import.meta.url));
 
@@ -16,9 +17,9 @@ export function shippedDefaultProfile(): Record<string, unknown> {
  * Starts the server with the shipped default profile's auth, registrar, message and presence settings. Only where it
  * listens may be given (e.g. a 4-digit port for sipsak); the default is UDP and TCP on 127.0.0.1, port 0.
  */
-export async function startDefaultProfileServer(o: { listeners?: Array<Record<string, unknown>> } = {}): Promise<TestServer> {
+export async function startDefaultProfileServer(o: { listeners?: Array<Record<string, unknown>>; log?: Logger } = {}): Promise<TestServer> {
   const { auth, registrar, messages, presence } = shippedDefaultProfile();
   const realm = (auth as { realm?: string }).realm;
   if (realm !== undefined && realm !== 'tvphone') throw new Error(`the test helpers make HA1s for realm tvphone, the default profile says ${realm}`);
-  return startTestServer({ auth: 'digest', profile: { auth, registrar, messages, presence, ...(o.listeners ? { listeners: o.listeners } : {}) } });
+  return startTestServer({ auth: 'digest', log: o.log, profile: { auth, registrar, messages, presence, ...(o.listeners ? { listeners: o.listeners } : {}) } });
 }

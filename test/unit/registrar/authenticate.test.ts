@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Authenticator } from '../../../src/registrar/authenticate.ts';
+import { createLogger } from '../../../src/log/logger.ts';
 import { NonceCounts } from '../../../src/registrar/nonce.ts';
 import { ha1, buildAuthorization } from '../../../src/sip/digest.ts';
 import { parseAuthParams } from '../../../src/sip/headers.ts';
@@ -267,5 +268,28 @@ describe('registrar/authenticate (RFC 3261 §22, RFC 7616, RFC 8760)', () => {
     req.addHeader('Proxy-Authorization', 'Digest username="alice", realm="carrier.example", nonce="m", uri="sip:bob@example.com", response="11"');
     auth.consumeCredentials(req);
     assert.deepEqual(req.headerValues('proxy-authorization').map((v) => /realm="([^"]+)"/.exec(v)?.[1]), ['carrier.example']);
+  });
+
+  it('logs each refused credential at warn with user, realm, source address and reason, in one stable line', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = createLogger('warn', { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const logged = new Authenticator({ store: store.asStore(), realm: REALM, clock, nonceTtlMs: 60_000, log });
+    const source = { address: '192.0.2.7', port: 5077 };
+    const attempt = async (o: { password?: string; user?: string }) => {
+      const req = request(o.user ? { user: o.user } : {});
+      const first = await logged.authenticate(req, { proxy: false, source });
+      return logged.authenticate(answer(req, first as SipResponse, { alg: 'MD5', ...o }), { proxy: false, source });
+    };
+    await attempt({ password: 'wrong' });
+    await attempt({ user: 'mallory', password: 'x' });
+    assert.deepEqual(await attempt({}), { userId: 'alice' });
+    assert.deepEqual(lines.map((l) => [l.msg, l.user, l.realm, l.ip, l.port, l.reason]), [
+      ['authentication failed', 'alice', REALM, '192.0.2.7', 5077, 'wrong password'],
+      ['authentication failed', 'mallory', REALM, '192.0.2.7', 5077, 'unknown user'],
+    ]);
+    assert.equal(lines[0]!.level, 40);
+    // the stable line fail2ban reads (contrib/fail2ban/filter.d/tvphone.conf)
+    const filter = /"ip":"(?<host>[^"]+)".*"reason":"(?:wrong password|unknown user|realm mismatch|user mismatch)".*"msg":"authentication failed"/;
+    assert.equal(filter.exec(JSON.stringify(lines[0]))?.groups?.host, '192.0.2.7');
   });
 });
