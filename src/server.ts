@@ -7,7 +7,7 @@ import { TvphoneError } from './errors.ts';
 import { openStore, redactUrl } from './store/open.ts';
 import type { Store, BindingChange, Subscription } from './store/store.ts';
 import { NetworkTransport } from './transport/network-transport.ts';
-import type { ListenerInfo, ListenerConfig as TransportListener, TransportName } from './transport/transport.ts';
+import type { Flow, ListenerInfo, ListenerConfig as TransportListener } from './transport/transport.ts';
 import { TransactionLayer } from './transaction/transaction-layer.ts';
 import { Registrar, Authenticator } from './registrar/index.ts';
 import { Proxy } from './proxy/proxy.ts';
@@ -104,7 +104,7 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
       }
     },
   });
-  transport.onConnectionClosed((id: number) => void registrar.connectionClosed(String(id)));
+  transport.onConnectionClosed((id: number) => void registrar.connectionClosed(id));
 
   const auth = new Authenticator({
     store, clock, realm: profile.auth.realm, mode: profile.auth.mode, nonceTtlMs: profile.auth.nonceTtlSeconds * 1000,
@@ -120,12 +120,12 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
   });
 
   // Our Contact (NOTIFY, presence 200) and Record-Route: the address and listener the peer reaches us at.
-  const ourContact = (s: { transport: string; address: string }) => {
-    const sb = transport.sentBy({ transport: s.transport as TransportName, address: s.address, port: 0 });
+  const ourContact = (s: Pick<Flow, 'transport' | 'address'>) => {
+    const sb = transport.sentBy({ transport: s.transport, address: s.address, port: 0 });
     return `sip:tvphone@${sb.host}:${sb.port};transport=${sb.transport}`;
   };
   presence = new PresenceAgent({
-    store, clock, log: log.child({ mod: 'presence' }), domain: primaryDomain, contact: (s) => ourContact({ transport: s.transport, address: s.sourceIp }),
+    store, clock, log: log.child({ mod: 'presence' }), domain: primaryDomain, contact: ourContact,
     maxExpires: profile.presence.maxExpires,
     mayWatch: profile.presence.policy === 'any' ? () => true : undefined,
     sendInDialog: (req, sub: Subscription) => sendRequest(transactions, req, dialogTarget(sub)),
