@@ -49,6 +49,7 @@ const layer = new TransactionLayer(t, {
 let recorded = 0;
 proxy = new Proxy({
   transactions: layer,
+  replies: { retryAfterSeconds: 5 },
   isLocal: (uri) => uri.startsWith('sip:127.0.0.1'),
   callRecorder: { started: async () => ++recorded, update: async () => {} },
 });

@@ -1,4 +1,4 @@
-// The one table from failures to SIP replies (Kamailio's registrar/reply.c pairs its rerrno enum with status
+// The one table from failures (and the proxy's own answers) to SIP replies (Kamailio's registrar/reply.c pairs its rerrno enum with status
 // codes; fastify's lib/errors.js keeps one list of codes). Capabilities throw a SipError naming a code; only
 // routing turns it into a response, so a 423 always carries Min-Expires and a 503 always carries Retry-After.
 // Imports nothing.
@@ -87,6 +87,20 @@ export const FAILURES = {
   'overloaded': { status: 503, reason: 'Service Unavailable', headers: retryAfter },
   // RFC 3428 §7: a MESSAGE too large for the element.
   'message-too-large': { status: 513, reason: 'Message Too Large' },
+
+  // The stateful proxy's own answers (RFC 3261 §16), with the RFC's reason phrases.
+  // §16.10: "the element MUST immediately return a 200 (OK) response to the CANCEL" — a success, but the proxy's own.
+  'cancel-accepted': { status: 200, reason: 'OK' },
+  // §16.7 step 6: no final response in the context; §16.8: Timer C for a branch that never answered.
+  'request-timeout': { status: 408, reason: 'Request Timeout' },
+  // §16.5: "If the target set is empty ... SHOULD be the 480 (Temporarily Unavailable) response".
+  'empty-target-set': { status: 480, reason: 'Temporarily Unavailable' },
+  // §16.10 / §9.2: a CANCEL that matches no transaction.
+  'no-such-transaction': { status: 481, reason: 'Call/Transaction Does Not Exist' },
+  // §16.10 / §9.2: the INVITE the caller cancelled (and a branch given up before its first provisional).
+  'request-terminated': { status: 487, reason: 'Request Terminated' },
+  // §16.9: a transport error on a branch counts "as if a 503 (Service Unavailable) status code had been received".
+  'branch-unreachable': { status: 503, reason: 'Service Unavailable' },
 } as const satisfies Record<string, Row>;
 
 export type FailureCode = keyof typeof FAILURES;

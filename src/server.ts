@@ -133,7 +133,7 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
 
   const calls = new Calls({ store, clock });
   const proxy = new Proxy({
-    transactions, clock, log: log.child({ mod: 'proxy' }),
+    transactions, clock, log: log.child({ mod: 'proxy' }), replies,
     isLocal: (uri) => domains.isLocalUri(uri),
     recordRouteUri: (peer) => ourContact(peer).replace('sip:tvphone@', 'sip:') + ';lr',
     callRecorder: calls,

@@ -80,6 +80,7 @@ export function setup(): Harness {
   }, { timers, onError: (e) => errors.push(e) });
   const proxy = new Proxy({
     transactions: layer,
+    replies: { retryAfterSeconds: 5 },
     isLocal,
     callRecorder: {
       started: async (call) => {

@@ -485,7 +485,7 @@ describe('proxy: call records (user_call)', () => {
 
   it('keeps the call going when the recorder fails', async () => {
     h.proxy = new (h.proxy.constructor as typeof import('../../../src/proxy/proxy.ts').Proxy)({
-      transactions: h.layer, isLocal: () => false,
+      transactions: h.layer, replies: { retryAfterSeconds: 5 }, isLocal: () => false,
       callRecorder: { started: () => Promise.reject(new Error('db down')), update: () => Promise.resolve() },
     });
     fromCaller(h, invite());
