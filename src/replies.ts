@@ -17,6 +17,8 @@ export interface FailureParams {
   allowEvents?: string;
   /** 420: the option-tags not supported (RFC 3261 §20.40) */
   unsupported?: string;
+  /** 488: the text of a Warning 305 "Incompatible media format" (RFC 3261 §20.43) */
+  warning?: string;
 }
 
 /** Policy values of the replies, from the profile once (profile.retryAfterSeconds). */
@@ -76,10 +78,17 @@ export const FAILURES = {
   'too-many-hops': { status: 483, reason: 'Too Many Hops' },
   // msilo: the user's quota of stored messages is full.
   'quota-full': { status: 486, reason: 'Busy Here' },
+  // RFC 3261 §21.4.26: an SDP offer with nothing we can use; §20.43: Warning 305 says what.
+  'not-acceptable-here': {
+    status: 488, reason: 'Not Acceptable Here',
+    headers: (p) => (p.warning === undefined ? [] : [['Warning', `305 - "${p.warning.replace(/"/g, "'")}"`]]),
+  },
   // RFC 6665 §4.2.1.1: an event package the notifier does not understand; Allow-Events lists ours.
   'bad-event': { status: 489, reason: 'Bad Event', headers: (p) => [['Allow-Events', p.allowEvents ?? '']] },
   // A bug: logged by whoever catches it, never with its details on the wire.
   'internal-error': { status: 500, reason: 'Server Internal Error' },
+  // RFC 3261 §12.2.2: a request in a dialog with a CSeq not above the remote sequence number "MUST be rejected with a 500".
+  'dialog-cseq-out-of-order': { status: 500, reason: 'CSeq Out of Order' },
   // RFC 3261 §21.5.2: 501 for a method we do not know; Allow lists those we do.
   'not-implemented': { status: 501, reason: 'Not Implemented', headers: (p) => [['Allow', p.allow ?? '']] },
   // RFC 3261 §21.5.4: 503 MAY carry Retry-After; we always do.

@@ -82,10 +82,7 @@ export function replyResponse(
 
 /** The final response to `req` for a failure (replies.ts), with a To tag. */
 export function errorResponse(req: SipRequest, err: SipError, policy: ReplyPolicy): SipResponse {
-  if (err.failure !== null) return replyResponse(req, err.failure, policy, err.params);
-  const res = createResponse(req, err.status, err.reason, newTag());
-  for (const [name, value] of err.headers) res.addHeader(name, value);
-  return res;
+  return replyResponse(req, err.failure, policy, err.params);
 }
 
 /**
