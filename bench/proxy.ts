@@ -49,12 +49,13 @@ const layer = new TransactionLayer(t, {
 let recorded = 0;
 proxy = new Proxy({
   transactions: layer,
+  replies: { retryAfterSeconds: 5 },
   isLocal: (uri) => uri.startsWith('sip:127.0.0.1'),
   callRecorder: { started: async () => ++recorded, update: async () => {} },
 });
 const binding: Binding = {
   userId: 'bob', contact: 'sip:bob@10.0.0.5:5070;transport=tcp', expiresAt: 0, q: null, callId: 'r', cseq: 1, path: [],
-  instance: null, regId: null, transport: 'tcp', sourceIp: '192.0.2.10', sourcePort: 40000, connectionId: '2', userAgent: null, updatedAt: 0,
+  instance: null, regId: null, flow: { transport: 'tcp', address: '192.0.2.10', port: 40000, connectionId: 2 }, userAgent: null, updatedAt: 0,
 };
 const local = { id: 0, transport: 'tcp' as const, host: '127.0.0.1', port: 5060 };
 const caller: Source = { transport: 'tcp', address: '192.0.2.1', port: 50000, connectionId: 1, local };

@@ -18,8 +18,8 @@ const CALLERS = Number(values.callers);
 function binding(user: string, i: number): Binding {
   return {
     userId: user, contact: `sip:${user}@127.0.0.1:5062;transport=tcp`, expiresAt: Date.now() + 3600_000, q: null,
-    callId: `reg-${user}`, cseq: i, path: [], instance: null, regId: null, transport: 'tcp', sourceIp: '127.0.0.1',
-    sourcePort: 5062, connectionId: `c-${user}`, userAgent: 'bench', updatedAt: Date.now(),
+    callId: `reg-${user}`, cseq: i, path: [], instance: null, regId: null,
+    flow: { transport: 'tcp', address: '127.0.0.1', port: 5062, connectionId: i % 5000 }, userAgent: 'bench', updatedAt: Date.now(),
   };
 }
 

@@ -2,31 +2,25 @@
 import { FAILURES, reasonOf, type FailureCode, type FailureParams } from './replies.ts';
 
 /**
- * A failure that becomes a SIP reply (drachtio-srf's SipError). Bugs stay plain exceptions. Capabilities name a
- * code of the table in replies.ts with its params; routing answers it with sip/response.ts errorResponse().
- * The (status, reason, headers) form is for a status the table does not name (the user agent's dialog/, media/).
+ * A failure that becomes a SIP reply (drachtio-srf's SipError). Bugs stay plain exceptions. Whoever throws names a
+ * row of the table in replies.ts with its params; sip/response.ts errorResponse() builds the reply (routing, for the server).
  */
 export class SipError extends Error {
   readonly status: number;
   readonly reason: string;
-  /** header lines of the (status, reason) form; a table code's lines are made by errorResponse with the policy */
-  readonly headers: ReadonlyArray<readonly [string, string]>;
-  readonly code: FailureCode | string;
-  readonly failure: FailureCode | null;
+  /** the stable code (undici style): the row's, unless a subclass names its own */
+  readonly code: string;
+  /** the row of replies.ts */
+  readonly failure: FailureCode;
   readonly params: FailureParams;
-  constructor(code: FailureCode, params?: FailureParams);
-  constructor(status: number, reason: string, headers?: ReadonlyArray<readonly [string, string]>, code?: string);
-  constructor(a: FailureCode | number, b?: FailureParams | string, headers: ReadonlyArray<readonly [string, string]> = [], code?: string) {
-    const failure = typeof a === 'string' ? a : null;
-    const params = typeof b === 'object' ? b : {};
-    const status = failure !== null ? FAILURES[failure].status : (a as number);
-    const reason = failure !== null ? reasonOf(failure, params) : String(b);
+  constructor(failure: FailureCode, params: FailureParams = {}) {
+    const status = FAILURES[failure].status;
+    const reason = reasonOf(failure, params);
     super(`${status} ${reason}`);
     this.name = 'SipError';
     this.status = status;
     this.reason = reason;
-    this.headers = headers;
-    this.code = failure ?? code ?? `SIP_${status}`;
+    this.code = failure;
     this.failure = failure;
     this.params = params;
   }

@@ -1,4 +1,4 @@
-// The one table from failures to SIP replies (Kamailio's registrar/reply.c pairs its rerrno enum with status
+// The one table from failures (and the proxy's own answers) to SIP replies (Kamailio's registrar/reply.c pairs its rerrno enum with status
 // codes; fastify's lib/errors.js keeps one list of codes). Capabilities throw a SipError naming a code; only
 // routing turns it into a response, so a 423 always carries Min-Expires and a 503 always carries Retry-After.
 // Imports nothing.
@@ -17,6 +17,8 @@ export interface FailureParams {
   allowEvents?: string;
   /** 420: the option-tags not supported (RFC 3261 §20.40) */
   unsupported?: string;
+  /** 488: the text of a Warning 305 "Incompatible media format" (RFC 3261 §20.43) */
+  warning?: string;
 }
 
 /** Policy values of the replies, from the profile once (profile.retryAfterSeconds). */
@@ -76,10 +78,17 @@ export const FAILURES = {
   'too-many-hops': { status: 483, reason: 'Too Many Hops' },
   // msilo: the user's quota of stored messages is full.
   'quota-full': { status: 486, reason: 'Busy Here' },
+  // RFC 3261 §21.4.26: an SDP offer with nothing we can use; §20.43: Warning 305 says what.
+  'not-acceptable-here': {
+    status: 488, reason: 'Not Acceptable Here',
+    headers: (p) => (p.warning === undefined ? [] : [['Warning', `305 - "${p.warning.replace(/"/g, "'")}"`]]),
+  },
   // RFC 6665 §4.2.1.1: an event package the notifier does not understand; Allow-Events lists ours.
   'bad-event': { status: 489, reason: 'Bad Event', headers: (p) => [['Allow-Events', p.allowEvents ?? '']] },
   // A bug: logged by whoever catches it, never with its details on the wire.
   'internal-error': { status: 500, reason: 'Server Internal Error' },
+  // RFC 3261 §12.2.2: a request in a dialog with a CSeq not above the remote sequence number "MUST be rejected with a 500".
+  'dialog-cseq-out-of-order': { status: 500, reason: 'CSeq Out of Order' },
   // RFC 3261 §21.5.2: 501 for a method we do not know; Allow lists those we do.
   'not-implemented': { status: 501, reason: 'Not Implemented', headers: (p) => [['Allow', p.allow ?? '']] },
   // RFC 3261 §21.5.4: 503 MAY carry Retry-After; we always do.
@@ -87,6 +96,20 @@ export const FAILURES = {
   'overloaded': { status: 503, reason: 'Service Unavailable', headers: retryAfter },
   // RFC 3428 §7: a MESSAGE too large for the element.
   'message-too-large': { status: 513, reason: 'Message Too Large' },
+
+  // The stateful proxy's own answers (RFC 3261 §16), with the RFC's reason phrases.
+  // §16.10: "the element MUST immediately return a 200 (OK) response to the CANCEL" — a success, but the proxy's own.
+  'cancel-accepted': { status: 200, reason: 'OK' },
+  // §16.7 step 6: no final response in the context; §16.8: Timer C for a branch that never answered.
+  'request-timeout': { status: 408, reason: 'Request Timeout' },
+  // §16.5: "If the target set is empty ... SHOULD be the 480 (Temporarily Unavailable) response".
+  'empty-target-set': { status: 480, reason: 'Temporarily Unavailable' },
+  // §16.10 / §9.2: a CANCEL that matches no transaction.
+  'no-such-transaction': { status: 481, reason: 'Call/Transaction Does Not Exist' },
+  // §16.10 / §9.2: the INVITE the caller cancelled (and a branch given up before its first provisional).
+  'request-terminated': { status: 487, reason: 'Request Terminated' },
+  // §16.9: a transport error on a branch counts "as if a 503 (Service Unavailable) status code had been received".
+  'branch-unreachable': { status: 503, reason: 'Service Unavailable' },
 } as const satisfies Record<string, Row>;
 
 export type FailureCode = keyof typeof FAILURES;

@@ -7,7 +7,7 @@ import { TvphoneError } from './errors.ts';
 import { openStore, redactUrl } from './store/open.ts';
 import type { Store, BindingChange, Subscription } from './store/store.ts';
 import { NetworkTransport } from './transport/network-transport.ts';
-import type { ListenerInfo, ListenerConfig as TransportListener, TransportName } from './transport/transport.ts';
+import type { Flow, ListenerInfo, ListenerConfig as TransportListener, Transport } from './transport/transport.ts';
 import { TransactionLayer } from './transaction/transaction-layer.ts';
 import { Registrar, Authenticator } from './registrar/index.ts';
 import { Proxy } from './proxy/proxy.ts';
@@ -19,9 +19,12 @@ import { LocalDomains } from './routing/local-domains.ts';
 import { sendRequest } from './transaction/send-request.ts';
 import { destinationOf, dialogTarget } from './registrar/index.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { startAdminHttp, type AdminHttp } from './admin-http.ts';
+import { startAdminHttp, type AdminHttp, type AdminSources } from './admin-http.ts';
 
-export interface ServerOptions {
+/** What the server needs of its transport: the port (transport.ts), its bound listeners, close, the admin counters. */
+export type ServerTransport = Transport & AdminSources['transport'] & { readonly listeners: ListenerInfo[]; close(): Promise<void> };
+
+export interface ServerOptions<T extends ServerTransport = NetworkTransport> {
   profile: Profile;
   log: Logger;
   /** overrides the profile's store URL (--db, TVPHONE_DB) */
@@ -32,12 +35,14 @@ export interface ServerOptions {
   timerValues?: { t1?: number; t2?: number; t4?: number };
   /** the one clock of every part (a FakeClock in tests); default the system clock */
   clock?: Clock;
+  /** an in-memory transport (a FakeTransport: tests without sockets); default the profile's listeners, bound */
+  transport?: T;
 }
 
-export interface TvphoneServer {
+export interface TvphoneServer<T extends ServerTransport = NetworkTransport> {
   readonly listeners: ListenerInfo[];
   readonly store: Store;
-  readonly transport: NetworkTransport;
+  readonly transport: T;
   readonly transactions: TransactionLayer;
   readonly registrar: Registrar;
   /** the operator HTTP endpoint (/metrics, /presence, /health) when the profile sets admin.listen */
@@ -46,7 +51,9 @@ export interface TvphoneServer {
   close(): Promise<void>;
 }
 
-export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
+export function startServer(opts: ServerOptions & { transport?: undefined }): Promise<TvphoneServer>;
+export function startServer<T extends ServerTransport>(opts: ServerOptions<T> & { transport: T }): Promise<TvphoneServer<T>>;
+export async function startServer(opts: ServerOptions<ServerTransport>): Promise<TvphoneServer<ServerTransport>> {
   const { profile, log } = opts;
   const clock = opts.clock ?? systemClock;
   const replies = { retryAfterSeconds: profile.retryAfterSeconds };
@@ -68,9 +75,9 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
     },
   });
 
-  let transport: NetworkTransport;
+  let transport: ServerTransport;
   try {
-    transport = await NetworkTransport.listen({
+    transport = opts.transport ?? await NetworkTransport.listen({
       listeners, idleTimeout: profile.transport.tcpIdleSeconds * 1000, maxConnections: profile.transport.maxConnections,
       maxMessageSize: Math.max(65_535, profile.messages.maxBytes + 8192),
       onError: (err) => log.debug({ err }, 'transport'),
@@ -104,7 +111,7 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
       }
     },
   });
-  transport.onConnectionClosed((id: number) => void registrar.connectionClosed(String(id)));
+  transport.onConnectionClosed((id: number) => void registrar.connectionClosed(id));
 
   const auth = new Authenticator({
     store, clock, realm: profile.auth.realm, mode: profile.auth.mode, nonceTtlMs: profile.auth.nonceTtlSeconds * 1000,
@@ -120,12 +127,12 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
   });
 
   // Our Contact (NOTIFY, presence 200) and Record-Route: the address and listener the peer reaches us at.
-  const ourContact = (s: { transport: string; address: string }) => {
-    const sb = transport.sentBy({ transport: s.transport as TransportName, address: s.address, port: 0 });
+  const ourContact = (s: Pick<Flow, 'transport' | 'address'>) => {
+    const sb = transport.sentBy({ transport: s.transport, address: s.address, port: 0 });
     return `sip:tvphone@${sb.host}:${sb.port};transport=${sb.transport}`;
   };
   presence = new PresenceAgent({
-    store, clock, log: log.child({ mod: 'presence' }), domain: primaryDomain, contact: (s) => ourContact({ transport: s.transport, address: s.sourceIp }),
+    store, clock, log: log.child({ mod: 'presence' }), domain: primaryDomain, contact: ourContact,
     maxExpires: profile.presence.maxExpires,
     mayWatch: profile.presence.policy === 'any' ? () => true : undefined,
     sendInDialog: (req, sub: Subscription) => sendRequest(transactions, req, dialogTarget(sub)),
@@ -133,7 +140,7 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
 
   const calls = new Calls({ store, clock });
   const proxy = new Proxy({
-    transactions, clock, log: log.child({ mod: 'proxy' }),
+    transactions, clock, log: log.child({ mod: 'proxy' }), replies,
     isLocal: (uri) => domains.isLocalUri(uri),
     recordRouteUri: (peer) => ourContact(peer).replace('sip:tvphone@', 'sip:') + ';lr',
     callRecorder: calls,
@@ -146,7 +153,7 @@ export async function startServer(opts: ServerOptions): Promise<TvphoneServer> {
 
   let admin: AdminHttp | null = null;
   let closing: Promise<void> | null = null;
-  const server: TvphoneServer = {
+  const server: TvphoneServer<ServerTransport> = {
     listeners: bound, store, transport, transactions, registrar,
     get admin() {
       return admin;

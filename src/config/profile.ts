@@ -3,8 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { TvphoneError } from '../errors.ts';
+import type { TransportName } from '../flow.ts';
 
-export type TransportName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
+export type { TransportName } from '../flow.ts';
+
 /** What a trunk may use: a WebSocket (RFC 7118) is only accepted from browsers, never dialled. */
 export type TrunkTransportName = 'udp' | 'tcp' | 'tls';
 

@@ -36,11 +36,11 @@ export interface InDialogRequestOptions {
 }
 
 function uriOf(value: string | undefined, header: string): string {
-  if (value === undefined) throw new SipError(400, `Missing ${header}`);
+  if (value === undefined) throw new SipError('bad-request', { detail: `Missing ${header}` });
   try {
     return parseNameAddr(value, header).uri;
   } catch {
-    throw new SipError(400, `Bad ${header}`);
+    throw new SipError('bad-request', { detail: `Bad ${header}` });
   }
 }
 
@@ -62,9 +62,9 @@ const isSips = (uri: string): boolean => uri.toLowerCase().startsWith('sips:');
  */
 export function uasDialogState(req: SipRequest, localTag: string): DialogState {
   const remoteTag = req.fromTag;
-  if (remoteTag === null) throw new SipError(400, 'Missing From tag');
+  if (remoteTag === null) throw new SipError('bad-request', { detail: 'Missing From tag' });
   const contact = firstContactUri(req);
-  if (contact === null && (req.method === 'INVITE' || req.method === 'SUBSCRIBE')) throw new SipError(400, 'Missing Contact');
+  if (contact === null && (req.method === 'INVITE' || req.method === 'SUBSCRIBE')) throw new SipError('bad-request', { detail: 'Missing Contact' });
   const to = req.header('to') ?? '';
   const remoteTarget = contact ?? '';
   return {
@@ -83,7 +83,7 @@ export function uasDialogState(req: SipRequest, localTag: string): DialogState {
 export function uacDialogState(req: SipRequest, res: SipResponse): DialogState {
   const remoteTag = res.toTag;
   const localTag = req.fromTag;
-  if (remoteTag === null || localTag === null) throw new SipError(400, 'Dialog needs From and To tags');
+  if (remoteTag === null || localTag === null) throw new SipError('bad-request', { detail: 'Dialog needs From and To tags' });
   // a response with no Contact falls back to the Request-URI (tolerant of broken peers)
   const remoteTarget = firstContactUri(res) ?? req.uri;
   return {

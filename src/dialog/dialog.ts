@@ -110,11 +110,10 @@ export class Dialog {
     try {
       seq = req.cseq().seq;
     } catch {
-      return new SipError(400, 'Bad CSeq');
+      return new SipError('bad-request', { detail: 'Bad CSeq' });
     }
     if (req.method === 'ACK' || req.method === 'CANCEL') return null;
-    if (this.remoteSeq !== null && seq < this.remoteSeq) return new SipError(500, 'CSeq Out of Order');
-    if (this.remoteSeq !== null && seq === this.remoteSeq) return new SipError(500, 'CSeq Out of Order');
+    if (this.remoteSeq !== null && seq <= this.remoteSeq) return new SipError('dialog-cseq-out-of-order');
     this.data.remoteSeq = seq;
     if (req.method === 'INVITE' || req.method === 'UPDATE' || req.method === 'NOTIFY' || req.method === 'SUBSCRIBE') {
       const c = firstContactUri(req);

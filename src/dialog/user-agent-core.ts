@@ -99,7 +99,7 @@ export class UserAgentCore {
   // ------------------------------------------------------------------------------------------ dialogs
 
   addDialog(d: Dialog): void {
-    if (this.dialogs.size >= MAX_DIALOGS && !this.dialogs.has(d.key)) throw new SipError(503, 'Too Many Dialogs');
+    if (this.dialogs.size >= MAX_DIALOGS && !this.dialogs.has(d.key)) throw new SipError('overloaded', { detail: 'too many dialogs' });
     this.dialogs.set(d.key, d);
   }
 

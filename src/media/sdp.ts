@@ -28,10 +28,11 @@ const STATIC_PT: Record<number, CodecSpec> = { 0: PCMU, 8: PCMA, 3: { payloadTyp
  * (RFC 3261 §21.4.26, §20.43) for no common codec, 400 for an unparsable body.
  */
 export class SdpError extends SipError {
+  override readonly code: 'ERR_SDP_NO_COMMON_CODEC' | 'ERR_SDP_MALFORMED';
   constructor(status: 400 | 488, code: 'ERR_SDP_NO_COMMON_CODEC' | 'ERR_SDP_MALFORMED', detail: string) {
-    const headers: Array<[string, string]> = status === 488 ? [['Warning', `305 - "${detail.replace(/"/g, "'")}"`]] : [];
-    super(status, status === 488 ? 'Not Acceptable Here' : 'Bad Request', headers, code);
+    super(status === 488 ? 'not-acceptable-here' : 'bad-request', status === 488 ? { warning: detail } : {});
     this.name = 'SdpError';
+    this.code = code;
     this.message = `${status} ${detail}`;
   }
 }

@@ -9,6 +9,7 @@ import { newTag } from '../sip/ids.ts';
 import { expiresOf, parseContacts, parseNameAddr } from '../sip/headers.ts';
 import { parseUri } from '../sip/uri.ts';
 import { SipError, StoreUnavailableError } from '../errors.ts';
+import { flowOf, type Flow } from '../flow.ts';
 import type { BindingChange, LocationStore, Presence, Subscription, SubscriptionStore } from '../store/store.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
@@ -19,14 +20,6 @@ import { buildPidf, PIDF_CONTENT_TYPE, presenceDocument, tupleIdFor, type BasicS
 /** Send a request inside a subscription's dialog; resolves with the final response, or null on timeout / transport error. */
 export type SendInDialog = (req: SipRequest, sub: Subscription) => Promise<SipResponse | null>;
 
-/** Where a SUBSCRIBE came from (kept so NOTIFYs reuse the connection). */
-export interface SubscriptionSource {
-  transport: string;
-  sourceIp: string;
-  sourcePort: number;
-  connectionId: string | null;
-}
-
 /** May `watcher` (an AoR URI) see the presence of user `presentity`? */
 export type WatchPolicy = (watcher: string, presentity: string) => boolean | Promise<boolean>;
 
@@ -36,7 +29,7 @@ export interface PresenceOptions {
   /** the domain of presentity AoRs: entity = sip:<user>@<domain> */
   domain: string;
   /** our Contact in the 200 and in NOTIFYs, e.g. sip:tvphone@127.0.0.1:5060;transport=tcp */
-  contact: string | ((source: SubscriptionSource) => string);
+  contact: string | ((source: Flow) => string);
   /** default: the watcher's AoR is in `domain` */
   mayWatch?: WatchPolicy;
   clock?: Clock;
@@ -121,7 +114,7 @@ export class PresenceAgent {
    * send the response (on the next timer turn). Answers 200; failures (400, 403, 415, 423, 481, 489, 503) throw a
    * SipError (replies.ts), a store outage StoreUnavailableError.
    */
-  async subscribe(req: SipRequest, watcher: string, presentity: string, source: SubscriptionSource): Promise<SipResponse> {
+  async subscribe(req: SipRequest, watcher: string, presentity: string, source: Flow): Promise<SipResponse> {
     const o = this.#o;
     // RFC 6665 §4.2.1.1: an event package the notifier does not understand gets 489 Bad Event.
     if (eventPackage(req.header('event')) !== PRESENCE_EVENT) throw new SipError('bad-event', { allowEvents: PRESENCE_EVENT });
@@ -187,7 +180,7 @@ export class PresenceAgent {
 
   // ------------------------------------------------------------------------------------------ internals
 
-  async #create(req: SipRequest, watcher: string, presentity: string, fromTag: string, expires: number, source: SubscriptionSource): Promise<SipResponse> {
+  async #create(req: SipRequest, watcher: string, presentity: string, fromTag: string, expires: number, source: Flow): Promise<SipResponse> {
     const o = this.#o;
     if (!(await o.mayWatch(watcher, presentity))) throw new SipError('forbidden', { detail: 'not allowed to watch this user' });
     let contacts: ReturnType<typeof parseContacts>;
@@ -214,10 +207,7 @@ export class PresenceAgent {
       routeSet: req.headerValues('record-route'),
       cseq: 0,
       expiresAt: now + expires * 1000,
-      transport: source.transport,
-      sourceIp: source.sourceIp,
-      sourcePort: source.sourcePort,
-      connectionId: source.connectionId,
+      flow: flowOf(source),
     };
     if (expires > 0) await o.store.saveSubscription(sub);
     o.log.info({ watcher, presentity, expires }, expires > 0 ? 'subscription created' : 'presence fetched');
@@ -245,10 +235,10 @@ export class PresenceAgent {
     else await o.store.removeSubscription(sub.id);
     o.log.info({ watcher: sub.watcher, presentity, expires }, expires > 0 ? 'subscription refreshed' : 'subscription ended');
     this.#afterResponse(sub, expires);
-    return this.#ok(req, toTag, expires, { transport: sub.transport, sourceIp: sub.sourceIp, sourcePort: sub.sourcePort, connectionId: sub.connectionId });
+    return this.#ok(req, toTag, expires, sub.flow);
   }
 
-  #ok(req: SipRequest, localTag: string, expires: number, source: SubscriptionSource): SipResponse {
+  #ok(req: SipRequest, localTag: string, expires: number, source: Flow): SipResponse {
     const res = createResponse(req, 200, 'OK', localTag);
     // RFC 3261 §12.1.1: the UAS copies Record-Route into the response that creates the dialog.
     for (const rr of req.fields('record-route')) res.addHeader('Record-Route', rr.value);
@@ -315,7 +305,7 @@ export class PresenceAgent {
     const req = createRequest(subscriptionDialog(sub, entity, remoteUri), 'NOTIFY', { seq: sub.cseq });
     req.addHeader('Event', PRESENCE_EVENT);
     req.addHeader('Subscription-State', subscriptionState);
-    req.addHeader('Contact', `<${this.#contact(sub)}>`);
+    req.addHeader('Contact', `<${this.#contact(sub.flow)}>`);
     req.addHeader('Content-Type', PIDF_CONTENT_TYPE);
     req.body = new TextEncoder().encode(buildPidf(presenceDocument(entity, tupleIdFor(sub.presentity), basic, presence?.since ?? null)));
     let res: SipResponse | null;
@@ -332,7 +322,7 @@ export class PresenceAgent {
     }
   }
 
-  #contact(source: SubscriptionSource): string {
+  #contact(source: Flow): string {
     const c = this.#o.contact;
     return typeof c === 'string' ? c : c(source);
   }

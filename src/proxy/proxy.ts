@@ -4,8 +4,8 @@
 import type { SipError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
-import { createResponse } from '../sip/response.ts';
-import { newTag } from '../sip/ids.ts';
+import { replyResponse } from '../sip/response.ts';
+import type { FailureCode, ReplyPolicy } from '../replies.ts';
 import { parseVia, type Via } from '../sip/via.ts';
 import type { CallUpdate, NewCall } from '../store/store.ts';
 import type { ClientTransaction, TransactionLayer } from '../transaction/transaction-layer.ts';
@@ -33,6 +33,8 @@ export interface CallRecorder {
 export interface ProxyOptions {
   /** the transaction layer the proxy sends and answers through (its transport gives our Via sent-by) */
   transactions: TransactionLayer;
+  /** the policy values of its own replies (replies.ts), from the profile as routing's */
+  replies: ReplyPolicy;
   /** true when the URI names this proxy (any of our listeners or domains without a user part, our Record-Route) */
   isLocal(uri: string): boolean;
   /** our Record-Route URI on the side facing `peer` (where a request came from or goes to), without <> and with `;lr`; default from the transport's sent-by */
@@ -125,11 +127,11 @@ function fireTimerC(b: Branch): void {
 function fireCancelGuard(b: Branch): void {
   b.timer = null;
   b.ct?.terminate(); // an INVITE client transaction in Proceeding has no timer of its own
-  b.relay.proxy_.branchFinal(b, createResponse(b.request, 408), true);
+  b.relay.proxy_.branchFinal(b, b.relay.proxy_.reply(b.request, 'request-timeout', false), true);
 }
 function fireRelayTimeout(r: Relay): void {
   r.timeout = null;
-  for (const b of r.branches) if (b.state === 'pending') r.proxy_.branchFinal(b, createResponse(b.request, 408), true);
+  for (const b of r.branches) if (b.state === 'pending') r.proxy_.branchFinal(b, r.proxy_.reply(b.request, 'request-timeout', false), true);
 }
 
 const RECORD_ROUTE_METHODS = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
@@ -147,6 +149,7 @@ export class Proxy {
   private readonly recorder: CallRecorder | null;
   private readonly log: Logger | null;
   private readonly supported: ReadonlySet<string>;
+  private readonly replies: ReplyPolicy;
   private readonly timerCMs: number;
   private readonly salt = newLoopSalt();
   private readonly loopHashes = new WeakMap<SipRequest, string>();
@@ -170,8 +173,17 @@ export class Proxy {
     this.recorder = opts.callRecorder ?? null;
     this.log = opts.log ?? null;
     this.supported = new Set([...(opts.supported ?? [])].map((s) => s.toLowerCase()));
+    this.replies = opts.replies;
     this.timerCMs = opts.timerC ?? 181_000;
     this.dialogs = new DialogTable<DialogInfo>(opts.maxDialogs, opts.dialogMaxAgeMs);
+  }
+
+  /**
+   * @internal The proxy's own answer (RFC 3261 §16) from its row of the table (replies.ts), with a To tag; with
+   * `upstream` false, one that stands in for a branch's response (§16.7, §16.9), without.
+   */
+  reply(req: SipRequest, code: FailureCode, upstream = true): SipResponse {
+    return replyResponse(req, code, this.replies, {}, upstream ? undefined : null);
   }
 
   /** response contexts in progress */
@@ -218,12 +230,12 @@ export class Proxy {
     };
     if (invite && opts.call !== undefined && this.recorder !== null) relay.recordId = this.recordStart(req, opts.call);
     if (targets.length === 0) {
-      this.sendFinal(relay, stamp(createResponse(req, 480), req));
+      this.sendFinal(relay, this.reply(req, 'empty-target-set'));
       return;
     }
     const mf = req.header('max-forwards');
     if (mf !== undefined && parseInt(mf, 10) <= 0) {
-      this.sendFinal(relay, stamp(createResponse(req, 483), req));
+      this.sendFinal(relay, this.reply(req, 'too-many-hops'));
       return;
     }
     const hash = this.loopHashes.get(req) ?? loopHash(req, this.salt);
@@ -241,7 +253,7 @@ export class Proxy {
       relay.branches.push(branch);
       if (destination === null) {
         // §16.9: "If the transport layer notifies a proxy of an error when it tries to forward a request ... as if 503"
-        this.branchFinal(branch, createResponse(req, 503), true);
+        this.branchFinal(branch, this.reply(req, 'branch-unreachable', false), true);
         continue;
       }
       // RFC 5658 §4: leaving over another transport, record-route twice: the top value for the callee's side, the next for the caller's
@@ -280,13 +292,13 @@ export class Proxy {
       onProvisional: (res: SipResponse) => this.branchProvisional(b, res),
       onFinal: (res: SipResponse) => this.branchFinal(b, res, false),
       onTimeout: (res: SipResponse) => this.branchFinal(b, res, true),
-      onTransportError: () => this.branchFinal(b, createResponse(b.request, 503), true),
+      onTransportError: () => this.branchFinal(b, this.reply(b.request, 'branch-unreachable', false), true),
     };
     try {
       b.ct = this.tl.request(b.request, b.destination, handlers, viaBranch);
     } catch (err) {
       this.log?.warn({ err, callId: b.request.callId }, 'proxy: cannot create client transaction');
-      this.branchFinal(b, createResponse(b.request, 503), true);
+      this.branchFinal(b, this.reply(b.request, 'branch-unreachable', false), true);
       return;
     }
     // §16.6 step 11: "If the request is an INVITE, the proxy MUST start timer C"
@@ -375,7 +387,7 @@ export class Proxy {
     if (b.state !== 'pending') return;
     this.counters.timerC++;
     if (b.provisional) this.sendCancel(b);
-    else this.branchFinal(b, createResponse(b.request, 408), true);
+    else this.branchFinal(b, this.reply(b.request, 'request-timeout', false), true);
   }
 
   /** §16.10 / §9.1: CANCEL every pending INVITE branch; one with no provisional yet gets it when a 1xx arrives. */
@@ -454,11 +466,11 @@ export class Proxy {
     if (relay.finalSent) return;
     let res: SipResponse;
     if (alt !== null) res = alt;
-    else if (relay.cancelledByCaller) res = stamp(createResponse(relay.req, 487), relay.req);
+    else if (relay.cancelledByCaller) res = this.reply(relay.req, 'request-terminated');
     else {
       const i = bestResponseIndex(relay.finals);
       // §16.7 step 6: "If there are no final responses in the context, the proxy MUST send a 408"
-      res = i < 0 ? stamp(createResponse(relay.req, 408), relay.req) : responseToForward(relay.finals, i);
+      res = i < 0 ? this.reply(relay.req, 'request-timeout') : responseToForward(relay.finals, i);
     }
     this.sendFinal(relay, res);
   }
@@ -485,17 +497,17 @@ export class Proxy {
     const inviteSt = this.tl.findInviteForCancel(cancelReq);
     if (inviteSt === undefined) {
       // §16.10: no matching transaction: a stateful proxy answers 481 (it does not forward it statelessly)
-      st.respond(stamp(createResponse(cancelReq, 481), cancelReq));
+      st.respond(this.reply(cancelReq, 'no-such-transaction'));
       return false;
     }
     const relay = this.relays.get(inviteSt);
     if (relay === undefined || relay.finalSent) {
       // §9.2: the INVITE already has its final response (or we answered it ourselves): 200, and the CANCEL has no effect
-      st.respond(stamp(createResponse(cancelReq, 200), cancelReq));
+      st.respond(this.reply(cancelReq, 'cancel-accepted'));
       return false;
     }
     // §16.10: "the element MUST immediately return a 200 (OK) response to the CANCEL request"
-    st.respond(stamp(createResponse(cancelReq, 200), cancelReq));
+    st.respond(this.reply(cancelReq, 'cancel-accepted'));
     relay.cancelledByCaller = true;
     for (const b of relay.branches) {
       if (b.state !== 'pending') continue;
@@ -503,7 +515,7 @@ export class Proxy {
       else {
         // §9.1: no CANCEL before a provisional; give the branch up now (as Kamailio's cancel_b_method 1) and CANCEL it if it rings later
         b.cancelWanted = true;
-        this.branchFinal(b, stamp(createResponse(b.request, 487), b.request), true);
+        this.branchFinal(b, this.reply(b.request, 'request-terminated'), true);
       }
     }
     return true;
@@ -611,13 +623,6 @@ interface DialogInfo {
 }
 
 /** A response made by the proxy itself carries a To tag (RFC 3261 §8.2.6.2), except 100. */
-function stamp(res: SipResponse, req: SipRequest): SipResponse {
-  if (res.status === 100 || hasToTag(req)) return res;
-  const to = res.fields('to')[0];
-  if (to !== undefined) res.setHeader(to.name, `${to.value};tag=${newTag()}`);
-  return res;
-}
-
 function hasToTag(req: SipRequest): boolean {
   return req.toTag !== null;
 }

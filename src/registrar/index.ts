@@ -1,4 +1,4 @@
 // The registrar capability's public surface, for routing/ and server.ts.
-export { Registrar, type RegistrarOptions, type RegistrationPolicy, type RegistrationSource, type SaveResult } from './registrar.ts';
+export { Registrar, type RegistrarOptions, type RegistrationPolicy, type SaveResult } from './registrar.ts';
 export { Authenticator, type AuthenticatorOptions, type AuthResult } from './authenticate.ts';
-export { orderBindings, bindingTarget, destinationOf, dialogTarget, sourceTarget, type BindingFlow, type LookupResult } from './lookup.ts';
+export { orderBindings, bindingTarget, destinationOf, dialogTarget, type LookupResult } from './lookup.ts';

@@ -1,7 +1,8 @@
 // Lookup of an AoR (Kamailio's lookup.c): its bindings in the order they are tried (RFC 3261 §16.6, q-values
 // §20.10), and where each binding is reached — the one rule for proxied branches and for requests of our own.
 import type { Binding } from '../store/store.ts';
-import type { Target as Destination, TransportName } from '../transport/transport.ts';
+import { flowOf, type Flow } from '../flow.ts';
+import type { Target as Destination } from '../transport/transport.ts';
 import { destinationOfUri, resolveNextHop, type NextHop } from '../transaction/locate.ts';
 
 /** Kamailio lookup()'s outcomes: found (1), no contact (-1: offline), no such user. */
@@ -28,7 +29,7 @@ export function newestBinding(bindings: readonly Binding[]): Binding | undefined
 }
 
 /** What of a binding decides where requests to it go. */
-export type BindingFlow = Pick<Binding, 'contact' | 'path' | 'transport' | 'sourceIp' | 'sourcePort' | 'connectionId'>;
+type Reach = Pick<Binding, 'contact' | 'path' | 'flow'>;
 
 /**
  * A binding as a next hop: Request-URI = Contact. Where it is sent:
@@ -39,17 +40,12 @@ export type BindingFlow = Pick<Binding, 'contact' | 'path' | 'transport' | 'sour
  * - otherwise to the Contact itself (a third-party registration names another host), falling back to the source
  *   address when the Contact's host cannot be resolved.
  */
-export function bindingTarget(b: BindingFlow): NextHop {
+export function bindingTarget(b: Reach): NextHop {
   const t: NextHop = { uri: b.contact, path: b.path };
   if (b.path.length > 0) return t;
-  const connectionId = b.connectionId === null ? null : Number(b.connectionId);
-  const source: Destination = {
-    transport: b.transport.toLowerCase() as TransportName,
-    address: b.sourceIp,
-    port: b.sourcePort,
-    connectionId: connectionId !== null && Number.isFinite(connectionId) ? connectionId : null,
-  };
-  if (source.connectionId !== null && source.connectionId !== undefined) {
+  // RFC 5626 §5.2: a flow is itself a next hop, over its connection when it has one.
+  const source: Destination = flowOf(b.flow);
+  if (b.flow.connectionId !== null) {
     t.destination = source;
     return t;
   }
@@ -58,14 +54,14 @@ export function bindingTarget(b: BindingFlow): NextHop {
     t.fallback = source;
     return t;
   }
-  if (isPrivateAddress(contact.address) && contact.address !== b.sourceIp) t.destination = source;
+  if (isPrivateAddress(contact.address) && contact.address !== b.flow.address) t.destination = source;
   else t.destination = contact;
   return t;
 }
 
 /** Where a request of ours to a binding goes: bindingTarget's next hop, else the REGISTER's source. */
-export function destinationOf(b: BindingFlow): Destination {
-  return resolveNextHop(bindingTarget(b)) ?? sourceTarget(b);
+export function destinationOf(b: Reach): Destination {
+  return resolveNextHop(bindingTarget(b)) ?? flowOf(b.flow);
 }
 
 /**
@@ -74,18 +70,8 @@ export function destinationOf(b: BindingFlow): Destination {
  * be another port (sipsak sends from one and names another in its Contact). As for a binding: over the connection
  * it came on, and to that source when the remote target is a private address other than it (NAT).
  */
-export function dialogTarget(d: { remoteTarget: string; routeSet: readonly string[] } & Omit<BindingFlow, 'contact' | 'path'>): Destination {
-  return destinationOf({ contact: d.remoteTarget, path: [...d.routeSet], transport: d.transport, sourceIp: d.sourceIp, sourcePort: d.sourcePort, connectionId: d.connectionId });
-}
-
-/** Where the request that created some state came from, over its connection when it has one (RFC 5626 §5.2). */
-export function sourceTarget(b: Pick<Binding, 'transport' | 'sourceIp' | 'sourcePort' | 'connectionId'>): Destination {
-  return {
-    transport: b.transport as TransportName,
-    address: b.sourceIp,
-    port: b.sourcePort,
-    connectionId: b.connectionId === null ? null : Number(b.connectionId),
-  };
+export function dialogTarget(d: { remoteTarget: string; routeSet: readonly string[]; flow: Flow }): Destination {
+  return destinationOf({ contact: d.remoteTarget, path: [...d.routeSet], flow: d.flow });
 }
 
 /** RFC 1918, RFC 6598 (CGNAT), link-local and IPv6 unique-local/link-local addresses: what a NAT hides. */

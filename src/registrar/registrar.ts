@@ -6,10 +6,11 @@ import { SipParseError } from '../sip/parse-error.ts';
 import type { Binding, BindingChange, CredentialStore, LocationStore } from '../store/store.ts';
 import type { Logger } from '../log/logger.ts';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
-import { planRegistration, registrationOk, type RegistrationPolicy, type RegistrationSource } from './save.ts';
+import { planRegistration, registrationOk, type RegistrationPolicy } from './save.ts';
+import type { Flow } from '../flow.ts';
 import { newestBinding, orderBindings, type LookupResult } from './lookup.ts';
 
-export type { RegistrationPolicy, RegistrationSource } from './save.ts';
+export type { RegistrationPolicy } from './save.ts';
 
 /** What a REGISTER did: the 200 to send, and the binding it added or refreshed (the newest), null when none. */
 export interface SaveResult {
@@ -62,11 +63,11 @@ export class Registrar {
    * with every current binding, and the binding added. A failure (400/403/423, replies.ts) throws a SipError; a
    * store outage throws StoreUnavailableError. Resolves only after the store committed the change.
    */
-  save(req: SipRequest, userId: string, source: RegistrationSource): Promise<SaveResult> {
+  save(req: SipRequest, userId: string, source: Flow): Promise<SaveResult> {
     return this.#serialize(userId, () => this.#save(req, userId, source));
   }
 
-  async #save(req: SipRequest, userId: string, source: RegistrationSource): Promise<SaveResult> {
+  async #save(req: SipRequest, userId: string, source: Flow): Promise<SaveResult> {
     try {
       const now = this.#clock.now();
       const existing = await this.#store.getBindings(userId, now);
@@ -107,7 +108,7 @@ export class Registrar {
    * A TCP/TLS connection closed: its bindings go (the seed's "TV closes TCP → User_netstate 0").
    * Never rejects: a store failure is logged and the bindings expire later instead.
    */
-  async connectionClosed(connectionId: string): Promise<BindingChange[]> {
+  async connectionClosed(connectionId: number): Promise<BindingChange[]> {
     try {
       const changes = await this.#store.removeBindingsByConnection(connectionId, this.#clock.now());
       for (const change of changes) this.#emit(change);

@@ -3,6 +3,7 @@
 // or throws the SipError to answer; src/registrar/registrar.ts does the I/O.
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { Binding, EpochMs } from '../store/store.ts';
+import { flowOf, type Flow } from '../flow.ts';
 import type { NameAddr } from '../sip/headers.ts';
 import type { SipUri, TelUri } from '../sip/uri.ts';
 import { contactExpires, parseContacts, expiresOf, parseTokenList } from '../sip/headers.ts';
@@ -23,14 +24,6 @@ export interface RegistrationPolicy {
   maxExpires: number;
   /** bindings per AoR */
   maxContacts: number;
-}
-
-/** Where the REGISTER came from: kept in the binding so requests can reuse the connection. */
-export interface RegistrationSource {
-  transport: string;
-  ip: string;
-  port: number;
-  connectionId: string | null;
 }
 
 export type RegistrationPlan =
@@ -95,7 +88,7 @@ export function planRegistration(
   userId: string,
   existing: readonly Binding[],
   policy: RegistrationPolicy,
-  source: RegistrationSource,
+  source: Flow,
   now: EpochMs,
 ): RegistrationPlan {
   const contacts = contactsOf(req);
@@ -168,10 +161,7 @@ export function planRegistration(
       path,
       instance,
       regId,
-      transport: source.transport,
-      sourceIp: source.ip,
-      sourcePort: source.port,
-      connectionId: source.connectionId,
+      flow: flowOf(source),
       userAgent,
       updatedAt: now,
     });

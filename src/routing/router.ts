@@ -130,10 +130,7 @@ export class Router implements TransactionUser {
   async #register(req: SipRequest, st: ServerTransaction): Promise<void> {
     const userId = await this.#authenticate(req, st, false);
     if (userId === null) return;
-    const s = st.source;
-    const { response, added } = await this.#d.registrar.save(req, userId, {
-      transport: s.transport, ip: s.address, port: s.port, connectionId: s.connectionId === null ? null : String(s.connectionId),
-    });
+    const { response, added } = await this.#d.registrar.save(req, userId, st.source);
     st.respond(response);
     // m_dump: a REGISTER that added a binding gets everything kept for the user.
     if (added) this.#deliverKept(userId, added);
@@ -170,14 +167,11 @@ export class Router implements TransactionUser {
   }
 
   async #subscribe(req: SipRequest, st: ServerTransaction, watcher?: string): Promise<void> {
-    const s = st.source;
     // RFC 6665 §4.1.2.1: a refresh is sent to the notifier's Contact, so its presentity is the dialog's To, not the Request-URI.
     const presentity = (watcher === undefined ? presentityOf(req) : userOf(req.uri)) ?? '';
     // The watcher is named by its AoR URI; an authenticated user by its user id in our domain.
     const watcherUri = watcher !== undefined ? `sip:${watcher}@${this.#d.domain}` : fromUri(req);
-    const res = await this.#d.presence.subscribe(req, watcherUri, presentity, {
-      transport: s.transport, sourceIp: s.address, sourcePort: s.port, connectionId: s.connectionId === null ? null : String(s.connectionId),
-    });
+    const res = await this.#d.presence.subscribe(req, watcherUri, presentity, st.source);
     st.respond(res);
   }
 

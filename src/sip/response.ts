@@ -1,6 +1,6 @@
 // Building a response to a request (RFC 3261 §8.2.6), and the one builder of failure replies. Pure.
 import { SipError, StoreUnavailableError } from '../errors.ts';
-import { replyOf, type ReplyPolicy } from '../replies.ts';
+import { replyOf, type FailureCode, type FailureParams, type ReplyPolicy } from '../replies.ts';
 import { SipResponse } from './message.ts';
 import type { HeaderField, SipRequest } from './message.ts';
 import { newTag } from './ids.ts';
@@ -67,14 +67,22 @@ export function createResponse(req: SipRequest, status: number, reason?: string,
 }
 
 /**
- * The final response to `req` for a failure (replies.ts): status, reason and the row's header lines, with the
- * policy values (Retry-After) from the profile. RFC 3261 §8.2.6.2: it carries a To tag.
+ * The response to `req` for a row of the table (replies.ts): status, reason and the row's header lines, with the
+ * policy values (Retry-After) from the profile. RFC 3261 §8.2.6.2: a final response carries a To tag; a proxy's
+ * answer standing in for a branch's (§16.7 step 3, §16.9) has none: `toTag` null.
  */
-export function errorResponse(req: SipRequest, err: SipError, policy: ReplyPolicy): SipResponse {
-  const reply = err.failure !== null ? replyOf(err.failure, err.params, policy) : err;
-  const res = createResponse(req, reply.status, reply.reason, newTag());
+export function replyResponse(
+  req: SipRequest, code: FailureCode, policy: ReplyPolicy, params: FailureParams = {}, toTag: string | null = newTag(),
+): SipResponse {
+  const reply = replyOf(code, params, policy);
+  const res = createResponse(req, reply.status, reply.reason, toTag ?? undefined);
   for (const [name, value] of reply.headers) res.addHeader(name, value);
   return res;
+}
+
+/** The final response to `req` for a failure (replies.ts), with a To tag. */
+export function errorResponse(req: SipRequest, err: SipError, policy: ReplyPolicy): SipResponse {
+  return replyResponse(req, err.failure, policy, err.params);
 }
 
 /**

@@ -3,6 +3,7 @@
 // group-commit transaction, PostgreSQL and SQL Server over a pooled connection (and again on a conflict).
 
 import { QuotaExceededError, TvphoneError } from '../errors.ts';
+import type { Flow, TransportName } from '../flow.ts';
 import { NO_LIMIT, type QueryName } from './queries.ts';
 import type {
   Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, EpochMs, MessageQuery, MessageQuota, MessageState,
@@ -35,12 +36,29 @@ function bytes(v: unknown): Uint8Array {
   throw new TypeError('message body is not binary');
 }
 
+/**
+ * The one conversion between the flow columns (transport, source_ip, source_port, connection_id TEXT) and a Flow.
+ * A connection id that is not a number (none of ours) reaches no connection: null.
+ */
+function toFlow(r: Row): Flow {
+  const id = r.connection_id === null || r.connection_id === undefined ? NaN : Number(r.connection_id);
+  return {
+    transport: String(r.transport).toLowerCase() as TransportName, address: String(r.source_ip), port: num(r.source_port),
+    connectionId: Number.isInteger(id) ? id : null,
+  };
+}
+function flowParams(f: Flow): Param[] {
+  return [f.transport, f.address, f.port, connectionParam(f.connectionId)];
+}
+function connectionParam(id: number | null): string | null {
+  return id === null ? null : String(id);
+}
+
 function toBinding(r: Row): Binding {
   return {
     userId: String(r.user_id), contact: String(r.contact), expiresAt: num(r.expires_at), q: numOrNull(r.q),
     callId: String(r.call_id), cseq: num(r.cseq), path: JSON.parse(String(r.path)) as string[],
-    instance: strOrNull(r.instance), regId: numOrNull(r.reg_id), transport: String(r.transport),
-    sourceIp: String(r.source_ip), sourcePort: num(r.source_port), connectionId: strOrNull(r.connection_id),
+    instance: strOrNull(r.instance), regId: numOrNull(r.reg_id), flow: toFlow(r),
     userAgent: strOrNull(r.user_agent), updatedAt: num(r.updated_at),
   };
 }
@@ -70,9 +88,7 @@ function toSubscription(r: Row): Subscription {
   return {
     id: String(r.id), watcher: String(r.watcher), presentity: String(r.presentity), callId: String(r.call_id),
     localTag: String(r.local_tag), remoteTag: String(r.remote_tag), remoteTarget: String(r.remote_target),
-    routeSet: JSON.parse(String(r.route_set)) as string[], cseq: num(r.cseq), expiresAt: num(r.expires_at),
-    transport: String(r.transport), sourceIp: String(r.source_ip), sourcePort: num(r.source_port),
-    connectionId: strOrNull(r.connection_id),
+    routeSet: JSON.parse(String(r.route_set)) as string[], cseq: num(r.cseq), expiresAt: num(r.expires_at), flow: toFlow(r),
   };
 }
 
@@ -140,8 +156,8 @@ export function* userExists(userId: string): Op<boolean> {
 
 function bindingParams(b: Binding): Param[] {
   return [
-    b.userId, b.contact, b.expiresAt, b.q, b.callId, b.cseq, JSON.stringify(b.path), b.instance, b.regId, b.transport,
-    b.sourceIp, b.sourcePort, b.connectionId, b.userAgent, b.updatedAt,
+    b.userId, b.contact, b.expiresAt, b.q, b.callId, b.cseq, JSON.stringify(b.path), b.instance, b.regId, ...flowParams(b.flow),
+    b.userAgent, b.updatedAt,
   ];
 }
 
@@ -163,7 +179,7 @@ function* changeBindings(userId: string, now: EpochMs, newUser: Credentials | un
   const bindings = (yield* q('selectBindings', userId, now)).rows.map(toBinding);
   const netstate: 0 | 1 = bindings.length > 0 ? 1 : 0;
   const latest = bindings.reduce<Binding | null>((a, b) => (a === null || b.updatedAt >= a.updatedAt ? b : a), null);
-  const ip = latest ? latest.sourceIp : (before?.ip ?? null);
+  const ip = latest ? latest.flow.address : (before?.ip ?? null);
   const netstateChanged = (before?.netstate ?? 0) !== netstate;
   const since = netstateChanged || !before ? now : before.since;
   if (before) yield* q('updatePresence', userId, ip, netstate, since);
@@ -190,12 +206,13 @@ export function* getBindings(userId: string, now: EpochMs): Op<Binding[]> {
   return (yield* q('selectBindings', userId, now)).rows.map(toBinding);
 }
 
-export function* removeBindingsByConnection(connectionId: string, now: EpochMs): Op<BindingChange[]> {
-  const users = (yield* q('selectUsersOnConnection', connectionId)).rows.map((r) => String(r.user_id)).sort();
+export function* removeBindingsByConnection(connectionId: number, now: EpochMs): Op<BindingChange[]> {
+  const id = connectionParam(connectionId);
+  const users = (yield* q('selectUsersOnConnection', id)).rows.map((r) => String(r.user_id)).sort();
   const changes: BindingChange[] = [];
   for (const userId of users) {
     changes.push(yield* changeBindings(userId, now, undefined, function* () {
-      yield* q('deleteConnectionBindings', userId, connectionId);
+      yield* q('deleteConnectionBindings', userId, id);
     }));
   }
   return changes;
@@ -318,7 +335,7 @@ export function* listMessages(query: MessageQuery): Op<StoredMessage[]> {
 export function* saveSubscription(s: Subscription): Op<void> {
   const params: Param[] = [
     s.id, s.watcher, s.presentity, s.callId, s.localTag, s.remoteTag, s.remoteTarget, JSON.stringify(s.routeSet), s.cseq,
-    s.expiresAt, s.transport, s.sourceIp, s.sourcePort, s.connectionId,
+    s.expiresAt, ...flowParams(s.flow),
   ];
   if ((yield* q('updateSubscription', ...params)).changes === 0) yield* q('insertSubscription', ...params);
 }

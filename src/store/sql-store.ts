@@ -30,7 +30,7 @@ export abstract class SqlStore implements Store {
     return this.write(() => ops.saveBindings(userId, upsert, remove, removeAll, now, newUser));
   }
   getBindings(userId: string, now: EpochMs): Promise<Binding[]> { return this.read(() => ops.getBindings(userId, now)); }
-  removeBindingsByConnection(connectionId: string, now: EpochMs): Promise<BindingChange[]> {
+  removeBindingsByConnection(connectionId: number, now: EpochMs): Promise<BindingChange[]> {
     return this.write(() => ops.removeBindingsByConnection(connectionId, now));
   }
   expireBindings(now: EpochMs): Promise<BindingChange[]> { return this.write(() => ops.expireBindings(now)); }

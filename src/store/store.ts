@@ -6,6 +6,8 @@
 //   user_property(User_id, User_ip, User_netstate, ...)   one row per user: online state and address
 //   user_call(User_id, otheruser_id, Call_date, ...)      one row per call attempt: User_id = caller, otheruser_id = callee
 
+import type { Flow } from '../flow.ts';
+
 export type Dialect = 'sqlite' | 'postgres' | 'mssql';
 
 /** Times are epoch milliseconds everywhere in this contract. */
@@ -40,12 +42,8 @@ export interface Binding {
   /** +sip.instance and reg-id (RFC 5626 §4.2), null when absent */
   instance: string | null;
   regId: number | null;
-  /** where the REGISTER came from: transport and address, e.g. "tcp", "127.0.0.1", 5062 */
-  transport: string;
-  sourceIp: string;
-  sourcePort: number;
-  /** the connection it came over (TCP/TLS), so requests reuse it and its loss removes the binding */
-  connectionId: string | null;
+  /** the flow the REGISTER came over (RFC 5626 §3.3): requests reuse its connection, and its loss removes the binding */
+  flow: Flow;
   userAgent: string | null;
   updatedAt: EpochMs;
 }
@@ -166,10 +164,8 @@ export interface Subscription {
   routeSet: string[];
   cseq: number;
   expiresAt: EpochMs;
-  transport: string;
-  sourceIp: string;
-  sourcePort: number;
-  connectionId: string | null;
+  /** the flow the SUBSCRIBE came over: NOTIFYs reuse its connection */
+  flow: Flow;
 }
 
 // The store contract in slices (Kamailio's usrloc / msilo APIs): each capability takes only the slice it uses.
@@ -197,7 +193,7 @@ export interface LocationStore {
   saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials): Promise<BindingChange>;
   getBindings(userId: string, now: EpochMs): Promise<Binding[]>;
   /** remove the bindings that came over a closed connection; one change per user affected */
-  removeBindingsByConnection(connectionId: string, now: EpochMs): Promise<BindingChange[]>;
+  removeBindingsByConnection(connectionId: number, now: EpochMs): Promise<BindingChange[]>;
   /** remove bindings expired at `now`; one change per user affected */
   expireBindings(now: EpochMs): Promise<BindingChange[]>;
   getPresence(userId: string): Promise<Presence | null>;

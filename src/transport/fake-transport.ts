@@ -6,7 +6,7 @@ import type { SipMessage, SipRequest } from '../sip/message.ts';
 import { parseMessage } from '../sip/parser.ts';
 import { serializeMessage } from '../sip/serializer.ts';
 import type {
-  ConnectionClosedListener, ListenerInfo, MessageListener, SendErrorCallback, Source, Target, Transport, TransportName,
+  ConnectionClosedListener, ListenerInfo, MessageListener, SendErrorCallback, Source, Target, Transport, TransportCounters, TransportName,
 } from './transport.ts';
 import { stampTopVia } from './via-stamp.ts';
 
@@ -22,6 +22,9 @@ export class FakeTransport implements Transport {
   readonly local: ListenerInfo;
   /** when set, every send fails with this error (reported asynchronously, like the real transport) */
   failSends: Error | null = null;
+  /** what NetworkTransport counts, so a whole server can run on this fake (server.ts ServerTransport) */
+  readonly counters: TransportCounters = { received: 0, sent: 0, parseErrors: 0, dropped: 0, connectionsOpened: 0, connectionsClosed: 0 };
+  readonly connectionCount = 0;
   private messageListeners: MessageListener[] = [];
   private closedListeners: ConnectionClosedListener[] = [];
   private peer: FakeTransport | null = null;
@@ -37,6 +40,7 @@ export class FakeTransport implements Transport {
       return;
     }
     this.sent.push({ msg, target });
+    this.counters.sent++;
     const peer = this.peer;
     if (peer !== null) {
       const bytes = serializeMessage(msg);
@@ -44,6 +48,13 @@ export class FakeTransport implements Transport {
       queueMicrotask(() => peer.deliver(parseMessage(bytes), from));
     }
   }
+
+  /** the one listener it pretends to have */
+  get listeners(): ListenerInfo[] {
+    return [this.local];
+  }
+
+  async close(): Promise<void> {}
 
   sentBy(target: Target): { transport: TransportName; host: string; port: number } {
     return { transport: target.transport, host: this.local.host, port: this.local.port };
@@ -71,6 +82,7 @@ export class FakeTransport implements Transport {
       local: from.local ?? this.local,
     };
     if (m.isRequest()) stampTopVia(m as SipRequest, source.address, source.port);
+    this.counters.received++;
     for (const l of this.messageListeners) l(m, source);
   }
 

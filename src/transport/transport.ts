@@ -3,9 +3,9 @@
 // NetworkTransport (./network-transport.ts) implements it with sockets, FakeTransport (./fake-transport.ts) in memory.
 
 import type { SipMessage } from '../sip/message.ts';
+import type { Flow, TransportName } from '../flow.ts';
 
-/** 'ws' and 'wss' are SIP over WebSocket (RFC 7118), accepted only: a WebSocket client is never dialled. */
-export type TransportName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
+export type { Flow, TransportName } from '../flow.ts';
 
 /** One listener of a profile: `{ transport: 'udp', host: '0.0.0.0', port: 5060 }`. Port 0 binds any free port. */
 export interface ListenerConfig {
@@ -27,24 +27,15 @@ export interface ListenerInfo {
   port: number;
 }
 
-/** Where a message came from. */
-export interface Source {
-  transport: TransportName;
-  /** remote IP address, IPv6 without brackets */
-  address: string;
-  port: number;
-  /** the stream connection it arrived on; null for UDP */
-  connectionId: number | null;
-  /** the listener (local socket) it arrived on */
+/** Where a message came from: its flow (RFC 5626 §3.3) and the listener (local socket) it arrived on. */
+export interface Source extends Flow {
   local: ListenerInfo;
 }
 
-/** Where to send a message. */
-export interface Target {
-  transport: TransportName;
+/** Where to send a message: a flow, whose connection is optional. */
+export interface Target extends Omit<Flow, 'connectionId'> {
   /** IP address (IPv6 with or without brackets); names are resolved by the layer above (RFC 3263) */
   address: string;
-  port: number;
   /** send over this connection if it is still open (RFC 3261 §18.2.2, RFC 5626 flows) */
   connectionId?: number | null;
   /** send UDP from this listener (responses go out from the socket the request came in on) */

@@ -50,11 +50,11 @@ export class FakeStore {
     return this.#change(userId, now);
   }
 
-  async removeBindingsByConnection(connectionId: string, now: EpochMs): Promise<BindingChange[]> {
+  async removeBindingsByConnection(connectionId: number, now: EpochMs): Promise<BindingChange[]> {
     this.#check();
     const out: BindingChange[] = [];
     for (const [userId, list] of this.bindings) {
-      const kept = list.filter((b) => b.connectionId !== connectionId);
+      const kept = list.filter((b) => b.flow.connectionId !== connectionId);
       if (kept.length === list.length) continue;
       this.bindings.set(userId, kept);
       out.push(this.#change(userId, now));
@@ -80,8 +80,8 @@ export class FakeStore {
     const before = this.presence.get(userId);
     const changed = (before?.netstate ?? 0) !== netstate;
     const presence: Presence = changed || !before
-      ? { userId, ip: bindings[0]?.sourceIp ?? null, netstate, since: now }
-      : { ...before, ip: bindings[0]?.sourceIp ?? null };
+      ? { userId, ip: bindings[0]?.flow.address ?? null, netstate, since: now }
+      : { ...before, ip: bindings[0]?.flow.address ?? null };
     this.presence.set(userId, presence);
     return { userId, bindings, presence, netstateChanged: changed };
   }

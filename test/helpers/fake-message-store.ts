@@ -124,6 +124,6 @@ export class FakeStore implements MessageStore, CallLog, SubscriptionStore, Pick
 export function binding(userId: string, contact = `sip:${userId}@127.0.0.1:5070;transport=tcp`): Binding {
   return {
     userId, contact, expiresAt: Date.UTC(2030, 0, 1), q: null, callId: 'reg-1', cseq: 1, path: [], instance: null, regId: null,
-    transport: 'tcp', sourceIp: '127.0.0.1', sourcePort: 5070, connectionId: 'c1', userAgent: null, updatedAt: 0,
+    flow: { transport: 'tcp', address: '127.0.0.1', port: 5070, connectionId: 1 }, userAgent: null, updatedAt: 0,
   };
 }

@@ -106,9 +106,9 @@ describe('interop: SIP.js 0.21 over its own WebSocket transport, configured as t
     });
     await register(carol);
     const [binding] = await ts!.server.store.getBindings('carol', Date.now());
-    assert.equal(binding?.transport, 'ws');
+    assert.equal(binding?.flow.transport, 'ws');
     assert.match(binding?.contact ?? '', /^<?sip:[^@]+@[^;>]+\.invalid;transport=ws/, 'SIP.js registers a Contact no one can dial');
-    assert.ok(binding?.connectionId !== null && ts!.server.transport.hasConnection(Number(binding!.connectionId)), 'the binding is the WebSocket flow');
+    assert.ok(binding !== undefined && binding.flow.connectionId !== null && ts!.server.transport.hasConnection(binding.flow.connectionId), 'the binding is the WebSocket flow');
     assert.equal((await ts!.server.store.getPresence('carol'))?.netstate, 1);
 
     const dave = webUserAgent('dave', 40102);

@@ -71,7 +71,7 @@ describe('interop: SIP.js 0.21 user agents over TCP through tvphone', function (
     assert.equal(presence?.ip, LOOPBACK);
     const bindings = await ts.server.store.getBindings('carol', Date.now());
     assert.equal(bindings.length, 1);
-    assert.equal(bindings[0]!.transport.toLowerCase(), 'tcp');
+    assert.equal(bindings[0]!.flow.transport.toLowerCase(), 'tcp');
 
     const dave = userAgent('dave', 'dave-pw', 40002);
     await register(dave);

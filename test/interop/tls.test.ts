@@ -73,6 +73,6 @@ describe('interop: REGISTER over TLS', function () {
     assert.match(res.header('contact') ?? '', /erin@127\.0\.0\.1/);
     const b = await ts.server.store.getBindings('erin', Date.now());
     assert.equal(b.length, 1);
-    assert.equal(b[0]!.transport.toLowerCase(), 'tls');
+    assert.equal(b[0]!.flow.transport.toLowerCase(), 'tls');
   });
 });

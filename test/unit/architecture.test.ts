@@ -10,6 +10,8 @@ const ROOT = fileURLToPath(new URL('../../src', import.meta.url));
 /** Rank of each top-level folder (or root file); an import must go to a strictly lower rank, except within `base`. */
 const RANK: Record<string, number> = {
   errors: 0, replies: 0, clock: 0, config: 0, log: 0,
+  // flow.ts: RFC 5626's flow, the one shape of "where a request came from" that store/ and transport/ share
+  flow: 0,
   // formats/: wire formats the server's capabilities and the terminal share (PIDF, the missed-call notice)
   sip: 1, media: 1, store: 1, formats: 1,
   transport: 2, transaction: 3, dialog: 4,

@@ -7,14 +7,17 @@ import { newCallId, newTag } from '../../sip/ids.ts';
 import { SipRequest } from '../../sip/message.ts';
 import type { AgentContext } from './context.ts';
 
+const PICTURE_TYPES: Readonly<Record<string, string>> = {
+  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.gif': 'image/gif', '.webp': 'image/webp',
+};
+
 /** Content-Type for a picture file, from its extension. */
 export function pictureContentType(file: string): string {
   const ext = extname(file).toLowerCase();
-  if (ext === '.jpg' || ext === '.jpeg') return 'image/jpeg';
-  if (ext === '.png') return 'image/png';
-  if (ext === '.gif') return 'image/gif';
-  if (ext === '.webp') return 'image/webp';
-  throw new SipError(415, `Unsupported picture type ${ext || '(none)'}`);
+  const type = Object.hasOwn(PICTURE_TYPES, ext) ? PICTURE_TYPES[ext] : undefined;
+  if (type !== undefined) return type;
+  const accept = [...new Set(Object.values(PICTURE_TYPES))].join(', ');
+  throw new SipError('unsupported-media-type', { detail: `Unsupported picture type ${ext || '(none)'}`, accept });
 }
 
 export class Messager {

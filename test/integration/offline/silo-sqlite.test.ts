@@ -76,7 +76,7 @@ describe('offline + presence on SQLite (sqlite::memory:)', () => {
     req.addHeader('CSeq', '1 SUBSCRIBE');
     req.addHeader('Contact', '<sip:1001@127.0.0.1:5070>');
     req.addHeader('Event', 'presence');
-    assert.equal((await first.subscribe(req, 'sip:1001@example.com', '1002', { transport: 'tcp', sourceIp: '127.0.0.1', sourcePort: 5070, connectionId: null })).status, 200);
+    assert.equal((await first.subscribe(req, 'sip:1001@example.com', '1002', { transport: 'tcp', address: '127.0.0.1', port: 5070, connectionId: null })).status, 200);
     await clock.tick(0);
     await first.close();
     const second = new PresenceAgent(options);

@@ -44,10 +44,10 @@ describe('registrar on the SQLite store', () => {
   });
 
   it('drops a closed connection\'s bindings and expires the rest', async () => {
-    await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:1>'], callId: 'a', expires: '60' }), 'alice', tcp('c1'));
-    await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:2>'], callId: 'b', expires: '60' }), 'alice', tcp('c2'));
-    await registrar.connectionClosed('c1');
-    assert.deepEqual((await registrar.bindings('alice')).map((b) => b.connectionId), ['c2']);
+    await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:1>'], callId: 'a', expires: '60' }), 'alice', tcp(1));
+    await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:2>'], callId: 'b', expires: '60' }), 'alice', tcp(2));
+    await registrar.connectionClosed(1);
+    assert.deepEqual((await registrar.bindings('alice')).map((b) => b.flow.connectionId), [2]);
     clock.advance(61_000);
     const expired = await registrar.expireNow();
     assert.deepEqual(expired.map((c) => [c.userId, c.presence.netstate]), [['alice', 0]]);

@@ -2,9 +2,10 @@
 // time (so durability and two-writer tests can reopen it); tests keep apart by unique user names.
 
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { QuotaExceededError, StoreUnavailableError, TvphoneError } from '../../../src/errors.ts';
 import type { Binding, Credentials, NewMessage, Store, Subscription } from '../../../src/store/store.ts';
+import type { Flow } from '../../../src/flow.ts';
 
 const T0 = 1_700_000_000_000;
 
@@ -30,11 +31,13 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
     function creds(userId: string, realm = 'tv.example'): Credentials {
       return { userId, realm, ha1Md5: 'a'.repeat(32), ha1Sha256: 'b'.repeat(64) };
     }
-    function binding(userId: string, contact: string, over: Partial<Binding> = {}): Binding {
+    /** a connection id of this run's own (the database may be shared by concurrent runs) */
+    const connection = () => randomInt(1, 2 ** 47);
+    function binding(userId: string, contact: string, over: Partial<Binding> = {}, flow: Partial<Flow> = {}): Binding {
       return {
         userId, contact: `sip:${contact}@127.0.0.1:5062;transport=tcp`, expiresAt: T0 + 3600_000, q: 0.5, callId: `c-${contact}`,
         cseq: 1, path: ['<sip:edge.example;lr>', '<sip:core.example;lr>'], instance: '<urn:uuid:00000000-0000-0000-0000-000000000001>',
-        regId: 1, transport: 'tcp', sourceIp: '127.0.0.1', sourcePort: 5062, connectionId: `conn-${contact}`, userAgent: 'tv/1',
+        regId: 1, flow: { transport: 'tcp', address: '127.0.0.1', port: 5062, connectionId: connection(), ...flow }, userAgent: 'tv/1',
         updatedAt: T0, ...over,
       };
     }
@@ -47,8 +50,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
     function subscription(id: string, presentity: string, expiresAt: number): Subscription {
       return {
         id, watcher: 'sip:w@tv.example', presentity, callId: `call-${id}`, localTag: 'lt', remoteTag: 'rt',
-        remoteTarget: 'sip:w@127.0.0.1:5070', routeSet: ['<sip:p1;lr>'], cseq: 7, expiresAt, transport: 'udp', sourceIp: '127.0.0.1',
-        sourcePort: 5070, connectionId: null,
+        remoteTarget: 'sip:w@127.0.0.1:5070', routeSet: ['<sip:p1;lr>'], cseq: 7, expiresAt,
+        flow: { transport: 'udp', address: '127.0.0.1', port: 5070, connectionId: null },
       };
     }
 
@@ -116,14 +119,14 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
     describe('bindings and user_property', function () {
       it('the first binding sets User_netstate 1 with User_ip; a second one changes nothing', async function () {
         const s = await openOne();
-        const a = binding(u('tv'), 'a', { sourceIp: '127.0.0.5' });
+        const a = binding(u('tv'), 'a', {}, { address: '127.0.0.5' });
         const c1 = await s.saveBindings(u('tv'), [a], [], false, T0);
         assert.deepEqual(c1.bindings, [a]);
         assert.deepEqual(c1.presence, { userId: u('tv'), ip: '127.0.0.5', netstate: 1, since: T0 });
         assert.equal(c1.netstateChanged, true);
         assert.deepEqual(await s.getPresence(u('tv')), c1.presence);
 
-        const b = binding(u('tv'), 'b', { updatedAt: T0 + 10, sourceIp: '127.0.0.6', connectionId: null, instance: null, regId: null, q: null, path: [], userAgent: null });
+        const b = binding(u('tv'), 'b', { updatedAt: T0 + 10, instance: null, regId: null, q: null, path: [], userAgent: null }, { address: '127.0.0.6', connectionId: null });
         const c2 = await s.saveBindings(u('tv'), [b], [], false, T0 + 10);
         assert.equal(c2.netstateChanged, false);
         assert.deepEqual(c2.bindings, [a, b]);
@@ -192,13 +195,14 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
 
       it('losing a connection removes the bindings that came over it', async function () {
         const s = await openOne();
-        const conn = `${prefix}-conn`;
-        await s.saveBindings(u('x'), [binding(u('x'), 'a', { connectionId: conn })], [], false, T0);
-        await s.saveBindings(u('y'), [binding(u('y'), 'a', { connectionId: conn }), binding(u('y'), 'b', { connectionId: 'other' })], [], false, T0);
+        const conn = connection();
+        const other = connection();
+        await s.saveBindings(u('x'), [binding(u('x'), 'a', {}, { connectionId: conn })], [], false, T0);
+        await s.saveBindings(u('y'), [binding(u('y'), 'a', {}, { connectionId: conn }), binding(u('y'), 'b', {}, { connectionId: other })], [], false, T0);
         const changes = await s.removeBindingsByConnection(conn, T0 + 1);
-        assert.deepEqual(changes.map((c) => [c.userId, c.presence.netstate, c.netstateChanged, c.bindings.map((b) => b.connectionId)]), [
+        assert.deepEqual(changes.map((c) => [c.userId, c.presence.netstate, c.netstateChanged, c.bindings.map((b) => b.flow.connectionId)]), [
           [u('x'), 0, true, []],
-          [u('y'), 1, false, ['other']],
+          [u('y'), 1, false, [other]],
         ]);
         assert.deepEqual(await s.removeBindingsByConnection(conn, T0 + 2), []);
       });

@@ -184,8 +184,8 @@ describe('transport: SIP over WebSocket (RFC 7118) on a ws listener', function (
     assert.deepEqual(p.frames, ['text'], 'RFC 7118 §4.2: a UTF-8 message in a text frame');
     assert.match(res.header('via') ?? '', /^SIP\/2\.0\/WS [^;]+\.invalid;branch=z9hG4bK[^;]+;received=127\.0\.0\.1$/);
     const [b] = await ts!.server.store.getBindings('bob', Date.now());
-    assert.equal(b?.transport, 'ws');
-    assert.ok(b?.connectionId !== null && ts!.server.transport.hasConnection(Number(b!.connectionId)), 'the binding names the open WebSocket');
+    assert.equal(b?.flow.transport, 'ws');
+    assert.ok(b !== undefined && b.flow.connectionId !== null && ts!.server.transport.hasConnection(b.flow.connectionId), 'the binding names the open WebSocket');
     assert.equal((await ts!.server.store.getPresence('bob'))?.netstate, 1);
   });
 
@@ -288,7 +288,7 @@ describe('transport: SIP over WebSocket (RFC 7118) on a ws listener', function (
       const p = await WsPeer.open(port, ['sip'], 'wss');
       peers.push(p);
       assert.equal((await p.register('bob')).status, 200);
-      assert.equal((await ts!.server.store.getBindings('bob', Date.now()))[0]?.transport, 'wss');
+      assert.equal((await ts!.server.store.getBindings('bob', Date.now()))[0]?.flow.transport, 'wss');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import sdpTransform from 'sdp-transform';
 import { answerDirection, createAnswer, createOffer, LocalMedia, mayWeSend, parseSdp, PCMA, SdpError } from '../../../src/media/sdp.ts';
 import { SipError } from '../../../src/errors.ts';
+import { replyOf } from '../../../src/replies.ts';
 
 const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/media/${name}`, import.meta.url), 'utf8');
 const local = { ip: '127.0.0.1', port: 40000 };
@@ -57,7 +58,7 @@ describe('media/sdp (RFC 3264 offer/answer)', () => {
       assert.equal(e.status, 488);
       assert.equal(e.reason, 'Not Acceptable Here');
       assert.equal(e.code, 'ERR_SDP_NO_COMMON_CODEC');
-      assert.match(e.headers[0][1], /^305 - ".*G729/);
+      assert.match(replyOf(e.failure, e.params, { retryAfterSeconds: 5 }).headers[0][1], /^305 - ".*G729/);
       return true;
     });
   });

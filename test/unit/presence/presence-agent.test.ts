@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import type { BindingChange, Subscription } from '../../../src/store/store.ts';
-import { PresenceAgent, presentityOf, type PresenceOptions, type SubscriptionSource } from '../../../src/presence/presence-agent.ts';
+import { PresenceAgent, presentityOf, type PresenceOptions } from '../../../src/presence/presence-agent.ts';
+import type { Flow } from '../../../src/flow.ts';
 import { parsePidf, overallBasic } from '../../../src/formats/pidf.ts';
 import { FakeClock, FakeStore } from '../../helpers/fake-message-store.ts';
 import { answerOf } from '../../helpers/replies.ts';
 
-const SOURCE: SubscriptionSource = { transport: 'tcp', sourceIp: '127.0.0.1', sourcePort: 5070, connectionId: 'c1' };
+const SOURCE: Flow = { transport: 'tcp', address: '127.0.0.1', port: 5070, connectionId: 1 };
 const WATCHER = 'sip:1001@example.com';
 
 function subscribe(opts: { expires?: number | null; event?: string | null; toTag?: string; fromTag?: string; callId?: string; cseq?: number; accept?: string } = {}): SipRequest {
@@ -50,7 +51,7 @@ describe('presence/presence-agent (RFC 3856, RFC 6665)', () => {
     });
   }
   /** agent.subscribe's answer as routing sends it: the 200, or the failure it threw as a reply */
-  function subscribeAnswer(req: SipRequest, watcher: string, presentity: string, source: SubscriptionSource): Promise<SipResponse> {
+  function subscribeAnswer(req: SipRequest, watcher: string, presentity: string, source: Flow): Promise<SipResponse> {
     return answerOf(req, agent.subscribe(req, watcher, presentity, source));
   }
   async function flush(): Promise<void> {

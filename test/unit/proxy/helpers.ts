@@ -4,6 +4,7 @@ import { parseMessage } from '../../../src/sip/parser.ts';
 import { createResponse, errorResponse } from '../../../src/sip/response.ts';
 import { parseSipUri } from '../../../src/sip/uri.ts';
 import type { Binding, CallUpdate, NewCall } from '../../../src/store/store.ts';
+import type { Flow } from '../../../src/flow.ts';
 import { FakeTransport } from '../../../src/transport/fake-transport.ts';
 import type { Source } from '../../../src/transport/transport.ts';
 import { FakeClock as FakeTimers } from '../../../src/clock.ts';
@@ -16,10 +17,10 @@ import { bindingTarget } from '../../../src/registrar/lookup.ts';
 export const PROXY_HOST = '127.0.0.1';
 export const CALLER = { address: '192.0.2.1', port: 5060 };
 
-export function binding(contact: string, sourceIp: string, sourcePort = 5060, extra: Partial<Binding> = {}): Binding {
+export function binding(contact: string, address: string, port = 5060, extra: Partial<Binding> = {}, flow: Partial<Flow> = {}): Binding {
   return {
     userId: 'bob', contact, expiresAt: Date.now() + 3600_000, q: null, callId: 'reg-1', cseq: 1, path: [],
-    instance: null, regId: null, transport: 'udp', sourceIp, sourcePort, connectionId: null, userAgent: null,
+    instance: null, regId: null, flow: { transport: 'udp', address, port, connectionId: null, ...flow }, userAgent: null,
     updatedAt: 0, ...extra,
   };
 }
@@ -79,6 +80,7 @@ export function setup(): Harness {
   }, { timers, onError: (e) => errors.push(e) });
   const proxy = new Proxy({
     transactions: layer,
+    replies: { retryAfterSeconds: 5 },
     isLocal,
     callRecorder: {
       started: async (call) => {
@@ -110,7 +112,7 @@ export function setup(): Harness {
         proxy.relayInDialog(req, st);
         return;
       }
-      proxy.relay(req, st, h.targets.map((t) => ('sourceIp' in t ? bindingTarget(t) : t)), h.relayOptions);
+      proxy.relay(req, st, h.targets.map((t) => ('flow' in t ? bindingTarget(t) : t)), h.relayOptions);
     },
     toCaller() {
       return fake.sent.filter((s) => s.target.address === CALLER.address && !s.msg.isRequest()).map((s) => s.msg as SipResponse);

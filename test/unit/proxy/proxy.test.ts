@@ -130,7 +130,7 @@ describe('proxy: forwarding to a target set (RFC 3261 §16.5, §16.6)', () => {
   });
 
   it('record-routes once when the request leaves over the transport it came in on', () => {
-    h.targets = [binding('sip:bob@b.invalid;transport=ws', B1, 40000, { transport: 'ws', connectionId: '9' })];
+    h.targets = [binding('sip:bob@b.invalid;transport=ws', B1, 40000, {}, { transport: 'ws', connectionId: 9 })];
     fromCaller(h, invite(), { transport: 'ws', connectionId: 7 });
     const a = only(h.sentTo(B1, 'INVITE'));
     assert.deepEqual(a.headerValues('record-route'), ['<sip:127.0.0.1:5060;transport=ws;lr>']);
@@ -151,7 +151,7 @@ describe('proxy: forwarding to a target set (RFC 3261 §16.5, §16.6)', () => {
   });
 
   it('reaches a TCP binding over the connection it registered on', () => {
-    h.targets = [binding('sip:bob@10.0.0.5:5070;transport=tcp', B1, 40123, { transport: 'tcp', connectionId: '17' })];
+    h.targets = [binding('sip:bob@10.0.0.5:5070;transport=tcp', B1, 40123, {}, { transport: 'tcp', connectionId: 17 })];
     fromCaller(h, invite());
     const sent = h.fake.sent.find((s) => s.msg.isRequest() && s.target.address === B1);
     assert.deepEqual({ ...sent?.target }, { transport: 'tcp', address: B1, port: 40123, connectionId: 17 });
@@ -485,7 +485,7 @@ describe('proxy: call records (user_call)', () => {
 
   it('keeps the call going when the recorder fails', async () => {
     h.proxy = new (h.proxy.constructor as typeof import('../../../src/proxy/proxy.ts').Proxy)({
-      transactions: h.layer, isLocal: () => false,
+      transactions: h.layer, replies: { retryAfterSeconds: 5 }, isLocal: () => false,
       callRecorder: { started: () => Promise.reject(new Error('db down')), update: () => Promise.resolve() },
     });
     fromCaller(h, invite());

@@ -96,7 +96,7 @@ describe('proxy: where a binding is reached', () => {
     assert.deepEqual(t.destination, { transport: 'udp', address: '127.0.0.1', port: 7000 });
   });
   it('sends over the registering connection for TCP', () => {
-    const t = bindingTarget(binding('sip:tv@198.51.100.4;transport=tcp', '198.51.100.4', 50123, { transport: 'tcp', connectionId: '9' }));
+    const t = bindingTarget(binding('sip:tv@198.51.100.4;transport=tcp', '198.51.100.4', 50123, {}, { transport: 'tcp', connectionId: 9 }));
     assert.deepEqual(t.destination, { transport: 'tcp', address: '198.51.100.4', port: 50123, connectionId: 9 });
   });
   it('knows the private address ranges', () => {

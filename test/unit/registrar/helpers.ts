@@ -1,6 +1,7 @@
 // Building REGISTER requests for the registrar tests.
 import { SipRequest, headerKey, type HeaderField, type SipResponse } from '../../../src/sip/message.ts';
-import type { Registrar, RegistrationSource } from '../../../src/registrar/registrar.ts';
+import type { Registrar } from '../../../src/registrar/registrar.ts';
+import type { Flow } from '../../../src/flow.ts';
 import type { ReplyPolicy } from '../../../src/replies.ts';
 import { answerOf } from '../../helpers/replies.ts';
 
@@ -36,8 +37,8 @@ export function request(o: RegisterOpts = {}): SipRequest {
   return new SipRequest(method, method === 'REGISTER' ? 'sip:example.com' : 'sip:bob@example.com', fields);
 }
 
-export const tcp = (connectionId = 'conn-1', port = 5070) => ({ transport: 'tcp', ip: '127.0.0.1', port, connectionId });
+export const tcp = (connectionId = 1, port = 5070): Flow => ({ transport: 'tcp', address: '127.0.0.1', port, connectionId });
 
 /** registrar.save's answer as routing sends it: the 200, or the failure it threw as a reply. */
-export const save = (r: Registrar, req: SipRequest, userId: string, source: RegistrationSource, policy?: ReplyPolicy): Promise<SipResponse> =>
+export const save = (r: Registrar, req: SipRequest, userId: string, source: Flow, policy?: ReplyPolicy): Promise<SipResponse> =>
   answerOf(req, r.save(req, userId, source), policy);

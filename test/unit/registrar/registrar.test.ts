@@ -186,8 +186,8 @@ describe('registrar (RFC 3261 §10.3)', () => {
   describe('RFC 5626 instance and reg-id', () => {
     it('replaces the binding with the same +sip.instance and reg-id', async () => {
       const inst = '"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>"';
-      await save(registrar, request({ contacts: [`<sip:alice@127.0.0.1:5070;transport=tcp>;+sip.instance=${inst};reg-id=1`], callId: 'a' }), 'alice', tcp('c1', 5070));
-      const res = await save(registrar, request({ contacts: [`<sip:alice@127.0.0.1:6000;transport=tcp>;+sip.instance=${inst};reg-id=1`], callId: 'b' }), 'alice', tcp('c2', 6000));
+      await save(registrar, request({ contacts: [`<sip:alice@127.0.0.1:5070;transport=tcp>;+sip.instance=${inst};reg-id=1`], callId: 'a' }), 'alice', tcp(1, 5070));
+      const res = await save(registrar, request({ contacts: [`<sip:alice@127.0.0.1:6000;transport=tcp>;+sip.instance=${inst};reg-id=1`], callId: 'b' }), 'alice', tcp(2, 6000));
       const list = await registrar.bindings('alice');
       assert.equal(list.length, 1);
       assert.equal(list[0].contact, 'sip:alice@127.0.0.1:6000;transport=tcp');
@@ -228,9 +228,9 @@ describe('registrar (RFC 3261 §10.3)', () => {
     });
 
     it('keeps the source address and connection of the REGISTER in the binding', async () => {
-      await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:1>'], extra: [['User-Agent', 'tv/1']] }), 'alice', tcp('conn-9', 5099));
+      await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:1>'], extra: [['User-Agent', 'tv/1']] }), 'alice', tcp(9, 5099));
       const [b] = await registrar.bindings('alice');
-      assert.deepEqual([b.transport, b.sourceIp, b.sourcePort, b.connectionId, b.userAgent], ['tcp', '127.0.0.1', 5099, 'conn-9', 'tv/1']);
+      assert.deepEqual([b.flow.transport, b.flow.address, b.flow.port, b.flow.connectionId, b.userAgent], ['tcp', '127.0.0.1', 5099, 9, 'tv/1']);
     });
   });
 
@@ -255,15 +255,15 @@ describe('registrar (RFC 3261 §10.3)', () => {
     });
 
     it('removes only the closed connection\'s bindings and reports netstate 0', async () => {
-      await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:1>'], callId: 'a' }), 'alice', tcp('c1'));
-      await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:2>'], callId: 'b' }), 'alice', tcp('c2'));
-      await save(registrar, request({ user: 'bob', contacts: ['<sip:b@127.0.0.1:3>'] }), 'bob', tcp('c3'));
+      await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:1>'], callId: 'a' }), 'alice', tcp(1));
+      await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:2>'], callId: 'b' }), 'alice', tcp(2));
+      await save(registrar, request({ user: 'bob', contacts: ['<sip:b@127.0.0.1:3>'] }), 'bob', tcp(3));
       changes = [];
-      const out = await registrar.connectionClosed('c1');
+      const out = await registrar.connectionClosed(1);
       assert.equal(out.length, 1);
-      assert.deepEqual((await registrar.bindings('alice')).map((b) => b.connectionId), ['c2']);
+      assert.deepEqual((await registrar.bindings('alice')).map((b) => b.flow.connectionId), [2]);
       assert.equal((await registrar.bindings('bob')).length, 1);
-      await registrar.connectionClosed('c2');
+      await registrar.connectionClosed(2);
       assert.deepEqual(changes.map((c) => [c.userId, c.presence.netstate]), [['alice', 1], ['alice', 0]]);
     });
 
@@ -298,7 +298,7 @@ describe('registrar (RFC 3261 §10.3)', () => {
 
     it('does not reject connectionClosed or expireNow when the store is down', async () => {
       store.down = true;
-      assert.deepEqual(await registrar.connectionClosed('c1'), []);
+      assert.deepEqual(await registrar.connectionClosed(1), []);
       assert.deepEqual(await registrar.expireNow(), []);
     });
 

@@ -31,7 +31,7 @@ function request(method: string, uri: string, o: { toTag?: boolean; extra?: stri
 
 const binding: Binding = {
   userId: 'bob', contact: 'sip:bob@192.0.2.9:5060', expiresAt: Date.now() + 60_000, q: null, callId: 'reg', cseq: 1, path: [],
-  instance: null, regId: null, transport: 'udp', sourceIp: '192.0.2.9', sourcePort: 5060, connectionId: null, userAgent: null, updatedAt: 1,
+  instance: null, regId: null, flow: { transport: 'udp', address: '192.0.2.9', port: 5060, connectionId: null }, userAgent: null, updatedAt: 1,
 };
 
 interface Fakes {
