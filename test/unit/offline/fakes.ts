@@ -79,8 +79,10 @@ export class FakeStore implements Store {
   async getCredentials() { return null; }
   async listUsers() { return []; }
   async userExists() { return true; }
+  async usersByRealm() { return []; }
   async saveBindings(): Promise<BindingChange> { unsupported('saveBindings'); }
   async getBindings(): Promise<Binding[]> { return []; }
+  async listBindings(): Promise<Binding[]> { return []; }
   async removeBindingsByConnection(): Promise<BindingChange[]> { return []; }
   async expireBindings(): Promise<BindingChange[]> { return []; }
   async getPresence(userId: string) { this.#check(); return this.presence.get(userId) ?? null; }
@@ -101,7 +103,7 @@ export class FakeStore implements Store {
     return this.calls
       .filter((c) => (q.missedBy === undefined || (c.otherUserId === q.missedBy && missed.includes(c.outcome))))
       .filter((c) => (!q.unnotified || c.notifiedAt === null))
-      .slice(0, q.limit ?? 1000);
+      .slice(-(q.limit ?? 1000)); // the newest, oldest first (as the SQL stores)
   }
   async markCallsNotified(ids: number[], at: number) {
     for (const c of this.calls) if (ids.includes(c.id)) c.notifiedAt = at;
