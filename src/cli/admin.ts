@@ -175,7 +175,7 @@ export function registerAdminCommands(program: Command): void {
     });
 
   const db = program.command('db').description('database schema');
-  db.command('migrate').description('create the database if it is missing (SQLite) and apply the schema migrations this version knows')
+  db.command('migrate').description('apply the schema migrations this version knows, creating a missing SQLite database')
     .addOption(dbOption()).addOption(profileOption())
     .action(async (opts: DbOpts) => {
       const version = await migrate(adminTarget(opts).url);
