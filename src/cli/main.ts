@@ -14,22 +14,41 @@ export function buildProgram(): Command {
   const program = new Command('tvphone')
     .description('SIP registrar and stateful proxy that keeps calls and messages for offline network TVs, and the TV agent')
     .version(pkg.version, '-V, --version')
-    .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   registerServeCommand(program);
   registerAdminCommands(program);
   registerTvCommand(program);
   registerCompletionCommand(program);
-  for (const c of program.commands) {
-    c.exitOverride();
-    for (const sub of c.commands) sub.exitOverride();
-  }
+  const each = (c: Command) => {
+    // a usage error: the command's usage line, where to find its options, then the error itself as the last line
+    c.exitOverride().configureOutput({
+      outputError: (str, write) => write(`Usage: ${commandPath(c)} ${c.usage()}\n(${commandPath(c)} --help lists the options)\n`
+        + `tvphone: ${str.replace(/^error: /, '')}`),
+    });
+    c.commands.forEach(each);
+  };
+  each(program);
   return program;
+}
+
+function commandPath(c: Command): string {
+  const names: string[] = [];
+  for (let p: Command | null = c; p; p = p.parent) names.unshift(p.name());
+  return names.join(' ');
+}
+
+/** `tvphone users list | head -1`: a reader that stops early is no error (exit 0, no stack trace). */
+function quietOnEpipe(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
 }
 
 /** Runs the CLI; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  quietOnEpipe();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

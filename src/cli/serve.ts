@@ -4,6 +4,8 @@ import { Option } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { loadProfile, parseListenSpec, validateProfile, type Profile } from '../config/profile.ts';
 import { resolveDatabaseUrl, envLogLevel } from '../config/env.ts';
+import type { Logger } from '../log/logger.ts';
+import type { CredentialStore } from '../store/store.ts';
 import { dbOption } from './options.ts';
 
 const DEFAULT_PROFILE_FILE = fileURLToPath(new URL('../../sip-profiles/default.json', import.meta.url));
@@ -47,6 +49,7 @@ export function registerServeCommand(program: Command): void {
         process.off('SIGINT', onInt).off('SIGTERM', onTerm);
         throw err;
       }
+      await warnOtherRealms(server.store, profile, log);
       await new Promise<void>((resolve) => {
         stop = (signal: string) => {
           log.info({ signal }, 'stopping');
@@ -56,6 +59,27 @@ export function registerServeCommand(program: Command): void {
         if (signalled !== null) stop(signalled);
       });
     });
+}
+
+/**
+ * A user's HA1 is made with one realm (RFC 7616 §3.4.2): after auth.realm changes, every user whose credentials
+ * were made with another realm fails digest authentication, so say so once at start (one grouped read).
+ */
+async function warnOtherRealms(store: Pick<CredentialStore, 'usersByRealm'>, profile: Profile, log: Logger): Promise<void> {
+  if (profile.auth.mode !== 'digest') return;
+  let byRealm: Array<{ realm: string; users: number }>;
+  try {
+    byRealm = await store.usersByRealm();
+  } catch {
+    return; // a store that is down at start is logged by the server; this check is not worth a second line
+  }
+  const other = byRealm.filter((r) => r.realm !== profile.auth.realm);
+  const users = other.reduce((n, r) => n + r.users, 0);
+  if (users === 0) return;
+  const realms = other.map((r) => `"${r.realm}" (${r.users})`).join(', ');
+  log.warn({ realm: profile.auth.realm, users, otherRealms: Object.fromEntries(other.map((r) => [r.realm, r.users])) },
+    `${users} users have HA1s made for realm ${realms}, not the profile auth.realm "${profile.auth.realm}": they cannot authenticate `
+    + 'until auth.realm is set back or their passwords are set again (tvphone users passwd --profile …)');
 }
 
 /** Command-line flags override the profile; the result is validated again like a profile. */

@@ -22,6 +22,11 @@ function classify(url: string): Kind {
   throw new TvphoneError('ERR_STORE_URL', `store URL ${redactUrl(url)} has an unknown scheme (use sqlite:, postgres:// or mssql://)`);
 }
 
+/** Throws ERR_STORE_URL for a URL no backend takes, without opening anything (to fail before a prompt). */
+export function checkStoreUrl(url: string): void {
+  classify(url);
+}
+
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<Store> {
   const k = classify(url);
   if (k.kind === 'sqlite') {

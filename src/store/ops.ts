@@ -148,6 +148,10 @@ export function* listUsers(): Op<UserRecord[]> {
   return rows.map((r) => ({ userId: String(r.user_id), realm: String(r.realm), createdAt: num(r.created_at) }));
 }
 
+export function* usersByRealm(): Op<Array<{ realm: string; users: number }>> {
+  return (yield* q('selectUsersByRealm')).rows.map((r) => ({ realm: String(r.realm), users: num(r.n) }));
+}
+
 export function* userExists(userId: string): Op<boolean> {
   return (yield* q('selectUser', userId)).rows.length > 0;
 }
@@ -204,6 +208,10 @@ export function* saveBindings(
 
 export function* getBindings(userId: string, now: EpochMs): Op<Binding[]> {
   return (yield* q('selectBindings', userId, now)).rows.map(toBinding);
+}
+
+export function* listBindings(now: EpochMs): Op<Binding[]> {
+  return (yield* q('selectAllBindings', now)).rows.map(toBinding);
 }
 
 export function* removeBindingsByConnection(connectionId: number, now: EpochMs): Op<BindingChange[]> {

@@ -5,6 +5,12 @@ import type { StateChangeListener } from './health.ts';
 export interface OpenStoreOptions {
   /** apply pending migrations at open (default true); false refuses a database that is behind */
   migrate?: boolean;
+  /**
+   * SQLite: create a missing file and its folder (default true); false refuses a missing file with
+   * ERR_STORE_MISSING, so a command that only reads does not leave an empty database behind a mistyped path.
+   * PostgreSQL and SQL Server never create the database itself.
+   */
+  create?: boolean;
   /** SQLite: how long writes gather before one commit (default 0: the writes of one tick) */
   groupCommitMs?: number;
   /** SQLite: how long a write waits for another process's lock, retried off the event loop, before 503 (default 3000) */

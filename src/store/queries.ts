@@ -32,6 +32,8 @@ export const QUERIES = {
   deleteUser: 'DELETE FROM users WHERE user_id = ?1',
   selectUsers: 'SELECT user_id, realm, created_at FROM users ORDER BY user_id',
   selectUser: 'SELECT user_id FROM users WHERE user_id = ?1',
+  /** how many users have HA1s made with each realm */
+  selectUsersByRealm: 'SELECT realm, COUNT(*) AS n FROM credentials GROUP BY realm ORDER BY realm',
 
   selectPresence: `SELECT ${PRESENCE_COLS} FROM user_property WHERE User_id = ?1`,
   /** the presence row read at the start of a binding change, locked until commit where the dialect can */
@@ -42,6 +44,7 @@ export const QUERIES = {
   selectAllPresence: `SELECT ${PRESENCE_COLS} FROM user_property ORDER BY User_id`,
 
   selectBindings: `SELECT ${BINDING_COLS} FROM bindings WHERE user_id = ?1 AND expires_at > ?2 ORDER BY updated_at, contact`,
+  selectAllBindings: `SELECT ${BINDING_COLS} FROM bindings WHERE expires_at > ?1 ORDER BY user_id, updated_at, contact`,
   updateBinding:
     'UPDATE bindings SET expires_at = ?3, q = ?4, call_id = ?5, cseq = ?6, path = ?7, instance = ?8, reg_id = ?9, transport = ?10, ' +
     'source_ip = ?11, source_port = ?12, connection_id = ?13, user_agent = ?14, updated_at = ?15 WHERE user_id = ?1 AND contact = ?2',
@@ -58,13 +61,20 @@ export const QUERIES = {
     'INSERT INTO user_call (User_id, otheruser_id, Call_date, Call_id, Outcome, Status) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id',
   selectCall: `SELECT ${CALL_COLS} FROM user_call WHERE id = ?1`,
   updateCall: 'UPDATE user_call SET Outcome = ?2, Status = ?3, Answered_at = ?4, Ended_at = ?5, Duration_ms = ?6 WHERE id = ?1',
-  /** ?1 user (caller or callee) or NULL, ?2 missed-by user or NULL, ?3 1 = only unnotified, ?4 limit */
+  /**
+   * ?1 user (caller or callee) or NULL, ?2 missed-by user or NULL, ?3 1 = only unnotified, ?4 limit: the newest ?4 calls
+   * (the primary key read backwards), handed back oldest first
+   */
   selectCalls:
-    `SELECT ${CALL_COLS} FROM user_call WHERE (?1 IS NULL OR User_id = ?1 OR otheruser_id = ?1) ` +
-    `AND (?2 IS NULL OR (otheruser_id = ?2 AND Outcome IN ${MISSED})) AND (?3 = 0 OR Notified_at IS NULL) ORDER BY id LIMIT ?4`,
-  /** selectCalls with only a missed-by user (every REGISTER asks it): ?1 callee, ?2 1 = only unnotified, ?3 limit; uses user_call_callee */
+    `SELECT * FROM (SELECT ${CALL_COLS} FROM user_call WHERE (?1 IS NULL OR User_id = ?1 OR otheruser_id = ?1) ` +
+    `AND (?2 IS NULL OR (otheruser_id = ?2 AND Outcome IN ${MISSED})) AND (?3 = 0 OR Notified_at IS NULL) ORDER BY id DESC LIMIT ?4) AS newest ORDER BY id`,
+  /**
+   * selectCalls with only a missed-by user (every REGISTER asks it): ?1 callee, ?2 1 = only unnotified, ?3 limit; uses
+   * user_call_callee; the newest ?3, oldest first
+   */
   selectMissedCalls:
-    `SELECT ${CALL_COLS} FROM user_call WHERE otheruser_id = ?1 AND Outcome IN ${MISSED} AND (?2 = 0 OR Notified_at IS NULL) ORDER BY id LIMIT ?3`,
+    `SELECT * FROM (SELECT ${CALL_COLS} FROM user_call WHERE otheruser_id = ?1 AND Outcome IN ${MISSED} AND (?2 = 0 OR Notified_at IS NULL) ` +
+    'ORDER BY id DESC LIMIT ?3) AS newest ORDER BY id',
   markCallNotified: 'UPDATE user_call SET Notified_at = ?2 WHERE id = ?1',
 
   insertMessage:

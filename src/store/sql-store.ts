@@ -25,11 +25,13 @@ export abstract class SqlStore implements Store {
   getCredentials(userId: string): Promise<Credentials | null> { return this.read(() => ops.getCredentials(userId)); }
   listUsers(): Promise<UserRecord[]> { return this.read(() => ops.listUsers()); }
   userExists(userId: string): Promise<boolean> { return this.read(() => ops.userExists(userId)); }
+  usersByRealm(): Promise<Array<{ realm: string; users: number }>> { return this.read(() => ops.usersByRealm()); }
 
   saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials): Promise<BindingChange> {
     return this.write(() => ops.saveBindings(userId, upsert, remove, removeAll, now, newUser));
   }
   getBindings(userId: string, now: EpochMs): Promise<Binding[]> { return this.read(() => ops.getBindings(userId, now)); }
+  listBindings(now: EpochMs): Promise<Binding[]> { return this.read(() => ops.listBindings(now)); }
   removeBindingsByConnection(connectionId: number, now: EpochMs): Promise<BindingChange[]> {
     return this.write(() => ops.removeBindingsByConnection(connectionId, now));
   }

@@ -112,6 +112,7 @@ export interface CallQuery {
   missedBy?: string;
   /** only missed calls whose notice has not been delivered */
   unnotified?: boolean;
+  /** at most the newest `limit` calls; the result is always oldest first */
   limit?: number;
 }
 
@@ -181,6 +182,8 @@ export interface CredentialStore {
   getCredentials(userId: string): Promise<Credentials | null>;
   listUsers(): Promise<UserRecord[]>;
   userExists(userId: string): Promise<boolean>;
+  /** how many users have credentials made with each realm (a realm change leaves the old HA1s unusable) */
+  usersByRealm(): Promise<Array<{ realm: string; users: number }>>;
 }
 
 /** bindings (usrloc) and the online state they make (user_property) */
@@ -192,6 +195,8 @@ export interface LocationStore {
    */
   saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials): Promise<BindingChange>;
   getBindings(userId: string, now: EpochMs): Promise<Binding[]>;
+  /** every unexpired binding of every user, by user, then as getBindings orders them (`tvphone registrations`) */
+  listBindings(now: EpochMs): Promise<Binding[]>;
   /** remove the bindings that came over a closed connection; one change per user affected */
   removeBindingsByConnection(connectionId: number, now: EpochMs): Promise<BindingChange[]>;
   /** remove bindings expired at `now`; one change per user affected */

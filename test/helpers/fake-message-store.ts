@@ -52,7 +52,7 @@ export class FakeStore implements MessageStore, CallLog, SubscriptionStore, Pick
     return this.calls
       .filter((c) => (q.missedBy === undefined || (c.otherUserId === q.missedBy && missed.includes(c.outcome))))
       .filter((c) => (!q.unnotified || c.notifiedAt === null))
-      .slice(0, q.limit ?? 1000);
+      .slice(-(q.limit ?? 1000)); // the newest, oldest first (as the SQL stores)
   }
   async markCallsNotified(ids: number[], at: number) {
     for (const c of this.calls) if (ids.includes(c.id)) c.notifiedAt = at;

@@ -101,7 +101,9 @@ describe('interop: baresip user agents through tvphone', function () {
       dir: work, user: 'alice', password: 'alice-pw', serverPort: ts.udp.port, source: join(work, 'alice.wav'), quitAfterS: 12, interactive: true,
       commands: [`/dial sip:bob@${LOOPBACK}:${ts.udp.port}`],
     });
-    await bob.proc.waitFor(/Incoming call from/, 5000);
+    await bob.proc.waitFor(/Incoming call from/, 8000).catch((err: Error) => {
+      throw new Error(`${err.message}\nalice: ${alice.proc.stdout().slice(-1500)} ${alice.proc.stderr().slice(-500)}`);
+    });
     alice.command('/hangup');
     await bob.proc.waitFor(/terminated|closed/i, 5000);
     await until(async () => (await ts!.server.store.listCalls({ userId: 'bob' }))[0]?.outcome === 'cancelled', 5000, 'user_call outcome cancelled');

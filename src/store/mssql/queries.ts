@@ -13,12 +13,13 @@ export const MSSQL_QUERIES = renumber(
     insertCall:
       'INSERT INTO user_call (User_id, otheruser_id, Call_date, Call_id, Outcome, Status) VALUES (?1, ?2, ?3, ?4, ?5, ?6); ' +
       'SELECT CAST(SCOPE_IDENTITY() AS BIGINT) AS id',
+    // the newest TOP(n) in a derived table (T-SQL allows its ORDER BY with TOP), handed back oldest first
     selectCalls:
-      `SELECT TOP(?4) ${COLUMNS.CALL_COLS} FROM user_call WHERE (?1 IS NULL OR User_id = ?1 OR otheruser_id = ?1) ` +
-      `AND (?2 IS NULL OR (otheruser_id = ?2 AND Outcome IN ${COLUMNS.MISSED})) AND (?3 = 0 OR Notified_at IS NULL) ORDER BY id`,
+      `SELECT * FROM (SELECT TOP(?4) ${COLUMNS.CALL_COLS} FROM user_call WHERE (?1 IS NULL OR User_id = ?1 OR otheruser_id = ?1) ` +
+      `AND (?2 IS NULL OR (otheruser_id = ?2 AND Outcome IN ${COLUMNS.MISSED})) AND (?3 = 0 OR Notified_at IS NULL) ORDER BY id DESC) AS newest ORDER BY id`,
     selectMissedCalls:
-      `SELECT TOP(?3) ${COLUMNS.CALL_COLS} FROM user_call WHERE otheruser_id = ?1 AND Outcome IN ${COLUMNS.MISSED} ` +
-      'AND (?2 = 0 OR Notified_at IS NULL) ORDER BY id',
+      `SELECT * FROM (SELECT TOP(?3) ${COLUMNS.CALL_COLS} FROM user_call WHERE otheruser_id = ?1 AND Outcome IN ${COLUMNS.MISSED} ` +
+      'AND (?2 = 0 OR Notified_at IS NULL) ORDER BY id DESC) AS newest ORDER BY id',
     insertMessage:
       'INSERT INTO messages (to_user, from_uri, from_header, to_uri, content_type, body, body_bytes, received_at, expires_at, state, attempts) ' +
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0); SELECT CAST(SCOPE_IDENTITY() AS BIGINT) AS id",

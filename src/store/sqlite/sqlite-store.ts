@@ -8,7 +8,7 @@
 // the batch goes back to the queue and is tried again on a timer until `lockWaitMs`, then fails as unavailable
 // (the server answers 503) — so the server keeps answering everything else meanwhile.
 
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { StoreUnavailableError, TvphoneError } from '../../errors.ts';
@@ -22,6 +22,8 @@ import { runSync, SqlStore } from '../sql-store.ts';
 export interface SqliteStoreOptions {
   /** apply pending migrations at open (default true) */
   migrate?: boolean;
+  /** create the file and its folder when missing (default true); false refuses a missing file (ERR_STORE_MISSING) */
+  create?: boolean;
   /** how long writes gather before one commit; 0 (default) = the writes of the current tick */
   groupCommitMs?: number;
   /** most writes in one transaction (default 5000); the rest go in the next */
@@ -88,11 +90,15 @@ export class SqliteStore extends SqlStore {
     this.#lockWaitMs = opts.lockWaitMs ?? 3000;
   }
 
-  /** Open (creating the file and its directory when missing) and migrate. */
+  /** Open (creating the file and its directory when missing, unless `create: false`) and migrate. */
   static open(path: string, opts: SqliteStoreOptions = {}): SqliteStore {
+    const memory = path === ':memory:';
+    if (!memory && opts.create === false && !existsSync(path)) {
+      throw new TvphoneError('ERR_STORE_MISSING', `no SQLite database at ${path} (check --db; tvphone db migrate or users add creates one)`);
+    }
     let db: DatabaseSync;
     try {
-      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+      if (!memory && opts.create !== false) mkdirSync(dirname(path), { recursive: true });
       db = new DatabaseSync(path, { timeout: opts.busyTimeoutMs ?? 10, enableForeignKeyConstraints: true });
       db.exec('PRAGMA journal_mode = WAL');
       db.exec('PRAGMA synchronous = FULL');

@@ -102,7 +102,7 @@ describe('the packed tvphone package (compiled JavaScript)', function () {
     const z = await run(process.execPath, bin, ['completion', 'zsh'], work);
     assert.equal(z.code, 0, z.stderr);
     assert.match(z.stdout, /^#compdef tvphone\n/);
-    assert.ok(z.stdout.includes("'migrate:apply the schema migrations this version knows'"));
+    assert.ok(z.stdout.includes("'migrate:apply the schema migrations this version knows, creating a missing SQLite database'"));
     assert.equal((await run(process.execPath, bin, ['completion', 'fish'], work)).code, 1);
 
     const script = `${b.stdout}\nCOMP_WORDS=(tvphone users a); COMP_CWORD=2; _tvphone; echo "\${COMPREPLY[*]}"

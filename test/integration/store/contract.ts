@@ -72,6 +72,19 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         assert.deepEqual(listed, [{ userId: u('1001'), realm: 'tv.example', createdAt: T0 }]);
       });
 
+      it('counts users by the realm of their credentials', async function () {
+        const s = await openOne();
+        const before = new Map((await s.usersByRealm()).map((r) => [r.realm, r.users]));
+        const realm = `${prefix}.example`;
+        await s.addUser(creds(u('1'), realm), T0);
+        await s.addUser(creds(u('2'), realm), T0);
+        await s.addUser(creds(u('3'), `old.${realm}`), T0);
+        const after = new Map((await s.usersByRealm()).map((r) => [r.realm, r.users]));
+        assert.equal(after.get(realm), 2);
+        assert.equal(after.get(`old.${realm}`), 1);
+        assert.equal(after.get('tv.example') ?? 0, before.get('tv.example') ?? 0);
+      });
+
       it('refuses to add a user twice', async function () {
         const s = await openOne();
         await s.addUser(creds(u('1001')), T0);
@@ -207,6 +220,16 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         assert.deepEqual(await s.removeBindingsByConnection(conn, T0 + 2), []);
       });
 
+      it('lists the unexpired bindings of every user, by user', async function () {
+        const s = await openOne();
+        await s.saveBindings(u('b'), [binding(u('b'), 'b1', { updatedAt: T0 + 1 }), binding(u('b'), 'b0', { expiresAt: T0 + 10 })], [], false, T0);
+        const a = binding(u('a'), 'a');
+        await s.saveBindings(u('a'), [a], [], false, T0);
+        const mine = (await s.listBindings(T0 + 100)).filter((b) => b.userId.startsWith(prefix));
+        assert.deepEqual(mine.map((b) => [b.userId, b.contact]), [[u('a'), a.contact], [u('b'), binding(u('b'), 'b1').contact]]);
+        assert.deepEqual(mine[0], a);
+      });
+
       it('lists presence of every user', async function () {
         const s = await openOne();
         await s.addUser(creds(u('a')), T0);
@@ -244,7 +267,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         const left = await s.listCalls({ missedBy: u('tv'), unnotified: true });
         assert.deepEqual(left.map((c) => c.id), [ids[3], ids[4]]);
         assert.equal((await s.listCalls({ missedBy: u('tv') }))[0].notifiedAt, T0 + 100);
-        assert.equal((await s.listCalls({ userId: u('tv'), limit: 2 })).length, 2);
+        assert.deepEqual((await s.listCalls({ userId: u('tv'), limit: 2 })).map((c) => c.callId), ['c-rejected', 'out']);
+        assert.deepEqual((await s.listCalls({ missedBy: u('tv'), limit: 2 })).map((c) => c.outcome), ['busy', 'cancelled']);
         assert.equal((await s.listCalls({ userId: u('tv') })).length, 7);
       });
     });

@@ -42,6 +42,16 @@ describe('SQL Server T-SQL (parsed with node-sql-parser, dialect transactsql)', 
     }
   });
 
+  it('reads the newest calls (TOP of id DESC in a derived table) and hands them back oldest first', function () {
+    for (const [name, top] of [['selectCalls', '@p4'], ['selectMissedCalls', '@p3']] as const) {
+      const text = MSSQL_QUERIES[name];
+      assert.match(text, new RegExp(`^SELECT \\* FROM \\(SELECT TOP\\(${top}\\) .* ORDER BY id DESC\\) AS newest ORDER BY id$`));
+      const ast = parser.astify(text, { database: 'transactsql' });
+      const select = (Array.isArray(ast) ? ast[0] : ast) as unknown as { from: Array<{ expr?: { ast?: { orderby?: Array<{ type: string }> } } }> };
+      assert.equal(select.from[0].expr?.ast?.orderby?.[0]?.type, 'DESC');
+    }
+  });
+
   it('the parser does reject what is not T-SQL', function () {
     assert.throws(() => parseTsql('SELECT FROM WHERE'));
   });
