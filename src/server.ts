@@ -80,7 +80,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     transport = opts.transport ?? await NetworkTransport.listen({
       listeners, idleTimeout: profile.transport.tcpIdleSeconds * 1000, maxConnections: profile.transport.maxConnections,
       maxMessageSize: Math.max(65_535, profile.messages.maxBytes + 8192),
-      onError: (err) => log.debug({ err }, 'transport'),
+      onError: (err) => log.debug({ err }, 'transport'), log: log.child({ mod: 'sip' }),
     });
   } catch (err) {
     if (!opts.store) await store.close();
@@ -138,7 +138,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     sendInDialog: (req, sub: Subscription) => sendRequest(transactions, req, dialogTarget(sub)),
   });
 
-  const calls = new Calls({ store, clock });
+  const calls = new Calls({ store, clock, log: log.child({ mod: 'calls' }) });
   const proxy = new Proxy({
     transactions, clock, log: log.child({ mod: 'proxy' }), replies,
     isLocal: (uri) => domains.isLocalUri(uri),

@@ -2,6 +2,10 @@
 // directly; a proxied call is recorded as the proxy reports it (started → updated with its outcome).
 import type { CallLog, CallUpdate, NewCall } from '../store/store.ts';
 import type { Clock } from '../clock.ts';
+import type { Logger } from '../log/logger.ts';
+
+/** Calls in progress remembered for their log line; beyond this the oldest is forgotten (a BYE that never came). */
+const MAX_TRACKED = 50_000;
 
 /** Who calls whom (user ids, not URIs) in which SIP call. */
 export interface CallParties {
@@ -13,29 +17,51 @@ export interface CallParties {
 export interface CallsOptions {
   store: Pick<CallLog, 'recordCall' | 'updateCall'>;
   clock: Pick<Clock, 'now'>;
+  /** one info line per call: caller, callee, outcome, status, duration */
+  log?: Logger;
 }
 
 export class Calls {
   readonly #store: Pick<CallLog, 'recordCall' | 'updateCall'>;
   readonly #clock: Pick<Clock, 'now'>;
+  readonly #log?: Logger;
+  /** record id → the call, while its outcome or its end is still to come (Map order = age) */
+  readonly #live = new Map<number, { caller: string; callee: string; callId: string; outcome?: string; status?: number | null }>();
 
   constructor(opts: CallsOptions) {
     this.#store = opts.store;
     this.#clock = opts.clock;
+    this.#log = opts.log;
   }
 
   /** The seed: a call to an offline user is written to user_call, kept for the callee's next REGISTER (missed-call notice). */
   async offline(call: CallParties): Promise<void> {
     await this.#store.recordCall({ userId: call.caller, otherUserId: call.callee, callDate: this.#clock.now(), callId: call.callId, outcome: 'offline', status: 480 });
+    this.#log?.info({ caller: call.caller, callee: call.callee, callId: call.callId, outcome: 'offline', status: 480 }, 'call');
   }
 
   /** The proxy's call recorder: a proxied INVITE started (outcome pending); resolves with its record id. */
-  started(call: NewCall): Promise<number> {
-    return this.#store.recordCall(call);
+  async started(call: NewCall): Promise<number> {
+    const id = await this.#store.recordCall(call);
+    if (this.#live.size >= MAX_TRACKED) this.#live.delete(this.#live.keys().next().value!);
+    this.#live.set(id, { caller: call.userId, callee: call.otherUserId, callId: call.callId });
+    return id;
   }
 
   /** The proxy's call recorder: the call was answered, failed or ended. */
-  update(id: number, update: CallUpdate): Promise<void> {
-    return this.#store.updateCall(id, update);
+  async update(id: number, update: CallUpdate): Promise<void> {
+    await this.#store.updateCall(id, update);
+    const call = this.#live.get(id);
+    if (call === undefined) return;
+    if (update.outcome !== undefined) {
+      call.outcome = update.outcome;
+      call.status = update.status;
+    }
+    // an answered call is logged when it ends (with its duration); any other outcome is final at once
+    if (update.endedAt != null || (update.outcome !== undefined && update.outcome !== 'answered' && update.outcome !== 'pending')) {
+      this.#live.delete(id);
+      const durationS = update.durationMs != null ? Math.round(update.durationMs / 1000) : null;
+      this.#log?.info({ caller: call.caller, callee: call.callee, callId: call.callId, outcome: call.outcome ?? 'answered', status: call.status ?? null, durationS }, 'call');
+    }
   }
 }

@@ -75,7 +75,7 @@ export class Registrar {
       if (plan.kind === 'query') return { response: registrationOk(req, existing, now, false), added: null };
       const newUser = this.#createUsers ? { userId, realm: this.#createUsers.realm, ha1Md5: '', ha1Sha256: '' } : undefined;
       const change = await this.#store.saveBindings(userId, plan.upsert, plan.remove, plan.removeAll, now, newUser);
-      this.#log?.info({ userId, bindings: change.bindings.length, netstate: change.presence.netstate }, 'bindings saved');
+      this.#logChanges(userId, existing, plan, change, source);
       this.#emit(change);
       const added = plan.upsert.length > 0 ? newestBinding(orderBindings(change.bindings)) ?? null : null;
       return { response: registrationOk(req, change.bindings, now, plan.supportsPath), added };
@@ -85,6 +85,21 @@ export class Registrar {
       if (err instanceof StoreUnavailableError) this.#log?.warn({ userId, err }, 'store unavailable: REGISTER answered 503');
       throw err;
     }
+  }
+
+  /** A binding added or removed at info, a refresh at debug (most REGISTERs are refreshes), with the flow it came over. */
+  #logChanges(userId: string, before: readonly Binding[], plan: { upsert: Binding[]; remove: string[]; removeAll: boolean }, change: BindingChange, flow: Flow): void {
+    const log = this.#log;
+    if (!log) return;
+    const had = new Set(before.map((b) => b.contact));
+    const kept = new Set(change.bindings.map((b) => b.contact));
+    const from = `${flow.transport}:${flow.address}:${flow.port}`;
+    for (const b of plan.upsert) {
+      const fields = { userId, contact: b.contact, expires: Math.round((b.expiresAt - this.#clock.now()) / 1000), from, userAgent: b.userAgent };
+      if (had.has(b.contact)) log.debug(fields, 'binding refreshed');
+      else log.info(fields, 'binding added');
+    }
+    for (const b of before) if (!kept.has(b.contact)) log.info({ userId, contact: b.contact, from }, 'binding removed');
   }
 
   /**
@@ -111,7 +126,10 @@ export class Registrar {
   async connectionClosed(connectionId: number): Promise<BindingChange[]> {
     try {
       const changes = await this.#store.removeBindingsByConnection(connectionId, this.#clock.now());
-      for (const change of changes) this.#emit(change);
+      for (const change of changes) {
+        this.#log?.info({ userId: change.userId, connectionId, bindings: change.bindings.length }, 'bindings removed: connection lost');
+        this.#emit(change);
+      }
       return changes;
     } catch (err) {
       this.#log?.warn({ connectionId, err }, 'could not remove the bindings of a closed connection');

@@ -7,6 +7,7 @@ import { networkInterfaces } from 'node:os';
 import tls from 'node:tls';
 import type { WebSocket } from 'ws';
 import type { SipMessage, SipRequest } from '../sip/message.ts';
+import type { Logger } from '../log/logger.ts';
 import { SipParseError } from '../sip/parse-error.ts';
 import { parseMessage } from '../sip/parser.ts';
 import { serializeMessage } from '../sip/serializer.ts';
@@ -40,6 +41,8 @@ export interface NetworkTransportOptions {
   advertisedHost?: string;
   /** a listener callback threw, or a socket failed: for the log */
   onError?: (err: unknown) => void;
+  /** the SIP trace: each message in and out, one line at debug (its start line), the whole text at trace */
+  log?: Logger;
 }
 
 interface UdpListener {
@@ -73,6 +76,7 @@ export class NetworkTransport implements Transport, ConnectionOwner {
   private readonly udpMax: number;
   private readonly connectTimeout: number;
   private readonly options: NetworkTransportOptions;
+  private readonly trace: Logger | undefined;
   /** our interface addresses, read once at start: the sent-by of a wildcard listener is chosen among them */
   private readonly interfaces: InterfaceAddress[] = Object.values(networkInterfaces()).flatMap((a) => a ?? [])
     .map((i) => ({ address: i.address, netmask: i.netmask, family: i.family, internal: i.internal }));
@@ -85,6 +89,7 @@ export class NetworkTransport implements Transport, ConnectionOwner {
 
   private constructor(options: NetworkTransportOptions) {
     this.options = options;
+    this.trace = options.log;
     this.idleTimeout = options.idleTimeout ?? 600_000;
     this.maxConnections = options.maxConnections ?? 10_000;
     this.maxMessageSize = options.maxMessageSize ?? 65_535;
@@ -205,6 +210,7 @@ export class NetworkTransport implements Transport, ConnectionOwner {
     }
     if (bytes.length > this.maxMessageSize) return fail(onError, new Error(`message of ${bytes.length} bytes exceeds ${this.maxMessageSize}`));
     const address = stripBrackets(target.address);
+    if (this.trace?.isLevelEnabled('debug')) this.traceMessage('out', bytes, target);
     if (target.transport === 'udp') {
       // RFC 3261 §18.1.1: a request larger than 1300 bytes (path MTU unknown) MUST go over a congestion-controlled transport.
       if (bytes.length > this.udpMax && msg.isRequest() && this.streams.length > 0 && setTopViaTransport(msg, 'TCP')) {
@@ -407,6 +413,7 @@ export class NetworkTransport implements Transport, ConnectionOwner {
       this.counters.dropped++;
       return;
     }
+    if (this.trace?.isLevelEnabled('debug')) this.traceMessage('in', serializeMessage(msg), source);
     for (const l of this.messageListeners) {
       try {
         l(msg, source);
@@ -414,6 +421,16 @@ export class NetworkTransport implements Transport, ConnectionOwner {
         this.report(err);
       }
     }
+  }
+
+  /** One debug line per message (start line, peer, size), and the whole message at trace. */
+  private traceMessage(dir: 'in' | 'out', bytes: Buffer, peer: { transport: string; address: string; port: number }): void {
+    const text = bytes.toString('latin1');
+    const eol = text.indexOf('\r\n');
+    const fields = { dir, peer: `${peer.transport}:${peer.address}:${peer.port}`, bytes: bytes.length, head: eol < 0 ? text.slice(0, 200) : text.slice(0, Math.min(eol, 200)) };
+    // credentials never reach a log, not even the trace
+    if (this.trace!.isLevelEnabled('trace')) this.trace!.trace({ ...fields, text: text.replace(/^((?:proxy-)?authorization[ \t]*:)[^\r\n]*/gim, '$1 [redacted]') }, 'sip');
+    else this.trace!.debug(fields, 'sip');
   }
 
   /** Close idle stream connections (no traffic for idleTimeout). */
