@@ -146,6 +146,9 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     callRecorder: calls,
   });
 
+  // the TCP/TLS/WS flows of an earlier run are gone: their users are offline until they register again (done before
+  // the router exists, so no REGISTER of this run can be taken for one of them)
+  await registrar.dropConnectionBindings({ closing: false });
   router = new Router({ auth, registrar, proxy, silo, presence, calls, domains, domain: primaryDomain, log: log.child({ mod: 'routing' }), replies });
   registrar.start();
   if (profile.trunks.length) log.warn({ trunks: profile.trunks.map((t) => t.name) }, 'trunks are validated but not used for routing yet');
@@ -165,6 +168,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
         await proxy.close();
         await presence?.close();
         await silo.close();
+        await registrar.dropConnectionBindings({ closing: true });
         await registrar.close();
         await transactions.close();
         await transport.close();

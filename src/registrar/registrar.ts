@@ -47,6 +47,8 @@ export class Registrar {
   #timer: TimerHandle | null = null;
   #started = false;
   #expiring = false;
+  /** shutting down: a connection closing now has had its bindings removed already */
+  #flowsDropped = false;
 
   constructor(opts: RegistrarOptions) {
     this.#store = opts.store;
@@ -124,6 +126,7 @@ export class Registrar {
    * Never rejects: a store failure is logged and the bindings expire later instead.
    */
   async connectionClosed(connectionId: number): Promise<BindingChange[]> {
+    if (this.#flowsDropped) return []; // shutting down: dropConnectionBindings took them all
     try {
       const changes = await this.#store.removeBindingsByConnection(connectionId, this.#clock.now());
       for (const change of changes) {
@@ -163,8 +166,26 @@ export class Registrar {
     this.#timer = this.#clock.set(runExpiry, this.#expiryIntervalMs, this);
   }
 
+  /**
+   * Every binding bound to a TCP/TLS/WS connection goes: at start (the connections of the process before are gone)
+   * and at shutdown (ours are about to go), so user_property tells the truth. Never rejects.
+   */
+  async dropConnectionBindings(opts: { closing: boolean }): Promise<BindingChange[]> {
+    if (opts.closing) this.#flowsDropped = true;
+    try {
+      const changes = await this.#store.removeConnectionBindings(this.#clock.now());
+      for (const change of changes) this.#emit(change);
+      if (changes.length > 0) this.#log?.info({ users: changes.length, at: opts.closing ? 'shutdown' : 'start' }, 'bindings of connections removed');
+      return changes;
+    } catch (err) {
+      this.#log?.warn({ err }, 'could not remove the bindings of connections; they expire later');
+      return [];
+    }
+  }
+
   /** Stop the expiry timer. Idempotent. */
   async close(): Promise<void> {
+    this.#flowsDropped = true;
     this.#started = false;
     if (this.#timer !== null) this.#clock.clear(this.#timer);
     this.#timer = null;

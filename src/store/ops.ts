@@ -226,6 +226,17 @@ export function* removeBindingsByConnection(connectionId: number, now: EpochMs):
   return changes;
 }
 
+export function* removeConnectionBindings(now: EpochMs): Op<BindingChange[]> {
+  const users = (yield* q('selectUsersOnAnyConnection')).rows.map((r) => String(r.user_id)).sort();
+  const changes: BindingChange[] = [];
+  for (const userId of users) {
+    changes.push(yield* changeBindings(userId, now, undefined, function* () {
+      yield* q('deleteAllConnectionBindings', userId);
+    }));
+  }
+  return changes;
+}
+
 export function* expireBindings(now: EpochMs): Op<BindingChange[]> {
   const users = (yield* q('selectUsersWithExpiredBindings', now)).rows.map((r) => String(r.user_id)).sort();
   const changes: BindingChange[] = [];

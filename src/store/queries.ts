@@ -56,6 +56,8 @@ export const QUERIES = {
   selectUsersWithExpiredBindings: 'SELECT DISTINCT user_id FROM bindings WHERE expires_at <= ?1',
   selectUsersOnConnection: 'SELECT DISTINCT user_id FROM bindings WHERE connection_id = ?1',
   deleteConnectionBindings: 'DELETE FROM bindings WHERE user_id = ?1 AND connection_id = ?2',
+  selectUsersOnAnyConnection: 'SELECT DISTINCT user_id FROM bindings WHERE connection_id IS NOT NULL',
+  deleteAllConnectionBindings: 'DELETE FROM bindings WHERE user_id = ?1 AND connection_id IS NOT NULL',
 
   insertCall:
     'INSERT INTO user_call (User_id, otheruser_id, Call_date, Call_id, Outcome, Status) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id',

@@ -32,6 +32,7 @@ export abstract class SqlStore implements Store {
   }
   getBindings(userId: string, now: EpochMs): Promise<Binding[]> { return this.read(() => ops.getBindings(userId, now)); }
   listBindings(now: EpochMs): Promise<Binding[]> { return this.read(() => ops.listBindings(now)); }
+  removeConnectionBindings(now: EpochMs): Promise<BindingChange[]> { return this.write(() => ops.removeConnectionBindings(now)); }
   removeBindingsByConnection(connectionId: number, now: EpochMs): Promise<BindingChange[]> {
     return this.write(() => ops.removeBindingsByConnection(connectionId, now));
   }

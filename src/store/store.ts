@@ -199,6 +199,8 @@ export interface LocationStore {
   listBindings(now: EpochMs): Promise<Binding[]>;
   /** remove the bindings that came over a closed connection; one change per user affected */
   removeBindingsByConnection(connectionId: number, now: EpochMs): Promise<BindingChange[]>;
+  /** remove every binding bound to a connection (TCP/TLS/WS flows die with the process): at start and at shutdown */
+  removeConnectionBindings(now: EpochMs): Promise<BindingChange[]>;
   /** remove bindings expired at `now`; one change per user affected */
   expireBindings(now: EpochMs): Promise<BindingChange[]>;
   getPresence(userId: string): Promise<Presence | null>;

@@ -50,6 +50,18 @@ export class FakeStore {
     return this.#change(userId, now);
   }
 
+  async removeConnectionBindings(now: EpochMs): Promise<BindingChange[]> {
+    this.#check();
+    const out: BindingChange[] = [];
+    for (const [userId, list] of this.bindings) {
+      const kept = list.filter((b) => b.flow.connectionId === null);
+      if (kept.length === list.length) continue;
+      this.bindings.set(userId, kept);
+      out.push(this.#change(userId, now));
+    }
+    return out;
+  }
+
   async removeBindingsByConnection(connectionId: number, now: EpochMs): Promise<BindingChange[]> {
     this.#check();
     const out: BindingChange[] = [];

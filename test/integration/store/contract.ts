@@ -220,6 +220,18 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         assert.deepEqual(await s.removeBindingsByConnection(conn, T0 + 2), []);
       });
 
+      it('removes every connection-bound binding at once (start and shutdown), keeping the others', async function () {
+        const s = await openOne();
+        await s.saveBindings(u('x'), [binding(u('x'), 'tcp'), binding(u('x'), 'udp', {}, { transport: 'udp', connectionId: null })], [], false, T0);
+        await s.saveBindings(u('y'), [binding(u('y'), 'tcp')], [], false, T0);
+        const mine = (await s.removeConnectionBindings(T0 + 1)).filter((c) => c.userId.startsWith(prefix));
+        assert.deepEqual(mine.map((c) => [c.userId, c.presence.netstate, c.bindings.map((b) => b.flow.transport)]), [
+          [u('x'), 1, ['udp']],
+          [u('y'), 0, []],
+        ]);
+        assert.deepEqual((await s.removeConnectionBindings(T0 + 2)).filter((c) => c.userId.startsWith(prefix)), []);
+      });
+
       it('lists the unexpired bindings of every user, by user', async function () {
         const s = await openOne();
         await s.saveBindings(u('b'), [binding(u('b'), 'b1', { updatedAt: T0 + 1 }), binding(u('b'), 'b0', { expiresAt: T0 + 10 })], [], false, T0);
