@@ -1,7 +1,7 @@
 // Composition root of the server: reads the profile, opens the store, binds the transports and wires
 // transaction layer → routing script → capabilities. Start with startServer(), stop with close().
 import { randomBytes } from 'node:crypto';
-import { readListenerTls, type Profile } from './config/profile.ts';
+import { profileChanges, readListenerTls, type Profile } from './config/profile.ts';
 import type { Logger } from './log/logger.ts';
 import { TvphoneError } from './errors.ts';
 import { openStore, redactUrl } from './store/open.ts';
@@ -39,6 +39,12 @@ export interface ServerOptions<T extends ServerTransport = NetworkTransport> {
   transport?: T;
 }
 
+/** What SIGHUP may change in a running server (profile field paths); the rest needs a restart. */
+const RELOADABLE = [
+  'name', 'registrar', 'domains', 'auth.algorithms', 'auth.algorithmsByUserAgent', 'auth.nonceTtlSeconds',
+  'messages.quotaCount', 'messages.quotaBytes', 'messages.expirySeconds', 'messages.retentionSeconds', 'presence', 'retryAfterSeconds',
+];
+
 export interface TvphoneServer<T extends ServerTransport = NetworkTransport> {
   readonly listeners: ListenerInfo[];
   readonly store: Store;
@@ -47,6 +53,11 @@ export interface TvphoneServer<T extends ServerTransport = NetworkTransport> {
   readonly registrar: Registrar;
   /** the operator HTTP endpoint (/metrics, /presence, /health) when the profile sets admin.listen */
   readonly admin: AdminHttp | null;
+  /**
+   * SIGHUP: applies what a running server can change (registrar limits, domains, the auth challenges and nonce
+   * lifetime, message limits, presence policy, Retry-After) and names what needs a restart (listeners, store …).
+   */
+  reload(next: Profile): { applied: string[]; needsRestart: string[] };
   /** stops listening, finishes nothing new, closes the store; idempotent */
   close(): Promise<void>;
 }
@@ -156,10 +167,29 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
 
   let admin: AdminHttp | null = null;
   let closing: Promise<void> | null = null;
+  let current = profile;
   const server: TvphoneServer<ServerTransport> = {
     listeners: bound, store, transport, transactions, registrar,
     get admin() {
       return admin;
+    },
+    reload(next) {
+      const changed = profileChanges(current, next);
+      const applied = changed.filter((c) => RELOADABLE.some((p) => c === p || c.startsWith(`${p}.`)));
+      const needsRestart = changed.filter((c) => !applied.includes(c));
+      if (applied.length > 0) {
+        registrar.reconfigure(next.registrar);
+        domains.reconfigure(next.domains);
+        auth.reconfigure({ algorithms: next.auth.algorithms, algorithmsByUserAgent: next.auth.algorithmsByUserAgent, nonceTtlMs: next.auth.nonceTtlSeconds * 1000 });
+        silo.reconfigure({
+          quotaCount: next.messages.quotaCount, quotaBytes: next.messages.quotaBytes,
+          expiryMs: next.messages.expirySeconds * 1000, retentionMs: next.messages.retentionSeconds * 1000,
+        });
+        presence?.reconfigure({ maxExpires: next.presence.maxExpires, mayWatch: next.presence.policy === 'any' ? () => true : undefined });
+        replies.retryAfterSeconds = next.retryAfterSeconds;
+      }
+      current = next;
+      return { applied, needsRestart };
     },
     close() {
       // reverse order of creation, each awaited

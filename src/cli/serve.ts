@@ -41,19 +41,34 @@ export function registerServeCommand(program: Command): void {
       const onSignal = (signal: string) => (stop ? stop(signal) : (signalled ??= signal));
       const onInt = () => onSignal('SIGINT');
       const onTerm = () => onSignal('SIGTERM');
-      process.on('SIGINT', onInt).on('SIGTERM', onTerm);
+      // SIGHUP: read the profile again and apply what a running server can change; a bad profile changes nothing
+      let reload: (() => void) | null = null;
+      const onHup = () => (reload ? reload() : log.warn('SIGHUP while starting: ignored'));
+      process.on('SIGINT', onInt).on('SIGTERM', onTerm).on('SIGHUP', onHup);
       let server: Awaited<ReturnType<typeof startServer>>;
       try {
         server = await startServer({ profile, log, dbUrl: resolveDatabaseUrl(opts.db, profile.store.url) });
       } catch (err) {
-        process.off('SIGINT', onInt).off('SIGTERM', onTerm);
+        process.off('SIGINT', onInt).off('SIGTERM', onTerm).off('SIGHUP', onHup);
         throw err;
       }
       await warnOtherRealms(server.store, profile, log);
+      reload = () => {
+        let next: Profile;
+        try {
+          next = applyFlags(loadProfile(opts.profile ?? DEFAULT_PROFILE_FILE), opts);
+        } catch (err) {
+          log.error({ reason: (err as Error).message }, 'profile not reloaded: the running one stays');
+          return;
+        }
+        const { applied, needsRestart } = server.reload(next);
+        log.info({ changed: applied }, applied.length ? 'profile reloaded' : 'profile reloaded: nothing to change');
+        if (needsRestart.length) log.warn({ settings: needsRestart }, 'these settings take effect at the next restart');
+      };
       await new Promise<void>((resolve) => {
         stop = (signal: string) => {
           log.info({ signal }, 'stopping');
-          process.off('SIGINT', onInt).off('SIGTERM', onTerm);
+          process.off('SIGINT', onInt).off('SIGTERM', onTerm).off('SIGHUP', onHup);
           server.close().then(resolve, (err) => { log.error({ err }, 'error while stopping'); resolve(); });
         };
         if (signalled !== null) stop(signalled);

@@ -232,6 +232,19 @@ export function validateProfile(raw: unknown, file: string): Profile {
   };
 }
 
+/** The settings that differ between two profiles, as field paths (`registrar.minExpires`, `listeners`, `domains` …). */
+export function profileChanges(before: Profile, after: Profile): string[] {
+  const out: string[] = [];
+  const plain = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  const walk = (a: unknown, b: unknown, path: string, depth: number): void => {
+    if (depth < 2 && plain(a) && plain(b)) {
+      for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) if (k !== 'file') walk(a[k], b[k], path ? `${path}.${k}` : k, depth + 1);
+    } else if (JSON.stringify(a) !== JSON.stringify(b)) out.push(path);
+  };
+  walk(before, after, '', 0);
+  return out;
+}
+
 /** The PEM certificate and key of a tls or wss listener, read from the files the profile names. */
 export function readListenerTls(l: ListenerConfig, profileFile: string): { cert: Buffer; key: Buffer } {
   const read = (path: string | undefined, field: string): Buffer => {

@@ -163,10 +163,15 @@ const MAX_SKIPPED = 100;
 const FETCH = 16;
 
 export class Silo {
-  readonly #o: Required<Omit<SiloOptions, 'buildDelivery'>> & { buildDelivery: BuildDelivery };
+  #o: Required<Omit<SiloOptions, 'buildDelivery'>> & { buildDelivery: BuildDelivery };
   readonly #runs = new Map<string, DumpRun>();
   #housekeepingTimer: TimerHandle | null = null;
   #closed = false;
+
+  /** SIGHUP: new limits apply to the next MESSAGE kept, expiry and purge run; what is stored stays as it is. */
+  reconfigure(limits: Pick<SiloOptions, 'maxMessageBytes' | 'quotaCount' | 'quotaBytes' | 'expiryMs' | 'retentionMs'>): void {
+    this.#o = { ...this.#o, ...Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)) };
+  }
 
   constructor(options: SiloOptions) {
     const callIdHost = options.callIdHost ?? options.domain;

@@ -75,7 +75,7 @@ function acceptsPidf(req: SipRequest): boolean {
 }
 
 export class PresenceAgent {
-  readonly #o: Required<Omit<PresenceOptions, 'mayWatch'>> & { mayWatch: WatchPolicy };
+  #o: Required<Omit<PresenceOptions, 'mayWatch'>> & { mayWatch: WatchPolicy };
   /** per subscription, the tail of its NOTIFY chain: NOTIFYs of one dialog go out one at a time, CSeq in order */
   readonly #chains = new Map<string, Promise<void>>();
   readonly #inFlight = new Set<Promise<void>>();
@@ -101,6 +101,12 @@ export class PresenceAgent {
       contact: options.contact,
     };
     this.#scheduleExpiry();
+  }
+
+  /** SIGHUP: a new watch policy and longest interval apply to the next SUBSCRIBE. */
+  reconfigure(p: { maxExpires: number; mayWatch?: WatchPolicy }): void {
+    const domain = this.#o.domain.toLowerCase();
+    this.#o = { ...this.#o, maxExpires: p.maxExpires, mayWatch: p.mayWatch ?? ((watcher) => hostOf(watcher) === domain) };
   }
 
   /** The PIDF entity of a user: sip:<user>@<domain>. */

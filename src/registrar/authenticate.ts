@@ -62,10 +62,11 @@ export class Authenticator {
   readonly #realms: readonly string[];
   readonly #clock: Pick<Clock, 'now'>;
   readonly #mode: 'digest' | 'none';
-  readonly #nonces: NonceIssuer;
+  #nonces: NonceIssuer;
+  readonly #secret: Uint8Array;
   readonly #counts: NonceCounts;
-  readonly #algorithms: readonly DigestAlgorithm[];
-  readonly #byUserAgent: ReadonlyArray<{ match: string; algorithms: readonly DigestAlgorithm[] }>;
+  #algorithms: readonly DigestAlgorithm[];
+  #byUserAgent: ReadonlyArray<{ match: string; algorithms: readonly DigestAlgorithm[] }>;
   readonly #log?: Logger;
   /** HA1s of a password nobody knows: compared against when the user is unknown, so timing stays alike */
   readonly #dummy: Record<DigestAlgorithm, string>;
@@ -76,7 +77,8 @@ export class Authenticator {
     if (this.#realms.length === 0) throw new TypeError('Authenticator needs at least one realm');
     this.#clock = opts.clock ?? systemClock;
     this.#mode = opts.mode ?? 'digest';
-    this.#nonces = new NonceIssuer(opts.secret ?? randomBytes(32), opts.nonceTtlMs ?? 300_000);
+    this.#secret = opts.secret ?? randomBytes(32);
+    this.#nonces = new NonceIssuer(this.#secret, opts.nonceTtlMs ?? 300_000);
     this.#counts = new NonceCounts(opts.maxTrackedNonces ?? 100_000);
     this.#algorithms = opts.algorithms?.length ? [...opts.algorithms] : ALGORITHMS;
     this.#byUserAgent = (opts.algorithmsByUserAgent ?? []).map((e) => ({ match: e.match.toLowerCase(), algorithms: [...e.algorithms] }));
@@ -111,6 +113,13 @@ export class Authenticator {
     const name = opts.proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate';
     for (const algorithm of this.algorithmsFor(req)) res.addHeader(name, createChallenge({ realm, nonce, algorithm, stale: opts.stale === true }));
     return res;
+  }
+
+  /** SIGHUP: the challenges offered and the nonce lifetime change for the next request; issued nonces stay valid. */
+  reconfigure(p: Pick<AuthenticatorOptions, 'algorithms' | 'algorithmsByUserAgent' | 'nonceTtlMs'>): void {
+    if (p.algorithms?.length) this.#algorithms = [...p.algorithms];
+    if (p.algorithmsByUserAgent) this.#byUserAgent = p.algorithmsByUserAgent.map((e) => ({ match: e.match.toLowerCase(), algorithms: [...e.algorithms] }));
+    if (p.nonceTtlMs !== undefined) this.#nonces = new NonceIssuer(this.#secret, p.nonceTtlMs);
   }
 
   /**

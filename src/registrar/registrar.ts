@@ -37,7 +37,7 @@ export interface RegistrarOptions {
 export class Registrar {
   readonly #store: LocationStore & Pick<CredentialStore, 'userExists'>;
   readonly #clock: Clock;
-  readonly #policy: RegistrationPolicy;
+  #policy: RegistrationPolicy;
   readonly #onChange?: (change: BindingChange) => void;
   readonly #log?: Logger;
   readonly #expiryIntervalMs: number;
@@ -164,6 +164,11 @@ export class Registrar {
     if (this.#started) return;
     this.#started = true;
     this.#timer = this.#clock.set(runExpiry, this.#expiryIntervalMs, this);
+  }
+
+  /** SIGHUP: new limits apply to the next REGISTER; bindings already saved keep their expiry. */
+  reconfigure(policy: RegistrationPolicy): void {
+    this.#policy = policy;
   }
 
   /**

@@ -4,20 +4,29 @@ import { networkInterfaces } from 'node:os';
 import { parseUri } from '../sip/uri.ts';
 
 export class LocalDomains {
-  readonly #names = new Set<string>();
+  #names = new Set<string>();
   readonly #ports = new Set<number>();
-  readonly configured: readonly string[];
+  readonly #listeners: ReadonlyArray<{ host: string; port: number }>;
+  configured: readonly string[] = [];
 
   constructor(domains: readonly string[], listeners: ReadonlyArray<{ host: string; port: number }>) {
+    this.#listeners = listeners;
+    for (const l of listeners) this.#ports.add(l.port);
+    this.reconfigure(domains);
+  }
+
+  /** The profile's domains (again, on SIGHUP); the listeners' addresses stay ours. */
+  reconfigure(domains: readonly string[]): void {
+    const names = new Set<string>();
     this.configured = domains.map((d) => d.toLowerCase());
-    for (const d of this.configured) this.#names.add(d);
-    this.#names.add('localhost');
-    for (const l of listeners) {
-      this.#ports.add(l.port);
+    for (const d of this.configured) names.add(d);
+    names.add('localhost');
+    for (const l of this.#listeners) {
       if (l.host === '0.0.0.0' || l.host === '::') {
-        for (const addrs of Object.values(networkInterfaces())) for (const a of addrs ?? []) this.#names.add(a.address.toLowerCase());
-      } else this.#names.add(l.host.toLowerCase());
+        for (const addrs of Object.values(networkInterfaces())) for (const a of addrs ?? []) names.add(a.address.toLowerCase());
+      } else names.add(l.host.toLowerCase());
     }
+    this.#names = names;
   }
 
   /** The domain used in AoRs we build (missed-call notices, NOTIFY): the first configured domain, else `fallback`. */
