@@ -8,3 +8,14 @@ export async function until(test: () => boolean | Promise<boolean>, ms: number, 
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Reads `f()` until `test` holds of its value or `ms` pass; returns the last value read (the caller asserts on it). */
+export async function pollUntil<T>(f: () => Promise<T>, test: (v: T) => boolean, ms: number, everyMs = 50): Promise<T> {
+  const end = Date.now() + ms;
+  let v = await f();
+  while (!test(v) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, everyMs));
+    v = await f();
+  }
+  return v;
+}

@@ -14,24 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDefaultProfileServer } from '../helpers/default-profile-server.ts';
 import type { TestServer } from '../helpers/test-server.ts';
-import { freePort, installed, killAll, LOOPBACK, sleep } from './lib/proc.ts';
-import { sipp, startSipp, type SippResult } from './lib/sipp.ts';
+import { freePort, installed, killAll, LOOPBACK } from './lib/proc.ts';
+import { assertSippOk, sipp, startSipp } from './lib/sipp.ts';
+import { pollUntil } from '../helpers/until.ts';
 
-function ok(r: SippResult, calls = 1): void {
-  assert.equal(r.code, 0, r.log);
-  assert.equal(r.successful, calls, r.log);
-  assert.equal(r.failed, 0, r.log);
-}
 
-async function until<T>(f: () => Promise<T>, test: (v: T) => boolean, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await f();
-  while (!test(v) && Date.now() < end) {
-    await sleep(50);
-    v = await f();
-  }
-  return v;
-}
 
 describe('interop: sipp scenarios against tvphone (UDP)', function () {
   this.timeout(30000);
@@ -62,7 +49,7 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
     ts = await startDefaultProfileServer();
     await ts.addUser('alice', 's3cret');
     const r = await sipp({ workDir: work, scenario: 'register-digest.xml', target: target(), args: creds('alice', 'alice', 's3cret') });
-    ok(r);
+    assertSippOk(r);
     assert.doesNotMatch(r.log, /must use MD5/);
     const b = await ts.server.store.getBindings('alice', Date.now());
     assert.equal(b.length, 1);
@@ -81,7 +68,7 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
   it('register-digest-contact.xml: a digest REGISTER for another Contact binds that Contact', async () => {
     ts = await startDefaultProfileServer();
     await ts.addUser('bob', PW);
-    ok(await sipp({ workDir: work, scenario: 'register-digest-contact.xml', target: target(), args: [...creds('bob', 'bob'), '-key', 'contact_hostport', `${LOOPBACK}:5999`] }));
+    assertSippOk(await sipp({ workDir: work, scenario: 'register-digest-contact.xml', target: target(), args: [...creds('bob', 'bob'), '-key', 'contact_hostport', `${LOOPBACK}:5999`] }));
     const b = await ts.server.store.getBindings('bob', Date.now());
     assert.equal(b.length, 1);
     assert.match(b[0]!.contact, /sip:bob@127\.0\.0\.1:5999/);
@@ -90,7 +77,7 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
   it('unregister-digest.xml: Expires: 0 (credentials for the same nonce, nc=2) removes the binding; the user goes offline', async () => {
     ts = await startDefaultProfileServer();
     await ts.addUser('carol', PW);
-    ok(await sipp({ workDir: work, scenario: 'unregister-digest.xml', target: target(), args: creds('carol', 'carol') }));
+    assertSippOk(await sipp({ workDir: work, scenario: 'unregister-digest.xml', target: target(), args: creds('carol', 'carol') }));
     assert.deepEqual(await ts.server.store.getBindings('carol', Date.now()), []);
     assert.equal((await ts.server.store.getPresence('carol'))?.netstate, 0);
   });
@@ -98,7 +85,7 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
   it('query-digest.xml: an authenticated REGISTER without Contact lists the current binding and changes nothing', async () => {
     ts = await startDefaultProfileServer();
     await ts.addUser('dave', PW);
-    ok(await sipp({ workDir: work, scenario: 'query-digest.xml', target: target(), args: creds('dave', 'dave') }));
+    assertSippOk(await sipp({ workDir: work, scenario: 'query-digest.xml', target: target(), args: creds('dave', 'dave') }));
     const b = await ts.server.store.getBindings('dave', Date.now());
     assert.equal(b.length, 1);
     assert.match(b[0]!.contact, /query-probe@/);
@@ -111,16 +98,16 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
     await ts.addUser('callee', PW);
     await ts.addUser('caller', PW);
     const uas = await startSipp({ workDir: work, scenario: 'call-uas.xml', target: null, timeoutS: 12 });
-    ok(await sipp({ workDir: work, scenario: 'register-digest-contact.xml', target: target(), args: [...creds('callee', 'callee'), '-key', 'contact_hostport', `${LOOPBACK}:${uas.port}`] }));
-    ok(await sipp({ workDir: work, scenario: 'call-uac-auth.xml', target: target(), timeoutS: 12, args: [...creds('callee', 'caller'), '-d', '200'] }));
-    ok(await uas.result);
+    assertSippOk(await sipp({ workDir: work, scenario: 'register-digest-contact.xml', target: target(), args: [...creds('callee', 'callee'), '-key', 'contact_hostport', `${LOOPBACK}:${uas.port}`] }));
+    assertSippOk(await sipp({ workDir: work, scenario: 'call-uac-auth.xml', target: target(), timeoutS: 12, args: [...creds('callee', 'caller'), '-d', '200'] }));
+    assertSippOk(await uas.result);
   });
 
   /** register-digest.xml sent from port P (Contact 127.0.0.1:P) as `user` (added with PW if new), then the UAS scenario started on P: a first-party registration */
   async function registeredUas(user: string, scenario: string, args: string[] = []): Promise<Awaited<ReturnType<typeof startSipp>>> {
     const port = await freePort();
     if (!(await ts!.server.store.userExists(user))) await ts!.addUser(user, PW);
-    ok(await sipp({ workDir: work, scenario: 'register-digest.xml', target: target(), port, args: creds(user, user) }));
+    assertSippOk(await sipp({ workDir: work, scenario: 'register-digest.xml', target: target(), port, args: creds(user, user) }));
     return startSipp({ workDir: work, scenario, target: null, timeoutS: 12, port, args });
   }
 
@@ -128,9 +115,9 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
     ts = await startDefaultProfileServer();
     await ts.addUser('caller', PW);
     const uas = await registeredUas('callee', 'call-uas.xml');
-    ok(await sipp({ workDir: work, scenario: 'call-uac-auth.xml', target: target(), args: [...creds('callee', 'caller'), '-d', '200'] }));
-    ok(await uas.result);
-    const calls = await until(() => ts!.server.store.listCalls({ userId: 'callee' }), (c) => c.length === 1 && c[0]!.endedAt !== null, 2000);
+    assertSippOk(await sipp({ workDir: work, scenario: 'call-uac-auth.xml', target: target(), args: [...creds('callee', 'caller'), '-d', '200'] }));
+    assertSippOk(await uas.result);
+    const calls = await pollUntil(() => ts!.server.store.listCalls({ userId: 'callee' }), (c) => c.length === 1 && c[0]!.endedAt !== null, 2000);
     assert.equal(calls.length, 1);
     const c = calls[0]!;
     assert.equal(c.userId, 'caller');
@@ -156,9 +143,9 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
     ts = await startDefaultProfileServer();
     await ts.addUser('caller', PW);
     const uas = await registeredUas('ringer', 'cancel-uas.xml');
-    ok(await sipp({ workDir: work, scenario: 'cancel-uac-auth.xml', target: target(), args: creds('ringer', 'caller') }));
-    ok(await uas.result);
-    const calls = await until(() => ts!.server.store.listCalls({ userId: 'ringer' }), (c) => c.length === 1 && c[0]!.outcome !== 'pending', 2000);
+    assertSippOk(await sipp({ workDir: work, scenario: 'cancel-uac-auth.xml', target: target(), args: creds('ringer', 'caller') }));
+    assertSippOk(await uas.result);
+    const calls = await pollUntil(() => ts!.server.store.listCalls({ userId: 'ringer' }), (c) => c.length === 1 && c[0]!.outcome !== 'pending', 2000);
     assert.equal(calls.length, 1);
     assert.equal(calls[0]!.outcome, 'cancelled');
     assert.equal(calls[0]!.status, 487);
@@ -167,26 +154,26 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
   it('max-forwards-483.xml: MESSAGE with Max-Forwards: 0 gets 483 (before any challenge) and is not stored', async () => {
     ts = await startDefaultProfileServer();
     await ts.addUser('erin', PW);
-    ok(await sipp({ workDir: work, scenario: 'max-forwards-483.xml', target: target(), args: ['-s', 'erin'] }));
+    assertSippOk(await sipp({ workDir: work, scenario: 'max-forwards-483.xml', target: target(), args: ['-s', 'erin'] }));
     assert.deepEqual(await ts.server.store.listMessages({ toUser: 'erin' }), []);
   });
 
   it('unknown-method.xml: FROBNICATE gets 405 or 501 with Allow', async () => {
     ts = await startDefaultProfileServer();
-    ok(await sipp({ workDir: work, scenario: 'unknown-method.xml', target: target() }));
+    assertSippOk(await sipp({ workDir: work, scenario: 'unknown-method.xml', target: target() }));
   });
 
   it('options.xml: OPTIONS to the server gets 200 with Allow listing INVITE', async () => {
     ts = await startDefaultProfileServer();
-    ok(await sipp({ workDir: work, scenario: 'options.xml', target: target() }));
+    assertSippOk(await sipp({ workDir: work, scenario: 'options.xml', target: target() }));
   });
 
   it('message-online-auth.xml: MESSAGE → 407 → MESSAGE with credentials reaches the registered user (message-receiver.xml), 200, nothing stored', async () => {
     ts = await startDefaultProfileServer();
     await ts.addUser('sender', PW);
     const rx = await registeredUas('tv0', 'message-receiver.xml');
-    ok(await sipp({ workDir: work, scenario: 'message-online-auth.xml', target: target(), args: creds('tv0', 'sender') }));
-    ok(await rx.result);
+    assertSippOk(await sipp({ workDir: work, scenario: 'message-online-auth.xml', target: target(), args: creds('tv0', 'sender') }));
+    assertSippOk(await rx.result);
     assert.deepEqual(await ts.server.store.listMessages({ toUser: 'tv0' }), []);
   });
 
@@ -194,7 +181,7 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
     ts = await startDefaultProfileServer();
     await ts.addUser('sender', PW);
     await ts.addUser('tv1', PW); // a MESSAGE to an unknown user gets 404; store-and-forward is for known users
-    ok(await sipp({ workDir: work, scenario: 'message-offline-auth.xml', target: target(), args: [...creds('tv1', 'sender'), '-m', '3', '-r', '10'] }), 3);
+    assertSippOk(await sipp({ workDir: work, scenario: 'message-offline-auth.xml', target: target(), args: [...creds('tv1', 'sender'), '-m', '3', '-r', '10'] }), 3);
     const pending = await ts.server.store.listMessages({ toUser: 'tv1', state: 'pending' });
     assert.equal(pending.length, 3);
     assert.match(Buffer.from(pending[0]!.body).toString('utf8'), /tvphone-interop-offline \d+: sent with credentials/);
@@ -202,8 +189,8 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
     // the server delivers right after the 200 for REGISTER; the receiver binds the same port a moment later
     // and gets the MESSAGE's UDP retransmission (Timer E)
     const rx = await registeredUas('tv1', 'message-receiver.xml', ['-m', '3']);
-    ok(await rx.result, 3);
-    const delivered = await until(() => ts!.server.store.listMessages({ toUser: 'tv1', state: 'delivered' }), (m) => m.length === 3, 2000);
+    assertSippOk(await rx.result, 3);
+    const delivered = await pollUntil(() => ts!.server.store.listMessages({ toUser: 'tv1', state: 'delivered' }), (m) => m.length === 3, 2000);
     assert.equal(delivered.length, 3);
     assert.deepEqual(await ts.server.store.listMessages({ toUser: 'tv1', state: 'pending' }), []);
   });
@@ -222,18 +209,18 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
     ts = await startDefaultProfileServer();
     await ts.addUser('sender', PW);
     await ts.addUser('tv3', PW);
-    ok(await sipp({ workDir: work, scenario: 'message-offline-auth.xml', target: target(), args: creds('tv3', 'sender') }));
+    assertSippOk(await sipp({ workDir: work, scenario: 'message-offline-auth.xml', target: target(), args: creds('tv3', 'sender') }));
     const rx = await startSipp({ workDir: work, scenario: 'message-receiver.xml', target: null, timeoutS: 5 });
-    ok(await sipp({ workDir: work, scenario: 'register-digest-contact.xml', target: target(), args: [...creds('tv3', 'tv3'), '-key', 'contact_hostport', `${LOOPBACK}:${rx.port}`] }));
-    ok(await rx.result);
+    assertSippOk(await sipp({ workDir: work, scenario: 'register-digest-contact.xml', target: target(), args: [...creds('tv3', 'tv3'), '-key', 'contact_hostport', `${LOOPBACK}:${rx.port}`] }));
+    assertSippOk(await rx.result);
   });
 
   it('subscribe-presence-auth.xml: SUBSCRIBE → 407 → SUBSCRIBE with credentials → 200 + NOTIFY; refresh to the 200\'s Contact → 200 + NOTIFY; Expires: 0 → 200 + NOTIFY terminated', async () => {
     ts = await startDefaultProfileServer();
     await ts.addUser('watcher', PW);
     await ts.addUser('frank', PW);
-    ok(await sipp({ workDir: work, scenario: 'register-digest.xml', target: target(), args: creds('frank', 'frank') })); // frank is online
-    ok(await sipp({ workDir: work, scenario: 'subscribe-presence-auth.xml', target: target(), args: creds('frank', 'watcher') }));
+    assertSippOk(await sipp({ workDir: work, scenario: 'register-digest.xml', target: target(), args: creds('frank', 'frank') })); // frank is online
+    assertSippOk(await sipp({ workDir: work, scenario: 'subscribe-presence-auth.xml', target: target(), args: creds('frank', 'watcher') }));
     assert.deepEqual(await ts.server.store.subscriptionsFor('frank', Date.now()), []);
   });
 });

@@ -35,26 +35,13 @@ import type { TestServer } from '../helpers/test-server.ts';
 import { generateTone } from '../../src/media/tone.ts';
 import { writeWav } from '../../src/media/wav.ts';
 import { baresipAvailable, startBaresip } from './lib/baresip.ts';
-import { freeFourDigitPort, freePort, installed, killAll, LOOPBACK, run, sleep, type Exit } from './lib/proc.ts';
-import { sipp, startSipp, type SippResult } from './lib/sipp.ts';
+import { freeFourDigitPort, freePort, installed, killAll, LOOPBACK, run, type Exit } from './lib/proc.ts';
+import { assertSippOk, sipp, startSipp } from './lib/sipp.ts';
+import { pollUntil } from '../helpers/until.ts';
 
 const PW = 'pw-sipsak';
 
-function sippOk(r: SippResult, calls = 1): void {
-  assert.equal(r.code, 0, r.log);
-  assert.equal(r.successful, calls, r.log);
-  assert.equal(r.failed, 0, r.log);
-}
 
-async function until<T>(f: () => Promise<T>, test: (v: T) => boolean, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await f();
-  while (!test(v) && Date.now() < end) {
-    await sleep(50);
-    v = await f();
-  }
-  return v;
-}
 
 /** The last response with status `status` in sipsak's -vvv output (start line to the blank line). */
 function lastResponse(out: string, status: number): string {
@@ -136,7 +123,7 @@ describe('interop: sipsak 0.9.8 against tvphone (default profile, digest)', func
   async function registeredSippUas(user: string, scenario: string, args: string[] = []): Promise<Awaited<ReturnType<typeof startSipp>>> {
     if (!(await ts!.server.store.userExists(user))) await ts!.addUser(user, PW);
     const port = await freePort();
-    sippOk(await sipp({ workDir: work, scenario: 'register-digest.xml', target: hostport(), port, args: ['-s', user, '-au', user, '-ap', PW] }));
+    assertSippOk(await sipp({ workDir: work, scenario: 'register-digest.xml', target: hostport(), port, args: ['-s', user, '-au', user, '-ap', PW] }));
     return startSipp({ workDir: work, scenario, target: null, timeoutS: 12, port, args });
   }
 
@@ -194,8 +181,8 @@ describe('interop: sipsak 0.9.8 against tvphone (default profile, digest)', func
     const b = await sipsakDone(['-f', bye, '-s', `sip:callee@${hostport()}`, '-l', String(lport), '-u', 'caller', '-a', PW]);
     assert.equal(b.code, 0, b.stdout + b.stderr);
     assert.match(b.stdout, /SIP\/2\.0 200[^]*CSeq: 3 BYE/);
-    sippOk(await uas.result);
-    const calls = await until(() => ts!.server.store.listCalls({ userId: 'callee' }), (c) => c.length === 1 && c[0]!.endedAt !== null, 2000);
+    assertSippOk(await uas.result);
+    const calls = await pollUntil(() => ts!.server.store.listCalls({ userId: 'callee' }), (c) => c.length === 1 && c[0]!.endedAt !== null, 2000);
     assert.equal(calls.length, 1);
     assert.equal(calls[0]!.userId, 'caller');
     assert.equal(calls[0]!.outcome, 'answered');
@@ -225,8 +212,8 @@ describe('interop: sipsak 0.9.8 against tvphone (default profile, digest)', func
     const e = await inv.done;
     assert.equal(e.code, 1, e.stdout + e.stderr); // sipsak: 1 = a final response other than 2xx
     assert.match(lastResponse(e.stdout, 487), /CSeq: 2 INVITE/);
-    sippOk(await uas.result);
-    const calls = await until(() => ts!.server.store.listCalls({ userId: 'ringer' }), (l) => l.length === 1 && l[0]!.outcome !== 'pending', 2000);
+    assertSippOk(await uas.result);
+    const calls = await pollUntil(() => ts!.server.store.listCalls({ userId: 'ringer' }), (l) => l.length === 1 && l[0]!.outcome !== 'pending', 2000);
     assert.equal(calls.length, 1);
     assert.equal(calls[0]!.outcome, 'cancelled');
     assert.equal(calls[0]!.status, 487);
@@ -250,7 +237,7 @@ describe('interop: sipsak 0.9.8 against tvphone (default profile, digest)', func
     const e = await sendMessage('tv0', 'tvphone-interop-online 1: from sipsak');
     assert.equal(e.code, 0, e.stdout + e.stderr);
     assert.match(e.stdout, /SIP\/2\.0 407[^]*Proxy-Authorization: Digest username="sender"[^]*SIP\/2\.0 200/);
-    sippOk(await rx.result);
+    assertSippOk(await rx.result);
     assert.deepEqual(await ts.server.store.listMessages({ toUser: 'tv0' }), []);
   });
 
@@ -266,8 +253,8 @@ describe('interop: sipsak 0.9.8 against tvphone (default profile, digest)', func
     const rx = await startSipp({ workDir: work, scenario: 'message-receiver.xml', target: null, timeoutS: 8 });
     const r = await sipsakDone(['-U', '-s', `sip:tv1@${hostport()}`, '-C', `sip:tv1@${LOOPBACK}:${rx.port}`, '-x', '600', '-u', 'tv1', '-a', PW, '-i', '-H', LOOPBACK]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    sippOk(await rx.result);
-    const delivered = await until(() => ts!.server.store.listMessages({ toUser: 'tv1', state: 'delivered' }), (m) => m.length === 1, 2000);
+    assertSippOk(await rx.result);
+    const delivered = await pollUntil(() => ts!.server.store.listMessages({ toUser: 'tv1', state: 'delivered' }), (m) => m.length === 1, 2000);
     assert.equal(delivered.length, 1);
   });
 
@@ -303,18 +290,18 @@ describe('interop: sipsak 0.9.8 against tvphone (default profile, digest)', func
       const to = headerOf(ok, 'To');
       assert.match(to, /;tag=/);
       const target = /<([^>]+)>/.exec(headerOf(ok, 'Contact'))![1]!;
-      await until(async () => catcher.notifies.length, (n) => n >= 1, 3000);
+      await pollUntil(async () => catcher.notifies.length, (n) => n >= 1, 3000);
 
       // RFC 6665 §4.1.2.1: a refresh is sent in the dialog, to the notifier's Contact (no Record-Route: no Route)
       const refresh = await shoot(sub(target, to, 3, 600));
       assert.equal(refresh.code, 0, refresh.stdout + refresh.stderr);
       assert.match(lastResponse(refresh.stdout, 200), /^Expires: 600$/m);
-      await until(async () => catcher.notifies.length, (n) => n >= 2, 3000);
+      await pollUntil(async () => catcher.notifies.length, (n) => n >= 2, 3000);
 
       const end = await shoot(sub(target, to, 4, 0));
       assert.equal(end.code, 0, end.stdout + end.stderr);
       assert.match(lastResponse(end.stdout, 200), /^Expires: 0$/m);
-      await until(async () => catcher.notifies.length, (n) => n >= 3, 3000);
+      await pollUntil(async () => catcher.notifies.length, (n) => n >= 3, 3000);
 
       const states = catcher.notifies.map((n) => headerOf(n, 'Subscription-State'));
       assert.equal(states.length, 3, states.join(' | '));
@@ -351,7 +338,7 @@ describe('interop: sipsak 0.9.8 against tvphone (default profile, digest)', func
     // MESSAGE it received, and the store says it answered 2xx
     await tv.proc.waitFor(new RegExp(text), 6000);
     assert.match(tv.proc.stdout() + tv.proc.stderr(), /\nMESSAGE sip:[^]*Content-Type: text\/plain/);
-    const delivered = await until(() => ts!.server.store.listMessages({ toUser: 'tv3', state: 'delivered' }), (m) => m.length === 1, 3000);
+    const delivered = await pollUntil(() => ts!.server.store.listMessages({ toUser: 'tv3', state: 'delivered' }), (m) => m.length === 1, 3000);
     assert.equal(delivered.length, 1);
     assert.deepEqual(await ts.server.store.listMessages({ toUser: 'tv3', state: 'pending' }), []);
   });

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 // Runs one sipp scenario (test/interop/sipp/ or sipp-extra/) on 127.0.0.1, bounded, and reads its final
 // statistics screen (-trace_screen) for the successful/failed call counts.
 import { existsSync, readFileSync } from 'node:fs';
@@ -67,4 +68,11 @@ export async function startSipp(o: {
 /** Runs a UAC scenario to the end. */
 export async function sipp(o: Parameters<typeof startSipp>[0]): Promise<SippResult> {
   return (await startSipp(o)).result;
+}
+
+/** The run exited 0 with `calls` successful calls and none failed (its log in the message otherwise). */
+export function assertSippOk(r: SippResult, calls = 1): void {
+  assert.equal(r.code, 0, r.log);
+  assert.equal(r.successful, calls, r.log);
+  assert.equal(r.failed, 0, r.log);
 }
