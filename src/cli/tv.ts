@@ -25,11 +25,11 @@ interface TvOpts {
   message?: string[];
   sendPicture?: string[];
   json?: boolean;
-  localIp: string;
+  localIp?: string;
 }
 
 const EVENTS: (keyof TvAgentEvents)[] = [
-  'registered', 'unregistered', 'registration-failed', 'connection-lost', 'message', 'missed-calls', 'presence', 'message-sent',
+  'registered', 'public-address', 'unregistered', 'registration-failed', 'connection-lost', 'message', 'missed-calls', 'presence', 'message-sent',
   'call-incoming', 'call-outgoing', 'call-ringing', 'call-answered', 'call-held', 'dtmf', 'call-ended', 'error',
 ];
 
@@ -49,7 +49,7 @@ export function registerTvCommand(program: Command): void {
     .option('--password-stdin', 'read the password from the first line of stdin')
     .requiredOption('--server <sip-uri>', 'the tvphone server, e.g. sip:127.0.0.1:5060')
     .addOption(new Option('--transport <t>', 'transport to the server').choices(['tcp', 'udp', 'tls']).default('tcp'))
-    .option('--local-ip <ip>', 'our address for SIP and RTP', '127.0.0.1')
+    .option('--local-ip <ip>', 'our address for SIP and RTP (default: the one of the interface that routes to the server)')
     .option('--download-dir <dir>', 'where pictures and messages.log go', './tvphone-downloads')
     .option('--contacts <list>', 'users to watch, comma-separated (1002,1003)')
     .option('--contacts-file <file>', 'users to watch, one per line')

@@ -2,6 +2,7 @@
 // `{"event":"<name>", ...fields}`. The names and fields below are a contract scripts rely on: keep them stable.
 //
 //   registered      {aor, contact, transport, expires}             a REGISTER got 200 (first time and after a loss)
+//   public-address  {address, port}                               the registrar saw us at another address (NAT): the Contact now names it
 //   unregistered    {aor}                                          REGISTER Expires: 0 answered (at exit)
 //   registration-failed {status, reason, retryInMs}                REGISTER failed or timed out; retried after retryInMs
 //   connection-lost {}                                             the TCP/TLS connection to the server closed
@@ -25,6 +26,7 @@ import type { MediaDirection } from '../media/sdp.ts';
 
 export interface TvAgentEvents {
   registered: [{ aor: string; contact: string; transport: string; expires: number }];
+  'public-address': [{ address: string; port: number }];
   unregistered: [{ aor: string }];
   'registration-failed': [{ status: number; reason: string; retryInMs: number }];
   'connection-lost': [Record<string, never>];

@@ -18,6 +18,7 @@ import { NetworkTransport } from '../transport/network-transport.ts';
 import type { Target, TransportName } from '../transport/transport.ts';
 import type { AgentContext, AgentOptions, TvAgentOptions } from './agent/context.ts';
 import { Inbox } from './agent/inbox.ts';
+import { localAddressFor } from './agent/local-address.ts';
 import { Messager } from './agent/messager.ts';
 import { Registerer } from './agent/registerer.ts';
 import { SessionManager } from './agent/session-manager.ts';
@@ -48,7 +49,7 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
   constructor(o: TvAgentOptions) {
     super();
     this.options = {
-      user: o.user, password: o.password, server: o.server, transport: o.transport ?? 'tcp', localIp: o.localIp ?? '127.0.0.1',
+      user: o.user, password: o.password, server: o.server, transport: o.transport ?? 'tcp', localIp: o.localIp ?? '',
       downloadDir: o.downloadDir ?? './tvphone-downloads', contacts: o.contacts ?? [], autoAnswer: o.autoAnswer ?? false,
       toneHz: o.toneHz ?? 440, play: o.play, record: o.record, expires: o.expires ?? 300, presenceExpires: o.presenceExpires ?? 600,
       keepAliveMs: o.keepAliveMs ?? 30_000, retryMinMs: o.retryMinMs ?? 1_000, retryMaxMs: o.retryMaxMs ?? 60_000,
@@ -110,8 +111,11 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
   /** the SIP listener our Contact names */
   get contact(): string {
     const l = this.#transport?.listeners.find((x) => x.transport === this.options.transport);
-    const host = this.options.localIp.includes(':') ? `[${this.options.localIp}]` : this.options.localIp;
-    return `sip:${this.options.user}@${host}:${l?.port ?? 0};transport=${this.options.transport}`;
+    // behind a NAT: the address the registrar saw (registerer.ts, RFC 3581 §4)
+    const pub = this.#registerer?.publicAddress ?? null;
+    const ip = pub?.host ?? this.options.localIp;
+    const host = ip.includes(':') ? `[${ip}]` : ip;
+    return `sip:${this.options.user}@${host}:${pub?.port ?? l?.port ?? 0};transport=${this.options.transport}`;
   }
 
   get isRegistered(): boolean {
@@ -132,6 +136,8 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
     if (this.#started) return;
     this.#started = true;
     await mkdir(this.options.downloadDir, { recursive: true });
+    // no --local-ip: the address of the interface that routes to the server (or the outbound proxy)
+    if (this.options.localIp === '') this.options.localIp = await localAddressFor(this.#serverTarget.address, this.#serverTarget.port);
     await this.#inbox.load();
     await this.#sessions.start();
     const ip = this.options.localIp;

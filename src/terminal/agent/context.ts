@@ -18,7 +18,7 @@ export interface TvAgentOptions {
    * `server`, which still names the domain (Request-URI of REGISTER, our AoR). Default: `server` itself.
    */
   outboundProxy?: string;
-  /** our address for SIP and RTP (default 127.0.0.1) */
+  /** our address for SIP and RTP (default: the address of the interface that routes to the server) */
   localIp?: string;
   /** where pictures and the message log go (default ./tvphone-downloads) */
   downloadDir?: string;

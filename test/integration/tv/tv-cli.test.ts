@@ -120,6 +120,8 @@ describe('tvphone tv --json (child process)', function () {
     const reg = await until('registered');
     assert.equal(reg.aor, 'sip:1002@127.0.0.1');
     assert.equal(reg.transport, 'tcp');
+    // no --local-ip: the address of the interface that routes to the server, here loopback
+    assert.match(String(reg.contact), /^sip:1002@127\.0\.0\.1:\d+;transport=tcp$/);
 
     sender = new TvAgent({ user: '1001', password: 'pw1', server: `sip:127.0.0.1:${srv.tcp.port}`, downloadDir: join(dir, 'a') });
     await sender.start();
