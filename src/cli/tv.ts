@@ -33,13 +33,65 @@ const EVENTS: (keyof TvAgentEvents)[] = [
   'call-incoming', 'call-outgoing', 'call-ringing', 'call-answered', 'call-held', 'dtmf', 'call-ended', 'error',
 ];
 
-function readStdin(): Promise<string> {
+/** The first line of stdin (a pipe or the terminal); what follows stays unread. */
+function readStdinLine(): Promise<string> {
   return new Promise((resolve) => {
     let data = '';
-    process.stdin.setEncoding('utf8');
-    process.stdin.on('data', (c: string) => { data += c; });
-    process.stdin.on('end', () => resolve(data.split(/\r?\n/)[0] ?? ''));
+    const stdin = process.stdin;
+    const finish = (): void => {
+      stdin.off('data', onData).off('end', finish);
+      stdin.pause();
+      resolve(data.split(/\r?\n/)[0] ?? '');
+    };
+    const onData = (c: string): void => {
+      data += c;
+      if (/\r?\n/.test(data)) finish();
+    };
+    stdin.setEncoding('utf8');
+    stdin.on('data', onData).on('end', finish);
   });
+}
+
+/** Ask for the password on the terminal, not echoed (raw mode: each key arrives as typed). */
+function promptPassword(user: string): Promise<string> {
+  return new Promise((resolve) => {
+    const stdin = process.stdin;
+    process.stderr.write(`password for ${user}: `);
+    stdin.setRawMode(true);
+    stdin.setEncoding('utf8');
+    stdin.resume();
+    let pw = '';
+    const onData = (chunk: string): void => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0003' || ch === '\u0004') {
+          stdin.off('data', onData);
+          stdin.setRawMode(false);
+          stdin.pause();
+          process.stderr.write('\n');
+          if (ch === '\u0003') process.kill(process.pid, 'SIGINT');
+          return resolve(ch === '\u0003' ? '' : pw);
+        }
+        if (ch === '\x7f' || ch === '\b') pw = [...pw].slice(0, -1).join('');
+        else if (ch >= ' ') pw += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+/**
+ * The keyboard for the screen: stdin when it is the terminal; when stdin was a pipe (--password-stdin) the
+ * terminal itself, reopened as /dev/tty. Null when there is no terminal.
+ */
+async function openKeyboard(): Promise<NodeJS.ReadStream | null> {
+  if (process.stdin.isTTY) return process.stdin;
+  try {
+    const { openSync } = await import('node:fs');
+    const { ReadStream } = await import('node:tty');
+    return new ReadStream(openSync('/dev/tty', 'r')) as unknown as NodeJS.ReadStream;
+  } catch {
+    return null;
+  }
 }
 
 export function registerTvCommand(program: Command): void {
@@ -65,7 +117,8 @@ export function registerTvCommand(program: Command): void {
     .option('--json', 'one JSON event per line on stdout instead of the screen')
     .action(async (o: TvOpts) => {
       let password = o.password;
-      if (o.passwordStdin) password = await readStdin();
+      if (o.passwordStdin) password = await readStdinLine();
+      else if (password === undefined && process.stdin.isTTY && !o.json) password = await promptPassword(o.user);
       if (password === undefined) throw new TvphoneError('ERR_NO_PASSWORD', 'give --password or --password-stdin');
       const contacts = [
         ...(o.contacts ? o.contacts.split(',') : []),
@@ -80,7 +133,7 @@ export function registerTvCommand(program: Command): void {
       if (o.sendPicture && o.sendPicture.length !== 2) throw new TvphoneError('ERR_BAD_PICTURE', '--send-picture needs USER FILE');
 
       // loaded here, not at the top: the other commands start without the TV agent and the media stack
-      const [{ TvAgent }, { applyEvent, initialScreen, render }] = await Promise.all([import('../terminal/tv-agent.ts'), import('../terminal/screen.ts')]);
+      const [{ TvAgent }, { applyEvent, initialScreen, pressKey, render, splitKeys }] = await Promise.all([import('../terminal/tv-agent.ts'), import('../terminal/screen.ts')]);
       const agent = new TvAgent({
         user: o.user, password, server: o.server, transport: o.transport, localIp: o.localIp, downloadDir: o.downloadDir, contacts,
         autoAnswer: o.autoAnswer ?? false, toneHz: tone, play: o.play, record: o.record,
@@ -131,30 +184,52 @@ export function registerTvCommand(program: Command): void {
       if (o.call) void agent.dial(o.call);
       else if ((o.message || o.sendPicture) && duration === undefined && !o.autoAnswer && contacts.length === 0) stop(); // a one-shot send
 
-      if (interactive && process.stdin.isTTY && !o.passwordStdin) {
-        process.stdin.setRawMode(true);
-        process.stdin.resume();
-        process.stdin.setEncoding('utf8');
-        process.stdin.on('data', (k: string) => {
-          if (k === 'a') agent.answer();
-          else if (k === 'h') void agent.hangup();
-          else if (k === 'o') void agent.hold(!agent.onHold);
-          else if (/^[0-9*#]$/.test(k)) {
-            try {
-              agent.sendDtmf(k);
-            } catch {
-              /* no telephone-event in this call */
-            }
+      const keyboard = interactive ? await openKeyboard() : null;
+      let redraw: ReturnType<typeof setInterval> | null = null;
+      if (keyboard !== null) {
+        const show = (): void => {
+          if (screen.details) screen.stats = agent.callStats() ?? screen.stats;
+          process.stdout.write(render(screen));
+        };
+        const run = (k: string): void => {
+          const act = pressKey(screen, k);
+          if (act === null) return;
+          switch (act.do) {
+            case 'call': void agent.dial(act.user); break;
+            case 'message': void agent.sendMessage(act.to, act.text).catch((err: unknown) => { screen.status = `message not sent: ${(err as Error).message}`; show(); }); break;
+            case 'answer': agent.answer(); break;
+            case 'hangup': void agent.hangup(); break;
+            case 'hold': void agent.hold(!agent.onHold); break;
+            case 'dtmf':
+              try {
+                agent.sendDtmf(act.digits);
+              } catch {
+                screen.status = 'this call takes no key tones';
+              }
+              break;
+            case 'quit': stop(); break;
           }
-          else if (k === 'q' || k === '\u0003') stop();
+        };
+        keyboard.setRawMode(true);
+        keyboard.setEncoding('utf8');
+        keyboard.resume();
+        // a chunk of several characters is several key presses (DTMF typed fast, a paste)
+        keyboard.on('data', (chunk: string) => {
+          for (const k of splitKeys(chunk)) run(k);
+          show();
         });
-        process.stdout.write(render(screen));
+        // the call's running time and, with details, its RTCP figures
+        redraw = setInterval(() => { if (screen.phase !== 'idle' || screen.details) show(); }, 1000);
+        redraw.unref();
+        show();
       }
       await finished;
       process.off('SIGINT', stop).off('SIGTERM', stop);
-      if (interactive && process.stdin.isTTY) {
-        process.stdin.setRawMode(false);
-        process.stdin.pause();
+      if (redraw !== null) clearInterval(redraw);
+      if (keyboard !== null) {
+        keyboard.setRawMode(false);
+        if (keyboard === process.stdin) keyboard.pause();
+        else keyboard.destroy();
       }
     });
 }

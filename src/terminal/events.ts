@@ -17,7 +17,9 @@
 //   call-held       {callId, held, by}                             hold/resume by "local" or "remote"
 //   dtmf            {callId, digit}                                the peer sent a DTMF digit (RFC 4733)
 //   call-ended      {callId, peer, reason, status?, durationMs, rtcp, recorded?}
-//                   reason: local-hangup | remote-hangup | rejected | cancelled | busy | no-ack | error;
+//                   reason: local-hangup | remote-hangup | rejected | cancelled | busy | no-ack | error
+//                         | no-answer (our ring timeout: CANCEL) | no-media (no RTP for the inactivity time)
+//                         | session-expired (RFC 4028: the session refresh failed or never came);
 //                   rtcp: MediaStats of src/media/rtp-session.ts (null when media never started)
 //   error           {message, code?}                               something failed; the agent carries on
 import type { MissedCallGroup } from '../formats/missed-call-notice.ts';
@@ -44,7 +46,8 @@ export interface TvAgentEvents {
   error: [{ message: string; code?: string }];
 }
 
-export type CallEndReason = 'local-hangup' | 'remote-hangup' | 'rejected' | 'cancelled' | 'busy' | 'no-ack' | 'error';
+export type CallEndReason = 'local-hangup' | 'remote-hangup' | 'rejected' | 'cancelled' | 'busy' | 'no-ack' | 'error'
+  | 'no-answer' | 'no-media' | 'session-expired';
 
 export type TvAgentEventName = keyof TvAgentEvents;
 
