@@ -135,4 +135,43 @@ describe('tvphone tv --json (child process)', function () {
     await until('unregistered');
     assert.equal(await exited, 0);
   });
+
+  it('--password-stdin keeps the keyboard (the terminal reopened): m, a line and Enter on the screen send a message; q quits with 0', async function () {
+    // a real terminal for the child: util-linux script(1) gives it a pty; its stdin is the password pipe
+    sender = new TvAgent({ user: '1001', password: 'pw1', server: `sip:127.0.0.1:${srv.tcp.port}`, downloadDir: join(dir, 'a') });
+    const got = new Promise<string | undefined>((r) => sender!.once('message', (e) => r(e.text)));
+    await sender.start();
+    const cmd = `printf 'pw2\\n' | '${process.execPath}' '${join(ROOT, 'bin/tvphone')}' tv --password-stdin --user 1002 ` +
+      `--server sip:127.0.0.1:${srv.tcp.port} --download-dir '${join(dir, 'b')}' --contacts 1001`;
+    child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
+    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+    for (let i = 0; i < 100 && !/● online/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /● online/, 'the screen shows the TV online');
+    await new Promise((r) => setTimeout(r, 500)); // the keyboard is opened once registered
+    child.stdin!.write('m');
+    child.stdin!.write('hello tv\r');
+    assert.equal(await got, 'hello tv');
+    for (let i = 0; i < 50 && !/message to 1001 delivered/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /message to 1001 delivered/);
+    child.stdin!.write('Q');
+    assert.equal(await exited, 0);
+  });
+
+  it('with no password given, asks for it on the terminal without echo', async () => {
+    const cmd = `'${process.execPath}' '${join(ROOT, 'bin/tvphone')}' tv --user 1002 --server sip:127.0.0.1:${srv.tcp.port} --download-dir '${join(dir, 'b')}'`;
+    child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
+    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+    for (let i = 0; i < 100 && !/password for 1002: /.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+    child.stdin!.write('pw2\r');
+    for (let i = 0; i < 100 && !/● online/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /● online/);
+    assert.doesNotMatch(out, /pw2/, 'the password is not echoed');
+    await new Promise((r) => setTimeout(r, 300));
+    child.stdin!.write('q');
+    assert.equal(await exited, 0);
+  });
 });
