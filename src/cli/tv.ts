@@ -21,6 +21,9 @@ interface TvOpts {
   tone: string;
   record?: string;
   duration?: string;
+  ringTimeout: string;
+  mediaTimeout: string;
+  sessionExpires: string;
   dtmf?: string;
   message?: string[];
   sendPicture?: string[];
@@ -110,7 +113,10 @@ export function registerTvCommand(program: Command): void {
     .option('--play <file.wav>', 'send this WAV file as audio (looped)')
     .option('--tone <hz>', 'send a test tone of this frequency when no --play', '440')
     .option('--record <file.wav>', 'write the received audio of a call to this file')
-    .option('--duration <s>', 'hang up a call after this many seconds, then exit (for scripts)')
+    .option('--duration <s>', 'end a call this many seconds after it was answered, or unanswered after it began ringing, then exit (for scripts)')
+    .option('--ring-timeout <s>', 'cancel an outgoing call nobody answers within this many seconds', '60')
+    .option('--media-timeout <s>', 'hang up a call when no audio came from the other side for this many seconds (0: never)', '30')
+    .option('--session-expires <s>', 'RFC 4028 session interval: the call is refreshed every half of it and ends when a refresh fails (>= 90)', '1800')
     .option('--dtmf <digits>', 'send these DTMF digits (0-9 * # A-D, RFC 4733) once a call is answered')
     .option('--message <user-and-text...>', 'send a text message: --message USER TEXT')
     .option('--send-picture <user-and-file...>', 'send a picture: --send-picture USER FILE (.jpg, .png)')
@@ -128,6 +134,12 @@ export function registerTvCommand(program: Command): void {
       if (!(tone > 0 && tone < 4000)) throw new TvphoneError('ERR_BAD_TONE', `--tone must be between 0 and 4000 Hz, got ${o.tone}`);
       const duration = o.duration !== undefined ? Number(o.duration) : undefined;
       if (duration !== undefined && !(duration > 0)) throw new TvphoneError('ERR_BAD_DURATION', `--duration must be > 0, got ${o.duration}`);
+      const ringTimeout = Number(o.ringTimeout);
+      if (!(ringTimeout > 0)) throw new TvphoneError('ERR_BAD_RING_TIMEOUT', `--ring-timeout must be > 0, got ${o.ringTimeout}`);
+      const mediaTimeout = Number(o.mediaTimeout);
+      if (!(mediaTimeout >= 0)) throw new TvphoneError('ERR_BAD_MEDIA_TIMEOUT', `--media-timeout must be >= 0, got ${o.mediaTimeout}`);
+      const sessionExpires = Number(o.sessionExpires);
+      if (!Number.isInteger(sessionExpires) || sessionExpires < 90) throw new TvphoneError('ERR_BAD_SESSION_EXPIRES', `--session-expires must be a whole number >= 90, got ${o.sessionExpires}`);
       if (o.message && o.message.length < 2) throw new TvphoneError('ERR_BAD_MESSAGE', '--message needs USER TEXT');
       if (o.dtmf !== undefined && !/^[0-9*#A-D]{1,32}$/i.test(o.dtmf)) throw new TvphoneError('ERR_BAD_DTMF', `--dtmf takes 1 to 32 of 0-9 * # A-D, got ${o.dtmf}`);
       if (o.sendPicture && o.sendPicture.length !== 2) throw new TvphoneError('ERR_BAD_PICTURE', '--send-picture needs USER FILE');
@@ -137,6 +149,7 @@ export function registerTvCommand(program: Command): void {
       const agent = new TvAgent({
         user: o.user, password, server: o.server, transport: o.transport, localIp: o.localIp, downloadDir: o.downloadDir, contacts,
         autoAnswer: o.autoAnswer ?? false, toneHz: tone, play: o.play, record: o.record,
+        ringTimeoutMs: ringTimeout * 1000, mediaTimeoutMs: mediaTimeout * 1000, sessionExpires,
       });
       const screen = initialScreen(o.user, contacts);
       const interactive = !o.json && process.stdout.isTTY === true;
@@ -161,10 +174,19 @@ export function registerTvCommand(program: Command): void {
       };
       process.on('SIGINT', stop).on('SIGTERM', stop);
 
-      // --duration: hang up S seconds after a call is answered, then exit
+      // --duration: hang up S seconds after a call is answered — or, unanswered, S seconds after it began — then exit
       if (duration !== undefined) {
-        agent.on('call-answered', () => setTimeout(() => void agent.hangup(), duration * 1000).unref());
-        agent.on('call-ended', () => stop());
+        let timer: ReturnType<typeof setTimeout> | null = null;
+        const arm = (): void => {
+          if (timer !== null) clearTimeout(timer);
+          timer = setTimeout(() => void agent.hangup(), duration * 1000);
+          timer.unref();
+        };
+        agent.on('call-outgoing', arm).on('call-incoming', arm).on('call-answered', arm);
+        agent.on('call-ended', () => {
+          if (timer !== null) clearTimeout(timer);
+          stop();
+        });
       }
       // --dtmf: the digits, half a second into each answered call
       if (o.dtmf !== undefined) {

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { systemClock, type Clock } from '../clock.ts';
 import type { Dialog } from '../dialog/dialog.ts';
+import { MIN_SE_FLOOR } from '../dialog/session-timer.ts';
 import { UserAgentCore } from '../dialog/user-agent-core.ts';
 import type { MediaStats } from '../media/rtp-session.ts';
 import type { SipRequest } from '../sip/message.ts';
@@ -21,13 +22,12 @@ import { Inbox } from './agent/inbox.ts';
 import { localAddressFor } from './agent/local-address.ts';
 import { Messager } from './agent/messager.ts';
 import { Registerer } from './agent/registerer.ts';
-import { SessionManager } from './agent/session-manager.ts';
+import { ALLOW, SessionManager } from './agent/session-manager.ts';
 import { Subscriber } from './agent/subscriber.ts';
 import type { TvAgentEvents } from './events.ts';
 
 export type { TvAgentOptions } from './agent/context.ts';
 
-const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, NOTIFY';
 
 export class TvAgent extends EventEmitter<TvAgentEvents> {
   readonly options: AgentOptions;
@@ -54,6 +54,8 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
       toneHz: o.toneHz ?? 440, play: o.play, record: o.record, expires: o.expires ?? 300, presenceExpires: o.presenceExpires ?? 600,
       keepAliveMs: o.keepAliveMs ?? 30_000, retryMinMs: o.retryMinMs ?? 1_000, retryMaxMs: o.retryMaxMs ?? 60_000,
       timerValues: o.timerValues, rtcpIntervalMs: o.rtcpIntervalMs ?? 5_000, outboundProxy: o.outboundProxy,
+      ringTimeoutMs: o.ringTimeoutMs ?? 60_000, mediaTimeoutMs: o.mediaTimeoutMs ?? 30_000, sessionExpires: o.sessionExpires ?? 1800,
+      minSe: o.minSe ?? MIN_SE_FLOOR,
     };
     this.#clock = o.clock ?? systemClock;
     const s = parseSipUri(o.server);
@@ -254,6 +256,7 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
       case 'NOTIFY':
         return this.#subscriber.onNotify(req, st, d);
       case 'INVITE':
+      case 'UPDATE':
         return this.#sessions.onReInvite(d, req, st);
       case 'INFO':
       case 'OPTIONS':

@@ -42,6 +42,14 @@ export interface TvAgentOptions {
   retryMaxMs?: number;
   /** T1/T2/T4 overrides (tests) */
   timerValues?: Partial<TimerValues>;
+  /** an outgoing call not answered by then is cancelled (default 60 000 ms) */
+  ringTimeoutMs?: number;
+  /** a call with no RTP or RTCP from the peer this long is hung up (default 30 000 ms; 0: never) */
+  mediaTimeoutMs?: number;
+  /** RFC 4028 Session-Expires we ask for and grant, seconds (default 1800) */
+  sessionExpires?: number;
+  /** RFC 4028 Min-SE, seconds (default 90, the RFC's floor; lower only in tests) */
+  minSe?: number;
   /** RTCP report interval for calls (default 5 000 ms) */
   rtcpIntervalMs?: number;
   /** time and timers of the agent (refresh, re-subscribe, keep-alive); default the system clock */

@@ -25,7 +25,8 @@ describe('terminal/agent/registerer (RFC 3261 §10.2)', () => {
     let r!: Registerer;
     const ctx: AgentContext = {
       options: { user: '1001', password: 'pw', server: 'sip:127.0.0.1', transport, localIp: '127.0.0.1', downloadDir: '.', contacts: [],
-        autoAnswer: false, toneHz: 440, expires: 300, presenceExpires: 600, keepAliveMs: 0, retryMinMs: 1_000, retryMaxMs: 4_000, rtcpIntervalMs: 5_000 },
+        autoAnswer: false, toneHz: 440, expires: 300, presenceExpires: 600, keepAliveMs: 0, retryMinMs: 1_000, retryMaxMs: 4_000, rtcpIntervalMs: 5_000,
+        ringTimeoutMs: 60_000, mediaTimeoutMs: 30_000, sessionExpires: 1800, minSe: 90 },
       domain: '127.0.0.1', aor: 'sip:1001@127.0.0.1', clock, core, stopped: false,
       // as the facade builds it: the public address once the registerer found one
       get contact() {
