@@ -2,7 +2,8 @@
 // events — the ANSI screen (src/terminal/screen.ts), or with --json one event per line (src/terminal/events.ts).
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { extname } from 'node:path';
 import { TvphoneError } from '../errors.ts';
 import type { TvAgentEvents } from '../terminal/events.ts';
 
@@ -97,6 +98,18 @@ async function openKeyboard(): Promise<NodeJS.ReadStream | null> {
   }
 }
 
+const PICTURE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.gif', '.webp']);
+
+function mustBeFile(file: string, flag: string): void {
+  let ok = false;
+  try {
+    ok = statSync(file).isFile();
+  } catch {
+    // missing or unreadable: said below
+  }
+  if (!ok) throw new TvphoneError('ERR_NO_FILE', `${flag}: no such file: ${file}`);
+}
+
 export function registerTvCommand(program: Command): void {
   program.command('tv').description("run the TV's SIP agent: register, show kept messages and missed calls, presence, calls")
     .requiredOption('--user <id>', 'user id (e.g. 1001)')
@@ -143,14 +156,29 @@ export function registerTvCommand(program: Command): void {
       if (o.message && o.message.length < 2) throw new TvphoneError('ERR_BAD_MESSAGE', '--message needs USER TEXT');
       if (o.dtmf !== undefined && !/^[0-9*#A-D]{1,32}$/i.test(o.dtmf)) throw new TvphoneError('ERR_BAD_DTMF', `--dtmf takes 1 to 32 of 0-9 * # A-D, got ${o.dtmf}`);
       if (o.sendPicture && o.sendPicture.length !== 2) throw new TvphoneError('ERR_BAD_PICTURE', '--send-picture needs USER FILE');
+      // bad input is refused before anything is bound or sent: one line, exit 1, nothing left running
+      if (!/^sips?:[^\s]+$/i.test(o.server)) throw new TvphoneError('ERR_BAD_SERVER', `--server takes a SIP URI such as sip:192.0.2.10:5060, got ${o.server}`);
+      if (o.sendPicture) {
+        const file = o.sendPicture[1];
+        if (!PICTURE_EXTENSIONS.has(extname(file).toLowerCase())) {
+          throw new TvphoneError('ERR_BAD_PICTURE', `--send-picture takes a .jpg, .png, .gif or .webp file, got ${file}`);
+        }
+        mustBeFile(file, '--send-picture');
+      }
+      if (o.play !== undefined) mustBeFile(o.play, '--play');
 
       // loaded here, not at the top: the other commands start without the TV agent and the media stack
       const [{ TvAgent }, { applyEvent, initialScreen, pressKey, render, splitKeys }] = await Promise.all([import('../terminal/tv-agent.ts'), import('../terminal/screen.ts')]);
-      const agent = new TvAgent({
+      let agent: InstanceType<typeof TvAgent>;
+      try {
+        agent = new TvAgent({
         user: o.user, password, server: o.server, transport: o.transport, localIp: o.localIp, downloadDir: o.downloadDir, contacts,
         autoAnswer: o.autoAnswer ?? false, toneHz: tone, play: o.play, record: o.record,
         ringTimeoutMs: ringTimeout * 1000, mediaTimeoutMs: mediaTimeout * 1000, sessionExpires,
-      });
+        });
+      } catch (err) {
+        throw new TvphoneError('ERR_BAD_SERVER', `--server ${o.server}: ${(err as Error).message}`);
+      }
       const screen = initialScreen(o.user, contacts);
       const interactive = !o.json && process.stdout.isTTY === true;
       for (const name of EVENTS) {
@@ -199,10 +227,29 @@ export function registerTvCommand(program: Command): void {
           }
         }, 500).unref());
       }
-      await agent.start();
+      try {
+        await agent.start();
+      } catch (err) {
+        await agent.stop().catch(() => {});
+        throw new TvphoneError('ERR_TV_START', `cannot start the TV agent: ${(err as Error).message}`);
+      }
 
-      if (o.message) await agent.sendMessage(o.message[0], o.message.slice(1).join(' '));
-      if (o.sendPicture) await agent.sendPicture(o.sendPicture[0], o.sendPicture[1]);
+      // a one-shot send that fails exits 1 (after de-registering)
+      const sent = async (what: string, send: () => Promise<number>): Promise<void> => {
+        let status: number;
+        try {
+          status = await send();
+        } catch (err) {
+          status = 0;
+          process.stderr.write(`tvphone: ${what} not sent: ${(err as Error).message}\n`);
+        }
+        if (status < 200 || status >= 300) {
+          if (status !== 0) process.stderr.write(`tvphone: ${what} not sent (${status})\n`);
+          process.exitCode = 1;
+        }
+      };
+      if (o.message) await sent('message', () => agent.sendMessage(o.message![0], o.message!.slice(1).join(' ')));
+      if (o.sendPicture) await sent('picture', () => agent.sendPicture(o.sendPicture![0], o.sendPicture![1]));
       if (o.call) void agent.dial(o.call);
       else if ((o.message || o.sendPicture) && duration === undefined && !o.autoAnswer && contacts.length === 0) stop(); // a one-shot send
 

@@ -174,4 +174,37 @@ describe('tvphone tv --json (child process)', function () {
     child.stdin!.write('q');
     assert.equal(await exited, 0);
   });
+
+  /** `tvphone tv ARGS` to the end: its exit code and stderr. */
+  function run(args: string[], password = 'pw1'): Promise<{ code: number | null; stderr: string }> {
+    const c = spawn(process.execPath, [join(ROOT, 'bin/tvphone'), 'tv', '--password-stdin', '--json', ...args], { cwd: ROOT, stdio: ['pipe', 'ignore', 'pipe'] });
+    child = c;
+    c.stdin!.end(`${password}\n`);
+    let stderr = '';
+    c.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    return new Promise((r) => c.once('exit', (code) => r({ code, stderr })));
+  }
+
+  it('bad input: one line on stderr, exit 1, no stack trace (--server without sip:, a missing or unsupported picture)', async () => {
+    const server = `sip:127.0.0.1:${srv.tcp.port}`;
+    writeFileSync(join(dir, 'notes.txt'), 'not a picture');
+    const cases: Array<[string[], RegExp]> = [
+      [['--user', '1001', '--server', `127.0.0.1:${srv.tcp.port}`], /^tvphone: --server takes a SIP URI/],
+      [['--user', '1001', '--server', server, '--send-picture', '1002', join(dir, 'missing.png')], /^tvphone: --send-picture: no such file/],
+      [['--user', '1001', '--server', server, '--send-picture', '1002', join(dir, 'notes.txt')], /^tvphone: --send-picture takes a \.jpg, \.png/],
+    ];
+    for (const [args, line] of cases) {
+      const { code, stderr } = await run(args);
+      assert.equal(code, 1, `${args.join(' ')}: ${stderr}`);
+      assert.match(stderr, line);
+      assert.equal(stderr.trim().split('\n').length, 1, `one line: ${stderr}`);
+      assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+    }
+  });
+
+  it('a failed --message exits 1 after de-registering', async () => {
+    const { code, stderr } = await run(['--user', '1001', '--server', `sip:127.0.0.1:${srv.tcp.port}`, '--download-dir', join(dir, 'a'), '--message', '9999', 'hello']);
+    assert.equal(code, 1);
+    assert.match(stderr, /^tvphone: message not sent \(404\)/);
+  });
 });
