@@ -23,6 +23,13 @@ export interface ScreenState {
   selected: number;
   /** missed calls by caller, merged (insertion order: first missed first) */
   missed: Map<string, MissedFrom>;
+  /**
+   * calls missed while on (the caller gave up), by caller: when each rang. The server lists them in its next
+   * missed-call notice too (after a reconnect): those are not counted twice.
+   */
+  liveMissed: Map<string, number[]>;
+  /** epoch ms the ringing incoming call began */
+  ringingSince: number | null;
   messages: string[];
   /** what the call line says; null: no call */
   call: string | null;
@@ -55,7 +62,7 @@ const MAX_LINES = 10;
 
 export function initialScreen(user: string, contacts: string[]): ScreenState {
   return {
-    user, registered: false, contacts: new Map(contacts.map((c) => [c, false])), selected: 0, missed: new Map(), messages: [], call: null,
+    user, registered: false, contacts: new Map(contacts.map((c) => [c, false])), selected: 0, missed: new Map(), liveMissed: new Map(), ringingSince: null, messages: [], call: null,
     phase: 'idle', answeredAt: null, peer: null, input: null, details: false, stats: null, status: 'starting',
   };
 }
@@ -126,8 +133,10 @@ function callEnded(s: ScreenState, x: TvAgentEvents['call-ended'][0], now: numbe
     case 'cancelled':
       // the caller gave up before we answered: a missed call, on the screen at once
       if (was === 'incoming') {
-        addMissed(s, peer, 1, now);
-        s.status = `missed call from ${peer} at ${localTime(now, now)}`;
+        const at = s.ringingSince ?? now;
+        addMissed(s, peer, 1, at);
+        s.liveMissed.set(peer, [...(s.liveMissed.get(peer) ?? []), at].slice(-100));
+        s.status = `missed call from ${peer} at ${localTime(at, now)}`;
       } else s.status = `call to ${peer} cancelled`;
       break;
     case 'no-ack': s.status = `call with ${peer} lost: its TV did not confirm the answer`; break;
@@ -150,7 +159,15 @@ export function applyEvent<K extends keyof TvAgentEvents>(s: ScreenState, event:
     case 'presence': s.contacts.set(String(x.contact), x.online === true); break;
     case 'missed-calls': {
       const calls = x.calls as { from: string; count: number; last: string }[];
-      for (const c of calls) addMissed(s, c.from, c.count, Date.parse(c.last) || now);
+      for (const c of calls) {
+        const last = Date.parse(c.last) || now;
+        // the ones already shown as they happened (a minute's leeway for the server's and our clocks)
+        const live = s.liveMissed.get(c.from) ?? [];
+        const shown = live.filter((t) => t <= last + 60_000);
+        if (shown.length > 0) s.liveMissed.set(c.from, live.filter((t) => t > last + 60_000));
+        const count = c.count - shown.length;
+        if (count > 0) addMissed(s, c.from, count, last);
+      }
       break;
     }
     case 'message': {
@@ -167,7 +184,7 @@ export function applyEvent<K extends keyof TvAgentEvents>(s: ScreenState, event:
       break;
     }
     case 'call-incoming':
-      s.phase = 'incoming'; s.peer = String(x.from);
+      s.phase = 'incoming'; s.peer = String(x.from); s.ringingSince = now;
       s.call = `${String(x.from)} is calling — press a to answer, h to decline`;
       break;
     case 'call-outgoing': s.phase = 'outgoing'; s.peer = String(x.to); s.call = `calling ${String(x.to)}…`; break;

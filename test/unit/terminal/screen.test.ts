@@ -110,10 +110,23 @@ describe('TV screen', () => {
   it('a caller who gives up (CANCEL before answer) is a missed call at once, merged with the earlier ones from the same person', () => {
     const s = initialScreen('1001', []);
     applyEvent(s, 'missed-calls', { id: 'n', calls: [{ from: '1002', count: 1, first: new Date(today(9, 0)).toISOString(), last: new Date(today(9, 0)).toISOString() }] });
-    applyEvent(s, 'call-incoming', { callId: 'c', from: '1002' });
+    applyEvent(s, 'call-incoming', { callId: 'c', from: '1002' }, today(10, 5));
     applyEvent(s, 'call-ended', { callId: 'c', peer: '1002', reason: 'cancelled', status: 487, durationMs: 0, rtcp: null }, today(10, 5));
     assert.match(plain(render(s, today(10, 6))), /\n {2}2 missed calls from 1002, last at 10:05\n/);
     assert.equal(s.status, 'missed call from 1002 at 10:05');
+  });
+
+  it('a call missed while on is not counted twice when the server lists it in its next notice (after a reconnect)', () => {
+    const s = initialScreen('1001', []);
+    applyEvent(s, 'call-incoming', { callId: 'c', from: '1002' }, today(10, 4));
+    applyEvent(s, 'call-ended', { callId: 'c', peer: '1002', reason: 'cancelled', status: 487, durationMs: 0, rtcp: null }, today(10, 5));
+    assert.equal(s.status, 'missed call from 1002 at 10:04', 'the time it rang');
+    applyEvent(s, 'missed-calls', { id: 'n', calls: [
+      { from: '1002', count: 2, first: new Date(today(9, 0)).toISOString(), last: new Date(today(10, 4)).toISOString() },
+      { from: '1003', count: 1, first: new Date(today(9, 30)).toISOString(), last: new Date(today(9, 30)).toISOString() },
+    ] }, today(10, 6));
+    const out = plain(render(s, today(10, 7)));
+    assert.match(out, /\n {2}2 missed calls from 1002, last at 10:04\n {2}missed call from 1003 at 09:30\n/);
   });
 
   it('keys: arrows choose a contact, Enter calls it; letters work in upper case; a chunk of keys is several presses', () => {
