@@ -2,7 +2,8 @@
 // events — the ANSI screen (src/terminal/screen.ts), or with --json one event per line (src/terminal/events.ts).
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { extname } from 'node:path';
 import { TvphoneError } from '../errors.ts';
 import type { TvAgentEvents } from '../terminal/events.ts';
 
@@ -21,25 +22,92 @@ interface TvOpts {
   tone: string;
   record?: string;
   duration?: string;
+  ringTimeout: string;
+  mediaTimeout: string;
+  sessionExpires: string;
   dtmf?: string;
   message?: string[];
   sendPicture?: string[];
   json?: boolean;
-  localIp: string;
+  localIp?: string;
 }
 
 const EVENTS: (keyof TvAgentEvents)[] = [
-  'registered', 'unregistered', 'registration-failed', 'connection-lost', 'message', 'missed-calls', 'presence', 'message-sent',
+  'registered', 'public-address', 'unregistered', 'registration-failed', 'connection-lost', 'message', 'missed-calls', 'presence', 'message-sent',
   'call-incoming', 'call-outgoing', 'call-ringing', 'call-answered', 'call-held', 'dtmf', 'call-ended', 'error',
 ];
 
-function readStdin(): Promise<string> {
+/** The first line of stdin (a pipe or the terminal); what follows stays unread. */
+function readStdinLine(): Promise<string> {
   return new Promise((resolve) => {
     let data = '';
-    process.stdin.setEncoding('utf8');
-    process.stdin.on('data', (c: string) => { data += c; });
-    process.stdin.on('end', () => resolve(data.split(/\r?\n/)[0] ?? ''));
+    const stdin = process.stdin;
+    const finish = (): void => {
+      stdin.off('data', onData).off('end', finish);
+      stdin.pause();
+      resolve(data.split(/\r?\n/)[0] ?? '');
+    };
+    const onData = (c: string): void => {
+      data += c;
+      if (/\r?\n/.test(data)) finish();
+    };
+    stdin.setEncoding('utf8');
+    stdin.on('data', onData).on('end', finish);
   });
+}
+
+/** Ask for the password on the terminal, not echoed (raw mode: each key arrives as typed). */
+function promptPassword(user: string): Promise<string> {
+  return new Promise((resolve) => {
+    const stdin = process.stdin;
+    process.stderr.write(`password for ${user}: `);
+    stdin.setRawMode(true);
+    stdin.setEncoding('utf8');
+    stdin.resume();
+    let pw = '';
+    const onData = (chunk: string): void => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0003' || ch === '\u0004') {
+          stdin.off('data', onData);
+          stdin.setRawMode(false);
+          stdin.pause();
+          process.stderr.write('\n');
+          if (ch === '\u0003') process.kill(process.pid, 'SIGINT');
+          return resolve(ch === '\u0003' ? '' : pw);
+        }
+        if (ch === '\x7f' || ch === '\b') pw = [...pw].slice(0, -1).join('');
+        else if (ch >= ' ') pw += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+/**
+ * The keyboard for the screen: stdin when it is the terminal; when stdin was a pipe (--password-stdin) the
+ * terminal itself, reopened as /dev/tty. Null when there is no terminal.
+ */
+async function openKeyboard(): Promise<NodeJS.ReadStream | null> {
+  if (process.stdin.isTTY) return process.stdin;
+  try {
+    const { openSync } = await import('node:fs');
+    const { ReadStream } = await import('node:tty');
+    return new ReadStream(openSync('/dev/tty', 'r')) as unknown as NodeJS.ReadStream;
+  } catch {
+    return null;
+  }
+}
+
+const PICTURE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.gif', '.webp']);
+
+function mustBeFile(file: string, flag: string): void {
+  let ok = false;
+  try {
+    ok = statSync(file).isFile();
+  } catch {
+    // missing or unreadable: said below
+  }
+  if (!ok) throw new TvphoneError('ERR_NO_FILE', `${flag}: no such file: ${file}`);
 }
 
 export function registerTvCommand(program: Command): void {
@@ -49,7 +117,7 @@ export function registerTvCommand(program: Command): void {
     .option('--password-stdin', 'read the password from the first line of stdin')
     .requiredOption('--server <sip-uri>', 'the tvphone server, e.g. sip:127.0.0.1:5060')
     .addOption(new Option('--transport <t>', 'transport to the server').choices(['tcp', 'udp', 'tls']).default('tcp'))
-    .option('--local-ip <ip>', 'our address for SIP and RTP', '127.0.0.1')
+    .option('--local-ip <ip>', 'our address for SIP and RTP (default: the one of the interface that routes to the server)')
     .option('--download-dir <dir>', 'where pictures and messages.log go', './tvphone-downloads')
     .option('--contacts <list>', 'users to watch, comma-separated (1002,1003)')
     .option('--contacts-file <file>', 'users to watch, one per line')
@@ -58,14 +126,18 @@ export function registerTvCommand(program: Command): void {
     .option('--play <file.wav>', 'send this WAV file as audio (looped)')
     .option('--tone <hz>', 'send a test tone of this frequency when no --play', '440')
     .option('--record <file.wav>', 'write the received audio of a call to this file')
-    .option('--duration <s>', 'hang up a call after this many seconds, then exit (for scripts)')
+    .option('--duration <s>', 'end a call this many seconds after it was answered, or unanswered after it began ringing, then exit (for scripts)')
+    .option('--ring-timeout <s>', 'cancel an outgoing call nobody answers within this many seconds', '60')
+    .option('--media-timeout <s>', 'hang up a call when no audio came from the other side for this many seconds (0: never)', '30')
+    .option('--session-expires <s>', 'RFC 4028 session interval: the call is refreshed every half of it and ends when a refresh fails (>= 90)', '1800')
     .option('--dtmf <digits>', 'send these DTMF digits (0-9 * # A-D, RFC 4733) once a call is answered')
     .option('--message <user-and-text...>', 'send a text message: --message USER TEXT')
     .option('--send-picture <user-and-file...>', 'send a picture: --send-picture USER FILE (.jpg, .png)')
     .option('--json', 'one JSON event per line on stdout instead of the screen')
     .action(async (o: TvOpts) => {
       let password = o.password;
-      if (o.passwordStdin) password = await readStdin();
+      if (o.passwordStdin) password = await readStdinLine();
+      else if (password === undefined && process.stdin.isTTY && !o.json) password = await promptPassword(o.user);
       if (password === undefined) throw new TvphoneError('ERR_NO_PASSWORD', 'give --password or --password-stdin');
       const contacts = [
         ...(o.contacts ? o.contacts.split(',') : []),
@@ -75,16 +147,38 @@ export function registerTvCommand(program: Command): void {
       if (!(tone > 0 && tone < 4000)) throw new TvphoneError('ERR_BAD_TONE', `--tone must be between 0 and 4000 Hz, got ${o.tone}`);
       const duration = o.duration !== undefined ? Number(o.duration) : undefined;
       if (duration !== undefined && !(duration > 0)) throw new TvphoneError('ERR_BAD_DURATION', `--duration must be > 0, got ${o.duration}`);
+      const ringTimeout = Number(o.ringTimeout);
+      if (!(ringTimeout > 0)) throw new TvphoneError('ERR_BAD_RING_TIMEOUT', `--ring-timeout must be > 0, got ${o.ringTimeout}`);
+      const mediaTimeout = Number(o.mediaTimeout);
+      if (!(mediaTimeout >= 0)) throw new TvphoneError('ERR_BAD_MEDIA_TIMEOUT', `--media-timeout must be >= 0, got ${o.mediaTimeout}`);
+      const sessionExpires = Number(o.sessionExpires);
+      if (!Number.isInteger(sessionExpires) || sessionExpires < 90) throw new TvphoneError('ERR_BAD_SESSION_EXPIRES', `--session-expires must be a whole number >= 90, got ${o.sessionExpires}`);
       if (o.message && o.message.length < 2) throw new TvphoneError('ERR_BAD_MESSAGE', '--message needs USER TEXT');
       if (o.dtmf !== undefined && !/^[0-9*#A-D]{1,32}$/i.test(o.dtmf)) throw new TvphoneError('ERR_BAD_DTMF', `--dtmf takes 1 to 32 of 0-9 * # A-D, got ${o.dtmf}`);
       if (o.sendPicture && o.sendPicture.length !== 2) throw new TvphoneError('ERR_BAD_PICTURE', '--send-picture needs USER FILE');
+      // bad input is refused before anything is bound or sent: one line, exit 1, nothing left running
+      if (!/^sips?:[^\s]+$/i.test(o.server)) throw new TvphoneError('ERR_BAD_SERVER', `--server takes a SIP URI such as sip:192.0.2.10:5060, got ${o.server}`);
+      if (o.sendPicture) {
+        const file = o.sendPicture[1];
+        if (!PICTURE_EXTENSIONS.has(extname(file).toLowerCase())) {
+          throw new TvphoneError('ERR_BAD_PICTURE', `--send-picture takes a .jpg, .png, .gif or .webp file, got ${file}`);
+        }
+        mustBeFile(file, '--send-picture');
+      }
+      if (o.play !== undefined) mustBeFile(o.play, '--play');
 
       // loaded here, not at the top: the other commands start without the TV agent and the media stack
-      const [{ TvAgent }, { applyEvent, initialScreen, render }] = await Promise.all([import('../terminal/tv-agent.ts'), import('../terminal/screen.ts')]);
-      const agent = new TvAgent({
+      const [{ TvAgent }, { applyEvent, initialScreen, pressKey, render, splitKeys }] = await Promise.all([import('../terminal/tv-agent.ts'), import('../terminal/screen.ts')]);
+      let agent: InstanceType<typeof TvAgent>;
+      try {
+        agent = new TvAgent({
         user: o.user, password, server: o.server, transport: o.transport, localIp: o.localIp, downloadDir: o.downloadDir, contacts,
         autoAnswer: o.autoAnswer ?? false, toneHz: tone, play: o.play, record: o.record,
-      });
+        ringTimeoutMs: ringTimeout * 1000, mediaTimeoutMs: mediaTimeout * 1000, sessionExpires,
+        });
+      } catch (err) {
+        throw new TvphoneError('ERR_BAD_SERVER', `--server ${o.server}: ${(err as Error).message}`);
+      }
       const screen = initialScreen(o.user, contacts);
       const interactive = !o.json && process.stdout.isTTY === true;
       for (const name of EVENTS) {
@@ -108,10 +202,19 @@ export function registerTvCommand(program: Command): void {
       };
       process.on('SIGINT', stop).on('SIGTERM', stop);
 
-      // --duration: hang up S seconds after a call is answered, then exit
+      // --duration: hang up S seconds after a call is answered — or, unanswered, S seconds after it began — then exit
       if (duration !== undefined) {
-        agent.on('call-answered', () => setTimeout(() => void agent.hangup(), duration * 1000).unref());
-        agent.on('call-ended', () => stop());
+        let timer: ReturnType<typeof setTimeout> | null = null;
+        const arm = (): void => {
+          if (timer !== null) clearTimeout(timer);
+          timer = setTimeout(() => void agent.hangup(), duration * 1000);
+          timer.unref();
+        };
+        agent.on('call-outgoing', arm).on('call-incoming', arm).on('call-answered', arm);
+        agent.on('call-ended', () => {
+          if (timer !== null) clearTimeout(timer);
+          stop();
+        });
       }
       // --dtmf: the digits, half a second into each answered call
       if (o.dtmf !== undefined) {
@@ -124,37 +227,78 @@ export function registerTvCommand(program: Command): void {
           }
         }, 500).unref());
       }
-      await agent.start();
+      try {
+        await agent.start();
+      } catch (err) {
+        await agent.stop().catch(() => {});
+        throw new TvphoneError('ERR_TV_START', `cannot start the TV agent: ${(err as Error).message}`);
+      }
 
-      if (o.message) await agent.sendMessage(o.message[0], o.message.slice(1).join(' '));
-      if (o.sendPicture) await agent.sendPicture(o.sendPicture[0], o.sendPicture[1]);
+      // a one-shot send that fails exits 1 (after de-registering)
+      const sent = async (what: string, send: () => Promise<number>): Promise<void> => {
+        let status: number;
+        try {
+          status = await send();
+        } catch (err) {
+          status = 0;
+          process.stderr.write(`tvphone: ${what} not sent: ${(err as Error).message}\n`);
+        }
+        if (status < 200 || status >= 300) {
+          if (status !== 0) process.stderr.write(`tvphone: ${what} not sent (${status})\n`);
+          process.exitCode = 1;
+        }
+      };
+      if (o.message) await sent('message', () => agent.sendMessage(o.message![0], o.message!.slice(1).join(' ')));
+      if (o.sendPicture) await sent('picture', () => agent.sendPicture(o.sendPicture![0], o.sendPicture![1]));
       if (o.call) void agent.dial(o.call);
       else if ((o.message || o.sendPicture) && duration === undefined && !o.autoAnswer && contacts.length === 0) stop(); // a one-shot send
 
-      if (interactive && process.stdin.isTTY && !o.passwordStdin) {
-        process.stdin.setRawMode(true);
-        process.stdin.resume();
-        process.stdin.setEncoding('utf8');
-        process.stdin.on('data', (k: string) => {
-          if (k === 'a') agent.answer();
-          else if (k === 'h') void agent.hangup();
-          else if (k === 'o') void agent.hold(!agent.onHold);
-          else if (/^[0-9*#]$/.test(k)) {
-            try {
-              agent.sendDtmf(k);
-            } catch {
-              /* no telephone-event in this call */
-            }
+      const keyboard = interactive ? await openKeyboard() : null;
+      let redraw: ReturnType<typeof setInterval> | null = null;
+      if (keyboard !== null) {
+        const show = (): void => {
+          if (screen.details) screen.stats = agent.callStats() ?? screen.stats;
+          process.stdout.write(render(screen));
+        };
+        const run = (k: string): void => {
+          const act = pressKey(screen, k);
+          if (act === null) return;
+          switch (act.do) {
+            case 'call': void agent.dial(act.user); break;
+            case 'message': void agent.sendMessage(act.to, act.text).catch((err: unknown) => { screen.status = `message not sent: ${(err as Error).message}`; show(); }); break;
+            case 'answer': agent.answer(); break;
+            case 'hangup': void agent.hangup(); break;
+            case 'hold': void agent.hold(!agent.onHold); break;
+            case 'dtmf':
+              try {
+                agent.sendDtmf(act.digits);
+              } catch {
+                screen.status = 'this call takes no key tones';
+              }
+              break;
+            case 'quit': stop(); break;
           }
-          else if (k === 'q' || k === '\u0003') stop();
+        };
+        keyboard.setRawMode(true);
+        keyboard.setEncoding('utf8');
+        keyboard.resume();
+        // a chunk of several characters is several key presses (DTMF typed fast, a paste)
+        keyboard.on('data', (chunk: string) => {
+          for (const k of splitKeys(chunk)) run(k);
+          show();
         });
-        process.stdout.write(render(screen));
+        // the call's running time and, with details, its RTCP figures
+        redraw = setInterval(() => { if (screen.phase !== 'idle' || screen.details) show(); }, 1000);
+        redraw.unref();
+        show();
       }
       await finished;
       process.off('SIGINT', stop).off('SIGTERM', stop);
-      if (interactive && process.stdin.isTTY) {
-        process.stdin.setRawMode(false);
-        process.stdin.pause();
+      if (redraw !== null) clearInterval(redraw);
+      if (keyboard !== null) {
+        keyboard.setRawMode(false);
+        if (keyboard === process.stdin) keyboard.pause();
+        else keyboard.destroy();
       }
     });
 }

@@ -2,6 +2,7 @@
 // `{"event":"<name>", ...fields}`. The names and fields below are a contract scripts rely on: keep them stable.
 //
 //   registered      {aor, contact, transport, expires}             a REGISTER got 200 (first time and after a loss)
+//   public-address  {address, port}                               the registrar saw us at another address (NAT): the Contact now names it
 //   unregistered    {aor}                                          REGISTER Expires: 0 answered (at exit)
 //   registration-failed {status, reason, retryInMs}                REGISTER failed or timed out; retried after retryInMs
 //   connection-lost {}                                             the TCP/TLS connection to the server closed
@@ -16,7 +17,9 @@
 //   call-held       {callId, held, by}                             hold/resume by "local" or "remote"
 //   dtmf            {callId, digit}                                the peer sent a DTMF digit (RFC 4733)
 //   call-ended      {callId, peer, reason, status?, durationMs, rtcp, recorded?}
-//                   reason: local-hangup | remote-hangup | rejected | cancelled | busy | no-ack | error;
+//                   reason: local-hangup | remote-hangup | rejected | cancelled | busy | no-ack | error
+//                         | no-answer (our ring timeout: CANCEL) | no-media (no RTP for the inactivity time)
+//                         | session-expired (RFC 4028: the session refresh failed or never came);
 //                   rtcp: MediaStats of src/media/rtp-session.ts (null when media never started)
 //   error           {message, code?}                               something failed; the agent carries on
 import type { MissedCallGroup } from '../formats/missed-call-notice.ts';
@@ -25,6 +28,7 @@ import type { MediaDirection } from '../media/sdp.ts';
 
 export interface TvAgentEvents {
   registered: [{ aor: string; contact: string; transport: string; expires: number }];
+  'public-address': [{ address: string; port: number }];
   unregistered: [{ aor: string }];
   'registration-failed': [{ status: number; reason: string; retryInMs: number }];
   'connection-lost': [Record<string, never>];
@@ -42,7 +46,8 @@ export interface TvAgentEvents {
   error: [{ message: string; code?: string }];
 }
 
-export type CallEndReason = 'local-hangup' | 'remote-hangup' | 'rejected' | 'cancelled' | 'busy' | 'no-ack' | 'error';
+export type CallEndReason = 'local-hangup' | 'remote-hangup' | 'rejected' | 'cancelled' | 'busy' | 'no-ack' | 'error'
+  | 'no-answer' | 'no-media' | 'session-expired';
 
 export type TvAgentEventName = keyof TvAgentEvents;
 

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { systemClock, type Clock } from '../clock.ts';
 import type { Dialog } from '../dialog/dialog.ts';
+import { MIN_SE_FLOOR } from '../dialog/session-timer.ts';
 import { UserAgentCore } from '../dialog/user-agent-core.ts';
 import type { MediaStats } from '../media/rtp-session.ts';
 import type { SipRequest } from '../sip/message.ts';
@@ -18,15 +19,15 @@ import { NetworkTransport } from '../transport/network-transport.ts';
 import type { Target, TransportName } from '../transport/transport.ts';
 import type { AgentContext, AgentOptions, TvAgentOptions } from './agent/context.ts';
 import { Inbox } from './agent/inbox.ts';
+import { localAddressFor } from './agent/local-address.ts';
 import { Messager } from './agent/messager.ts';
 import { Registerer } from './agent/registerer.ts';
-import { SessionManager } from './agent/session-manager.ts';
+import { ALLOW, SessionManager } from './agent/session-manager.ts';
 import { Subscriber } from './agent/subscriber.ts';
 import type { TvAgentEvents } from './events.ts';
 
 export type { TvAgentOptions } from './agent/context.ts';
 
-const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, NOTIFY';
 
 export class TvAgent extends EventEmitter<TvAgentEvents> {
   readonly options: AgentOptions;
@@ -48,11 +49,13 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
   constructor(o: TvAgentOptions) {
     super();
     this.options = {
-      user: o.user, password: o.password, server: o.server, transport: o.transport ?? 'tcp', localIp: o.localIp ?? '127.0.0.1',
+      user: o.user, password: o.password, server: o.server, transport: o.transport ?? 'tcp', localIp: o.localIp ?? '',
       downloadDir: o.downloadDir ?? './tvphone-downloads', contacts: o.contacts ?? [], autoAnswer: o.autoAnswer ?? false,
       toneHz: o.toneHz ?? 440, play: o.play, record: o.record, expires: o.expires ?? 300, presenceExpires: o.presenceExpires ?? 600,
       keepAliveMs: o.keepAliveMs ?? 30_000, retryMinMs: o.retryMinMs ?? 1_000, retryMaxMs: o.retryMaxMs ?? 60_000,
       timerValues: o.timerValues, rtcpIntervalMs: o.rtcpIntervalMs ?? 5_000, outboundProxy: o.outboundProxy,
+      ringTimeoutMs: o.ringTimeoutMs ?? 60_000, mediaTimeoutMs: o.mediaTimeoutMs ?? 30_000, sessionExpires: o.sessionExpires ?? 1800,
+      minSe: o.minSe ?? MIN_SE_FLOOR,
     };
     this.#clock = o.clock ?? systemClock;
     const s = parseSipUri(o.server);
@@ -110,8 +113,11 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
   /** the SIP listener our Contact names */
   get contact(): string {
     const l = this.#transport?.listeners.find((x) => x.transport === this.options.transport);
-    const host = this.options.localIp.includes(':') ? `[${this.options.localIp}]` : this.options.localIp;
-    return `sip:${this.options.user}@${host}:${l?.port ?? 0};transport=${this.options.transport}`;
+    // behind a NAT: the address the registrar saw (registerer.ts, RFC 3581 §4)
+    const pub = this.#registerer?.publicAddress ?? null;
+    const ip = pub?.host ?? this.options.localIp;
+    const host = ip.includes(':') ? `[${ip}]` : ip;
+    return `sip:${this.options.user}@${host}:${pub?.port ?? l?.port ?? 0};transport=${this.options.transport}`;
   }
 
   get isRegistered(): boolean {
@@ -132,6 +138,8 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
     if (this.#started) return;
     this.#started = true;
     await mkdir(this.options.downloadDir, { recursive: true });
+    // no --local-ip: the address of the interface that routes to the server (or the outbound proxy)
+    if (this.options.localIp === '') this.options.localIp = await localAddressFor(this.#serverTarget.address, this.#serverTarget.port);
     await this.#inbox.load();
     await this.#sessions.start();
     const ip = this.options.localIp;
@@ -248,6 +256,7 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
       case 'NOTIFY':
         return this.#subscriber.onNotify(req, st, d);
       case 'INVITE':
+      case 'UPDATE':
         return this.#sessions.onReInvite(d, req, st);
       case 'INFO':
       case 'OPTIONS':

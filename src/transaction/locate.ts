@@ -39,7 +39,9 @@ const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 export function destinationOfUri(uriText: string): Destination | null {
   let u;
   try {
-    u = parseSipUri(uriOfNameAddr(uriText));
+    // a bare URI (a Request-URI, a binding's Contact) keeps its parameters: `;transport=tcp` is the URI's; only in a
+    // header value without <> would it be a header parameter (RFC 3261 §20), and Route/Path values always have <>
+    u = parseSipUri(uriText.includes('<') ? uriOfNameAddr(uriText) : uriText.trim());
   } catch {
     return null;
   }

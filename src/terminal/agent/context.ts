@@ -18,7 +18,7 @@ export interface TvAgentOptions {
    * `server`, which still names the domain (Request-URI of REGISTER, our AoR). Default: `server` itself.
    */
   outboundProxy?: string;
-  /** our address for SIP and RTP (default 127.0.0.1) */
+  /** our address for SIP and RTP (default: the address of the interface that routes to the server) */
   localIp?: string;
   /** where pictures and the message log go (default ./tvphone-downloads) */
   downloadDir?: string;
@@ -42,6 +42,14 @@ export interface TvAgentOptions {
   retryMaxMs?: number;
   /** T1/T2/T4 overrides (tests) */
   timerValues?: Partial<TimerValues>;
+  /** an outgoing call not answered by then is cancelled (default 60 000 ms) */
+  ringTimeoutMs?: number;
+  /** a call with no RTP or RTCP from the peer this long is hung up (default 30 000 ms; 0: never) */
+  mediaTimeoutMs?: number;
+  /** RFC 4028 Session-Expires we ask for and grant, seconds (default 1800) */
+  sessionExpires?: number;
+  /** RFC 4028 Min-SE, seconds (default 90, the RFC's floor; lower only in tests) */
+  minSe?: number;
   /** RTCP report interval for calls (default 5 000 ms) */
   rtcpIntervalMs?: number;
   /** time and timers of the agent (refresh, re-subscribe, keep-alive); default the system clock */

@@ -1,7 +1,9 @@
 // Registration of the TV agent (RFC 3261 §10.2): REGISTER our Contact, refresh before expiry, retry with
 // back-off, CRLF keep-alives on the flow (RFC 5626 §3.5.1), register again when the flow closes, and
-// de-register at stop. SIP.js calls this part the Registerer.
+// de-register at stop. Behind a NAT it follows the `received`/`rport` the registrar saw (RFC 3581 §4): once,
+// it registers the public address instead of the private one. SIP.js calls this part the Registerer.
 import type { TimerHandle } from '../../clock.ts';
+import type { UserAgentCore } from '../../dialog/user-agent-core.ts';
 import { contactExpires, expiresOf, parseContacts } from '../../sip/headers.ts';
 import { newCallId, newTag } from '../../sip/ids.ts';
 import { SipRequest, type SipResponse } from '../../sip/message.ts';
@@ -27,6 +29,10 @@ export class Registerer {
   #timer: TimerHandle | null = null;
   #keepAliveTimer: TimerHandle | null = null;
   #retryMs: number;
+  /** the public address the registrar saw (received/rport), once it differed from our Contact's */
+  #public: { host: string; port: number } | null = null;
+  /** the Contact we registered last (de-registered when the Contact changes) */
+  #lastContact: string | null = null;
 
   constructor(ctx: AgentContext, server: Target, hooks: RegistererHooks) {
     this.#ctx = ctx;
@@ -39,43 +45,86 @@ export class Registerer {
     return this.#registered;
   }
 
+  /** The address and port our Contact should name instead of the listener's (null: the listener's). */
+  get publicAddress(): { host: string; port: number } | null {
+    return this.#public;
+  }
+
   /** RFC 3261 §10.2: REGISTER our Contact; the same Call-ID and a growing CSeq for every refresh (§10.2.4). */
   async register(expires = this.#ctx.options.expires): Promise<boolean> {
     const ctx = this.#ctx;
     const core = ctx.core;
     if (core === null || this.#registering) return false;
     this.#registering = true;
+    let outcome: boolean | 'follow';
     try {
-      const req = new SipRequest('REGISTER', `sip:${ctx.domain}`);
-      req.addHeader('From', `<${ctx.aor}>;tag=${newTag()}`);
-      req.addHeader('To', `<${ctx.aor}>`);
-      req.addHeader('Call-ID', this.#callId);
-      req.addHeader('CSeq', `${++this.#seq} REGISTER`);
-      req.addHeader('Contact', `<${ctx.contact}>`);
-      req.addHeader('Expires', String(expires));
-      req.addHeader('User-Agent', 'tvphone-tv');
-      const res = await core.request(req);
-      this.#seq = Math.max(this.#seq, Number(/^\s*(\d+)/.exec(req.header('cseq') ?? '')?.[1] ?? this.#seq));
-      if (expires === 0) return res.status >= 200 && res.status < 300;
-      if (res.status >= 200 && res.status < 300) {
-        const granted = this.#grantedExpires(res) ?? expires;
-        const wasRegistered = this.#registered;
-        this.#registered = true;
-        this.#retryMs = ctx.options.retryMinMs;
-        // refresh before expiry: at 80 % of the granted time, at least 1 s
-        this.#schedule(Math.max(1_000, granted * 800));
-        ctx.emit('registered', { aor: ctx.aor, contact: ctx.contact, transport: ctx.options.transport, expires: granted });
-        if (!wasRegistered) this.#hooks.registered();
-        return true;
-      }
-      this.#registered = false;
-      const wait = this.#backOff();
-      ctx.emit('registration-failed', { status: res.status, reason: res.reason, retryInMs: wait });
-      this.#schedule(wait);
-      return false;
+      outcome = await this.#attempt(core, expires);
     } finally {
       this.#registering = false;
     }
+    // the Contact changed to the public address: register that at once (the old binding goes in the same REGISTER)
+    return outcome === 'follow' ? this.register(expires) : outcome;
+  }
+
+  async #attempt(core: UserAgentCore, expires: number): Promise<boolean | 'follow'> {
+    const ctx = this.#ctx;
+    const req = new SipRequest('REGISTER', `sip:${ctx.domain}`);
+    req.addHeader('From', `<${ctx.aor}>;tag=${newTag()}`);
+    req.addHeader('To', `<${ctx.aor}>`);
+    req.addHeader('Call-ID', this.#callId);
+    req.addHeader('CSeq', `${++this.#seq} REGISTER`);
+    const contact = ctx.contact;
+    req.addHeader('Contact', `<${contact}>`);
+    // RFC 3261 §10.2.2: the binding of a Contact we no longer use goes (expires=0 on that Contact)
+    if (this.#lastContact !== null && this.#lastContact !== contact && expires !== 0) req.addHeader('Contact', `<${this.#lastContact}>;expires=0`);
+    req.addHeader('Expires', String(expires));
+    req.addHeader('User-Agent', 'tvphone-tv');
+    const res = await core.request(req);
+    this.#seq = Math.max(this.#seq, Number(/^\s*(\d+)/.exec(req.header('cseq') ?? '')?.[1] ?? this.#seq));
+    if (expires === 0) return res.status >= 200 && res.status < 300;
+    if (res.status >= 200 && res.status < 300) {
+      this.#lastContact = contact;
+      if (this.#followNat(res)) return 'follow';
+      const granted = this.#grantedExpires(res) ?? expires;
+      const wasRegistered = this.#registered;
+      this.#registered = true;
+      this.#retryMs = ctx.options.retryMinMs;
+      // refresh before expiry: at 80 % of the granted time, at least 1 s
+      this.#schedule(Math.max(1_000, granted * 800));
+      ctx.emit('registered', { aor: ctx.aor, contact: ctx.contact, transport: ctx.options.transport, expires: granted });
+      if (!wasRegistered) this.#hooks.registered();
+      return true;
+    }
+    this.#registered = false;
+    const wait = this.#backOff();
+    ctx.emit('registration-failed', { status: res.status, reason: res.reason, retryInMs: wait });
+    this.#schedule(wait);
+    return false;
+  }
+
+  /**
+   * RFC 3581 §4: the registrar wrote the source it saw in `received` (and `rport`) of our Via. When that is not
+   * the address our Contact names we are behind a NAT: name the public address instead — once, so a registrar
+   * that stamps something odd cannot make us loop. UDP takes the public port too; TCP/TLS keep the listener's
+   * (the server reaches us on the registered connection, RFC 5626). True when the Contact changed.
+   */
+  #followNat(res: SipResponse): boolean {
+    if (this.#public !== null) return false;
+    let via;
+    try {
+      via = res.topVia();
+    } catch {
+      return false;
+    }
+    const m = /@(\[[^\]]+\]|[^:;>]+):(\d+)/.exec(this.#ctx.contact);
+    if (m === null || via.received === null) return false;
+    const host = m[1].replace(/^\[|\]$/g, '');
+    const port = Number(m[2]);
+    const publicPort = this.#ctx.options.transport === 'udp' && typeof via.rport === 'number' ? via.rport : port;
+    if (via.received.toLowerCase() === host.toLowerCase() && publicPort === port) return false;
+    this.#public = { host: via.received.replace(/^\[|\]$/g, ''), port: publicPort };
+    this.#ctx.emit('public-address', { address: this.#public.host, port: this.#public.port });
+    return true;
   }
 
   /** RFC 5626 §3.5.1: a CRLFCRLF ping on the flow to the server keeps NATs and the registrar's connection alive. */

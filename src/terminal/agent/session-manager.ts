@@ -1,9 +1,16 @@
 // Calls of the TV agent (RFC 3261 §13-§15, RFC 3264): one call at a time, placed (INVITE with an SDP offer) or
 // answered (180, then 200 on a key or at once), held and resumed by re-INVITE, ended by BYE or CANCEL, with
-// G.711 audio from the media session (media/). A spare bound RTP port waits for the next call.
+// G.711 audio from the media session (media/). A spare bound RTP port waits for the next call. Dead calls end
+// by themselves: an outgoing call rings at most ringTimeoutMs (then CANCEL), a call with no RTP or RTCP from the
+// peer for mediaTimeoutMs is hung up, and RFC 4028 session timers (dialog/session-timer.ts) refresh the session by
+// re-INVITE or send BYE when the refresh fails or never comes.
 // SIP.js calls this part the SessionManager.
 import { writeFile, readFile } from 'node:fs/promises';
+import type { TimerHandle } from '../../clock.ts';
 import { Dialog } from '../../dialog/dialog.ts';
+import {
+  addUacHeaders, addUasHeaders, parseMinSe, SessionTimer, uacNegotiated, uasNegotiate, type SessionInterval,
+} from '../../dialog/session-timer.ts';
 import { SipError } from '../../errors.ts';
 import { PcmRecorder, PcmSource, ToneSource, type AudioSource } from '../../media/audio-io.ts';
 import { toTelephonyPcm } from '../../media/resample.ts';
@@ -11,11 +18,11 @@ import { MediaSession, type MediaStats } from '../../media/rtp-session.ts';
 import { LocalMedia, type MediaDirection, type Negotiated } from '../../media/sdp.ts';
 import { readWav } from '../../media/wav.ts';
 import { newCallId, newTag } from '../../sip/ids.ts';
-import { SipRequest } from '../../sip/message.ts';
+import { SipRequest, type SipResponse } from '../../sip/message.ts';
 import { createResponse } from '../../sip/response.ts';
 import type { ServerTransaction } from '../../transaction/server-transaction.ts';
 import type { CallEndReason } from '../events.ts';
-import type { AgentContext } from './context.ts';
+import { delay, type AgentContext } from './context.ts';
 import { userOf } from './user-of.ts';
 
 interface Call {
@@ -36,7 +43,21 @@ interface Call {
   cancelWanted: boolean;
   startedAt: number;
   held: boolean;
+  /** on hold by us (our offers say sendonly) */
+  heldLocal: boolean;
+  /** outgoing: the ring timeout fired (the CANCEL is ours, the reason no-answer) */
+  noAnswer: boolean;
+  ringTimer: TimerHandle | null;
+  /** the RTP/RTCP inactivity check, and the last time the peer sent anything */
+  mediaTimer: TimerHandle | null;
+  lastActivity: { at: number; count: number };
+  /** RFC 4028 */
+  session: SessionTimer | null;
+  /** incoming: the interval settled for our 2xx (§9) */
+  uasInterval: SessionInterval | null;
 }
+
+export const ALLOW = 'INVITE, ACK, CANCEL, BYE, UPDATE, OPTIONS, MESSAGE, NOTIFY';
 
 export class SessionManager {
   readonly #ctx: AgentContext;
@@ -47,6 +68,8 @@ export class SessionManager {
   #audio: Int16Array | null = null;
   /** dial() is taking its media port (the call does not exist yet): set, a second dial or an INVITE is refused */
   #dialing: { aborted: boolean } | null = null;
+  /** BYEs sent and not yet answered */
+  readonly #pendingByes = new Set<Promise<void>>();
 
   constructor(ctx: AgentContext) {
     this.#ctx = ctx;
@@ -73,6 +96,8 @@ export class SessionManager {
     } catch (err) {
       this.#ctx.error(err);
     }
+    // give the BYE a moment to be answered (the peer has it; a lost one is the peer's media timeout to find)
+    if (this.#pendingByes.size > 0) await Promise.race([Promise.all(this.#pendingByes), delay(this.#ctx.clock, 2_000)]);
   }
 
   /** Release the spare RTP port. */
@@ -102,6 +127,14 @@ export class SessionManager {
     if (this.#call !== null || this.#dialing !== null) return void st.respond(createResponse(req, 486));
     const offer = req.body.length > 0 ? new TextDecoder().decode(req.body) : null;
     if (offer === null) return void st.respond(createResponse(req, 488, 'Offer Required'));
+    const o = this.#ctx.options;
+    const timer = uasNegotiate(req, { interval: o.sessionExpires, minSe: o.minSe });
+    if ('reject' in timer) {
+      // RFC 4028 §9: an interval below our Min-SE gets 422 with the Min-SE we take
+      const res = createResponse(req, 422, 'Session Interval Too Small');
+      res.addHeader('Min-SE', String(timer.minSe));
+      return void st.respond(res);
+    }
     const media = await this.#takeMedia();
     if (this.#call !== null || this.#dialing !== null) {
       if (this.#media === null && !this.#ctx.stopped) this.#media = media;
@@ -114,7 +147,9 @@ export class SessionManager {
       callId: req.callId, peer: userOf(req.header('from') ?? ''), direction: 'in', state: 'ringing', media,
       local: new LocalMedia({ ip: this.#ctx.options.localIp, port: media.localPort }), recorder: this.#ctx.options.record ? new PcmRecorder() : null,
       dialog, st, offer, invite: null, provisional: true, cancelWanted: false, startedAt: this.#ctx.clock.now(), held: false,
+      heldLocal: false, noAnswer: false, ringTimer: null, mediaTimer: null, lastActivity: { at: 0, count: 0 }, session: null, uasInterval: null,
     };
+    call.uasInterval = timer;
     this.#call = call;
     const ringing = createResponse(req, 180, undefined, tag);
     ringing.addHeader('Contact', `<${this.#ctx.contact}>`);
@@ -141,6 +176,8 @@ export class SessionManager {
     const res = createResponse(st.request, 200, undefined, call.dialog.localTag);
     for (const rr of st.request.fields('record-route')) res.addHeader('Record-Route', rr.value);
     res.addHeader('Contact', `<${this.#ctx.contact}>`);
+    res.addHeader('Allow', ALLOW);
+    if (call.uasInterval !== null) addUasHeaders(res, call.uasInterval);
     res.addHeader('Content-Type', 'application/sdp');
     res.body = new TextEncoder().encode(neg.sdp);
     call.dialog.confirm();
@@ -148,6 +185,7 @@ export class SessionManager {
     core.respond2xx(st, res, call.dialog);
     call.st = null;
     this.#startMedia(call, neg);
+    if (call.uasInterval !== null) this.#startSession(call, call.uasInterval.interval, call.uasInterval.refresher === 'uas');
     return true;
   }
 
@@ -161,7 +199,96 @@ export class SessionManager {
       telephoneEventPayloadType: neg.telephoneEventPayloadType, source: this.#source(), sink: call.recorder ?? undefined,
       direction: neg.direction === 'sendrecv' && neg.remote.onHold ? 'recvonly' : neg.direction,
     });
+    this.#watchMedia(call);
     this.#ctx.emit('call-answered', { callId: call.callId, peer: call.peer, codec: neg.codec, direction: neg.direction, remoteRtp: `${neg.remote.ip}:${neg.remote.port}` });
+  }
+
+  /**
+   * No RTP and no RTCP from the peer for mediaTimeoutMs: the peer is gone (crashed, unplugged, the path lost) and
+   * no BYE will come — hang up. Not while the call is on hold (a held peer may send nothing).
+   */
+  #watchMedia(call: Call): void {
+    const limit = this.#ctx.options.mediaTimeoutMs;
+    if (limit <= 0) return;
+    const clock = this.#ctx.clock;
+    call.lastActivity = { at: clock.now(), count: 0 };
+    const check = (): void => {
+      call.mediaTimer = null;
+      if (call.state !== 'active') return;
+      const st = call.media.stats();
+      const count = st.received.packets + (st.remote?.reports ?? 0);
+      const now = clock.now();
+      if (count !== call.lastActivity.count || call.held) call.lastActivity = { at: now, count };
+      else if (now - call.lastActivity.at >= limit) return void this.#drop(call, 'no-media');
+      call.mediaTimer = clock.set(check, Math.min(1_000, limit / 4), undefined);
+    };
+    call.mediaTimer = clock.set(check, Math.min(1_000, limit / 4), undefined);
+  }
+
+  /** RFC 4028 §10: refresh at half the interval when we are the refresher, else expect a refresh before it runs out. */
+  #startSession(call: Call, interval: number, weRefresh: boolean): void {
+    call.session ??= new SessionTimer(this.#ctx.clock, {
+      refresh: () => void this.#refresh(call),
+      // §10: "If no refresh is received before the session expires, the UA SHOULD send a BYE"
+      expired: () => void this.#drop(call, 'session-expired'),
+    });
+    call.session.start(interval, weRefresh);
+  }
+
+  /** RFC 4028 §7.4: a session refresh is a re-INVITE with the SDP in force (no change of media). */
+  async #refresh(call: Call): Promise<void> {
+    const core = this.#ctx.core;
+    const cur = call.session?.current;
+    if (core === null || call.state !== 'active' || call.dialog === null || cur === undefined || cur === null) return;
+    const direction: MediaDirection = call.heldLocal ? 'sendonly' : 'sendrecv';
+    const out = await this.#reInvite(call, direction, cur.interval);
+    if (call.state !== 'active') return;
+    const st = out.status;
+    if (st >= 200 && st < 300) return;
+    // §10: a refresh that gets 408 or 481 (or no answer at all: our transport error) ends the session
+    if (st === 408 || st === 481 || st === 503) return void this.#drop(call, 'session-expired');
+    call.session?.start(cur.interval, true); // another failure (491, 500 …): the session goes on; try again later
+  }
+
+  /** A re-INVITE in the call's dialog with our offer and the session-timer headers; on 2xx the media and timer follow. */
+  async #reInvite(call: Call, direction: MediaDirection, interval: number): Promise<SipResponse> {
+    const core = this.#ctx.core!;
+    const o = this.#ctx.options;
+    const d = call.dialog!;
+    const req = d.createRequest('INVITE', { body: new TextEncoder().encode(call.local.createOffer(direction)) });
+    req.addHeader('Contact', `<${this.#ctx.contact}>`);
+    req.addHeader('Allow', ALLOW);
+    addUacHeaders(req, interval, o.minSe, 'uac');
+    let out = await core.invite(req, { dialog: d });
+    const minSe = out.response.status === 422 ? parseMinSe(out.response) : null;
+    if (minSe !== null && minSe > interval && call.state === 'active') {
+      // RFC 4028 §7.3: 422: retry once with the peer's Min-SE
+      const again = d.createRequest('INVITE', { body: new TextEncoder().encode(call.local.createOffer(direction)) });
+      again.addHeader('Contact', `<${this.#ctx.contact}>`);
+      addUacHeaders(again, minSe, minSe, 'uac');
+      out = await core.invite(again, { dialog: d });
+      interval = minSe;
+    }
+    const res = out.response;
+    if (res.status >= 200 && res.status < 300 && call.state === 'active') {
+      try {
+        const neg = call.local.acceptAnswer(new TextDecoder().decode(res.body), direction);
+        call.media.updateRemote({ remoteIp: neg.remote.ip, remotePort: neg.remote.port, remoteRtcpPort: neg.remote.rtcpPort });
+        call.media.setDirection(direction);
+      } catch (err) {
+        this.#ctx.error(err);
+      }
+      const s = uacNegotiated(res, interval);
+      this.#startSession(call, s.interval, s.refresher === 'uac');
+    }
+    return res;
+  }
+
+  /** End a dead call: BYE (not waited for) and call-ended with the reason. */
+  async #drop(call: Call, reason: CallEndReason): Promise<void> {
+    if (call.state !== 'active') return;
+    this.#bye(call);
+    await this.#endCall(call, reason);
   }
 
   /** Place a call to a user of our server (RFC 3261 §13.2.1: INVITE with an SDP offer). */
@@ -187,6 +314,7 @@ export class SessionManager {
       callId: newCallId(), peer: user, direction: 'out', state: 'ringing', media,
       local: new LocalMedia({ ip: this.#ctx.options.localIp, port: media.localPort }), recorder: this.#ctx.options.record ? new PcmRecorder() : null,
       dialog: null, st: null, offer: null, invite: req, provisional: false, cancelWanted: false, startedAt: this.#ctx.clock.now(), held: false,
+      heldLocal: false, noAnswer: false, ringTimer: null, mediaTimer: null, lastActivity: { at: 0, count: 0 }, session: null, uasInterval: null,
     };
     this.#call = call;
     req.addHeader('From', `<${this.#ctx.aor}>;tag=${newTag()}`);
@@ -194,10 +322,19 @@ export class SessionManager {
     req.addHeader('Call-ID', call.callId);
     req.addHeader('CSeq', '1 INVITE');
     req.addHeader('Contact', `<${this.#ctx.contact}>`);
-    req.addHeader('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, NOTIFY');
+    req.addHeader('Allow', ALLOW);
+    // RFC 4028 §7.1: we do session timers; the callee picks the refresher
+    addUacHeaders(req, this.#ctx.options.sessionExpires, this.#ctx.options.minSe);
     req.addHeader('Content-Type', 'application/sdp');
     req.body = new TextEncoder().encode(call.local.createOffer('sendrecv'));
     this.#ctx.emit('call-outgoing', { callId: call.callId, to: user });
+    // nobody answers within the ring timeout: CANCEL (once a provisional came, §9.1), the call ends as no-answer
+    call.ringTimer = this.#ctx.clock.set(() => {
+      call.ringTimer = null;
+      if (call.invite === null || call.state !== 'ringing') return;
+      call.noAnswer = true;
+      void this.hangup();
+    }, this.#ctx.options.ringTimeoutMs, undefined);
     const out = await core.invite(req, {
       onProvisional: (res) => {
         if (res.status === 100) return;
@@ -208,28 +345,34 @@ export class SessionManager {
       },
     });
     call.invite = null;
+    if (call.ringTimer !== null) this.#ctx.clock.clear(call.ringTimer);
+    call.ringTimer = null;
     if (out.dialog === undefined) {
       const st = out.response.status;
-      await this.#endCall(call, call.cancelWanted ? 'cancelled' : st === 486 || st === 600 ? 'busy' : 'rejected', st);
+      const reason = call.noAnswer ? 'no-answer' : call.cancelWanted ? 'cancelled' : st === 486 || st === 600 ? 'busy' : 'rejected';
+      await this.#endCall(call, reason, st);
       return false;
     }
     call.dialog = out.dialog;
     if (call.cancelWanted || call.state === 'ended') {
       // the 2xx crossed our CANCEL (§9.1): end the call that was set up after all
-      await this.#bye(call);
-      await this.#endCall(call, 'cancelled', 200);
+      this.#bye(call);
+      await this.#endCall(call, call.noAnswer ? 'no-answer' : 'cancelled', 200);
       return false;
     }
     try {
       const neg = call.local.acceptAnswer(new TextDecoder().decode(out.response.body));
       this.#startMedia(call, neg);
-      return true;
     } catch (err) {
       this.#ctx.error(err);
-      await this.#bye(call);
+      this.#bye(call);
       await this.#endCall(call, 'error', 488);
       return false;
     }
+    // RFC 4028 §7.2: the 2xx settles the interval and who refreshes
+    const timer = uacNegotiated(out.response, this.#ctx.options.sessionExpires);
+    this.#startSession(call, timer.interval, timer.refresher === 'uac');
+    return true;
   }
 
   /**
@@ -260,18 +403,11 @@ export class SessionManager {
     const core = this.#ctx.core;
     if (call === null || core === null || call.state !== 'active' || call.dialog === null) return false;
     const direction: MediaDirection = on ? 'sendonly' : 'sendrecv';
-    const req = call.dialog.createRequest('INVITE', { body: new TextEncoder().encode(call.local.createOffer(direction)) });
-    req.addHeader('Contact', `<${this.#ctx.contact}>`);
-    const out = await core.invite(req, { dialog: call.dialog });
-    if (out.response.status < 200 || out.response.status >= 300) return false;
-    try {
-      const neg = call.local.acceptAnswer(new TextDecoder().decode(out.response.body), direction);
-      call.media.updateRemote({ remoteIp: neg.remote.ip, remotePort: neg.remote.port, remoteRtcpPort: neg.remote.rtcpPort });
-      call.media.setDirection(direction);
-    } catch (err) {
-      this.#ctx.error(err);
-    }
+    // a re-INVITE is a session refresh too (RFC 4028 §7.4)
+    const res = await this.#reInvite(call, direction, call.session?.current?.interval ?? this.#ctx.options.sessionExpires);
+    if (res.status < 200 || res.status >= 300 || call.state !== 'active') return false;
     call.held = on;
+    call.heldLocal = on;
     this.#ctx.emit('call-held', { callId: call.callId, held: on, by: 'local' });
     return true;
   }
@@ -286,7 +422,7 @@ export class SessionManager {
     }
     if (call === null || core === null) return false;
     if (call.state === 'active') {
-      await this.#bye(call);
+      this.#bye(call);
       await this.#endCall(call, 'local-hangup');
       return true;
     }
@@ -303,18 +439,31 @@ export class SessionManager {
     return false;
   }
 
-  async #bye(call: Call): Promise<void> {
+  /**
+   * RFC 3261 §15.1.1: send BYE; "the UAC core MUST consider the session terminated ... as soon as the BYE request is
+   * passed to the client transaction" — so the call ends now, not when (or whether) the BYE is answered. The
+   * transaction goes on (retransmissions, Timer F); stop() waits a little for the answers of those still open.
+   */
+  #bye(call: Call): void {
     const core = this.#ctx.core;
     if (core === null || call.dialog === null) return;
     const d = call.dialog;
-    await core.request(d.createRequest('BYE'), {}, d);
+    const req = d.createRequest('BYE');
     core.removeDialog(d);
+    const pending = core.request(req, {}, d).then(() => undefined, () => undefined);
+    this.#pendingByes.add(pending);
+    void pending.finally(() => this.#pendingByes.delete(pending));
   }
 
   async #endCall(call: Call, reason: CallEndReason, status?: number): Promise<void> {
     if (call.state === 'ended') return;
     const wasActive = call.state === 'active';
     call.state = 'ended';
+    const clock = this.#ctx.clock;
+    if (call.ringTimer !== null) clock.clear(call.ringTimer);
+    if (call.mediaTimer !== null) clock.clear(call.mediaTimer);
+    call.ringTimer = call.mediaTimer = null;
+    call.session?.stop();
     if (call.dialog !== null) this.#ctx.core?.removeDialog(call.dialog);
     let rtcp: MediaStats | null = null;
     let recorded: string | undefined;
@@ -358,7 +507,7 @@ export class SessionManager {
   async onAckTimeout(d: Dialog): Promise<void> {
     const call = this.#call;
     if (call === null || call.dialog !== d) return;
-    await this.#bye(call);
+    this.#bye(call);
     await this.#endCall(call, 'no-ack');
   }
 
@@ -374,28 +523,50 @@ export class SessionManager {
     return this.#call !== null && this.#call.dialog === d ? this.#call : null;
   }
 
-  /** RFC 3261 §14.2: a re-INVITE: answer the new offer (hold/resume, a moved address) in a 200. */
+  /**
+   * RFC 3261 §14.2: a re-INVITE: answer the new offer (hold/resume, a moved address) in a 200. RFC 3311: an UPDATE
+   * likewise, with or without an offer. Either is a session refresh (RFC 4028 §9): the 2xx names the interval and
+   * the refresher, and our session timer starts again.
+   */
   onReInvite(d: Dialog, req: SipRequest, st: ServerTransaction): void {
     const call = this.#callOf(d);
     const core = this.#ctx.core;
     if (call === null || core === null || call.state !== 'active') return void st.respond(createResponse(req, 481));
-    if (req.body.length === 0) return void st.respond(createResponse(req, 488, 'Offer Required'));
-    let neg: Negotiated;
-    try {
-      neg = call.local.createAnswer(new TextDecoder().decode(req.body));
-    } catch (err) {
-      return void st.respond(createResponse(req, err instanceof SipError ? err.status : 488));
+    const update = req.method === 'UPDATE';
+    if (req.body.length === 0 && !update) return void st.respond(createResponse(req, 488, 'Offer Required'));
+    const o = this.#ctx.options;
+    const timer = uasNegotiate(req, { interval: call.session?.current?.interval ?? o.sessionExpires, minSe: o.minSe });
+    if ('reject' in timer) {
+      const res = createResponse(req, 422, 'Session Interval Too Small');
+      res.addHeader('Min-SE', String(timer.minSe));
+      return void st.respond(res);
+    }
+    let neg: Negotiated | null = null;
+    if (req.body.length > 0) {
+      try {
+        neg = call.local.createAnswer(new TextDecoder().decode(req.body));
+      } catch (err) {
+        return void st.respond(createResponse(req, err instanceof SipError ? err.status : 488));
+      }
     }
     const res = createResponse(req, 200, undefined, d.localTag);
     res.addHeader('Contact', `<${this.#ctx.contact}>`);
-    res.addHeader('Content-Type', 'application/sdp');
-    res.body = new TextEncoder().encode(neg.sdp);
-    core.respond2xx(st, res, d);
+    addUasHeaders(res, timer);
+    if (neg !== null) {
+      res.addHeader('Content-Type', 'application/sdp');
+      res.body = new TextEncoder().encode(neg.sdp);
+    }
+    // a 2xx to INVITE is retransmitted until its ACK (§13.3.1.4); an UPDATE's is an ordinary response
+    if (update) st.respond(res);
+    else core.respond2xx(st, res, d);
+    this.#startSession(call, timer.interval, timer.refresher === 'uas');
+    if (neg === null) return;
     call.media.updateRemote({ remoteIp: neg.remote.ip, remotePort: neg.remote.port, remoteRtcpPort: neg.remote.rtcpPort });
     call.media.setDirection(neg.direction);
     const held = neg.remote.onHold;
     if (held !== call.held) {
       call.held = held;
+      call.heldLocal = false;
       this.#ctx.emit('call-held', { callId: call.callId, held, by: 'remote' });
     }
   }

@@ -120,6 +120,8 @@ describe('tvphone tv --json (child process)', function () {
     const reg = await until('registered');
     assert.equal(reg.aor, 'sip:1002@127.0.0.1');
     assert.equal(reg.transport, 'tcp');
+    // no --local-ip: the address of the interface that routes to the server, here loopback
+    assert.match(String(reg.contact), /^sip:1002@127\.0\.0\.1:\d+;transport=tcp$/);
 
     sender = new TvAgent({ user: '1001', password: 'pw1', server: `sip:127.0.0.1:${srv.tcp.port}`, downloadDir: join(dir, 'a') });
     await sender.start();
@@ -132,5 +134,77 @@ describe('tvphone tv --json (child process)', function () {
     child.kill('SIGTERM');
     await until('unregistered');
     assert.equal(await exited, 0);
+  });
+
+  it('--password-stdin keeps the keyboard (the terminal reopened): m, a line and Enter on the screen send a message; q quits with 0', async function () {
+    // a real terminal for the child: util-linux script(1) gives it a pty; its stdin is the password pipe
+    sender = new TvAgent({ user: '1001', password: 'pw1', server: `sip:127.0.0.1:${srv.tcp.port}`, downloadDir: join(dir, 'a') });
+    const got = new Promise<string | undefined>((r) => sender!.once('message', (e) => r(e.text)));
+    await sender.start();
+    const cmd = `printf 'pw2\\n' | '${process.execPath}' '${join(ROOT, 'bin/tvphone')}' tv --password-stdin --user 1002 ` +
+      `--server sip:127.0.0.1:${srv.tcp.port} --download-dir '${join(dir, 'b')}' --contacts 1001`;
+    child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
+    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+    for (let i = 0; i < 100 && !/● online/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /● online/, 'the screen shows the TV online');
+    await new Promise((r) => setTimeout(r, 500)); // the keyboard is opened once registered
+    child.stdin!.write('m');
+    child.stdin!.write('hello tv\r');
+    assert.equal(await got, 'hello tv');
+    for (let i = 0; i < 50 && !/message to 1001 delivered/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /message to 1001 delivered/);
+    child.stdin!.write('Q');
+    assert.equal(await exited, 0);
+  });
+
+  it('with no password given, asks for it on the terminal without echo', async () => {
+    const cmd = `'${process.execPath}' '${join(ROOT, 'bin/tvphone')}' tv --user 1002 --server sip:127.0.0.1:${srv.tcp.port} --download-dir '${join(dir, 'b')}'`;
+    child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
+    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+    for (let i = 0; i < 100 && !/password for 1002: /.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+    child.stdin!.write('pw2\r');
+    for (let i = 0; i < 100 && !/● online/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /● online/);
+    assert.doesNotMatch(out, /pw2/, 'the password is not echoed');
+    await new Promise((r) => setTimeout(r, 300));
+    child.stdin!.write('q');
+    assert.equal(await exited, 0);
+  });
+
+  /** `tvphone tv ARGS` to the end: its exit code and stderr. */
+  function run(args: string[], password = 'pw1'): Promise<{ code: number | null; stderr: string }> {
+    const c = spawn(process.execPath, [join(ROOT, 'bin/tvphone'), 'tv', '--password-stdin', '--json', ...args], { cwd: ROOT, stdio: ['pipe', 'ignore', 'pipe'] });
+    child = c;
+    c.stdin!.end(`${password}\n`);
+    let stderr = '';
+    c.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    return new Promise((r) => c.once('exit', (code) => r({ code, stderr })));
+  }
+
+  it('bad input: one line on stderr, exit 1, no stack trace (--server without sip:, a missing or unsupported picture)', async () => {
+    const server = `sip:127.0.0.1:${srv.tcp.port}`;
+    writeFileSync(join(dir, 'notes.txt'), 'not a picture');
+    const cases: Array<[string[], RegExp]> = [
+      [['--user', '1001', '--server', `127.0.0.1:${srv.tcp.port}`], /^tvphone: --server takes a SIP URI/],
+      [['--user', '1001', '--server', server, '--send-picture', '1002', join(dir, 'missing.png')], /^tvphone: --send-picture: no such file/],
+      [['--user', '1001', '--server', server, '--send-picture', '1002', join(dir, 'notes.txt')], /^tvphone: --send-picture takes a \.jpg, \.png/],
+    ];
+    for (const [args, line] of cases) {
+      const { code, stderr } = await run(args);
+      assert.equal(code, 1, `${args.join(' ')}: ${stderr}`);
+      assert.match(stderr, line);
+      assert.equal(stderr.trim().split('\n').length, 1, `one line: ${stderr}`);
+      assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+    }
+  });
+
+  it('a failed --message exits 1 after de-registering', async () => {
+    const { code, stderr } = await run(['--user', '1001', '--server', `sip:127.0.0.1:${srv.tcp.port}`, '--download-dir', join(dir, 'a'), '--message', '9999', 'hello']);
+    assert.equal(code, 1);
+    assert.match(stderr, /^tvphone: message not sent \(404\)/);
   });
 });

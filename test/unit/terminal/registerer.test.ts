@@ -8,7 +8,7 @@ import type { TvAgentEvents } from '../../../src/terminal/events.ts';
 import { FakeClock } from '../../helpers/fake-message-store.ts';
 
 describe('terminal/agent/registerer (RFC 3261 §10.2)', () => {
-  function setup(answer: (req: SipRequest) => number) {
+  function setup(answer: (req: SipRequest) => number, via?: { received: string; rport: number }, transport: 'tcp' | 'udp' = 'tcp') {
     const clock = new FakeClock();
     const sent: SipRequest[] = [];
     const events: string[] = [];
@@ -17,18 +17,27 @@ describe('terminal/agent/registerer (RFC 3261 §10.2)', () => {
         sent.push(req);
         const res = createResponse(req, answer(req), undefined, 'srv');
         if (res.status === 200) res.addHeader('Expires', '100');
+        // the registrar stamps the source it saw (RFC 3581 §4)
+        if (via !== undefined) res.setHeader('Via', `${req.header('via') ?? 'SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bKx;rport'};received=${via.received};rport=${via.rport}`.replace(/;rport;/, ';'));
         return res;
       },
     } as unknown as UserAgentCore;
+    let r!: Registerer;
     const ctx: AgentContext = {
-      options: { user: '1001', password: 'pw', server: 'sip:127.0.0.1', transport: 'tcp', localIp: '127.0.0.1', downloadDir: '.', contacts: [],
-        autoAnswer: false, toneHz: 440, expires: 300, presenceExpires: 600, keepAliveMs: 0, retryMinMs: 1_000, retryMaxMs: 4_000, rtcpIntervalMs: 5_000 },
-      domain: '127.0.0.1', aor: 'sip:1001@127.0.0.1', clock, core, contact: 'sip:1001@127.0.0.1:5070;transport=tcp', stopped: false,
+      options: { user: '1001', password: 'pw', server: 'sip:127.0.0.1', transport, localIp: '127.0.0.1', downloadDir: '.', contacts: [],
+        autoAnswer: false, toneHz: 440, expires: 300, presenceExpires: 600, keepAliveMs: 0, retryMinMs: 1_000, retryMaxMs: 4_000, rtcpIntervalMs: 5_000,
+        ringTimeoutMs: 60_000, mediaTimeoutMs: 30_000, sessionExpires: 1800, minSe: 90 },
+      domain: '127.0.0.1', aor: 'sip:1001@127.0.0.1', clock, core, stopped: false,
+      // as the facade builds it: the public address once the registerer found one
+      get contact() {
+        const p = r?.publicAddress;
+        return `sip:1001@${p?.host ?? '10.0.0.5'}:${p?.port ?? 5070};transport=${transport}`;
+      },
       emit: <K extends keyof TvAgentEvents>(event: K, ..._args: TvAgentEvents[K]) => void events.push(event),
       error: () => {},
     };
     let firsts = 0;
-    const r = new Registerer(ctx, { transport: 'tcp', address: '127.0.0.1', port: 5060 }, { registered: () => firsts++, flowLost: () => {} });
+    r = new Registerer(ctx, { transport: 'tcp', address: '127.0.0.1', port: 5060 }, { registered: () => firsts++, flowLost: () => {} });
     return { clock, sent, events, r, firsts: () => firsts };
   }
 
@@ -55,6 +64,37 @@ describe('terminal/agent/registerer (RFC 3261 §10.2)', () => {
     }
     assert.deepEqual(waits, [1_000, 2_000, 4_000, 4_000]);
     assert.ok(events.every((e) => e === 'registration-failed'));
+    r.stop();
+  });
+
+  it('behind a NAT registers once more with the received/rport address of the 200 (RFC 3581 §4), dropping the private binding', async () => {
+    const { sent, events, r, clock } = setup(() => 200, { received: '198.51.100.7', rport: 40000 }, 'udp');
+    assert.equal(await r.register(), true);
+    assert.equal(sent.length, 2, 'one REGISTER more, no loop');
+    assert.deepEqual(sent[0].fields('contact').map((f) => f.value), ['<sip:1001@10.0.0.5:5070;transport=udp>']);
+    assert.deepEqual(sent[1].fields('contact').map((f) => f.value), ['<sip:1001@198.51.100.7:40000;transport=udp>', '<sip:1001@10.0.0.5:5070;transport=udp>;expires=0']);
+    assert.deepEqual(r.publicAddress, { host: '198.51.100.7', port: 40000 });
+    assert.deepEqual(events, ['public-address', 'registered']);
+    // the refresh keeps the public Contact and does not follow again
+    await clock.tick(80_000);
+    assert.equal(sent.length, 3);
+    assert.deepEqual(sent[2].fields('contact').map((f) => f.value), ['<sip:1001@198.51.100.7:40000;transport=udp>']);
+    r.stop();
+  });
+
+  it('over TCP takes the received address but keeps the listener port (the server reaches us on the flow)', async () => {
+    const { sent, r } = setup(() => 200, { received: '198.51.100.7', rport: 40000 }, 'tcp');
+    await r.register();
+    assert.equal(sent.length, 2);
+    assert.deepEqual(r.publicAddress, { host: '198.51.100.7', port: 5070 });
+    r.stop();
+  });
+
+  it('does not re-register when received/rport name our own Contact', async () => {
+    const { sent, r } = setup(() => 200, { received: '10.0.0.5', rport: 5070 }, 'udp');
+    await r.register();
+    assert.equal(sent.length, 1);
+    assert.equal(r.publicAddress, null);
     r.stop();
   });
 });

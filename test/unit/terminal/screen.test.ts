@@ -1,103 +1,191 @@
 import assert from 'node:assert/strict';
-import { applyEvent, initialScreen, render } from '../../../src/terminal/screen.ts';
+import { applyEvent, initialScreen, localTime, pressKey, render, splitKeys, spokenDuration, type ScreenState } from '../../../src/terminal/screen.ts';
 import { pictureContentType } from '../../../src/terminal/agent/messager.ts';
+import type { MediaStats } from '../../../src/media/rtp-session.ts';
 
 /** The screen without its ANSI escapes (clear, home, colours). */
 function plain(out: string): string {
   return out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
 }
 
-describe('TV screen', () => {
-  it('shows contacts online state, missed calls, messages and the call, and RTCP figures at hang-up', () => {
-    const s = initialScreen('1001', ['1002', '1003']);
-    applyEvent(s, 'registered', { aor: 'sip:1001@x', contact: 'sip:1001@127.0.0.1:1', transport: 'tcp', expires: 300 });
-    applyEvent(s, 'presence', { contact: '1002', online: true, basic: 'open' });
-    applyEvent(s, 'missed-calls', { id: 'm1', calls: [{ from: '1003', count: 2, first: 'a', last: 'b' }] });
-    applyEvent(s, 'message', { id: '1', from: '1002', contentType: 'text/plain', bytes: 2, text: 'hi' });
-    applyEvent(s, 'call-incoming', { callId: 'c', from: '1002' });
-    let out = render(s);
-    assert.match(out, /1002/);
-    assert.match(out, /1003 ×2/);
-    assert.match(out, /1002: hi/);
-    assert.match(out, /1002 is calling/);
-    assert.equal(s.contacts.get('1002'), true);
-    assert.equal(s.contacts.get('1003'), false);
-    applyEvent(s, 'call-ended', {
-      callId: 'c', peer: '1002', reason: 'remote-hangup', durationMs: 1000,
-      rtcp: { durationMs: 1000, sent: { packets: 50, octets: 8000, dtmfPackets: 0 }, received: { packets: 49, octets: 7840, lost: 1, jitterMs: 0.5, duplicates: 0, late: 0, concealed: 1, discarded: 0 }, remoteBye: true },
-    });
-    out = render(s);
-    assert.match(out, /sent 50 pkts, received 49, lost 1/);
-    assert.match(out, /\(no call\)/);
-  });
+/** epoch ms of today at hh:mm local time */
+function today(hh: number, mm: number): number {
+  const d = new Date();
+  d.setHours(hh, mm, 0, 0);
+  return d.getTime();
+}
 
-  it('renders a typical screen: contacts online and offline, kept calls, messages (text and picture), a call in progress', () => {
+const RTCP: MediaStats = {
+  durationMs: 1000, sent: { packets: 50, octets: 8000, dtmfPackets: 0 },
+  received: { packets: 49, octets: 7840, lost: 1, jitterMs: 0.5, duplicates: 0, late: 0, concealed: 1, discarded: 0 }, remoteBye: true,
+};
+
+function press(s: ScreenState, chunk: string): ReturnType<typeof pressKey>[] {
+  return splitKeys(chunk).map((k) => pressKey(s, k)).filter((a) => a !== null);
+}
+
+describe('TV screen', () => {
+  it('renders a typical screen in plain words and local time: contacts, merged missed calls, messages, a call in progress', () => {
+    const now = today(12, 0);
     const s = initialScreen('1001', ['1002', '1003', '1004']);
-    applyEvent(s, 'registered', { aor: 'sip:1001@tv.example', contact: 'sip:1001@127.0.0.1:1', transport: 'tcp', expires: 300 });
+    applyEvent(s, 'registered', { aor: 'sip:1001@tv.example', contact: 'sip:1001@127.0.0.1:1', transport: 'tcp', expires: 300 }, now);
     applyEvent(s, 'presence', { contact: '1002', online: true, basic: 'open' });
     applyEvent(s, 'presence', { contact: '1004', online: true, basic: 'open' });
     applyEvent(s, 'presence', { contact: '1004', online: false, basic: 'closed' });
     applyEvent(s, 'missed-calls', { id: 'n1', calls: [
-      { from: '1003', count: 2, first: '2024-05-01T10:00:00Z', last: '2024-05-01T10:05:00Z' },
-      { from: '1002', count: 1, first: '2024-05-01T11:00:00Z', last: '2024-05-01T11:00:00Z' },
-    ] });
-    applyEvent(s, 'message', { id: '7', from: '1003', contentType: 'text/plain', bytes: 5, text: 'hello' });
-    applyEvent(s, 'message', { id: '8', from: '1002', contentType: 'image/png', bytes: 900, file: 'dl/8-1002.png' });
-    applyEvent(s, 'call-outgoing', { callId: 'c1', to: '1002' });
-    applyEvent(s, 'call-ringing', { callId: 'c1', status: 180 });
-    applyEvent(s, 'call-ringing', { callId: 'c1', status: 183 });
+      { from: '1003', count: 2, first: new Date(today(10, 0)).toISOString(), last: new Date(today(10, 5)).toISOString() },
+      { from: '1002', count: 1, first: new Date(today(11, 0)).toISOString(), last: new Date(today(11, 0)).toISOString() },
+    ] }, now);
+    applyEvent(s, 'message', { id: '7', from: '1003', contentType: 'text/plain', bytes: 5, text: 'hello' }, today(11, 30));
+    applyEvent(s, 'message', { id: '8', from: '1002', contentType: 'image/png', bytes: 900, file: 'dl/8-1002.png', date: new Date(today(11, 31)).toUTCString() }, now);
+    applyEvent(s, 'call-outgoing', { callId: 'c1', to: '1002' }, now);
+    applyEvent(s, 'call-ringing', { callId: 'c1', status: 180 }, now);
+    applyEvent(s, 'call-ringing', { callId: 'c1', status: 183 }, now);
     assert.equal(s.call, 'calling 1002… (ringing)', 'a second 18x does not repeat "(ringing)"');
-    applyEvent(s, 'call-answered', { callId: 'c1', peer: '1002', codec: 'PCMU', direction: 'sendrecv', remoteRtp: '127.0.0.1:4000' });
+    applyEvent(s, 'call-answered', { callId: 'c1', peer: '1002', codec: 'PCMU', direction: 'sendrecv', remoteRtp: '127.0.0.1:4000' }, now);
     applyEvent(s, 'dtmf', { callId: 'c1', digit: '4' });
     applyEvent(s, 'dtmf', { callId: 'c1', digit: '2' });
 
-    const out = render(s);
+    const out = render(s, now + 65_000);
     assert.ok(out.startsWith('\x1b[2J\x1b[H'), 'clears the terminal and goes home first');
     assert.deepEqual(plain(out).split('\n'), [
       'tvphone TV — 1001  ● online',
       '',
       'Contacts',
-      '  ● 1002',
+      '> ● 1002',
       '  ○ 1003',
       '  ○ 1004',
       '',
       'Missed calls',
-      '  1003 ×2 (last 2024-05-01T10:05:00Z)',
-      '  1002 ×1 (last 2024-05-01T11:00:00Z)',
+      '  2 missed calls from 1003, last at 10:05',
+      '  missed call from 1002 at 11:00',
       '',
       'Messages',
-      '  1003: hello',
-      '  1002: [picture] dl/8-1002.png',
+      '  11:30 1003: hello',
+      '  11:31 1002: [picture] dl/8-1002.png',
       '',
       'Call',
-      '  in call with 1002 (PCMU) — h to hang up',
+      '  in call with 1002, 1 min 5 s',
       '',
-      'DTMF received: 42',
-      'keys: a answer · h hang up · o hold/resume · 0-9*# DTMF · q quit',
+      'keys pressed by the other side: 42',
+      'keys: a answer · h hang up · o hold/resume · 0-9*# tones · i details · q quit',
       '',
     ]);
     // online contacts are green, offline grey
     assert.match(out, /\x1b\[32m●\x1b\[0m 1002/);
     assert.match(out, /\x1b\[90m○\x1b\[0m 1004/);
+    assert.doesNotMatch(plain(out), /PCMU|RTCP|pkts|jitter/, 'no protocol terms on the main screen');
 
     applyEvent(s, 'call-held', { callId: 'c1', held: true, by: 'local' });
-    assert.match(plain(render(s)), /in call with 1002 \(PCMU\) — h to hang up \[on hold\]/);
+    assert.match(plain(render(s, now + 3_000)), /in call with 1002, 3 s \[on hold\]/);
     applyEvent(s, 'call-held', { callId: 'c1', held: false, by: 'local' });
-    assert.equal(s.call, 'in call with 1002 (PCMU) — h to hang up', 'resume removes the hold mark');
+    assert.equal(s.call, 'in call with 1002', 'resume removes the hold mark');
+    applyEvent(s, 'call-ended', { callId: 'c1', peer: '1002', reason: 'remote-hangup', durationMs: 192_000, rtcp: RTCP }, now);
+    assert.match(plain(render(s, now)), /call with 1002 ended, 3 min 12 s/);
   });
 
   it('renders the empty screen of a TV that is not registered yet', () => {
     assert.deepEqual(plain(render(initialScreen('1001', []))).split('\n'), [
       'tvphone TV — 1001  ○ offline', '', 'Contacts', '  (none)', '', 'Missed calls', '  (none)', '', 'Messages', '  (none)', '',
-      'Call', '  (no call)', '', 'starting', 'keys: a answer · h hang up · o hold/resume · 0-9*# DTMF · q quit', '',
+      'Call', '  (no call)', '', 'starting', 'keys: ↑↓ choose · Enter call · m message · d dismiss missed · i details · q quit', '',
     ]);
+  });
+
+  it('says why an outgoing call did not happen in plain words', () => {
+    const ended = (reason: 'rejected' | 'no-answer' | 'busy' | 'cancelled', status?: number): string => {
+      const s = initialScreen('1001', []);
+      applyEvent(s, 'call-outgoing', { callId: 'c', to: '1002' });
+      applyEvent(s, 'call-ended', { callId: 'c', peer: '1002', reason, ...(status !== undefined ? { status } : {}), durationMs: 0, rtcp: null });
+      return s.status;
+    };
+    assert.equal(ended('no-answer'), '1002 is not answering');
+    assert.equal(ended('rejected', 408), '1002 is not answering');
+    assert.equal(ended('busy', 486), '1002 is busy');
+    assert.equal(ended('rejected', 603), '1002 declined the call');
+    assert.equal(ended('rejected', 404), 'there is no user 1002');
+    assert.match(ended('rejected', 480), /^1002 is not available now/);
+    assert.equal(ended('cancelled', 487), 'call to 1002 cancelled');
+  });
+
+  it('a caller who gives up (CANCEL before answer) is a missed call at once, merged with the earlier ones from the same person', () => {
+    const s = initialScreen('1001', []);
+    applyEvent(s, 'missed-calls', { id: 'n', calls: [{ from: '1002', count: 1, first: new Date(today(9, 0)).toISOString(), last: new Date(today(9, 0)).toISOString() }] });
+    applyEvent(s, 'call-incoming', { callId: 'c', from: '1002' }, today(10, 5));
+    applyEvent(s, 'call-ended', { callId: 'c', peer: '1002', reason: 'cancelled', status: 487, durationMs: 0, rtcp: null }, today(10, 5));
+    assert.match(plain(render(s, today(10, 6))), /\n {2}2 missed calls from 1002, last at 10:05\n/);
+    assert.equal(s.status, 'missed call from 1002 at 10:05');
+  });
+
+  it('a call missed while on is not counted twice when the server lists it in its next notice (after a reconnect)', () => {
+    const s = initialScreen('1001', []);
+    applyEvent(s, 'call-incoming', { callId: 'c', from: '1002' }, today(10, 4));
+    applyEvent(s, 'call-ended', { callId: 'c', peer: '1002', reason: 'cancelled', status: 487, durationMs: 0, rtcp: null }, today(10, 5));
+    assert.equal(s.status, 'missed call from 1002 at 10:04', 'the time it rang');
+    applyEvent(s, 'missed-calls', { id: 'n', calls: [
+      { from: '1002', count: 2, first: new Date(today(9, 0)).toISOString(), last: new Date(today(10, 4)).toISOString() },
+      { from: '1003', count: 1, first: new Date(today(9, 30)).toISOString(), last: new Date(today(9, 30)).toISOString() },
+    ] }, today(10, 6));
+    const out = plain(render(s, today(10, 7)));
+    assert.match(out, /\n {2}2 missed calls from 1002, last at 10:04\n {2}missed call from 1003 at 09:30\n/);
+  });
+
+  it('keys: arrows choose a contact, Enter calls it; letters work in upper case; a chunk of keys is several presses', () => {
+    const s = initialScreen('1001', ['1002', '1003', '1004']);
+    assert.deepEqual(press(s, '\x1b[B\x1b[B\x1b[A'), []);
+    assert.equal(s.selected, 1);
+    assert.match(plain(render(s)), /> ○ 1003/);
+    assert.deepEqual(press(s, '\r'), [{ do: 'call', user: '1003' }]);
+    assert.deepEqual(press(s, '\x1b[A\x1b[A'), [], 'the selection wraps around');
+    assert.equal(s.selected, 2);
+    applyEvent(s, 'call-incoming', { callId: 'c', from: '1002' });
+    assert.deepEqual(press(s, 'A'), [{ do: 'answer' }], 'upper-case A answers');
+    applyEvent(s, 'call-answered', { callId: 'c', peer: '1002', codec: 'PCMU', direction: 'sendrecv', remoteRtp: '127.0.0.1:4000' });
+    assert.deepEqual(splitKeys('123#'), ['1', '2', '3', '#']);
+    assert.deepEqual(press(s, '123#'), ['1', '2', '3', '#'].map((d) => ({ do: 'dtmf', digits: d })), 'DTMF typed fast is four digits');
+    assert.deepEqual(press(s, '\r'), [], 'Enter does not dial during a call');
+    assert.deepEqual(press(s, 'OH'), [{ do: 'hold' }, { do: 'hangup' }]);
+    assert.deepEqual(press(s, 'Q'), [{ do: 'quit' }]);
+  });
+
+  it('keys: m opens a one-line input to the chosen contact, Enter sends it, Esc cancels', () => {
+    const s = initialScreen('1001', ['1002']);
+    assert.deepEqual(press(s, 'm'), []);
+    assert.deepEqual(press(s, 'hi q\x7fthere'), [], 'in the input every key is text (q does not quit), Backspace deletes');
+    assert.match(plain(render(s)), /message to 1002: hi there_/);
+    assert.deepEqual(press(s, '\r'), [{ do: 'message', to: '1002', text: 'hi there' }]);
+    assert.equal(s.input, null);
+    press(s, 'Mabc\x1b');
+    assert.equal(s.input, null, 'Esc closes the input, nothing sent');
+    applyEvent(s, 'message-sent', { to: '1002', status: 202, reason: 'Accepted' });
+    assert.match(s.status, /kept for 1002/);
+  });
+
+  it('keys: d dismisses the missed-call list; i toggles the details view with the RTCP figures', () => {
+    const s = initialScreen('1001', []);
+    applyEvent(s, 'missed-calls', { id: 'n', calls: [{ from: '1002', count: 3, first: 'x', last: new Date(today(10, 5)).toISOString() }] });
+    press(s, 'D');
+    assert.match(plain(render(s)), /Missed calls\n {2}\(none\)/);
+    applyEvent(s, 'call-ended', { callId: 'c', peer: '1002', reason: 'local-hangup', durationMs: 1000, rtcp: RTCP });
+    assert.doesNotMatch(plain(render(s)), /packets/);
+    press(s, 'i');
+    assert.match(plain(render(s)), /Call details\n {2}sent 50 packets \(8000 bytes\)\n {2}received 49 packets, lost 1, jitter 0\.5 ms/);
+    press(s, 'I');
+    assert.doesNotMatch(plain(render(s)), /Call details/);
+  });
+
+  it('shows times in local time, with the day when not today; durations in words', () => {
+    const t = today(10, 5);
+    assert.equal(localTime(t, t), '10:05');
+    assert.match(localTime(t - 86_400_000 * 2, t), /^\d{1,2} [A-Z][a-z]{2} \d\d:\d\d$/);
+    assert.equal(spokenDuration(192_000), '3 min 12 s');
+    assert.equal(spokenDuration(45_400), '45 s');
   });
 
   it('bounds the message list', () => {
     const s = initialScreen('1001', []);
-    for (let i = 0; i < 50; i++) applyEvent(s, 'message', { id: String(i), from: 'x', contentType: 'text/plain', bytes: 1, text: String(i) });
+    for (let i = 0; i < 50; i++) applyEvent(s, 'message', { id: String(i), from: 'x', contentType: 'text/plain', bytes: 1, text: String(i) }, today(10, 5));
     assert.equal(s.messages.length, 10);
-    assert.equal(s.messages[9], 'x: 49');
+    assert.equal(s.messages[9], '10:05 x: 49');
   });
 
   it('picks the picture Content-Type from the file extension', () => {
