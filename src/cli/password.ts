@@ -18,9 +18,9 @@ export async function readPassword(opts: PasswordOpts, prompt: string): Promise<
     if (!pw) throw new TvphoneError('ERR_USAGE', 'no password on standard input');
     return pw;
   }
-  const pw = await readHidden(prompt);
+  const [pw, again] = await readHidden([prompt, 'again: ']);
   if (!pw) throw new TvphoneError('ERR_USAGE', 'empty password');
-  if ((await readHidden('again: ')) !== pw) throw new TvphoneError('ERR_USAGE', 'the passwords differ');
+  if (again !== pw) throw new TvphoneError('ERR_USAGE', 'the passwords differ');
   return pw;
 }
 
@@ -35,25 +35,39 @@ async function readFirstLine(input: NodeJS.ReadableStream): Promise<string> {
   return text.replace(/\r$/, '');
 }
 
-/** One line typed on the terminal in raw mode: nothing is echoed; Backspace edits, Ctrl-C and Ctrl-D give up. */
-function readHidden(prompt: string): Promise<string> {
+/**
+ * Lines typed on the terminal, one per prompt, in one raw-mode session (so what is typed ahead is neither echoed nor
+ * lost between the prompts): nothing is echoed; Backspace edits, Ctrl-C and Ctrl-D give up.
+ */
+function readHidden(prompts: readonly string[]): Promise<string[]> {
   const stdin = process.stdin;
-  process.stderr.write(prompt);
-  return new Promise<string>((resolve, reject) => {
+  process.stderr.write(prompts[0]!);
+  return new Promise<string[]>((resolve, reject) => {
+    const lines: string[] = [];
     let pw = '';
+    let afterCr = false;
     const done = (err: Error | null) => {
       stdin.off('data', onData);
       stdin.setRawMode(false);
       stdin.pause();
-      process.stderr.write('\n');
       if (err) reject(err);
-      else resolve(pw);
+      else resolve(lines);
     };
     const onData = (data: string) => {
       for (const ch of data) {
-        if (ch === '\r' || ch === '\n') return done(null);
-        if (ch === '\u0003' || (ch === '\u0004' && pw === '')) return done(new TvphoneError('ERR_USAGE', 'no password given'));
-        if (ch === '\u007f' || ch === '\b') pw = [...pw].slice(0, -1).join('');
+        const lf = ch === '\n' && afterCr; // CR LF is one Enter
+        afterCr = ch === '\r';
+        if (lf) continue;
+        if (ch === '\r' || ch === '\n') {
+          lines.push(pw);
+          pw = '';
+          process.stderr.write('\n');
+          if (lines.length === prompts.length) return done(null);
+          process.stderr.write(prompts[lines.length]!);
+        } else if (ch === '\u0003' || (ch === '\u0004' && pw === '')) {
+          process.stderr.write('\n');
+          return done(new TvphoneError('ERR_USAGE', 'no password given'));
+        } else if (ch === '\u007f' || ch === '\b') pw = [...pw].slice(0, -1).join('');
         else if (ch >= ' ') pw += ch;
       }
     };
