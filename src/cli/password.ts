@@ -41,6 +41,9 @@ async function readFirstLine(input: NodeJS.ReadableStream): Promise<string> {
  */
 function readHidden(prompts: readonly string[]): Promise<string[]> {
   const stdin = process.stdin;
+  // raw mode first, then the prompt: what is typed the moment the prompt shows is never echoed
+  stdin.setEncoding('utf8');
+  stdin.setRawMode(true);
   process.stderr.write(prompts[0]!);
   return new Promise<string[]>((resolve, reject) => {
     const lines: string[] = [];
@@ -71,8 +74,6 @@ function readHidden(prompts: readonly string[]): Promise<string[]> {
         else if (ch >= ' ') pw += ch;
       }
     };
-    stdin.setEncoding('utf8');
-    stdin.setRawMode(true);
     stdin.resume();
     stdin.on('data', onData);
   });

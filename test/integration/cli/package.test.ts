@@ -32,19 +32,20 @@ describe('the packed tvphone package (compiled JavaScript)', function () {
   let work: string;
   let packed: string[];
 
-  before(() => {
+  before(function () {
+    this.timeout(120_000); // tsc builds the package: seconds on an idle machine, much more on a busy one
     tmp = mkdtempSync(join(tmpdir(), 'tvphone-pkg-'));
     pkg = join(tmp, 'tvphone');
     work = join(tmp, 'elsewhere');
     mkdirSync(work);
-    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', timeout: 15000 });
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     packed = (JSON.parse(out) as Array<{ files: Array<{ path: string }> }>)[0].files.map((f) => f.path).filter((p) => !p.startsWith('dist/'));
     for (const p of packed) {
       mkdirSync(dirname(join(pkg, p)), { recursive: true });
       cpSync(join(ROOT, p), join(pkg, p));
     }
     execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')],
-      { cwd: ROOT, stdio: 'inherit', timeout: 20000 });
+      { cwd: ROOT, stdio: 'inherit', timeout: 110_000 });
     symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules')); // what npm install puts there, dev tools aside
     bin = join(pkg, 'bin/tvphone');
   });
