@@ -35,6 +35,11 @@ async function readFirstLine(input: NodeJS.ReadableStream): Promise<string> {
   return text.replace(/\r$/, '');
 }
 
+/** One line typed on the terminal without echo (the TV agent's password prompt). */
+export async function promptHidden(user: string): Promise<string> {
+  return (await readHidden([`password for ${user}: `]))[0]!;
+}
+
 /**
  * Lines typed on the terminal, one per prompt, in one raw-mode session (so what is typed ahead is neither echoed nor
  * lost between the prompts): nothing is echoed; Backspace edits, Ctrl-C and Ctrl-D give up.

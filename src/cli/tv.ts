@@ -1,5 +1,6 @@
 // `tvphone tv`: the TV agent in a terminal. Wires flags to TvAgent (src/terminal/tv-agent.ts) and prints its
 // events — the ANSI screen (src/terminal/screen.ts), or with --json one event per line (src/terminal/events.ts).
+import { promptHidden } from './password.ts';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { readFileSync, statSync } from 'node:fs';
@@ -53,33 +54,6 @@ function readStdinLine(): Promise<string> {
     };
     stdin.setEncoding('utf8');
     stdin.on('data', onData).on('end', finish);
-  });
-}
-
-/** Ask for the password on the terminal, not echoed (raw mode: each key arrives as typed). */
-function promptPassword(user: string): Promise<string> {
-  return new Promise((resolve) => {
-    const stdin = process.stdin;
-    process.stderr.write(`password for ${user}: `);
-    stdin.setRawMode(true);
-    stdin.setEncoding('utf8');
-    stdin.resume();
-    let pw = '';
-    const onData = (chunk: string): void => {
-      for (const ch of chunk) {
-        if (ch === '\r' || ch === '\n' || ch === '\u0003' || ch === '\u0004') {
-          stdin.off('data', onData);
-          stdin.setRawMode(false);
-          stdin.pause();
-          process.stderr.write('\n');
-          if (ch === '\u0003') process.kill(process.pid, 'SIGINT');
-          return resolve(ch === '\u0003' ? '' : pw);
-        }
-        if (ch === '\x7f' || ch === '\b') pw = [...pw].slice(0, -1).join('');
-        else if (ch >= ' ') pw += ch;
-      }
-    };
-    stdin.on('data', onData);
   });
 }
 
@@ -137,7 +111,7 @@ export function registerTvCommand(program: Command): void {
     .action(async (o: TvOpts) => {
       let password = o.password;
       if (o.passwordStdin) password = await readStdinLine();
-      else if (password === undefined && process.stdin.isTTY && !o.json) password = await promptPassword(o.user);
+      else if (password === undefined && process.stdin.isTTY && !o.json) password = await promptHidden(o.user);
       if (password === undefined) throw new TvphoneError('ERR_NO_PASSWORD', 'give --password or --password-stdin');
       const contacts = [
         ...(o.contacts ? o.contacts.split(',') : []),
