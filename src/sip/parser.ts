@@ -13,6 +13,8 @@ import { readableTopVia, viaListSyntaxError, viaSyntaxError } from './via.ts';
 
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const MAX_CONTENT_LENGTH = 0x7fffffff;
+/** Header fields one message may carry: real SIP uses a few dozen; thousands are a resource attack (answered 400). */
+export const MAX_HEADER_FIELDS = 300;
 
 /** Header name as written → key; common spellings seeded, others memoised up to a bound. */
 const KEYS = new Map<string, string>();
@@ -168,7 +170,12 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
   let seen = 0; // bit mask of mandatory headers: 1 Via, 2 From, 4 To, 8 Call-ID, 16 CSeq
   let badHeader: string | null = null;
   let badDetail = '';
+  let tooMany = false;
   while (pos < n) {
+    if (headers.length >= MAX_HEADER_FIELDS) {
+      tooMany = true; // the rest is not read: what was read is enough to answer
+      break;
+    }
     const c0 = head.charCodeAt(pos);
     if (c0 === 0x20 || c0 === 0x09) fail('Bad header field', 'continuation line without a header');
     let end = head.indexOf('\r\n', pos);
@@ -293,8 +300,9 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
   // ---- mandatory header fields (RFC 3261 §8.1.1) and their syntax
   // RFC 3261 §8.1.1.5: the CSeq method MUST match the method of the request
   const cseqErr = cseqValue !== null ? cseqSyntaxError(cseqBytes, cseqFrom, cseqTo, request !== null ? request.method : null) : null;
-  if (lineError !== null || seen !== 31 || badHeader !== null || cseqErr !== null) {
-    const err = lineError ?? ((seen & 1) === 0 ? new SipParseError('Missing Via header')
+  if (lineError !== null || seen !== 31 || badHeader !== null || cseqErr !== null || tooMany) {
+    const err = lineError ?? (tooMany ? new SipParseError('Too Many Header Fields', `more than ${MAX_HEADER_FIELDS}`)
+      : (seen & 1) === 0 ? new SipParseError('Missing Via header')
       : seen !== 31 ? new SipParseError(`Missing ${missingNames(seen)}`)
       : badHeader !== null ? new SipParseError(`Bad ${badHeader} header`, badDetail)
       : new SipParseError('Bad CSeq header', cseqErr ?? ''));
