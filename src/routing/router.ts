@@ -123,7 +123,8 @@ export class Router implements TransactionUser {
   async #authenticate(req: SipRequest, st: ServerTransaction, proxy: boolean): Promise<string | null> {
     const r = await this.#d.auth.authenticate(req, { proxy, source: st.source });
     if ('userId' in r) return r.userId;
-    st.respond(r);
+    // a challenge goes out once (Kamailio sends it statelessly): a client that lost it retransmits its request
+    st.respond(r, { retransmit: false });
     return null;
   }
 

@@ -8,7 +8,7 @@ import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
 import type { Source, Target } from '../transport/transport.ts';
 import { sixtyFourT1, type TransactionContext } from './context.ts';
-import { ServerTransactionBase } from './server-transaction.ts';
+import { ServerTransactionBase, type RespondOptions } from './server-transaction.ts';
 import { fireEnd } from './transaction.ts';
 
 function fireTrying(t: InviteServerTransaction): void {
@@ -39,7 +39,7 @@ export class InviteServerTransaction extends ServerTransactionBase {
     this.respond(createResponse(this.request, 100));
   }
 
-  override respond(res: SipResponse): boolean {
+  override respond(res: SipResponse, opts?: RespondOptions): boolean {
     const status = res.status;
     const state = this.state;
     if (state === 'accepted') {
@@ -67,7 +67,7 @@ export class InviteServerTransaction extends ServerTransactionBase {
     } else {
       // RFC 3261 §17.2.1: 300-699 → Completed; Timer G (unreliable only) at T1, Timer H at 64*T1.
       this.state = 'completed';
-      if (!this.reliable) this.timer1_ = this.ctx.clock.set(fireG, this.interval, this);
+      if (!this.reliable && opts?.retransmit !== false) this.timer1_ = this.ctx.clock.set(fireG, this.interval, this);
       this.timer2_ = this.ctx.clock.set(fireH, sixtyFourT1(this.ctx), this);
     }
     this.send(res);

@@ -5,6 +5,11 @@ import type { Source, Target } from '../transport/transport.ts';
 import type { TransactionContext } from './context.ts';
 import { Transaction } from './transaction.ts';
 
+export interface RespondOptions {
+  /** default true: an INVITE's non-2xx final response is retransmitted on Timer G over UDP (RFC 3261 §17.2.1) */
+  retransmit?: boolean;
+}
+
 export type ServerTransactionState = 'trying' | 'proceeding' | 'accepted' | 'completed' | 'confirmed' | 'terminated';
 
 export interface ServerTransaction {
@@ -21,8 +26,10 @@ export interface ServerTransaction {
   /**
    * Send a response through the transaction. Returns false (and sends nothing) when the state does not allow
    * it (a final response already sent, except 2xx retransmissions of an INVITE in Accepted, RFC 6026).
+   * `retransmit: false` (a digest challenge): no Timer G — the final response goes out once, and again only when the
+   * client retransmits its INVITE (as Kamailio sends challenges statelessly); the ACK is still absorbed.
    */
-  respond(res: SipResponse): boolean;
+  respond(res: SipResponse, opts?: RespondOptions): boolean;
   /** Timer H fired: the ACK for a non-2xx final response never came (RFC 3261 §17.2.1) */
   onTimeout: (() => void) | null;
   /** the transport could not send a response (RFC 3261 §17.2.4) */
@@ -45,7 +52,7 @@ export abstract class ServerTransactionBase extends Transaction<ServerTransactio
     this.source = source;
   }
 
-  abstract respond(res: SipResponse): boolean;
+  abstract respond(res: SipResponse, opts?: RespondOptions): boolean;
   /** A retransmission of the request, or (INVITE) an ACK that matched this transaction. */
   abstract receiveRequest(req: SipRequest, source: Source): void;
 

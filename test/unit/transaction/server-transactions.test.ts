@@ -94,6 +94,21 @@ describe('transaction: INVITE server transaction (RFC 3261 §17.2.1, RFC 6026)',
     assert.deepEqual(times, [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]);
   });
 
+  it('sends a challenge once with retransmit: false, again only for a retransmitted INVITE, and absorbs its ACK', () => {
+    const { fake, timers, rec } = setup();
+    const times = sendTimes(fake, timers);
+    fake.deliver(request('INVITE'), source());
+    const st = rec.requests[0].st;
+    st.respond(createResponse(rec.requests[0].req, 407, undefined, 't'), { retransmit: false });
+    timers.advance(10_000);
+    assert.deepEqual(times, [0], 'no Timer G');
+    fake.deliver(request('INVITE'), source()); // the client lost the 407 and retransmits
+    assert.deepEqual(statuses(fake.sent), [407, 407]);
+    fake.deliver(request('ACK', { toTag: 't' }), source());
+    assert.equal(rec.acks.length, 0, 'the ACK is absorbed');
+    assert.equal(st.state, 'confirmed');
+  });
+
   it('terminates on Timer H and tells the TU the ACK never came', () => {
     const { fake, timers, rec } = setup();
     fake.deliver(request('INVITE'), source());
