@@ -19,6 +19,7 @@ import type {
   TransportCounters, TransportName,
 } from './transport.ts';
 import { stampTopVia } from './via-stamp.ts';
+import { TLS_SERVER_POLICY } from './tls-policy.ts';
 import { localAddressFor, type InterfaceAddress } from './local-address.ts';
 import { WsConnection } from './ws-connection.ts';
 import { WsListener } from './ws-listener.ts';
@@ -149,7 +150,7 @@ export class NetworkTransport implements Transport, ConnectionOwner {
     let server: net.Server;
     if (cfg.transport === 'tls') {
       if (cfg.tls === undefined) throw new Error(`tls listener ${host}:${cfg.port} needs a certificate and key`);
-      server = tls.createServer({ cert: cfg.tls.cert, key: cfg.tls.key });
+      server = tls.createServer({ cert: cfg.tls.cert, key: cfg.tls.key, ...TLS_SERVER_POLICY });
     } else server = net.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

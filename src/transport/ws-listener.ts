@@ -3,6 +3,7 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import { TLS_SERVER_POLICY } from './tls-policy.ts';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -35,7 +36,7 @@ export class WsListener {
     let server: http.Server;
     if (cfg.transport === 'wss') {
       if (cfg.tls === undefined) throw new Error(`wss listener ${host}:${cfg.port} needs a certificate and key`);
-      server = https.createServer({ cert: cfg.tls.cert, key: cfg.tls.key });
+      server = https.createServer({ cert: cfg.tls.cert, key: cfg.tls.key, ...TLS_SERVER_POLICY });
       server.on('tlsClientError', () => hooks.refused());
     } else server = http.createServer();
     // a plain HTTP request is not a SIP client: RFC 7231 §6.5.15 426 names the protocol to upgrade to

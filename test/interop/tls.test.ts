@@ -30,14 +30,37 @@ describe('interop: REGISTER over TLS', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('answers a REGISTER sent over TLS with 200 and keeps a tls binding', async () => {
+  /** A self-signed certificate for 127.0.0.1 and a server with a tls listener using it. */
+  async function tlsServer(): Promise<{ cert: string; port: number }> {
     dir = mkdtempSync(join(tmpdir(), 'tvphone-tls-'));
     const cert = join(dir, 'cert.pem');
     const key = join(dir, 'key.pem');
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
       '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore', timeout: 15000 });
     ts = await startTestServer({ auth: 'none', profile: { listeners: [{ transport: 'tls', host: LOOPBACK, port: 0, cert, key }] } });
-    const l = ts.server.listeners.find((x) => x.transport === 'tls')!;
+    return { cert, port: ts.server.listeners.find((x) => x.transport === 'tls')!.port };
+  }
+
+  it('refuses TLS 1.1 and suites without forward secrecy (AES128-SHA), and negotiates TLS 1.3 or an ECDHE suite', async () => {
+    const { cert, port } = await tlsServer();
+    const handshake = (o: tls.ConnectionOptions) => new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({ host: LOOPBACK, port, ca: readFileSync(cert), ...o });
+      s.once('secureConnect', () => resolve(s));
+      s.once('error', reject);
+    });
+    await assert.rejects(handshake({ ciphers: 'AES128-SHA', maxVersion: 'TLSv1.2' }));
+    await assert.rejects(handshake({ minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }));
+    const ok = await handshake({ maxVersion: 'TLSv1.2' });
+    assert.match(ok.getCipher().name, /^ECDHE-/);
+    ok.destroy();
+    const v13 = await handshake({});
+    assert.equal(v13.getProtocol(), 'TLSv1.3');
+    v13.destroy();
+  });
+
+  it('answers a REGISTER sent over TLS with 200 and keeps a tls binding', async () => {
+    const { cert, port: tlsPort } = await tlsServer();
+    const l = { port: tlsPort };
     assert.ok(l, 'a tls listener');
 
     const s = tls.connect({ host: LOOPBACK, port: l.port, ca: readFileSync(cert), servername: undefined });
@@ -71,7 +94,7 @@ describe('interop: REGISTER over TLS', function () {
     const res = await got;
     assert.equal(res.status, 200);
     assert.match(res.header('contact') ?? '', /erin@127\.0\.0\.1/);
-    const b = await ts.server.store.getBindings('erin', Date.now());
+    const b = await ts!.server.store.getBindings('erin', Date.now());
     assert.equal(b.length, 1);
     assert.equal(b[0]!.flow.transport.toLowerCase(), 'tls');
   });
