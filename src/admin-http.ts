@@ -1,5 +1,6 @@
 // The operator's HTTP endpoint, as Kamailio's xhttp_prom and FreeSWITCH's mod_prometheus give one: GET /metrics
-// (Prometheus text format), GET /presence[/USER] (JSON, like `tvphone presence --json`), GET /health.
+// (Prometheus text format), GET /presence[/USER] (JSON, like `tvphone presence --json`), GET /trunks (JSON, read by
+// `tvphone trunks status`), GET /health.
 // A composition-root piece: server.ts hands it the layers' counters as plain objects, read only at scrape time,
 // so the per-message path does no more than increment a number. Off unless the profile or --admin sets it.
 import http from 'node:http';
@@ -7,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from './log/logger.ts';
 import type { Presence, Store } from './store/store.ts';
+import type { TrunkStatusRow } from './trunks/trunks.ts';
 
 /** What the layers already expose; server.ts passes the objects themselves (getters are read at scrape time). */
 export interface AdminSources {
@@ -31,6 +33,8 @@ export interface AdminSources {
   store: Pick<Store, 'getPresence' | 'listPresence' | 'userExists'>;
   /** false while the store is known to be down (the server's onStateChange) */
   storeUp: () => boolean;
+  /** the carriers' registration and ping state (absent: no /trunks, no trunk metrics) */
+  trunks?: { status(): TrunkStatusRow[] };
 }
 
 export interface AdminHttpOptions {
@@ -124,6 +128,27 @@ export function createMetricsRegistry(s: AdminSources): Registry {
   gauge('tvphone_silo_running_dumps', 'stored-message deliveries running now', () => s.silo.runningDumps);
   gauge('tvphone_store_up', '1 while the database answers, 0 while it is known to be down', () => (s.storeUp() ? 1 : 0));
 
+  const trunks = s.trunks;
+  if (trunks !== undefined) {
+    new Gauge({
+      name: 'tvphone_trunk_up', help: '1 while the trunk is registered (or does not register) and its OPTIONS ping is not down',
+      labelNames: ['trunk'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const r of trunks.status()) this.set({ trunk: r.name }, r.up ? 1 : 0);
+      },
+    });
+    const perTrunk = (name: string, help: string, read: (r: TrunkStatusRow) => number) => new Counter({
+      name, help, labelNames: ['trunk'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const r of trunks.status()) this.inc({ trunk: r.name }, read(r));
+      },
+    });
+    perTrunk('tvphone_trunk_registrations_total', 'REGISTERs to the carrier answered 2xx', (r) => r.registrations);
+    perTrunk('tvphone_trunk_registration_failures_total', 'REGISTERs to the carrier that failed (a non-2xx final response or no answer)', (r) => r.failures);
+  }
+
   collectDefaultMetrics({ register: registry });
   return registry;
 }
@@ -151,7 +176,7 @@ export async function startAdminHttp(o: AdminHttpOptions): Promise<AdminHttp> {
   });
   server.on('error', (err) => o.log?.warn({ err }, 'admin http'));
   const a = server.address() as AddressInfo;
-  o.log?.info({ listen: `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` }, 'admin HTTP serving /metrics /presence /health');
+  o.log?.info({ listen: `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` }, 'admin HTTP serving /metrics /presence /trunks /health');
 
   let closing: Promise<void> | null = null;
   return {
@@ -178,6 +203,10 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, s: Ad
     res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' });
     res.end(text);
     return;
+  }
+  if (path === '/trunks') {
+    if (s.trunks === undefined) return send(res, 404, { error: 'no trunks here' });
+    return send(res, 200, s.trunks.status());
   }
   if (path === '/health') {
     const up = s.storeUp() && await probe(s.store);
@@ -206,7 +235,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, s: Ad
     if (found === null) return send(res, 404, { error: `no user ${user}` });
     return send(res, 200, found);
   }
-  return send(res, 404, { error: 'not found (try /metrics, /presence, /presence/USER, /health)' });
+  return send(res, 404, { error: 'not found (try /metrics, /presence, /presence/USER, /trunks, /health)' });
 }
 
 /** undefined when the store failed */

@@ -20,6 +20,8 @@ import { sendRequest } from './transaction/send-request.ts';
 import { destinationOf, dialogTarget } from './registrar/index.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { startAdminHttp, type AdminHttp, type AdminSources } from './admin-http.ts';
+import { Trunks } from './trunks/trunks.ts';
+import { rootCertificates } from 'node:tls';
 
 /** What the server needs of its transport: the port (transport.ts), its bound listeners, close, the admin counters. */
 export type ServerTransport = Transport & AdminSources['transport'] & { readonly listeners: ListenerInfo[]; close(): Promise<void> };
@@ -51,6 +53,8 @@ export interface TvphoneServer<T extends ServerTransport = NetworkTransport> {
   readonly transport: T;
   readonly transactions: TransactionLayer;
   readonly registrar: Registrar;
+  /** the carriers: their registrations and pings (status for /trunks and `tvphone trunks status`) */
+  readonly trunks: Trunks;
   /** the operator HTTP endpoint (/metrics, /presence, /health) when the profile sets admin.listen */
   readonly admin: AdminHttp | null;
   /**
@@ -86,9 +90,12 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     },
   });
 
+  // a tls trunk's caFile is trusted next to the system roots (the carrier's certificate is always verified)
+  const trunkCas = profile.trunks.flatMap((t) => (t.ca === undefined ? [] : [t.ca.toString('utf8')]));
   let transport: ServerTransport;
   try {
     transport = opts.transport ?? await NetworkTransport.listen({
+      tlsClient: trunkCas.length ? { ca: [...rootCertificates, ...trunkCas].join('\n') } : undefined,
       listeners, idleTimeout: profile.transport.tcpIdleSeconds * 1000, maxConnections: profile.transport.maxConnections,
       maxMessageSize: Math.max(65_535, profile.messages.maxBytes + 8192),
       onError: (err) => log.debug({ err }, 'transport'), log: log.child({ mod: 'sip' }),
@@ -123,6 +130,14 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     },
   });
   transport.onConnectionClosed((id: number) => void registrar.connectionClosed(id));
+
+  // Outbound registrations to the carriers (RFC 3261 §10.2) through the transaction layer; names resolved by node:dns.
+  const trunks = new Trunks({
+    trunks: profile.trunks, clock, log: log.child({ mod: 'trunks' }),
+    send: (req, target) => sendRequest(transactions, req, target),
+    sentBy: (target) => transport.sentBy(target),
+  });
+  transport.onConnectionClosed((_id, remote) => trunks.connectionClosed(remote));
 
   const auth = new Authenticator({
     store, clock, realm: profile.auth.realm, mode: profile.auth.mode, nonceTtlMs: profile.auth.nonceTtlSeconds * 1000,
@@ -162,14 +177,14 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   await registrar.dropConnectionBindings({ closing: false });
   router = new Router({ auth, registrar, proxy, silo, presence, calls, domains, domain: primaryDomain, log: log.child({ mod: 'routing' }), replies });
   registrar.start();
-  if (profile.trunks.length) log.warn({ trunks: profile.trunks.map((t) => t.name) }, 'trunks are validated but not used for routing yet');
+  trunks.start();
   log.info({ listeners: bound.map((l) => `${l.transport}:${l.host}:${l.port}`), db: redactUrl(url), auth: profile.auth.mode }, 'tvphone serving');
 
   let admin: AdminHttp | null = null;
   let closing: Promise<void> | null = null;
   let current = profile;
   const server: TvphoneServer<ServerTransport> = {
-    listeners: bound, store, transport, transactions, registrar,
+    listeners: bound, store, transport, transactions, registrar, trunks,
     get admin() {
       return admin;
     },
@@ -195,6 +210,8 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
       // reverse order of creation, each awaited
       closing ??= (async () => {
         await admin?.close();
+        // de-REGISTER at the carriers (bounded) while the transaction layer and transport still run
+        await trunks.close();
         await proxy.close();
         await presence?.close();
         await silo.close();
@@ -212,7 +229,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     try {
       admin = await startAdminHttp({
         host: profile.admin.host, port: profile.admin.port, log: log.child({ mod: 'admin-http' }),
-        sources: { transport, transactions, proxy, silo, store, storeUp: () => !storeDown },
+        sources: { transport, transactions, proxy, silo, store, storeUp: () => !storeDown, trunks },
       });
     } catch (err) {
       await server.close();

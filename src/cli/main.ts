@@ -6,6 +6,7 @@ import { TvphoneError } from '../errors.ts';
 import { registerAdminCommands } from './admin.ts';
 import { registerCompletionCommand } from './completion.ts';
 import { registerServeCommand } from './serve.ts';
+import { registerTrunksCommand } from './trunks.ts';
 import { registerTvCommand } from './tv.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   registerServeCommand(program);
   registerAdminCommands(program);
+  registerTrunksCommand(program);
   registerTvCommand(program);
   registerCompletionCommand(program);
   const each = (c: Command) => {

@@ -17,3 +17,9 @@ export const DEFAULT_DB_URL = 'sqlite:./data/tvphone.db';
 export function resolveDatabaseUrl(flag: string | undefined, profileUrl?: string): string {
   return flag ?? envDatabaseUrl() ?? profileUrl ?? DEFAULT_DB_URL;
 }
+
+/** A trunk's secret from the environment variable its passwordEnv names; undefined when unset or empty. */
+export function envSecret(name: string): string | undefined {
+  const v = process.env[name];
+  return v && v.length ? v : undefined;
+}

@@ -1,8 +1,10 @@
 // sip-profiles/*.json: listeners, domains, auth policy, store, registrar and message limits, trunks.
 // Validated at start; a bad profile is refused with its file, the field and the reason.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { isIP } from 'node:net';
 import { TvphoneError } from '../errors.ts';
+import { envSecret } from './env.ts';
 import type { TransportName } from '../flow.ts';
 
 export type { TransportName } from '../flow.ts';
@@ -21,20 +23,80 @@ export interface ListenerConfig {
   path?: string;
 }
 
+/**
+ * One carrier account (FreeSWITCH's gateway, Kamailio's uacreg row, Asterisk's pjsip endpoint + registration):
+ * inline in the profile's `trunks[]` or one a file under `trunks/` next to the profile. Secrets are resolved at
+ * load (passwordEnv, passwordFile) so nothing below config/ reads the environment or files.
+ */
 export interface TrunkConfig {
+  /** letters, digits, `.`, `_`, `-`: it is the user part of our Contact (`trunk-NAME`) and the metric label */
   name: string;
+  /** the file it was written in (a trunks/*.json file, or the profile) */
+  file: string;
+  /** the carrier: IP address or host name, port, transport */
   host: string;
   port: number;
   transport: TrunkTransportName;
+  /** tls: the PEM CA bundle trusted for the carrier (added to the system roots); the certificate is always verified */
+  caFile?: string;
+  ca?: Buffer;
+  /** RFC 3261 §8.1.2: every request goes here instead of the carrier (same transport) */
+  outboundProxy?: { host: string; port: number };
+  /** the account: To/From user of the REGISTER; authUsername the digest username when it differs; realm when fixed */
   username?: string;
-  password?: string;
+  authUsername?: string;
+  realm?: string;
+  /** the digest secret, resolved: a password (from password, passwordEnv or passwordFile) or HA1 values for `realm` */
+  secret: TrunkSecret | null;
+  /** RFC 3261 §10.2: register with the carrier; false = an IP-authenticated (peer) trunk */
   register: boolean;
+  /** asked Expires; the refresh follows what the 200 granted */
   expires: number;
+  /** first wait after a failed REGISTER (doubling up to 10 × this); after a 403, forbiddenRetrySeconds */
   retrySeconds: number;
-  /** numbers that route there: regular expressions on the Request-URI user part */
-  routes: string[];
+  forbiddenRetrySeconds: number;
+  /** From user and domain of requests to the carrier (default username and the carrier host) */
+  fromUser?: string;
+  fromDomain?: string;
+  /** how the caller's number is presented on outgoing calls: From user, P-Asserted-Identity, or withheld (RFC 3323) */
+  callerId: 'from' | 'pai' | 'privacy';
+  /** OPTIONS every this many seconds to see whether the carrier answers; 0 = off */
+  ping: number;
+  /** most simultaneous calls through the trunk; 0 = no limit */
+  maxCalls: number;
+  /** route choice among trunks of one route: lower priority first, then by weight */
+  priority: number;
+  weight: number;
+  /** codec names offered to the carrier, in order (e.g. PCMA, PCMU); empty = what the caller offers */
+  codecs: string[];
   /** source addresses (IP or CIDR) allowed to send calls in */
   allow: string[];
+  /** inbound numbers: an exact number or a pattern (a regular expression on the Request-URI user) → local user */
+  dids: DidConfig[];
+}
+
+export type TrunkSecret =
+  | { kind: 'password'; password: string; source: 'password' | 'passwordEnv' | 'passwordFile' }
+  | { kind: 'ha1'; md5?: string; sha256?: string };
+
+export interface DidConfig {
+  number?: string;
+  pattern?: string;
+  /** the local user, `$1`… for the pattern's groups */
+  user: string;
+}
+
+/** The dial plan's outbound routes, tried in order: the first whose prefix or pattern matches the dialled number. */
+export interface RouteConfig {
+  prefix?: string;
+  pattern?: string;
+  /** trunk names, by preference (the trunks' priority/weight order them further) */
+  trunks: string[];
+  /** digits removed from the front, then `prepend` added */
+  strip: number;
+  prepend: string;
+  /** convert to E.164 (+CC…): national 0… gets the country code, 00… becomes + */
+  e164: { countryCode: string } | null;
 }
 
 export interface Profile {
@@ -65,7 +127,10 @@ export interface Profile {
   };
   presence: { policy: 'same-domain' | 'any'; maxExpires: number };
   transport: { tcpIdleSeconds: number; maxConnections: number };
+  /** the carriers: the profile's inline `trunks[]` then one a file from `trunks/*.json` next to it */
   trunks: TrunkConfig[];
+  /** the outbound dial plan (validated now, used by the call routing to come) */
+  routes: RouteConfig[];
   /** operator HTTP endpoint (/metrics, /presence, /health); null = off. `listen` is kept as written. */
   admin: AdminConfig | null;
 }
@@ -114,6 +179,7 @@ export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
   presence: { policy: 'same-domain', maxExpires: 3600 },
   transport: { tcpIdleSeconds: 600, maxConnections: 10000 },
   trunks: [],
+  routes: [],
   admin: null,
 };
 
@@ -144,14 +210,40 @@ export function loadProfile(file: string): Profile {
   } catch (err) {
     throw new ProfileError(file, '', `not valid JSON: ${(err as Error).message}`);
   }
-  return validateProfile(raw, file);
+  return validateProfile(raw, file, { trunkFiles: readTrunkFiles(file) });
+}
+
+/** `trunks/*.json` next to the profile, in name order, parsed (a missing folder = none). */
+function readTrunkFiles(profileFile: string): { file: string; raw: unknown }[] {
+  const folder = join(dirname(profileFile), 'trunks');
+  let names: string[];
+  try {
+    names = readdirSync(folder).filter((n) => n.endsWith('.json')).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    throw new ProfileError(folder, '', `cannot read the trunks folder (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  return names.map((n) => {
+    const file = join(folder, n);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ProfileError(file, '', `cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    try {
+      return { file, raw: JSON.parse(text) as unknown };
+    } catch (err) {
+      throw new ProfileError(file, '', `not valid JSON: ${(err as Error).message}`);
+    }
+  });
 }
 
 /** Validates a parsed profile object, filling defaults for what it leaves out. */
-export function validateProfile(raw: unknown, file: string): Profile {
+export function validateProfile(raw: unknown, file: string, extra: { trunkFiles?: { file: string; raw: unknown }[] } = {}): Profile {
   const v = new Validator(file);
   const top = v.object(raw, '');
-  v.known(top, '', ['name', 'listeners', 'domains', 'auth', 'store', 'retryAfterSeconds', 'registrar', 'messages', 'presence', 'transport', 'trunks', 'admin', '$comment']);
+  v.known(top, '', ['name', 'listeners', 'domains', 'auth', 'store', 'retryAfterSeconds', 'registrar', 'messages', 'presence', 'transport', 'trunks', 'routes', 'admin', '$comment']);
   const d = DEFAULT_PROFILE;
 
   const listeners = top.listeners === undefined
@@ -195,6 +287,23 @@ export function validateProfile(raw: unknown, file: string): Profile {
     v.fail('store.url', 'must start with sqlite:, postgres://, postgresql:// or mssql://');
   }
 
+  const trunks = [
+    ...(top.trunks === undefined ? [] : v.array(top.trunks, 'trunks').map((t, i) => v.trunk(t, `trunks[${i}]`))),
+    ...(extra.trunkFiles ?? []).map((f) => new Validator(f.file).trunk(f.raw, '')),
+  ];
+  const names = new Map<string, string>();
+  for (const [i, t] of trunks.entries()) {
+    const tv = new Validator(t.file);
+    const field = t.file === file ? `trunks[${i}]` : '';
+    const prefix = field ? `${field}.` : '';
+    const before = names.get(t.name);
+    if (before !== undefined) tv.fail(`${prefix}name`, `trunk ${t.name} is already defined in ${before}`);
+    names.set(t.name, t.file);
+    // our Via sent-by and Contact need a listener of the trunk's transport (its port)
+    if (!listeners.some((l) => l.transport === t.transport)) tv.fail(`${prefix}transport`, `no ${t.transport} listener in ${file}: add one to listeners`);
+  }
+  const routes = top.routes === undefined ? [] : v.array(top.routes, 'routes').map((r, i) => v.route(r, `routes[${i}]`, names));
+
   return {
     file,
     name: v.string(top.name ?? d.name, 'name'),
@@ -227,7 +336,8 @@ export function validateProfile(raw: unknown, file: string): Profile {
       tcpIdleSeconds: v.int(tr.tcpIdleSeconds ?? d.transport.tcpIdleSeconds, 'transport.tcpIdleSeconds', 1, 86400),
       maxConnections: v.int(tr.maxConnections ?? d.transport.maxConnections, 'transport.maxConnections', 1, 1_000_000),
     },
-    trunks: top.trunks === undefined ? [] : v.array(top.trunks, 'trunks').map((t, i) => v.trunk(t, `trunks[${i}]`)),
+    trunks,
+    routes,
     admin: top.admin === undefined || top.admin === null ? null : v.admin(top.admin, 'admin'),
   };
 }
@@ -372,37 +482,166 @@ class Validator {
     this.host(host, `${field}.listen`);
     return { listen, host, port: this.int(Number(m[2]), `${field}.listen`, 0, 65535) };
   }
+  /** `field` is the trunk's path in the profile (`trunks[0]`), or '' for a trunk file of its own */
   trunk(x: unknown, field: string): TrunkConfig {
+    const f = (k: string): string => (field ? `${field}.${k}` : k);
     const t = this.object(x, field);
-    this.known(t, field, ['name', 'host', 'port', 'transport', 'username', 'password', 'register', 'expires', 'retrySeconds', 'routes', 'allow']);
-    const routes = t.routes === undefined ? [] : this.array(t.routes, `${field}.routes`).map((r, i) => {
-      const s = this.string(r, `${field}.routes[${i}]`);
-      try {
-        new RegExp(s);
-      } catch (err) {
-        this.fail(`${field}.routes[${i}]`, `not a valid regular expression: ${(err as Error).message}`);
-      }
-      return s;
-    });
-    const register = t.register === undefined ? false : this.bool(t.register, `${field}.register`);
-    if (register && t.username === undefined) this.fail(`${field}.username`, 'a trunk that registers needs a username');
+    if (t.routes !== undefined) this.fail(f('routes'), 'routes moved to the profile\'s routes[] (prefix or pattern → trunks), see README, Trunks');
+    this.known(t, field, [
+      'name', 'host', 'port', 'transport', 'caFile', 'outboundProxy', 'username', 'authUsername', 'realm',
+      'password', 'passwordEnv', 'passwordFile', 'ha1', 'register', 'expires', 'retrySeconds', 'forbiddenRetrySeconds',
+      'fromUser', 'fromDomain', 'callerId', 'ping', 'maxCalls', 'priority', 'weight', 'codecs', 'allow', 'dids',
+    ]);
+    const name = this.string(t.name, f('name'));
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) this.fail(f('name'), `only letters, digits, . _ - (at most 64): it becomes the Contact user trunk-NAME, got ${JSON.stringify(name)}`);
+    const transport = this.oneOf(t.transport ?? 'udp', f('transport'), ['udp', 'tcp', 'tls'] as const);
+    const register = t.register === undefined ? false : this.bool(t.register, f('register'));
+    const optString = (k: string): string | undefined => (t[k] === undefined ? undefined : this.string(t[k], f(k)));
+    const username = optString('username');
+    if (register && username === undefined) this.fail(f('username'), 'a trunk that registers needs a username');
+    const realm = optString('realm');
+    const secret = this.secret(t, f, realm);
+    let caFile: string | undefined;
+    let ca: Buffer | undefined;
+    if (t.caFile !== undefined) {
+      if (transport !== 'tls') this.fail(f('caFile'), 'a CA file is only used by a tls trunk');
+      caFile = this.string(t.caFile, f('caFile'));
+      ca = this.readFile(caFile, f('caFile'));
+    }
+    let outboundProxy: TrunkConfig['outboundProxy'];
+    if (t.outboundProxy !== undefined) {
+      const spec = this.string(t.outboundProxy, f('outboundProxy'));
+      const m = /^(?:sips?:)?(\[[^\]]+\]|[^:[\];]+)(?::(\d{1,5}))?$/.exec(spec);
+      if (!m) this.fail(f('outboundProxy'), `expected HOST or HOST:PORT (it takes the trunk's transport), got ${JSON.stringify(spec)}`);
+      const host = this.host(m[1].replace(/^\[|\]$/g, ''), f('outboundProxy'));
+      outboundProxy = { host, port: this.int(m[2] === undefined ? (transport === 'tls' ? 5061 : 5060) : Number(m[2]), f('outboundProxy'), 1, 65535) };
+    }
+    const expires = this.int(t.expires ?? 3600, f('expires'), 60, 86400);
+    const retrySeconds = this.int(t.retrySeconds ?? 30, f('retrySeconds'), 1, 86400);
+    const forbiddenRetrySeconds = this.int(t.forbiddenRetrySeconds ?? 3600, f('forbiddenRetrySeconds'), 1, 7 * 86400);
+    if (forbiddenRetrySeconds < retrySeconds) this.fail(f('forbiddenRetrySeconds'), `must not be shorter than retrySeconds (${retrySeconds})`);
+    const fromUser = optString('fromUser');
+    if (fromUser !== undefined && !/^[A-Za-z0-9+*#._~!$&'()=,;?/-]+$/.test(fromUser)) this.fail(f('fromUser'), `not a SIP user part: ${JSON.stringify(fromUser)}`);
+    const fromDomain = t.fromDomain === undefined ? undefined : this.host(t.fromDomain, f('fromDomain'));
     return {
-      name: this.string(t.name, `${field}.name`),
-      host: this.host(t.host, `${field}.host`),
-      port: this.int(t.port ?? 5060, `${field}.port`, 1, 65535),
-      transport: this.oneOf(t.transport ?? 'udp', `${field}.transport`, ['udp', 'tcp', 'tls'] as const),
-      username: t.username === undefined ? undefined : this.string(t.username, `${field}.username`),
-      password: t.password === undefined ? undefined : this.string(t.password, `${field}.password`),
-      register,
-      expires: this.int(t.expires ?? 3600, `${field}.expires`, 60, 86400),
-      retrySeconds: this.int(t.retrySeconds ?? 30, `${field}.retrySeconds`, 1, 86400),
-      routes,
-      allow: t.allow === undefined ? [] : this.array(t.allow, `${field}.allow`).map((a, i) => {
-        const s = this.string(a, `${field}.allow[${i}]`);
-        const [ip, bits] = s.split('/');
-        if (isIP(ip) === 0 || (bits !== undefined && !/^\d{1,3}$/.test(bits))) this.fail(`${field}.allow[${i}]`, `not an IP address or CIDR: ${s}`);
+      name, file: this.file,
+      host: this.host(t.host, f('host')),
+      port: this.int(t.port ?? (transport === 'tls' ? 5061 : 5060), f('port'), 1, 65535),
+      transport, caFile, ca, outboundProxy,
+      username, authUsername: optString('authUsername'), realm, secret,
+      register, expires, retrySeconds, forbiddenRetrySeconds, fromUser, fromDomain,
+      callerId: this.oneOf(t.callerId ?? 'from', f('callerId'), ['from', 'pai', 'privacy'] as const),
+      ping: t.ping === undefined || t.ping === 0 ? 0 : this.int(t.ping, f('ping'), 5, 3600),
+      maxCalls: this.int(t.maxCalls ?? 0, f('maxCalls'), 0, 100_000),
+      priority: this.int(t.priority ?? 10, f('priority'), 0, 1000),
+      weight: this.int(t.weight ?? 1, f('weight'), 0, 1000),
+      codecs: t.codecs === undefined ? [] : this.array(t.codecs, f('codecs')).map((c, i) => {
+        const s = this.string(c, f(`codecs[${i}]`));
+        if (!/^[A-Za-z0-9._-]+(\/\d+)?$/.test(s)) this.fail(f(`codecs[${i}]`), `not a codec name (PCMA, PCMU, G722, opus/48000 …): ${JSON.stringify(s)}`);
         return s;
       }),
+      allow: t.allow === undefined ? [] : this.array(t.allow, f('allow')).map((a, i) => this.cidr(a, f(`allow[${i}]`))),
+      dids: t.dids === undefined ? [] : this.array(t.dids, f('dids')).map((e, i) => this.did(e, f(`dids[${i}]`))),
     };
+  }
+  /** exactly one of password, passwordEnv, passwordFile, ha1 (or none) */
+  secret(t: Record<string, unknown>, f: (k: string) => string, realm: string | undefined): TrunkSecret | null {
+    const given = ['password', 'passwordEnv', 'passwordFile', 'ha1'].filter((k) => t[k] !== undefined);
+    if (given.length > 1) this.fail(f(given[1]), `give only one of password, passwordEnv, passwordFile, ha1 (${given.join(' and ')} are set)`);
+    if (t.password !== undefined) return { kind: 'password', password: this.string(t.password, f('password')), source: 'password' };
+    if (t.passwordEnv !== undefined) {
+      const name = this.string(t.passwordEnv, f('passwordEnv'));
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) this.fail(f('passwordEnv'), `not an environment variable name: ${JSON.stringify(name)}`);
+      const value = envSecret(name);
+      if (value === undefined) this.fail(f('passwordEnv'), `the environment variable ${name} is not set or empty`);
+      return { kind: 'password', password: value, source: 'passwordEnv' };
+    }
+    if (t.passwordFile !== undefined) {
+      const path = this.string(t.passwordFile, f('passwordFile'));
+      // the first line, without its line end (echo secret > file)
+      const value = this.readFile(path, f('passwordFile')).toString('utf8').split(/\r?\n/)[0];
+      if (value.length === 0) this.fail(f('passwordFile'), `${path} is empty`);
+      return { kind: 'password', password: value, source: 'passwordFile' };
+    }
+    if (t.ha1 !== undefined) {
+      const h = this.object(t.ha1, f('ha1'));
+      this.known(h, f('ha1'), ['md5', 'sha256']);
+      if (realm === undefined) this.fail(f('realm'), 'an HA1 is computed for one realm: set the realm it was made with');
+      const hex = (k: 'md5' | 'sha256', len: number): string | undefined => {
+        if (h[k] === undefined) return undefined;
+        const s = this.string(h[k], f(`ha1.${k}`));
+        if (!new RegExp(`^[0-9a-fA-F]{${len}}$`).test(s)) this.fail(f(`ha1.${k}`), `must be ${len} hex digits (H(username:realm:password))`);
+        return s.toLowerCase();
+      };
+      const md5 = hex('md5', 32);
+      const sha256 = hex('sha256', 64);
+      if (md5 === undefined && sha256 === undefined) this.fail(f('ha1'), 'give md5, sha256 or both');
+      return { kind: 'ha1', md5, sha256 };
+    }
+    return null;
+  }
+  readFile(path: string, field: string): Buffer {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      this.fail(field, `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+  }
+  cidr(x: unknown, field: string): string {
+    const s = this.string(x, field);
+    const [ip, bits, more] = s.split('/');
+    const family = isIP(ip);
+    if (family === 0 || more !== undefined || (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128)))) {
+      this.fail(field, `not an IP address or CIDR: ${s}`);
+    }
+    return s;
+  }
+  /** a number (digits, optional +) or a regular expression → a user */
+  match(e: Record<string, unknown>, field: string): { number?: string; prefix?: string; pattern?: string } {
+    const pattern = e.pattern === undefined ? undefined : this.string(e.pattern, `${field}.pattern`);
+    if (pattern !== undefined) {
+      try {
+        new RegExp(pattern);
+      } catch (err) {
+        this.fail(`${field}.pattern`, `not a valid regular expression: ${(err as Error).message}`);
+      }
+    }
+    const digits = (k: 'number' | 'prefix'): string | undefined => {
+      if (e[k] === undefined) return undefined;
+      const s = this.string(e[k], `${field}.${k}`);
+      if (!/^\+?[0-9*#]+$/.test(s)) this.fail(`${field}.${k}`, `only digits, * and #, with an optional leading +: ${JSON.stringify(s)}`);
+      return s;
+    };
+    return { number: digits('number'), prefix: digits('prefix'), pattern };
+  }
+  did(x: unknown, field: string): DidConfig {
+    const e = this.object(x, field);
+    this.known(e, field, ['number', 'pattern', 'user']);
+    const m = this.match(e, field);
+    if ((m.number === undefined) === (m.pattern === undefined)) this.fail(field, 'give a number or a pattern (one of them)');
+    return { number: m.number, pattern: m.pattern, user: this.string(e.user, `${field}.user`) };
+  }
+  route(x: unknown, field: string, trunks: Map<string, string>): RouteConfig {
+    const r = this.object(x, field);
+    this.known(r, field, ['prefix', 'pattern', 'trunks', 'strip', 'prepend', 'e164']);
+    const m = this.match(r, field);
+    if (m.prefix !== undefined && m.pattern !== undefined) this.fail(field, 'give a prefix or a pattern, not both');
+    const list = this.array(r.trunks, `${field}.trunks`).map((t, i) => {
+      const name = this.string(t, `${field}.trunks[${i}]`);
+      if (!trunks.has(name)) this.fail(`${field}.trunks[${i}]`, `no trunk named ${name}`);
+      return name;
+    });
+    if (list.length === 0) this.fail(`${field}.trunks`, 'at least one trunk is needed');
+    let e164: RouteConfig['e164'] = null;
+    if (r.e164 !== undefined) {
+      const e = this.object(r.e164, `${field}.e164`);
+      this.known(e, `${field}.e164`, ['countryCode']);
+      const cc = this.string(e.countryCode, `${field}.e164.countryCode`);
+      if (!/^[1-9]\d{0,2}$/.test(cc)) this.fail(`${field}.e164.countryCode`, `an ITU country code is 1 to 3 digits (49, 1, 358), got ${JSON.stringify(cc)}`);
+      e164 = { countryCode: cc };
+    }
+    const prepend = r.prepend === undefined ? '' : this.string(r.prepend, `${field}.prepend`);
+    if (!/^\+?[0-9*#]*$/.test(prepend)) this.fail(`${field}.prepend`, `only digits, * and #, with an optional leading +: ${JSON.stringify(prepend)}`);
+    return { prefix: m.prefix, pattern: m.pattern, trunks: list, strip: this.int(r.strip ?? 0, `${field}.strip`, 0, 32), prepend, e164 };
   }
 }

@@ -2,10 +2,8 @@
 // digest credentials on 401/407 per §22.2), sends the ACK for a 2xx itself (§13.2.2.4), retransmits the
 // 2xx of an INVITE it answered until the ACK comes (§13.3.1.4), keeps the dialog table and matches
 // in-dialog requests to it (§12.2.2), answers CANCEL (§9.2) and requests of unknown dialogs (481).
-import { randomBytes } from 'node:crypto';
 import { SipError } from '../errors.ts';
-import { buildAuthorization } from '../sip/digest.ts';
-import { parseAuthParams } from '../sip/headers.ts';
+import { DigestClient } from '../sip/uac-auth.ts';
 import { SipRequest, type SipResponse } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
@@ -81,7 +79,7 @@ export class UserAgentCore {
   /** 2xx we sent and retransmit until their ACK (§13.3.1.4) */
   private readonly pending2xx = new Map<string, { st: ServerTransaction; res: SipResponse; interval: number; elapsed: number; timer: unknown }>();
   private readonly onError: (err: unknown) => void;
-  private nc = new Map<string, number>();
+  private readonly digest = new DigestClient();
   private closed = false;
 
   constructor(o: UserAgentCoreOptions) {
@@ -151,38 +149,9 @@ export class UserAgentCore {
     });
   }
 
-  /**
-   * RFC 3261 §22.2: answer a 401/407 by resending with credentials for the challenge — SHA-256 preferred over
-   * MD5 when both are offered (RFC 8760 §2.4) — with CSeq + 1 and a new branch. Returns false when it cannot.
-   */
+  /** RFC 3261 §22.2: answer a 401/407 with credentials (sip/uac-auth.ts, shared with the trunks). False when it cannot. */
   private addCredentials(req: SipRequest, res: SipResponse): boolean {
-    if (this.credentials === undefined) return false;
-    const proxy = res.status === 407;
-    const challenges: Map<string, string>[] = [];
-    for (const v of res.fields(proxy ? 'proxy-authenticate' : 'www-authenticate')) {
-      try {
-        const c = parseAuthParams(v.value);
-        if (c.scheme.toLowerCase() === 'digest') challenges.push(c.params);
-      } catch {
-        // an unreadable challenge is skipped
-      }
-    }
-    const pick = challenges.find((c) => (c.get('algorithm') ?? '').toUpperCase() === 'SHA-256') ??
-      challenges.find((c) => { const a = (c.get('algorithm') ?? 'MD5').toUpperCase(); return a === 'MD5'; });
-    if (pick === undefined) return false;
-    const nonce = pick.get('nonce') ?? '';
-    const nc = (this.nc.get(nonce) ?? 0) + 1;
-    if (this.nc.size > 64) this.nc.clear();
-    this.nc.set(nonce, nc);
-    const value = buildAuthorization({
-      challenge: pick, user: this.credentials.user, password: this.credentials.password, method: req.method, uri: req.uri,
-      nc, cnonce: randomBytes(8).toString('hex'),
-    });
-    const name = proxy ? 'Proxy-Authorization' : 'Authorization';
-    req.setHeader(name, value);
-    const cseq = req.cseq();
-    req.setHeader('CSeq', `${cseq.seq + 1} ${cseq.method}`);
-    return true;
+    return this.digest.answer(req, res, this.credentials) === null;
   }
 
   /**

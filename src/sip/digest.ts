@@ -91,9 +91,10 @@ export function verifyDigest(opts: { params: Map<string, string>; method: string
 /**
  * Client side (RFC 3261 §22.2, RFC 7616 §3.4): an Authorization / Proxy-Authorization value answering a challenge
  * (params of the WWW-Authenticate from parseAuthParams). Uses qop=auth when offered, else the RFC 2069 form.
+ * Takes the password, or instead the HA1 of the challenge's algorithm and realm (a carrier account stored as HA1).
  */
 export function buildAuthorization(opts: {
-  challenge: Map<string, string>; user: string; password: string; method: string; uri: string; nc: number | string; cnonce: string;
+  challenge: Map<string, string>; user: string; password?: string; ha1?: string; method: string; uri: string; nc: number | string; cnonce: string;
 }): string {
   const c = opts.challenge;
   const realm = c.get('realm') ?? '';
@@ -105,7 +106,8 @@ export function buildAuthorization(opts: {
   const offered = (c.get('qop') ?? '').split(',').map((q) => q.trim().toLowerCase());
   const qop = offered.includes('auth') ? 'auth' : null;
   const nc = typeof opts.nc === 'number' ? opts.nc.toString(16).padStart(8, '0') : opts.nc;
-  const key = ha1(base, opts.user, realm, opts.password);
+  if (opts.password === undefined && opts.ha1 === undefined) throw new TypeError('buildAuthorization needs a password or an HA1');
+  const key = opts.ha1 !== undefined ? opts.ha1.toLowerCase() : ha1(base, opts.user, realm, opts.password ?? '');
   const response = digestResponse({ alg: algParam ?? 'MD5', ha1: key, nonce, nc, cnonce: opts.cnonce, qop, method: opts.method, uri: opts.uri });
   const p: [string, string, boolean][] = [
     ['username', opts.user, true],

@@ -92,9 +92,11 @@ describe('sip-profiles', () => {
     assert.match(refusal(() => validateProfile({ store: { url: 'oracle://x' } }, 'p.json')).message, /store\.url: must start with sqlite:/);
   });
 
-  it('refuses a trunk route that is not a regular expression', () => {
-    const e = refusal(() => validateProfile({ trunks: [{ name: 'c', host: '127.0.0.1', routes: ['(('] }] }, 'p.json'));
-    assert.equal(e.field, 'trunks[0].routes[0]');
+  it('refuses a route pattern that is not a regular expression (routes are the profile\'s, no longer a trunk\'s)', () => {
+    const e = refusal(() => validateProfile({ trunks: [{ name: 'c', host: '127.0.0.1' }], routes: [{ pattern: '((', trunks: ['c'] }] }, 'p.json'));
+    assert.equal(e.field, 'routes[0].pattern');
+    const moved = refusal(() => validateProfile({ trunks: [{ name: 'c', host: '127.0.0.1', routes: ['^0'] }] }, 'p.json'));
+    assert.deepEqual([moved.field, /moved to the profile's routes/.test(moved.reason)], ['trunks[0].routes', true]);
   });
 
   it('refuses a trunk source that is not an address or CIDR', () => {

@@ -1,0 +1,56 @@
+// `tvphone trunks status [--json]`: the carriers' registration state as the running server sees it, read through
+// its admin HTTP endpoint (GET /trunks). `tvphone trunks reload` (SIGHUP for trunks) is still to come.
+import type { Command } from 'commander';
+import { fileURLToPath } from 'node:url';
+import { loadProfile } from '../config/profile.ts';
+import { TvphoneError } from '../errors.ts';
+import type { TrunkStatusRow } from '../trunks/trunks.ts';
+
+const DEFAULT_PROFILE_FILE = fileURLToPath(new URL('../../sip-profiles/default.json', import.meta.url));
+
+interface StatusOpts {
+  json?: boolean;
+  profile?: string;
+  admin?: string;
+}
+
+/** HOST:PORT of the running server's admin endpoint: --admin, else the profile's admin.listen. */
+function adminAddress(opts: StatusOpts): string {
+  if (opts.admin !== undefined) return opts.admin;
+  const file = opts.profile ?? DEFAULT_PROFILE_FILE;
+  const profile = loadProfile(file);
+  if (profile.admin === null) {
+    throw new TvphoneError('ERR_USAGE', `trunks status reads the running server through its admin HTTP endpoint, and ${file} sets no admin.listen: `
+      + 'set admin.listen (e.g. "127.0.0.1:9060") in the profile the server runs, or pass --admin HOST:PORT as given to tvphone serve --admin');
+  }
+  // a server listening on every address is asked on loopback
+  return profile.admin.listen.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:');
+}
+
+export function registerTrunksCommand(program: Command): void {
+  const trunks = program.command('trunks').description('SIP trunks to carriers: their registration and ping state');
+  trunks.command('status').description('show every trunk of the running server (through its admin HTTP endpoint, GET /trunks)')
+    .option('--json', 'print JSON (the rows of GET /trunks)')
+    .option('--profile <file>', 'the profile the server runs, for its admin.listen (default: sip-profiles/default.json)')
+    .option('--admin <host:port>', 'the admin HTTP endpoint of the running server (as given to tvphone serve --admin)')
+    .action(async (opts: StatusOpts) => {
+      const address = adminAddress(opts);
+      let res: Response;
+      try {
+        res = await fetch(`http://${address}/trunks`, { signal: AbortSignal.timeout(5_000) });
+      } catch (err) {
+        throw new TvphoneError('ERR_ADMIN', `cannot reach the server's admin endpoint at ${address} (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}): is tvphone serve running with admin.listen?`);
+      }
+      if (!res.ok) throw new TvphoneError('ERR_ADMIN', `GET http://${address}/trunks answered ${res.status}`);
+      const rows = await res.json() as TrunkStatusRow[];
+      if (opts.json) return void console.log(JSON.stringify(rows));
+      if (rows.length === 0) return void console.log('no trunks in the running profile');
+      const cells = [['TRUNK', 'CARRIER', 'STATE', 'LAST', 'NEXT ATTEMPT', 'EXPIRES', 'PING', 'REGS', 'FAILS'],
+        ...rows.map((r) => [
+          r.name, r.carrier, r.state, r.lastStatus === null ? '' : `${r.lastStatus} ${r.lastReason ?? ''}`.trim(),
+          r.nextAttemptAt ?? '', r.expiresAt ?? '', r.ping, String(r.registrations), String(r.failures),
+        ])];
+      const widths = cells[0].map((_, i) => Math.max(...cells.map((c) => c[i].length)));
+      process.stdout.write(cells.map((c) => c.map((x, i) => x.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n');
+    });
+}
