@@ -6,6 +6,8 @@ const CR = 0x0d;
 const LF = 0x0a;
 const COLON = 0x3a;
 const EMPTY_BUF = Buffer.alloc(0);
+/** The longest header block waited for: a peer trickling an endless head is cut off long before maxMessageSize. */
+export const MAX_HEAD_BYTES = 32 * 1024;
 
 /** What the framer reports to; an object with methods rather than closures (one per connection). */
 export interface FrameSink {
@@ -27,6 +29,11 @@ export class StreamFramer {
   private pending: Buffer = EMPTY_BUF;
   /** how far into `pending` the CRLFCRLF search already looked */
   private searched = 0;
+  /** while a body is awaited: the chunks after `pending`, joined once the message is complete (no copy per chunk) */
+  private waiting: Buffer[] = [];
+  private waitingBytes = 0;
+  /** bytes `pending` + `waiting` must reach before framing is worth trying again; 0 = try on every chunk */
+  private need = 0;
   failed = false;
 
   constructor(sink: FrameSink, maxMessageSize: number) {
@@ -36,12 +43,23 @@ export class StreamFramer {
 
   /** Bytes currently buffered (for tests and limits). */
   get buffered(): number {
-    return this.pending.length;
+    return this.pending.length + this.waitingBytes;
   }
 
   push(chunk: Buffer): void {
     if (this.failed || chunk.length === 0) return;
+    if (this.need > 0) {
+      // the rest of a known-length message: keep the chunk, join once when all of it is here (linear, not quadratic)
+      this.waiting.push(chunk);
+      this.waitingBytes += chunk.length;
+      if (this.pending.length + this.waitingBytes < this.need) return;
+      chunk = Buffer.concat(this.waiting, this.waitingBytes);
+      this.waiting = [];
+      this.waitingBytes = 0;
+      this.need = 0;
+    }
     const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    let need = 0;
     let pos = 0;
     let searchFrom = this.searched;
     const end = buf.length;
@@ -63,7 +81,7 @@ export class StreamFramer {
       const from = searchFrom > pos + 3 ? searchFrom - 3 : pos;
       const idx = buf.indexOf('\r\n\r\n', from, 'latin1');
       if (idx < 0) {
-        if (end - pos > this.maxMessageSize) return this.fail('Message Too Large', null);
+        if (end - pos > Math.min(MAX_HEAD_BYTES, this.maxMessageSize)) return this.fail('Message Too Large', null);
         searchFrom = end;
         break;
       }
@@ -75,6 +93,7 @@ export class StreamFramer {
       if (stop - pos > this.maxMessageSize) return this.fail('Message Too Large', buf.subarray(pos, bodyStart));
       if (stop > end) {
         searchFrom = pos; // the header end is re-found quickly from `pos` when more bytes come
+        need = stop - pos;
         break;
       }
       this.sink.onFrame(buf.subarray(pos, stop));
@@ -88,12 +107,15 @@ export class StreamFramer {
     } else {
       this.pending = buf.subarray(pos);
       this.searched = searchFrom > pos ? searchFrom - pos : 0;
+      this.need = need;
     }
   }
 
   private fail(reason: string, head: Buffer | null): void {
     this.failed = true;
     this.pending = EMPTY_BUF;
+    this.waiting = [];
+    this.waitingBytes = 0;
     this.sink.onFramingError(reason, head);
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { StreamFramer, contentLength, type FrameSink } from '../../../src/transport/stream-framer.ts';
+import { MAX_HEAD_BYTES, StreamFramer, contentLength, type FrameSink } from '../../../src/transport/stream-framer.ts';
 
 class Sink implements FrameSink {
   frames: string[] = [];
@@ -127,5 +127,28 @@ describe('transport/stream-framer', () => {
     }
     const b = h('Location: x');
     assert.equal(contentLength(b, 0, b.length), -1);
+  });
+
+  it(`gives up on a header block that does not end within ${MAX_HEAD_BYTES} bytes (slow or endless heads), long before maxMessageSize`, () => {
+    const { f, s } = framer(2 << 20);
+    const line = 'X-Filler: ' + 'a'.repeat(1000) + '\r\n';
+    f.push(Buffer.from('OPTIONS sip:a@b SIP/2.0\r\n'));
+    for (let i = 0; i < 40 && s.errors.length === 0; i++) f.push(Buffer.from(line));
+    assert.deepEqual(s.errors, [{ reason: 'Message Too Large', head: null }]);
+    assert.ok(f.buffered <= MAX_HEAD_BYTES + 1100, `buffered ${f.buffered}`);
+  });
+
+  it('frames a 1 MB body that arrives in 1,000 small chunks as one message, and counts what it holds meanwhile', () => {
+    const { f, s } = framer(2 << 20);
+    const body = 'b'.repeat(1 << 20);
+    const whole = Buffer.from(msg(body));
+    const step = Math.ceil(whole.length / 1000);
+    for (let at = 0; at < whole.length; at += step) {
+      f.push(whole.subarray(at, at + step));
+      if (at + step < whole.length) assert.equal(f.buffered, at + step, 'everything so far is held');
+    }
+    assert.equal(s.frames.length, 1);
+    assert.equal(s.frames[0], whole.toString('latin1'));
+    assert.equal(f.buffered, 0);
   });
 });
