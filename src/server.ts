@@ -97,6 +97,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     transport = opts.transport ?? await NetworkTransport.listen({
       tlsClient: trunkCas.length ? { ca: [...rootCertificates, ...trunkCas].join('\n') } : undefined,
       listeners, idleTimeout: profile.transport.tcpIdleSeconds * 1000, maxConnections: profile.transport.maxConnections,
+      maxConnectionsPerSource: profile.transport.maxConnectionsPerSource, tlsHandshakeTimeout: profile.transport.tlsHandshakeSeconds * 1000,
       maxMessageSize: Math.max(65_535, profile.messages.maxBytes + 8192),
       onError: (err) => log.debug({ err }, 'transport'), log: log.child({ mod: 'sip' }),
     });

@@ -126,7 +126,8 @@ export interface Profile {
     retentionSeconds: number;
   };
   presence: { policy: 'same-domain' | 'any'; maxExpires: number };
-  transport: { tcpIdleSeconds: number; maxConnections: number };
+  /** maxConnectionsPerSource: inbound stream connections from one address; tlsHandshakeSeconds: a TLS handshake's deadline */
+  transport: { tcpIdleSeconds: number; maxConnections: number; maxConnectionsPerSource: number; tlsHandshakeSeconds: number };
   /** the carriers: the profile's inline `trunks[]` then one a file from `trunks/*.json` next to it */
   trunks: TrunkConfig[];
   /** the outbound dial plan (validated now, used by the call routing to come) */
@@ -177,7 +178,7 @@ export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
     retentionSeconds: 30 * 24 * 3600,
   },
   presence: { policy: 'same-domain', maxExpires: 3600 },
-  transport: { tcpIdleSeconds: 600, maxConnections: 10000 },
+  transport: { tcpIdleSeconds: 600, maxConnections: 10000, maxConnectionsPerSource: 256, tlsHandshakeSeconds: 10 },
   trunks: [],
   routes: [],
   admin: null,
@@ -268,7 +269,7 @@ export function validateProfile(raw: unknown, file: string, extra: { trunkFiles?
   const pres = v.object(top.presence ?? {}, 'presence');
   v.known(pres, 'presence', ['policy', 'maxExpires']);
   const tr = v.object(top.transport ?? {}, 'transport');
-  v.known(tr, 'transport', ['tcpIdleSeconds', 'maxConnections']);
+  v.known(tr, 'transport', ['tcpIdleSeconds', 'maxConnections', 'maxConnectionsPerSource', 'tlsHandshakeSeconds']);
 
   const registrar = {
     defaultExpires: v.int(reg.defaultExpires ?? d.registrar.defaultExpires, 'registrar.defaultExpires', 1, 2 ** 31 - 1),
@@ -335,6 +336,8 @@ export function validateProfile(raw: unknown, file: string, extra: { trunkFiles?
     transport: {
       tcpIdleSeconds: v.int(tr.tcpIdleSeconds ?? d.transport.tcpIdleSeconds, 'transport.tcpIdleSeconds', 1, 86400),
       maxConnections: v.int(tr.maxConnections ?? d.transport.maxConnections, 'transport.maxConnections', 1, 1_000_000),
+      maxConnectionsPerSource: v.int(tr.maxConnectionsPerSource ?? d.transport.maxConnectionsPerSource, 'transport.maxConnectionsPerSource', 1, 1_000_000),
+      tlsHandshakeSeconds: v.int(tr.tlsHandshakeSeconds ?? d.transport.tlsHandshakeSeconds, 'transport.tlsHandshakeSeconds', 1, 300),
     },
     trunks,
     routes,

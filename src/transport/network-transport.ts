@@ -30,6 +30,10 @@ export interface NetworkTransportOptions {
   idleTimeout?: number;
   /** most open stream connections (inbound + outbound); default 10 000 */
   maxConnections?: number;
+  /** most inbound stream connections from one address (a NAT may hide several TVs); default 256 */
+  maxConnectionsPerSource?: number;
+  /** a TLS handshake not finished by then is dropped (ms); default 10 000 */
+  tlsHandshakeTimeout?: number;
   /** largest message accepted or sent (bytes); default 65 535 */
   maxMessageSize?: number;
   /** RFC 3261 §18.1.1: requests larger than this go over TCP instead of UDP; default 1300 */
@@ -73,6 +77,9 @@ export class NetworkTransport implements Transport, ConnectionOwner {
   private readonly closedListeners: ConnectionClosedListener[] = [];
   private readonly idleTimeout: number;
   private readonly maxConnections: number;
+  private readonly maxPerSource: number;
+  /** inbound stream connections per remote address (bounded by the connections themselves) */
+  private readonly perSource = new Map<string, number>();
   private readonly maxMessageSize: number;
   private readonly udpMax: number;
   private readonly connectTimeout: number;
@@ -93,6 +100,7 @@ export class NetworkTransport implements Transport, ConnectionOwner {
     this.trace = options.log;
     this.idleTimeout = options.idleTimeout ?? 600_000;
     this.maxConnections = options.maxConnections ?? 10_000;
+    this.maxPerSource = options.maxConnectionsPerSource ?? 256;
     this.maxMessageSize = options.maxMessageSize ?? 65_535;
     this.udpMax = options.udpMaxRequestSize ?? 1300;
     this.connectTimeout = options.connectTimeout ?? 10_000;
@@ -150,7 +158,16 @@ export class NetworkTransport implements Transport, ConnectionOwner {
     let server: net.Server;
     if (cfg.transport === 'tls') {
       if (cfg.tls === undefined) throw new Error(`tls listener ${host}:${cfg.port} needs a certificate and key`);
-      server = tls.createServer({ cert: cfg.tls.cert, key: cfg.tls.key, ...TLS_SERVER_POLICY });
+      server = tls.createServer({ cert: cfg.tls.cert, key: cfg.tls.key, ...TLS_SERVER_POLICY, handshakeTimeout: this.options.tlsHandshakeTimeout ?? 10_000 });
+      // a handshake holds a descriptor before 'secureConnection': handshakes count against maxConnections (the
+      // server's own count includes them), end after tlsHandshakeTimeout, and a full source gets none
+      server.maxConnections = this.maxConnections;
+      server.on('connection', (raw: net.Socket) => {
+        if (this.sourceFull(raw)) {
+          this.counters.dropped++;
+          raw.destroy();
+        }
+      });
     } else server = net.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -162,7 +179,8 @@ export class NetworkTransport implements Transport, ConnectionOwner {
     const info: ListenerInfo = { id, transport: cfg.transport, host, port: (server.address() as net.AddressInfo).port };
     server.on(cfg.transport === 'tls' ? 'secureConnection' : 'connection', (socket: net.Socket) => this.onAccept(info, socket));
     server.on('error', (err) => this.report(err));
-    if (cfg.transport === 'tls') server.on('tlsClientError', () => this.counters.dropped++);
+    // a failed or timed-out handshake: Node leaves the socket open when this event has a listener, so close it here
+    if (cfg.transport === 'tls') server.on('tlsClientError', (_err: Error, s: tls.TLSSocket) => { this.counters.dropped++; s.destroy(); });
     this.streams.push({ info, server });
     this.listeners.push(info);
   }
@@ -311,6 +329,7 @@ export class NetworkTransport implements Transport, ConnectionOwner {
 
   private track(conn: StreamConnection): StreamConnection {
     this.connections.set(conn.id, conn);
+    if (!conn.outbound) this.perSource.set(conn.source.address, (this.perSource.get(conn.source.address) ?? 0) + 1);
     this.byRemote.set(conn.remoteKey, conn);
     this.counters.connectionsOpened++;
     return conn;
@@ -324,8 +343,13 @@ export class NetworkTransport implements Transport, ConnectionOwner {
 
   // ---------------------------------------------------------------- receiving
 
+  /** The remote address of `socket` already has maxConnectionsPerSource inbound connections. */
+  private sourceFull(socket: net.Socket): boolean {
+    return (this.perSource.get(normalizeAddress(socket.remoteAddress ?? '')) ?? 0) >= this.maxPerSource;
+  }
+
   private onAccept(local: ListenerInfo, socket: net.Socket): void {
-    if (this.closed || this.connections.size >= this.maxConnections) {
+    if (this.closed || this.connections.size >= this.maxConnections || this.sourceFull(socket)) {
       this.counters.dropped++;
       socket.on('error', () => {});
       socket.destroy();
@@ -390,7 +414,11 @@ export class NetworkTransport implements Transport, ConnectionOwner {
   }
 
   connectionClosed(conn: StreamConnection, hadError: Error | null): void {
-    this.connections.delete(conn.id);
+    if (this.connections.delete(conn.id) && !conn.outbound) {
+      const n = (this.perSource.get(conn.source.address) ?? 1) - 1;
+      if (n > 0) this.perSource.set(conn.source.address, n);
+      else this.perSource.delete(conn.source.address);
+    }
     if (this.byRemote.get(conn.remoteKey) === conn) this.byRemote.delete(conn.remoteKey);
     this.counters.connectionsClosed++;
     if (conn.pendingErrors !== null) {

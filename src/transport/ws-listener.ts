@@ -36,8 +36,12 @@ export class WsListener {
     let server: http.Server;
     if (cfg.transport === 'wss') {
       if (cfg.tls === undefined) throw new Error(`wss listener ${host}:${cfg.port} needs a certificate and key`);
-      server = https.createServer({ cert: cfg.tls.cert, key: cfg.tls.key, ...TLS_SERVER_POLICY });
-      server.on('tlsClientError', () => hooks.refused());
+      server = https.createServer({ cert: cfg.tls.cert, key: cfg.tls.key, ...TLS_SERVER_POLICY, handshakeTimeout: 10_000 });
+      // a failed or timed-out handshake: Node leaves the socket open when this event has a listener
+      server.on('tlsClientError', (_err: Error, s: Duplex) => {
+        hooks.refused();
+        s.destroy();
+      });
     } else server = http.createServer();
     // a plain HTTP request is not a SIP client: RFC 7231 §6.5.15 426 names the protocol to upgrade to
     server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {

@@ -266,6 +266,41 @@ describe('transport: NetworkTransport on real sockets (127.0.0.1)', function () 
     await first.reader.until(() => first.reader.messages.length === 1, 'the first client to be served');
   });
 
+  it('refuses a source beyond maxConnectionsPerSource while other sources and freed places are served', async () => {
+    await start({ maxConnectionsPerSource: 2 });
+    const port = transport.listeners[1].port;
+    const a = await tcpClient(port);
+    const b = await tcpClient(port);
+    const c = await tcpClient(port);
+    await c.reader.until(() => c.reader.closed, 'the third connection from 127.0.0.1 to be refused');
+    a.socket.destroy();
+    await until(() => transport.connectionCount === 1, 'the closed place to be freed');
+    const d = await tcpClient(port);
+    d.socket.write(options('z9hG4bKpersrc', 'TCP'));
+    await d.reader.until(() => d.reader.messages.length === 1, 'a new connection to be served once a place is free');
+    b.socket.destroy();
+  });
+
+  it('drops a TLS handshake that does not finish within tlsHandshakeTimeout', async function () {
+    const dir = mkdtempSync(join(tmpdir(), 'tvphone-tls-'));
+    closers.push(() => rmSync(dir, { recursive: true, force: true }));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1',
+        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore', timeout: 15000 });
+    } catch {
+      this.skip(); // no openssl binary
+    }
+    transport = await NetworkTransport.listen({
+      listeners: [{ transport: 'tls', host: '127.0.0.1', port: 0, tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } }],
+      tlsHandshakeTimeout: 300,
+    });
+    const silent = net.connect(transport.listeners[0].port, '127.0.0.1'); // connects, never says ClientHello
+    closers.push(() => silent.destroy());
+    let closed = false;
+    silent.on('close', () => (closed = true)).on('error', () => {});
+    await until(() => closed, 'the silent handshake to be dropped', 3000);
+  });
+
   it('sends a request larger than 1300 bytes for a UDP target over TCP, with TCP in its Via (RFC 3261 §18.1.1)', async () => {
     await start();
     const chunks: Buffer[] = [];
