@@ -78,6 +78,10 @@ export class PostgresStore extends SqlStore {
     }
     // an idle client that loses its connection is dropped by the pool; note the outage
     pool.on('error', (err) => health.down(err));
+    // a checked-out client whose connection is cut mid-query emits 'error' on itself, not on the pool: without a
+    // listener that is an unhandled 'error' event and the process dies (a failover, `pg_ctl -m immediate stop`).
+    // Its query rejects as well, so the request is answered 503; here the outage is only noted.
+    pool.on('connect', (client) => client.on('error', (err) => health.down(err)));
     const store = new PostgresStore(pool, where, health);
     try {
       await store.#migrate(opts.migrate ?? true);

@@ -12,7 +12,7 @@ import { createTestDatabase, type TestDatabase } from '../../helpers/pg-database
 const adminUrl = process.env.TVPHONE_TEST_PG_URL;
 const ctl = process.env.TVPHONE_TEST_PG_CTL;
 
-function pgCtl(action: 'start' | 'stop'): void {
+function pgCtl(action: 'start' | 'stop' | '-m immediate stop'): void {
   execSync(ctl!.replace('%s', action), { stdio: 'ignore', timeout: 60_000 });
 }
 
@@ -74,6 +74,46 @@ function message(i: number) {
       assert.deepEqual(events, [false, true], 'the recovery is reported once');
       const pending = await store.pendingMessages('outage', 10);
       assert.deepEqual(pending.map((m) => [m.id, Array.from(m.body)]), [...before, after].map((m) => [m.id, Array.from(m.body)]));
+    });
+
+    it('survives an immediate stop (connections cut mid-query) under load: every write resolves or fails as unavailable, and what resolved is kept', async function () {
+      store = await openStore(db.url, { connectTimeoutMs: 2000, statementTimeoutMs: 3000 });
+      const s = store;
+      const resolved: number[] = [];
+      let other: unknown = null;
+      let running = true;
+      // 8 writers, bounded in count and time, keep queries in flight while the server is killed
+      const writers = Array.from({ length: 8 }, async (_, w) => {
+        for (let i = 0; running && i < 2000; i++) {
+          try {
+            resolved.push((await s.storeMessage(message(w * 2000 + i))).id);
+          } catch (err) {
+            if (!(err instanceof StoreUnavailableError)) other ??= err;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      pgCtl('-m immediate stop');
+      stopped = true;
+      await new Promise((r) => setTimeout(r, 500));
+      pgCtl('start');
+      stopped = false;
+      await new Promise((r) => setTimeout(r, 1000));
+      running = false;
+      await Promise.all(writers);
+      assert.equal(other, null, `only StoreUnavailableError: ${String(other)}`);
+      assert.ok(resolved.length > 0);
+      let kept: number[] | null = null;
+      for (let i = 0; i < 50 && kept === null; i++) {
+        try {
+          kept = (await s.listMessages({ toUser: 'outage', limit: 100_000 })).map((m) => m.id);
+        } catch {
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+      const keptSet = new Set(kept ?? []);
+      assert.deepEqual(resolved.filter((id) => !keptSet.has(id)), [], 'every write that resolved survived the crash');
     });
   },
 );
