@@ -3,6 +3,7 @@
 // `tvphone trunks status`), GET /health.
 // A composition-root piece: server.ts hands it the layers' counters as plain objects, read only at scrape time,
 // so the per-message path does no more than increment a number. Off unless the profile or --admin sets it.
+import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
@@ -42,6 +43,8 @@ export interface AdminHttpOptions {
   port: number;
   sources: AdminSources;
   log?: Logger;
+  /** when set, every request must carry `Authorization: Bearer <token>` (else 401) */
+  token?: string | null;
 }
 
 export interface AdminHttp {
@@ -156,8 +159,13 @@ export function createMetricsRegistry(s: AdminSources): Registry {
 /** Starts the endpoint; rejects when the address cannot be bound. */
 export async function startAdminHttp(o: AdminHttpOptions): Promise<AdminHttp> {
   const registry = createMetricsRegistry(o.sources);
+  const expected = o.token ? Buffer.from(`Bearer ${o.token}`) : null;
   const server = http.createServer((req, res) => {
     req.resume(); // a GET carries no body worth reading
+    if (expected !== null && !sameSecret(req.headers.authorization, expected)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="tvphone"');
+      return send(res, 401, { error: 'a bearer token is needed (admin.tokenEnv / admin.tokenFile)' });
+    }
     handle(req, res, o.sources, registry).catch((err: unknown) => {
       o.log?.error({ err }, 'admin http');
       if (!res.headersSent) send(res, 500, { error: 'internal error' });
@@ -176,6 +184,12 @@ export async function startAdminHttp(o: AdminHttpOptions): Promise<AdminHttp> {
   });
   server.on('error', (err) => o.log?.warn({ err }, 'admin http'));
   const a = server.address() as AddressInfo;
+  const loopback = a.address === '::1' || a.address.startsWith('127.') || a.address === '::ffff:127.0.0.1';
+  if (!loopback) {
+    o.log?.warn({ listen: a.address, token: expected !== null }, expected !== null
+      ? 'admin HTTP listens beyond loopback: keep it behind a firewall (a bearer token is required)'
+      : 'admin HTTP listens beyond loopback with no token: anyone who reaches it reads presence and metrics (set admin.tokenEnv)');
+  }
   o.log?.info({ listen: `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` }, 'admin HTTP serving /metrics /presence /trunks /health');
 
   let closing: Promise<void> | null = null;
@@ -263,4 +277,11 @@ async function probe(store: Pick<Store, 'userExists'>): Promise<boolean> {
 function send(res: http.ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
   res.end(JSON.stringify(body) + '\n');
+}
+
+/** Constant-time comparison of an Authorization header with the expected `Bearer <token>`. */
+function sameSecret(given: string | undefined, expected: Buffer): boolean {
+  if (given === undefined) return false;
+  const g = Buffer.from(given);
+  return g.length === expected.length && timingSafeEqual(g, expected);
 }

@@ -229,7 +229,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   if (profile.admin) {
     try {
       admin = await startAdminHttp({
-        host: profile.admin.host, port: profile.admin.port, log: log.child({ mod: 'admin-http' }),
+        host: profile.admin.host, port: profile.admin.port, token: profile.admin.token, log: log.child({ mod: 'admin-http' }),
         sources: { transport, transactions, proxy, silo, store, storeUp: () => !storeDown, trunks },
       });
     } catch (err) {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { fileURLToPath } from 'node:url';
-import { loadProfile, parseListenSpec, validateProfile, type Profile } from '../config/profile.ts';
+import { loadProfile, parseListenSpec, type Profile } from '../config/profile.ts';
 import { resolveDatabaseUrl, envLogLevel } from '../config/env.ts';
 import type { Logger } from '../log/logger.ts';
 import type { CredentialStore } from '../store/store.ts';
@@ -30,7 +30,7 @@ export function registerServeCommand(program: Command): void {
     .addOption(new Option('--auth <mode>', 'digest (default) or none: for closed networks and benchmarks, any user may register').choices(['digest', 'none']))
     .option('--admin <host:port>', 'serve /metrics, /presence and /health over HTTP here (e.g. 127.0.0.1:9060; keep it on loopback); overrides the profile admin.listen')
     .action(async (opts: ServeOpts) => {
-      const profile = applyFlags(loadProfile(opts.profile ?? DEFAULT_PROFILE_FILE), opts);
+      const profile = loadServeProfile(opts);
       // loaded here, not at the top: the other commands start without the server, pino and the SIP stack
       const [{ createLogger, createTerminalLogger }, { startServer }] = await Promise.all([import('../log/logger.ts'), import('../server.ts')]);
       // a person at a terminal reads text; a service manager or a pipe gets JSON lines
@@ -56,7 +56,7 @@ export function registerServeCommand(program: Command): void {
       reload = () => {
         let next: Profile;
         try {
-          next = applyFlags(loadProfile(opts.profile ?? DEFAULT_PROFILE_FILE), opts);
+          next = loadServeProfile(opts);
         } catch (err) {
           log.error({ reason: (err as Error).message }, 'profile not reloaded: the running one stays');
           return;
@@ -97,15 +97,16 @@ async function warnOtherRealms(store: Pick<CredentialStore, 'usersByRealm'>, pro
     + 'until auth.realm is set back or their passwords are set again (tvphone users passwd --profile …)');
 }
 
-/** Command-line flags override the profile; the result is validated again like a profile. */
-function applyFlags(p: Profile, o: ServeOpts): Profile {
-  const raw = {
-    ...p,
-    listeners: o.listen.length ? o.listen.map(parseListenSpec) : p.listeners,
-    domains: o.domain.length ? o.domain : p.domains,
-    auth: { ...p.auth, mode: o.auth ?? p.auth.mode },
-    admin: o.admin !== undefined ? { listen: o.admin } : p.admin && { listen: p.admin.listen },
-  } as Record<string, unknown>;
-  delete raw.file;
-  return validateProfile(raw, o.listen.length || o.domain.length || o.auth || o.admin !== undefined ? `${p.file} (with command-line flags)` : p.file);
+/** The profile file with the command-line flags applied to its settings before it is validated. */
+function loadServeProfile(o: ServeOpts): Profile {
+  const file = o.profile ?? DEFAULT_PROFILE_FILE;
+  return loadProfile(file, (p) => {
+    const flags = o.listen.length > 0 || o.domain.length > 0 || o.auth !== undefined || o.admin !== undefined;
+    const raw: Record<string, unknown> = { ...p };
+    if (o.listen.length) raw.listeners = o.listen.map(parseListenSpec);
+    if (o.domain.length) raw.domains = o.domain;
+    if (o.auth !== undefined) raw.auth = { ...(typeof p.auth === 'object' && p.auth !== null ? p.auth : {}), mode: o.auth };
+    if (o.admin !== undefined) raw.admin = { ...(typeof p.admin === 'object' && p.admin !== null ? p.admin : {}), listen: o.admin };
+    return { raw, label: flags ? `${file} (with command-line flags)` : file };
+  });
 }

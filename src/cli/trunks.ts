@@ -14,17 +14,21 @@ interface StatusOpts {
   admin?: string;
 }
 
-/** HOST:PORT of the running server's admin endpoint: --admin, else the profile's admin.listen. */
-function adminAddress(opts: StatusOpts): string {
-  if (opts.admin !== undefined) return opts.admin;
+/**
+ * HOST:PORT of the running server's admin endpoint (--admin, else the profile's admin.listen) and its bearer token
+ * (the profile's admin.tokenEnv / tokenFile, when --profile names one or no --admin is given).
+ */
+function adminAddress(opts: StatusOpts): { address: string; token: string | null } {
+  if (opts.admin !== undefined && opts.profile === undefined) return { address: opts.admin, token: null };
   const file = opts.profile ?? DEFAULT_PROFILE_FILE;
   const profile = loadProfile(file);
+  if (opts.admin !== undefined) return { address: opts.admin, token: profile.admin?.token ?? null };
   if (profile.admin === null) {
     throw new TvphoneError('ERR_USAGE', `trunks status reads the running server through its admin HTTP endpoint, and ${file} sets no admin.listen: `
       + 'set admin.listen (e.g. "127.0.0.1:9060") in the profile the server runs, or pass --admin HOST:PORT as given to tvphone serve --admin');
   }
   // a server listening on every address is asked on loopback
-  return profile.admin.listen.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:');
+  return { address: profile.admin.listen.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:'), token: profile.admin.token };
 }
 
 export function registerTrunksCommand(program: Command): void {
@@ -34,10 +38,10 @@ export function registerTrunksCommand(program: Command): void {
     .option('--profile <file>', 'the profile the server runs, for its admin.listen (default: sip-profiles/default.json)')
     .option('--admin <host:port>', 'the admin HTTP endpoint of the running server (as given to tvphone serve --admin)')
     .action(async (opts: StatusOpts) => {
-      const address = adminAddress(opts);
+      const { address, token } = adminAddress(opts);
       let res: Response;
       try {
-        res = await fetch(`http://${address}/trunks`, { signal: AbortSignal.timeout(5_000) });
+        res = await fetch(`http://${address}/trunks`, { signal: AbortSignal.timeout(5_000), headers: token ? { authorization: `Bearer ${token}` } : {} });
       } catch (err) {
         throw new TvphoneError('ERR_ADMIN', `cannot reach the server's admin endpoint at ${address} (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}): is tvphone serve running with admin.listen?`);
       }

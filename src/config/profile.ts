@@ -149,6 +149,8 @@ export interface AdminConfig {
   listen: string;
   host: string;
   port: number;
+  /** Bearer token every request must carry (from tokenEnv or tokenFile: never in the JSON); null = none */
+  token: string | null;
 }
 
 export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
@@ -198,7 +200,18 @@ export class ProfileError extends TvphoneError {
 }
 
 /** Reads and validates a profile file; throws ProfileError naming file, field and reason. */
-export function loadProfile(file: string): Profile {
+export function loadProfile(file: string, adjust?: (raw: Record<string, unknown>) => { raw: Record<string, unknown>; label: string }): Profile {
+  const parsed = readProfileJson(file);
+  if (adjust === undefined || typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return validateProfile(parsed, file, { trunkFiles: readTrunkFiles(file) });
+  }
+  // command-line flags change the file's settings before they are validated (and trunk files still sit next to it)
+  const { raw, label } = adjust(parsed as Record<string, unknown>);
+  return validateProfile(raw, label, { trunkFiles: readTrunkFiles(file) });
+}
+
+/** A profile file's JSON, unvalidated; ProfileError naming the file when it cannot be read or parsed. */
+function readProfileJson(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -211,7 +224,7 @@ export function loadProfile(file: string): Profile {
   } catch (err) {
     throw new ProfileError(file, '', `not valid JSON: ${(err as Error).message}`);
   }
-  return validateProfile(raw, file, { trunkFiles: readTrunkFiles(file) });
+  return raw;
 }
 
 /** `trunks/*.json` next to the profile, in name order, parsed (a missing folder = none). */
@@ -475,7 +488,7 @@ class Validator {
   }
   admin(x: unknown, field: string): AdminConfig {
     const a = this.object(x, field);
-    this.known(a, field, ['listen']);
+    this.known(a, field, ['listen', 'tokenEnv', 'tokenFile']);
     const listen = this.string(a.listen, `${field}.listen`);
     const m = /^(\[[^\]]+\]|[^:[\]]+):(\d{1,5})$/.exec(listen);
     if (!m) this.fail(`${field}.listen`, `expected HOST:PORT (IPv6 in brackets), e.g. 127.0.0.1:9060, got ${JSON.stringify(listen)}`);
@@ -483,7 +496,17 @@ class Validator {
     const host = bracketed ? m[1].slice(1, -1) : m[1];
     if (bracketed && isIP(host) !== 6) this.fail(`${field}.listen`, `not an IPv6 address in brackets: ${m[1]}`);
     this.host(host, `${field}.listen`);
-    return { listen, host, port: this.int(Number(m[2]), `${field}.listen`, 0, 65535) };
+    if (a.tokenEnv !== undefined && a.tokenFile !== undefined) this.fail(`${field}.tokenFile`, 'give only one of tokenEnv, tokenFile');
+    let token: string | null = null;
+    if (a.tokenEnv !== undefined) {
+      const name = this.string(a.tokenEnv, `${field}.tokenEnv`);
+      token = envSecret(name) ?? this.fail(`${field}.tokenEnv`, `the environment variable ${name} is not set or empty`);
+    } else if (a.tokenFile !== undefined) {
+      const path = this.string(a.tokenFile, `${field}.tokenFile`);
+      token = this.readFile(path, `${field}.tokenFile`).toString('utf8').split(/\r?\n/)[0] || this.fail(`${field}.tokenFile`, `${path} is empty`);
+    }
+    if (token !== null && token.length < 16) this.fail(`${field}.${a.tokenEnv !== undefined ? 'tokenEnv' : 'tokenFile'}`, 'a token needs at least 16 characters');
+    return { listen, host, port: this.int(Number(m[2]), `${field}.listen`, 0, 65535), token };
   }
   /** `field` is the trunk's path in the profile (`trunks[0]`), or '' for a trunk file of its own */
   trunk(x: unknown, field: string): TrunkConfig {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 // The operator HTTP endpoint over real sockets: a server started with admin.listen on 127.0.0.1:0 serves
 // Prometheus text on /metrics read from the layers' counters, presence JSON from the store, /health, and
 // answers 404 for other paths and 405 (with Allow) for other methods. Without admin.listen nothing listens.
@@ -172,5 +175,23 @@ describe('admin HTTP endpoint (/metrics, /presence, /health)', function () {
     await ts!.close();
     ts = null;
     await assert.rejects(fetch(`http://${a.host}:${a.port}/health`));
+  });
+
+  it('with admin.tokenFile, answers 401 without the bearer token (and to a wrong one) and serves with it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tvphone-admin-'));
+    try {
+      const tokenFile = join(dir, 'token');
+      writeFileSync(tokenFile, 'correct-horse-battery-staple\n');
+      ts = await startTestServer({ auth: 'none', profile: { admin: { listen: '127.0.0.1:0', tokenFile } } });
+      const a = ts.server.admin!.address;
+      const ask = (authorization?: string) => fetch(`http://${a.host}:${a.port}/health`, { headers: { connection: 'close', ...(authorization ? { authorization } : {}) } });
+      const none = await ask();
+      assert.equal(none.status, 401);
+      assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
+      assert.equal((await ask('Bearer wrong-token-of-some-length')).status, 401);
+      assert.equal((await ask('Bearer correct-horse-battery-staple')).status, 200);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

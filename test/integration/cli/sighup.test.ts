@@ -84,4 +84,18 @@ describe('tvphone serve: SIGHUP reloads the profile', function () {
     assert.match(await register(port, 3), /^SIP\/2\.0 423/, 'still serving, with the last good profile');
     assert.equal(child.exitCode, null);
   });
+
+  it('starts with a profile that has a trunk and command-line flags (the flags apply to the file before validation)', async () => {
+    const file = join(dir, 'p.json');
+    writeFileSync(file, JSON.stringify({
+      listeners: [{ transport: 'udp', host: '127.0.0.1', port: 0 }], store: { url: `sqlite:${join(dir, 'db.sqlite')}` },
+      trunks: [{ name: 'carrier', host: '127.0.0.1', port: 5999, username: 'u', password: 'p', register: false }],
+    }));
+    child = spawn(process.execPath, [BIN, 'serve', '--profile', file, '--listen', 'udp:127.0.0.1:0', '--auth', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    await until(() => /tvphone serving/.test(out) || child!.exitCode !== null, 15000, 'serving or exit');
+    assert.match(out, /"auth":"none".*"msg":"tvphone serving"/, out);
+  });
 });

@@ -116,8 +116,8 @@ describe('sip-profiles', () => {
 
   it('leaves the admin HTTP endpoint off unless admin.listen is set, and reads HOST:PORT', () => {
     assert.equal(validateProfile({}, 'p.json').admin, null);
-    assert.deepEqual(validateProfile({ admin: { listen: '127.0.0.1:9060' } }, 'p.json').admin, { listen: '127.0.0.1:9060', host: '127.0.0.1', port: 9060 });
-    assert.deepEqual(validateProfile({ admin: { listen: '[::1]:0' } }, 'p.json').admin, { listen: '[::1]:0', host: '::1', port: 0 });
+    assert.deepEqual(validateProfile({ admin: { listen: '127.0.0.1:9060' } }, 'p.json').admin, { listen: '127.0.0.1:9060', host: '127.0.0.1', port: 9060, token: null });
+    assert.deepEqual(validateProfile({ admin: { listen: '[::1]:0' } }, 'p.json').admin, { listen: '[::1]:0', host: '::1', port: 0, token: null });
   });
 
   it('refuses a bad admin.listen or an unknown admin setting, naming file, field and reason', () => {
