@@ -117,8 +117,8 @@ describe('tvphone tv: calls that end by themselves (integration)', function () {
     await sleep(3000);
     assert.equal(a.inCall, true);
     assert.equal(b.inCall, true);
-    const aEnded = waitFor(a, 'call-ended', () => true, 6000);
-    const bEnded = waitFor(b, 'call-ended', () => true, 6000);
+    const aEnded = waitFor(a, 'call-ended', () => true, 15_000);
+    const bEnded = waitFor(b, 'call-ended', () => true, 15_000);
     await srv.server.close();
     assert.equal((await aEnded).reason, 'session-expired', 'the refresh failed: BYE');
     assert.equal((await bEnded).reason, 'session-expired', 'no refresh came: BYE');
