@@ -11,7 +11,7 @@ function config(url: URL, database: string): sql.config {
   return {
     server: url.hostname, port: url.port ? Number(url.port) : 1433, database,
     user: decodeURIComponent(url.username), password: decodeURIComponent(url.password),
-    connectionTimeout: 10_000, requestTimeout: 60_000, pool: { max: 1, min: 0 },
+    connectionTimeout: 10_000, requestTimeout: 20_000, pool: { max: 1, min: 0 },
     options: { encrypt: url.searchParams.get('encrypt') === 'true', trustServerCertificate: true, appName: 'tvphone-tests' },
   };
 }
@@ -19,8 +19,8 @@ function config(url: URL, database: string): sql.config {
 async function inMaster(url: URL, statement: string): Promise<void> {
   const pool = new sql.ConnectionPool(config(url, 'master'));
   pool.on('error', () => {}); // a connection lost while idle: the statement below fails and says so
-  await pool.connect();
   try {
+    await pool.connect();
     await pool.request().batch(statement);
   } finally {
     await pool.close();
