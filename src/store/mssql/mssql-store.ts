@@ -149,7 +149,12 @@ export class MssqlStore extends SqlStore {
         return value;
       } catch (err) {
         const e = this.#classify(err);
-        if (begun && !(e instanceof StoreUnavailableError)) await tx.rollback().catch(() => {});
+        // Always roll back a begun transaction, even after a timeout or a broken connection: only commit and
+        // rollback hand its connection back to the pool. A timed-out statement leaves the transaction open on a
+        // live connection, holding its row locks; unreleased, it blocked every later writer of that user and
+        // made close() wait for ever (seen on Babelfish in the server's suites). On a dead connection the
+        // rollback fails at once, and the pool discards the connection.
+        if (begun) await tx.rollback().catch(() => {});
         const n = (err as { number?: unknown }).number;
         if (e instanceof StoreUnavailableError || typeof n !== 'number' || !RETRYABLE.has(n) || attempt >= RETRIES) throw e;
       }

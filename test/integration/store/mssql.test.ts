@@ -59,6 +59,33 @@ async function exec(dbUrl: string, statement: string): Promise<sql.IResult<Recor
       }
     });
 
+    it('a write that times out on a lock rolls back and gives its connection back: the pool goes on, close() ends', async function () {
+      this.timeout(60_000);
+      const user = `locked-${Date.now()}`;
+      const store = await openStore(db.url, { poolSize: 1, statementTimeoutMs: 1000 });
+      const holder = await new sql.ConnectionPool(mssqlConfig(db.url, {})).connect();
+      try {
+        await store.addUser({ userId: user, realm: 'tv.example', ha1Md5: 'a'.repeat(32), ha1Sha256: 'b'.repeat(64) }, 1);
+        // another session holds the user's row lock (as a writer stuck in a long transaction would)
+        const tx = new sql.Transaction(holder);
+        await tx.begin();
+        await new sql.Request(tx).query(`UPDATE user_property SET User_netstate = User_netstate WHERE User_id = N'${user}'`);
+        const msg = {
+          toUser: user, fromUri: 'sip:a@tv.example', fromHeader: '<sip:a@tv.example>;tag=1', toUri: `sip:${user}@tv.example`,
+          contentType: 'text/plain', body: Uint8Array.of(1), receivedAt: 1, expiresAt: 2e12,
+        };
+        await assert.rejects(store.storeMessage(msg, { count: 10, bytes: 1000 }), StoreUnavailableError);
+        await tx.rollback();
+        // the pool's one connection is back, its transaction rolled back: the next write goes through at once
+        assert.equal((await store.storeMessage(msg, { count: 10, bytes: 1000 })).toUser, user);
+        assert.equal((await store.pendingUsage(user)).count, 1, 'the timed-out write left nothing behind');
+      } finally {
+        await holder.close();
+        const closed = await Promise.race([store.close().then(() => true), new Promise((r) => setTimeout(r, 10_000, false))]);
+        assert.ok(closed, 'close() ends');
+      }
+    });
+
     it('an unreachable server fails at open with StoreUnavailableError, password redacted', async function () {
       const u = new URL(url!);
       u.port = '1';
