@@ -7,8 +7,8 @@
 //   msg      MESSAGE to an offline user -> 202. Reference: Kamailio msilo into SQLite (1 worker).
 //   deliver  10,000 stored MESSAGEs for one offline user; a sipp UAS registers as that user; time until all
 //            are 2xx'd. tvphone (reference row: Kamailio msilo m_dump).
-//   PostgreSQL: the reg part runs on tvphone with --db postgres://... too when TVPHONE_TEST_PG_URL or
-//   BENCH_PG_URL is set.
+//   PostgreSQL: the reg and msg parts run on tvphone with --db postgres://... too when TVPHONE_TEST_PG_URL or
+//   BENCH_PG_URL is set; SQL Server likewise with --db mssql://... when BENCH_MSSQL_URL or MSSQL_URL is set.
 // For each part and server: a bounded step-up sweep (rate doubles, then bisects) finds the highest sustainable
 // rate (failures < 0.5 %, achieved >= 95 % of asked, p99 <= 200 ms) and the server's CPU time per operation
 // (utime+stime of the server process and its children over the run at that rate, from /proc/PID/stat).
@@ -34,6 +34,7 @@ const DELIVER_N = Number(env['BENCH_DELIVER_N'] ?? (QUICK ? 1000 : 10000));
 const PAUSE_MS = Number(env['PAUSE_MS'] ?? (QUICK ? 200 : 1000));
 const CALLEES = QUICK ? 200 : 1000;
 const PG_URL = env['BENCH_PG_URL'] ?? env['TVPHONE_TEST_PG_URL'];
+const MSSQL_URL = env['BENCH_MSSQL_URL'] ?? env['MSSQL_URL'];
 const ONLY = new Set((env['BENCH_ONLY'] ?? 'reg,call,msg,deliver').split(',').map((s) => s.trim()).filter(Boolean));
 const MAX_FAIL_PCT = 0.5;
 const MIN_ACHIEVED = 0.95;
@@ -255,6 +256,7 @@ async function main(): Promise<number> {
     selfTest ? kam(`${name} (self-test)`, o, 'tvphone') : null;
   const tvSqlite: ServerSpec = { name: 'tvphone sqlite', role: 'tvphone', start: () => startTvphone('sqlite') };
   const tvPg: ServerSpec | null = PG_URL ? { name: 'tvphone postgres', role: 'tvphone', start: () => startTvphone({ url: PG_URL }) } : null;
+  const tvMssql: ServerSpec | null = MSSQL_URL ? { name: 'tvphone mssql', role: 'tvphone', start: () => startTvphone({ url: MSSQL_URL }) } : null;
   const haveKam = kamailioAvailable();
 
   log(`work dir ${work}; quick=${QUICK} run=${RUN_S}s/step budget=${MAX_S}s parts=${[...ONLY].join(',')}`);
@@ -267,6 +269,7 @@ async function main(): Promise<number> {
     if (!QUICK) plan.push(['reg', haveKam ? kam('kamailio usrloc sqlite write-through', { db: true, children: 1 }) : null, 100, 6400]);
     plan.push(['reg', haveTvphone ? tvSqlite : subject('kamailio usrloc sqlite', { db: true, children: 1 }), QUICK ? 100 : 100, regMax]);
     if (haveTvphone && tvPg) plan.push(['reg', tvPg, 100, regMax]);
+    if (haveTvphone && tvMssql) plan.push(['reg', tvMssql, 100, regMax]);
   }
   if (ONLY.has('call')) {
     plan.push(['call', haveKam ? kam('kamailio tm usrloc memory', { children: 2 }) : null, QUICK ? 100 : 100, QUICK ? 400 : 6400]);
@@ -276,6 +279,7 @@ async function main(): Promise<number> {
     plan.push(['msg', haveKam ? kam('kamailio msilo sqlite', { msilo: true, children: 1 }) : null, QUICK ? 100 : 50, QUICK ? 400 : 6400]);
     plan.push(['msg', haveTvphone ? tvSqlite : subject('kamailio msilo sqlite', { msilo: true, children: 1 }), QUICK ? 100 : 50, QUICK ? 400 : 6400]);
     if (haveTvphone && tvPg) plan.push(['msg', tvPg, 50, QUICK ? 400 : 6400]);
+    if (haveTvphone && tvMssql) plan.push(['msg', tvMssql, 50, QUICK ? 400 : 6400]);
   }
   for (const [part, spec, start, max] of plan) {
     if (!spec) continue;

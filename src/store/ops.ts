@@ -295,7 +295,7 @@ function limitOf(limit: number | undefined): number {
 
 export function* storeMessage(m: NewMessage, quota?: MessageQuota): Op<StoredMessage> {
   if (quota) {
-    // The user's presence row is the lock that serialises concurrent stores for one user (FOR UPDATE / UPDLOCK).
+    // The user's presence row is the lock that serialises concurrent stores for one user (FOR UPDATE, or an UPDATE of it).
     yield* q('lockPresence', m.toUser);
     const usage = yield* pendingUsage(m.toUser);
     if (usage.count + 1 > quota.count || usage.bytes + m.body.byteLength > quota.bytes) throw new QuotaExceededError(m.toUser, usage);

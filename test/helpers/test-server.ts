@@ -1,6 +1,7 @@
 // Starts tvphone in-process on 127.0.0.1 (UDP and TCP, port 0) with a fresh store, for integration tests.
 // The store is SQLite in a temp file; with TVPHONE_TEST_STORE=postgres (and TVPHONE_TEST_PG_URL) it is a fresh
-// PostgreSQL database per server, dropped at close: `npm test` runs the integration suites once more that way.
+// PostgreSQL database per server, with TVPHONE_TEST_STORE=mssql (and MSSQL_URL) a fresh SQL Server database, dropped
+// at close: `npm test` runs the integration suites once more each way.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,18 +10,26 @@ import { silentLogger, type Logger } from '../../src/log/logger.ts';
 import { startServer, type TvphoneServer } from '../../src/server.ts';
 import { ha1 } from '../../src/sip/digest.ts';
 import type { ListenerInfo } from '../../src/transport/transport.ts';
+import { createMssqlTestDatabase } from './mssql-database.ts';
 import { createTestDatabase, type TestDatabase } from './pg-database.ts';
 import { RawClient } from './raw-client.ts';
 
-/** The store backend the integration suites run on in this process: 'sqlite' (default) or 'postgres'. */
-export const TEST_STORE: 'sqlite' | 'postgres' = process.env.TVPHONE_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+/** The store backend the integration suites run on in this process: 'sqlite' (default), 'postgres' or 'mssql'. */
+export const TEST_STORE: 'sqlite' | 'postgres' | 'mssql' =
+  process.env.TVPHONE_TEST_STORE === 'postgres' || process.env.TVPHONE_TEST_STORE === 'mssql' ? process.env.TVPHONE_TEST_STORE : 'sqlite';
 if (TEST_STORE === 'postgres' && !process.env.TVPHONE_TEST_PG_URL) throw new Error('TVPHONE_TEST_STORE=postgres needs TVPHONE_TEST_PG_URL');
+if (TEST_STORE === 'mssql' && !process.env.MSSQL_URL) throw new Error('TVPHONE_TEST_STORE=mssql needs MSSQL_URL');
+
+/** A fresh database of this pass's backend, or null for SQLite (a temp file of the caller's). */
+function freshDatabase(): Promise<TestDatabase | null> {
+  if (TEST_STORE === 'postgres') return createTestDatabase(process.env.TVPHONE_TEST_PG_URL!);
+  if (TEST_STORE === 'mssql') return createMssqlTestDatabase(process.env.MSSQL_URL!);
+  return Promise.resolve(null);
+}
 
 /** The backend a suite that manages its own databases (child-process servers) runs on in this pass. */
 export function storeBackend(): { name: string; db: () => Promise<TestDatabase | null> } {
-  return TEST_STORE === 'postgres'
-    ? { name: 'PostgreSQL', db: () => createTestDatabase(process.env.TVPHONE_TEST_PG_URL!) }
-    : { name: 'SQLite', db: async () => null };
+  return { name: { sqlite: 'SQLite', postgres: 'PostgreSQL', mssql: 'SQL Server' }[TEST_STORE], db: freshDatabase };
 }
 
 export interface TestServer {
@@ -48,7 +57,7 @@ export interface TestServerOptions {
 export const REALM = 'tvphone';
 
 export async function startTestServer(o: TestServerOptions = {}): Promise<TestServer> {
-  const pg: TestDatabase | null = !o.dbUrl && TEST_STORE === 'postgres' ? await createTestDatabase(process.env.TVPHONE_TEST_PG_URL!) : null;
+  const pg: TestDatabase | null = o.dbUrl ? null : await freshDatabase();
   const dir = o.dbUrl || pg ? null : mkdtempSync(join(tmpdir(), 'tvphone-it-'));
   const dbUrl = o.dbUrl ?? pg?.url ?? `sqlite:${join(dir!, 'tvphone.db')}`;
   const profile = validateProfile({

@@ -23,7 +23,11 @@ function isConnectionError(err: unknown): boolean {
   return e.name === 'ConnectionError' || (typeof e.code === 'string' && CONNECTION_CODES.has(e.code));
 }
 
-/** mssql://user:pass@host:port/db?encrypt=true&trustServerCertificate=true */
+/**
+ * mssql://user:pass@host:port/db?encrypt=true&trustServerCertificate=true&poolSize=N. poolSize (default 10) is for
+ * servers where a new connection is dear: each new Babelfish session spends about half a second of CPU parsing the
+ * statements it sees for the first time, so a burst that opens ten at once stalls for seconds (README, SQL Server).
+ */
 export function mssqlConfig(url: string, opts: OpenStoreOptions): sql.config {
   let u: URL;
   try {
@@ -36,6 +40,11 @@ export function mssqlConfig(url: string, opts: OpenStoreOptions): sql.config {
     throw new TvphoneError('ERR_STORE_URL', `bad SQL Server URL ${redactUrl(url)}: use mssql://user:pass@host:port/database`);
   }
   const flag = (name: string, dflt: boolean) => (u.searchParams.has(name) ? u.searchParams.get(name) === 'true' : dflt);
+  const poolParam = u.searchParams.get('poolSize');
+  const poolSize = poolParam === null ? undefined : Number(poolParam);
+  if (poolSize !== undefined && !(Number.isInteger(poolSize) && poolSize >= 1 && poolSize <= 1000)) {
+    throw new TvphoneError('ERR_STORE_URL', `bad SQL Server URL ${redactUrl(url)}: poolSize must be an integer from 1 to 1000, got ${poolParam}`);
+  }
   return {
     server: u.hostname,
     port: u.port ? Number(u.port) : 1433,
@@ -44,7 +53,7 @@ export function mssqlConfig(url: string, opts: OpenStoreOptions): sql.config {
     password: decodeURIComponent(u.password),
     connectionTimeout: opts.connectTimeoutMs ?? 5000,
     requestTimeout: opts.statementTimeoutMs ?? 10_000,
-    pool: { max: opts.poolSize ?? 10, min: 0, idleTimeoutMillis: 30_000 },
+    pool: { max: opts.poolSize ?? poolSize ?? 10, min: 0, idleTimeoutMillis: 30_000 },
     options: { encrypt: flag('encrypt', false), trustServerCertificate: flag('trustServerCertificate', true), appName: 'tvphone' },
   };
 }
@@ -140,7 +149,12 @@ export class MssqlStore extends SqlStore {
         return value;
       } catch (err) {
         const e = this.#classify(err);
-        if (begun && !(e instanceof StoreUnavailableError)) await tx.rollback().catch(() => {});
+        // Always roll back a begun transaction, even after a timeout or a broken connection: only commit and
+        // rollback hand its connection back to the pool. A timed-out statement leaves the transaction open on a
+        // live connection, holding its row locks; unreleased, it blocked every later writer of that user and
+        // made close() wait for ever (seen on Babelfish in the server's suites). On a dead connection the
+        // rollback fails at once, and the pool discards the connection.
+        if (begun) await tx.rollback().catch(() => {});
         const n = (err as { number?: unknown }).number;
         if (e instanceof StoreUnavailableError || typeof n !== 'number' || !RETRYABLE.has(n) || attempt >= RETRIES) throw e;
       }

@@ -1,13 +1,17 @@
 // Every statement the SQL Server backend sends, as exported constants, so that a test can parse each one
 // with a T-SQL parser. T-SQL spells a few things its own way: TOP(n) for LIMIT, SCOPE_IDENTITY() for
-// RETURNING, table hints for the row lock.
+// RETURNING, an UPDATE of the row for FOR UPDATE. Only T-SQL that Babelfish runs too (README, "SQL Server").
 
 import { COLUMNS, QUERIES, renumber } from '../queries.ts';
 
 export const MSSQL_QUERIES = renumber(
   {
     ...QUERIES,
-    lockPresence: `SELECT ${COLUMNS.PRESENCE_COLS} FROM user_property WITH (UPDLOCK, HOLDLOCK) WHERE User_id = ?1`,
+    // the row lock that serialises a user's writers: a no-op UPDATE takes it (exclusive, held to commit) on SQL Server
+    // and on Babelfish alike; table hints (UPDLOCK, HOLDLOCK) would not, Babelfish accepts and ignores them
+    lockPresence:
+      'UPDATE user_property SET User_netstate = User_netstate WHERE User_id = ?1; ' +
+      `SELECT ${COLUMNS.PRESENCE_COLS} FROM user_property WHERE User_id = ?1`,
     // OUTPUT INSERTED.id would do, but node-sql-parser 5 parses OUTPUT only after a one-column list; the
     // SELECT runs in the same sp_executesql scope, so SCOPE_IDENTITY() is this INSERT's id
     insertCall:

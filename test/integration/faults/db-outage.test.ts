@@ -1,8 +1,9 @@
 // Fault test (issue 6): the database goes away under a running server. New REGISTERs and MESSAGEs get 503
 // with Retry-After within a bounded time (the server does not hang), the outage is logged once, and when the
 // database returns the service resumes with nothing lost that was answered 200/202 before.
-// PostgreSQL: stopped and started with TVPHONE_TEST_PG_CTL (see .ci/postgres.sh). SQLite: a second connection
-// holds BEGIN EXCLUSIVE on the file.
+// PostgreSQL: stopped and started with TVPHONE_TEST_PG_CTL (see .ci/postgres.sh); SQL Server (Babelfish in CI) with
+// TVPHONE_TEST_MSSQL_CTL (.ci/babelfish.sh). Each runs in the first pass of `npm test` and in its own backend's pass.
+// SQLite: a second connection holds BEGIN EXCLUSIVE on the file.
 import assert from 'node:assert/strict';
 import { execSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,10 +16,21 @@ import { createLogger } from '../../../src/log/logger.ts';
 import { startServer, type TvphoneServer } from '../../../src/server.ts';
 import type { SipResponse } from '../../../src/sip/message.ts';
 import { RawClient } from '../../helpers/raw-client.ts';
+import { createMssqlTestDatabase } from '../../helpers/mssql-database.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/pg-database.ts';
+import { TEST_STORE } from '../../helpers/test-server.ts';
 
-const adminUrl = process.env.TVPHONE_TEST_PG_URL;
-const ctl = process.env.TVPHONE_TEST_PG_CTL;
+/** The servers this suite can stop: the URL its databases are made from, and the printf template that stops/starts it. */
+const servers = [
+  {
+    name: 'PostgreSQL', store: 'postgres', url: process.env.TVPHONE_TEST_PG_URL, ctl: process.env.TVPHONE_TEST_PG_CTL,
+    vars: 'TVPHONE_TEST_PG_URL / TVPHONE_TEST_PG_CTL', db: createTestDatabase,
+  },
+  {
+    name: 'SQL Server', store: 'mssql', url: process.env.MSSQL_URL, ctl: process.env.TVPHONE_TEST_MSSQL_CTL,
+    vars: 'MSSQL_URL / TVPHONE_TEST_MSSQL_CTL', db: createMssqlTestDatabase,
+  },
+].filter((s) => TEST_STORE === 'sqlite' || TEST_STORE === s.store);
 const OUTAGE_LOG = 'database unavailable: answering 503';
 const RECOVERY_LOG = 'database reachable again';
 
@@ -77,10 +89,10 @@ async function receiveAll(c: RawClient, n: number): Promise<string[]> {
   return out;
 }
 
-(adminUrl && ctl ? describe : describe.skip)(
+for (const { name, url: adminUrl, ctl, vars, db: createDatabase } of servers) (adminUrl && ctl ? describe : describe.skip)(
   adminUrl && ctl
-    ? 'faults: PostgreSQL stops under a running server'
-    : 'faults: PostgreSQL outage SKIPPED (TVPHONE_TEST_PG_URL / TVPHONE_TEST_PG_CTL not set)',
+    ? `faults: ${name} stops under a running server`
+    : `faults: ${name} outage SKIPPED (${vars} not set)`,
   function () {
     this.timeout(60_000);
     let db: TestDatabase | undefined;
@@ -88,13 +100,13 @@ async function receiveAll(c: RawClient, n: number): Promise<string[]> {
     let stopped = false;
     const clients: RawClient[] = [];
 
-    function pgCtl(action: 'start' | 'stop'): void {
+    function serverCtl(action: 'start' | 'stop'): void {
       execSync(ctl!.replace('%s', action), { stdio: 'ignore', timeout: 60_000 });
     }
 
     afterEach(async () => {
-      // ALWAYS bring PostgreSQL back, whatever happened in the test.
-      if (stopped) pgCtl('start');
+      // ALWAYS bring the database server back, whatever happened in the test.
+      if (stopped) serverCtl('start');
       stopped = false;
       for (const c of clients.splice(0)) await c.close();
       await ls?.server.close();
@@ -103,8 +115,8 @@ async function receiveAll(c: RawClient, n: number): Promise<string[]> {
       db = undefined;
     });
 
-    it('answers 503 with Retry-After while PostgreSQL is down, logs it once, and resumes with nothing lost', async () => {
-      db = await createTestDatabase(adminUrl!);
+    it(`answers 503 with Retry-After while ${name} is down, logs it once, and resumes with nothing lost`, async () => {
+      db = await createDatabase(adminUrl!);
       ls = await startLoggedServer(db.url);
       const c = await RawClient.open('udp', ls.udpPort);
       clients.push(c);
@@ -113,7 +125,7 @@ async function receiveAll(c: RawClient, n: number): Promise<string[]> {
       const before = ['before 0', 'before 1', 'before 2'];
       for (const t of before) assert.equal((await message(c, '6002', t)).status, 202);
 
-      pgCtl('stop');
+      serverCtl('stop');
       stopped = true;
       const t0 = Date.now();
       for (let i = 0; i < 3; i++) {
@@ -125,7 +137,7 @@ async function receiveAll(c: RawClient, n: number): Promise<string[]> {
       assert.equal(ls.lines.filter((l) => (l.level as number) >= 50).length, 1, 'and nothing else is logged as an error');
       assert.equal(ls.lines.find((l) => l.msg === OUTAGE_LOG)?.level, 50, 'at level error');
 
-      pgCtl('start');
+      serverCtl('start');
       stopped = false;
       await eventually(() => register(c, '6003'), 200, 'REGISTER after the outage');
       assert.equal((await message(c, '6002', 'after')).status, 202);

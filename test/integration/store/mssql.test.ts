@@ -1,13 +1,102 @@
+// The store contract on SQL Server: in CI on Babelfish (TDS + T-SQL on PostgreSQL, .ci/babelfish.sh), by hand on any
+// SQL Server. MSSQL_URL's login must be allowed to CREATE DATABASE: the suite runs in a fresh database of its own.
+import assert from 'node:assert/strict';
+import sql from 'mssql';
+import { StoreUnavailableError, TvphoneError } from '../../../src/errors.ts';
+import { codeSchemaVersion } from '../../../src/store/migrations.ts';
+import { mssqlConfig } from '../../../src/store/mssql/mssql-store.ts';
 import { openStore } from '../../../src/store/open.ts';
+import { createMssqlTestDatabase } from '../../helpers/mssql-database.ts';
+import type { TestDatabase } from '../../helpers/pg-database.ts';
 import { describeStoreContract } from './contract.ts';
 
 const url = process.env.MSSQL_URL;
 
-// The database named in MSSQL_URL must exist; the contract keeps its tests apart by unique user names.
+async function exec(dbUrl: string, statement: string): Promise<sql.IResult<Record<string, unknown>>> {
+  const pool = await new sql.ConnectionPool(mssqlConfig(dbUrl, {})).connect();
+  try {
+    return await pool.request().query(statement);
+  } finally {
+    await pool.close();
+  }
+}
+
 (url ? describe : describe.skip)(
-  url ? 'SQL Server store' : 'SQL Server: skipped, MSSQL_URL not set — SQL Server cannot run on these machines',
+  url ? 'SQL Server store' : 'SQL Server store: skipped, MSSQL_URL not set (.ci/babelfish.sh sets it)',
   function () {
-    if (url) describeStoreContract('SQL Server', () => openStore(url));
-    else it('runs the store contract against MSSQL_URL');
+    let db: TestDatabase;
+    before(async function () {
+      this.timeout(60_000);
+      db = await createMssqlTestDatabase(url!);
+    });
+    after(async function () {
+      this.timeout(60_000);
+      await db?.drop();
+    });
+
+    describeStoreContract('SQL Server', () => openStore(db.url));
+
+    it('keeps the seed tables and columns with their spelling', async function () {
+      await (await openStore(db.url)).close();
+      const cols = async (t: string) =>
+        (await exec(db.url, `SELECT column_name AS c FROM information_schema.columns WHERE table_name = '${t}' ORDER BY ordinal_position`))
+          .recordset.map((r) => String(r.c));
+      assert.deepEqual((await cols('user_property')).slice(0, 3).map((c) => c.toLowerCase()), ['user_id', 'user_ip', 'user_netstate']);
+      assert.deepEqual((await cols('user_call')).slice(1, 4).map((c) => c.toLowerCase()), ['user_id', 'otheruser_id', 'call_date']);
+      await exec(db.url, 'SELECT User_id, User_ip, User_netstate FROM user_property');
+    });
+
+    it('refuses a database whose schema is newer than the code', async function () {
+      this.timeout(60_000);
+      const other = await createMssqlTestDatabase(url!);
+      try {
+        await (await openStore(other.url)).close();
+        await exec(other.url, 'INSERT INTO schema_version (version, applied_at) VALUES (7, 0)');
+        await assert.rejects(openStore(other.url), (e: unknown) =>
+          e instanceof TvphoneError && e.message === `schema version 7 is newer than this tvphone (${codeSchemaVersion('mssql')})`);
+      } finally {
+        await other.drop();
+      }
+    });
+
+    it('a write that times out on a lock rolls back and gives its connection back: the pool goes on, close() ends', async function () {
+      this.timeout(60_000);
+      const user = `locked-${Date.now()}`;
+      const store = await openStore(db.url, { poolSize: 1, statementTimeoutMs: 1000 });
+      const holder = await new sql.ConnectionPool(mssqlConfig(db.url, {})).connect();
+      try {
+        await store.addUser({ userId: user, realm: 'tv.example', ha1Md5: 'a'.repeat(32), ha1Sha256: 'b'.repeat(64) }, 1);
+        // another session holds the user's row lock (as a writer stuck in a long transaction would)
+        const tx = new sql.Transaction(holder);
+        await tx.begin();
+        await new sql.Request(tx).query(`UPDATE user_property SET User_netstate = User_netstate WHERE User_id = N'${user}'`);
+        const msg = {
+          toUser: user, fromUri: 'sip:a@tv.example', fromHeader: '<sip:a@tv.example>;tag=1', toUri: `sip:${user}@tv.example`,
+          contentType: 'text/plain', body: Uint8Array.of(1), receivedAt: 1, expiresAt: 2e12,
+        };
+        await assert.rejects(store.storeMessage(msg, { count: 10, bytes: 1000 }), StoreUnavailableError);
+        await tx.rollback();
+        // the pool's one connection is back, its transaction rolled back: the next write goes through at once
+        assert.equal((await store.storeMessage(msg, { count: 10, bytes: 1000 })).toUser, user);
+        assert.equal((await store.pendingUsage(user)).count, 1, 'the timed-out write left nothing behind');
+      } finally {
+        await holder.close();
+        const closed = await Promise.race([store.close().then(() => true), new Promise((r) => setTimeout(r, 10_000, false))]);
+        assert.ok(closed, 'close() ends');
+      }
+    });
+
+    it('an unreachable server fails at open with StoreUnavailableError, password redacted', async function () {
+      const u = new URL(url!);
+      u.port = '1';
+      u.username = 'tv';
+      u.password = 's3cret-pw';
+      await assert.rejects(openStore(u.toString(), { connectTimeoutMs: 2000 }), (e: unknown) => {
+        assert.ok(e instanceof StoreUnavailableError, String(e));
+        assert.doesNotMatch((e as Error).message, /s3cret-pw/);
+        assert.match((e as Error).message, /tv:\*\*\*@127\.0\.0\.1:1/);
+        return true;
+      });
+    });
   },
 );

@@ -52,6 +52,14 @@ describe('SQL Server T-SQL (parsed with node-sql-parser, dialect transactsql)', 
     }
   });
 
+  it('serialises a user\'s writers with a row lock an UPDATE takes, not with table hints (Babelfish ignores hints)', function () {
+    assert.match(MSSQL_QUERIES.lockPresence, /^UPDATE user_property SET .* WHERE User_id = @p1; SELECT .* FROM user_property WHERE User_id = @p1$/);
+    for (const [name, text] of Object.entries({ ...MSSQL_QUERIES, ...MSSQL_MIGRATION_QUERIES })) {
+      assert.doesNotMatch(text, /\bWITH\s*\(\s*(UPDLOCK|HOLDLOCK|ROWLOCK|XLOCK|TABLOCKX?|SERIALIZABLE|NOLOCK|READPAST)\b/i, name);
+      assert.doesNotMatch(text, /\bMERGE\b/i, `${name}: Babelfish has no MERGE`);
+    }
+  });
+
   it('the parser does reject what is not T-SQL', function () {
     assert.throws(() => parseTsql('SELECT FROM WHERE'));
   });

@@ -38,6 +38,15 @@ describe('store URLs', function () {
     assert.equal(c.options?.trustServerCertificate, true);
   });
 
+  it('takes the pool size of a SQL Server URL (?poolSize=N), and refuses a bad one', function () {
+    assert.equal(mssqlConfig('mssql://sa:p@127.0.0.1/tvphone', {}).pool?.max, 10);
+    assert.equal(mssqlConfig('mssql://sa:p@127.0.0.1/tvphone?poolSize=3', {}).pool?.max, 3);
+    for (const bad of ['0', 'x', '2.5', '']) {
+      assert.throws(() => mssqlConfig(`mssql://sa:hunter2@127.0.0.1/tvphone?poolSize=${bad}`, {}), (e: unknown) =>
+        e instanceof TvphoneError && /poolSize/.test(e.message) && !/hunter2/.test(e.message));
+    }
+  });
+
   it('refuses a SQL Server URL without a database, without showing the password', function () {
     assert.throws(() => mssqlConfig('mssql://sa:hunter2@127.0.0.1:1433', {}), (e: unknown) =>
       e instanceof TvphoneError && /database/.test(e.message) && !/hunter2/.test(e.message));
