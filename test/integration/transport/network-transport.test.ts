@@ -281,17 +281,22 @@ describe('transport: NetworkTransport on real sockets (127.0.0.1)', function () 
     b.socket.destroy();
   });
 
-  it('drops a TLS handshake that does not finish within tlsHandshakeTimeout', async function () {
+  /** A self-signed certificate for localhost in a temp folder removed after the test; skips the test without openssl. */
+  function selfSigned(ctx: Mocha.Context): { cert: Buffer; key: Buffer } {
     const dir = mkdtempSync(join(tmpdir(), 'tvphone-tls-'));
     closers.push(() => rmSync(dir, { recursive: true, force: true }));
     try {
       execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1',
         '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore', timeout: 15000 });
     } catch {
-      this.skip(); // no openssl binary
+      ctx.skip(); // no openssl binary
     }
+    return { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) };
+  }
+
+  it('drops a TLS handshake that does not finish within tlsHandshakeTimeout', async function () {
     transport = await NetworkTransport.listen({
-      listeners: [{ transport: 'tls', host: '127.0.0.1', port: 0, tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } }],
+      listeners: [{ transport: 'tls', host: '127.0.0.1', port: 0, tls: selfSigned(this) }],
       tlsHandshakeTimeout: 300,
     });
     const silent = net.connect(transport.listeners[0].port, '127.0.0.1'); // connects, never says ClientHello
@@ -318,16 +323,7 @@ describe('transport: NetworkTransport on real sockets (127.0.0.1)', function () 
   });
 
   it('serves TLS with a certificate and key (self-signed, generated for the test)', async function () {
-    const dir = mkdtempSync(join(tmpdir(), 'tvphone-tls-'));
-    closers.push(() => rmSync(dir, { recursive: true, force: true }));
-    try {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1',
-        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore', timeout: 15000 });
-    } catch {
-      this.skip(); // no openssl binary
-    }
-    const cert = readFileSync(join(dir, 'cert.pem'));
-    const key = readFileSync(join(dir, 'key.pem'));
+    const { cert, key } = selfSigned(this);
     transport = await NetworkTransport.listen({ listeners: [{ transport: 'tls', host: '127.0.0.1', port: 0, tls: { cert, key } }] });
     received = [];
     layer = new TransactionLayer(transport, {
