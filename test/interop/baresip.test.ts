@@ -30,7 +30,7 @@ function analyse(file: string): { hz: number; level: number; seconds: number } {
 }
 
 describe('interop: baresip user agents through tvphone', function () {
-  this.timeout(30000);
+  this.timeout(60000);
   let ts: TestServer | null = null;
   let work: string;
 
@@ -56,18 +56,25 @@ describe('interop: baresip user agents through tvphone', function () {
     await ts.addUser('alice', 'alice-pw');
     await ts.addUser('bob', 'bob-pw');
     const port = ts.udp.port;
-    const bob = await startBaresip({ dir: work, user: 'bob', password: 'bob-pw', serverPort: port, source: join(work, 'bob.wav'), quitAfterS: 12 });
+    const bob = await startBaresip({ dir: work, user: 'bob', password: 'bob-pw', serverPort: port, source: join(work, 'bob.wav'), quitAfterS: 25 });
     await bob.proc.waitFor(REGISTERED, 5000);
     assert.equal((await ts.server.store.getPresence('bob'))?.netstate, 1);
-    // alice dials at start, is in the call for ~5 s, then quits (its BYE ends the call)
+    // alice registers, then dials; after ~4 s of audio she hangs up (her BYE ends the call) and quits
     const alice = await startBaresip({
-      dir: work, user: 'alice', password: 'alice-pw', serverPort: port, source: join(work, 'alice.wav'), quitAfterS: 6,
-      commands: [`/dial sip:bob@${LOOPBACK}:${port}`],
+      dir: work, user: 'alice', password: 'alice-pw', serverPort: port, source: join(work, 'alice.wav'), quitAfterS: 25, interactive: true,
     });
-    await bob.proc.waitFor(/Call established/, 5000);
-    const a = await alice.proc.done;
-    assert.match(a.stdout + a.stderr, /Call established/);
-    await bob.proc.waitFor(/terminated/, 4000); // the BYE reached bob through the proxy
+    const withAlice = (err: Error): never => {
+      throw new Error(`${err.message}\nalice: ${alice.proc.stdout().slice(-1500)} ${alice.proc.stderr().slice(-500)}`);
+    };
+    await alice.proc.waitFor(REGISTERED, 10000).catch(withAlice);
+    alice.command(`/dial sip:bob@${LOOPBACK}:${port}`);
+    await bob.proc.waitFor(/Call established/, 10000).catch(withAlice);
+    await alice.proc.waitFor(/Call established/, 10000).catch(withAlice);
+    await new Promise((r) => setTimeout(r, 4000)); // 4 s of each tone
+    alice.command('/hangup');
+    await bob.proc.waitFor(/terminated/, 8000).catch(withAlice); // the BYE reached bob through the proxy
+    alice.command('/quit');
+    await alice.proc.done;
     bob.proc.kill();
     await bob.proc.done;
 
