@@ -57,7 +57,7 @@ describe('interop: baresip user agents through tvphone', function () {
     await ts.addUser('bob', 'bob-pw');
     const port = ts.udp.port;
     const bob = await startBaresip({ dir: work, user: 'bob', password: 'bob-pw', serverPort: port, source: join(work, 'bob.wav'), quitAfterS: 25 });
-    await bob.proc.waitFor(REGISTERED, 5000);
+    await bob.proc.waitFor(REGISTERED, 10000);
     assert.equal((await ts.server.store.getPresence('bob'))?.netstate, 1);
     // alice registers, then dials; after ~4 s of audio she hangs up (her BYE ends the call) and quits
     const alice = await startBaresip({
@@ -103,7 +103,7 @@ describe('interop: baresip user agents through tvphone', function () {
     await ts.addUser('alice', 'alice-pw');
     await ts.addUser('bob', 'bob-pw');
     const bob = await startBaresip({ dir: work, user: 'bob', password: 'bob-pw', serverPort: ts.udp.port, source: join(work, 'bob.wav'), quitAfterS: 12, answerMode: 'manual' });
-    await bob.proc.waitFor(REGISTERED, 5000);
+    await bob.proc.waitFor(REGISTERED, 10000);
     const alice = await startBaresip({
       dir: work, user: 'alice', password: 'alice-pw', serverPort: ts.udp.port, source: join(work, 'alice.wav'), quitAfterS: 12, interactive: true,
       commands: [`/dial sip:bob@${LOOPBACK}:${ts.udp.port}`],
@@ -112,7 +112,7 @@ describe('interop: baresip user agents through tvphone', function () {
       throw new Error(`${err.message}\nalice: ${alice.proc.stdout().slice(-1500)} ${alice.proc.stderr().slice(-500)}`);
     });
     alice.command('/hangup');
-    await bob.proc.waitFor(/terminated|closed/i, 5000);
+    await bob.proc.waitFor(/terminated|closed/i, 10000);
     await until(async () => (await ts!.server.store.listCalls({ userId: 'bob' }))[0]?.outcome === 'cancelled', 5000, 'user_call outcome cancelled');
     assert.doesNotMatch(bob.proc.stdout(), /Call established/);
   });
@@ -126,14 +126,14 @@ describe('interop: baresip user agents through tvphone', function () {
       dir: work, user: 'alice', password: 'alice-pw', serverPort: ts.udp.port, source: join(work, 'alice.wav'), quitAfterS: 20, interactive: true,
       contacts: [`"Bob" <${bobUri}>`],
     });
-    await alice.proc.waitFor(REGISTERED, 5000);
+    await alice.proc.waitFor(REGISTERED, 10000);
     alice.command('/message kept-while-off');
     await until(async () => (await ts!.server.store.pendingMessages('bob', 100)).length === 1, 5000, 'message stored for offline bob');
     const bob = await startBaresip({ dir: work, user: 'bob', password: 'bob-pw', serverPort: ts.udp.port, source: join(work, 'bob.wav'), quitAfterS: 15, interactive: true }); // the stdio UI prints received messages
     await bob.proc.waitFor(/alice.*kept-while-off/, 8000);
     await until(async () => (await ts!.server.store.pendingMessages('bob', 100)).length === 0, 5000, 'stored message delivered');
     alice.command('/message hello-online');
-    await bob.proc.waitFor(/alice.*hello-online/, 5000);
+    await bob.proc.waitFor(/alice.*hello-online/, 10000);
     assert.equal((await ts.server.store.pendingMessages('bob', 100)).length, 0, 'an online delivery stores nothing');
   });
 
@@ -145,14 +145,14 @@ describe('interop: baresip user agents through tvphone', function () {
       dir: work, user: 'alice', password: 'alice-pw', serverPort: ts.udp.port, source: join(work, 'alice.wav'), quitAfterS: 25, interactive: true,
       contacts: [`"Bob" <sip:bob@${LOOPBACK}:${ts.udp.port}>;presence=p2p`],
     });
-    await alice.proc.waitFor(REGISTERED, 5000);
+    await alice.proc.waitFor(REGISTERED, 10000);
     await until(async () => (await ts!.server.store.subscriptionsFor('bob', Date.now())).length === 1, 5000, 'subscription stored');
     const bob = await startBaresip({ dir: work, user: 'bob', password: 'bob-pw', serverPort: ts.udp.port, source: join(work, 'bob.wav'), quitAfterS: 20, interactive: true });
-    await bob.proc.waitFor(REGISTERED, 5000);
-    await alice.proc.waitFor(/changed status from \S*Offline\S* to \S*Online/, 5000);
+    await bob.proc.waitFor(REGISTERED, 10000);
+    await alice.proc.waitFor(/changed status from \S*Offline\S* to \S*Online/, 10000);
     bob.command('/quit');
     await bob.proc.done;
-    await alice.proc.waitFor(/changed status from \S*Online\S* to \S*Offline/, 5000);
+    await alice.proc.waitFor(/changed status from \S*Online\S* to \S*Offline/, 10000);
     alice.command('/quit');
     await alice.proc.done;
     await until(async () => (await ts!.server.store.subscriptionsFor('bob', Date.now())).length === 0, 5000, 'un-SUBSCRIBE removed the subscription');

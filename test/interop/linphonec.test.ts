@@ -220,7 +220,7 @@ describe('interop: linphonec 5.1 against the default profile', function () {
     // online
     assert.equal(await a.sendMessage(LP.user, 'hello linphone'), 200);
     await lp.waitForSip((m) => req('MESSAGE', 'received')(m) && m.body === 'hello linphone', 3000);
-    await lp.proc.waitFor(/hello linphone/, 3000);
+    await lp.proc.waitFor(/hello linphone/, 10000);
   });
 
   it('SUBSCRIBEs to a friend\'s presence (friend add) and sees it go online and offline (RFC 3856)', async () => {
@@ -230,14 +230,14 @@ describe('interop: linphonec 5.1 against the default profile', function () {
     await lp.waitForSip(res('SUBSCRIBE', 200, 'received'), 5000);
     const first = await lp.waitForSip(req('NOTIFY', 'received'), 3000);
     assert.match(first.body, /<basic>closed<\/basic>/);
-    await lp.proc.waitFor(/Friend "tv" <sip:1003@127\.0\.0\.1> is Offline/, 3000);
+    await lp.proc.waitFor(/Friend "tv" <sip:1003@127\.0\.0\.1> is Offline/, 10000);
     assert.equal((await ts!.server.store.subscriptionsFor(TV.user, Date.now())).length, 1);
 
     let n = lp.sip().length;
     const a = await startTv();
     const open = await lp.waitForSip((m) => req('NOTIFY', 'received')(m) && /<basic>open<\/basic>/.test(m.body), 5000, n);
     assert.match(open.header('subscription-state') ?? '', /^active/);
-    await lp.proc.waitFor(/Friend "tv" <sip:1003@127\.0\.0\.1> is Online/, 3000);
+    await lp.proc.waitFor(/Friend "tv" <sip:1003@127\.0\.0\.1> is Online/, 10000);
 
     n = lp.sip().length;
     await a.stop();

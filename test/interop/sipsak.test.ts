@@ -198,7 +198,7 @@ describe('interop: sipsak 0.9.8 against tvphone (default profile, digest)', func
     const common = [`From: <sip:caller@${LOOPBACK}>;tag=sipsak${process.pid}`, `To: <sip:ringer@${hostport()}>`, `Call-ID: ${callId}`, 'Max-Forwards: 70'];
     const invite = file([`INVITE sip:ringer@${hostport()} SIP/2.0`, ...common, 'CSeq: 1 INVITE', `Contact: <sip:caller@${LOOPBACK}:${lport}>`]);
     const inv = sipsak(['-f', invite, '-s', `sip:ringer@${hostport()}`, '-l', String(lport), '-u', 'caller', '-a', PW], 15000);
-    await inv.waitFor(/SIP\/2\.0 180/, 5000);
+    await inv.waitFor(/SIP\/2\.0 180/, 10000);
     // RFC 3261 §9.1: the CANCEL has the Request-URI, Call-ID, From, To, top Via (branch) and CSeq number of the
     // INVITE it cancels: the Via sipsak put on the INVITE it repeated with credentials, read from its output, and
     // sent as is (-i).
@@ -336,7 +336,7 @@ describe('interop: sipsak 0.9.8 against tvphone (default profile, digest)', func
     const tv = await startBaresip({ dir: work, user: 'tv3', password: PW, serverPort: ts.udp.port, source: wav, quitAfterS: 8, sipTrace: true });
     // baresip 1.0 does not print a MESSAGE's text (it plays its message alert); its SIP trace (-s) shows the
     // MESSAGE it received, and the store says it answered 2xx
-    await tv.proc.waitFor(new RegExp(text), 6000);
+    await tv.proc.waitFor(new RegExp(text), 10000);
     assert.match(tv.proc.stdout() + tv.proc.stderr(), /\nMESSAGE sip:[^]*Content-Type: text\/plain/);
     const delivered = await pollUntil(() => ts!.server.store.listMessages({ toUser: 'tv3', state: 'delivered' }), (m) => m.length === 1, 3000);
     assert.equal(delivered.length, 1);

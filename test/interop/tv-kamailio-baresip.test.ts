@@ -66,7 +66,7 @@ describe('interop: the TV agent, Kamailio 5.6 and baresip', function () {
       dir: work, user: BARESIP_USER, password: 'pw', serverPort: port, source: join(work, 'baresip.wav'), quitAfterS: 30,
       answerMode, commands,
     });
-    await bs.proc.waitFor(/\[1 binding\]/, 5000);
+    await bs.proc.waitFor(/\[1 binding\]/, 10000);
     tv = new TvAgent({
       user: TV_USER, password: 'pw', server: `sip:${LOOPBACK}:${port}`, transport: 'tcp', downloadDir: join(work, 'tv'),
       toneHz: TV_HZ, record: join(work, 'tv.wav'), autoAnswer: true, rtcpIntervalMs: 1000,
@@ -100,14 +100,14 @@ describe('interop: the TV agent, Kamailio 5.6 and baresip', function () {
     const a = await answered;
     assert.equal(a.codec, 'PCMU');
     assert.equal(a.direction, 'sendrecv');
-    await bs.proc.waitFor(/Call established/, 3000);
+    await bs.proc.waitFor(/Call established/, 10000);
     await sleep(CALL_MS);
     assert.equal(await agent.hangup(), true);
     const e = await ended;
     assert.equal(e.reason, 'local-hangup');
     assert.ok(e.rtcp !== null && e.rtcp.received.packets > 150, `the TV received ${e.rtcp?.received.packets} RTP packets`);
     assert.ok(e.rtcp!.sent.packets > 150, `the TV sent ${e.rtcp?.sent.packets} RTP packets`);
-    await bs.proc.waitFor(/terminated/, 4000); // the BYE reached baresip through Kamailio (Record-Route)
+    await bs.proc.waitFor(/terminated/, 10000); // the BYE reached baresip through Kamailio (Record-Route)
     bs.proc.kill();
     await bs.proc.done;
     assertTones(bs);
@@ -128,7 +128,7 @@ describe('interop: the TV agent, Kamailio 5.6 and baresip', function () {
     });
     assert.equal((await incoming).from, BARESIP_USER);
     await answered;
-    await caller.proc.waitFor(/Call established/, 3000);
+    await caller.proc.waitFor(/Call established/, 10000);
     const e = await ended; // baresip quits after -t seconds and hangs up on the way out
     assert.equal(e.reason, 'remote-hangup');
     await caller.proc.done;
