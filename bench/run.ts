@@ -269,7 +269,8 @@ async function main(): Promise<number> {
     if (!QUICK) plan.push(['reg', haveKam ? kam('kamailio usrloc sqlite write-through', { db: true, children: 1 }) : null, 100, 6400]);
     plan.push(['reg', haveTvphone ? tvSqlite : subject('kamailio usrloc sqlite', { db: true, children: 1 }), QUICK ? 100 : 100, regMax]);
     if (haveTvphone && tvPg) plan.push(['reg', tvPg, 100, regMax]);
-    if (haveTvphone && tvMssql) plan.push(['reg', tvMssql, 100, regMax]);
+    // from 25/s: on Babelfish (CI's SQL Server) 100/s is already beyond it on two cores
+    if (haveTvphone && tvMssql) plan.push(['reg', tvMssql, 25, regMax]);
   }
   if (ONLY.has('call')) {
     plan.push(['call', haveKam ? kam('kamailio tm usrloc memory', { children: 2 }) : null, QUICK ? 100 : 100, QUICK ? 400 : 6400]);
@@ -279,7 +280,7 @@ async function main(): Promise<number> {
     plan.push(['msg', haveKam ? kam('kamailio msilo sqlite', { msilo: true, children: 1 }) : null, QUICK ? 100 : 50, QUICK ? 400 : 6400]);
     plan.push(['msg', haveTvphone ? tvSqlite : subject('kamailio msilo sqlite', { msilo: true, children: 1 }), QUICK ? 100 : 50, QUICK ? 400 : 6400]);
     if (haveTvphone && tvPg) plan.push(['msg', tvPg, 50, QUICK ? 400 : 6400]);
-    if (haveTvphone && tvMssql) plan.push(['msg', tvMssql, 50, QUICK ? 400 : 6400]);
+    if (haveTvphone && tvMssql) plan.push(['msg', tvMssql, 25, QUICK ? 400 : 6400]);
   }
   for (const [part, spec, start, max] of plan) {
     if (!spec) continue;
