@@ -40,10 +40,13 @@ export class DialogTable<T> {
   private readonly map = new Map<string, TrackedDialog<T>>();
   private readonly max: number;
   private readonly maxAgeMs: number;
+  private readonly onDrop: ((value: T) => void) | null;
 
-  constructor(max = 100_000, maxAgeMs = 12 * 3600_000) {
+  /** `onDrop` is told of each dialog dropped without its BYE (evicted or expired) */
+  constructor(max = 100_000, maxAgeMs = 12 * 3600_000, onDrop?: (value: T) => void) {
     this.max = max;
     this.maxAgeMs = maxAgeMs;
+    this.onDrop = onDrop ?? null;
   }
 
   static key(callId: string, tagA: string, tagB: string): string {
@@ -59,10 +62,17 @@ export class DialogTable<T> {
     if (this.map.has(key)) return;
     this.sweep(now);
     if (this.map.size >= this.max) {
-      const oldest = this.map.keys().next();
-      if (!oldest.done) this.map.delete(oldest.value);
+      const oldest = this.map.entries().next();
+      if (!oldest.done) {
+        this.map.delete(oldest.value[0]);
+        this.onDrop?.(oldest.value[1].value);
+      }
     }
     this.map.set(key, { value, answeredAt: now, expiresAt: now + this.maxAgeMs });
+  }
+
+  has(key: string, now: number): boolean {
+    return this.get(key, now) !== undefined;
   }
 
   get(key: string, now: number): TrackedDialog<T> | undefined {
@@ -75,7 +85,9 @@ export class DialogTable<T> {
     const d = this.map.get(key);
     if (d === undefined) return undefined;
     this.map.delete(key);
-    return d.expiresAt > now ? d : undefined;
+    if (d.expiresAt > now) return d;
+    this.onDrop?.(d.value);
+    return undefined;
   }
 
   /** Drop expired entries from the oldest end (Map keeps insertion order, so stop at the first live one). */
@@ -83,6 +95,7 @@ export class DialogTable<T> {
     for (const [k, d] of this.map) {
       if (d.expiresAt > now) break;
       this.map.delete(k);
+      this.onDrop?.(d.value);
     }
   }
 }

@@ -3,7 +3,7 @@
 // Policy (who is called, what to do when nobody answers) stays in routing/; this is the mechanism.
 import type { SipError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import type { SipRequest, SipResponse } from '../sip/message.ts';
+import { SipRequest, SipResponse } from '../sip/message.ts';
 import { replyResponse } from '../sip/response.ts';
 import type { FailureCode, ReplyPolicy } from '../replies.ts';
 import { parseVia, type Via } from '../sip/via.ts';
@@ -54,10 +54,13 @@ export interface ProxyOptions {
   dialogMaxAgeMs?: number;
 }
 
-/** Who is calling whom, for the call record of an initial INVITE (user ids, not URIs). */
+/** Who is calling whom, for the call record of an initial INVITE (user ids, not URIs; a number for a trunk call). */
 export interface CallInfo {
   userId: string;
   otherUserId: string;
+  /** a call out through a trunk: the number dialled and the number as sent (after the route's rewriting) */
+  dialled?: string;
+  sentNumber?: string;
 }
 
 export interface RelayOptions {
@@ -72,6 +75,13 @@ export interface RelayOptions {
   recordRoute?: boolean;
   /** give up on branches still pending after this many ms, as if they answered 408 (non-INVITE; RFC 4320 spirit) */
   timeoutMs?: number;
+  /**
+   * Sequential search (RFC 3261 §16.5, §16.6): the targets are tried one at a time, in order; the next one only when
+   * this accepts the final response of the last (trunk failover on 408/5xx), else that response is the answer
+   */
+  serial?(res: SipResponse): boolean;
+  /** serial: a target that sends no response at all (not even 100) within this many ms counts as 408 and the next is tried */
+  serialNoResponseMs?: number;
 }
 
 export interface ProxyCounters {
@@ -89,7 +99,14 @@ type BranchState = 'pending' | 'done';
 
 interface Branch {
   relay: Relay;
+  target: ProxyTarget;
   request: SipRequest;
+  /** target.acquire() said yes and release() is still owed */
+  acquired: boolean;
+  /** 401/407 answered on the target's behalf so far */
+  authRounds: number;
+  /** the CSeq the caller's side knows when this branch's copy carries another (a challenge answered for a trunk) */
+  cseqFix: string | null;
   destination: Destination;
   ct: ClientTransaction | null;
   state: BranchState;
@@ -99,6 +116,8 @@ interface Branch {
   cancelSent: boolean;
   /** Timer C, or after a CANCEL the guard that gives up on the branch */
   timer: TimerHandle | null;
+  /** serial search: gives up on a target that has not answered at all */
+  silence: TimerHandle | null;
 }
 
 interface Relay {
@@ -117,6 +136,11 @@ interface Relay {
   timeout: TimerHandle | null;
   /** branches are still being created: do not complete yet */
   starting: boolean;
+  /** serial: the targets not tried yet */
+  queue: ProxyTarget[];
+  hash: string;
+  /** our Record-Route towards the caller, or null */
+  rrIn: string | null;
   proxy_: Proxy;
 }
 
@@ -129,12 +153,20 @@ function fireCancelGuard(b: Branch): void {
   b.ct?.terminate(); // an INVITE client transaction in Proceeding has no timer of its own
   b.relay.proxy_.branchFinal(b, b.relay.proxy_.reply(b.request, 'request-timeout', false), true);
 }
+function fireSilence(b: Branch): void {
+  b.silence = null;
+  if (b.state !== 'pending' || b.provisional) return;
+  b.cancelWanted = true; // §9.1: CANCELled should it ring after all
+  b.relay.proxy_.branchFinal(b, b.relay.proxy_.reply(b.request, 'request-timeout', false), true);
+}
 function fireRelayTimeout(r: Relay): void {
   r.timeout = null;
   for (const b of r.branches) if (b.state === 'pending') r.proxy_.branchFinal(b, r.proxy_.reply(b.request, 'request-timeout', false), true);
 }
 
 const RECORD_ROUTE_METHODS = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+/** 401/407 answered on a target's behalf per branch (a challenge, then a stale=true one) */
+const AUTH_ROUNDS = 2;
 
 export class Proxy {
   readonly counters: ProxyCounters = {
@@ -175,7 +207,7 @@ export class Proxy {
     this.supported = new Set([...(opts.supported ?? [])].map((s) => s.toLowerCase()));
     this.replies = opts.replies;
     this.timerCMs = opts.timerC ?? 181_000;
-    this.dialogs = new DialogTable<DialogInfo>(opts.maxDialogs, opts.dialogMaxAgeMs);
+    this.dialogs = new DialogTable<DialogInfo>(opts.maxDialogs, opts.dialogMaxAgeMs, (d) => d.release?.());
   }
 
   /**
@@ -226,7 +258,7 @@ export class Proxy {
     const invite = req.method === 'INVITE';
     const relay: Relay = {
       req, st, invite, branches: [], pending: 0, finals: [], finalSent: false, answered: false, cancelledByCaller: false,
-      opts, recordId: null, timeout: null, starting: true, proxy_: this,
+      opts, recordId: null, timeout: null, starting: true, queue: [], hash: '', rrIn: null, proxy_: this,
     };
     if (invite && opts.call !== undefined && this.recorder !== null) relay.recordId = this.recordStart(req, opts.call);
     if (targets.length === 0) {
@@ -238,28 +270,16 @@ export class Proxy {
       this.sendFinal(relay, this.reply(req, 'too-many-hops'));
       return;
     }
-    const hash = this.loopHashes.get(req) ?? loopHash(req, this.salt);
+    relay.hash = this.loopHashes.get(req) ?? loopHash(req, this.salt);
     const rr = opts.recordRoute ?? (RECORD_ROUTE_METHODS.has(req.method) && !hasToTag(req));
     const from = st.source;
-    const rrIn = rr ? `<${this.rrUri({ transport: from.transport, address: from.address, port: from.port, listenerId: from.local.id })}>` : null;
+    relay.rrIn = rr ? `<${this.rrUri({ transport: from.transport, address: from.address, port: from.port, listenerId: from.local.id })}>` : null;
     if (invite) this.relays.set(st, relay);
-    for (const target of targets) {
-      const destination = resolveNextHop(target, this.resolveUri);
-      relay.pending++;
-      const branch: Branch = {
-        relay, request: req, destination: destination ?? { transport: 'udp', address: '0.0.0.0', port: 0 }, ct: null,
-        state: 'pending', provisional: false, cancelWanted: false, cancelSent: false, timer: null,
-      };
-      relay.branches.push(branch);
-      if (destination === null) {
-        // §16.9: "If the transport layer notifies a proxy of an error when it tries to forward a request ... as if 503"
-        this.branchFinal(branch, this.reply(req, 'branch-unreachable', false), true);
-        continue;
-      }
-      // RFC 5658 §4: leaving over another transport, record-route twice: the top value for the callee's side, the next for the caller's
-      const recordRoute = rrIn === null ? null : destination.transport === from.transport ? rrIn : [`<${this.rrUri(destination)}>`, rrIn];
-      branch.request = copyForBranch(req, { uri: target.uri, path: target.path, recordRoute });
-      this.startBranch(branch, proxyBranch(hash));
+    if (opts.serial !== undefined) {
+      relay.queue = targets.slice(1);
+      this.addBranch(relay, targets[0]);
+    } else {
+      for (const target of targets) this.addBranch(relay, target);
     }
     relay.starting = false;
     if (relay.pending === 0) {
@@ -270,6 +290,36 @@ export class Proxy {
     if (!relay.finalSent) this.live.add(relay);
   }
 
+  /** §16.6: one branch to `target` (a destination that cannot be reached, or a target that is full, ends as a 503). */
+  private addBranch(relay: Relay, target: ProxyTarget): void {
+    const req = relay.req;
+    const destination = resolveNextHop(target, this.resolveUri);
+    relay.pending++;
+    const branch: Branch = {
+      relay, target, request: req, destination: destination ?? { transport: 'udp', address: '0.0.0.0', port: 0 }, ct: null,
+      state: 'pending', provisional: false, cancelWanted: false, cancelSent: false, timer: null, silence: null,
+      acquired: false, authRounds: 0, cseqFix: null,
+    };
+    relay.branches.push(branch);
+    if (destination === null) {
+      // §16.9: "If the transport layer notifies a proxy of an error when it tries to forward a request ... as if 503"
+      this.branchFinal(branch, this.reply(req, 'branch-unreachable', false), true);
+      return;
+    }
+    if (target.acquire !== undefined) {
+      if (!target.acquire()) return this.branchFinal(branch, this.reply(req, 'branch-unreachable', false), true);
+      branch.acquired = true;
+    }
+    // RFC 5658 §4: leaving over another transport, record-route twice: the top value for the callee's side, the next for the caller's
+    const rrIn = relay.rrIn;
+    const recordRoute = rrIn === null ? null : destination.transport === relay.st.source.transport ? rrIn : [`<${this.rrUri(destination)}>`, rrIn];
+    branch.request = copyForBranch(req, { uri: target.uri, path: target.path, recordRoute });
+    target.prepare?.(branch.request);
+    const cseq = req.header('cseq');
+    if (cseq !== undefined && branch.request.header('cseq') !== cseq) branch.cseqFix = cseq;
+    this.startBranch(branch, proxyBranch(relay.hash));
+  }
+
   /** Stop every timer of the relays still open (server shutdown); they get no further answers. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
@@ -278,7 +328,10 @@ export class Proxy {
       relay.timeout = null;
       for (const b of relay.branches) {
         if (b.timer !== null) this.timers.clear(b.timer);
+        if (b.silence !== null) this.timers.clear(b.silence);
         b.timer = null;
+        b.silence = null;
+        this.releaseBranch(b);
       }
     }
     this.live.clear();
@@ -303,6 +356,8 @@ export class Proxy {
     }
     // §16.6 step 11: "If the request is an INVITE, the proxy MUST start timer C"
     if (b.relay.invite && b.state === 'pending') b.timer = this.timers.set(fireTimerC, this.timerCMs, b);
+    const silenceMs = b.relay.opts.serialNoResponseMs;
+    if (silenceMs !== undefined && b.relay.queue.length > 0 && b.state === 'pending') b.silence = this.timers.set(fireSilence, silenceMs, b);
   }
 
   /** §16.7 steps 3–5 for a 1xx: 100 is absorbed, others forwarded at once; Timer C restarts. */
@@ -328,13 +383,58 @@ export class Proxy {
     }
     // §16.7 step 5: "Any provisional response other than 100 (Trying) MUST be forwarded immediately"
     if (res.status === 100 || relay.finalSent) return;
-    relay.st.respond(withoutTopVia(res));
+    relay.st.respond(withoutTopVia(upstreamCSeq(b, res)));
+  }
+
+  /** The target's slot is given back (once). */
+  private releaseBranch(b: Branch): void {
+    if (!b.acquired) return;
+    b.acquired = false;
+    try {
+      b.target.release?.();
+    } catch (err) {
+      this.log?.error({ err }, 'proxy: target release threw');
+    }
+  }
+
+  /**
+   * RFC 3261 §22.2 done for the target (Kamailio's uac_auth()): its 401/407 is not forwarded; the request goes again
+   * on a new branch with the credentials and CSeq + 1 (the client transaction already ACKed the challenge, §17.1.1.3).
+   * The caller's side keeps its CSeq: responses are given it back, and the dialog remembers the difference.
+   */
+  private retryWithCredentials(b: Branch, res: SipResponse): boolean {
+    const relay = b.relay;
+    if (b.target.authorize === undefined || b.authRounds >= AUTH_ROUNDS || relay.cancelledByCaller || relay.finalSent) return false;
+    const retry = new SipRequest(b.request.method, b.request.uri, b.request.headers.slice(), b.request.body);
+    retry.version = b.request.version;
+    let ok = false;
+    try {
+      ok = b.target.authorize(retry, res);
+    } catch (err) {
+      this.log?.error({ err, callId: retry.callId }, 'proxy: target authorize threw');
+    }
+    if (!ok) return false;
+    b.state = 'done';
+    if (b.timer !== null) this.timers.clear(b.timer);
+    if (b.silence !== null) this.timers.clear(b.silence);
+    b.timer = null;
+    b.silence = null;
+    const next: Branch = {
+      ...b, request: retry, ct: null, state: 'pending', provisional: false, cancelWanted: false, cancelSent: false,
+      timer: null, silence: null, authRounds: b.authRounds + 1, cseqFix: b.cseqFix ?? relay.req.header('cseq') ?? null,
+    };
+    b.acquired = false; // the slot goes with the new branch
+    relay.branches.push(next);
+    this.startBranch(next, proxyBranch(relay.hash));
+    return true;
   }
 
   /** @internal A final response (or a locally made 408/503) on one branch: §16.7 steps 4–10. */
-  branchFinal(b: Branch, res: SipResponse, local: boolean): void {
+  branchFinal(b: Branch, response: SipResponse, local: boolean): void {
     const relay = b.relay;
+    const res = local ? response : upstreamCSeq(b, response);
     const status = res.status;
+    if (!local && b.state === 'pending' && (status === 401 || status === 407) && this.retryWithCredentials(b, response)) return;
     if (b.state === 'done') {
       // §16.7 step 5: "any 2xx response to an INVITE ... MUST be forwarded immediately", even after the first
       if (!local && relay.invite && status >= 200 && status < 300) this.forwardSuccess(relay, b, res);
@@ -346,15 +446,29 @@ export class Proxy {
       this.timers.clear(b.timer);
       b.timer = null;
     }
+    if (b.silence !== null) {
+      this.timers.clear(b.silence);
+      b.silence = null;
+    }
     if (status >= 200 && status < 300) {
+      if (!relay.invite) this.releaseBranch(b);
       this.forwardSuccess(relay, b, res);
       // §16.7 step 10: after a 2xx to an INVITE the proxy SHOULD cancel all other pending client transactions
       if (relay.invite) this.cancelPending(relay);
       else this.giveUpPending(relay); // non-INVITE: the first 2xx ends the context; later finals are dropped
     } else {
+      this.releaseBranch(b);
       relay.finals.push(res);
       // §16.7 step 10 / §16.10: "if a 6xx is received, the proxy MUST cancel all client pending transactions"
       if (status >= 600 && relay.invite) this.cancelPending(relay);
+      else if (relay.queue.length > 0) {
+        // sequential search: the next target when the policy says this answer may fail over
+        if (!relay.cancelledByCaller && !relay.finalSent && relay.opts.serial?.(res) === true) {
+          const next = relay.queue.shift() as ProxyTarget;
+          this.log?.info({ callId: relay.req.callId, from: b.target.label, to: next.label, status }, 'proxy: failover to the next target');
+          this.addBranch(relay, next);
+        } else relay.queue = [];
+      }
     }
     if (relay.pending === 0 && !relay.starting) this.complete(relay);
   }
@@ -370,16 +484,21 @@ export class Proxy {
     const now = this.timers.now();
     if (first && relay.recordId !== null) {
       const recordId = relay.recordId;
-      this.recordUpdate(recordId, { outcome: 'answered', status: res.status, answeredAt: now });
+      this.recordUpdate(recordId, { outcome: 'answered', status: res.status, answeredAt: now, ...(b.target.label === undefined ? {} : { trunk: b.target.label }) });
     }
     // remember the dialog: BYE closes the call record; in-dialog requests reach each party over its flow
     const callerTag = relay.req.fromTag;
     const calleeTag = res.toTag;
-    if (callerTag !== null && calleeTag !== null && !hasToTag(relay.req)) {
-      this.dialogs.add(DialogTable.key(relay.req.callId, callerTag, calleeTag), {
+    const key = calleeTag !== null && !hasToTag(relay.req) && callerTag !== null ? DialogTable.key(relay.req.callId, callerTag, calleeTag) : null;
+    if (key !== null && callerTag !== null && !this.dialogs.has(key, now)) {
+      const delta = b.request.cseq().seq - relay.req.cseq().seq;
+      const release = b.acquired ? b.target.release?.bind(b.target) : undefined;
+      b.acquired = false; // released at the dialog's BYE or expiry
+      this.dialogs.add(key, {
         recordId: first ? relay.recordId : null, callerTag, caller: relay.st.target, callee: b.destination,
+        cseqDelta: delta, release, label: b.target.label,
       }, now);
-    }
+    } else this.releaseBranch(b);
   }
 
   /** @internal Timer C fired (§16.8): a ringing branch is CANCELled; one that never answered counts as 408. */
@@ -405,6 +524,7 @@ export class Proxy {
       if (b.state !== 'pending') continue;
       b.state = 'done';
       relay.pending--;
+      this.releaseBranch(b);
     }
   }
 
@@ -482,7 +602,8 @@ export class Proxy {
     if (this.closed) return;
     relay.st.respond(res);
     if (relay.recordId !== null && !relay.answered) {
-      this.recordUpdate(relay.recordId, { outcome: outcomeOf(res.status, relay.cancelledByCaller), status: res.status });
+      const label = relay.branches.at(-1)?.target.label;
+      this.recordUpdate(relay.recordId, { outcome: outcomeOf(res.status, relay.cancelledByCaller), status: res.status, ...(label === undefined ? {} : { trunk: label }) });
     }
   }
 
@@ -536,21 +657,30 @@ export class Proxy {
     if (route !== undefined) destination = this.resolveUri(uriOfNameAddr(route.indexOf(',') < 0 ? route : req.headerValues('route')[0]));
     else if (dialog !== undefined) destination = dialog.toCallee ? dialog.info.callee : dialog.info.caller;
     else destination = this.resolveUri(req.uri);
-    if (req.method === 'BYE' && dialog !== undefined && dialog.info.recordId !== null) {
-      const now = this.timers.now();
-      this.recordUpdate(dialog.info.recordId, { endedAt: now, durationMs: now - dialog.answeredAt });
+    if (req.method === 'BYE' && dialog !== undefined) {
+      dialog.info.release?.();
+      dialog.info.release = undefined;
+      if (dialog.info.recordId !== null) {
+        const now = this.timers.now();
+        this.recordUpdate(dialog.info.recordId, { endedAt: now, durationMs: now - dialog.answeredAt });
+      }
     }
+    // a challenge answered for the callee's side moved its CSeq on: requests from the caller follow (RFC 3261 §12.2.1.1)
+    const delta = dialog !== undefined && dialog.toCallee ? dialog.info.cseqDelta : 0;
     if (st === null) {
       if (destination === null) return;
       const mf = req.header('max-forwards');
       if (mf !== undefined && parseInt(mf, 10) <= 0) return;
       // §16.11: a stateless copy's branch is a function of the request, so retransmissions get the same branch
       this.counters.statelessAcks++;
-      this.tl.sendStateless(copyForBranch(req, { uri: req.uri, recordRoute: null }), destination, this.statelessBranch(req));
+      const copy = copyForBranch(req, { uri: req.uri, recordRoute: null });
+      if (delta !== 0) shiftCSeq(copy, delta);
+      this.tl.sendStateless(copy, destination, this.statelessBranch(req));
       return;
     }
     const target: ProxyTarget = { uri: req.uri };
     if (destination !== null) target.destination = destination;
+    if (delta !== 0) target.prepare = (copy) => shiftCSeq(copy, delta);
     this.relay(req, st, [target], { recordRoute: false });
   }
 
@@ -620,6 +750,25 @@ interface DialogInfo {
   callerTag: string;
   caller: Destination;
   callee: Destination;
+  /** the callee's side saw CSeq numbers this much higher than the caller sent (challenges answered for a trunk) */
+  cseqDelta: number;
+  /** gives the target's slot back at BYE (a trunk's call count) */
+  release: (() => void) | undefined;
+  label: string | undefined;
+}
+
+/** `res` as the caller's side must see it: with the CSeq of the request it sent when the branch's copy had another. */
+function upstreamCSeq(b: Branch, res: SipResponse): SipResponse {
+  if (b.cseqFix === null) return res;
+  const out = new SipResponse(res.status, res.reason, res.headers.slice(), res.body);
+  out.version = res.version;
+  out.setHeader('CSeq', b.cseqFix);
+  return out;
+}
+
+function shiftCSeq(req: SipRequest, delta: number): void {
+  const c = req.cseq();
+  req.setHeader('CSeq', `${c.seq + delta} ${c.method}`);
 }
 
 /** A response made by the proxy itself carries a To tag (RFC 3261 §8.2.6.2), except 100. */

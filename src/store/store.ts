@@ -103,6 +103,8 @@ export interface CallUpdate {
   answeredAt?: EpochMs | null;
   endedAt?: EpochMs | null;
   durationMs?: number | null;
+  /** the trunk the call went out through (the last one tried when none answered) */
+  trunk?: string | null;
 }
 
 export interface CallQuery {
