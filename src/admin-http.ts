@@ -150,6 +150,14 @@ export function createMetricsRegistry(s: AdminSources): Registry {
     });
     perTrunk('tvphone_trunk_registrations_total', 'REGISTERs to the carrier answered 2xx', (r) => r.registrations);
     perTrunk('tvphone_trunk_registration_failures_total', 'REGISTERs to the carrier that failed (a non-2xx final response or no answer)', (r) => r.failures);
+    new Gauge({
+      name: 'tvphone_trunk_calls_active', help: 'calls through the trunk now (ringing or answered)',
+      labelNames: ['trunk'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const r of trunks.status()) this.set({ trunk: r.name }, r.activeCalls);
+      },
+    });
   }
 
   collectDefaultMetrics({ register: registry });

@@ -58,6 +58,9 @@ export const FAILURES = {
   // No open relay: requests for other domains are refused (trunks would route them).
   'relaying-denied': { status: 403, reason: 'Relaying Denied' },
   'user-not-found': { status: 404, reason: 'User Not Found' },
+  // A number no route of the dial plan takes (Kamailio drouting: 404 No Route), or a trunk's DID that names nobody.
+  'no-route': { status: 404, reason: 'No Route' },
+  'unknown-did': { status: 404, reason: 'Not Found (no such number here)' },
   // Kamailio's loose_route() failing for an in-dialog request.
   'not-routed-here': { status: 404, reason: 'Not Here (dialog not routed through this proxy)' },
   // RFC 3261 §21.4.6: 405 MUST carry Allow.
@@ -94,6 +97,8 @@ export const FAILURES = {
   // RFC 3261 §21.5.4: 503 MAY carry Retry-After; we always do.
   'store-unavailable': { status: 503, reason: 'Service Unavailable', headers: retryAfter },
   'overloaded': { status: 503, reason: 'Service Unavailable', headers: retryAfter },
+  // Every trunk of the route is down (ping, registration) or at its maxCalls.
+  'trunks-unavailable': { status: 503, reason: 'Service Unavailable', headers: retryAfter },
   // RFC 3428 §7: a MESSAGE too large for the element.
   'message-too-large': { status: 513, reason: 'Message Too Large' },
 

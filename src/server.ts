@@ -176,7 +176,10 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   // the TCP/TLS/WS flows of an earlier run are gone: their users are offline until they register again (done before
   // the router exists, so no REGISTER of this run can be taken for one of them)
   await registrar.dropConnectionBindings({ closing: false });
-  router = new Router({ auth, registrar, proxy, silo, presence, calls, domains, domain: primaryDomain, log: log.child({ mod: 'routing' }), replies });
+  router = new Router({
+    auth, registrar, proxy, silo, presence, calls, domains, domain: primaryDomain, log: log.child({ mod: 'routing' }), replies,
+    trunks, routes: profile.routes,
+  });
   registrar.start();
   trunks.start();
   log.info({ listeners: bound.map((l) => `${l.transport}:${l.host}:${l.port}`), db: redactUrl(url), auth: profile.auth.mode }, 'tvphone serving');

@@ -49,10 +49,11 @@ export function registerTrunksCommand(program: Command): void {
       const rows = await res.json() as TrunkStatusRow[];
       if (opts.json) return void console.log(JSON.stringify(rows));
       if (rows.length === 0) return void console.log('no trunks in the running profile');
-      const cells = [['TRUNK', 'CARRIER', 'STATE', 'LAST', 'NEXT ATTEMPT', 'EXPIRES', 'PING', 'REGS', 'FAILS'],
+      const cells = [['TRUNK', 'CARRIER', 'STATE', 'LAST', 'NEXT ATTEMPT', 'EXPIRES', 'PING', 'REGS', 'FAILS', 'CALLS'],
         ...rows.map((r) => [
           r.name, r.carrier, r.state, r.lastStatus === null ? '' : `${r.lastStatus} ${r.lastReason ?? ''}`.trim(),
           r.nextAttemptAt ?? '', r.expiresAt ?? '', r.ping, String(r.registrations), String(r.failures),
+          r.maxCalls > 0 ? `${r.activeCalls}/${r.maxCalls}` : String(r.activeCalls),
         ])];
       const widths = cells[0].map((_, i) => Math.max(...cells.map((c) => c[i].length)));
       process.stdout.write(cells.map((c) => c.map((x, i) => x.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n');

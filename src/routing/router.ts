@@ -1,5 +1,5 @@
 // The routing script: the one place with policy (Kamailio's request_route in TypeScript).
-// It reads top to bottom and only calls capabilities: authenticator, registrar, proxy, silo, presence.
+// It reads top to bottom and only calls capabilities: authenticator, registrar, proxy, silo, presence, trunks.
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { createResponse, errorResponse, failureOf } from '../sip/response.ts';
 import { parseUri } from '../sip/uri.ts';
@@ -16,6 +16,10 @@ import type { Calls } from '../calls/calls.ts';
 import type { Binding } from '../store/store.ts';
 import type { Logger } from '../log/logger.ts';
 import type { LocalDomains } from './local-domains.ts';
+import type { Trunks } from '../trunks/trunks.ts';
+import type { TrunkCalls } from '../trunks/trunk-calls.ts';
+import type { RouteConfig } from '../config/profile.ts';
+import { asNumber, chooseRoute, failsOver } from './dial-plan.ts';
 
 /** Methods we implement (RFC 3261 §20.5 Allow). */
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, SUBSCRIBE, NOTIFY, INFO, UPDATE, PRACK, REFER';
@@ -27,6 +31,10 @@ const KNOWN_ELSEWHERE = new Set(['PUBLISH']);
 
 /** How long a MESSAGE waits for an online user's answer before it is stored instead (msilo's contract). */
 const MESSAGE_BRANCH_TIMEOUT_MS = 8000;
+/** A trunk that sends nothing at all (not even 100 Trying) for this long is given up for the next one of the route. */
+const TRUNK_NO_RESPONSE_MS = 4000;
+/** What a carrier may send us out of dialog. */
+const FROM_CARRIER = 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE';
 
 /** The capabilities the script calls, each by the narrow part it uses (tests pass fakes). */
 export interface RouterDeps {
@@ -42,6 +50,10 @@ export interface RouterDeps {
   log: Logger;
   /** the profile's reply policy (Retry-After on 480 to an offline user and on 503) */
   replies: ReplyPolicy;
+  /** the carriers: legs out for the dial plan, and which of them a request comes from */
+  trunks: Pick<Trunks, 'legs' | 'carrierOf'>;
+  /** the profile's dial plan (routes[]) */
+  routes: readonly RouteConfig[];
 }
 
 export class Router implements TransactionUser {
@@ -91,6 +103,10 @@ export class Router implements TransactionUser {
     // An initial request's preloaded Route beyond us is not followed (no open relay): it is routed like any other.
     if (req.has('route')) req.removeHeader('route');
 
+    // A carrier's request (from its allowed address): a call to one of its DIDs, never sent out again (no toll fraud).
+    const carrier = this.#d.trunks.carrierOf(st.source.address, st.source.port);
+    if (carrier !== null) return this.#fromCarrier(req, st, carrier);
+
     // No open relay: requests for other domains are refused (trunks would route them).
     if (!domains.isLocalUri(req.uri)) throw new SipError('relaying-denied');
 
@@ -116,7 +132,43 @@ export class Router implements TransactionUser {
     if (caller === null) return;
     this.#d.auth.consumeCredentials(req);
     if (req.method === 'SUBSCRIBE') return this.#subscribe(req, st, caller);
-    return this.#toUser(req, st, user, caller);
+    return this.#toUser(req, st, user, caller, true);
+  }
+
+  /** A trunk's DID → the local user it names; the caller is the carrier's From (a number). No digest: its address is its credential. */
+  async #fromCarrier(req: SipRequest, st: ServerTransaction, carrier: TrunkCalls): Promise<void> {
+    if (req.method === 'OPTIONS') return void st.respond(this.#options(req));
+    if (req.method !== 'INVITE' && req.method !== 'MESSAGE') throw new SipError('method-not-allowed', { allow: FROM_CARRIER });
+    const ruser = userOf(req.uri);
+    // sent to the Contact we registered (sip:trunk-NAME@…): the number called is the To's
+    const called = ruser === `trunk-${carrier.trunk.name}` ? userOf(toUri(req)) : ruser;
+    const number = called === null ? null : asNumber(called);
+    const user = number === null ? null : carrier.userOfDid(number);
+    if (user === null) throw new SipError('unknown-did');
+    this.#d.log.info({ callId: req.callId, trunk: carrier.trunk.name, did: number, user, from: fromUser(req) }, 'call in from a trunk');
+    return this.#toUser(req, st, user, fromUser(req), false);
+  }
+
+  /** A number that is no local user, dialled by one: the dial plan's route, its trunks one after another (failover). */
+  async #toNumber(req: SipRequest, st: ServerTransaction, user: string, caller: string): Promise<void> {
+    const dialled = asNumber(user);
+    if (dialled === null) throw new SipError('user-not-found');
+    const choice = chooseRoute(this.#d.routes, dialled);
+    if (choice === null) throw new SipError('no-route', { detail: dialled });
+    const display = fromDisplay(req);
+    const { legs, skipped } = await this.#d.trunks.legs(choice.route.trunks, choice.number, display === null ? { user: caller } : { user: caller, display },
+      { body: req.body, contentType: req.header('content-type') });
+    const log = { callId: req.callId, caller, dialled, number: choice.number, route: choice.index, trunks: legs.map((l) => l.label), skipped };
+    if (legs.length === 0) {
+      this.#d.log.warn(log, 'call out: no trunk of the route can take it');
+      if (skipped.length > 0 && skipped.every((x) => x.why === 'codecs')) throw new SipError('not-acceptable-here', { warning: 'no codec the trunks take' });
+      throw new SipError('trunks-unavailable');
+    }
+    this.#d.log.info(log, 'call out through trunks');
+    this.#d.proxy.relay(req, st, legs, {
+      serial: (res) => failsOver(res.status), serialNoResponseMs: TRUNK_NO_RESPONSE_MS,
+      call: { userId: caller, otherUserId: dialled, dialled, sentNumber: choice.number },
+    });
   }
 
   /** Authenticates; answers the challenge itself and returns null when the request may not go on yet. */
@@ -141,10 +193,14 @@ export class Router implements TransactionUser {
     this.#d.silo.dump(userId, binding).catch((err: unknown) => this.#d.log.error({ err, userId }, 'delivery at REGISTER failed'));
   }
 
-  async #toUser(req: SipRequest, st: ServerTransaction, user: string, caller: string | null): Promise<void> {
+  /** `dialOut`: a number that is no local user may go out through the dial plan (an authenticated local caller's INVITE) */
+  async #toUser(req: SipRequest, st: ServerTransaction, user: string, caller: string | null, dialOut = false): Promise<void> {
     const { registrar, proxy, silo, calls } = this.#d;
     const found = await registrar.lookup(user);
-    if (found.kind === 'no-such-user') throw new SipError('user-not-found');
+    if (found.kind === 'no-such-user') {
+      if (dialOut && caller !== null && req.method === 'INVITE' && this.#d.routes.length > 0) return this.#toNumber(req, st, user, caller);
+      throw new SipError('user-not-found');
+    }
     if (found.kind === 'offline') {
       if (req.method === 'MESSAGE') return void st.respond(await silo.store(req, user));
       if (req.method === 'INVITE') {
@@ -210,6 +266,22 @@ function fromUri(req: SipRequest): string {
     return parseNameAddr(req.header('from') ?? '').uri;
   } catch {
     return '';
+  }
+}
+
+function toUri(req: SipRequest): string {
+  try {
+    return parseNameAddr(req.header('to') ?? '').uri;
+  } catch {
+    return '';
+  }
+}
+
+function fromDisplay(req: SipRequest): string | null {
+  try {
+    return parseNameAddr(req.header('from') ?? '').displayName;
+  } catch {
+    return null;
   }
 }
 

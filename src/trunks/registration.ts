@@ -13,7 +13,8 @@ import type { Logger } from '../log/logger.ts';
 import { contactExpires, expiresOf, parseContacts } from '../sip/headers.ts';
 import { newCallId, newTag } from '../sip/ids.ts';
 import { SipRequest, type SipResponse } from '../sip/message.ts';
-import { DigestClient, type UacCredentials } from '../sip/uac-auth.ts';
+import { DigestClient } from '../sip/uac-auth.ts';
+import { trunkCredentials, trunkDomain } from './trunk-calls.ts';
 import { uriEquals } from '../sip/uri.ts';
 import type { Target, TransportName } from '../transport/transport.ts';
 
@@ -168,7 +169,7 @@ export class TrunkRegistration {
       res = await this.#port.send(req, target);
       this.#seq = Math.max(this.#seq, req.cseq().seq);
       if (res === null || (res.status !== 401 && res.status !== 407) || round === AUTH_ROUNDS) break;
-      const refused = this.#digest.answer(req, res, this.#credentials());
+      const refused = this.#digest.answer(req, res, trunkCredentials(this.trunk));
       if (refused !== null) {
         this.#port.log.warn({ trunk: this.trunk.name, status: res.status, refused }, 'trunk challenge cannot be answered');
         break;
@@ -186,7 +187,7 @@ export class TrunkRegistration {
   /** RFC 3261 §10.2: To and From the AoR, the same Call-ID and a growing CSeq for every refresh (§10.2.4). */
   #request(contact: string, expires: number): SipRequest {
     const t = this.trunk;
-    const domain = t.fromDomain ?? t.realm ?? t.host;
+    const domain = trunkDomain(t);
     const user = t.username ?? t.fromUser ?? `trunk-${t.name}`;
     const aor = `sip:${user}@${domain}`;
     const req = new SipRequest('REGISTER', t.transport === 'tls' ? `sip:${domain};transport=tls` : `sip:${domain}`);
@@ -198,15 +199,6 @@ export class TrunkRegistration {
     req.addHeader('Expires', String(expires));
     req.addHeader('User-Agent', 'tvphone');
     return req;
-  }
-
-  #credentials(): UacCredentials | undefined {
-    const t = this.trunk;
-    const s = t.secret;
-    if (s === null) return undefined;
-    const user = t.authUsername ?? t.username ?? '';
-    if (s.kind === 'password') return { user, password: s.password };
-    return { user, ha1: { md5: s.md5, sha256: s.sha256 }, realm: t.realm };
   }
 
   #registered(res: SipResponse): void {

@@ -1,6 +1,6 @@
-// The trunks capability: every carrier of the profile, each with its registration (registration.ts) and OPTIONS
-// ping (options-ping.ts), their status for `tvphone trunks status`, /trunks and /metrics. Routing of calls through
-// trunks (the profile's routes[], dids, allow) builds on the TrunkConfig these hold; it is not done here yet.
+// The trunks capability: every carrier of the profile, each with its registration (registration.ts), OPTIONS
+// ping (options-ping.ts) and calls (trunk-calls.ts: legs out, allowed sources and DIDs in), their status for
+// `tvphone trunks status`, /trunks and /metrics. Which calls go out through which trunks is routing's (dial-plan.ts).
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Clock } from '../clock.ts';
@@ -10,6 +10,7 @@ import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { Target, TransportName } from '../transport/transport.ts';
 import { OptionsPing, type PingState } from './options-ping.ts';
 import { TrunkRegistration, type RegistrationState } from './registration.ts';
+import { TrunkCalls, type Caller, type TrunkLeg } from './trunk-calls.ts';
 
 /** One row of `tvphone trunks status --json` and of GET /trunks. */
 export interface TrunkStatusRow {
@@ -28,6 +29,9 @@ export interface TrunkStatusRow {
   up: boolean;
   registrations: number;
   failures: number;
+  /** calls through the trunk now, and its maxCalls (0 = no limit) */
+  activeCalls: number;
+  maxCalls: number;
 }
 
 export interface TrunksOptions {
@@ -40,13 +44,20 @@ export interface TrunksOptions {
   sentBy(target: Target): { transport: TransportName; host: string; port: number };
   /** a host name to an address (default node:dns lookup, A/AAAA only: no NAPTR/SRV, RFC 3263 §4.1–4.2 partly) */
   resolve?: (host: string) => Promise<string | null>;
+  /** [0, 1): the weighted choice among trunks of one priority (tests fix it) */
+  random?: () => number;
 }
 
 interface Entry {
   trunk: TrunkConfig;
   registration: TrunkRegistration;
   ping: OptionsPing;
+  calls: TrunkCalls;
+  target(): Promise<Target | null>;
 }
+
+/** Why a trunk of a route was not tried (logs). */
+export type SkipReason = 'down' | 'full' | 'codecs' | 'unresolved' | 'unknown';
 
 async function dnsResolve(host: string): Promise<string | null> {
   try {
@@ -59,15 +70,19 @@ async function dnsResolve(host: string): Promise<string | null> {
 export class Trunks {
   readonly #entries: Entry[];
   readonly #log: Logger;
+  readonly #random: () => number;
   #closing: Promise<void> | null = null;
 
   constructor(o: TrunksOptions) {
     this.#log = o.log;
+    this.#random = o.random ?? Math.random;
     const resolve = o.resolve ?? dnsResolve;
     this.#entries = o.trunks.map((trunk) => {
       const next = trunk.outboundProxy ?? { host: trunk.host, port: trunk.port };
+      const calls = new TrunkCalls(trunk);
       const target = async (): Promise<Target | null> => {
         const address = isIP(next.host) !== 0 ? next.host : await resolve(next.host);
+        if (address !== null) calls.resolved(address);
         return address === null ? null : { transport: trunk.transport, address, port: next.port };
       };
       // sip:trunk-NAME@OUR-ADDRESS:PORT: a request the carrier sends to this Contact names its trunk
@@ -80,6 +95,8 @@ export class Trunks {
         trunk,
         registration: new TrunkRegistration(trunk, { clock: o.clock, log, send: o.send, target, contact }),
         ping: new OptionsPing(trunk, { clock: o.clock, log, send: o.send, target, contact }),
+        calls,
+        target,
       };
     });
   }
@@ -90,7 +107,59 @@ export class Trunks {
       e.registration.start();
       e.ping.start();
     }
-    if (this.#entries.length > 0) this.#log.info({ trunks: this.#entries.map((e) => e.trunk.name) }, 'trunks started (call routing through trunks is not built yet)');
+    if (this.#entries.length > 0) this.#log.info({ trunks: this.#entries.map((e) => e.trunk.name) }, 'trunks started');
+  }
+
+  /**
+   * The legs of a call to `number` through the named trunks (a route's list): lower priority first, a weighted
+   * random order within one priority; a trunk down by its ping or its failed registration, at maxCalls, or without
+   * a codec of the offer is skipped (and said why).
+   */
+  async legs(names: readonly string[], number: string, caller: Caller, offer: { body: Uint8Array; contentType?: string }): Promise<{ legs: TrunkLeg[]; skipped: { trunk: string; why: SkipReason }[] }> {
+    const skipped: { trunk: string; why: SkipReason }[] = [];
+    const chosen: Entry[] = [];
+    for (const name of names) {
+      const e = this.#entries.find((x) => x.trunk.name === name);
+      if (e === undefined) skipped.push({ trunk: name, why: 'unknown' });
+      else if (e.ping.state === 'down' || e.registration.status.state === 'FAILED') skipped.push({ trunk: name, why: 'down' });
+      else if (!e.calls.hasRoom) skipped.push({ trunk: name, why: 'full' });
+      else if (!e.calls.acceptsOffer(offer.body, offer.contentType)) skipped.push({ trunk: name, why: 'codecs' });
+      else chosen.push(e);
+    }
+    const legs: TrunkLeg[] = [];
+    for (const e of this.#order(chosen)) {
+      let leg = e.calls.leg(number, caller);
+      if (leg === null && (await e.target()) !== null) leg = e.calls.leg(number, caller);
+      if (leg === null) skipped.push({ trunk: e.trunk.name, why: 'unresolved' });
+      else legs.push(leg);
+    }
+    return { legs, skipped };
+  }
+
+  /** The trunk a request from `address`:`port` comes from (its allow list, or the carrier's own address), or null. */
+  carrierOf(address: string, port: number): TrunkCalls | null {
+    return this.#entries.find((e) => e.calls.isFrom(address, port))?.calls ?? null;
+  }
+
+  /** priority ascending (stable); within a priority, a weighted random order (weight 0 last) */
+  #order(list: Entry[]): Entry[] {
+    const byPriority = new Map<number, Entry[]>();
+    for (const e of list) byPriority.set(e.trunk.priority, [...(byPriority.get(e.trunk.priority) ?? []), e]);
+    const out: Entry[] = [];
+    for (const p of [...byPriority.keys()].sort((a, b) => a - b)) {
+      const group = [...(byPriority.get(p) as Entry[])];
+      while (group.length > 0) {
+        const total = group.reduce((sum, e) => sum + e.trunk.weight, 0);
+        let i = 0;
+        if (total > 0) {
+          let r = this.#random() * total;
+          i = group.findIndex((e) => (r -= e.trunk.weight) < 0);
+          if (i < 0) i = group.length - 1;
+        }
+        out.push(...group.splice(i, 1));
+      }
+    }
+    return out;
   }
 
   get names(): string[] {
@@ -103,7 +172,7 @@ export class Trunks {
   }
 
   status(): TrunkStatusRow[] {
-    return this.#entries.map(({ trunk, registration, ping }) => {
+    return this.#entries.map(({ trunk, registration, ping, calls }) => {
       const s = registration.status;
       const next = trunk.outboundProxy ?? { host: trunk.host, port: trunk.port };
       const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -111,7 +180,7 @@ export class Trunks {
         name: trunk.name, carrier: `${trunk.transport}:${next.host}:${next.port}`, register: trunk.register,
         state: s.state, lastStatus: s.lastStatus, lastReason: s.lastReason, nextAttemptAt: iso(s.nextAttemptAt), expiresAt: iso(s.expiresAt),
         ping: ping.state, up: (!trunk.register || s.state === 'REGED') && ping.state !== 'down',
-        registrations: s.registrations, failures: s.failures,
+        registrations: s.registrations, failures: s.failures, activeCalls: calls.active, maxCalls: trunk.maxCalls,
       };
     });
   }

@@ -8,6 +8,10 @@ import { Router, type RouterDeps } from '../../../src/routing/router.ts';
 import type { ServerTransaction } from '../../../src/transaction/server-transaction.ts';
 import type { LookupResult } from '../../../src/registrar/lookup.ts';
 import type { ProxyTarget } from '../../../src/proxy/target-set.ts';
+import type { RelayOptions } from '../../../src/proxy/proxy.ts';
+import { Trunks } from '../../../src/trunks/trunks.ts';
+import { validateProfile } from '../../../src/config/profile.ts';
+import { FakeClock } from '../../../src/clock.ts';
 import type { Binding } from '../../../src/store/store.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
 
@@ -41,11 +45,14 @@ interface Fakes {
   saveFails: unknown;
   added: Binding | null;
   relayed: ProxyTarget[][];
+  relayOptions: RelayOptions[];
   routedByUs: boolean;
 }
 
-function setup(): { router: Router; f: Fakes; send(req: SipRequest): Promise<SipResponse | undefined> } {
-  const f: Fakes = { calls: [], responses: [], lookup: {}, saveFails: null, added: null, relayed: [], routedByUs: false };
+function setup(overrides: Partial<RouterDeps> = {}, source = { address: '192.0.2.1', port: 5060 }): {
+  router: Router; f: Fakes; send(req: SipRequest): Promise<SipResponse | undefined>;
+} {
+  const f: Fakes = { calls: [], responses: [], lookup: {}, saveFails: null, added: null, relayed: [], relayOptions: [], routedByUs: false };
   const deps: RouterDeps = {
     auth: { authenticate: async (req) => ({ userId: 'alice' }), consumeCredentials: () => {} },
     registrar: {
@@ -60,7 +67,10 @@ function setup(): { router: Router; f: Fakes; send(req: SipRequest): Promise<Sip
       validate: () => null,
       preprocessRoute: () => ({ routedByUs: f.routedByUs, strictRouterFixed: false }),
       cancel: () => false,
-      relay: (_req, _st, targets) => void f.relayed.push([...targets]),
+      relay: (_req, _st, targets, opts) => {
+        f.relayed.push([...targets]);
+        f.relayOptions.push(opts ?? {});
+      },
       relayInDialog: () => void f.calls.push('proxy.relayInDialog'),
       forwardStrayResponse: () => {},
     },
@@ -77,15 +87,18 @@ function setup(): { router: Router; f: Fakes; send(req: SipRequest): Promise<Sip
     },
     presence: { subscribe: async (req) => createResponse(req, 200) },
     calls: { offline: async (c) => void f.calls.push(`calls.offline ${c.caller}->${c.callee}`) },
-    domains: { isLocalUri: (uri) => uri.includes(`@${DOMAIN}`) || uri === `sip:${DOMAIN}` },
+    domains: { isLocalUri: (uri) => uri.startsWith('tel:') || uri.includes(`@${DOMAIN}`) || uri === `sip:${DOMAIN}` },
     domain: DOMAIN,
     log: silentLogger(),
     replies: { retryAfterSeconds: 9 },
+    trunks: { legs: async () => ({ legs: [], skipped: [] }), carrierOf: () => null },
+    routes: [],
+    ...overrides,
   };
   const router = new Router(deps);
   const send = async (req: SipRequest): Promise<SipResponse | undefined> => {
     const st = {
-      source: { transport: 'udp', address: '192.0.2.1', port: 5060, connectionId: null },
+      source: { transport: 'udp', address: source.address, port: source.port, connectionId: null },
       respond: (res: SipResponse) => (f.responses.push(res), true),
     } as unknown as ServerTransaction;
     router.onRequest(req, st);
@@ -164,5 +177,115 @@ describe('routing/router (the routing script)', () => {
     const res = await send(request('REGISTER', `sip:${DOMAIN}`));
     assert.equal(res?.status, 500);
     assert.doesNotMatch(res?.reason ?? '', /oops/);
+  });
+});
+
+describe('routing/router: calls through trunks (dial plan, DIDs)', () => {
+  const profile = validateProfile({
+    listeners: [{ transport: 'udp', host: '127.0.0.1', port: 5060 }],
+    trunks: [
+      { name: 'main', host: '198.51.100.1', username: 'acct', password: 'pw', priority: 1, dids: [{ number: '+493012345', user: 'bob' }, { pattern: '\\+4930999(\\d+)', user: 'tv$1' }] },
+      { name: 'backup', host: '198.51.100.2', priority: 2, allow: ['203.0.113.0/24'], maxCalls: 1, codecs: ['PCMA'] },
+    ],
+    routes: [
+      { prefix: '110', trunks: ['backup'] },
+      { prefix: '0', trunks: ['backup', 'main'], e164: { countryCode: '49' } },
+    ],
+  }, 'test.json');
+  let trunks: Trunks;
+  beforeEach(() => {
+    trunks = new Trunks({
+      trunks: profile.trunks, clock: new FakeClock(0), log: silentLogger(), send: async () => null,
+      sentBy: () => ({ transport: 'udp', host: '127.0.0.1', port: 5060 }),
+    });
+  });
+  afterEach(() => trunks.close(0));
+
+  const deps = (): Partial<RouterDeps> => ({ trunks, routes: profile.routes });
+
+  it('sends a national number that is no local user out through the route\'s trunks, priority first, rewritten to E.164', async () => {
+    const { f, send } = setup(deps());
+    await send(request('INVITE', `sip:030-1234567@${DOMAIN}`));
+    assert.equal(f.relayed.length, 1);
+    assert.deepEqual(f.relayed[0]!.map((t) => [t.label, t.uri]), [['main', 'sip:+49301234567@198.51.100.1'], ['backup', 'sip:+49301234567@198.51.100.2']]);
+    const opts = f.relayOptions[0]!;
+    assert.deepEqual(opts.call, { userId: 'alice', otherUserId: '0301234567', dialled: '0301234567', sentNumber: '+49301234567' });
+    assert.ok(opts.serial !== undefined);
+    assert.equal(opts.serial({ status: 503 } as SipResponse), true);
+    assert.equal(opts.serial({ status: 408 } as SipResponse), true);
+    assert.equal(opts.serial({ status: 486 } as SipResponse), false);
+    assert.equal(opts.serial({ status: 404 } as SipResponse), false);
+    assert.equal(opts.serial({ status: 603 } as SipResponse), false);
+  });
+
+  it('a tel: URI is a number too (RFC 3966)', async () => {
+    const { f, send } = setup(deps());
+    await send(request('INVITE', 'tel:110'));
+    assert.deepEqual(f.relayed[0]!.map((t) => t.uri), ['sip:110@198.51.100.2']);
+  });
+
+  it('answers 404 No Route to a number no route takes, and a local user is still called locally', async () => {
+    const { f, send } = setup(deps());
+    const res = await send(request('INVITE', `sip:+12125550100@${DOMAIN}`));
+    assert.equal(res?.status, 404);
+    assert.match(res?.reason ?? '', /No Route/);
+    f.lookup['0301234567'] = { kind: 'found', bindings: [binding] };
+    await send(request('INVITE', `sip:0301234567@${DOMAIN}`));
+    assert.deepEqual(f.relayed.at(-1)!.map((t) => t.label), [undefined], 'a local user with that name wins over the dial plan');
+  });
+
+  it('answers 503 with Retry-After when every trunk of the route is full, and 488 when none takes the offer\'s codecs', async () => {
+    const { send } = setup(deps());
+    const full = setup(deps());
+    // take backup's one slot
+    const { legs } = await trunks.legs(['backup'], '110', { user: 'alice' }, { body: new Uint8Array() });
+    assert.equal(legs[0]!.acquire(), true);
+    const res = await full.send(request('INVITE', 'tel:110'));
+    assert.equal(res?.status, 503);
+    assert.equal(res?.header('retry-after'), '9');
+    legs[0]!.release();
+    const sdp = 'v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
+    const inv = request('INVITE', 'tel:110', { extra: ['Content-Type: application/sdp'] });
+    inv.body = new TextEncoder().encode(sdp);
+    assert.equal((await send(inv))?.status, 488);
+  });
+
+  it('a call from the carrier\'s address reaches the user its DID names, unauthenticated; an unknown DID gets 404', async () => {
+    let authenticated = 0;
+    const auth = { authenticate: async () => ((authenticated++), { userId: 'x' }), consumeCredentials: () => {} };
+    const { f, send } = setup({ ...deps(), auth }, { address: '198.51.100.1', port: 5060 });
+    f.lookup.bob = { kind: 'found', bindings: [binding] };
+    await send(request('INVITE', `sip:+493012345@${DOMAIN}`));
+    assert.deepEqual(f.relayed.at(-1)!.map((t) => t.uri), ['sip:bob@192.0.2.9:5060']);
+    assert.equal(authenticated, 0, 'no digest challenge for a carrier');
+    const res = await send(request('INVITE', `sip:+49309876@${DOMAIN}`));
+    assert.equal(res?.status, 404);
+  });
+
+  it('maps a DID pattern with $1, and the number in To when the carrier calls the Contact we registered (trunk-NAME)', async () => {
+    const { f, send } = setup(deps(), { address: '198.51.100.1', port: 5060 });
+    f.lookup.tv42 = { kind: 'offline' };
+    const inv = request('INVITE', 'sip:trunk-main@127.0.0.1:5060');
+    inv.setHeader('To', '<sip:+493099942@198.51.100.1>');
+    inv.setHeader('From', '<sip:+4930111@198.51.100.1>;tag=c1');
+    const res = await send(inv);
+    assert.equal(res?.status, 480);
+    assert.deepEqual(f.calls, ['calls.offline +4930111->tv42'], 'kept as a missed call, with the caller\'s number');
+  });
+
+  it('never sends a carrier\'s call out again (no toll fraud): from an allowed address, a number that is no local user gets 404', async () => {
+    const { f, send } = setup(deps(), { address: '203.0.113.7', port: 40123 });
+    const res = await send(request('INVITE', 'sip:0301234567@127.0.0.1'));
+    assert.equal(res?.status, 404);
+    assert.equal(f.relayed.length, 0);
+  });
+
+  it('treats a request from the carrier\'s address but another port as anyone\'s (a phone on the carrier\'s host): challenged', async () => {
+    let challenged = 0;
+    const auth = { authenticate: async (req: SipRequest) => ((challenged++), createResponse(req, 407)), consumeCredentials: () => {} };
+    const { f, send } = setup({ ...deps(), auth }, { address: '198.51.100.1', port: 40000 });
+    assert.equal((await send(request('INVITE', `sip:+493012345@${DOMAIN}`)))?.status, 407);
+    assert.equal(challenged, 1);
+    assert.equal(f.relayed.length, 0);
   });
 });
