@@ -407,6 +407,7 @@ export class Proxy {
     if (b.target.authorize === undefined || b.authRounds >= AUTH_ROUNDS || relay.cancelledByCaller || relay.finalSent) return false;
     const retry = new SipRequest(b.request.method, b.request.uri, b.request.headers.slice(), b.request.body);
     retry.version = b.request.version;
+    retry.removeFirstValue('via'); // the transaction layer's Via of the challenged branch; the new branch gets its own
     let ok = false;
     try {
       ok = b.target.authorize(retry, res);

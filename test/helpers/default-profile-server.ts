@@ -17,9 +17,16 @@ export function shippedDefaultProfile(): Record<string, unknown> {
  * Starts the server with the shipped default profile's auth, registrar, message and presence settings. Only where it
  * listens may be given (e.g. a 4-digit port for sipsak); the default is UDP and TCP on 127.0.0.1, port 0.
  */
-export async function startDefaultProfileServer(o: { listeners?: Array<Record<string, unknown>>; log?: Logger } = {}): Promise<TestServer> {
+export async function startDefaultProfileServer(o: {
+  listeners?: Array<Record<string, unknown>>; log?: Logger;
+  /** carriers and the dial plan (what an operator adds for trunks; auth stays the default's) */
+  trunks?: unknown[]; routes?: unknown[]; admin?: Record<string, unknown>;
+} = {}): Promise<TestServer> {
   const { auth, registrar, messages, presence } = shippedDefaultProfile();
   const realm = (auth as { realm?: string }).realm;
   if (realm !== undefined && realm !== 'tvphone') throw new Error(`the test helpers make HA1s for realm tvphone, the default profile says ${realm}`);
-  return startTestServer({ auth: 'digest', log: o.log, profile: { auth, registrar, messages, presence, ...(o.listeners ? { listeners: o.listeners } : {}) } });
+  return startTestServer({ auth: 'digest', log: o.log, profile: {
+    auth, registrar, messages, presence, ...(o.listeners ? { listeners: o.listeners } : {}),
+    ...(o.trunks ? { trunks: o.trunks } : {}), ...(o.routes ? { routes: o.routes } : {}), ...(o.admin ? { admin: o.admin } : {}),
+  } });
 }

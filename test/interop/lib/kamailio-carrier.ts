@@ -10,11 +10,16 @@ import { LOOPBACK } from './proc.ts';
 export const CARRIER_USER = 'acct';
 export const CARRIER_PASSWORD = 'secret';
 export const CARRIER_REALM = 'carrier.test';
+/** calls mode: the carrier's subscriber (a "PSTN" phone that registers as user pstn, no auth) and the numbers it serves */
+export const PSTN_NUMBER = '+49301234567';
+export const CARRIER_DID = '+4930555';
 
 export interface KamailioCarrier {
   port: number;
   /** the contacts Kamailio holds for CARRIER_USER (kamcmd ul.dump) */
   contacts(): { uri: string; expires: number }[];
+  /** the whole log (calls mode logs each INVITE it sees) */
+  fullLog(): string;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** stop, and remove the work folder */
@@ -22,7 +27,42 @@ export interface KamailioCarrier {
   log(): string;
 }
 
-function config(algorithm: 'MD5' | 'SHA-256', ctl: string): string {
+/**
+ * calls mode: INVITEs from the trunk's account need proxy digest (407, RFC 3261 §22.3) and go to the PSTN phone when
+ * they dial PSTN_NUMBER; an INVITE for CARRIER_DID goes to the Contact the account registered (tvphone's trunk-NAME).
+ * Record-Route keeps the carrier in the dialog, as carriers' SBCs do.
+ */
+const CALLS_ROUTE = `
+  if (has_totag()) {
+    if (loose_route() || is_method("ACK")) { t_relay(); exit; }
+    sl_send_reply("404", "Not here"); exit;
+  }
+  if (is_method("CANCEL")) { if (t_check_trans()) t_relay(); exit; }
+  if (is_method("REGISTER") && $fU == "pstn") { if (!save("location")) sl_reply_error(); exit; }
+  if (is_method("INVITE") && $rU == "${CARRIER_DID}") {
+    xlog("L_INFO", "carrier: INVITE to DID $rU from $fU\\n");
+    record_route();
+    $ru = "sip:${CARRIER_USER}@${CARRIER_REALM}";
+    if (!lookup("location")) { sl_send_reply("480", "Trunk not registered"); exit; }
+    t_relay(); exit;
+  }
+  if (is_method("INVITE")) {
+    if (!pv_proxy_authenticate("${CARRIER_REALM}", "${CARRIER_PASSWORD}", "0") || $au != "${CARRIER_USER}") {
+      xlog("L_INFO", "carrier: challenging INVITE $rU cseq $cs\\n");
+      proxy_challenge("${CARRIER_REALM}", "1");
+      exit;
+    }
+    consume_credentials();
+    xlog("L_INFO", "carrier: INVITE $rU authenticated as $au, From $fu, cseq $cs\\n");
+    if ($rU != "${PSTN_NUMBER}") { sl_send_reply("404", "No such number"); exit; }
+    record_route();
+    $rU = "pstn";
+    if (!lookup("location")) { sl_send_reply("480", "PSTN phone not registered"); exit; }
+    t_relay(); exit;
+  }
+`;
+
+function config(algorithm: 'MD5' | 'SHA-256', ctl: string, calls: boolean): string {
   return `#!KAMAILIO
 debug=2
 log_stderror=yes
@@ -42,7 +82,7 @@ loadmodule "auth.so"
 loadmodule "ctl.so"
 loadmodule "xlog.so"
 loadmodule "textops.so"
-modparam("ctl", "binrpc", "unix:${ctl}")
+${calls ? 'loadmodule "rr.so"\nloadmodule "siputils.so"\n' : ''}modparam("ctl", "binrpc", "unix:${ctl}")
 modparam("auth", "algorithm", "${algorithm}")
 modparam("usrloc", "db_mode", 0)
 modparam("registrar", "max_expires", 10)
@@ -50,7 +90,7 @@ modparam("registrar", "min_expires", 1)
 modparam("registrar", "default_expires", 10)
 request_route {
   if (is_method("OPTIONS")) { sl_send_reply("200", "OK"); exit; }
-  if (!is_method("REGISTER")) { sl_send_reply("403", "Only REGISTER here"); exit; }
+${calls ? CALLS_ROUTE : ''}  if (!is_method("REGISTER")) { sl_send_reply("403", "Only REGISTER here"); exit; }
   if (!pv_www_authenticate("${CARRIER_REALM}", "${CARRIER_PASSWORD}", "0") || $au != "${CARRIER_USER}") {
     www_challenge("${CARRIER_REALM}", "1");
     exit;
@@ -62,12 +102,12 @@ request_route {
 `;
 }
 
-export async function kamailioCarrier(o: { port: number; algorithm: 'MD5' | 'SHA-256' }): Promise<KamailioCarrier> {
+export async function kamailioCarrier(o: { port: number; algorithm: 'MD5' | 'SHA-256'; calls?: boolean }): Promise<KamailioCarrier> {
   const dir = mkdtempSync(join(tmpdir(), 'tvphone-carrier-'));
   const ctl = join(dir, 'ctl');
   const cfg = join(dir, 'kamailio.cfg');
   const logFile = join(dir, 'kamailio.log');
-  writeFileSync(cfg, config(o.algorithm, ctl));
+  writeFileSync(cfg, config(o.algorithm, ctl, o.calls === true));
   const args = ['-f', cfg, '-DD', '-E', '-m', '32', '-M', '8', '-l', `udp:${LOOPBACK}:${o.port}`, '-l', `tcp:${LOOPBACK}:${o.port}`];
   const check = spawnSync('kamailio', [...args, '-c'], { encoding: 'utf8', timeout: 15_000 });
   if (check.status !== 0) {
@@ -125,6 +165,13 @@ export async function kamailioCarrier(o: { port: number; algorithm: 'MD5' | 'SHA
     async close() {
       await handle.stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+    fullLog() {
+      try {
+        return readFileSync(logFile, 'utf8');
+      } catch {
+        return '';
+      }
     },
     log() {
       try {

@@ -176,6 +176,7 @@ describe('proxy: a 401/407 answered on the target\'s behalf (RFC 3261 §22.2; Ka
     assert.equal(second.header('proxy-authorization'), 'Digest username="acct", nonce="n1"');
     assert.equal(second.header('cseq'), '2 INVITE');
     assert.notEqual(second.topVia().branch, first.topVia().branch);
+    assert.deepEqual(second.headerValues('via').slice(1), first.headerValues('via').slice(1), 'one Via of ours, over the caller\'s');
     assert.equal(second.callId, first.callId);
     assert.equal(second.fromTag, first.fromTag);
     assert.deepEqual(statuses(h.toCaller()), []);
