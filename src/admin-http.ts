@@ -36,6 +36,8 @@ export interface AdminSources {
   storeUp: () => boolean;
   /** the carriers' registration and ping state (absent: no /trunks, no trunk metrics) */
   trunks?: { status(): TrunkStatusRow[] };
+  /** reads the profile again and applies it, as SIGHUP (POST /reload; absent: 404); throws on a bad profile */
+  reload?: () => unknown;
 }
 
 export interface AdminHttpOptions {
@@ -174,7 +176,7 @@ export async function startAdminHttp(o: AdminHttpOptions): Promise<AdminHttp> {
       res.setHeader('WWW-Authenticate', 'Bearer realm="tvphone"');
       return send(res, 401, { error: 'a bearer token is needed (admin.tokenEnv / admin.tokenFile)' });
     }
-    handle(req, res, o.sources, registry).catch((err: unknown) => {
+    handle(req, res, o.sources, registry, o.log ?? null).catch((err: unknown) => {
       o.log?.error({ err }, 'admin http');
       if (!res.headersSent) send(res, 500, { error: 'internal error' });
       else res.destroy();
@@ -214,7 +216,24 @@ export async function startAdminHttp(o: AdminHttpOptions): Promise<AdminHttp> {
   };
 }
 
-async function handle(req: http.IncomingMessage, res: http.ServerResponse, s: AdminSources, registry: Registry): Promise<void> {
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, s: AdminSources, registry: Registry, log: Logger | null): Promise<void> {
+  const path0 = (req.url ?? '/').split('?')[0];
+  if (path0 === '/reload') {
+    // `tvphone trunks reload`: the same as SIGHUP; a bad profile changes nothing and says why
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      return send(res, 405, { error: 'POST /reload' });
+    }
+    if (s.reload === undefined) return send(res, 404, { error: 'this server was not started from a profile file' });
+    try {
+      const result = s.reload();
+      log?.info({ result }, 'profile reloaded (POST /reload)');
+      return send(res, 200, result);
+    } catch (err) {
+      log?.error({ reason: (err as Error).message }, 'profile not reloaded: the running one stays');
+      return send(res, 422, { error: (err as Error).message });
+    }
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', ALLOW);
     return send(res, 405, { error: `method ${req.method} not allowed` });

@@ -39,12 +39,15 @@ export interface ServerOptions<T extends ServerTransport = NetworkTransport> {
   clock?: Clock;
   /** an in-memory transport (a FakeTransport: tests without sockets); default the profile's listeners, bound */
   transport?: T;
+  /** reads the profile again (its file and the trunk files): what `POST /reload` on the admin endpoint applies, as SIGHUP */
+  loadProfile?: () => Profile;
 }
 
 /** What SIGHUP may change in a running server (profile field paths); the rest needs a restart. */
 const RELOADABLE = [
   'name', 'registrar', 'domains', 'auth.algorithms', 'auth.algorithmsByUserAgent', 'auth.nonceTtlSeconds',
   'messages.quotaCount', 'messages.quotaBytes', 'messages.expirySeconds', 'messages.retentionSeconds', 'presence', 'retryAfterSeconds',
+  'trunks', 'routes',
 ];
 
 export interface TvphoneServer<T extends ServerTransport = NetworkTransport> {
@@ -61,7 +64,7 @@ export interface TvphoneServer<T extends ServerTransport = NetworkTransport> {
    * SIGHUP: applies what a running server can change (registrar limits, domains, the auth challenges and nonce
    * lifetime, message limits, presence policy, Retry-After) and names what needs a restart (listeners, store …).
    */
-  reload(next: Profile): { applied: string[]; needsRestart: string[] };
+  reload(next: Profile): { applied: string[]; needsRestart: string[]; trunks: { added: string[]; removed: string[]; changed: string[] } };
   /** stops listening, finishes nothing new, closes the store; idempotent */
   close(): Promise<void>;
 }
@@ -196,6 +199,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
       const changed = profileChanges(current, next);
       const applied = changed.filter((c) => RELOADABLE.some((p) => c === p || c.startsWith(`${p}.`)));
       const needsRestart = changed.filter((c) => !applied.includes(c));
+      let trunkChanges = { added: [] as string[], removed: [] as string[], changed: [] as string[] };
       if (applied.length > 0) {
         registrar.reconfigure(next.registrar);
         domains.reconfigure(next.domains);
@@ -206,9 +210,11 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
         });
         presence?.reconfigure({ maxExpires: next.presence.maxExpires, mayWatch: next.presence.policy === 'any' ? () => true : undefined });
         replies.retryAfterSeconds = next.retryAfterSeconds;
+        trunkChanges = trunks.reconfigure(next.trunks);
+        router?.reconfigure({ routes: next.routes });
       }
       current = next;
-      return { applied, needsRestart };
+      return { applied, needsRestart, trunks: trunkChanges };
     },
     close() {
       // reverse order of creation, each awaited
@@ -233,7 +239,10 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     try {
       admin = await startAdminHttp({
         host: profile.admin.host, port: profile.admin.port, token: profile.admin.token, log: log.child({ mod: 'admin-http' }),
-        sources: { transport, transactions, proxy, silo, store, storeUp: () => !storeDown, trunks },
+        sources: {
+          transport, transactions, proxy, silo, store, storeUp: () => !storeDown, trunks,
+          ...(opts.loadProfile ? { reload: () => server.reload((opts.loadProfile as () => Profile)()) } : {}),
+        },
       });
     } catch (err) {
       await server.close();

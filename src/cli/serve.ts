@@ -47,7 +47,7 @@ export function registerServeCommand(program: Command): void {
       process.on('SIGINT', onInt).on('SIGTERM', onTerm).on('SIGHUP', onHup);
       let server: Awaited<ReturnType<typeof startServer>>;
       try {
-        server = await startServer({ profile, log, dbUrl: resolveDatabaseUrl(opts.db, profile.store.url) });
+        server = await startServer({ profile, log, dbUrl: resolveDatabaseUrl(opts.db, profile.store.url), loadProfile: () => loadServeProfile(opts) });
       } catch (err) {
         process.off('SIGINT', onInt).off('SIGTERM', onTerm).off('SIGHUP', onHup);
         throw err;

@@ -58,9 +58,16 @@ export interface RouterDeps {
 
 export class Router implements TransactionUser {
   readonly #d: RouterDeps;
+  #routes: readonly RouteConfig[];
 
   constructor(deps: RouterDeps) {
     this.#d = deps;
+    this.#routes = deps.routes;
+  }
+
+  /** A reload's new dial plan (SIGHUP); calls already routed keep theirs. */
+  reconfigure(o: { routes: readonly RouteConfig[] }): void {
+    this.#routes = o.routes;
   }
 
   onRequest(req: SipRequest, st: ServerTransaction): void {
@@ -153,7 +160,7 @@ export class Router implements TransactionUser {
   async #toNumber(req: SipRequest, st: ServerTransaction, user: string, caller: string): Promise<void> {
     const dialled = asNumber(user);
     if (dialled === null) throw new SipError('user-not-found');
-    const choice = chooseRoute(this.#d.routes, dialled);
+    const choice = chooseRoute(this.#routes, dialled);
     if (choice === null) throw new SipError('no-route', { detail: dialled });
     const display = fromDisplay(req);
     const { legs, skipped } = await this.#d.trunks.legs(choice.route.trunks, choice.number, display === null ? { user: caller } : { user: caller, display },
@@ -198,7 +205,7 @@ export class Router implements TransactionUser {
     const { registrar, proxy, silo, calls } = this.#d;
     const found = await registrar.lookup(user);
     if (found.kind === 'no-such-user') {
-      if (dialOut && caller !== null && req.method === 'INVITE' && this.#d.routes.length > 0) return this.#toNumber(req, st, user, caller);
+      if (dialOut && caller !== null && req.method === 'INVITE' && this.#routes.length > 0) return this.#toNumber(req, st, user, caller);
       throw new SipError('user-not-found');
     }
     if (found.kind === 'offline') {

@@ -68,41 +68,93 @@ async function dnsResolve(host: string): Promise<string | null> {
 }
 
 export class Trunks {
-  readonly #entries: Entry[];
+  #entries: Entry[];
+  readonly #o: TrunksOptions;
   readonly #log: Logger;
   readonly #random: () => number;
+  #started = false;
   #closing: Promise<void> | null = null;
+  /** de-registrations of trunks removed or changed by a reload, still running */
+  readonly #retiring = new Set<Promise<void>>();
 
   constructor(o: TrunksOptions) {
+    this.#o = o;
     this.#log = o.log;
     this.#random = o.random ?? Math.random;
+    this.#entries = o.trunks.map((trunk) => this.#entry(trunk));
+  }
+
+  #entry(trunk: TrunkConfig): Entry {
+    const o = this.#o;
     const resolve = o.resolve ?? dnsResolve;
-    this.#entries = o.trunks.map((trunk) => {
-      const next = trunk.outboundProxy ?? { host: trunk.host, port: trunk.port };
-      const calls = new TrunkCalls(trunk);
-      const target = async (): Promise<Target | null> => {
-        const address = isIP(next.host) !== 0 ? next.host : await resolve(next.host);
-        if (address !== null) calls.resolved(address);
-        return address === null ? null : { transport: trunk.transport, address, port: next.port };
-      };
-      // sip:trunk-NAME@OUR-ADDRESS:PORT: a request the carrier sends to this Contact names its trunk
-      const contact = (t: Target): string => {
-        const sb = o.sentBy(t);
-        return `sip:trunk-${trunk.name}@${sb.host}:${sb.port}${trunk.transport === 'udp' ? '' : `;transport=${trunk.transport}`}`;
-      };
-      const log = o.log;
-      return {
-        trunk,
-        registration: new TrunkRegistration(trunk, { clock: o.clock, log, send: o.send, target, contact }),
-        ping: new OptionsPing(trunk, { clock: o.clock, log, send: o.send, target, contact }),
-        calls,
-        target,
-      };
-    });
+    const next = trunk.outboundProxy ?? { host: trunk.host, port: trunk.port };
+    const calls = new TrunkCalls(trunk);
+    const target = async (): Promise<Target | null> => {
+      const address = isIP(next.host) !== 0 ? next.host : await resolve(next.host);
+      if (address !== null) calls.resolved(address);
+      return address === null ? null : { transport: trunk.transport, address, port: next.port };
+    };
+    // sip:trunk-NAME@OUR-ADDRESS:PORT: a request the carrier sends to this Contact names its trunk
+    const contact = (t: Target): string => {
+      const sb = o.sentBy(t);
+      return `sip:trunk-${trunk.name}@${sb.host}:${sb.port}${trunk.transport === 'udp' ? '' : `;transport=${trunk.transport}`}`;
+    };
+    const log = o.log;
+    return {
+      trunk,
+      registration: new TrunkRegistration(trunk, { clock: o.clock, log, send: o.send, target, contact }),
+      ping: new OptionsPing(trunk, { clock: o.clock, log, send: o.send, target, contact }),
+      calls,
+      target,
+    };
+  }
+
+  /**
+   * A reload (SIGHUP, `tvphone trunks reload`): trunks added are started, removed ones de-registered, changed ones
+   * replaced (de-registered, then registered with the new settings). Calls in progress keep their legs: an old trunk's
+   * slot is given back to the old object. Unchanged trunks are left alone.
+   */
+  reconfigure(next: readonly TrunkConfig[]): { added: string[]; removed: string[]; changed: string[] } {
+    const key = (t: TrunkConfig): string => JSON.stringify({ ...t, file: undefined, ca: t.ca?.toString('base64') });
+    const out = { added: [] as string[], removed: [] as string[], changed: [] as string[] };
+    const before = new Map(this.#entries.map((e) => [e.trunk.name, e]));
+    const entries: Entry[] = [];
+    for (const t of next) {
+      const old = before.get(t.name);
+      before.delete(t.name);
+      if (old !== undefined && key(old.trunk) === key(t)) {
+        entries.push(old);
+        continue;
+      }
+      if (old !== undefined) {
+        out.changed.push(t.name);
+        this.#retire(old);
+      } else out.added.push(t.name);
+      const e = this.#entry(t);
+      entries.push(e);
+      if (this.#started) {
+        e.registration.start();
+        e.ping.start();
+      }
+    }
+    for (const [name, old] of before) {
+      out.removed.push(name);
+      this.#retire(old);
+    }
+    this.#entries = entries;
+    if (out.added.length + out.removed.length + out.changed.length > 0) this.#log.info(out, 'trunks reloaded');
+    return out;
+  }
+
+  #retire(e: Entry): void {
+    e.ping.close();
+    const p = e.registration.close(4_000).finally(() => this.#retiring.delete(p));
+    this.#retiring.add(p);
   }
 
   /** Registers the trunks that register and starts the pings. */
   start(): void {
+    this.#started = true;
     for (const e of this.#entries) {
       e.registration.start();
       e.ping.start();
@@ -194,7 +246,7 @@ export class Trunks {
   close(ms = 4_000): Promise<void> {
     this.#closing ??= (async () => {
       for (const e of this.#entries) e.ping.close();
-      await Promise.all(this.#entries.map((e) => e.registration.close(ms)));
+      await Promise.all([...this.#entries.map((e) => e.registration.close(ms)), ...this.#retiring]);
     })();
     return this.#closing;
   }

@@ -8,6 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { until } from '../../helpers/until.ts';
+import { execFile } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { freePort } from '../../../bench/lib/proc.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/tvphone', import.meta.url));
 
@@ -97,5 +101,52 @@ describe('tvphone serve: SIGHUP reloads the profile', function () {
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     await until(() => /tvphone serving/.test(out) || child!.exitCode !== null, 15000, 'serving or exit');
     assert.match(out, /"auth":"none".*"msg":"tvphone serving"/, out);
+  });
+
+  it('tvphone trunks reload: adds, changes and removes trunks from trunks/*.json without a restart; a bad file changes nothing (one line, exit 1)', async () => {
+    const file = join(dir, 'p.json');
+    const adminPort = await freePort();
+    writeFileSync(file, JSON.stringify({
+      listeners: [{ transport: 'udp', host: '127.0.0.1', port: 0 }], auth: { mode: 'none' }, store: { url: `sqlite:${join(dir, 'db.sqlite')}` },
+      admin: { listen: `127.0.0.1:${adminPort}` },
+    }));
+    mkdirSync(join(dir, 'trunks'));
+    const trunk = (name: string, extra: Record<string, unknown> = {}) => writeFileSync(join(dir, 'trunks', `${name}.json`),
+      JSON.stringify({ name, host: '127.0.0.1', port: 5999, register: false, ...extra }));
+    trunk('a');
+    child = spawn(process.execPath, [BIN, 'serve', '--profile', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await until(() => /tvphone serving/.test(out), 15000, 'serving');
+    const cli = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
+      try {
+        const r = await promisify(execFile)(process.execPath, [BIN, 'trunks', ...args, '--admin', `127.0.0.1:${adminPort}`], { encoding: 'utf8', timeout: 20_000 });
+        return { code: 0, stdout: r.stdout, stderr: r.stderr };
+      } catch (err) {
+        const e = err as { code: number; stdout: string; stderr: string };
+        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+      }
+    };
+    const names = async () => (JSON.parse((await cli('status', '--json')).stdout) as { name: string; maxCalls: number }[]).map((r) => `${r.name}:${r.maxCalls}`);
+    assert.deepEqual(await names(), ['a:0']);
+
+    trunk('b');
+    trunk('a', { maxCalls: 5 });
+    const r1 = await cli('reload');
+    assert.equal(r1.code, 0, r1.stderr);
+    assert.match(r1.stdout, /trunks added: b; removed: none; changed: a/);
+    assert.deepEqual(await names(), ['a:5', 'b:0']);
+
+    writeFileSync(join(dir, 'trunks', 'b.json'), '{ "name": "b", "host": "127.0.0.1", "transport": "sctp" }');
+    const r2 = await cli('reload');
+    assert.equal(r2.code, 1);
+    assert.equal(r2.stderr.trim().split('\n').length, 1, r2.stderr);
+    assert.match(r2.stderr, /b\.json.*transport/);
+    assert.deepEqual(await names(), ['a:5', 'b:0'], 'the running trunks stay');
+
+    rmSync(join(dir, 'trunks', 'b.json'));
+    const r3 = await cli('reload');
+    assert.match(r3.stdout, /removed: b/);
+    assert.deepEqual(await names(), ['a:5']);
   });
 });
