@@ -497,7 +497,7 @@ export class Proxy {
       b.acquired = false; // released at the dialog's BYE or expiry
       this.dialogs.add(key, {
         recordId: first ? relay.recordId : null, callerTag, caller: relay.st.target, callee: b.destination,
-        cseqDelta: delta, release, label: b.target.label,
+        cseqDelta: delta, release, label: b.target.label, authorize: b.target.authorize?.bind(b.target),
       }, now);
     } else this.releaseBranch(b);
   }
@@ -682,6 +682,16 @@ export class Proxy {
     const target: ProxyTarget = { uri: req.uri };
     if (destination !== null) target.destination = destination;
     if (delta !== 0) target.prepare = (copy) => shiftCSeq(copy, delta);
+    const info = dialog?.info;
+    if (info !== undefined && dialog?.toCallee === true && info.authorize !== undefined) {
+      const authorize = info.authorize;
+      // RFC 3261 §22.2 for a BYE or re-INVITE the carrier challenges; the caller's later requests move on one more
+      target.authorize = (retry, challenge) => {
+        const ok = authorize(retry, challenge);
+        if (ok) info.cseqDelta++;
+        return ok;
+      };
+    }
     this.relay(req, st, [target], { recordRoute: false });
   }
 
@@ -756,6 +766,8 @@ interface DialogInfo {
   /** gives the target's slot back at BYE (a trunk's call count) */
   release: (() => void) | undefined;
   label: string | undefined;
+  /** the callee side's target answers its challenges to in-dialog requests too (a trunk's credentials) */
+  authorize: ProxyTarget['authorize'];
 }
 
 /** `res` as the caller's side must see it: with the CSeq of the request it sent when the branch's copy had another. */

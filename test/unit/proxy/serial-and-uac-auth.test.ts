@@ -216,4 +216,23 @@ describe('proxy: a 401/407 answered on the target\'s behalf (RFC 3261 §22.2; Ka
     assert.equal(rounds, 2);
     assert.equal(slot.released, 1);
   });
+
+  it('answers the carrier\'s challenge to an in-dialog BYE too, and the caller\'s CSeq comes back to it', () => {
+    const { second } = call();
+    h.answer(second, 200, T1, 'c2');
+    fromCaller(h, [
+      `BYE sip:+4930123456@${T1} SIP/2.0`, `Via: SIP/2.0/UDP ${CALLER.address}:5060;branch=z9hG4bKbye7;rport`,
+      'From: "Alice" <sip:alice@example.com>;tag=alicetag', 'To: <sip:bob@example.com>;tag=c2',
+      'Route: <sip:127.0.0.1:5060;transport=udp;lr>', 'Max-Forwards: 70', 'Call-ID: call-1@192.0.2.1', 'CSeq: 2 BYE',
+      'Content-Length: 0', '', ''].join('\r\n'));
+    const bye = only(h.sentTo(T1, 'BYE'));
+    assert.equal(bye.header('cseq'), '3 BYE');
+    h.answer(bye, 407, T1, 'c2', [['Proxy-Authenticate', 'Digest realm="carrier", nonce="n1"']]);
+    const byes = h.sentTo(T1, 'BYE');
+    assert.equal(byes.length, 2);
+    assert.equal(byes[1]!.header('cseq'), '4 BYE');
+    assert.ok(byes[1]!.header('proxy-authorization'));
+    h.answer(byes[1]!, 200, T1, 'c2');
+    assert.equal(h.toCaller().at(-1)?.header('cseq'), '2 BYE');
+  });
 });
