@@ -7,6 +7,9 @@
 //   msg      MESSAGE to an offline user -> 202. Reference: Kamailio msilo into SQLite (1 worker).
 //   deliver  10,000 stored MESSAGEs for one offline user; a sipp UAS registers as that user; time until all
 //            are 2xx'd. tvphone (reference row: Kamailio msilo m_dump).
+//   trunk    the call part's calls dialled as national numbers (0…) from local users, out through a trunk (IP peer,
+//            route prefix 0 → E.164) to a sipp carrier UAS. Reference: Kamailio tm relaying every INVITE to that UAS;
+//            and, as the second ratio, tvphone's own local call part of the same run (target CPU/call ≤ 1.2×).
 //   PostgreSQL: the reg and msg parts run on tvphone with --db postgres://... too when TVPHONE_TEST_PG_URL or
 //   BENCH_PG_URL is set; SQL Server likewise with --db mssql://... when BENCH_MSSQL_URL or MSSQL_URL is set.
 // For each part and server: a bounded step-up sweep (rate doubles, then bisects) finds the highest sustainable
@@ -35,7 +38,7 @@ const PAUSE_MS = Number(env['PAUSE_MS'] ?? (QUICK ? 200 : 1000));
 const CALLEES = QUICK ? 200 : 1000;
 const PG_URL = env['BENCH_PG_URL'] ?? env['TVPHONE_TEST_PG_URL'];
 const MSSQL_URL = env['BENCH_MSSQL_URL'] ?? env['MSSQL_URL'];
-const ONLY = new Set((env['BENCH_ONLY'] ?? 'reg,call,msg,deliver').split(',').map((s) => s.trim()).filter(Boolean));
+const ONLY = new Set((env['BENCH_ONLY'] ?? 'reg,call,msg,deliver,trunk').split(',').map((s) => s.trim()).filter(Boolean));
 const MAX_FAIL_PCT = 0.5;
 const MIN_ACHIEVED = 0.95;
 const MAX_P99_MS = 200;
@@ -48,8 +51,9 @@ const work = mkdtempSync(join(tmpdir(), 'tvphone-bench-'));
 let runNo = 0;
 const notes: string[] = [];
 
-type Part = 'reg' | 'call' | 'msg' | 'deliver';
-interface ServerSpec { name: string; role: 'tvphone' | 'reference'; start: () => Promise<ServerHandle> }
+type Part = 'reg' | 'call' | 'msg' | 'deliver' | 'trunk';
+/** `trunkPort`: the trunk part's carrier UAS, started before the server that sends to it */
+interface ServerSpec { name: string; role: 'tvphone' | 'reference'; start: (o?: { trunkPort?: number }) => Promise<ServerHandle> }
 interface SweepResult {
   part: Part; server: string; role: 'tvphone' | 'reference';
   max_rate: number | null; cpu_us_per_op: number | null; best?: Omit<SippResult, 'rtdTimes'>; steps: number; note?: string;
@@ -76,8 +80,10 @@ async function step(part: Part, srv: ServerHandle, rate: number, ctx: { callees?
     const rows = Array.from({ length: count }, (_, i) => ctx.recipients![(i + runNo * 7919) % ctx.recipients!.length]!);
     return runSipp({ ...base, scenario: SIPP_DIR + 'msg.xml', rows });
   }
-  // call: cycle through the registered callees; RTD1 = INVITE -> 200
-  const rows = Array.from({ length: count }, (_, i) => ctx.callees![i % ctx.callees!.length]!);
+  // call: cycle through the registered callees; trunk: national numbers; RTD1 = INVITE -> 200
+  const rows = part === 'trunk'
+    ? Array.from({ length: count }, (_, i) => `030${String(i % 100000).padStart(7, '0')}`)
+    : Array.from({ length: count }, (_, i) => ctx.callees![i % ctx.callees!.length]!);
   return runSipp({ ...base, scenario: SIPP_DIR + 'uac-call.xml', rows, extra: ['-d', String(PAUSE_MS)], callMs: PAUSE_MS + 2000 });
 }
 
@@ -90,15 +96,17 @@ async function sweep(part: Part, spec: ServerSpec, start: number, max: number): 
     return res;
   }
   let srv: ServerHandle;
+  let uas: Awaited<ReturnType<typeof startSippUas>> | null = null;
   try {
-    srv = await spec.start();
+    if (part === 'trunk') uas = await startSippUas({ name: `carrier-${++runNo}`, scenario: SIPP_DIR + 'uas.xml', workDir: work, timeoutS: Math.max(60, MAX_S + 60) });
+    srv = await spec.start(uas ? { trunkPort: uas.port } : {});
   } catch (e) {
+    if (uas) await uas.stop();
     res.note = `server did not start: ${(e as Error).message.split('\n')[0]}`;
     log(`${part} ${spec.name}: ${res.note}`);
     return res;
   }
   const ctx: { callees?: string[]; recipients?: string[]; uasPort?: number } = {};
-  let uas: Awaited<ReturnType<typeof startSippUas>> | null = null;
   try {
     if (part === 'msg') {
       ctx.recipients = users(`b${process.pid}n${++runNo}o`, RECIPIENTS);
@@ -254,7 +262,7 @@ async function main(): Promise<number> {
     ({ name, role, start: async () => startKamailio(o) });
   const subject = (name: string, o: KamailioOptions): ServerSpec | null =>
     selfTest ? kam(`${name} (self-test)`, o, 'tvphone') : null;
-  const tvSqlite: ServerSpec = { name: 'tvphone sqlite', role: 'tvphone', start: () => startTvphone('sqlite') };
+  const tvSqlite: ServerSpec = { name: 'tvphone sqlite', role: 'tvphone', start: (o) => startTvphone('sqlite', o) };
   const tvPg: ServerSpec | null = PG_URL ? { name: 'tvphone postgres', role: 'tvphone', start: () => startTvphone({ url: PG_URL }) } : null;
   const tvMssql: ServerSpec | null = MSSQL_URL ? { name: 'tvphone mssql', role: 'tvphone', start: () => startTvphone({ url: MSSQL_URL }) } : null;
   const haveKam = kamailioAvailable();
@@ -275,6 +283,11 @@ async function main(): Promise<number> {
   if (ONLY.has('call')) {
     plan.push(['call', haveKam ? kam('kamailio tm usrloc memory', { children: 2 }) : null, QUICK ? 100 : 100, QUICK ? 400 : 6400]);
     plan.push(['call', haveTvphone ? tvSqlite : subject('kamailio tm', { children: 2 }), QUICK ? 100 : 50, QUICK ? 400 : 6400]);
+  }
+  if (ONLY.has('trunk')) {
+    plan.push(['trunk', haveKam ? { name: 'kamailio tm relay to the carrier', role: 'reference', start: (o) => startKamailio({ children: 2, relayToPort: o?.trunkPort }) } : null,
+      QUICK ? 100 : 100, QUICK ? 400 : 6400]);
+    plan.push(['trunk', haveTvphone ? tvSqlite : null, QUICK ? 100 : 50, QUICK ? 400 : 6400]);
   }
   if (ONLY.has('msg')) {
     plan.push(['msg', haveKam ? kam('kamailio msilo sqlite', { msilo: true, children: 1 }) : null, QUICK ? 100 : 50, QUICK ? 400 : 6400]);
@@ -306,7 +319,7 @@ async function main(): Promise<number> {
   // ratios: tvphone (or self-test subject) over the reference of the same part
   const rows: string[][] = [];
   const head = ['part', 'server', 'max rate/s', 'CPU us/op', 'rate ratio', 'CPU ratio', 'note'];
-  for (const part of ['reg', 'call', 'msg'] as const) {
+  for (const part of ['reg', 'call', 'msg', 'trunk'] as const) {
     const refs = results.filter((r) => r.part === part && r.role === 'reference');
     for (const r of results.filter((x) => x.part === part)) {
       if (r.role === 'reference') {
@@ -322,6 +335,14 @@ async function main(): Promise<number> {
       }
       if (refs.length === 0) rows.push([part, r.server, fmt(r.max_rate), fmt(r.cpu_us_per_op, 1), '-', '-', r.note ?? '']);
     }
+  }
+  // the trunk part's second ratio: CPU per call out through a trunk over tvphone's own local call (target ≤ 1.2)
+  const localCall = results.find((r) => r.part === 'call' && r.role === 'tvphone');
+  for (const t of results.filter((r) => r.part === 'trunk' && r.role === 'tvphone')) {
+    if (!localCall) continue;
+    const cr = ratio(t.cpu_us_per_op, localCall.cpu_us_per_op);
+    emit({ ratio: `trunk: ${t.server} / ${localCall.server} local call`, part: 'trunk', rate_ratio: ratio(t.max_rate, localCall.max_rate), cpu_per_op_ratio: cr });
+    rows.push(['trunk', '', '', '', `${fmt(ratio(t.max_rate, localCall.max_rate), 2)} vs its local call`, fmt(cr, 2), 'target CPU ratio <= 1.2']);
   }
   const dref = deliveries.find((d) => d.role === 'reference');
   for (const d of deliveries) {

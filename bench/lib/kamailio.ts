@@ -10,6 +10,8 @@ import { freePort, waitSipReady, sleep, live, LOOPBACK } from './proc.ts';
 const HERE = new URL('../kamailio/', import.meta.url).pathname;
 
 export interface KamailioOptions {
+  /** every initial INVITE relayed to this loopback port (the trunk part's carrier), as a proxy in front of a trunk */
+  relayToPort?: number;
   /** usrloc db_mode=1: every REGISTER written through to SQLite before the 200 */
   db?: boolean;
   /** MESSAGE to a user without contact -> msilo m_store into SQLite, 202; m_dump on REGISTER */
@@ -70,6 +72,7 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<ServerH
     '-A', `CTL_SOCKET="unix:${join(dir, 'kamailio_ctl')}"`,
   ];
   if (opts.db) args.push('-A', 'WITH_DB');
+  if (opts.relayToPort !== undefined) args.push('-A', `RELAY_TO="sip:${LOOPBACK}:${opts.relayToPort}"`);
   if (opts.msilo) args.push('-A', 'WITH_MSILO');
   if (opts.authUsers) args.push('-A', 'WITH_AUTH');
   if (opts.wal) args.push('-A', `DBJOURNAL="${dbPath}=WAL;"`);

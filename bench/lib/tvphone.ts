@@ -15,13 +15,20 @@ export function tvphoneServeAvailable(): boolean {
 }
 
 /** Store: 'sqlite' (a fresh file in a temp dir) or a postgres:// URL. */
-export async function startTvphone(store: 'sqlite' | { url: string }): Promise<ServerHandle> {
+/** `trunkPort`: a carrier (sipp UAS) on loopback: calls to 0… go out to it through a trunk (IP peer, E.164) */
+export async function startTvphone(store: 'sqlite' | { url: string }, o: { trunkPort?: number } = {}): Promise<ServerHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'tvphone-bench-srv-'));
   const port = await freePort();
   const db = store === 'sqlite' ? `sqlite:${join(dir, 'tvphone.db')}` : store.url;
   // the backlog part keeps 10,000 messages for one user: lift the per-user quota of the default profile
   const profile = join(dir, 'bench-profile.json');
-  writeFileSync(profile, JSON.stringify({ messages: { quotaCount: 1_000_000, quotaBytes: 2 ** 40 } }));
+  writeFileSync(profile, JSON.stringify({
+    messages: { quotaCount: 1_000_000, quotaBytes: 2 ** 40 },
+    ...(o.trunkPort === undefined ? {} : {
+      trunks: [{ name: 'carrier', host: LOOPBACK, port: o.trunkPort, register: false }],
+      routes: [{ prefix: '0', trunks: ['carrier'], e164: { countryCode: '49' } }],
+    }),
+  }));
   const args = [BIN, 'serve', '--profile', profile, '--auth', 'none', '--listen', `udp:${LOOPBACK}:${port}`, '--db', db, '--domain', LOOPBACK];
   const logFd = openSync(join(dir, 'tvphone.log'), 'a');
   const child = spawn(process.execPath, args, {
