@@ -62,11 +62,11 @@ const CALLS_ROUTE = `
   }
 `;
 
-function config(algorithm: 'MD5' | 'SHA-256', ctl: string, calls: boolean): string {
+function config(algorithm: 'MD5' | 'SHA-256', ctl: string, calls: boolean, o: { anyAccount: boolean; maxExpires: number; children: number }): string {
   return `#!KAMAILIO
 debug=2
 log_stderror=yes
-children=1
+children=${o.children}
 tcp_children=1
 rev_dns=no
 auto_aliases=no
@@ -85,13 +85,13 @@ loadmodule "textops.so"
 ${calls ? 'loadmodule "rr.so"\nloadmodule "siputils.so"\n' : ''}modparam("ctl", "binrpc", "unix:${ctl}")
 modparam("auth", "algorithm", "${algorithm}")
 modparam("usrloc", "db_mode", 0)
-modparam("registrar", "max_expires", 10)
+modparam("registrar", "max_expires", ${o.maxExpires})
 modparam("registrar", "min_expires", 1)
 modparam("registrar", "default_expires", 10)
 request_route {
   if (is_method("OPTIONS")) { sl_send_reply("200", "OK"); exit; }
 ${calls ? CALLS_ROUTE : ''}  if (!is_method("REGISTER")) { sl_send_reply("403", "Only REGISTER here"); exit; }
-  if (!pv_www_authenticate("${CARRIER_REALM}", "${CARRIER_PASSWORD}", "0") || $au != "${CARRIER_USER}") {
+  if (!pv_www_authenticate("${CARRIER_REALM}", "${CARRIER_PASSWORD}", "0") || ${o.anyAccount ? '$au != $tU' : `$au != "${CARRIER_USER}"`}) {
     www_challenge("${CARRIER_REALM}", "1");
     exit;
   }
@@ -102,12 +102,19 @@ ${calls ? CALLS_ROUTE : ''}  if (!is_method("REGISTER")) { sl_send_reply("403", 
 `;
 }
 
-export async function kamailioCarrier(o: { port: number; algorithm: 'MD5' | 'SHA-256'; calls?: boolean }): Promise<KamailioCarrier> {
+/**
+ * `anyAccount`: every account (user = digest username) with CARRIER_PASSWORD may register (the 500-trunk bench);
+ * `maxExpires` (default 10) caps what it grants
+ */
+export async function kamailioCarrier(o: {
+  port: number; algorithm: 'MD5' | 'SHA-256'; calls?: boolean; anyAccount?: boolean; maxExpires?: number; children?: number; quiet?: boolean;
+}): Promise<KamailioCarrier> {
   const dir = mkdtempSync(join(tmpdir(), 'tvphone-carrier-'));
   const ctl = join(dir, 'ctl');
   const cfg = join(dir, 'kamailio.cfg');
   const logFile = join(dir, 'kamailio.log');
-  writeFileSync(cfg, config(o.algorithm, ctl, o.calls === true));
+  writeFileSync(cfg, config(o.algorithm, ctl, o.calls === true, { anyAccount: o.anyAccount === true, maxExpires: o.maxExpires ?? 10, children: o.children ?? 1 })
+    .replace(o.quiet ? /\n  xlog\("L_INFO", "carrier: REGISTER[^\n]*/ : /(?!)/, ''));
   const args = ['-f', cfg, '-DD', '-E', '-m', '32', '-M', '8', '-l', `udp:${LOOPBACK}:${o.port}`, '-l', `tcp:${LOOPBACK}:${o.port}`];
   const check = spawnSync('kamailio', [...args, '-c'], { encoding: 'utf8', timeout: 15_000 });
   if (check.status !== 0) {
