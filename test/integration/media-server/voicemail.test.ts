@@ -131,6 +131,34 @@ describe('voice messages: the media server answers a call to an offline TV (inte
     assert.equal(srv.server.voicemail?.media.activeCalls, 0);
   });
 
+  it('answers 503 beyond voicemail.maxCalls and 486 when the callee\'s message quota is full, each call kept as missed', async () => {
+    await srv.close();
+    srv = await startDefaultProfileServer({ voicemail: { enabled: true, maxCalls: 1, maxSeconds: 4 } });
+    for (const [u, p] of [['1001', 'pw1'], ['1002', 'pw2'], ['1003', 'pw1'], ['1004', 'pw1']]) await srv.addUser(u, p);
+    const a = agent('1001');
+    const c = agent('1003', { password: 'pw1' });
+    await a.start();
+    await c.start();
+    const answered = waitFor(a, 'call-answered');
+    await a.dial('1002');
+    await answered;
+    const refused = waitFor(c, 'call-ended');
+    await c.dial('1002');
+    assert.equal((await refused).status, 503);
+    await a.hangup();
+    await until(async () => (await srv.server.store.listCalls({ missedBy: '1002' })).some((x) => x.status === 503), 3000, 'the 503 call kept as missed');
+    // 1004's quota (the shipped messages.quotaCount, 1000) full of text messages
+    const quota = srv.server.store;
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => quota.storeMessage({
+      toUser: '1004', fromUri: 'sip:x@y', fromHeader: '<sip:x@y>', toUri: 'sip:1004@y', contentType: 'text/plain', body: Uint8Array.of(i & 0xff),
+      receivedAt: Date.now(), expiresAt: Date.now() + 600_000,
+    })));
+    const busy = waitFor(c, 'call-ended');
+    await c.dial('1004');
+    assert.equal((await busy).status, 486);
+    await until(async () => (await srv.server.store.listCalls({ missedBy: '1004' })).length === 1, 3000, 'the refused call kept as missed');
+  });
+
   it('keeps what was recorded when the server closes in the middle of a message', async () => {
     const a = agent('1001');
     await a.start();
