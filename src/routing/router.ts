@@ -176,7 +176,7 @@ export class Router implements TransactionUser {
     return proxy.relay(req, st, targets, {});
   }
 
-  /** The media server answers the call; user_call says voicemail, or offline (missed) when no message was kept. */
+  /** The media server answers the call; user_call says voicemail once the message is kept, else offline (missed). */
   async #takeMessage(req: SipRequest, st: ServerTransaction, parties: CallParties): Promise<void> {
     const { calls, voicemail, log } = this.#d;
     const id = await calls.voicemail(parties);

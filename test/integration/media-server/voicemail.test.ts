@@ -129,7 +129,7 @@ describe('voice messages: the media server answers a call to an offline TV (inte
     const { callId } = await answered;
     await sleep(500);
     await a.hangup();
-    await until(async () => (await srv.server.store.listCalls({ userId: '1001' })).some((c) => c.callId === callId && c.outcome === 'offline'), 5000, 'missed call');
+    await until(async () => (await srv.server.store.listCalls({ userId: '1001' })).some((c) => c.callId === callId && c.outcome === 'offline' && c.endedAt !== null), 5000, 'the call ended, missed');
     assert.equal((await srv.server.store.listVoicemails({ toUser: '1002' })).length, 1);
     assert.equal(srv.server.voicemail?.media.activeCalls, 0);
   });
