@@ -5,13 +5,16 @@ import { profileChanges, readListenerTls, type Profile } from './config/profile.
 import type { Logger } from './log/logger.ts';
 import { TvphoneError } from './errors.ts';
 import { openStore, redactUrl } from './store/open.ts';
-import type { Store, BindingChange, Subscription } from './store/store.ts';
+import type { Store, Binding, BindingChange, Subscription } from './store/store.ts';
 import { NetworkTransport } from './transport/network-transport.ts';
 import type { Flow, ListenerInfo, ListenerConfig as TransportListener, Transport } from './transport/transport.ts';
 import { TransactionLayer } from './transaction/transaction-layer.ts';
 import { Registrar, Authenticator } from './registrar/index.ts';
 import { Proxy } from './proxy/proxy.ts';
-import { Silo } from './offline/silo.ts';
+import { Silo, buildDeliveryRequest } from './offline/silo.ts';
+import { MediaServer, VOICE_MESSAGE_TYPE } from './media-server/media-server.ts';
+import { indirect } from './media-server/content-indirection.ts';
+import { startRecordingsHttp, type RecordingsHttp } from './media-server/recordings-http.ts';
 import { PresenceAgent } from './presence/presence-agent.ts';
 import { Calls } from './calls/calls.ts';
 import { Router } from './routing/router.ts';
@@ -60,6 +63,8 @@ export interface TvphoneServer<T extends ServerTransport = NetworkTransport> {
   readonly trunks: Trunks;
   /** the operator HTTP endpoint (/metrics, /presence, /health) when the profile sets admin.listen */
   readonly admin: AdminHttp | null;
+  /** the media server and the HTTP endpoint its recordings are fetched from, when voicemail.enabled */
+  readonly voicemail: { media: MediaServer; http: RecordingsHttp } | null;
   /**
    * SIGHUP: applies what a running server can change (registrar limits, domains, the auth challenges and nonce
    * lifetime, message limits, presence policy, Retry-After) and names what needs a restart (listeners, store …).
@@ -67,6 +72,11 @@ export interface TvphoneServer<T extends ServerTransport = NetworkTransport> {
   reload(next: Profile): { applied: string[]; needsRestart: string[]; trunks: { added: string[]; removed: string[]; changed: string[] } };
   /** stops listening, finishes nothing new, closes the store; idempotent */
   close(): Promise<void>;
+}
+
+/** The message limits a voice message is kept under (the profile's messages section). */
+function messageLimits(p: Profile): { quota: { count: number; bytes: number }; expiryMs: number } {
+  return { quota: { count: p.messages.quotaCount, bytes: p.messages.quotaBytes }, expiryMs: p.messages.expirySeconds * 1000 };
 }
 
 export function startServer(opts: ServerOptions & { transport?: undefined }): Promise<TvphoneServer>;
@@ -93,6 +103,21 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     },
   });
 
+  // Voice messages (voicemail.enabled): the HTTP endpoint the recordings are fetched from (RFC 4483), opened first so
+  // that a port in use leaves nothing behind but the store.
+  const vmConfig = profile.voicemail;
+  const vmSecret = randomBytes(32);
+  let recordings: RecordingsHttp | null = null;
+  if (vmConfig.enabled) {
+    try {
+      recordings = await startRecordingsHttp({
+        host: vmConfig.httpHost ?? profile.listeners[0].host, port: vmConfig.httpPort, secret: vmSecret, store, clock, log: log.child({ mod: 'voicemail-http' }),
+      });
+    } catch (err) {
+      if (!opts.store) await store.close();
+      throw new TvphoneError('ERR_LISTEN', `cannot listen for voice messages over HTTP: ${(err as Error).message}`, { cause: err });
+    }
+  }
   // a tls trunk's caFile is trusted next to the system roots (the carrier's certificate is always verified)
   const trunkCas = profile.trunks.flatMap((t) => (t.ca === undefined ? [] : [t.ca.toString('utf8')]));
   let transport: ServerTransport;
@@ -105,6 +130,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
       onError: (err) => log.debug({ err }, 'transport'), log: log.child({ mod: 'sip' }),
     });
   } catch (err) {
+    await recordings?.close();
     if (!opts.store) await store.close();
     throw new TvphoneError('ERR_LISTEN', `cannot listen: ${(err as Error).message}`, { cause: err });
   }
@@ -148,19 +174,35 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     secret: randomBytes(32), algorithms: profile.auth.algorithms, algorithmsByUserAgent: profile.auth.algorithmsByUserAgent, log: log.child({ mod: 'auth' }),
   });
 
-  const silo = new Silo({
-    store, clock, log: log.child({ mod: 'offline' }), domain: primaryDomain,
-    send: (req, binding) => sendRequest(transactions, req, destinationOf(binding)),
-    isOnline: async (userId) => (await registrar.bindings(userId)).length > 0,
-    maxMessageBytes: profile.messages.maxBytes, quotaCount: profile.messages.quotaCount, quotaBytes: profile.messages.quotaBytes,
-    expiryMs: profile.messages.expirySeconds * 1000, retentionMs: profile.messages.retentionSeconds * 1000,
-  });
-
   // Our Contact (NOTIFY, presence 200) and Record-Route: the address and listener the peer reaches us at.
   const ourContact = (s: Pick<Flow, 'transport' | 'address'>) => {
     const sb = transport.sentBy({ transport: s.transport, address: s.address, port: 0 });
     return `sip:tvphone@${sb.host}:${sb.port};transport=${sb.transport}`;
   };
+  // A stored audio/wav message (a voice message) is delivered by content indirection (media-server/content-indirection.ts).
+  // the address a peer reached over `flow` reaches us at (a listener on 0.0.0.0 is never named)
+  const ourHost = (flow: Pick<Flow, 'transport' | 'address' | 'port'>) => transport.sentBy({ transport: flow.transport, address: flow.address, port: flow.port }).host;
+  const httpHostFor = (binding: Binding) => {
+    const h = recordings!.address.host;
+    return h === '0.0.0.0' || h === '::' ? ourHost(binding.flow) : h;
+  };
+  let limits = messageLimits(profile);
+
+  const silo = new Silo({
+    store, clock, log: log.child({ mod: 'offline' }), domain: primaryDomain,
+    send: (req, binding) => sendRequest(transactions, req, destinationOf(binding)),
+    buildDelivery: (msg, binding, attempt) => {
+      const req = buildDeliveryRequest(msg, binding, attempt, primaryDomain);
+      if (recordings === null || msg.contentType !== VOICE_MESSAGE_TYPE) return req;
+      const host = httpHostFor(binding);
+      const baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${recordings.address.port}`;
+      return indirect(req, { id: msg.id, bytes: msg.body.byteLength, contentType: msg.contentType, baseUrl, secret: vmSecret, now: clock.now(), host: primaryDomain });
+    },
+    isOnline: async (userId) => (await registrar.bindings(userId)).length > 0,
+    maxMessageBytes: profile.messages.maxBytes, quotaCount: profile.messages.quotaCount, quotaBytes: profile.messages.quotaBytes,
+    expiryMs: profile.messages.expirySeconds * 1000, retentionMs: profile.messages.retentionSeconds * 1000,
+  });
+
   presence = new PresenceAgent({
     store, clock, log: log.child({ mod: 'presence' }), domain: primaryDomain, contact: ourContact,
     maxExpires: profile.presence.maxExpires,
@@ -169,6 +211,14 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   });
 
   const calls = new Calls({ store, clock, log: log.child({ mod: 'calls' }) });
+  const media = !vmConfig.enabled ? null : new MediaServer({
+    config: vmConfig, clock, log: log.child({ mod: 'media-server' }), store,
+    limits: () => limits,
+    mediaAddress: (source) => (source.local.host === '0.0.0.0' || source.local.host === '::' ? ourHost(source) : source.local.host),
+    contact: (source) => ourContact(source),
+    transport, timerValues: transactions.values,
+    sendInDialog: (req, dialog) => sendRequest(transactions, req, dialogTarget(dialog)),
+  });
   const proxy = new Proxy({
     transactions, clock, log: log.child({ mod: 'proxy' }), replies,
     isLocal: (uri) => domains.isLocalUri(uri),
@@ -180,7 +230,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   // the router exists, so no REGISTER of this run can be taken for one of them)
   await registrar.dropConnectionBindings({ closing: false });
   router = new Router({
-    auth, registrar, proxy, silo, presence, calls, domains, domain: primaryDomain, log: log.child({ mod: 'routing' }), replies,
+    auth, registrar, proxy, silo, presence, calls, voicemail: media, domains, domain: primaryDomain, log: log.child({ mod: 'routing' }), replies,
     trunks, routes: profile.routes,
   });
   registrar.start();
@@ -195,6 +245,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     get admin() {
       return admin;
     },
+    voicemail: media !== null && recordings !== null ? { media, http: recordings } : null,
     reload(next) {
       const changed = profileChanges(current, next);
       const applied = changed.filter((c) => RELOADABLE.some((p) => c === p || c.startsWith(`${p}.`)));
@@ -208,6 +259,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
           quotaCount: next.messages.quotaCount, quotaBytes: next.messages.quotaBytes,
           expiryMs: next.messages.expirySeconds * 1000, retentionMs: next.messages.retentionSeconds * 1000,
         });
+        limits = messageLimits(next);
         presence?.reconfigure({ maxExpires: next.presence.maxExpires, mayWatch: next.presence.policy === 'any' ? () => true : undefined });
         replies.retryAfterSeconds = next.retryAfterSeconds;
         trunkChanges = trunks.reconfigure(next.trunks);
@@ -223,6 +275,9 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
         // de-REGISTER at the carriers (bounded) while the transaction layer and transport still run
         await trunks.close();
         await proxy.close();
+        // the calls it answered end (BYE) and their recordings are committed while the store is open
+        await media?.close();
+        await recordings?.close();
         await presence?.close();
         await silo.close();
         await registrar.dropConnectionBindings({ closing: true });

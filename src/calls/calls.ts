@@ -40,6 +40,29 @@ export class Calls {
     this.#log?.info({ caller: call.caller, callee: call.callee, callId: call.callId, outcome: 'offline', status: 480 }, 'call');
   }
 
+  /**
+   * A call to an offline user that the media server answers to take a voice message. It is written as missed (offline)
+   * until its message is committed (voicemailEnded): a server killed mid-recording leaves a missed call, never none.
+   */
+  async voicemail(call: CallParties): Promise<number> {
+    const now = this.#clock.now();
+    const id = await this.#store.recordCall({ userId: call.caller, otherUserId: call.callee, callDate: now, callId: call.callId, outcome: 'offline', status: 200 });
+    await this.#store.updateCall(id, { answeredAt: now });
+    return id;
+  }
+
+  /**
+   * The voicemail call ended: outcome voicemail once its message is kept; with none (the caller hung up at the greeting,
+   * the store refused it) it stays a missed call (offline: the callee gets the missed-call notice); `status` is the
+   * failure's when the media server could not answer.
+   */
+  async voicemailEnded(id: number, call: CallParties, r: { messageId: number | null; durationMs: number; status?: number }): Promise<void> {
+    const endedAt = this.#clock.now();
+    const outcome = r.messageId === null ? 'offline' : 'voicemail';
+    await this.#store.updateCall(id, { outcome, endedAt, durationMs: r.durationMs, ...(r.status !== undefined ? { status: r.status } : {}) });
+    this.#log?.info({ caller: call.caller, callee: call.callee, callId: call.callId, outcome, messageId: r.messageId, durationS: Math.round(r.durationMs / 1000) }, 'call');
+  }
+
   /** The proxy's call recorder: a proxied INVITE started (outcome pending); resolves with its record id. */
   async started(call: NewCall): Promise<number> {
     const id = await this.#store.recordCall(call);

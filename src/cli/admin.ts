@@ -12,12 +12,12 @@ import { readPassword, type PasswordOpts } from './password.ts';
 import { progressBar } from './progress.ts';
 import { parseUsersCsv, USER_RE } from './users-csv.ts';
 
-interface DbOpts extends TargetOpts {
+export interface DbOpts extends TargetOpts {
   json?: boolean;
 }
 
 /** Opens the store for one command; `create` only for the commands that make users (a read never makes a database). */
-async function withStore<T>(opts: DbOpts, create: boolean, fn: (store: Store) => Promise<T>): Promise<T> {
+export async function withStore<T>(opts: DbOpts, create: boolean, fn: (store: Store) => Promise<T>): Promise<T> {
   const store = await openStore(adminTarget(opts).url, { create });
   try {
     return await fn(store);
@@ -35,11 +35,11 @@ export function credentialsFor(userId: string, realm: string, password: string):
   return { userId, realm, ha1Md5: ha1('MD5', userId, realm, password), ha1Sha256: ha1('SHA-256', userId, realm, password) };
 }
 
-function iso(ms: number | null): string {
+export function iso(ms: number | null): string {
   return ms === null ? '' : new Date(ms).toISOString();
 }
 
-function table(rows: string[][]): string {
+export function table(rows: string[][]): string {
   if (rows.length === 0) return '';
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n';

@@ -8,6 +8,7 @@ import { registerCompletionCommand } from './completion.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerTrunksCommand } from './trunks.ts';
 import { registerTvCommand } from './tv.ts';
+import { registerVoicemailCommand } from './voicemail.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerAdminCommands(program);
   registerTrunksCommand(program);
+  registerVoicemailCommand(program);
   registerTvCommand(program);
   registerCompletionCommand(program);
   const each = (c: Command) => {

@@ -34,7 +34,8 @@ interface TvOpts {
 }
 
 const EVENTS: (keyof TvAgentEvents)[] = [
-  'registered', 'public-address', 'unregistered', 'registration-failed', 'connection-lost', 'message', 'missed-calls', 'presence', 'message-sent',
+  'registered', 'public-address', 'unregistered', 'registration-failed', 'connection-lost', 'message', 'missed-calls', 'voice-message',
+  'voice-message-played', 'presence', 'message-sent',
   'call-incoming', 'call-outgoing', 'call-ringing', 'call-answered', 'call-held', 'dtmf', 'call-ended', 'error',
 ];
 
@@ -249,6 +250,10 @@ export function registerTvCommand(program: Command): void {
               } catch {
                 screen.status = 'this call takes no key tones';
               }
+              break;
+            case 'play-voice-message':
+              screen.status = 'playing the voice message…';
+              void agent.playVoiceMessage().then((vm) => { if (vm === null) { screen.status = 'no voice messages'; show(); } }).catch((err: unknown) => { screen.status = `cannot play: ${(err as Error).message}`; show(); });
               break;
             case 'quit': stop(); break;
           }

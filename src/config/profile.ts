@@ -134,6 +134,25 @@ export interface Profile {
   routes: RouteConfig[];
   /** operator HTTP endpoint (/metrics, /presence, /health); null = off. `listen` is kept as written. */
   admin: AdminConfig | null;
+  /** voice messages: a call to an offline user is answered by the media server, which records it (README, Voice messages) */
+  voicemail: VoicemailConfig;
+}
+
+export interface VoicemailConfig {
+  /** false: a call to an offline user gets 480 and a missed-call notice, as before */
+  enabled: boolean;
+  /** longest recording; the caller then hears the end (BYE) */
+  maxSeconds: number;
+  /** this long of silence after the beep ends the recording; 0 = silence never does */
+  silenceSeconds: number;
+  /** no RTP at all for this long ends the call (a caller gone without BYE) */
+  rtpTimeoutSeconds: number;
+  /** concurrent voicemail calls; beyond, 503 with Retry-After */
+  maxCalls: number;
+  /** where the recordings are fetched over HTTP (RFC 4483 content indirection); null = the first SIP listener's host */
+  httpHost: string | null;
+  /** 0 = any free port (the URL is made at each delivery, so it may change across restarts) */
+  httpPort: number;
 }
 
 export type DigestAlgorithmName = 'SHA-256' | 'MD5';
@@ -184,6 +203,7 @@ export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
   trunks: [],
   routes: [],
   admin: null,
+  voicemail: { enabled: false, maxSeconds: 120, silenceSeconds: 10, rtpTimeoutSeconds: 10, maxCalls: 50, httpHost: null, httpPort: 0 },
 };
 
 export class ProfileError extends TvphoneError {
@@ -257,7 +277,7 @@ function readTrunkFiles(profileFile: string): { file: string; raw: unknown }[] {
 export function validateProfile(raw: unknown, file: string, extra: { trunkFiles?: { file: string; raw: unknown }[] } = {}): Profile {
   const v = new Validator(file);
   const top = v.object(raw, '');
-  v.known(top, '', ['name', 'listeners', 'domains', 'auth', 'store', 'retryAfterSeconds', 'registrar', 'messages', 'presence', 'transport', 'trunks', 'routes', 'admin', '$comment']);
+  v.known(top, '', ['name', 'listeners', 'domains', 'auth', 'store', 'retryAfterSeconds', 'registrar', 'messages', 'presence', 'transport', 'trunks', 'routes', 'admin', 'voicemail', '$comment']);
   const d = DEFAULT_PROFILE;
 
   const listeners = top.listeners === undefined
@@ -284,6 +304,7 @@ export function validateProfile(raw: unknown, file: string, extra: { trunkFiles?
   const tr = v.object(top.transport ?? {}, 'transport');
   v.known(tr, 'transport', ['tcpIdleSeconds', 'maxConnections', 'maxConnectionsPerSource', 'tlsHandshakeSeconds']);
 
+  const quotaBytes = v.int(msg.quotaBytes ?? d.messages.quotaBytes, 'messages.quotaBytes', 1, 2 ** 40);
   const registrar = {
     defaultExpires: v.int(reg.defaultExpires ?? d.registrar.defaultExpires, 'registrar.defaultExpires', 1, 2 ** 31 - 1),
     minExpires: v.int(reg.minExpires ?? d.registrar.minExpires, 'registrar.minExpires', 1, 2 ** 31 - 1),
@@ -338,7 +359,7 @@ export function validateProfile(raw: unknown, file: string, extra: { trunkFiles?
     messages: {
       maxBytes: v.int(msg.maxBytes ?? d.messages.maxBytes, 'messages.maxBytes', 1, 64 * 1024 * 1024),
       quotaCount: v.int(msg.quotaCount ?? d.messages.quotaCount, 'messages.quotaCount', 1, 10_000_000),
-      quotaBytes: v.int(msg.quotaBytes ?? d.messages.quotaBytes, 'messages.quotaBytes', 1, 2 ** 40),
+      quotaBytes,
       expirySeconds: v.int(msg.expirySeconds ?? d.messages.expirySeconds, 'messages.expirySeconds', 60, 10 * 365 * 86400),
       retentionSeconds: v.int(msg.retentionSeconds ?? d.messages.retentionSeconds, 'messages.retentionSeconds', 0, 100 * 365 * 86400),
     },
@@ -355,6 +376,7 @@ export function validateProfile(raw: unknown, file: string, extra: { trunkFiles?
     trunks,
     routes,
     admin: top.admin === undefined || top.admin === null ? null : v.admin(top.admin, 'admin'),
+    voicemail: v.voicemail(top.voicemail ?? {}, 'voicemail', quotaBytes),
   };
 }
 
@@ -452,6 +474,23 @@ class Validator {
     for (const k of Object.keys(obj)) {
       if (!keys.includes(k) && k !== '$comment') this.fail(field ? `${field}.${k}` : k, `unknown setting (known: ${keys.filter((x) => x !== '$comment').join(', ')})`);
     }
+  }
+  voicemail(x: unknown, field: string, quotaBytes: number): VoicemailConfig {
+    const o = this.object(x, field);
+    const d = DEFAULT_PROFILE.voicemail;
+    this.known(o, field, Object.keys(d));
+    const maxSeconds = this.int(o.maxSeconds ?? d.maxSeconds, `${field}.maxSeconds`, 1, 3600);
+    // a recording is 16-bit PCM at 8 kHz: 16000 bytes a second (plus a 44-byte WAV header)
+    if (maxSeconds * 16000 + 44 > quotaBytes) this.fail(`${field}.maxSeconds`, `a recording of ${maxSeconds} s (${maxSeconds * 16000 + 44} bytes) would not fit messages.quotaBytes (${quotaBytes})`);
+    return {
+      enabled: this.bool(o.enabled ?? d.enabled, `${field}.enabled`),
+      maxSeconds,
+      silenceSeconds: this.int(o.silenceSeconds ?? d.silenceSeconds, `${field}.silenceSeconds`, 0, 3600),
+      rtpTimeoutSeconds: this.int(o.rtpTimeoutSeconds ?? d.rtpTimeoutSeconds, `${field}.rtpTimeoutSeconds`, 1, 600),
+      maxCalls: this.int(o.maxCalls ?? d.maxCalls, `${field}.maxCalls`, 1, 10_000),
+      httpHost: o.httpHost === undefined || o.httpHost === null ? null : this.host(o.httpHost, `${field}.httpHost`),
+      httpPort: this.int(o.httpPort ?? d.httpPort, `${field}.httpPort`, 0, 65535),
+    };
   }
   host(x: unknown, field: string): string {
     const h = this.string(x, field);

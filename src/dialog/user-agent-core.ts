@@ -13,6 +13,7 @@ import { TransactionLayer } from '../transaction/transaction-layer.ts';
 import { cancelFor } from '../transaction/request-from-invite.ts';
 import type { Target, Transport } from '../transport/transport.ts';
 import { Dialog, dialogIdOfRequest, dialogKey } from './dialog.ts';
+import { Uas2xxRetransmitter } from './uas-2xx.ts';
 
 export interface Credentials {
   user: string;
@@ -77,7 +78,7 @@ export class UserAgentCore {
   /** ACKs we sent for 2xx, by dialog key: resent when the 2xx is retransmitted (§13.2.2.4) */
   private readonly acks = new Map<string, SipRequest>();
   /** 2xx we sent and retransmit until their ACK (§13.3.1.4) */
-  private readonly pending2xx = new Map<string, { st: ServerTransaction; res: SipResponse; interval: number; elapsed: number; timer: unknown }>();
+  private readonly pending2xx: Uas2xxRetransmitter;
   private readonly onError: (err: unknown) => void;
   private readonly digest = new DigestClient();
   private closed = false;
@@ -92,6 +93,13 @@ export class UserAgentCore {
       onAck: (ack) => this.receiveAck(ack),
       onStrayResponse: (res) => this.receiveStrayResponse(res),
     }, { timers: o.timers, timerValues: o.timerValues, onError: this.onError });
+    this.pending2xx = new Uas2xxRetransmitter({
+      timers: this.layer.timers, values: this.layer.values, transport: o.transport,
+      onAckTimeout: (key) => {
+        const dialog = this.dialogs.get(key);
+        if (dialog !== undefined) this.safe(() => this.handler?.onAckTimeout?.(dialog));
+      },
+    });
   }
 
   // ------------------------------------------------------------------------------------------ dialogs
@@ -242,33 +250,11 @@ export class UserAgentCore {
    * ACK after 64*T1 the handler's onAckTimeout runs (RFC 3261 §13.3.1.4).
    */
   respond2xx(st: ServerTransaction, res: SipResponse, d: Dialog): void {
-    st.respond(res);
-    this.stop2xx(d.key);
-    const t1 = this.layer.values.t1;
-    const entry = { st, res, interval: t1, elapsed: 0, timer: null as unknown };
-    this.pending2xx.set(d.key, entry);
-    const tick = (key: string): void => {
-      const e = this.pending2xx.get(key);
-      if (e === undefined) return;
-      e.elapsed += e.interval;
-      if (e.elapsed >= 64 * t1) {
-        this.pending2xx.delete(key);
-        const dialog = this.dialogs.get(key);
-        if (dialog !== undefined) this.safe(() => this.handler?.onAckTimeout?.(dialog));
-        return;
-      }
-      if (e.st.target.transport === 'udp') this.transport.send(e.res, e.st.target);
-      e.interval = Math.min(e.interval * 2, this.layer.values.t2, 64 * t1 - e.elapsed);
-      e.timer = this.layer.timers.set(tick, e.interval, key);
-    };
-    entry.timer = this.layer.timers.set(tick, t1, d.key);
+    this.pending2xx.start(d.key, st, res);
   }
 
   private stop2xx(key: string): void {
-    const e = this.pending2xx.get(key);
-    if (e === undefined) return;
-    this.layer.timers.clear(e.timer);
-    this.pending2xx.delete(key);
+    this.pending2xx.stop(key);
   }
 
   private receiveAck(ack: SipRequest): void {
@@ -277,8 +263,7 @@ export class UserAgentCore {
     const key = dialogKey(id);
     const d = this.dialogs.get(key);
     if (d === undefined) return;
-    if (!this.pending2xx.has(key)) return; // a retransmitted ACK
-    this.stop2xx(key);
+    if (!this.pending2xx.stop(key)) return; // a retransmitted ACK
     this.safe(() => this.handler?.onAck?.(d, ack));
   }
 
@@ -357,7 +342,7 @@ export class UserAgentCore {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const k of [...this.pending2xx.keys()]) this.stop2xx(k);
+    this.pending2xx.close();
     this.dialogs.clear();
     this.acks.clear();
     this.layer.close();

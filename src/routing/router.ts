@@ -12,7 +12,8 @@ import { bindingTarget, type Authenticator, type Registrar } from '../registrar/
 import type { Proxy } from '../proxy/proxy.ts';
 import type { Silo } from '../offline/silo.ts';
 import { presentityOf, type PresenceAgent } from '../presence/presence-agent.ts';
-import type { Calls } from '../calls/calls.ts';
+import type { Calls, CallParties } from '../calls/calls.ts';
+import type { MediaServer } from '../media-server/media-server.ts';
 import type { Binding } from '../store/store.ts';
 import type { Logger } from '../log/logger.ts';
 import type { LocalDomains } from './local-domains.ts';
@@ -43,7 +44,9 @@ export interface RouterDeps {
   proxy: Pick<Proxy, 'validate' | 'preprocessRoute' | 'cancel' | 'relay' | 'relayInDialog' | 'forwardStrayResponse'>;
   silo: Pick<Silo, 'store' | 'dump'>;
   presence: Pick<PresenceAgent, 'subscribe'>;
-  calls: Pick<Calls, 'offline'>;
+  calls: Pick<Calls, 'offline' | 'voicemail' | 'voicemailEnded'>;
+  /** the media server when the profile turns voice messages on (voicemail.enabled), else null: offline calls get 480 */
+  voicemail?: Pick<MediaServer, 'answer' | 'handles' | 'inDialog' | 'ack'> | null;
   domains: Pick<LocalDomains, 'isLocalUri'>;
   /** the domain of the AoRs we build (an authenticated watcher is sip:<user>@<domain>) */
   domain: string;
@@ -78,6 +81,7 @@ export class Router implements TransactionUser {
     // RFC 3261 §16.11 / §13.2.2.4: the ACK for a 2xx is a request of its own, routed like any in-dialog request.
     const { proxy } = this.#d;
     if (proxy.validate(ack)) return; // an ACK is never answered: a looped or exhausted one is dropped
+    if (this.#d.voicemail?.ack(ack)) return; // the ACK of a 200 the media server sent (§13.3.1.4)
     if (proxy.preprocessRoute(ack).routedByUs) proxy.relayInDialog(ack, null); // else not a dialog we record-routed: dropped
   }
 
@@ -101,6 +105,8 @@ export class Router implements TransactionUser {
 
     // In-dialog requests (To-tag) follow their route set when it goes through us.
     if (req.toTag !== null) {
+      // a BYE (or re-INVITE) in a dialog the media server is the UAS of
+      if (this.#d.voicemail?.handles(req)) return this.#d.voicemail.inDialog(req, st);
       if (req.method === 'SUBSCRIBE' && !req.has('route') && domains.isLocalUri(req.uri)) {
         return this.#subscribe(req, st); // a refresh of a subscription we are the notifier of (RFC 6665 §4.1.2.1)
       }
@@ -211,8 +217,11 @@ export class Router implements TransactionUser {
     if (found.kind === 'offline') {
       if (req.method === 'MESSAGE') return void st.respond(await silo.store(req, user));
       if (req.method === 'INVITE') {
+        const parties = { caller: caller ?? fromUser(req), callee: user, callId: req.callId };
+        // app_voicemail: the server answers and takes a voice message, kept for the callee's next REGISTER.
+        if (this.#d.voicemail) return this.#takeMessage(req, st, parties);
         // The seed: a call to an offline user is written to user_call and kept for the callee's next REGISTER.
-        await calls.offline({ caller: caller ?? fromUser(req), callee: user, callId: req.callId });
+        await calls.offline(parties);
         throw new SipError('user-offline', { detail: 'call recorded' });
       }
       throw new SipError('user-offline');
@@ -228,6 +237,22 @@ export class Router implements TransactionUser {
       return proxy.relay(req, st, targets, { call: { userId: caller ?? fromUser(req), otherUserId: user } });
     }
     return proxy.relay(req, st, targets, {});
+  }
+
+  /** The media server answers the call; user_call says voicemail once the message is kept, else offline (missed). */
+  async #takeMessage(req: SipRequest, st: ServerTransaction, parties: CallParties): Promise<void> {
+    const { calls, voicemail, log } = this.#d;
+    const id = await calls.voicemail(parties);
+    const ended = (r: { messageId: number | null; durationMs: number; status?: number }) =>
+      calls.voicemailEnded(id, parties, r).catch((err: unknown) => log.error({ err, callId: req.callId }, 'voicemail call not logged'));
+    let call: Awaited<ReturnType<MediaServer['answer']>>;
+    try {
+      call = await voicemail!.answer(req, st, { ...parties, callRecordId: id });
+    } catch (err) {
+      void ended({ messageId: null, durationMs: 0, status: failureOf(err)?.status ?? 500 });
+      throw err;
+    }
+    void call.outcome.then(ended, (err: unknown) => log.error({ err, callId: req.callId }, 'voicemail call failed'));
   }
 
   async #subscribe(req: SipRequest, st: ServerTransaction, watcher?: string): Promise<void> {

@@ -7,7 +7,7 @@ import type { Flow, TransportName } from '../flow.ts';
 import { NO_LIMIT, type QueryName } from './queries.ts';
 import type {
   Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, EpochMs, MessageQuery, MessageQuota, MessageState,
-  NewCall, NewMessage, Presence, StoredMessage, Subscription, UserRecord,
+  NewCall, NewMessage, NewVoicemail, Presence, StoredMessage, Subscription, UserRecord, VoicemailQuery, VoicemailRecord,
 } from './store.ts';
 
 export type Param = string | number | null | Uint8Array;
@@ -82,6 +82,13 @@ function toMessage(r: Row): StoredMessage {
     toUri: String(r.to_uri), contentType: String(r.content_type), body: bytes(r.body), receivedAt: num(r.received_at),
     expiresAt: num(r.expires_at), state: String(r.state) as MessageState, attempts: num(r.attempts),
     nextAttemptAt: numOrNull(r.next_attempt_at), deliveredAt: numOrNull(r.delivered_at),
+  };
+}
+function toVoicemail(r: Row): VoicemailRecord {
+  return {
+    id: num(r.id), toUser: String(r.to_user), caller: String(r.caller), fromUri: String(r.from_uri), callId: String(r.call_id),
+    callRecordId: numOrNull(r.call_record_id), recordedAt: num(r.recorded_at), durationMs: num(r.duration_ms), codec: String(r.codec),
+    bytes: num(r.body_bytes), state: String(r.state) as MessageState, deliveredAt: numOrNull(r.delivered_at),
   };
 }
 function toSubscription(r: Row): Subscription {
@@ -342,11 +349,44 @@ export function* expireMessages(now: EpochMs): Op<StoredMessage[]> {
 }
 
 export function* purgeMessages(before: EpochMs): Op<number> {
+  yield* q('purgeVoicemails', before);
   return (yield* q('purgeMessages', before)).changes;
 }
 
 export function* listMessages(query: MessageQuery): Op<StoredMessage[]> {
   return (yield* q('selectMessages', query.toUser ?? null, query.state ?? null, limitOf(query.limit))).rows.map(toMessage);
+}
+
+// ---- voice messages ----
+
+export function* storeVoicemail(v: NewVoicemail, quota?: MessageQuota): Op<VoicemailRecord> {
+  const m = yield* storeMessage(v.message, quota);
+  yield* q('insertVoicemail', m.id, m.toUser, v.caller, v.callId, v.callRecordId, m.receivedAt, Math.round(v.durationMs), v.codec);
+  return {
+    id: m.id, toUser: m.toUser, caller: v.caller, fromUri: m.fromUri, callId: v.callId, callRecordId: v.callRecordId, recordedAt: m.receivedAt,
+    durationMs: Math.round(v.durationMs), codec: v.codec, bytes: m.body.byteLength, state: 'pending', deliveredAt: null,
+  };
+}
+
+export function* listVoicemails(query: VoicemailQuery): Op<VoicemailRecord[]> {
+  return (yield* q('selectVoicemails', query.toUser ?? null, limitOf(query.limit))).rows.map(toVoicemail);
+}
+
+export function* getVoicemail(id: number): Op<VoicemailRecord | null> {
+  const { rows } = yield* q('selectVoicemail', id);
+  return rows.length ? toVoicemail(rows[0]) : null;
+}
+
+export function* voicemailAudio(id: number): Op<Uint8Array | null> {
+  const { rows } = yield* q('selectVoicemailAudio', id);
+  return rows.length ? bytes(rows[0].body) : null;
+}
+
+export function* deleteVoicemail(id: number): Op<boolean> {
+  const { changes } = yield* q('deleteVoicemail', id);
+  if (changes === 0) return false;
+  yield* q('deleteMessage', id);
+  return true;
 }
 
 // ---- subscriptions ----

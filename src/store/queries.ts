@@ -11,6 +11,10 @@ const CALL_COLS =
   'Status AS status, Answered_at AS answered_at, Ended_at AS ended_at, Duration_ms AS duration_ms, Notified_at AS notified_at';
 const MESSAGE_COLS =
   'id, to_user, from_uri, from_header, to_uri, content_type, body, received_at, expires_at, state, attempts, next_attempt_at, delivered_at';
+const VOICEMAIL_COLS =
+  'v.message_id AS id, v.to_user AS to_user, v.caller AS caller, m.from_uri AS from_uri, v.call_id AS call_id, ' +
+  'v.call_record_id AS call_record_id, v.recorded_at AS recorded_at, v.duration_ms AS duration_ms, v.codec AS codec, ' +
+  'm.body_bytes AS body_bytes, m.state AS state, m.delivered_at AS delivered_at';
 const SUBSCRIPTION_COLS =
   'id, watcher, presentity, call_id, local_tag, remote_tag, remote_target, route_set, cseq, expires_at, transport, source_ip, source_port, connection_id';
 
@@ -93,10 +97,25 @@ export const QUERIES = {
   recordAttempt: 'UPDATE messages SET attempts = attempts + 1, next_attempt_at = ?2 WHERE id = ?1',
   selectExpiredMessages: `SELECT ${MESSAGE_COLS} FROM messages WHERE state = 'pending' AND expires_at <= ?1 ORDER BY id`,
   markExpired: "UPDATE messages SET state = 'expired', next_attempt_at = NULL WHERE id = ?1 AND state = 'pending'",
+  /** the voicemails rows of the messages purgeMessages (same ?1) is about to delete: first, for the foreign key */
+  purgeVoicemails:
+    "DELETE FROM voicemails WHERE message_id IN (SELECT id FROM messages WHERE state <> 'pending' AND COALESCE(delivered_at, expires_at) < ?1)",
   purgeMessages: "DELETE FROM messages WHERE state <> 'pending' AND COALESCE(delivered_at, expires_at) < ?1",
   /** ?1 user or NULL, ?2 state or NULL, ?3 limit */
   selectMessages:
     `SELECT ${MESSAGE_COLS} FROM messages WHERE (?1 IS NULL OR to_user = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY id LIMIT ?3`,
+
+  insertVoicemail:
+    'INSERT INTO voicemails (message_id, to_user, caller, call_id, call_record_id, recorded_at, duration_ms, codec) ' +
+    'VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)',
+  /** ?1 user or NULL, ?2 limit */
+  selectVoicemails:
+    `SELECT ${VOICEMAIL_COLS} FROM voicemails v JOIN messages m ON m.id = v.message_id WHERE (?1 IS NULL OR v.to_user = ?1) ` +
+    'ORDER BY v.message_id LIMIT ?2',
+  selectVoicemail: `SELECT ${VOICEMAIL_COLS} FROM voicemails v JOIN messages m ON m.id = v.message_id WHERE v.message_id = ?1`,
+  selectVoicemailAudio: 'SELECT m.body AS body FROM voicemails v JOIN messages m ON m.id = v.message_id WHERE v.message_id = ?1',
+  deleteVoicemail: 'DELETE FROM voicemails WHERE message_id = ?1',
+  deleteMessage: 'DELETE FROM messages WHERE id = ?1',
 
   updateSubscription:
     'UPDATE subscriptions SET watcher = ?2, presentity = ?3, call_id = ?4, local_tag = ?5, remote_tag = ?6, remote_target = ?7, ' +
@@ -112,7 +131,7 @@ export type QueryName = keyof typeof QUERIES;
 export type QueryTable = Record<QueryName, string>;
 
 /** Column lists, for dialects that rewrite a query. */
-export const COLUMNS = { BINDING_COLS, PRESENCE_COLS, CALL_COLS, MESSAGE_COLS, SUBSCRIPTION_COLS, MISSED } as const;
+export const COLUMNS = { BINDING_COLS, PRESENCE_COLS, CALL_COLS, MESSAGE_COLS, VOICEMAIL_COLS, SUBSCRIPTION_COLS, MISSED } as const;
 
 /** Rewrite ?N placeholders: `(n) => '$' + n` for PostgreSQL, `(n) => '@p' + n` for SQL Server. */
 export function renumber(table: QueryTable, placeholder: (n: number) => string): QueryTable {

@@ -5,7 +5,7 @@ import * as ops from './ops.ts';
 import type { Op } from './ops.ts';
 import type {
   Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, Dialect, EpochMs, MessageQuery, MessageQuota, NewCall, NewMessage,
-  Presence, Store, StoredMessage, Subscription, UserRecord,
+  NewVoicemail, Presence, Store, StoredMessage, Subscription, UserRecord, VoicemailQuery, VoicemailRecord,
 } from './store.ts';
 
 export abstract class SqlStore implements Store {
@@ -56,6 +56,12 @@ export abstract class SqlStore implements Store {
   expireMessages(now: EpochMs): Promise<StoredMessage[]> { return this.write(() => ops.expireMessages(now)); }
   purgeMessages(before: EpochMs): Promise<number> { return this.write(() => ops.purgeMessages(before)); }
   listMessages(query: MessageQuery): Promise<StoredMessage[]> { return this.read(() => ops.listMessages(query)); }
+
+  storeVoicemail(vm: NewVoicemail, quota?: MessageQuota): Promise<VoicemailRecord> { return this.write(() => ops.storeVoicemail(vm, quota)); }
+  listVoicemails(query: VoicemailQuery): Promise<VoicemailRecord[]> { return this.read(() => ops.listVoicemails(query)); }
+  getVoicemail(id: number): Promise<VoicemailRecord | null> { return this.read(() => ops.getVoicemail(id)); }
+  voicemailAudio(id: number): Promise<Uint8Array | null> { return this.read(() => ops.voicemailAudio(id)); }
+  deleteVoicemail(id: number): Promise<boolean> { return this.write(() => ops.deleteVoicemail(id)); }
 
   saveSubscription(sub: Subscription): Promise<void> { return this.write(() => ops.saveSubscription(sub)); }
   removeSubscription(id: string): Promise<void> { return this.write(() => ops.removeSubscription(id)); }

@@ -67,7 +67,9 @@ export interface BindingChange {
 }
 
 export type CallOutcome =
-  | 'pending' | 'answered' | 'busy' | 'no-answer' | 'cancelled' | 'offline' | 'rejected' | 'failed';
+  | 'pending' | 'answered' | 'busy' | 'no-answer' | 'cancelled' | 'offline' | 'rejected' | 'failed'
+  /** the callee was offline and the server took a voice message (its voicemails row names this call record) */
+  | 'voicemail';
 
 export interface CallRecord {
   id: number;
@@ -239,6 +241,57 @@ export interface MessageStore {
   listMessages(query: MessageQuery): Promise<StoredMessage[]>;
 }
 
+/** A voice message to keep: its recording is the body of `message` (audio/wav), delivered like any message. */
+export interface NewVoicemail {
+  message: NewMessage;
+  /** the caller's user id (or the From user of an unauthenticated caller) */
+  caller: string;
+  callId: string;
+  /** the user_call row of the call (outcome voicemail), when there is one */
+  callRecordId: number | null;
+  durationMs: number;
+  /** the G.711 codec the caller sent (PCMU, PCMA); the WAV is 16-bit PCM at 8 kHz either way */
+  codec: string;
+}
+
+/** A kept voice message: its id is the id of its row in messages (one id space, arrival order with text). */
+export interface VoicemailRecord {
+  id: number;
+  toUser: string;
+  caller: string;
+  fromUri: string;
+  callId: string;
+  callRecordId: number | null;
+  recordedAt: EpochMs;
+  durationMs: number;
+  codec: string;
+  /** size of the WAV */
+  bytes: number;
+  state: MessageState;
+  deliveredAt: EpochMs | null;
+}
+
+export interface VoicemailQuery {
+  toUser?: string;
+  limit?: number;
+}
+
+/** voice messages (the media server's recordings) */
+export interface VoicemailStore {
+  /**
+   * Keep a voice message: its messages row and its voicemails row in one transaction, the user's quota (count and
+   * bytes, the WAV included) checked in it as for storeMessage: QuotaExceededError then.
+   */
+  storeVoicemail(vm: NewVoicemail, quota?: MessageQuota): Promise<VoicemailRecord>;
+  /** oldest first */
+  listVoicemails(query: VoicemailQuery): Promise<VoicemailRecord[]>;
+  getVoicemail(id: number): Promise<VoicemailRecord | null>;
+  /** the WAV of a voice message, or null when there is no such voice message */
+  voicemailAudio(id: number): Promise<Uint8Array | null>;
+  /** removes the voice message and its messages row (a pending one is then never delivered) */
+  deleteVoicemail(id: number): Promise<boolean>;
+}
+
 /** presence subscriptions (RFC 6665), kept so NOTIFYs survive a restart */
 export interface SubscriptionStore {
   saveSubscription(sub: Subscription): Promise<void>;
@@ -247,7 +300,7 @@ export interface SubscriptionStore {
   expireSubscriptions(now: EpochMs): Promise<Subscription[]>;
 }
 
-export interface Store extends CredentialStore, LocationStore, CallLog, MessageStore, SubscriptionStore {
+export interface Store extends CredentialStore, LocationStore, CallLog, MessageStore, VoicemailStore, SubscriptionStore {
   readonly dialect: Dialect;
   /** the highest migration applied */
   schemaVersion(): Promise<number>;

@@ -5,7 +5,7 @@
 //
 // Keys: ↑ ↓ choose a contact · Enter call it · m message it (a one-line input: Enter sends, Esc cancels) ·
 // a answer · h hang up · o hold/resume · 0-9 * # DTMF in a call · d dismiss missed calls · i call details (RTCP) ·
-// q quit. Letters work in either case.
+// p play a voice message · q quit. Letters work in either case.
 import type { MediaStats } from '../media/rtp-session.ts';
 import type { TvAgentEvents } from './events.ts';
 
@@ -31,6 +31,8 @@ export interface ScreenState {
   /** epoch ms the ringing incoming call began */
   ringingSince: number | null;
   messages: string[];
+  /** voice messages received, oldest first: who, when, how long, and whether it was played */
+  voiceMessages: Array<{ id: string; from: string; at: number; durationMs: number; played: boolean }>;
   /** what the call line says; null: no call */
   call: string | null;
   /** where the call is: nothing, ringing here, ringing there, answered */
@@ -56,13 +58,14 @@ export type KeyAction =
   | { do: 'hangup' }
   | { do: 'hold' }
   | { do: 'dtmf'; digits: string }
+  | { do: 'play-voice-message' }
   | { do: 'quit' };
 
 const MAX_LINES = 10;
 
 export function initialScreen(user: string, contacts: string[]): ScreenState {
   return {
-    user, registered: false, contacts: new Map(contacts.map((c) => [c, false])), selected: 0, missed: new Map(), liveMissed: new Map(), ringingSince: null, messages: [], call: null,
+    user, registered: false, contacts: new Map(contacts.map((c) => [c, false])), selected: 0, missed: new Map(), liveMissed: new Map(), ringingSince: null, messages: [], voiceMessages: [], call: null,
     phase: 'idle', answeredAt: null, peer: null, input: null, details: false, stats: null, status: 'starting',
   };
 }
@@ -175,6 +178,19 @@ export function applyEvent<K extends keyof TvAgentEvents>(s: ScreenState, event:
       push(s.messages, `${localTime(at, now)} ${String(x.from)}: ${x.text !== undefined ? String(x.text) : `[picture] ${String(x.file)}`}`);
       break;
     }
+    case 'voice-message': {
+      const at = typeof x.date === 'string' && Date.parse(x.date) ? Date.parse(x.date) : now;
+      s.voiceMessages.push({ id: String(x.id), from: String(x.from), at, durationMs: Number(x.durationMs), played: false });
+      if (s.voiceMessages.length > MAX_LINES) s.voiceMessages.splice(0, s.voiceMessages.length - MAX_LINES);
+      s.status = `voice message from ${String(x.from)} — press p to play it`;
+      break;
+    }
+    case 'voice-message-played': {
+      const vm = s.voiceMessages.find((v) => v.id === String(x.id));
+      if (vm) vm.played = true;
+      s.status = `played the voice message from ${String(x.from)}, ${spokenDuration(Number(x.durationMs))}`;
+      break;
+    }
     case 'message-sent': {
       const st = Number(x.status);
       s.status = st === 202 ? `message kept for ${String(x.to)} (offline): delivered when the TV is on`
@@ -243,6 +259,7 @@ export function pressKey(s: ScreenState, key: string): KeyAction | null {
       return null;
     }
     case 'd': s.missed.clear(); return null;
+    case 'p': return s.phase === 'idle' ? { do: 'play-voice-message' } : null;
     case 'i': s.details = !s.details; return null;
     case 'q': return { do: 'quit' };
     default: return null;
@@ -284,7 +301,7 @@ function detailsLines(r: MediaStats | null): string[] {
   return lines;
 }
 
-const KEYS_IDLE = 'keys: ↑↓ choose · Enter call · m message · d dismiss missed · i details · q quit';
+const KEYS_IDLE = 'keys: ↑↓ choose · Enter call · m message · p play voice message · d dismiss missed · i details · q quit';
 const KEYS_CALL = 'keys: a answer · h hang up · o hold/resume · 0-9*# tones · i details · q quit';
 
 /** The whole screen: clear, home, then the sections. `now`: epoch ms, for the times shown. */
@@ -302,6 +319,10 @@ export function render(s: ScreenState, now: number = Date.now()): string {
   out.push('', bold('Missed calls'));
   if (s.missed.size === 0) out.push(grey('  (none)'));
   for (const [from, m] of s.missed) out.push(`  ${missedLine(from, m, now)}`);
+  if (s.voiceMessages.length > 0) {
+    out.push('', bold('Voice messages'));
+    for (const v of s.voiceMessages) out.push(`  ${v.played ? ' ' : '●'} ${localTime(v.at, now)} ${v.from}, ${spokenDuration(v.durationMs)}`);
+  }
   out.push('', bold('Messages'));
   out.push(...(s.messages.length ? s.messages.map((m) => `  ${m}`) : [grey('  (none)')]));
   const running = s.phase === 'active' && s.answeredAt !== null ? `, ${spokenDuration(Math.max(0, now - s.answeredAt))}` : '';

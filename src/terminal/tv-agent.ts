@@ -19,6 +19,7 @@ import { NetworkTransport } from '../transport/network-transport.ts';
 import type { Target, TransportName } from '../transport/transport.ts';
 import type { AgentContext, AgentOptions, TvAgentOptions } from './agent/context.ts';
 import { Inbox } from './agent/inbox.ts';
+import { VoiceMessages, type VoiceMessage } from './agent/voice-messages.ts';
 import { localAddressFor } from './agent/local-address.ts';
 import { Messager } from './agent/messager.ts';
 import { Registerer } from './agent/registerer.ts';
@@ -41,6 +42,7 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
   readonly #registerer: Registerer;
   readonly #subscriber: Subscriber;
   readonly #inbox: Inbox;
+  readonly #voice: VoiceMessages;
   readonly #messager: Messager;
   readonly #sessions: SessionManager;
   #stopped = false;
@@ -55,7 +57,7 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
       keepAliveMs: o.keepAliveMs ?? 30_000, retryMinMs: o.retryMinMs ?? 1_000, retryMaxMs: o.retryMaxMs ?? 60_000,
       timerValues: o.timerValues, rtcpIntervalMs: o.rtcpIntervalMs ?? 5_000, outboundProxy: o.outboundProxy,
       ringTimeoutMs: o.ringTimeoutMs ?? 60_000, mediaTimeoutMs: o.mediaTimeoutMs ?? 30_000, sessionExpires: o.sessionExpires ?? 1800,
-      minSe: o.minSe ?? MIN_SE_FLOOR,
+      minSe: o.minSe ?? MIN_SE_FLOOR, speaker: o.speaker,
     };
     this.#clock = o.clock ?? systemClock;
     const s = parseSipUri(o.server);
@@ -72,7 +74,8 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
       // subscriptions lived on that flow: start them afresh once registered again
       flowLost: () => this.#subscriber.dropAll(),
     });
-    this.#inbox = new Inbox(ctx);
+    this.#voice = new VoiceMessages(ctx);
+    this.#inbox = new Inbox(ctx, this.#voice);
     this.#messager = new Messager(ctx);
     this.#sessions = new SessionManager(ctx);
   }
@@ -141,6 +144,7 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
     // no --local-ip: the address of the interface that routes to the server (or the outbound proxy)
     if (this.options.localIp === '') this.options.localIp = await localAddressFor(this.#serverTarget.address, this.#serverTarget.port);
     await this.#inbox.load();
+    await this.#voice.load();
     await this.#sessions.start();
     const ip = this.options.localIp;
     this.#transport = await NetworkTransport.listen({
@@ -165,6 +169,21 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
   }
 
   // ------------------------------------------------------------------------------------------ the public API of the parts
+
+  /** The voice messages received (and those saved before a restart), oldest first. */
+  voiceMessages(): VoiceMessage[] {
+    return this.#voice.list();
+  }
+
+  /**
+   * Play a voice message (key p): by id, default the oldest not played yet (else the newest), through the speaker
+   * sink (option `speaker`) at real-time pace. Resolves with it once played (event voice-message-played), null when none.
+   */
+  async playVoiceMessage(id?: string): Promise<VoiceMessage | null> {
+    const vm = await this.#voice.play(id, this.options.speaker);
+    if (vm !== null) this.#emit('voice-message-played', { id: vm.id, from: vm.from, file: vm.file, durationMs: vm.durationMs });
+    return vm;
+  }
 
   /** RFC 3856 / RFC 6665 §4.1: watch a contact's presence. */
   subscribe(contact: string): Promise<void> {

@@ -14,19 +14,22 @@ export function shippedDefaultProfile(): Record<string, unknown> {
 }
 
 /**
- * Starts the server with the shipped default profile's auth, registrar, message and presence settings. Only where it
+ * Starts the server with the shipped default profile's auth, registrar, message, presence and voicemail settings
+ * (a test may turn voicemail on). Only where it
  * listens may be given (e.g. a 4-digit port for sipsak); the default is UDP and TCP on 127.0.0.1, port 0.
  */
 export async function startDefaultProfileServer(o: {
-  listeners?: Array<Record<string, unknown>>; log?: Logger;
+  listeners?: Array<Record<string, unknown>>; log?: Logger; voicemail?: Record<string, unknown>;
   /** carriers and the dial plan (what an operator adds for trunks; auth stays the default's) */
   trunks?: unknown[]; routes?: unknown[]; admin?: Record<string, unknown>;
 } = {}): Promise<TestServer> {
-  const { auth, registrar, messages, presence } = shippedDefaultProfile();
+  const { auth, registrar, messages, presence, voicemail } = shippedDefaultProfile();
   const realm = (auth as { realm?: string }).realm;
   if (realm !== undefined && realm !== 'tvphone') throw new Error(`the test helpers make HA1s for realm tvphone, the default profile says ${realm}`);
+  // voicemail: the shipped section, with what a test changes (shorter limits) over it
+  const vm = { ...(voicemail as Record<string, unknown>), ...o.voicemail };
   return startTestServer({ auth: 'digest', log: o.log, profile: {
-    auth, registrar, messages, presence, ...(o.listeners ? { listeners: o.listeners } : {}),
+    auth, registrar, messages, presence, voicemail: vm, ...(o.listeners ? { listeners: o.listeners } : {}),
     ...(o.trunks ? { trunks: o.trunks } : {}), ...(o.routes ? { routes: o.routes } : {}), ...(o.admin ? { admin: o.admin } : {}),
   } });
 }

@@ -12,6 +12,10 @@ import { generateTone } from '../../src/media/tone.ts';
 import { readWav, writeWav } from '../../src/media/wav.ts';
 import { dominantFrequency, rms } from '../../src/media/goertzel.ts';
 import { baresipAvailable, startBaresip } from './lib/baresip.ts';
+import { PcmRecorder } from '../../src/media/audio-io.ts';
+import { goertzelPower } from '../../src/media/goertzel.ts';
+import { TvAgent } from '../../src/terminal/tv-agent.ts';
+import { waitFor } from '../helpers/tv-events.ts';
 import { installed, killAll, LOOPBACK } from './lib/proc.ts';
 
 // libre 1.1 (baresip 1.0) walks every WWW-Authenticate and gives up on any whose algorithm is not MD5
@@ -96,6 +100,61 @@ describe('interop: baresip user agents through tvphone', function () {
 
   it('alice calls bob (shipped default profile, digest): bob answers automatically, each hears the other\'s tone, user_call answered', async () => {
     await callAndListen();
+  });
+
+  it('voicemail: alice calls an offline TV, hears the greeting, leaves 5 s of 440 Hz; the TV registers, receives, saves and plays it', async () => {
+    ts = await startDefaultProfileServer({ voicemail: { enabled: true } });
+    await ts.addUser('alice', 'alice-pw');
+    await ts.addUser('tv', 'tv-pw');
+    const port = ts.udp.port;
+    const alice = await startBaresip({
+      dir: work, user: 'alice', password: 'alice-pw', serverPort: port, source: join(work, 'alice.wav'), quitAfterS: 30, interactive: true,
+    });
+    const withAlice = (err: Error): never => {
+      throw new Error(`${err.message}\nalice: ${alice.proc.stdout().slice(-1500)} ${alice.proc.stderr().slice(-500)}`);
+    };
+    await alice.proc.waitFor(REGISTERED, 10000).catch(withAlice);
+    alice.command(`/dial sip:tv@${LOOPBACK}:${port}`);
+    await alice.proc.waitFor(/Call established/, 10000).catch(withAlice); // the media server answered
+    await new Promise((r) => setTimeout(r, 1600 + 5000)); // the greeting and the beep (1.6 s), then 5 s of her tone
+    alice.command('/hangup');
+    await until(async () => (await ts!.server.store.listVoicemails({ toUser: 'tv' })).length === 1, 8000, 'the voice message kept').catch(withAlice);
+    alice.command('/quit');
+    await alice.proc.done;
+
+    // alice heard the greeting's tones and the beep (her decoded audio's first 2 s)
+    const heard = readWav(readFileSync(alice.dumps().dec[0]!));
+    const mono = heard.channels === 1 ? heard.samples : heard.samples.filter((_, i) => i % heard.channels === 0);
+    const start = mono.subarray(0, heard.sampleRate * 2);
+    for (const hz of [523, 659, 784, 1000]) {
+      assert.ok(goertzelPower(start, hz, heard.sampleRate) > 20 * goertzelPower(start, 300, heard.sampleRate), `alice heard ${hz} Hz in the greeting`);
+    }
+    const [vm] = await ts.server.store.listVoicemails({ toUser: 'tv' });
+    assert.equal(vm.caller, 'alice');
+    assert.ok(vm.durationMs > 4000 && vm.durationMs < 6000, `${vm.durationMs} ms recorded`);
+    assert.equal((await ts.server.store.listCalls({ userId: 'alice' }))[0]?.outcome, 'voicemail');
+
+    // the TV starts (UDP, the way baresip talks too), registers, fetches the voice message (RFC 4483) and plays it
+    const speaker = new PcmRecorder();
+    const tv = new TvAgent({ user: 'tv', password: 'tv-pw', server: `sip:${LOOPBACK}:${port}`, transport: 'udp', downloadDir: join(work, 'tv'), speaker });
+    try {
+      const got = waitFor(tv, 'voice-message', () => true, 10_000);
+      await tv.start();
+      const v = await got;
+      assert.equal(v.from, 'alice');
+      const saved = readWav(readFileSync(v.file));
+      const body = saved.samples.subarray(800); // the first 0.1 s: the caller's jitter buffer starting
+      assert.ok(Math.abs(dominantFrequency(body, saved.sampleRate) - ALICE_HZ) < 5, `the saved message holds ${dominantFrequency(body, saved.sampleRate)} Hz`);
+      assert.ok(v.durationMs > 4000 && v.durationMs < 6000, `${v.durationMs} ms saved`);
+      assert.ok(rms(body) > 1000, `level ${rms(body)}`);
+      await tv.playVoiceMessage();
+      const played = speaker.samples();
+      assert.ok(played.length / 8000 > 4 && played.length / 8000 < 6, `${played.length / 8000} s played`);
+      assert.ok(Math.abs(dominantFrequency(played.subarray(800)) - ALICE_HZ) < 5);
+      await until(async () => (await ts!.server.store.getVoicemail(vm.id))?.state === 'delivered', 5000, 'delivered = acknowledged');
+    } finally {
+      await tv.stop();
+    }
   });
 
   it('alice hangs up while bob\'s phone rings: the CANCEL ends bob\'s call and user_call says cancelled', async () => {

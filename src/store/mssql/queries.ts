@@ -28,6 +28,10 @@ export const MSSQL_QUERIES = renumber(
       'INSERT INTO messages (to_user, from_uri, from_header, to_uri, content_type, body, body_bytes, received_at, expires_at, state, attempts) ' +
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0); SELECT CAST(SCOPE_IDENTITY() AS BIGINT) AS id",
     selectPendingMessages: `SELECT TOP(?2) ${COLUMNS.MESSAGE_COLS} FROM messages WHERE to_user = ?1 AND state = 'pending' ORDER BY id`,
+    // TOP over a derived table: node-sql-parser 5 reads no qualified column right after TOP(n)
+    selectVoicemails:
+      `SELECT TOP(?2) * FROM (SELECT ${COLUMNS.VOICEMAIL_COLS} FROM voicemails v JOIN messages m ON m.id = v.message_id ` +
+      'WHERE (?1 IS NULL OR v.to_user = ?1)) AS vm ORDER BY id',
     selectMessages:
       `SELECT TOP(?3) ${COLUMNS.MESSAGE_COLS} FROM messages WHERE (?1 IS NULL OR to_user = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY id`,
   },

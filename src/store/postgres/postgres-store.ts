@@ -20,6 +20,7 @@ export const POSTGRES_QUERIES = renumber(
     // an optional filter `(?N IS NULL OR …)` needs the parameter's type spelled out
     selectCalls: QUERIES.selectCalls.replace(/\((\?\d) IS NULL/g, '($1::text IS NULL'),
     selectMessages: QUERIES.selectMessages.replace(/\((\?\d) IS NULL/g, '($1::text IS NULL'),
+    selectVoicemails: QUERIES.selectVoicemails.replace(/\((\?\d) IS NULL/g, '($1::text IS NULL'),
   },
   (n) => `$${n}`,
 );

@@ -1,6 +1,7 @@
 // What the parts of the TV agent (registerer, subscriber, inbox, messager, session manager) share: the
 // options, our AoR and Contact, the UA core, the clock, and the guarded event emitter of the facade (tv-agent.ts).
 import type { Clock } from '../../clock.ts';
+import type { AudioSink } from '../../media/audio-io.ts';
 import type { UserAgentCore } from '../../dialog/user-agent-core.ts';
 import type { TimerValues } from '../../transaction/timers.ts';
 import type { TransportName } from '../../transport/transport.ts';
@@ -54,10 +55,12 @@ export interface TvAgentOptions {
   rtcpIntervalMs?: number;
   /** time and timers of the agent (refresh, re-subscribe, keep-alive); default the system clock */
   clock?: Clock;
+  /** where a voice message played (key p) goes, 8 kHz PCM in 20 ms frames; default nowhere (no audio device here) */
+  speaker?: AudioSink;
 }
 
-export type AgentOptions = Required<Omit<TvAgentOptions, 'play' | 'record' | 'timerValues' | 'contacts' | 'outboundProxy' | 'clock'>>
-  & Pick<TvAgentOptions, 'play' | 'record' | 'timerValues' | 'outboundProxy'> & { contacts: string[] };
+export type AgentOptions = Required<Omit<TvAgentOptions, 'play' | 'record' | 'timerValues' | 'contacts' | 'outboundProxy' | 'clock' | 'speaker'>>
+  & Pick<TvAgentOptions, 'play' | 'record' | 'timerValues' | 'outboundProxy' | 'speaker'> & { contacts: string[] };
 
 export interface AgentContext {
   readonly options: AgentOptions;

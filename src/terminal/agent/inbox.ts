@@ -1,5 +1,5 @@
 // The TV's inbox: the messages (RFC 3428) the server delivers — text shown and appended to messages.log,
-// pictures saved in the download folder, missed-call notices listed — each answered 200 only once on disk,
+// pictures saved in the download folder, voice messages fetched (RFC 4483, voice-messages.ts), missed-call notices listed — each answered 200 only once on disk,
 // so the server keeps it until then. Repeats (the same X-Tvphone-Message-Id) are not shown again.
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -9,6 +9,7 @@ import { createResponse } from '../../sip/response.ts';
 import type { ServerTransaction } from '../../transaction/server-transaction.ts';
 import type { AgentContext } from './context.ts';
 import { userOf } from './user-of.ts';
+import { VoiceMessages } from './voice-messages.ts';
 
 const MAX_SEEN_IDS = 1000;
 const SEEN_FILE = '.tvphone-seen-ids';
@@ -17,12 +18,14 @@ const PICTURE_EXT: Record<string, string> = { 'image/jpeg': '.jpg', 'image/png':
 
 export class Inbox {
   readonly #ctx: AgentContext;
+  readonly #voice: VoiceMessages;
   /** the ids of stored messages already shown, oldest first; kept in SEEN_FILE across restarts */
   #seen: string[] = [];
   #seenSet = new Set<string>();
 
-  constructor(ctx: AgentContext) {
+  constructor(ctx: AgentContext, voice: VoiceMessages) {
     this.#ctx = ctx;
+    this.#voice = voice;
   }
 
   get #dir(): string {
@@ -58,6 +61,20 @@ export class Inbox {
       await appendFile(join(dir, MESSAGE_LOG), lines);
       await this.#accepted(stored, req, st);
       ctx.emit('missed-calls', { id, calls: notice.calls });
+      return;
+    }
+    if (VoiceMessages.isVoiceMessage(req)) {
+      // RFC 4483: fetched and on disk before the 200; a failed fetch is answered 503, so the server tries again
+      let vm;
+      try {
+        vm = await this.#voice.receive(req, id, from, date);
+      } catch (err) {
+        ctx.error(err);
+        return void st.respond(createResponse(req, 503, 'Voice Message Not Fetched'));
+      }
+      await appendFile(join(dir, MESSAGE_LOG), `${date ?? now.toUTCString()} ${from}: [voice message, ${(vm.durationMs / 1000).toFixed(1)} s] ${basename(vm.file)}\n`);
+      await this.#accepted(stored, req, st);
+      ctx.emit('voice-message', { id, from, file: vm.file, durationMs: vm.durationMs, ...(date ? { date } : {}) });
       return;
     }
     if (mediaType.startsWith('text/')) {

@@ -368,6 +368,61 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       });
     });
 
+    describe('voice messages', function () {
+      const wav = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7) & 0xff);
+      function voicemail(toUser: string, audio: Uint8Array, over: Partial<NewMessage> = {}) {
+        return {
+          message: message(toUser, audio, { contentType: 'audio/wav', ...over }), caller: 'alice', callId: `vm-${randomUUID()}`,
+          callRecordId: 42, durationMs: 5000.4, codec: 'PCMA',
+        };
+      }
+
+      it('keeps a voice message as a message of its own in arrival order with the text ones, its WAV byte for byte', async function () {
+        const s = await openOne();
+        const text1 = await s.storeMessage(message(u('vm'), Uint8Array.of(1, 2), { receivedAt: T0 }));
+        const vm = await s.storeVoicemail(voicemail(u('vm'), wav(3000), { receivedAt: T0 + 1 }));
+        const text2 = await s.storeMessage(message(u('vm'), Uint8Array.of(3), { receivedAt: T0 + 2 }));
+        assert.deepEqual(vm, {
+          id: vm.id, toUser: u('vm'), caller: 'alice', fromUri: 'sip:alice@tv.example', callId: vm.callId, callRecordId: 42, recordedAt: T0 + 1,
+          durationMs: 5000, codec: 'PCMA', bytes: 3000, state: 'pending', deliveredAt: null,
+        });
+        assert.deepEqual((await s.pendingMessages(u('vm'), 10)).map((m) => [m.id, m.contentType]), [
+          [text1.id, 'text/plain;charset=utf-8'], [vm.id, 'audio/wav'], [text2.id, 'text/plain;charset=utf-8'],
+        ]);
+        assert.deepEqual(Buffer.from((await s.voicemailAudio(vm.id))!), Buffer.from(wav(3000)));
+        assert.equal(await s.voicemailAudio(text1.id), null, 'a text message is no voice message');
+        assert.deepEqual(await s.getVoicemail(vm.id), vm);
+        assert.deepEqual(await s.listVoicemails({ toUser: u('vm') }), [vm]);
+        await s.markDelivered(vm.id, T0 + 9);
+        assert.deepEqual((await s.listVoicemails({ toUser: u('vm'), limit: 1 }))[0], { ...vm, state: 'delivered', deliveredAt: T0 + 9 });
+        assert.deepEqual(await s.listVoicemails({ toUser: u('nobody') }), []);
+      });
+
+      it('counts a voice message and its WAV against the quota, in the same transaction as the insert', async function () {
+        const s = await openOne();
+        await s.addUser(creds(u('vq')), T0);
+        await s.storeMessage(message(u('vq'), new Uint8Array(600)));
+        await assert.rejects(s.storeVoicemail(voicemail(u('vq'), wav(500)), { count: 10, bytes: 1000 }), QuotaExceededError);
+        assert.deepEqual(await s.listVoicemails({ toUser: u('vq') }), [], 'nothing of a refused voice message is kept');
+        await s.storeVoicemail(voicemail(u('vq'), wav(400)), { count: 10, bytes: 1000 });
+        assert.deepEqual(await s.pendingUsage(u('vq')), { count: 2, bytes: 1000 });
+        await assert.rejects(s.storeVoicemail(voicemail(u('vq'), wav(1)), { count: 2, bytes: 10_000 }), QuotaExceededError);
+      });
+
+      it('deletes a voice message with its messages row; purging old history purges delivered voice messages', async function () {
+        const s = await openOne();
+        const a = await s.storeVoicemail(voicemail(u('vd'), wav(10), { expiresAt: T0 + 10 }));
+        const b = await s.storeVoicemail(voicemail(u('vd'), wav(10), { expiresAt: T0 + 10 }));
+        assert.equal(await s.deleteVoicemail(a.id), true);
+        assert.equal(await s.deleteVoicemail(a.id), false);
+        assert.deepEqual((await s.pendingMessages(u('vd'), 10)).map((m) => m.id), [b.id], 'a deleted voice message is not delivered');
+        await s.markDelivered(b.id, T0 + 5);
+        assert.ok((await s.purgeMessages(T0 + 11)) >= 1);
+        assert.deepEqual(await s.listVoicemails({ toUser: u('vd') }), []);
+        assert.equal(await s.getVoicemail(b.id), null);
+      });
+    });
+
     describe('subscriptions', function () {
       it('saves, replaces, finds, expires and removes subscriptions', async function () {
         const s = await openOne();

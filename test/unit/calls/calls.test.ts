@@ -28,6 +28,19 @@ describe('calls: user_call and one info line per call', () => {
     assert.deepEqual(logged(), [['call', '1001', '1002', 'offline', 480, undefined]]);
   });
 
+  it('records a voicemail call as missed until its message is kept, then as voicemail; with no message it stays missed', async () => {
+    const parties = { caller: '1001', callee: '1002', callId: 'v1' };
+    const id = await calls.voicemail(parties);
+    assert.deepEqual([rows[0]!.call!.outcome, rows[0]!.call!.status], ['offline', 200], 'a kill mid-recording leaves a missed call');
+    await calls.voicemailEnded(id, parties, { messageId: 9, durationMs: 4200 });
+    assert.equal(rows[0]!.updates.at(-1)!.outcome, 'voicemail');
+    assert.equal(rows[0]!.updates.at(-1)!.durationMs, 4200);
+    const id2 = await calls.voicemail({ ...parties, callId: 'v2' });
+    await calls.voicemailEnded(id2, { ...parties, callId: 'v2' }, { messageId: null, durationMs: 0, status: 503 });
+    assert.deepEqual([rows[1]!.updates.at(-1)!.outcome, rows[1]!.updates.at(-1)!.status], ['offline', 503]);
+    assert.deepEqual(logged().map((l) => l[3]), ['voicemail', 'offline']);
+  });
+
   it('logs an answered call once, when it ends, with its duration', async () => {
     const id = await calls.started(call('c1'));
     await calls.update(id, { outcome: 'answered', status: 200, answeredAt: 1 });

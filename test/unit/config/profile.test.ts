@@ -114,6 +114,21 @@ describe('sip-profiles', () => {
     assert.deepEqual(validateProfile({ auth: { algorithms: ['MD5', 'SHA-256'] } }, 'p.json').auth.algorithms, ['MD5', 'SHA-256']);
   });
 
+  it('takes voicemail settings with defaults (off), and refuses bad ones naming file, field and reason', () => {
+    assert.deepEqual(validateProfile({}, 'p.json').voicemail, DEFAULT_PROFILE.voicemail);
+    assert.equal(DEFAULT_PROFILE.voicemail.enabled, false);
+    const vm = validateProfile({ voicemail: { enabled: true, maxSeconds: 30, silenceSeconds: 0, httpHost: '127.0.0.1', httpPort: 8088 } }, 'p.json').voicemail;
+    assert.deepEqual(vm, { ...DEFAULT_PROFILE.voicemail, enabled: true, maxSeconds: 30, silenceSeconds: 0, httpHost: '127.0.0.1', httpPort: 8088 });
+    const e1 = refusal(() => validateProfile({ voicemail: { maxSeconds: 0 } }, 'p.json'));
+    assert.deepEqual([e1.file, e1.field], ['p.json', 'voicemail.maxSeconds']);
+    assert.match(e1.reason, /between 1 and 3600/);
+    const e2 = refusal(() => validateProfile({ voicemail: { maxSeconds: 60 }, messages: { quotaBytes: 100_000 } }, 'p.json'));
+    assert.deepEqual([e2.field, e2.reason], ['voicemail.maxSeconds', 'a recording of 60 s (960044 bytes) would not fit messages.quotaBytes (100000)']);
+    assert.equal(refusal(() => validateProfile({ voicemail: { enabled: 'yes' } }, 'p.json')).field, 'voicemail.enabled');
+    assert.equal(refusal(() => validateProfile({ voicemail: { greeting: 'x.wav' } }, 'p.json')).field, 'voicemail.greeting');
+    assert.equal(refusal(() => validateProfile({ voicemail: { httpHost: 'a b' } }, 'p.json')).field, 'voicemail.httpHost');
+  });
+
   it('leaves the admin HTTP endpoint off unless admin.listen is set, and reads HOST:PORT', () => {
     assert.equal(validateProfile({}, 'p.json').admin, null);
     assert.deepEqual(validateProfile({ admin: { listen: '127.0.0.1:9060' } }, 'p.json').admin, { listen: '127.0.0.1:9060', host: '127.0.0.1', port: 9060, token: null });

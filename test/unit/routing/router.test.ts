@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseMessage } from '../../../src/sip/parser.ts';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import { createResponse } from '../../../src/sip/response.ts';
-import { StoreUnavailableError } from '../../../src/errors.ts';
+import { SipError, StoreUnavailableError } from '../../../src/errors.ts';
 import { Router, type RouterDeps } from '../../../src/routing/router.ts';
 import type { ServerTransaction } from '../../../src/transaction/server-transaction.ts';
 import type { LookupResult } from '../../../src/registrar/lookup.ts';
@@ -86,11 +86,16 @@ function setup(overrides: Partial<RouterDeps> = {}, source = { address: '192.0.2
       },
     },
     presence: { subscribe: async (req) => createResponse(req, 200) },
-    calls: { offline: async (c) => void f.calls.push(`calls.offline ${c.caller}->${c.callee}`) },
+    calls: {
+      offline: async (c) => void f.calls.push(`calls.offline ${c.caller}->${c.callee}`),
+      voicemail: async (c) => (f.calls.push(`calls.voicemail ${c.caller}->${c.callee}`), 77),
+      voicemailEnded: async (id, _c, r) => void f.calls.push(`calls.voicemailEnded ${id} message=${r.messageId} status=${r.status ?? '-'}`),
+    },
     domains: { isLocalUri: (uri) => uri.startsWith('tel:') || uri.includes(`@${DOMAIN}`) || uri === `sip:${DOMAIN}` },
     domain: DOMAIN,
     log: silentLogger(),
     replies: { retryAfterSeconds: 9 },
+    voicemail: null,
     trunks: { legs: async () => ({ legs: [], skipped: [] }), carrierOf: () => null },
     routes: [],
     ...overrides,
@@ -134,6 +139,61 @@ describe('routing/router (the routing script)', () => {
     assert.equal(res?.status, 480);
     assert.equal(res?.header('retry-after'), '9');
     assert.deepEqual(f.calls, ['calls.offline alice->bob']);
+  });
+
+  describe('voice messages (voicemail.enabled: the media server is given)', () => {
+    function mediaServer(o: { fail?: SipError; messageId?: number | null } = {}) {
+      const seen: string[] = [];
+      const ms: NonNullable<RouterDeps['voicemail']> = {
+        answer: async (req, st, parties) => {
+          seen.push(`answer ${parties.caller}->${parties.callee} record ${parties.callRecordId}`);
+          if (o.fail) throw o.fail;
+          st.respond(createResponse(req, 200, undefined, 'vm'));
+          return { outcome: Promise.resolve({ reason: 'bye' as const, messageId: o.messageId === undefined ? 5 : o.messageId, durationMs: 4000 }) };
+        },
+        handles: (req) => req.toTag === 'b1' && req.callId === 'r1@192.0.2.1',
+        inDialog: (req, st) => { seen.push(`inDialog ${req.method}`); st.respond(createResponse(req, 200)); },
+        ack: (ack) => (seen.push(`ack ${ack.callId}`), true),
+      };
+      return { ms, seen };
+    }
+
+    it('has the media server answer an INVITE to an offline user, recorded in user_call as voicemail', async () => {
+      const { ms, seen } = mediaServer();
+      const { f, send } = setup({ voicemail: ms });
+      f.lookup.bob = { kind: 'offline' };
+      assert.equal((await send(request('INVITE', `sip:bob@${DOMAIN}`)))?.status, 200);
+      assert.deepEqual(seen, ['answer alice->bob record 77']);
+      assert.deepEqual(f.calls, ['calls.voicemail alice->bob', 'calls.voicemailEnded 77 message=5 status=-']);
+    });
+
+    it('answers 503 when the media server is full, and the call stays a missed one (never a lost call)', async () => {
+      const { ms } = mediaServer({ fail: new SipError('overloaded', { detail: 'voicemail calls' }) });
+      const { f, send } = setup({ voicemail: ms });
+      f.lookup.bob = { kind: 'offline' };
+      const res = await send(request('INVITE', `sip:bob@${DOMAIN}`));
+      assert.equal(res?.status, 503);
+      assert.equal(res?.header('retry-after'), '9');
+      assert.deepEqual(f.calls, ['calls.voicemail alice->bob', 'calls.voicemailEnded 77 message=null status=503']);
+    });
+
+    it('hands the BYE and the ACK of its dialogs to the media server, and nothing else', async () => {
+      const { ms, seen } = mediaServer();
+      const { router, f, send } = setup({ voicemail: ms });
+      assert.equal((await send(request('BYE', `sip:tvphone@${DOMAIN}`, { toTag: true })))?.status, 200);
+      router.onAck(request('ACK', `sip:tvphone@${DOMAIN}`, { toTag: true }));
+      assert.deepEqual(seen, ['inDialog BYE', 'ack r1@192.0.2.1']);
+      assert.deepEqual(f.calls, [], 'not relayed by the proxy');
+    });
+
+    it('still answers an INVITE to an online user by proxying it', async () => {
+      const { ms, seen } = mediaServer();
+      const { f, send } = setup({ voicemail: ms });
+      f.lookup.bob = { kind: 'found', bindings: [binding] };
+      await send(request('INVITE', `sip:bob@${DOMAIN}`));
+      assert.equal(f.relayed.length, 1);
+      assert.deepEqual(seen, []);
+    });
   });
 
   it('stores a MESSAGE to an offline user (silo.store) and sends its answer', async () => {

@@ -87,8 +87,20 @@ describe('TV screen', () => {
   it('renders the empty screen of a TV that is not registered yet', () => {
     assert.deepEqual(plain(render(initialScreen('1001', []))).split('\n'), [
       'tvphone TV — 1001  ○ offline', '', 'Contacts', '  (none)', '', 'Missed calls', '  (none)', '', 'Messages', '  (none)', '',
-      'Call', '  (no call)', '', 'starting', 'keys: ↑↓ choose · Enter call · m message · d dismiss missed · i details · q quit', '',
+      'Call', '  (no call)', '', 'starting', 'keys: ↑↓ choose · Enter call · m message · p play voice message · d dismiss missed · i details · q quit', '',
     ]);
+  });
+
+  it('lists voice messages (who, when, how long, ● until played) and asks the agent to play one on p, not during a call', () => {
+    const s = initialScreen('1001', []);
+    applyEvent(s, 'voice-message', { id: '7', from: '1002', file: '/d/voicemail-7-1002.wav', durationMs: 5200, date: new Date(today(9, 30)).toUTCString() });
+    assert.match(plain(render(s)), /Voice messages\n  ● 09:30 1002, 5 s\n/);
+    assert.equal(s.status, 'voice message from 1002 — press p to play it');
+    assert.deepEqual(pressKey(s, 'p'), { do: 'play-voice-message' });
+    applyEvent(s, 'voice-message-played', { id: '7', from: '1002', file: '/d/voicemail-7-1002.wav', durationMs: 5200 });
+    assert.match(plain(render(s)), /Voice messages\n    09:30 1002, 5 s\n/);
+    applyEvent(s, 'call-incoming', { callId: 'c', from: '1003' });
+    assert.equal(pressKey(s, 'P'), null);
   });
 
   it('says why an outgoing call did not happen in plain words', () => {

@@ -1,0 +1,281 @@
+// The media server: the UAS that answers a call itself when the routing script says so (a call to an offline user:
+// Asterisk's app_voicemail, for TVs). It answers with SDP (RFC 3264: PCMU/PCMA and telephone-event; any other stream,
+// video too, refused with port 0), plays the greeting and the beep, records, and commits the recording to the store
+// as a voice message for the callee before it forgets the call. Its dialogs are its own (RFC 3261 §12.1.1); the
+// router hands it the ACK and the in-dialog requests of those dialogs.
+import { QuotaExceededError, StoreUnavailableError } from '../errors.ts';
+import { SipError } from '../errors.ts';
+import type { Clock } from '../clock.ts';
+import type { VoicemailConfig } from '../config/profile.ts';
+import { Dialog, dialogIdOfRequest, dialogKey } from '../dialog/dialog.ts';
+import { Uas2xxRetransmitter } from '../dialog/uas-2xx.ts';
+import type { Flow } from '../flow.ts';
+import type { Logger } from '../log/logger.ts';
+import { MediaSession } from '../media/rtp-session.ts';
+import { LocalMedia, type Negotiated } from '../media/sdp.ts';
+import { writeWav } from '../media/wav.ts';
+import { parseNameAddr } from '../sip/headers.ts';
+import { newTag } from '../sip/ids.ts';
+import type { SipRequest, SipResponse } from '../sip/message.ts';
+import { createResponse } from '../sip/response.ts';
+import type { MessageQuota, MessageStore, VoicemailStore } from '../store/store.ts';
+import type { ServerTransaction } from '../transaction/server-transaction.ts';
+import type { TimerValues } from '../transaction/timers.ts';
+import type { Source, Transport } from '../transport/transport.ts';
+import { builtInGreeting } from './greeting.ts';
+import { VoicemailCall, type VoicemailEndReason } from './voicemail-call.ts';
+
+/** The media type a voice message is kept (and fetched) as. */
+export const VOICE_MESSAGE_TYPE = 'audio/wav';
+/** Less than this after the beep (a caller who hung up at the greeting) is no message: the call stays a missed call. */
+const MIN_RECORDING_SAMPLES = 4000; // 0.5 s
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO';
+
+export interface VoicemailParties {
+  /** user id of the caller (or the From user of an unauthenticated one) */
+  caller: string;
+  callee: string;
+  callId: string;
+  /** the user_call row of this call */
+  callRecordId: number | null;
+}
+
+/** How a voicemail call ended, once its recording is committed (or is known to be none). */
+export interface VoicemailOutcome {
+  reason: VoicemailEndReason;
+  /** the voice message's id (its messages row), null when nothing was kept */
+  messageId: number | null;
+  durationMs: number;
+}
+
+export interface MediaServerOptions {
+  config: Pick<VoicemailConfig, 'maxSeconds' | 'silenceSeconds' | 'rtpTimeoutSeconds' | 'maxCalls'>;
+  clock: Clock;
+  log: Logger;
+  store: Pick<VoicemailStore, 'storeVoicemail'> & Pick<MessageStore, 'pendingUsage'>;
+  /** the profile's message limits, read at each call (SIGHUP may change them) */
+  limits: () => { quota: MessageQuota; expiryMs: number };
+  /** the address RTP binds and SDP names for a call that came from `source` (the listener's, never 0.0.0.0) */
+  mediaAddress: (source: Source) => string;
+  /** our Contact for a dialog with a peer reached over `source` */
+  contact: (source: Source) => string;
+  /** the transport and timer values the 2xx is retransmitted with (RFC 3261 §13.3.1.4) */
+  transport: Pick<Transport, 'send'>;
+  timerValues: Pick<TimerValues, 't1' | 't2'>;
+  /** sends a request within a dialog (our BYE) and resolves with its final response */
+  sendInDialog: (req: SipRequest, dialog: { remoteTarget: string; routeSet: readonly string[]; flow: Flow }) => Promise<SipResponse | null>;
+  /** the prompt (8 kHz PCM, beep included); default the built-in one */
+  greeting?: Int16Array;
+}
+
+interface LiveCall {
+  dialog: Dialog;
+  flow: Flow;
+  call: VoicemailCall;
+  local: LocalMedia;
+  media: MediaSession;
+  parties: VoicemailParties;
+  invite: SipRequest;
+  answeredAt: number;
+  outcome: Promise<VoicemailOutcome>;
+}
+
+export class MediaServer {
+  readonly #o: MediaServerOptions;
+  readonly #greeting: Int16Array;
+  /** dialog key → the call: at most config.maxCalls */
+  readonly #calls = new Map<string, LiveCall>();
+  /** calls answered but not yet committed (bounded with #calls: a call leaves both when committed) */
+  readonly #pending = new Set<Promise<VoicemailOutcome>>();
+  readonly #retransmitter: Uas2xxRetransmitter;
+  #starting = 0;
+  #closed = false;
+
+  constructor(o: MediaServerOptions) {
+    this.#o = o;
+    this.#greeting = o.greeting ?? builtInGreeting();
+    this.#retransmitter = new Uas2xxRetransmitter({
+      timers: o.clock, values: o.timerValues, transport: o.transport,
+      // §13.3.1.4: no ACK: the session is ended with BYE
+      onAckTimeout: (key) => this.#hangUp(key, 'no-ack'),
+    });
+  }
+
+  /** voicemail calls in progress (answered, not yet ended) */
+  get activeCalls(): number {
+    return this.#calls.size;
+  }
+
+  /**
+   * Answers `invite` (a call to an offline user) with 200 and starts the greeting. Resolves once the 200 is sent, with
+   * the promise of the call's outcome (settled after the recording is committed). Throws a SipError before answering:
+   * 503 beyond maxCalls, 486 when the callee's message quota is full, 488 for an offer with no G.711 (or no offer).
+   */
+  async answer(invite: SipRequest, st: ServerTransaction, parties: VoicemailParties): Promise<{ outcome: Promise<VoicemailOutcome> }> {
+    const o = this.#o;
+    if (this.#closed || this.#calls.size + this.#starting >= o.config.maxCalls) throw new SipError('overloaded', { detail: 'voicemail calls' });
+    // RFC 3261 §13.3.1.1: an INVITE without an offer would need ours in the 200 and the caller's answer in the ACK
+    if (invite.body.length === 0) throw new SipError('not-acceptable-here', { warning: 'voicemail needs an SDP offer in the INVITE' });
+    this.#starting++;
+    let media: MediaSession | null = null;
+    try {
+      const { quota } = o.limits();
+      const usage = await o.store.pendingUsage(parties.callee);
+      if (usage.count + 1 > quota.count || usage.bytes + 16_044 > quota.bytes) throw new SipError('quota-full', { detail: `message quota for ${parties.callee} full` });
+      media = new MediaSession({ localIp: o.mediaAddress(st.source) });
+      await media.bind();
+      const local = new LocalMedia({ ip: media.localIp, port: media.localPort });
+      const neg: Negotiated = local.createAnswer(new TextDecoder().decode(invite.body));
+      if (this.#closed) throw new SipError('overloaded', { detail: 'shutting down' });
+      const tag = newTag();
+      const dialog = Dialog.asUas(invite, tag);
+      const res = createResponse(invite, 200, undefined, tag);
+      // RFC 3261 §12.1.1: the Record-Route of the request is copied into the response
+      for (const rr of invite.fields('record-route')) res.addHeader('Record-Route', rr.value);
+      res.addHeader('Contact', `<${o.contact(st.source)}>`);
+      res.addHeader('Allow', ALLOW);
+      res.addHeader('Content-Type', 'application/sdp');
+      res.body = new TextEncoder().encode(neg.sdp);
+      const call = new VoicemailCall({
+        media, negotiated: neg, greeting: this.#greeting, clock: o.clock,
+        maxSeconds: o.config.maxSeconds, silenceSeconds: o.config.silenceSeconds, rtpTimeoutSeconds: o.config.rtpTimeoutSeconds,
+      });
+      const live: LiveCall = {
+        dialog, flow: st.source, call, local, media, parties, invite, answeredAt: o.clock.now(), outcome: Promise.resolve(null as never),
+      };
+      live.outcome = this.#finish(live);
+      this.#calls.set(dialog.key, live);
+      this.#pending.add(live.outcome);
+      void live.outcome.finally(() => this.#pending.delete(live.outcome));
+      this.#retransmitter.start(dialog.key, st, res);
+      call.start((reason) => this.#hangUp(dialog.key, reason));
+      o.log.info({ caller: parties.caller, callee: parties.callee, callId: parties.callId, codec: neg.codec }, 'voicemail call answered');
+      media = null; // the call owns it now
+      return { outcome: live.outcome };
+    } finally {
+      this.#starting--;
+      if (media !== null) await media.stop();
+    }
+  }
+
+  /** Whether `req` (with a To tag) belongs to one of our dialogs. */
+  handles(req: SipRequest): boolean {
+    const id = dialogIdOfRequest(req);
+    return id !== null && this.#calls.has(dialogKey(id));
+  }
+
+  /** RFC 3261 §13.3.1.4: the ACK of our 2xx stops its retransmission. True when it was for one of our dialogs. */
+  ack(ack: SipRequest): boolean {
+    const id = dialogIdOfRequest(ack);
+    if (id === null) return false;
+    const key = dialogKey(id);
+    if (!this.#calls.has(key)) return false;
+    this.#retransmitter.stop(key);
+    return true;
+  }
+
+  /** A request within one of our dialogs (handles() said so). */
+  inDialog(req: SipRequest, st: ServerTransaction): void {
+    const id = dialogIdOfRequest(req);
+    const live = id === null ? undefined : this.#calls.get(dialogKey(id));
+    if (live === undefined) return void st.respond(createResponse(req, 481));
+    const bad = live.dialog.receiveRequest(req);
+    if (bad !== null) return void st.respond(createResponse(req, bad.status, bad.reason));
+    switch (req.method) {
+      case 'BYE':
+        // RFC 3261 §15.1.2: the UAS answers the BYE 200 and ends the session; what was recorded is kept
+        st.respond(createResponse(req, 200));
+        this.#retransmitter.stop(live.dialog.key);
+        void live.call.end('bye');
+        return;
+      case 'INVITE': {
+        // a re-INVITE (session refresh, hold): answered with our stream again; RFC 3264 §8
+        if (req.body.length === 0) return void st.respond(createResponse(req, 488));
+        try {
+          const neg = live.local.createAnswer(new TextDecoder().decode(req.body));
+          live.media.updateRemote({ remoteIp: neg.remote.ip, remotePort: neg.remote.port, remoteRtcpPort: neg.remote.rtcpPort });
+          const res = createResponse(req, 200, undefined, live.dialog.localTag);
+          res.addHeader('Contact', `<${this.#o.contact(st.source)}>`);
+          res.addHeader('Content-Type', 'application/sdp');
+          res.body = new TextEncoder().encode(neg.sdp);
+          this.#retransmitter.start(live.dialog.key, st, res);
+        } catch (err) {
+          st.respond(createResponse(req, err instanceof SipError ? err.status : 488));
+        }
+        return;
+      }
+      case 'INFO':
+      case 'OPTIONS':
+      case 'UPDATE':
+        return void st.respond(createResponse(req, 200));
+      default: {
+        const res = createResponse(req, 405);
+        res.addHeader('Allow', ALLOW);
+        st.respond(res);
+      }
+    }
+  }
+
+  /** Ends every call (BYE sent, not awaited) and waits for their recordings to be committed. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const key of [...this.#calls.keys()]) this.#hangUp(key, 'closing');
+    await Promise.allSettled([...this.#pending]);
+    this.#retransmitter.close();
+  }
+
+  /** The call ended on our side (#, silence, full, no RTP, no ACK, closing): BYE to the caller (§15.1.1). */
+  #hangUp(key: string, reason: VoicemailEndReason): void {
+    const live = this.#calls.get(key);
+    if (live === undefined) return;
+    this.#retransmitter.stop(key);
+    void live.call.end(reason);
+    const bye = live.dialog.createRequest('BYE');
+    const sent = this.#o.sendInDialog(bye, { remoteTarget: live.dialog.remoteTarget, routeSet: live.dialog.routeSet, flow: live.flow });
+    sent.catch((err: unknown) => this.#o.log.debug({ err }, 'voicemail BYE not sent'));
+  }
+
+  /** Waits for the end of the call, then commits what was said (nothing of it is lost to a BYE mid-message). */
+  async #finish(live: LiveCall): Promise<VoicemailOutcome> {
+    const take = await live.call.done;
+    const { parties, invite } = live;
+    const durationMs = Math.round((take.samples.length / 8000) * 1000);
+    let messageId: number | null = null;
+    try {
+      if (take.samples.length >= MIN_RECORDING_SAMPLES) messageId = await this.#commit(live, take.samples, take.codec, durationMs);
+    } finally {
+      this.#calls.delete(live.dialog.key);
+      this.#retransmitter.stop(live.dialog.key);
+    }
+    this.#o.log.info({ caller: parties.caller, callee: parties.callee, callId: invite.callId, reason: take.reason, durationMs, messageId, packets: take.packets }, 'voicemail call ended');
+    return { reason: take.reason, messageId, durationMs };
+  }
+
+  async #commit(live: LiveCall, samples: Int16Array, codec: string, durationMs: number): Promise<number | null> {
+    const o = this.#o;
+    const { quota, expiryMs } = o.limits();
+    const from = live.invite.header('from') ?? '';
+    let fromUri = '';
+    let toUri = '';
+    try {
+      fromUri = parseNameAddr(from).uri;
+      toUri = parseNameAddr(live.invite.header('to') ?? '').uri;
+    } catch { /* validated by the router before; kept empty rather than lost */ }
+    try {
+      const vm = await o.store.storeVoicemail({
+        message: {
+          toUser: live.parties.callee, fromUri, fromHeader: from, toUri, contentType: VOICE_MESSAGE_TYPE, body: writeWav(samples, 8000),
+          receivedAt: live.answeredAt, expiresAt: live.answeredAt + expiryMs,
+        },
+        caller: live.parties.caller, callId: live.parties.callId, callRecordId: live.parties.callRecordId, durationMs, codec,
+      }, quota);
+      o.log.info({ user: vm.toUser, id: vm.id, durationMs, bytes: vm.bytes }, 'voice message stored');
+      return vm.id;
+    } catch (err) {
+      if (err instanceof QuotaExceededError) o.log.warn({ user: live.parties.callee }, 'message quota full: voice message not kept');
+      else if (err instanceof StoreUnavailableError) o.log.error({ err, user: live.parties.callee }, 'store unavailable: voice message not kept');
+      else o.log.error({ err, user: live.parties.callee }, 'voice message not kept');
+      return null;
+    }
+  }
+}
