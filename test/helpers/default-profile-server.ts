@@ -26,8 +26,8 @@ export async function startDefaultProfileServer(o: {
   const { auth, registrar, messages, presence, voicemail } = shippedDefaultProfile();
   const realm = (auth as { realm?: string }).realm;
   if (realm !== undefined && realm !== 'tvphone') throw new Error(`the test helpers make HA1s for realm tvphone, the default profile says ${realm}`);
-  // voicemail: the shipped section, with what a test changes (shorter limits) over it
-  const vm = { ...(voicemail as Record<string, unknown>), ...o.voicemail };
+  // voicemail: the shipped section on loopback and a free port (as the listeners), with what a test changes over it
+  const vm = { ...(voicemail as Record<string, unknown>), httpHost: '127.0.0.1', httpPort: 0, ...o.voicemail };
   return startTestServer({ auth: 'digest', log: o.log, profile: {
     auth, registrar, messages, presence, voicemail: vm, ...(o.listeners ? { listeners: o.listeners } : {}),
     ...(o.trunks ? { trunks: o.trunks } : {}), ...(o.routes ? { routes: o.routes } : {}), ...(o.admin ? { admin: o.admin } : {}),
