@@ -1,4 +1,5 @@
 // A proxy on a TransactionLayer over a FakeTransport with FakeTimers, wired by a tiny routing script.
+import assert from 'node:assert/strict';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import { parseMessage } from '../../../src/sip/parser.ts';
 import { createResponse, errorResponse } from '../../../src/sip/response.ts';
@@ -158,4 +159,13 @@ export function parse(text: string): SipRequest {
 /** deliver a request from the caller */
 export function fromCaller(h: Harness, text: string, src: Partial<Source> = {}): void {
   h.fake.deliver(text, { address: CALLER.address, port: CALLER.port, ...src });
+}
+
+export function statuses(list: SipResponse[]): number[] {
+  return list.map((r) => r.status);
+}
+
+export function only(list: SipRequest[]): SipRequest {
+  assert.equal(list.length, 1, `expected one request, got ${list.length}`);
+  return list[0]!;
 }

@@ -2,19 +2,11 @@ import assert from 'node:assert/strict';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import { createResponse } from '../../../src/sip/response.ts';
 import { BRANCH_PREFIX } from '../../../src/proxy/loop-detection.ts';
-import { CALLER, binding, fromCaller, invite, parse, setup, type Harness } from './helpers.ts';
+import { CALLER, binding, fromCaller, invite, parse, setup, only, statuses, type Harness } from './helpers.ts';
 
 const B1 = '192.0.2.10';
 const B2 = '192.0.2.11';
 
-function statuses(list: SipResponse[]): number[] {
-  return list.map((r) => r.status);
-}
-
-function only(list: SipRequest[]): SipRequest {
-  assert.equal(list.length, 1, `expected one request, got ${list.length}`);
-  return list[0];
-}
 
 describe('proxy: request validation (RFC 3261 §16.3)', () => {
   let h: Harness;

@@ -3,18 +3,11 @@
 import assert from 'node:assert/strict';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import type { ProxyTarget } from '../../../src/proxy/target-set.ts';
-import { CALLER, fromCaller, invite, setup, type Harness } from './helpers.ts';
+import { CALLER, fromCaller, invite, setup, only, statuses, type Harness } from './helpers.ts';
 
 const T1 = '192.0.2.21';
 const T2 = '192.0.2.22';
 
-function statuses(list: SipResponse[]): number[] {
-  return list.map((r) => r.status);
-}
-function only(list: SipRequest[]): SipRequest {
-  assert.equal(list.length, 1, `expected one request, got ${list.length}`);
-  return list[0]!;
-}
 
 interface Slot {
   taken: number;
