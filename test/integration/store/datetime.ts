@@ -110,6 +110,10 @@ export function describeDatetimeMigration(dialect: Dialect, fresh: () => Promise
         const id = await s.recordCall({ userId: 'a', otherUserId: 'b', callDate: CALL_DATE, callId: 'x2', outcome: 'answered' });
         await s.updateCall(id, { answeredAt: CALL_DATE + 1, endedAt: null });
         await s.addUser({ userId: 'dba', realm: 'r', ha1Md5: 'a', ha1Sha256: 'b' }, BEFORE);
+        // a time the columns cannot hold exactly is refused, never rounded
+        for (const callDate of [CALL_DATE + 0.5, Date.UTC(10000, 0, 1), Number.NaN]) {
+          await assert.rejects(s.recordCall({ userId: 'a', otherUserId: 'b', callDate, callId: 'bad', outcome: 'offline' }), RangeError);
+        }
       } finally {
         await s.close();
       }
