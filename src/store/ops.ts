@@ -10,7 +10,8 @@ import type {
   NewCall, NewMessage, NewVoicemail, Presence, StoredMessage, Subscription, UserRecord, VoicemailQuery, VoicemailRecord,
 } from './store.ts';
 
-export type Param = string | number | null | Uint8Array;
+/** A Date is a point in time: each backend binds it as its date-time type (schema 2). */
+export type Param = string | number | null | Uint8Array | Date;
 export type Row = Record<string, unknown>;
 export interface Query { name: QueryName; params: Param[] }
 export interface QueryResult { rows: Row[]; changes: number }
@@ -30,6 +31,29 @@ function numOrNull(v: unknown): number | null {
 }
 function strOrNull(v: unknown): string | null {
   return v === null || v === undefined ? null : String(v);
+}
+
+/** DATETIME2's range, 0001-01-01 to 9999-12-31 (SQLite's fixed-width text needs four-digit years too). */
+const FIRST_MS = -62_135_596_800_000;
+const LAST_MS = 253_402_300_799_999;
+/** An epoch-ms time as a date-time parameter: whole milliseconds in range, else a RangeError (never rounded). */
+export function at(ms: EpochMs): Date {
+  if (!Number.isInteger(ms) || ms < FIRST_MS || ms > LAST_MS) throw new RangeError(`time ${ms} is not whole epoch milliseconds from year 1 to 9999`);
+  return new Date(ms);
+}
+function atOrNull(ms: EpochMs | null): Date | null {
+  return ms === null ? null : at(ms);
+}
+/** YYYY-MM-DDTHH:MM:SS.sssZ, the only text a time column holds (SQLite) */
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+/** A date-time column back to epoch ms: a Date (pg, mssql) or ISO-8601 UTC text (SQLite). */
+function time(v: unknown): EpochMs {
+  const ms = v instanceof Date ? v.getTime() : typeof v === 'string' && ISO_UTC.test(v) ? Date.parse(v) : NaN;
+  if (Number.isNaN(ms)) throw new TypeError(`not a date-time column value: ${String(v)}`);
+  return ms;
+}
+function timeOrNull(v: unknown): EpochMs | null {
+  return v === null || v === undefined ? null : time(v);
 }
 function bytes(v: unknown): Uint8Array {
   if (v instanceof Uint8Array) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
@@ -56,46 +80,46 @@ function connectionParam(id: number | null): string | null {
 
 function toBinding(r: Row): Binding {
   return {
-    userId: String(r.user_id), contact: String(r.contact), expiresAt: num(r.expires_at), q: numOrNull(r.q),
+    userId: String(r.user_id), contact: String(r.contact), expiresAt: time(r.expires_at), q: numOrNull(r.q),
     callId: String(r.call_id), cseq: num(r.cseq), path: JSON.parse(String(r.path)) as string[],
     instance: strOrNull(r.instance), regId: numOrNull(r.reg_id), flow: toFlow(r),
-    userAgent: strOrNull(r.user_agent), updatedAt: num(r.updated_at),
+    userAgent: strOrNull(r.user_agent), updatedAt: time(r.updated_at),
   };
 }
 function toPresence(r: Row): Presence {
-  return { userId: String(r.user_id), ip: strOrNull(r.user_ip), netstate: num(r.user_netstate) === 1 ? 1 : 0, since: num(r.netstate_since) };
+  return { userId: String(r.user_id), ip: strOrNull(r.user_ip), netstate: num(r.user_netstate) === 1 ? 1 : 0, since: time(r.netstate_since) };
 }
 function toCredentials(r: Row): Credentials {
   return { userId: String(r.user_id), realm: String(r.realm), ha1Md5: String(r.ha1_md5), ha1Sha256: String(r.ha1_sha256) };
 }
 function toCall(r: Row): CallRecord {
   return {
-    id: num(r.id), userId: String(r.user_id), otherUserId: String(r.otheruser_id), callDate: num(r.call_date),
+    id: num(r.id), userId: String(r.user_id), otherUserId: String(r.otheruser_id), callDate: time(r.call_date),
     callId: String(r.call_id), outcome: String(r.outcome) as CallRecord['outcome'], status: numOrNull(r.status),
-    answeredAt: numOrNull(r.answered_at), endedAt: numOrNull(r.ended_at), durationMs: numOrNull(r.duration_ms),
-    notifiedAt: numOrNull(r.notified_at),
+    answeredAt: timeOrNull(r.answered_at), endedAt: timeOrNull(r.ended_at), durationMs: numOrNull(r.duration_ms),
+    notifiedAt: timeOrNull(r.notified_at),
   };
 }
 function toMessage(r: Row): StoredMessage {
   return {
     id: num(r.id), toUser: String(r.to_user), fromUri: String(r.from_uri), fromHeader: String(r.from_header),
-    toUri: String(r.to_uri), contentType: String(r.content_type), body: bytes(r.body), receivedAt: num(r.received_at),
-    expiresAt: num(r.expires_at), state: String(r.state) as MessageState, attempts: num(r.attempts),
-    nextAttemptAt: numOrNull(r.next_attempt_at), deliveredAt: numOrNull(r.delivered_at),
+    toUri: String(r.to_uri), contentType: String(r.content_type), body: bytes(r.body), receivedAt: time(r.received_at),
+    expiresAt: time(r.expires_at), state: String(r.state) as MessageState, attempts: num(r.attempts),
+    nextAttemptAt: timeOrNull(r.next_attempt_at), deliveredAt: timeOrNull(r.delivered_at),
   };
 }
 function toVoicemail(r: Row): VoicemailRecord {
   return {
     id: num(r.id), toUser: String(r.to_user), caller: String(r.caller), fromUri: String(r.from_uri), callId: String(r.call_id),
-    callRecordId: numOrNull(r.call_record_id), recordedAt: num(r.recorded_at), durationMs: num(r.duration_ms), codec: String(r.codec),
-    bytes: num(r.body_bytes), state: String(r.state) as MessageState, deliveredAt: numOrNull(r.delivered_at),
+    callRecordId: numOrNull(r.call_record_id), recordedAt: time(r.recorded_at), durationMs: num(r.duration_ms), codec: String(r.codec),
+    bytes: num(r.body_bytes), state: String(r.state) as MessageState, deliveredAt: timeOrNull(r.delivered_at),
   };
 }
 function toSubscription(r: Row): Subscription {
   return {
     id: String(r.id), watcher: String(r.watcher), presentity: String(r.presentity), callId: String(r.call_id),
     localTag: String(r.local_tag), remoteTag: String(r.remote_tag), remoteTarget: String(r.remote_target),
-    routeSet: JSON.parse(String(r.route_set)) as string[], cseq: num(r.cseq), expiresAt: num(r.expires_at), flow: toFlow(r),
+    routeSet: JSON.parse(String(r.route_set)) as string[], cseq: num(r.cseq), expiresAt: time(r.expires_at), flow: toFlow(r),
   };
 }
 
@@ -116,9 +140,9 @@ function* writeUser(c: Credentials, now: EpochMs, replace: boolean): Op<void> {
     yield* q('updateCredentials', c.userId, c.realm, c.ha1Md5, c.ha1Sha256);
     return;
   }
-  yield* q('insertUser', c.userId, c.realm, now);
+  yield* q('insertUser', c.userId, c.realm, at(now));
   yield* q('insertCredentials', c.userId, c.realm, c.ha1Md5, c.ha1Sha256);
-  if ((yield* q('selectPresence', c.userId)).rows.length === 0) yield* q('insertPresence', c.userId, null, 0, now);
+  if ((yield* q('selectPresence', c.userId)).rows.length === 0) yield* q('insertPresence', c.userId, null, 0, at(now));
 }
 
 export function* addUser(c: Credentials, now: EpochMs): Op<void> {
@@ -152,7 +176,7 @@ export function* getCredentials(userId: string): Op<Credentials | null> {
 
 export function* listUsers(): Op<UserRecord[]> {
   const { rows } = yield* q('selectUsers');
-  return rows.map((r) => ({ userId: String(r.user_id), realm: String(r.realm), createdAt: num(r.created_at) }));
+  return rows.map((r) => ({ userId: String(r.user_id), realm: String(r.realm), createdAt: time(r.created_at) }));
 }
 
 export function* usersByRealm(): Op<Array<{ realm: string; users: number }>> {
@@ -167,8 +191,8 @@ export function* userExists(userId: string): Op<boolean> {
 
 function bindingParams(b: Binding): Param[] {
   return [
-    b.userId, b.contact, b.expiresAt, b.q, b.callId, b.cseq, JSON.stringify(b.path), b.instance, b.regId, ...flowParams(b.flow),
-    b.userAgent, b.updatedAt,
+    b.userId, b.contact, at(b.expiresAt), b.q, b.callId, b.cseq, JSON.stringify(b.path), b.instance, b.regId, ...flowParams(b.flow),
+    b.userAgent, at(b.updatedAt),
   ];
 }
 
@@ -182,19 +206,19 @@ function* changeBindings(userId: string, now: EpochMs, newUser: Credentials | un
   const before: Presence | null = locked.length ? toPresence(locked[0]) : null;
   // A user has its presence row from its creation on (writeUser): no row, maybe no user — create it when asked.
   if (before === null && newUser !== undefined && (yield* q('selectUser', userId)).rows.length === 0) {
-    yield* q('insertUser', userId, newUser.realm, now);
+    yield* q('insertUser', userId, newUser.realm, at(now));
     yield* q('insertCredentials', userId, newUser.realm, newUser.ha1Md5, newUser.ha1Sha256);
   }
   yield* change();
-  yield* q('deleteExpiredUserBindings', userId, now);
-  const bindings = (yield* q('selectBindings', userId, now)).rows.map(toBinding);
+  yield* q('deleteExpiredUserBindings', userId, at(now));
+  const bindings = (yield* q('selectBindings', userId, at(now))).rows.map(toBinding);
   const netstate: 0 | 1 = bindings.length > 0 ? 1 : 0;
   const latest = bindings.reduce<Binding | null>((a, b) => (a === null || b.updatedAt >= a.updatedAt ? b : a), null);
   const ip = latest ? latest.flow.address : (before?.ip ?? null);
   const netstateChanged = (before?.netstate ?? 0) !== netstate;
   const since = netstateChanged || !before ? now : before.since;
-  if (before) yield* q('updatePresence', userId, ip, netstate, since);
-  else yield* q('insertPresence', userId, ip, netstate, since);
+  if (before) yield* q('updatePresence', userId, ip, netstate, at(since));
+  else yield* q('insertPresence', userId, ip, netstate, at(since));
   return { userId, bindings, presence: { userId, ip, netstate, since }, netstateChanged };
 }
 
@@ -214,11 +238,11 @@ export function* saveBindings(
 }
 
 export function* getBindings(userId: string, now: EpochMs): Op<Binding[]> {
-  return (yield* q('selectBindings', userId, now)).rows.map(toBinding);
+  return (yield* q('selectBindings', userId, at(now))).rows.map(toBinding);
 }
 
 export function* listBindings(now: EpochMs): Op<Binding[]> {
-  return (yield* q('selectAllBindings', now)).rows.map(toBinding);
+  return (yield* q('selectAllBindings', at(now))).rows.map(toBinding);
 }
 
 export function* removeBindingsByConnection(connectionId: number, now: EpochMs): Op<BindingChange[]> {
@@ -245,7 +269,7 @@ export function* removeConnectionBindings(now: EpochMs): Op<BindingChange[]> {
 }
 
 export function* expireBindings(now: EpochMs): Op<BindingChange[]> {
-  const users = (yield* q('selectUsersWithExpiredBindings', now)).rows.map((r) => String(r.user_id)).sort();
+  const users = (yield* q('selectUsersWithExpiredBindings', at(now))).rows.map((r) => String(r.user_id)).sort();
   const changes: BindingChange[] = [];
   for (const userId of users) changes.push(yield* changeBindings(userId, now, undefined, function* () {}));
   return changes;
@@ -263,7 +287,7 @@ export function* listPresence(): Op<Presence[]> {
 // ---- calls ----
 
 export function* recordCall(c: NewCall): Op<number> {
-  const { rows } = yield* q('insertCall', c.userId, c.otherUserId, c.callDate, c.callId, c.outcome, c.status ?? null);
+  const { rows } = yield* q('insertCall', c.userId, c.otherUserId, at(c.callDate), c.callId, c.outcome, c.status ?? null);
   return num(rows[0].id);
 }
 
@@ -273,7 +297,7 @@ export function* updateCall(id: number, u: CallUpdate): Op<void> {
   const c = toCall(rows[0]);
   yield* q(
     'updateCall', id, u.outcome ?? c.outcome, u.status !== undefined ? u.status : c.status,
-    u.answeredAt !== undefined ? u.answeredAt : c.answeredAt, u.endedAt !== undefined ? u.endedAt : c.endedAt,
+    atOrNull(u.answeredAt !== undefined ? u.answeredAt : c.answeredAt), atOrNull(u.endedAt !== undefined ? u.endedAt : c.endedAt),
     u.durationMs !== undefined ? u.durationMs : c.durationMs,
   );
 }
@@ -288,8 +312,9 @@ export function* listCalls(query: CallQuery): Op<CallRecord[]> {
   return rows.map(toCall);
 }
 
-export function* markCallsNotified(ids: number[], at: EpochMs): Op<void> {
-  for (const id of ids) yield* q('markCallNotified', id, at);
+export function* markCallsNotified(ids: number[], notifiedAt: EpochMs): Op<void> {
+  const when = at(notifiedAt);
+  for (const id of ids) yield* q('markCallNotified', id, when);
 }
 
 function limitOf(limit: number | undefined): number {
@@ -308,7 +333,8 @@ export function* storeMessage(m: NewMessage, quota?: MessageQuota): Op<StoredMes
     if (usage.count + 1 > quota.count || usage.bytes + m.body.byteLength > quota.bytes) throw new QuotaExceededError(m.toUser, usage);
   }
   const { rows } = yield* q(
-    'insertMessage', m.toUser, m.fromUri, m.fromHeader, m.toUri, m.contentType, m.body, m.body.byteLength, m.receivedAt, m.expiresAt,
+    'insertMessage', m.toUser, m.fromUri, m.fromHeader, m.toUri, m.contentType, m.body, m.body.byteLength, at(m.receivedAt),
+    at(m.expiresAt),
   );
   return {
     id: num(rows[0].id), toUser: m.toUser, fromUri: m.fromUri, fromHeader: m.fromHeader, toUri: m.toUri, contentType: m.contentType,
@@ -330,16 +356,16 @@ export function* pendingUsage(toUser: string): Op<{ count: number; bytes: number
   return { count: num(r?.n ?? 0), bytes: num(r?.bytes ?? 0) };
 }
 
-export function* markDelivered(id: number, at: EpochMs): Op<void> {
-  yield* q('markDelivered', id, at);
+export function* markDelivered(id: number, deliveredAt: EpochMs): Op<void> {
+  yield* q('markDelivered', id, at(deliveredAt));
 }
 
 export function* recordAttempt(id: number, nextAttemptAt: EpochMs | null): Op<void> {
-  yield* q('recordAttempt', id, nextAttemptAt);
+  yield* q('recordAttempt', id, atOrNull(nextAttemptAt));
 }
 
 export function* expireMessages(now: EpochMs): Op<StoredMessage[]> {
-  const expired = (yield* q('selectExpiredMessages', now)).rows.map(toMessage);
+  const expired = (yield* q('selectExpiredMessages', at(now))).rows.map(toMessage);
   for (const m of expired) {
     yield* q('markExpired', m.id);
     m.state = 'expired';
@@ -349,8 +375,8 @@ export function* expireMessages(now: EpochMs): Op<StoredMessage[]> {
 }
 
 export function* purgeMessages(before: EpochMs): Op<number> {
-  yield* q('purgeVoicemails', before);
-  return (yield* q('purgeMessages', before)).changes;
+  yield* q('purgeVoicemails', at(before));
+  return (yield* q('purgeMessages', at(before))).changes;
 }
 
 export function* listMessages(query: MessageQuery): Op<StoredMessage[]> {
@@ -361,7 +387,7 @@ export function* listMessages(query: MessageQuery): Op<StoredMessage[]> {
 
 export function* storeVoicemail(v: NewVoicemail, quota?: MessageQuota): Op<VoicemailRecord> {
   const m = yield* storeMessage(v.message, quota);
-  yield* q('insertVoicemail', m.id, m.toUser, v.caller, v.callId, v.callRecordId, m.receivedAt, Math.round(v.durationMs), v.codec);
+  yield* q('insertVoicemail', m.id, m.toUser, v.caller, v.callId, v.callRecordId, at(m.receivedAt), Math.round(v.durationMs), v.codec);
   return {
     id: m.id, toUser: m.toUser, caller: v.caller, fromUri: m.fromUri, callId: v.callId, callRecordId: v.callRecordId, recordedAt: m.receivedAt,
     durationMs: Math.round(v.durationMs), codec: v.codec, bytes: m.body.byteLength, state: 'pending', deliveredAt: null,
@@ -394,7 +420,7 @@ export function* deleteVoicemail(id: number): Op<boolean> {
 export function* saveSubscription(s: Subscription): Op<void> {
   const params: Param[] = [
     s.id, s.watcher, s.presentity, s.callId, s.localTag, s.remoteTag, s.remoteTarget, JSON.stringify(s.routeSet), s.cseq,
-    s.expiresAt, ...flowParams(s.flow),
+    at(s.expiresAt), ...flowParams(s.flow),
   ];
   if ((yield* q('updateSubscription', ...params)).changes === 0) yield* q('insertSubscription', ...params);
 }
@@ -404,11 +430,11 @@ export function* removeSubscription(id: string): Op<void> {
 }
 
 export function* subscriptionsFor(presentity: string, now: EpochMs): Op<Subscription[]> {
-  return (yield* q('selectSubscriptionsFor', presentity, now)).rows.map(toSubscription);
+  return (yield* q('selectSubscriptionsFor', presentity, at(now))).rows.map(toSubscription);
 }
 
 export function* expireSubscriptions(now: EpochMs): Op<Subscription[]> {
-  const expired = (yield* q('selectExpiredSubscriptions', now)).rows.map(toSubscription);
+  const expired = (yield* q('selectExpiredSubscriptions', at(now))).rows.map(toSubscription);
   for (const s of expired) yield* q('deleteSubscription', s.id);
   return expired;
 }

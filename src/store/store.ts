@@ -10,7 +10,7 @@ import type { Flow } from '../flow.ts';
 
 export type Dialect = 'sqlite' | 'postgres' | 'mssql';
 
-/** Times are epoch milliseconds everywhere in this contract. */
+/** Times are epoch milliseconds everywhere in this contract (the tables hold date-time types: sql/<dialect>/002_datetime.sql). */
 export type EpochMs = number;
 
 export interface UserRecord {

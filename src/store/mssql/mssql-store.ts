@@ -1,12 +1,11 @@
 // SQL Server backend on `mssql` (tedious, pooled). Each write is one transaction on the pool, retried on a
 // duplicate-key race or a deadlock; connection failures become StoreUnavailableError and the pool opens
 // fresh connections when the server returns. Connect and request timeouts bound every call.
-// Not run on this project's machines (SQL Server cannot run here): the contract suite runs when MSSQL_URL is set.
 
 import sql from 'mssql';
 import { StoreUnavailableError, TvphoneError } from '../../errors.ts';
 import { StoreHealth } from '../health.ts';
-import { checkSchemaVersion, loadMigrations } from '../migrations.ts';
+import { checkSchemaVersion, loadMigrations, splitStatements } from '../migrations.ts';
 import type { Op, Param, Query, QueryResult, Row } from '../ops.ts';
 import { schemaVersion } from '../ops.ts';
 import { redactUrl, type OpenStoreOptions } from '../options.ts';
@@ -54,7 +53,8 @@ export function mssqlConfig(url: string, opts: OpenStoreOptions): sql.config {
     connectionTimeout: opts.connectTimeoutMs ?? 5000,
     requestTimeout: opts.statementTimeoutMs ?? 10_000,
     pool: { max: opts.poolSize ?? poolSize ?? 10, min: 0, idleTimeoutMillis: 30_000 },
-    options: { encrypt: flag('encrypt', false), trustServerCertificate: flag('trustServerCertificate', true), appName: 'tvphone' },
+    // useUTC: a DATETIME2 is written and read as UTC (tedious's default, spelled out: the columns hold UTC)
+    options: { encrypt: flag('encrypt', false), trustServerCertificate: flag('trustServerCertificate', true), appName: 'tvphone', useUTC: true },
   };
 }
 
@@ -64,6 +64,7 @@ function bind(req: sql.Request, params: Param[]): void {
     if (p === null) req.input(name, sql.NVarChar(4000), null);
     else if (typeof p === 'string') req.input(name, p.length > 4000 ? sql.NVarChar(sql.MAX) : sql.NVarChar(4000), p);
     else if (typeof p === 'number') req.input(name, Number.isInteger(p) ? sql.BigInt : sql.Float, p);
+    else if (p instanceof Date) req.input(name, sql.DateTime2(3), p);
     else req.input(name, sql.VarBinary(sql.MAX), Buffer.from(p.buffer, p.byteOffset, p.byteLength));
   });
 }
@@ -112,7 +113,8 @@ export class MssqlStore extends SqlStore {
       checkSchemaVersion('mssql', current, apply);
       for (const m of loadMigrations('mssql')) {
         if (m.version <= current) continue;
-        await new sql.Request(tx).batch(m.sql);
+        // one statement at a time: SQL Server compiles a batch whole, so a column added in it is unknown to the rest
+        for (const statement of splitStatements(m.sql)) await new sql.Request(tx).batch(statement);
         await this.#query(tx, { name: 'insertVersion', params: [m.version, Date.now()] });
       }
     });

@@ -42,6 +42,8 @@ function isConnectionError(err: unknown): boolean {
 }
 
 function toParam(p: Param): unknown {
+  // a time as UTC text: pg would write a Date in the client's local zone (the same instant, but spelled per machine)
+  if (p instanceof Date) return p.toISOString();
   return p instanceof Uint8Array && !Buffer.isBuffer(p) ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : p;
 }
 

@@ -146,8 +146,10 @@ export class SqliteStore extends SqlStore {
 
   #exec(q: Query): QueryResult {
     const { stmt, returnsRows } = this.#prepare(QUERIES[q.name as QueryName]);
-    if (returnsRows) return { rows: stmt.all(...q.params) as QueryResult['rows'], changes: 0 };
-    return { rows: [], changes: Number(stmt.run(...q.params).changes) };
+    // a time is ISO-8601 UTC text with milliseconds (schema 2): fixed width, so text order is time order
+    const params = q.params.map((p) => (p instanceof Date ? p.toISOString() : p));
+    if (returnsRows) return { rows: stmt.all(...params) as QueryResult['rows'], changes: 0 };
+    return { rows: [], changes: Number(stmt.run(...params).changes) };
   }
 
   #run(sql: string): void {

@@ -4,6 +4,7 @@ import { StoreUnavailableError, TvphoneError } from '../../../src/errors.ts';
 import { codeSchemaVersion } from '../../../src/store/migrations.ts';
 import { openStore } from '../../../src/store/open.ts';
 import { describeStoreContract } from './contract.ts';
+import { describeDatetimeMigration } from './datetime.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/pg-database.ts';
 
 const adminUrl = process.env.TVPHONE_TEST_PG_URL;
@@ -21,6 +22,27 @@ const adminUrl = process.env.TVPHONE_TEST_PG_URL;
 
     describeStoreContract('PostgreSQL', () => openStore(db.url));
 
+    describeDatetimeMigration('postgres', async () => {
+      const other = await createTestDatabase(adminUrl!);
+      // a DBA's session in UTC: a date literal is read in the session's TimeZone
+      const onClient = async <T>(f: (c: pg.Client) => Promise<T>): Promise<T> => {
+        const c = new pg.Client({ connectionString: other.url, options: '-c TimeZone=UTC' });
+        await c.connect();
+        try {
+          return await f(c);
+        } finally {
+          await c.end();
+        }
+      };
+      return {
+        exec: (statements) => onClient(async (c) => { for (const st of statements) await c.query(st); }),
+        query: (sql) => onClient(async (c) => (await c.query(sql)).rows),
+        open: () => openStore(other.url),
+        bytes: (hex) => `decode('${hex}', 'hex')`,
+        drop: () => other.drop(),
+      };
+    });
+
     it('keeps the seed tables and columns (names folded to lower case)', async function () {
       await (await openStore(db.url)).close();
       const c = new pg.Client({ connectionString: db.url });
@@ -30,6 +52,11 @@ const adminUrl = process.env.TVPHONE_TEST_PG_URL;
           (await c.query('SELECT column_name FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position', [t])).rows.map((r) => r.column_name);
         assert.deepEqual((await cols('user_property')).slice(0, 3), ['user_id', 'user_ip', 'user_netstate']);
         assert.deepEqual((await cols('user_call')).slice(1, 4), ['user_id', 'otheruser_id', 'call_date']);
+        const type = async (t: string, col: string) =>
+          (await c.query('SELECT data_type FROM information_schema.columns WHERE table_name = $1 AND column_name = $2', [t, col])).rows[0]?.data_type;
+        for (const [t, col] of [['user_call', 'call_date'], ['user_call', 'notified_at'], ['user_property', 'netstate_since'], ['messages', 'received_at']]) {
+          assert.equal(await type(t, col), 'timestamp with time zone', `${t}.${col}`);
+        }
         // the seed's spelling works unquoted
         await c.query('SELECT User_id, User_ip, User_netstate FROM user_property');
       } finally {

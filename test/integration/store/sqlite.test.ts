@@ -8,6 +8,7 @@ import { openStore } from '../../../src/store/open.ts';
 import type { SqliteStore } from '../../../src/store/sqlite/sqlite-store.ts';
 import { codeSchemaVersion } from '../../../src/store/migrations.ts';
 import { describeStoreContract } from './contract.ts';
+import { describeDatetimeMigration } from './datetime.ts';
 
 describe('SQLite store', function () {
   const dir = mkdtempSync(join(tmpdir(), 'tvphone-store-'));
@@ -18,6 +19,26 @@ describe('SQLite store', function () {
 
   describeStoreContract('SQLite (file, WAL)', () => openStore(`sqlite:${file}`));
   describeStoreContract('SQLite (file, WAL, 2 ms group-commit window)', () => openStore(`sqlite:${file}`, { groupCommitMs: 2 }));
+
+  let n = 0;
+  describeDatetimeMigration('sqlite', async () => {
+    const path = join(dir, `schema1-${++n}.db`);
+    const onDb = <T>(f: (db: DatabaseSync) => T): T => {
+      const db = new DatabaseSync(path, { enableForeignKeyConstraints: true });
+      try {
+        return f(db);
+      } finally {
+        db.close();
+      }
+    };
+    return {
+      exec: async (statements) => onDb((db) => { for (const st of statements) db.exec(st); }),
+      query: async (sql) => onDb((db) => db.prepare(sql).all().map((r) => ({ ...r }))),
+      open: () => openStore(`sqlite:${path}`),
+      bytes: (hex) => `X'${hex}'`,
+      drop: async () => rmSync(path, { force: true }),
+    };
+  });
 
   it('opens in WAL mode with synchronous=FULL', async function () {
     const store = await openStore(`sqlite:${join(dir, 'pragmas.db')}`);
@@ -39,6 +60,12 @@ describe('SQLite store', function () {
       const cols = (t: string) => db.prepare(`PRAGMA table_info(${t})`).all().map((r) => r.name);
       assert.deepEqual(cols('user_property').slice(0, 3), ['User_id', 'User_ip', 'User_netstate']);
       assert.deepEqual(cols('user_call').slice(1, 4), ['User_id', 'otheruser_id', 'Call_date']);
+      // schema 2: time columns are ISO-8601 text; credentials' foreign key follows the rebuilt users table
+      const types = (t: string) => Object.fromEntries(db.prepare(`PRAGMA table_info(${t})`).all().map((r) => [r.name, r.type]));
+      assert.deepEqual(
+        [types('user_call').Call_date, types('user_call').Answered_at, types('user_property').Netstate_since, types('messages').received_at],
+        ['TEXT', 'TEXT', 'TEXT', 'TEXT']);
+      assert.deepEqual(db.prepare('PRAGMA foreign_key_list(credentials)').all().map((r) => r.table), ['users']);
     } finally {
       db.close();
     }

@@ -1,4 +1,4 @@
--- tvphone schema 2 (SQLite): voice messages. The recording (WAV) is the body of its row in messages, which
+-- tvphone schema 3 (SQLite): voice messages. The recording (WAV) is the body of its row in messages, which
 -- carries its delivery (arrival order, quota, delivered = acknowledged); this row says what the recording is.
 CREATE TABLE voicemails (
   message_id     INTEGER PRIMARY KEY REFERENCES messages (id),
@@ -6,7 +6,7 @@ CREATE TABLE voicemails (
   caller         TEXT NOT NULL,
   call_id        TEXT NOT NULL,
   call_record_id INTEGER,
-  recorded_at    INTEGER NOT NULL,
+  recorded_at    TEXT NOT NULL,
   duration_ms    INTEGER NOT NULL,
   codec          TEXT NOT NULL
 );
