@@ -150,17 +150,21 @@ export function registerAdminCommands(program: Command): void {
   program.command('calls').description('call attempts (user_call): caller, callee, time, outcome, duration')
     .addOption(dbOption()).addOption(profileOption()).option('--user <user>', 'calls from or to this user')
     .option('--missed', 'only calls the user missed (with --user)')
+    .option('--trunk <name>', 'only calls out through this trunk')
     .option('--limit <n>', 'the newest n, listed oldest first', '1000').option('--json', 'one JSON array, oldest first')
-    .action(async (opts: DbOpts & { user?: string; missed?: boolean; limit: string }) => {
+    .action(async (opts: DbOpts & { user?: string; missed?: boolean; trunk?: string; limit: string }) => {
       if (opts.missed && !opts.user) throw new TvphoneError('ERR_USAGE', '--missed needs --user');
       const limit = parseLimit(opts.limit);
+      const trunk = opts.trunk === undefined ? {} : { trunk: opts.trunk };
       const calls = await withStore(opts, false, (store) =>
-        store.listCalls(opts.missed ? { missedBy: opts.user, limit } : { userId: opts.user, limit }));
+        store.listCalls(opts.missed ? { missedBy: opts.user, limit, ...trunk } : { userId: opts.user, limit, ...trunk }));
       const out = calls.map(callJson);
       if (opts.json) return void console.log(JSON.stringify(out));
-      process.stdout.write(table([['DATE', 'CALLER', 'CALLEE', 'OUTCOME', 'STATUS', 'DURATION', 'NOTIFIED'],
+      // the trunk columns only when a call went out through one (local-only deployments see what they always saw)
+      const trunks = out.some((c) => c.trunk !== null);
+      process.stdout.write(table([['DATE', 'CALLER', 'CALLEE', 'OUTCOME', 'STATUS', 'DURATION', 'NOTIFIED', ...(trunks ? ['TRUNK', 'SENT AS'] : [])],
         ...out.map((c) => [c.date, c.caller, c.callee, c.outcome, c.status === null ? '' : String(c.status),
-          c.durationMs === null ? '' : `${(c.durationMs / 1000).toFixed(1)}s`, c.notified ?? ''])]));
+          c.durationMs === null ? '' : `${(c.durationMs / 1000).toFixed(1)}s`, c.notified ?? '', ...(trunks ? [c.trunk ?? '', c.sentNumber ?? ''] : [])])]));
     });
 
   program.command('messages').description('stored messages: pending for offline users and delivered history')
@@ -218,6 +222,7 @@ function callJson(c: CallRecord) {
     id: c.id, date: iso(c.callDate), caller: c.userId, callee: c.otherUserId, callId: c.callId, outcome: c.outcome,
     status: c.status, answered: c.answeredAt === null ? null : iso(c.answeredAt), ended: c.endedAt === null ? null : iso(c.endedAt),
     durationMs: c.durationMs, notified: c.notifiedAt === null ? null : iso(c.notifiedAt),
+    trunk: c.trunk, dialledNumber: c.dialledNumber, sentNumber: c.sentNumber,
   };
 }
 

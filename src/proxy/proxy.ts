@@ -738,7 +738,10 @@ export class Proxy {
 
   private recordStart(req: SipRequest, call: CallInfo): Promise<number | null> {
     const rec = this.recorder as CallRecorder;
-    return rec.started({ userId: call.userId, otherUserId: call.otherUserId, callDate: this.timers.now(), callId: req.callId, outcome: 'pending' })
+    return rec.started({
+      userId: call.userId, otherUserId: call.otherUserId, callDate: this.timers.now(), callId: req.callId, outcome: 'pending',
+      ...(call.dialled === undefined ? {} : { dialledNumber: call.dialled, sentNumber: call.sentNumber ?? null }),
+    })
       .then((id) => id, (err: unknown) => {
         this.counters.recorderErrors++;
         this.log?.error({ err, callId: req.callId }, 'proxy: call record not written');

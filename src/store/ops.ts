@@ -98,6 +98,7 @@ function toCall(r: Row): CallRecord {
     callId: String(r.call_id), outcome: String(r.outcome) as CallRecord['outcome'], status: numOrNull(r.status),
     answeredAt: timeOrNull(r.answered_at), endedAt: timeOrNull(r.ended_at), durationMs: numOrNull(r.duration_ms),
     notifiedAt: timeOrNull(r.notified_at),
+    trunk: strOrNull(r.trunk), dialledNumber: strOrNull(r.dialled_number), sentNumber: strOrNull(r.sent_number),
   };
 }
 function toMessage(r: Row): StoredMessage {
@@ -287,7 +288,8 @@ export function* listPresence(): Op<Presence[]> {
 // ---- calls ----
 
 export function* recordCall(c: NewCall): Op<number> {
-  const { rows } = yield* q('insertCall', c.userId, c.otherUserId, at(c.callDate), c.callId, c.outcome, c.status ?? null);
+  const { rows } = yield* q('insertCall', c.userId, c.otherUserId, at(c.callDate), c.callId, c.outcome, c.status ?? null,
+    c.dialledNumber ?? null, c.sentNumber ?? null);
   return num(rows[0].id);
 }
 
@@ -298,17 +300,17 @@ export function* updateCall(id: number, u: CallUpdate): Op<void> {
   yield* q(
     'updateCall', id, u.outcome ?? c.outcome, u.status !== undefined ? u.status : c.status,
     atOrNull(u.answeredAt !== undefined ? u.answeredAt : c.answeredAt), atOrNull(u.endedAt !== undefined ? u.endedAt : c.endedAt),
-    u.durationMs !== undefined ? u.durationMs : c.durationMs,
+    u.durationMs !== undefined ? u.durationMs : c.durationMs, u.trunk !== undefined ? u.trunk : c.trunk,
   );
 }
 
 export function* listCalls(query: CallQuery): Op<CallRecord[]> {
-  if (query.userId === undefined && query.missedBy !== undefined) {
+  if (query.userId === undefined && query.missedBy !== undefined && query.trunk === undefined) {
     // the generic query's `?1 IS NULL OR …` scans the whole table; this one uses the callee index
     const { rows } = yield* q('selectMissedCalls', query.missedBy, query.unnotified ? 1 : 0, limitOf(query.limit));
     return rows.map(toCall);
   }
-  const { rows } = yield* q('selectCalls', query.userId ?? null, query.missedBy ?? null, query.unnotified ? 1 : 0, limitOf(query.limit));
+  const { rows } = yield* q('selectCalls', query.userId ?? null, query.missedBy ?? null, query.unnotified ? 1 : 0, limitOf(query.limit), query.trunk ?? null);
   return rows.map(toCall);
 }
 

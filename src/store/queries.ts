@@ -8,7 +8,8 @@ const BINDING_COLS =
 const PRESENCE_COLS = 'User_id AS user_id, User_ip AS user_ip, User_netstate AS user_netstate, Netstate_since AS netstate_since';
 const CALL_COLS =
   'id, User_id AS user_id, otheruser_id AS otheruser_id, Call_date AS call_date, Call_id AS call_id, Outcome AS outcome, ' +
-  'Status AS status, Answered_at AS answered_at, Ended_at AS ended_at, Duration_ms AS duration_ms, Notified_at AS notified_at';
+  'Status AS status, Answered_at AS answered_at, Ended_at AS ended_at, Duration_ms AS duration_ms, Notified_at AS notified_at, ' +
+  'Trunk AS trunk, Dialled_number AS dialled_number, Sent_number AS sent_number';
 const MESSAGE_COLS =
   'id, to_user, from_uri, from_header, to_uri, content_type, body, received_at, expires_at, state, attempts, next_attempt_at, delivered_at';
 const VOICEMAIL_COLS =
@@ -64,16 +65,18 @@ export const QUERIES = {
   deleteAllConnectionBindings: 'DELETE FROM bindings WHERE user_id = ?1 AND connection_id IS NOT NULL',
 
   insertCall:
-    'INSERT INTO user_call (User_id, otheruser_id, Call_date, Call_id, Outcome, Status) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id',
+    'INSERT INTO user_call (User_id, otheruser_id, Call_date, Call_id, Outcome, Status, Dialled_number, Sent_number) ' +
+    'VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id',
   selectCall: `SELECT ${CALL_COLS} FROM user_call WHERE id = ?1`,
-  updateCall: 'UPDATE user_call SET Outcome = ?2, Status = ?3, Answered_at = ?4, Ended_at = ?5, Duration_ms = ?6 WHERE id = ?1',
+  updateCall: 'UPDATE user_call SET Outcome = ?2, Status = ?3, Answered_at = ?4, Ended_at = ?5, Duration_ms = ?6, Trunk = ?7 WHERE id = ?1',
   /**
    * ?1 user (caller or callee) or NULL, ?2 missed-by user or NULL, ?3 1 = only unnotified, ?4 limit: the newest ?4 calls
-   * (the primary key read backwards), handed back oldest first
+   * (the primary key read backwards), handed back oldest first; ?5 trunk or NULL
    */
   selectCalls:
     `SELECT * FROM (SELECT ${CALL_COLS} FROM user_call WHERE (?1 IS NULL OR User_id = ?1 OR otheruser_id = ?1) ` +
-    `AND (?2 IS NULL OR (otheruser_id = ?2 AND Outcome IN ${MISSED})) AND (?3 = 0 OR Notified_at IS NULL) ORDER BY id DESC LIMIT ?4) AS newest ORDER BY id`,
+    `AND (?2 IS NULL OR (otheruser_id = ?2 AND Outcome IN ${MISSED})) AND (?3 = 0 OR Notified_at IS NULL) AND (?5 IS NULL OR Trunk = ?5) ` +
+    'ORDER BY id DESC LIMIT ?4) AS newest ORDER BY id',
   /**
    * selectCalls with only a missed-by user (every REGISTER asks it): ?1 callee, ?2 1 = only unnotified, ?3 limit; uses
    * user_call_callee; the newest ?3, oldest first

@@ -88,6 +88,10 @@ export interface CallRecord {
   durationMs: number | null;
   /** for calls to an offline user: when the missed-call notice reached the callee (2xx), else null */
   notifiedAt: EpochMs | null;
+  /** a call out through a trunk: the trunk (the one that answered, else the last tried), the number dialled and as sent */
+  trunk: string | null;
+  dialledNumber: string | null;
+  sentNumber: string | null;
 }
 
 export interface NewCall {
@@ -97,6 +101,9 @@ export interface NewCall {
   callId: string;
   outcome: CallOutcome;
   status?: number | null;
+  /** a call out through a trunk: the number as dialled and as sent to the carrier */
+  dialledNumber?: string | null;
+  sentNumber?: string | null;
 }
 
 export interface CallUpdate {
@@ -118,6 +125,8 @@ export interface CallQuery {
   unnotified?: boolean;
   /** at most the newest `limit` calls; the result is always oldest first */
   limit?: number;
+  /** only calls out through this trunk */
+  trunk?: string;
 }
 
 export type MessageState = 'pending' | 'delivered' | 'expired';

@@ -42,6 +42,7 @@ export class FakeStore implements MessageStore, CallLog, SubscriptionStore, Pick
     this.calls.push({
       id, userId: call.userId, otherUserId: call.otherUserId, callDate: call.callDate, callId: call.callId, outcome: call.outcome,
       status: call.status ?? null, answeredAt: null, endedAt: null, durationMs: null, notifiedAt: null,
+      trunk: null, dialledNumber: call.dialledNumber ?? null, sentNumber: call.sentNumber ?? null,
     });
     return id;
   }

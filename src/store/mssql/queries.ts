@@ -15,12 +15,13 @@ export const MSSQL_QUERIES = renumber(
     // OUTPUT INSERTED.id would do, but node-sql-parser 5 parses OUTPUT only after a one-column list; the
     // SELECT runs in the same sp_executesql scope, so SCOPE_IDENTITY() is this INSERT's id
     insertCall:
-      'INSERT INTO user_call (User_id, otheruser_id, Call_date, Call_id, Outcome, Status) VALUES (?1, ?2, ?3, ?4, ?5, ?6); ' +
+      'INSERT INTO user_call (User_id, otheruser_id, Call_date, Call_id, Outcome, Status, Dialled_number, Sent_number) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8); ' +
       'SELECT CAST(SCOPE_IDENTITY() AS BIGINT) AS id',
     // the newest TOP(n) in a derived table (T-SQL allows its ORDER BY with TOP), handed back oldest first
     selectCalls:
       `SELECT * FROM (SELECT TOP(?4) ${COLUMNS.CALL_COLS} FROM user_call WHERE (?1 IS NULL OR User_id = ?1 OR otheruser_id = ?1) ` +
-      `AND (?2 IS NULL OR (otheruser_id = ?2 AND Outcome IN ${COLUMNS.MISSED})) AND (?3 = 0 OR Notified_at IS NULL) ORDER BY id DESC) AS newest ORDER BY id`,
+      `AND (?2 IS NULL OR (otheruser_id = ?2 AND Outcome IN ${COLUMNS.MISSED})) AND (?3 = 0 OR Notified_at IS NULL) AND (?5 IS NULL OR Trunk = ?5) ` +
+      'ORDER BY id DESC) AS newest ORDER BY id',
     selectMissedCalls:
       `SELECT * FROM (SELECT TOP(?3) ${COLUMNS.CALL_COLS} FROM user_call WHERE otheruser_id = ?1 AND Outcome IN ${COLUMNS.MISSED} ` +
       'AND (?2 = 0 OR Notified_at IS NULL) ORDER BY id DESC) AS newest ORDER BY id',

@@ -260,10 +260,24 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         await s.updateCall(id1, { outcome: 'answered', status: 200, answeredAt: T0 + 5 });
         await s.updateCall(id1, { endedAt: T0 + 65, durationMs: 60 });
         const calls = await s.listCalls({ userId: u('a') });
+        const local = { trunk: null, dialledNumber: null, sentNumber: null };
         assert.deepEqual(calls, [
-          { id: id1, userId: u('a'), otherUserId: u('b'), callDate: T0, callId: 'c1', outcome: 'answered', status: 200, answeredAt: T0 + 5, endedAt: T0 + 65, durationMs: 60, notifiedAt: null },
-          { id: id2, userId: u('b'), otherUserId: u('a'), callDate: T0 + 1, callId: 'c2', outcome: 'offline', status: 480, answeredAt: null, endedAt: null, durationMs: null, notifiedAt: null },
+          { id: id1, userId: u('a'), otherUserId: u('b'), callDate: T0, callId: 'c1', outcome: 'answered', status: 200, answeredAt: T0 + 5, endedAt: T0 + 65, durationMs: 60, notifiedAt: null, ...local },
+          { id: id2, userId: u('b'), otherUserId: u('a'), callDate: T0 + 1, callId: 'c2', outcome: 'offline', status: 480, answeredAt: null, endedAt: null, durationMs: null, notifiedAt: null, ...local },
         ]);
+      });
+
+      it('records a call out through a trunk: the number dialled and as sent, the trunk; lists by trunk', async function () {
+        const s = await openOne();
+        const id = await s.recordCall({ userId: u('a'), otherUserId: '0301234', callDate: T0, callId: 't1', outcome: 'pending', dialledNumber: '0301234', sentNumber: '+49301234' });
+        await s.recordCall({ userId: u('a'), otherUserId: u('b'), callDate: T0 + 1, callId: 't2', outcome: 'pending' });
+        const trunk = u('carrier'); // the store may be shared by the suite's tests
+        await s.updateCall(id, { outcome: 'answered', status: 200, answeredAt: T0 + 5, trunk });
+        await s.updateCall(id, { endedAt: T0 + 65, durationMs: 60 });
+        const listed = await s.listCalls({ trunk });
+        assert.deepEqual(listed.map((c) => [c.id, c.trunk, c.dialledNumber, c.sentNumber, c.outcome, c.durationMs]), [[id, trunk, '0301234', '+49301234', 'answered', 60]]);
+        assert.equal((await s.listCalls({ userId: u('a') })).length, 2);
+        assert.deepEqual(await s.listCalls({ trunk: u('other') }), []);
       });
 
       it('lists missed calls and the unnotified ones, and marks them notified', async function () {

@@ -81,9 +81,9 @@ export function describeDatetimeMigration(dialect: Dialect, fresh: () => Promise
         const [b] = await s.getBindings('u1', CALL_DATE);
         assert.deepEqual([b.expiresAt, b.updatedAt], [FAR, CALL_DATE]);
         assert.deepEqual(await s.listCalls({}), [
-          { id: 1, userId: 'u2', otherUserId: 'u1', callDate: BEFORE, callId: 'k1', outcome: 'offline', status: 480, answeredAt: null, endedAt: null, durationMs: null, notifiedAt: CALL_DATE },
-          { id: 2, userId: 'u1', otherUserId: 'u2', callDate: CALL_DATE, callId: 'k2', outcome: 'answered', status: 200, answeredAt: CALL_DATE + 5, endedAt: CALL_DATE + 60_005, durationMs: 60_000, notifiedAt: null },
-          { id: 3, userId: 'u1', otherUserId: 'u2', callDate: CALL_DATE + 1, callId: 'k3', outcome: 'pending', status: null, answeredAt: null, endedAt: null, durationMs: null, notifiedAt: null },
+          { id: 1, userId: 'u2', otherUserId: 'u1', callDate: BEFORE, callId: 'k1', outcome: 'offline', status: 480, answeredAt: null, endedAt: null, durationMs: null, notifiedAt: CALL_DATE, trunk: null, dialledNumber: null, sentNumber: null },
+          { id: 2, userId: 'u1', otherUserId: 'u2', callDate: CALL_DATE, callId: 'k2', outcome: 'answered', status: 200, answeredAt: CALL_DATE + 5, endedAt: CALL_DATE + 60_005, durationMs: 60_000, notifiedAt: null, trunk: null, dialledNumber: null, sentNumber: null },
+          { id: 3, userId: 'u1', otherUserId: 'u2', callDate: CALL_DATE + 1, callId: 'k3', outcome: 'pending', status: null, answeredAt: null, endedAt: null, durationMs: null, notifiedAt: null, trunk: null, dialledNumber: null, sentNumber: null },
         ]);
         const messages = (await s.listMessages({})).map(({ body, ...m }) => ({ ...m, body: Buffer.from(body).toString('hex') }));
         assert.deepEqual(messages, [

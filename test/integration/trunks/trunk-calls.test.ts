@@ -142,6 +142,9 @@ describe('trunks: calls through fake carriers (failover, ping, maxCalls, DIDs)',
     const [call] = await ts!.server.store.listCalls({ userId: 'alice' });
     assert.equal(call!.outcome, 'answered');
     assert.equal(call!.otherUserId, '030123456');
+    assert.deepEqual([call!.trunk, call!.dialledNumber, call!.sentNumber], ['b', '030123456', '+4930123456'], 'user_call names the trunk that answered');
+    assert.deepEqual((await ts!.server.store.listCalls({ trunk: 'b' })).map((c) => c.id), [call!.id]);
+    assert.deepEqual(await ts!.server.store.listCalls({ trunk: 'a' }), []);
   });
 
   it('skips a trunk whose OPTIONS ping is down at once: the first INVITE goes to the second carrier', async () => {

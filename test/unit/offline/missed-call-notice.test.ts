@@ -8,7 +8,7 @@ const T0 = Date.UTC(2025, 0, 1, 10, 0, 0);
 function call(id: number, from: string, at: number, outcome: CallRecord['outcome'] = 'offline'): CallRecord {
   return {
     id, userId: from, otherUserId: '1002', callDate: at, callId: `c${id}`, outcome, status: 480,
-    answeredAt: null, endedAt: null, durationMs: null, notifiedAt: null,
+    answeredAt: null, endedAt: null, durationMs: null, notifiedAt: null, trunk: null, dialledNumber: null, sentNumber: null,
   };
 }
 
