@@ -24,6 +24,7 @@ import { destinationOf, dialogTarget } from './registrar/index.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { startAdminHttp, type AdminHttp, type AdminSources } from './admin-http.ts';
 import { Trunks } from './trunks/trunks.ts';
+import { RouteSigner } from './proxy/route-signature.ts';
 import { rootCertificates } from 'node:tls';
 
 /** What the server needs of its transport: the port (transport.ts), its bound listeners, close, the admin counters. */
@@ -106,7 +107,8 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   // Voice messages (voicemail.enabled): the HTTP endpoint the recordings are fetched from (RFC 4483), opened first so
   // that a port in use leaves nothing behind but the store.
   const vmConfig = profile.voicemail;
-  const vmSecret = randomBytes(32);
+  // kept in the database: a restart (or another node) keeps answering the tokens it gave out
+  const vmSecret = await keptSecret(store, 'voicemail-token', clock, log);
   let recordings: RecordingsHttp | null = null;
   if (vmConfig.enabled) {
     try {
@@ -223,6 +225,9 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     transactions, clock, log: log.child({ mod: 'proxy' }), replies,
     isLocal: (uri) => domains.isLocalUri(uri),
     recordRouteUri: (peer) => ourContact(peer).replace('sip:tvphone@', 'sip:') + ';lr',
+    // in-dialog requests are relayed only when our Record-Route was signed for their dialog; the key is kept in the
+    // database, so calls outlive a restart and every node of a cluster knows the others' routes
+    routeSigner: new RouteSigner(await keptSecret(store, 'record-route', clock, log)),
     callRecorder: calls,
   });
 
@@ -305,4 +310,16 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     }
   }
   return server;
+}
+
+/** A key from the store (schema 5), made on first use; a store that cannot keep one (a test double) gets a fresh key. */
+async function keptSecret(store: Store, name: string, clock: Clock, log: Logger): Promise<Uint8Array> {
+  const fresh = randomBytes(32);
+  if (typeof store.serverSecret !== 'function') return fresh;
+  try {
+    return await store.serverSecret(name, fresh, clock.now());
+  } catch (err) {
+    log.warn({ err, name }, 'server key not kept in the database: a restart will not know this one');
+    return fresh;
+  }
 }

@@ -22,6 +22,7 @@ import { preprocessRoute, uriOfNameAddr, type RoutePreprocessing } from './route
 import type { ProxyTarget } from './target-set.ts';
 import { destinationOfUri, resolveNextHop } from '../transaction/locate.ts';
 import { checkRequest } from './validate.ts';
+import type { RouteSigner } from './route-signature.ts';
 import { createHash } from 'node:crypto';
 
 /** Where call attempts are recorded (the seed's user_call); a Store adapter: started → recordCall, update → updateCall. */
@@ -39,6 +40,11 @@ export interface ProxyOptions {
   isLocal(uri: string): boolean;
   /** our Record-Route URI on the side facing `peer` (where a request came from or goes to), without <> and with `;lr`; default from the transport's sent-by */
   recordRouteUri?(peer: Destination): string;
+  /**
+   * signs our Record-Route for its dialog and relays in dialog only requests whose Route carries that signature
+   * (route-signature.ts); absent: any Route naming us is followed (tests of the mechanism alone)
+   */
+  routeSigner?: RouteSigner;
   /** RFC 3263 for a next-hop URI that is not a numeric address; default: numeric hosts only (null = unreachable → 503) */
   resolve?(uri: string): Destination | null;
   /** the time (call records, dialog expiry) and the timers (Timer C, per-relay timeouts); default the transaction layer's */
@@ -183,6 +189,7 @@ export class Proxy {
   private readonly supported: ReadonlySet<string>;
   private readonly replies: ReplyPolicy;
   private readonly timerCMs: number;
+  private readonly signer: RouteSigner | null;
   private readonly salt = newLoopSalt();
   private readonly loopHashes = new WeakMap<SipRequest, string>();
   /** response contexts by INVITE server transaction, for CANCEL (§16.10); each removes itself when complete */
@@ -207,6 +214,7 @@ export class Proxy {
     this.supported = new Set([...(opts.supported ?? [])].map((s) => s.toLowerCase()));
     this.replies = opts.replies;
     this.timerCMs = opts.timerC ?? 181_000;
+    this.signer = opts.routeSigner ?? null;
     this.dialogs = new DialogTable<DialogInfo>(opts.maxDialogs, opts.dialogMaxAgeMs, (d) => d.release?.());
   }
 
@@ -241,9 +249,16 @@ export class Proxy {
     return checkRequest(req, hash, { supported: this.supported, isLocal: this.isLocal });
   }
 
-  /** RFC 3261 §16.4 in place: strict-router fix, then remove the top Route(s) naming us; tells whether it came through us. */
+  /**
+   * RFC 3261 §16.4 in place: strict-router fix, then remove the top Route(s) naming us; tells whether it came through
+   * us — with a signer, only when one of our removed URIs was signed for this request's dialog (no open relay by
+   * a hand-made `Route: <sip:us;lr>`).
+   */
   preprocessRoute(req: SipRequest): RoutePreprocessing {
-    return preprocessRoute(req, this.isLocal);
+    const r = preprocessRoute(req, this.isLocal);
+    if (!r.routedByUs || this.signer === null) return r;
+    const signer = this.signer;
+    return (r.ours ?? []).some((u) => signer.verifies(u, req)) ? r : { ...r, routedByUs: false };
   }
 
   // --------------------------------------------------------------------------------- §16.5–§16.7
@@ -273,7 +288,7 @@ export class Proxy {
     relay.hash = this.loopHashes.get(req) ?? loopHash(req, this.salt);
     const rr = opts.recordRoute ?? (RECORD_ROUTE_METHODS.has(req.method) && !hasToTag(req));
     const from = st.source;
-    relay.rrIn = rr ? `<${this.rrUri({ transport: from.transport, address: from.address, port: from.port, listenerId: from.local.id })}>` : null;
+    relay.rrIn = rr ? `<${this.signed(this.rrUri({ transport: from.transport, address: from.address, port: from.port, listenerId: from.local.id }), req)}>` : null;
     if (invite) this.relays.set(st, relay);
     if (opts.serial !== undefined) {
       relay.queue = targets.slice(1);
@@ -312,12 +327,16 @@ export class Proxy {
     }
     // RFC 5658 §4: leaving over another transport, record-route twice: the top value for the callee's side, the next for the caller's
     const rrIn = relay.rrIn;
-    const recordRoute = rrIn === null ? null : destination.transport === relay.st.source.transport ? rrIn : [`<${this.rrUri(destination)}>`, rrIn];
+    const recordRoute = rrIn === null ? null : destination.transport === relay.st.source.transport ? rrIn : [`<${this.signed(this.rrUri(destination), req)}>`, rrIn];
     branch.request = copyForBranch(req, { uri: target.uri, path: target.path, recordRoute });
     target.prepare?.(branch.request);
     const cseq = req.header('cseq');
     if (cseq !== undefined && branch.request.header('cseq') !== cseq) branch.cseqFix = cseq;
     this.startBranch(branch, proxyBranch(relay.hash));
+  }
+
+  private signed(uri: string, req: SipRequest): string {
+    return this.signer === null ? uri : this.signer.signUri(uri, req);
   }
 
   /** Stop every timer of the relays still open (server shutdown); they get no further answers. Idempotent. */

@@ -16,6 +16,8 @@ function tryParseSip(uri: string): SipUri | null {
 export interface RoutePreprocessing {
   routedByUs: boolean;
   strictRouterFixed: boolean;
+  /** the URIs of ours that were removed (the Route values, or a strict router's Request-URI) */
+  ours?: string[];
 }
 
 /**
@@ -31,6 +33,7 @@ export function preprocessRoute(req: SipRequest, isLocal: (uri: string) => boole
   let fixed = false;
   let removed = false;
   let hasRoute = false;
+  const ours: string[] = [];
   for (const f of req.headers) if (f.key === 'route') {
     hasRoute = true;
     break;
@@ -41,6 +44,7 @@ export function preprocessRoute(req: SipRequest, isLocal: (uri: string) => boole
     const routes = req.headerValues('route');
     const last = routes.pop();
     if (last !== undefined) {
+      ours.push(req.uri);
       req.uri = uriOfNameAddr(last);
       req.removeHeader('route');
       for (const r of routes) req.addHeader('Route', r);
@@ -53,7 +57,8 @@ export function preprocessRoute(req: SipRequest, isLocal: (uri: string) => boole
     const first = top.indexOf(',') < 0 ? top : (req.headerValues('route')[0] ?? '');
     if (!isLocal(uriOfNameAddr(first))) break;
     req.removeFirstValue('route');
+    ours.push(uriOfNameAddr(first));
     removed = true;
   }
-  return { routedByUs: fixed || removed, strictRouterFixed: fixed };
+  return { routedByUs: fixed || removed, strictRouterFixed: fixed, ours };
 }

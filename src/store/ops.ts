@@ -188,6 +188,19 @@ export function* userExists(userId: string): Op<boolean> {
   return (yield* q('selectUser', userId)).rows.length > 0;
 }
 
+/** The secret named `name`: the one stored, else `candidate`, stored now (the first node to ask sets it). */
+export function* serverSecret(name: string, candidate: Uint8Array, now: EpochMs): Op<Uint8Array> {
+  const { rows } = yield* q('selectSecret', name);
+  if (rows.length) return bytes(rows[0].secret);
+  yield* q('insertSecret', name, candidate, at(now));
+  return candidate;
+}
+
+export function* getServerSecret(name: string): Op<Uint8Array | null> {
+  const { rows } = yield* q('selectSecret', name);
+  return rows.length ? bytes(rows[0].secret) : null;
+}
+
 // ---- bindings and presence ----
 
 function bindingParams(b: Binding): Param[] {

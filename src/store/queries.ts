@@ -40,6 +40,9 @@ export const QUERIES = {
   /** how many users have HA1s made with each realm */
   selectUsersByRealm: 'SELECT realm, COUNT(*) AS n FROM credentials GROUP BY realm ORDER BY realm',
 
+  selectSecret: 'SELECT secret FROM server_secrets WHERE name = ?1',
+  insertSecret: 'INSERT INTO server_secrets (name, secret, created_at) VALUES (?1, ?2, ?3)',
+
   selectPresence: `SELECT ${PRESENCE_COLS} FROM user_property WHERE User_id = ?1`,
   /** the presence row read at the start of a binding change, locked until commit where the dialect can */
   lockPresence: `SELECT ${PRESENCE_COLS} FROM user_property WHERE User_id = ?1`,

@@ -25,6 +25,16 @@ export abstract class SqlStore implements Store {
   getCredentials(userId: string): Promise<Credentials | null> { return this.read(() => ops.getCredentials(userId)); }
   listUsers(): Promise<UserRecord[]> { return this.read(() => ops.listUsers()); }
   userExists(userId: string): Promise<boolean> { return this.read(() => ops.userExists(userId)); }
+  async serverSecret(name: string, candidate: Uint8Array, now: EpochMs): Promise<Uint8Array> {
+    try {
+      return await this.write(() => ops.serverSecret(name, candidate, now));
+    } catch (err) {
+      // another node stored it between our read and our insert (primary key): read theirs
+      const theirs = await this.read(() => ops.getServerSecret(name));
+      if (theirs === null) throw err;
+      return theirs;
+    }
+  }
   usersByRealm(): Promise<Array<{ realm: string; users: number }>> { return this.read(() => ops.usersByRealm()); }
 
   saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials): Promise<BindingChange> {

@@ -195,6 +195,11 @@ export interface CredentialStore {
   getCredentials(userId: string): Promise<Credentials | null>;
   listUsers(): Promise<UserRecord[]>;
   userExists(userId: string): Promise<boolean>;
+  /**
+   * A key kept across restarts and shared by the nodes of one database (schema 5): the stored one, else `candidate`
+   * stored now; two nodes racing both get the one that was stored first.
+   */
+  serverSecret(name: string, candidate: Uint8Array, now: EpochMs): Promise<Uint8Array>;
   /** how many users have credentials made with each realm (a realm change leaves the old HA1s unusable) */
   usersByRealm(): Promise<Array<{ realm: string; users: number }>>;
 }

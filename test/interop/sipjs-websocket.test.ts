@@ -158,7 +158,7 @@ describe('interop: SIP.js 0.21 over its own WebSocket transport, configured as t
     await inviter.invite();
     await waitFor(() => (incoming as Session | null)?.state === SessionState.Established && inviter.state === SessionState.Established, 5000, 'both Established');
     const wsPort = ts!.server.listeners.find((l) => l.transport === 'ws')!.port;
-    assert.deepEqual((incoming as Invitation | null)!.request.getHeaders('record-route'), [
+    assert.deepEqual((incoming as Invitation | null)!.request.getHeaders('record-route').map((v) => v.replace(/;tvs=[\w-]{22}/, '')), [
       `<sip:${LOOPBACK}:${ts!.tcp.port};transport=tcp;lr>`,
       `<sip:${LOOPBACK}:${wsPort};transport=ws;lr>`,
     ]);

@@ -241,6 +241,27 @@ describe(`server over UDP and TCP on 127.0.0.1 (${TEST_STORE})`, function () {
     assert.equal(victim.received.length, 0, 'nothing reached the address named only in a Route');
   });
 
+  it('does not relay an in-dialog request whose Route names it but was never record-routed by it (no open relay, toll fraud)', async () => {
+    await start();
+    const c = await client();
+    const victim = await client();
+    victim.autoAnswer = 200;
+    const us = `sip:127.0.0.1:${ts.udp.port}`;
+    for (const method of ['INVITE', 'MESSAGE', 'BYE', 'NOTIFY', 'OPTIONS', 'REFER', 'INFO']) {
+      // loose-routing form: Route <sip:US;lr>, Request-URI the victim
+      const loose = c.request({ method, uri: `sip:+19005550100@127.0.0.1:${victim.port}`, from: '<sip:anyone@192.0.2.66>', to: '<sip:x@127.0.0.1>;tag=forged',
+        headers: [['Route', `<${us};lr>`]] });
+      assert.equal((await c.final(loose.callId)).status, 404, `${method} (loose route)`);
+      // strict-router form: Request-URI our address, the victim as the last Route
+      const strict = c.request({ method, uri: `${us};lr`, from: '<sip:anyone@192.0.2.66>', to: '<sip:x@127.0.0.1>;tag=forged',
+        headers: [['Route', `<sip:+19005550100@127.0.0.1:${victim.port}>`]] });
+      assert.equal((await c.final(strict.callId)).status, 404, `${method} (strict route)`);
+    }
+    c.request({ method: 'ACK', uri: `sip:x@127.0.0.1:${victim.port}`, from: '<sip:anyone@192.0.2.66>', to: '<sip:x@127.0.0.1>;tag=forged', headers: [['Route', `<${us};lr>`]] });
+    await sleep(200);
+    assert.equal(victim.received.length, 0, 'nothing reached the address named in the forged requests');
+  });
+
   it('refuses a request for a foreign domain (no open relay)', async () => {
     await start();
     const c = await client();

@@ -251,6 +251,19 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       });
     });
 
+    describe('server_secrets', function () {
+      it('keeps the first key stored under a name: a later candidate, from this store or another, gets that one', async function () {
+        const a = await openOne();
+        const b = await openOne();
+        const first = new Uint8Array(32).fill(1);
+        assert.deepEqual(await a.serverSecret(u('rr'), first, T0), first);
+        assert.deepEqual(await b.serverSecret(u('rr'), new Uint8Array(32).fill(2), T0 + 1), first);
+        assert.deepEqual(await a.serverSecret(u('rr'), new Uint8Array(32).fill(3), T0 + 2), first);
+        const other = new Uint8Array(32).fill(4);
+        assert.deepEqual(await b.serverSecret(u('vm'), other, T0), other, 'names are apart');
+      });
+    });
+
     describe('user_call', function () {
       it('records calls with ascending ids and updates them', async function () {
         const s = await openOne();
