@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FU_A, H264Depacketizer, joinAnnexB, nalType, packetizeH264, splitAnnexB, STAP_A, type AccessUnit } from '../../../src/media/h264-rtp.ts';
 
-const nal = (type: number, len: number, nri = 3): Uint8Array => {
+const nal = (type: number, len: number, nri = 3): Uint8Array<ArrayBuffer> => {
   const n = new Uint8Array(len);
   n[0] = (nri << 5) | type;
   for (let i = 1; i < len; i++) n[i] = (i * 7 + type) & 0xff || 1;
