@@ -49,6 +49,13 @@ export function recorderArgs(file: string, fps: number): string[] {
   return ['-hide_banner', '-loglevel', 'error', '-fflags', '+genpts', '-f', 'h264', '-framerate', String(fps), '-i', 'pipe:0', '-c', 'copy', '-y', file];
 }
 
+/** Rejects with ERR_FFMPEG_MISSING when `path` cannot be run (checked once at start by what needs video). */
+export async function checkFfmpeg(path = 'ffmpeg'): Promise<void> {
+  const child = spawn(path, ['-hide_banner', '-version'], { stdio: 'ignore' });
+  await spawned(child, path);
+  await exited(child);
+}
+
 function spawned(child: ChildProcess, path: string): Promise<void> {
   return new Promise((resolve, reject) => {
     child.once('spawn', () => resolve());
@@ -102,6 +109,7 @@ export class H264Encoder extends EventEmitter<H264EncoderEvents> {
 
   /** Spawns ffmpeg; rejects with TvphoneError ERR_FFMPEG_MISSING when there is no ffmpeg. */
   async start(): Promise<void> {
+    if (this.#stopped) return; // stopped before it started: nothing to spawn
     const path = this.options.ffmpegPath ?? 'ffmpeg';
     const child = spawn(path, encoderArgs({ ...this.options, ...this.format }), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
@@ -164,6 +172,7 @@ export class H264Recorder {
   }
 
   async start(): Promise<void> {
+    if (this.#stopping) return; // stopped before it started: nothing to spawn
     const child = spawn(this.#ffmpegPath, recorderArgs(this.file, this.#fps), { stdio: ['pipe', 'ignore', 'pipe'] });
     this.#child = child;
     await spawned(child, this.#ffmpegPath);
