@@ -22,6 +22,8 @@ interface TvOpts {
   play?: string;
   tone: string;
   record?: string;
+  video?: string;
+  recordVideo?: string;
   duration?: string;
   ringTimeout: string;
   mediaTimeout: string;
@@ -36,7 +38,7 @@ interface TvOpts {
 const EVENTS: (keyof TvAgentEvents)[] = [
   'registered', 'public-address', 'unregistered', 'registration-failed', 'connection-lost', 'message', 'missed-calls', 'voice-message',
   'voice-message-played', 'presence', 'message-sent',
-  'call-incoming', 'call-outgoing', 'call-ringing', 'call-answered', 'call-held', 'dtmf', 'call-ended', 'error',
+  'call-incoming', 'call-outgoing', 'call-ringing', 'call-answered', 'call-held', 'video-started', 'dtmf', 'call-ended', 'error',
 ];
 
 /** The first line of stdin (a pipe or the terminal); what follows stays unread. */
@@ -101,6 +103,8 @@ export function registerTvCommand(program: Command): void {
     .option('--play <file.wav>', 'send this WAV file as audio (looped)')
     .option('--tone <hz>', 'send a test tone of this frequency when no --play', '440')
     .option('--record <file.wav>', 'write the received audio of a call to this file')
+    .option('--video <testsrc|file>', 'offer H.264 video (RFC 6184) and send ffmpeg\'s test pattern or this file, looped (needs ffmpeg)')
+    .option('--record-video <file.mkv>', 'write the received video of a call to this file, without re-encoding (needs ffmpeg)')
     .option('--duration <s>', 'end a call this many seconds after it was answered, or unanswered after it began ringing, then exit (for scripts)')
     .option('--ring-timeout <s>', 'cancel an outgoing call nobody answers within this many seconds', '60')
     .option('--media-timeout <s>', 'hang up a call when no audio came from the other side for this many seconds (0: never)', '30')
@@ -141,6 +145,7 @@ export function registerTvCommand(program: Command): void {
         mustBeFile(file, '--send-picture');
       }
       if (o.play !== undefined) mustBeFile(o.play, '--play');
+      if (o.video !== undefined && o.video !== 'testsrc') mustBeFile(o.video, '--video');
 
       // loaded here, not at the top: the other commands start without the TV agent and the media stack
       const [{ TvAgent }, { applyEvent, initialScreen, pressKey, render, splitKeys }] = await Promise.all([import('../terminal/tv-agent.ts'), import('../terminal/screen.ts')]);
@@ -148,7 +153,7 @@ export function registerTvCommand(program: Command): void {
       try {
         agent = new TvAgent({
         user: o.user, password, server: o.server, transport: o.transport, localIp: o.localIp, downloadDir: o.downloadDir, contacts,
-        autoAnswer: o.autoAnswer ?? false, toneHz: tone, play: o.play, record: o.record,
+        autoAnswer: o.autoAnswer ?? false, toneHz: tone, play: o.play, record: o.record, video: o.video, recordVideo: o.recordVideo,
         ringTimeoutMs: ringTimeout * 1000, mediaTimeoutMs: mediaTimeout * 1000, sessionExpires,
         });
       } catch (err) {

@@ -1,4 +1,5 @@
-// RTCP compound packets (RFC 3550 §6): SR/RR with reception report blocks, SDES CNAME, BYE; built
+// RTCP compound packets (RFC 3550 §6): SR/RR with reception report blocks, SDES CNAME, BYE, and the RFC 4585
+// §6.3.1 Picture Loss Indication; built
 // and parsed with rtp.js. NTP time helpers for LSR/DLSR and round-trip time (§6.4.1).
 import { packets } from 'rtp.js';
 
@@ -29,6 +30,8 @@ export type RtcpItem =
   | { kind: 'rr'; ssrc: number; reports: ReportBlock[] }
   | { kind: 'sdes'; chunks: Array<{ ssrc: number; cname?: string }> }
   | { kind: 'bye'; ssrcs: number[]; reason?: string }
+  /** RFC 4585 §6.3.1: the sender of `senderSsrc` lost pictures of `mediaSsrc`'s stream and wants a keyframe */
+  | { kind: 'pli'; senderSsrc: number; mediaSsrc: number }
   | { kind: 'other'; packetType: number };
 
 /** Seconds between the NTP epoch (1900) and the Unix epoch (1970). */
@@ -102,6 +105,8 @@ export interface CompoundOptions {
   cname: string;
   /** append a BYE (§6.6) */
   bye?: { reason?: string };
+  /** append a PLI about this media source (RFC 4585 §3.1: feedback goes in a compound packet after SR/RR and SDES) */
+  pli?: { mediaSsrc: number };
 }
 
 /** §6.1: a compound packet starts with SR or RR, then SDES with CNAME, then (optionally) BYE. */
@@ -130,6 +135,12 @@ export function buildRtcpCompound(o: CompoundOptions): Uint8Array {
   chunk.addItem(1 /* CNAME */, o.cname.slice(0, 255));
   sdes.addChunk(chunk);
   compound.addPacket(sdes);
+  if (o.pli) {
+    const pli = new packets.PliPacket();
+    pli.setSenderSsrc(o.ssrc >>> 0);
+    pli.setMediaSsrc(o.pli.mediaSsrc >>> 0);
+    compound.addPacket(pli);
+  }
   if (o.bye) {
     const bye = new packets.ByePacket();
     bye.addSsrc(o.ssrc >>> 0);
@@ -163,6 +174,8 @@ export function parseRtcpCompound(bytes: Uint8Array): RtcpItem[] {
         out.push({ kind: 'rr', ssrc: p.getSsrc(), reports: p.getReports().map(fromReceptionReport) });
       } else if (p instanceof packets.SdesPacket) {
         out.push({ kind: 'sdes', chunks: p.getChunks().map((c) => ({ ssrc: c.getSsrc(), cname: c.getItems().find((i) => i.type === 1)?.text })) });
+      } else if (p instanceof packets.PliPacket) {
+        out.push({ kind: 'pli', senderSsrc: p.getSenderSsrc(), mediaSsrc: p.getMediaSsrc() });
       } else if (p instanceof packets.ByePacket) {
         const reason = p.getReason();
         out.push({ kind: 'bye', ssrcs: p.getSsrcs(), ...(reason !== undefined ? { reason } : {}) });

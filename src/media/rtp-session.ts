@@ -88,7 +88,7 @@ export interface MediaSessionEvents {
 
 function randomUint32(): number { return randomBytes(4).readUInt32BE(0); }
 
-function bindSocket(socket: dgram.Socket, port: number, host: string): Promise<void> {
+export function bindSocket(socket: dgram.Socket, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => { socket.off('listening', onListening); reject(err); };
     const onListening = (): void => { socket.off('error', onError); resolve(); };
@@ -98,7 +98,7 @@ function bindSocket(socket: dgram.Socket, port: number, host: string): Promise<v
   });
 }
 
-function closeSocket(socket: dgram.Socket | undefined): Promise<void> {
+export function closeSocket(socket: dgram.Socket | undefined): Promise<void> {
   return new Promise((resolve) => {
     if (!socket) return resolve();
     try { socket.close(() => resolve()); } catch { resolve(); }

@@ -1,4 +1,5 @@
-// SDP offer/answer (RFC 3264) for one G.711 audio stream, with RFC 4733 telephone-event, via sdp-transform.
+// SDP offer/answer (RFC 3264) for one G.711 audio stream, with RFC 4733 telephone-event, and optionally one H.264
+// video stream (RFC 6184 §8: packetization-mode 1, Constrained Baseline), via sdp-transform.
 import sdpTransform from 'sdp-transform';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
 import { SipError } from '../errors.ts';
@@ -109,6 +110,80 @@ export function parseSdp(text: string): RemoteMedia {
   };
 }
 
+/** RFC 6184 §8.1: the H.264 we offer: Constrained Baseline (42e0), level 3.1 (1f), non-interleaved mode. */
+export const H264: CodecSpec = { payloadType: 96, name: 'H264', clockRate: 90000, fmtp: 'profile-level-id=42e01f;packetization-mode=1' };
+
+/** What the remote side's SDP says about its H.264 video stream. */
+export interface RemoteVideo {
+  ip: string;
+  port: number;
+  rtcpPort: number;
+  /** the H.264 payload type chosen (packetization-mode=1, a Baseline-compatible profile) */
+  payloadType: number;
+  profileLevelId: string;
+  direction: MediaDirection;
+  /** RFC 4585 §4.2: a=rtcp-fb ... nack pli offered for that payload type */
+  pli: boolean;
+  mediaIndex: number;
+}
+
+function fmtpParams(config: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const kv of (config ?? '').split(';')) {
+    const [k, v] = kv.split('=');
+    if (k?.trim()) out.set(k.trim().toLowerCase(), (v ?? '').trim());
+  }
+  return out;
+}
+
+/**
+ * RFC 6184 §8.1: profile-level-id is profile_idc, profile-iop, level_idc in hex (default 420010: Baseline). We
+ * send Constrained Baseline, which a receiver of Baseline, or of any profile with constraint_set1_flag (0x40 in
+ * profile-iop: "Constrained Baseline compatible"), decodes.
+ */
+export function isConstrainedBaselineCompatible(profileLevelId: string): boolean {
+  if (!/^[0-9a-f]{6}$/i.test(profileLevelId)) return false;
+  const idc = parseInt(profileLevelId.slice(0, 2), 16);
+  const iop = parseInt(profileLevelId.slice(2, 4), 16);
+  return idc === 0x42 || (iop & 0x40) !== 0;
+}
+
+function h264Of(m: MediaDescription): { payloadType: number; profileLevelId: string } | undefined {
+  for (const pt of String(m.payloads ?? '').trim().split(/\s+/).map(Number)) {
+    const map = m.rtp.find((r) => r.payload === pt);
+    if (!map || map.codec.toUpperCase() !== 'H264' || (map.rate ?? 0) !== 90000) continue;
+    const f = fmtpParams(m.fmtp.find((x) => x.payload === pt)?.config);
+    // RFC 6184 §8.1: packetization-mode absent means 0 (single NAL only): we send FU-A, so we need 1
+    if (f.get('packetization-mode') !== '1') continue;
+    const profileLevelId = f.get('profile-level-id') ?? '420010';
+    if (isConstrainedBaselineCompatible(profileLevelId)) return { payloadType: pt, profileLevelId };
+  }
+  return undefined;
+}
+
+/** Parses the first active video stream (m=video, port ≠ 0) with an H.264 format we can use; undefined if none. */
+export function parseVideo(text: string): RemoteVideo | undefined {
+  const d = parseDescription(text);
+  for (const [mediaIndex, m] of d.media.entries()) {
+    if (m.type !== 'video' || m.port === 0 || !/RTP\/AVPF?$/.test(m.protocol)) continue;
+    const h = h264Of(m);
+    const ip = m.connection?.ip ?? d.connection?.ip;
+    if (!h || !ip) continue;
+    const direction = isDirection(m.direction) ? m.direction : isDirection(d.direction) ? d.direction : 'sendrecv';
+    const pli = (m.rtcpFb ?? []).some((f) => (f.payload === '*' || Number(f.payload) === h.payloadType) && f.type === 'nack' && f.subtype === 'pli');
+    return { ip, port: m.port, rtcpPort: m.rtcp?.port ?? m.port + 1, ...h, direction, pli, mediaIndex };
+  }
+  return undefined;
+}
+
+/** The negotiated video stream of a call. */
+export interface NegotiatedVideo {
+  remote: RemoteVideo;
+  payloadType: number;
+  /** the direction in our SDP */
+  direction: MediaDirection;
+}
+
 /** The G.711 codec named by a CodecSpec, or undefined. */
 export function g711Of(c: CodecSpec): G711Codec | undefined {
   const n = c.name.toUpperCase();
@@ -142,6 +217,8 @@ export interface LocalMediaOptions {
   sessionId?: string;
   /** first o= version (default 1) */
   sessionVersion?: number;
+  /** offer/accept H.264 video on this RTP port (RTCP on +1), sending and/or receiving as `direction` says */
+  video?: { port: number; direction: MediaDirection };
 }
 
 export interface Negotiated {
@@ -155,9 +232,20 @@ export interface Negotiated {
   telephoneEventPayloadType?: number;
   /** the direction in our SDP */
   direction: MediaDirection;
+  /** both sides do H.264 video (absent: no m=video, or port 0 in the offer or the answer) */
+  video?: NegotiatedVideo;
 }
 
-function build(o: Required<Omit<LocalMediaOptions, 'sessionVersion'>> & { version: number }, codecs: readonly CodecSpec[], direction: MediaDirection, rejected: MediaDescription[] = [], audioIndex = 0): string {
+function videoLine(port: number, pt: number, direction: MediaDirection): MediaDescription {
+  return {
+    type: 'video', port, protocol: 'RTP/AVP', payloads: String(pt), direction,
+    rtp: [{ payload: pt, codec: 'H264', rate: 90000 }], fmtp: [{ payload: pt, config: H264.fmtp as string }],
+    // RFC 4585 §4.2: we send and honour PLI; as most SIP phones do, under RTP/AVP (no AVPF early feedback timing)
+    rtcpFb: [{ payload: String(pt), type: 'nack', subtype: 'pli' }],
+  } as MediaDescription;
+}
+
+function build(o: BuildOptions & { version: number }, codecs: readonly CodecSpec[], direction: MediaDirection, rejected: MediaDescription[] = [], audioIndex = 0, video?: { index: number; line: MediaDescription }): string {
   const audio = {
     type: 'audio', port: o.port, protocol: 'RTP/AVP', payloads: codecs.map((c) => c.payloadType).join(' '),
     rtp: codecs.map((c) => ({ payload: c.payloadType, codec: c.name, rate: c.clockRate })),
@@ -166,6 +254,8 @@ function build(o: Required<Omit<LocalMediaOptions, 'sessionVersion'>> & { versio
   } as MediaDescription;
   const media: MediaDescription[] = rejected.map((m) => ({ type: m.type, port: 0, protocol: m.protocol, payloads: m.payloads, rtp: [], fmtp: [] }) as MediaDescription);
   media.splice(audioIndex, 0, audio);
+  // an offer appends the video line; an answer puts it in place of the offer's (RFC 3264 §6: same order and count)
+  if (video) media.splice(video.index, video.index < media.length ? 1 : 0, video.line);
   const ipVer = o.ip.includes(':') ? 6 : 4;
   const d = {
     version: 0,
@@ -180,8 +270,10 @@ function build(o: Required<Omit<LocalMediaOptions, 'sessionVersion'>> & { versio
  * RFC 3264 §8: each new offer/answer that differs from the previous one carries version + 1;
  * a repeated identical description keeps its version.
  */
+type BuildOptions = Required<Omit<LocalMediaOptions, 'sessionVersion' | 'video'>>;
+
 export class LocalMedia {
-  readonly options: Required<Omit<LocalMediaOptions, 'sessionVersion'>>;
+  readonly options: BuildOptions & Pick<LocalMediaOptions, 'video'>;
   #version: number;
   #lastBody: string | undefined;
 
@@ -190,6 +282,7 @@ export class LocalMedia {
       ip: options.ip, port: options.port, codecs: options.codecs ?? DEFAULT_CODECS, ptime: options.ptime ?? 20,
       username: options.username ?? '-',
       sessionId: options.sessionId ?? String(Math.floor(Math.random() * 2 ** 40) + 1),
+      ...(options.video ? { video: { ...options.video } } : {}),
     };
     this.#version = options.sessionVersion ?? 1;
   }
@@ -211,7 +304,19 @@ export class LocalMedia {
 
   /** An offer (initial or re-offer: pass 'sendonly' to put the call on hold, 'sendrecv' to resume). */
   createOffer(direction: MediaDirection = 'sendrecv'): string {
-    return this.#versioned((version) => build({ ...this.options, version }, this.options.codecs, direction));
+    const v = this.options.video;
+    // on hold (sendonly/inactive audio) the video follows: RFC 3264 §8.4
+    const video = v ? { index: 1, line: videoLine(v.port, H264.payloadType, direction === 'sendrecv' ? v.direction : answerDirection(direction === 'sendonly' ? 'recvonly' : 'inactive', v.direction)) } : undefined;
+    return this.#versioned((version) => build({ ...this.options, version }, this.options.codecs, direction, [], 0, video));
+  }
+
+  /** RFC 3264 §6: our video answer to an offer's m=video (undefined: we reject it with port 0, or there is none). */
+  #answerVideo(offer: string, wanted: MediaDirection): NegotiatedVideo | undefined {
+    const v = this.options.video;
+    const remote = v ? parseVideo(offer) : undefined;
+    if (!v || !remote) return undefined;
+    const dir = answerDirection(remote.direction, wanted === 'sendrecv' ? v.direction : answerDirection(wanted === 'sendonly' ? 'recvonly' : 'inactive', v.direction));
+    return { remote, payloadType: remote.payloadType, direction: dir };
   }
 
   /**
@@ -236,10 +341,13 @@ export class LocalMedia {
     const direction = answerDirection(offeredDirection, wanted);
     const d = parseDescription(offer);
     const others = d.media.filter((_, i) => i !== remote.mediaIndex);
-    const sdp = this.#versioned((version) => build({ ...this.options, version }, codecs, direction, others, remote.mediaIndex));
+    const video = this.#answerVideo(offer, wanted);
+    const videoLineOf = video && this.options.video ? { index: video.remote.mediaIndex, line: videoLine(this.options.video.port, video.payloadType, video.direction) } : undefined;
+    const sdp = this.#versioned((version) => build({ ...this.options, version }, codecs, direction, others, remote.mediaIndex, videoLineOf));
     return {
       sdp, remote, codec: g711Of(chosen) as G711Codec, payloadType: chosen.payloadType, direction,
       ...(te ? { telephoneEventPayloadType: te.payloadType } : {}),
+      ...(video ? { video } : {}),
     };
   }
 
@@ -249,9 +357,14 @@ export class LocalMedia {
     const ours = this.options.codecs.map((c) => g711Of(c)).filter((c): c is G711Codec => c !== undefined);
     const chosen = remote.codecs.find((c) => { const g = g711Of(c); return g !== undefined && ours.includes(g); });
     if (!chosen) throw new SdpError(488, 'ERR_SDP_NO_COMMON_CODEC', `answer has no codec we offered: ${remote.codecs.map((c) => c.name).join(', ')}`);
+    // RFC 3264 §6: port 0 in the answer (or no usable H.264 in it) refuses the video; the audio goes on
+    const rv = this.options.video ? parseVideo(answer) : undefined;
+    const v = this.options.video;
+    const videoDirection: MediaDirection | undefined = v ? (offeredDirection === 'sendrecv' ? v.direction : answerDirection(offeredDirection === 'sendonly' ? 'recvonly' : 'inactive', v.direction)) : undefined;
     return {
       remote, codec: g711Of(chosen) as G711Codec, payloadType: chosen.payloadType, direction: offeredDirection,
       ...(remote.telephoneEventPayloadType !== undefined ? { telephoneEventPayloadType: remote.telephoneEventPayloadType } : {}),
+      ...(rv && videoDirection ? { video: { remote: rv, payloadType: rv.payloadType, direction: videoDirection } } : {}),
     };
   }
 }

@@ -16,6 +16,7 @@
 //   call-outgoing   {callId, to}                                   we sent an INVITE
 //   call-ringing    {callId, status}                               the callee is ringing (18x)
 //   call-answered   {callId, peer, codec, direction, remoteRtp}    media flows
+//   video-started   {callId, payloadType, profileLevelId, sending, receiving, remoteRtp}   H.264 video negotiated (RFC 6184)
 //   call-held       {callId, held, by}                             hold/resume by "local" or "remote"
 //   dtmf            {callId, digit}                                the peer sent a DTMF digit (RFC 4733)
 //   call-ended      {callId, peer, reason, status?, durationMs, rtcp, recorded?}
@@ -23,10 +24,12 @@
 //                         | no-answer (our ring timeout: CANCEL) | no-media (no RTP for the inactivity time)
 //                         | session-expired (RFC 4028: the session refresh failed or never came);
 //                   rtcp: MediaStats of src/media/rtp-session.ts (null when media never started)
+//                   video: VideoStats of src/media/video-session.ts (frames, keyframes, PLIs, loss) and recordedVideo?, when video was negotiated
 //   error           {message, code?}                               something failed; the agent carries on
 import type { MissedCallGroup } from '../formats/missed-call-notice.ts';
 import type { MediaStats } from '../media/rtp-session.ts';
 import type { MediaDirection } from '../media/sdp.ts';
+import type { VideoStats } from '../media/video-session.ts';
 
 export interface TvAgentEvents {
   registered: [{ aor: string; contact: string; transport: string; expires: number }];
@@ -44,9 +47,10 @@ export interface TvAgentEvents {
   'call-outgoing': [{ callId: string; to: string }];
   'call-ringing': [{ callId: string; status: number }];
   'call-answered': [{ callId: string; peer: string; codec: string; direction: MediaDirection; remoteRtp: string }];
+  'video-started': [{ callId: string; payloadType: number; profileLevelId: string; sending: boolean; receiving: boolean; remoteRtp: string }];
   'call-held': [{ callId: string; held: boolean; by: 'local' | 'remote' }];
   dtmf: [{ callId: string; digit: string }];
-  'call-ended': [{ callId: string; peer: string; reason: CallEndReason; status?: number; durationMs: number; rtcp: MediaStats | null; recorded?: string }];
+  'call-ended': [{ callId: string; peer: string; reason: CallEndReason; status?: number; durationMs: number; rtcp: MediaStats | null; recorded?: string; video?: VideoStats & { recordedVideo?: string } }];
   error: [{ message: string; code?: string }];
 }
 

@@ -32,6 +32,10 @@ export interface TvAgentOptions {
   play?: string;
   /** write received audio of each call to this WAV file */
   record?: string;
+  /** offer and accept H.264 video, sending ffmpeg's test pattern ('testsrc') or this file (looped), through ffmpeg */
+  video?: string;
+  /** write the received video of each call to this file (.mkv), through ffmpeg, without re-encoding */
+  recordVideo?: string;
   /** REGISTER expiry asked for (default 300 s) */
   expires?: number;
   /** SUBSCRIBE expiry asked for (default 600 s) */
@@ -59,8 +63,8 @@ export interface TvAgentOptions {
   speaker?: AudioSink;
 }
 
-export type AgentOptions = Required<Omit<TvAgentOptions, 'play' | 'record' | 'timerValues' | 'contacts' | 'outboundProxy' | 'clock' | 'speaker'>>
-  & Pick<TvAgentOptions, 'play' | 'record' | 'timerValues' | 'outboundProxy' | 'speaker'> & { contacts: string[] };
+export type AgentOptions = Required<Omit<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'timerValues' | 'contacts' | 'outboundProxy' | 'clock' | 'speaker'>>
+  & Pick<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'timerValues' | 'outboundProxy' | 'speaker'> & { contacts: string[] };
 
 export interface AgentContext {
   readonly options: AgentOptions;

@@ -1,6 +1,7 @@
 // Calls of the TV agent (RFC 3261 §13-§15, RFC 3264): one call at a time, placed (INVITE with an SDP offer) or
 // answered (180, then 200 on a key or at once), held and resumed by re-INVITE, ended by BYE or CANCEL, with
-// G.711 audio from the media session (media/). A spare bound RTP port waits for the next call. Dead calls end
+// G.711 audio from the media session (media/), and H.264 video (media/video-session.ts, ffmpeg encoding and
+// recording) when --video or --record-video asks for it and both sides negotiate it. A spare bound RTP port waits for the next call. Dead calls end
 // by themselves: an outgoing call rings at most ringTimeoutMs (then CANCEL), a call with no RTP or RTCP from the
 // peer for mediaTimeoutMs is hung up, and RFC 4028 session timers (dialog/session-timer.ts) refresh the session by
 // re-INVITE or send BYE when the refresh fails or never comes.
@@ -16,6 +17,8 @@ import { PcmRecorder, PcmSource, ToneSource, type AudioSource } from '../../medi
 import { toTelephonyPcm } from '../../media/resample.ts';
 import { MediaSession, type MediaStats } from '../../media/rtp-session.ts';
 import { LocalMedia, type MediaDirection, type Negotiated } from '../../media/sdp.ts';
+import { checkFfmpeg, H264Encoder, H264Recorder, DEFAULT_VIDEO_FORMAT } from '../../media/ffmpeg.ts';
+import { VideoSession, type VideoStats } from '../../media/video-session.ts';
 import { readWav } from '../../media/wav.ts';
 import { newCallId, newTag } from '../../sip/ids.ts';
 import { SipRequest, type SipResponse } from '../../sip/message.ts';
@@ -55,6 +58,10 @@ interface Call {
   session: SessionTimer | null;
   /** incoming: the interval settled for our 2xx (§9) */
   uasInterval: SessionInterval | null;
+  /** the video stream's port pair (bound when we do video), and its ffmpeg children once it runs */
+  video: VideoSession | null;
+  encoder: H264Encoder | null;
+  videoRecorder: H264Recorder | null;
 }
 
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, UPDATE, OPTIONS, MESSAGE, NOTIFY';
@@ -83,6 +90,8 @@ export class SessionManager {
   async start(): Promise<void> {
     const o = this.#ctx.options;
     if (o.play !== undefined) this.#audio = toTelephonyPcm(readWav(await readFile(o.play)));
+    // video is done by ffmpeg: say at once when it is missing, not at the first call
+    if (o.video !== undefined || o.recordVideo !== undefined) await checkFfmpeg();
     this.#media = await this.#newMedia();
   }
 
@@ -110,6 +119,73 @@ export class SessionManager {
     const m = new MediaSession({ localIp: this.#ctx.options.localIp, rtcpIntervalMs: this.#ctx.options.rtcpIntervalMs });
     await m.bind();
     return m;
+  }
+
+  /** The video direction we want: we send with --video, receive with --record-video (null: no video). */
+  #videoDirection(): MediaDirection | null {
+    const o = this.#ctx.options;
+    const send = o.video !== undefined;
+    const recv = o.recordVideo !== undefined;
+    return send && recv ? 'sendrecv' : send ? 'sendonly' : recv ? 'recvonly' : null;
+  }
+
+  async #newVideo(): Promise<VideoSession | null> {
+    if (this.#videoDirection() === null) return null;
+    const v = new VideoSession({ localIp: this.#ctx.options.localIp, rtcpIntervalMs: this.#ctx.options.rtcpIntervalMs });
+    await v.bind();
+    return v;
+  }
+
+  #localMedia(media: MediaSession, video: VideoSession | null): LocalMedia {
+    const direction = this.#videoDirection();
+    return new LocalMedia({ ip: this.#ctx.options.localIp, port: media.localPort, ...(video && direction ? { video: { port: video.localPort, direction } } : {}) });
+  }
+
+  /**
+   * Both sides negotiated video: the RTP session starts, ffmpeg encodes when we send and records when we receive.
+   * A PLI from the peer is answered by the encoder's next periodic keyframe (at most one keyframe interval, 1 s):
+   * ffmpeg's CLI cannot be asked for a keyframe at run time, and a restart would take longer than that.
+   */
+  async #startVideo(call: Call, neg: Omit<Negotiated, 'sdp'>): Promise<void> {
+    const v = call.video;
+    if (v === null) return;
+    if (neg.video === undefined) { call.video = null; await v.stop(); return; } // refused (port 0): audio only
+    const o = this.#ctx.options;
+    const r = neg.video.remote;
+    const ours = neg.video.direction;
+    const sending = o.video !== undefined && (ours === 'sendrecv' || ours === 'sendonly') && (r.direction === 'sendrecv' || r.direction === 'recvonly');
+    const receiving = o.recordVideo !== undefined && (ours === 'sendrecv' || ours === 'recvonly') && (r.direction === 'sendrecv' || r.direction === 'sendonly');
+    v.start({ remoteIp: r.ip, remotePort: r.port, remoteRtcpPort: r.rtcpPort, payloadType: neg.video.payloadType, direction: sending && receiving ? 'sendrecv' : sending ? 'sendonly' : receiving ? 'recvonly' : 'inactive' });
+    this.#ctx.emit('video-started', { callId: call.callId, payloadType: neg.video.payloadType, profileLevelId: r.profileLevelId, sending, receiving, remoteRtp: `${r.ip}:${r.port}` });
+    try {
+      if (receiving && o.recordVideo !== undefined) {
+        const rec = new H264Recorder(o.recordVideo, { fps: DEFAULT_VIDEO_FORMAT.fps });
+        call.videoRecorder = rec;
+        await rec.start();
+        v.on('accessUnit', (u) => rec.write(u.nals));
+      }
+      if (sending && o.video !== undefined) {
+        const enc = new H264Encoder({ source: o.video });
+        call.encoder = enc;
+        let frame = 0;
+        enc.on('accessUnit', (nals) => v.sendAccessUnit(nals, (frame++ * 1000) / enc.format.fps));
+        enc.on('error', (err) => this.#ctx.error(err));
+        await enc.start();
+      }
+    } catch (err) {
+      this.#ctx.error(err); // the call goes on with audio
+    }
+    if (call.state !== 'active') await this.#stopVideo(call);
+  }
+
+  async #stopVideo(call: Call): Promise<(VideoStats & { recordedVideo?: string }) | undefined> {
+    const { video, encoder, videoRecorder } = call;
+    call.encoder = call.videoRecorder = null;
+    await encoder?.stop();
+    const stats = video !== null ? await video.stop() : undefined;
+    await videoRecorder?.stop();
+    if (stats === undefined) return undefined;
+    return { ...stats, ...(videoRecorder !== null && videoRecorder.units > 0 ? { recordedVideo: videoRecorder.file } : {}) };
   }
 
   #source(): AudioSource {
@@ -141,13 +217,15 @@ export class SessionManager {
       else await media.stop();
       return void st.respond(createResponse(req, 486));
     }
+    const video = await this.#newVideo();
     const tag = newTag();
     const dialog = Dialog.asUas(req, tag, 'early');
     const call: Call = {
       callId: req.callId, peer: userOf(req.header('from') ?? ''), direction: 'in', state: 'ringing', media,
-      local: new LocalMedia({ ip: this.#ctx.options.localIp, port: media.localPort }), recorder: this.#ctx.options.record ? new PcmRecorder() : null,
+      local: this.#localMedia(media, video), recorder: this.#ctx.options.record ? new PcmRecorder() : null,
       dialog, st, offer, invite: null, provisional: true, cancelWanted: false, startedAt: this.#ctx.clock.now(), held: false,
       heldLocal: false, noAnswer: false, ringTimer: null, mediaTimer: null, lastActivity: { at: 0, count: 0 }, session: null, uasInterval: null,
+      video, encoder: null, videoRecorder: null,
     };
     call.uasInterval = timer;
     this.#call = call;
@@ -201,6 +279,7 @@ export class SessionManager {
     });
     this.#watchMedia(call);
     this.#ctx.emit('call-answered', { callId: call.callId, peer: call.peer, codec: neg.codec, direction: neg.direction, remoteRtp: `${neg.remote.ip}:${neg.remote.port}` });
+    void this.#startVideo(call, neg).catch((err: unknown) => this.#ctx.error(err));
   }
 
   /**
@@ -310,11 +389,13 @@ export class SessionManager {
       return false;
     }
     const req = new SipRequest('INVITE', `sip:${user}@${this.#ctx.domain}`);
+    const video = await this.#newVideo();
     const call: Call = {
       callId: newCallId(), peer: user, direction: 'out', state: 'ringing', media,
-      local: new LocalMedia({ ip: this.#ctx.options.localIp, port: media.localPort }), recorder: this.#ctx.options.record ? new PcmRecorder() : null,
+      local: this.#localMedia(media, video), recorder: this.#ctx.options.record ? new PcmRecorder() : null,
       dialog: null, st: null, offer: null, invite: req, provisional: false, cancelWanted: false, startedAt: this.#ctx.clock.now(), held: false,
       heldLocal: false, noAnswer: false, ringTimer: null, mediaTimer: null, lastActivity: { at: 0, count: 0 }, session: null, uasInterval: null,
+      video, encoder: null, videoRecorder: null,
     };
     this.#call = call;
     req.addHeader('From', `<${this.#ctx.aor}>;tag=${newTag()}`);
@@ -467,6 +548,9 @@ export class SessionManager {
     if (call.dialog !== null) this.#ctx.core?.removeDialog(call.dialog);
     let rtcp: MediaStats | null = null;
     let recorded: string | undefined;
+    // every ffmpeg child of the call ends with it
+    const video = await this.#stopVideo(call);
+    call.video = null;
     if (wasActive) {
       rtcp = await call.media.stop();
       if (call.recorder !== null && this.#ctx.options.record !== undefined) {
@@ -492,6 +576,7 @@ export class SessionManager {
     this.#ctx.emit('call-ended', {
       callId: call.callId, peer: call.peer, reason, ...(status !== undefined ? { status } : {}),
       durationMs: wasActive ? this.#ctx.clock.now() - call.startedAt : 0, rtcp, ...(recorded ? { recorded } : {}),
+      ...(wasActive && video !== undefined && video.sent.packets + video.received.packets > 0 ? { video } : {}),
     });
   }
 

@@ -52,6 +52,15 @@ describe('media/rtcp (RFC 3550 §6)', () => {
     assert.deepEqual(items[1], { kind: 'sdes', chunks: [{ ssrc: 0x11223344, cname: 'tv@x' }] });
   });
 
+  it('RFC 4585 §6.3.1: an RR + SDES + PLI compound carries the PLI with V=2, FMT=1, PT=206, length 2 and both SSRCs', () => {
+    const bytes = buildRtcpCompound({ ssrc: 0x01020304, cname: 'tv@x', reports: [], pli: { mediaSsrc: 0xa0b0c0d0 } });
+    const pli = bytes.subarray(bytes.length - 12);
+    assert.deepEqual([...pli], [0x81, 206, 0, 2, 1, 2, 3, 4, 0xa0, 0xb0, 0xc0, 0xd0]);
+    const items = parseRtcpCompound(bytes);
+    assert.deepEqual(items.map((i) => i.kind), ['rr', 'sdes', 'pli']);
+    assert.deepEqual(items[2], { kind: 'pli', senderSsrc: 0x01020304, mediaSsrc: 0xa0b0c0d0 });
+  });
+
   it('builds the same bytes', () => {
     const bytes = buildRtcpCompound({
       ssrc: 0x11223344, cname: 'tv@x',

@@ -130,3 +130,70 @@ describe('media/sdp (RFC 3264 offer/answer)', () => {
     assert.deepEqual([n.codec, n.payloadType, n.telephoneEventPayloadType, n.remote.port], ['PCMA', 8, 101, 50000]);
   });
 });
+
+describe('media/sdp: H.264 video (RFC 6184 §8, RFC 3264)', () => {
+  const withVideo = { ...local, video: { port: 40002, direction: 'sendrecv' as const } };
+
+  it('offers m=video H.264 profile-level-id=42e01f;packetization-mode=1 with rtcp-fb nack pli after the audio', () => {
+    const d = sdpTransform.parse(createOffer(withVideo));
+    assert.deepEqual(d.media.map((m) => [m.type, m.port]), [['audio', 40000], ['video', 40002]]);
+    const v = d.media[1];
+    assert.deepEqual(v.rtp, [{ payload: 96, codec: 'H264', rate: 90000 }]);
+    assert.deepEqual(v.fmtp, [{ payload: 96, config: 'profile-level-id=42e01f;packetization-mode=1' }]);
+    assert.deepEqual(v.rtcpFb, [{ payload: 96, type: 'nack', subtype: 'pli' }]);
+    assert.equal(v.direction, 'sendrecv');
+    assert.equal(sdpTransform.parse(createOffer(local)).media.length, 1, 'no video asked for: no m=video');
+  });
+
+  it('answers a multi-format offer with its packetization-mode=1 H.264 payload type (not mode 0, not VP8), in the offer\'s m-line order', () => {
+    const a = createAnswer(fixture('offer-audio-video-h264.sdp'), withVideo);
+    assert.equal(a.video?.payloadType, 98);
+    assert.deepEqual([a.video?.remote.ip, a.video?.remote.port, a.video?.remote.rtcpPort, a.video?.remote.pli], ['192.0.2.20', 9078, 9079, true]);
+    const media = sdpTransform.parse(a.sdp).media;
+    assert.deepEqual(media.map((m) => [m.type, m.port, m.payloads]), [['audio', 40000, '0 101'], ['video', 40002, 98]]);
+    assert.equal(media[1].fmtp[0].config, 'profile-level-id=42e01f;packetization-mode=1');
+  });
+
+  it('refuses video with port 0 when the agent does not do video, and the audio is answered as before', () => {
+    const a = createAnswer(fixture('offer-audio-video-h264.sdp'), local);
+    assert.equal(a.video, undefined);
+    assert.equal(a.codec, 'PCMU');
+    assert.deepEqual(sdpTransform.parse(a.sdp).media.map((m) => [m.type, m.port]), [['audio', 40000], ['video', 0]]);
+  });
+
+  it('refuses video with port 0 when no offered format is usable (VP8, H.264 High profile only); the audio goes on', () => {
+    const a = createAnswer(fixture('offer-video-vp8-or-high-only.sdp'), withVideo);
+    assert.equal(a.video, undefined);
+    assert.equal(a.codec, 'PCMU');
+    assert.deepEqual(sdpTransform.parse(a.sdp).media.map((m) => [m.type, m.port]), [['audio', 40000], ['video', 0]]);
+  });
+
+  it('§8.1 profile-level-id: Baseline or constraint_set1 (Constrained Baseline compatible) is accepted', async () => {
+    const { isConstrainedBaselineCompatible } = await import('../../../src/media/sdp.ts');
+    assert.equal(isConstrainedBaselineCompatible('42e01f'), true);
+    assert.equal(isConstrainedBaselineCompatible('42001f'), true);
+    assert.equal(isConstrainedBaselineCompatible('4d401f'), true);
+    assert.equal(isConstrainedBaselineCompatible('640028'), false);
+    assert.equal(isConstrainedBaselineCompatible('zz'), false);
+  });
+
+  it('reads an answer with video, and one that refuses it (port 0): audio only', () => {
+    const offerer = new LocalMedia(withVideo);
+    const answerer = new LocalMedia({ ip: '127.0.0.1', port: 50000, video: { port: 50002, direction: 'recvonly' } });
+    const offer = offerer.createOffer();
+    const ans = answerer.createAnswer(offer);
+    assert.equal(ans.video?.direction, 'recvonly');
+    const got = offerer.acceptAnswer(ans.sdp);
+    assert.equal(got.video?.remote.port, 50002);
+    assert.equal(got.video?.remote.direction, 'recvonly');
+    const refused = offerer.acceptAnswer(createAnswer(offer, { ip: '127.0.0.1', port: 50000 }).sdp);
+    assert.equal(refused.video, undefined);
+    assert.equal(refused.codec, 'PCMU');
+  });
+
+  it('on hold (audio sendonly) the offer\'s video is sendonly too', () => {
+    const m = new LocalMedia(withVideo);
+    const media = sdpTransform.parse(m.createOffer('sendonly')).media;
+    assert.deepEqual(media.map((x) => x.direction), ['sendonly', 'sendonly']);
+  });
+});

@@ -1,0 +1,283 @@
+// One H.264 video stream over RTP/RTCP (RFC 3550, RFC 6184) on its own port pair: access units packetised with a
+// 90 kHz timestamp (RFC 6184 §5.1) and the marker on each unit's last packet; received packets put back in order
+// by a bounded reorder window, then depacketised; RTCP SR/RR, and RFC 4585 §6.3.1 PLI both ways.
+import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { TvphoneError } from '../errors.ts';
+import { H264Depacketizer, NAL_IDR, nalType, packetizeH264, type AccessUnit } from './h264-rtp.ts';
+import { ReceptionStatistics } from './reception-statistics.ts';
+import { buildRtcpCompound, ntpFromUnixMs, parseRtcpCompound } from './rtcp.ts';
+import { parseRtpPacket, RtpPacketBuilder } from './rtp-packet.ts';
+import { bindSocket, closeSocket } from './rtp-session.ts';
+import type { MediaDirection } from './sdp.ts';
+
+const CLOCK_RATE = 90_000;
+/** reorder window: packets held while an earlier one is missing, and for how long */
+const REORDER_PACKETS = 128;
+const REORDER_MS = 40;
+/** RFC 4585 §3.5 limits feedback to the RTCP bandwidth; we send at most one PLI per this interval */
+const MIN_PLI_INTERVAL_MS = 300;
+
+export interface VideoSessionOptions {
+  localIp?: string;
+  /** RFC 3550 §6.2 mean RTCP interval (default 5000 ms, randomised ×0.5–1.5) */
+  rtcpIntervalMs?: number;
+  /** RTP payload budget per packet, bytes (default 1200: below a 1500-byte MTU with IP/UDP/RTP headers) */
+  payloadMtu?: number;
+  cname?: string;
+  /** largest access unit reassembled (default 1 MiB) */
+  maxFrameBytes?: number;
+}
+
+export interface VideoStartOptions {
+  remoteIp: string;
+  remotePort: number;
+  remoteRtcpPort?: number;
+  payloadType: number;
+  direction?: MediaDirection;
+}
+
+export interface VideoStats {
+  sent: { frames: number; keyframes: number; packets: number; octets: number };
+  received: { frames: number; keyframes: number; packets: number; lost: number; droppedFrames: number; malformed: number; discarded: number };
+  plisSent: number;
+  plisReceived: number;
+}
+
+export interface VideoSessionEvents {
+  /** a complete access unit (in order; after a loss only from the next keyframe on) */
+  accessUnit: [unit: AccessUnit];
+  /** the remote sent a PLI about our stream: it wants a keyframe */
+  keyframeRequested: [];
+}
+
+export class VideoSession extends EventEmitter<VideoSessionEvents> {
+  readonly ssrc = randomBytes(4).readUInt32BE(0);
+  readonly localIp: string;
+  readonly cname: string;
+  readonly #o: Required<Omit<VideoSessionOptions, 'localIp' | 'cname'>>;
+  #rtp: dgram.Socket | undefined;
+  #rtcp: dgram.Socket | undefined;
+  #localPort = 0;
+  #state: 'new' | 'bound' | 'started' | 'stopped' = 'new';
+  #remote: { ip: string; port: number; rtcpPort: number } | undefined;
+  #pt = 96;
+  #sending = true;
+  #receiving = true;
+  readonly #builder = new RtpPacketBuilder();
+  #seq = randomBytes(2).readUInt16BE(0);
+  readonly #ts0 = randomBytes(4).readUInt32BE(0);
+  #startedAt = 0;
+  #remoteSsrc: number | undefined;
+  #stats: ReceptionStatistics | undefined;
+  #depack: H264Depacketizer;
+  /** reorder window, by sequence number: the next expected one, and those that came ahead of it */
+  #expected: number | undefined;
+  readonly #held = new Map<number, { p: { sequenceNumber: number; timestamp: number; marker: boolean; payload: Uint8Array }; at: number }>();
+  #timer: NodeJS.Timeout | undefined;
+  #nextRtcpAt = 0;
+  #lastPliAt = -Infinity;
+  #sentSinceReport = false;
+  #stopping: Promise<VideoStats> | undefined;
+  readonly #c = { frames: 0, keyframes: 0, packets: 0, octets: 0, recvPackets: 0, discarded: 0, plisSent: 0, plisReceived: 0 };
+
+  constructor(o: VideoSessionOptions = {}) {
+    super();
+    this.localIp = o.localIp ?? '127.0.0.1';
+    this.cname = o.cname ?? `tvphone-${randomBytes(4).toString('hex')}@${this.localIp}`;
+    this.#o = { rtcpIntervalMs: o.rtcpIntervalMs ?? 5_000, payloadMtu: o.payloadMtu ?? 1200, maxFrameBytes: o.maxFrameBytes ?? 1 << 20 };
+    this.#depack = new H264Depacketizer({ maxFrameBytes: this.#o.maxFrameBytes });
+  }
+
+  get localPort(): number { return this.#localPort; }
+
+  /** Binds an even RTP port and RTCP on +1 (RFC 3550 §11); port 0 picks a free pair. */
+  async bind(host: string = this.localIp): Promise<number> {
+    if (this.#state !== 'new') throw new TvphoneError('ERR_MEDIA_STATE', `bind() in state ${this.#state}`);
+    const type = host.includes(':') ? 'udp6' : 'udp4';
+    for (let attempt = 0; attempt < 40 && !this.#rtp; attempt++) {
+      const rtp = dgram.createSocket(type);
+      const rtcp = dgram.createSocket(type);
+      try {
+        await bindSocket(rtp, 0, host);
+        const p = rtp.address().port;
+        if (p % 2 !== 0 || p === 65535) { await closeSocket(rtp); await closeSocket(rtcp); continue; }
+        await bindSocket(rtcp, p + 1, host);
+        this.#rtp = rtp;
+        this.#rtcp = rtcp;
+        this.#localPort = p;
+      } catch {
+        await closeSocket(rtp);
+        await closeSocket(rtcp);
+      }
+    }
+    if (!this.#rtp || !this.#rtcp) throw new TvphoneError('ERR_MEDIA_BIND', `cannot bind a video RTP/RTCP port pair on ${host}`);
+    this.#rtp.on('error', () => { this.#c.discarded++; });
+    this.#rtcp.on('error', () => { this.#c.discarded++; });
+    this.#rtp.on('message', (m, r) => this.#onRtp(m, r));
+    this.#rtcp.on('message', (m, r) => this.#onRtcp(m, r));
+    this.#state = 'bound';
+    return this.#localPort;
+  }
+
+  start(o: VideoStartOptions): void {
+    if (this.#state !== 'bound') throw new TvphoneError('ERR_MEDIA_STATE', `start() in state ${this.#state} (bind() first)`);
+    this.#pt = o.payloadType;
+    this.#remote = { ip: o.remoteIp, port: o.remotePort, rtcpPort: o.remoteRtcpPort ?? o.remotePort + 1 };
+    this.setDirection(o.direction ?? 'sendrecv');
+    this.#state = 'started';
+    this.#startedAt = performance.now();
+    this.#nextRtcpAt = this.#startedAt + this.#rtcpInterval();
+    this.#timer = setInterval(() => this.#tick(), 20);
+  }
+
+  setDirection(direction: MediaDirection): void {
+    this.#sending = direction === 'sendrecv' || direction === 'sendonly';
+    this.#receiving = direction === 'sendrecv' || direction === 'recvonly';
+  }
+
+  updateRemote(o: { remoteIp: string; remotePort: number; remoteRtcpPort?: number }): void {
+    this.#remote = { ip: o.remoteIp, port: o.remotePort, rtcpPort: o.remoteRtcpPort ?? o.remotePort + 1 };
+  }
+
+  /**
+   * Sends one access unit captured `mediaMs` after the stream began: all its packets carry the timestamp
+   * ts0 + mediaMs × 90 (RFC 6184 §5.1), the marker on the last one.
+   */
+  sendAccessUnit(nals: readonly Uint8Array[], mediaMs: number): void {
+    if (this.#state !== 'started' || !this.#sending || !this.#remote) return;
+    const timestamp = (this.#ts0 + Math.round(mediaMs * (CLOCK_RATE / 1000))) >>> 0;
+    const payloads = packetizeH264(nals, this.#o.payloadMtu);
+    for (const [i, payload] of payloads.entries()) {
+      const bytes = this.#builder.build({ payloadType: this.#pt, marker: i === payloads.length - 1, sequenceNumber: this.#seq, timestamp, ssrc: this.ssrc, payload });
+      this.#seq = (this.#seq + 1) & 0xffff;
+      this.#c.packets++;
+      this.#c.octets += payload.length;
+      this.#rtp?.send(bytes, this.#remote.port, this.#remote.ip);
+    }
+    this.#c.frames++;
+    if (nals.some((n) => nalType(n) === NAL_IDR)) this.#c.keyframes++;
+    this.#sentSinceReport = true;
+  }
+
+  /** RFC 4585 §6.3.1: asks the remote sender for a keyframe (rate-limited). */
+  requestKeyframe(): void {
+    if (this.#state !== 'started' || this.#remoteSsrc === undefined || !this.#remote || !this.#rtcp) return;
+    const now = performance.now();
+    if (now - this.#lastPliAt < MIN_PLI_INTERVAL_MS) return;
+    this.#lastPliAt = now;
+    this.#c.plisSent++;
+    this.#rtcp.send(this.#buildRtcp({ pli: true }), this.#remote.rtcpPort, this.#remote.ip);
+  }
+
+  #rtcpInterval(): number { return this.#o.rtcpIntervalMs * (0.5 + Math.random()); }
+
+  #tick(): void {
+    const now = performance.now();
+    this.#drain(now);
+    if (now >= this.#nextRtcpAt && this.#remote && this.#rtcp) {
+      this.#rtcp.send(this.#buildRtcp({}), this.#remote.rtcpPort, this.#remote.ip);
+      this.#nextRtcpAt = now + this.#rtcpInterval();
+    }
+  }
+
+  #onRtp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.#state !== 'started' || rinfo.address !== this.#remote?.ip) { this.#c.discarded++; return; }
+    const p = parseRtpPacket(msg);
+    if (!p || p.payloadType !== this.#pt) { this.#c.discarded++; return; }
+    const now = performance.now();
+    if (p.ssrc !== this.#remoteSsrc) {
+      this.#remoteSsrc = p.ssrc;
+      this.#stats = new ReceptionStatistics(p.ssrc, p.sequenceNumber, CLOCK_RATE);
+      this.#depack = new H264Depacketizer({ maxFrameBytes: this.#o.maxFrameBytes });
+      this.#held.clear();
+      this.#expected = p.sequenceNumber;
+    }
+    this.#c.recvPackets++;
+    this.#stats?.update(p.sequenceNumber, p.timestamp, now);
+    const ahead = (p.sequenceNumber - (this.#expected as number)) & 0xffff;
+    if (ahead >= 0x8000) return; // older than the window: given up on already
+    if (!this.#held.has(p.sequenceNumber)) this.#held.set(p.sequenceNumber, { p: { sequenceNumber: p.sequenceNumber, timestamp: p.timestamp, marker: p.marker, payload: p.payload.slice() }, at: now });
+    this.#drain(now);
+  }
+
+  /** Releases packets in order; a gap is skipped once the window is full or its oldest packet waited REORDER_MS. */
+  #drain(now: number): void {
+    while (this.#held.size > 0 && this.#expected !== undefined) {
+      const next = this.#held.get(this.#expected);
+      if (!next) {
+        let oldest = Infinity;
+        for (const h of this.#held.values()) oldest = Math.min(oldest, h.at);
+        if (this.#held.size < REORDER_PACKETS && now - oldest < REORDER_MS) return;
+        // give up on the missing packet(s): continue from the lowest held sequence number
+        let best = 0x10000;
+        for (const s of this.#held.keys()) best = Math.min(best, (s - this.#expected) & 0xffff);
+        this.#expected = (this.#expected + best) & 0xffff;
+        continue;
+      }
+      this.#held.delete(this.#expected);
+      this.#expected = (this.#expected + 1) & 0xffff;
+      for (const unit of this.#depack.push(next.p)) if (this.#receiving) this.#emit('accessUnit', unit);
+      if (this.#depack.takeKeyframeRequest()) this.requestKeyframe();
+    }
+  }
+
+  #onRtcp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.#state !== 'started' || rinfo.address !== this.#remote?.ip) { this.#c.discarded++; return; }
+    for (const it of parseRtcpCompound(msg)) {
+      if (it.kind === 'pli' && it.mediaSsrc === this.ssrc) {
+        this.#c.plisReceived++;
+        this.#emit('keyframeRequested');
+      }
+    }
+  }
+
+  #buildRtcp(o: { pli?: boolean; bye?: boolean }): Uint8Array {
+    const now = performance.now();
+    const ntp = ntpFromUnixMs(performance.timeOrigin + now);
+    const rtpTimestamp = (this.#ts0 + Math.round((now - this.#startedAt) * (CLOCK_RATE / 1000))) >>> 0;
+    const sender = this.#sentSinceReport ? { ntpSeconds: ntp.seconds, ntpFraction: ntp.fraction, rtpTimestamp, packetCount: this.#c.packets, octetCount: this.#c.octets } : undefined;
+    this.#sentSinceReport = false;
+    const reports = this.#stats && this.#remoteSsrc !== undefined && this.#stats.received > 0 ? [{ ssrc: this.#remoteSsrc, ...this.#stats.report(), lsr: 0, dlsr: 0 }] : [];
+    return buildRtcpCompound({
+      ssrc: this.ssrc, cname: this.cname, reports, ...(sender ? { sender } : {}),
+      ...(o.pli && this.#remoteSsrc !== undefined ? { pli: { mediaSsrc: this.#remoteSsrc } } : {}), ...(o.bye ? { bye: { reason: 'hangup' } } : {}),
+    });
+  }
+
+  #emit<K extends keyof VideoSessionEvents>(event: K, ...args: VideoSessionEvents[K]): void {
+    try { (this.emit as (e: K, ...a: VideoSessionEvents[K]) => boolean)(event, ...args); } catch { /* a throwing listener must not corrupt the session */ }
+  }
+
+  stats(): VideoStats {
+    const d = this.#depack.stats;
+    return {
+      sent: { frames: this.#c.frames, keyframes: this.#c.keyframes, packets: this.#c.packets, octets: this.#c.octets },
+      received: {
+        frames: d.frames, keyframes: d.keyframes, packets: this.#c.recvPackets, lost: Math.max(0, this.#stats?.cumulativeLost ?? 0),
+        droppedFrames: d.droppedFrames, malformed: d.malformed, discarded: this.#c.discarded,
+      },
+      plisSent: this.#c.plisSent, plisReceived: this.#c.plisReceived,
+    };
+  }
+
+  /** A last RTCP report with BYE (RFC 3550 §6.6), then both sockets closed. Idempotent. */
+  stop(): Promise<VideoStats> {
+    this.#stopping ??= (async () => {
+      if (this.#timer) clearInterval(this.#timer);
+      if (this.#state === 'started' && this.#remote && this.#rtcp) {
+        const bytes = this.#buildRtcp({ bye: true });
+        const rtcp = this.#rtcp;
+        const r = this.#remote;
+        await new Promise<void>((resolve) => { try { rtcp.send(bytes, r.rtcpPort, r.ip, () => resolve()); } catch { resolve(); } });
+      }
+      const s = this.stats();
+      this.#state = 'stopped';
+      await Promise.all([closeSocket(this.#rtp), closeSocket(this.#rtcp)]);
+      return s;
+    })();
+    return this.#stopping;
+  }
+}

@@ -1,0 +1,142 @@
+// Two TV agents in an H.264 video call through the tvphone server, both sending ffmpeg's testsrc; what each records
+// is checked with ffprobe (frame count) and ffmpeg's psnr filter against a fresh testsrc render (the sent pattern).
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TvAgent, type TvAgentOptions } from '../../../src/terminal/tv-agent.ts';
+import { readWav } from '../../../src/media/wav.ts';
+import { dominantFrequency, rms } from '../../../src/media/goertzel.ts';
+import { DEFAULT_VIDEO_FORMAT } from '../../../src/media/ffmpeg.ts';
+import { sleep, waitFor } from '../../helpers/tv-events.ts';
+import type { TestServer } from '../../helpers/test-server.ts';
+import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
+
+const haveFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0 && spawnSync('ffprobe', ['-version']).status === 0;
+const { width, height, fps } = DEFAULT_VIDEO_FORMAT;
+
+function framesOf(file: string): number {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames,width,height', '-of', 'json', file], { encoding: 'utf8' });
+  const s = (JSON.parse(out) as { streams: Array<{ nb_read_frames: string; width: number; height: number }> }).streams[0];
+  assert.deepEqual([s.width, s.height], [width, height]);
+  return Number(s.nb_read_frames);
+}
+
+/** Average PSNR (dB) of `file`'s frames against testsrc's, frame n against frame n + offset. */
+function psnrAgainstTestsrc(file: string, offset: number): number {
+  const r = spawnSync('ffmpeg', ['-hide_banner', '-nostats', '-i', file, '-f', 'lavfi', '-i', `testsrc=size=${width}x${height}:rate=${fps}:duration=30`,
+    '-lavfi', `[0:v]setpts=N/(${fps}*TB)[a];[1:v]trim=start_frame=${offset},setpts=N/(${fps}*TB)[b];[a][b]psnr=shortest=1`, '-f', 'null', '-'], { encoding: 'utf8' });
+  const m = /PSNR .*average:([0-9.]+|inf)/.exec(r.stderr);
+  assert.ok(m, `no PSNR in ffmpeg's output: ${r.stderr.slice(-500)}`);
+  return m[1] === 'inf' ? Infinity : Number(m[1]);
+}
+
+describe('tvphone tv: H.264 video calls (integration, ffmpeg)', function () {
+  this.timeout(60_000);
+  let srv: TestServer;
+  let dir: string;
+  const agents: TvAgent[] = [];
+
+  before(function () { if (!haveFfmpeg) this.skip(); });
+  beforeEach(async () => {
+    srv = await startDefaultProfileServer();
+    await srv.addUser('1001', 'pw1');
+    await srv.addUser('1002', 'pw2');
+    dir = mkdtempSync(join(tmpdir(), 'tvphone-video-'));
+  });
+  afterEach(async () => {
+    for (const a of agents.splice(0)) await a.stop();
+    await srv?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function agent(user: string, o: Partial<TvAgentOptions> = {}): TvAgent {
+    const a = new TvAgent({
+      user, password: user === '1001' ? 'pw1' : 'pw2', server: `sip:127.0.0.1:${srv.tcp.port}`, localIp: '127.0.0.1',
+      downloadDir: join(dir, user), rtcpIntervalMs: 300, timerValues: { t1: 100, t2: 400, t4: 500 }, ...o,
+    });
+    agents.push(a);
+    return a;
+  }
+
+  it('testsrc both ways for 3 s: each recording decodes, holds the frames sent (±10 %), matches testsrc (PSNR > 30 dB); tones both ways', async () => {
+    const a = agent('1001', { toneHz: 440, record: join(dir, 'a.wav'), video: 'testsrc', recordVideo: join(dir, 'a.mkv') });
+    const b = agent('1002', { toneHz: 1000, autoAnswer: true, record: join(dir, 'b.wav'), video: 'testsrc', recordVideo: join(dir, 'b.mkv') });
+    await a.start();
+    await b.start();
+    const aVideo = waitFor(a, 'video-started');
+    const bVideo = waitFor(b, 'video-started');
+    assert.equal(await a.dial('1002'), true);
+    for (const v of [await aVideo, await bVideo]) {
+      assert.deepEqual([v.payloadType, v.profileLevelId, v.sending, v.receiving], [96, '42e01f', true, true]);
+    }
+    await sleep(3000);
+    const aEnded = waitFor(a, 'call-ended');
+    const bEnded = waitFor(b, 'call-ended');
+    await a.hangup();
+    const ea = await aEnded;
+    const eb = await bEnded;
+    assert.ok(ea.video && eb.video, 'video stats at hang-up');
+    for (const [who, e, file, from] of [['A', ea, join(dir, 'a.mkv'), eb], ['B', eb, join(dir, 'b.mkv'), ea]] as const) {
+      const v = e.video!;
+      const sent = from.video!.sent.frames;
+      assert.ok(sent >= 2 * fps && sent <= 3.6 * fps, `${who}'s peer sent ${sent} frames in ~3 s at ${fps} fps (ffmpeg takes ~0.4 s to start)`);
+      assert.ok(from.video!.sent.keyframes >= 2, `a keyframe a second: ${from.video!.sent.keyframes}`);
+      assert.equal(v.recordedVideo, file);
+      assert.equal(v.received.lost, 0);
+      const frames = framesOf(file);
+      assert.ok(Math.abs(frames - sent) <= 0.1 * sent, `${who} recorded ${frames} frames of ${sent} sent`);
+      assert.ok(Math.abs(v.received.frames - frames) <= 1, `${who} depacketised ${v.received.frames}, recorded ${frames}`);
+      // testsrc's pictures, aligned (ffmpeg's own encode of testsrc is best aligned one frame on: search 0-3), match what
+      // was recorded; far off (5 frames later) they do not, so the figure says something
+      const byOffset = [0, 1, 2, 3].map((k) => psnrAgainstTestsrc(file, k));
+      const best = Math.max(...byOffset);
+      const offset = byOffset.indexOf(best);
+      assert.ok(best > 30, `${who}: PSNR ${best} dB against testsrc (offset ${offset})`);
+      const far = psnrAgainstTestsrc(file, offset + 5);
+      assert.ok(far < best - 6, `${who}: 5 frames off gives ${far} dB, aligned ${best} dB`);
+      console.log(`      ${who}: ${frames} frames recorded of ${sent} sent, ${v.received.keyframes} keyframes, PSNR ${best.toFixed(1)} dB (offset ${offset}), 5 off ${far.toFixed(1)} dB`);
+    }
+    for (const [file, hz] of [[join(dir, 'b.wav'), 440], [join(dir, 'a.wav'), 1000]] as const) {
+      const wav = readWav(readFileSync(file));
+      const samples = wav.samples.subarray(Math.min(2400, wav.samples.length >> 2));
+      assert.ok(rms(samples) > 1000, `${file} has sound`);
+      const f = dominantFrequency(samples, 8000);
+      assert.ok(Math.abs(f - hz) < 5, `${file}: ${f} Hz, expected ${hz}`);
+    }
+  });
+
+  it('a callee without video refuses it (port 0): the call has audio only, no ffmpeg runs, and the tones still arrive', async () => {
+    const a = agent('1001', { toneHz: 440, video: 'testsrc', recordVideo: join(dir, 'a.mkv') });
+    const b = agent('1002', { toneHz: 1000, autoAnswer: true, record: join(dir, 'b.wav') });
+    await a.start();
+    await b.start();
+    let videoStarted = false;
+    a.on('video-started', () => { videoStarted = true; });
+    const answered = waitFor(a, 'call-answered');
+    assert.equal(await a.dial('1002'), true);
+    await answered;
+    await sleep(1000);
+    const ended = waitFor(a, 'call-ended');
+    await a.hangup();
+    const e = await ended;
+    assert.equal(videoStarted, false);
+    assert.equal(e.video, undefined);
+    assert.ok(e.rtcp && e.rtcp.received.packets > 30);
+    await sleep(200);
+    const wav = readWav(readFileSync(join(dir, 'b.wav')));
+    assert.ok(Math.abs(dominantFrequency(wav.samples.subarray(2400), 8000) - 440) < 5);
+  });
+
+  it('a missing ffmpeg is a clear error at start', async () => {
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      const a = agent('1001', { video: 'testsrc' });
+      await assert.rejects(a.start(), (err: Error & { code?: string }) => err.code === 'ERR_FFMPEG_MISSING' && /ffmpeg/.test(err.message));
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+});
