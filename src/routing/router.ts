@@ -131,21 +131,17 @@ export class Router implements TransactionUser {
     if (!ALLOWED.has(req.method)) throw new SipError(KNOWN_ELSEWHERE.has(req.method) ? 'method-not-allowed' : 'not-implemented', { allow: ALLOW });
     if (user === null) throw new SipError('method-not-allowed', { allow: 'OPTIONS, REGISTER', detail: `${req.method} is not served here` });
 
-    switch (req.method) {
-      case 'INVITE':
-      case 'MESSAGE':
-      case 'SUBSCRIBE':
-        break;
-      default:
-        // Other out-of-dialog requests to a user (OPTIONS, INFO …) are proxied to the user's bindings.
-        return this.#toUser(req, st, user, null);
-    }
-
+    // Every out-of-dialog request to a user is authenticated first (a carrier's were taken above): nobody reaches a TV
+    // unauthenticated (a forged PIDF NOTIFY, an INFO), and an unknown user and an offline one look the same to a
+    // prober (both challenged) — no enumeration by OPTIONS.
     const caller = await this.#authenticate(req, st, true);
     if (caller === null) return;
     this.#d.auth.consumeCredentials(req);
     if (req.method === 'SUBSCRIBE') return this.#subscribe(req, st, caller);
-    return this.#toUser(req, st, user, caller, true);
+    // INVITE and MESSAGE are the caller's calls and messages; other methods (OPTIONS, INFO, NOTIFY, REFER …) are
+    // proxied to the user's bindings
+    if (req.method === 'INVITE' || req.method === 'MESSAGE') return this.#toUser(req, st, user, caller, true);
+    return this.#toUser(req, st, user, null);
   }
 
   /** A trunk's DID → the local user it names; the caller is the carrier's From (a number). No digest: its address is its credential. */

@@ -35,4 +35,22 @@ describe('interop: sipvicious svmap and svwar against tvphone', function () {
     assert.match(out, /found nothing/, out);
     assert.doesNotMatch(out, /\b100[15]\b.*(reqauth|noauth)/, out);
   });
+
+  for (const method of ['OPTIONS', 'INVITE']) {
+    it(`svwar -m ${method} over 1000-1010 finds nothing although 1001 (online) and 1005 (offline) exist: everyone is challenged first`, async () => {
+      ts = await startTestServer({ auth: 'digest' });
+      await ts.addUser('1001', 'pw1');
+      await ts.addUser('1005', 'pw5');
+      const tv = await ts.client();
+      await ts.server.store.saveBindings('1001', [{
+        userId: '1001', contact: tv.contact.slice(1, -1), expiresAt: Date.now() + 600_000, q: null, callId: 'svwar', cseq: 1, path: [], instance: null,
+        regId: null, flow: { transport: 'udp', address: LOOPBACK, port: tv.port, connectionId: null }, userAgent: null, updatedAt: Date.now(),
+      }], [], false, Date.now());
+      const e = await run('svwar', ['-e1000-1010', '-m', method, LOOPBACK, '-p', String(ts.udp.port), '-P', String(await freePort())], { timeoutMs: 30000 }).done;
+      const out = e.stdout + e.stderr;
+      assert.equal(e.code, 0, out);
+      assert.match(out, /found nothing/, out);
+      assert.equal(tv.received.filter((m) => m.isRequest()).length, 0, 'nothing unauthenticated reached the online TV');
+    });
+  }
 });

@@ -3,7 +3,7 @@
 // makes it E.164 and sends it through the trunk; Kamailio challenges the INVITE (407) and tvphone answers with the
 // trunk's account; the carrier's "PSTN" phone answers; each hears the other's tone. In: the PSTN phone calls the
 // trunk's DID; Kamailio sends it to the Contact tvphone registered; tvphone maps the DID to bob; bob answers — and
-// while bob is off, the call is kept as a missed call with the caller's number.
+// while bob is off, the server takes a voice message with the caller's number (the shipped profile's voicemail).
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -116,17 +116,20 @@ describe('interop: calls through a trunk to Kamailio 5.6 as the carrier (baresip
     assert.equal((await status()).activeCalls, 0, 'the BYE gave the trunk\'s call slot back');
   });
 
-  it('the PSTN phone calls the DID: bob rings and answers with audio both ways; while bob is off, a missed call with the caller\'s number', async () => {
+  it('the PSTN phone calls the DID: while bob is off the server takes a voice message with the caller\'s number; then bob rings and answers, audio both ways', async () => {
     await start();
     const pstn = await startBaresip({ dir: work, user: 'pstn', password: 'x', serverPort: kam!.port, source: join(work, 'b.wav'), quitAfterS: 40, interactive: true });
     await pstn.proc.waitFor(REGISTERED, 10_000);
-    // bob is off: the carrier's call is kept for him
+    // bob is off: the shipped profile's voicemail answers the carrier's call, as any other
     pstn.command(`/dial sip:${CARRIER_DID}@${LOOPBACK}:${kam!.port}`);
-    await until(async () => (await ts!.server.store.listCalls({ missedBy: 'bob' })).length === 1, 10_000, 'a missed call for bob');
-    const missed = (await ts!.server.store.listCalls({ missedBy: 'bob' }))[0]!;
-    assert.equal(missed.userId, 'pstn', 'the caller as the carrier sent it (its From user)');
-    assert.equal(missed.outcome, 'offline');
-    await pstn.proc.waitFor(/480|terminated|closed/i, 10_000);
+    await pstn.proc.waitFor(/Call established/, 15_000);
+    await new Promise((r) => setTimeout(r, 4000)); // the greeting, then 1000 Hz recorded
+    pstn.command('/hangup');
+    await until(async () => (await ts!.server.store.listVoicemails({ toUser: 'bob' })).length === 1, 10_000, 'a voice message for bob');
+    const [vm] = await ts!.server.store.listVoicemails({ toUser: 'bob' });
+    assert.equal(vm!.caller, 'pstn', 'the caller as the carrier sent it (its From user)');
+    const [call] = await ts!.server.store.listCalls({ userId: 'bob' });
+    assert.equal(call!.outcome, 'voicemail');
 
     const bob = await startBaresip({ dir: work, user: 'bob', password: 'bob-pw', serverPort: ts!.udp.port, source: join(work, 'a.wav'), quitAfterS: 40 });
     const fail = withLogs(() => `bob: ${bob.proc.stdout().slice(-1500)}\npstn: ${pstn.proc.stdout().slice(-1500)}`);
@@ -142,6 +145,6 @@ describe('interop: calls through a trunk to Kamailio 5.6 as the carrier (baresip
     assert.match(kam!.fullLog(), new RegExp(`carrier: INVITE to DID \\${CARRIER_DID}`));
     assert.ok(Math.abs(heardHz(bob) - 1000) < 5, `bob heard ${heardHz(bob)} Hz`);
     const calls = await ts!.server.store.listCalls({ userId: 'bob' });
-    assert.equal(calls.at(-1)!.outcome, 'answered');
+    assert.deepEqual(calls.map((c) => c.outcome), ['voicemail', 'answered']);
   });
 });
