@@ -16,6 +16,7 @@ import { MediaServer, VOICE_MESSAGE_TYPE } from './media-server/media-server.ts'
 import { indirect } from './media-server/content-indirection.ts';
 import { startRecordingsHttp, type RecordingsHttp } from './media-server/recordings-http.ts';
 import { PresenceAgent } from './presence/presence-agent.ts';
+import { MESSAGE_SUMMARY_EVENT, messageSummaryPackage } from './presence/message-summary.ts';
 import { Calls } from './calls/calls.ts';
 import { Router } from './routing/router.ts';
 import { LocalDomains } from './routing/local-domains.ts';
@@ -201,6 +202,10 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     isOnline: async (userId) => (await registrar.bindings(userId)).length > 0,
     maxMessageBytes: profile.messages.maxBytes, quotaCount: profile.messages.quotaCount, quotaBytes: profile.messages.quotaBytes,
     expiryMs: profile.messages.expirySeconds * 1000, retentionMs: profile.messages.retentionSeconds * 1000,
+    // RFC 3842: a voice message heard (delivered) or expired changes its mailbox's summary
+    onSettled: (msg) => {
+      if (msg.contentType === VOICE_MESSAGE_TYPE) void presence?.changed(MESSAGE_SUMMARY_EVENT, msg.toUser);
+    },
   });
 
   presence = new PresenceAgent({
@@ -208,6 +213,8 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     maxExpires: profile.presence.maxExpires,
     mayWatch: profile.presence.policy === 'any' ? () => true : undefined,
     sendInDialog: (req, sub: Subscription) => sendRequest(transactions, req, dialogTarget(sub)),
+    // the same notifier serves MWI (RFC 3842) for the users' voice mailboxes
+    packages: [messageSummaryPackage({ store, domain: primaryDomain })],
   });
 
   const calls = new Calls({ store, clock, log: log.child({ mod: 'calls' }) });

@@ -26,9 +26,9 @@ export type WatchPolicy = (watcher: string, resource: string) => boolean | Promi
 export interface EventPackage {
   /** the Event header token, lower case */
   readonly name: string;
-  /** the body's type; a SUBSCRIBE with no Accept takes it (RFC 3856 §6.7, RFC 3842 §4.1) */
+  /** the body's type; a SUBSCRIBE with no Accept takes it (RFC 3856 §6.7, RFC 3842 §4.5) */
   readonly contentType: string;
-  /** the default interval when the SUBSCRIBE has no Expires (RFC 3856 §6.4, RFC 3842 §4.2: 3600) */
+  /** the default interval when the SUBSCRIBE has no Expires (RFC 3856 §6.4, RFC 3842 §4.4: 3600) */
   readonly defaultExpires?: number;
   mayWatch: WatchPolicy;
   /** the NOTIFY body: the state of `resource` now */
@@ -78,6 +78,8 @@ export class Notifier {
   /** per subscription, the tail of its NOTIFY chain: NOTIFYs of one dialog go out one at a time, CSeq in order */
   readonly #chains = new Map<string, Promise<void>>();
   readonly #inFlight = new Set<Promise<void>>();
+  /** subscriptions with a NOTIFY of the package's state queued and not yet begun: a later change rides on it */
+  readonly #queued = new Set<string>();
   /** NOTIFYs waiting for the response to go out first: timer → start now */
   readonly #starts = new Map<TimerHandle, () => void>();
   #expiryTimer: TimerHandle | null = null;
@@ -153,13 +155,33 @@ export class Notifier {
 
   /**
    * The state `event` reports for user `resource` changed: NOTIFY each of its subscriptions, with `body` when given
-   * (else the package's body now). Resolves once every NOTIFY was answered (or failed).
+   * (else the package's body now). Resolves once every NOTIFY was answered (or failed); never rejects.
    */
   async changed(event: string, resource: string, body?: Uint8Array): Promise<void> {
     const pkg = this.#packages.get(event);
     if (this.#closed || pkg === undefined) return;
-    const subs = (await this.#o.store.subscriptionsFor(resource, this.#o.clock.now())).filter((s) => s.event === event);
-    await Promise.all(subs.map((s) => this.#enqueue(s.id, () => this.#notifyActive(s, body ?? null))));
+    let subs: Subscription[];
+    try {
+      subs = (await this.#o.store.subscriptionsFor(resource, this.#o.clock.now())).filter((s) => s.event === event);
+    } catch (err) {
+      this.#o.log.warn({ err, event, resource }, 'subscriptions not read: no NOTIFY for this change');
+      return;
+    }
+    const sends: Promise<void>[] = [];
+    for (const s of subs) {
+      if (body !== undefined) {
+        sends.push(this.#enqueue(s.id, () => this.#notifyActive(s, body)));
+        continue;
+      }
+      // the queued NOTIFY reads the state when it goes: it carries this change too (one NOTIFY for a burst)
+      if (this.#queued.has(s.id)) continue;
+      this.#queued.add(s.id);
+      sends.push(this.#enqueue(s.id, () => {
+        this.#queued.delete(s.id);
+        return this.#notifyActive(s, null);
+      }));
+    }
+    await Promise.all(sends);
   }
 
   /** End subscriptions whose time is up, each with a final NOTIFY (terminated;reason=timeout). */

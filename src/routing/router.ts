@@ -12,6 +12,7 @@ import { bindingTarget, type Authenticator, type Registrar } from '../registrar/
 import type { Proxy } from '../proxy/proxy.ts';
 import type { Silo } from '../offline/silo.ts';
 import { presentityOf, type PresenceAgent } from '../presence/presence-agent.ts';
+import { MESSAGE_SUMMARY_EVENT } from '../presence/message-summary.ts';
 import type { Calls, CallParties } from '../calls/calls.ts';
 import type { MediaServer } from '../media-server/media-server.ts';
 import type { Binding } from '../store/store.ts';
@@ -43,7 +44,8 @@ export interface RouterDeps {
   registrar: Pick<Registrar, 'save' | 'lookup'>;
   proxy: Pick<Proxy, 'validate' | 'preprocessRoute' | 'cancel' | 'relay' | 'relayInDialog' | 'forwardStrayResponse'>;
   silo: Pick<Silo, 'store' | 'dump'>;
-  presence: Pick<PresenceAgent, 'subscribe'>;
+  /** the notifier: presence, and message-summary (RFC 3842) told of each voice message kept */
+  presence: Pick<PresenceAgent, 'subscribe' | 'changed'>;
   calls: Pick<Calls, 'offline' | 'voicemail' | 'voicemailEnded'>;
   /** the media server when the profile turns voice messages on (voicemail.enabled), else null: offline calls get 480 */
   voicemail?: Pick<MediaServer, 'answer' | 'handles' | 'inDialog' | 'ack'> | null;
@@ -252,7 +254,11 @@ export class Router implements TransactionUser {
       void ended({ messageId: null, durationMs: 0, status: failureOf(err)?.status ?? 500 });
       throw err;
     }
-    void call.outcome.then(ended, (err: unknown) => log.error({ err, callId: req.callId }, 'voicemail call failed'));
+    void call.outcome.then((r) => {
+      // RFC 3842: the callee's MWI subscribers learn of the new message
+      if (r.messageId !== null) void this.#d.presence.changed(MESSAGE_SUMMARY_EVENT, parties.callee);
+      return ended(r);
+    }, (err: unknown) => log.error({ err, callId: req.callId }, 'voicemail call failed'));
   }
 
   async #subscribe(req: SipRequest, st: ServerTransaction, watcher?: string): Promise<void> {

@@ -85,7 +85,7 @@ function setup(overrides: Partial<RouterDeps> = {}, source = { address: '192.0.2
         return { messages: none, notices: none };
       },
     },
-    presence: { subscribe: async (req) => createResponse(req, 200) },
+    presence: { subscribe: async (req) => createResponse(req, 200), changed: async () => {} },
     calls: {
       offline: async (c) => void f.calls.push(`calls.offline ${c.caller}->${c.callee}`),
       voicemail: async (c) => (f.calls.push(`calls.voicemail ${c.caller}->${c.callee}`), 77),
