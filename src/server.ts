@@ -47,11 +47,16 @@ export interface ServerOptions<T extends ServerTransport = NetworkTransport> {
   loadProfile?: () => Profile;
 }
 
+/** When a call that rings an online user goes to the media server (router's policy). */
+function ringingOf(p: Profile): { ringSeconds: number; onBusy: boolean } {
+  return { ringSeconds: p.voicemail.ringSeconds, onBusy: p.voicemail.onBusy };
+}
+
 /** What SIGHUP may change in a running server (profile field paths); the rest needs a restart. */
 const RELOADABLE = [
   'name', 'registrar', 'domains', 'auth.algorithms', 'auth.algorithmsByUserAgent', 'auth.nonceTtlSeconds',
   'messages.quotaCount', 'messages.quotaBytes', 'messages.expirySeconds', 'messages.retentionSeconds', 'presence', 'retryAfterSeconds',
-  'trunks', 'routes',
+  'trunks', 'routes', 'voicemail.ringSeconds', 'voicemail.onBusy',
 ];
 
 export interface TvphoneServer<T extends ServerTransport = NetworkTransport> {
@@ -238,7 +243,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   await registrar.dropConnectionBindings({ closing: false });
   router = new Router({
     auth, registrar, proxy, silo, presence, calls, voicemail: media, domains, domain: primaryDomain, log: log.child({ mod: 'routing' }), replies,
-    trunks, routes: profile.routes,
+    trunks, routes: profile.routes, ringing: ringingOf(profile),
   });
   registrar.start();
   trunks.start();
@@ -270,7 +275,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
         presence?.reconfigure({ maxExpires: next.presence.maxExpires, mayWatch: next.presence.policy === 'any' ? () => true : undefined });
         replies.retryAfterSeconds = next.retryAfterSeconds;
         trunkChanges = trunks.reconfigure(next.trunks);
-        router?.reconfigure({ routes: next.routes });
+        router?.reconfigure({ routes: next.routes, ringing: ringingOf(next) });
       }
       current = next;
       return { applied, needsRestart, trunks: trunkChanges };
