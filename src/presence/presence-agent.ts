@@ -25,7 +25,7 @@ export interface PresenceOptions extends Omit<NotifierOptions, 'packages' | 'sto
 
 export const PRESENCE_EVENT = 'presence';
 
-export function hostOf(uri: string): string | null {
+function hostOf(uri: string): string | null {
   try {
     const u = parseUri(uri);
     return u.scheme === 'tel' ? null : u.host;
