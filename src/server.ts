@@ -16,6 +16,7 @@ import { MediaServer, VOICE_MESSAGE_TYPE } from './media-server/media-server.ts'
 import { indirect } from './media-server/content-indirection.ts';
 import { startRecordingsHttp, type RecordingsHttp } from './media-server/recordings-http.ts';
 import { PresenceAgent } from './presence/presence-agent.ts';
+import { MESSAGE_SUMMARY_EVENT, messageSummaryPackage } from './presence/message-summary.ts';
 import { Calls } from './calls/calls.ts';
 import { Router } from './routing/router.ts';
 import { LocalDomains } from './routing/local-domains.ts';
@@ -47,11 +48,16 @@ export interface ServerOptions<T extends ServerTransport = NetworkTransport> {
   loadProfile?: () => Profile;
 }
 
+/** When a call that rings an online user goes to the media server (router's policy). */
+function ringingOf(p: Profile): { ringSeconds: number; onBusy: boolean } {
+  return { ringSeconds: p.voicemail.ringSeconds, onBusy: p.voicemail.onBusy };
+}
+
 /** What SIGHUP may change in a running server (profile field paths); the rest needs a restart. */
 const RELOADABLE = [
   'name', 'registrar', 'domains', 'auth.algorithms', 'auth.algorithmsByUserAgent', 'auth.nonceTtlSeconds',
   'messages.quotaCount', 'messages.quotaBytes', 'messages.expirySeconds', 'messages.retentionSeconds', 'presence', 'retryAfterSeconds',
-  'trunks', 'routes',
+  'trunks', 'routes', 'voicemail.ringSeconds', 'voicemail.onBusy',
 ];
 
 export interface TvphoneServer<T extends ServerTransport = NetworkTransport> {
@@ -203,6 +209,10 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     isOnline: async (userId) => (await registrar.bindings(userId)).length > 0,
     maxMessageBytes: profile.messages.maxBytes, quotaCount: profile.messages.quotaCount, quotaBytes: profile.messages.quotaBytes,
     expiryMs: profile.messages.expirySeconds * 1000, retentionMs: profile.messages.retentionSeconds * 1000,
+    // RFC 3842: a voice message heard (delivered) or expired changes its mailbox's summary
+    onSettled: (msg) => {
+      if (msg.contentType === VOICE_MESSAGE_TYPE) void presence?.changed(MESSAGE_SUMMARY_EVENT, msg.toUser);
+    },
   });
 
   presence = new PresenceAgent({
@@ -210,6 +220,8 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     maxExpires: profile.presence.maxExpires,
     mayWatch: profile.presence.policy === 'any' ? () => true : undefined,
     sendInDialog: (req, sub: Subscription) => sendRequest(transactions, req, dialogTarget(sub)),
+    // the same notifier serves MWI (RFC 3842) for the users' voice mailboxes
+    packages: [messageSummaryPackage({ store, domain: primaryDomain })],
   });
 
   const calls = new Calls({ store, clock, log: log.child({ mod: 'calls' }) });
@@ -236,7 +248,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   await registrar.dropConnectionBindings({ closing: false });
   router = new Router({
     auth, registrar, proxy, silo, presence, calls, voicemail: media, domains, domain: primaryDomain, log: log.child({ mod: 'routing' }), replies,
-    trunks, routes: profile.routes,
+    trunks, routes: profile.routes, ringing: ringingOf(profile),
   });
   registrar.start();
   trunks.start();
@@ -268,7 +280,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
         presence?.reconfigure({ maxExpires: next.presence.maxExpires, mayWatch: next.presence.policy === 'any' ? () => true : undefined });
         replies.retryAfterSeconds = next.retryAfterSeconds;
         trunkChanges = trunks.reconfigure(next.trunks);
-        router?.reconfigure({ routes: next.routes });
+        router?.reconfigure({ routes: next.routes, ringing: ringingOf(next) });
       }
       current = next;
       return { applied, needsRestart, trunks: trunkChanges };

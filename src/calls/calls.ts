@@ -14,6 +14,13 @@ export interface CallParties {
   callId: string;
 }
 
+/** A call that rang an online user first (no answer within the ring time, or busy): the proxy's record, if any. */
+export interface AfterRing {
+  recordId: number | null;
+  /** what user_call says until the message is committed */
+  missed: 'no-answer' | 'busy';
+}
+
 export interface CallsOptions {
   store: Pick<CallLog, 'recordCall' | 'updateCall'>;
   clock: Pick<Clock, 'now'>;
@@ -43,10 +50,18 @@ export class Calls {
   /**
    * A call to an offline user that the media server answers to take a voice message. It is written as missed (offline)
    * until its message is committed (voicemailEnded): a server killed mid-recording leaves a missed call, never none.
+   * `after`: a call that rang an online user first; missed as no-answer or busy then, in the proxy's record if it has one.
    */
-  async voicemail(call: CallParties): Promise<number> {
+  async voicemail(call: CallParties, after?: AfterRing): Promise<number> {
     const now = this.#clock.now();
-    const id = await this.#store.recordCall({ userId: call.caller, otherUserId: call.callee, callDate: now, callId: call.callId, outcome: 'offline', status: 200 });
+    if (after?.recordId != null) {
+      // the proxy's record of the call that rang: the media server's now (the proxy no longer updates it)
+      this.#live.delete(after.recordId);
+      await this.#store.updateCall(after.recordId, { outcome: after.missed, status: 200, answeredAt: now });
+      return after.recordId;
+    }
+    const outcome = after?.missed ?? 'offline';
+    const id = await this.#store.recordCall({ userId: call.caller, otherUserId: call.callee, callDate: now, callId: call.callId, outcome, status: 200 });
     await this.#store.updateCall(id, { answeredAt: now });
     return id;
   }
@@ -56,9 +71,9 @@ export class Calls {
    * the store refused it) it stays a missed call (offline: the callee gets the missed-call notice); `status` is the
    * failure's when the media server could not answer.
    */
-  async voicemailEnded(id: number, call: CallParties, r: { messageId: number | null; durationMs: number; status?: number }): Promise<void> {
+  async voicemailEnded(id: number, call: CallParties, r: { messageId: number | null; durationMs: number; status?: number; missed?: AfterRing['missed'] }): Promise<void> {
     const endedAt = this.#clock.now();
-    const outcome = r.messageId === null ? 'offline' : 'voicemail';
+    const outcome = r.messageId === null ? r.missed ?? 'offline' : 'voicemail';
     await this.#store.updateCall(id, { outcome, endedAt, durationMs: r.durationMs, ...(r.status !== undefined ? { status: r.status } : {}) });
     this.#log?.info({ caller: call.caller, callee: call.callee, callId: call.callId, outcome, messageId: r.messageId, durationS: Math.round(r.durationMs / 1000) }, 'call');
   }

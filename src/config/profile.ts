@@ -153,6 +153,13 @@ export interface VoicemailConfig {
   httpHost: string | null;
   /** 0 = any free port (the URL is made at each delivery, so it may change across restarts) */
   httpPort: number;
+  /**
+   * an online user's bindings that do not answer within this many seconds are CANCELled and the media server takes the
+   * call; 0 = no ring time (only bindings all failing 408/480/503 send the call there)
+   */
+  ringSeconds: number;
+  /** a busy (486) user's call goes to the media server too (default false: the caller hears busy) */
+  onBusy: boolean;
 }
 
 export type DigestAlgorithmName = 'SHA-256' | 'MD5';
@@ -203,7 +210,7 @@ export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
   trunks: [],
   routes: [],
   admin: null,
-  voicemail: { enabled: false, maxSeconds: 120, silenceSeconds: 10, rtpTimeoutSeconds: 10, maxCalls: 50, httpHost: null, httpPort: 0 },
+  voicemail: { enabled: false, maxSeconds: 120, silenceSeconds: 10, rtpTimeoutSeconds: 10, maxCalls: 50, httpHost: null, httpPort: 0, ringSeconds: 30, onBusy: false },
 };
 
 export class ProfileError extends TvphoneError {
@@ -490,6 +497,8 @@ class Validator {
       maxCalls: this.int(o.maxCalls ?? d.maxCalls, `${field}.maxCalls`, 1, 10_000),
       httpHost: o.httpHost === undefined || o.httpHost === null ? null : this.host(o.httpHost, `${field}.httpHost`),
       httpPort: this.int(o.httpPort ?? d.httpPort, `${field}.httpPort`, 0, 65535),
+      ringSeconds: this.int(o.ringSeconds ?? d.ringSeconds, `${field}.ringSeconds`, 0, 600),
+      onBusy: this.bool(o.onBusy ?? d.onBusy, `${field}.onBusy`),
     };
   }
   host(x: unknown, field: string): string {

@@ -67,6 +67,8 @@ export interface SiloOptions {
   maxAttemptsPerDump?: number;
   /** dumps running at once (default 1000); beyond it a dump is refused and waits for the next REGISTER */
   maxConcurrentDumps?: number;
+  /** a kept message left the pending state (its mark committed): the server tells MWI subscribers (RFC 3842) */
+  onSettled?: (msg: Pick<StoredMessage, 'id' | 'toUser' | 'contentType'>, state: 'delivered' | 'expired') => void;
 }
 
 export type DumpStop =
@@ -191,6 +193,7 @@ export class Silo {
       retryMaxMs: 300_000,
       maxAttemptsPerDump: 50,
       maxConcurrentDumps: 1000,
+      onSettled: () => {},
       ...stripUndefined(options),
       store: options.store,
       send: options.send,
@@ -378,7 +381,7 @@ export class Silo {
         const res = await this.#send(o.buildDelivery(msg, run.binding, msg.attempts + 1), run.binding);
         if (res !== null && res.status >= 200 && res.status < 300) {
           const mark = o.store.markDelivered(msg.id, o.clock.now());
-          mark.catch(() => {}); // handled by settle(); this only keeps it from counting as unhandled meanwhile
+          mark.then(() => this.#settled(msg, 'delivered'), () => {}); // a failure is handled by settle()
           marks.push(mark);
           o.log.info({ user: userId, id: msg.id }, 'message delivered');
           result.delivered++;
@@ -498,8 +501,19 @@ export class Silo {
 
   async #expire(now: number): Promise<number> {
     const expired = await this.#o.store.expireMessages(now);
-    for (const m of expired) this.#o.log.info({ user: m.toUser, id: m.id }, 'message expired undelivered');
+    for (const m of expired) {
+      this.#o.log.info({ user: m.toUser, id: m.id }, 'message expired undelivered');
+      this.#settled(m, 'expired');
+    }
     return expired.length;
+  }
+
+  #settled(msg: StoredMessage, state: 'delivered' | 'expired'): void {
+    try {
+      this.#o.onSettled(msg, state);
+    } catch (err) {
+      this.#o.log.error({ err }, 'onSettled failed');
+    }
   }
 
   #scheduleHousekeeping(): void {

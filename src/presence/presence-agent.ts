@@ -1,59 +1,29 @@
-// The presence agent (RFC 3856) of tvphone: the notifier (RFC 6665) for the `presence` event package.
-// The state it reports is the seed's User_netstate (user_property): open when the user has a binding.
-// Subscriptions live in the store so NOTIFYs survive a restart; NOTIFYs go out through the injected
-// `sendInDialog` (the server wires it to a client transaction), never through transport/ directly.
+// The presence agent (RFC 3856) of tvphone: the notifier (RFC 6665, notifier.ts) with the `presence` event package,
+// and any other packages the server gives it (message-summary, RFC 3842). The state presence reports is the seed's
+// User_netstate (user_property): open when the user has a binding.
 
-import type { SipRequest, SipResponse } from '../sip/message.ts';
-import { createResponse } from '../sip/response.ts';
-import { newTag } from '../sip/ids.ts';
-import { expiresOf, parseContacts, parseNameAddr } from '../sip/headers.ts';
+import type { SipRequest } from '../sip/message.ts';
+import { parseNameAddr } from '../sip/headers.ts';
 import { parseUri } from '../sip/uri.ts';
-import { SipError, StoreUnavailableError } from '../errors.ts';
-import { flowOf, type Flow } from '../flow.ts';
-import type { BindingChange, LocationStore, Presence, Subscription, SubscriptionStore } from '../store/store.ts';
-import { silentLogger, type Logger } from '../log/logger.ts';
-import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
-import { createRequest } from '../dialog/dialog-state.ts';
-import { subscriptionDialog } from './subscription-dialog.ts';
+import type { BindingChange, LocationStore, Presence, SubscriptionStore } from '../store/store.ts';
 import { buildPidf, PIDF_CONTENT_TYPE, presenceDocument, tupleIdFor, type BasicStatus } from '../formats/pidf.ts';
+import { Notifier, type EventPackage, type NotifierOptions, type WatchPolicy } from './notifier.ts';
 
-/** Send a request inside a subscription's dialog; resolves with the final response, or null on timeout / transport error. */
-export type SendInDialog = (req: SipRequest, sub: Subscription) => Promise<SipResponse | null>;
+export { eventPackage, type SendInDialog, type WatchPolicy } from './notifier.ts';
 
-/** May `watcher` (an AoR URI) see the presence of user `presentity`? */
-export type WatchPolicy = (watcher: string, presentity: string) => boolean | Promise<boolean>;
-
-export interface PresenceOptions {
+export interface PresenceOptions extends Omit<NotifierOptions, 'packages' | 'store'> {
   store: SubscriptionStore & Pick<LocationStore, 'getPresence'>;
-  sendInDialog: SendInDialog;
-  /** the domain of presentity AoRs: entity = sip:<user>@<domain> */
-  domain: string;
-  /** our Contact in the 200 and in NOTIFYs, e.g. sip:tvphone@127.0.0.1:5060;transport=tcp */
-  contact: string | ((source: Flow) => string);
   /** default: the watcher's AoR is in `domain` */
   mayWatch?: WatchPolicy;
-  clock?: Clock;
-  log?: Logger;
-  /** RFC 6665 §4.2.1.1: shorter Expires (but not 0) get 423 with this Min-Expires (default 60) */
-  minExpires?: number;
-  /** longer Expires are cut to this (default 3600) */
-  maxExpires?: number;
   /** RFC 3856 §6.4: the default when the SUBSCRIBE has no Expires (3600) */
   defaultExpires?: number;
-  /** how often expired subscriptions are looked for (default 30 s) */
-  expiryCheckMs?: number;
-  /** watchers per presentity (default 100); beyond it 503 */
+  /** watchers per presentity, subscriptions of every package counted (default 100); beyond it 503 */
   maxWatchers?: number;
+  /** further event packages served by the same notifier (message-summary) */
+  packages?: readonly EventPackage[];
 }
 
 export const PRESENCE_EVENT = 'presence';
-
-/** The event package of an Event header value: the token before any parameter, lower-cased. */
-export function eventPackage(value: string | undefined): string | null {
-  if (value === undefined) return null;
-  const token = value.split(';')[0].trim().toLowerCase();
-  return token || null;
-}
 
 function hostOf(uri: string): string | null {
   try {
@@ -64,89 +34,36 @@ function hostOf(uri: string): string | null {
   }
 }
 
-function acceptsPidf(req: SipRequest): boolean {
-  const accepts = req.headerValues('accept');
-  // RFC 3856 §6.7: no Accept means application/pidf+xml.
-  if (accepts.length === 0) return true;
-  return accepts.some((a) => {
-    const t = a.split(';')[0].trim().toLowerCase();
-    return t === PIDF_CONTENT_TYPE || t === 'application/*' || t === '*/*';
-  });
+/** The default policy: a watcher whose AoR is in our domain. */
+function sameDomain(domain: string): WatchPolicy {
+  const d = domain.toLowerCase();
+  return (watcher) => hostOf(watcher) === d;
 }
 
-export class PresenceAgent {
-  #o: Required<Omit<PresenceOptions, 'mayWatch'>> & { mayWatch: WatchPolicy };
-  /** per subscription, the tail of its NOTIFY chain: NOTIFYs of one dialog go out one at a time, CSeq in order */
-  readonly #chains = new Map<string, Promise<void>>();
-  readonly #inFlight = new Set<Promise<void>>();
-  /** NOTIFYs waiting for the response to go out first: timer → start now */
-  readonly #starts = new Map<TimerHandle, () => void>();
-  #expiryTimer: TimerHandle | null = null;
-  #closed = false;
+export class PresenceAgent extends Notifier {
+  readonly #domain: string;
+  /** the package the notifier serves; reconfigure() changes its policy for the next SUBSCRIBE */
+  readonly #presence: EventPackage;
 
   constructor(options: PresenceOptions) {
-    this.#o = {
-      clock: systemClock,
-      log: silentLogger(),
-      minExpires: 60,
-      maxExpires: 3600,
-      defaultExpires: 3600,
-      expiryCheckMs: 30_000,
-      maxWatchers: 100,
-      mayWatch: (watcher) => hostOf(watcher) === options.domain.toLowerCase(),
-      ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<PresenceOptions>),
-      store: options.store,
-      sendInDialog: options.sendInDialog,
-      domain: options.domain,
-      contact: options.contact,
+    const domain = options.domain;
+    const store = options.store;
+    const presence: EventPackage = {
+      name: PRESENCE_EVENT,
+      contentType: PIDF_CONTENT_TYPE,
+      defaultExpires: options.defaultExpires ?? 3600,
+      mayWatch: options.mayWatch ?? sameDomain(domain),
+      body: async (presentity) => presenceBody(domain, presentity, await store.getPresence(presentity)),
     };
-    this.#scheduleExpiry();
+    super({ ...options, packages: [presence, ...(options.packages ?? [])] });
+    this.#domain = domain;
+    this.#presence = presence;
   }
 
   /** SIGHUP: a new watch policy and longest interval apply to the next SUBSCRIBE. */
   reconfigure(p: { maxExpires: number; mayWatch?: WatchPolicy }): void {
-    const domain = this.#o.domain.toLowerCase();
-    this.#o = { ...this.#o, maxExpires: p.maxExpires, mayWatch: p.mayWatch ?? ((watcher) => hostOf(watcher) === domain) };
-  }
-
-  /** The PIDF entity of a user: sip:<user>@<domain>. */
-  entityOf(userId: string): string {
-    return `sip:${userId}@${this.#o.domain}`;
-  }
-
-  /**
-   * Answer a SUBSCRIBE (initial or in-dialog refresh) from `watcher` (its AoR URI, as authenticated) for user
-   * `presentity`, and send the NOTIFY that must follow (RFC 6665 §4.2.1.2) once the caller had a chance to
-   * send the response (on the next timer turn). Answers 200; failures (400, 403, 415, 423, 481, 489, 503) throw a
-   * SipError (replies.ts), a store outage StoreUnavailableError.
-   */
-  async subscribe(req: SipRequest, watcher: string, presentity: string, source: Flow): Promise<SipResponse> {
-    const o = this.#o;
-    // RFC 6665 §4.2.1.1: an event package the notifier does not understand gets 489 Bad Event.
-    if (eventPackage(req.header('event')) !== PRESENCE_EVENT) throw new SipError('bad-event', { allowEvents: PRESENCE_EVENT });
-    // RFC 3856 §6.7: a SUBSCRIBE must accept application/pidf+xml.
-    if (!acceptsPidf(req)) throw new SipError('unsupported-media-type', { accept: PIDF_CONTENT_TYPE });
-    // RFC 3856 §6.4: no Expires means 3600 s.
-    let expires = expiresOf(req) ?? o.defaultExpires;
-    // RFC 6665 §4.2.1.1: too short an interval gets 423 with Min-Expires.
-    if (expires > 0 && expires < o.minExpires) throw new SipError('interval-too-brief', { minExpires: o.minExpires });
-    expires = Math.min(expires, o.maxExpires);
-    let toTag: string | null;
-    let fromTag: string | null;
-    try {
-      toTag = req.has('to') ? req.to().params.get('tag') ?? null : null;
-      fromTag = req.has('from') ? req.from().params.get('tag') ?? null : null;
-    } catch {
-      throw new SipError('bad-from-to');
-    }
-    if (fromTag === null) throw new SipError('bad-from-to', { detail: 'missing From tag' });
-    try {
-      if (toTag !== null) return await this.#refresh(req, presentity, toTag, fromTag, expires);
-      return await this.#create(req, watcher, presentity, fromTag, expires, source);
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) o.log.warn({ err }, 'store unavailable: SUBSCRIBE refused');
-      throw err;
-    }
+    this.setMaxExpires(p.maxExpires);
+    this.#presence.mayWatch = p.mayWatch ?? sameDomain(this.#domain);
   }
 
   /**
@@ -154,193 +71,15 @@ export class PresenceAgent {
    * Resolves once every NOTIFY was answered (or failed).
    */
   async netstateChanged(change: BindingChange): Promise<void> {
-    if (!change.netstateChanged || this.#closed) return;
-    const subs = await this.#o.store.subscriptionsFor(change.userId, this.#o.clock.now());
-    await Promise.all(subs.map((s) => this.#enqueue(s.id, () => this.#notifyActive(s, change.presence))));
+    if (!change.netstateChanged) return;
+    await this.changed(PRESENCE_EVENT, change.userId, presenceBody(this.#domain, change.userId, change.presence));
   }
+}
 
-  /** End subscriptions whose time is up, each with a final NOTIFY (terminated;reason=timeout). */
-  async expireSubscriptions(): Promise<number> {
-    const expired = await this.#o.store.expireSubscriptions(this.#o.clock.now());
-    await Promise.all(expired.map((s) => this.#enqueue(s.id, () => this.#notifyTerminated(s, 'timeout'))));
-    return expired.length;
-  }
-
-  /** Wait until every NOTIFY started so far has been answered (tests, shutdown). */
-  async idle(): Promise<void> {
-    for (let i = 0; i < 100 && this.#inFlight.size > 0; i++) await Promise.allSettled([...this.#inFlight]);
-  }
-
-  /** Stop the expiry timer and wait for NOTIFYs in flight. Idempotent. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    if (this.#expiryTimer !== null) this.#o.clock.clear(this.#expiryTimer);
-    this.#expiryTimer = null;
-    for (const [handle, fire] of this.#starts) {
-      this.#o.clock.clear(handle);
-      fire(); // closed: the NOTIFY is not sent
-    }
-    this.#starts.clear();
-    await this.idle();
-  }
-
-  // ------------------------------------------------------------------------------------------ internals
-
-  async #create(req: SipRequest, watcher: string, presentity: string, fromTag: string, expires: number, source: Flow): Promise<SipResponse> {
-    const o = this.#o;
-    if (!(await o.mayWatch(watcher, presentity))) throw new SipError('forbidden', { detail: 'not allowed to watch this user' });
-    let contacts: ReturnType<typeof parseContacts>;
-    try {
-      contacts = parseContacts(req);
-    } catch {
-      throw new SipError('bad-contact');
-    }
-    // RFC 6665 §4.1.2.1 / RFC 3261 §12.1.1: the SUBSCRIBE's Contact is the remote target of the dialog.
-    if (contacts === '*' || contacts.length !== 1) throw new SipError('bad-contact', { detail: 'SUBSCRIBE needs exactly one' });
-    const now = o.clock.now();
-    const existing = await o.store.subscriptionsFor(presentity, now);
-    if (expires > 0 && existing.length >= o.maxWatchers) throw new SipError('overloaded', { detail: 'too many watchers' });
-    const localTag = newTag();
-    const sub: Subscription = {
-      id: `${newTag()}${newTag()}`,
-      watcher,
-      presentity,
-      callId: req.callId,
-      localTag,
-      remoteTag: fromTag,
-      remoteTarget: contacts[0].uri,
-      // RFC 3261 §12.1.1: the UAS route set is the Record-Route list, in order.
-      routeSet: req.headerValues('record-route'),
-      cseq: 0,
-      expiresAt: now + expires * 1000,
-      flow: flowOf(source),
-    };
-    if (expires > 0) await o.store.saveSubscription(sub);
-    o.log.info({ watcher, presentity, expires }, expires > 0 ? 'subscription created' : 'presence fetched');
-    this.#afterResponse(sub, expires);
-    return this.#ok(req, localTag, expires, source);
-  }
-
-  async #refresh(req: SipRequest, presentity: string, toTag: string, fromTag: string, expires: number): Promise<SipResponse> {
-    const o = this.#o;
-    const now = o.clock.now();
-    const sub = (await o.store.subscriptionsFor(presentity, now)).find(
-      (s) => s.callId === req.callId && s.localTag === toTag && s.remoteTag === fromTag,
-    );
-    // RFC 6665 §4.2.1.2 / RFC 3261 §12.2.2: a request in an unknown dialog gets 481.
-    if (!sub) throw new SipError('subscription-does-not-exist');
-    // RFC 6665 §4.1.2.1: SUBSCRIBE is a target refresh request.
-    try {
-      const contacts = parseContacts(req);
-      if (contacts !== '*' && contacts.length === 1) sub.remoteTarget = contacts[0].uri;
-    } catch {
-      throw new SipError('bad-contact');
-    }
-    sub.expiresAt = now + expires * 1000;
-    if (expires > 0) await o.store.saveSubscription(sub);
-    else await o.store.removeSubscription(sub.id);
-    o.log.info({ watcher: sub.watcher, presentity, expires }, expires > 0 ? 'subscription refreshed' : 'subscription ended');
-    this.#afterResponse(sub, expires);
-    return this.#ok(req, toTag, expires, sub.flow);
-  }
-
-  #ok(req: SipRequest, localTag: string, expires: number, source: Flow): SipResponse {
-    const res = createResponse(req, 200, 'OK', localTag);
-    // RFC 3261 §12.1.1: the UAS copies Record-Route into the response that creates the dialog.
-    for (const rr of req.fields('record-route')) res.addHeader('Record-Route', rr.value);
-    // RFC 6665 §4.2.1.1: the 200 carries the Expires actually granted.
-    res.setHeader('Expires', String(expires));
-    res.setHeader('Contact', `<${this.#contact(source)}>`);
-    return res;
-  }
-
-  /** RFC 6665 §4.2.1.2: a NOTIFY follows every accepted SUBSCRIBE; Expires 0 gives a final one. */
-  #afterResponse(sub: Subscription, expires: number): void {
-    const task = expires > 0 ? () => this.#notifyActive(sub, null) : () => this.#notifyTerminated(sub, 'timeout');
-    let fire!: () => void;
-    const fired = new Promise<void>((resolve) => (fire = resolve));
-    const pending = fired.then(() => (this.#closed ? undefined : this.#enqueue(sub.id, task)));
-    this.#inFlight.add(pending);
-    void pending.finally(() => this.#inFlight.delete(pending));
-    const handle = this.#o.clock.set(() => {
-      this.#starts.delete(handle);
-      fire();
-    }, 0, undefined);
-    this.#starts.set(handle, fire);
-  }
-
-  #enqueue(subId: string, task: () => Promise<void>): Promise<void> {
-    const prev = this.#chains.get(subId) ?? Promise.resolve();
-    const next = prev.then(task).catch((err: unknown) => this.#o.log.warn({ err }, 'NOTIFY failed'));
-    this.#chains.set(subId, next);
-    this.#inFlight.add(next);
-    void next.finally(() => {
-      this.#inFlight.delete(next);
-      if (this.#chains.get(subId) === next) this.#chains.delete(subId);
-    });
-    return next;
-  }
-
-  async #notifyActive(given: Subscription, presence: Presence | null): Promise<void> {
-    const o = this.#o;
-    const now = o.clock.now();
-    // re-read: the CSeq and expiry may have moved on since the task was queued
-    const sub = (await o.store.subscriptionsFor(given.presentity, now)).find((s) => s.id === given.id);
-    if (!sub) return;
-    sub.cseq++;
-    await o.store.saveSubscription(sub);
-    const state = presence ?? (await o.store.getPresence(sub.presentity));
-    const remaining = Math.max(0, Math.ceil((sub.expiresAt - now) / 1000));
-    // RFC 6665 §4.2.2: Subscription-State active with the remaining expires.
-    await this.#sendNotify(sub, `active;expires=${remaining}`, state);
-  }
-
-  async #notifyTerminated(sub: Subscription, reason: string): Promise<void> {
-    sub.cseq++;
-    const state = await this.#o.store.getPresence(sub.presentity);
-    // RFC 6665 §4.2.2: the final NOTIFY says terminated, with a reason.
-    await this.#sendNotify(sub, `terminated;reason=${reason}`, state);
-  }
-
-  async #sendNotify(sub: Subscription, subscriptionState: string, presence: Presence | null): Promise<void> {
-    const o = this.#o;
-    const basic: BasicStatus = presence?.netstate === 1 ? 'open' : 'closed';
-    const entity = this.entityOf(sub.presentity);
-    const remoteUri = sub.watcher.includes(':') ? sub.watcher : `sip:${sub.watcher}@${o.domain}`;
-    // RFC 3261 §12.2.1.1: sub.cseq already counts this NOTIFY
-    const req = createRequest(subscriptionDialog(sub, entity, remoteUri), 'NOTIFY', { seq: sub.cseq });
-    req.addHeader('Event', PRESENCE_EVENT);
-    req.addHeader('Subscription-State', subscriptionState);
-    req.addHeader('Contact', `<${this.#contact(sub.flow)}>`);
-    req.addHeader('Content-Type', PIDF_CONTENT_TYPE);
-    req.body = new TextEncoder().encode(buildPidf(presenceDocument(entity, tupleIdFor(sub.presentity), basic, presence?.since ?? null)));
-    let res: SipResponse | null;
-    try {
-      res = await o.sendInDialog(req, sub);
-    } catch (err) {
-      o.log.warn({ err }, 'NOTIFY send failed');
-      res = null;
-    }
-    // RFC 6665 §4.2.2: a NOTIFY answered 481 (or timing out) ends the subscription.
-    if (res === null || res.status === 481 || res.status === 408) {
-      await o.store.removeSubscription(sub.id);
-      o.log.info({ watcher: sub.watcher, presentity: sub.presentity, status: res?.status ?? null }, 'subscription removed: NOTIFY failed');
-    }
-  }
-
-  #contact(source: Flow): string {
-    const c = this.#o.contact;
-    return typeof c === 'string' ? c : c(source);
-  }
-
-  #scheduleExpiry(): void {
-    if (this.#closed) return;
-    this.#expiryTimer = this.#o.clock.set(() => {
-      this.expireSubscriptions()
-        .catch((err: unknown) => this.#o.log.warn({ err }, 'subscription expiry failed'))
-        .finally(() => this.#scheduleExpiry());
-    }, this.#o.expiryCheckMs, undefined);
-  }
+function presenceBody(domain: string, presentity: string, presence: Presence | null): Uint8Array {
+  const basic: BasicStatus = presence?.netstate === 1 ? 'open' : 'closed';
+  const entity = `sip:${presentity}@${domain}`;
+  return new TextEncoder().encode(buildPidf(presenceDocument(entity, tupleIdFor(presentity), basic, presence?.since ?? null)));
 }
 
 /** The presentity user of a SUBSCRIBE: the user part of its To URI (helper for routing). */

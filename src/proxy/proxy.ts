@@ -71,15 +71,22 @@ export interface CallInfo {
 
 export interface RelayOptions {
   /**
-   * Called when every branch failed with 408, 480 or 503 (timeouts and transport errors count as 408/503), before
-   * the best response is sent. Returning a response sends it instead (e.g. 202 after storing a MESSAGE offline).
+   * Called when every branch failed with 408, 480 or 503 (timeouts and transport errors count as 408/503; `failsOver`
+   * may widen the set), before the best response is sent. Returning a response sends it instead (e.g. 202 after
+   * storing a MESSAGE offline); TAKEN means the callback answers the request itself on the server transaction (the
+   * media server takes the call) and owns the call record (`callRecordId`) from then on.
    */
-  onAllFailed?(finals: readonly SipResponse[], req: SipRequest): SipResponse | null | Promise<SipResponse | null>;
+  onAllFailed?(finals: readonly SipResponse[], req: SipRequest, callRecordId: Promise<number | null> | null): AllFailedAnswer | Promise<AllFailedAnswer>;
+  /** the final statuses that count as "failed" for onAllFailed (default 408, 480, 503; e.g. 486 too for voicemail on busy) */
+  failsOver?: readonly number[];
   /** record this initial INVITE in user_call */
   call?: CallInfo;
   /** add our Record-Route (§16.6 step 4); default: true for INVITE, SUBSCRIBE, REFER without To tag */
   recordRoute?: boolean;
-  /** give up on branches still pending after this many ms, as if they answered 408 (non-INVITE; RFC 4320 spirit) */
+  /**
+   * give up on branches still pending after this many ms, as if they answered 408 (non-INVITE: RFC 4320 spirit;
+   * INVITE: no answer within the ring time, the branches CANCELled, §16.10 as for Timer C)
+   */
   timeoutMs?: number;
   /**
    * Sequential search (RFC 3261 §16.5, §16.6): the targets are tried one at a time, in order; the next one only when
@@ -89,6 +96,12 @@ export interface RelayOptions {
   /** serial: a target that sends no response at all (not even 100) within this many ms counts as 408 and the next is tried */
   serialNoResponseMs?: number;
 }
+
+/** onAllFailed's answer: the response to send, null for the best of the finals, or TAKEN */
+export type AllFailedAnswer = SipResponse | null | typeof TAKEN;
+/** onAllFailed answers the request itself: the proxy sends nothing and leaves the call record alone */
+export const TAKEN = Symbol('taken');
+const DEFAULT_FAILS_OVER: readonly number[] = [408, 480, 503];
 
 export interface ProxyCounters {
   relayed: number;
@@ -167,7 +180,7 @@ function fireSilence(b: Branch): void {
 }
 function fireRelayTimeout(r: Relay): void {
   r.timeout = null;
-  for (const b of r.branches) if (b.state === 'pending') r.proxy_.branchFinal(b, r.proxy_.reply(b.request, 'request-timeout', false), true);
+  for (const b of r.branches) if (b.state === 'pending') r.proxy_.giveUp(b);
 }
 
 const RECORD_ROUTE_METHODS = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
@@ -521,6 +534,19 @@ export class Proxy {
     } else this.releaseBranch(b);
   }
 
+  /**
+   * @internal The relay's timeoutMs passed with `b` pending: it counts as 408 now. An INVITE branch is CANCELled: at
+   * once when it rang, else when it rings (§9.1: no CANCEL before a provisional).
+   */
+  giveUp(b: Branch): void {
+    if (b.state !== 'pending') return;
+    if (b.relay.invite) {
+      if (b.provisional) this.sendCancel(b);
+      else b.cancelWanted = true;
+    }
+    this.branchFinal(b, this.reply(b.request, 'request-timeout', false), true);
+  }
+
   /** @internal Timer C fired (§16.8): a ringing branch is CANCELled; one that never answered counts as 408. */
   timerC(b: Branch): void {
     if (b.state !== 'pending') return;
@@ -578,10 +604,11 @@ export class Proxy {
     }
     const finals = relay.finals;
     const onAllFailed = relay.opts.onAllFailed;
-    if (onAllFailed !== undefined && !relay.cancelledByCaller && finals.every((r) => r.status === 408 || r.status === 480 || r.status === 503)) {
-      let alt: SipResponse | null | Promise<SipResponse | null>;
+    const failed = relay.opts.failsOver ?? DEFAULT_FAILS_OVER;
+    if (onAllFailed !== undefined && !relay.cancelledByCaller && finals.every((r) => failed.includes(r.status))) {
+      let alt: AllFailedAnswer | Promise<AllFailedAnswer>;
       try {
-        alt = onAllFailed(finals, relay.req);
+        alt = onAllFailed(finals, relay.req, relay.recordId);
       } catch (err) {
         this.log?.error({ err }, 'proxy: onAllFailed threw');
         alt = null;
@@ -602,8 +629,14 @@ export class Proxy {
     this.sendChosen(relay, null);
   }
 
-  private sendChosen(relay: Relay, alt: SipResponse | null): void {
+  private sendChosen(relay: Relay, alt: AllFailedAnswer): void {
     if (relay.finalSent) return;
+    if (alt === TAKEN) {
+      relay.finalSent = true;
+      this.relays.delete(relay.st);
+      this.live.delete(relay);
+      return;
+    }
     let res: SipResponse;
     if (alt !== null) res = alt;
     else if (relay.cancelledByCaller) res = this.reply(relay.req, 'request-terminated');

@@ -9,10 +9,11 @@ import type { ReplyPolicy } from '../replies.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
 import type { TransactionUser } from '../transaction/transaction-layer.ts';
 import { bindingTarget, type Authenticator, type Registrar } from '../registrar/index.ts';
-import type { Proxy } from '../proxy/proxy.ts';
+import { TAKEN, type Proxy } from '../proxy/proxy.ts';
 import type { Silo } from '../offline/silo.ts';
 import { presentityOf, type PresenceAgent } from '../presence/presence-agent.ts';
-import type { Calls, CallParties } from '../calls/calls.ts';
+import { MESSAGE_SUMMARY_EVENT } from '../presence/message-summary.ts';
+import type { AfterRing, Calls, CallParties } from '../calls/calls.ts';
 import type { MediaServer } from '../media-server/media-server.ts';
 import type { Binding } from '../store/store.ts';
 import type { Logger } from '../log/logger.ts';
@@ -43,7 +44,8 @@ export interface RouterDeps {
   registrar: Pick<Registrar, 'save' | 'lookup'>;
   proxy: Pick<Proxy, 'validate' | 'preprocessRoute' | 'cancel' | 'relay' | 'relayInDialog' | 'forwardStrayResponse'>;
   silo: Pick<Silo, 'store' | 'dump'>;
-  presence: Pick<PresenceAgent, 'subscribe'>;
+  /** the notifier: presence, and message-summary (RFC 3842) told of each voice message kept */
+  presence: Pick<PresenceAgent, 'subscribe' | 'changed'>;
   calls: Pick<Calls, 'offline' | 'voicemail' | 'voicemailEnded'>;
   /** the media server when the profile turns voice messages on (voicemail.enabled), else null: offline calls get 480 */
   voicemail?: Pick<MediaServer, 'answer' | 'handles' | 'inDialog' | 'ack'> | null;
@@ -57,20 +59,33 @@ export interface RouterDeps {
   trunks: Pick<Trunks, 'legs' | 'carrierOf'>;
   /** the profile's dial plan (routes[]) */
   routes: readonly RouteConfig[];
+  /** with the media server: an online user's call is taken after ringSeconds of no answer (0: only when all fail), on busy too with onBusy */
+  ringing?: Ringing;
 }
+
+export interface Ringing {
+  ringSeconds: number;
+  onBusy: boolean;
+}
+
+/** The finals that send a call that rang to the media server (RFC 3261 §16.7: the proxy's own 408 on the ring time counts). */
+const NO_ANSWER = [408, 480, 503];
 
 export class Router implements TransactionUser {
   readonly #d: RouterDeps;
   #routes: readonly RouteConfig[];
+  #ringing: Ringing;
 
   constructor(deps: RouterDeps) {
     this.#d = deps;
     this.#routes = deps.routes;
+    this.#ringing = deps.ringing ?? { ringSeconds: 0, onBusy: false };
   }
 
-  /** A reload's new dial plan (SIGHUP); calls already routed keep theirs. */
-  reconfigure(o: { routes: readonly RouteConfig[] }): void {
+  /** A reload's new dial plan and ring policy (SIGHUP); calls already routed keep theirs. */
+  reconfigure(o: { routes: readonly RouteConfig[]; ringing?: Ringing }): void {
     this.#routes = o.routes;
+    if (o.ringing) this.#ringing = o.ringing;
   }
 
   onRequest(req: SipRequest, st: ServerTransaction): void {
@@ -230,17 +245,38 @@ export class Router implements TransactionUser {
       return proxy.relay(req, st, targets, { onAllFailed: store, timeoutMs: MESSAGE_BRANCH_TIMEOUT_MS });
     }
     if (req.method === 'INVITE') {
-      return proxy.relay(req, st, targets, { call: { userId: caller ?? fromUser(req), otherUserId: user } });
+      const call = { userId: caller ?? fromUser(req), otherUserId: user };
+      if (!this.#d.voicemail) return proxy.relay(req, st, targets, { call });
+      // app_voicemail: no answer within the ring time (or every binding failing, or busy when the profile says so):
+      // the bindings are CANCELled and the media server answers, as for an offline user.
+      const { ringSeconds, onBusy } = this.#ringing;
+      const parties = { caller: call.userId, callee: user, callId: req.callId };
+      return proxy.relay(req, st, targets, {
+        call,
+        ...(ringSeconds > 0 ? { timeoutMs: ringSeconds * 1000 } : {}),
+        failsOver: onBusy ? [...NO_ANSWER, 486] : NO_ANSWER,
+        onAllFailed: (finals, _req, record) => {
+          const missed = finals.some((f) => f.status === 486) ? 'busy' : 'no-answer';
+          this.#d.log.info({ callId: req.callId, callee: user, finals: finals.map((f) => f.status) }, 'no answer: the media server takes the call');
+          this.#takeMessage(req, st, parties, { record, missed }).catch((err: unknown) => st.respond(this.#failure(req, err)));
+          return TAKEN;
+        },
+      });
     }
     return proxy.relay(req, st, targets, {});
   }
 
-  /** The media server answers the call; user_call says voicemail once the message is kept, else offline (missed). */
-  async #takeMessage(req: SipRequest, st: ServerTransaction, parties: CallParties): Promise<void> {
+  /**
+   * The media server answers the call; user_call says voicemail once the message is kept, else missed (offline, or
+   * after ringing an online user no-answer / busy, in the proxy's record of the call).
+   */
+  async #takeMessage(req: SipRequest, st: ServerTransaction, parties: CallParties,
+    rang?: { record: Promise<number | null> | null; missed: AfterRing['missed'] }): Promise<void> {
     const { calls, voicemail, log } = this.#d;
-    const id = await calls.voicemail(parties);
+    const after = rang === undefined ? undefined : { recordId: await (rang.record ?? null), missed: rang.missed };
+    const id = await calls.voicemail(parties, after);
     const ended = (r: { messageId: number | null; durationMs: number; status?: number }) =>
-      calls.voicemailEnded(id, parties, r).catch((err: unknown) => log.error({ err, callId: req.callId }, 'voicemail call not logged'));
+      calls.voicemailEnded(id, parties, { ...r, ...(after ? { missed: after.missed } : {}) }).catch((err: unknown) => log.error({ err, callId: req.callId }, 'voicemail call not logged'));
     let call: Awaited<ReturnType<MediaServer['answer']>>;
     try {
       call = await voicemail!.answer(req, st, { ...parties, callRecordId: id });
@@ -248,7 +284,11 @@ export class Router implements TransactionUser {
       void ended({ messageId: null, durationMs: 0, status: failureOf(err)?.status ?? 500 });
       throw err;
     }
-    void call.outcome.then(ended, (err: unknown) => log.error({ err, callId: req.callId }, 'voicemail call failed'));
+    void call.outcome.then((r) => {
+      // RFC 3842: the callee's MWI subscribers learn of the new message
+      if (r.messageId !== null) void this.#d.presence.changed(MESSAGE_SUMMARY_EVENT, parties.callee);
+      return ended(r);
+    }, (err: unknown) => log.error({ err, callId: req.callId }, 'voicemail call failed'));
   }
 
   async #subscribe(req: SipRequest, st: ServerTransaction, watcher?: string): Promise<void> {

@@ -165,10 +165,13 @@ export interface MessageQuery {
   limit?: number;
 }
 
-/** A presence subscription (RFC 6665) kept so that NOTIFYs survive a restart. */
+/** A subscription (RFC 6665) kept so that NOTIFYs survive a restart. */
 export interface Subscription {
   id: string;
+  /** RFC 6665 §8.2.1: its event package, `presence` (RFC 3856) or `message-summary` (RFC 3842) */
+  event: string;
   watcher: string;
+  /** the user whose state is watched: the presentity, or the mailbox's owner */
   presentity: string;
   /** the dialog needed to send NOTIFY: Call-ID, tags, the watcher's Contact and route set */
   callId: string;
@@ -306,7 +309,7 @@ export interface VoicemailStore {
   deleteVoicemail(id: number): Promise<boolean>;
 }
 
-/** presence subscriptions (RFC 6665), kept so NOTIFYs survive a restart */
+/** subscriptions (RFC 6665) of every event package, kept so NOTIFYs survive a restart */
 export interface SubscriptionStore {
   saveSubscription(sub: Subscription): Promise<void>;
   removeSubscription(id: string): Promise<void>;

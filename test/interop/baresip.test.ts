@@ -2,7 +2,7 @@
 // the other through the proxy, the callee answers automatically, each sends a different tone from a WAV file
 // and the audio each one decoded (sndfile's dump-*-dec.wav) must carry the other's tone.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestServer } from '../helpers/test-server.ts';
@@ -194,6 +194,52 @@ describe('interop: baresip user agents through tvphone', function () {
     alice.command('/message hello-online');
     await bob.proc.waitFor(/alice.*hello-online/, 10000);
     assert.equal((await ts.server.store.pendingMessages('bob', 100)).length, 0, 'an online delivery stores nothing');
+  });
+
+  it('MWI: the TV owner\'s baresip (mwi=yes) subscribes to message-summary and sees Messages-Waiting: yes after a voice message, no after delivery', async function () {
+    if (!existsSync('/usr/lib/baresip/modules/mwi.so')) this.skip();
+    // the owner's phone rings and is not picked up: after ringSeconds the media server takes the call (shipped otherwise)
+    ts = await startDefaultProfileServer({ voicemail: { enabled: true, ringSeconds: 2 } });
+    await ts.addUser('alice', 'alice-pw');
+    await ts.addUser('tv', 'tv-pw');
+    const port = ts.udp.port;
+    const phone = await startBaresip({
+      dir: work, user: 'tv', password: 'tv-pw', serverPort: port, source: join(work, 'bob.wav'), quitAfterS: 40, interactive: true,
+      answerMode: 'manual', mwi: true,
+    });
+    const withPhone = (err: Error): never => {
+      throw new Error(`${err.message}\nphone: ${phone.proc.stdout().slice(-2500)} ${phone.proc.stderr().slice(-500)}`);
+    };
+    await phone.proc.waitFor(REGISTERED, 10000).catch(withPhone);
+    await phone.proc.waitFor(/Messages-Waiting: no/, 10000).catch(withPhone);
+    await until(async () => (await ts!.server.store.subscriptionsFor('tv', Date.now())).some((x) => x.event === 'message-summary'), 5000, 'MWI subscription stored');
+
+    const caller = new TvAgent({ user: 'alice', password: 'alice-pw', server: `sip:${LOOPBACK}:${port}`, transport: 'udp', downloadDir: join(work, 'alice'), toneHz: ALICE_HZ });
+    const tv = new TvAgent({ user: 'tv', password: 'tv-pw', server: `sip:${LOOPBACK}:${port}`, transport: 'udp', downloadDir: join(work, 'tv') });
+    try {
+      await caller.start();
+      const answered = waitFor(caller, 'call-answered', () => true, 10_000);
+      await caller.dial('tv');
+      await phone.proc.waitFor(/Incoming call/i, 5000).catch(withPhone);
+      await answered; // the media server, after the phone rang 2 s
+      await new Promise((r) => setTimeout(r, 1600 + 2000));
+      await caller.hangup();
+      await until(async () => (await ts!.server.store.listVoicemails({ toUser: 'tv' })).length === 1, 8000, 'the voice message kept');
+      await phone.proc.waitFor(/Messages-Waiting: yes/, 10000).catch(withPhone);
+      assert.match(phone.proc.stdout(), /Voice-Message: 1\/0/);
+
+      // the TV comes on and takes the message: heard, so nothing waits any more
+      const got = waitFor(tv, 'voice-message', () => true, 10_000);
+      await tv.start();
+      await got;
+      await until(async () => /Messages-Waiting: yes[\s\S]*Messages-Waiting: no/.test(phone.proc.stdout()), 10000, 'MWI no after delivery').catch(withPhone);
+      assert.match(phone.proc.stdout(), /Voice-Message: 0\/1/);
+    } finally {
+      await caller.stop();
+      await tv.stop();
+    }
+    phone.command('/quit');
+    await phone.proc.done;
   });
 
   it('presence: alice SUBSCRIBEs to bob and sees him online and offline; her un-SUBSCRIBE at quit ends the subscription', async () => {

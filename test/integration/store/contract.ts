@@ -49,7 +49,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
     }
     function subscription(id: string, presentity: string, expiresAt: number): Subscription {
       return {
-        id, watcher: 'sip:w@tv.example', presentity, callId: `call-${id}`, localTag: 'lt', remoteTag: 'rt',
+        id, event: 'presence', watcher: 'sip:w@tv.example', presentity, callId: `call-${id}`, localTag: 'lt', remoteTag: 'rt',
         remoteTarget: 'sip:w@127.0.0.1:5070', routeSet: ['<sip:p1;lr>'], cseq: 7, expiresAt,
         flow: { transport: 'udp', address: '127.0.0.1', port: 5070, connectionId: null },
       };
@@ -456,8 +456,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         const p = `sip:${u('tv')}@tv.example`;
         await s.saveSubscription(subscription(u('s1'), p, T0 + 100));
         await s.saveSubscription(subscription(u('s2'), p, T0 + 5));
-        await s.saveSubscription({ ...subscription(u('s1'), p, T0 + 200), cseq: 8 });
-        assert.deepEqual(await s.subscriptionsFor(p, T0), [{ ...subscription(u('s1'), p, T0 + 200), cseq: 8 }, subscription(u('s2'), p, T0 + 5)]);
+        await s.saveSubscription({ ...subscription(u('s1'), p, T0 + 200), cseq: 8, event: 'message-summary' });
+        assert.deepEqual(await s.subscriptionsFor(p, T0), [{ ...subscription(u('s1'), p, T0 + 200), cseq: 8, event: 'message-summary' }, subscription(u('s2'), p, T0 + 5)]);
         assert.deepEqual((await s.subscriptionsFor(p, T0 + 5)).map((x) => x.id), [u('s1')]);
         const expired = (await s.expireSubscriptions(T0 + 5)).filter((x) => x.presentity === p);
         assert.deepEqual(expired.map((x) => x.id), [u('s2')]);

@@ -24,6 +24,8 @@ export interface BaresipOptions {
   contacts?: string[];
   /** commands typed while it runs (Baresip.command) through the stdio UI */
   interactive?: boolean;
+  /** the account subscribes to its message-summary (RFC 3842) after registering: the mwi module, mwi=yes */
+  mwi?: boolean;
 }
 
 export interface Baresip {
@@ -76,11 +78,12 @@ export async function startBaresip(o: BaresipOptions): Promise<Baresip> {
     'module_app menu.so',
     ...(o.contacts?.length ? ['module_app contact.so', 'module_app presence.so'] : []),
     ...(o.interactive ? ['module stdio.so'] : []),
+    ...(o.mwi ? ['module_app mwi.so'] : []),
     `snd_path ${snd}`,
     '',
   ].join('\n'));
   writeFileSync(join(dir, 'accounts'),
-    `<sip:${o.user}@${LOOPBACK}:${o.serverPort};transport=udp>;auth_pass=${o.password};answermode=${o.answerMode ?? 'auto'};audio_codecs=PCMU;regint=600\n`);
+    `<sip:${o.user}@${LOOPBACK}:${o.serverPort};transport=udp>;auth_pass=${o.password};answermode=${o.answerMode ?? 'auto'};audio_codecs=PCMU;regint=600${o.mwi ? ';mwi=yes' : ''}\n`);
   writeFileSync(join(dir, 'contacts'), (o.contacts ?? []).map((c) => `${c}\n`).join(''));
   const args = ['-4', ...(o.sipTrace ? ['-s'] : []), '-f', dir, '-t', String(o.quitAfterS), ...(o.commands ?? []).flatMap((c) => ['-e', c])];
   const proc = run('baresip', args, { timeoutMs: (o.quitAfterS + 10) * 1000, cwd: dir, stdin: o.interactive === true });

@@ -127,6 +127,13 @@ describe('sip-profiles', () => {
     assert.equal(refusal(() => validateProfile({ voicemail: { enabled: 'yes' } }, 'p.json')).field, 'voicemail.enabled');
     assert.equal(refusal(() => validateProfile({ voicemail: { greeting: 'x.wav' } }, 'p.json')).field, 'voicemail.greeting');
     assert.equal(refusal(() => validateProfile({ voicemail: { httpHost: 'a b' } }, 'p.json')).field, 'voicemail.httpHost');
+    assert.deepEqual([DEFAULT_PROFILE.voicemail.ringSeconds, DEFAULT_PROFILE.voicemail.onBusy], [30, false]);
+    assert.deepEqual(validateProfile({ voicemail: { ringSeconds: 0, onBusy: true } }, 'p.json').voicemail, { ...DEFAULT_PROFILE.voicemail, ringSeconds: 0, onBusy: true });
+    const e3 = refusal(() => validateProfile({ voicemail: { ringSeconds: -1 } }, 'p.json'));
+    assert.deepEqual([e3.file, e3.field], ['p.json', 'voicemail.ringSeconds']);
+    assert.ok(e3.reason.length > 0);
+    assert.equal(refusal(() => validateProfile({ voicemail: { ringSeconds: 2.5 } }, 'p.json')).field, 'voicemail.ringSeconds');
+    assert.equal(refusal(() => validateProfile({ voicemail: { onBusy: 'yes' } }, 'p.json')).field, 'voicemail.onBusy');
   });
 
   it('leaves the admin HTTP endpoint off unless admin.listen is set, and reads HOST:PORT', () => {

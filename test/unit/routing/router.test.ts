@@ -8,7 +8,7 @@ import { Router, type RouterDeps } from '../../../src/routing/router.ts';
 import type { ServerTransaction } from '../../../src/transaction/server-transaction.ts';
 import type { LookupResult } from '../../../src/registrar/lookup.ts';
 import type { ProxyTarget } from '../../../src/proxy/target-set.ts';
-import type { RelayOptions } from '../../../src/proxy/proxy.ts';
+import { TAKEN, type RelayOptions } from '../../../src/proxy/proxy.ts';
 import { Trunks } from '../../../src/trunks/trunks.ts';
 import { validateProfile } from '../../../src/config/profile.ts';
 import { FakeClock } from '../../../src/clock.ts';
@@ -85,10 +85,10 @@ function setup(overrides: Partial<RouterDeps> = {}, source = { address: '192.0.2
         return { messages: none, notices: none };
       },
     },
-    presence: { subscribe: async (req) => createResponse(req, 200) },
+    presence: { subscribe: async (req) => createResponse(req, 200), changed: async () => {} },
     calls: {
       offline: async (c) => void f.calls.push(`calls.offline ${c.caller}->${c.callee}`),
-      voicemail: async (c) => (f.calls.push(`calls.voicemail ${c.caller}->${c.callee}`), 77),
+      voicemail: async (c, after) => (f.calls.push(`calls.voicemail ${c.caller}->${c.callee}${after ? ` after ${after.missed} row ${after.recordId}` : ''}`), 77),
       voicemailEnded: async (id, _c, r) => void f.calls.push(`calls.voicemailEnded ${id} message=${r.messageId} status=${r.status ?? '-'}`),
     },
     domains: { isLocalUri: (uri) => uri.startsWith('tel:') || uri.includes(`@${DOMAIN}`) || uri === `sip:${DOMAIN}` },
@@ -193,6 +193,31 @@ describe('routing/router (the routing script)', () => {
       await send(request('INVITE', `sip:bob@${DOMAIN}`));
       assert.equal(f.relayed.length, 1);
       assert.deepEqual(seen, []);
+    });
+
+    it('relays an online user\'s INVITE with the ring time, and no answer hands the call to the media server (TAKEN)', async () => {
+      const { ms, seen } = mediaServer();
+      const { f, send } = setup({ voicemail: ms, ringing: { ringSeconds: 25, onBusy: false } });
+      f.lookup.bob = { kind: 'found', bindings: [binding] };
+      const req = request('INVITE', `sip:bob@${DOMAIN}`);
+      await send(req);
+      const opts = f.relayOptions[0];
+      assert.equal(opts.timeoutMs, 25_000);
+      assert.deepEqual(opts.failsOver, [408, 480, 503], 'busy stays busy');
+      assert.equal(await opts.onAllFailed!([createResponse(req, 408)], req, Promise.resolve(41)), TAKEN);
+      for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+      assert.deepEqual(seen, ['answer alice->bob record 77']);
+      assert.equal(f.calls[0], 'calls.voicemail alice->bob after no-answer row 41', 'the proxy\'s user_call row is taken over');
+      assert.equal(f.responses.at(-1)?.status, 200, 'the media server answered on the INVITE\'s transaction');
+    });
+
+    it('counts 486 as no answer with onBusy, and sets no ring time with ringSeconds 0', async () => {
+      const { ms } = mediaServer();
+      const { f, send } = setup({ voicemail: ms, ringing: { ringSeconds: 0, onBusy: true } });
+      f.lookup.bob = { kind: 'found', bindings: [binding] };
+      await send(request('INVITE', `sip:bob@${DOMAIN}`));
+      assert.equal(f.relayOptions[0].timeoutMs, undefined);
+      assert.deepEqual(f.relayOptions[0].failsOver, [408, 480, 503, 486]);
     });
   });
 

@@ -1,0 +1,3 @@
+-- tvphone schema 6 (PostgreSQL): a subscription names its event package (RFC 6665 §8.2.1): presence or
+-- message-summary (RFC 3842). The rows of earlier schemas are presence subscriptions.
+ALTER TABLE subscriptions ADD COLUMN event TEXT NOT NULL DEFAULT 'presence';
