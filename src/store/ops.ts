@@ -7,7 +7,7 @@ import type { Flow, TransportName } from '../flow.ts';
 import { NO_LIMIT, type QueryName } from './queries.ts';
 import type {
   Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, EpochMs, MessageQuery, MessageQuota, MessageState,
-  NewCall, NewMessage, NewVoicemail, Presence, StoredMessage, Subscription, UserRecord, VoicemailQuery, VoicemailRecord,
+  NewCall, NewMessage, NewVoicemail, Presence, PushRegistration, StoredMessage, Subscription, UserRecord, VoicemailQuery, VoicemailRecord,
 } from './store.ts';
 
 /** A Date is a point in time: each backend binds it as its date-time type (schema 2). */
@@ -167,6 +167,7 @@ export function* removeUser(userId: string): Op<boolean> {
   yield* q('deleteCredentials', userId);
   const { changes } = yield* q('deleteUser', userId);
   yield* q('deleteUserBindings', userId);
+  yield* q('deleteUserPushRegistrations', userId);
   yield* q('deletePresence', userId);
   return changes > 0;
 }
@@ -453,4 +454,30 @@ export function* expireSubscriptions(now: EpochMs): Op<Subscription[]> {
   const expired = (yield* q('selectExpiredSubscriptions', at(now))).rows.map(toSubscription);
   for (const s of expired) yield* q('deleteSubscription', s.id);
   return expired;
+}
+
+// ---- push registrations (RFC 8599) ----
+
+function toPushRegistration(r: Row): PushRegistration {
+  return {
+    userId: String(r.user_id), device: String(r.device), provider: String(r.provider), prid: String(r.prid), param: strOrNull(r.param),
+    contact: String(r.contact), expiresAt: time(r.expires_at), updatedAt: time(r.updated_at),
+  };
+}
+
+export function* savePushRegistration(p: PushRegistration): Op<void> {
+  const params: Param[] = [p.userId, p.device, p.provider, p.prid, p.param, p.contact, at(p.expiresAt), at(p.updatedAt)];
+  if ((yield* q('updatePushRegistration', ...params)).changes === 0) yield* q('insertPushRegistration', ...params);
+}
+
+export function* removePushRegistration(userId: string, device: string): Op<void> {
+  yield* q('deletePushRegistration', userId, device);
+}
+
+export function* pushRegistrations(userId: string, now: EpochMs): Op<PushRegistration[]> {
+  return (yield* q('selectPushRegistrations', userId, at(now))).rows.map(toPushRegistration);
+}
+
+export function* expirePushRegistrations(now: EpochMs): Op<number> {
+  return (yield* q('deleteExpiredPushRegistrations', at(now))).changes;
 }

@@ -19,6 +19,8 @@ const VOICEMAIL_COLS =
 const SUBSCRIPTION_COLS =
   'id, watcher, presentity, call_id, local_tag, remote_tag, remote_target, route_set, cseq, expires_at, transport, source_ip, source_port, connection_id, event';
 
+const PUSH_COLS = 'user_id, device, provider, prid, param, contact, expires_at, updated_at';
+
 /** missed = the callee did not take the call */
 const MISSED = "('offline', 'no-answer', 'busy', 'cancelled')";
 /** "no limit" as a number every dialect accepts */
@@ -131,13 +133,21 @@ export const QUERIES = {
   deleteSubscription: 'DELETE FROM subscriptions WHERE id = ?1',
   selectSubscriptionsFor: `SELECT ${SUBSCRIPTION_COLS} FROM subscriptions WHERE presentity = ?1 AND expires_at > ?2 ORDER BY id`,
   selectExpiredSubscriptions: `SELECT ${SUBSCRIPTION_COLS} FROM subscriptions WHERE expires_at <= ?1 ORDER BY id`,
+
+  updatePushRegistration:
+    'UPDATE push_registrations SET provider = ?3, prid = ?4, param = ?5, contact = ?6, expires_at = ?7, updated_at = ?8 WHERE user_id = ?1 AND device = ?2',
+  insertPushRegistration: `INSERT INTO push_registrations (${PUSH_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
+  deletePushRegistration: 'DELETE FROM push_registrations WHERE user_id = ?1 AND device = ?2',
+  selectPushRegistrations: `SELECT ${PUSH_COLS} FROM push_registrations WHERE user_id = ?1 AND expires_at > ?2 ORDER BY updated_at DESC, device`,
+  deleteExpiredPushRegistrations: 'DELETE FROM push_registrations WHERE expires_at <= ?1',
+  deleteUserPushRegistrations: 'DELETE FROM push_registrations WHERE user_id = ?1',
 } as const;
 
 export type QueryName = keyof typeof QUERIES;
 export type QueryTable = Record<QueryName, string>;
 
 /** Column lists, for dialects that rewrite a query. */
-export const COLUMNS = { BINDING_COLS, PRESENCE_COLS, CALL_COLS, MESSAGE_COLS, VOICEMAIL_COLS, SUBSCRIPTION_COLS, MISSED } as const;
+export const COLUMNS = { BINDING_COLS, PRESENCE_COLS, CALL_COLS, MESSAGE_COLS, VOICEMAIL_COLS, SUBSCRIPTION_COLS, PUSH_COLS, MISSED } as const;
 
 /** Rewrite ?N placeholders: `(n) => '$' + n` for PostgreSQL, `(n) => '@p' + n` for SQL Server. */
 export function renumber(table: QueryTable, placeholder: (n: number) => string): QueryTable {

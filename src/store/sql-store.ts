@@ -5,7 +5,7 @@ import * as ops from './ops.ts';
 import type { Op } from './ops.ts';
 import type {
   Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, Dialect, EpochMs, MessageQuery, MessageQuota, NewCall, NewMessage,
-  NewVoicemail, Presence, Store, StoredMessage, Subscription, UserRecord, VoicemailQuery, VoicemailRecord,
+  NewVoicemail, Presence, PushRegistration, Store, StoredMessage, Subscription, UserRecord, VoicemailQuery, VoicemailRecord,
 } from './store.ts';
 
 export abstract class SqlStore implements Store {
@@ -77,6 +77,11 @@ export abstract class SqlStore implements Store {
   removeSubscription(id: string): Promise<void> { return this.write(() => ops.removeSubscription(id)); }
   subscriptionsFor(presentity: string, now: EpochMs): Promise<Subscription[]> { return this.read(() => ops.subscriptionsFor(presentity, now)); }
   expireSubscriptions(now: EpochMs): Promise<Subscription[]> { return this.write(() => ops.expireSubscriptions(now)); }
+
+  savePushRegistration(reg: PushRegistration): Promise<void> { return this.write(() => ops.savePushRegistration(reg)); }
+  removePushRegistration(userId: string, device: string): Promise<void> { return this.write(() => ops.removePushRegistration(userId, device)); }
+  pushRegistrations(userId: string, now: EpochMs): Promise<PushRegistration[]> { return this.read(() => ops.pushRegistrations(userId, now)); }
+  expirePushRegistrations(now: EpochMs): Promise<number> { return this.write(() => ops.expirePushRegistrations(now)); }
 }
 
 /** Drive an operation whose queries run synchronously (SQLite). */

@@ -228,6 +228,34 @@ export interface LocationStore {
   listPresence(): Promise<Presence[]>;
 }
 
+/**
+ * An RFC 8599 push registration (schema 7): what a binding's Contact URI said with pn-provider, pn-prid and pn-param,
+ * kept after the binding expires or its connection drops (the TV in standby, User_netstate 0), until expiresAt.
+ */
+export interface PushRegistration {
+  userId: string;
+  /** the device: the binding's +sip.instance, else `provider:prid`; one row per user and device */
+  device: string;
+  provider: string;
+  prid: string;
+  param: string | null;
+  /** the Contact URI the binding had */
+  contact: string;
+  expiresAt: EpochMs;
+  updatedAt: EpochMs;
+}
+
+/** push registrations (RFC 8599): how a user in standby is woken */
+export interface PushStore {
+  /** add or replace the row of (userId, device) */
+  savePushRegistration(reg: PushRegistration): Promise<void>;
+  removePushRegistration(userId: string, device: string): Promise<void>;
+  /** the unexpired push registrations of a user, most recently refreshed first */
+  pushRegistrations(userId: string, now: EpochMs): Promise<PushRegistration[]>;
+  /** delete the rows expired at `now`; how many */
+  expirePushRegistrations(now: EpochMs): Promise<number>;
+}
+
 /** call records (user_call) */
 export interface CallLog {
   recordCall(call: NewCall): Promise<number>;
@@ -317,7 +345,7 @@ export interface SubscriptionStore {
   expireSubscriptions(now: EpochMs): Promise<Subscription[]>;
 }
 
-export interface Store extends CredentialStore, LocationStore, CallLog, MessageStore, VoicemailStore, SubscriptionStore {
+export interface Store extends CredentialStore, LocationStore, CallLog, MessageStore, VoicemailStore, SubscriptionStore, PushStore {
   readonly dialect: Dialect;
   /** the highest migration applied */
   schemaVersion(): Promise<number>;

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomInt, randomUUID } from 'node:crypto';
 import { QuotaExceededError, StoreUnavailableError, TvphoneError } from '../../../src/errors.ts';
-import type { Binding, Credentials, NewMessage, Store, Subscription } from '../../../src/store/store.ts';
+import type { Binding, Credentials, NewMessage, PushRegistration, Store, Subscription } from '../../../src/store/store.ts';
 import type { Flow } from '../../../src/flow.ts';
 
 const T0 = 1_700_000_000_000;
@@ -464,6 +464,27 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         assert.deepEqual((await s.subscriptionsFor(p, 0)).map((x) => x.id), [u('s1')]);
         await s.removeSubscription(u('s1'));
         assert.deepEqual(await s.subscriptionsFor(p, 0), []);
+      });
+    });
+
+    describe('push registrations (RFC 8599)', function () {
+      it('keeps one row per user and device, replaces it, finds the unexpired ones newest first, expires and removes them', async function () {
+        const s = await openOne();
+        const user = u('pn');
+        const reg = (device: string, over: Partial<PushRegistration> = {}): PushRegistration => ({
+          userId: user, device, provider: 'tvphone', prid: `prid-${device}`, param: null, contact: 'sip:tv@127.0.0.1:5062;pn-provider=tvphone',
+          expiresAt: T0 + 100, updatedAt: T0, ...over,
+        });
+        await s.savePushRegistration(reg('a'));
+        await s.savePushRegistration(reg('b', { expiresAt: T0 + 5, updatedAt: T0 + 1, param: 'p1' }));
+        await s.savePushRegistration(reg('a', { prid: 'prid-new', expiresAt: T0 + 200, updatedAt: T0 + 2 }));
+        assert.deepEqual(await s.pushRegistrations(user, T0), [reg('a', { prid: 'prid-new', expiresAt: T0 + 200, updatedAt: T0 + 2 }),
+          reg('b', { expiresAt: T0 + 5, updatedAt: T0 + 1, param: 'p1' })]);
+        assert.deepEqual((await s.pushRegistrations(user, T0 + 5)).map((r) => r.device), ['a'], 'an expired row is not returned');
+        assert.ok((await s.expirePushRegistrations(T0 + 5)) >= 1);
+        assert.deepEqual((await s.pushRegistrations(user, 0)).map((r) => r.device), ['a'], 'expiry deleted only the expired row');
+        await s.removePushRegistration(user, 'a');
+        assert.deepEqual(await s.pushRegistrations(user, 0), []);
       });
     });
 
