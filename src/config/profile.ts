@@ -136,6 +136,23 @@ export interface Profile {
   admin: AdminConfig | null;
   /** voice messages: a call to an offline user is answered by the media server, which records it (README, Voice messages) */
   voicemail: VoicemailConfig;
+  /** RFC 8599 wake and hold: a call to a TV in standby pushes it awake and is held meanwhile (README, Wake and hold) */
+  push: PushConfig;
+}
+
+export interface PushConfig {
+  /** the push gateway (http: or https:), POSTed a JSON body per push; null = push off */
+  url: string | null;
+  /** one POST's deadline */
+  timeoutMs: number;
+  /** further attempts after a failed POST */
+  retries: number;
+  /** an INVITE to a TV in standby is held (180 to the caller) this long for the TV to register */
+  holdSeconds: number;
+  /** a push registration outlives its binding (expiry or lost connection) by this long */
+  standbySeconds: number;
+  /** held calls at once; beyond, a call to a TV in standby is not held (as for an offline user) */
+  maxHeld: number;
 }
 
 export interface VoicemailConfig {
@@ -211,6 +228,7 @@ export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
   routes: [],
   admin: null,
   voicemail: { enabled: false, maxSeconds: 120, silenceSeconds: 10, rtpTimeoutSeconds: 10, maxCalls: 50, httpHost: null, httpPort: 0, ringSeconds: 30, onBusy: false },
+  push: { url: null, timeoutMs: 3000, retries: 2, holdSeconds: 20, standbySeconds: 7 * 24 * 3600, maxHeld: 1000 },
 };
 
 export class ProfileError extends TvphoneError {
@@ -284,7 +302,7 @@ function readTrunkFiles(profileFile: string): { file: string; raw: unknown }[] {
 export function validateProfile(raw: unknown, file: string, extra: { trunkFiles?: { file: string; raw: unknown }[] } = {}): Profile {
   const v = new Validator(file);
   const top = v.object(raw, '');
-  v.known(top, '', ['name', 'listeners', 'domains', 'auth', 'store', 'retryAfterSeconds', 'registrar', 'messages', 'presence', 'transport', 'trunks', 'routes', 'admin', 'voicemail', '$comment']);
+  v.known(top, '', ['name', 'listeners', 'domains', 'auth', 'store', 'retryAfterSeconds', 'registrar', 'messages', 'presence', 'transport', 'trunks', 'routes', 'admin', 'voicemail', 'push', '$comment']);
   const d = DEFAULT_PROFILE;
 
   const listeners = top.listeners === undefined
@@ -384,6 +402,7 @@ export function validateProfile(raw: unknown, file: string, extra: { trunkFiles?
     routes,
     admin: top.admin === undefined || top.admin === null ? null : v.admin(top.admin, 'admin'),
     voicemail: v.voicemail(top.voicemail ?? {}, 'voicemail', quotaBytes),
+    push: v.push(top.push ?? {}, 'push'),
   };
 }
 
@@ -499,6 +518,31 @@ class Validator {
       httpPort: this.int(o.httpPort ?? d.httpPort, `${field}.httpPort`, 0, 65535),
       ringSeconds: this.int(o.ringSeconds ?? d.ringSeconds, `${field}.ringSeconds`, 0, 600),
       onBusy: this.bool(o.onBusy ?? d.onBusy, `${field}.onBusy`),
+    };
+  }
+  push(x: unknown, field: string): PushConfig {
+    const o = this.object(x, field);
+    const d = DEFAULT_PROFILE.push;
+    this.known(o, field, Object.keys(d));
+    let url: string | null = null;
+    if (o.url !== undefined && o.url !== null) {
+      const text = this.string(o.url, `${field}.url`);
+      let parsed: URL | null = null;
+      try {
+        parsed = new URL(text);
+      } catch {
+        this.fail(`${field}.url`, `not a URL: ${JSON.stringify(text)}`);
+      }
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') this.fail(`${field}.url`, `not an http: or https: URL: ${JSON.stringify(text)}`);
+      url = text;
+    }
+    return {
+      url,
+      timeoutMs: this.int(o.timeoutMs ?? d.timeoutMs, `${field}.timeoutMs`, 100, 60_000),
+      retries: this.int(o.retries ?? d.retries, `${field}.retries`, 0, 10),
+      holdSeconds: this.int(o.holdSeconds ?? d.holdSeconds, `${field}.holdSeconds`, 1, 170),
+      standbySeconds: this.int(o.standbySeconds ?? d.standbySeconds, `${field}.standbySeconds`, 0, 365 * 86400),
+      maxHeld: this.int(o.maxHeld ?? d.maxHeld, `${field}.maxHeld`, 0, 100_000),
     };
   }
   host(x: unknown, field: string): string {

@@ -114,6 +114,19 @@ describe('sip-profiles', () => {
     assert.deepEqual(validateProfile({ auth: { algorithms: ['MD5', 'SHA-256'] } }, 'p.json').auth.algorithms, ['MD5', 'SHA-256']);
   });
 
+  it('takes push settings with defaults (no url: push off), and refuses bad ones naming file, field and reason', () => {
+    assert.deepEqual(validateProfile({}, 'p.json').push, DEFAULT_PROFILE.push);
+    assert.equal(DEFAULT_PROFILE.push.url, null);
+    const push = validateProfile({ push: { url: 'http://127.0.0.1:9000/push', holdSeconds: 5, retries: 0 } }, 'p.json').push;
+    assert.deepEqual(push, { ...DEFAULT_PROFILE.push, url: 'http://127.0.0.1:9000/push', holdSeconds: 5, retries: 0 });
+    const e1 = refusal(() => validateProfile({ push: { url: 'ftp://gw/' } }, 'p.json'));
+    assert.deepEqual([e1.file, e1.field, e1.reason], ['p.json', 'push.url', 'not an http: or https: URL: "ftp://gw/"']);
+    assert.equal(refusal(() => validateProfile({ push: { url: 'not a url' } }, 'p.json')).field, 'push.url');
+    assert.equal(refusal(() => validateProfile({ push: { holdSeconds: 0 } }, 'p.json')).field, 'push.holdSeconds');
+    assert.equal(refusal(() => validateProfile({ push: { retries: 11 } }, 'p.json')).field, 'push.retries');
+    assert.equal(refusal(() => validateProfile({ push: { gateway: 'x' } }, 'p.json')).field, 'push.gateway');
+  });
+
   it('takes voicemail settings with defaults (off), and refuses bad ones naming file, field and reason', () => {
     assert.deepEqual(validateProfile({}, 'p.json').voicemail, DEFAULT_PROFILE.voicemail);
     assert.equal(DEFAULT_PROFILE.voicemail.enabled, false);
