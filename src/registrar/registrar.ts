@@ -3,7 +3,8 @@
 import { SipError, StoreUnavailableError } from '../errors.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { SipParseError } from '../sip/parse-error.ts';
-import type { Binding, BindingChange, CredentialStore, LocationStore } from '../store/store.ts';
+import type { Binding, BindingChange, CredentialStore, LocationStore, PushRegistration, PushStore } from '../store/store.ts';
+import { pushParametersOf } from '../sip/push-parameters.ts';
 import type { Logger } from '../log/logger.ts';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import { planRegistration, registrationOk, type RegistrationPolicy } from './save.ts';
@@ -32,6 +33,11 @@ export interface RegistrarOptions {
    * its binding; the realm its credentials are kept under. Absent: only existing users register.
    */
   createUsers?: { realm: string };
+  /**
+   * RFC 8599: a binding whose Contact URI has pn-provider and pn-prid leaves a push registration that outlives it by
+   * `standbySeconds` (the TV in standby); absent, push parameters are ignored.
+   */
+  push?: { store: PushStore; standbySeconds: number };
 }
 
 export class Registrar {
@@ -42,6 +48,7 @@ export class Registrar {
   readonly #log?: Logger;
   readonly #expiryIntervalMs: number;
   readonly #createUsers: { realm: string } | null;
+  #push: { store: PushStore; standbySeconds: number } | null;
   /** REGISTERs of one AoR are applied one at a time (read–decide–write); entries leave when idle */
   readonly #queues = new Map<string, Promise<unknown>>();
   #timer: TimerHandle | null = null;
@@ -58,6 +65,7 @@ export class Registrar {
     this.#log = opts.log;
     this.#expiryIntervalMs = opts.expiryIntervalMs ?? 1000;
     this.#createUsers = opts.createUsers ?? null;
+    this.#push = opts.push ?? null;
   }
 
   /**
@@ -79,6 +87,7 @@ export class Registrar {
       const change = await this.#store.saveBindings(userId, plan.upsert, plan.remove, plan.removeAll, now, newUser);
       this.#logChanges(userId, existing, plan, change, source);
       this.#emit(change);
+      await this.#savePush(userId, existing, plan, now);
       const added = plan.upsert.length > 0 ? newestBinding(orderBindings(change.bindings)) ?? null : null;
       return { response: registrationOk(req, change.bindings, now, plan.supportsPath), added };
     } catch (err) {
@@ -87,6 +96,41 @@ export class Registrar {
       if (err instanceof StoreUnavailableError) this.#log?.warn({ userId, err }, 'store unavailable: REGISTER answered 503');
       throw err;
     }
+  }
+
+  /**
+   * RFC 8599: each binding saved with push parameters refreshes its push registration (one per device: its
+   * +sip.instance, else provider and prid), expiring standbySeconds after the binding; a binding removed by the UA
+   * itself (expires=0, Contact: *) removes its device's. A store failure is logged: the REGISTER is already committed.
+   */
+  async #savePush(userId: string, existing: readonly Binding[], plan: { upsert: Binding[]; remove: string[]; removeAll: boolean }, now: number): Promise<void> {
+    const push = this.#push;
+    if (push === null) return;
+    const saved = new Set<string>();
+    try {
+      for (const b of plan.upsert) {
+        const reg = pushRegistrationOf(b, push.standbySeconds, now);
+        if (reg === null) continue;
+        saved.add(reg.device);
+        await push.store.savePushRegistration(reg);
+        this.#log?.debug({ userId, device: reg.device, provider: reg.provider }, 'push registration saved');
+      }
+      const removed = plan.removeAll ? existing : existing.filter((b) => plan.remove.includes(b.contact));
+      for (const b of removed) {
+        const reg = pushRegistrationOf(b, 0, now);
+        if (reg === null || saved.has(reg.device)) continue;
+        await push.store.removePushRegistration(userId, reg.device);
+        this.#log?.info({ userId, device: reg.device }, 'push registration removed: unregistered');
+      }
+    } catch (err) {
+      this.#log?.warn({ userId, err }, 'push registration not saved');
+    }
+  }
+
+  /** RFC 8599: the unexpired push registrations of `userId` (a user in standby can be woken), newest first. */
+  async pushRegistrations(userId: string): Promise<PushRegistration[]> {
+    if (this.#push === null) return [];
+    return this.#push.store.pushRegistrations(userId, this.#clock.now());
   }
 
   /** A binding added or removed at info, a refresh at debug (most REGISTERs are refreshes), with the flow it came over. */
@@ -140,11 +184,18 @@ export class Registrar {
     }
   }
 
-  /** Remove every binding expired by now and report one change per user. Never rejects. */
+  /** Remove every binding (and push registration) expired by now and report one change per user. Never rejects. */
   async expireNow(): Promise<BindingChange[]> {
     if (this.#expiring) return []; // the previous run is still going: runs never overlap
     this.#expiring = true;
     try {
+      if (this.#push !== null) {
+        const n = await this.#push.store.expirePushRegistrations(this.#clock.now()).catch((err: unknown) => {
+          this.#log?.warn({ err }, 'push registration expiry failed; retried on the next tick');
+          return 0;
+        });
+        if (n > 0) this.#log?.info({ count: n }, 'push registrations expired');
+      }
       const changes = await this.#store.expireBindings(this.#clock.now());
       for (const change of changes) {
         this.#log?.info({ userId: change.userId, netstate: change.presence.netstate }, 'bindings expired');
@@ -223,6 +274,16 @@ export class Registrar {
     });
     return run;
   }
+}
+
+/** The push registration a binding's Contact URI asks for (RFC 8599 §4.1), or null. */
+function pushRegistrationOf(b: Binding, standbySeconds: number, now: number): PushRegistration | null {
+  const p = pushParametersOf(b.contact);
+  if (p === null) return null;
+  return {
+    userId: b.userId, device: b.instance ?? `${p.provider}:${p.prid}`, ...p, contact: b.contact,
+    expiresAt: b.expiresAt + standbySeconds * 1000, updatedAt: now,
+  };
 }
 
 function runExpiry(r: Registrar): void {

@@ -15,7 +15,7 @@ const RANK: Record<string, number> = {
   // formats/: wire formats the server's capabilities and the terminal share (PIDF, the missed-call notice)
   sip: 1, media: 1, store: 1, formats: 1,
   transport: 2, transaction: 3, dialog: 4,
-  registrar: 5, proxy: 5, offline: 5, presence: 5, calls: 5, trunks: 5, 'media-server': 5,
+  registrar: 5, proxy: 5, offline: 5, presence: 5, calls: 5, trunks: 5, 'media-server': 5, push: 5,
   // admin-http.ts is a composition-root piece that server.ts imports, so it sits just below server.ts
   routing: 6, 'admin-http': 6.5, server: 7, terminal: 7, cli: 8,
 };
