@@ -18,7 +18,9 @@ import { startRecordingsHttp, type RecordingsHttp } from './media-server/recordi
 import { PresenceAgent } from './presence/presence-agent.ts';
 import { MESSAGE_SUMMARY_EVENT, messageSummaryPackage } from './presence/message-summary.ts';
 import { Calls } from './calls/calls.ts';
-import { Router } from './routing/router.ts';
+import { Router, type HeldCall, type WakeAndHold } from './routing/router.ts';
+import { PushGateway } from './push/push-gateway.ts';
+import { HeldCalls } from './push/held-calls.ts';
 import { LocalDomains } from './routing/local-domains.ts';
 import { sendRequest } from './transaction/send-request.ts';
 import { destinationOf, dialogTarget } from './registrar/index.ts';
@@ -160,6 +162,8 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     store, clock, log: log.child({ mod: 'registrar' }),
     policy: profile.registrar,
     createUsers: profile.auth.mode === 'none' ? { realm: profile.auth.realm } : undefined,
+    // RFC 8599: push registrations are kept whether or not push is on now (a store double may lack them)
+    push: typeof store.savePushRegistration === 'function' ? { store, standbySeconds: profile.push.standbySeconds } : undefined,
     onChange: (change: BindingChange) => {
       if (change.netstateChanged) {
         log.info({ userId: change.userId, online: change.presence.netstate === 1, ip: change.presence.ip }, 'user_property netstate changed');
@@ -246,9 +250,20 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   // the TCP/TLS/WS flows of an earlier run are gone: their users are offline until they register again (done before
   // the router exists, so no REGISTER of this run can be taken for one of them)
   await registrar.dropConnectionBindings({ closing: false });
+  // RFC 8599 wake and hold (push.url): the gateway client and the table of held calls (tsilo)
+  const pushConfig = profile.push;
+  const gateway = pushConfig.url === null ? null : new PushGateway({
+    url: pushConfig.url, timeoutMs: pushConfig.timeoutMs, retries: pushConfig.retries, maxInFlight: Math.max(1, pushConfig.maxHeld),
+    log: log.child({ mod: 'push' }),
+  });
+  const wake: WakeAndHold | null = gateway === null ? null : {
+    gateway,
+    held: new HeldCalls<HeldCall>({ clock, max: pushConfig.maxHeld }),
+    holdMs: pushConfig.holdSeconds * 1000,
+  };
   router = new Router({
     auth, registrar, proxy, silo, presence, calls, voicemail: media, domains, domain: primaryDomain, log: log.child({ mod: 'routing' }), replies,
-    trunks, routes: profile.routes, ringing: ringingOf(profile),
+    trunks, routes: profile.routes, ringing: ringingOf(profile), push: wake,
   });
   registrar.start();
   trunks.start();
@@ -291,6 +306,9 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
         await admin?.close();
         // de-REGISTER at the carriers (bounded) while the transaction layer and transport still run
         await trunks.close();
+        // calls held for a TV in standby get 480; pushes in flight are aborted
+        router?.close();
+        await gateway?.close();
         await proxy.close();
         // the calls it answered end (BYE) and their recordings are committed while the store is open
         await media?.close();

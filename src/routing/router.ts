@@ -1,7 +1,8 @@
 // The routing script: the one place with policy (Kamailio's request_route in TypeScript).
 // It reads top to bottom and only calls capabilities: authenticator, registrar, proxy, silo, presence, trunks.
 import type { SipRequest, SipResponse } from '../sip/message.ts';
-import { createResponse, errorResponse, failureOf } from '../sip/response.ts';
+import { createResponse, errorResponse, failureOf, replyResponse } from '../sip/response.ts';
+import { newTag } from '../sip/ids.ts';
 import { parseUri } from '../sip/uri.ts';
 import { parseNameAddr } from '../sip/headers.ts';
 import { SipError } from '../errors.ts';
@@ -17,6 +18,9 @@ import type { AfterRing, Calls, CallParties } from '../calls/calls.ts';
 import type { MediaServer } from '../media-server/media-server.ts';
 import type { Binding } from '../store/store.ts';
 import type { Logger } from '../log/logger.ts';
+import type { PushGateway } from '../push/push-gateway.ts';
+import { heldCallKey, type HeldCalls } from '../push/held-calls.ts';
+import type { NextHop } from '../transaction/locate.ts';
 import type { LocalDomains } from './local-domains.ts';
 import type { Trunks } from '../trunks/trunks.ts';
 import type { TrunkCalls } from '../trunks/trunk-calls.ts';
@@ -41,7 +45,7 @@ const FROM_CARRIER = 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE';
 /** The capabilities the script calls, each by the narrow part it uses (tests pass fakes). */
 export interface RouterDeps {
   auth: Pick<Authenticator, 'authenticate' | 'consumeCredentials'>;
-  registrar: Pick<Registrar, 'save' | 'lookup'>;
+  registrar: Pick<Registrar, 'save' | 'lookup'> & Partial<Pick<Registrar, 'pushRegistrations'>>;
   proxy: Pick<Proxy, 'validate' | 'preprocessRoute' | 'cancel' | 'relay' | 'relayInDialog' | 'forwardStrayResponse'>;
   silo: Pick<Silo, 'store' | 'dump'>;
   /** the notifier: presence, and message-summary (RFC 3842) told of each voice message kept */
@@ -61,7 +65,29 @@ export interface RouterDeps {
   routes: readonly RouteConfig[];
   /** with the media server: an online user's call is taken after ringSeconds of no answer (0: only when all fail), on busy too with onBusy */
   ringing?: Ringing;
+  /**
+   * RFC 8599 wake and hold (push.url set): a call or message to a user in standby pushes it awake; the call is held
+   * (tsilo) for holdMs and forked to the binding it registers
+   */
+  push?: WakeAndHold | null;
 }
+
+export interface WakeAndHold {
+  gateway: Pick<PushGateway, 'send'>;
+  held: HeldCalls<HeldCall>;
+  holdMs: number;
+}
+
+/** An INVITE held for a callee in standby: answered with 180 under `tag`, waiting for its REGISTER. */
+export interface HeldCall {
+  req: SipRequest;
+  st: ServerTransaction;
+  parties: CallParties;
+  tag: string;
+}
+
+/** Push registrations a single call or message pushes at most (one per device of the user). */
+const MAX_PUSHES = 10;
 
 export interface Ringing {
   ringSeconds: number;
@@ -116,7 +142,10 @@ export class Router implements TransactionUser {
     // in dialog (Kamailio's loose_route()): anything else would make the proxy an open relay for whoever writes a Route.
     const { routedByUs } = proxy.preprocessRoute(req);
 
-    if (req.method === 'CANCEL') return void proxy.cancel(req, st);
+    if (req.method === 'CANCEL') {
+      if (this.#cancelHeld(req, st)) return;
+      return void proxy.cancel(req, st);
+    }
 
     // In-dialog requests (To-tag) follow their route set when it goes through us.
     if (req.toTag !== null) {
@@ -209,8 +238,11 @@ export class Router implements TransactionUser {
     if (userId === null) return;
     const { response, added } = await this.#d.registrar.save(req, userId, st.source);
     st.respond(response);
+    if (!added) return;
+    // tsilo ts_append: the calls held for a TV in standby ring on the binding it just registered.
+    this.#appendHeld(userId, [added]);
     // m_dump: a REGISTER that added a binding gets everything kept for the user.
-    if (added) this.#deliverKept(userId, added);
+    this.#deliverKept(userId, added);
   }
 
   #deliverKept(userId: string, binding: Binding): void {
@@ -219,22 +251,20 @@ export class Router implements TransactionUser {
 
   /** `dialOut`: a number that is no local user may go out through the dial plan (an authenticated local caller's INVITE) */
   async #toUser(req: SipRequest, st: ServerTransaction, user: string, caller: string | null, dialOut = false): Promise<void> {
-    const { registrar, proxy, silo, calls } = this.#d;
+    const { registrar, proxy, silo } = this.#d;
     const found = await registrar.lookup(user);
     if (found.kind === 'no-such-user') {
       if (dialOut && caller !== null && req.method === 'INVITE' && this.#routes.length > 0) return this.#toNumber(req, st, user, caller);
       throw new SipError('user-not-found');
     }
     if (found.kind === 'offline') {
-      if (req.method === 'MESSAGE') return void st.respond(await silo.store(req, user));
-      if (req.method === 'INVITE') {
-        const parties = { caller: caller ?? fromUser(req), callee: user, callId: req.callId };
-        // app_voicemail: the server answers and takes a voice message, kept for the callee's next REGISTER.
-        if (this.#d.voicemail) return this.#takeMessage(req, st, parties);
-        // The seed: a call to an offline user is written to user_call and kept for the callee's next REGISTER.
-        await calls.offline(parties);
-        throw new SipError('user-offline', { detail: 'call recorded' });
+      const parties = { caller: caller ?? fromUser(req), callee: user, callId: req.callId };
+      // RFC 8599 §6: a user in standby (a push registration, no binding) is pushed awake; its call is held (tsilo).
+      if ((req.method === 'INVITE' || req.method === 'MESSAGE') && await this.#wake(req, parties)) {
+        if (req.method === 'INVITE' && await this.#hold(req, st, parties)) return;
       }
+      if (req.method === 'MESSAGE') return void st.respond(await silo.store(req, user));
+      if (req.method === 'INVITE') return this.#offlineCall(req, st, parties);
       throw new SipError('user-offline');
     }
     const targets = found.bindings.map(bindingTarget);
@@ -244,26 +274,114 @@ export class Router implements TransactionUser {
       const store = () => silo.store(req, user).catch((err: unknown) => this.#failure(req, err));
       return proxy.relay(req, st, targets, { onAllFailed: store, timeoutMs: MESSAGE_BRANCH_TIMEOUT_MS });
     }
-    if (req.method === 'INVITE') {
-      const call = { userId: caller ?? fromUser(req), otherUserId: user };
-      if (!this.#d.voicemail) return proxy.relay(req, st, targets, { call });
-      // app_voicemail: no answer within the ring time (or every binding failing, or busy when the profile says so):
-      // the bindings are CANCELled and the media server answers, as for an offline user.
-      const { ringSeconds, onBusy } = this.#ringing;
-      const parties = { caller: call.userId, callee: user, callId: req.callId };
-      return proxy.relay(req, st, targets, {
-        call,
-        ...(ringSeconds > 0 ? { timeoutMs: ringSeconds * 1000 } : {}),
-        failsOver: onBusy ? [...NO_ANSWER, 486] : NO_ANSWER,
-        onAllFailed: (finals, _req, record) => {
-          const missed = finals.some((f) => f.status === 486) ? 'busy' : 'no-answer';
-          this.#d.log.info({ callId: req.callId, callee: user, finals: finals.map((f) => f.status) }, 'no answer: the media server takes the call');
-          this.#takeMessage(req, st, parties, { record, missed }).catch((err: unknown) => st.respond(this.#failure(req, err)));
-          return TAKEN;
-        },
-      });
-    }
+    if (req.method === 'INVITE') return this.#ring(req, st, user, caller ?? fromUser(req), targets);
     return proxy.relay(req, st, targets, {});
+  }
+
+  /** A call to an offline user: app_voicemail takes a message, else user_call records it and the caller gets 480. */
+  async #offlineCall(req: SipRequest, st: ServerTransaction, parties: CallParties): Promise<void> {
+    // app_voicemail: the server answers and takes a voice message, kept for the callee's next REGISTER.
+    if (this.#d.voicemail) return this.#takeMessage(req, st, parties);
+    // The seed: a call to an offline user is written to user_call and kept for the callee's next REGISTER.
+    await this.#d.calls.offline(parties);
+    throw new SipError('user-offline', { detail: 'call recorded' });
+  }
+
+  /** An INVITE to the user's bindings, with the ring policy when voicemail is on. */
+  #ring(req: SipRequest, st: ServerTransaction, user: string, callerId: string, targets: NextHop[]): void {
+    const { proxy } = this.#d;
+    const call = { userId: callerId, otherUserId: user };
+    if (!this.#d.voicemail) return proxy.relay(req, st, targets, { call });
+    // app_voicemail: no answer within the ring time (or every binding failing, or busy when the profile says so):
+    // the bindings are CANCELled and the media server answers, as for an offline user.
+    const { ringSeconds, onBusy } = this.#ringing;
+    const parties = { caller: call.userId, callee: user, callId: req.callId };
+    return proxy.relay(req, st, targets, {
+      call,
+      ...(ringSeconds > 0 ? { timeoutMs: ringSeconds * 1000 } : {}),
+      failsOver: onBusy ? [...NO_ANSWER, 486] : NO_ANSWER,
+      onAllFailed: (finals, _req, record) => {
+        const missed = finals.some((f) => f.status === 486) ? 'busy' : 'no-answer';
+        this.#d.log.info({ callId: req.callId, callee: user, finals: finals.map((f) => f.status) }, 'no answer: the media server takes the call');
+        this.#takeMessage(req, st, parties, { record, missed }).catch((err: unknown) => st.respond(this.#failure(req, err)));
+        return TAKEN;
+      },
+    });
+  }
+
+  /**
+   * RFC 8599 §6: send a push request to the gateway for each push registration of the callee (fire and forget);
+   * true when it has one (the user is in standby). A store failure is logged and counts as none.
+   */
+  async #wake(req: SipRequest, parties: CallParties): Promise<boolean> {
+    const { push, registrar, log } = this.#d;
+    if (!push || !registrar.pushRegistrations) return false;
+    let regs: Awaited<ReturnType<Registrar['pushRegistrations']>>;
+    try {
+      regs = (await registrar.pushRegistrations(parties.callee)).slice(0, MAX_PUSHES);
+    } catch (err) {
+      log.warn({ err, callee: parties.callee }, 'push registrations not read: no push');
+      return false;
+    }
+    const type = req.method === 'INVITE' ? 'call' : 'message';
+    for (const r of regs) {
+      void push.gateway.send({ provider: r.provider, prid: r.prid, param: r.param, caller: parties.caller, callId: req.callId, type });
+    }
+    if (regs.length > 0) log.info({ callId: req.callId, callee: parties.callee, type, devices: regs.length }, 'callee in standby: push sent');
+    return regs.length > 0;
+  }
+
+  /**
+   * tsilo ts_store: hold the INVITE for the callee's REGISTER, 180 to the caller meanwhile; at the hold's end it goes
+   * the offline way (voicemail, else 480). False when it cannot be held (the table is full): offline at once.
+   */
+  async #hold(req: SipRequest, st: ServerTransaction, parties: CallParties): Promise<boolean> {
+    const { push, log, registrar } = this.#d;
+    const key = heldCallKey(req);
+    if (!push || key === null) return false;
+    const h: HeldCall = { req, st, parties, tag: newTag() };
+    if (!push.held.hold(parties.callee, key, h, push.holdMs, (x) => this.#holdExpired(x))) {
+      log.warn({ callId: req.callId, callee: parties.callee, held: push.held.size }, 'call not held: hold table full');
+      return false;
+    }
+    // RFC 3261 §8.2.6.2: our provisional and final responses to it share one To tag
+    st.respond(createResponse(req, 180, 'Ringing', h.tag));
+    log.info({ callId: req.callId, callee: parties.callee, holdMs: push.holdMs }, 'call held for the callee in standby');
+    // it may have registered between the lookup and the hold
+    const again = await registrar.lookup(parties.callee).catch(() => null);
+    if (again?.kind === 'found') this.#appendHeld(parties.callee, again.bindings);
+    return true;
+  }
+
+  /** tsilo ts_append: every call held for `userId` is forked to these bindings. */
+  #appendHeld(userId: string, bindings: Binding[]): void {
+    const held = this.#d.push?.held.take(userId) ?? [];
+    for (const h of held) {
+      this.#d.log.info({ callId: h.req.callId, callee: userId }, 'callee woke: held call forked to its binding');
+      this.#ring(h.req, h.st, userId, h.parties.caller, bindings.map(bindingTarget));
+    }
+  }
+
+  #holdExpired(h: HeldCall): void {
+    this.#d.log.info({ callId: h.req.callId, callee: h.parties.callee }, 'hold expired: the callee did not register');
+    this.#offlineCall(h.req, h.st, h.parties).catch((err: unknown) => h.st.respond(this.#failure(h.req, err, h.tag)));
+  }
+
+  /** RFC 3261 §9.2: a CANCEL of a held INVITE: 200 to it, 487 to the INVITE; the call is recorded as missed. */
+  #cancelHeld(req: SipRequest, st: ServerTransaction): boolean {
+    const key = heldCallKey(req);
+    const h = key === null ? null : this.#d.push?.held.release(key) ?? null;
+    if (h === null) return false;
+    st.respond(replyResponse(req, 'cancel-accepted', this.#d.replies));
+    h.st.respond(replyResponse(h.req, 'request-terminated', this.#d.replies, {}, h.tag));
+    this.#d.log.info({ callId: req.callId, callee: h.parties.callee }, 'held call cancelled by the caller');
+    this.#d.calls.offline(h.parties).catch((err: unknown) => this.#d.log.error({ err, callId: req.callId }, 'held call not logged'));
+    return true;
+  }
+
+  /** Shutdown: calls still held get 480 (the caller may try again); idempotent. */
+  close(): void {
+    for (const h of this.#d.push?.held.drain() ?? []) h.st.respond(replyResponse(h.req, 'user-offline', this.#d.replies, {}, h.tag));
   }
 
   /**
@@ -311,9 +429,9 @@ export class Router implements TransactionUser {
   }
 
   /** The one place a failure becomes a reply (replies.ts); anything else is a bug: logged, answered 500. */
-  #failure(req: SipRequest, err: unknown): SipResponse {
+  #failure(req: SipRequest, err: unknown, toTag?: string): SipResponse {
     const failure = failureOf(err);
-    if (failure !== null) return errorResponse(req, failure, this.#d.replies);
+    if (failure !== null) return toTag === undefined ? errorResponse(req, failure, this.#d.replies) : replyResponse(req, failure.failure, this.#d.replies, failure.params, toTag);
     this.#d.log.error({ err, method: req.method, callId: req.callId }, 'routing failed');
     return errorResponse(req, new SipError('internal-error'), this.#d.replies);
   }
