@@ -33,10 +33,13 @@ interface TvOpts {
   sendPicture?: string[];
   json?: boolean;
   localIp?: string;
+  push?: string;
+  standby?: boolean;
+  wakePort: string;
 }
 
 const EVENTS: (keyof TvAgentEvents)[] = [
-  'registered', 'public-address', 'unregistered', 'registration-failed', 'connection-lost', 'message', 'missed-calls', 'voice-message',
+  'registered', 'public-address', 'unregistered', 'registration-failed', 'connection-lost', 'standby', 'woken', 'message', 'missed-calls', 'voice-message',
   'voice-message-played', 'presence', 'message-sent',
   'call-incoming', 'call-outgoing', 'call-ringing', 'call-answered', 'call-held', 'video-started', 'dtmf', 'call-ended', 'error',
 ];
@@ -113,6 +116,9 @@ export function registerTvCommand(program: Command): void {
     .option('--message <user-and-text...>', 'send a text message: --message USER TEXT')
     .option('--send-picture <user-and-file...>', 'send a picture: --send-picture USER FILE (.jpg, .png)')
     .option('--json', 'one JSON event per line on stdout instead of the screen')
+    .option('--push <prid>', 'register with RFC 8599 push parameters (pn-provider=tvphone;pn-prid=PRID): the server can wake this TV from standby')
+    .option('--standby', 'with --push: register, then go to standby (connection dropped, no refresh) until a push wakes the TV (POST /wake)')
+    .option('--wake-port <port>', 'with --standby: the HTTP port on 127.0.0.1 that wake-ups are POSTed to (0: any, printed)', '0')
     .action(async (o: TvOpts) => {
       let password = o.password;
       if (o.passwordStdin) password = await readStdinLine();
@@ -146,6 +152,10 @@ export function registerTvCommand(program: Command): void {
       }
       if (o.play !== undefined) mustBeFile(o.play, '--play');
       if (o.video !== undefined && o.video !== 'testsrc') mustBeFile(o.video, '--video');
+      if (o.push !== undefined && !/^[\x21-\x7e]{1,200}$/.test(o.push)) throw new TvphoneError('ERR_BAD_PUSH', `--push takes a token of 1 to 200 printable characters, got ${o.push}`);
+      if (o.standby && o.push === undefined) throw new TvphoneError('ERR_BAD_PUSH', '--standby needs --push PRID (nothing could wake the TV)');
+      const wakePort = Number(o.wakePort);
+      if (!Number.isInteger(wakePort) || wakePort < 0 || wakePort > 65535) throw new TvphoneError('ERR_BAD_PUSH', `--wake-port takes 0 to 65535, got ${o.wakePort}`);
 
       // loaded here, not at the top: the other commands start without the TV agent and the media stack
       const [{ TvAgent }, { applyEvent, initialScreen, pressKey, render, splitKeys }] = await Promise.all([import('../terminal/tv-agent.ts'), import('../terminal/screen.ts')]);
@@ -154,7 +164,7 @@ export function registerTvCommand(program: Command): void {
         agent = new TvAgent({
         user: o.user, password, server: o.server, transport: o.transport, localIp: o.localIp, downloadDir: o.downloadDir, contacts,
         autoAnswer: o.autoAnswer ?? false, toneHz: tone, play: o.play, record: o.record, video: o.video, recordVideo: o.recordVideo,
-        ringTimeoutMs: ringTimeout * 1000, mediaTimeoutMs: mediaTimeout * 1000, sessionExpires,
+        ringTimeoutMs: ringTimeout * 1000, mediaTimeoutMs: mediaTimeout * 1000, sessionExpires, push: o.push,
         });
       } catch (err) {
         throw new TvphoneError('ERR_BAD_SERVER', `--server ${o.server}: ${(err as Error).message}`);
@@ -228,6 +238,13 @@ export function registerTvCommand(program: Command): void {
           process.exitCode = 1;
         }
       };
+      // --standby: the TV is switched to standby; a push delivered to the wake listener (a TV's network wake-up) brings it back
+      if (o.standby) {
+        const url = await agent.listenForWake('127.0.0.1', wakePort);
+        if (o.json) process.stdout.write(JSON.stringify({ event: 'wake-listener', url }) + '\n');
+        else process.stdout.write(`wake-ups: POST ${url}\n`);
+        agent.standby();
+      }
       if (o.message) await sent('message', () => agent.sendMessage(o.message![0], o.message!.slice(1).join(' ')));
       if (o.sendPicture) await sent('picture', () => agent.sendPicture(o.sendPicture![0], o.sendPicture![1]));
       if (o.call) void agent.dial(o.call);

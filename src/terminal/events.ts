@@ -6,6 +6,8 @@
 //   unregistered    {aor}                                          REGISTER Expires: 0 answered (at exit)
 //   registration-failed {status, reason, retryInMs}                REGISTER failed or timed out; retried after retryInMs
 //   connection-lost {}                                             the TCP/TLS connection to the server closed
+//   standby         {}                                             standby (RFC 8599): the connection dropped on purpose, no refresh
+//   woken           {}                                             a push woke us from standby: registering again
 //   message         {id, from, contentType, bytes, text?, file?, date?}   a message was shown (text) or saved (file path)
 //   missed-calls    {id, calls:[{from, count, first, last}]}        the server's missed-call notice
 //   voice-message   {id, from, file, durationMs, date?}            a voice message was fetched and saved (WAV, 8 kHz)
@@ -37,6 +39,8 @@ export interface TvAgentEvents {
   unregistered: [{ aor: string }];
   'registration-failed': [{ status: number; reason: string; retryInMs: number }];
   'connection-lost': [Record<string, never>];
+  standby: [Record<string, never>];
+  woken: [Record<string, never>];
   message: [{ id: string; from: string; contentType: string; bytes: number; text?: string; file?: string; date?: string }];
   'missed-calls': [{ id: string; calls: MissedCallGroup[] }];
   'voice-message': [{ id: string; from: string; file: string; durationMs: number; date?: string }];

@@ -158,6 +158,8 @@ export function applyEvent<K extends keyof TvAgentEvents>(s: ScreenState, event:
       break;
     case 'connection-lost': s.registered = false; s.status = 'connection to the server lost, reconnecting'; break;
     case 'unregistered': s.registered = false; s.status = 'signed out'; break;
+    case 'standby': s.registered = false; s.status = 'standby: a call wakes the TV'; break;
+    case 'woken': s.status = 'woken by a call, signing in'; break;
     case 'public-address': s.status = `reachable from outside at ${String(x.address)}`; break;
     case 'presence': s.contacts.set(String(x.contact), x.online === true); break;
     case 'missed-calls': {

@@ -23,12 +23,16 @@ import { VoiceMessages, type VoiceMessage } from './agent/voice-messages.ts';
 import { localAddressFor } from './agent/local-address.ts';
 import { Messager } from './agent/messager.ts';
 import { Registerer } from './agent/registerer.ts';
+import { WakeListener } from './agent/wake-listener.ts';
 import { ALLOW, SessionManager } from './agent/session-manager.ts';
 import { Subscriber } from './agent/subscriber.ts';
 import type { TvAgentEvents } from './events.ts';
 
 export type { TvAgentOptions } from './agent/context.ts';
 
+
+/** The pn-provider our push registrations name (RFC 8599 §4.1): the server's push gateway knows it. */
+export const PUSH_PROVIDER = 'tvphone';
 
 export class TvAgent extends EventEmitter<TvAgentEvents> {
   readonly options: AgentOptions;
@@ -47,6 +51,7 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
   readonly #sessions: SessionManager;
   #stopped = false;
   #started = false;
+  #wakeListener: WakeListener | null = null;
 
   constructor(o: TvAgentOptions) {
     super();
@@ -57,7 +62,7 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
       keepAliveMs: o.keepAliveMs ?? 30_000, retryMinMs: o.retryMinMs ?? 1_000, retryMaxMs: o.retryMaxMs ?? 60_000,
       timerValues: o.timerValues, rtcpIntervalMs: o.rtcpIntervalMs ?? 5_000, outboundProxy: o.outboundProxy,
       ringTimeoutMs: o.ringTimeoutMs ?? 60_000, mediaTimeoutMs: o.mediaTimeoutMs ?? 30_000, sessionExpires: o.sessionExpires ?? 1800,
-      minSe: o.minSe ?? MIN_SE_FLOOR, speaker: o.speaker,
+      minSe: o.minSe ?? MIN_SE_FLOOR, speaker: o.speaker, push: o.push,
     };
     this.#clock = o.clock ?? systemClock;
     const s = parseSipUri(o.server);
@@ -120,7 +125,8 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
     const pub = this.#registerer?.publicAddress ?? null;
     const ip = pub?.host ?? this.options.localIp;
     const host = ip.includes(':') ? `[${ip}]` : ip;
-    return `sip:${this.options.user}@${host}:${pub?.port ?? l?.port ?? 0};transport=${this.options.transport}`;
+    const push = this.options.push === undefined ? '' : `;pn-provider=${PUSH_PROVIDER};pn-prid=${encodeURIComponent(this.options.push)}`;
+    return `sip:${this.options.user}@${host}:${pub?.port ?? l?.port ?? 0};transport=${this.options.transport}${push}`;
   }
 
   get isRegistered(): boolean {
@@ -285,6 +291,39 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
     }
   }
 
+  // ------------------------------------------------------------------------------------------ standby (RFC 8599)
+
+  get inStandby(): boolean {
+    return this.#registerer.inStandby;
+  }
+
+  /**
+   * Standby, as a TV switched to standby: no refresh, and the connection to the server dropped without a
+   * de-registration, so the registrar keeps our push registration (option `push`). A push (wake()) brings us back.
+   */
+  standby(): void {
+    if (this.#stopped || this.#transport === null) return;
+    this.#registerer.sleep();
+    this.#transport.closeConnectionsTo(this.#serverTarget);
+    this.#emit('standby', {});
+  }
+
+  /** A push woke us (the network wake-up of a TV): register again, so the call held for us rings here. */
+  async wake(): Promise<boolean> {
+    if (this.#stopped || this.#transport === null || !this.#registerer.inStandby) return false;
+    this.#emit('woken', {});
+    const ok = await this.#registerer.wake();
+    const transport = this.#transport;
+    this.#registerer.startKeepAlive((to) => transport.keepAlive(to));
+    return ok;
+  }
+
+  /** Listen for wake-ups over HTTP (POST /wake) on host:port; resolves with the URL to POST to. Closed at stop(). */
+  async listenForWake(host = '127.0.0.1', port = 0): Promise<string> {
+    this.#wakeListener ??= await WakeListener.listen(host, port, () => void this.wake().catch((err: unknown) => this.#error(err)));
+    return this.#wakeListener.url;
+  }
+
   // ------------------------------------------------------------------------------------------ stop
 
   /** Hang up, unsubscribe, de-register (REGISTER Expires: 0) and close every socket. Idempotent. */
@@ -292,6 +331,7 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
     if (this.#stopped) return;
     await this.#sessions.endAll();
     this.#stopped = true;
+    await this.#wakeListener?.close();
     this.#registerer.stop();
     await this.#subscriber.unsubscribeAll(this.#registerer.isRegistered);
     await this.#registerer.unregister();

@@ -204,6 +204,14 @@ export class NetworkTransport implements Transport, ConnectionOwner {
     return this.connections.has(connectionId);
   }
 
+  /** Close the stream connections to `target` (connectionClosed follows each): a TV agent going to standby. How many. */
+  closeConnectionsTo(target: Target): number {
+    const address = stripBrackets(target.address);
+    const to = [...this.connections.values()].filter((c) => c.transport === target.transport && c.source.address === address && c.source.port === target.port);
+    for (const c of to) c.destroy();
+    return to.length;
+  }
+
   /** Close one stream connection (connectionClosed follows). */
   closeConnection(connectionId: number): void {
     this.connections.get(connectionId)?.destroy();

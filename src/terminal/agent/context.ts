@@ -59,12 +59,17 @@ export interface TvAgentOptions {
   rtcpIntervalMs?: number;
   /** time and timers of the agent (refresh, re-subscribe, keep-alive); default the system clock */
   clock?: Clock;
+  /**
+   * RFC 8599 §4.1: register with push parameters, pn-provider=tvphone and this pn-prid, so that the server can wake
+   * us from standby through its push gateway
+   */
+  push?: string;
   /** where a voice message played (key p) goes, 8 kHz PCM in 20 ms frames; default nowhere (no audio device here) */
   speaker?: AudioSink;
 }
 
-export type AgentOptions = Required<Omit<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'timerValues' | 'contacts' | 'outboundProxy' | 'clock' | 'speaker'>>
-  & Pick<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'timerValues' | 'outboundProxy' | 'speaker'> & { contacts: string[] };
+export type AgentOptions = Required<Omit<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'timerValues' | 'contacts' | 'outboundProxy' | 'clock' | 'speaker' | 'push'>>
+  & Pick<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'timerValues' | 'outboundProxy' | 'speaker' | 'push'> & { contacts: string[] };
 
 export interface AgentContext {
   readonly options: AgentOptions;

@@ -33,6 +33,8 @@ export class Registerer {
   #public: { host: string; port: number } | null = null;
   /** the Contact we registered last (de-registered when the Contact changes) */
   #lastContact: string | null = null;
+  /** in standby (RFC 8599): no refresh, no keep-alive, a lost flow is not registered again until wake() */
+  #standby = false;
 
   constructor(ctx: AgentContext, server: Target, hooks: RegistererHooks) {
     this.#ctx = ctx;
@@ -54,7 +56,7 @@ export class Registerer {
   async register(expires = this.#ctx.options.expires): Promise<boolean> {
     const ctx = this.#ctx;
     const core = ctx.core;
-    if (core === null || this.#registering) return false;
+    if (core === null || this.#registering || (this.#standby && expires !== 0)) return false;
     this.#registering = true;
     let outcome: boolean | 'follow';
     try {
@@ -140,13 +142,34 @@ export class Registerer {
 
   /** A flow closed; when it was the one to the server, register again (a new connection), with back-off. */
   connectionClosed(remote: { transport: TransportName; address: string; port: number }): void {
-    if (this.#ctx.stopped) return;
+    if (this.#ctx.stopped || this.#standby) return;
     const s = this.#server;
     if (remote.transport !== s.transport || remote.address !== s.address || remote.port !== s.port) return;
     this.#registered = false;
     this.#ctx.emit('connection-lost', {});
     this.#hooks.flowLost();
     this.#schedule(Math.min(this.#backOff(), 1_000));
+  }
+
+  /**
+   * RFC 8599 standby: stop refreshing and keep-alives and forget the registration without de-registering, so the
+   * registrar keeps our push registration when the flow drops; wake() registers again.
+   */
+  sleep(): void {
+    this.#standby = true;
+    this.#registered = false;
+    this.stop();
+  }
+
+  /** Leave standby (a push woke us): register again at once. */
+  wake(): Promise<boolean> {
+    this.#standby = false;
+    this.#retryMs = this.#ctx.options.retryMinMs;
+    return this.register();
+  }
+
+  get inStandby(): boolean {
+    return this.#standby;
   }
 
   /** Stop refreshing and keep-alives. */

@@ -8,6 +8,11 @@ import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 import type { RawClient } from '../../helpers/raw-client.ts';
 import { until } from '../../helpers/until.ts';
 import { createResponse } from '../../../src/sip/response.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TvAgent } from '../../../src/terminal/tv-agent.ts';
+import { waitFor } from '../../helpers/tv-events.ts';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 
 interface Push { provider: string; prid: string; param: string | null; caller: string; callId: string; type: string }
@@ -143,6 +148,46 @@ describe('wake and hold (RFC 8599 push, tsilo)', function () {
     await until(() => gw.pushes.length === 1, 5000, 'the gateway received the push');
     assert.equal(gw.pushes[0].type, 'message');
     assert.equal((await t.server.store.pendingMessages('tv', 10)).length, 1);
+  });
+
+  it('the TV agent in standby (--push, --standby) is woken by the push through its wake listener, registers, rings and answers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tvphone-push-'));
+    const agents: TvAgent[] = [];
+    const agent = (user: string, o: Partial<ConstructorParameters<typeof TvAgent>[0]> = {}) => {
+      const a = new TvAgent({
+        user, password: 'x', server: `sip:127.0.0.1:${t.tcp.port}`, transport: 'tcp', localIp: '127.0.0.1', downloadDir: join(dir, user),
+        rtcpIntervalMs: 300, timerValues: { t1: 100, t2: 400, t4: 500 }, ...o,
+      });
+      agents.push(a);
+      return a;
+    };
+    try {
+      const tv = agent('tv', { push: 'tv-7', autoAnswer: true });
+      await tv.start();
+      const wakeUrl = await tv.listenForWake();
+      tv.standby();
+      assert.equal(tv.inStandby, true);
+      await until(async () => (await t.server.registrar.lookup('tv')).kind === 'offline', 5000, 'the TV in standby has no binding');
+      // the test gateway delivers the push to the TV, as a PNS would wake it
+      gw.onPush = (p) => {
+        if (p.prid === 'tv-7') void fetch(wakeUrl, { method: 'POST', body: JSON.stringify(p) });
+      };
+      const woken = waitFor(tv, 'woken');
+      const incoming = waitFor(tv, 'call-incoming', () => true, 10_000);
+      const alice = agent('alice');
+      await alice.start();
+      const answered = waitFor(alice, 'call-answered', () => true, 10_000);
+      await alice.dial('tv');
+      await woken;
+      assert.equal((await incoming).from.includes('alice'), true);
+      const a = await answered;
+      assert.match(a.codec, /^PCM[UA]$/);
+      assert.deepEqual(gw.pushes.map((p) => [p.provider, p.prid, p.type]), [['tvphone', 'tv-7', 'call']]);
+      await alice.hangup();
+    } finally {
+      for (const a of agents) await a.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an offline user with no push registration is not pushed: 480 at once, no 180', async () => {
