@@ -201,3 +201,47 @@ describe('wake and hold (RFC 8599 push, tsilo)', function () {
     assert.equal(gw.pushes.length, 0);
   });
 });
+
+describe('wake and hold with voice messages on', function () {
+  this.timeout(20_000);
+  it('a call held for a TV that does not wake goes to the media server at the hold\'s end (voicemail)', async () => {
+    const gw = await startGateway();
+    const t = await startTestServer({
+      profile: { push: { url: gw.url, holdSeconds: 1, retries: 0 }, voicemail: { enabled: true, maxSeconds: 5, silenceSeconds: 0 } },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'tvphone-push-'));
+    const agents: TvAgent[] = [];
+    try {
+      const mk = (user: string, push?: string) => {
+        const a = new TvAgent({
+          user, password: 'x', server: `sip:127.0.0.1:${t.tcp.port}`, transport: 'tcp', localIp: '127.0.0.1', downloadDir: join(dir, user),
+          rtcpIntervalMs: 300, timerValues: { t1: 100, t2: 400, t4: 500 }, ...(push ? { push } : {}),
+        });
+        agents.push(a);
+        return a;
+      };
+      const tv = mk('tv', 'tv-9');
+      await tv.start();
+      tv.standby();
+      await until(async () => (await t.server.registrar.lookup('tv')).kind === 'offline', 5000, 'the TV in standby has no binding');
+      const alice = mk('alice');
+      await alice.start();
+      const ringing = waitFor(alice, 'call-ringing', () => true, 5000);
+      const answered = waitFor(alice, 'call-answered', () => true, 10_000);
+      const dialled = Date.now();
+      await alice.dial('tv');
+      assert.equal((await ringing).status, 180, 'held: 180 to the caller');
+      await answered;
+      assert.ok(Date.now() - dialled >= 900, 'answered by the media server only once the hold expired');
+      assert.equal(gw.pushes.length, 1);
+      await until(async () => (await t.server.store.listCalls({ userId: 'tv' })).some((c) => c.outcome === 'voicemail'),
+        5000, 'the call is recorded as a voicemail call');
+      await alice.hangup();
+    } finally {
+      for (const a of agents) await a.stop();
+      await t.close();
+      await gw.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
