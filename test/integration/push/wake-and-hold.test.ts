@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TvAgent } from '../../../src/terminal/tv-agent.ts';
-import { waitFor } from '../../helpers/tv-events.ts';
+import { sleep, waitFor } from '../../helpers/tv-events.ts';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 
 interface Push { provider: string; prid: string; param: string | null; caller: string; callId: string; type: string }
@@ -234,9 +234,11 @@ describe('wake and hold with voice messages on', function () {
       await answered;
       assert.ok(Date.now() - dialled >= 900, 'answered by the media server only once the hold expired');
       assert.equal(gw.pushes.length, 1);
+      await sleep(2500); // the greeting (1.6 s), then a second of the caller's tone is recorded
+      await alice.hangup();
+      await until(async () => (await t.server.store.listVoicemails({ toUser: 'tv' })).length === 1, 5000, 'the voice message is kept');
       await until(async () => (await t.server.store.listCalls({ userId: 'tv' })).some((c) => c.outcome === 'voicemail'),
         5000, 'the call is recorded as a voicemail call');
-      await alice.hangup();
     } finally {
       for (const a of agents) await a.stop();
       await t.close();
