@@ -1,5 +1,6 @@
 // The registrar capability (RFC 3261 §10.3): save a REGISTER, look an AoR up, drop the bindings of a closed
 // connection, expire bindings. Storage is the Store contract; policy (who may register) lives in routing/.
+import { createHash } from 'node:crypto';
 import { SipError, StoreUnavailableError } from '../errors.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { SipParseError } from '../sip/parse-error.ts';
@@ -281,9 +282,15 @@ function pushRegistrationOf(b: Binding, standbySeconds: number, now: number): Pu
   const p = pushParametersOf(b.contact);
   if (p === null) return null;
   return {
-    userId: b.userId, device: b.instance ?? `${p.provider}:${p.prid}`, ...p, contact: b.contact,
+    userId: b.userId, device: b.instance ?? deviceOf(p.provider, p.prid), ...p, contact: b.contact,
     expiresAt: b.expiresAt + standbySeconds * 1000, updatedAt: now,
   };
+}
+
+/** A device without +sip.instance is its provider and prid; a long prid by its hash, so the key stays short (schema 7). */
+function deviceOf(provider: string, prid: string): string {
+  if (prid.length <= 200) return `${provider}:${prid}`;
+  return `${provider}:sha256:${createHash('sha256').update(prid).digest('hex')}`;
 }
 
 function runExpiry(r: Registrar): void {

@@ -10,6 +10,8 @@ export interface PushParameters {
 
 /** The longest pn-* value we keep (a PNS token is some hundred characters); longer ones are not a push registration. */
 export const MAX_PUSH_VALUE = 255;
+/** pn-provider names a PNS with a short token (RFC 8599 §4.1.1: apns, fcm, webpush …); longer ones are refused. */
+export const MAX_PROVIDER = 64;
 
 /**
  * The push parameters of a Contact URI, or null when it has none. RFC 8599 §4.1: pn-provider and pn-prid are both
@@ -27,7 +29,7 @@ export function pushParametersOf(contact: string): PushParameters | null {
   }
   const provider = value(params.get('pn-provider'));
   const prid = value(params.get('pn-prid'));
-  if (provider === null || prid === null) return null;
+  if (provider === null || prid === null || provider.length > MAX_PROVIDER) return null;
   const raw = params.get('pn-param');
   const param = raw === undefined ? null : value(raw);
   if (raw !== undefined && param === null) return null;

@@ -68,6 +68,14 @@ describe('registrar: push registrations (RFC 8599)', () => {
     assert.deepEqual(regs.map((r) => [r.device, r.prid]), [['<urn:uuid:00000000-0000-0000-0000-000000000009>', 'tv-2']]);
   });
 
+  it('keys a device without +sip.instance by provider and prid, a long prid by its SHA-256 (a short key in every dialect)', async () => {
+    const long = 'x'.repeat(240);
+    await save(registrar, request({ contacts: [PN.replace('tv-1', long)] }), 'alice', tcp());
+    const [reg] = await registrar.pushRegistrations('alice');
+    assert.match(reg.device, /^tvphone:sha256:[0-9a-f]{64}$/);
+    assert.equal(reg.prid, long);
+  });
+
   it('an explicit de-registration (expires=0) removes it; a Contact without pn-prid makes none', async () => {
     await save(registrar, request({ contacts: [PN], cseq: 1 }), 'alice', tcp());
     await save(registrar, request({ contacts: [PN], expires: '0', cseq: 2 }), 'alice', tcp());

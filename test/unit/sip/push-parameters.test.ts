@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { pushParametersOf, MAX_PUSH_VALUE } from '../../../src/sip/push-parameters.ts';
+import { pushParametersOf, MAX_PROVIDER, MAX_PUSH_VALUE } from '../../../src/sip/push-parameters.ts';
 
 describe('push parameters (RFC 8599 §4.1)', () => {
   it('reads pn-provider, pn-prid and pn-param from the Contact URI, percent-decoded', () => {
@@ -20,6 +20,7 @@ describe('push parameters (RFC 8599 §4.1)', () => {
     assert.equal(pushParametersOf(`sip:tv@192.0.2.1;pn-provider=a;pn-prid=${'x'.repeat(MAX_PUSH_VALUE + 1)}`), null);
     assert.equal(pushParametersOf('sip:tv@192.0.2.1;pn-provider=a;pn-prid=%zz'), null);
     assert.equal(pushParametersOf('sip:tv@192.0.2.1;pn-provider=a;pn-prid=b;pn-param=%'), null);
+    assert.equal(pushParametersOf(`sip:tv@192.0.2.1;pn-provider=${'p'.repeat(MAX_PROVIDER + 1)};pn-prid=b`), null);
     assert.equal(pushParametersOf('tel:+15551234'), null);
     assert.equal(pushParametersOf('not a uri'), null);
   });
