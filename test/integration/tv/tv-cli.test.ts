@@ -11,6 +11,7 @@ import { generateTone } from '../../../src/media/tone.ts';
 import { readWav, writeWav } from '../../../src/media/wav.ts';
 import { TvAgent } from '../../../src/terminal/tv-agent.ts';
 import type { TestServer } from '../../helpers/test-server.ts';
+import { until } from '../../helpers/until.ts';
 import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -93,7 +94,23 @@ describe('tvphone tv --json (child process)', function () {
     assert.ok(Math.abs(hz - 700) < 5, `the callee heard ${hz} Hz, expected the file's 700 Hz`);
   });
 
-  it('refuses a bad --dtmf', async () => {
+  it('--push PRID --standby: registers with push parameters, goes to standby, and a POST to its wake listener registers it again', async () => {
+    const t = tv(['--user', '1002', '--server', `sip:127.0.0.1:${srv.tcp.port}`, '--download-dir', join(dir, 'dl'), '--push', 'cli-tv', '--standby']);
+    const reg = await t.until('registered');
+    assert.match(String(reg.contact), /;pn-provider=tvphone;pn-prid=cli-tv$/);
+    const { url } = await t.until('wake-listener');
+    await t.until('standby');
+    await until(async () => (await srv.server.registrar.lookup('1002')).kind === 'offline', 5000, 'no binding in standby');
+    assert.equal((await srv.server.registrar.pushRegistrations('1002')).length, 1, 'the push registration stays');
+    assert.equal((await fetch(String(url), { method: 'POST', body: '{}' })).status, 202);
+    await t.until('woken');
+    await until(async () => (await srv.server.registrar.lookup('1002')).kind === 'found', 5000, 'registered again once woken');
+    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+    child!.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  });
+
+    it('refuses a bad --dtmf', async () => {
     tv(['--user', '1001', '--server', `sip:127.0.0.1:${srv.tcp.port}`, '--download-dir', join(dir, 'a'), '--dtmf', 'x']);
     const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
     assert.notEqual(await exited, 0);
@@ -192,6 +209,8 @@ describe('tvphone tv --json (child process)', function () {
       [['--user', '1001', '--server', `127.0.0.1:${srv.tcp.port}`], /^tvphone: --server takes a SIP URI/],
       [['--user', '1001', '--server', server, '--send-picture', '1002', join(dir, 'missing.png')], /^tvphone: --send-picture: no such file/],
       [['--user', '1001', '--server', server, '--send-picture', '1002', join(dir, 'notes.txt')], /^tvphone: --send-picture takes a \.jpg, \.png/],
+      [['--user', '1001', '--server', server, '--standby'], /^tvphone: --standby needs --push PRID/],
+      [['--user', '1001', '--server', server, '--push', 'a b'], /^tvphone: --push takes a token/],
     ];
     for (const [args, line] of cases) {
       const { code, stderr } = await run(args);
