@@ -1,4 +1,7 @@
-// Parser throughput: tvphone's parseMessage next to SIP.js 0.21's Parser on the same messages, same run.
+// Parser throughput: tvphone's parseMessage next to SIP.js 0.21's Parser on the same messages, same run, and two
+// same-run references that do not depend on the machine's speed: V8's JSON.parse of the same information (start line,
+// header fields, body) written as JSON bytes, and a bare scan of the SIP bytes for CRLFs (the least any parser does).
+// Target (issue 17): tvphone ≥ 1.0× JSON.parse.
 // Run: npm run bench:parse   (each case is bounded: about BENCH_SECONDS seconds per parser)
 import { parseMessage } from '../src/sip/parser.ts';
 import { Parser } from 'sip.js/lib/core/messages/parser.js';
@@ -81,15 +84,37 @@ function measure(fn: () => void): number {
 }
 
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US').padStart(11);
-console.log(`parse throughput, ${SECONDS}s per case, node ${process.version}`);
-console.log('message        tvphone msg/s   sip.js msg/s   ratio');
+
+/** The message's information as JSON bytes: what JSON.parse has to read to learn the same (start line, fields, body). */
+function asJsonBytes(text: string): Buffer {
+  const end = text.indexOf('\r\n\r\n');
+  const [start, ...lines] = text.slice(0, end).split('\r\n');
+  const fields = lines.map((l) => { const i = l.indexOf(':'); return [l.slice(0, i), l.slice(i + 1).trim()]; });
+  return Buffer.from(JSON.stringify({ start, fields, body: text.slice(end + 4) }), 'utf8');
+}
+
+/** every CRLF of the bytes found, nothing else: a floor no parser can go under */
+function scanCrlf(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(13); i >= 0 && i < b.length - 1; i = b.indexOf(13, i + 1)) if (b[i + 1] === 10) n++;
+  return n;
+}
+
+console.log(`parse throughput, ${SECONDS}s per case, node ${process.version} (messages per CPU second)`);
+console.log('message        tvphone msg/s   sip.js msg/s  JSON.parse/s   CRLF scan/s   vs sip.js  vs JSON.parse  vs scan');
+const ratios: number[] = [];
 for (const [name, text] of [['INVITE+SDP', invite], ['REGISTER', register], ['200 OK+SDP', ok]] as const) {
   const bytes = Buffer.from(text, 'utf8');
+  const json = asJsonBytes(text);
   if (parseMessage(bytes).headers.length < 5) throw new Error('bench message did not parse');
   let sink = 0;
   const ours = measure(() => { sink += parseMessage(bytes).headers.length; });
-  // SIP.js parses a string (the transport decodes the datagram first), so the decode is counted for it
+  // SIP.js parses a string (the transport decodes the datagram first), so the decode is counted for it, as for JSON
   const theirs = ONLY_OURS ? null : measure(() => { const m = Parser.parseMessage(bytes.toString('utf8'), silentLogger as never); if (m) sink++; });
-  const ratio = theirs === null ? '-' : `${(ours / theirs).toFixed(1)}x`;
-  console.log(`${name.padEnd(13)} ${fmt(ours)}    ${theirs === null ? '-'.padStart(11) : fmt(theirs)}   ${ratio}${sink < 0 ? '' : ''}`);
+  const jsonRate = measure(() => { sink += (JSON.parse(json.toString('utf8')) as { fields: unknown[] }).fields.length; });
+  const scanRate = measure(() => { sink += scanCrlf(bytes); });
+  ratios.push(ours / jsonRate);
+  const r = (x: number | null) => (x === null ? '-' : `${x.toFixed(2)}x`).padStart(9);
+  console.log(`${name.padEnd(13)} ${fmt(ours)}    ${theirs === null ? '-'.padStart(11) : fmt(theirs)}   ${fmt(jsonRate)}   ${fmt(scanRate)}   ${r(theirs === null ? null : ours / theirs)}  ${r(ours / jsonRate).padStart(13)}  ${r(ours / scanRate)}${sink < 0 ? '' : ''}`);
 }
+console.log(`tvphone / JSON.parse (target >= 1.0): ${ratios.map((x) => x.toFixed(2)).join(', ')}`);

@@ -28,6 +28,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { startAdminHttp, type AdminHttp, type AdminSources } from './admin-http.ts';
 import { Trunks } from './trunks/trunks.ts';
 import { RouteSigner } from './proxy/route-signature.ts';
+import { fdLimitWarning, openFileLimit } from './config/fd-limit.ts';
 import { rootCertificates } from 'node:tls';
 
 /** What the server needs of its transport: the port (transport.ts), its bound listeners, close, the admin counters. */
@@ -268,6 +269,8 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   registrar.start();
   trunks.start();
   log.info({ listeners: bound.map((l) => `${l.transport}:${l.host}:${l.port}`), db: redactUrl(url), auth: profile.auth.mode }, 'tvphone serving');
+  const fdWarning = fdLimitWarning(profile.transport.maxConnections, openFileLimit());
+  if (fdWarning !== null) log.warn({ maxConnections: profile.transport.maxConnections, openFileLimit: openFileLimit() }, fdWarning);
 
   let admin: AdminHttp | null = null;
   let closing: Promise<void> | null = null;

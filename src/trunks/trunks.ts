@@ -133,6 +133,7 @@ export class Trunks {
       const e = this.#entry(t);
       entries.push(e);
       if (this.#started) {
+        void e.target().catch(() => null);
         e.registration.start();
         e.ping.start();
       }
@@ -155,6 +156,8 @@ export class Trunks {
   /** Registers the trunks that register and starts the pings. */
   start(): void {
     this.#started = true;
+    // a carrier named by host name is resolved now too, so that its calls in are known even when it neither registers nor is pinged
+    for (const e of this.#entries) void e.target().catch(() => null);
     for (const e of this.#entries) {
       e.registration.start();
       e.ping.start();

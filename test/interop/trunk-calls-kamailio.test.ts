@@ -19,6 +19,8 @@ import { dominantFrequency } from '../../src/media/goertzel.ts';
 import { CARRIER_DID, CARRIER_PASSWORD, CARRIER_REALM, CARRIER_USER, PSTN_NUMBER, kamailioCarrier, type KamailioCarrier } from './lib/kamailio-carrier.ts';
 import { baresipAvailable, startBaresip, type Baresip } from './lib/baresip.ts';
 import { installed, killAll, LOOPBACK } from './lib/proc.ts';
+import { TvAgent } from '../../src/terminal/tv-agent.ts';
+import { waitFor } from '../helpers/tv-events.ts';
 
 const REGISTERED = /200 OK .*\[1 binding\]/;
 
@@ -82,11 +84,8 @@ describe('interop: calls through a trunk to Kamailio 5.6 as the carrier (baresip
     const { status } = await start();
     const pstn = await startBaresip({ dir: work, user: 'pstn', password: 'x', serverPort: kam!.port, source: join(work, 'b.wav'), quitAfterS: 40 });
     await pstn.proc.waitFor(REGISTERED, 10_000);
-    const alice = await startBaresip({ dir: work, user: 'alice', password: 'alice-pw', serverPort: ts!.udp.port, source: join(work, 'a.wav'), quitAfterS: 40, interactive: true, sipTrace: process.env.TRACE === '1' });
-    const fail = withLogs(() => {
-      if (process.env.TRACE === '1') writeFileSync('/tmp/alice-trace.txt', alice.proc.stdout());
-      return `alice: ${alice.proc.stdout().slice(-1500)}\npstn: ${pstn.proc.stdout().slice(-1000)}`;
-    });
+    const alice = await startBaresip({ dir: work, user: 'alice', password: 'alice-pw', serverPort: ts!.udp.port, source: join(work, 'a.wav'), quitAfterS: 40, interactive: true });
+    const fail = withLogs(() => `alice: ${alice.proc.stdout().slice(-1500)}\npstn: ${pstn.proc.stdout().slice(-1000)}`);
     await alice.proc.waitFor(REGISTERED, 10_000).catch(fail);
     alice.command(`/dial sip:030-1234567@${LOOPBACK}:${ts!.udp.port}`);
     await pstn.proc.waitFor(/Call established/, 15_000).catch(fail);
@@ -114,6 +113,42 @@ describe('interop: calls through a trunk to Kamailio 5.6 as the carrier (baresip
     assert.equal(calls[0]!.otherUserId, '0301234567');
     assert.ok(calls[0]!.endedAt !== null);
     assert.equal((await status()).activeCalls, 0, 'the BYE gave the trunk\'s call slot back');
+  });
+
+  it('a TV agent dials 030 1234567 through the trunk: the PSTN phone answers, each hears the other\'s tone', async () => {
+    await start();
+    const pstn = await startBaresip({ dir: work, user: 'pstn', password: 'x', serverPort: kam!.port, source: join(work, 'b.wav'), quitAfterS: 40 });
+    await pstn.proc.waitFor(REGISTERED, 10_000);
+    const tv = new TvAgent({
+      user: 'alice', password: 'alice-pw', server: `sip:${LOOPBACK}:${ts!.tcp.port}`, transport: 'tcp', downloadDir: join(work, 'tv'),
+      toneHz: 440, record: join(work, 'tv.wav'), autoAnswer: false, rtcpIntervalMs: 1000,
+    });
+    try {
+      await tv.start();
+      const answered = waitFor(tv, 'call-answered');
+      const ended = waitFor(tv, 'call-ended', undefined, 20_000);
+      const ok = await tv.dial('0301234567');
+      if (!ok) {
+        const e = await ended;
+        assert.fail(`the call ended ${e.status} ${e.reason}\ncarrier: ${kam!.log()}`);
+      }
+      await answered;
+      await pstn.proc.waitFor(/Call established/, 10_000);
+      await new Promise((r) => setTimeout(r, 4000));
+      assert.equal(await tv.hangup(), true);
+      await ended;
+      await pstn.proc.waitFor(/terminated/, 10_000);
+    } finally {
+      await tv.stop();
+    }
+    pstn.proc.kill();
+    await pstn.proc.done;
+    const wav = readWav(readFileSync(join(work, 'tv.wav')));
+    const tvHeard = dominantFrequency(wav.samples.subarray(Math.floor(wav.sampleRate / 2)), wav.sampleRate);
+    assert.ok(Math.abs(tvHeard - 1000) < 5, `the TV heard ${tvHeard} Hz`);
+    assert.ok(Math.abs(heardHz(pstn) - 440) < 5, `the PSTN phone heard ${heardHz(pstn)} Hz`);
+    const [call] = await ts!.server.store.listCalls({ userId: 'alice' });
+    assert.deepEqual([call!.outcome, call!.trunk, call!.dialledNumber, call!.sentNumber], ['answered', 'carrier', '0301234567', PSTN_NUMBER]);
   });
 
   it('the PSTN phone calls the DID: while bob is off the server takes a voice message with the caller\'s number; then bob rings and answers, audio both ways', async () => {

@@ -30,6 +30,8 @@ export interface SqliteStoreOptions {
   maxBatch?: number;
   /** how long one attempt may block waiting for another process's lock (default 10 ms) */
   busyTimeoutMs?: number;
+  /** the WAL file is truncated back to this size after a checkpoint (default 64 MiB): it does not stay as large as its largest burst (a disk-full episode) */
+  walSizeLimitBytes?: number;
   /** how long a write waits in all for a lock, retried off the event loop, before it fails as unavailable (default 3000 ms) */
   lockWaitMs?: number;
   onStateChange?: StateChangeListener;
@@ -102,6 +104,7 @@ export class SqliteStore extends SqlStore {
       db = new DatabaseSync(path, { timeout: opts.busyTimeoutMs ?? 10, enableForeignKeyConstraints: true });
       db.exec('PRAGMA journal_mode = WAL');
       db.exec('PRAGMA synchronous = FULL');
+      db.exec(`PRAGMA journal_size_limit = ${Math.max(0, Math.floor(opts.walSizeLimitBytes ?? 64 * 1024 * 1024))}`);
     } catch (err) {
       throw new TvphoneError('ERR_STORE_OPEN', `cannot open SQLite database ${path}: ${(err as Error).message}`, { cause: err });
     }

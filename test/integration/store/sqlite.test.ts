@@ -71,6 +71,32 @@ describe('SQLite store', function () {
     }
   });
 
+  it('does not keep a WAL as large as its largest burst: it is truncated to walSizeLimitBytes after a checkpoint', async function () {
+    this.timeout(30000);
+    const { SqliteStore: Sqlite } = await import('../../../src/store/sqlite/sqlite-store.ts');
+    const path = join(dir, 'wal.db');
+    const s = Sqlite.open(path, { walSizeLimitBytes: 256 * 1024 });
+    try {
+      const body = new Uint8Array(64 * 1024).fill(120);
+      // ~8 MB written in a burst: the WAL grows well beyond the limit
+      await Promise.all(Array.from({ length: 128 }, (_, i) => s.storeMessage({
+        toUser: `w${i % 4}`, fromUri: 'sip:a@x', fromHeader: '<sip:a@x>;tag=1', toUri: 'sip:w@x', contentType: 'text/plain', body, receivedAt: 1, expiresAt: 2,
+      })));
+      const { statSync } = await import('node:fs');
+      const before = statSync(`${path}-wal`).size;
+      // the next checkpoint (SQLite's automatic one runs at 1000 pages; one write after it resets the WAL)
+      const db = new DatabaseSync(path);
+      db.exec('PRAGMA wal_checkpoint(PASSIVE)');
+      db.close();
+      await s.addUser({ userId: 'after', realm: 'r', ha1Md5: 'a', ha1Sha256: 'b' }, 3);
+      const after = statSync(`${path}-wal`).size;
+      assert.ok(before > 4 * 1024 * 1024, `the burst grew the WAL: ${before}`);
+      assert.ok(after <= 512 * 1024, `truncated after the checkpoint: ${before} → ${after} bytes`);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('refuses a database whose schema is newer than the code', async function () {
     const path = join(dir, 'newer.db');
     await (await openStore(`sqlite:${path}`)).close();

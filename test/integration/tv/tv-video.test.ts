@@ -81,8 +81,9 @@ describe('tvphone tv: H.264 video calls (integration, ffmpeg)', function () {
     for (const [who, e, file, from] of [['A', ea, join(dir, 'a.mkv'), eb], ['B', eb, join(dir, 'b.mkv'), ea]] as const) {
       const v = e.video!;
       const sent = from.video!.sent.frames;
-      assert.ok(sent >= 2 * fps && sent <= 3.6 * fps, `${who}'s peer sent ${sent} frames in ~3 s at ${fps} fps (ffmpeg takes ~0.4 s to start)`);
-      assert.ok(from.video!.sent.keyframes >= 2, `a keyframe a second: ${from.video!.sent.keyframes}`);
+      // ffmpeg needs ~0.4 s to start on an idle machine, longer on a loaded one: at least a second of video, at most the call
+      assert.ok(sent >= fps && sent <= 3.6 * fps, `${who}'s peer sent ${sent} frames in ~3 s at ${fps} fps`);
+      assert.ok(from.video!.sent.keyframes >= Math.floor(sent / fps), `a keyframe a second: ${from.video!.sent.keyframes} in ${sent} frames`);
       assert.equal(v.recordedVideo, file);
       assert.equal(v.received.lost, 0);
       const frames = framesOf(file);
