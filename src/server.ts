@@ -20,6 +20,7 @@ import { MESSAGE_SUMMARY_EVENT, messageSummaryPackage } from './presence/message
 import { Calls } from './calls/calls.ts';
 import { Router } from './routing/router.ts';
 import { LocalDomains } from './routing/local-domains.ts';
+import { Guard } from './routing/guard.ts';
 import { sendRequest } from './transaction/send-request.ts';
 import { destinationOf, dialogTarget } from './registrar/index.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -57,7 +58,7 @@ function ringingOf(p: Profile): { ringSeconds: number; onBusy: boolean } {
 const RELOADABLE = [
   'name', 'registrar', 'domains', 'auth.algorithms', 'auth.algorithmsByUserAgent', 'auth.nonceTtlSeconds',
   'messages.quotaCount', 'messages.quotaBytes', 'messages.expirySeconds', 'messages.retentionSeconds', 'presence', 'retryAfterSeconds',
-  'trunks', 'routes', 'voicemail.ringSeconds', 'voicemail.onBusy',
+  'trunks', 'routes', 'voicemail.ringSeconds', 'voicemail.onBusy', 'security',
 ];
 
 export interface TvphoneServer<T extends ServerTransport = NetworkTransport> {
@@ -74,7 +75,7 @@ export interface TvphoneServer<T extends ServerTransport = NetworkTransport> {
   readonly voicemail: { media: MediaServer; http: RecordingsHttp } | null;
   /**
    * SIGHUP: applies what a running server can change (registrar limits, domains, the auth challenges and nonce
-   * lifetime, message limits, presence policy, Retry-After) and names what needs a restart (listeners, store …).
+   * lifetime, message limits, presence policy, Retry-After, the security limits) and names what needs a restart (listeners, store …).
    */
   reload(next: Profile): { applied: string[]; needsRestart: string[]; trunks: { added: string[]; removed: string[]; changed: string[] } };
   /** stops listening, finishes nothing new, closes the store; idempotent */
@@ -246,9 +247,11 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   // the TCP/TLS/WS flows of an earlier run are gone: their users are offline until they register again (done before
   // the router exists, so no REGISTER of this run can be taken for one of them)
   await registrar.dropConnectionBindings({ closing: false });
+  const routingLog = log.child({ mod: 'routing' });
+  const guard = new Guard({ config: profile.security, clock, log: routingLog });
   router = new Router({
-    auth, registrar, proxy, silo, presence, calls, voicemail: media, domains, domain: primaryDomain, log: log.child({ mod: 'routing' }), replies,
-    trunks, routes: profile.routes, ringing: ringingOf(profile),
+    auth, registrar, proxy, silo, presence, calls, voicemail: media, domains, domain: primaryDomain, log: routingLog, replies,
+    trunks, routes: profile.routes, ringing: ringingOf(profile), guard,
   });
   registrar.start();
   trunks.start();
@@ -281,6 +284,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
         replies.retryAfterSeconds = next.retryAfterSeconds;
         trunkChanges = trunks.reconfigure(next.trunks);
         router?.reconfigure({ routes: next.routes, ringing: ringingOf(next) });
+        guard.reconfigure(next.security);
       }
       current = next;
       return { applied, needsRestart, trunks: trunkChanges };

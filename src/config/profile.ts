@@ -136,6 +136,28 @@ export interface Profile {
   admin: AdminConfig | null;
   /** voice messages: a call to an offline user is answered by the media server, which records it (README, Voice messages) */
   voicemail: VoicemailConfig;
+  /** the brute-force and flood defence (README, Security; issue 16 item 3) */
+  security: SecurityConfig;
+}
+
+/** Kamailio pike + htable bans: failed authentications → a temporary ban; a request rate per source address. */
+export interface SecurityConfig {
+  /** this many refused credentials from one source within authWindowSeconds ban the source; 0 = never */
+  authFailures: number;
+  /** this many for one user from anywhere ban the user's authentication; 0 = never */
+  userAuthFailures: number;
+  authWindowSeconds: number;
+  banSeconds: number;
+  /** a banned source's requests: 'reject' (403) or 'drop' (no answer) */
+  banAction: 'reject' | 'drop';
+  /** out-of-dialog requests per second from one source address (a token bucket); 0 = no limit */
+  maxRequestsPerSecond: number;
+  /** the bucket's size: what a source may send at once */
+  requestBurst: number;
+  /** a request over the rate: 'reject' (503 with Retry-After) or 'drop' */
+  rateAction: 'reject' | 'drop';
+  /** source addresses (IP or CIDR) never limited or banned (trunk carriers' allowed addresses are exempt anyway) */
+  trusted: string[];
 }
 
 export interface VoicemailConfig {
@@ -211,6 +233,10 @@ export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
   routes: [],
   admin: null,
   voicemail: { enabled: false, maxSeconds: 120, silenceSeconds: 10, rtpTimeoutSeconds: 10, maxCalls: 50, httpHost: null, httpPort: 0, ringSeconds: 30, onBusy: false },
+  security: {
+    authFailures: 10, userAuthFailures: 30, authWindowSeconds: 300, banSeconds: 600, banAction: 'reject',
+    maxRequestsPerSecond: 50, requestBurst: 200, rateAction: 'reject', trusted: [],
+  },
 };
 
 export class ProfileError extends TvphoneError {
@@ -284,7 +310,7 @@ function readTrunkFiles(profileFile: string): { file: string; raw: unknown }[] {
 export function validateProfile(raw: unknown, file: string, extra: { trunkFiles?: { file: string; raw: unknown }[] } = {}): Profile {
   const v = new Validator(file);
   const top = v.object(raw, '');
-  v.known(top, '', ['name', 'listeners', 'domains', 'auth', 'store', 'retryAfterSeconds', 'registrar', 'messages', 'presence', 'transport', 'trunks', 'routes', 'admin', 'voicemail', '$comment']);
+  v.known(top, '', ['name', 'listeners', 'domains', 'auth', 'store', 'retryAfterSeconds', 'registrar', 'messages', 'presence', 'transport', 'trunks', 'routes', 'admin', 'voicemail', 'security', '$comment']);
   const d = DEFAULT_PROFILE;
 
   const listeners = top.listeners === undefined
@@ -384,6 +410,7 @@ export function validateProfile(raw: unknown, file: string, extra: { trunkFiles?
     routes,
     admin: top.admin === undefined || top.admin === null ? null : v.admin(top.admin, 'admin'),
     voicemail: v.voicemail(top.voicemail ?? {}, 'voicemail', quotaBytes),
+    security: v.security(top.security ?? {}, 'security'),
   };
 }
 
@@ -499,6 +526,29 @@ class Validator {
       httpPort: this.int(o.httpPort ?? d.httpPort, `${field}.httpPort`, 0, 65535),
       ringSeconds: this.int(o.ringSeconds ?? d.ringSeconds, `${field}.ringSeconds`, 0, 600),
       onBusy: this.bool(o.onBusy ?? d.onBusy, `${field}.onBusy`),
+    };
+  }
+  security(x: unknown, field: string): SecurityConfig {
+    const o = this.object(x, field);
+    const d = DEFAULT_PROFILE.security;
+    this.known(o, field, Object.keys(d));
+    const failures = this.int(o.authFailures ?? d.authFailures, `${field}.authFailures`, 0, 1_000_000);
+    const userFailures = this.int(o.userAuthFailures ?? d.userAuthFailures, `${field}.userAuthFailures`, 0, 1_000_000);
+    // one user's failures come from its sources too: a lower user limit would ban the user before its guesser
+    if (failures > 0 && userFailures > 0 && userFailures < failures) this.fail(`${field}.userAuthFailures`, `must not be below authFailures (${failures}), got ${userFailures}`);
+    const rate = this.int(o.maxRequestsPerSecond ?? d.maxRequestsPerSecond, `${field}.maxRequestsPerSecond`, 0, 1_000_000);
+    const burst = this.int(o.requestBurst ?? d.requestBurst, `${field}.requestBurst`, 1, 10_000_000);
+    if (rate > 0 && burst < rate) this.fail(`${field}.requestBurst`, `must be at least maxRequestsPerSecond (${rate}), got ${burst}`);
+    return {
+      authFailures: failures,
+      userAuthFailures: userFailures,
+      authWindowSeconds: this.int(o.authWindowSeconds ?? d.authWindowSeconds, `${field}.authWindowSeconds`, 1, 86400),
+      banSeconds: this.int(o.banSeconds ?? d.banSeconds, `${field}.banSeconds`, 1, 7 * 86400),
+      banAction: this.oneOf(o.banAction ?? d.banAction, `${field}.banAction`, ['reject', 'drop'] as const),
+      maxRequestsPerSecond: rate,
+      requestBurst: burst,
+      rateAction: this.oneOf(o.rateAction ?? d.rateAction, `${field}.rateAction`, ['reject', 'drop'] as const),
+      trusted: o.trusted === undefined ? [...d.trusted] : this.array(o.trusted, `${field}.trusted`).map((a, i) => this.cidr(a, `${field}.trusted[${i}]`)),
     };
   }
   host(x: unknown, field: string): string {

@@ -64,6 +64,9 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     listeners: [{ transport: 'udp', host: '127.0.0.1', port: 0 }, { transport: 'tcp', host: '127.0.0.1', port: 0 }],
     auth: { mode: o.auth ?? 'none', realm: REALM },
     store: { url: dbUrl },
+    // every test client is on 127.0.0.1: tests of other features are not throttled or banned as one source; the
+    // security tests (and the interop tests, with the shipped default's section) give their own
+    security: { trusted: ['127.0.0.0/8'] },
     ...o.profile,
   }, 'test-profile');
   const server = await startServer({ profile, log: o.log ?? silentLogger(), timerValues: { t1: 100, t2: 400, t4: 500 } });
