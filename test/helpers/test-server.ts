@@ -38,8 +38,8 @@ export interface TestServer {
   tcp: ListenerInfo;
   dbUrl: string;
   addUser(user: string, password: string): Promise<void>;
-  /** a RawClient on the server's UDP or TCP listener, closed with the server */
-  client(transport?: 'udp' | 'tcp'): Promise<RawClient>;
+  /** a RawClient on the server's UDP or TCP listener, closed with the server; `host` another loopback address (another source) */
+  client(transport?: 'udp' | 'tcp', host?: string): Promise<RawClient>;
   /** closes the clients it opened, then the server */
   close(): Promise<void>;
 }
@@ -75,8 +75,8 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   const clients: RawClient[] = [];
   return {
     server, udp, tcp, dbUrl,
-    async client(transport = 'udp') {
-      const c = await RawClient.open(transport, transport === 'udp' ? udp.port : tcp.port);
+    async client(transport = 'udp', host?: string) {
+      const c = await RawClient.open(transport, transport === 'udp' ? udp.port : tcp.port, host);
       clients.push(c);
       return c;
     },
