@@ -5,7 +5,8 @@ import { buildAuthorization } from '../../../src/sip/digest.ts';
 import { parseAuthParams } from '../../../src/sip/headers.ts';
 import { createLogger } from '../../../src/log/logger.ts';
 import type { SipResponse } from '../../../src/sip/message.ts';
-import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
+import { validateProfile } from '../../../src/config/profile.ts';
+import { REALM, startTestServer, type TestServer } from '../../helpers/test-server.ts';
 import type { RawClient } from '../../helpers/raw-client.ts';
 
 const ELSEWHERE = '127.0.0.2'; // another source address on loopback
@@ -144,5 +145,21 @@ describe('integration: brute-force and flood defence (issue 16 item 3)', functio
     assert.ok(served <= 100 + 50 * (seconds + 1), `the flooder is held to its burst and rate: ${served} served in ${seconds.toFixed(1)} s`);
     assert.ok(limited.length > sent / 2, `${limited.length} of ${sent} answered 503`);
     assert.equal(limited[0]!.header('retry-after'), '5');
+  });
+
+  it('applies a changed security section on reload (SIGHUP) without a restart', async () => {
+    const section = { maxRequestsPerSecond: 0 };
+    ts = await startTestServer({ auth: 'digest', profile: { security: section } });
+    const c = await ts.client();
+    const options = async () => (await c.final(c.request({ method: 'OPTIONS', uri: 'sip:127.0.0.1', from: '<sip:x@127.0.0.1>', to: '<sip:127.0.0.1>' }).callId)).status;
+    for (let i = 0; i < 5; i++) assert.equal(await options(), 200);
+    const next = validateProfile({
+      listeners: [{ transport: 'udp', host: '127.0.0.1', port: 0 }, { transport: 'tcp', host: '127.0.0.1', port: 0 }],
+      auth: { mode: 'digest', realm: REALM }, store: { url: ts.dbUrl }, security: { maxRequestsPerSecond: 1, requestBurst: 2 },
+    }, 'reloaded.json');
+    const r = ts.server.reload(next);
+    assert.ok(r.applied.includes('security.maxRequestsPerSecond'), JSON.stringify(r));
+    assert.ok(!r.needsRestart.some((f) => f.startsWith('security')), JSON.stringify(r));
+    assert.deepEqual([await options(), await options(), await options()], [200, 200, 503]);
   });
 });
