@@ -4,8 +4,11 @@
 import { BlockList, isIP } from 'node:net';
 import type { Logger } from '../log/logger.ts';
 import type { SecurityConfig } from '../config/profile.ts';
-import { FailureBans, TokenBuckets } from './limits.ts';
+import { BoundedMap, FailureBans, TokenBuckets } from './limits.ts';
 import type { Clock } from '../clock.ts';
+
+/** How long an address that authenticated as a user stays exempt from that user's ban: a TV re-registers well within it. */
+const KNOWN_GOOD_MS = 24 * 3600 * 1000;
 
 /** What the script does with a request from a source. */
 export type Admission = 'ok' | 'banned' | 'limited';
@@ -18,6 +21,8 @@ export class Guard {
   #buckets: TokenBuckets;
   readonly #sources: FailureBans;
   readonly #users: FailureBans;
+  /** user + address pairs that authenticated: the user's own TV is not locked out by a ban of its user; bounded */
+  readonly #knownGood: BoundedMap<number>;
   /** the sources told (once) that they are over their rate, until they are under it again; bounded */
   readonly #limitedLogged = new Set<string>();
 
@@ -30,6 +35,7 @@ export class Guard {
     const b = { windowMs: o.config.authWindowSeconds * 1000, banMs: o.config.banSeconds * 1000, maxEntries: o.maxEntries };
     this.#sources = new FailureBans({ ...b, limit: o.config.authFailures });
     this.#users = new FailureBans({ ...b, limit: o.config.userAuthFailures });
+    this.#knownGood = new BoundedMap(o.maxEntries ?? 100_000);
   }
 
   get config(): SecurityConfig {
@@ -47,13 +53,15 @@ export class Guard {
   }
 
   /** security.trusted: never limited, counted or banned */
-  trusted(address: string): boolean {
+  trusted(source: string): boolean {
+    const address = plain(source);
     const family = isIP(address);
     return family !== 0 && this.#trusted.check(address, family === 6 ? 'ipv6' : 'ipv4');
   }
 
   /** An out-of-dialog request from `address`: banned (after failed authentications), over its rate, or ok. */
-  admit(address: string): Admission {
+  admit(source: string): Admission {
+    const address = plain(source);
     const now = this.#clock.now();
     if (this.#sources.bannedUntil(address, now) !== null) return 'banned';
     if (this.#c.maxRequestsPerSecond === 0) return 'ok';
@@ -69,13 +77,24 @@ export class Guard {
     return 'limited';
   }
 
-  /** The user's authentication is banned (too many failures for it from anywhere). */
-  userBanned(user: string): boolean {
-    return this.#users.bannedUntil(user, this.#clock.now()) !== null;
+  /** The user's authentication is banned (too many failures for it from anywhere), unless `source` has authenticated as it. */
+  userBanned(user: string, source: string): boolean {
+    const now = this.#clock.now();
+    if (this.#users.bannedUntil(user, now) === null) return false;
+    const good = this.#knownGood.get(`${user}\0${plain(source)}`);
+    return good === undefined || good <= now;
+  }
+
+  /** A credential taken: this address has the user's password, so the user's ban does not lock it out. */
+  authSucceeded(user: string, source: string): void {
+    const now = this.#clock.now();
+    this.#knownGood.prune((until) => until <= now, 2);
+    this.#knownGood.set(`${user}\0${plain(source)}`, now + KNOWN_GOOD_MS);
   }
 
   /** A refused credential (a guess): counted for the source and for the user; a ban that starts is logged once. */
-  authFailed(user: string, address: string): void {
+  authFailed(user: string, source: string): void {
+    const address = plain(source);
     const now = this.#clock.now();
     const s = this.#sources.fail(address, now);
     if (s.banned) this.#log.warn({ ip: address, user, failures: s.failures, banSeconds: this.#c.banSeconds, action: this.#c.banAction }, 'source banned');
@@ -83,6 +102,11 @@ export class Guard {
     const u = this.#users.fail(user, now);
     if (u.banned) this.#log.warn({ user, ip: address, failures: u.failures, banSeconds: this.#c.banSeconds }, 'user authentication banned');
   }
+}
+
+/** An IPv4-mapped IPv6 address (a dual-stack listener's) is the IPv4 address it maps: one source, one key. */
+function plain(address: string): string {
+  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
 }
 
 function buckets(c: SecurityConfig, maxEntries?: number): TokenBuckets {

@@ -3,7 +3,7 @@
 // passed in, nothing is logged, and every table has a cap on its entries, the oldest evicted first.
 
 /** A Map with at most `max` entries: setting a new key beyond it evicts the oldest (insertion order). */
-class BoundedMap<V> {
+export class BoundedMap<V> {
   readonly #max: number;
   readonly #m = new Map<string, V>();
 

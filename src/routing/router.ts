@@ -62,7 +62,7 @@ export interface RouterDeps {
   /** the profile's dial plan (routes[]) */
   routes: readonly RouteConfig[];
   /** the brute-force and flood defence (profile security); none: nothing is limited or banned */
-  guard?: Pick<Guard, 'config' | 'trusted' | 'admit' | 'userBanned' | 'authFailed'> | null;
+  guard?: Pick<Guard, 'config' | 'trusted' | 'admit' | 'userBanned' | 'authFailed' | 'authSucceeded'> | null;
   /** with the media server: an online user's call is taken after ringSeconds of no answer (0: only when all fail), on busy too with onBusy */
   ringing?: Ringing;
 }
@@ -216,7 +216,7 @@ export class Router implements TransactionUser {
     const address = st.source.address;
     const guard = this.#d.guard?.trusted(address) === false ? this.#d.guard : null;
     // a user whose password is being guessed from many sources: its authentication is banned for a while (issue 16)
-    if (guard?.userBanned(req.method === 'REGISTER' ? userOf(toUri(req)) ?? '' : fromUser(req))) {
+    if (guard?.userBanned(req.method === 'REGISTER' ? userOf(toUri(req)) ?? '' : fromUser(req), address)) {
       this.#turnAway(req, st, 'user-banned');
       return null;
     }
@@ -224,7 +224,10 @@ export class Router implements TransactionUser {
       if (GUESSES.has(reason)) guard.authFailed(user, address);
     };
     const r = await this.#d.auth.authenticate(req, { proxy, source: st.source, ...(onRefused ? { onRefused } : {}) });
-    if ('userId' in r) return r.userId;
+    if ('userId' in r) {
+      guard?.authSucceeded(r.userId, address);
+      return r.userId;
+    }
     // a challenge goes out once (Kamailio sends it statelessly): a client that lost it retransmits its request
     st.respond(r, { retransmit: false });
     return null;

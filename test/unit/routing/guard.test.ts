@@ -40,11 +40,14 @@ describe('routing/guard: pike and htable bans for the routing script (issue 16 i
 
   it('bans a user\'s authentication after userAuthFailures from anywhere', () => {
     const { g, lines } = guard({ authFailures: 100, userAuthFailures: 5 });
+    g.authSucceeded('1001', '192.0.2.50'); // the user's own TV
     for (let i = 0; i < 4; i++) g.authFailed('1001', `198.51.100.${i}`);
-    assert.equal(g.userBanned('1001'), false);
+    assert.equal(g.userBanned('1001', '198.51.100.1'), false);
     g.authFailed('1001', '198.51.100.77');
-    assert.equal(g.userBanned('1001'), true);
-    assert.equal(g.userBanned('1002'), false);
+    assert.equal(g.userBanned('1001', '198.51.100.1'), true);
+    assert.equal(g.userBanned('1001', '203.0.113.1'), true, 'from an address never seen');
+    assert.equal(g.userBanned('1001', '192.0.2.50'), false, 'the address that has authenticated as 1001 is not locked out');
+    assert.equal(g.userBanned('1002', '198.51.100.1'), false);
     assert.equal(g.admit('198.51.100.77'), 'ok', 'no source reached its own limit');
     assert.deepEqual(lines.map((l) => [l.msg, l.user]), [['user authentication banned', '1001']]);
   });
@@ -58,6 +61,15 @@ describe('routing/guard: pike and htable bans for the routing script (issue 16 i
     assert.deepEqual(lines.map((l) => [l.msg, l.ip]), [['source over its request rate', '203.0.113.5']]);
     clock.time += 1000;
     assert.equal(g.admit('203.0.113.5'), 'ok');
+  });
+
+  it('takes an IPv4-mapped IPv6 address (a dual-stack listener) as the IPv4 address: one key, trusted by its IPv4 CIDR', () => {
+    const { g } = guard({ authFailures: 2, trusted: ['10.0.0.0/8'] });
+    g.authFailed('u', '::ffff:192.0.2.1');
+    g.authFailed('u', '192.0.2.1');
+    assert.equal(g.admit('::ffff:192.0.2.1'), 'banned');
+    assert.equal(g.admit('192.0.2.1'), 'banned');
+    assert.equal(g.trusted('::ffff:10.9.9.9'), true);
   });
 
   it('does not limit with maxRequestsPerSecond 0, and names security.trusted addresses (CIDRs)', () => {

@@ -452,4 +452,12 @@ describe('routing: the brute-force and flood defence (issue 16 item 3, Kamailio 
     assert.match(res!.reason, /for this user/);
     assert.equal(authCalls(), 0);
   });
+
+  it('lets an address that authenticated as the user in before its user was banned go on authenticating', async () => {
+    const { send, guard, authCalls } = guarded({ authFailures: 100, userAuthFailures: 3 });
+    assert.equal((await send(request('REGISTER', `sip:${DOMAIN}`)))?.status, 200);
+    for (let i = 0; i < 3; i++) guard.authFailed('alice', `198.51.100.${i}`);
+    assert.equal((await send(request('REGISTER', `sip:${DOMAIN}`)))?.status, 200);
+    assert.equal(authCalls(), 2);
+  });
 });
