@@ -15,7 +15,7 @@ export type Admission = 'ok' | 'banned' | 'limited';
 
 export class Guard {
   #c: SecurityConfig;
-  readonly #clock: Pick<Clock, 'now'>;
+  readonly #clock: Pick<Clock, 'now' | 'set'>;
   readonly #log: Logger;
   #trusted: BlockList;
   #buckets: TokenBuckets;
@@ -26,7 +26,7 @@ export class Guard {
   /** the sources told (once) that they are over their rate, until they are under it again; bounded */
   readonly #limitedLogged = new Set<string>();
 
-  constructor(o: { config: SecurityConfig; clock: Pick<Clock, 'now'>; log: Logger; maxEntries?: number }) {
+  constructor(o: { config: SecurityConfig; clock: Pick<Clock, 'now' | 'set'>; log: Logger; maxEntries?: number }) {
     this.#c = o.config;
     this.#clock = o.clock;
     this.#log = o.log;
@@ -92,15 +92,28 @@ export class Guard {
     this.#knownGood.set(`${user}\0${plain(source)}`, now + KNOWN_GOOD_MS);
   }
 
-  /** A refused credential (a guess): counted for the source and for the user; a ban that starts is logged once. */
-  authFailed(user: string, source: string): void {
+  /**
+   * A refused credential (a guess): counted for the source and for the user; a ban that starts is logged once.
+   * Returns the back-off before the next challenge goes out (ms): none for the first half of authFailures, then
+   * 250 ms doubling (capped at 4 s) until the ban — a typo costs nothing, a guesser slows down before it is banned.
+   */
+  authFailed(user: string, source: string): number {
     const address = plain(source);
     const now = this.#clock.now();
     const s = this.#sources.fail(address, now);
     if (s.banned) this.#log.warn({ ip: address, user, failures: s.failures, banSeconds: this.#c.banSeconds, action: this.#c.banAction }, 'source banned');
-    if (user === '') return;
-    const u = this.#users.fail(user, now);
-    if (u.banned) this.#log.warn({ user, ip: address, failures: u.failures, banSeconds: this.#c.banSeconds }, 'user authentication banned');
+    if (user !== '') {
+      const u = this.#users.fail(user, now);
+      if (u.banned) this.#log.warn({ user, ip: address, failures: u.failures, banSeconds: this.#c.banSeconds }, 'user authentication banned');
+    }
+    const free = Math.ceil(this.#c.authFailures / 2);
+    if (s.banned || this.#c.authFailures === 0 || s.failures <= free) return 0;
+    return Math.min(4000, 250 * 2 ** (s.failures - free - 1));
+  }
+
+  /** Resolves after `ms` on the one clock (the back-off of a challenge). */
+  delay(ms: number): Promise<void> {
+    return new Promise((resolve) => void this.#clock.set(resolve, ms, undefined));
   }
 }
 

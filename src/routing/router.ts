@@ -62,7 +62,7 @@ export interface RouterDeps {
   /** the profile's dial plan (routes[]) */
   routes: readonly RouteConfig[];
   /** the brute-force and flood defence (profile security); none: nothing is limited or banned */
-  guard?: Pick<Guard, 'config' | 'trusted' | 'admit' | 'userBanned' | 'authFailed' | 'authSucceeded'> | null;
+  guard?: Pick<Guard, 'config' | 'trusted' | 'admit' | 'userBanned' | 'authFailed' | 'authSucceeded' | 'delay'> | null;
   /** with the media server: an online user's call is taken after ringSeconds of no answer (0: only when all fail), on busy too with onBusy */
   ringing?: Ringing;
 }
@@ -220,14 +220,17 @@ export class Router implements TransactionUser {
       this.#turnAway(req, st, 'user-banned');
       return null;
     }
+    let backoffMs = 0;
     const onRefused = guard === null ? undefined : (user: string, reason: AuthFailure) => {
-      if (GUESSES.has(reason)) guard.authFailed(user, address);
+      if (GUESSES.has(reason)) backoffMs = Math.max(backoffMs, guard.authFailed(user, address));
     };
     const r = await this.#d.auth.authenticate(req, { proxy, source: st.source, ...(onRefused ? { onRefused } : {}) });
     if ('userId' in r) {
       guard?.authSucceeded(r.userId, address);
       return r.userId;
     }
+    // back-off: a source guessing again and again waits for its next challenge (issue 16), its retransmissions absorbed
+    if (backoffMs > 0) await guard!.delay(backoffMs);
     // a challenge goes out once (Kamailio sends it statelessly): a client that lost it retransmits its request
     st.respond(r, { retransmit: false });
     return null;

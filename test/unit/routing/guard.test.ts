@@ -38,6 +38,14 @@ describe('routing/guard: pike and htable bans for the routing script (issue 16 i
     assert.equal(g.admit('192.0.2.9'), 'ok');
   });
 
+  it('backs off before the ban: no delay for the first half of authFailures, then 250 ms doubling, none once banned', () => {
+    const { g } = guard({ authFailures: 10 });
+    const delays = Array.from({ length: 11 }, (_, i) => g.authFailed(`u${i}`, '192.0.2.3'));
+    assert.deepEqual(delays, [0, 0, 0, 0, 0, 250, 500, 1000, 2000, 0, 0]);
+    const capped = guard({ authFailures: 40, userAuthFailures: 100 }).g;
+    assert.equal(Math.max(...Array.from({ length: 39 }, () => capped.authFailed('u', '192.0.2.4'))), 4000);
+  });
+
   it('bans a user\'s authentication after userAuthFailures from anywhere', () => {
     const { g, lines } = guard({ authFailures: 100, userAuthFailures: 5 });
     g.authSucceeded('1001', '192.0.2.50'); // the user's own TV

@@ -410,6 +410,19 @@ describe('routing: the brute-force and flood defence (issue 16 item 3, Kamailio 
     assert.equal(authCalls(), 3, 'the banned source reached no capability');
   });
 
+  it('backs off: after half of authFailures the next challenge waits on the clock (250 ms, then doubling)', async () => {
+    const { send, f, clock } = guarded({ authFailures: 10 }, { refuse: true });
+    for (let i = 0; i < 5; i++) await send(request('REGISTER', `sip:${DOMAIN}`));
+    assert.equal(f.responses.length, 5, 'no delay for the first five');
+    await send(request('REGISTER', `sip:${DOMAIN}`));
+    assert.equal(f.responses.length, 5, 'the sixth challenge waits');
+    await clock.tick(249);
+    assert.equal(f.responses.length, 5);
+    await clock.tick(1);
+    assert.equal(f.responses.length, 6);
+    assert.equal(f.responses[5]!.status, 401);
+  });
+
   it('with banAction drop sends a banned source nothing at all', async () => {
     const { send, f } = guarded({ authFailures: 1, banAction: 'drop' }, { refuse: true });
     await send(request('MESSAGE', `sip:bob@${DOMAIN}`));
