@@ -10,6 +10,9 @@ import type { Clock } from '../clock.ts';
 /** How long an address that authenticated as a user stays exempt from that user's ban: a TV re-registers well within it. */
 const KNOWN_GOOD_MS = 24 * 3600 * 1000;
 
+/** A source over its rate is logged at most this often. */
+const LIMITED_LOG_MS = 60_000;
+
 /** What the script does with a request from a source. */
 export type Admission = 'ok' | 'banned' | 'limited';
 
@@ -23,8 +26,8 @@ export class Guard {
   readonly #users: FailureBans;
   /** user + address pairs that authenticated: the user's own TV is not locked out by a ban of its user; bounded */
   readonly #knownGood: BoundedMap<number>;
-  /** the sources told (once) that they are over their rate, until they are under it again; bounded */
-  readonly #limitedLogged = new Set<string>();
+  /** when each source over its rate was last logged: once a minute at most, however it hovers around the rate */
+  readonly #limitedLogged = new BoundedMap<number>(10_000);
 
   constructor(o: { config: SecurityConfig; clock: Pick<Clock, 'now' | 'set'>; log: Logger; maxEntries?: number }) {
     this.#c = o.config;
@@ -65,13 +68,10 @@ export class Guard {
     const now = this.#clock.now();
     if (this.#sources.bannedUntil(address, now) !== null) return 'banned';
     if (this.#c.maxRequestsPerSecond === 0) return 'ok';
-    if (this.#buckets.take(address, now)) {
-      this.#limitedLogged.delete(address);
-      return 'ok';
-    }
-    if (!this.#limitedLogged.has(address)) {
-      if (this.#limitedLogged.size >= 10_000) this.#limitedLogged.delete(this.#limitedLogged.values().next().value as string);
-      this.#limitedLogged.add(address);
+    if (this.#buckets.take(address, now)) return 'ok';
+    const logged = this.#limitedLogged.get(address);
+    if (logged === undefined || now - logged >= LIMITED_LOG_MS) {
+      this.#limitedLogged.set(address, now);
       this.#log.warn({ ip: address, maxRequestsPerSecond: this.#c.maxRequestsPerSecond, action: this.#c.rateAction }, 'source over its request rate');
     }
     return 'limited';

@@ -60,7 +60,7 @@ describe('routing/guard: pike and htable bans for the routing script (issue 16 i
     assert.deepEqual(lines.map((l) => [l.msg, l.user]), [['user authentication banned', '1001']]);
   });
 
-  it('limits a source to its burst then maxRequestsPerSecond, logging once while it stays over', () => {
+  it('limits a source to its burst then maxRequestsPerSecond, logging it once a minute at most', () => {
     const { g, clock, lines } = guard({ maxRequestsPerSecond: 10, requestBurst: 20 });
     const verdicts = Array.from({ length: 30 }, () => g.admit('203.0.113.5'));
     assert.equal(verdicts.filter((v) => v === 'ok').length, 20);
@@ -69,6 +69,12 @@ describe('routing/guard: pike and htable bans for the routing script (issue 16 i
     assert.deepEqual(lines.map((l) => [l.msg, l.ip]), [['source over its request rate', '203.0.113.5']]);
     clock.time += 1000;
     assert.equal(g.admit('203.0.113.5'), 'ok');
+    // hovering around the rate for 50 s: still the one line
+    for (let i = 0; i < 5000; i++, clock.time += 10) g.admit('203.0.113.5');
+    assert.equal(lines.length, 1);
+    clock.time += 10_000;
+    for (let i = 0; i < 30; i++) g.admit('203.0.113.5');
+    assert.equal(lines.length, 2, 'again after a minute');
   });
 
   it('takes an IPv4-mapped IPv6 address (a dual-stack listener) as the IPv4 address: one key, trusted by its IPv4 CIDR', () => {
