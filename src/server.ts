@@ -316,7 +316,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
       admin = await startAdminHttp({
         host: profile.admin.host, port: profile.admin.port, token: profile.admin.token, log: log.child({ mod: 'admin-http' }),
         sources: {
-          transport, transactions, proxy, silo, store, storeUp: () => !storeDown, trunks,
+          transport, transactions, proxy, silo, store, storeUp: () => !storeDown, trunks, security: guard,
           ...(opts.loadProfile ? { reload: () => server.reload((opts.loadProfile as () => Profile)()) } : {}),
         },
       });

@@ -16,7 +16,20 @@ const LIMITED_LOG_MS = 60_000;
 /** What the script does with a request from a source. */
 export type Admission = 'ok' | 'banned' | 'limited';
 
+/** What the guard did, for /metrics. */
+export interface GuardCounters {
+  /** refused credentials counted (guesses) */
+  authFailures: number;
+  /** bans started: of a source, of a user's authentication */
+  sourceBans: number;
+  userBans: number;
+  /** requests turned away: from a banned source, over the rate */
+  bannedRequests: number;
+  limitedRequests: number;
+}
+
 export class Guard {
+  readonly counters: GuardCounters = { authFailures: 0, sourceBans: 0, userBans: 0, bannedRequests: 0, limitedRequests: 0 };
   #c: SecurityConfig;
   readonly #clock: Pick<Clock, 'now' | 'set'>;
   readonly #log: Logger;
@@ -66,9 +79,13 @@ export class Guard {
   admit(source: string): Admission {
     const address = plain(source);
     const now = this.#clock.now();
-    if (this.#sources.bannedUntil(address, now) !== null) return 'banned';
+    if (this.#sources.bannedUntil(address, now) !== null) {
+      this.counters.bannedRequests++;
+      return 'banned';
+    }
     if (this.#c.maxRequestsPerSecond === 0) return 'ok';
     if (this.#buckets.take(address, now)) return 'ok';
+    this.counters.limitedRequests++;
     const logged = this.#limitedLogged.get(address);
     if (logged === undefined || now - logged >= LIMITED_LOG_MS) {
       this.#limitedLogged.set(address, now);
@@ -82,7 +99,9 @@ export class Guard {
     const now = this.#clock.now();
     if (this.#users.bannedUntil(user, now) === null) return false;
     const good = this.#knownGood.get(`${user}\0${plain(source)}`);
-    return good === undefined || good <= now;
+    if (good !== undefined && good > now) return false;
+    this.counters.bannedRequests++;
+    return true;
   }
 
   /** A credential taken: this address has the user's password, so the user's ban does not lock it out. */
@@ -100,10 +119,13 @@ export class Guard {
   authFailed(user: string, source: string): number {
     const address = plain(source);
     const now = this.#clock.now();
+    this.counters.authFailures++;
     const s = this.#sources.fail(address, now);
+    if (s.banned) this.counters.sourceBans++;
     if (s.banned) this.#log.warn({ ip: address, user, failures: s.failures, banSeconds: this.#c.banSeconds, action: this.#c.banAction }, 'source banned');
     if (user !== '') {
       const u = this.#users.fail(user, now);
+      if (u.banned) this.counters.userBans++;
       if (u.banned) this.#log.warn({ user, ip: address, failures: u.failures, banSeconds: this.#c.banSeconds }, 'user authentication banned');
     }
     const free = Math.ceil(this.#c.authFailures / 2);

@@ -53,7 +53,7 @@ describe('integration: brute-force and flood defence (issue 16 item 3)', functio
   it('bans an svcrack-like guesser after authFailures wrong passwords (403, logged once), while a TV at another address registers', async () => {
     const lines: Array<Record<string, unknown>> = [];
     const log = createLogger('warn', { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
-    ts = await startTestServer({ auth: 'digest', log, profile: { security: { authFailures: 5, userAuthFailures: 50, banSeconds: 60 } } });
+    ts = await startTestServer({ auth: 'digest', log, profile: { security: { authFailures: 5, userAuthFailures: 50, banSeconds: 60 }, admin: { listen: '127.0.0.1:0' } } });
     await ts.addUser('1001', 'right-password');
     const attacker = await ts.client();
     const statuses: number[] = [];
@@ -66,6 +66,12 @@ describe('integration: brute-force and flood defence (issue 16 item 3)', functio
     const bans = lines.filter((l) => l.msg === 'source banned');
     assert.deepEqual(bans.map((l) => [l.level, l.ip, l.user, l.failures]), [[40, '127.0.0.1', '1001', 5]]);
     assert.equal(lines.filter((l) => l.msg === 'authentication failed').length, 5, 'one warn line per refused credential, none for the banned');
+    const a = ts.server.admin!.address;
+    const metrics = await (await fetch(`http://${a.host}:${a.port}/metrics`, { headers: { connection: 'close' } })).text();
+    const sample = (series: string) => Number(metrics.split('\n').find((l) => l.startsWith(`${series} `))?.split(' ')[1]);
+    assert.equal(sample('tvphone_security_auth_failures_total'), 5);
+    assert.equal(sample('tvphone_security_bans_total{of="source"}'), 1);
+    assert.equal(sample('tvphone_security_refused_requests_total{why="banned"}'), 16, '15 guesses and the right password, each refused');
   });
 
   it('with banAction drop a banned source gets no answer at all', async () => {
