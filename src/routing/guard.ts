@@ -33,6 +33,7 @@ export class Guard {
   #c: SecurityConfig;
   readonly #clock: Pick<Clock, 'now' | 'set'>;
   readonly #log: Logger;
+  readonly #maxEntries: number | undefined;
   #trusted: BlockList;
   #buckets: TokenBuckets;
   readonly #sources: FailureBans;
@@ -46,6 +47,7 @@ export class Guard {
     this.#c = o.config;
     this.#clock = o.clock;
     this.#log = o.log;
+    this.#maxEntries = o.maxEntries;
     this.#trusted = blockList(o.config.trusted);
     this.#buckets = buckets(o.config, o.maxEntries);
     const b = { windowMs: o.config.authWindowSeconds * 1000, banMs: o.config.banSeconds * 1000, maxEntries: o.maxEntries };
@@ -63,7 +65,7 @@ export class Guard {
     const b = { windowMs: c.authWindowSeconds * 1000, banMs: c.banSeconds * 1000 };
     this.#sources.reconfigure({ ...b, limit: c.authFailures });
     this.#users.reconfigure({ ...b, limit: c.userAuthFailures });
-    if (c.maxRequestsPerSecond !== this.#c.maxRequestsPerSecond || c.requestBurst !== this.#c.requestBurst) this.#buckets = buckets(c);
+    if (c.maxRequestsPerSecond !== this.#c.maxRequestsPerSecond || c.requestBurst !== this.#c.requestBurst) this.#buckets = buckets(c, this.#maxEntries);
     this.#trusted = blockList(c.trusted);
     this.#c = c;
   }
@@ -121,12 +123,16 @@ export class Guard {
     const now = this.#clock.now();
     this.counters.authFailures++;
     const s = this.#sources.fail(address, now);
-    if (s.banned) this.counters.sourceBans++;
-    if (s.banned) this.#log.warn({ ip: address, user, failures: s.failures, banSeconds: this.#c.banSeconds, action: this.#c.banAction }, 'source banned');
+    if (s.banned) {
+      this.counters.sourceBans++;
+      this.#log.warn({ ip: address, user, failures: s.failures, banSeconds: this.#c.banSeconds, action: this.#c.banAction }, 'source banned');
+    }
     if (user !== '') {
       const u = this.#users.fail(user, now);
-      if (u.banned) this.counters.userBans++;
-      if (u.banned) this.#log.warn({ user, ip: address, failures: u.failures, banSeconds: this.#c.banSeconds }, 'user authentication banned');
+      if (u.banned) {
+        this.counters.userBans++;
+        this.#log.warn({ user, ip: address, failures: u.failures, banSeconds: this.#c.banSeconds }, 'user authentication banned');
+      }
     }
     const free = Math.ceil(this.#c.authFailures / 2);
     if (s.banned || this.#c.authFailures === 0 || s.failures <= free) return 0;
