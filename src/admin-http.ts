@@ -31,6 +31,8 @@ export interface AdminSources {
     readonly trackedDialogs: number;
   };
   silo: { readonly runningDumps: number };
+  /** the brute-force and flood defence (routing/guard.ts; absent: no security metrics) */
+  security?: { readonly counters: Readonly<{ authFailures: number; sourceBans: number; userBans: number; bannedRequests: number; limitedRequests: number }> };
   store: Pick<Store, 'getPresence' | 'listPresence' | 'userExists'>;
   /** false while the store is known to be down (the server's onStateChange) */
   storeUp: () => boolean;
@@ -132,6 +134,17 @@ export function createMetricsRegistry(s: AdminSources): Registry {
 
   gauge('tvphone_silo_running_dumps', 'stored-message deliveries running now', () => s.silo.runningDumps);
   gauge('tvphone_store_up', '1 while the database answers, 0 while it is known to be down', () => (s.storeUp() ? 1 : 0));
+
+  const g = s.security;
+  if (g !== undefined) {
+    counter('tvphone_security_auth_failures_total', 'refused credentials counted towards a ban (guesses)', () => g.counters.authFailures);
+    labelled('tvphone_security_bans_total', 'bans started (security.authFailures, userAuthFailures)', 'of', {
+      source: () => g.counters.sourceBans, user: () => g.counters.userBans,
+    });
+    labelled('tvphone_security_refused_requests_total', 'requests turned away (403 / 503 or dropped)', 'why', {
+      banned: () => g.counters.bannedRequests, rate: () => g.counters.limitedRequests,
+    });
+  }
 
   const trunks = s.trunks;
   if (trunks !== undefined) {

@@ -53,6 +53,9 @@ export const FAILURES = {
   // RFC 3261 §10.3 step 7: same Call-ID and a CSeq not higher than the binding's (Kamailio: 400 Invalid CSeq number).
   'cseq-out-of-order': { status: 400, reason: 'Invalid CSeq Number (not higher than the binding\'s)' },
   'forbidden': { status: 403, reason: 'Forbidden' },
+  // Kamailio htable ban (issue 16): too many refused credentials from this source, or for this user, within the window.
+  'source-banned': { status: 403, reason: 'Forbidden (too many failed authentications)' },
+  'user-banned': { status: 403, reason: 'Forbidden (too many failed authentications for this user)' },
   // Kamailio's max_contacts reply.
   'too-many-contacts': { status: 403, reason: 'Too Many Contacts' },
   // No open relay: requests for other domains are refused (trunks would route them).
@@ -97,6 +100,8 @@ export const FAILURES = {
   // RFC 3261 §21.5.4: 503 MAY carry Retry-After; we always do.
   'store-unavailable': { status: 503, reason: 'Service Unavailable', headers: retryAfter },
   'overloaded': { status: 503, reason: 'Service Unavailable', headers: retryAfter },
+  // Kamailio pike (issue 16): the source sends more than security.maxRequestsPerSecond.
+  'rate-limited': { status: 503, reason: 'Service Unavailable (request rate)', headers: retryAfter },
   // Every trunk of the route is down (ping, registration) or at its maxCalls.
   'trunks-unavailable': { status: 503, reason: 'Service Unavailable', headers: retryAfter },
   // RFC 3428 §7: a MESSAGE too large for the element.

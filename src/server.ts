@@ -22,6 +22,7 @@ import { Router, type HeldCall, type WakeAndHold } from './routing/router.ts';
 import { PushGateway } from './push/push-gateway.ts';
 import { HeldCalls } from './push/held-calls.ts';
 import { LocalDomains } from './routing/local-domains.ts';
+import { Guard } from './routing/guard.ts';
 import { sendRequest } from './transaction/send-request.ts';
 import { destinationOf, dialogTarget } from './registrar/index.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -60,7 +61,7 @@ function ringingOf(p: Profile): { ringSeconds: number; onBusy: boolean } {
 const RELOADABLE = [
   'name', 'registrar', 'domains', 'auth.algorithms', 'auth.algorithmsByUserAgent', 'auth.nonceTtlSeconds',
   'messages.quotaCount', 'messages.quotaBytes', 'messages.expirySeconds', 'messages.retentionSeconds', 'presence', 'retryAfterSeconds',
-  'trunks', 'routes', 'voicemail.ringSeconds', 'voicemail.onBusy',
+  'trunks', 'routes', 'voicemail.ringSeconds', 'voicemail.onBusy', 'security',
 ];
 
 export interface TvphoneServer<T extends ServerTransport = NetworkTransport> {
@@ -77,7 +78,7 @@ export interface TvphoneServer<T extends ServerTransport = NetworkTransport> {
   readonly voicemail: { media: MediaServer; http: RecordingsHttp } | null;
   /**
    * SIGHUP: applies what a running server can change (registrar limits, domains, the auth challenges and nonce
-   * lifetime, message limits, presence policy, Retry-After) and names what needs a restart (listeners, store …).
+   * lifetime, message limits, presence policy, Retry-After, the security limits) and names what needs a restart (listeners, store …).
    */
   reload(next: Profile): { applied: string[]; needsRestart: string[]; trunks: { added: string[]; removed: string[]; changed: string[] } };
   /** stops listening, finishes nothing new, closes the store; idempotent */
@@ -262,9 +263,11 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     held: new HeldCalls<HeldCall>({ clock, max: pushConfig.maxHeld }),
     holdMs: pushConfig.holdSeconds * 1000,
   };
+  const routingLog = log.child({ mod: 'routing' });
+  const guard = new Guard({ config: profile.security, clock, log: routingLog });
   router = new Router({
-    auth, registrar, proxy, silo, presence, calls, voicemail: media, domains, domain: primaryDomain, log: log.child({ mod: 'routing' }), replies,
-    trunks, routes: profile.routes, ringing: ringingOf(profile), push: wake,
+    auth, registrar, proxy, silo, presence, calls, voicemail: media, domains, domain: primaryDomain, log: routingLog, replies,
+    trunks, routes: profile.routes, ringing: ringingOf(profile), push: wake, guard,
   });
   registrar.start();
   trunks.start();
@@ -299,6 +302,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
         replies.retryAfterSeconds = next.retryAfterSeconds;
         trunkChanges = trunks.reconfigure(next.trunks);
         router?.reconfigure({ routes: next.routes, ringing: ringingOf(next) });
+        guard.reconfigure(next.security);
       }
       current = next;
       return { applied, needsRestart, trunks: trunkChanges };
@@ -333,7 +337,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
       admin = await startAdminHttp({
         host: profile.admin.host, port: profile.admin.port, token: profile.admin.token, log: log.child({ mod: 'admin-http' }),
         sources: {
-          transport, transactions, proxy, silo, store, storeUp: () => !storeDown, trunks,
+          transport, transactions, proxy, silo, store, storeUp: () => !storeDown, trunks, security: guard,
           ...(opts.loadProfile ? { reload: () => server.reload((opts.loadProfile as () => Profile)()) } : {}),
         },
       });

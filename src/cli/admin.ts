@@ -8,7 +8,7 @@ import { checkStoreUrl, openStore, migrate } from '../store/open.ts';
 import type { Store, Credentials, CallRecord, StoredMessage, Binding } from '../store/store.ts';
 import { ha1 } from '../sip/digest.ts';
 import { adminTarget, dbOption, parseLimit, profileOption, type TargetOpts } from './options.ts';
-import { readPassword, type PasswordOpts } from './password.ts';
+import { checkPassword, readPassword, type PasswordOpts } from './password.ts';
 import { progressBar } from './progress.ts';
 import { parseUsersCsv, USER_RE } from './users-csv.ts';
 
@@ -52,11 +52,13 @@ export function registerAdminCommands(program: Command): void {
   users.command('add <user>').description('add a user (creates the SQLite database if it is missing)')
     .addOption(dbOption()).addOption(profileOption()).option('--password <pw>', 'password (visible in the process list: prefer --password-stdin)')
     .option('--password-stdin', 'read the password from the first line of standard input').option('--realm <realm>', realmHelp)
+    .option('--weak-ok', 'take a password shorter than 8 characters or of digits only')
     .action(async (user: string, opts: DbOpts & PasswordOpts) => {
       checkUser(user);
       const { url, realm } = adminTarget(opts);
       checkStoreUrl(url); // a bad URL fails before the prompt
       const pw = await readPassword(opts, `password for ${user}: `);
+      checkPassword(pw, opts, `user ${user}`);
       await withStore(opts, true, async (store) => {
         if (await store.userExists(user)) throw new TvphoneError('ERR_USER_EXISTS', `user ${user} exists already (use users passwd)`);
         await store.addUser(credentialsFor(user, realm, pw), Date.now());
@@ -67,10 +69,12 @@ export function registerAdminCommands(program: Command): void {
   users.command('passwd <user>').description("change a user's password")
     .addOption(dbOption()).addOption(profileOption()).option('--password <pw>', 'new password')
     .option('--password-stdin', 'read it from the first line of standard input').option('--realm <realm>', realmHelp)
+    .option('--weak-ok', 'take a password shorter than 8 characters or of digits only')
     .action(async (user: string, opts: DbOpts & PasswordOpts) => {
       const { url, realm } = adminTarget(opts);
       checkStoreUrl(url);
       const pw = await readPassword(opts, `new password for ${user}: `);
+      checkPassword(pw, opts, `user ${user}`);
       const ok = await withStore(opts, false, (store) => store.setCredentials(credentialsFor(user, realm, pw)));
       if (!ok) throw new TvphoneError('ERR_NO_USER', `no user ${user}`);
       console.log(`password of ${user} changed (realm ${realm})`);
@@ -92,7 +96,8 @@ export function registerAdminCommands(program: Command): void {
 
   users.command('import <file>').description('add or replace users from a CSV file of user,password rows (creates the SQLite database if it is missing)')
     .addOption(dbOption()).addOption(profileOption()).option('--realm <realm>', realmHelp)
-    .action(async (file: string, opts: DbOpts) => {
+    .option('--weak-ok', 'take passwords shorter than 8 characters or of digits only')
+    .action(async (file: string, opts: DbOpts & Pick<PasswordOpts, 'weakOk'>) => {
       let text: string;
       try {
         text = readFileSync(file, 'utf8');
@@ -101,6 +106,8 @@ export function registerAdminCommands(program: Command): void {
       }
       const { rows, repeated } = parseUsersCsv(text, file);
       for (const r of repeated) console.error(`tvphone: ${file}: user ${r.user} is on lines ${r.lines.join(', ')}: the last one is kept`);
+      // every row is checked before any is written: a refused file changes nothing
+      for (const r of rows) checkPassword(r.password, opts, `${file}:${r.line}: user ${r.user}`);
       const { realm } = adminTarget(opts);
       const batch = 1000;
       let done = 0;

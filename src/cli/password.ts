@@ -4,6 +4,26 @@ import { TvphoneError } from '../errors.ts';
 export interface PasswordOpts {
   password?: string;
   passwordStdin?: boolean;
+  /** --weak-ok: take a password the policy refuses */
+  weakOk?: boolean;
+}
+
+/** The password policy (issue 16 item 3: svcrack finds a 4-digit password in 30 s): at least this long, not only digits. */
+export const MIN_PASSWORD_LENGTH = 8;
+
+/** Why the policy refuses `pw`, or null. */
+export function passwordWeakness(pw: string): string | null {
+  if ([...pw].length < MIN_PASSWORD_LENGTH) return `shorter than ${MIN_PASSWORD_LENGTH} characters`;
+  if (/^[0-9]+$/.test(pw)) return 'only digits';
+  return null;
+}
+
+/** Throws the one-line refusal unless --weak-ok; `where` names the user (and the CSV line). */
+export function checkPassword(pw: string, opts: Pick<PasswordOpts, 'weakOk'>, where: string): void {
+  const why = opts.weakOk ? null : passwordWeakness(pw);
+  if (why !== null) {
+    throw new TvphoneError('ERR_WEAK_PASSWORD', `${where}: password too weak (${why}): use at least ${MIN_PASSWORD_LENGTH} characters, not only digits (or --weak-ok)`);
+  }
 }
 
 /**

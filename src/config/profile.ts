@@ -138,6 +138,28 @@ export interface Profile {
   voicemail: VoicemailConfig;
   /** RFC 8599 wake and hold: a call to a TV in standby pushes it awake and is held meanwhile (README, Wake and hold) */
   push: PushConfig;
+  /** the brute-force and flood defence (README, Security; issue 16 item 3) */
+  security: SecurityConfig;
+}
+
+/** Kamailio pike + htable bans: failed authentications → a temporary ban; a request rate per source address. */
+export interface SecurityConfig {
+  /** this many refused credentials from one source within authWindowSeconds ban the source; 0 = never */
+  authFailures: number;
+  /** this many for one user from anywhere ban the user's authentication; 0 = never */
+  userAuthFailures: number;
+  authWindowSeconds: number;
+  banSeconds: number;
+  /** a banned source's requests: 'reject' (403) or 'drop' (no answer) */
+  banAction: 'reject' | 'drop';
+  /** out-of-dialog requests per second from one source address (a token bucket); 0 = no limit */
+  maxRequestsPerSecond: number;
+  /** the bucket's size: what a source may send at once */
+  requestBurst: number;
+  /** a request over the rate: 'reject' (503 with Retry-After) or 'drop' */
+  rateAction: 'reject' | 'drop';
+  /** source addresses (IP or CIDR) never limited or banned (trunk carriers' allowed addresses are exempt anyway) */
+  trusted: string[];
 }
 
 export interface PushConfig {
@@ -229,6 +251,10 @@ export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
   admin: null,
   voicemail: { enabled: false, maxSeconds: 120, silenceSeconds: 10, rtpTimeoutSeconds: 10, maxCalls: 50, httpHost: null, httpPort: 0, ringSeconds: 30, onBusy: false },
   push: { url: null, timeoutMs: 3000, retries: 2, holdSeconds: 20, standbySeconds: 7 * 24 * 3600, maxHeld: 1000 },
+  security: {
+    authFailures: 10, userAuthFailures: 30, authWindowSeconds: 300, banSeconds: 600, banAction: 'reject',
+    maxRequestsPerSecond: 50, requestBurst: 200, rateAction: 'reject', trusted: [],
+  },
 };
 
 export class ProfileError extends TvphoneError {
@@ -302,7 +328,7 @@ function readTrunkFiles(profileFile: string): { file: string; raw: unknown }[] {
 export function validateProfile(raw: unknown, file: string, extra: { trunkFiles?: { file: string; raw: unknown }[] } = {}): Profile {
   const v = new Validator(file);
   const top = v.object(raw, '');
-  v.known(top, '', ['name', 'listeners', 'domains', 'auth', 'store', 'retryAfterSeconds', 'registrar', 'messages', 'presence', 'transport', 'trunks', 'routes', 'admin', 'voicemail', 'push', '$comment']);
+  v.known(top, '', ['name', 'listeners', 'domains', 'auth', 'store', 'retryAfterSeconds', 'registrar', 'messages', 'presence', 'transport', 'trunks', 'routes', 'admin', 'voicemail', 'push', 'security', '$comment']);
   const d = DEFAULT_PROFILE;
 
   const listeners = top.listeners === undefined
@@ -403,6 +429,7 @@ export function validateProfile(raw: unknown, file: string, extra: { trunkFiles?
     admin: top.admin === undefined || top.admin === null ? null : v.admin(top.admin, 'admin'),
     voicemail: v.voicemail(top.voicemail ?? {}, 'voicemail', quotaBytes),
     push: v.push(top.push ?? {}, 'push'),
+    security: v.security(top.security ?? {}, 'security'),
   };
 }
 
@@ -518,6 +545,29 @@ class Validator {
       httpPort: this.int(o.httpPort ?? d.httpPort, `${field}.httpPort`, 0, 65535),
       ringSeconds: this.int(o.ringSeconds ?? d.ringSeconds, `${field}.ringSeconds`, 0, 600),
       onBusy: this.bool(o.onBusy ?? d.onBusy, `${field}.onBusy`),
+    };
+  }
+  security(x: unknown, field: string): SecurityConfig {
+    const o = this.object(x, field);
+    const d = DEFAULT_PROFILE.security;
+    this.known(o, field, Object.keys(d));
+    const failures = this.int(o.authFailures ?? d.authFailures, `${field}.authFailures`, 0, 1_000_000);
+    const userFailures = this.int(o.userAuthFailures ?? d.userAuthFailures, `${field}.userAuthFailures`, 0, 1_000_000);
+    // one user's failures come from its sources too: a lower user limit would ban the user before its guesser
+    if (failures > 0 && userFailures > 0 && userFailures < failures) this.fail(`${field}.userAuthFailures`, `must not be below authFailures (${failures}), got ${userFailures}`);
+    const rate = this.int(o.maxRequestsPerSecond ?? d.maxRequestsPerSecond, `${field}.maxRequestsPerSecond`, 0, 1_000_000);
+    const burst = this.int(o.requestBurst ?? d.requestBurst, `${field}.requestBurst`, 1, 10_000_000);
+    if (rate > 0 && burst < rate) this.fail(`${field}.requestBurst`, `must be at least maxRequestsPerSecond (${rate}), got ${burst}`);
+    return {
+      authFailures: failures,
+      userAuthFailures: userFailures,
+      authWindowSeconds: this.int(o.authWindowSeconds ?? d.authWindowSeconds, `${field}.authWindowSeconds`, 1, 86400),
+      banSeconds: this.int(o.banSeconds ?? d.banSeconds, `${field}.banSeconds`, 1, 7 * 86400),
+      banAction: this.oneOf(o.banAction ?? d.banAction, `${field}.banAction`, ['reject', 'drop'] as const),
+      maxRequestsPerSecond: rate,
+      requestBurst: burst,
+      rateAction: this.oneOf(o.rateAction ?? d.rateAction, `${field}.rateAction`, ['reject', 'drop'] as const),
+      trusted: o.trusted === undefined ? [...d.trusted] : this.array(o.trusted, `${field}.trusted`).map((a, i) => this.cidr(a, `${field}.trusted[${i}]`)),
     };
   }
   push(x: unknown, field: string): PushConfig {

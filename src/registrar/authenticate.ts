@@ -43,9 +43,15 @@ export type AuthResult = { userId: string } | SipResponse;
 /** Why credentials were refused: logged at warn with user, realm and source (fail2ban's filter is in contrib/). */
 export type AuthFailure =
   | 'wrong password' | 'unknown user' | 'stale nonce' | 'unknown nonce' | 'replayed nonce-count' | 'unsupported algorithm'
-  | 'incomplete credentials' | 'realm mismatch' | 'user mismatch';
+  | 'incomplete credentials' | 'realm mismatch' | 'user mismatch' | 'spent nonce';
+
+/** The refusals that are guesses (a password or a user tried): what routing counts towards a ban (issue 16 item 3). */
+export const GUESSES: ReadonlySet<AuthFailure> = new Set<AuthFailure>(['wrong password', 'unknown user', 'user mismatch', 'spent nonce']);
 
 type Verdict = 'ok' | 'stale' | { refused: AuthFailure };
+
+/** Told of each refused credential, with the user it named (routing counts the guesses). */
+export type OnRefused = (user: string, reason: AuthFailure) => void;
 
 /** Where a request came from, for the log of a failed authentication. */
 export interface AuthSource {
@@ -65,6 +71,8 @@ export class Authenticator {
   #nonces: NonceIssuer;
   readonly #secret: Uint8Array;
   readonly #counts: NonceCounts;
+  /** the nonces being checked now, each with the end of its last check */
+  readonly #checking = new Map<string, Promise<void>>();
   #algorithms: readonly DigestAlgorithm[];
   #byUserAgent: ReadonlyArray<{ match: string; algorithms: readonly DigestAlgorithm[] }>;
   readonly #log?: Logger;
@@ -92,12 +100,12 @@ export class Authenticator {
    * 401/WWW-Authenticate and reads Authorization; `proxy: true` with 407/Proxy-Authenticate and reads
    * Proxy-Authorization (RFC 3261 §22.2, §22.3). A store outage throws StoreUnavailableError (routing answers 503).
    */
-  async authenticate(req: SipRequest, opts: { proxy: boolean; source?: AuthSource }): Promise<AuthResult> {
+  async authenticate(req: SipRequest, opts: { proxy: boolean; source?: AuthSource; onRefused?: OnRefused }): Promise<AuthResult> {
     const claimed = claimedUser(req);
     if (claimed === undefined) throw new SipError('bad-from-to');
     try {
       if (this.#mode === 'none') return this.#admit(claimed);
-      return await this.#digest(req, opts.proxy, claimed, opts.source);
+      return await this.#digest(req, opts.proxy, claimed, opts.source, opts.onRefused);
     } catch (err) {
       // the outage itself is logged once by the server
       if (err instanceof StoreUnavailableError) this.#log?.debug({ err }, 'store unavailable: request answered 503');
@@ -153,7 +161,11 @@ export class Authenticator {
     return { userId: claimed };
   }
 
-  async #digest(req: SipRequest, proxy: boolean, claimed: string | null, source: AuthSource | undefined): Promise<AuthResult> {
+  async #digest(req: SipRequest, proxy: boolean, claimed: string | null, source: AuthSource | undefined, onRefused: OnRefused | undefined): Promise<AuthResult> {
+    const refused = (reason: AuthFailure, params: Map<string, string>) => {
+      this.#refused(reason, params, req, source);
+      onRefused?.(params.get('username') ?? '', reason);
+    };
     const header = proxy ? 'proxy-authorization' : 'authorization';
     let params: Map<string, string> | null = null;
     let foreign: Map<string, string> | null = null;
@@ -173,26 +185,40 @@ export class Authenticator {
       if (parsed.scheme.toLowerCase() === 'digest') foreign ??= p;
     }
     if (!params) {
-      if (foreign) this.#refused('realm mismatch', foreign, req, source);
+      if (foreign) refused('realm mismatch', foreign);
       return this.challenge(req, { proxy });
     }
 
-    const verdict = await this.#verify(req, params);
+    // one check at a time per nonce: a guess pipelined behind a wrong one finds the nonce spent (issue 16)
+    const verdict = await this.#oneAtATime(params.get('nonce') ?? '', () => this.#verify(req, params));
     if (verdict === 'stale') {
-      this.#refused('stale nonce', params, req, source);
+      refused('stale nonce', params);
       return this.challenge(req, { proxy, stale: true });
     }
     if (verdict !== 'ok') {
-      this.#refused(verdict.refused, params, req, source);
+      refused(verdict.refused, params);
       return this.challenge(req, { proxy });
     }
     const username = params.get('username') ?? '';
     // RFC 3261 §22.4 / Kamailio auth_check: the credentials must be those of the To user (REGISTER) or From user.
     if (claimed !== username) {
-      this.#refused('user mismatch', params, req, source);
+      refused('user mismatch', params);
       throw new SipError('forbidden');
     }
     return { userId: username };
+  }
+
+  /** Runs `fn` after every earlier check of the same key has ended; the table holds only checks in progress. */
+  async #oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prior = this.#checking.get(key);
+    const run = prior === undefined ? fn() : prior.then(fn);
+    const tail = run.then(() => undefined, () => undefined);
+    this.#checking.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#checking.get(key) === tail) this.#checking.delete(key);
+    }
   }
 
   /** One stable warn line per refused credential (contrib/fail2ban: user, realm, ip, port, reason). */
@@ -217,15 +243,26 @@ export class Authenticator {
     const now = this.#clock.now();
     const state = this.#nonces.check(nonce, realm, now);
     if (state.state === 'invalid') return { refused: 'unknown nonce' };
+    // issue 16: a nonce a wrong guess was made with is not checked again; one the count table forgot is renewed
+    // (stale=true) unchecked, so neither answers whether a password was right
+    if (this.#counts.spent(nonce)) return { refused: 'spent nonce' };
+    if (this.#counts.forgotten(nonce, state.issuedAt)) return 'stale';
+    const spend = () => this.#counts.spend(nonce, state.issuedAt, state.issuedAt + this.#nonces.ttlMs, now);
 
     const creds = await this.#store.getCredentials(username);
     const stored = creds && creds.realm === realm ? (algorithm === 'MD5' ? creds.ha1Md5 : creds.ha1Sha256) : '';
     // Unknown user or unusable HA1: compare against a dummy anyway, so the answer and its timing are alike.
     const right = verifyDigest({ params, method: req.method, ha1: stored || this.#dummy[algorithm], body: req.body });
-    if (!creds) return { refused: 'unknown user' };
+    if (!creds) {
+      spend();
+      return { refused: 'unknown user' };
+    }
     if (creds.realm !== realm) return { refused: 'realm mismatch' }; // the user's HA1s were made with another realm
     if (!stored) return { refused: 'unsupported algorithm' };
-    if (!right) return { refused: 'wrong password' };
+    if (!right) {
+      spend();
+      return { refused: 'wrong password' };
+    }
     // RFC 7616 §3.3 stale: the digest was right but the nonce is old → new nonce, stale=true.
     if (state.state === 'stale') return 'stale';
     const counted = this.#counts.accept(nonce, parseInt(nc, 16), state.issuedAt, state.issuedAt + this.#nonces.ttlMs, now);

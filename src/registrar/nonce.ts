@@ -78,16 +78,41 @@ export class NonceCounts {
       entry.nc = nc;
       return 'ok';
     }
-    if (issuedAt <= this.#forgottenUpTo) return 'forgotten';
+    return this.#insert(nonce, nc, issuedAt, expiresAt, now) ? 'ok' : 'forgotten';
+  }
+
+  /**
+   * A wrong guess was made with this nonce (issue 16: svcrack pipelines its guesses on one nonce): it is spent, and
+   * every later use is challenged anew without being checked. Kept in the same bounded table; eviction forgets every
+   * nonce issued up to the evicted one, so it never revives a spent nonce.
+   */
+  spend(nonce: string, issuedAt: EpochMs, expiresAt: EpochMs, now: EpochMs): void {
+    const entry = this.#entries.get(nonce);
+    if (entry) entry.nc = Infinity;
+    else this.#insert(nonce, Infinity, issuedAt, expiresAt, now);
+  }
+
+  /** a wrong guess was made with it */
+  spent(nonce: string): boolean {
+    return this.#entries.get(nonce)?.nc === Infinity;
+  }
+
+  /** issued before the table last dropped an entry and not in it: its count (or its being spent) is not known */
+  forgotten(nonce: string, issuedAt: EpochMs): boolean {
+    return issuedAt <= this.#forgottenUpTo && !this.#entries.has(nonce);
+  }
+
+  #insert(nonce: string, nc: number, issuedAt: EpochMs, expiresAt: EpochMs, now: EpochMs): boolean {
+    if (issuedAt <= this.#forgottenUpTo) return false;
     this.#prune(now);
     while (this.#entries.size >= this.#max) {
       const [oldest, e] = this.#entries.entries().next().value as [string, { issuedAt: EpochMs }];
       this.#entries.delete(oldest);
       this.#forgottenUpTo = Math.max(this.#forgottenUpTo, e.issuedAt);
     }
-    if (issuedAt <= this.#forgottenUpTo) return 'forgotten';
+    if (issuedAt <= this.#forgottenUpTo) return false;
     this.#entries.set(nonce, { nc, expiresAt, issuedAt });
-    return 'ok';
+    return true;
   }
 
   #prune(now: EpochMs): void {

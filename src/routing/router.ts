@@ -10,6 +10,7 @@ import type { ReplyPolicy } from '../replies.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
 import type { TransactionUser } from '../transaction/transaction-layer.ts';
 import { bindingTarget, type Authenticator, type Registrar } from '../registrar/index.ts';
+import { GUESSES, type AuthFailure } from '../registrar/authenticate.ts';
 import { TAKEN, type Proxy } from '../proxy/proxy.ts';
 import type { Silo } from '../offline/silo.ts';
 import { presentityOf, type PresenceAgent } from '../presence/presence-agent.ts';
@@ -22,6 +23,7 @@ import type { PushGateway } from '../push/push-gateway.ts';
 import { heldCallKey, type HeldCalls } from '../push/held-calls.ts';
 import type { NextHop } from '../transaction/locate.ts';
 import type { LocalDomains } from './local-domains.ts';
+import type { Guard } from './guard.ts';
 import type { Trunks } from '../trunks/trunks.ts';
 import type { TrunkCalls } from '../trunks/trunk-calls.ts';
 import type { RouteConfig } from '../config/profile.ts';
@@ -63,6 +65,8 @@ export interface RouterDeps {
   trunks: Pick<Trunks, 'legs' | 'carrierOf'>;
   /** the profile's dial plan (routes[]) */
   routes: readonly RouteConfig[];
+  /** the brute-force and flood defence (profile security); none: nothing is limited or banned */
+  guard?: Pick<Guard, 'config' | 'trusted' | 'admit' | 'userBanned' | 'authFailed' | 'authSucceeded' | 'delay'> | null;
   /** with the media server: an online user's call is taken after ringSeconds of no answer (0: only when all fail), on busy too with onBusy */
   ringing?: Ringing;
   /**
@@ -164,6 +168,11 @@ export class Router implements TransactionUser {
     const carrier = this.#d.trunks.carrierOf(st.source.address, st.source.port);
     if (carrier !== null) return this.#fromCarrier(req, st, carrier);
 
+    // Kamailio pike + htable bans (issue 16): a banned or flooding source is turned away before any store work.
+    // In-dialog requests (above), CANCEL and ACK never come here: an established call is never limited.
+    const admission = this.#d.guard?.trusted(st.source.address) === false ? this.#d.guard.admit(st.source.address) : 'ok';
+    if (admission !== 'ok') return this.#turnAway(req, st, admission === 'banned' ? 'source-banned' : 'rate-limited');
+
     // No open relay: requests for other domains are refused (trunks would route them).
     if (!domains.isLocalUri(req.uri)) throw new SipError('relaying-denied');
 
@@ -224,10 +233,33 @@ export class Router implements TransactionUser {
     });
   }
 
+  /** A 403 or 503 (banAction, rateAction 'reject'), or no answer at all ('drop'). */
+  #turnAway(req: SipRequest, st: ServerTransaction, code: 'source-banned' | 'user-banned' | 'rate-limited'): void {
+    const { banAction, rateAction } = this.#d.guard!.config;
+    if ((code === 'rate-limited' ? rateAction : banAction) === 'drop') return st.drop();
+    st.respond(errorResponse(req, new SipError(code), this.#d.replies), { retransmit: false });
+  }
+
   /** Authenticates; answers the challenge itself and returns null when the request may not go on yet. */
   async #authenticate(req: SipRequest, st: ServerTransaction, proxy: boolean): Promise<string | null> {
-    const r = await this.#d.auth.authenticate(req, { proxy, source: st.source });
-    if ('userId' in r) return r.userId;
+    const address = st.source.address;
+    const guard = this.#d.guard?.trusted(address) === false ? this.#d.guard : null;
+    // a user whose password is being guessed from many sources: its authentication is banned for a while (issue 16)
+    if (guard?.userBanned(req.method === 'REGISTER' ? userOf(toUri(req)) ?? '' : fromUser(req), address)) {
+      this.#turnAway(req, st, 'user-banned');
+      return null;
+    }
+    let backoffMs = 0;
+    const onRefused = guard === null ? undefined : (user: string, reason: AuthFailure) => {
+      if (GUESSES.has(reason)) backoffMs = Math.max(backoffMs, guard.authFailed(user, address));
+    };
+    const r = await this.#d.auth.authenticate(req, { proxy, source: st.source, ...(onRefused ? { onRefused } : {}) });
+    if ('userId' in r) {
+      guard?.authSucceeded(r.userId, address);
+      return r.userId;
+    }
+    // back-off: a source guessing again and again waits for its next challenge (issue 16), its retransmissions absorbed
+    if (backoffMs > 0) await guard!.delay(backoffMs);
     // a challenge goes out once (Kamailio sends it statelessly): a client that lost it retransmits its request
     st.respond(r, { retransmit: false });
     return null;

@@ -30,6 +30,11 @@ export interface ServerTransaction {
    * client retransmits its INVITE (as Kamailio sends challenges statelessly); the ACK is still absorbed.
    */
   respond(res: SipResponse, opts?: RespondOptions): boolean;
+  /**
+   * Ends the transaction at once without a response (a banned or flooding source, Kamailio's drop()); a
+   * retransmission of the request is then a new request. Nothing happens when a final response was sent already.
+   */
+  drop(): void;
   /** Timer H fired: the ACK for a non-2xx final response never came (RFC 3261 §17.2.1) */
   onTimeout: (() => void) | null;
   /** the transport could not send a response (RFC 3261 §17.2.4) */
@@ -53,6 +58,11 @@ export abstract class ServerTransactionBase extends Transaction<ServerTransactio
   }
 
   abstract respond(res: SipResponse, opts?: RespondOptions): boolean;
+
+  drop(): void {
+    if (this.finalResponse === null) this.terminate();
+  }
+
   /** A retransmission of the request, or (INVITE) an ACK that matched this transaction. */
   abstract receiveRequest(req: SipRequest, source: Source): void;
 

@@ -48,7 +48,8 @@ export interface ChildServer {
 export async function startChildServer(o: ChildServerOptions): Promise<ChildServer> {
   const profileDir = mkdtempSync(join(tmpdir(), 'tvphone-child-'));
   const profileFile = join(profileDir, 'profile.json');
-  writeFileSync(profileFile, JSON.stringify({ name: 'child-test', ...o.profile }));
+  // every test client is on 127.0.0.1: one source to the per-source limits, which the load tests are not about
+  writeFileSync(profileFile, JSON.stringify({ name: 'child-test', security: { trusted: ['127.0.0.0/8'] }, ...o.profile }));
   const args = [BIN, 'serve', '--profile', profileFile,
     '--listen', `udp:127.0.0.1:${o.udpPort ?? 0}`, '--listen', `tcp:127.0.0.1:${o.tcpPort ?? 0}`,
     '--db', o.dbUrl, '--auth', o.auth ?? 'none'];

@@ -14,7 +14,7 @@ export function shippedDefaultProfile(): Record<string, unknown> {
 }
 
 /**
- * Starts the server with the shipped default profile's auth, registrar, message, presence and voicemail settings
+ * Starts the server with the shipped default profile's auth, registrar, message, presence, security and voicemail settings
  * (a test may turn voicemail on). Only where it
  * listens may be given (e.g. a 4-digit port for sipsak); the default is UDP and TCP on 127.0.0.1, port 0.
  */
@@ -23,13 +23,13 @@ export async function startDefaultProfileServer(o: {
   /** carriers and the dial plan (what an operator adds for trunks; auth stays the default's) */
   trunks?: unknown[]; routes?: unknown[]; admin?: Record<string, unknown>;
 } = {}): Promise<TestServer> {
-  const { auth, registrar, messages, presence, voicemail } = shippedDefaultProfile();
+  const { auth, registrar, messages, presence, voicemail, security } = shippedDefaultProfile();
   const realm = (auth as { realm?: string }).realm;
   if (realm !== undefined && realm !== 'tvphone') throw new Error(`the test helpers make HA1s for realm tvphone, the default profile says ${realm}`);
   // voicemail: the shipped section on loopback and a free port (as the listeners), with what a test changes over it
   const vm = { ...(voicemail as Record<string, unknown>), httpHost: '127.0.0.1', httpPort: 0, ...o.voicemail };
   return startTestServer({ auth: 'digest', log: o.log, profile: {
-    auth, registrar, messages, presence, voicemail: vm, ...(o.listeners ? { listeners: o.listeners } : {}),
+    auth, registrar, messages, presence, security, voicemail: vm, ...(o.listeners ? { listeners: o.listeners } : {}),
     ...(o.trunks ? { trunks: o.trunks } : {}), ...(o.routes ? { routes: o.routes } : {}), ...(o.admin ? { admin: o.admin } : {}),
   } });
 }

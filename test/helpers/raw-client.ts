@@ -35,23 +35,26 @@ export class RawClient {
   /** automatically answer requests (e.g. delivered MESSAGEs) with this status; null = do not answer */
   autoAnswer: number | null = 200;
   readonly serverPort: number;
+  /** the loopback address it is bound to (127.0.0.1; another 127.x.y.z is another source for the server) */
+  readonly host: string;
 
-  private constructor(transport: 'udp' | 'tcp', serverPort: number) {
+  private constructor(transport: 'udp' | 'tcp', serverPort: number, host: string) {
     this.transport = transport;
     this.serverPort = serverPort;
+    this.host = host;
   }
 
-  static async open(transport: 'udp' | 'tcp', serverPort: number): Promise<RawClient> {
-    const c = new RawClient(transport, serverPort);
+  static async open(transport: 'udp' | 'tcp', serverPort: number, host = '127.0.0.1'): Promise<RawClient> {
+    const c = new RawClient(transport, serverPort, host);
     if (transport === 'udp') {
       const s = dgram.createSocket('udp4');
       s.on('message', (buf) => c.#deliver(buf));
-      s.bind(0, '127.0.0.1');
+      s.bind(0, host);
       await once(s, 'listening');
       c.#udp = s;
       c.port = s.address().port;
     } else {
-      const s = net.connect(serverPort, '127.0.0.1');
+      const s = net.connect({ port: serverPort, host: '127.0.0.1', localAddress: host });
       await once(s, 'connect');
       const framer = new StreamFramer({ onFrame: (f) => c.#deliver(f), onPing: () => s.write('\r\n'), onFramingError: () => s.destroy() }, 1 << 20);
       s.on('data', (d) => framer.push(d));
@@ -63,11 +66,11 @@ export class RawClient {
   }
 
   get via(): string {
-    return `SIP/2.0/${this.transport.toUpperCase()} 127.0.0.1:${this.port}`;
+    return `SIP/2.0/${this.transport.toUpperCase()} ${this.host}:${this.port}`;
   }
 
   get contact(): string {
-    return `<sip:c@127.0.0.1:${this.port}${this.transport === 'tcp' ? ';transport=tcp' : ''}>`;
+    return `<sip:c@${this.host}:${this.port}${this.transport === 'tcp' ? ';transport=tcp' : ''}>`;
   }
 
   #deliver(buf: Buffer): void {

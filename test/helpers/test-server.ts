@@ -38,8 +38,8 @@ export interface TestServer {
   tcp: ListenerInfo;
   dbUrl: string;
   addUser(user: string, password: string): Promise<void>;
-  /** a RawClient on the server's UDP or TCP listener, closed with the server */
-  client(transport?: 'udp' | 'tcp'): Promise<RawClient>;
+  /** a RawClient on the server's UDP or TCP listener, closed with the server; `host` another loopback address (another source) */
+  client(transport?: 'udp' | 'tcp', host?: string): Promise<RawClient>;
   /** closes the clients it opened, then the server */
   close(): Promise<void>;
 }
@@ -64,6 +64,9 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     listeners: [{ transport: 'udp', host: '127.0.0.1', port: 0 }, { transport: 'tcp', host: '127.0.0.1', port: 0 }],
     auth: { mode: o.auth ?? 'none', realm: REALM },
     store: { url: dbUrl },
+    // every test client is on 127.0.0.1: tests of other features are not throttled or banned as one source; the
+    // security tests (and the interop tests, with the shipped default's section) give their own
+    security: { trusted: ['127.0.0.0/8'] },
     ...o.profile,
   }, 'test-profile');
   const server = await startServer({ profile, log: o.log ?? silentLogger(), timerValues: { t1: 100, t2: 400, t4: 500 } });
@@ -72,8 +75,8 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   const clients: RawClient[] = [];
   return {
     server, udp, tcp, dbUrl,
-    async client(transport = 'udp') {
-      const c = await RawClient.open(transport, transport === 'udp' ? udp.port : tcp.port);
+    async client(transport = 'udp', host?: string) {
+      const c = await RawClient.open(transport, transport === 'udp' ? udp.port : tcp.port, host);
       clients.push(c);
       return c;
     },

@@ -53,4 +53,30 @@ describe('interop: fail2ban-regex with contrib/fail2ban/filter.d/tvphone.conf', 
     assert.match(r.stdout, /Lines: \d+ lines, 0 ignored, 3 matched/);
     assert.match(r.stdout, /127\.0\.0\.1/);
   });
+
+  it('matches tvphone\'s own ban line too: 10 wrong passwords (the shipped authFailures) make 10 failure lines and one "source banned"', async () => {
+    const lines: string[] = [];
+    ts = await startDefaultProfileServer({ log: createLogger('info', { write: (l: string) => void lines.push(l) }) });
+    await ts.addUser('1001', 'right-pw');
+    const c = await ts.client();
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const spec = { method: 'REGISTER', uri: 'sip:127.0.0.1', from: '<sip:1001@127.0.0.1>', to: '<sip:1001@127.0.0.1>', headers: [['Contact', c.contact]] as Array<[string, string]> };
+      const first = c.request(spec);
+      const challenge = await c.final(first.callId, 'REGISTER', 8000);
+      if (challenge.status !== 401) {
+        statuses.push(challenge.status);
+        continue;
+      }
+      const authz = buildAuthorization({ challenge: parseAuthParams(challenge.header('www-authenticate')!).params, user: '1001', password: `guess-${i}`, method: 'REGISTER', uri: 'sip:127.0.0.1', nc: 1, cnonce: 'f2b' });
+      statuses.push((await c.final(c.request({ ...spec, callId: first.callId, cseq: 2, headers: [...spec.headers, ['Authorization', authz]] }).callId, 'REGISTER', 8000)).status);
+    }
+    assert.deepEqual(statuses, [...Array(10).fill(401), 403]);
+    const log = join(dir, 'tvphone.log');
+    writeFileSync(log, lines.join(''));
+    const r = await run('fail2ban-regex', ['--print-all-matched', log, FILTER], { timeoutMs: 15000 }).done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Lines: \d+ lines, 0 ignored, 11 matched/, r.stdout);
+    assert.match(r.stdout, /source banned/);
+  });
 });

@@ -2,6 +2,7 @@
 // enumeration with --force) cannot tell an existing user from an unknown one, since both get the same 401.
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+import { startDefaultProfileServer } from '../helpers/default-profile-server.ts';
 import { freePort, installed, killAll, LOOPBACK, run } from './lib/proc.ts';
 
 describe('interop: sipvicious svmap and svwar against tvphone', function () {
@@ -53,4 +54,20 @@ describe('interop: sipvicious svmap and svwar against tvphone', function () {
       assert.equal(tv.received.filter((m) => m.isRequest()).length, 0, 'nothing unauthenticated reached the online TV');
     });
   }
+
+  it('svcrack over 1000-9999 does not find a 4-digit password within its run: banned after the shipped security.authFailures (issue 16)', async function () {
+    if (!installed('svcrack')) this.skip();
+    ts = await startDefaultProfileServer();
+    await ts.addUser('1001', '1042'); // the store takes it as is: the password policy is the CLI's
+    const e = await run('svcrack', ['-u1001', '-r1000-9999', '-z4', LOOPBACK, '-p', String(ts.udp.port), '-P', String(await freePort())], {
+      timeoutMs: 15000, env: { ...process.env, PYTHONUNBUFFERED: '1' },
+    }).done;
+    const out = e.stdout + e.stderr;
+    // without the ban (security.authFailures 0) it prints | 1001 | 1042 | within a second
+    assert.doesNotMatch(out, /1042/, out);
+    // the TV itself, at another address, still registers
+    const tv = await ts.client('udp', '127.0.0.2');
+    const first = tv.request({ method: 'REGISTER', uri: 'sip:127.0.0.1', from: '<sip:1001@127.0.0.1>', to: '<sip:1001@127.0.0.1>', headers: [['Contact', tv.contact]] });
+    assert.equal((await tv.final(first.callId)).status, 401);
+  });
 });

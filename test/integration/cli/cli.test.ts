@@ -76,9 +76,9 @@ describe('tvphone CLI', function () {
   });
 
   it('adds users (password flag and stdin), refuses a duplicate, lists them as JSON, removes one', async () => {
-    assert.equal((await run(['users', 'add', '1001', '--password', 'pw', '--db', db])).code, 0);
-    assert.equal((await run(['users', 'add', '1002', '--password-stdin', '--db', db], { input: 'secret\n' })).code, 0);
-    const dup = await run(['users', 'add', '1001', '--password', 'x', '--db', db]);
+    assert.equal((await run(['users', 'add', '1001', '--weak-ok', '--password', 'pw', '--db', db])).code, 0);
+    assert.equal((await run(['users', 'add', '1002', '--weak-ok', '--password-stdin', '--db', db], { input: 'secret\n' })).code, 0);
+    const dup = await run(['users', 'add', '1001', '--weak-ok', '--password', 'x', '--db', db]);
     assert.equal(dup.code, 1);
     assert.match(dup.stderr, /exists already/);
     const list = JSON.parse((await run(['users', 'list', '--json', '--db', db])).stdout) as Array<{ user: string }>;
@@ -87,20 +87,40 @@ describe('tvphone CLI', function () {
     assert.equal((await run(['users', 'remove', '1002', '--db', db])).code, 1);
   });
 
+  it('refuses a weak password in users add, passwd and import (shorter than 8, or only digits) in one line, exit 1, unless --weak-ok', async () => {
+    for (const pw of ['1234', '12345678901', 'short']) {
+      const r = await run(['users', 'add', '1001', '--password', pw, '--db', db]);
+      assert.equal(r.code, 1, pw);
+      assert.match(r.stderr, /^tvphone: user 1001: password too weak \((shorter than 8 characters|only digits)\): use at least 8 characters, not only digits \(or --weak-ok\)\n$/, r.stderr);
+    }
+    assert.equal((await run(['users', 'add', '1001', '--password-stdin', '--db', db], { input: 'long enough 1\n' })).code, 0);
+    const passwd = await run(['users', 'passwd', '1001', '--password', '0000', '--db', db]);
+    assert.deepEqual([passwd.code, /password too weak \(shorter than 8 characters\)/.test(passwd.stderr)], [1, true]);
+    assert.equal((await run(['users', 'passwd', '1001', '--password', '0000', '--weak-ok', '--db', db])).code, 0);
+    const csv = join(dir, 'w.csv');
+    writeFileSync(csv, 'user,password\n2001,Good-pass-1\n2002,20022002\n');
+    const imp = await run(['users', 'import', csv, '--db', db]);
+    assert.equal(imp.code, 1);
+    assert.match(imp.stderr, /^tvphone: .*w\.csv:3: user 2002: password too weak \(only digits\)/);
+    const users = JSON.parse((await run(['users', 'list', '--json', '--db', db])).stdout) as Array<{ user: string }>;
+    assert.deepEqual(users.map((u) => u.user), ['1001'], 'a refused file imports nothing');
+    assert.equal((await run(['users', 'import', csv, '--weak-ok', '--db', db])).code, 0);
+  });
+
   it('imports users from CSV, naming the line of a bad row', async () => {
     const csv = join(dir, 'u.csv');
     writeFileSync(csv, 'user,password\n' + Array.from({ length: 2500 }, (_, i) => `u${i},pw${i}`).join('\n') + '\n');
-    const r = await run(['users', 'import', csv, '--db', db]);
+    const r = await run(['users', 'import', csv, '--weak-ok', '--db', db]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /imported 2500 users/);
     writeFileSync(csv, 'a,1\nno comma here\n');
-    const bad = await run(['users', 'import', csv, '--db', db]);
+    const bad = await run(['users', 'import', csv, '--weak-ok', '--db', db]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /u\.csv:2: expected user,password/);
   });
 
   it('reads TVPHONE_DB when --db is absent, and shows presence and calls as JSON', async () => {
-    assert.equal((await run(['users', 'add', '7', '--password', 'pw'], { env: { TVPHONE_DB: db } })).code, 0);
+    assert.equal((await run(['users', 'add', '7', '--weak-ok', '--password', 'pw'], { env: { TVPHONE_DB: db } })).code, 0);
     const p = JSON.parse((await run(['presence', '--json', '--db', db])).stdout) as Array<{ user: string; state: string }>;
     assert.deepEqual(p.map((x) => [x.user, x.state]), [['7', 'offline']]);
     assert.deepEqual(JSON.parse((await run(['calls', '--json', '--db', db])).stdout), []);
@@ -125,17 +145,17 @@ describe('tvphone CLI', function () {
   it('read commands refuse a missing SQLite database in one line and create nothing; users add, users import and db migrate create it', async () => {
     const missing = join(dir, 'sub', 'missing.db');
     for (const args of [['users', 'list'], ['presence'], ['calls'], ['messages'], ['registrations'], ['users', 'remove', 'x'],
-      ['users', 'passwd', 'x', '--password', 'pw']]) {
+      ['users', 'passwd', 'x', '--weak-ok', '--password', 'pw']]) {
       const r = await run([...args, '--db', `sqlite:${missing}`]);
       assert.equal(r.code, 1, args.join(' '));
       assert.equal(r.stderr, `tvphone: no SQLite database at ${missing} (check --db; tvphone db migrate or users add creates one)\n`, args.join(' '));
       assert.equal(existsSync(join(dir, 'sub')), false, `${args.join(' ')} made the folder`);
     }
-    assert.equal((await run(['users', 'add', 'a', '--password', 'pw', '--db', `sqlite:${join(dir, 'a', 'a.db')}`])).code, 0);
+    assert.equal((await run(['users', 'add', 'a', '--weak-ok', '--password', 'pw', '--db', `sqlite:${join(dir, 'a', 'a.db')}`])).code, 0);
     assert.ok(existsSync(join(dir, 'a', 'a.db')));
     const csv = join(dir, 'u.csv');
     writeFileSync(csv, 'b,pw\n');
-    assert.equal((await run(['users', 'import', csv, '--db', `sqlite:${join(dir, 'b', 'b.db')}`])).code, 0);
+    assert.equal((await run(['users', 'import', csv, '--weak-ok', '--db', `sqlite:${join(dir, 'b', 'b.db')}`])).code, 0);
     assert.ok(existsSync(join(dir, 'b', 'b.db')));
     assert.equal((await run(['db', 'migrate', '--db', `sqlite:${join(dir, 'c', 'c.db')}`])).code, 0);
     assert.ok(existsSync(join(dir, 'c', 'c.db')));
@@ -156,18 +176,18 @@ describe('tvphone CLI', function () {
   });
 
   it('--password-stdin takes the first line of standard input only', async () => {
-    assert.equal((await run(['users', 'add', 'p', '--password-stdin', '--db', db], { input: 'first\r\nsecond\n' })).code, 0);
+    assert.equal((await run(['users', 'add', 'p', '--weak-ok', '--password-stdin', '--db', db], { input: 'first\r\nsecond\n' })).code, 0);
     const c = await withDb(db, (s) => s.getCredentials('p'));
     assert.equal(c?.ha1Md5, ha1('MD5', 'p', 'tvphone', 'first'));
   });
 
   (HAVE_SCRIPT ? it : it.skip)('asks for the password on a terminal twice without echoing it (Backspace edits)', async () => {
-    const r = await runOnTerminal(['users', 'add', 't', '--db', db], [[/password for t: $/, 'hunter\u007f3\r'], [/again: $/, 'hunte3\r']]);
+    const r = await runOnTerminal(['users', 'add', 't', '--weak-ok', '--db', db], [[/password for t: $/, 'hunter\u007f3\r'], [/again: $/, 'hunte3\r']]);
     assert.equal(r.code, 0, r.out);
     assert.doesNotMatch(r.out, /hunte|\*/);
     assert.match(r.out, /added t/);
     assert.equal((await withDb(db, (s) => s.getCredentials('t')))?.ha1Md5, ha1('MD5', 't', 'tvphone', 'hunte3'));
-    const differ = await runOnTerminal(['users', 'add', 't2', '--db', db], [[/password for t2: $/, 'one\r'], [/again: $/, 'two\r']]);
+    const differ = await runOnTerminal(['users', 'add', 't2', '--weak-ok', '--db', db], [[/password for t2: $/, 'one\r'], [/again: $/, 'two\r']]);
     assert.equal(differ.code, 1);
     assert.match(differ.out, /tvphone: the passwords differ/);
   });
@@ -175,7 +195,7 @@ describe('tvphone CLI', function () {
   it('users list into a reader that stops early (| head -1) ends quietly with exit 0', async () => {
     const csv = join(dir, 'many.csv');
     writeFileSync(csv, Array.from({ length: 4000 }, (_, i) => `user${i},pw`).join('\n'));
-    assert.equal((await run(['users', 'import', csv, '--db', db])).code, 0);
+    assert.equal((await run(['users', 'import', csv, '--weak-ok', '--db', db])).code, 0);
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, [BIN, 'users', 'list', '--db', db], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
@@ -190,7 +210,7 @@ describe('tvphone CLI', function () {
   it('imports quoted CSV fields (commas, quotes, CRLF), says which users are repeated and counts each once', async () => {
     const csv = join(dir, 'q.csv');
     writeFileSync(csv, 'user,password\r\n"1001","pa,ss"\r\n1002,"say ""hi"""\r\n# a comment\r\n\r\n1001,second\r\n1003,p#3\r\n');
-    const r = await run(['users', 'import', csv, '--db', db]);
+    const r = await run(['users', 'import', csv, '--weak-ok', '--db', db]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'imported 3 users (realm tvphone)\n');
     assert.equal(r.stderr, `tvphone: ${csv}: user 1001 is on lines 2, 6: the last one is kept\n`);
@@ -198,11 +218,11 @@ describe('tvphone CLI', function () {
     assert.deepEqual(creds.map((c) => c?.ha1Md5),
       [ha1('MD5', '1001', 'tvphone', 'second'), ha1('MD5', '1002', 'tvphone', 'say "hi"'), ha1('MD5', '1003', 'tvphone', 'p#3')]);
     writeFileSync(csv, 'a,b,c\n');
-    const three = await run(['users', 'import', csv, '--db', db]);
+    const three = await run(['users', 'import', csv, '--weak-ok', '--db', db]);
     assert.equal(three.code, 1);
     assert.match(three.stderr, /q\.csv:1: expected user,password \(3 fields; quote a password with a comma/);
     writeFileSync(csv, 'a,"open\n');
-    const open = await run(['users', 'import', csv, '--db', db]);
+    const open = await run(['users', 'import', csv, '--weak-ok', '--db', db]);
     assert.equal(open.code, 1);
     assert.match(open.stderr, /^tvphone: .*q\.csv:\d+: Quote Not Closed/);
     assert.equal(open.stderr.split('\n').length, 2);
@@ -211,11 +231,11 @@ describe('tvphone CLI', function () {
   (HAVE_SCRIPT ? it : it.skip)('draws the import progress bar on a terminal only', async () => {
     const csv = join(dir, 'bar.csv');
     writeFileSync(csv, Array.from({ length: 2500 }, (_, i) => `b${i},pw`).join('\n'));
-    const tty = await runOnTerminal(['users', 'import', csv, '--db', db]);
+    const tty = await runOnTerminal(['users', 'import', csv, '--weak-ok', '--db', db]);
     assert.equal(tty.code, 0, tty.out);
     assert.match(tty.out, /\[#{30}\] 100% 2500\/2500 users/);
     assert.match(tty.out, /imported 2500 users/);
-    const piped = await run(['users', 'import', csv, '--db', db]);
+    const piped = await run(['users', 'import', csv, '--weak-ok', '--db', db]);
     assert.equal(piped.stderr, '');
     assert.equal(piped.stdout, 'imported 2500 users (realm tvphone)\n');
   });
@@ -232,8 +252,8 @@ describe('tvphone CLI', function () {
 
   it('bad arguments: one line, exit 1, no stack trace', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [['users', 'add', 'x', '--db', 'oracle://scott:tiger@h/db'], /^tvphone: store URL oracle:\/\/scott:\*\*\*@h\/db has an unknown scheme/],
-      [['users', 'add', 'x', '--profile', join(dir, 'nope.json')], /^tvphone: .*nope\.json: \(top level\): cannot read the file \(ENOENT\)$/],
+      [['users', 'add', 'x', '--weak-ok', '--db', 'oracle://scott:tiger@h/db'], /^tvphone: store URL oracle:\/\/scott:\*\*\*@h\/db has an unknown scheme/],
+      [['users', 'add', 'x', '--weak-ok', '--profile', join(dir, 'nope.json')], /^tvphone: .*nope\.json: \(top level\): cannot read the file \(ENOENT\)$/],
       [['users', 'list', '--profile', join(dir, 'nope.json')], /nope\.json.*ENOENT/],
       [['calls', '--limit', 'abc', '--db', db], /^tvphone: --limit takes a positive whole number, not "abc"$/],
       [['messages', '--limit', '0', '--db', db], /^tvphone: --limit takes a positive whole number/],
@@ -250,17 +270,17 @@ describe('tvphone CLI', function () {
     const profileDb = `sqlite:${join(dir, 'profile.db')}`;
     const profile = join(dir, 'p.json');
     writeFileSync(profile, JSON.stringify({ name: 'p', auth: { realm: 'tv.example' }, store: { url: profileDb } }));
-    const add = await run(['users', 'add', 'r1', '--password', 'pw', '--profile', profile]);
+    const add = await run(['users', 'add', 'r1', '--weak-ok', '--password', 'pw', '--profile', profile]);
     assert.equal(add.code, 0, add.stderr);
     assert.equal(add.stdout, 'added r1 (realm tv.example)\n');
-    assert.equal((await run(['users', 'add', 'r2', '--password', 'pw', '--profile', profile, '--realm', 'other'])).code, 0);
-    assert.equal((await run(['users', 'add', 'r3', '--password', 'pw', '--profile', profile, '--db', db])).code, 0);
+    assert.equal((await run(['users', 'add', 'r2', '--weak-ok', '--password', 'pw', '--profile', profile, '--realm', 'other'])).code, 0);
+    assert.equal((await run(['users', 'add', 'r3', '--weak-ok', '--password', 'pw', '--profile', profile, '--db', db])).code, 0);
     const listed = JSON.parse((await run(['users', 'list', '--json', '--profile', profile])).stdout) as Array<{ user: string; realm: string }>;
     assert.deepEqual(listed.map((u) => [u.user, u.realm]), [['r1', 'tv.example'], ['r2', 'other']]);
     assert.equal((await withDb(profileDb, (s) => s.getCredentials('r1')))?.ha1Md5, ha1('MD5', 'r1', 'tv.example', 'pw'));
     const other = JSON.parse((await run(['users', 'list', '--json', '--db', db])).stdout) as Array<{ user: string; realm: string }>;
     assert.deepEqual(other.map((u) => [u.user, u.realm]), [['r3', 'tv.example']]);
-    assert.equal((await run(['users', 'add', 'r4', '--password', 'pw', '--db', db])).stdout, 'added r4 (realm tvphone)\n');
+    assert.equal((await run(['users', 'add', 'r4', '--weak-ok', '--password', 'pw', '--db', db])).stdout, 'added r4 (realm tvphone)\n');
   });
 
   it('registrations [USER] shows each binding: contact, flow, user agent, expiry, instance and reg-id, path', async () => {
@@ -295,8 +315,8 @@ describe('tvphone CLI', function () {
   });
 
   it('serve warns at start when users have HA1s made for another realm than the profile auth.realm', async () => {
-    for (const u of ['old1', 'old2']) assert.equal((await run(['users', 'add', u, '--password', 'pw', '--db', db])).code, 0);
-    assert.equal((await run(['users', 'add', 'new1', '--password', 'pw', '--realm', 'new.example', '--db', db])).code, 0);
+    for (const u of ['old1', 'old2']) assert.equal((await run(['users', 'add', u, '--weak-ok', '--password', 'pw', '--db', db])).code, 0);
+    assert.equal((await run(['users', 'add', 'new1', '--weak-ok', '--password', 'pw', '--realm', 'new.example', '--db', db])).code, 0);
     const profile = { auth: { realm: 'new.example' } };
     const server = await startChildServer({ dbUrl: db, auth: 'digest', profile });
     try {
@@ -306,7 +326,7 @@ describe('tvphone CLI', function () {
     } finally {
       await server.stop();
     }
-    for (const u of ['old1', 'old2']) assert.equal((await run(['users', 'passwd', u, '--password', 'pw', '--realm', 'new.example', '--db', db])).code, 0);
+    for (const u of ['old1', 'old2']) assert.equal((await run(['users', 'passwd', u, '--weak-ok', '--password', 'pw', '--realm', 'new.example', '--db', db])).code, 0);
     const again = await startChildServer({ dbUrl: db, auth: 'digest', profile });
     try {
       await new Promise((r) => setTimeout(r, 300)); // the check runs right after "tvphone serving"

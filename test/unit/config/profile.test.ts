@@ -149,6 +149,31 @@ describe('sip-profiles', () => {
     assert.equal(refusal(() => validateProfile({ voicemail: { onBusy: 'yes' } }, 'p.json')).field, 'voicemail.onBusy');
   });
 
+  it('takes the security section (issue 16 item 3): defaults on, shipped on, bad values refused naming file, field and reason', () => {
+    assert.deepEqual(validateProfile({}, 'p.json').security, DEFAULT_PROFILE.security);
+    const shipped = loadProfile(new URL('../../../sip-profiles/default.json', import.meta.url).pathname).security;
+    assert.deepEqual(shipped, DEFAULT_PROFILE.security, 'the shipped profile says what the defaults say');
+    assert.ok(shipped.authFailures > 0 && shipped.maxRequestsPerSecond > 0, 'on by default');
+    const s = validateProfile({ security: { banAction: 'drop', rateAction: 'drop', trusted: ['10.0.0.0/8', '::1'], maxRequestsPerSecond: 0 } }, 'p.json').security;
+    assert.deepEqual([s.banAction, s.rateAction, s.trusted, s.maxRequestsPerSecond], ['drop', 'drop', ['10.0.0.0/8', '::1'], 0]);
+    const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+      [{ authFailures: -1 }, 'security.authFailures', /between 0 and/],
+      [{ banSeconds: 0 }, 'security.banSeconds', /between 1 and/],
+      [{ banAction: 'tarpit' }, 'security.banAction', /one of reject, drop/],
+      [{ rateAction: 403 }, 'security.rateAction', /one of reject, drop/],
+      [{ trusted: ['10.0.0.0/33'] }, 'security.trusted[0]', /not an IP address or CIDR/],
+      [{ trusted: '127.0.0.1' }, 'security.trusted', /must be an array/],
+      [{ authFailures: 10, userAuthFailures: 5 }, 'security.userAuthFailures', /must not be below authFailures \(10\)/],
+      [{ maxRequestsPerSecond: 100, requestBurst: 50 }, 'security.requestBurst', /at least maxRequestsPerSecond \(100\)/],
+      [{ maxRequestPerSecond: 100 }, 'security.maxRequestPerSecond', /unknown setting/],
+    ];
+    for (const [security, field, reason] of cases) {
+      const e = refusal(() => validateProfile({ security }, 'p.json'));
+      assert.deepEqual([e.file, e.field], ['p.json', field], JSON.stringify(security));
+      assert.match(e.reason, reason);
+    }
+  });
+
   it('leaves the admin HTTP endpoint off unless admin.listen is set, and reads HOST:PORT', () => {
     assert.equal(validateProfile({}, 'p.json').admin, null);
     assert.deepEqual(validateProfile({ admin: { listen: '127.0.0.1:9060' } }, 'p.json').admin, { listen: '127.0.0.1:9060', host: '127.0.0.1', port: 9060, token: null });

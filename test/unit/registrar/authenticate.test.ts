@@ -243,6 +243,62 @@ describe('registrar/authenticate (RFC 3261 §22, RFC 7616, RFC 8760)', () => {
     });
   });
 
+  describe('a nonce spent by a wrong guess (issue 16: svcrack pipelines its guesses on one nonce)', () => {
+    it('challenges every later use of a nonce a wrong password was tried with, the right password too, without checking it', async () => {
+      let lookups = 0;
+      const counting = store.asStore();
+      const get = counting.getCredentials.bind(counting);
+      counting.getCredentials = (u: string) => (lookups++, get(u));
+      const a = new Authenticator({ store: counting, realm: REALM, clock, nonceTtlMs: 60_000 });
+      const refusals: string[] = [];
+      const onRefused = (_u: string, r: string) => void refusals.push(r);
+      const first = await a.authenticate(request(), { proxy: false }) as SipResponse;
+      const wrong = await a.authenticate(answer(request(), first, { alg: 'MD5', password: 'guess', nc: 1 }), { proxy: false, onRefused });
+      assert.ok(wrong instanceof SipResponse);
+      assert.equal(lookups, 1);
+      const again = await a.authenticate(answer(request(), first, { alg: 'MD5', nc: 2 }), { proxy: false, onRefused });
+      assert.ok(again instanceof SipResponse);
+      assert.equal(again.status, 401);
+      assert.equal(lookups, 1, 'the spent nonce was not checked');
+      assert.notEqual(challenges(again)[0]!.get('nonce'), challenges(first)[0]!.get('nonce'), 'a new nonce');
+      assert.deepEqual(refusals, ['wrong password', 'spent nonce']);
+      // the fresh nonce works
+      assert.deepEqual(await a.authenticate(answer(request(), again, { alg: 'MD5', nc: 1 }), { proxy: false }), { userId: 'alice' });
+    });
+
+    it('checks pipelined guesses on one nonce one after another: only the first is checked against the store', async () => {
+      let lookups = 0;
+      const slow = store.asStore();
+      const get = slow.getCredentials.bind(slow);
+      slow.getCredentials = async (u: string) => {
+        lookups++;
+        await new Promise((r) => setImmediate(r));
+        return get(u);
+      };
+      const a = new Authenticator({ store: slow, realm: REALM, clock, nonceTtlMs: 60_000 });
+      const first = await a.authenticate(request(), { proxy: false }) as SipResponse;
+      const guesses = Array.from({ length: 20 }, (_, i) => a.authenticate(answer(request(), first, { alg: 'MD5', password: `g${i}`, nc: i + 1 }), { proxy: false }));
+      // the right password, pipelined behind them on the same nonce, is challenged too
+      guesses.push(a.authenticate(answer(request(), first, { alg: 'MD5', nc: 21 }), { proxy: false }));
+      const results = await Promise.all(guesses);
+      assert.ok(results.every((r) => r instanceof SipResponse && r.status === 401));
+      assert.equal(lookups, 1);
+    });
+
+    it('keeps spent nonces in the bounded nonce-count table: an evicted one is forgotten, never checked again', () => {
+      const counts = new NonceCounts(2);
+      counts.spend('n1', 1000, 9999, 1000);
+      assert.equal(counts.spent('n1'), true);
+      assert.equal(counts.accept('n1', 5, 1000, 9999, 1000), 'replay');
+      counts.accept('n2', 1, 1001, 9999, 1001);
+      counts.spend('n3', 1002, 9999, 1002);
+      assert.equal(counts.size, 2);
+      assert.equal(counts.spent('n1'), false);
+      assert.equal(counts.forgotten('n1', 1000), true);
+      assert.equal(counts.spent('n3'), true);
+    });
+  });
+
   describe('nonce-count table', () => {
     it('keeps at most maxEntries nonces and refuses an evicted nonce as forgotten', () => {
       const counts = new NonceCounts(2);

@@ -14,6 +14,8 @@ import { validateProfile } from '../../../src/config/profile.ts';
 import { FakeClock } from '../../../src/clock.ts';
 import type { Binding } from '../../../src/store/store.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
+import { Guard } from '../../../src/routing/guard.ts';
+import { DEFAULT_PROFILE, type SecurityConfig } from '../../../src/config/profile.ts';
 
 const DOMAIN = 'example.com';
 
@@ -105,6 +107,7 @@ function setup(overrides: Partial<RouterDeps> = {}, source = { address: '192.0.2
     const st = {
       source: { transport: 'udp', address: source.address, port: source.port, connectionId: null },
       respond: (res: SipResponse) => (f.responses.push(res), true),
+      drop: () => void f.calls.push('st.drop'),
     } as unknown as ServerTransaction;
     router.onRequest(req, st);
     for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
@@ -372,5 +375,102 @@ describe('routing/router: calls through trunks (dial plan, DIDs)', () => {
     assert.equal((await send(request('INVITE', `sip:+493012345@${DOMAIN}`)))?.status, 407);
     assert.equal(challenged, 1);
     assert.equal(f.relayed.length, 0);
+  });
+});
+
+describe('routing: the brute-force and flood defence (issue 16 item 3, Kamailio pike + htable bans)', () => {
+  const ATTACKER = { address: '203.0.113.66', port: 5060 };
+  function guarded(security: Partial<SecurityConfig>, o: { refuse?: boolean; carrier?: boolean } = {}) {
+    const clock = new FakeClock(1_000_000);
+    const guard = new Guard({ config: { ...DEFAULT_PROFILE.security, ...security }, clock, log: silentLogger() });
+    let authCalls = 0;
+    const t = setup({
+      guard,
+      auth: {
+        authenticate: async (req, opts) => {
+          authCalls++;
+          if (!o.refuse) return { userId: 'alice' };
+          opts.onRefused?.('alice', 'wrong password');
+          return createResponse(req, 401);
+        },
+        consumeCredentials: () => {},
+      },
+      ...(o.carrier ? { trunks: { legs: async () => ({ legs: [], skipped: [] }), carrierOf: () => ({}) as never } } : {}),
+    }, ATTACKER);
+    return { ...t, guard, clock, authCalls: () => authCalls };
+  }
+
+  it('bans a source after authFailures refused credentials: 403 without authenticating (no store work)', async () => {
+    const { send, authCalls } = guarded({ authFailures: 3 }, { refuse: true });
+    for (let i = 0; i < 3; i++) assert.equal((await send(request('REGISTER', `sip:${DOMAIN}`)))?.status, 401);
+    assert.equal(authCalls(), 3);
+    const res = await send(request('REGISTER', `sip:${DOMAIN}`));
+    assert.equal(res?.status, 403);
+    assert.match(res!.reason, /too many failed authentications/);
+    assert.equal(authCalls(), 3, 'the banned source reached no capability');
+  });
+
+  it('backs off: after half of authFailures the next challenge waits on the clock (250 ms, then doubling)', async () => {
+    const { send, f, clock } = guarded({ authFailures: 10 }, { refuse: true });
+    for (let i = 0; i < 5; i++) await send(request('REGISTER', `sip:${DOMAIN}`));
+    assert.equal(f.responses.length, 5, 'no delay for the first five');
+    await send(request('REGISTER', `sip:${DOMAIN}`));
+    assert.equal(f.responses.length, 5, 'the sixth challenge waits');
+    await clock.tick(249);
+    assert.equal(f.responses.length, 5);
+    await clock.tick(1);
+    assert.equal(f.responses.length, 6);
+    assert.equal(f.responses[5]!.status, 401);
+  });
+
+  it('with banAction drop sends a banned source nothing at all', async () => {
+    const { send, f } = guarded({ authFailures: 1, banAction: 'drop' }, { refuse: true });
+    await send(request('MESSAGE', `sip:bob@${DOMAIN}`));
+    const before = f.responses.length;
+    await send(request('MESSAGE', `sip:bob@${DOMAIN}`));
+    assert.equal(f.responses.length, before);
+    assert.deepEqual(f.calls, ['st.drop']);
+  });
+
+  it('answers a source over maxRequestsPerSecond 503 with Retry-After (or drops it with rateAction drop)', async () => {
+    const { send, f } = guarded({ maxRequestsPerSecond: 2, requestBurst: 3 });
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await send(request('OPTIONS', `sip:${DOMAIN}`)))?.status);
+    assert.deepEqual(statuses, [200, 200, 200, 503, 503]);
+    assert.equal(f.responses.at(-1)!.header('retry-after'), '9');
+    const dropping = guarded({ maxRequestsPerSecond: 1, requestBurst: 1, rateAction: 'drop' });
+    await dropping.send(request('OPTIONS', `sip:${DOMAIN}`));
+    await dropping.send(request('OPTIONS', `sip:${DOMAIN}`));
+    assert.deepEqual([dropping.f.responses.length, dropping.f.calls], [1, ['st.drop']]);
+  });
+
+  it('never limits in-dialog requests, nor a trusted source or a carrier', async () => {
+    const flooded = guarded({ maxRequestsPerSecond: 1, requestBurst: 1 });
+    flooded.f.routedByUs = true;
+    await flooded.send(request('OPTIONS', `sip:${DOMAIN}`));
+    assert.equal((await flooded.send(request('OPTIONS', `sip:${DOMAIN}`)))?.status, 503);
+    for (let i = 0; i < 5; i++) await flooded.send(request('BYE', `sip:bob@${DOMAIN}`, { toTag: true }));
+    assert.deepEqual(flooded.f.calls, Array(5).fill('proxy.relayInDialog'));
+    const trusted = guarded({ maxRequestsPerSecond: 1, requestBurst: 1, trusted: ['203.0.113.0/24'] });
+    for (let i = 0; i < 5; i++) assert.equal((await trusted.send(request('OPTIONS', `sip:${DOMAIN}`)))?.status, 200);
+    const carrier = guarded({ maxRequestsPerSecond: 1, requestBurst: 1 }, { carrier: true });
+    for (let i = 0; i < 5; i++) assert.equal((await carrier.send(request('OPTIONS', `sip:${DOMAIN}`)))?.status, 200);
+  });
+
+  it('refuses a user whose authentication is banned (userAuthFailures from anywhere) with 403 before authenticating', async () => {
+    const { send, guard, authCalls } = guarded({ authFailures: 100, userAuthFailures: 3 });
+    for (let i = 0; i < 3; i++) guard.authFailed('alice', `198.51.100.${i}`);
+    const res = await send(request('MESSAGE', `sip:bob@${DOMAIN}`));
+    assert.equal(res?.status, 403);
+    assert.match(res!.reason, /for this user/);
+    assert.equal(authCalls(), 0);
+  });
+
+  it('lets an address that authenticated as the user in before its user was banned go on authenticating', async () => {
+    const { send, guard, authCalls } = guarded({ authFailures: 100, userAuthFailures: 3 });
+    assert.equal((await send(request('REGISTER', `sip:${DOMAIN}`)))?.status, 200);
+    for (let i = 0; i < 3; i++) guard.authFailed('alice', `198.51.100.${i}`);
+    assert.equal((await send(request('REGISTER', `sip:${DOMAIN}`)))?.status, 200);
+    assert.equal(authCalls(), 2);
   });
 });

@@ -226,3 +226,30 @@ describe('transaction: non-INVITE server transaction (RFC 3261 §17.2.2)', () =>
     assert.equal(timers.pending, 0);
   });
 });
+
+describe('transaction: drop() — no answer at all (a banned or flooding source, issue 16)', () => {
+  it('ends a non-INVITE server transaction at once with nothing sent; a retransmission is a new request for the TU', () => {
+    const { fake, rec, layer } = setup();
+    fake.deliver(request('REGISTER'), source());
+    rec.requests[0].st.drop();
+    assert.equal(rec.requests[0].st.state, 'terminated');
+    fake.deliver(request('REGISTER'), source());
+    assert.equal(rec.requests.length, 2);
+    rec.requests[1].st.drop();
+    assert.equal(fake.sent.length, 0);
+    assert.equal(layer.counters.serverTransactions, 2);
+  });
+
+  it('ends an INVITE server transaction before its 100 Trying, and leaves one that has answered alone', () => {
+    const { fake, rec, timers } = setup();
+    fake.deliver(request('INVITE'), source());
+    rec.requests[0].st.drop();
+    timers.advance(60_000);
+    assert.equal(fake.sent.length, 0, 'no 100 Trying, no timer left');
+    fake.deliver(request('MESSAGE', { branch: 'z9hG4bKm2' }), source());
+    rec.requests[1].st.respond(createResponse(rec.requests[1].req, 200));
+    rec.requests[1].st.drop();
+    fake.deliver(request('MESSAGE', { branch: 'z9hG4bKm2' }), source());
+    assert.deepEqual(statuses(fake.sent), [200, 200], 'a retransmission still gets the final response');
+  });
+});
