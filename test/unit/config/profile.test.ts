@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadProfile, validateProfile, parseListenSpec, ProfileError, DEFAULT_PROFILE } from '../../../src/config/profile.ts';
+import { loadProfile, validateProfile, parseListenSpec, DEFAULT_PROFILE } from '../../../src/config/profile.ts';
+import { refusal } from '../../helpers/profile-refusal.ts';
 
 describe('sip-profiles', () => {
   let dir: string;
@@ -13,16 +14,6 @@ describe('sip-profiles', () => {
     const f = join(dir, name);
     writeFileSync(f, text);
     return f;
-  }
-
-  function refusal(fn: () => unknown): ProfileError {
-    try {
-      fn();
-    } catch (err) {
-      assert.ok(err instanceof ProfileError, `expected ProfileError, got ${String(err)}`);
-      return err;
-    }
-    assert.fail('the profile was accepted');
   }
 
   it('loads sip-profiles/default.json with no edits: UDP and TCP on 5060, SQLite in ./data, digest auth', () => {

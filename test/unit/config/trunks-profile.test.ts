@@ -2,17 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadProfile, validateProfile, ProfileError } from '../../../src/config/profile.ts';
-
-function refusal(fn: () => unknown): ProfileError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ProfileError, `expected ProfileError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('the profile was accepted');
-}
+import { loadProfile, validateProfile } from '../../../src/config/profile.ts';
+import { refusal } from '../../helpers/profile-refusal.ts';
 
 const base = { name: 'carrier', host: '127.0.0.1', username: 'acct', password: 'pw', register: true };
 const inline = (t: Record<string, unknown>, extra: Record<string, unknown> = {}) => validateProfile({ trunks: [{ ...base, ...t }], ...extra }, 'p.json');
