@@ -15,9 +15,16 @@ import { MSSQL_MIGRATION_QUERIES, MSSQL_QUERIES } from './queries.ts';
 const RETRIES = 5;
 /** duplicate key (2627, 2601) and deadlock victim (1205): run the transaction again */
 const RETRYABLE = new Set([2627, 2601, 1205]);
-const CONNECTION_CODES = new Set(['ETIMEOUT', 'ESOCKET', 'ECONNCLOSED', 'ECONNRESET', 'ECONNREFUSED', 'ENOTOPEN', 'ELOGIN', 'EINSTLOOKUP', 'ENOCONN']);
+/**
+ * tedious/mssql codes of a server that cannot be reached. ECLOSE: the connection closed under a request;
+ * EINVALIDSTATE: a pooled connection whose socket already closed (seen on COMMIT when the server stops).
+ */
+const CONNECTION_CODES = new Set([
+  'ETIMEOUT', 'ESOCKET', 'ECONNCLOSED', 'ECONNRESET', 'ECONNREFUSED', 'ENOTOPEN', 'ELOGIN', 'EINSTLOOKUP', 'ENOCONN',
+  'ECLOSE', 'EINVALIDSTATE',
+]);
 
-function isConnectionError(err: unknown): boolean {
+export function isConnectionError(err: unknown): boolean {
   const e = err as { name?: unknown; code?: unknown };
   return e.name === 'ConnectionError' || (typeof e.code === 'string' && CONNECTION_CODES.has(e.code));
 }
