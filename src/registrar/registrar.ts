@@ -39,6 +39,8 @@ export interface RegistrarOptions {
    * `standbySeconds` (the TV in standby); absent, push parameters are ignored.
    */
   push?: { store: PushStore; standbySeconds: number };
+  /** this node's id (issue 18): the bindings it saves are its flows; default "local" */
+  node?: string;
 }
 
 export class Registrar {
@@ -49,6 +51,7 @@ export class Registrar {
   readonly #log?: Logger;
   readonly #expiryIntervalMs: number;
   readonly #createUsers: { realm: string } | null;
+  readonly #node: string;
   #push: { store: PushStore; standbySeconds: number } | null;
   /** REGISTERs of one AoR are applied one at a time (read–decide–write); entries leave when idle */
   readonly #queues = new Map<string, Promise<unknown>>();
@@ -67,6 +70,7 @@ export class Registrar {
     this.#expiryIntervalMs = opts.expiryIntervalMs ?? 1000;
     this.#createUsers = opts.createUsers ?? null;
     this.#push = opts.push ?? null;
+    this.#node = opts.node ?? 'local';
   }
 
   /**
@@ -85,7 +89,8 @@ export class Registrar {
       const plan = planRegistration(req, userId, existing, this.#policy, source, now);
       if (plan.kind === 'query') return { response: registrationOk(req, existing, now, false), added: null };
       const newUser = this.#createUsers ? { userId, realm: this.#createUsers.realm, ha1Md5: '', ha1Sha256: '' } : undefined;
-      const change = await this.#store.saveBindings(userId, plan.upsert, plan.remove, plan.removeAll, now, newUser);
+      const upsert = plan.upsert.map((b) => ({ ...b, node: this.#node })); // its connection is one of ours
+      const change = await this.#store.saveBindings(userId, upsert, plan.remove, plan.removeAll, now, newUser);
       this.#logChanges(userId, existing, plan, change, source);
       this.#emit(change);
       await this.#savePush(userId, existing, plan, now);
@@ -173,7 +178,7 @@ export class Registrar {
   async connectionClosed(connectionId: number): Promise<BindingChange[]> {
     if (this.#flowsDropped) return []; // shutting down: dropConnectionBindings took them all
     try {
-      const changes = await this.#store.removeBindingsByConnection(connectionId, this.#clock.now());
+      const changes = await this.#store.removeBindingsByConnection(connectionId, this.#node, this.#clock.now());
       for (const change of changes) {
         this.#log?.info({ userId: change.userId, connectionId, bindings: change.bindings.length }, 'bindings removed: connection lost');
         this.#emit(change);
@@ -230,7 +235,7 @@ export class Registrar {
   async dropConnectionBindings(opts: { closing: boolean }): Promise<BindingChange[]> {
     if (opts.closing) this.#flowsDropped = true;
     try {
-      const changes = await this.#store.removeConnectionBindings(this.#clock.now());
+      const changes = await this.#store.removeConnectionBindings(this.#node, this.#clock.now());
       for (const change of changes) this.#emit(change);
       if (changes.length > 0) this.#log?.info({ users: changes.length, at: opts.closing ? 'shutdown' : 'start' }, 'bindings of connections removed');
       return changes;

@@ -7,7 +7,7 @@ import type { Flow, TransportName } from '../flow.ts';
 import { NO_LIMIT, type QueryName } from './queries.ts';
 import type {
   Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, EpochMs, MessageQuery, MessageQuota, MessageState,
-  NewCall, NewMessage, NewVoicemail, Presence, PushRegistration, StoredMessage, Subscription, UserRecord, VoicemailQuery, VoicemailRecord,
+  NewCall, NewMessage, NewVoicemail, NodeRecord, Presence, PushRegistration, StoredMessage, Subscription, UserRecord, VoicemailQuery, VoicemailRecord,
 } from './store.ts';
 
 /** A Date is a point in time: each backend binds it as its date-time type (schema 2). */
@@ -83,7 +83,7 @@ function toBinding(r: Row): Binding {
     userId: String(r.user_id), contact: String(r.contact), expiresAt: time(r.expires_at), q: numOrNull(r.q),
     callId: String(r.call_id), cseq: num(r.cseq), path: JSON.parse(String(r.path)) as string[],
     instance: strOrNull(r.instance), regId: numOrNull(r.reg_id), flow: toFlow(r),
-    userAgent: strOrNull(r.user_agent), updatedAt: time(r.updated_at),
+    userAgent: strOrNull(r.user_agent), updatedAt: time(r.updated_at), node: strOrNull(r.node_id),
   };
 }
 function toPresence(r: Row): Presence {
@@ -208,7 +208,7 @@ export function* getServerSecret(name: string): Op<Uint8Array | null> {
 function bindingParams(b: Binding): Param[] {
   return [
     b.userId, b.contact, at(b.expiresAt), b.q, b.callId, b.cseq, JSON.stringify(b.path), b.instance, b.regId, ...flowParams(b.flow),
-    b.userAgent, at(b.updatedAt),
+    b.userAgent, at(b.updatedAt), b.node ?? null,
   ];
 }
 
@@ -261,27 +261,45 @@ export function* listBindings(now: EpochMs): Op<Binding[]> {
   return (yield* q('selectAllBindings', at(now))).rows.map(toBinding);
 }
 
-export function* removeBindingsByConnection(connectionId: number, now: EpochMs): Op<BindingChange[]> {
+export function* removeBindingsByConnection(connectionId: number, node: string, now: EpochMs): Op<BindingChange[]> {
   const id = connectionParam(connectionId);
-  const users = (yield* q('selectUsersOnConnection', id)).rows.map((r) => String(r.user_id)).sort();
+  const users = (yield* q('selectUsersOnConnection', id, node)).rows.map((r) => String(r.user_id)).sort();
   const changes: BindingChange[] = [];
   for (const userId of users) {
     changes.push(yield* changeBindings(userId, now, undefined, function* () {
-      yield* q('deleteConnectionBindings', userId, id);
+      yield* q('deleteConnectionBindings', userId, id, node);
     }));
   }
   return changes;
 }
 
-export function* removeConnectionBindings(now: EpochMs): Op<BindingChange[]> {
-  const users = (yield* q('selectUsersOnAnyConnection')).rows.map((r) => String(r.user_id)).sort();
+export function* removeConnectionBindings(node: string, now: EpochMs): Op<BindingChange[]> {
+  const users = (yield* q('selectUsersOnAnyConnection', node)).rows.map((r) => String(r.user_id)).sort();
   const changes: BindingChange[] = [];
   for (const userId of users) {
     changes.push(yield* changeBindings(userId, now, undefined, function* () {
-      yield* q('deleteAllConnectionBindings', userId);
+      yield* q('deleteAllConnectionBindings', userId, node);
     }));
   }
   return changes;
+}
+
+// ---- nodes (issue 18) ----
+
+/** The node's heartbeat row; `starting` also resets its start time (a restart). */
+export function* heartbeat(node: string, sipUri: string | null, now: EpochMs, starting: boolean): Op<void> {
+  if ((yield* q(starting ? 'startNode' : 'updateNode', node, sipUri, at(now))).changes === 0) yield* q('insertNode', node, sipUri, at(now));
+}
+
+export function* listNodes(now: EpochMs): Op<NodeRecord[]> {
+  const counts = new Map<string | null, { bindings: number; connections: number }>();
+  for (const r of (yield* q('countBindingsByNode', at(now))).rows) {
+    counts.set(strOrNull(r.node_id), { bindings: num(r.bindings), connections: num(r.connections ?? 0) });
+  }
+  return (yield* q('selectNodes')).rows.map((r) => ({
+    node: String(r.node_id), sipUri: strOrNull(r.sip_uri), startedAt: time(r.started_at), heartbeatAt: time(r.heartbeat_at),
+    ...(counts.get(String(r.node_id)) ?? { bindings: 0, connections: 0 }),
+  }));
 }
 
 export function* expireBindings(now: EpochMs): Op<BindingChange[]> {

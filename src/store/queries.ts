@@ -4,7 +4,7 @@
 // hands back the same keys (PostgreSQL folds unquoted names to lower case).
 
 const BINDING_COLS =
-  'user_id, contact, expires_at, q, call_id, cseq, path, instance, reg_id, transport, source_ip, source_port, connection_id, user_agent, updated_at';
+  'user_id, contact, expires_at, q, call_id, cseq, path, instance, reg_id, transport, source_ip, source_port, connection_id, user_agent, updated_at, node_id';
 const PRESENCE_COLS = 'User_id AS user_id, User_ip AS user_ip, User_netstate AS user_netstate, Netstate_since AS netstate_since';
 const CALL_COLS =
   'id, User_id AS user_id, otheruser_id AS otheruser_id, Call_date AS call_date, Call_id AS call_id, Outcome AS outcome, ' +
@@ -57,17 +57,26 @@ export const QUERIES = {
   selectAllBindings: `SELECT ${BINDING_COLS} FROM bindings WHERE expires_at > ?1 ORDER BY user_id, updated_at, contact`,
   updateBinding:
     'UPDATE bindings SET expires_at = ?3, q = ?4, call_id = ?5, cseq = ?6, path = ?7, instance = ?8, reg_id = ?9, transport = ?10, ' +
-    'source_ip = ?11, source_port = ?12, connection_id = ?13, user_agent = ?14, updated_at = ?15 WHERE user_id = ?1 AND contact = ?2',
+    'source_ip = ?11, source_port = ?12, connection_id = ?13, user_agent = ?14, updated_at = ?15, node_id = ?16 WHERE user_id = ?1 AND contact = ?2',
   insertBinding:
-    `INSERT INTO bindings (${BINDING_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)`,
+    `INSERT INTO bindings (${BINDING_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)`,
   deleteBinding: 'DELETE FROM bindings WHERE user_id = ?1 AND contact = ?2',
   deleteUserBindings: 'DELETE FROM bindings WHERE user_id = ?1',
   deleteExpiredUserBindings: 'DELETE FROM bindings WHERE user_id = ?1 AND expires_at <= ?2',
   selectUsersWithExpiredBindings: 'SELECT DISTINCT user_id FROM bindings WHERE expires_at <= ?1',
-  selectUsersOnConnection: 'SELECT DISTINCT user_id FROM bindings WHERE connection_id = ?1',
-  deleteConnectionBindings: 'DELETE FROM bindings WHERE user_id = ?1 AND connection_id = ?2',
-  selectUsersOnAnyConnection: 'SELECT DISTINCT user_id FROM bindings WHERE connection_id IS NOT NULL',
-  deleteAllConnectionBindings: 'DELETE FROM bindings WHERE user_id = ?1 AND connection_id IS NOT NULL',
+  // a connection id means something on its node only (node_id NULL: written before schema 8, by a single node)
+  selectUsersOnConnection: 'SELECT DISTINCT user_id FROM bindings WHERE connection_id = ?1 AND (node_id = ?2 OR node_id IS NULL)',
+  deleteConnectionBindings: 'DELETE FROM bindings WHERE user_id = ?1 AND connection_id = ?2 AND (node_id = ?3 OR node_id IS NULL)',
+  selectUsersOnAnyConnection: 'SELECT DISTINCT user_id FROM bindings WHERE connection_id IS NOT NULL AND (node_id = ?1 OR node_id IS NULL)',
+  deleteAllConnectionBindings: 'DELETE FROM bindings WHERE user_id = ?1 AND connection_id IS NOT NULL AND (node_id = ?2 OR node_id IS NULL)',
+  // the nodes on this database and their heartbeats (issue 18)
+  updateNode: 'UPDATE nodes SET sip_uri = ?2, heartbeat_at = ?3 WHERE node_id = ?1',
+  startNode: 'UPDATE nodes SET sip_uri = ?2, started_at = ?3, heartbeat_at = ?3 WHERE node_id = ?1',
+  insertNode: 'INSERT INTO nodes (node_id, sip_uri, started_at, heartbeat_at) VALUES (?1, ?2, ?3, ?3)',
+  selectNodes: 'SELECT node_id, sip_uri, started_at, heartbeat_at FROM nodes ORDER BY node_id',
+  countBindingsByNode:
+    'SELECT node_id, COUNT(*) AS bindings, SUM(CASE WHEN connection_id IS NULL THEN 0 ELSE 1 END) AS connections ' +
+    'FROM bindings WHERE expires_at > ?1 GROUP BY node_id',
 
   insertCall:
     'INSERT INTO user_call (User_id, otheruser_id, Call_date, Call_id, Outcome, Status, Dialled_number, Sent_number) ' +

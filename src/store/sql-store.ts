@@ -5,7 +5,7 @@ import * as ops from './ops.ts';
 import type { Op } from './ops.ts';
 import type {
   Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, Dialect, EpochMs, MessageQuery, MessageQuota, NewCall, NewMessage,
-  NewVoicemail, Presence, PushRegistration, Store, StoredMessage, Subscription, UserRecord, VoicemailQuery, VoicemailRecord,
+  NewVoicemail, NodeRecord, Presence, PushRegistration, Store, StoredMessage, Subscription, UserRecord, VoicemailQuery, VoicemailRecord,
 } from './store.ts';
 
 export abstract class SqlStore implements Store {
@@ -42,10 +42,14 @@ export abstract class SqlStore implements Store {
   }
   getBindings(userId: string, now: EpochMs): Promise<Binding[]> { return this.read(() => ops.getBindings(userId, now)); }
   listBindings(now: EpochMs): Promise<Binding[]> { return this.read(() => ops.listBindings(now)); }
-  removeConnectionBindings(now: EpochMs): Promise<BindingChange[]> { return this.write(() => ops.removeConnectionBindings(now)); }
-  removeBindingsByConnection(connectionId: number, now: EpochMs): Promise<BindingChange[]> {
-    return this.write(() => ops.removeBindingsByConnection(connectionId, now));
+  removeConnectionBindings(node: string, now: EpochMs): Promise<BindingChange[]> { return this.write(() => ops.removeConnectionBindings(node, now)); }
+  removeBindingsByConnection(connectionId: number, node: string, now: EpochMs): Promise<BindingChange[]> {
+    return this.write(() => ops.removeBindingsByConnection(connectionId, node, now));
   }
+  heartbeat(node: string, sipUri: string | null, now: EpochMs, starting: boolean): Promise<void> {
+    return this.write(() => ops.heartbeat(node, sipUri, now, starting));
+  }
+  listNodes(now: EpochMs): Promise<NodeRecord[]> { return this.read(() => ops.listNodes(now)); }
   expireBindings(now: EpochMs): Promise<BindingChange[]> { return this.write(() => ops.expireBindings(now)); }
   getPresence(userId: string): Promise<Presence | null> { return this.read(() => ops.getPresence(userId)); }
   listPresence(): Promise<Presence[]> { return this.read(() => ops.listPresence()); }

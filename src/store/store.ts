@@ -46,6 +46,18 @@ export interface Binding {
   flow: Flow;
   userAgent: string | null;
   updatedAt: EpochMs;
+  /** the node the flow's connection lives on (issue 18); absent or null: this node, or a row from before schema 8 */
+  node?: string | null;
+}
+
+/** A tvphone node on the database, its heartbeat, and the live bindings (and connection-bound ones) it holds. */
+export interface NodeRecord {
+  node: string;
+  sipUri: string | null;
+  startedAt: EpochMs;
+  heartbeatAt: EpochMs;
+  bindings: number;
+  connections: number;
 }
 
 /** The user_property row of the seed, plus when the state last changed. */
@@ -219,13 +231,17 @@ export interface LocationStore {
   /** every unexpired binding of every user, by user, then as getBindings orders them (`tvphone registrations`) */
   listBindings(now: EpochMs): Promise<Binding[]>;
   /** remove the bindings that came over a closed connection; one change per user affected */
-  removeBindingsByConnection(connectionId: number, now: EpochMs): Promise<BindingChange[]>;
+  removeBindingsByConnection(connectionId: number, node: string, now: EpochMs): Promise<BindingChange[]>;
   /** remove every binding bound to a connection (TCP/TLS/WS flows die with the process): at start and at shutdown */
-  removeConnectionBindings(now: EpochMs): Promise<BindingChange[]>;
+  removeConnectionBindings(node: string, now: EpochMs): Promise<BindingChange[]>;
   /** remove bindings expired at `now`; one change per user affected */
   expireBindings(now: EpochMs): Promise<BindingChange[]>;
   getPresence(userId: string): Promise<Presence | null>;
   listPresence(): Promise<Presence[]>;
+  /** this node's heartbeat row (issue 18); `starting` marks a (re)start */
+  heartbeat(node: string, sipUri: string | null, now: EpochMs, starting: boolean): Promise<void>;
+  /** the nodes on this database, their heartbeats and the live bindings each holds (`tvphone nodes`) */
+  listNodes(now: EpochMs): Promise<NodeRecord[]>;
 }
 
 /**

@@ -50,11 +50,12 @@ export class FakeStore {
     return this.#change(userId, now);
   }
 
-  async removeConnectionBindings(now: EpochMs): Promise<BindingChange[]> {
+  async removeConnectionBindings(node: string, now: EpochMs): Promise<BindingChange[]> {
     this.#check();
     const out: BindingChange[] = [];
+    const ours = (b: Binding) => (b.node ?? node) === node;
     for (const [userId, list] of this.bindings) {
-      const kept = list.filter((b) => b.flow.connectionId === null);
+      const kept = list.filter((b) => b.flow.connectionId === null || !ours(b));
       if (kept.length === list.length) continue;
       this.bindings.set(userId, kept);
       out.push(this.#change(userId, now));
@@ -62,11 +63,11 @@ export class FakeStore {
     return out;
   }
 
-  async removeBindingsByConnection(connectionId: number, now: EpochMs): Promise<BindingChange[]> {
+  async removeBindingsByConnection(connectionId: number, node: string, now: EpochMs): Promise<BindingChange[]> {
     this.#check();
     const out: BindingChange[] = [];
     for (const [userId, list] of this.bindings) {
-      const kept = list.filter((b) => b.flow.connectionId !== connectionId);
+      const kept = list.filter((b) => b.flow.connectionId !== connectionId || (b.node ?? node) !== node);
       if (kept.length === list.length) continue;
       this.bindings.set(userId, kept);
       out.push(this.#change(userId, now));

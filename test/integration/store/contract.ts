@@ -38,7 +38,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         userId, contact: `sip:${contact}@127.0.0.1:5062;transport=tcp`, expiresAt: T0 + 3600_000, q: 0.5, callId: `c-${contact}`,
         cseq: 1, path: ['<sip:edge.example;lr>', '<sip:core.example;lr>'], instance: '<urn:uuid:00000000-0000-0000-0000-000000000001>',
         regId: 1, flow: { transport: 'tcp', address: '127.0.0.1', port: 5062, connectionId: connection(), ...flow }, userAgent: 'tv/1',
-        updatedAt: T0, ...over,
+        updatedAt: T0, node: 'n1', ...over,
       };
     }
     function message(toUser: string, body: Uint8Array, over: Partial<NewMessage> = {}): NewMessage {
@@ -206,30 +206,52 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         assert.deepEqual((await s.expireBindings(T0 + 1000)).filter((c) => c.userId.startsWith(prefix)), []);
       });
 
-      it('losing a connection removes the bindings that came over it', async function () {
+      it('losing a connection removes the bindings that came over it, on its node only', async function () {
         const s = await openOne();
         const conn = connection();
         const other = connection();
         await s.saveBindings(u('x'), [binding(u('x'), 'a', {}, { connectionId: conn })], [], false, T0);
         await s.saveBindings(u('y'), [binding(u('y'), 'a', {}, { connectionId: conn }), binding(u('y'), 'b', {}, { connectionId: other })], [], false, T0);
-        const changes = await s.removeBindingsByConnection(conn, T0 + 1);
+        // the same connection number on another node is another connection (issue 18)
+        await s.saveBindings(u('z'), [binding(u('z'), 'a', { node: 'n2' }, { connectionId: conn })], [], false, T0);
+        const changes = (await s.removeBindingsByConnection(conn, 'n1', T0 + 1)).filter((c) => c.userId.startsWith(prefix));
         assert.deepEqual(changes.map((c) => [c.userId, c.presence.netstate, c.netstateChanged, c.bindings.map((b) => b.flow.connectionId)]), [
           [u('x'), 0, true, []],
           [u('y'), 1, false, [other]],
         ]);
-        assert.deepEqual(await s.removeBindingsByConnection(conn, T0 + 2), []);
+        assert.deepEqual((await s.getBindings(u('z'), T0 + 1)).map((b) => [b.node, b.flow.connectionId]), [['n2', conn]]);
+        assert.deepEqual(await s.removeBindingsByConnection(conn, 'n1', T0 + 2), []);
       });
 
-      it('removes every connection-bound binding at once (start and shutdown), keeping the others', async function () {
+      it('removes every connection-bound binding of a node at once (start and shutdown), keeping the others', async function () {
         const s = await openOne();
         await s.saveBindings(u('x'), [binding(u('x'), 'tcp'), binding(u('x'), 'udp', {}, { transport: 'udp', connectionId: null })], [], false, T0);
         await s.saveBindings(u('y'), [binding(u('y'), 'tcp')], [], false, T0);
-        const mine = (await s.removeConnectionBindings(T0 + 1)).filter((c) => c.userId.startsWith(prefix));
+        await s.saveBindings(u('z'), [binding(u('z'), 'tcp', { node: 'n2' })], [], false, T0);
+        const mine = (await s.removeConnectionBindings('n1', T0 + 1)).filter((c) => c.userId.startsWith(prefix));
         assert.deepEqual(mine.map((c) => [c.userId, c.presence.netstate, c.bindings.map((b) => b.flow.transport)]), [
           [u('x'), 1, ['udp']],
           [u('y'), 0, []],
         ]);
-        assert.deepEqual((await s.removeConnectionBindings(T0 + 2)).filter((c) => c.userId.startsWith(prefix)), []);
+        assert.equal((await s.getBindings(u('z'), T0 + 1)).length, 1, 'another node\'s connections are its own');
+        assert.deepEqual((await s.removeConnectionBindings('n1', T0 + 2)).filter((c) => c.userId.startsWith(prefix)), []);
+      });
+
+      it('keeps each node\'s heartbeat and counts the live bindings and connections it holds', async function () {
+        const s = await openOne();
+        const a = `${prefix}-a`;
+        const b = `${prefix}-b`;
+        await s.heartbeat(a, 'sip:127.0.0.1:5070;transport=tcp', T0, true);
+        await s.heartbeat(b, null, T0, true);
+        await s.heartbeat(a, 'sip:127.0.0.1:5070;transport=tcp', T0 + 5000, false);
+        await s.saveBindings(u('x'), [binding(u('x'), 'tcp', { node: a }), binding(u('x'), 'udp', { node: a }, { transport: 'udp', connectionId: null })], [], false, T0);
+        const nodes = (await s.listNodes(T0 + 6000)).filter((n) => n.node.startsWith(prefix));
+        assert.deepEqual(nodes, [
+          { node: a, sipUri: 'sip:127.0.0.1:5070;transport=tcp', startedAt: T0, heartbeatAt: T0 + 5000, bindings: 2, connections: 1 },
+          { node: b, sipUri: null, startedAt: T0, heartbeatAt: T0, bindings: 0, connections: 0 },
+        ]);
+        await s.heartbeat(b, null, T0 + 9000, true); // a restart
+        assert.equal((await s.listNodes(T0 + 9000)).find((n) => n.node === b)?.startedAt, T0 + 9000);
       });
 
       it('lists the unexpired bindings of every user, by user', async function () {

@@ -1,0 +1,10 @@
+-- tvphone schema 8 (sqlite): several nodes on one database (issue 18). bindings.node_id: the node whose connection a
+-- binding's flow is (its connection_id means something there only); nodes: each node's SIP address and heartbeat.
+ALTER TABLE bindings ADD COLUMN node_id TEXT;
+CREATE INDEX bindings_node_connection ON bindings (node_id, connection_id);
+CREATE TABLE nodes (
+  node_id      TEXT PRIMARY KEY,
+  sip_uri      TEXT,
+  started_at   TEXT NOT NULL,
+  heartbeat_at TEXT NOT NULL
+);
