@@ -78,6 +78,8 @@ export const FAILURES = {
   'interval-too-brief': { status: 423, reason: 'Interval Too Brief', headers: (p) => [['Min-Expires', String(p.minExpires ?? 0)]] },
   // RFC 3261 §21.4.18: the callee has no binding; Retry-After says when to try again.
   'user-offline': { status: 480, reason: 'User Offline', headers: retryAfter },
+  // RFC 5626 §5.3: the flow a request was routed to (by another node, issue 18) is gone.
+  'flow-failed': { status: 430, reason: 'Flow Failed' },
   // RFC 6665 §4.2.1.2 / RFC 3261 §12.2.2: a request in an unknown dialog.
   'subscription-does-not-exist': { status: 481, reason: 'Subscription Does Not Exist' },
   'loop-detected': { status: 482, reason: 'Loop Detected' },

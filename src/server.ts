@@ -9,7 +9,7 @@ import type { Store, Binding, BindingChange, Subscription } from './store/store.
 import { NetworkTransport } from './transport/network-transport.ts';
 import type { Flow, ListenerInfo, ListenerConfig as TransportListener, Transport } from './transport/transport.ts';
 import { TransactionLayer } from './transaction/transaction-layer.ts';
-import { Registrar, Authenticator } from './registrar/index.ts';
+import { Registrar, Authenticator, Nodes } from './registrar/index.ts';
 import { Proxy } from './proxy/proxy.ts';
 import { Silo, buildDeliveryRequest } from './offline/silo.ts';
 import { MediaServer, VOICE_MESSAGE_TYPE } from './media-server/media-server.ts';
@@ -33,7 +33,12 @@ import { fdLimitWarning, openFileLimit } from './config/fd-limit.ts';
 import { rootCertificates } from 'node:tls';
 
 /** What the server needs of its transport: the port (transport.ts), its bound listeners, close, the admin counters. */
-export type ServerTransport = Transport & AdminSources['transport'] & { readonly listeners: ListenerInfo[]; close(): Promise<void> };
+export type ServerTransport = Transport & AdminSources['transport'] & {
+  readonly listeners: ListenerInfo[];
+  close(): Promise<void>;
+  /** whether a stream connection is still open (a transport with no connections has none) */
+  hasConnection?(connectionId: number): boolean;
+};
 
 export interface ServerOptions<T extends ServerTransport = NetworkTransport> {
   profile: Profile;
@@ -164,6 +169,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     store, clock, log: log.child({ mod: 'registrar' }),
     policy: profile.registrar,
     createUsers: profile.auth.mode === 'none' ? { realm: profile.auth.realm } : undefined,
+    node: profile.node.id,
     // RFC 8599: push registrations are kept whether or not push is on now (a store double may lack them)
     push: typeof store.savePushRegistration === 'function' ? { store, standbySeconds: profile.push.standbySeconds } : undefined,
     onChange: (change: BindingChange) => {
@@ -263,11 +269,18 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     held: new HeldCalls<HeldCall>({ clock, max: pushConfig.maxHeld }),
     holdMs: pushConfig.holdSeconds * 1000,
   };
+  // several nodes on one database (issue 18): this node's heartbeat, and the way to the TVs connected to the others
+  const nodes = new Nodes({
+    store, clock, log: log.child({ mod: 'nodes' }), id: profile.node.id, sipUri: profile.node.sipUri,
+    heartbeatSeconds: profile.node.heartbeatSeconds, leaseSeconds: profile.node.leaseSeconds,
+    key: await keptSecret(store, 'node-flow', clock, log), hasConnection: (id) => transport.hasConnection?.(id) ?? false,
+  });
+  if (typeof store.heartbeat === 'function') await nodes.start(); // a store double may have no nodes table
   const routingLog = log.child({ mod: 'routing' });
   const guard = new Guard({ config: profile.security, clock, log: routingLog });
   router = new Router({
     auth, registrar, proxy, silo, presence, calls, voicemail: media, domains, domain: primaryDomain, log: routingLog, replies,
-    trunks, routes: profile.routes, ringing: ringingOf(profile), push: wake, guard,
+    trunks, routes: profile.routes, ringing: ringingOf(profile), push: wake, guard, nodes,
   });
   registrar.start();
   trunks.start();
@@ -311,6 +324,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
       // reverse order of creation, each awaited
       closing ??= (async () => {
         await admin?.close();
+        nodes.stop();
         // de-REGISTER at the carriers (bounded) while the transaction layer and transport still run
         await trunks.close();
         // calls held for a TV in standby get 480; pushes in flight are aborted

@@ -154,6 +154,21 @@ export function registerAdminCommands(program: Command): void {
       process.stdout.write(bindingsText(bindings, now));
     });
 
+  program.command('nodes').description('the tvphone nodes on this database: heartbeat, alive or dead (node.leaseSeconds), bindings and connections each holds')
+    .addOption(dbOption()).addOption(profileOption()).option('--json', 'one JSON array, one object per node')
+    .action(async (opts: DbOpts) => {
+      const now = Date.now();
+      const leaseMs = adminTarget(opts).leaseSeconds * 1000;
+      const nodes = await withStore(opts, false, (store) => store.listNodes(now));
+      const out = nodes.map((n) => ({
+        node: n.node, sipUri: n.sipUri, state: n.heartbeatAt > now - leaseMs ? 'alive' : 'dead', started: iso(n.startedAt), heartbeat: iso(n.heartbeatAt),
+        bindings: n.bindings, connections: n.connections,
+      }));
+      if (opts.json) return void console.log(JSON.stringify(out));
+      process.stdout.write(table([['NODE', 'SIP URI', 'STATE', 'STARTED', 'HEARTBEAT', 'BINDINGS', 'CONNECTIONS'],
+        ...out.map((n) => [n.node, n.sipUri ?? '', n.state, n.started, n.heartbeat, String(n.bindings), String(n.connections)])]));
+    });
+
   program.command('calls').description('call attempts (user_call): caller, callee, time, outcome, duration')
     .addOption(dbOption()).addOption(profileOption()).option('--user <user>', 'calls from or to this user')
     .option('--missed', 'only calls the user missed (with --user)')

@@ -24,9 +24,9 @@ export interface TargetOpts {
  * The database an admin command works on and the realm it makes HA1s for: --db, else TVPHONE_DB, else the
  * profile's store.url; --realm, else the profile's auth.realm (the default profile's without --profile).
  */
-export function adminTarget(opts: TargetOpts): { url: string; realm: string } {
+export function adminTarget(opts: TargetOpts): { url: string; realm: string; leaseSeconds: number } {
   const profile = opts.profile !== undefined ? loadProfile(opts.profile) : DEFAULT_PROFILE;
-  return { url: resolveDatabaseUrl(opts.db, profile.store.url), realm: opts.realm ?? profile.auth.realm };
+  return { url: resolveDatabaseUrl(opts.db, profile.store.url), realm: opts.realm ?? profile.auth.realm, leaseSeconds: profile.node.leaseSeconds };
 }
 
 /** `--limit N`: a positive whole number. */

@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { TvphoneError } from '../errors.ts';
 import { envSecret } from './env.ts';
 import type { TransportName } from '../flow.ts';
@@ -140,6 +141,20 @@ export interface Profile {
   push: PushConfig;
   /** the brute-force and flood defence (README, Security; issue 16 item 3) */
   security: SecurityConfig;
+  /** this node among several on one database (README, Several nodes; issue 18) */
+  node: NodeConfig;
+}
+
+/** A node's identity on a shared database: its id, where the other nodes reach it, and its heartbeat. */
+export interface NodeConfig {
+  /** unique among the nodes on one database; default the host name */
+  id: string;
+  /** where the other nodes send requests for the TVs connected here (sip:HOST:PORT;transport=tcp); null = one node */
+  sipUri: string | null;
+  /** how often the node writes its heartbeat row */
+  heartbeatSeconds: number;
+  /** a node whose heartbeat is older than this is dead: its connection-bound bindings are not used */
+  leaseSeconds: number;
 }
 
 /** Kamailio pike + htable bans: failed authentications → a temporary ban; a request rate per source address. */
@@ -255,6 +270,7 @@ export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
     authFailures: 10, userAuthFailures: 30, authWindowSeconds: 300, banSeconds: 600, banAction: 'reject',
     maxRequestsPerSecond: 50, requestBurst: 200, rateAction: 'reject', trusted: [],
   },
+  node: { id: 'local', sipUri: null, heartbeatSeconds: 5, leaseSeconds: 20 },
 };
 
 export class ProfileError extends TvphoneError {
@@ -328,7 +344,7 @@ function readTrunkFiles(profileFile: string): { file: string; raw: unknown }[] {
 export function validateProfile(raw: unknown, file: string, extra: { trunkFiles?: { file: string; raw: unknown }[] } = {}): Profile {
   const v = new Validator(file);
   const top = v.object(raw, '');
-  v.known(top, '', ['name', 'listeners', 'domains', 'auth', 'store', 'retryAfterSeconds', 'registrar', 'messages', 'presence', 'transport', 'trunks', 'routes', 'admin', 'voicemail', 'push', 'security', '$comment']);
+  v.known(top, '', ['name', 'listeners', 'domains', 'auth', 'store', 'retryAfterSeconds', 'registrar', 'messages', 'presence', 'transport', 'trunks', 'routes', 'admin', 'voicemail', 'push', 'security', 'node', '$comment']);
   const d = DEFAULT_PROFILE;
 
   const listeners = top.listeners === undefined
@@ -430,6 +446,7 @@ export function validateProfile(raw: unknown, file: string, extra: { trunkFiles?
     voicemail: v.voicemail(top.voicemail ?? {}, 'voicemail', quotaBytes),
     push: v.push(top.push ?? {}, 'push'),
     security: v.security(top.security ?? {}, 'security'),
+    node: v.node(top.node ?? {}, 'node'),
   };
 }
 
@@ -594,6 +611,25 @@ class Validator {
       standbySeconds: this.int(o.standbySeconds ?? d.standbySeconds, `${field}.standbySeconds`, 0, 365 * 86400),
       maxHeld: this.int(o.maxHeld ?? d.maxHeld, `${field}.maxHeld`, 0, 100_000),
     };
+  }
+  node(x: unknown, field: string): NodeConfig {
+    const o = this.object(x, field);
+    const d = DEFAULT_PROFILE.node;
+    this.known(o, field, Object.keys(d));
+    const id = o.id === undefined ? hostname().slice(0, 64) || d.id : this.string(o.id, `${field}.id`);
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) this.fail(`${field}.id`, `not 1 to 64 letters, digits, dots, dashes or underscores: ${JSON.stringify(id)}`);
+    let sipUri: string | null = null;
+    if (o.sipUri !== undefined && o.sipUri !== null) {
+      sipUri = this.string(o.sipUri, `${field}.sipUri`);
+      // no user part: it names this node (RFC 3261 §19.1.1), as a Record-Route would
+      if (!/^sip:[A-Za-z0-9.\-[\]:]+(;transport=(udp|tcp|tls))?$/i.test(sipUri)) {
+        this.fail(`${field}.sipUri`, `not sip:HOST[:PORT][;transport=udp|tcp|tls]: ${JSON.stringify(sipUri)}`);
+      }
+    }
+    const heartbeatSeconds = this.int(o.heartbeatSeconds ?? d.heartbeatSeconds, `${field}.heartbeatSeconds`, 1, 3600);
+    const leaseSeconds = this.int(o.leaseSeconds ?? Math.max(d.leaseSeconds, heartbeatSeconds * 3), `${field}.leaseSeconds`, 2, 86400);
+    if (leaseSeconds <= heartbeatSeconds) this.fail(`${field}.leaseSeconds`, `must be longer than heartbeatSeconds (${heartbeatSeconds})`);
+    return { id, sipUri, heartbeatSeconds, leaseSeconds };
   }
   host(x: unknown, field: string): string {
     const h = this.string(x, field);

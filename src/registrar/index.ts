@@ -2,3 +2,4 @@
 export { Registrar, type RegistrarOptions, type RegistrationPolicy, type SaveResult } from './registrar.ts';
 export { Authenticator, type AuthenticatorOptions, type AuthResult } from './authenticate.ts';
 export { orderBindings, bindingTarget, destinationOf, dialogTarget, type LookupResult } from './lookup.ts';
+export { Nodes, FLOW_PARAM, type NodesOptions } from './nodes.ts';

@@ -9,7 +9,7 @@ import { SipError } from '../errors.ts';
 import type { ReplyPolicy } from '../replies.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
 import type { TransactionUser } from '../transaction/transaction-layer.ts';
-import { bindingTarget, type Authenticator, type Registrar } from '../registrar/index.ts';
+import { bindingTarget, type Authenticator, type Nodes, type Registrar } from '../registrar/index.ts';
 import { GUESSES, type AuthFailure } from '../registrar/authenticate.ts';
 import { TAKEN, type Proxy } from '../proxy/proxy.ts';
 import type { Silo } from '../offline/silo.ts';
@@ -74,6 +74,8 @@ export interface RouterDeps {
    * (tsilo) for holdMs and forked to the binding it registers
    */
   push?: WakeAndHold | null;
+  /** the nodes on the database (issue 18): bindings on another node are reached through it; absent: one node */
+  nodes?: Pick<Nodes, 'targetOf' | 'flowOf'> | null;
 }
 
 export interface WakeAndHold {
@@ -144,7 +146,7 @@ export class Router implements TransactionUser {
 
     // RFC 3261 §16.4: strict-router fix and loose-routing Route removal. Only requests routed through us are relayed
     // in dialog (Kamailio's loose_route()): anything else would make the proxy an open relay for whoever writes a Route.
-    const { routedByUs } = proxy.preprocessRoute(req);
+    const { routedByUs, ours } = proxy.preprocessRoute(req);
 
     if (req.method === 'CANCEL') {
       if (this.#cancelHeld(req, st)) return;
@@ -160,6 +162,14 @@ export class Router implements TransactionUser {
       }
       if (routedByUs) return proxy.relayInDialog(req, st);
       throw new SipError('not-routed-here');
+    }
+    // Another node's request for a TV connected here (issue 18): its signed flow token names the connection
+    // (RFC 5626 §5.3); the caller was authenticated there.
+    const flow = this.#d.nodes?.flowOf(ours, req.uri) ?? null;
+    if (flow === 'gone') throw new SipError('flow-failed');
+    if (flow !== null) {
+      if (req.has('route')) req.removeHeader('route');
+      return proxy.relay(req, st, [{ uri: req.uri, destination: flow }], {});
     }
     // An initial request's preloaded Route beyond us is not followed (no open relay): it is routed like any other.
     if (req.has('route')) req.removeHeader('route');
@@ -289,7 +299,9 @@ export class Router implements TransactionUser {
       if (dialOut && caller !== null && req.method === 'INVITE' && this.#routes.length > 0) return this.#toNumber(req, st, user, caller);
       throw new SipError('user-not-found');
     }
-    if (found.kind === 'offline') {
+    // bindings on a dead node are no bindings
+    const targets = found.kind === 'found' ? this.#targetsOf(found.bindings) : [];
+    if (targets.length === 0) {
       const parties = { caller: caller ?? fromUser(req), callee: user, callId: req.callId };
       // RFC 8599 §6: a user in standby (a push registration, no binding) is pushed awake; its call is held (tsilo).
       if ((req.method === 'INVITE' || req.method === 'MESSAGE') && await this.#wake(req, parties)) {
@@ -299,7 +311,6 @@ export class Router implements TransactionUser {
       if (req.method === 'INVITE') return this.#offlineCall(req, st, parties);
       throw new SipError('user-offline');
     }
-    const targets = found.bindings.map(bindingTarget);
     if (req.method === 'MESSAGE') {
       // msilo's contract: a MESSAGE no branch would take (408/480/503/no answer) is stored and answered 202.
       // A binding that stays silent is given up well before the sender's Timer F (32 s), so the 202 reaches it.
@@ -308,6 +319,18 @@ export class Router implements TransactionUser {
     }
     if (req.method === 'INVITE') return this.#ring(req, st, user, caller ?? fromUser(req), targets);
     return proxy.relay(req, st, targets, {});
+  }
+
+  /** Where each binding is reached from this node; one on a dead node is left out (issue 18). */
+  #targetsOf(bindings: readonly Binding[]): NextHop[] {
+    const nodes = this.#d.nodes;
+    if (!nodes) return bindings.map(bindingTarget);
+    const out: NextHop[] = [];
+    for (const b of bindings) {
+      const t = nodes.targetOf(b);
+      if (t !== null) out.push(t);
+    }
+    return out;
   }
 
   /** A call to an offline user: app_voicemail takes a message, else user_call records it and the caller gets 480. */
@@ -390,7 +413,7 @@ export class Router implements TransactionUser {
     const held = this.#d.push?.held.take(userId) ?? [];
     for (const h of held) {
       this.#d.log.info({ callId: h.req.callId, callee: userId }, 'callee woke: held call forked to its binding');
-      this.#ring(h.req, h.st, userId, h.parties.caller, bindings.map(bindingTarget));
+      this.#ring(h.req, h.st, userId, h.parties.caller, this.#targetsOf(bindings));
     }
   }
 

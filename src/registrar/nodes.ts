@@ -1,0 +1,139 @@
+// Several nodes on one database (issue 18): each node writes a heartbeat row; a binding whose flow is a connection on
+// another node is reached through that node, with a signed flow token in the Route (RFC 5626 §5.2: the edge proxy
+// names the flow in a URI it alone can verify; here any node of the cluster signs with the database's shared key).
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Clock, TimerHandle } from '../clock.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Binding, NodeRecord, Store } from '../store/store.ts';
+import type { Target as Destination } from '../transport/transport.ts';
+import type { TransportName } from '../flow.ts';
+import { parseSipUri } from '../sip/uri.ts';
+import type { NextHop } from '../transaction/locate.ts';
+import { bindingTarget } from './lookup.ts';
+
+/** the Route URI parameter that carries the flow token */
+export const FLOW_PARAM = 'tvf';
+const TRANSPORTS: ReadonlySet<string> = new Set(['tcp', 'tls', 'ws', 'wss']);
+
+export interface NodesOptions {
+  store: Pick<Store, 'heartbeat' | 'listNodes'>;
+  clock: Clock;
+  log?: Logger;
+  /** this node */
+  id: string;
+  sipUri: string | null;
+  heartbeatSeconds: number;
+  leaseSeconds: number;
+  /** the key the nodes share (a server secret kept in the database) */
+  key: Uint8Array;
+  /** whether a connection of this node is still open */
+  hasConnection(connectionId: number): boolean;
+}
+
+export class Nodes {
+  readonly id: string;
+  readonly #o: NodesOptions;
+  #known = new Map<string, NodeRecord>();
+  #timer: TimerHandle | null = null;
+  #beating = false;
+  readonly #warned = new Set<string>();
+
+  constructor(o: NodesOptions) {
+    if (o.key.byteLength < 16) throw new RangeError('a flow token key needs 16 bytes or more');
+    this.id = o.id;
+    this.#o = o;
+  }
+
+  /** The first heartbeat (a start) and the node list; then one every heartbeatSeconds. */
+  async start(): Promise<void> {
+    await this.#beat(true);
+    this.#timer = this.#o.clock.set(tick, this.#o.heartbeatSeconds * 1000, this);
+  }
+
+  stop(): void {
+    if (this.#timer !== null) this.#o.clock.clear(this.#timer);
+    this.#timer = null;
+  }
+
+  /** @internal the timer's callback */
+  tick(): void {
+    this.#timer = this.#o.clock.set(tick, this.#o.heartbeatSeconds * 1000, this);
+    void this.#beat(false);
+  }
+
+  async #beat(starting: boolean): Promise<void> {
+    if (this.#beating) return;
+    this.#beating = true;
+    const { store, clock, log } = this.#o;
+    try {
+      await store.heartbeat(this.id, this.#o.sipUri, clock.now(), starting);
+      this.#known = new Map((await store.listNodes(clock.now())).map((n) => [n.node, n]));
+    } catch (err) {
+      if (starting) throw err;
+      log?.warn({ err }, 'node heartbeat not written; tried again on the next beat');
+    } finally {
+      this.#beating = false;
+    }
+  }
+
+  /** the nodes as last read (at most heartbeatSeconds old) */
+  get known(): NodeRecord[] {
+    return [...this.#known.values()];
+  }
+
+  /**
+   * Where a binding is reached from here: bindingTarget's next hop for a flow of this node (or no connection), through
+   * the node that holds the connection otherwise; null when that node is dead (its lease ran out) or cannot be reached.
+   */
+  targetOf(b: Binding): NextHop | null {
+    if (b.node === undefined || b.node === null || b.node === this.id || b.flow.connectionId === null || b.path.length > 0) return bindingTarget(b);
+    const owner = this.#known.get(b.node);
+    const alive = owner !== undefined && owner.heartbeatAt > this.#o.clock.now() - this.#o.leaseSeconds * 1000;
+    if (!alive || owner.sipUri === null) {
+      if (!this.#warned.has(b.node)) {
+        this.#warned.add(b.node);
+        this.#o.log?.warn({ node: b.node, alive }, alive ? 'bindings on a node with no node.sipUri: not reachable from here' : 'bindings on a dead node are not used');
+      }
+      return null;
+    }
+    const f = b.flow;
+    const flow = Buffer.from(`${f.transport} ${f.address} ${f.port} ${f.connectionId}`).toString('base64url');
+    return { uri: b.contact, path: [`<${owner.sipUri};lr;${FLOW_PARAM}=${flow}.${this.#sign(flow, b.contact)}>`] };
+  }
+
+  /**
+   * The connection a Route URI of ours names for a request sent to `requestUri` by another node (RFC 5626 §5.3 edge
+   * proxy: the flow token), when its signature holds: 'gone' when that connection has closed; null when no URI holds
+   * one (then it is no request of a node).
+   */
+  flowOf(routeUris: readonly string[] | undefined, requestUri: string): Destination | 'gone' | null {
+    for (const uri of routeUris ?? []) {
+      let value: string | null | undefined;
+      try {
+        value = parseSipUri(uri).params.get(FLOW_PARAM);
+      } catch {
+        continue;
+      }
+      if (typeof value !== 'string') continue;
+      const dot = value.indexOf('.');
+      if (dot < 0) continue;
+      const flow = value.slice(0, dot);
+      const got = Buffer.from(value.slice(dot + 1));
+      const want = Buffer.from(this.#sign(flow, requestUri));
+      if (got.length !== want.length || !timingSafeEqual(got, want)) continue;
+      const [transport, address, port, id] = Buffer.from(flow, 'base64url').toString('utf8').split(' ');
+      if (!TRANSPORTS.has(transport) || !/^\d+$/.test(port ?? '') || !/^\d+$/.test(id ?? '')) continue;
+      if (!this.#o.hasConnection(Number(id))) return 'gone';
+      return { transport: transport as TransportName, address, port: Number(port), connectionId: Number(id) };
+    }
+    return null;
+  }
+
+  #sign(flow: string, contact: string): string {
+    return createHmac('sha256', this.#o.key).update('flow\n').update(flow).update('\n').update(contact).digest('base64url').slice(0, 22);
+  }
+}
+
+function tick(n: Nodes): void {
+  n.tick();
+}

@@ -1,0 +1,166 @@
+// Several nodes on one database (issue 18): two servers in this process share one database (a SQLite file, and the
+// PostgreSQL cluster CI starts when TVPHONE_TEST_PG_URL is set). A TV connected over TCP to node A is reached from
+// node B through A (the signed flow token of RFC 5626 §5.3), and each node's connections are its own.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateProfile } from '../../../src/config/profile.ts';
+import { createLogger } from '../../../src/log/logger.ts';
+import { startServer, type TvphoneServer } from '../../../src/server.ts';
+import { createResponse } from '../../../src/sip/response.ts';
+import { newTag } from '../../../src/sip/ids.ts';
+import { RawClient } from '../../helpers/raw-client.ts';
+import { createTestDatabase, type TestDatabase } from '../../helpers/pg-database.ts';
+import { until } from '../../helpers/until.ts';
+
+const BIN = new URL('../../../bin/tvphone', import.meta.url).pathname;
+
+async function freeTcpPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+interface Node {
+  server: TvphoneServer;
+  udp: number;
+  tcp: number;
+}
+
+async function startNode(id: string, url: string): Promise<Node> {
+  const tcp = await freeTcpPort();
+  const profile = validateProfile({
+    listeners: [{ transport: 'udp', host: '127.0.0.1', port: 0 }, { transport: 'tcp', host: '127.0.0.1', port: tcp }],
+    auth: { mode: 'none', realm: 'tvphone' },
+    store: { url },
+    security: { trusted: ['127.0.0.0/8'] },
+    node: { id, sipUri: `sip:127.0.0.1:${tcp};transport=tcp`, heartbeatSeconds: 1 },
+  }, `cluster-${id}`);
+  const server = await startServer({ profile, log: createLogger(process.env.CLUSTER_LOG ?? 'silent', { write: (s: string) => void process.stderr.write(`[${id}] ${s}`) }), timerValues: { t1: 100, t2: 400, t4: 500 } });
+  return { server, udp: server.listeners.find((l) => l.transport === 'udp')!.port, tcp };
+}
+
+const PG = process.env.TVPHONE_TEST_PG_URL;
+const backends: Array<{ name: string; open: () => Promise<{ url: string; drop: () => Promise<void> }> }> = [
+  {
+    name: 'a SQLite file',
+    open: async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tvphone-cluster-'));
+      return { url: `sqlite:${join(dir, 'shared.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+    },
+  },
+  ...(PG ? [{ name: 'PostgreSQL', open: async () => { const db: TestDatabase = await createTestDatabase(PG); return { url: db.url, drop: () => db.drop() }; } }] : []),
+];
+
+for (const backend of backends) describe(`cluster: two nodes on ${backend.name}`, function () {
+  this.timeout(30_000);
+  let db: { url: string; drop: () => Promise<void> };
+  let a: Node;
+  let b: Node;
+  const clients: RawClient[] = [];
+  const open = async (t: 'udp' | 'tcp', port: number) => {
+    const c = await RawClient.open(t, port);
+    clients.push(c);
+    return c;
+  };
+
+  beforeEach(async () => {
+    db = await backend.open();
+    a = await startNode('node-a', db.url);
+    b = await startNode('node-b', db.url); // B reads A's heartbeat row at its start
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close();
+    await b?.server.close();
+    await a?.server.close();
+    await db.drop();
+  });
+
+  it('`tvphone nodes --json` lists both nodes alive, with their SIP addresses and the bindings each holds', async () => {
+    const tv = await open('tcp', a.tcp);
+    assert.equal((await tv.register('tv1')).status, 200);
+    const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'nodes', '--db', db.url, '--json'], { timeout: 20_000 });
+    const nodes = JSON.parse(stdout) as Array<Record<string, unknown>>;
+    assert.deepEqual(nodes.map((n) => [n.node, n.sipUri, n.state, n.bindings, n.connections]), [
+      ['node-a', `sip:127.0.0.1:${a.tcp};transport=tcp`, 'alive', 1, 1],
+      ['node-b', `sip:127.0.0.1:${b.tcp};transport=tcp`, 'alive', 0, 0],
+    ]);
+  });
+
+  it('a MESSAGE taken on node B reaches the TV connected over TCP to node A', async () => {
+    const tv = await open('tcp', a.tcp);
+    assert.equal((await tv.register('tv1')).status, 200);
+    const caller = await open('udp', b.udp);
+    const { callId } = caller.request({
+      method: 'MESSAGE', uri: 'sip:tv1@127.0.0.1', from: '<sip:alice@127.0.0.1>', to: '<sip:tv1@127.0.0.1>', body: 'through A', contentType: 'text/plain',
+    });
+    const got = await tv.nextRequest('MESSAGE');
+    assert.equal(Buffer.from(got.body).toString('utf8'), 'through A');
+    assert.equal(got.header('route'), undefined, 'the flow token goes no further than node A');
+    assert.equal((await caller.final(callId, 'MESSAGE')).status, 200, 'the TV\'s 200 comes back through both nodes');
+  });
+
+  it('an INVITE on node B rings the TV on node A; the ACK and the BYE follow the route set through both', async () => {
+    const tv = await open('tcp', a.tcp);
+    tv.autoAnswer = null;
+    assert.equal((await tv.register('tv1')).status, 200);
+    const caller = await open('udp', b.udp);
+    const from = '<sip:alice@127.0.0.1>';
+    const fromTag = newTag();
+    const { callId } = caller.request({ method: 'INVITE', uri: 'sip:tv1@127.0.0.1', from, fromTag, to: '<sip:tv1@127.0.0.1>', headers: [['Contact', caller.contact]] });
+    const invite = await tv.nextRequest('INVITE');
+    // both nodes record-route (A holds the TV's connection); B twice, as it goes from UDP to TCP (RFC 5658)
+    const rr = invite.headerValues('record-route');
+    assert.ok(rr[0].includes(`:${a.tcp};`), `A's Record-Route first: ${rr.join(' | ')}`);
+    assert.ok(rr.slice(1).some((r) => r.includes(`:${b.tcp};`)) && rr.slice(1).some((r) => r.includes(`:${b.udp};`)), `then B's, UDP and TCP: ${rr.join(' | ')}`);
+    const ok = createResponse(invite, 200, 'OK', newTag());
+    ok.addHeader('Contact', tv.contact);
+    for (const r of rr) ok.addHeader('Record-Route', r); // RFC 3261 §12.1.1: the UAS copies them into its 2xx
+    tv.sendMessage(ok);
+    const answer = await caller.final(callId, 'INVITE');
+    assert.equal(answer.status, 200);
+    // RFC 3261 §12.1.2: the caller's route set is the Record-Route of the 2xx, reversed
+    const routes = answer.headerValues('record-route').reverse();
+    const toHeader = answer.header('to')!;
+    const target = tv.contact.slice(1, -1);
+    for (const [method, cseq] of [['ACK', 1], ['BYE', 2]] as const) {
+      caller.request({ method, uri: target, from, fromTag, to: toHeader.replace(/^To:\s*/i, ''), callId, cseq, headers: routes.map((r) => ['Route', r] as [string, string]) });
+    }
+    await tv.nextRequest('ACK');
+    const bye = await tv.nextRequest('BYE');
+    tv.sendMessage(createResponse(bye, 200, 'OK'));
+    assert.equal((await caller.final(callId, 'BYE')).status, 200);
+  });
+
+  it('a connection closing on node B leaves the TV on node A registered, though both are connection 1 of their node', async () => {
+    const tv = await open('tcp', a.tcp);
+    assert.equal((await tv.register('tv1')).status, 200);
+    const other = await open('tcp', b.tcp);
+    assert.equal((await other.register('tv2')).status, 200);
+    const [onA] = await a.server.store.getBindings('tv1', Date.now());
+    const [onB] = await b.server.store.getBindings('tv2', Date.now());
+    assert.equal(onA.flow.connectionId, onB.flow.connectionId, 'the same number on each node');
+    await other.close();
+    await until(async () => (await b.server.store.getBindings('tv2', Date.now())).length === 0, 5000, 'tv2\'s binding goes with its connection');
+    assert.equal((await a.server.store.getBindings('tv1', Date.now())).length, 1, 'tv1 on node A stays registered');
+  });
+
+  it('a forged flow token is no way in: the request is routed as any other (no relay)', async () => {
+    const tv = await open('tcp', a.tcp);
+    assert.equal((await tv.register('tv1')).status, 200);
+    const intruder = await open('udp', a.udp);
+    const forged = `<sip:127.0.0.1:${a.tcp};transport=tcp;lr;tvf=${Buffer.from('tcp 127.0.0.1 1 1').toString('base64url')}.AAAAAAAAAAAAAAAAAAAAAA>`;
+    const { callId } = intruder.request({
+      method: 'MESSAGE', uri: tv.contact.slice(1, -1), from: '<sip:mallory@127.0.0.1>', to: '<sip:tv1@127.0.0.1>', body: 'x', contentType: 'text/plain',
+      headers: [['Route', forged]],
+    });
+    assert.equal((await intruder.final(callId, 'MESSAGE')).status, 403);
+    assert.equal(tv.received.filter((m) => m.isRequest() && m.method === 'MESSAGE').length, 0);
+  });
+});
