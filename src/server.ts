@@ -227,11 +227,26 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     },
   });
 
+  // several nodes on one database (issue 18): this node's heartbeat, and the way to the TVs connected to the others
+  const nodes = new Nodes({
+    store, clock, log: log.child({ mod: 'nodes' }), id: profile.node.id, sipUri: profile.node.sipUri,
+    heartbeatSeconds: profile.node.heartbeatSeconds, leaseSeconds: profile.node.leaseSeconds,
+    key: await keptSecret(store, 'node-flow', clock, log), hasConnection: (id) => transport.hasConnection?.(id) ?? false,
+  });
   presence = new PresenceAgent({
     store, clock, log: log.child({ mod: 'presence' }), domain: primaryDomain, contact: ourContact,
     maxExpires: profile.presence.maxExpires,
     mayWatch: profile.presence.policy === 'any' ? () => true : undefined,
-    sendInDialog: (req, sub: Subscription) => sendRequest(transactions, req, dialogTarget(sub)),
+    node: profile.node.id,
+    sendInDialog: async (req, sub: Subscription) => {
+      // a watcher connected to another node is reached through it (issue 18)
+      await nodes.refreshFor([sub.node]);
+      const via = nodes.routeOf(sub.node, sub.flow, req.uri);
+      if (via === null) return null;
+      if (via === 'here') return sendRequest(transactions, req, dialogTarget(sub));
+      req.prependHeader('Route', via);
+      return sendRequest(transactions, req, destinationOf({ contact: req.uri, path: [via], flow: sub.flow }));
+    },
     // the same notifier serves MWI (RFC 3842) for the users' voice mailboxes
     packages: [messageSummaryPackage({ store, domain: primaryDomain })],
   });
@@ -269,12 +284,6 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     held: new HeldCalls<HeldCall>({ clock, max: pushConfig.maxHeld }),
     holdMs: pushConfig.holdSeconds * 1000,
   };
-  // several nodes on one database (issue 18): this node's heartbeat, and the way to the TVs connected to the others
-  const nodes = new Nodes({
-    store, clock, log: log.child({ mod: 'nodes' }), id: profile.node.id, sipUri: profile.node.sipUri,
-    heartbeatSeconds: profile.node.heartbeatSeconds, leaseSeconds: profile.node.leaseSeconds,
-    key: await keptSecret(store, 'node-flow', clock, log), hasConnection: (id) => transport.hasConnection?.(id) ?? false,
-  });
   if (typeof store.heartbeat === 'function') await nodes.start(); // a store double may have no nodes table
   const routingLog = log.child({ mod: 'routing' });
   const guard = new Guard({ config: profile.security, clock, log: routingLog });

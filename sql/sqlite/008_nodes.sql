@@ -1,7 +1,9 @@
 -- tvphone schema 8 (sqlite): several nodes on one database (issue 18). bindings.node_id: the node whose connection a
--- binding's flow is (its connection_id means something there only); nodes: each node's SIP address and heartbeat.
+-- binding's (and a subscription's) flow is: its connection_id means something there only; nodes: each node's SIP
+-- address and heartbeat.
 ALTER TABLE bindings ADD COLUMN node_id TEXT;
 CREATE INDEX bindings_node_connection ON bindings (node_id, connection_id);
+ALTER TABLE subscriptions ADD COLUMN node_id TEXT;
 CREATE TABLE nodes (
   node_id      TEXT PRIMARY KEY,
   sip_uri      TEXT,

@@ -53,6 +53,8 @@ export interface NotifierOptions {
   expiryCheckMs?: number;
   /** subscriptions per resource, every package counted (default 100); beyond it 503 */
   maxWatchers?: number;
+  /** this node's id (issue 18): a subscription's flow is a connection of this node; default "local" */
+  node?: string;
 }
 
 /** The event package of an Event header value: the token before any parameter, lower-cased. */
@@ -93,6 +95,7 @@ export class Notifier {
       maxExpires: 3600,
       expiryCheckMs: 30_000,
       maxWatchers: 100,
+      node: 'local',
       ...(Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k !== 'packages')) as Partial<NotifierOptions>),
       store: options.store,
       sendInDialog: options.sendInDialog,
@@ -240,6 +243,7 @@ export class Notifier {
       cseq: 0,
       expiresAt: now + expires * 1000,
       flow: flowOf(source),
+      node: o.node,
     };
     if (expires > 0) await o.store.saveSubscription(sub);
     o.log.info({ event: pkg.name, watcher, resource, expires }, expires > 0 ? 'subscription created' : 'state fetched');

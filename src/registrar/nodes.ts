@@ -6,7 +6,7 @@ import type { Clock, TimerHandle } from '../clock.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Binding, NodeRecord, Store } from '../store/store.ts';
 import type { Target as Destination } from '../transport/transport.ts';
-import type { TransportName } from '../flow.ts';
+import type { Flow, TransportName } from '../flow.ts';
 import { parseSipUri } from '../sip/uri.ts';
 import type { NextHop } from '../transaction/locate.ts';
 import { bindingTarget } from './lookup.ts';
@@ -36,6 +36,7 @@ export class Nodes {
   #known = new Map<string, NodeRecord>();
   #timer: TimerHandle | null = null;
   #beating = false;
+  #lastRefresh = -Infinity;
   readonly #warned = new Set<string>();
 
   constructor(o: NodesOptions) {
@@ -76,6 +77,26 @@ export class Nodes {
     }
   }
 
+  /**
+   * Reads the node list again when one of `nodes` is not in it or looks dead (a node started after the last beat);
+   * at most once per second, so that unknown names sent by no node cost nothing. Never rejects.
+   */
+  async refreshFor(nodes: ReadonlyArray<string | null | undefined>): Promise<void> {
+    const now = this.#o.clock.now();
+    const stale = nodes.some((n) => {
+      if (n === undefined || n === null || n === this.id) return false;
+      const r = this.#known.get(n);
+      return r === undefined || r.heartbeatAt <= now - this.#o.leaseSeconds * 1000;
+    });
+    if (!stale || now - this.#lastRefresh < 1000) return;
+    this.#lastRefresh = now;
+    try {
+      this.#known = new Map((await this.#o.store.listNodes(now)).map((n) => [n.node, n]));
+    } catch (err) {
+      this.#o.log?.warn({ err }, 'node list not read');
+    }
+  }
+
   /** the nodes as last read (at most heartbeatSeconds old) */
   get known(): NodeRecord[] {
     return [...this.#known.values()];
@@ -86,19 +107,30 @@ export class Nodes {
    * the node that holds the connection otherwise; null when that node is dead (its lease ran out) or cannot be reached.
    */
   targetOf(b: Binding): NextHop | null {
-    if (b.node === undefined || b.node === null || b.node === this.id || b.flow.connectionId === null || b.path.length > 0) return bindingTarget(b);
-    const owner = this.#known.get(b.node);
+    const via = this.routeOf(b.node, b.flow, b.contact);
+    if (via === 'here') return bindingTarget(b);
+    if (via === null || b.path.length > 0) return via === null ? null : bindingTarget(b);
+    return { uri: b.contact, path: [via] };
+  }
+
+  /**
+   * How a request to `uri` over a flow of node `node` (a binding's, a subscription's) leaves this node: 'here' over
+   * the flow itself (this node's, or no connection); the Route to the node holding the connection, with its flow
+   * token; null when that node is dead (its lease ran out) or cannot be reached (no node.sipUri).
+   */
+  routeOf(node: string | null | undefined, flow: Flow, uri: string): string | 'here' | null {
+    if (node === undefined || node === null || node === this.id || flow.connectionId === null) return 'here';
+    const owner = this.#known.get(node);
     const alive = owner !== undefined && owner.heartbeatAt > this.#o.clock.now() - this.#o.leaseSeconds * 1000;
     if (!alive || owner.sipUri === null) {
-      if (!this.#warned.has(b.node)) {
-        this.#warned.add(b.node);
-        this.#o.log?.warn({ node: b.node, alive }, alive ? 'bindings on a node with no node.sipUri: not reachable from here' : 'bindings on a dead node are not used');
+      if (!this.#warned.has(node)) {
+        this.#warned.add(node);
+        this.#o.log?.warn({ node, alive }, alive ? 'flows on a node with no node.sipUri: not reachable from here' : 'flows on a dead node are not used');
       }
       return null;
     }
-    const f = b.flow;
-    const flow = Buffer.from(`${f.transport} ${f.address} ${f.port} ${f.connectionId}`).toString('base64url');
-    return { uri: b.contact, path: [`<${owner.sipUri};lr;${FLOW_PARAM}=${flow}.${this.#sign(flow, b.contact)}>`] };
+    const token = Buffer.from(`${flow.transport} ${flow.address} ${flow.port} ${flow.connectionId}`).toString('base64url');
+    return `<${owner.sipUri};lr;${FLOW_PARAM}=${token}.${this.#sign(token, uri)}>`;
   }
 
   /**

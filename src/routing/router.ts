@@ -75,7 +75,7 @@ export interface RouterDeps {
    */
   push?: WakeAndHold | null;
   /** the nodes on the database (issue 18): bindings on another node are reached through it; absent: one node */
-  nodes?: Pick<Nodes, 'targetOf' | 'flowOf'> | null;
+  nodes?: Pick<Nodes, 'targetOf' | 'flowOf' | 'refreshFor'> | null;
 }
 
 export interface WakeAndHold {
@@ -153,6 +153,16 @@ export class Router implements TransactionUser {
       return void proxy.cancel(req, st);
     }
 
+    // Another node's request for a TV connected here (issue 18): its signed flow token names the connection
+    // (RFC 5626 §5.3); the caller was authenticated there. In dialog too (a NOTIFY
+    // of a subscription the other node is the notifier of).
+    const flow = this.#d.nodes?.flowOf(ours, req.uri) ?? null;
+    if (flow === 'gone') throw new SipError('flow-failed');
+    if (flow !== null) {
+      if (req.has('route')) req.removeHeader('route');
+      return proxy.relay(req, st, [{ uri: req.uri, destination: flow }], {});
+    }
+
     // In-dialog requests (To-tag) follow their route set when it goes through us.
     if (req.toTag !== null) {
       // a BYE (or re-INVITE) in a dialog the media server is the UAS of
@@ -162,14 +172,6 @@ export class Router implements TransactionUser {
       }
       if (routedByUs) return proxy.relayInDialog(req, st);
       throw new SipError('not-routed-here');
-    }
-    // Another node's request for a TV connected here (issue 18): its signed flow token names the connection
-    // (RFC 5626 §5.3); the caller was authenticated there.
-    const flow = this.#d.nodes?.flowOf(ours, req.uri) ?? null;
-    if (flow === 'gone') throw new SipError('flow-failed');
-    if (flow !== null) {
-      if (req.has('route')) req.removeHeader('route');
-      return proxy.relay(req, st, [{ uri: req.uri, destination: flow }], {});
     }
     // An initial request's preloaded Route beyond us is not followed (no open relay): it is routed like any other.
     if (req.has('route')) req.removeHeader('route');
@@ -300,7 +302,7 @@ export class Router implements TransactionUser {
       throw new SipError('user-not-found');
     }
     // bindings on a dead node are no bindings
-    const targets = found.kind === 'found' ? this.#targetsOf(found.bindings) : [];
+    const targets = found.kind === 'found' ? await this.#targetsOf(found.bindings) : [];
     if (targets.length === 0) {
       const parties = { caller: caller ?? fromUser(req), callee: user, callId: req.callId };
       // RFC 8599 §6: a user in standby (a push registration, no binding) is pushed awake; its call is held (tsilo).
@@ -322,9 +324,10 @@ export class Router implements TransactionUser {
   }
 
   /** Where each binding is reached from this node; one on a dead node is left out (issue 18). */
-  #targetsOf(bindings: readonly Binding[]): NextHop[] {
+  async #targetsOf(bindings: readonly Binding[]): Promise<NextHop[]> {
     const nodes = this.#d.nodes;
     if (!nodes) return bindings.map(bindingTarget);
+    await nodes.refreshFor(bindings.map((b) => b.node));
     const out: NextHop[] = [];
     for (const b of bindings) {
       const t = nodes.targetOf(b);
@@ -411,10 +414,13 @@ export class Router implements TransactionUser {
   /** tsilo ts_append: every call held for `userId` is forked to these bindings. */
   #appendHeld(userId: string, bindings: Binding[]): void {
     const held = this.#d.push?.held.take(userId) ?? [];
-    for (const h of held) {
-      this.#d.log.info({ callId: h.req.callId, callee: userId }, 'callee woke: held call forked to its binding');
-      this.#ring(h.req, h.st, userId, h.parties.caller, this.#targetsOf(bindings));
-    }
+    if (held.length === 0) return;
+    void this.#targetsOf(bindings).then((targets) => {
+      for (const h of held) {
+        this.#d.log.info({ callId: h.req.callId, callee: userId }, 'callee woke: held call forked to its binding');
+        this.#ring(h.req, h.st, userId, h.parties.caller, targets);
+      }
+    });
   }
 
   #holdExpired(h: HeldCall): void {

@@ -121,7 +121,7 @@ function toSubscription(r: Row): Subscription {
     id: String(r.id), watcher: String(r.watcher), presentity: String(r.presentity), callId: String(r.call_id),
     localTag: String(r.local_tag), remoteTag: String(r.remote_tag), remoteTarget: String(r.remote_target),
     routeSet: JSON.parse(String(r.route_set)) as string[], cseq: num(r.cseq), expiresAt: time(r.expires_at), flow: toFlow(r),
-    event: String(r.event),
+    event: String(r.event), node: strOrNull(r.node_id),
   };
 }
 
@@ -455,7 +455,7 @@ export function* deleteVoicemail(id: number): Op<boolean> {
 export function* saveSubscription(s: Subscription): Op<void> {
   const params: Param[] = [
     s.id, s.watcher, s.presentity, s.callId, s.localTag, s.remoteTag, s.remoteTarget, JSON.stringify(s.routeSet), s.cseq,
-    at(s.expiresAt), ...flowParams(s.flow), s.event,
+    at(s.expiresAt), ...flowParams(s.flow), s.event, s.node ?? null,
   ];
   if ((yield* q('updateSubscription', ...params)).changes === 0) yield* q('insertSubscription', ...params);
 }

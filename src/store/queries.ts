@@ -17,7 +17,7 @@ const VOICEMAIL_COLS =
   'v.call_record_id AS call_record_id, v.recorded_at AS recorded_at, v.duration_ms AS duration_ms, v.codec AS codec, ' +
   'm.body_bytes AS body_bytes, m.state AS state, m.delivered_at AS delivered_at';
 const SUBSCRIPTION_COLS =
-  'id, watcher, presentity, call_id, local_tag, remote_tag, remote_target, route_set, cseq, expires_at, transport, source_ip, source_port, connection_id, event';
+  'id, watcher, presentity, call_id, local_tag, remote_tag, remote_target, route_set, cseq, expires_at, transport, source_ip, source_port, connection_id, event, node_id';
 
 const PUSH_COLS = 'user_id, device, provider, prid, param, contact, expires_at, updated_at';
 
@@ -136,9 +136,9 @@ export const QUERIES = {
 
   updateSubscription:
     'UPDATE subscriptions SET watcher = ?2, presentity = ?3, call_id = ?4, local_tag = ?5, remote_tag = ?6, remote_target = ?7, ' +
-    'route_set = ?8, cseq = ?9, expires_at = ?10, transport = ?11, source_ip = ?12, source_port = ?13, connection_id = ?14, event = ?15 WHERE id = ?1',
+    'route_set = ?8, cseq = ?9, expires_at = ?10, transport = ?11, source_ip = ?12, source_port = ?13, connection_id = ?14, event = ?15, node_id = ?16 WHERE id = ?1',
   insertSubscription:
-    `INSERT INTO subscriptions (${SUBSCRIPTION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)`,
+    `INSERT INTO subscriptions (${SUBSCRIPTION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)`,
   deleteSubscription: 'DELETE FROM subscriptions WHERE id = ?1',
   selectSubscriptionsFor: `SELECT ${SUBSCRIPTION_COLS} FROM subscriptions WHERE presentity = ?1 AND expires_at > ?2 ORDER BY id`,
   selectExpiredSubscriptions: `SELECT ${SUBSCRIPTION_COLS} FROM subscriptions WHERE expires_at <= ?1 ORDER BY id`,

@@ -195,6 +195,8 @@ export interface Subscription {
   expiresAt: EpochMs;
   /** the flow the SUBSCRIBE came over: NOTIFYs reuse its connection */
   flow: Flow;
+  /** the node that connection lives on (issue 18); absent or null: this node, or a row from before schema 8 */
+  node?: string | null;
 }
 
 // The store contract in slices (Kamailio's usrloc / msilo APIs): each capability takes only the slice it uses.

@@ -138,6 +138,22 @@ for (const backend of backends) describe(`cluster: two nodes on ${backend.name}`
     assert.equal((await caller.final(callId, 'BYE')).status, 200);
   });
 
+  it('presence across nodes: a watcher connected over TCP to node B hears of the TV registering on node A', async () => {
+    const watcher = await open('tcp', b.tcp);
+    const { callId } = watcher.request({
+      method: 'SUBSCRIBE', uri: 'sip:tv1@127.0.0.1', from: '<sip:alice@127.0.0.1>', to: '<sip:tv1@127.0.0.1>',
+      headers: [['Contact', watcher.contact], ['Event', 'presence'], ['Accept', 'application/pidf+xml'], ['Expires', '600']],
+    });
+    assert.equal((await watcher.final(callId, 'SUBSCRIBE')).status, 200);
+    const first = await watcher.nextRequest('NOTIFY');
+    assert.match(Buffer.from(first.body).toString('utf8'), /<basic>closed<\/basic>/);
+    const tv = await open('tcp', a.tcp);
+    assert.equal((await tv.register('tv1')).status, 200);
+    const next = await watcher.nextRequest('NOTIFY');
+    assert.equal(next.callId, callId, 'in the subscription\'s dialog');
+    assert.match(Buffer.from(next.body).toString('utf8'), /<basic>open<\/basic>/, 'node A notified, through node B');
+  });
+
   it('a connection closing on node B leaves the TV on node A registered, though both are connection 1 of their node', async () => {
     const tv = await open('tcp', a.tcp);
     assert.equal((await tv.register('tv1')).status, 200);

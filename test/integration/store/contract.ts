@@ -51,7 +51,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       return {
         id, event: 'presence', watcher: 'sip:w@tv.example', presentity, callId: `call-${id}`, localTag: 'lt', remoteTag: 'rt',
         remoteTarget: 'sip:w@127.0.0.1:5070', routeSet: ['<sip:p1;lr>'], cseq: 7, expiresAt,
-        flow: { transport: 'udp', address: '127.0.0.1', port: 5070, connectionId: null },
+        flow: { transport: 'udp', address: '127.0.0.1', port: 5070, connectionId: null }, node: 'n1',
       };
     }
 
