@@ -15,6 +15,7 @@ import { Silo, buildDeliveryRequest } from './offline/silo.ts';
 import { MediaServer, VOICE_MESSAGE_TYPE } from './media-server/media-server.ts';
 import { indirect } from './media-server/content-indirection.ts';
 import { startRecordingsHttp, type RecordingsHttp } from './media-server/recordings-http.ts';
+import { storedGreeting } from './media-server/user-greeting.ts';
 import { PresenceAgent } from './presence/presence-agent.ts';
 import { MESSAGE_SUMMARY_EVENT, messageSummaryPackage } from './presence/message-summary.ts';
 import { Calls } from './calls/calls.ts';
@@ -238,6 +239,8 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     contact: (source) => ourContact(source),
     transport, timerValues: transactions.values,
     sendInDialog: (req, dialog) => sendRequest(transactions, req, dialogTarget(dialog)),
+    // a user's own greeting (schema 8; a store double may lack it)
+    ...(typeof store.greeting === 'function' ? { greetingOf: (callee: string) => storedGreeting(store, callee) } : {}),
   });
   const proxy = new Proxy({
     transactions, clock, log: log.child({ mod: 'proxy' }), replies,

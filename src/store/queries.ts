@@ -141,6 +141,11 @@ export const QUERIES = {
   selectPushRegistrations: `SELECT ${PUSH_COLS} FROM push_registrations WHERE user_id = ?1 AND expires_at > ?2 ORDER BY updated_at DESC, device`,
   deleteExpiredPushRegistrations: 'DELETE FROM push_registrations WHERE expires_at <= ?1',
   deleteUserPushRegistrations: 'DELETE FROM push_registrations WHERE user_id = ?1',
+
+  selectGreeting: 'SELECT audio FROM greetings WHERE user_id = ?1',
+  updateGreeting: 'UPDATE greetings SET audio = ?2, updated_at = ?3 WHERE user_id = ?1',
+  insertGreeting: 'INSERT INTO greetings (user_id, audio, updated_at) VALUES (?1, ?2, ?3)',
+  deleteGreeting: 'DELETE FROM greetings WHERE user_id = ?1',
 } as const;
 
 export type QueryName = keyof typeof QUERIES;
