@@ -11,6 +11,9 @@ import { readWav, writeWav } from '../../../src/media/wav.ts';
 import { greetingWav } from '../../../src/media-server/user-greeting.ts';
 import { MESSAGE_PIP_HZ, NEW_PIP_HZ, OLD_PIP_HZ } from '../../../src/media-server/mailbox-prompts.ts';
 import { TvAgent, type TvAgentOptions } from '../../../src/terminal/tv-agent.ts';
+import { parseAuthParams, parseNameAddr, tagOf } from '../../../src/sip/headers.ts';
+import { buildAuthorization } from '../../../src/sip/digest.ts';
+import { newTag } from '../../../src/sip/ids.ts';
 import type { TestServer } from '../../helpers/test-server.ts';
 import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
 import { sleep, waitFor } from '../../helpers/tv-events.ts';
@@ -95,7 +98,7 @@ describe('voicemail greeting and access number (integration)', function () {
   }
   const stateOf = async (id: number) => (await srv.server.store.getVoicemail(id))?.state ?? 'gone';
 
-  it('*97: the counts, then the new messages oldest first; each heard to its end is delivered (old); 2 skips, 9 saves, # ends (BYE)', async () => {
+  it('*97: the counts, then the new messages oldest first; each heard to its end is delivered (old); 2 plays the next, # ends (BYE)', async () => {
     const b = agent('1002', { record: join(dir, 'mailbox.wav') });
     await b.start(); // online: nothing kept yet, nothing delivered at its REGISTER
     const first = await keep(440, 1);
@@ -153,6 +156,46 @@ describe('voicemail greeting and access number (integration)', function () {
     await ended;
     assert.deepEqual((await srv.server.store.listVoicemails({ toUser: '1002' })).map((v) => [v.id, v.state]), [[second, 'delivered']]);
     assert.equal(srv.server.voicemail?.media.activeCalls, 0);
+  });
+
+  it('*97 from a phone that sends its keys as SIP INFO (application/dtmf-relay): 9 saves the message playing, # ends with our BYE', async () => {
+    const id = await keep(440, 8);
+    const c = await srv.client('udp');
+    try {
+      const callId = `info-97-${newTag()}`;
+      const fromTag = newTag();
+      const uri = 'sip:*97@127.0.0.1';
+      const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n';
+      const invite = (cseq: number, auth?: string) => {
+        c.request({ method: 'INVITE', uri, from: '<sip:1002@127.0.0.1>', fromTag, to: `<${uri}>`, callId, cseq, body: sdp,
+          headers: [['Contact', c.contact], ['Content-Type', 'application/sdp'], ...(auth ? [['Proxy-Authorization', auth] as [string, string]] : [])] });
+        return c.final(callId, 'INVITE');
+      };
+      const challenge = await invite(1);
+      assert.equal(challenge.status, 407);
+      const auth = buildAuthorization({
+        challenge: parseAuthParams(challenge.header('proxy-authenticate')!).params, user: '1002', password: 'pw2', method: 'INVITE', uri, nc: 1, cnonce: newTag(),
+      });
+      const ok = await invite(2, auth);
+      assert.equal(ok.status, 200);
+      const toTag = tagOf(ok.header('to')!)!;
+      const target = parseNameAddr(ok.header('contact')!).uri;
+      const inDialog = (method: string, cseq: number, o: { body?: string; type?: string } = {}) => c.request({
+        method, uri: target, from: '<sip:1002@127.0.0.1>', fromTag, to: `<${uri}>;tag=${toTag}`, callId, cseq,
+        headers: [['Contact', c.contact], ...(o.type ? [['Content-Type', o.type] as [string, string]] : [])], ...(o.body ? { body: o.body } : {}),
+      });
+      inDialog('ACK', 2);
+      await sleep(2500); // the counts, then into the 8 s message
+      assert.equal(await stateOf(id), 'pending');
+      inDialog('INFO', 3, { type: 'application/dtmf-relay', body: 'Signal=9\r\nDuration=160\r\n' });
+      assert.equal((await c.final(callId, 'INFO')).status, 200);
+      await until(async () => (await stateOf(id)) === 'delivered', 3000, 'saved by the INFO 9 before the message ended');
+      const bye = c.nextRequest('BYE', 5000);
+      inDialog('INFO', 4, { type: 'application/dtmf-relay', body: 'Signal=#\r\nDuration=160\r\n' });
+      assert.equal((await bye).callId, callId, 'the server hangs up after #');
+    } finally {
+      await c.close();
+    }
   });
 
   it('*97 with an empty mailbox: the empty prompt, then BYE; an unauthenticated INVITE to *97 is challenged, never answered', async () => {
