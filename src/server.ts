@@ -15,6 +15,8 @@ import { Silo, buildDeliveryRequest } from './offline/silo.ts';
 import { MediaServer, VOICE_MESSAGE_TYPE } from './media-server/media-server.ts';
 import { indirect } from './media-server/content-indirection.ts';
 import { startRecordingsHttp, type RecordingsHttp } from './media-server/recordings-http.ts';
+import { storedGreeting } from './media-server/user-greeting.ts';
+import { MailboxServer } from './media-server/mailbox-server.ts';
 import { PresenceAgent } from './presence/presence-agent.ts';
 import { MESSAGE_SUMMARY_EVENT, messageSummaryPackage } from './presence/message-summary.ts';
 import { Calls } from './calls/calls.ts';
@@ -259,6 +261,18 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     contact: (source) => ourContact(source),
     transport, timerValues: transactions.values,
     sendInDialog: (req, dialog) => sendRequest(transactions, req, dialogTarget(dialog)),
+    // a user's own greeting (schema 8; a store double may lack it)
+    ...(typeof store.greeting === 'function' ? { greetingOf: (callee: string) => storedGreeting(store, callee) } : {}),
+  });
+  // the voicemail access number (VoiceMailMain): a user hears its own voice messages; each heard or deleted one changes
+  // its message summary, told to its MWI subscribers as a TV's acknowledgement is (RFC 3842)
+  const mailbox = media === null || vmConfig.accessNumber === null ? null : new MailboxServer({
+    config: vmConfig, clock, log: log.child({ mod: 'mailbox' }), store,
+    onChanged: (userId) => void presence?.changed(MESSAGE_SUMMARY_EVENT, userId),
+    mediaAddress: (source) => (source.local.host === '0.0.0.0' || source.local.host === '::' ? ourHost(source) : source.local.host),
+    contact: (source) => ourContact(source),
+    transport, timerValues: transactions.values,
+    sendInDialog: (req, dialog) => sendRequest(transactions, req, dialogTarget(dialog)),
   });
   const proxy = new Proxy({
     transactions, clock, log: log.child({ mod: 'proxy' }), replies,
@@ -288,7 +302,8 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   const routingLog = log.child({ mod: 'routing' });
   const guard = new Guard({ config: profile.security, clock, log: routingLog });
   router = new Router({
-    auth, registrar, proxy, silo, presence, calls, voicemail: media, domains, domain: primaryDomain, log: routingLog, replies,
+    auth, registrar, proxy, silo, presence, calls, voicemail: media,
+    mailbox: mailbox === null ? null : { server: mailbox, accessNumber: vmConfig.accessNumber! }, domains, domain: primaryDomain, log: routingLog, replies,
     trunks, routes: profile.routes, ringing: ringingOf(profile), push: wake, guard, nodes,
   });
   registrar.start();
@@ -342,6 +357,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
         await proxy.close();
         // the calls it answered end (BYE) and their recordings are committed while the store is open
         await media?.close();
+        await mailbox?.close();
         await recordings?.close();
         await presence?.close();
         await silo.close();

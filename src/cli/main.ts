@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { TvphoneError } from '../errors.ts';
 import { registerAdminCommands } from './admin.ts';
 import { registerCompletionCommand } from './completion.ts';
+import { registerGreetingCommand } from './greeting.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerTrunksCommand } from './trunks.ts';
 import { registerTvCommand } from './tv.ts';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   registerServeCommand(program);
   registerAdminCommands(program);
+  registerGreetingCommand(program.commands.find((c) => c.name() === 'users')!);
   registerTrunksCommand(program);
   registerVoicemailCommand(program);
   registerTvCommand(program);

@@ -214,6 +214,11 @@ export interface VoicemailConfig {
   ringSeconds: number;
   /** a busy (486) user's call goes to the media server too (default false: the caller hears busy) */
   onBusy: boolean;
+  /**
+   * the number a user dials to hear its own voice messages (default "*97"): the media server answers it, announces the
+   * counts and plays them; digits, * and # (a sip: user part); null = no access number
+   */
+  accessNumber: string | null;
 }
 
 export type DigestAlgorithmName = 'SHA-256' | 'MD5';
@@ -264,7 +269,7 @@ export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
   trunks: [],
   routes: [],
   admin: null,
-  voicemail: { enabled: false, maxSeconds: 120, silenceSeconds: 10, rtpTimeoutSeconds: 10, maxCalls: 50, httpHost: null, httpPort: 0, ringSeconds: 30, onBusy: false },
+  voicemail: { enabled: false, maxSeconds: 120, silenceSeconds: 10, rtpTimeoutSeconds: 10, maxCalls: 50, httpHost: null, httpPort: 0, ringSeconds: 30, onBusy: false, accessNumber: '*97' },
   push: { url: null, timeoutMs: 3000, retries: 2, holdSeconds: 20, standbySeconds: 7 * 24 * 3600, maxHeld: 1000 },
   security: {
     authFailures: 10, userAuthFailures: 30, authWindowSeconds: 300, banSeconds: 600, banAction: 'reject',
@@ -562,7 +567,12 @@ class Validator {
       httpPort: this.int(o.httpPort ?? d.httpPort, `${field}.httpPort`, 0, 65535),
       ringSeconds: this.int(o.ringSeconds ?? d.ringSeconds, `${field}.ringSeconds`, 0, 600),
       onBusy: this.bool(o.onBusy ?? d.onBusy, `${field}.onBusy`),
+      accessNumber: o.accessNumber === null ? null : this.accessNumber(o.accessNumber ?? d.accessNumber, `${field}.accessNumber`),
     };
+  }
+  accessNumber(x: unknown, field: string): string {
+    if (typeof x !== 'string' || !/^[0-9*#]{1,16}$/.test(x)) this.fail(field, `must be 1 to 16 digits, * or # (e.g. "*97"), or null, got ${JSON.stringify(x)}`);
+    return x as string;
   }
   security(x: unknown, field: string): SecurityConfig {
     const o = this.object(x, field);

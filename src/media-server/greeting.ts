@@ -13,11 +13,12 @@ const PAUSE_MS = 300;
 export const BEEP_HZ = 1000;
 export const BEEP_MS = 400;
 
-function silence(ms: number): Int16Array {
+export function silence(ms: number): Int16Array {
   return new Int16Array((RATE * ms) / 1000);
 }
 
-function tone(frequency: number, ms: number): Int16Array {
+/** A tone at 0.4 of full scale with 5 ms fades. */
+export function tone(frequency: number, ms: number): Int16Array {
   const samples = generateTone({ frequency, amplitude: 0.4, samples: (RATE * ms) / 1000 });
   // 5 ms fades at both ends: no click at the edges
   const fade = RATE / 200;
@@ -28,7 +29,7 @@ function tone(frequency: number, ms: number): Int16Array {
   return samples;
 }
 
-function concat(parts: Int16Array[]): Int16Array {
+export function concat(parts: Int16Array[]): Int16Array {
   const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -44,4 +45,9 @@ export function builtInGreeting(): Int16Array {
   for (const f of GREETING_TONES_HZ) parts.push(tone(f, GREETING_TONE_MS), silence(GAP_MS));
   parts.push(silence(PAUSE_MS), tone(BEEP_HZ, BEEP_MS));
   return concat(parts);
+}
+
+/** A user's own greeting (8 kHz PCM), then the pause and the beep: the recording starts where it ends. */
+export function greetingThenBeep(own: Int16Array): Int16Array {
+  return concat([own, silence(PAUSE_MS), tone(BEEP_HZ, BEEP_MS)]);
 }

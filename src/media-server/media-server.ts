@@ -66,6 +66,8 @@ export interface MediaServerOptions {
   sendInDialog: (req: SipRequest, dialog: { remoteTarget: string; routeSet: readonly string[]; flow: Flow }) => Promise<SipResponse | null>;
   /** the prompt (8 kHz PCM, beep included); default the built-in one */
   greeting?: Int16Array;
+  /** the callee's own greeting (beep included), null when it has none: played instead of `greeting` */
+  greetingOf?: (callee: string) => Promise<Int16Array | null>;
 }
 
 interface LiveCall {
@@ -122,6 +124,7 @@ export class MediaServer {
       const { quota } = o.limits();
       const usage = await o.store.pendingUsage(parties.callee);
       if (usage.count + 1 > quota.count || usage.bytes + 16_044 > quota.bytes) throw new SipError('quota-full', { detail: `message quota for ${parties.callee} full` });
+      const greeting = await this.#greetingFor(parties.callee);
       media = new MediaSession({ localIp: o.mediaAddress(st.source) });
       await media.bind();
       const local = new LocalMedia({ ip: media.localIp, port: media.localPort });
@@ -137,7 +140,7 @@ export class MediaServer {
       res.addHeader('Content-Type', 'application/sdp');
       res.body = new TextEncoder().encode(neg.sdp);
       const call = new VoicemailCall({
-        media, negotiated: neg, greeting: this.#greeting, clock: o.clock,
+        media, negotiated: neg, greeting, clock: o.clock,
         maxSeconds: o.config.maxSeconds, silenceSeconds: o.config.silenceSeconds, rtpTimeoutSeconds: o.config.rtpTimeoutSeconds,
       });
       const live: LiveCall = {
@@ -155,6 +158,17 @@ export class MediaServer {
     } finally {
       this.#starting--;
       if (media !== null) await media.stop();
+    }
+  }
+
+  /** The callee's own greeting, else the built-in one (a greeting that cannot be read is logged, never a lost call). */
+  async #greetingFor(callee: string): Promise<Int16Array> {
+    if (this.#o.greetingOf === undefined) return this.#greeting;
+    try {
+      return (await this.#o.greetingOf(callee)) ?? this.#greeting;
+    } catch (err) {
+      this.#o.log.warn({ err, callee }, "the user's greeting cannot be read: the built-in one is played");
+      return this.#greeting;
     }
   }
 

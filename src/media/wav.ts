@@ -1,7 +1,8 @@
 // WAV (RIFF WAVE) reading and writing: linear PCM only.
-// Read: 8-bit unsigned or 16-bit signed little-endian, mono or stereo, common sample rates.
+// Read: 8-bit unsigned or 16-bit signed little-endian, or G.711 (A-law 6, µ-law 7), mono or stereo, common sample rates.
 // Write: 16-bit mono (8 kHz by default), the format a recorded call is kept in.
 import { TvphoneError } from '../errors.ts';
+import { decodeG711 } from './g711.ts';
 
 /** Sample rates we accept from WAV files (anything else is refused with ERR_WAV_FORMAT). */
 export const SUPPORTED_SAMPLE_RATES: readonly number[] = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000];
@@ -11,11 +12,16 @@ export interface WavAudio {
   channels: number;
   /** bits per sample in the file (8 or 16); samples below are always 16-bit */
   bitsPerSample: number;
+  /** how the file's samples were coded */
+  encoding: 'pcm' | 'alaw' | 'mulaw';
   /** interleaved 16-bit samples (8-bit input is scaled to 16-bit) */
   samples: Int16Array;
 }
 
 const WAVE_FORMAT_PCM = 0x0001;
+/** RFC 2361 (WAVE and AVI codec registries): ITU G.711 a-law and u-law */
+const WAVE_FORMAT_ALAW = 0x0006;
+const WAVE_FORMAT_MULAW = 0x0007;
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 /** Cap on the data we decode: 1 hour of 48 kHz stereo 16-bit. */
 const MAX_DATA_BYTES = 48000 * 2 * 2 * 3600;
@@ -60,7 +66,11 @@ export function readWav(bytes: Uint8Array): WavAudio {
   }
   if (!fmt) throw wavError('WAV file has no fmt chunk');
   if (!data) throw wavError('WAV file has no data chunk');
-  if (fmt.format !== WAVE_FORMAT_PCM) throw wavError(`unsupported WAV encoding ${fmt.format} (only linear PCM, format 1)`);
+  const g711 = fmt.format === WAVE_FORMAT_ALAW ? 'PCMA' : fmt.format === WAVE_FORMAT_MULAW ? 'PCMU' : null;
+  if (fmt.format !== WAVE_FORMAT_PCM && g711 === null) {
+    throw wavError(`unsupported WAV encoding ${fmt.format} (only linear PCM, format 1, or G.711 A-law 6 / µ-law 7)`);
+  }
+  if (g711 !== null && fmt.bits !== 8) throw wavError(`unsupported G.711 WAV sample size ${fmt.bits} bits (G.711 is 8)`);
   if (fmt.bits !== 8 && fmt.bits !== 16) throw wavError(`unsupported WAV sample size ${fmt.bits} bits (only 8 or 16)`);
   if (fmt.channels !== 1 && fmt.channels !== 2) throw wavError(`unsupported WAV channel count ${fmt.channels} (only mono or stereo)`);
   if (!SUPPORTED_SAMPLE_RATES.includes(fmt.sampleRate)) {
@@ -70,6 +80,10 @@ export function readWav(bytes: Uint8Array): WavAudio {
   const bytesPerSample = fmt.bits / 8;
   const frames = Math.floor(data.length / (bytesPerSample * fmt.channels));
   const count = frames * fmt.channels;
+  if (g711 !== null) {
+    const samples = decodeG711(g711, data.subarray(0, count));
+    return { sampleRate: fmt.sampleRate, channels: fmt.channels, bitsPerSample: 8, encoding: g711 === 'PCMA' ? 'alaw' : 'mulaw', samples };
+  }
   const samples = new Int16Array(count);
   if (fmt.bits === 16) {
     const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -77,7 +91,7 @@ export function readWav(bytes: Uint8Array): WavAudio {
   } else {
     for (let i = 0; i < count; i++) samples[i] = (data[i] - 128) << 8; // 8-bit WAV is unsigned, 128 = silence
   }
-  return { sampleRate: fmt.sampleRate, channels: fmt.channels, bitsPerSample: fmt.bits, samples };
+  return { sampleRate: fmt.sampleRate, channels: fmt.channels, bitsPerSample: fmt.bits, encoding: 'pcm', samples };
 }
 
 /** A 16-bit PCM mono WAV file (44-byte canonical header). */

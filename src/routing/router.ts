@@ -17,6 +17,7 @@ import { presentityOf, type PresenceAgent } from '../presence/presence-agent.ts'
 import { MESSAGE_SUMMARY_EVENT } from '../presence/message-summary.ts';
 import type { AfterRing, Calls, CallParties } from '../calls/calls.ts';
 import type { MediaServer } from '../media-server/media-server.ts';
+import type { MailboxServer } from '../media-server/mailbox-server.ts';
 import type { Binding } from '../store/store.ts';
 import type { Logger } from '../log/logger.ts';
 import type { PushGateway } from '../push/push-gateway.ts';
@@ -55,6 +56,11 @@ export interface RouterDeps {
   calls: Pick<Calls, 'offline' | 'voicemail' | 'voicemailEnded'>;
   /** the media server when the profile turns voice messages on (voicemail.enabled), else null: offline calls get 480 */
   voicemail?: Pick<MediaServer, 'answer' | 'handles' | 'inDialog' | 'ack'> | null;
+  /**
+   * the voicemail access number (profile voicemail.accessNumber, with voicemail on): an authenticated user's INVITE to
+   * it is answered by the mailbox (VoiceMailMain), never looked up as a user or routed out
+   */
+  mailbox?: { server: Pick<MailboxServer, 'answer' | 'handles' | 'inDialog' | 'ack'>; accessNumber: string } | null;
   domains: Pick<LocalDomains, 'isLocalUri'>;
   /** the domain of the AoRs we build (an authenticated watcher is sip:<user>@<domain>) */
   domain: string;
@@ -129,6 +135,7 @@ export class Router implements TransactionUser {
     const { proxy } = this.#d;
     if (proxy.validate(ack)) return; // an ACK is never answered: a looped or exhausted one is dropped
     if (this.#d.voicemail?.ack(ack)) return; // the ACK of a 200 the media server sent (§13.3.1.4)
+    if (this.#d.mailbox?.server.ack(ack)) return; // … or the mailbox
     if (proxy.preprocessRoute(ack).routedByUs) proxy.relayInDialog(ack, null); // else not a dialog we record-routed: dropped
   }
 
@@ -167,6 +174,7 @@ export class Router implements TransactionUser {
     if (req.toTag !== null) {
       // a BYE (or re-INVITE) in a dialog the media server is the UAS of
       if (this.#d.voicemail?.handles(req)) return this.#d.voicemail.inDialog(req, st);
+      if (this.#d.mailbox?.server.handles(req)) return this.#d.mailbox.server.inDialog(req, st);
       if (req.method === 'SUBSCRIBE' && !req.has('route') && domains.isLocalUri(req.uri)) {
         return this.#subscribe(req, st); // a refresh of a subscription we are the notifier of (RFC 6665 §4.1.2.1)
       }
@@ -203,6 +211,8 @@ export class Router implements TransactionUser {
     if (caller === null) return;
     this.#d.auth.consumeCredentials(req);
     if (req.method === 'SUBSCRIBE') return this.#subscribe(req, st, caller);
+    // VoiceMailMain: the access number is the caller's own mailbox (its identity is the one just authenticated)
+    if (req.method === 'INVITE' && this.#d.mailbox && user === this.#d.mailbox.accessNumber) return this.#mailbox(req, st, caller);
     // INVITE and MESSAGE are the caller's calls and messages; other methods (OPTIONS, INFO, NOTIFY, REFER …) are
     // proxied to the user's bindings
     if (req.method === 'INVITE' || req.method === 'MESSAGE') return this.#toUser(req, st, user, caller, true);
@@ -468,6 +478,12 @@ export class Router implements TransactionUser {
       if (r.messageId !== null) void this.#d.presence.changed(MESSAGE_SUMMARY_EVENT, parties.callee);
       return ended(r);
     }, (err: unknown) => log.error({ err, callId: req.callId }, 'voicemail call failed'));
+  }
+
+  /** The access number: the media server answers and plays the caller's voice messages (no proxy, no user_call row). */
+  async #mailbox(req: SipRequest, st: ServerTransaction, caller: string): Promise<void> {
+    this.#d.log.info({ callId: req.callId, user: caller }, 'call to the voicemail access number');
+    await this.#d.mailbox!.server.answer(req, st, caller);
   }
 
   async #subscribe(req: SipRequest, st: ServerTransaction, watcher?: string): Promise<void> {

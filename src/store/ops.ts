@@ -168,6 +168,7 @@ export function* removeUser(userId: string): Op<boolean> {
   const { changes } = yield* q('deleteUser', userId);
   yield* q('deleteUserBindings', userId);
   yield* q('deleteUserPushRegistrations', userId);
+  yield* q('deleteGreeting', userId);
   yield* q('deletePresence', userId);
   return changes > 0;
 }
@@ -498,4 +499,22 @@ export function* pushRegistrations(userId: string, now: EpochMs): Op<PushRegistr
 
 export function* expirePushRegistrations(now: EpochMs): Op<number> {
   return (yield* q('deleteExpiredPushRegistrations', at(now))).changes;
+}
+
+// ---- voicemail greetings (schema 8) ----
+
+/** Keeps (or replaces) the user's greeting, a WAV; false when there is no such user. */
+export function* setGreeting(userId: string, wav: Uint8Array, now: EpochMs): Op<boolean> {
+  if ((yield* q('selectUser', userId)).rows.length === 0) return false;
+  if ((yield* q('updateGreeting', userId, wav, at(now))).changes === 0) yield* q('insertGreeting', userId, wav, at(now));
+  return true;
+}
+
+export function* greeting(userId: string): Op<Uint8Array | null> {
+  const { rows } = yield* q('selectGreeting', userId);
+  return rows.length ? bytes(rows[0].audio) : null;
+}
+
+export function* removeGreeting(userId: string): Op<boolean> {
+  return (yield* q('deleteGreeting', userId)).changes > 0;
 }

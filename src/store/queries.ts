@@ -64,7 +64,7 @@ export const QUERIES = {
   deleteUserBindings: 'DELETE FROM bindings WHERE user_id = ?1',
   deleteExpiredUserBindings: 'DELETE FROM bindings WHERE user_id = ?1 AND expires_at <= ?2',
   selectUsersWithExpiredBindings: 'SELECT DISTINCT user_id FROM bindings WHERE expires_at <= ?1',
-  // a connection id means something on its node only (node_id NULL: written before schema 8, by a single node)
+  // a connection id means something on its node only (node_id NULL: written before schema 9, by a single node)
   selectUsersOnConnection: 'SELECT DISTINCT user_id FROM bindings WHERE connection_id = ?1 AND (node_id = ?2 OR node_id IS NULL)',
   deleteConnectionBindings: 'DELETE FROM bindings WHERE user_id = ?1 AND connection_id = ?2 AND (node_id = ?3 OR node_id IS NULL)',
   selectUsersOnAnyConnection: 'SELECT DISTINCT user_id FROM bindings WHERE connection_id IS NOT NULL AND (node_id = ?1 OR node_id IS NULL)',
@@ -150,6 +150,11 @@ export const QUERIES = {
   selectPushRegistrations: `SELECT ${PUSH_COLS} FROM push_registrations WHERE user_id = ?1 AND expires_at > ?2 ORDER BY updated_at DESC, device`,
   deleteExpiredPushRegistrations: 'DELETE FROM push_registrations WHERE expires_at <= ?1',
   deleteUserPushRegistrations: 'DELETE FROM push_registrations WHERE user_id = ?1',
+
+  selectGreeting: 'SELECT audio FROM greetings WHERE user_id = ?1',
+  updateGreeting: 'UPDATE greetings SET audio = ?2, updated_at = ?3 WHERE user_id = ?1',
+  insertGreeting: 'INSERT INTO greetings (user_id, audio, updated_at) VALUES (?1, ?2, ?3)',
+  deleteGreeting: 'DELETE FROM greetings WHERE user_id = ?1',
 } as const;
 
 export type QueryName = keyof typeof QUERIES;

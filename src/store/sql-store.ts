@@ -86,6 +86,10 @@ export abstract class SqlStore implements Store {
   removePushRegistration(userId: string, device: string): Promise<void> { return this.write(() => ops.removePushRegistration(userId, device)); }
   pushRegistrations(userId: string, now: EpochMs): Promise<PushRegistration[]> { return this.read(() => ops.pushRegistrations(userId, now)); }
   expirePushRegistrations(now: EpochMs): Promise<number> { return this.write(() => ops.expirePushRegistrations(now)); }
+
+  setGreeting(userId: string, wav: Uint8Array, now: EpochMs): Promise<boolean> { return this.write(() => ops.setGreeting(userId, wav, now)); }
+  greeting(userId: string): Promise<Uint8Array | null> { return this.read(() => ops.greeting(userId)); }
+  removeGreeting(userId: string): Promise<boolean> { return this.write(() => ops.removeGreeting(userId)); }
 }
 
 /** Drive an operation whose queries run synchronously (SQLite). */

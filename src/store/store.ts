@@ -46,7 +46,7 @@ export interface Binding {
   flow: Flow;
   userAgent: string | null;
   updatedAt: EpochMs;
-  /** the node the flow's connection lives on (issue 18); absent or null: this node, or a row from before schema 8 */
+  /** the node the flow's connection lives on (issue 18); absent or null: this node, or a row from before schema 9 */
   node?: string | null;
 }
 
@@ -195,7 +195,7 @@ export interface Subscription {
   expiresAt: EpochMs;
   /** the flow the SUBSCRIBE came over: NOTIFYs reuse its connection */
   flow: Flow;
-  /** the node that connection lives on (issue 18); absent or null: this node, or a row from before schema 8 */
+  /** the node that connection lives on (issue 18); absent or null: this node, or a row from before schema 9 */
   node?: string | null;
 }
 
@@ -355,6 +355,16 @@ export interface VoicemailStore {
   deleteVoicemail(id: number): Promise<boolean>;
 }
 
+/** users' own voicemail greetings (schema 8): a WAV each, 16-bit PCM mono at 8 kHz */
+export interface GreetingStore {
+  /** keeps or replaces the user's greeting; false when there is no such user */
+  setGreeting(userId: string, wav: Uint8Array, now: EpochMs): Promise<boolean>;
+  /** the user's greeting, or null when it has none (the built-in prompt is played) */
+  greeting(userId: string): Promise<Uint8Array | null>;
+  /** false when the user had none */
+  removeGreeting(userId: string): Promise<boolean>;
+}
+
 /** subscriptions (RFC 6665) of every event package, kept so NOTIFYs survive a restart */
 export interface SubscriptionStore {
   saveSubscription(sub: Subscription): Promise<void>;
@@ -363,7 +373,7 @@ export interface SubscriptionStore {
   expireSubscriptions(now: EpochMs): Promise<Subscription[]>;
 }
 
-export interface Store extends CredentialStore, LocationStore, CallLog, MessageStore, VoicemailStore, SubscriptionStore, PushStore {
+export interface Store extends CredentialStore, LocationStore, CallLog, MessageStore, VoicemailStore, GreetingStore, SubscriptionStore, PushStore {
   readonly dialect: Dialect;
   /** the highest migration applied */
   schemaVersion(): Promise<number>;

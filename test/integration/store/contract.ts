@@ -472,6 +472,27 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       });
     });
 
+    describe('voicemail greetings (schema 8)', function () {
+      it("keeps a user's greeting byte for byte, replaces it, removes it, and none for an unknown user or with the user", async function () {
+        const s = await openOne();
+        const wav = (n: number, k: number) => Uint8Array.from({ length: n }, (_, i) => (i * k) & 0xff);
+        await s.addUser(creds(u('g')), T0);
+        assert.equal(await s.greeting(u('g')), null);
+        assert.equal(await s.setGreeting(u('g'), wav(70_000, 3), T0), true);
+        assert.deepEqual(Buffer.from((await s.greeting(u('g')))!), Buffer.from(wav(70_000, 3)));
+        assert.equal(await s.setGreeting(u('g'), wav(100, 5), T0 + 1), true);
+        assert.deepEqual(Buffer.from((await s.greeting(u('g')))!), Buffer.from(wav(100, 5)), 'replaced');
+        assert.equal(await s.setGreeting(u('nobody'), wav(10, 1), T0), false, 'no such user');
+        assert.equal(await s.greeting(u('nobody')), null);
+        assert.equal(await s.removeGreeting(u('g')), true);
+        assert.equal(await s.removeGreeting(u('g')), false);
+        assert.equal(await s.greeting(u('g')), null);
+        await s.setGreeting(u('g'), wav(10, 1), T0);
+        await s.removeUser(u('g'));
+        assert.equal(await s.greeting(u('g')), null, 'removed with its user');
+      });
+    });
+
     describe('subscriptions', function () {
       it('saves, replaces, finds, expires and removes subscriptions', async function () {
         const s = await openOne();

@@ -138,6 +138,16 @@ describe('sip-profiles', () => {
     assert.ok(e3.reason.length > 0);
     assert.equal(refusal(() => validateProfile({ voicemail: { ringSeconds: 2.5 } }, 'p.json')).field, 'voicemail.ringSeconds');
     assert.equal(refusal(() => validateProfile({ voicemail: { onBusy: 'yes' } }, 'p.json')).field, 'voicemail.onBusy');
+    // the access number: *97 by default and shipped, null for none, digits * # only
+    assert.equal(DEFAULT_PROFILE.voicemail.accessNumber, '*97');
+    assert.equal(loadProfile(new URL('../../../sip-profiles/default.json', import.meta.url).pathname).voicemail.accessNumber, '*97');
+    assert.equal(validateProfile({ voicemail: { accessNumber: null } }, 'p.json').voicemail.accessNumber, null);
+    assert.equal(validateProfile({ voicemail: { accessNumber: '#123' } }, 'p.json').voicemail.accessNumber, '#123');
+    for (const bad of ['', 'vm', '*97 ', 97, '12345678901234567']) {
+      const e = refusal(() => validateProfile({ voicemail: { accessNumber: bad } }, 'p.json'));
+      assert.deepEqual([e.file, e.field], ['p.json', 'voicemail.accessNumber'], String(bad));
+      assert.match(e.reason, /digits, \* or #/);
+    }
   });
 
   it('takes the security section (issue 16 item 3): defaults on, shipped on, bad values refused naming file, field and reason', () => {

@@ -474,3 +474,57 @@ describe('routing: the brute-force and flood defence (issue 16 item 3, Kamailio 
     assert.equal(authCalls(), 2);
   });
 });
+
+describe('routing/router: the voicemail access number (VoiceMailMain)', () => {
+  function mailbox() {
+    const seen: string[] = [];
+    const server: NonNullable<RouterDeps['mailbox']>['server'] = {
+      answer: async (req, st, userId) => {
+        seen.push(`answer ${userId}`);
+        st.respond(createResponse(req, 200, undefined, 'mb'));
+        return { done: Promise.resolve({ reason: 'dtmf' as const, heard: 0, deleted: 0 }) };
+      },
+      handles: (req) => req.toTag === 'b1' && req.callId === 'r1@192.0.2.1',
+      inDialog: (req, st) => { seen.push(`inDialog ${req.method}`); st.respond(createResponse(req, 200)); },
+      ack: (ack) => (seen.push(`ack ${ack.callId}`), true),
+    };
+    return { mailbox: { server, accessNumber: '*97' }, seen };
+  }
+
+  it("answers an authenticated user's INVITE to the access number itself: no lookup, no proxy, no user_call row", async () => {
+    const { mailbox: mb, seen } = mailbox();
+    const { f, send } = setup({ mailbox: mb });
+    f.lookup['*97'] = { kind: 'found', bindings: [binding] }; // even a user of that name is not looked up
+    assert.equal((await send(request('INVITE', `sip:*97@${DOMAIN}`)))?.status, 200);
+    assert.deepEqual(seen, ['answer alice']);
+    assert.deepEqual(f.relayed, []);
+    assert.deepEqual(f.calls, []);
+  });
+
+  it('challenges an unauthenticated INVITE to the access number before anything answers it', async () => {
+    const { mailbox: mb, seen } = mailbox();
+    const { send } = setup({
+      mailbox: mb,
+      auth: { authenticate: async (req: SipRequest) => createResponse(req, 407), consumeCredentials: () => {} },
+    });
+    assert.equal((await send(request('INVITE', `sip:*97@${DOMAIN}`)))?.status, 407);
+    assert.deepEqual(seen, []);
+  });
+
+  it('hands the BYE, INFO and ACK of its dialogs to the mailbox; other methods to *97 and other numbers are routed as before', async () => {
+    const { mailbox: mb, seen } = mailbox();
+    const { router, f, send } = setup({ mailbox: mb });
+    assert.equal((await send(request('INFO', `sip:tvphone@${DOMAIN}`, { toTag: true })))?.status, 200);
+    assert.equal((await send(request('BYE', `sip:tvphone@${DOMAIN}`, { toTag: true })))?.status, 200);
+    router.onAck(request('ACK', `sip:tvphone@${DOMAIN}`, { toTag: true }));
+    assert.deepEqual(seen, ['inDialog INFO', 'inDialog BYE', 'ack r1@192.0.2.1']);
+    assert.equal((await send(request('MESSAGE', `sip:*97@${DOMAIN}`)))?.status, 404, 'a MESSAGE to *97 is no mailbox call');
+    assert.equal((await send(request('INVITE', `sip:*98@${DOMAIN}`)))?.status, 404);
+    assert.deepEqual(f.calls, []);
+  });
+
+  it('without a mailbox (voicemail off, or accessNumber null) *97 is a user like any other: 404', async () => {
+    const { send } = setup({ mailbox: null });
+    assert.equal((await send(request('INVITE', `sip:*97@${DOMAIN}`)))?.status, 404);
+  });
+});

@@ -1,4 +1,4 @@
--- tvphone schema 8 (mssql): several nodes on one database (issue 18). bindings.node_id: the node whose connection a
+-- tvphone schema 9 (mssql): several nodes on one database (issue 18). bindings.node_id: the node whose connection a
 -- binding's (and a subscription's) flow is: its connection_id means something there only; nodes: each node's SIP
 -- address and heartbeat.
 ALTER TABLE bindings ADD node_id NVARCHAR(64) NULL;

@@ -1,4 +1,4 @@
--- tvphone schema 8 (sqlite): several nodes on one database (issue 18). bindings.node_id: the node whose connection a
+-- tvphone schema 9 (postgres): several nodes on one database (issue 18). bindings.node_id: the node whose connection a
 -- binding's (and a subscription's) flow is: its connection_id means something there only; nodes: each node's SIP
 -- address and heartbeat.
 ALTER TABLE bindings ADD COLUMN node_id TEXT;
@@ -7,6 +7,6 @@ ALTER TABLE subscriptions ADD COLUMN node_id TEXT;
 CREATE TABLE nodes (
   node_id      TEXT PRIMARY KEY,
   sip_uri      TEXT,
-  started_at   TEXT NOT NULL,
-  heartbeat_at TEXT NOT NULL
+  started_at   timestamptz NOT NULL,
+  heartbeat_at timestamptz NOT NULL
 );

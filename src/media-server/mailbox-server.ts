@@ -1,0 +1,213 @@
+// The voicemail access number's UAS (profile voicemail.accessNumber, "*97"): the routing script hands it an
+// authenticated user's INVITE to that number; it answers with SDP (RFC 3264: PCMU/PCMA and RFC 4733 telephone-event,
+// anything else refused with port 0) and runs a MailboxCall over the user's own voice messages. Its dialogs are its
+// own (RFC 3261 §12.1.1), apart from the media server's recording calls: the router hands it their ACK and in-dialog
+// requests. DTMF comes as telephone-event or as SIP INFO (application/dtmf-relay, application/dtmf).
+import { SipError } from '../errors.ts';
+import type { Clock } from '../clock.ts';
+import type { VoicemailConfig } from '../config/profile.ts';
+import { Dialog, dialogIdOfRequest, dialogKey } from '../dialog/dialog.ts';
+import { Uas2xxRetransmitter } from '../dialog/uas-2xx.ts';
+import type { Flow } from '../flow.ts';
+import type { Logger } from '../log/logger.ts';
+import { MediaSession } from '../media/rtp-session.ts';
+import { LocalMedia } from '../media/sdp.ts';
+import { newTag } from '../sip/ids.ts';
+import type { SipRequest, SipResponse } from '../sip/message.ts';
+import { createResponse } from '../sip/response.ts';
+import type { ServerTransaction } from '../transaction/server-transaction.ts';
+import type { TimerValues } from '../transaction/timers.ts';
+import type { Source, Transport } from '../transport/transport.ts';
+import { MailboxCall, type MailboxEndReason, type MailboxStore, type MailboxSummary } from './mailbox-call.ts';
+
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO';
+
+export interface MailboxServerOptions {
+  config: Pick<VoicemailConfig, 'rtpTimeoutSeconds' | 'maxCalls'>;
+  clock: Clock;
+  log: Logger;
+  store: MailboxStore;
+  /** the user's message summary changed (a message heard or deleted): its MWI subscribers are told (RFC 3842) */
+  onChanged: (userId: string) => void;
+  mediaAddress: (source: Source) => string;
+  contact: (source: Source) => string;
+  transport: Pick<Transport, 'send'>;
+  timerValues: Pick<TimerValues, 't1' | 't2'>;
+  sendInDialog: (req: SipRequest, dialog: { remoteTarget: string; routeSet: readonly string[]; flow: Flow }) => Promise<SipResponse | null>;
+}
+
+interface LiveMailbox {
+  dialog: Dialog;
+  flow: Flow;
+  call: MailboxCall;
+  local: LocalMedia;
+  media: MediaSession;
+  userId: string;
+}
+
+/** The digit of a SIP INFO's DTMF body: application/dtmf-relay ("Signal=5") or application/dtmf ("5"); null otherwise. */
+export function infoDigit(contentType: string | null, body: Uint8Array): string | null {
+  const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  const text = new TextDecoder().decode(body).trim();
+  const signal = type === 'application/dtmf-relay' ? /^\s*signal\s*=\s*([0-9*#A-Da-d])\s*$/im.exec(text)?.[1]
+    : type === 'application/dtmf' ? /^([0-9*#A-Da-d])$/.exec(text)?.[1] : undefined;
+  return signal === undefined ? null : signal.toUpperCase();
+}
+
+export class MailboxServer {
+  readonly #o: MailboxServerOptions;
+  readonly #calls = new Map<string, LiveMailbox>();
+  readonly #pending = new Set<Promise<MailboxSummary>>();
+  readonly #retransmitter: Uas2xxRetransmitter;
+  #starting = 0;
+  #closed = false;
+
+  constructor(o: MailboxServerOptions) {
+    this.#o = o;
+    this.#retransmitter = new Uas2xxRetransmitter({
+      timers: o.clock, values: o.timerValues, transport: o.transport,
+      // §13.3.1.4: no ACK: the session is ended with BYE
+      onAckTimeout: (key) => this.#hangUp(key, 'no-ack'),
+    });
+  }
+
+  get activeCalls(): number {
+    return this.#calls.size;
+  }
+
+  /**
+   * Answers `invite` (the authenticated `userId` calling the access number) with 200 and starts the announcement.
+   * Throws a SipError before answering: 503 beyond maxCalls, 488 for an offer with no G.711 (or no offer).
+   */
+  async answer(invite: SipRequest, st: ServerTransaction, userId: string): Promise<{ done: Promise<MailboxSummary> }> {
+    const o = this.#o;
+    if (this.#closed || this.#calls.size + this.#starting >= o.config.maxCalls) throw new SipError('overloaded', { detail: 'mailbox calls' });
+    // RFC 3261 §13.3.1.1: an INVITE without an offer would need ours in the 200 and the caller's answer in the ACK
+    if (invite.body.length === 0) throw new SipError('not-acceptable-here', { warning: 'the mailbox needs an SDP offer in the INVITE' });
+    this.#starting++;
+    let media: MediaSession | null = null;
+    try {
+      media = new MediaSession({ localIp: o.mediaAddress(st.source) });
+      await media.bind();
+      const local = new LocalMedia({ ip: media.localIp, port: media.localPort });
+      const neg = local.createAnswer(new TextDecoder().decode(invite.body));
+      if (this.#closed) throw new SipError('overloaded', { detail: 'shutting down' });
+      const tag = newTag();
+      const dialog = Dialog.asUas(invite, tag);
+      const res = createResponse(invite, 200, undefined, tag);
+      // RFC 3261 §12.1.1: the Record-Route of the request is copied into the response
+      for (const rr of invite.fields('record-route')) res.addHeader('Record-Route', rr.value);
+      res.addHeader('Contact', `<${o.contact(st.source)}>`);
+      res.addHeader('Allow', ALLOW);
+      res.addHeader('Content-Type', 'application/sdp');
+      res.body = new TextEncoder().encode(neg.sdp);
+      const call = new MailboxCall({
+        media, negotiated: neg, store: o.store, userId, clock: o.clock, rtpTimeoutSeconds: o.config.rtpTimeoutSeconds,
+        onChanged: () => o.onChanged(userId),
+        onError: (err) => o.log.error({ err, userId, callId: invite.callId }, 'mailbox call failed'),
+      });
+      const live: LiveMailbox = { dialog, flow: st.source, call, local, media, userId };
+      this.#calls.set(dialog.key, live);
+      const done = call.done.then((s) => {
+        o.log.info({ userId, callId: invite.callId, ...s }, 'mailbox call ended');
+        return s;
+      }).finally(() => {
+        this.#calls.delete(dialog.key);
+        this.#retransmitter.stop(dialog.key);
+      });
+      this.#pending.add(done);
+      void done.finally(() => this.#pending.delete(done)).catch(() => {});
+      this.#retransmitter.start(dialog.key, st, res);
+      void call.start((reason) => this.#hangUp(dialog.key, reason));
+      o.log.info({ userId, callId: invite.callId, codec: neg.codec }, 'mailbox call answered');
+      media = null; // the call owns it now
+      return { done };
+    } finally {
+      this.#starting--;
+      if (media !== null) await media.stop();
+    }
+  }
+
+  /** Whether `req` (with a To tag) belongs to one of our dialogs. */
+  handles(req: SipRequest): boolean {
+    const id = dialogIdOfRequest(req);
+    return id !== null && this.#calls.has(dialogKey(id));
+  }
+
+  /** RFC 3261 §13.3.1.4: the ACK of our 2xx stops its retransmission. True when it was for one of our dialogs. */
+  ack(ack: SipRequest): boolean {
+    const id = dialogIdOfRequest(ack);
+    if (id === null) return false;
+    const key = dialogKey(id);
+    if (!this.#calls.has(key)) return false;
+    this.#retransmitter.stop(key);
+    return true;
+  }
+
+  /** A request within one of our dialogs (handles() said so). */
+  inDialog(req: SipRequest, st: ServerTransaction): void {
+    const id = dialogIdOfRequest(req);
+    const live = id === null ? undefined : this.#calls.get(dialogKey(id));
+    if (live === undefined) return void st.respond(createResponse(req, 481));
+    const bad = live.dialog.receiveRequest(req);
+    if (bad !== null) return void st.respond(createResponse(req, bad.status, bad.reason));
+    switch (req.method) {
+      case 'BYE':
+        // RFC 3261 §15.1.2: the UAS answers the BYE 200 and ends the session
+        st.respond(createResponse(req, 200));
+        this.#retransmitter.stop(live.dialog.key);
+        void live.call.end('bye');
+        return;
+      case 'INVITE': {
+        // a re-INVITE (session refresh, hold): answered with our stream again; RFC 3264 §8
+        if (req.body.length === 0) return void st.respond(createResponse(req, 488));
+        try {
+          const neg = live.local.createAnswer(new TextDecoder().decode(req.body));
+          live.media.updateRemote({ remoteIp: neg.remote.ip, remotePort: neg.remote.port, remoteRtcpPort: neg.remote.rtcpPort });
+          const res = createResponse(req, 200, undefined, live.dialog.localTag);
+          res.addHeader('Contact', `<${this.#o.contact(st.source)}>`);
+          res.addHeader('Content-Type', 'application/sdp');
+          res.body = new TextEncoder().encode(neg.sdp);
+          this.#retransmitter.start(live.dialog.key, st, res);
+        } catch (err) {
+          st.respond(createResponse(req, err instanceof SipError ? err.status : 488));
+        }
+        return;
+      }
+      case 'INFO': {
+        // SIP INFO DTMF (the dtmf-relay body of many phones): the same keys as telephone-event
+        const digit = infoDigit(req.header('content-type') ?? null, req.body);
+        st.respond(createResponse(req, 200));
+        if (digit !== null) live.call.key(digit);
+        return;
+      }
+      case 'OPTIONS':
+      case 'UPDATE':
+        return void st.respond(createResponse(req, 200));
+      default: {
+        const res = createResponse(req, 405);
+        res.addHeader('Allow', ALLOW);
+        st.respond(res);
+      }
+    }
+  }
+
+  /** Ends every call (BYE sent, not awaited) and waits for them to end. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const key of [...this.#calls.keys()]) this.#hangUp(key, 'closing');
+    await Promise.allSettled([...this.#pending]);
+    this.#retransmitter.close();
+  }
+
+  /** The call ended on our side (#, idle, empty mailbox, no RTP, no ACK, closing): BYE to the caller (§15.1.1). */
+  #hangUp(key: string, reason: MailboxEndReason): void {
+    const live = this.#calls.get(key);
+    if (live === undefined) return;
+    this.#retransmitter.stop(key);
+    void live.call.end(reason);
+    const bye = live.dialog.createRequest('BYE');
+    const sent = this.#o.sendInDialog(bye, { remoteTarget: live.dialog.remoteTarget, routeSet: live.dialog.routeSet, flow: live.flow });
+    sent.catch((err: unknown) => this.#o.log.debug({ err }, 'mailbox BYE not sent'));
+  }
+}
