@@ -210,8 +210,14 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   };
   let limits = messageLimits(profile);
 
+  // one node at a time delivers to a user and runs the housekeeping (issue 18); a store double may have no leases
+  const nodeId = profile.node.id;
+  const leases = typeof store.claimLease === 'function' ? {
+    claim: (name: string, ttlMs: number) => store.claimLease(`silo:${name}`, nodeId, clock.now(), ttlMs),
+    release: (name: string) => store.releaseLease(`silo:${name}`, nodeId),
+  } : undefined;
   const silo = new Silo({
-    store, clock, log: log.child({ mod: 'offline' }), domain: primaryDomain,
+    store, clock, log: log.child({ mod: 'offline' }), domain: primaryDomain, leases,
     send: (req, binding) => sendRequest(transactions, req, destinationOf(binding)),
     buildDelivery: (msg, binding, attempt) => {
       const req = buildDeliveryRequest(msg, binding, attempt, primaryDomain);

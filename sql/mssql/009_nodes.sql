@@ -10,3 +10,9 @@ CREATE TABLE nodes (
   started_at   DATETIME2(3) NOT NULL,
   heartbeat_at DATETIME2(3) NOT NULL
 );
+-- leases: what one node at a time does (a user's delivery of what was kept, the periodic expiry), held until expires_at
+CREATE TABLE leases (
+  name       NVARCHAR(200) PRIMARY KEY,
+  node_id    NVARCHAR(64) NOT NULL,
+  expires_at DATETIME2(3) NOT NULL
+);

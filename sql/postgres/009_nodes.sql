@@ -10,3 +10,9 @@ CREATE TABLE nodes (
   started_at   timestamptz NOT NULL,
   heartbeat_at timestamptz NOT NULL
 );
+-- leases: what one node at a time does (a user's delivery of what was kept, the periodic expiry), held until expires_at
+CREATE TABLE leases (
+  name       TEXT PRIMARY KEY,
+  node_id    TEXT NOT NULL,
+  expires_at timestamptz NOT NULL
+);

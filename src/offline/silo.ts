@@ -69,7 +69,21 @@ export interface SiloOptions {
   maxConcurrentDumps?: number;
   /** a kept message left the pending state (its mark committed): the server tells MWI subscribers (RFC 3842) */
   onSettled?: (msg: Pick<StoredMessage, 'id' | 'toUser' | 'contentType'>, state: 'delivered' | 'expired') => void;
+  /**
+   * Several nodes on one database (issue 18): a dump, and the periodic housekeeping, run under a lease in the
+   * database, so that one node at a time delivers to a user (each message once) and one node expires and purges.
+   */
+  leases?: Leases;
 }
+
+/** Leases held in the database, by name; claim renews one already held. */
+export interface Leases {
+  claim(name: string, ttlMs: number): Promise<boolean>;
+  release(name: string): Promise<void>;
+}
+
+/** a dump holds its user's lease this long (renewed before each batch); a node that dies frees it after that */
+const DUMP_LEASE_MS = 120_000;
 
 export type DumpStop =
   | 'done' // nothing left to deliver
@@ -77,6 +91,7 @@ export type DumpStop =
   | 'gave-up' // maxAttemptsPerDump failures
   | 'closed' // the silo was closed
   | 'busy' // maxConcurrentDumps reached: not started
+  | 'elsewhere' // another node is delivering to this user (its lease): not started
   | 'store-unavailable';
 
 /** What one m_dump delivered: the stored messages, then the missed-call notice. */
@@ -194,6 +209,7 @@ export class Silo {
       maxAttemptsPerDump: 50,
       maxConcurrentDumps: 1000,
       onSettled: () => {},
+      leases: { claim: async () => true, release: async () => {} },
       ...stripUndefined(options),
       store: options.store,
       send: options.send,
@@ -289,6 +305,8 @@ export class Silo {
 
   /** Expire messages past their expiry and purge history older than the retention. */
   async housekeeping(): Promise<{ expired: number; purged: number }> {
+    // one node at a time (the lease outlives the period, so the node holding it keeps it)
+    if (!(await this.#o.leases.claim('housekeeping', this.#o.housekeepingMs * 3))) return { expired: 0, purged: 0 };
     const now = this.#o.clock.now();
     const expired = await this.#expire(now);
     const purged = await this.#o.store.purgeMessages(now - this.#o.retentionMs);
@@ -330,7 +348,16 @@ export class Silo {
       return Promise.resolve({ ...idle, stop: 'busy' });
     }
     const run: DumpRun = { binding, promise: Promise.resolve(idle), cancelled: false, timer: null, wake: null };
-    run.promise = body(run)
+    const leases = this.#o.leases;
+    const leased = async (): Promise<DumpResult> => {
+      if (!(await leases.claim(key, DUMP_LEASE_MS))) return { ...idle, stop: 'elsewhere' };
+      try {
+        return await body(run);
+      } finally {
+        await leases.release(key).catch(() => {}); // else it expires
+      }
+    };
+    run.promise = leased()
       .catch((err: unknown): DumpResult => {
         if (err instanceof StoreUnavailableError) {
           this.#o.log.warn({ key, err }, 'store unavailable: dump stopped');
@@ -363,6 +390,7 @@ export class Silo {
     for (let loop = 0; loop < MAX_LOOPS; loop++) {
       await settle();
       if (run.cancelled) return { ...result, stop: 'closed' };
+      if (loop > 0 && !(await o.leases.claim('msg:' + userId, DUMP_LEASE_MS))) return { ...result, stop: 'elsewhere' };
       const batch = (await o.store.pendingMessages(userId, FETCH + skipped.size)).filter((m) => !skipped.has(m.id));
       if (batch.length === 0) return result;
       for (const msg of batch) {

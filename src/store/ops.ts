@@ -292,6 +292,18 @@ export function* heartbeat(node: string, sipUri: string | null, now: EpochMs, st
   if ((yield* q(starting ? 'startNode' : 'updateNode', node, sipUri, at(now))).changes === 0) yield* q('insertNode', node, sipUri, at(now));
 }
 
+/** Takes (or renews) lease `name` for `node` until now + ttlMs; a second node's insert fails on the primary key. */
+export function* claimLease(name: string, node: string, now: EpochMs, ttlMs: number): Op<boolean> {
+  if ((yield* q('updateLease', name, node, at(now + ttlMs), at(now))).changes > 0) return true;
+  if ((yield* q('selectLease', name)).rows.length > 0) return false; // held by another node, unexpired
+  yield* q('insertLease', name, node, at(now + ttlMs));
+  return true;
+}
+
+export function* releaseLease(name: string, node: string): Op<void> {
+  yield* q('deleteLease', name, node);
+}
+
 export function* listNodes(now: EpochMs): Op<NodeRecord[]> {
   const counts = new Map<string | null, { bindings: number; connections: number }>();
   for (const r of (yield* q('countBindingsByNode', at(now))).rows) {

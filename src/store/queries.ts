@@ -74,6 +74,11 @@ export const QUERIES = {
   startNode: 'UPDATE nodes SET sip_uri = ?2, started_at = ?3, heartbeat_at = ?3 WHERE node_id = ?1',
   insertNode: 'INSERT INTO nodes (node_id, sip_uri, started_at, heartbeat_at) VALUES (?1, ?2, ?3, ?3)',
   selectNodes: 'SELECT node_id, sip_uri, started_at, heartbeat_at FROM nodes ORDER BY node_id',
+  // a lease is taken when free, expired, or already ours (one statement: two nodes cannot both change the row)
+  updateLease: 'UPDATE leases SET node_id = ?2, expires_at = ?3 WHERE name = ?1 AND (expires_at <= ?4 OR node_id = ?2)',
+  selectLease: 'SELECT node_id FROM leases WHERE name = ?1',
+  insertLease: 'INSERT INTO leases (name, node_id, expires_at) VALUES (?1, ?2, ?3)',
+  deleteLease: 'DELETE FROM leases WHERE name = ?1 AND node_id = ?2',
   countBindingsByNode:
     'SELECT node_id, COUNT(*) AS bindings, SUM(CASE WHEN connection_id IS NULL THEN 0 ELSE 1 END) AS connections ' +
     'FROM bindings WHERE expires_at > ?1 GROUP BY node_id',

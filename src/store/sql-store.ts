@@ -1,6 +1,7 @@
 // The Store interface over the shared operations (ops.ts). A backend supplies only how an operation runs:
 // `write` inside a transaction that has committed when the promise resolves, `read` outside one.
 
+import { StoreUnavailableError } from '../errors.ts';
 import * as ops from './ops.ts';
 import type { Op } from './ops.ts';
 import type {
@@ -50,6 +51,15 @@ export abstract class SqlStore implements Store {
     return this.write(() => ops.heartbeat(node, sipUri, now, starting));
   }
   listNodes(now: EpochMs): Promise<NodeRecord[]> { return this.read(() => ops.listNodes(now)); }
+  async claimLease(name: string, node: string, now: EpochMs, ttlMs: number): Promise<boolean> {
+    try {
+      return await this.write(() => ops.claimLease(name, node, now, ttlMs));
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
+      return false; // another node inserted it first (primary key), or holds it
+    }
+  }
+  releaseLease(name: string, node: string): Promise<void> { return this.write(() => ops.releaseLease(name, node)); }
   expireBindings(now: EpochMs): Promise<BindingChange[]> { return this.write(() => ops.expireBindings(now)); }
   getPresence(userId: string): Promise<Presence | null> { return this.read(() => ops.getPresence(userId)); }
   listPresence(): Promise<Presence[]> { return this.read(() => ops.listPresence()); }

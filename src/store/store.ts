@@ -244,6 +244,10 @@ export interface LocationStore {
   heartbeat(node: string, sipUri: string | null, now: EpochMs, starting: boolean): Promise<void>;
   /** the nodes on this database, their heartbeats and the live bindings each holds (`tvphone nodes`) */
   listNodes(now: EpochMs): Promise<NodeRecord[]>;
+  /** take or renew lease `name` for `node` until now + ttlMs: false while another node holds it (issue 18) */
+  claimLease(name: string, node: string, now: EpochMs, ttlMs: number): Promise<boolean>;
+  /** give lease `name` up, if `node` holds it */
+  releaseLease(name: string, node: string): Promise<void>;
 }
 
 /**

@@ -154,6 +154,27 @@ for (const backend of backends) describe(`cluster: two nodes on ${backend.name}`
     assert.match(Buffer.from(next.body).toString('utf8'), /<basic>open<\/basic>/, 'node A notified, through node B');
   });
 
+  it('two REGISTERs of one user at once on both nodes deliver each kept message once', async () => {
+    const first = await open('udp', b.udp);
+    assert.equal((await first.register('tv1', 0)).status, 200); // known, offline
+    const caller = await open('udp', b.udp);
+    const bodies = ['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7'];
+    for (const body of bodies) {
+      const { callId } = caller.request({ method: 'MESSAGE', uri: 'sip:tv1@127.0.0.1', from: '<sip:alice@127.0.0.1>', to: '<sip:tv1@127.0.0.1>', body, contentType: 'text/plain' });
+      assert.equal((await caller.final(callId, 'MESSAGE')).status, 202);
+    }
+    const onA = await open('tcp', a.tcp);
+    const onB = await open('udp', b.udp);
+    const [ra, rb] = await Promise.all([onA.register('tv1'), onB.register('tv1')]);
+    assert.equal(ra.status, 200);
+    assert.equal(rb.status, 200);
+    const got = () => [onA, onB].flatMap((c) => c.received.filter((m) => m.isRequest() && m.method === 'MESSAGE'))
+      .map((m) => Buffer.from(m.body).toString('utf8'));
+    await until(() => got().length >= bodies.length, 10_000, 'the kept messages');
+    await new Promise((r) => setTimeout(r, 1500)); // a second delivery would come meanwhile
+    assert.deepEqual(got().sort(), bodies, 'each message once, whichever node delivered it');
+  });
+
   it('a connection closing on node B leaves the TV on node A registered, though both are connection 1 of their node', async () => {
     const tv = await open('tcp', a.tcp);
     assert.equal((await tv.register('tv1')).status, 200);

@@ -237,6 +237,24 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         assert.deepEqual((await s.removeConnectionBindings('n1', T0 + 2)).filter((c) => c.userId.startsWith(prefix)), []);
       });
 
+      it('gives a lease to one node at a time, until it expires or is released', async function () {
+        const s = await openOne();
+        const name = `${prefix}-dump:tv1`;
+        assert.equal(await s.claimLease(name, 'n1', T0, 30_000), true);
+        assert.equal(await s.claimLease(name, 'n2', T0 + 1000, 30_000), false, 'held by n1');
+        assert.equal(await s.claimLease(name, 'n1', T0 + 2000, 30_000), true, 'n1 renews it');
+        assert.equal(await s.claimLease(name, 'n2', T0 + 31_000, 30_000), false, 'renewed until T0 + 32 s');
+        assert.equal(await s.claimLease(name, 'n2', T0 + 32_000, 30_000), true, 'expired: n2 takes it');
+        await s.releaseLease(name, 'n1'); // not n1's any more: nothing happens
+        assert.equal(await s.claimLease(name, 'n1', T0 + 33_000, 30_000), false);
+        await s.releaseLease(name, 'n2');
+        assert.equal(await s.claimLease(name, 'n1', T0 + 34_000, 30_000), true, 'released: free again');
+        // two nodes at once: exactly one gets it
+        const race = `${prefix}-race`;
+        const got = await Promise.all([s.claimLease(race, 'n1', T0, 30_000), s.claimLease(race, 'n2', T0, 30_000)]);
+        assert.equal(got.filter(Boolean).length, 1, `one of two: ${got}`);
+      });
+
       it('keeps each node\'s heartbeat and counts the live bindings and connections it holds', async function () {
         const s = await openOne();
         const a = `${prefix}-a`;
