@@ -16,7 +16,7 @@ import type { SqliteStoreOptions } from './sqlite-store.ts';
 import { decodeError, STORE_CALLS, type FromWorker, type StoreCall, type ToWorker, type WorkerInit } from './wire.ts';
 
 export interface WorkerStoreOptions extends SqliteStoreOptions {
-  /** how long a call may wait for the worker before it fails as unavailable (default 2000 ms) */
+  /** how long a call may wait for the worker before it fails as unavailable (default 2000 ms); lockWaitMs is kept below it */
   commitDeadlineMs?: number;
   /** most calls waiting for the worker (default 10,000); beyond, unavailable at once */
   maxInFlight?: number;
@@ -71,9 +71,12 @@ export class WorkerSqliteStore implements Store {
   private constructor(path: string, opts: WorkerStoreOptions) {
     this.path = path;
     const { onStateChange, commitDeadlineMs, maxInFlight, restartMs, ...options } = opts;
+    this.#deadlineMs = commitDeadlineMs ?? 2000;
+    // A write waiting for another process's lock gives up before its deadline: one answered 503 is then never
+    // committed later, when the lock is released (only a write already in a commit that hangs can be).
+    options.lockWaitMs = Math.min(options.lockWaitMs ?? 3000, Math.floor(this.#deadlineMs * 0.8));
     this.#init = { path, options };
     this.#health = new StoreHealth(onStateChange);
-    this.#deadlineMs = commitDeadlineMs ?? 2000;
     this.#maxInFlight = maxInFlight ?? 10_000;
     this.#restart = restartMs ?? { min: 100, max: 5000 };
     this.#restartDelay = this.#restart.min;

@@ -131,6 +131,18 @@ describe('SQLite store in a worker thread', function () {
     assert.equal(await s.userExists('late'), false);
   });
 
+  it('a write waiting for a lock gives up before its deadline: answered 503, it is not committed when the lock goes', async function () {
+    const s = await open({ commitDeadlineMs: 500 }); // lockWaitMs 3000 by default: kept below the deadline
+    await s.addUser(creds('a'), 1);
+    holdLock(s);
+    const t0 = Date.now();
+    await assert.rejects(s.addUser(creds('held'), 1), (e: unknown) => e instanceof StoreUnavailableError && /is unavailable/.test(e.message));
+    assert.ok(Date.now() - t0 < 500, `the worker's own answer, before the deadline (${Date.now() - t0} ms)`);
+    releaseLock();
+    await sleep(100);
+    assert.equal(await s.userExists('held'), false);
+  });
+
   it('refuses calls beyond maxInFlight at once', async function () {
     const s = await open({ busyTimeoutMs: 3000, lockWaitMs: 20_000, commitDeadlineMs: 1000, maxInFlight: 3 });
     await s.addUser(creds('x'), 1);
