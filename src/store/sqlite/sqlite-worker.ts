@@ -7,7 +7,15 @@ import { encodeError, STORE_CALLS, type FromWorker, type ToWorker, type WorkerIn
 import { StoreUnavailableError } from '../../errors.ts';
 
 const port = parentPort!;
-const post = (m: FromWorker) => port.postMessage(m);
+/** what goes back in one message: the answers and health changes of one turn, in order */
+let outbox: FromWorker[] = [];
+const post = (m: FromWorker) => {
+  if (outbox.push(m) === 1) queueMicrotask(() => {
+    const batch = outbox;
+    outbox = [];
+    port.postMessage(batch);
+  });
+};
 const { path, options } = workerData as WorkerInit;
 const calls = new Set<string>(STORE_CALLS);
 
@@ -24,7 +32,10 @@ try {
 
 if (store !== null) {
   const s = store;
-  const onMessage = (m: ToWorker) => {
+  const onMessage = (batch: ToWorker[]) => {
+    for (const m of batch) handle(m);
+  };
+  const handle = (m: ToWorker) => {
     if (m.type === 'close') {
       port.off('message', onMessage); // nothing else keeps the thread alive: it ends after 'closed'
       void s.close().then(() => post({ type: 'closed' }));

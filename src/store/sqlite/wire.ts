@@ -22,6 +22,9 @@ export interface WorkerInit {
   options: Omit<SqliteStoreOptions, 'onStateChange'>;
 }
 
+// Each postMessage carries a list of these, in order: the calls of one turn of the event loop go in one message and
+// their answers come back in one (a message costs more than a small call: structured clone, a wake-up per message).
+
 export type ToWorker =
   /** `deadline` (epoch ms): a call the worker reaches after it has already been answered 503 is not run */
   | { type: 'call'; id: number; method: StoreCall; args: unknown[]; deadline: number }

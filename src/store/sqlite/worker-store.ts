@@ -50,6 +50,8 @@ export class WorkerSqliteStore implements Store {
   #restartTimer: NodeJS.Timeout | null = null;
   #worker: Worker | null = null;
   readonly #pending = new Map<number, Pending>();
+  #outbox: ToWorker[] = [];
+  #flushTimer: NodeJS.Immediate | null = null;
   #nextId = 1;
   #sweep: NodeJS.Timeout | null = null;
   /** the worker's own SqliteStore is up (its health messages) */
@@ -106,13 +108,15 @@ export class WorkerSqliteStore implements Store {
     let lastError: unknown;
     return new Promise<void>((resolve, reject) => {
       let opened = false;
-      worker.on('message', (m: FromWorker) => {
-        if (m.type === 'ready') {
-          opened = true;
-          this.#workerUp = true;
-          resolve();
-        } else if (m.type === 'open-failed') reject(lastError = decodeError(m.error));
-        else this.#onMessage(m);
+      worker.on('message', (batch: FromWorker[]) => {
+        for (const m of batch) {
+          if (m.type === 'ready') {
+            opened = true;
+            this.#workerUp = true;
+            resolve();
+          } else if (m.type === 'open-failed') reject(lastError = decodeError(m.error));
+          else this.#onMessage(m);
+        }
       });
       worker.on('error', (err) => { lastError = err; });
       worker.on('exit', (code) => {
@@ -156,18 +160,42 @@ export class WorkerSqliteStore implements Store {
     const id = this.#nextId++;
     const deadline = Date.now() + this.#deadlineMs;
     return new Promise((resolve, reject) => {
-      try {
-        worker.postMessage({ type: 'call', id, method, args, deadline } satisfies ToWorker);
-      } catch (err) {
-        reject(err); // an argument that does not clone: a bug of the caller
-        return;
-      }
       if (this.#pending.size === 0) {
         worker.ref();
         this.#sweep ??= setInterval(() => this.#expire(), Math.min(100, Math.max(5, Math.floor(this.#deadlineMs / 10))));
       }
       this.#pending.set(id, { resolve, reject, deadline, method });
+      this.#send({ type: 'call', id, method, args, deadline });
     });
+  }
+
+  /** Queues a message for the worker; the messages of this turn of the event loop go in one postMessage. */
+  #send(m: ToWorker): void {
+    if (this.#outbox.push(m) === 1) this.#flushTimer = setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushTimer = null;
+    const batch = this.#outbox;
+    this.#outbox = [];
+    const worker = this.#worker;
+    if (worker === null || batch.length === 0) return; // died meanwhile: its calls are already rejected
+    try {
+      worker.postMessage(batch);
+    } catch {
+      // an argument that does not clone (a bug of its caller): each alone, so only that call fails
+      for (const m of batch) {
+        try {
+          worker.postMessage([m]);
+        } catch (err) {
+          if (m.type !== 'call') continue;
+          const p = this.#pending.get(m.id);
+          this.#pending.delete(m.id);
+          p?.reject(err);
+        }
+      }
+      this.#idle();
+    }
   }
 
   /** The sweep: calls past their deadline fail as unavailable; the outage is reported once. */
@@ -195,6 +223,9 @@ export class WorkerSqliteStore implements Store {
   #rejectAll(err: Error): void {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
+    this.#outbox = [];
+    if (this.#flushTimer !== null) clearImmediate(this.#flushTimer);
+    this.#flushTimer = null;
     this.#idle();
     for (const p of pending) p.reject(err);
   }
@@ -229,7 +260,7 @@ export class WorkerSqliteStore implements Store {
     if (worker === null) return;
     worker.ref();
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    worker.postMessage({ type: 'close' } satisfies ToWorker);
+    this.#send({ type: 'close' }); // after the calls already queued: the worker answers them, commits, then ends
     let timer: NodeJS.Timeout | undefined;
     const gaveUp = await Promise.race([
       exited.then(() => false),
