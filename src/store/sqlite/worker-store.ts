@@ -56,8 +56,6 @@ export class WorkerSqliteStore implements Store {
   #sweep: NodeJS.Timeout | null = null;
   /** the worker's own SqliteStore is up (its health messages) */
   #workerUp = true;
-  /** a call passed its deadline and the thread has not answered anything since */
-  #late = false;
   #closing: Promise<void> | null = null;
   #restarts = 0;
 
@@ -138,7 +136,6 @@ export class WorkerSqliteStore implements Store {
     const err = m.ok ? null : decodeError(m.error);
     // any answer but "unavailable" shows the thread working again
     if (!(err instanceof StoreUnavailableError)) {
-      this.#late = false;
       this.#restartDelay = this.#restart.min;
       if (this.#workerUp) this.#health.ok();
     }
@@ -205,7 +202,6 @@ export class WorkerSqliteStore implements Store {
       if (p.deadline > now) break;
       this.#pending.delete(id);
       const err = new StoreUnavailableError(`SQLite database ${this.path} did not answer ${p.method} within ${this.#deadlineMs} ms (a hung disk?)`);
-      this.#late = true;
       this.#health.down(err);
       p.reject(err);
     }
