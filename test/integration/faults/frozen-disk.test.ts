@@ -89,7 +89,7 @@ describe('faults: the SQLite file system freezes under a running server (fsfreez
       mounted = true;
     } catch (err) {
       const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
-      assert.fail(`this test needs a loop-mounted ext4 image and fsfreeze (root): mount -o loop failed: ${stderr || (err as Error).message}`);
+      assert.fail(`this test needs root with loop devices, mkfs.ext4, mount and fsfreeze: making or mounting the ext4 image failed: ${stderr || (err as Error).message}`);
     }
   });
 
