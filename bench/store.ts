@@ -1,6 +1,7 @@
 // Store benchmark, by hand: durable saveBindings/s and storeMessage/s with many concurrent callers, so
 // that SQLite's group commit shows. SQLite in a temp file (WAL, synchronous=FULL); PostgreSQL too when
-// TVPHONE_TEST_PG_URL is set (in a fresh database, dropped afterwards).
+// TVPHONE_TEST_PG_URL is set (in a fresh database, dropped afterwards). SQLite runs twice: in-thread (the CLI)
+// and in a worker thread (the server); with --callers 1 the difference is the per-call cost of the hop.
 //   node bench/store.ts [--ops 20000] [--callers 500]
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -42,6 +43,8 @@ async function run(name: string, store: Store): Promise<void> {
     const user = `u${i % 5000}`;
     return store.saveBindings(user, [binding(user, i)], [], false, Date.now());
   });
+  // a read, no commit: with --callers 1 the time of one call, so the worker's hop shows alone
+  await measure(`${name} getBindings`, store, (i) => store.getBindings(`u${i % 5000}`, Date.now()));
   await measure(`${name} storeMessage (200 B)`, store, (i) =>
     store.storeMessage({
       toUser: `u${i % 5000}`, fromUri: 'sip:a@bench', fromHeader: '<sip:a@bench>;tag=1', toUri: 'sip:b@bench',
@@ -54,6 +57,10 @@ try {
   const sqlite = await openStore(`sqlite:${join(dir, 'bench.db')}`);
   await run('SQLite (file, WAL, synchronous=FULL)', sqlite);
   await sqlite.close();
+  // as the server runs it: the same store in a worker thread, each call and answer a message (the hop's cost)
+  const worker = await openStore(`sqlite:${join(dir, 'bench-worker.db')}`, { worker: true });
+  await run('SQLite in a worker thread', worker);
+  await worker.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

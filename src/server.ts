@@ -113,6 +113,9 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   let storeDown = false;
   const store = opts.store ?? await openStore(url, {
     groupCommitMs: profile.store.groupCommitMs,
+    // SQLite off the event loop: a hung disk costs 503s after the deadline, not the whole server (issue 16 item 6)
+    worker: true,
+    commitDeadlineMs: profile.store.commitDeadlineMs,
     onStateChange: (up: boolean, err?: unknown) => {
       // The outage is logged once, not per request (and its return once).
       if (!up && !storeDown) log.error({ err, db: redactUrl(url) }, 'database unavailable: answering 503');

@@ -29,6 +29,10 @@ export function checkStoreUrl(url: string): void {
 
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<Store> {
   const k = classify(url);
+  if (k.kind === 'sqlite' && opts.worker === true) {
+    const { WorkerSqliteStore } = await import('./sqlite/worker-store.ts');
+    return WorkerSqliteStore.open(k.path, opts);
+  }
   if (k.kind === 'sqlite') {
     const { SqliteStore } = await import('./sqlite/sqlite-store.ts');
     return SqliteStore.open(k.path, opts);

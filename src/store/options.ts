@@ -15,6 +15,13 @@ export interface OpenStoreOptions {
   groupCommitMs?: number;
   /** SQLite: how long a write waits for another process's lock, retried off the event loop, before 503 (default 3000) */
   lockWaitMs?: number;
+  /**
+   * SQLite: run the database in a worker thread (the server does), so that a slow or hung disk never blocks the event
+   * loop; a call not answered within `commitDeadlineMs` fails as unavailable (503). One-shot commands open it in-thread.
+   */
+  worker?: boolean;
+  /** SQLite in a worker: how long a call may take before it fails as unavailable (default 2000) */
+  commitDeadlineMs?: number;
   /** PostgreSQL / SQL Server: most pooled connections (default 10) */
   poolSize?: number;
   /** PostgreSQL / SQL Server: connect and statement timeout in ms (default 5000 / 10000) */

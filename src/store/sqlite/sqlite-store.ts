@@ -3,7 +3,8 @@
 // Group commit: writes issued in the same tick (or within `groupCommitMs`) run in ONE transaction with
 // ONE commit (one fsync); each promise resolves after that commit. A batch runs without savepoints first; if a
 // write fails, it is run again with a SAVEPOINT per write, so that write is rejected alone while the rest commits.
-// node:sqlite is synchronous: the commit blocks the event loop for the length of the fsync, by design.
+// node:sqlite is synchronous: the commit blocks the thread it runs on for the length of the fsync, by design. The
+// server runs this store in a worker thread (worker-store.ts), so a hung disk blocks that thread, not SIP.
 // A lock held by another process (a CLI command, a backup) is never waited for synchronously beyond a few ms:
 // the batch goes back to the queue and is tried again on a timer until `lockWaitMs`, then fails as unavailable
 // (the server answers 503) — so the server keeps answering everything else meanwhile.

@@ -56,6 +56,8 @@ describe('the packed tvphone package (compiled JavaScript)', function () {
       'sql/mssql/001_init.sql', 'contrib/tvphone.service']) assert.ok(packed.includes(f), `${f} is packed`);
     assert.deepEqual(packed.filter((p) => p.endsWith('.ts') || p.startsWith('src/') || p.startsWith('test/')), []);
     assert.ok(existsSync(join(pkg, 'dist/cli/main.js')));
+    // the server's SQLite worker thread, loaded by URL (not an import the compiler rewrites): its .js must be there
+    assert.ok(existsSync(join(pkg, 'dist/store/sqlite/sqlite-worker.js')));
   });
 
   it('prints its version and help, from another directory', async () => {
@@ -75,6 +77,7 @@ describe('the packed tvphone package (compiled JavaScript)', function () {
     assert.deepEqual((JSON.parse(list.stdout) as Array<{ user: string }>).map((u) => u.user), ['1001']);
   });
 
+  // serving needs the SQLite worker thread from dist/ (the server's key is read through it before "tvphone serving")
   it('serves with the default profile (found next to the package) and stops on SIGTERM', async () => {
     const child = spawn(process.execPath, [bin, 'serve', '--listen', 'udp:127.0.0.1:0', '--listen', 'tcp:127.0.0.1:0',
       '--db', `sqlite:${join(tmp, 's.db')}`], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TVPHONE_LOG: 'info' } });

@@ -19,6 +19,7 @@ describe('SQLite store', function () {
 
   describeStoreContract('SQLite (file, WAL)', () => openStore(`sqlite:${file}`));
   describeStoreContract('SQLite (file, WAL, 2 ms group-commit window)', () => openStore(`sqlite:${file}`, { groupCommitMs: 2 }));
+  describeStoreContract('SQLite in a worker thread (as the server runs it)', () => openStore(`sqlite:${file}`, { worker: true, groupCommitMs: 1 }));
 
   let n = 0;
   describeDatetimeMigration('sqlite', async () => {

@@ -79,6 +79,16 @@ describe('sip-profiles', () => {
     assert.equal(refusal(() => validateProfile({ registrar: { minExpires: 9000, maxExpires: 7200 } }, 'p.json')).field, 'registrar.minExpires');
   });
 
+  it('takes store.commitDeadlineMs (SQLite in a worker: a call not answered in time gets 503), default 2000, refusing a bad one with file, field and reason', () => {
+    assert.equal(validateProfile({}, 'p.json').store.commitDeadlineMs, 2000);
+    assert.equal(validateProfile({ store: { commitDeadlineMs: 500 } }, 'p.json').store.commitDeadlineMs, 500);
+    for (const bad of [0, 99, 60_001, 1.5, '2000']) {
+      const e = refusal(() => validateProfile({ store: { commitDeadlineMs: bad } }, 'p.json'));
+      assert.deepEqual([e.file, e.field], ['p.json', 'store.commitDeadlineMs'], String(bad));
+      assert.match(e.reason, /must be/);
+    }
+  });
+
   it('refuses a store URL of an unknown kind', () => {
     assert.match(refusal(() => validateProfile({ store: { url: 'oracle://x' } }, 'p.json')).message, /store\.url: must start with sqlite:/);
   });
