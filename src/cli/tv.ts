@@ -39,7 +39,7 @@ interface TvOpts {
 }
 
 const EVENTS: (keyof TvAgentEvents)[] = [
-  'registered', 'public-address', 'unregistered', 'registration-failed', 'connection-lost', 'standby', 'woken', 'message', 'missed-calls', 'voice-message',
+  'registered', 'public-address', 'unregistered', 'registration-failed', 'connection-lost', 'server-changed', 'standby', 'woken', 'message', 'missed-calls', 'voice-message',
   'voice-message-played', 'presence', 'message-sent',
   'call-incoming', 'call-outgoing', 'call-ringing', 'call-answered', 'call-held', 'video-started', 'dtmf', 'call-ended', 'error',
 ];
@@ -95,7 +95,7 @@ export function registerTvCommand(program: Command): void {
     .requiredOption('--user <id>', 'user id (e.g. 1001)')
     .option('--password <pw>', 'password (prefer --password-stdin)')
     .option('--password-stdin', 'read the password from the first line of stdin')
-    .requiredOption('--server <sip-uri>', 'the tvphone server, e.g. sip:127.0.0.1:5060')
+    .requiredOption('--server <sip-uri>', 'the tvphone server, e.g. sip:127.0.0.1:5060; several nodes of one service comma-separated, tried in order when one cannot be reached')
     .addOption(new Option('--transport <t>', 'transport to the server').choices(['tcp', 'udp', 'tls']).default('tcp'))
     .option('--local-ip <ip>', 'our address for SIP and RTP (default: the one of the interface that routes to the server)')
     .option('--download-dir <dir>', 'where pictures and messages.log go', './tvphone-downloads')
@@ -142,7 +142,10 @@ export function registerTvCommand(program: Command): void {
       if (o.dtmf !== undefined && !/^[0-9*#A-D]{1,32}$/i.test(o.dtmf)) throw new TvphoneError('ERR_BAD_DTMF', `--dtmf takes 1 to 32 of 0-9 * # A-D, got ${o.dtmf}`);
       if (o.sendPicture && o.sendPicture.length !== 2) throw new TvphoneError('ERR_BAD_PICTURE', '--send-picture needs USER FILE');
       // bad input is refused before anything is bound or sent: one line, exit 1, nothing left running
-      if (!/^sips?:[^\s]+$/i.test(o.server)) throw new TvphoneError('ERR_BAD_SERVER', `--server takes a SIP URI such as sip:192.0.2.10:5060, got ${o.server}`);
+      const [server, ...fallbackServers] = o.server.split(',').map((x) => x.trim());
+      for (const u of [server, ...fallbackServers]) {
+        if (!/^sips?:[^\s]+$/i.test(u)) throw new TvphoneError('ERR_BAD_SERVER', `--server takes a SIP URI such as sip:192.0.2.10:5060 (or several, comma-separated), got ${u}`);
+      }
       if (o.sendPicture) {
         const file = o.sendPicture[1];
         if (!PICTURE_EXTENSIONS.has(extname(file).toLowerCase())) {
@@ -162,7 +165,7 @@ export function registerTvCommand(program: Command): void {
       let agent: InstanceType<typeof TvAgent>;
       try {
         agent = new TvAgent({
-        user: o.user, password, server: o.server, transport: o.transport, localIp: o.localIp, downloadDir: o.downloadDir, contacts,
+        user: o.user, password, server, fallbackServers, transport: o.transport, localIp: o.localIp, downloadDir: o.downloadDir, contacts,
         autoAnswer: o.autoAnswer ?? false, toneHz: tone, play: o.play, record: o.record, video: o.video, recordVideo: o.recordVideo,
         ringTimeoutMs: ringTimeout * 1000, mediaTimeoutMs: mediaTimeout * 1000, sessionExpires, push: o.push,
         });

@@ -5,6 +5,7 @@
 //   public-address  {address, port}                               the registrar saw us at another address (NAT): the Contact now names it
 //   unregistered    {aor}                                          REGISTER Expires: 0 answered (at exit)
 //   registration-failed {status, reason, retryInMs}                REGISTER failed or timed out; retried after retryInMs
+//   server-changed  {transport, address, port}                     the server could not be reached: the next one of the list (issue 18)
 //   connection-lost {}                                             the TCP/TLS connection to the server closed
 //   standby         {}                                             standby (RFC 8599): the connection dropped on purpose, no refresh
 //   woken           {}                                             a push woke us from standby: registering again
@@ -39,6 +40,7 @@ export interface TvAgentEvents {
   unregistered: [{ aor: string }];
   'registration-failed': [{ status: number; reason: string; retryInMs: number }];
   'connection-lost': [Record<string, never>];
+  'server-changed': [{ transport: string; address: string; port: number }];
   standby: [Record<string, never>];
   woken: [Record<string, never>];
   message: [{ id: string; from: string; contentType: string; bytes: number; text?: string; file?: string; date?: string }];

@@ -157,6 +157,7 @@ export function applyEvent<K extends keyof TvAgentEvents>(s: ScreenState, event:
       s.status = `cannot sign in (${String(x.status)} ${String(x.reason)}), trying again in ${spokenDuration(Number(x.retryInMs))}`;
       break;
     case 'connection-lost': s.registered = false; s.status = 'connection to the server lost, reconnecting'; break;
+    case 'server-changed': s.registered = false; s.status = `server unreachable: trying ${String(x.address)}:${String(x.port)}`; break;
     case 'unregistered': s.registered = false; s.status = 'signed out'; break;
     case 'standby': s.registered = false; s.status = 'standby: a call wakes the TV'; break;
     case 'woken': s.status = 'woken by a call, signing in'; break;

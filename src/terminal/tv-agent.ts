@@ -23,6 +23,7 @@ import { VoiceMessages, type VoiceMessage } from './agent/voice-messages.ts';
 import { localAddressFor } from './agent/local-address.ts';
 import { Messager } from './agent/messager.ts';
 import { Registerer } from './agent/registerer.ts';
+import { Servers } from './agent/servers.ts';
 import { WakeListener } from './agent/wake-listener.ts';
 import { ALLOW, SessionManager } from './agent/session-manager.ts';
 import { Subscriber } from './agent/subscriber.ts';
@@ -42,7 +43,9 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
   readonly #clock: Clock;
   #transport: NetworkTransport | null = null;
   #core: UserAgentCore | null = null;
+  /** the server requests go to now: the servers' target, changed in place by a failover */
   readonly #serverTarget: Target;
+  readonly #servers: Servers;
   readonly #registerer: Registerer;
   readonly #subscriber: Subscriber;
   readonly #inbox: Inbox;
@@ -62,19 +65,22 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
       keepAliveMs: o.keepAliveMs ?? 30_000, retryMinMs: o.retryMinMs ?? 1_000, retryMaxMs: o.retryMaxMs ?? 60_000,
       timerValues: o.timerValues, rtcpIntervalMs: o.rtcpIntervalMs ?? 5_000, outboundProxy: o.outboundProxy,
       ringTimeoutMs: o.ringTimeoutMs ?? 60_000, mediaTimeoutMs: o.mediaTimeoutMs ?? 30_000, sessionExpires: o.sessionExpires ?? 1800,
-      minSe: o.minSe ?? MIN_SE_FLOOR, speaker: o.speaker, push: o.push,
+      minSe: o.minSe ?? MIN_SE_FLOOR, speaker: o.speaker, push: o.push, fallbackServers: o.fallbackServers ?? [],
     };
     this.#clock = o.clock ?? systemClock;
     const s = parseSipUri(o.server);
     const t = (s.params.get('transport') as TransportName | null | undefined) ?? this.options.transport;
     this.options.transport = t;
-    const next = o.outboundProxy !== undefined ? parseSipUri(o.outboundProxy) : s;
-    this.#serverTarget = { transport: t, address: next.host.replace(/^\[|\]$/g, ''), port: next.port ?? (t === 'tls' ? 5061 : 5060) };
+    const targetOf = (u: ReturnType<typeof parseSipUri>): Target => ({ transport: t, address: u.host.replace(/^\[|\]$/g, ''), port: u.port ?? (t === 'tls' ? 5061 : 5060) });
+    // an outbound proxy is the one next hop; else the server, then its fallbacks (issue 18)
+    this.#servers = new Servers(o.outboundProxy !== undefined ? [targetOf(parseSipUri(o.outboundProxy))]
+      : [targetOf(s), ...this.options.fallbackServers.map((f) => targetOf(parseSipUri(f)))]);
+    this.#serverTarget = this.#servers.target;
     this.domain = s.port === null ? s.host : `${s.host}:${s.port}`;
     this.aor = `sip:${o.user}@${s.host}`;
     const ctx = this.#context();
     this.#subscriber = new Subscriber(ctx);
-    this.#registerer = new Registerer(ctx, this.#serverTarget, {
+    this.#registerer = new Registerer(ctx, this.#servers, {
       registered: () => this.#subscriber.subscribeAll(),
       // subscriptions lived on that flow: start them afresh once registered again
       flowLost: () => this.#subscriber.dropAll(),

@@ -12,6 +12,11 @@ export interface TvAgentOptions {
   password: string;
   /** the registrar/proxy, e.g. sip:127.0.0.1:5060 (an IP address: no DNS here) */
   server: string;
+  /**
+   * further nodes of the same service (issue 18), tried in order when the current one cannot be reached (no answer,
+   * transport error or 503 to a REGISTER: RFC 3263 §4.3); `server` still names the domain
+   */
+  fallbackServers?: string[];
   /** default tcp */
   transport?: TransportName;
   /**
@@ -68,8 +73,8 @@ export interface TvAgentOptions {
   speaker?: AudioSink;
 }
 
-export type AgentOptions = Required<Omit<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'timerValues' | 'contacts' | 'outboundProxy' | 'clock' | 'speaker' | 'push'>>
-  & Pick<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'timerValues' | 'outboundProxy' | 'speaker' | 'push'> & { contacts: string[] };
+export type AgentOptions = Required<Omit<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'timerValues' | 'contacts' | 'outboundProxy' | 'clock' | 'speaker' | 'push' | 'fallbackServers'>>
+  & Pick<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'timerValues' | 'outboundProxy' | 'speaker' | 'push'> & { contacts: string[]; fallbackServers: string[] };
 
 export interface AgentContext {
   readonly options: AgentOptions;

@@ -9,6 +9,7 @@ import { newCallId, newTag } from '../../sip/ids.ts';
 import { SipRequest, type SipResponse } from '../../sip/message.ts';
 import type { Target, TransportName } from '../../transport/transport.ts';
 import { delay, type AgentContext } from './context.ts';
+import type { Servers } from './servers.ts';
 
 export interface RegistererHooks {
   /** the first 200 after none (start, or after the flow was lost) */
@@ -20,8 +21,11 @@ export interface RegistererHooks {
 export class Registerer {
   readonly #ctx: AgentContext;
   readonly #hooks: RegistererHooks;
-  /** where requests go: the server or the outbound proxy */
+  /** where requests go: the server (or the outbound proxy), and the others to fail over to */
+  readonly #servers: Servers;
   readonly #server: Target;
+  /** servers tried in a row without a 200 (a failover goes round the list once before backing off) */
+  #failovers = 0;
   readonly #callId = newCallId();
   #seq = 0;
   #registered = false;
@@ -36,9 +40,10 @@ export class Registerer {
   /** in standby (RFC 8599): no refresh, no keep-alive, a lost flow is not registered again until wake() */
   #standby = false;
 
-  constructor(ctx: AgentContext, server: Target, hooks: RegistererHooks) {
+  constructor(ctx: AgentContext, servers: Servers, hooks: RegistererHooks) {
     this.#ctx = ctx;
-    this.#server = server;
+    this.#servers = servers;
+    this.#server = servers.target;
     this.#hooks = hooks;
     this.#retryMs = ctx.options.retryMinMs;
   }
@@ -86,6 +91,7 @@ export class Registerer {
     if (expires === 0) return res.status >= 200 && res.status < 300;
     if (res.status >= 200 && res.status < 300) {
       this.#lastContact = contact;
+      this.#failovers = 0;
       if (this.#followNat(res)) return 'follow';
       const granted = this.#grantedExpires(res) ?? expires;
       const wasRegistered = this.#registered;
@@ -97,7 +103,20 @@ export class Registerer {
       if (!wasRegistered) this.#hooks.registered();
       return true;
     }
+    const wasRegistered = this.#registered;
     this.#registered = false;
+    // RFC 3263 §4.3: no answer, a transport error or a 503: the next server of the list, at once (once round it)
+    if ((res.status === 408 || res.status === 503) && this.#servers.count > 1 && this.#failovers < this.#servers.count - 1) {
+      this.#failovers++;
+      const to = this.#servers.next();
+      ctx.emit('registration-failed', { status: res.status, reason: res.reason, retryInMs: 0 });
+      ctx.emit('server-changed', { transport: to.transport, address: to.address, port: to.port });
+      // the flow to the old server is gone with it: what lived on it (subscriptions) is started afresh
+      if (wasRegistered) this.#hooks.flowLost();
+      this.#schedule(0);
+      return false;
+    }
+    this.#failovers = 0;
     const wait = this.#backOff();
     ctx.emit('registration-failed', { status: res.status, reason: res.reason, retryInMs: wait });
     this.#schedule(wait);

@@ -4,18 +4,20 @@ import type { SipRequest } from '../../../src/sip/message.ts';
 import { createResponse } from '../../../src/sip/response.ts';
 import type { AgentContext } from '../../../src/terminal/agent/context.ts';
 import { Registerer } from '../../../src/terminal/agent/registerer.ts';
+import { Servers } from '../../../src/terminal/agent/servers.ts';
 import type { TvAgentEvents } from '../../../src/terminal/events.ts';
 import { FakeClock } from '../../helpers/fake-message-store.ts';
 
 describe('terminal/agent/registerer (RFC 3261 §10.2)', () => {
-  function setup(answer: (req: SipRequest) => number, via?: { received: string; rport: number }, transport: 'tcp' | 'udp' = 'tcp') {
+  function setup(answer: (req: SipRequest, to: string) => number, via?: { received: string; rport: number }, transport: 'tcp' | 'udp' = 'tcp', ports: number[] = [5060]) {
+    const servers = new Servers(ports.map((port) => ({ transport: 'tcp' as const, address: '127.0.0.1', port })));
     const clock = new FakeClock();
     const sent: SipRequest[] = [];
     const events: string[] = [];
     const core = {
       request: async (req: SipRequest) => {
         sent.push(req);
-        const res = createResponse(req, answer(req), undefined, 'srv');
+        const res = createResponse(req, answer(req, `${servers.target.address}:${servers.target.port}`), undefined, 'srv');
         if (res.status === 200) res.addHeader('Expires', '100');
         // the registrar stamps the source it saw (RFC 3581 §4)
         if (via !== undefined) res.setHeader('Via', `${req.header('via') ?? 'SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bKx;rport'};received=${via.received};rport=${via.rport}`.replace(/;rport;/, ';'));
@@ -26,7 +28,7 @@ describe('terminal/agent/registerer (RFC 3261 §10.2)', () => {
     const ctx: AgentContext = {
       options: { user: '1001', password: 'pw', server: 'sip:127.0.0.1', transport, localIp: '127.0.0.1', downloadDir: '.', contacts: [],
         autoAnswer: false, toneHz: 440, expires: 300, presenceExpires: 600, keepAliveMs: 0, retryMinMs: 1_000, retryMaxMs: 4_000, rtcpIntervalMs: 5_000,
-        ringTimeoutMs: 60_000, mediaTimeoutMs: 30_000, sessionExpires: 1800, minSe: 90 },
+        ringTimeoutMs: 60_000, mediaTimeoutMs: 30_000, sessionExpires: 1800, minSe: 90, fallbackServers: [] },
       domain: '127.0.0.1', aor: 'sip:1001@127.0.0.1', clock, core, stopped: false,
       // as the facade builds it: the public address once the registerer found one
       get contact() {
@@ -37,8 +39,9 @@ describe('terminal/agent/registerer (RFC 3261 §10.2)', () => {
       error: () => {},
     };
     let firsts = 0;
-    r = new Registerer(ctx, { transport: 'tcp', address: '127.0.0.1', port: 5060 }, { registered: () => firsts++, flowLost: () => {} });
-    return { clock, sent, events, r, firsts: () => firsts };
+    let lost = 0;
+    r = new Registerer(ctx, servers, { registered: () => firsts++, flowLost: () => lost++ });
+    return { clock, sent, events, r, firsts: () => firsts, lost: () => lost, servers };
   }
 
   it('refreshes on the clock at 80 % of the granted expiry, same Call-ID, CSeq + 1 (§10.2.4)', async () => {
@@ -95,6 +98,35 @@ describe('terminal/agent/registerer (RFC 3261 §10.2)', () => {
     await r.register();
     assert.equal(sent.length, 1);
     assert.equal(r.publicAddress, null);
+    r.stop();
+  });
+
+  it('fails over to the next server on no answer or 503 (RFC 3263 §4.3), once round the list, then backs off', async () => {
+    const tried: string[] = [];
+    const { clock, events, r, servers } = setup((_req, to) => {
+      tried.push(to);
+      return to.endsWith(':5062') ? 200 : 408;
+    }, undefined, 'tcp', [5060, 5061, 5062]);
+    await r.register();
+    await clock.tick(0);
+    await clock.tick(0);
+    assert.deepEqual(tried, ['127.0.0.1:5060', '127.0.0.1:5061', '127.0.0.1:5062']);
+    assert.equal(r.isRegistered, true);
+    assert.equal(servers.target.port, 5062, 'the target every part sends to moved');
+    assert.equal(events.filter((e) => e === 'server-changed').length, 2);
+    r.stop();
+  });
+
+  it('with every server down goes round the list once, then waits its back-off', async () => {
+    const tried: string[] = [];
+    const { clock, r } = setup((_req, to) => {
+      tried.push(to);
+      return 503;
+    }, undefined, 'tcp', [5060, 5061]);
+    await r.register();
+    await clock.tick(0);
+    assert.deepEqual(tried, ['127.0.0.1:5060', '127.0.0.1:5061']);
+    assert.equal(clock.nextDelay(), 1_000, 'then the back-off, not a busy loop');
     r.stop();
   });
 });

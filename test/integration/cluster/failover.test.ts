@@ -1,0 +1,93 @@
+// A node dies (SIGKILL) under its TVs (issue 18): the TV agent, given the service's nodes, registers on another node
+// and receives what was stored for it meanwhile. The nodes are `tvphone serve` processes on one database (a SQLite
+// file, and PostgreSQL when TVPHONE_TEST_PG_URL is set).
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TvAgent } from '../../../src/terminal/tv-agent.ts';
+import { startChildServer, type ChildServer } from '../../helpers/child-server.ts';
+import { createTestDatabase } from '../../helpers/pg-database.ts';
+import { RawClient } from '../../helpers/raw-client.ts';
+import { waitFor } from '../../helpers/tv-events.ts';
+
+async function freeTcpPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+async function startNode(id: string, dbUrl: string): Promise<ChildServer> {
+  const tcpPort = await freeTcpPort();
+  return startChildServer({
+    dbUrl, tcpPort,
+    profile: {
+      domains: ['127.0.0.1'], // the service's domain: a REGISTER for it is ours on every node, whatever the port
+      node: { id, sipUri: `sip:127.0.0.1:${tcpPort};transport=tcp`, heartbeatSeconds: 1, leaseSeconds: 3 },
+    },
+  });
+}
+
+const PG = process.env.TVPHONE_TEST_PG_URL;
+const backends = [
+  {
+    name: 'a SQLite file',
+    open: async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tvphone-failover-'));
+      return { url: `sqlite:${join(dir, 'shared.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+    },
+  },
+  ...(PG ? [{ name: 'PostgreSQL', open: async () => { const db = await createTestDatabase(PG); return { url: db.url, drop: () => db.drop() }; } }] : []),
+];
+
+for (const backend of backends) describe(`cluster: a node killed under its TV (${backend.name})`, function () {
+  this.timeout(60_000);
+  let db: { url: string; drop: () => Promise<void> };
+  const nodes: ChildServer[] = [];
+  let agent: TvAgent | undefined;
+  let sender: RawClient | undefined;
+  let dir: string;
+
+  afterEach(async () => {
+    await agent?.stop();
+    agent = undefined;
+    await sender?.close();
+    sender = undefined;
+    for (const n of nodes.splice(0)) await n.stop();
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the TV agent registers on the next node and receives what was stored while it moved', async () => {
+    db = await backend.open();
+    dir = mkdtempSync(join(tmpdir(), 'tvphone-failover-tv-'));
+    const a = await startNode('node-a', db.url);
+    nodes.push(a);
+    const b = await startNode('node-b', db.url);
+    nodes.push(b);
+    agent = new TvAgent({
+      user: 'tv1', password: '', server: `sip:127.0.0.1:${a.tcpPort}`, fallbackServers: [`sip:127.0.0.1:${b.tcpPort}`], transport: 'tcp',
+      localIp: '127.0.0.1', downloadDir: dir, retryMinMs: 200, timerValues: { t1: 100, t2: 400, t4: 500 },
+    });
+    await agent.start();
+    assert.ok(agent.isRegistered, 'registered on node A');
+
+    const moved = waitFor(agent, 'server-changed', () => true, 15_000);
+    const again = waitFor(agent, 'registered', () => true, 15_000);
+    await a.kill();
+    const to = await moved;
+    assert.equal(to.port, b.tcpPort, 'the next node of the list');
+    // a message sent through node B while the TV moves: kept (the TV's binding is on dead node A) or delivered
+    sender = await RawClient.open('udp', b.udpPort);
+    const { callId } = sender.request({ method: 'MESSAGE', uri: 'sip:tv1@127.0.0.1', from: '<sip:alice@127.0.0.1>', to: '<sip:tv1@127.0.0.1>', body: 'while you moved', contentType: 'text/plain' });
+    const received = waitFor(agent, 'message', (m) => m.text === 'while you moved', 20_000);
+    const status = (await sender.final(callId, 'MESSAGE', 15_000)).status;
+    assert.ok(status === 202 || status === 200, `accepted: ${status}`);
+    await again;
+    assert.ok(agent.isRegistered, 'registered on node B');
+    await received;
+  });
+});
