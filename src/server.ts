@@ -249,6 +249,13 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     callRecorder: calls,
   });
 
+  // recordings a killed run (or node) left in progress become voice messages (or stay missed calls): issue 13
+  media?.startRecovery((r) => {
+    void presence?.changed(MESSAGE_SUMMARY_EVENT, r.toUser);
+    void registrar.bindings(r.toUser).then((b) => {
+      if (b.length > 0) return silo.dump(r.toUser, b[0]);
+    }).catch((err: unknown) => log.warn({ err, user: r.toUser }, 'recovered voice message not delivered now (at the next REGISTER)'));
+  });
   // the TCP/TLS/WS flows of an earlier run are gone: their users are offline until they register again (done before
   // the router exists, so no REGISTER of this run can be taken for one of them)
   await registrar.dropConnectionBindings({ closing: false });

@@ -5,7 +5,7 @@
 // router hands it the ACK and the in-dialog requests of those dialogs.
 import { QuotaExceededError, StoreUnavailableError } from '../errors.ts';
 import { SipError } from '../errors.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock, TimerHandle } from '../clock.ts';
 import type { VoicemailConfig } from '../config/profile.ts';
 import { Dialog, dialogIdOfRequest, dialogKey } from '../dialog/dialog.ts';
 import { Uas2xxRetransmitter } from '../dialog/uas-2xx.ts';
@@ -18,11 +18,12 @@ import { parseNameAddr } from '../sip/headers.ts';
 import { newTag } from '../sip/ids.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
-import type { MessageQuota, MessageStore, VoicemailStore } from '../store/store.ts';
+import type { MessageQuota, MessageStore, RecoveredVoicemail, VoicemailCheckpointStore, VoicemailStore } from '../store/store.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
 import type { TimerValues } from '../transaction/timers.ts';
 import type { Source, Transport } from '../transport/transport.ts';
 import { builtInGreeting } from './greeting.ts';
+import { CHECKPOINT_INTERVAL_MS, RecordingCheckpointer, STALE_INTERVALS } from './recording-checkpoint.ts';
 import { VoicemailCall, type VoicemailEndReason } from './voicemail-call.ts';
 
 /** The media type a voice message is kept (and fetched) as. */
@@ -30,6 +31,8 @@ export const VOICE_MESSAGE_TYPE = 'audio/wav';
 /** Less than this after the beep (a caller who hung up at the greeting) is no message: the call stays a missed call. */
 const MIN_RECORDING_SAMPLES = 4000; // 0.5 s
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO';
+/** how often the store is swept for recordings a killed server left (media-server/recording-checkpoint.ts) */
+const RECOVERY_SWEEP_MS = 5000;
 
 export interface VoicemailParties {
   /** user id of the caller (or the From user of an unauthenticated one) */
@@ -52,7 +55,9 @@ export interface MediaServerOptions {
   config: Pick<VoicemailConfig, 'maxSeconds' | 'silenceSeconds' | 'rtpTimeoutSeconds' | 'maxCalls'>;
   clock: Clock;
   log: Logger;
-  store: Pick<VoicemailStore, 'storeVoicemail'> & Pick<MessageStore, 'pendingUsage'>;
+  store: Pick<VoicemailStore, 'storeVoicemail'> & Pick<MessageStore, 'pendingUsage'> & VoicemailCheckpointStore;
+  /** time between two checkpoints of a recording in progress (default CHECKPOINT_INTERVAL_MS) */
+  checkpointMs?: number;
   /** the profile's message limits, read at each call (SIGHUP may change them) */
   limits: () => { quota: MessageQuota; expiryMs: number };
   /** the address RTP binds and SDP names for a call that came from `source` (the listener's, never 0.0.0.0) */
@@ -78,6 +83,7 @@ interface LiveCall {
   invite: SipRequest;
   answeredAt: number;
   outcome: Promise<VoicemailOutcome>;
+  checkpoints: RecordingCheckpointer;
 }
 
 export class MediaServer {
@@ -90,6 +96,8 @@ export class MediaServer {
   readonly #retransmitter: Uas2xxRetransmitter;
   #starting = 0;
   #closed = false;
+  #sweep: TimerHandle | null = null;
+  #sweeping: Promise<unknown> | null = null;
 
   constructor(o: MediaServerOptions) {
     this.#o = o;
@@ -142,13 +150,16 @@ export class MediaServer {
       });
       const live: LiveCall = {
         dialog, flow: st.source, call, local, media, parties, invite, answeredAt: o.clock.now(), outcome: Promise.resolve(null as never),
+        checkpoints: null as never,
       };
+      live.checkpoints = this.#checkpointer(live);
       live.outcome = this.#finish(live);
       this.#calls.set(dialog.key, live);
       this.#pending.add(live.outcome);
       void live.outcome.finally(() => this.#pending.delete(live.outcome));
       this.#retransmitter.start(dialog.key, st, res);
       call.start((reason) => this.#hangUp(dialog.key, reason));
+      live.checkpoints.start();
       o.log.info({ caller: parties.caller, callee: parties.callee, callId: parties.callId, codec: neg.codec }, 'voicemail call answered');
       media = null; // the call owns it now
       return { outcome: live.outcome };
@@ -219,6 +230,9 @@ export class MediaServer {
   /** Ends every call (BYE sent, not awaited) and waits for their recordings to be committed. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#sweep !== null) this.#o.clock.clear(this.#sweep);
+    this.#sweep = null;
+    await this.#sweeping;
     for (const key of [...this.#calls.keys()]) this.#hangUp(key, 'closing');
     await Promise.allSettled([...this.#pending]);
     this.#retransmitter.close();
@@ -242,7 +256,10 @@ export class MediaServer {
     const durationMs = Math.round((take.samples.length / 8000) * 1000);
     let messageId: number | null = null;
     try {
+      // the last checkpoint is written before the commit, which removes it (a later one would outlive the message)
+      await live.checkpoints.stop();
       if (take.samples.length >= MIN_RECORDING_SAMPLES) messageId = await this.#commit(live, take.samples, take.codec, durationMs);
+      else if (live.checkpoints.written > 0) await this.#o.store.deleteVoicemailCheckpoint(parties.callId).catch((err: unknown) => this.#o.log.warn({ err }, 'checkpoint not removed'));
     } finally {
       this.#calls.delete(live.dialog.key);
       this.#retransmitter.stop(live.dialog.key);
@@ -251,16 +268,64 @@ export class MediaServer {
     return { reason: take.reason, messageId, durationMs };
   }
 
+  /** Writes what the call has recorded so far, from the beep on (null while there is too little to keep). */
+  #checkpointer(live: LiveCall): RecordingCheckpointer {
+    const o = this.#o;
+    return new RecordingCheckpointer({
+      clock: o.clock, intervalMs: o.checkpointMs ?? CHECKPOINT_INTERVAL_MS,
+      onError: (err) => o.log.warn({ err, callId: live.parties.callId }, 'recording checkpoint not written'),
+      save: () => {
+        const samples = live.call.samplesSoFar();
+        if (samples.length < MIN_RECORDING_SAMPLES) return null;
+        const { fromHeader, fromUri, toUri } = addressesOf(live.invite);
+        return o.store.saveVoicemailCheckpoint({
+          callId: live.parties.callId, toUser: live.parties.callee, caller: live.parties.caller, callRecordId: live.parties.callRecordId,
+          fromUri, fromHeader, toUri, recordedAt: live.answeredAt, codec: live.call.codec, durationMs: Math.round((samples.length / 8000) * 1000),
+          audio: writeWav(samples, 8000), checkpointedAt: o.clock.now(),
+        });
+      },
+    });
+  }
+
+  /**
+   * Recovery: recordings whose checkpoints nobody renews any more (their server was killed mid-call) become voice
+   * messages, or are dropped when too short (their calls stay missed). Run at start and every few seconds after.
+   */
+  async recover(): Promise<RecoveredVoicemail[]> {
+    const o = this.#o;
+    const { quota, expiryMs } = o.limits();
+    const staleBefore = o.clock.now() - STALE_INTERVALS * (o.checkpointMs ?? CHECKPOINT_INTERVAL_MS);
+    const done = await o.store.recoverVoicemails(staleBefore, { minDurationMs: (MIN_RECORDING_SAMPLES / 8000) * 1000, expiryMs, contentType: VOICE_MESSAGE_TYPE, quota });
+    for (const r of done) {
+      if (r.messageId !== null) o.log.info({ user: r.toUser, id: r.messageId, callId: r.callId, durationMs: r.durationMs }, 'voice message recovered from an interrupted recording');
+      else o.log.info({ user: r.toUser, callId: r.callId, durationMs: r.durationMs }, 'interrupted recording not kept: the call stays missed');
+    }
+    return done;
+  }
+
+  /**
+   * Runs recover() now and every RECOVERY_SWEEP_MS until close(): a restarted server (or another node of the database)
+   * takes over what a killed one was recording. `onRecovered` is told of each voice message kept that way.
+   */
+  startRecovery(onRecovered: (r: RecoveredVoicemail) => void): void {
+    if (this.#closed || this.#sweep !== null) return;
+    const run = (): void => {
+      this.#sweep = null;
+      if (this.#closed) return;
+      this.#sweeping = this.recover().then((done) => {
+        for (const r of done) if (r.messageId !== null) onRecovered(r);
+      }, (err: unknown) => this.#o.log.warn({ err }, 'voicemail recovery sweep failed (tried again)')).finally(() => {
+        this.#sweeping = null;
+        if (!this.#closed) this.#sweep = this.#o.clock.set(run, RECOVERY_SWEEP_MS, undefined);
+      });
+    };
+    run();
+  }
+
   async #commit(live: LiveCall, samples: Int16Array, codec: string, durationMs: number): Promise<number | null> {
     const o = this.#o;
     const { quota, expiryMs } = o.limits();
-    const from = live.invite.header('from') ?? '';
-    let fromUri = '';
-    let toUri = '';
-    try {
-      fromUri = parseNameAddr(from).uri;
-      toUri = parseNameAddr(live.invite.header('to') ?? '').uri;
-    } catch { /* validated by the router before; kept empty rather than lost */ }
+    const { fromHeader: from, fromUri, toUri } = addressesOf(live.invite);
     try {
       const vm = await o.store.storeVoicemail({
         message: {
@@ -273,9 +338,25 @@ export class MediaServer {
       return vm.id;
     } catch (err) {
       if (err instanceof QuotaExceededError) o.log.warn({ user: live.parties.callee }, 'message quota full: voice message not kept');
-      else if (err instanceof StoreUnavailableError) o.log.error({ err, user: live.parties.callee }, 'store unavailable: voice message not kept');
+      else if (err instanceof StoreUnavailableError) o.log.error({ err, user: live.parties.callee }, 'store unavailable: voice message not kept now (its last checkpoint is recovered later)');
       else o.log.error({ err, user: live.parties.callee }, 'voice message not kept');
+      // a checkpoint left in the store is recovered once it is stale: only when the store could not be reached
+      if (!(err instanceof StoreUnavailableError) && live.checkpoints.written > 0) {
+        await o.store.deleteVoicemailCheckpoint(live.parties.callId).catch((e: unknown) => o.log.warn({ err: e }, 'checkpoint not removed'));
+      }
       return null;
     }
   }
+}
+
+/** The From header and the From and To URIs of a call (validated by the router before; kept empty rather than lost). */
+function addressesOf(invite: SipRequest): { fromHeader: string; fromUri: string; toUri: string } {
+  const fromHeader = invite.header('from') ?? '';
+  let fromUri = '';
+  let toUri = '';
+  try {
+    fromUri = parseNameAddr(fromHeader).uri;
+    toUri = parseNameAddr(invite.header('to') ?? '').uri;
+  } catch { /* kept empty */ }
+  return { fromHeader, fromUri, toUri };
 }

@@ -60,6 +60,15 @@ export class VoicemailCall {
     return this.#recording.length / 8000;
   }
 
+  get codec(): G711Codec {
+    return this.#o.negotiated.codec;
+  }
+
+  /** What was said so far (a checkpoint): what the take would hold if the call ended now; empty before the beep. */
+  samplesSoFar(): Int16Array {
+    return this.#recording.samples();
+  }
+
   /** The greeting starts at once; `onEnd` is told when the call ends by itself (not by end()): the owner sends BYE then. */
   start(onEnd: (reason: VoicemailEndReason) => void): void {
     const { media, negotiated: neg, clock } = this.#o;

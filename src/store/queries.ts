@@ -19,6 +19,9 @@ const VOICEMAIL_COLS =
 const SUBSCRIPTION_COLS =
   'id, watcher, presentity, call_id, local_tag, remote_tag, remote_target, route_set, cseq, expires_at, transport, source_ip, source_port, connection_id, event';
 
+const CHECKPOINT_COLS =
+  'call_id, to_user, caller, call_record_id, from_uri, from_header, to_uri, recorded_at, codec, duration_ms, audio, checkpointed_at';
+
 const PUSH_COLS = 'user_id, device, provider, prid, param, contact, expires_at, updated_at';
 
 /** missed = the callee did not take the call */
@@ -125,6 +128,13 @@ export const QUERIES = {
   deleteVoicemail: 'DELETE FROM voicemails WHERE message_id = ?1',
   deleteMessage: 'DELETE FROM messages WHERE id = ?1',
 
+  /** recordings in progress (schema 8): one row per call, replaced at each checkpoint */
+  deleteVoicemailCheckpoint: 'DELETE FROM voicemail_checkpoints WHERE call_id = ?1',
+  insertVoicemailCheckpoint:
+    `INSERT INTO voicemail_checkpoints (${CHECKPOINT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)`,
+  /** ?1: checkpoints not renewed since then (their call is no longer recorded by any node) */
+  selectStaleVoicemailCheckpoints: `SELECT ${CHECKPOINT_COLS} FROM voicemail_checkpoints WHERE checkpointed_at < ?1 ORDER BY checkpointed_at`,
+
   updateSubscription:
     'UPDATE subscriptions SET watcher = ?2, presentity = ?3, call_id = ?4, local_tag = ?5, remote_tag = ?6, remote_target = ?7, ' +
     'route_set = ?8, cseq = ?9, expires_at = ?10, transport = ?11, source_ip = ?12, source_port = ?13, connection_id = ?14, event = ?15 WHERE id = ?1',
@@ -147,7 +157,7 @@ export type QueryName = keyof typeof QUERIES;
 export type QueryTable = Record<QueryName, string>;
 
 /** Column lists, for dialects that rewrite a query. */
-export const COLUMNS = { BINDING_COLS, PRESENCE_COLS, CALL_COLS, MESSAGE_COLS, VOICEMAIL_COLS, SUBSCRIPTION_COLS, PUSH_COLS, MISSED } as const;
+export const COLUMNS = { BINDING_COLS, PRESENCE_COLS, CALL_COLS, MESSAGE_COLS, VOICEMAIL_COLS, SUBSCRIPTION_COLS, PUSH_COLS, CHECKPOINT_COLS, MISSED } as const;
 
 /** Rewrite ?N placeholders: `(n) => '$' + n` for PostgreSQL, `(n) => '@p' + n` for SQL Server. */
 export function renumber(table: QueryTable, placeholder: (n: number) => string): QueryTable {
