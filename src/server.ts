@@ -12,7 +12,7 @@ import { TransactionLayer } from './transaction/transaction-layer.ts';
 import { Registrar, Authenticator } from './registrar/index.ts';
 import { Proxy } from './proxy/proxy.ts';
 import { Silo, buildDeliveryRequest } from './offline/silo.ts';
-import { MediaServer, VOICE_MESSAGE_TYPE } from './media-server/media-server.ts';
+import { isRecordingType, MediaServer } from './media-server/media-server.ts';
 import { indirect } from './media-server/content-indirection.ts';
 import { startRecordingsHttp, type RecordingsHttp } from './media-server/recordings-http.ts';
 import { PresenceAgent } from './presence/presence-agent.ts';
@@ -207,7 +207,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     send: (req, binding) => sendRequest(transactions, req, destinationOf(binding)),
     buildDelivery: (msg, binding, attempt) => {
       const req = buildDeliveryRequest(msg, binding, attempt, primaryDomain);
-      if (recordings === null || msg.contentType !== VOICE_MESSAGE_TYPE) return req;
+      if (recordings === null || !isRecordingType(msg.contentType)) return req;
       const host = httpHostFor(binding);
       const baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${recordings.address.port}`;
       return indirect(req, { id: msg.id, bytes: msg.body.byteLength, contentType: msg.contentType, baseUrl, secret: vmSecret, now: clock.now(), host: primaryDomain });
@@ -217,7 +217,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     expiryMs: profile.messages.expirySeconds * 1000, retentionMs: profile.messages.retentionSeconds * 1000,
     // RFC 3842: a voice message heard (delivered) or expired changes its mailbox's summary
     onSettled: (msg) => {
-      if (msg.contentType === VOICE_MESSAGE_TYPE) void presence?.changed(MESSAGE_SUMMARY_EVENT, msg.toUser);
+      if (isRecordingType(msg.contentType)) void presence?.changed(MESSAGE_SUMMARY_EVENT, msg.toUser);
     },
   });
 

@@ -1,6 +1,7 @@
 // The media server: the UAS that answers a call itself when the routing script says so (a call to an offline user:
 // Asterisk's app_voicemail, for TVs). It answers with SDP (RFC 3264: PCMU/PCMA and telephone-event; any other stream,
-// video too, refused with port 0), plays the greeting and the beep, records, and commits the recording to the store
+// a video stream offered as H.264 accepted, receive only, and kept with the audio as a video message; any other
+// stream refused with port 0), plays the greeting and the beep, records, and commits the recording to the store
 // as a voice message for the callee before it forgets the call. Its dialogs are its own (RFC 3261 §12.1.1); the
 // router hands it the ACK and the in-dialog requests of those dialogs.
 import { QuotaExceededError, StoreUnavailableError } from '../errors.ts';
@@ -12,7 +13,9 @@ import { Uas2xxRetransmitter } from '../dialog/uas-2xx.ts';
 import type { Flow } from '../flow.ts';
 import type { Logger } from '../log/logger.ts';
 import { MediaSession } from '../media/rtp-session.ts';
-import { LocalMedia, type Negotiated } from '../media/sdp.ts';
+import { muxMatroska } from '../media/matroska-mux.ts';
+import { LocalMedia, parseVideo, type Negotiated } from '../media/sdp.ts';
+import { VideoSession } from '../media/video-session.ts';
 import { writeWav } from '../media/wav.ts';
 import { parseNameAddr } from '../sip/headers.ts';
 import { newTag } from '../sip/ids.ts';
@@ -24,10 +27,19 @@ import type { TimerValues } from '../transaction/timers.ts';
 import type { Source, Transport } from '../transport/transport.ts';
 import { builtInGreeting } from './greeting.ts';
 import { CHECKPOINT_INTERVAL_MS, RecordingCheckpointer, STALE_INTERVALS } from './recording-checkpoint.ts';
+import { VIDEO_MESSAGE_TYPE, VideoRecording } from './video-recording.ts';
 import { VoicemailCall, type VoicemailEndReason } from './voicemail-call.ts';
 
 /** The media type a voice message is kept (and fetched) as. */
 export const VOICE_MESSAGE_TYPE = 'audio/wav';
+export { VIDEO_MESSAGE_TYPE };
+/** Whether a stored message is one of our recordings (a voice or a video message), delivered by URL (RFC 4483). */
+export function isRecordingType(contentType: string): boolean {
+  return contentType === VOICE_MESSAGE_TYPE || contentType === VIDEO_MESSAGE_TYPE;
+}
+/** the most video kept per second of a message (2 Mbit/s: far above what a TV's camera sends at 320x240 or 640x480) */
+const MAX_VIDEO_BYTES_PER_SECOND = 250_000;
+const MAX_VIDEO_BYTES = 64 << 20;
 /** Less than this after the beep (a caller who hung up at the greeting) is no message: the call stays a missed call. */
 const MIN_RECORDING_SAMPLES = 4000; // 0.5 s
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO';
@@ -84,6 +96,10 @@ interface LiveCall {
   answeredAt: number;
   outcome: Promise<VoicemailOutcome>;
   checkpoints: RecordingCheckpointer;
+  /** the caller's H.264, when it offered some (receive only) */
+  video: { session: VideoSession; recording: VideoRecording } | null;
+  /** when the beep ended and the audio began to be kept */
+  armedAt: number | null;
 }
 
 export class MediaServer {
@@ -126,14 +142,21 @@ export class MediaServer {
     if (invite.body.length === 0) throw new SipError('not-acceptable-here', { warning: 'voicemail needs an SDP offer in the INVITE' });
     this.#starting++;
     let media: MediaSession | null = null;
+    let video: VideoSession | null = null;
     try {
       const { quota } = o.limits();
       const usage = await o.store.pendingUsage(parties.callee);
       if (usage.count + 1 > quota.count || usage.bytes + 16_044 > quota.bytes) throw new SipError('quota-full', { detail: `message quota for ${parties.callee} full` });
       media = new MediaSession({ localIp: o.mediaAddress(st.source) });
       await media.bind();
-      const local = new LocalMedia({ ip: media.localIp, port: media.localPort });
-      const neg: Negotiated = local.createAnswer(new TextDecoder().decode(invite.body));
+      const offer = new TextDecoder().decode(invite.body);
+      // an H.264 stream in the offer is accepted, receive only (RFC 3264 §6.1: recvonly answers sendrecv or sendonly)
+      if (offeredVideo(offer)) {
+        video = new VideoSession({ localIp: media.localIp });
+        await video.bind();
+      }
+      const local = new LocalMedia({ ip: media.localIp, port: media.localPort, ...(video ? { video: { port: video.localPort, direction: 'recvonly' as const } } : {}) });
+      const neg: Negotiated = local.createAnswer(offer);
       if (this.#closed) throw new SipError('overloaded', { detail: 'shutting down' });
       const tag = newTag();
       const dialog = Dialog.asUas(invite, tag);
@@ -150,8 +173,19 @@ export class MediaServer {
       });
       const live: LiveCall = {
         dialog, flow: st.source, call, local, media, parties, invite, answeredAt: o.clock.now(), outcome: Promise.resolve(null as never),
-        checkpoints: null as never,
+        checkpoints: null as never, video: null, armedAt: null,
       };
+      if (video !== null && neg.video !== undefined) {
+        const recording = new VideoRecording({
+          maxSeconds: o.config.maxSeconds + greetingSeconds(this.#greeting), now: () => o.clock.now(),
+          maxBytes: Math.min(MAX_VIDEO_BYTES, MAX_VIDEO_BYTES_PER_SECOND * (o.config.maxSeconds + greetingSeconds(this.#greeting))),
+        });
+        video.on('accessUnit', (u) => recording.write(u));
+        video.start({ remoteIp: neg.video.remote.ip, remotePort: neg.video.remote.port, remoteRtcpPort: neg.video.remote.rtcpPort, payloadType: neg.video.payloadType, direction: neg.video.direction });
+        live.video = { session: video, recording };
+        video = null; // the call owns it now
+      }
+      media.on('sourceEnded', () => { live.armedAt = o.clock.now(); });
       live.checkpoints = this.#checkpointer(live);
       live.outcome = this.#finish(live);
       this.#calls.set(dialog.key, live);
@@ -160,12 +194,13 @@ export class MediaServer {
       this.#retransmitter.start(dialog.key, st, res);
       call.start((reason) => this.#hangUp(dialog.key, reason));
       live.checkpoints.start();
-      o.log.info({ caller: parties.caller, callee: parties.callee, callId: parties.callId, codec: neg.codec }, 'voicemail call answered');
+      o.log.info({ caller: parties.caller, callee: parties.callee, callId: parties.callId, codec: neg.codec, video: live.video !== null }, 'voicemail call answered');
       media = null; // the call owns it now
       return { outcome: live.outcome };
     } finally {
       this.#starting--;
       if (media !== null) await media.stop();
+      if (video !== null) await video.stop();
     }
   }
 
@@ -205,6 +240,7 @@ export class MediaServer {
         try {
           const neg = live.local.createAnswer(new TextDecoder().decode(req.body));
           live.media.updateRemote({ remoteIp: neg.remote.ip, remotePort: neg.remote.port, remoteRtcpPort: neg.remote.rtcpPort });
+          if (neg.video) live.video?.session.updateRemote({ remoteIp: neg.video.remote.ip, remotePort: neg.video.remote.port, remoteRtcpPort: neg.video.remote.rtcpPort });
           const res = createResponse(req, 200, undefined, live.dialog.localTag);
           res.addHeader('Contact', `<${this.#o.contact(st.source)}>`);
           res.addHeader('Content-Type', 'application/sdp');
@@ -252,6 +288,7 @@ export class MediaServer {
   /** Waits for the end of the call, then commits what was said (nothing of it is lost to a BYE mid-message). */
   async #finish(live: LiveCall): Promise<VoicemailOutcome> {
     const take = await live.call.done;
+    await live.video?.session.stop();
     const { parties, invite } = live;
     const durationMs = Math.round((take.samples.length / 8000) * 1000);
     let messageId: number | null = null;
@@ -264,8 +301,28 @@ export class MediaServer {
       this.#calls.delete(live.dialog.key);
       this.#retransmitter.stop(live.dialog.key);
     }
-    this.#o.log.info({ caller: parties.caller, callee: parties.callee, callId: invite.callId, reason: take.reason, durationMs, messageId, packets: take.packets }, 'voicemail call ended');
+    this.#o.log.info({
+      caller: parties.caller, callee: parties.callee, callId: invite.callId, reason: take.reason, durationMs, messageId, packets: take.packets,
+      ...(live.video ? { videoFrames: live.video.recording.frames } : {}),
+    }, 'voicemail call ended');
     return { reason: take.reason, messageId, durationMs };
+  }
+
+  /**
+   * What is kept: the WAV; with the caller's video, one Matroska file of both (its H.264 as received, the WAV's PCM),
+   * the audio placed where it began against the pictures. A video that cannot be muxed (no ffmpeg) leaves the WAV.
+   */
+  async #body(live: LiveCall, samples: Int16Array, codec: string): Promise<{ body: Uint8Array; contentType: string; codec: string }> {
+    const wav = writeWav(samples, 8000);
+    const v = live.video?.recording;
+    if (!v || v.frames === 0 || v.firstAt === null) return { body: wav, contentType: VOICE_MESSAGE_TYPE, codec };
+    try {
+      const body = await muxMatroska({ h264: v.annexB(), wav, fps: v.fps(), audioDelayMs: (live.armedAt ?? v.firstAt) - v.firstAt });
+      return { body, contentType: VIDEO_MESSAGE_TYPE, codec: `${codec}+H264` };
+    } catch (err) {
+      this.#o.log.warn({ err, callId: live.parties.callId, frames: v.frames }, 'video message not muxed: its audio is kept as a voice message');
+      return { body: wav, contentType: VOICE_MESSAGE_TYPE, codec };
+    }
   }
 
   /** Writes what the call has recorded so far, from the beep on (null while there is too little to keep). */
@@ -326,13 +383,14 @@ export class MediaServer {
     const o = this.#o;
     const { quota, expiryMs } = o.limits();
     const { fromHeader: from, fromUri, toUri } = addressesOf(live.invite);
+    const recording = await this.#body(live, samples, codec);
     try {
       const vm = await o.store.storeVoicemail({
         message: {
-          toUser: live.parties.callee, fromUri, fromHeader: from, toUri, contentType: VOICE_MESSAGE_TYPE, body: writeWav(samples, 8000),
+          toUser: live.parties.callee, fromUri, fromHeader: from, toUri, contentType: recording.contentType, body: recording.body,
           receivedAt: live.answeredAt, expiresAt: live.answeredAt + expiryMs,
         },
-        caller: live.parties.caller, callId: live.parties.callId, callRecordId: live.parties.callRecordId, durationMs, codec,
+        caller: live.parties.caller, callId: live.parties.callId, callRecordId: live.parties.callRecordId, durationMs, codec: recording.codec,
       }, quota);
       o.log.info({ user: vm.toUser, id: vm.id, durationMs, bytes: vm.bytes }, 'voice message stored');
       return vm.id;
@@ -359,4 +417,17 @@ function addressesOf(invite: SipRequest): { fromHeader: string; fromUri: string;
     toUri = parseNameAddr(invite.header('to') ?? '').uri;
   } catch { /* kept empty */ }
   return { fromHeader, fromUri, toUri };
+}
+
+/** Whether an offer has a video stream we take (H.264, RFC 6184 packetization-mode 1); a bad SDP is createAnswer's to refuse. */
+function offeredVideo(offer: string): boolean {
+  try {
+    return parseVideo(offer) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+function greetingSeconds(greeting: Int16Array): number {
+  return Math.ceil(greeting.length / 8000);
 }

@@ -114,7 +114,7 @@ function toVoicemail(r: Row): VoicemailRecord {
   return {
     id: num(r.id), toUser: String(r.to_user), caller: String(r.caller), fromUri: String(r.from_uri), callId: String(r.call_id),
     callRecordId: numOrNull(r.call_record_id), recordedAt: time(r.recorded_at), durationMs: num(r.duration_ms), codec: String(r.codec),
-    bytes: num(r.body_bytes), state: String(r.state) as MessageState, deliveredAt: timeOrNull(r.delivered_at),
+    bytes: num(r.body_bytes), state: String(r.state) as MessageState, deliveredAt: timeOrNull(r.delivered_at), contentType: String(r.content_type),
   };
 }
 function toSubscription(r: Row): Subscription {
@@ -411,6 +411,7 @@ export function* storeVoicemail(v: NewVoicemail, quota?: MessageQuota): Op<Voice
   return {
     id: m.id, toUser: m.toUser, caller: v.caller, fromUri: m.fromUri, callId: v.callId, callRecordId: v.callRecordId, recordedAt: m.receivedAt,
     durationMs: Math.round(v.durationMs), codec: v.codec, bytes: m.body.byteLength, state: 'pending', deliveredAt: null,
+    contentType: m.contentType,
   };
 }
 

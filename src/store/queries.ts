@@ -15,7 +15,7 @@ const MESSAGE_COLS =
 const VOICEMAIL_COLS =
   'v.message_id AS id, v.to_user AS to_user, v.caller AS caller, m.from_uri AS from_uri, v.call_id AS call_id, ' +
   'v.call_record_id AS call_record_id, v.recorded_at AS recorded_at, v.duration_ms AS duration_ms, v.codec AS codec, ' +
-  'm.body_bytes AS body_bytes, m.state AS state, m.delivered_at AS delivered_at';
+  'm.body_bytes AS body_bytes, m.state AS state, m.delivered_at AS delivered_at, m.content_type AS content_type';
 const SUBSCRIPTION_COLS =
   'id, watcher, presentity, call_id, local_tag, remote_tag, remote_target, route_set, cseq, expires_at, transport, source_ip, source_port, connection_id, event';
 

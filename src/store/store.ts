@@ -310,10 +310,12 @@ export interface VoicemailRecord {
   recordedAt: EpochMs;
   durationMs: number;
   codec: string;
-  /** size of the WAV */
+  /** size of the WAV (of the Matroska file, for a video message) */
   bytes: number;
   state: MessageState;
   deliveredAt: EpochMs | null;
+  /** audio/wav (a voice message), video/x-matroska (a video message: H.264 and the PCM audio) */
+  contentType: string;
 }
 
 export interface VoicemailQuery {

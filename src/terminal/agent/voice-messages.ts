@@ -2,6 +2,9 @@
 // message/external-body part with an HTTP URL); the WAV is fetched and saved in the download folder before the
 // MESSAGE is answered 200 (delivered = acknowledged: a failed fetch is answered 503 and the server tries again).
 // Listed (newest last) and played (key p) through the agent's speaker sink, in 20 ms frames at the media clock.
+// A video message (video/x-matroska: H.264 and PCM) is saved as .mkv, listed as video, and its audio track played
+// (decoded by ffmpeg); its pictures are not shown (the agent has no screen for video yet).
+import { spawn } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseExternalBody } from '../../formats/external-body.ts';
@@ -16,7 +19,9 @@ const MAX_FETCH_BYTES = 64 * 1024 * 1024;
 const FETCH_TIMEOUT_MS = 15_000;
 /** voice messages kept in the list (the files stay on disk) */
 const MAX_LISTED = 500;
-const FILE = /^voicemail-(.+)\.wav$/;
+const FILE = /^voicemail-(.+)\.(wav|mkv)$/;
+/** the EBML header that starts a Matroska file (RFC 9559 §8) */
+const EBML = [0x1a, 0x45, 0xdf, 0xa3];
 
 export interface VoiceMessage {
   id: string;
@@ -25,6 +30,8 @@ export interface VoiceMessage {
   durationMs: number;
   date?: string;
   played: boolean;
+  /** a video message (a .mkv of H.264 video and the audio) */
+  video: boolean;
 }
 
 export class VoiceMessages {
@@ -45,16 +52,18 @@ export class VoiceMessages {
       return;
     }
     for (const n of names.slice(-MAX_LISTED)) {
-      const [id, ...from] = FILE.exec(n)![1].split('-');
+      const [stem, ext] = FILE.exec(n)!.slice(1);
+      const [id, ...from] = stem.split('-');
       const file = join(this.#ctx.options.downloadDir, n);
-      this.#add({ id, from: from.join('-'), file, durationMs: await durationOf(file), played: true });
+      const video = ext === 'mkv';
+      this.#add({ id, from: from.join('-'), file, durationMs: video ? await probeDurationMs(file) : await durationOf(file), played: true, video });
     }
   }
 
   /** Whether a delivery MESSAGE is a voice message by content indirection. */
   static isVoiceMessage(req: SipRequest): boolean {
     const ext = parseExternalBody(req.header('content-type') ?? '', req.body);
-    return ext !== null && /^audio\//i.test(ext.contentType);
+    return ext !== null && (/^audio\//i.test(ext.contentType) || /^video\//i.test(ext.contentType));
   }
 
   /**
@@ -73,11 +82,22 @@ export class VoiceMessages {
     const wav = new Uint8Array(await res.arrayBuffer());
     if (wav.byteLength > MAX_FETCH_BYTES) throw new Error('voice message too large');
     if (ext.size !== null && wav.byteLength !== ext.size) throw new Error(`voice message: ${wav.byteLength} bytes, the MESSAGE said ${ext.size}`);
-    const audio = readWav(wav); // throws on what is no WAV
     const safe = `${id}-${from}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100);
-    const file = join(this.#ctx.options.downloadDir, `voicemail-${safe}.wav`);
-    await writeFile(file, wav);
-    const vm: VoiceMessage = { id, from, file, durationMs: Math.round((audio.samples.length / audio.channels / audio.sampleRate) * 1000), played: false, ...(date ? { date } : {}) };
+    const video = /^video\//i.test(ext.contentType);
+    let durationMs: number;
+    let file: string;
+    if (video) {
+      if (!EBML.every((b, i) => wav[i] === b)) throw new Error('video message is no Matroska file');
+      file = join(this.#ctx.options.downloadDir, `voicemail-${safe}.mkv`);
+      await writeFile(file, wav);
+      durationMs = await probeDurationMs(file);
+    } else {
+      const audio = readWav(wav); // throws on what is no WAV
+      file = join(this.#ctx.options.downloadDir, `voicemail-${safe}.wav`);
+      await writeFile(file, wav);
+      durationMs = Math.round((audio.samples.length / audio.channels / audio.sampleRate) * 1000);
+    }
+    const vm: VoiceMessage = { id, from, file, durationMs, played: false, video, ...(date ? { date } : {}) };
     this.#add(vm);
     return vm;
   }
@@ -99,7 +119,7 @@ export class VoiceMessages {
   async #play(id: string | undefined, speaker: AudioSink | undefined): Promise<VoiceMessage | null> {
     const vm = id !== undefined ? this.#list.find((v) => v.id === id) : (this.#list.find((v) => !v.played) ?? this.#list.at(-1));
     if (vm === undefined) return null;
-    const pcm = toTelephonyPcm(readWav(await readFile(vm.file)));
+    const pcm = vm.video ? await audioTrackOf(vm.file) : toTelephonyPcm(readWav(await readFile(vm.file)));
     const started = performance.now();
     for (let at = 0, n = 0; at < pcm.length && !this.#ctx.stopped; at += 160, n++) {
       // absolute-time pacing, as the media sessions send: frame n is due at start + 20·n ms
@@ -124,4 +144,44 @@ async function durationOf(file: string): Promise<number> {
   } catch {
     return 0;
   }
+}
+
+/** Runs ffmpeg/ffprobe with `args`, collecting stdout (bounded); rejects on failure or after 15 s. */
+function run(cmd: string, args: string[]): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.stdout.on('data', (b: Buffer) => {
+      bytes += b.length;
+      if (bytes <= MAX_FETCH_BYTES) chunks.push(b);
+      else child.kill('SIGKILL');
+    });
+    child.once('error', (err) => { clearTimeout(timer); reject(err); });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(Buffer.concat(chunks));
+      else reject(new Error(`${cmd} exited ${code}`));
+    });
+  });
+}
+
+/** The length of a video message from its container (ffprobe); 0 when it cannot be told. */
+async function probeDurationMs(file: string): Promise<number> {
+  try {
+    const out = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', file]);
+    const s = Number(out.toString('utf8').trim());
+    return Number.isFinite(s) ? Math.round(s * 1000) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** A video message's audio, 8 kHz mono 16-bit (decoded by ffmpeg). */
+async function audioTrackOf(file: string): Promise<Int16Array> {
+  const pcm = await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-i', file, '-vn', '-ac', '1', '-ar', '8000', '-f', 's16le', 'pipe:1']);
+  const out = new Int16Array(pcm.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = pcm.readInt16LE(i * 2);
+  return out;
 }
