@@ -61,6 +61,8 @@ export interface VoicemailOutcome {
   /** the voice message's id (its messages row), null when nothing was kept */
   messageId: number | null;
   durationMs: number;
+  /** the caller's RTP: received, lost and late packets over the call */
+  received?: { packets: number; lost: number; late: number };
 }
 
 export interface MediaServerOptions {
@@ -305,7 +307,7 @@ export class MediaServer {
       caller: parties.caller, callee: parties.callee, callId: invite.callId, reason: take.reason, durationMs, messageId, packets: take.packets,
       ...(live.video ? { videoFrames: live.video.recording.frames } : {}),
     }, 'voicemail call ended');
-    return { reason: take.reason, messageId, durationMs };
+    return { reason: take.reason, messageId, durationMs, received: { packets: take.packets, lost: take.lost, late: take.late } };
   }
 
   /**

@@ -28,6 +28,9 @@ export interface VoicemailTake {
   codec: G711Codec;
   /** RTP packets received over the whole call */
   packets: number;
+  /** of them: lost (RFC 3550 A.3) and arrived after their playout slot */
+  lost: number;
+  late: number;
 }
 
 const WATCH_MS = 500;
@@ -102,7 +105,10 @@ export class VoicemailCall {
       if (this.#deadline !== null) clock.clear(this.#deadline);
       this.#watch = this.#deadline = null;
       const stats = await media.stop(reason === 'bye' ? 'hangup' : 'voicemail ended');
-      return { reason, samples: this.#recording.samples(), codec: this.#o.negotiated.codec, packets: stats.received.packets };
+      return {
+        reason, samples: this.#recording.samples(), codec: this.#o.negotiated.codec,
+        packets: stats.received.packets, lost: stats.received.lost, late: stats.received.late,
+      };
     })();
     this.#resolveDone(this.#ending);
     return this.#ending;
