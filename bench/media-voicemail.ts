@@ -118,6 +118,7 @@ export async function voicemailStep(calls: number, seconds: number, warmupMs: nu
     let res: SipResponse | null = null;
     const st = {
       request: req, source: { transport: 'udp', address: '127.0.0.1', port: 5999, connectionId: null, local: { id: 0, transport: 'udp', host: '127.0.0.1', port: 5060 } },
+      target: { transport: 'udp', address: '127.0.0.1', port: 5999 },
       respond: (r: SipResponse) => { res = r; return true; },
     } as unknown as ServerTransaction;
     const { outcome } = await server.answer(req, st, { caller: `caller${i}`, callee: '2000', callId: req.callId, callRecordId: null });

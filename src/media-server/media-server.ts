@@ -1,6 +1,6 @@
 // The media server: the UAS that answers a call itself when the routing script says so (a call to an offline user:
 // Asterisk's app_voicemail, for TVs). It answers with SDP (RFC 3264: PCMU/PCMA and telephone-event; any other stream,
-// a video stream offered as H.264 accepted, receive only, and kept with the audio as a video message; any other
+// a video stream offered as H.264 or VP8 accepted, receive only, and kept with the audio as a video message; any other
 // stream refused with port 0), plays the greeting and the beep, records, and commits the recording to the store
 // as a voice message for the callee before it forgets the call. Its dialogs are its own (RFC 3261 §12.1.1); the
 // router hands it the ACK and the in-dialog requests of those dialogs.
@@ -40,6 +40,8 @@ export function isRecordingType(contentType: string): boolean {
 /** the most video kept per second of a message (2 Mbit/s: far above what a TV's camera sends at 320x240 or 640x480) */
 const MAX_VIDEO_BYTES_PER_SECOND = 250_000;
 const MAX_VIDEO_BYTES = 64 << 20;
+/** the video a caller may send, recorded as received (RFC 6184 H.264, RFC 7741 VP8), in the offer's order */
+const VIDEO_CODECS = ['H264', 'VP8'] as const;
 /** Less than this after the beep (a caller who hung up at the greeting) is no message: the call stays a missed call. */
 const MIN_RECORDING_SAMPLES = 4000; // 0.5 s
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO';
@@ -157,7 +159,7 @@ export class MediaServer {
         video = new VideoSession({ localIp: media.localIp });
         await video.bind();
       }
-      const local = new LocalMedia({ ip: media.localIp, port: media.localPort, ...(video ? { video: { port: video.localPort, direction: 'recvonly' as const } } : {}) });
+      const local = new LocalMedia({ ip: media.localIp, port: media.localPort, ...(video ? { video: { port: video.localPort, direction: 'recvonly' as const, accept: VIDEO_CODECS } } : {}) });
       const neg: Negotiated = local.createAnswer(offer);
       if (this.#closed) throw new SipError('overloaded', { detail: 'shutting down' });
       const tag = newTag();
@@ -179,11 +181,11 @@ export class MediaServer {
       };
       if (video !== null && neg.video !== undefined) {
         const recording = new VideoRecording({
-          maxSeconds: o.config.maxSeconds + greetingSeconds(this.#greeting), now: () => o.clock.now(),
+          codec: neg.video.remote.codec, maxSeconds: o.config.maxSeconds + greetingSeconds(this.#greeting), now: () => o.clock.now(),
           maxBytes: Math.min(MAX_VIDEO_BYTES, MAX_VIDEO_BYTES_PER_SECOND * (o.config.maxSeconds + greetingSeconds(this.#greeting))),
         });
         video.on('accessUnit', (u) => recording.write(u));
-        video.start({ remoteIp: neg.video.remote.ip, remotePort: neg.video.remote.port, remoteRtcpPort: neg.video.remote.rtcpPort, payloadType: neg.video.payloadType, direction: neg.video.direction });
+        video.start({ remoteIp: neg.video.remote.ip, remotePort: neg.video.remote.port, remoteRtcpPort: neg.video.remote.rtcpPort, payloadType: neg.video.payloadType, direction: neg.video.direction, codec: neg.video.remote.codec });
         live.video = { session: video, recording };
         video = null; // the call owns it now
       }
@@ -319,8 +321,8 @@ export class MediaServer {
     const v = live.video?.recording;
     if (!v || v.frames === 0 || v.firstAt === null) return { body: wav, contentType: VOICE_MESSAGE_TYPE, codec };
     try {
-      const body = await muxMatroska({ h264: v.annexB(), wav, fps: v.fps(), audioDelayMs: (live.armedAt ?? v.firstAt) - v.firstAt });
-      return { body, contentType: VIDEO_MESSAGE_TYPE, codec: `${codec}+H264` };
+      const body = await muxMatroska({ video: v.container(), wav, audioDelayMs: (live.armedAt ?? v.firstAt) - v.firstAt });
+      return { body, contentType: VIDEO_MESSAGE_TYPE, codec: `${codec}+${v.codec}` };
     } catch (err) {
       this.#o.log.warn({ err, callId: live.parties.callId, frames: v.frames }, 'video message not muxed: its audio is kept as a voice message');
       return { body: wav, contentType: VOICE_MESSAGE_TYPE, codec };
@@ -424,7 +426,7 @@ function addressesOf(invite: SipRequest): { fromHeader: string; fromUri: string;
 /** Whether an offer has a video stream we take (H.264, RFC 6184 packetization-mode 1); a bad SDP is createAnswer's to refuse. */
 function offeredVideo(offer: string): boolean {
   try {
-    return parseVideo(offer) !== undefined;
+    return parseVideo(offer, VIDEO_CODECS) !== undefined;
   } catch {
     return false;
   }

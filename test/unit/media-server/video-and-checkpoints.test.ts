@@ -37,10 +37,12 @@ describe('media-server: the video of a video message', function () {
   });
 
   it('muxes with ffmpeg -c copy into Matroska, the audio placed by -itsoffset', function () {
-    const a = muxArgs('v.h264', 'a.wav', 'o.mkv', 15, 1600);
+    const a = muxArgs('v.h264', 'a.wav', 'o.mkv', { format: 'h264', fps: 15 }, 1600);
     assert.deepEqual(a.slice(a.indexOf('-framerate'), a.indexOf('-framerate') + 2), ['-framerate', '15.000']);
     assert.deepEqual(a.slice(a.indexOf('-itsoffset'), a.indexOf('-itsoffset') + 4), ['-itsoffset', '1.600', '-i', 'a.wav']);
     assert.deepEqual(a.slice(-6), ['-c', 'copy', '-f', 'matroska', '-y', 'o.mkv']);
+    const ivf = muxArgs('v.ivf', 'a.wav', 'o.mkv', { format: 'ivf' }, 0);
+    assert.deepEqual(ivf.slice(ivf.indexOf('-f'), ivf.indexOf('-f') + 4), ['-f', 'ivf', '-i', 'v.ivf'], 'IVF carries its timestamps: no frame rate');
   });
 });
 
