@@ -17,3 +17,5 @@ CREATE TABLE voicemail_checkpoints (
   checkpointed_at DATETIME2(3) NOT NULL
 );
 CREATE INDEX voicemail_checkpoints_at ON voicemail_checkpoints (checkpointed_at);
+-- a voice message is found by its call: a recovered one is replaced by the commit of the same call (never two)
+CREATE INDEX voicemails_call_id ON voicemails (call_id);

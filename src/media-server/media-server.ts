@@ -356,7 +356,10 @@ export class MediaServer {
     const o = this.#o;
     const { quota, expiryMs } = o.limits();
     const staleBefore = o.clock.now() - STALE_INTERVALS * (o.checkpointMs ?? CHECKPOINT_INTERVAL_MS);
-    const done = await o.store.recoverVoicemails(staleBefore, { minDurationMs: (MIN_RECORDING_SAMPLES / 8000) * 1000, expiryMs, contentType: VOICE_MESSAGE_TYPE, quota });
+    const done = await o.store.recoverVoicemails(staleBefore, {
+      minDurationMs: (MIN_RECORDING_SAMPLES / 8000) * 1000, expiryMs, contentType: VOICE_MESSAGE_TYPE, quota,
+      exclude: [...this.#calls.values()].map((c) => c.parties.callId),
+    });
     for (const r of done) {
       if (r.messageId !== null) o.log.info({ user: r.toUser, id: r.messageId, callId: r.callId, durationMs: r.durationMs }, 'voice message recovered from an interrupted recording');
       else o.log.info({ user: r.toUser, callId: r.callId, durationMs: r.durationMs }, 'interrupted recording not kept: the call stays missed');

@@ -404,6 +404,12 @@ export function* listMessages(query: MessageQuery): Op<StoredMessage[]> {
 // ---- voice messages ----
 
 export function* storeVoicemail(v: NewVoicemail, quota?: MessageQuota): Op<VoicemailRecord> {
+  // a recovery sweep that took this call's checkpoint for a dead one (its writes failed for a while) kept part of it:
+  // the whole message replaces that part if it is not delivered yet (one call, one message)
+  for (const r of (yield* q('selectPendingVoicemailsOfCall', v.callId)).rows) {
+    yield* q('deleteVoicemail', num(r.id));
+    yield* q('deleteMessage', num(r.id));
+  }
   const m = yield* storeMessage(v.message, quota);
   // the recording in progress becomes this message: its checkpoint goes in the same transaction (never both, never none)
   yield* q('deleteVoicemailCheckpoint', v.callId);
@@ -459,10 +465,11 @@ export function* deleteVoicemailCheckpoint(callId: string): Op<void> {
 }
 
 export function* recoverVoicemails(
-  staleBefore: EpochMs, o: { minDurationMs: number; expiryMs: number; contentType: string; quota?: MessageQuota },
+  staleBefore: EpochMs, o: { minDurationMs: number; expiryMs: number; contentType: string; quota?: MessageQuota; exclude?: readonly string[] },
 ): Op<RecoveredVoicemail[]> {
   const out: RecoveredVoicemail[] = [];
   for (const c of (yield* q('selectStaleVoicemailCheckpoints', at(staleBefore))).rows.map(toCheckpoint)) {
+    if (o.exclude?.includes(c.callId)) continue; // still recording here (its checkpoints failed for a while)
     let messageId: number | null = null;
     let fits = c.durationMs >= o.minDurationMs;
     if (fits && o.quota) {

@@ -130,6 +130,9 @@ export const QUERIES = {
 
   /** recordings in progress (schema 8): one row per call, replaced at each checkpoint */
   deleteVoicemailCheckpoint: 'DELETE FROM voicemail_checkpoints WHERE call_id = ?1',
+  /** the pending voice messages of a call (one recovered from its checkpoint while the call was still recording) */
+  selectPendingVoicemailsOfCall:
+    "SELECT v.message_id AS id FROM voicemails v JOIN messages m ON m.id = v.message_id WHERE v.call_id = ?1 AND m.state = 'pending'",
   insertVoicemailCheckpoint:
     `INSERT INTO voicemail_checkpoints (${CHECKPOINT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)`,
   /** ?1: checkpoints not renewed since then (their call is no longer recorded by any node) */

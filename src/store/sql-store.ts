@@ -76,7 +76,7 @@ export abstract class SqlStore implements Store {
 
   saveVoicemailCheckpoint(c: VoicemailCheckpoint): Promise<void> { return this.write(() => ops.saveVoicemailCheckpoint(c)); }
   deleteVoicemailCheckpoint(callId: string): Promise<void> { return this.write(() => ops.deleteVoicemailCheckpoint(callId)); }
-  recoverVoicemails(staleBefore: EpochMs, o: { minDurationMs: number; expiryMs: number; contentType: string; quota?: MessageQuota }): Promise<RecoveredVoicemail[]> {
+  recoverVoicemails(staleBefore: EpochMs, o: { minDurationMs: number; expiryMs: number; contentType: string; quota?: MessageQuota; exclude?: readonly string[] }): Promise<RecoveredVoicemail[]> {
     return this.write(() => ops.recoverVoicemails(staleBefore, o));
   }
 

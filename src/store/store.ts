@@ -378,8 +378,9 @@ export interface VoicemailCheckpointStore {
    * Checkpoints not written since `staleBefore` (their recording is no longer in progress anywhere): each one of at
    * least `minDurationMs` becomes a voice message (within the quota; its call record outcome voicemail), and is
    * removed; a shorter one, or one over the quota, is only removed (its call stays the missed call it was written as).
+   * `exclude`: Call-IDs still recording on this node (left alone whatever their age).
    */
-  recoverVoicemails(staleBefore: EpochMs, o: { minDurationMs: number; expiryMs: number; contentType: string; quota?: MessageQuota }): Promise<RecoveredVoicemail[]>;
+  recoverVoicemails(staleBefore: EpochMs, o: { minDurationMs: number; expiryMs: number; contentType: string; quota?: MessageQuota; exclude?: readonly string[] }): Promise<RecoveredVoicemail[]>;
 }
 
 /** subscriptions (RFC 6665) of every event package, kept so NOTIFYs survive a restart */

@@ -500,6 +500,20 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         assert.deepEqual(await s.listVoicemails({ toUser: u('kq') }), [], 'over the quota: not kept');
         assert.deepEqual((await s.recoverVoicemails(T0 + 5000, opts)).filter((x) => x.callId.startsWith(call.callId)), [], 'each one once');
       });
+
+      it('leaves a call still recording here alone, and the commit of a call replaces what a sweep recovered of it', async function () {
+        const s = await openOne();
+        const callId = `kl-${randomUUID()}`;
+        await s.saveVoicemailCheckpoint(checkpoint(u('kl'), callId));
+        assert.deepEqual((await s.recoverVoicemails(T0 + 60_000, { ...opts, exclude: [callId] })).filter((x) => x.callId === callId), []);
+        const [r] = (await s.recoverVoicemails(T0 + 60_000, opts)).filter((x) => x.callId === callId);
+        assert.ok(r.messageId !== null);
+        const whole = await s.storeVoicemail({
+          message: message(u('kl'), wav(900), { contentType: 'audio/wav' }), caller: 'alice', callId, callRecordId: null, durationMs: 6000, codec: 'PCMU',
+        }, opts.quota);
+        assert.deepEqual((await s.listVoicemails({ toUser: u('kl') })).map((v) => [v.id, v.durationMs]), [[whole.id, 6000]], 'one call, one message');
+        assert.deepEqual((await s.pendingMessages(u('kl'), 10)).map((m) => m.id), [whole.id]);
+      });
     });
 
     describe('subscriptions', function () {
