@@ -4,10 +4,8 @@
 // not when misaligned), its audio is the caller's tone. The callee's agent fetches it by content indirection
 // (RFC 4483, video/x-matroska), lists it as video and plays its sound.
 //
-// Why the project's own UA and not sipp: sipp sends RTP from a pcap or from audio files, so an H.264 stream would have
-// to be packetised into a hand-made pcap beforehand, paced by its capture times, and sent to the answer's video port
-// (play_pcap_video, fixed at media_port + 2 there); the TV agent does exactly what the issue asks (ffmpeg testsrc
-// payloads, RFC 6184 packets, real SIP signalling through the proxy) without that detour.
+// The caller here is the project's own UA (the TV agent: ffmpeg testsrc payloads, RFC 6184 packets, SIP through the
+// proxy); test/interop/sipp-video-message.test.ts has sipp as the caller.
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
