@@ -1,5 +1,5 @@
 // Media capacity: how many concurrent G.711 20 ms streams one process can send AND receive.
-// Run: npm run bench:media [-- --seconds 4 --max-streams 3000]
+// Run: npm run bench:media [-- --seconds 4 --max-streams 3000 --voicemail-calls 20,50,100 --only voicemail|streams]
 //
 // Setup: N MediaSessions in this process, in pairs on 127.0.0.1; each session sends one PCMU stream
 // (a 1 kHz tone, encoded every frame) to its partner and receives one. So N streams are sent and N
@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MediaSession } from '../src/media/rtp-session.ts';
 import { ToneSource } from '../src/media/audio-io.ts';
+import { receiveReferenceStep, voicemailStep } from './media-voicemail.ts';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -142,7 +143,30 @@ function line(kind: string, r: StepResult): string {
   return `${kind.padEnd(10)} ${String(r.streams).padStart(6)} ${String(r.packets).padStart(9)} ${latePct.toFixed(3).padStart(7)}% ${String(r.lost).padStart(6)} ${r.maxLatenessMs.toFixed(1).padStart(9)} ${r.cpuPctTotal.toFixed(1).padStart(8)}% ${r.cpuPctPerStream.toFixed(3).padStart(10)}%`;
 }
 
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
+const VOICEMAIL_CALLS = (process.argv.includes('--voicemail-calls') ? process.argv[process.argv.indexOf('--voicemail-calls') + 1] : '20,50,100')
+  .split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+
+/** Voicemail part (bench/media-voicemail.ts): N calls recorded by one MediaServer, against bare RTP receive. */
+async function voicemailPart(): Promise<void> {
+  console.log(`voicemail: N calls recorded by one MediaServer (SQLite store, 2 s checkpoints), ${SECONDS} s after ${WARMUP_MS} ms; pass = 0 lost, 0 late, all committed`);
+  console.log('kind        calls  recorded s  committed  lost  late  CPU(1 core)  CPU/call');
+  for (const n of VOICEMAIL_CALLS) {
+    const v = await voicemailStep(n, SECONDS, WARMUP_MS);
+    console.log(`voicemail  ${String(n).padStart(6)} ${v.recordedSeconds.toFixed(1).padStart(11)} ${String(v.committed).padStart(10)} ${String(v.lost).padStart(5)} ${String(v.late).padStart(5)} ${v.cpuPctTotal.toFixed(1).padStart(11)}% ${v.cpuPctPerCall.toFixed(3).padStart(8)}%`);
+    const r = await receiveReferenceStep(n, SECONDS, WARMUP_MS);
+    console.log(`rtp-recv   ${String(n).padStart(6)} ${''.padStart(11)} ${''.padStart(10)} ${''.padStart(5)} ${''.padStart(5)} ${r.cpuPctTotal.toFixed(1).padStart(11)}% ${r.cpuPctPerStream.toFixed(3).padStart(8)}%`);
+    console.log(`           cost ratio: CPU per recorded call-second / CPU per bare received stream-second: ${(v.cpuPctPerCall / r.cpuPctPerStream).toFixed(2)}×`);
+    if (v.lost > 0 || v.late > 0 || v.committed !== n) { console.log(`FAIL at ${n} calls`); break; }
+  }
+}
+
 async function main(): Promise<void> {
+  if (ONLY !== 'voicemail') await streamsPart();
+  if (ONLY !== 'streams') await voicemailPart();
+}
+
+async function streamsPart(): Promise<void> {
   console.log(`media capacity: ${SECONDS} s per step after ${WARMUP_MS} ms warm-up; node ${process.version}`);
   console.log(`late = arrived > ${LATE_MS} ms after its sender's absolute schedule (t0 + 20 ms × frame); pass = late < 0.1% and 0 lost`);
   console.log('kind        streams   packets    late   lost  max late  CPU(1 core)  CPU/stream');

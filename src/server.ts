@@ -12,7 +12,7 @@ import { TransactionLayer } from './transaction/transaction-layer.ts';
 import { Registrar, Authenticator, Nodes } from './registrar/index.ts';
 import { Proxy } from './proxy/proxy.ts';
 import { Silo, buildDeliveryRequest } from './offline/silo.ts';
-import { MediaServer, VOICE_MESSAGE_TYPE } from './media-server/media-server.ts';
+import { isRecordingType, MediaServer } from './media-server/media-server.ts';
 import { indirect } from './media-server/content-indirection.ts';
 import { startRecordingsHttp, type RecordingsHttp } from './media-server/recordings-http.ts';
 import { storedGreeting } from './media-server/user-greeting.ts';
@@ -224,7 +224,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     send: (req, binding) => sendRequest(transactions, req, destinationOf(binding)),
     buildDelivery: (msg, binding, attempt) => {
       const req = buildDeliveryRequest(msg, binding, attempt, primaryDomain);
-      if (recordings === null || msg.contentType !== VOICE_MESSAGE_TYPE) return req;
+      if (recordings === null || !isRecordingType(msg.contentType)) return req;
       const host = httpHostFor(binding);
       const baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${recordings.address.port}`;
       return indirect(req, { id: msg.id, bytes: msg.body.byteLength, contentType: msg.contentType, baseUrl, secret: vmSecret, now: clock.now(), host: primaryDomain });
@@ -234,7 +234,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     expiryMs: profile.messages.expirySeconds * 1000, retentionMs: profile.messages.retentionSeconds * 1000,
     // RFC 3842: a voice message heard (delivered) or expired changes its mailbox's summary
     onSettled: (msg) => {
-      if (msg.contentType === VOICE_MESSAGE_TYPE) void presence?.changed(MESSAGE_SUMMARY_EVENT, msg.toUser);
+      if (isRecordingType(msg.contentType)) void presence?.changed(MESSAGE_SUMMARY_EVENT, msg.toUser);
     },
   });
 
@@ -293,6 +293,13 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     callRecorder: calls,
   });
 
+  // recordings a killed run (or node) left in progress become voice messages (or stay missed calls): issue 13
+  media?.startRecovery((r) => {
+    void presence?.changed(MESSAGE_SUMMARY_EVENT, r.toUser);
+    void registrar.bindings(r.toUser).then((b) => {
+      if (b.length > 0) return silo.dump(r.toUser, b[0]);
+    }).catch((err: unknown) => log.warn({ err, user: r.toUser }, 'recovered voice message not delivered now (at the next REGISTER)'));
+  });
   // the TCP/TLS/WS flows of an earlier run are gone: their users are offline until they register again (done before
   // the router exists, so no REGISTER of this run can be taken for one of them)
   await registrar.dropConnectionBindings({ closing: false });

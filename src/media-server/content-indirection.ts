@@ -6,7 +6,7 @@
 //   Content-Type: message/external-body; access-type="URL"; expiration="<RFC 1123 date>"; size=<bytes>;
 //                 URL="http://<host>:<port>/voicemail/<id>.wav?e=<expiry ms>&t=<token>"
 //
-//   Content-Type: audio/wav
+//   Content-Type: audio/wav                     (a video message: video/x-matroska, /voicemail/<id>.mkv)
 //   Content-ID: <voicemail-<id>@<host>>
 //   Content-Disposition: render
 //   Content-Description: voice message, <seconds> s
@@ -28,8 +28,8 @@ export function verifyFetchToken(secret: Uint8Array, id: number, expiresAt: numb
   return got.length === want.length && timingSafeEqual(got, want);
 }
 
-export function fetchPath(id: number): string {
-  return `/voicemail/${id}.wav`;
+export function fetchPath(id: number, contentType = 'audio/wav'): string {
+  return `/voicemail/${id}.${/^video\//i.test(contentType) ? 'mkv' : 'wav'}`;
 }
 
 /** The RFC 1123 date (RFC 2046 §5.2.3.1 expiration) */
@@ -48,13 +48,14 @@ export function wavDurationMs(bytes: number): number {
  */
 export function indirect(req: SipRequest, o: { id: number; bytes: number; contentType: string; baseUrl: string; secret: Uint8Array; now: number; host: string }): SipRequest {
   const expiresAt = o.now + FETCH_URL_LIFETIME_MS;
-  const url = `${o.baseUrl}${fetchPath(o.id)}?e=${expiresAt}&t=${fetchToken(o.secret, o.id, expiresAt)}`;
+  const url = `${o.baseUrl}${fetchPath(o.id, o.contentType)}?e=${expiresAt}&t=${fetchToken(o.secret, o.id, expiresAt)}`;
   req.removeHeader('content-type');
   req.addHeader('Content-Type', `message/external-body; access-type="URL"; expiration="${httpDate(expiresAt)}"; size=${o.bytes}; URL="${url}"`);
+  const video = /^video\//i.test(o.contentType);
   const seconds = (wavDurationMs(o.bytes) / 1000).toFixed(1);
   req.body = new TextEncoder().encode(
     `Content-Type: ${o.contentType}\r\nContent-ID: <voicemail-${o.id}@${o.host}>\r\nContent-Disposition: render\r\n` +
-    `Content-Description: voice message, ${seconds} s\r\n\r\n`,
+    `Content-Description: ${video ? 'video message' : `voice message, ${seconds} s`}\r\n\r\n`,
   );
   return req;
 }

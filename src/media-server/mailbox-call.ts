@@ -8,6 +8,11 @@ import type { MediaSession } from '../media/rtp-session.ts';
 import type { Negotiated } from '../media/sdp.ts';
 import { toTelephonyPcm } from '../media/resample.ts';
 import { readWav } from '../media/wav.ts';
+import { audioTrackOf } from '../media/ffmpeg.ts';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VIDEO_MESSAGE_TYPE } from './video-recording.ts';
 import type { MessageStore, VoicemailRecord, VoicemailStore } from '../store/store.ts';
 import { countsPrompt, deletedPrompt, endPrompt, menuPrompt, messagePrompt, savedPrompt } from './mailbox-prompts.ts';
 
@@ -201,12 +206,13 @@ export class MailboxCall {
     for (;;) {
       const vm = this.#list[this.#index];
       if (vm === undefined) return this.#play(endPrompt(), () => {});
-      const wav = await this.#o.store.voicemailAudio(vm.id);
-      if (wav === null) { // deleted meanwhile (another call, the CLI): the next one
+      const audio = await this.#o.store.voicemailAudio(vm.id);
+      if (audio === null) { // deleted meanwhile (another call, the CLI): the next one
         this.#list.splice(this.#index, 1);
         continue;
       }
-      return this.#play(messagePrompt(toTelephonyPcm(readWav(wav))), () => this.#run(async () => {
+      const pcm = vm.contentType === VIDEO_MESSAGE_TYPE ? await soundOfVideo(audio) : toTelephonyPcm(readWav(audio));
+      return this.#play(messagePrompt(pcm), () => this.#run(async () => {
         await this.#markHeard(vm);
         this.#play(menuPrompt(), () => {});
       }));
@@ -245,5 +251,17 @@ export class MailboxCall {
     if (this.#ending !== null) return;
     void this.end(reason);
     this.#onEnd?.(reason);
+  }
+}
+
+/** A video message heard on the phone: its sound (ffmpeg decodes the Matroska from a file of its own). */
+async function soundOfVideo(mkv: Uint8Array): Promise<Int16Array> {
+  const dir = await mkdtemp(join(tmpdir(), 'tvphone-mailbox-'));
+  try {
+    const file = join(dir, 'message.mkv');
+    await writeFile(file, mkv);
+    return await audioTrackOf(file);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }

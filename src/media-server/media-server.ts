@@ -1,35 +1,52 @@
 // The media server: the UAS that answers a call itself when the routing script says so (a call to an offline user:
 // Asterisk's app_voicemail, for TVs). It answers with SDP (RFC 3264: PCMU/PCMA and telephone-event; any other stream,
-// video too, refused with port 0), plays the greeting and the beep, records, and commits the recording to the store
+// a video stream offered as H.264 or VP8 accepted, receive only, and kept with the audio as a video message; any other
+// stream refused with port 0), plays the greeting and the beep, records, and commits the recording to the store
 // as a voice message for the callee before it forgets the call. Its dialogs are its own (RFC 3261 §12.1.1); the
 // router hands it the ACK and the in-dialog requests of those dialogs.
 import { QuotaExceededError, StoreUnavailableError } from '../errors.ts';
 import { SipError } from '../errors.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock, TimerHandle } from '../clock.ts';
 import type { VoicemailConfig } from '../config/profile.ts';
 import { Dialog, dialogIdOfRequest, dialogKey } from '../dialog/dialog.ts';
 import { Uas2xxRetransmitter } from '../dialog/uas-2xx.ts';
 import type { Flow } from '../flow.ts';
 import type { Logger } from '../log/logger.ts';
 import { MediaSession } from '../media/rtp-session.ts';
-import { LocalMedia, type Negotiated } from '../media/sdp.ts';
+import { muxMatroska } from '../media/matroska-mux.ts';
+import { LocalMedia, parseVideo, type Negotiated } from '../media/sdp.ts';
+import { VideoSession } from '../media/video-session.ts';
 import { writeWav } from '../media/wav.ts';
 import { parseNameAddr } from '../sip/headers.ts';
 import { newTag } from '../sip/ids.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
-import type { MessageQuota, MessageStore, VoicemailStore } from '../store/store.ts';
+import type { MessageQuota, MessageStore, RecoveredVoicemail, VoicemailCheckpointStore, VoicemailStore } from '../store/store.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
 import type { TimerValues } from '../transaction/timers.ts';
 import type { Source, Transport } from '../transport/transport.ts';
 import { builtInGreeting } from './greeting.ts';
+import { CHECKPOINT_INTERVAL_MS, RecordingCheckpointer, STALE_INTERVALS } from './recording-checkpoint.ts';
+import { VIDEO_MESSAGE_TYPE, VideoRecording } from './video-recording.ts';
 import { VoicemailCall, type VoicemailEndReason } from './voicemail-call.ts';
 
 /** The media type a voice message is kept (and fetched) as. */
 export const VOICE_MESSAGE_TYPE = 'audio/wav';
+export { VIDEO_MESSAGE_TYPE };
+/** Whether a stored message is one of our recordings (a voice or a video message), delivered by URL (RFC 4483). */
+export function isRecordingType(contentType: string): boolean {
+  return contentType === VOICE_MESSAGE_TYPE || contentType === VIDEO_MESSAGE_TYPE;
+}
+/** the most video kept per second of a message (2 Mbit/s: far above what a TV's camera sends at 320x240 or 640x480) */
+const MAX_VIDEO_BYTES_PER_SECOND = 250_000;
+const MAX_VIDEO_BYTES = 64 << 20;
+/** the video a caller may send, recorded as received (RFC 6184 H.264, RFC 7741 VP8), in the offer's order */
+const VIDEO_CODECS = ['H264', 'VP8'] as const;
 /** Less than this after the beep (a caller who hung up at the greeting) is no message: the call stays a missed call. */
 const MIN_RECORDING_SAMPLES = 4000; // 0.5 s
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO';
+/** how often the store is swept for recordings a killed server left (media-server/recording-checkpoint.ts) */
+const RECOVERY_SWEEP_MS = 5000;
 
 export interface VoicemailParties {
   /** user id of the caller (or the From user of an unauthenticated one) */
@@ -46,13 +63,17 @@ export interface VoicemailOutcome {
   /** the voice message's id (its messages row), null when nothing was kept */
   messageId: number | null;
   durationMs: number;
+  /** the caller's RTP: received, lost and late packets over the call */
+  received?: { packets: number; lost: number; late: number };
 }
 
 export interface MediaServerOptions {
   config: Pick<VoicemailConfig, 'maxSeconds' | 'silenceSeconds' | 'rtpTimeoutSeconds' | 'maxCalls'>;
   clock: Clock;
   log: Logger;
-  store: Pick<VoicemailStore, 'storeVoicemail'> & Pick<MessageStore, 'pendingUsage'>;
+  store: Pick<VoicemailStore, 'storeVoicemail'> & Pick<MessageStore, 'pendingUsage'> & VoicemailCheckpointStore;
+  /** time between two checkpoints of a recording in progress (default CHECKPOINT_INTERVAL_MS) */
+  checkpointMs?: number;
   /** the profile's message limits, read at each call (SIGHUP may change them) */
   limits: () => { quota: MessageQuota; expiryMs: number };
   /** the address RTP binds and SDP names for a call that came from `source` (the listener's, never 0.0.0.0) */
@@ -80,6 +101,11 @@ interface LiveCall {
   invite: SipRequest;
   answeredAt: number;
   outcome: Promise<VoicemailOutcome>;
+  checkpoints: RecordingCheckpointer;
+  /** the caller's H.264, when it offered some (receive only) */
+  video: { session: VideoSession; recording: VideoRecording } | null;
+  /** when the beep ended and the audio began to be kept */
+  armedAt: number | null;
 }
 
 export class MediaServer {
@@ -92,6 +118,8 @@ export class MediaServer {
   readonly #retransmitter: Uas2xxRetransmitter;
   #starting = 0;
   #closed = false;
+  #sweep: TimerHandle | null = null;
+  #sweeping: Promise<unknown> | null = null;
 
   constructor(o: MediaServerOptions) {
     this.#o = o;
@@ -120,6 +148,7 @@ export class MediaServer {
     if (invite.body.length === 0) throw new SipError('not-acceptable-here', { warning: 'voicemail needs an SDP offer in the INVITE' });
     this.#starting++;
     let media: MediaSession | null = null;
+    let video: VideoSession | null = null;
     try {
       const { quota } = o.limits();
       const usage = await o.store.pendingUsage(parties.callee);
@@ -127,8 +156,14 @@ export class MediaServer {
       const greeting = await this.#greetingFor(parties.callee);
       media = new MediaSession({ localIp: o.mediaAddress(st.source) });
       await media.bind();
-      const local = new LocalMedia({ ip: media.localIp, port: media.localPort });
-      const neg: Negotiated = local.createAnswer(new TextDecoder().decode(invite.body));
+      const offer = new TextDecoder().decode(invite.body);
+      // an H.264 stream in the offer is accepted, receive only (RFC 3264 §6.1: recvonly answers sendrecv or sendonly)
+      if (offeredVideo(offer)) {
+        video = new VideoSession({ localIp: media.localIp });
+        await video.bind();
+      }
+      const local = new LocalMedia({ ip: media.localIp, port: media.localPort, ...(video ? { video: { port: video.localPort, direction: 'recvonly' as const, accept: VIDEO_CODECS } } : {}) });
+      const neg: Negotiated = local.createAnswer(offer);
       if (this.#closed) throw new SipError('overloaded', { detail: 'shutting down' });
       const tag = newTag();
       const dialog = Dialog.asUas(invite, tag);
@@ -145,19 +180,34 @@ export class MediaServer {
       });
       const live: LiveCall = {
         dialog, flow: st.source, call, local, media, parties, invite, answeredAt: o.clock.now(), outcome: Promise.resolve(null as never),
+        checkpoints: null as never, video: null, armedAt: null,
       };
+      if (video !== null && neg.video !== undefined) {
+        const recording = new VideoRecording({
+          codec: neg.video.remote.codec, maxSeconds: o.config.maxSeconds + greetingSeconds(this.#greeting), now: () => o.clock.now(),
+          maxBytes: Math.min(MAX_VIDEO_BYTES, MAX_VIDEO_BYTES_PER_SECOND * (o.config.maxSeconds + greetingSeconds(this.#greeting))),
+        });
+        video.on('accessUnit', (u) => recording.write(u));
+        video.start({ remoteIp: neg.video.remote.ip, remotePort: neg.video.remote.port, remoteRtcpPort: neg.video.remote.rtcpPort, payloadType: neg.video.payloadType, direction: neg.video.direction, codec: neg.video.remote.codec });
+        live.video = { session: video, recording };
+        video = null; // the call owns it now
+      }
+      media.on('sourceEnded', () => { live.armedAt = o.clock.now(); });
+      live.checkpoints = this.#checkpointer(live);
       live.outcome = this.#finish(live);
       this.#calls.set(dialog.key, live);
       this.#pending.add(live.outcome);
       void live.outcome.finally(() => this.#pending.delete(live.outcome));
       this.#retransmitter.start(dialog.key, st, res);
       call.start((reason) => this.#hangUp(dialog.key, reason));
-      o.log.info({ caller: parties.caller, callee: parties.callee, callId: parties.callId, codec: neg.codec }, 'voicemail call answered');
+      live.checkpoints.start();
+      o.log.info({ caller: parties.caller, callee: parties.callee, callId: parties.callId, codec: neg.codec, video: live.video !== null }, 'voicemail call answered');
       media = null; // the call owns it now
       return { outcome: live.outcome };
     } finally {
       this.#starting--;
       if (media !== null) await media.stop();
+      if (video !== null) await video.stop();
     }
   }
 
@@ -208,6 +258,7 @@ export class MediaServer {
         try {
           const neg = live.local.createAnswer(new TextDecoder().decode(req.body));
           live.media.updateRemote({ remoteIp: neg.remote.ip, remotePort: neg.remote.port, remoteRtcpPort: neg.remote.rtcpPort });
+          if (neg.video) live.video?.session.updateRemote({ remoteIp: neg.video.remote.ip, remotePort: neg.video.remote.port, remoteRtcpPort: neg.video.remote.rtcpPort });
           const res = createResponse(req, 200, undefined, live.dialog.localTag);
           res.addHeader('Contact', `<${this.#o.contact(st.source)}>`);
           res.addHeader('Content-Type', 'application/sdp');
@@ -233,6 +284,9 @@ export class MediaServer {
   /** Ends every call (BYE sent, not awaited) and waits for their recordings to be committed. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#sweep !== null) this.#o.clock.clear(this.#sweep);
+    this.#sweep = null;
+    await this.#sweeping;
     for (const key of [...this.#calls.keys()]) this.#hangUp(key, 'closing');
     await Promise.allSettled([...this.#pending]);
     this.#retransmitter.close();
@@ -252,44 +306,149 @@ export class MediaServer {
   /** Waits for the end of the call, then commits what was said (nothing of it is lost to a BYE mid-message). */
   async #finish(live: LiveCall): Promise<VoicemailOutcome> {
     const take = await live.call.done;
+    await live.video?.session.stop();
     const { parties, invite } = live;
     const durationMs = Math.round((take.samples.length / 8000) * 1000);
     let messageId: number | null = null;
     try {
+      // the last checkpoint is written before the commit, which removes it (a later one would outlive the message)
+      await live.checkpoints.stop();
       if (take.samples.length >= MIN_RECORDING_SAMPLES) messageId = await this.#commit(live, take.samples, take.codec, durationMs);
+      else if (live.checkpoints.written > 0) await this.#o.store.deleteVoicemailCheckpoint(parties.callId).catch((err: unknown) => this.#o.log.warn({ err }, 'checkpoint not removed'));
     } finally {
       this.#calls.delete(live.dialog.key);
       this.#retransmitter.stop(live.dialog.key);
     }
-    this.#o.log.info({ caller: parties.caller, callee: parties.callee, callId: invite.callId, reason: take.reason, durationMs, messageId, packets: take.packets }, 'voicemail call ended');
-    return { reason: take.reason, messageId, durationMs };
+    this.#o.log.info({
+      caller: parties.caller, callee: parties.callee, callId: invite.callId, reason: take.reason, durationMs, messageId, packets: take.packets,
+      ...(live.video ? { videoFrames: live.video.recording.frames } : {}),
+    }, 'voicemail call ended');
+    return { reason: take.reason, messageId, durationMs, received: { packets: take.packets, lost: take.lost, late: take.late } };
+  }
+
+  /**
+   * What is kept: the WAV; with the caller's video, one Matroska file of both (its H.264 as received, the WAV's PCM),
+   * the audio placed where it began against the pictures. A video that cannot be muxed (no ffmpeg) leaves the WAV.
+   */
+  async #body(live: LiveCall, samples: Int16Array, codec: string): Promise<{ body: Uint8Array; contentType: string; codec: string }> {
+    const wav = writeWav(samples, 8000);
+    const v = live.video?.recording;
+    if (!v || v.frames === 0 || v.firstAt === null) return { body: wav, contentType: VOICE_MESSAGE_TYPE, codec };
+    try {
+      const body = await muxMatroska({ video: v.container(), wav, audioDelayMs: (live.armedAt ?? v.firstAt) - v.firstAt });
+      return { body, contentType: VIDEO_MESSAGE_TYPE, codec: `${codec}+${v.codec}` };
+    } catch (err) {
+      this.#o.log.warn({ err, callId: live.parties.callId, frames: v.frames }, 'video message not muxed: its audio is kept as a voice message');
+      return { body: wav, contentType: VOICE_MESSAGE_TYPE, codec };
+    }
+  }
+
+  /** Writes what the call has recorded so far, from the beep on (null while there is too little to keep). */
+  #checkpointer(live: LiveCall): RecordingCheckpointer {
+    const o = this.#o;
+    return new RecordingCheckpointer({
+      clock: o.clock, intervalMs: o.checkpointMs ?? CHECKPOINT_INTERVAL_MS,
+      onError: (err) => o.log.warn({ err, callId: live.parties.callId }, 'recording checkpoint not written'),
+      save: () => {
+        const samples = live.call.samplesSoFar();
+        if (samples.length < MIN_RECORDING_SAMPLES) return null;
+        const { fromHeader, fromUri, toUri } = addressesOf(live.invite);
+        return o.store.saveVoicemailCheckpoint({
+          callId: live.parties.callId, toUser: live.parties.callee, caller: live.parties.caller, callRecordId: live.parties.callRecordId,
+          fromUri, fromHeader, toUri, recordedAt: live.answeredAt, codec: live.call.codec, durationMs: Math.round((samples.length / 8000) * 1000),
+          audio: writeWav(samples, 8000), checkpointedAt: o.clock.now(),
+        });
+      },
+    });
+  }
+
+  /**
+   * Recovery: recordings whose checkpoints nobody renews any more (their server was killed mid-call) become voice
+   * messages, or are dropped when too short (their calls stay missed). Run at start and every few seconds after.
+   */
+  async recover(): Promise<RecoveredVoicemail[]> {
+    const o = this.#o;
+    const { quota, expiryMs } = o.limits();
+    const staleBefore = o.clock.now() - STALE_INTERVALS * (o.checkpointMs ?? CHECKPOINT_INTERVAL_MS);
+    const done = await o.store.recoverVoicemails(staleBefore, {
+      minDurationMs: (MIN_RECORDING_SAMPLES / 8000) * 1000, expiryMs, contentType: VOICE_MESSAGE_TYPE, quota,
+      exclude: [...this.#calls.values()].map((c) => c.parties.callId),
+    });
+    for (const r of done) {
+      if (r.messageId !== null) o.log.info({ user: r.toUser, id: r.messageId, callId: r.callId, durationMs: r.durationMs }, 'voice message recovered from an interrupted recording');
+      else o.log.info({ user: r.toUser, callId: r.callId, durationMs: r.durationMs }, 'interrupted recording not kept: the call stays missed');
+    }
+    return done;
+  }
+
+  /**
+   * Runs recover() now and every RECOVERY_SWEEP_MS until close(): a restarted server (or another node of the database)
+   * takes over what a killed one was recording. `onRecovered` is told of each voice message kept that way.
+   */
+  startRecovery(onRecovered: (r: RecoveredVoicemail) => void): void {
+    if (this.#closed || this.#sweep !== null) return;
+    const run = (): void => {
+      this.#sweep = null;
+      if (this.#closed) return;
+      this.#sweeping = this.recover().then((done) => {
+        for (const r of done) if (r.messageId !== null) onRecovered(r);
+      }, (err: unknown) => this.#o.log.warn({ err }, 'voicemail recovery sweep failed (tried again)')).finally(() => {
+        this.#sweeping = null;
+        if (!this.#closed) this.#sweep = this.#o.clock.set(run, RECOVERY_SWEEP_MS, undefined);
+      });
+    };
+    run();
   }
 
   async #commit(live: LiveCall, samples: Int16Array, codec: string, durationMs: number): Promise<number | null> {
     const o = this.#o;
     const { quota, expiryMs } = o.limits();
-    const from = live.invite.header('from') ?? '';
-    let fromUri = '';
-    let toUri = '';
-    try {
-      fromUri = parseNameAddr(from).uri;
-      toUri = parseNameAddr(live.invite.header('to') ?? '').uri;
-    } catch { /* validated by the router before; kept empty rather than lost */ }
+    const { fromHeader: from, fromUri, toUri } = addressesOf(live.invite);
+    const recording = await this.#body(live, samples, codec);
     try {
       const vm = await o.store.storeVoicemail({
         message: {
-          toUser: live.parties.callee, fromUri, fromHeader: from, toUri, contentType: VOICE_MESSAGE_TYPE, body: writeWav(samples, 8000),
+          toUser: live.parties.callee, fromUri, fromHeader: from, toUri, contentType: recording.contentType, body: recording.body,
           receivedAt: live.answeredAt, expiresAt: live.answeredAt + expiryMs,
         },
-        caller: live.parties.caller, callId: live.parties.callId, callRecordId: live.parties.callRecordId, durationMs, codec,
+        caller: live.parties.caller, callId: live.parties.callId, callRecordId: live.parties.callRecordId, durationMs, codec: recording.codec,
       }, quota);
       o.log.info({ user: vm.toUser, id: vm.id, durationMs, bytes: vm.bytes }, 'voice message stored');
       return vm.id;
     } catch (err) {
       if (err instanceof QuotaExceededError) o.log.warn({ user: live.parties.callee }, 'message quota full: voice message not kept');
-      else if (err instanceof StoreUnavailableError) o.log.error({ err, user: live.parties.callee }, 'store unavailable: voice message not kept');
+      else if (err instanceof StoreUnavailableError) o.log.error({ err, user: live.parties.callee }, 'store unavailable: voice message not kept now (its last checkpoint is recovered later)');
       else o.log.error({ err, user: live.parties.callee }, 'voice message not kept');
+      // a checkpoint left in the store is recovered once it is stale: only when the store could not be reached
+      if (!(err instanceof StoreUnavailableError) && live.checkpoints.written > 0) {
+        await o.store.deleteVoicemailCheckpoint(live.parties.callId).catch((e: unknown) => o.log.warn({ err: e }, 'checkpoint not removed'));
+      }
       return null;
     }
   }
+}
+
+/** The From header and the From and To URIs of a call (validated by the router before; kept empty rather than lost). */
+function addressesOf(invite: SipRequest): { fromHeader: string; fromUri: string; toUri: string } {
+  const fromHeader = invite.header('from') ?? '';
+  let fromUri = '';
+  let toUri = '';
+  try {
+    fromUri = parseNameAddr(fromHeader).uri;
+    toUri = parseNameAddr(invite.header('to') ?? '').uri;
+  } catch { /* kept empty */ }
+  return { fromHeader, fromUri, toUri };
+}
+
+/** Whether an offer has a video stream we take (H.264, RFC 6184 packetization-mode 1); a bad SDP is createAnswer's to refuse. */
+function offeredVideo(offer: string): boolean {
+  try {
+    return parseVideo(offer, VIDEO_CODECS) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+function greetingSeconds(greeting: Int16Array): number {
+  return Math.ceil(greeting.length / 8000);
 }

@@ -1,5 +1,5 @@
 // The HTTP side of content indirection (RFC 4483 §4.1, media-server/content-indirection.ts): GET
-// /voicemail/<id>.wav?e=<expiry>&t=<token> serves the WAV of a kept voice message to whoever holds the token the
+// /voicemail/<id>.wav?e=<expiry>&t=<token> serves the WAV of a kept voice message (<id>.mkv: the Matroska of a video message) to whoever holds the token the
 // delivery MESSAGE carried. Nothing else is served; the token is the only credential (per message, expiring).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,6 +7,7 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../log/logger.ts';
 import type { VoicemailStore } from '../store/store.ts';
 import { verifyFetchToken } from './content-indirection.ts';
+import { VIDEO_MESSAGE_TYPE } from './video-recording.ts';
 
 export interface RecordingsHttpOptions {
   host: string;
@@ -23,7 +24,7 @@ export interface RecordingsHttp {
   close(): Promise<void>;
 }
 
-const PATH = /^\/voicemail\/(\d{1,15})\.wav$/;
+const PATH = /^\/voicemail\/(\d{1,15})\.(wav|mkv)$/;
 
 export async function startRecordingsHttp(o: RecordingsHttpOptions): Promise<RecordingsHttp> {
   const server = http.createServer((req, res) => {
@@ -74,7 +75,14 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, o: Rec
   const expiresAt = Number(url.searchParams.get('e') ?? '');
   if (!verifyFetchToken(o.secret, id, expiresAt, url.searchParams.get('t') ?? '', o.clock.now())) return reply(res, 403);
   const wav = await o.store.voicemailAudio(id);
-  if (wav === null) return reply(res, 404);
-  res.writeHead(200, { 'Content-Type': 'audio/wav', 'Content-Length': String(wav.byteLength), 'Cache-Control': 'no-store' });
+  const type = wav === null ? null : recordingType(wav);
+  // the extension is the one its delivery named: a voice message is .wav, a video message .mkv
+  if (wav === null || type !== (m[2] === 'mkv' ? VIDEO_MESSAGE_TYPE : 'audio/wav')) return reply(res, 404);
+  res.writeHead(200, { 'Content-Type': type, 'Content-Length': String(wav.byteLength), 'Cache-Control': 'no-store' });
   res.end(req.method === 'HEAD' ? undefined : wav);
+}
+
+/** A recording's type from its own signature: the EBML header (Matroska, RFC 9559 §8) is a video message, else a WAV. */
+function recordingType(b: Uint8Array): string {
+  return b.length >= 4 && b[0] === 0x1a && b[1] === 0x45 && b[2] === 0xdf && b[3] === 0xa3 ? VIDEO_MESSAGE_TYPE : 'audio/wav';
 }

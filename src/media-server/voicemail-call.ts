@@ -28,6 +28,9 @@ export interface VoicemailTake {
   codec: G711Codec;
   /** RTP packets received over the whole call */
   packets: number;
+  /** of them: lost (RFC 3550 A.3) and arrived after their playout slot */
+  lost: number;
+  late: number;
 }
 
 const WATCH_MS = 500;
@@ -58,6 +61,15 @@ export class VoicemailCall {
   /** Seconds of audio recorded so far. */
   get recordedSeconds(): number {
     return this.#recording.length / 8000;
+  }
+
+  get codec(): G711Codec {
+    return this.#o.negotiated.codec;
+  }
+
+  /** What was said so far (a checkpoint): what the take would hold if the call ended now; empty before the beep. */
+  samplesSoFar(): Int16Array {
+    return this.#recording.samples();
   }
 
   /** The greeting starts at once; `onEnd` is told when the call ends by itself (not by end()): the owner sends BYE then. */
@@ -93,7 +105,10 @@ export class VoicemailCall {
       if (this.#deadline !== null) clock.clear(this.#deadline);
       this.#watch = this.#deadline = null;
       const stats = await media.stop(reason === 'bye' ? 'hangup' : 'voicemail ended');
-      return { reason, samples: this.#recording.samples(), codec: this.#o.negotiated.codec, packets: stats.received.packets };
+      return {
+        reason, samples: this.#recording.samples(), codec: this.#o.negotiated.codec,
+        packets: stats.received.packets, lost: stats.received.lost, late: stats.received.late,
+      };
     })();
     this.#resolveDone(this.#ending);
     return this.#ending;

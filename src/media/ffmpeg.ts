@@ -206,3 +206,43 @@ export class H264Recorder {
   /** ffmpeg's last error output (for diagnostics). */
   get stderr(): string { return this.#stderr; }
 }
+
+/** Runs ffmpeg or ffprobe with `args`, collecting stdout (at most maxBytes); rejects on failure or after timeoutMs. */
+export function runFfmpeg(cmd: 'ffmpeg' | 'ffprobe', args: string[], maxBytes = 64 * 1024 * 1024, timeoutMs = 15_000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.on('data', (b: Buffer) => {
+      bytes += b.length;
+      if (bytes <= maxBytes) chunks.push(b);
+      else child.kill('SIGKILL');
+    });
+    child.once('error', (err) => { clearTimeout(timer); reject(err); });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(Buffer.concat(chunks));
+      else reject(new Error(`${cmd} exited ${code}`));
+    });
+  });
+}
+
+/** The length of a media file from its container (ffprobe); 0 when it cannot be told. */
+export async function probeDurationMs(file: string): Promise<number> {
+  try {
+    const out = await runFfmpeg('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', file]);
+    const s = Number(out.toString('utf8').trim());
+    return Number.isFinite(s) ? Math.round(s * 1000) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The audio of a media file (a video message's Matroska), 8 kHz mono 16-bit, decoded by ffmpeg. */
+export async function audioTrackOf(file: string): Promise<Int16Array> {
+  const pcm = await runFfmpeg('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-i', file, '-vn', '-ac', '1', '-ar', '8000', '-f', 's16le', 'pipe:1']);
+  const out = new Int16Array(pcm.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = pcm.readInt16LE(i * 2);
+  return out;
+}

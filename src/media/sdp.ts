@@ -113,13 +113,20 @@ export function parseSdp(text: string): RemoteMedia {
 /** RFC 6184 §8.1: the H.264 we offer: Constrained Baseline (42e0), level 3.1 (1f), non-interleaved mode. */
 export const H264: CodecSpec = { payloadType: 96, name: 'H264', clockRate: 90000, fmtp: 'profile-level-id=42e01f;packetization-mode=1' };
 
-/** What the remote side's SDP says about its H.264 video stream. */
+/** RFC 7741 §6.1: VP8 (no format parameters needed; the media server receives it, the TV agent does not send it). */
+export const VP8: CodecSpec = { payloadType: 97, name: 'VP8', clockRate: 90000 };
+export type VideoCodecName = 'H264' | 'VP8';
+
+/** What the remote side's SDP says about its video stream (H.264, or VP8 where the caller accepts it). */
 export interface RemoteVideo {
+  /** the codec of the payload type chosen (H264 unless VP8 was accepted and offered first) */
+  codec: VideoCodecName;
   ip: string;
   port: number;
   rtcpPort: number;
-  /** the H.264 payload type chosen (packetization-mode=1, a Baseline-compatible profile) */
+  /** the payload type chosen (H.264: packetization-mode=1, a Baseline-compatible profile) */
   payloadType: number;
+  /** H.264's profile-level-id; empty for VP8 */
   profileLevelId: string;
   direction: MediaDirection;
   /** RFC 4585 §4.2: a=rtcp-fb ... nack pli offered for that payload type */
@@ -148,25 +155,28 @@ export function isConstrainedBaselineCompatible(profileLevelId: string): boolean
   return idc === 0x42 || (iop & 0x40) !== 0;
 }
 
-function h264Of(m: MediaDescription): { payloadType: number; profileLevelId: string } | undefined {
+function h264Of(m: MediaDescription, accept: readonly VideoCodecName[] = ['H264']): { codec: VideoCodecName; payloadType: number; profileLevelId: string } | undefined {
   for (const pt of String(m.payloads ?? '').trim().split(/\s+/).map(Number)) {
     const map = m.rtp.find((r) => r.payload === pt);
+    // RFC 7741 §6.1: VP8/90000, taken in the offer's order of preference when the caller accepts it
+    if (map && accept.includes('VP8') && map.codec.toUpperCase() === 'VP8' && (map.rate ?? 0) === 90000) return { codec: 'VP8', payloadType: pt, profileLevelId: '' };
+    if (!accept.includes('H264')) continue;
     if (!map || map.codec.toUpperCase() !== 'H264' || (map.rate ?? 0) !== 90000) continue;
     const f = fmtpParams(m.fmtp.find((x) => x.payload === pt)?.config);
     // RFC 6184 §8.1: packetization-mode absent means 0 (single NAL only): we send FU-A, so we need 1
     if (f.get('packetization-mode') !== '1') continue;
     const profileLevelId = f.get('profile-level-id') ?? '420010';
-    if (isConstrainedBaselineCompatible(profileLevelId)) return { payloadType: pt, profileLevelId };
+    if (isConstrainedBaselineCompatible(profileLevelId)) return { codec: 'H264', payloadType: pt, profileLevelId };
   }
   return undefined;
 }
 
-/** Parses the first active video stream (m=video, port ≠ 0) with an H.264 format we can use; undefined if none. */
-export function parseVideo(text: string): RemoteVideo | undefined {
+/** Parses the first active video stream (m=video, port ≠ 0) with a format we can use (`accept`: H.264 by default); undefined if none. */
+export function parseVideo(text: string, accept: readonly VideoCodecName[] = ['H264']): RemoteVideo | undefined {
   const d = parseDescription(text);
   for (const [mediaIndex, m] of d.media.entries()) {
     if (m.type !== 'video' || m.port === 0 || !/RTP\/AVPF?$/.test(m.protocol)) continue;
-    const h = h264Of(m);
+    const h = h264Of(m, accept);
     const ip = m.connection?.ip ?? d.connection?.ip;
     if (!h || !ip) continue;
     const direction = isDirection(m.direction) ? m.direction : isDirection(d.direction) ? d.direction : 'sendrecv';
@@ -218,7 +228,7 @@ export interface LocalMediaOptions {
   /** first o= version (default 1) */
   sessionVersion?: number;
   /** offer/accept H.264 video on this RTP port (RTCP on +1), sending and/or receiving as `direction` says */
-  video?: { port: number; direction: MediaDirection };
+  video?: { port: number; direction: MediaDirection; /** what an answer accepts (default H.264 only; offers are H.264) */ accept?: readonly VideoCodecName[] };
 }
 
 export interface Negotiated {
@@ -236,10 +246,10 @@ export interface Negotiated {
   video?: NegotiatedVideo;
 }
 
-function videoLine(port: number, pt: number, direction: MediaDirection): MediaDescription {
+function videoLine(port: number, pt: number, direction: MediaDirection, codec: VideoCodecName = 'H264'): MediaDescription {
   return {
     type: 'video', port, protocol: 'RTP/AVP', payloads: String(pt), direction,
-    rtp: [{ payload: pt, codec: 'H264', rate: 90000 }], fmtp: [{ payload: pt, config: H264.fmtp as string }],
+    rtp: [{ payload: pt, codec, rate: 90000 }], fmtp: codec === 'H264' ? [{ payload: pt, config: H264.fmtp as string }] : [],
     // RFC 4585 §4.2: we send and honour PLI; as most SIP phones do, under RTP/AVP (no AVPF early feedback timing)
     rtcpFb: [{ payload: String(pt), type: 'nack', subtype: 'pli' }],
   } as MediaDescription;
@@ -313,7 +323,7 @@ export class LocalMedia {
   /** RFC 3264 §6: our video answer to an offer's m=video (undefined: we reject it with port 0, or there is none). */
   #answerVideo(offer: string, wanted: MediaDirection): NegotiatedVideo | undefined {
     const v = this.options.video;
-    const remote = v ? parseVideo(offer) : undefined;
+    const remote = v ? parseVideo(offer, v.accept ?? ['H264']) : undefined;
     if (!v || !remote) return undefined;
     const dir = answerDirection(remote.direction, wanted === 'sendrecv' ? v.direction : answerDirection(wanted === 'sendonly' ? 'recvonly' : 'inactive', v.direction));
     return { remote, payloadType: remote.payloadType, direction: dir };
@@ -342,7 +352,7 @@ export class LocalMedia {
     const d = parseDescription(offer);
     const others = d.media.filter((_, i) => i !== remote.mediaIndex);
     const video = this.#answerVideo(offer, wanted);
-    const videoLineOf = video && this.options.video ? { index: video.remote.mediaIndex, line: videoLine(this.options.video.port, video.payloadType, video.direction) } : undefined;
+    const videoLineOf = video && this.options.video ? { index: video.remote.mediaIndex, line: videoLine(this.options.video.port, video.payloadType, video.direction, video.remote.codec) } : undefined;
     const sdp = this.#versioned((version) => build({ ...this.options, version }, codecs, direction, others, remote.mediaIndex, videoLineOf));
     return {
       sdp, remote, codec: g711Of(chosen) as G711Codec, payloadType: chosen.payloadType, direction,

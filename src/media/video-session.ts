@@ -11,7 +11,8 @@ import { ReceptionStatistics } from './reception-statistics.ts';
 import { buildRtcpCompound, ntpFromUnixMs, parseRtcpCompound } from './rtcp.ts';
 import { parseRtpPacket, RtpPacketBuilder } from './rtp-packet.ts';
 import { bindSocket, closeSocket } from './rtp-session.ts';
-import type { MediaDirection } from './sdp.ts';
+import type { MediaDirection, VideoCodecName } from './sdp.ts';
+import { Vp8Depacketizer } from './vp8-rtp.ts';
 
 const CLOCK_RATE = 90_000;
 /** reorder window: packets held while an earlier one is missing, and for how long */
@@ -37,6 +38,8 @@ export interface VideoStartOptions {
   remoteRtcpPort?: number;
   payloadType: number;
   direction?: MediaDirection;
+  /** what is received (default H264); VP8 (RFC 7741) is receive only: sendAccessUnit sends H.264 */
+  codec?: VideoCodecName;
 }
 
 export interface VideoStats {
@@ -72,7 +75,8 @@ export class VideoSession extends EventEmitter<VideoSessionEvents> {
   #startedAt = 0;
   #remoteSsrc: number | undefined;
   #stats: ReceptionStatistics | undefined;
-  #depack: H264Depacketizer;
+  #codec: VideoCodecName = 'H264';
+  #depack: H264Depacketizer | Vp8Depacketizer;
   /** reorder window, by sequence number: the next expected one, and those that came ahead of it */
   #expected: number | undefined;
   readonly #held = new Map<number, { p: { sequenceNumber: number; timestamp: number; marker: boolean; payload: Uint8Array }; at: number }>();
@@ -88,7 +92,11 @@ export class VideoSession extends EventEmitter<VideoSessionEvents> {
     this.localIp = o.localIp ?? '127.0.0.1';
     this.cname = o.cname ?? `tvphone-${randomBytes(4).toString('hex')}@${this.localIp}`;
     this.#o = { rtcpIntervalMs: o.rtcpIntervalMs ?? 5_000, payloadMtu: o.payloadMtu ?? 1200, maxFrameBytes: o.maxFrameBytes ?? 1 << 20 };
-    this.#depack = new H264Depacketizer({ maxFrameBytes: this.#o.maxFrameBytes });
+    this.#depack = this.#newDepacketizer();
+  }
+
+  #newDepacketizer(): H264Depacketizer | Vp8Depacketizer {
+    return this.#codec === 'VP8' ? new Vp8Depacketizer({ maxFrameBytes: this.#o.maxFrameBytes }) : new H264Depacketizer({ maxFrameBytes: this.#o.maxFrameBytes });
   }
 
   get localPort(): number { return this.#localPort; }
@@ -125,6 +133,10 @@ export class VideoSession extends EventEmitter<VideoSessionEvents> {
   start(o: VideoStartOptions): void {
     if (this.#state !== 'bound') throw new TvphoneError('ERR_MEDIA_STATE', `start() in state ${this.#state} (bind() first)`);
     this.#pt = o.payloadType;
+    if ((o.codec ?? 'H264') !== this.#codec) {
+      this.#codec = o.codec ?? 'H264';
+      this.#depack = this.#newDepacketizer();
+    }
     this.#remote = { ip: o.remoteIp, port: o.remotePort, rtcpPort: o.remoteRtcpPort ?? o.remotePort + 1 };
     this.setDirection(o.direction ?? 'sendrecv');
     this.#state = 'started';
@@ -191,7 +203,7 @@ export class VideoSession extends EventEmitter<VideoSessionEvents> {
     if (p.ssrc !== this.#remoteSsrc) {
       this.#remoteSsrc = p.ssrc;
       this.#stats = new ReceptionStatistics(p.ssrc, p.sequenceNumber, CLOCK_RATE);
-      this.#depack = new H264Depacketizer({ maxFrameBytes: this.#o.maxFrameBytes });
+      this.#depack = this.#newDepacketizer();
       this.#held.clear();
       this.#expected = p.sequenceNumber;
     }

@@ -7,7 +7,8 @@ import type { Flow, TransportName } from '../flow.ts';
 import { NO_LIMIT, type QueryName } from './queries.ts';
 import type {
   Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, EpochMs, MessageQuery, MessageQuota, MessageState,
-  NewCall, NewMessage, NewVoicemail, NodeRecord, Presence, PushRegistration, StoredMessage, Subscription, UserRecord, VoicemailQuery, VoicemailRecord,
+  NewCall, NewMessage, NewVoicemail, NodeRecord, Presence, PushRegistration, RecoveredVoicemail, StoredMessage, Subscription, UserRecord,
+  VoicemailCheckpoint, VoicemailQuery, VoicemailRecord,
 } from './store.ts';
 
 /** A Date is a point in time: each backend binds it as its date-time type (schema 2). */
@@ -113,7 +114,7 @@ function toVoicemail(r: Row): VoicemailRecord {
   return {
     id: num(r.id), toUser: String(r.to_user), caller: String(r.caller), fromUri: String(r.from_uri), callId: String(r.call_id),
     callRecordId: numOrNull(r.call_record_id), recordedAt: time(r.recorded_at), durationMs: num(r.duration_ms), codec: String(r.codec),
-    bytes: num(r.body_bytes), state: String(r.state) as MessageState, deliveredAt: timeOrNull(r.delivered_at),
+    bytes: num(r.body_bytes), state: String(r.state) as MessageState, deliveredAt: timeOrNull(r.delivered_at), contentType: String(r.content_type),
   };
 }
 function toSubscription(r: Row): Subscription {
@@ -434,11 +435,20 @@ export function* listMessages(query: MessageQuery): Op<StoredMessage[]> {
 // ---- voice messages ----
 
 export function* storeVoicemail(v: NewVoicemail, quota?: MessageQuota): Op<VoicemailRecord> {
+  // a recovery sweep that took this call's checkpoint for a dead one (its writes failed for a while) kept part of it:
+  // the whole message replaces that part if it is not delivered yet (one call, one message)
+  for (const r of (yield* q('selectPendingVoicemailsOfCall', v.callId)).rows) {
+    yield* q('deleteVoicemail', num(r.id));
+    yield* q('deleteMessage', num(r.id));
+  }
   const m = yield* storeMessage(v.message, quota);
+  // the recording in progress becomes this message: its checkpoint goes in the same transaction (never both, never none)
+  yield* q('deleteVoicemailCheckpoint', v.callId);
   yield* q('insertVoicemail', m.id, m.toUser, v.caller, v.callId, v.callRecordId, at(m.receivedAt), Math.round(v.durationMs), v.codec);
   return {
     id: m.id, toUser: m.toUser, caller: v.caller, fromUri: m.fromUri, callId: v.callId, callRecordId: v.callRecordId, recordedAt: m.receivedAt,
     durationMs: Math.round(v.durationMs), codec: v.codec, bytes: m.body.byteLength, state: 'pending', deliveredAt: null,
+    contentType: m.contentType,
   };
 }
 
@@ -461,6 +471,62 @@ export function* deleteVoicemail(id: number): Op<boolean> {
   if (changes === 0) return false;
   yield* q('deleteMessage', id);
   return true;
+}
+
+// ---- recordings in progress (schema 10) ----
+
+function toCheckpoint(r: Row): VoicemailCheckpoint {
+  return {
+    callId: String(r.call_id), toUser: String(r.to_user), caller: String(r.caller), callRecordId: numOrNull(r.call_record_id),
+    fromUri: String(r.from_uri), fromHeader: String(r.from_header), toUri: String(r.to_uri), recordedAt: time(r.recorded_at),
+    codec: String(r.codec), durationMs: num(r.duration_ms), audio: bytes(r.audio), checkpointedAt: time(r.checkpointed_at),
+  };
+}
+
+export function* saveVoicemailCheckpoint(c: VoicemailCheckpoint): Op<void> {
+  yield* q('deleteVoicemailCheckpoint', c.callId);
+  yield* q(
+    'insertVoicemailCheckpoint', c.callId, c.toUser, c.caller, c.callRecordId, c.fromUri, c.fromHeader, c.toUri, at(c.recordedAt), c.codec,
+    Math.round(c.durationMs), c.audio, at(c.checkpointedAt),
+  );
+}
+
+export function* deleteVoicemailCheckpoint(callId: string): Op<void> {
+  yield* q('deleteVoicemailCheckpoint', callId);
+}
+
+export function* recoverVoicemails(
+  staleBefore: EpochMs, o: { minDurationMs: number; expiryMs: number; contentType: string; quota?: MessageQuota; exclude?: readonly string[] },
+): Op<RecoveredVoicemail[]> {
+  const out: RecoveredVoicemail[] = [];
+  for (const c of (yield* q('selectStaleVoicemailCheckpoints', at(staleBefore))).rows.map(toCheckpoint)) {
+    if (o.exclude?.includes(c.callId)) continue; // still recording here (its checkpoints failed for a while)
+    let messageId: number | null = null;
+    let fits = c.durationMs >= o.minDurationMs;
+    if (fits && o.quota) {
+      // as storeMessage checks it, but a full quota drops the checkpoint rather than failing the whole recovery
+      yield* q('lockPresence', c.toUser);
+      const usage = yield* pendingUsage(c.toUser);
+      fits = usage.count + 1 <= o.quota.count && usage.bytes + c.audio.byteLength <= o.quota.bytes;
+    }
+    if (fits) {
+      const vm = yield* storeVoicemail({
+        message: {
+          toUser: c.toUser, fromUri: c.fromUri, fromHeader: c.fromHeader, toUri: c.toUri, contentType: o.contentType, body: c.audio,
+          receivedAt: c.recordedAt, expiresAt: c.recordedAt + o.expiryMs,
+        },
+        caller: c.caller, callId: c.callId, callRecordId: c.callRecordId, durationMs: c.durationMs, codec: c.codec,
+      });
+      messageId = vm.id;
+      if (c.callRecordId !== null) {
+        const { rows } = yield* q('selectCall', c.callRecordId);
+        if (rows.length) yield* updateCall(c.callRecordId, { outcome: 'voicemail', endedAt: c.checkpointedAt, durationMs: c.durationMs });
+      }
+    }
+    yield* q('deleteVoicemailCheckpoint', c.callId);
+    out.push({ callId: c.callId, toUser: c.toUser, callRecordId: c.callRecordId, durationMs: c.durationMs, messageId });
+  }
+  return out;
 }
 
 // ---- subscriptions ----

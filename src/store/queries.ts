@@ -15,9 +15,12 @@ const MESSAGE_COLS =
 const VOICEMAIL_COLS =
   'v.message_id AS id, v.to_user AS to_user, v.caller AS caller, m.from_uri AS from_uri, v.call_id AS call_id, ' +
   'v.call_record_id AS call_record_id, v.recorded_at AS recorded_at, v.duration_ms AS duration_ms, v.codec AS codec, ' +
-  'm.body_bytes AS body_bytes, m.state AS state, m.delivered_at AS delivered_at';
+  'm.body_bytes AS body_bytes, m.state AS state, m.delivered_at AS delivered_at, m.content_type AS content_type';
 const SUBSCRIPTION_COLS =
   'id, watcher, presentity, call_id, local_tag, remote_tag, remote_target, route_set, cseq, expires_at, transport, source_ip, source_port, connection_id, event, node_id';
+
+const CHECKPOINT_COLS =
+  'call_id, to_user, caller, call_record_id, from_uri, from_header, to_uri, recorded_at, codec, duration_ms, audio, checkpointed_at';
 
 const PUSH_COLS = 'user_id, device, provider, prid, param, contact, expires_at, updated_at';
 
@@ -139,6 +142,16 @@ export const QUERIES = {
   deleteVoicemail: 'DELETE FROM voicemails WHERE message_id = ?1',
   deleteMessage: 'DELETE FROM messages WHERE id = ?1',
 
+  /** recordings in progress (schema 10): one row per call, replaced at each checkpoint */
+  deleteVoicemailCheckpoint: 'DELETE FROM voicemail_checkpoints WHERE call_id = ?1',
+  /** the pending voice messages of a call (one recovered from its checkpoint while the call was still recording) */
+  selectPendingVoicemailsOfCall:
+    "SELECT v.message_id AS id FROM voicemails v JOIN messages m ON m.id = v.message_id WHERE v.call_id = ?1 AND m.state = 'pending'",
+  insertVoicemailCheckpoint:
+    `INSERT INTO voicemail_checkpoints (${CHECKPOINT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)`,
+  /** ?1: checkpoints not renewed since then (their call is no longer recorded by any node) */
+  selectStaleVoicemailCheckpoints: `SELECT ${CHECKPOINT_COLS} FROM voicemail_checkpoints WHERE checkpointed_at < ?1 ORDER BY checkpointed_at`,
+
   updateSubscription:
     'UPDATE subscriptions SET watcher = ?2, presentity = ?3, call_id = ?4, local_tag = ?5, remote_tag = ?6, remote_target = ?7, ' +
     'route_set = ?8, cseq = ?9, expires_at = ?10, transport = ?11, source_ip = ?12, source_port = ?13, connection_id = ?14, event = ?15, node_id = ?16 WHERE id = ?1',
@@ -166,7 +179,7 @@ export type QueryName = keyof typeof QUERIES;
 export type QueryTable = Record<QueryName, string>;
 
 /** Column lists, for dialects that rewrite a query. */
-export const COLUMNS = { BINDING_COLS, PRESENCE_COLS, CALL_COLS, MESSAGE_COLS, VOICEMAIL_COLS, SUBSCRIPTION_COLS, PUSH_COLS, MISSED } as const;
+export const COLUMNS = { BINDING_COLS, PRESENCE_COLS, CALL_COLS, MESSAGE_COLS, VOICEMAIL_COLS, SUBSCRIPTION_COLS, PUSH_COLS, CHECKPOINT_COLS, MISSED } as const;
 
 /** Rewrite ?N placeholders: `(n) => '$' + n` for PostgreSQL, `(n) => '@p' + n` for SQL Server. */
 export function renumber(table: QueryTable, placeholder: (n: number) => string): QueryTable {

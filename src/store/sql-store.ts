@@ -6,7 +6,8 @@ import * as ops from './ops.ts';
 import type { Op } from './ops.ts';
 import type {
   Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, Dialect, EpochMs, MessageQuery, MessageQuota, NewCall, NewMessage,
-  NewVoicemail, NodeRecord, Presence, PushRegistration, Store, StoredMessage, Subscription, UserRecord, VoicemailQuery, VoicemailRecord,
+  NewVoicemail, NodeRecord, Presence, PushRegistration, RecoveredVoicemail, Store, StoredMessage, Subscription, UserRecord, VoicemailCheckpoint,
+  VoicemailQuery, VoicemailRecord,
 } from './store.ts';
 
 export abstract class SqlStore implements Store {
@@ -86,6 +87,12 @@ export abstract class SqlStore implements Store {
   getVoicemail(id: number): Promise<VoicemailRecord | null> { return this.read(() => ops.getVoicemail(id)); }
   voicemailAudio(id: number): Promise<Uint8Array | null> { return this.read(() => ops.voicemailAudio(id)); }
   deleteVoicemail(id: number): Promise<boolean> { return this.write(() => ops.deleteVoicemail(id)); }
+
+  saveVoicemailCheckpoint(c: VoicemailCheckpoint): Promise<void> { return this.write(() => ops.saveVoicemailCheckpoint(c)); }
+  deleteVoicemailCheckpoint(callId: string): Promise<void> { return this.write(() => ops.deleteVoicemailCheckpoint(callId)); }
+  recoverVoicemails(staleBefore: EpochMs, o: { minDurationMs: number; expiryMs: number; contentType: string; quota?: MessageQuota; exclude?: readonly string[] }): Promise<RecoveredVoicemail[]> {
+    return this.write(() => ops.recoverVoicemails(staleBefore, o));
+  }
 
   saveSubscription(sub: Subscription): Promise<void> { return this.write(() => ops.saveSubscription(sub)); }
   removeSubscription(id: string): Promise<void> { return this.write(() => ops.removeSubscription(id)); }

@@ -332,10 +332,12 @@ export interface VoicemailRecord {
   recordedAt: EpochMs;
   durationMs: number;
   codec: string;
-  /** size of the WAV */
+  /** size of the WAV (of the Matroska file, for a video message) */
   bytes: number;
   state: MessageState;
   deliveredAt: EpochMs | null;
+  /** audio/wav (a voice message), video/x-matroska (a video message: H.264 and the PCM audio) */
+  contentType: string;
 }
 
 export interface VoicemailQuery {
@@ -369,6 +371,50 @@ export interface GreetingStore {
   removeGreeting(userId: string): Promise<boolean>;
 }
 
+/**
+ * What a voicemail call has recorded so far (schema 10), written every few seconds while it records: a server killed
+ * mid-recording leaves it, and recoverVoicemails turns it into the voice message (or drops it: the call stays missed).
+ */
+export interface VoicemailCheckpoint {
+  callId: string;
+  toUser: string;
+  caller: string;
+  callRecordId: number | null;
+  fromUri: string;
+  fromHeader: string;
+  toUri: string;
+  /** when the call was answered (the voice message's time) */
+  recordedAt: EpochMs;
+  codec: string;
+  durationMs: number;
+  /** the WAV of what was recorded up to checkpointedAt */
+  audio: Uint8Array;
+  checkpointedAt: EpochMs;
+}
+
+/** A checkpoint that recoverVoicemails handled: kept as the voice message messageId, or dropped (null). */
+export interface RecoveredVoicemail {
+  callId: string;
+  toUser: string;
+  callRecordId: number | null;
+  durationMs: number;
+  messageId: number | null;
+}
+
+export interface VoicemailCheckpointStore {
+  /** writes (replaces) the checkpoint of a call; storeVoicemail of the same Call-ID removes it in its transaction */
+  saveVoicemailCheckpoint(c: VoicemailCheckpoint): Promise<void>;
+  /** the call ended with nothing to keep */
+  deleteVoicemailCheckpoint(callId: string): Promise<void>;
+  /**
+   * Checkpoints not written since `staleBefore` (their recording is no longer in progress anywhere): each one of at
+   * least `minDurationMs` becomes a voice message (within the quota; its call record outcome voicemail), and is
+   * removed; a shorter one, or one over the quota, is only removed (its call stays the missed call it was written as).
+   * `exclude`: Call-IDs still recording on this node (left alone whatever their age).
+   */
+  recoverVoicemails(staleBefore: EpochMs, o: { minDurationMs: number; expiryMs: number; contentType: string; quota?: MessageQuota; exclude?: readonly string[] }): Promise<RecoveredVoicemail[]>;
+}
+
 /** subscriptions (RFC 6665) of every event package, kept so NOTIFYs survive a restart */
 export interface SubscriptionStore {
   saveSubscription(sub: Subscription): Promise<void>;
@@ -377,7 +423,8 @@ export interface SubscriptionStore {
   expireSubscriptions(now: EpochMs): Promise<Subscription[]>;
 }
 
-export interface Store extends CredentialStore, LocationStore, CallLog, MessageStore, VoicemailStore, GreetingStore, SubscriptionStore, PushStore {
+export interface Store extends CredentialStore, LocationStore, CallLog, MessageStore, VoicemailStore, GreetingStore, VoicemailCheckpointStore,
+  SubscriptionStore, PushStore {
   readonly dialect: Dialect;
   /** the highest migration applied */
   schemaVersion(): Promise<number>;

@@ -11,7 +11,7 @@
 //   woken           {}                                             a push woke us from standby: registering again
 //   message         {id, from, contentType, bytes, text?, file?, date?}   a message was shown (text) or saved (file path)
 //   missed-calls    {id, calls:[{from, count, first, last}]}        the server's missed-call notice
-//   voice-message   {id, from, file, durationMs, date?}            a voice message was fetched and saved (WAV, 8 kHz)
+//   voice-message   {id, from, file, durationMs, video, date?}     a voice message was fetched and saved (WAV, 8 kHz; video: .mkv)
 //   voice-message-played {id, from, file, durationMs}              a voice message was played (key p)
 //   presence        {contact, online, basic}                       a contact's state (from a PIDF NOTIFY)
 //   message-sent    {to, status, reason}                           the final response to our MESSAGE
@@ -45,7 +45,7 @@ export interface TvAgentEvents {
   woken: [Record<string, never>];
   message: [{ id: string; from: string; contentType: string; bytes: number; text?: string; file?: string; date?: string }];
   'missed-calls': [{ id: string; calls: MissedCallGroup[] }];
-  'voice-message': [{ id: string; from: string; file: string; durationMs: number; date?: string }];
+  'voice-message': [{ id: string; from: string; file: string; durationMs: number; video?: boolean; date?: string }];
   'voice-message-played': [{ id: string; from: string; file: string; durationMs: number }];
   presence: [{ contact: string; online: boolean; basic: 'open' | 'closed' }];
   'message-sent': [{ to: string; status: number; reason: string }];

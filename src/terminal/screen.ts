@@ -185,7 +185,7 @@ export function applyEvent<K extends keyof TvAgentEvents>(s: ScreenState, event:
       const at = typeof x.date === 'string' && Date.parse(x.date) ? Date.parse(x.date) : now;
       s.voiceMessages.push({ id: String(x.id), from: String(x.from), at, durationMs: Number(x.durationMs), played: false });
       if (s.voiceMessages.length > MAX_LINES) s.voiceMessages.splice(0, s.voiceMessages.length - MAX_LINES);
-      s.status = `voice message from ${String(x.from)} — press p to play it`;
+      s.status = `${x.video === true ? 'video' : 'voice'} message from ${String(x.from)} — press p to play it${x.video === true ? ' (its sound)' : ''}`;
       break;
     }
     case 'voice-message-played': {

@@ -72,9 +72,9 @@ export class Inbox {
         ctx.error(err);
         return void st.respond(createResponse(req, 503, 'Voice Message Not Fetched'));
       }
-      await appendFile(join(dir, MESSAGE_LOG), `${date ?? now.toUTCString()} ${from}: [voice message, ${(vm.durationMs / 1000).toFixed(1)} s] ${basename(vm.file)}\n`);
+      await appendFile(join(dir, MESSAGE_LOG), `${date ?? now.toUTCString()} ${from}: [${vm.video ? 'video' : 'voice'} message, ${(vm.durationMs / 1000).toFixed(1)} s] ${basename(vm.file)}\n`);
       await this.#accepted(stored, req, st);
-      ctx.emit('voice-message', { id, from, file: vm.file, durationMs: vm.durationMs, ...(date ? { date } : {}) });
+      ctx.emit('voice-message', { id, from, file: vm.file, durationMs: vm.durationMs, video: vm.video, ...(date ? { date } : {}) });
       return;
     }
     if (mediaType.startsWith('text/')) {

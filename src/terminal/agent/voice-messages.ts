@@ -2,10 +2,13 @@
 // message/external-body part with an HTTP URL); the WAV is fetched and saved in the download folder before the
 // MESSAGE is answered 200 (delivered = acknowledged: a failed fetch is answered 503 and the server tries again).
 // Listed (newest last) and played (key p) through the agent's speaker sink, in 20 ms frames at the media clock.
+// A video message (video/x-matroska: H.264 and PCM) is saved as .mkv, listed as video, and its audio track played
+// (decoded by ffmpeg); its pictures are not shown (the agent has no screen for video yet).
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseExternalBody } from '../../formats/external-body.ts';
 import type { AudioSink } from '../../media/audio-io.ts';
+import { audioTrackOf, probeDurationMs } from '../../media/ffmpeg.ts';
 import { toTelephonyPcm } from '../../media/resample.ts';
 import { readWav } from '../../media/wav.ts';
 import type { SipRequest } from '../../sip/message.ts';
@@ -16,7 +19,9 @@ const MAX_FETCH_BYTES = 64 * 1024 * 1024;
 const FETCH_TIMEOUT_MS = 15_000;
 /** voice messages kept in the list (the files stay on disk) */
 const MAX_LISTED = 500;
-const FILE = /^voicemail-(.+)\.wav$/;
+const FILE = /^voicemail-(.+)\.(wav|mkv)$/;
+/** the EBML header that starts a Matroska file (RFC 9559 §8) */
+const EBML = [0x1a, 0x45, 0xdf, 0xa3];
 
 export interface VoiceMessage {
   id: string;
@@ -25,6 +30,8 @@ export interface VoiceMessage {
   durationMs: number;
   date?: string;
   played: boolean;
+  /** a video message (a .mkv of H.264 video and the audio) */
+  video: boolean;
 }
 
 export class VoiceMessages {
@@ -45,16 +52,18 @@ export class VoiceMessages {
       return;
     }
     for (const n of names.slice(-MAX_LISTED)) {
-      const [id, ...from] = FILE.exec(n)![1].split('-');
+      const [stem, ext] = FILE.exec(n)!.slice(1);
+      const [id, ...from] = stem.split('-');
       const file = join(this.#ctx.options.downloadDir, n);
-      this.#add({ id, from: from.join('-'), file, durationMs: await durationOf(file), played: true });
+      const video = ext === 'mkv';
+      this.#add({ id, from: from.join('-'), file, durationMs: video ? await probeDurationMs(file) : await durationOf(file), played: true, video });
     }
   }
 
   /** Whether a delivery MESSAGE is a voice message by content indirection. */
   static isVoiceMessage(req: SipRequest): boolean {
     const ext = parseExternalBody(req.header('content-type') ?? '', req.body);
-    return ext !== null && /^audio\//i.test(ext.contentType);
+    return ext !== null && (/^audio\//i.test(ext.contentType) || /^video\//i.test(ext.contentType));
   }
 
   /**
@@ -73,11 +82,22 @@ export class VoiceMessages {
     const wav = new Uint8Array(await res.arrayBuffer());
     if (wav.byteLength > MAX_FETCH_BYTES) throw new Error('voice message too large');
     if (ext.size !== null && wav.byteLength !== ext.size) throw new Error(`voice message: ${wav.byteLength} bytes, the MESSAGE said ${ext.size}`);
-    const audio = readWav(wav); // throws on what is no WAV
     const safe = `${id}-${from}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100);
-    const file = join(this.#ctx.options.downloadDir, `voicemail-${safe}.wav`);
-    await writeFile(file, wav);
-    const vm: VoiceMessage = { id, from, file, durationMs: Math.round((audio.samples.length / audio.channels / audio.sampleRate) * 1000), played: false, ...(date ? { date } : {}) };
+    const video = /^video\//i.test(ext.contentType);
+    let durationMs: number;
+    let file: string;
+    if (video) {
+      if (!EBML.every((b, i) => wav[i] === b)) throw new Error('video message is no Matroska file');
+      file = join(this.#ctx.options.downloadDir, `voicemail-${safe}.mkv`);
+      await writeFile(file, wav);
+      durationMs = await probeDurationMs(file);
+    } else {
+      const audio = readWav(wav); // throws on what is no WAV
+      file = join(this.#ctx.options.downloadDir, `voicemail-${safe}.wav`);
+      await writeFile(file, wav);
+      durationMs = Math.round((audio.samples.length / audio.channels / audio.sampleRate) * 1000);
+    }
+    const vm: VoiceMessage = { id, from, file, durationMs, played: false, video, ...(date ? { date } : {}) };
     this.#add(vm);
     return vm;
   }
@@ -99,7 +119,7 @@ export class VoiceMessages {
   async #play(id: string | undefined, speaker: AudioSink | undefined): Promise<VoiceMessage | null> {
     const vm = id !== undefined ? this.#list.find((v) => v.id === id) : (this.#list.find((v) => !v.played) ?? this.#list.at(-1));
     if (vm === undefined) return null;
-    const pcm = toTelephonyPcm(readWav(await readFile(vm.file)));
+    const pcm = vm.video ? await audioTrackOf(vm.file) : toTelephonyPcm(readWav(await readFile(vm.file)));
     const started = performance.now();
     for (let at = 0, n = 0; at < pcm.length && !this.#ctx.stopped; at += 160, n++) {
       // absolute-time pacing, as the media sessions send: frame n is due at start + 20·n ms
@@ -125,3 +145,4 @@ async function durationOf(file: string): Promise<number> {
     return 0;
   }
 }
+

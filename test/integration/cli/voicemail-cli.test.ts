@@ -52,7 +52,7 @@ describe('tvphone voicemail (CLI)', function () {
     const j = await run(['voicemail', 'list', '--user', '1003', '--json', '--db', db]);
     assert.deepEqual(JSON.parse(j.stdout), [{
       id: 2, to: '1003', caller: '1001', from: 'sip:1001@tv.example', recorded: '2026-03-01T10:00:01.000Z', durationMs: 1000, codec: 'PCMU',
-      bytes: 16044, state: 'pending', delivered: null, callId: 'c-1003', callRecord: null,
+      type: 'audio/wav', bytes: 16044, state: 'pending', delivered: null, callId: 'c-1003', callRecord: null,
     }]);
   });
 

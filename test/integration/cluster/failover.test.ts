@@ -83,11 +83,14 @@ for (const backend of backends) describe(`cluster: a node killed under its TV ($
     // a message sent through node B while the TV moves: kept (the TV's binding is on dead node A) or delivered
     sender = await RawClient.open('udp', b.udpPort);
     const { callId } = sender.request({ method: 'MESSAGE', uri: 'sip:tv1@127.0.0.1', from: '<sip:alice@127.0.0.1>', to: '<sip:tv1@127.0.0.1>', body: 'while you moved', contentType: 'text/plain' });
-    const received = waitFor(agent, 'message', (m) => m.text === 'while you moved', 20_000);
+    const received = waitFor(agent, 'message', (m) => m.text === 'while you moved', 30_000);
     const status = (await sender.final(callId, 'MESSAGE', 15_000)).status;
     assert.ok(status === 202 || status === 200, `accepted: ${status}`);
     await again;
     assert.ok(agent.isRegistered, 'registered on node B');
-    await received;
+    await received.catch((err: unknown) => {
+      // what node B did with it, to tell why
+      throw new Error(`${(err as Error).message}; node B: ${b.logs.filter((l) => l.msg !== 'sip').slice(-15).map((l) => JSON.stringify(l)).join('\n')}`);
+    });
   });
 });

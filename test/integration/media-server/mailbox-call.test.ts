@@ -12,7 +12,7 @@ import { MailboxCall, type MailboxStore } from '../../../src/media-server/mailbo
 import type { VoicemailRecord } from '../../../src/store/store.ts';
 
 function record(id: number, state: VoicemailRecord['state']): VoicemailRecord {
-  return { id, toUser: 'tv', caller: 'a', fromUri: 'sip:a@x', callId: `c${id}`, callRecordId: null, recordedAt: id, durationMs: 1000, codec: 'PCMU', bytes: 16044, state, deliveredAt: null };
+  return { id, toUser: 'tv', caller: 'a', fromUri: 'sip:a@x', callId: `c${id}`, callRecordId: null, recordedAt: id, durationMs: 1000, codec: 'PCMU', bytes: 16044, state, deliveredAt: null, contentType: 'audio/wav' };
 }
 
 describe('media-server/mailbox-call over loopback RTP (integration)', function () {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomInt, randomUUID } from 'node:crypto';
 import { QuotaExceededError, StoreUnavailableError, TvphoneError } from '../../../src/errors.ts';
-import type { Binding, Credentials, NewMessage, PushRegistration, Store, Subscription } from '../../../src/store/store.ts';
+import type { Binding, Credentials, NewMessage, PushRegistration, RecoveredVoicemail, Store, Subscription, VoicemailCheckpoint } from '../../../src/store/store.ts';
 import type { Flow } from '../../../src/flow.ts';
 
 const T0 = 1_700_000_000_000;
@@ -451,7 +451,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         const text2 = await s.storeMessage(message(u('vm'), Uint8Array.of(3), { receivedAt: T0 + 2 }));
         assert.deepEqual(vm, {
           id: vm.id, toUser: u('vm'), caller: 'alice', fromUri: 'sip:alice@tv.example', callId: vm.callId, callRecordId: 42, recordedAt: T0 + 1,
-          durationMs: 5000, codec: 'PCMA', bytes: 3000, state: 'pending', deliveredAt: null,
+          durationMs: 5000, codec: 'PCMA', bytes: 3000, state: 'pending', deliveredAt: null, contentType: 'audio/wav',
         });
         assert.deepEqual((await s.pendingMessages(u('vm'), 10)).map((m) => [m.id, m.contentType]), [
           [text1.id, 'text/plain;charset=utf-8'], [vm.id, 'audio/wav'], [text2.id, 'text/plain;charset=utf-8'],
@@ -508,6 +508,72 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         await s.setGreeting(u('g'), wav(10, 1), T0);
         await s.removeUser(u('g'));
         assert.equal(await s.greeting(u('g')), null, 'removed with its user');
+      });
+    });
+
+    describe('recordings in progress (voicemail checkpoints, schema 10)', function () {
+      const wav = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 13) & 0xff);
+      function checkpoint(toUser: string, callId: string, o: Partial<VoicemailCheckpoint> = {}): VoicemailCheckpoint {
+        return {
+          callId, toUser, caller: 'alice', callRecordId: null, fromUri: 'sip:alice@tv.example', fromHeader: '<sip:alice@tv.example>;tag=a',
+          toUri: `sip:${toUser}@tv.example`, recordedAt: T0, codec: 'PCMU', durationMs: 3000, audio: wav(600), checkpointedAt: T0 + 2000, ...o,
+        };
+      }
+      const opts = { minDurationMs: 500, expiryMs: 60_000, contentType: 'audio/wav', quota: { count: 10, bytes: 1000 } };
+
+      it('keeps one checkpoint per call, replaced by the next, and removed by the voice message of that call', async function () {
+        const s = await openOne();
+        const callId = `ck-${randomUUID()}`;
+        await s.saveVoicemailCheckpoint(checkpoint(u('ck'), callId));
+        await s.saveVoicemailCheckpoint(checkpoint(u('ck'), callId, { durationMs: 4000, audio: wav(800), checkpointedAt: T0 + 4000 }));
+        const mine = (r: RecoveredVoicemail[]) => r.filter((x) => x.callId === callId);
+        assert.deepEqual(mine(await s.recoverVoicemails(T0 + 3000, opts)), [], 'renewed at T0+4000: not stale at T0+3000');
+        await s.storeVoicemail({
+          message: message(u('ck'), wav(800), { contentType: 'audio/wav' }), caller: 'alice', callId, callRecordId: null, durationMs: 4100, codec: 'PCMU',
+        });
+        assert.deepEqual(mine(await s.recoverVoicemails(T0 + 60_000, opts)), [], 'the committed message took its checkpoint');
+        assert.equal((await s.listVoicemails({ toUser: u('ck') })).length, 1);
+        await s.saveVoicemailCheckpoint(checkpoint(u('ck'), `${callId}-2`));
+        await s.deleteVoicemailCheckpoint(`${callId}-2`);
+        assert.deepEqual((await s.recoverVoicemails(T0 + 60_000, opts)).filter((x) => x.callId === `${callId}-2`), []);
+      });
+
+      it('recovers a stale checkpoint as its call\'s voice message (outcome voicemail), drops a short one and one over the quota', async function () {
+        const s = await openOne();
+        const id = await s.recordCall({ userId: u('kr-a'), otherUserId: u('kr'), callDate: T0, callId: `kr-${randomUUID()}`, outcome: 'offline', status: 200 });
+        const [call] = await s.listCalls({ userId: u('kr-a') });
+        const kept = checkpoint(u('kr'), call.callId, { callRecordId: id, checkpointedAt: T0 + 4000 });
+        const short = checkpoint(u('kr'), `${call.callId}-short`, { durationMs: 300 });
+        const over = checkpoint(u('kq'), `${call.callId}-over`, { audio: wav(2000) });
+        for (const c of [kept, short, over]) await s.saveVoicemailCheckpoint(c);
+        const done = (await s.recoverVoicemails(T0 + 5000, opts)).filter((r) => r.callId.startsWith(call.callId));
+        assert.deepEqual(done.map((r) => [r.callId, r.messageId !== null]).sort(), [[call.callId, true], [over.callId, false], [short.callId, false]].sort());
+        const r = done.find((x) => x.callId === call.callId)!;
+        const vm = await s.getVoicemail(r.messageId!);
+        assert.deepEqual(vm, {
+          id: r.messageId, toUser: u('kr'), caller: 'alice', fromUri: 'sip:alice@tv.example', callId: call.callId, callRecordId: id, recordedAt: T0,
+          durationMs: 3000, codec: 'PCMU', bytes: 600, state: 'pending', deliveredAt: null, contentType: 'audio/wav',
+        });
+        assert.deepEqual(Buffer.from((await s.voicemailAudio(r.messageId!))!), Buffer.from(wav(600)));
+        assert.equal((await s.pendingMessages(u('kr'), 10))[0].expiresAt, T0 + 60_000);
+        const [after] = await s.listCalls({ userId: u('kr-a') });
+        assert.deepEqual([after.outcome, after.endedAt, after.durationMs], ['voicemail', T0 + 4000, 3000]);
+        assert.deepEqual(await s.listVoicemails({ toUser: u('kq') }), [], 'over the quota: not kept');
+        assert.deepEqual((await s.recoverVoicemails(T0 + 5000, opts)).filter((x) => x.callId.startsWith(call.callId)), [], 'each one once');
+      });
+
+      it('leaves a call still recording here alone, and the commit of a call replaces what a sweep recovered of it', async function () {
+        const s = await openOne();
+        const callId = `kl-${randomUUID()}`;
+        await s.saveVoicemailCheckpoint(checkpoint(u('kl'), callId));
+        assert.deepEqual((await s.recoverVoicemails(T0 + 60_000, { ...opts, exclude: [callId] })).filter((x) => x.callId === callId), []);
+        const [r] = (await s.recoverVoicemails(T0 + 60_000, opts)).filter((x) => x.callId === callId);
+        assert.ok(r.messageId !== null);
+        const whole = await s.storeVoicemail({
+          message: message(u('kl'), wav(900), { contentType: 'audio/wav' }), caller: 'alice', callId, callRecordId: null, durationMs: 6000, codec: 'PCMU',
+        }, opts.quota);
+        assert.deepEqual((await s.listVoicemails({ toUser: u('kl') })).map((v) => [v.id, v.durationMs]), [[whole.id, 6000]], 'one call, one message');
+        assert.deepEqual((await s.pendingMessages(u('kl'), 10)).map((m) => m.id), [whole.id]);
       });
     });
 

@@ -1,7 +1,6 @@
 // Two TV agents in an H.264 video call through the tvphone server, both sending ffmpeg's testsrc; what each records
 // is checked with ffprobe (frame count) and ffmpeg's psnr filter against a fresh testsrc render (the sent pattern).
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,25 +11,9 @@ import { DEFAULT_VIDEO_FORMAT } from '../../../src/media/ffmpeg.ts';
 import { sleep, waitFor, assertTone } from '../../helpers/tv-events.ts';
 import type { TestServer } from '../../helpers/test-server.ts';
 import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
+import { framesOf, haveFfmpeg, psnrAgainstTestsrc } from '../../helpers/video-frames.ts';
 
-const haveFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0 && spawnSync('ffprobe', ['-version']).status === 0;
-const { width, height, fps } = DEFAULT_VIDEO_FORMAT;
-
-function framesOf(file: string): number {
-  const out = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames,width,height', '-of', 'json', file], { encoding: 'utf8' });
-  const s = (JSON.parse(out) as { streams: Array<{ nb_read_frames: string; width: number; height: number }> }).streams[0];
-  assert.deepEqual([s.width, s.height], [width, height]);
-  return Number(s.nb_read_frames);
-}
-
-/** Average PSNR (dB) of `file`'s frames against testsrc's, frame n against frame n + offset. */
-function psnrAgainstTestsrc(file: string, offset: number): number {
-  const r = spawnSync('ffmpeg', ['-hide_banner', '-nostats', '-i', file, '-f', 'lavfi', '-i', `testsrc=size=${width}x${height}:rate=${fps}:duration=30`,
-    '-lavfi', `[0:v]setpts=N/(${fps}*TB)[a];[1:v]trim=start_frame=${offset},setpts=N/(${fps}*TB)[b];[a][b]psnr=shortest=1`, '-f', 'null', '-'], { encoding: 'utf8' });
-  const m = /PSNR .*average:([0-9.]+|inf)/.exec(r.stderr);
-  assert.ok(m, `no PSNR in ffmpeg's output: ${r.stderr.slice(-500)}`);
-  return m[1] === 'inf' ? Infinity : Number(m[1]);
-}
+const { fps } = DEFAULT_VIDEO_FORMAT;
 
 describe('tvphone tv: H.264 video calls (integration, ffmpeg)', function () {
   this.timeout(60_000);

@@ -8,7 +8,7 @@ import { countsPrompt, END_TONES_HZ, MAX_PIPS, NEW_PIP_HZ, OLD_PIP_HZ } from '..
 import type { VoicemailRecord } from '../../../src/store/store.ts';
 
 function record(id: number, state: VoicemailRecord['state']): VoicemailRecord {
-  return { id, toUser: 'tv', caller: 'a', fromUri: 'sip:a@x', callId: `c${id}`, callRecordId: null, recordedAt: id, durationMs: 1000, codec: 'PCMU', bytes: 16044, state, deliveredAt: null };
+  return { id, toUser: 'tv', caller: 'a', fromUri: 'sip:a@x', callId: `c${id}`, callRecordId: null, recordedAt: id, durationMs: 1000, codec: 'PCMU', bytes: 16044, state, deliveredAt: null, contentType: 'audio/wav' };
 }
 
 /** how many separate bursts of `hz` the prompt has (20 ms frames) */

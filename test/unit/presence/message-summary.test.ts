@@ -29,7 +29,7 @@ function subscribe(o: { event?: string; from?: string; callId?: string; expires?
 function vm(id: number, state: VoicemailRecord['state']): VoicemailRecord {
   return {
     id, toUser: '1002', caller: '1001', fromUri: 'sip:1001@example.com', callId: `c${id}`, callRecordId: null, recordedAt: 0,
-    durationMs: 1000, codec: 'PCMU', bytes: 100, state, deliveredAt: null,
+    durationMs: 1000, codec: 'PCMU', bytes: 100, state, deliveredAt: null, contentType: 'audio/wav',
   };
 }
 
