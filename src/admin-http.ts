@@ -40,6 +40,8 @@ export interface AdminSources {
   trunks?: { status(): TrunkStatusRow[] };
   /** reads the profile again and applies it, as SIGHUP (POST /reload; absent: 404); throws on a bad profile */
   reload?: () => unknown;
+  /** this node's id when it is one of several on the database (issue 18): every metric carries node="<id>" */
+  node?: string;
 }
 
 export interface AdminHttpOptions {
@@ -176,6 +178,7 @@ export function createMetricsRegistry(s: AdminSources): Registry {
   }
 
   collectDefaultMetrics({ register: registry });
+  if (s.node !== undefined) registry.setDefaultLabels({ node: s.node });
   return registry;
 }
 

@@ -393,6 +393,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
         host: profile.admin.host, port: profile.admin.port, token: profile.admin.token, log: log.child({ mod: 'admin-http' }),
         sources: {
           transport, transactions, proxy, silo, store, storeUp: () => !storeDown, trunks, security: guard,
+          ...(profile.node.sipUri !== null ? { node: profile.node.id } : {}),
           ...(opts.loadProfile ? { reload: () => server.reload((opts.loadProfile as () => Profile)()) } : {}),
         },
       });

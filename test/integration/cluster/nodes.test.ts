@@ -41,6 +41,7 @@ async function startNode(id: string, url: string): Promise<Node> {
     store: { url },
     security: { trusted: ['127.0.0.0/8'] },
     node: { id, sipUri: `sip:127.0.0.1:${tcp};transport=tcp`, heartbeatSeconds: 1 },
+    admin: { listen: '127.0.0.1:0' },
   }, `cluster-${id}`);
   const server = await startServer({ profile, log: createLogger(process.env.CLUSTER_LOG ?? 'silent', { write: (s: string) => void process.stderr.write(`[${id}] ${s}`) }), timerValues: { t1: 100, t2: 400, t4: 500 } });
   return { server, udp: server.listeners.find((l) => l.transport === 'udp')!.port, tcp };
@@ -91,6 +92,14 @@ for (const backend of backends) describe(`cluster: two nodes on ${backend.name}`
       ['node-a', `sip:127.0.0.1:${a.tcp};transport=tcp`, 'alive', 1, 1],
       ['node-b', `sip:127.0.0.1:${b.tcp};transport=tcp`, 'alive', 0, 0],
     ]);
+  });
+
+  it('/metrics of each node carries its node label', async () => {
+    for (const [n, id] of [[a, 'node-a'], [b, 'node-b']] as const) {
+      const { host, port } = n.server.admin!.address;
+      const text = await (await fetch(`http://${host}:${port}/metrics`)).text();
+      assert.match(text, new RegExp(`^tvphone_transport_received_total\\{node="${id}"\\} \\d+$`, 'm'));
+    }
   });
 
   it('a MESSAGE taken on node B reaches the TV connected over TCP to node A', async () => {
