@@ -6,18 +6,17 @@
 import { SipError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
 import type { VoicemailConfig } from '../config/profile.ts';
-import { Dialog, dialogIdOfRequest, dialogKey } from '../dialog/dialog.ts';
-import { Uas2xxRetransmitter } from '../dialog/uas-2xx.ts';
+import { Dialog } from '../dialog/dialog.ts';
 import type { Flow } from '../flow.ts';
 import type { Logger } from '../log/logger.ts';
 import { MediaSession } from '../media/rtp-session.ts';
 import { LocalMedia } from '../media/sdp.ts';
 import { newTag } from '../sip/ids.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
-import { createResponse } from '../sip/response.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
 import type { TimerValues } from '../transaction/timers.ts';
 import type { Source, Transport } from '../transport/transport.ts';
+import { UasCalls } from './uas-calls.ts';
 import { MailboxCall, type MailboxEndReason, type MailboxStore, type MailboxSummary } from './mailbox-call.ts';
 
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO';
@@ -56,23 +55,26 @@ export function infoDigit(contentType: string | null, body: Uint8Array): string 
 
 export class MailboxServer {
   readonly #o: MailboxServerOptions;
-  readonly #calls = new Map<string, LiveMailbox>();
+  readonly #uas: UasCalls<MailboxEndReason, LiveMailbox>;
   readonly #pending = new Set<Promise<MailboxSummary>>();
-  readonly #retransmitter: Uas2xxRetransmitter;
   #starting = 0;
   #closed = false;
 
   constructor(o: MailboxServerOptions) {
     this.#o = o;
-    this.#retransmitter = new Uas2xxRetransmitter({
-      timers: o.clock, values: o.timerValues, transport: o.transport,
-      // §13.3.1.4: no ACK: the session is ended with BYE
-      onAckTimeout: (key) => this.#hangUp(key, 'no-ack'),
+    this.#uas = new UasCalls<MailboxEndReason, LiveMailbox>({
+      clock: o.clock, log: o.log, transport: o.transport, timerValues: o.timerValues, contact: o.contact, sendInDialog: o.sendInDialog,
+      allow: ALLOW, what: 'mailbox',
+      // SIP INFO DTMF (the dtmf-relay body of many phones): the same keys as telephone-event
+      info: (live, req) => {
+        const digit = infoDigit(req.header('content-type') ?? null, req.body);
+        if (digit !== null) live.call.key(digit);
+      },
     });
   }
 
   get activeCalls(): number {
-    return this.#calls.size;
+    return this.#uas.size;
   }
 
   /**
@@ -81,7 +83,7 @@ export class MailboxServer {
    */
   async answer(invite: SipRequest, st: ServerTransaction, userId: string): Promise<{ done: Promise<MailboxSummary> }> {
     const o = this.#o;
-    if (this.#closed || this.#calls.size + this.#starting >= o.config.maxCalls) throw new SipError('overloaded', { detail: 'mailbox calls' });
+    if (this.#closed || this.#uas.size + this.#starting >= o.config.maxCalls) throw new SipError('overloaded', { detail: 'mailbox calls' });
     // RFC 3261 §13.3.1.1: an INVITE without an offer would need ours in the 200 and the caller's answer in the ACK
     if (invite.body.length === 0) throw new SipError('not-acceptable-here', { warning: 'the mailbox needs an SDP offer in the INVITE' });
     this.#starting++;
@@ -94,31 +96,21 @@ export class MailboxServer {
       if (this.#closed) throw new SipError('overloaded', { detail: 'shutting down' });
       const tag = newTag();
       const dialog = Dialog.asUas(invite, tag);
-      const res = createResponse(invite, 200, undefined, tag);
-      // RFC 3261 §12.1.1: the Record-Route of the request is copied into the response
-      for (const rr of invite.fields('record-route')) res.addHeader('Record-Route', rr.value);
-      res.addHeader('Contact', `<${o.contact(st.source)}>`);
-      res.addHeader('Allow', ALLOW);
-      res.addHeader('Content-Type', 'application/sdp');
-      res.body = new TextEncoder().encode(neg.sdp);
+      const res = this.#uas.answerOf(invite, tag, st.source, neg.sdp);
       const call = new MailboxCall({
         media, negotiated: neg, store: o.store, userId, clock: o.clock, rtpTimeoutSeconds: o.config.rtpTimeoutSeconds,
         onChanged: () => o.onChanged(userId),
         onError: (err) => o.log.error({ err, userId, callId: invite.callId }, 'mailbox call failed'),
       });
       const live: LiveMailbox = { dialog, flow: st.source, call, local, media, userId };
-      this.#calls.set(dialog.key, live);
       const done = call.done.then((s) => {
         o.log.info({ userId, callId: invite.callId, ...s }, 'mailbox call ended');
         return s;
-      }).finally(() => {
-        this.#calls.delete(dialog.key);
-        this.#retransmitter.stop(dialog.key);
-      });
+      }).finally(() => this.#uas.remove(dialog.key));
       this.#pending.add(done);
       void done.finally(() => this.#pending.delete(done)).catch(() => {});
-      this.#retransmitter.start(dialog.key, st, res);
-      void call.start((reason) => this.#hangUp(dialog.key, reason));
+      this.#uas.add(live, st, res);
+      void call.start((reason) => this.#uas.hangUp(dialog.key, reason));
       o.log.info({ userId, callId: invite.callId, codec: neg.codec }, 'mailbox call answered');
       media = null; // the call owns it now
       return { done };
@@ -130,84 +122,24 @@ export class MailboxServer {
 
   /** Whether `req` (with a To tag) belongs to one of our dialogs. */
   handles(req: SipRequest): boolean {
-    const id = dialogIdOfRequest(req);
-    return id !== null && this.#calls.has(dialogKey(id));
+    return this.#uas.handles(req);
   }
 
   /** RFC 3261 §13.3.1.4: the ACK of our 2xx stops its retransmission. True when it was for one of our dialogs. */
   ack(ack: SipRequest): boolean {
-    const id = dialogIdOfRequest(ack);
-    if (id === null) return false;
-    const key = dialogKey(id);
-    if (!this.#calls.has(key)) return false;
-    this.#retransmitter.stop(key);
-    return true;
+    return this.#uas.ack(ack);
   }
 
   /** A request within one of our dialogs (handles() said so). */
   inDialog(req: SipRequest, st: ServerTransaction): void {
-    const id = dialogIdOfRequest(req);
-    const live = id === null ? undefined : this.#calls.get(dialogKey(id));
-    if (live === undefined) return void st.respond(createResponse(req, 481));
-    const bad = live.dialog.receiveRequest(req);
-    if (bad !== null) return void st.respond(createResponse(req, bad.status, bad.reason));
-    switch (req.method) {
-      case 'BYE':
-        // RFC 3261 §15.1.2: the UAS answers the BYE 200 and ends the session
-        st.respond(createResponse(req, 200));
-        this.#retransmitter.stop(live.dialog.key);
-        void live.call.end('bye');
-        return;
-      case 'INVITE': {
-        // a re-INVITE (session refresh, hold): answered with our stream again; RFC 3264 §8
-        if (req.body.length === 0) return void st.respond(createResponse(req, 488));
-        try {
-          const neg = live.local.createAnswer(new TextDecoder().decode(req.body));
-          live.media.updateRemote({ remoteIp: neg.remote.ip, remotePort: neg.remote.port, remoteRtcpPort: neg.remote.rtcpPort });
-          const res = createResponse(req, 200, undefined, live.dialog.localTag);
-          res.addHeader('Contact', `<${this.#o.contact(st.source)}>`);
-          res.addHeader('Content-Type', 'application/sdp');
-          res.body = new TextEncoder().encode(neg.sdp);
-          this.#retransmitter.start(live.dialog.key, st, res);
-        } catch (err) {
-          st.respond(createResponse(req, err instanceof SipError ? err.status : 488));
-        }
-        return;
-      }
-      case 'INFO': {
-        // SIP INFO DTMF (the dtmf-relay body of many phones): the same keys as telephone-event
-        const digit = infoDigit(req.header('content-type') ?? null, req.body);
-        st.respond(createResponse(req, 200));
-        if (digit !== null) live.call.key(digit);
-        return;
-      }
-      case 'OPTIONS':
-      case 'UPDATE':
-        return void st.respond(createResponse(req, 200));
-      default: {
-        const res = createResponse(req, 405);
-        res.addHeader('Allow', ALLOW);
-        st.respond(res);
-      }
-    }
+    this.#uas.inDialog(req, st);
   }
 
   /** Ends every call (BYE sent, not awaited) and waits for them to end. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const key of [...this.#calls.keys()]) this.#hangUp(key, 'closing');
+    this.#uas.hangUpAll('closing');
     await Promise.allSettled([...this.#pending]);
-    this.#retransmitter.close();
-  }
-
-  /** The call ended on our side (#, idle, empty mailbox, no RTP, no ACK, closing): BYE to the caller (§15.1.1). */
-  #hangUp(key: string, reason: MailboxEndReason): void {
-    const live = this.#calls.get(key);
-    if (live === undefined) return;
-    this.#retransmitter.stop(key);
-    void live.call.end(reason);
-    const bye = live.dialog.createRequest('BYE');
-    const sent = this.#o.sendInDialog(bye, { remoteTarget: live.dialog.remoteTarget, routeSet: live.dialog.routeSet, flow: live.flow });
-    sent.catch((err: unknown) => this.#o.log.debug({ err }, 'mailbox BYE not sent'));
+    this.#uas.close();
   }
 }

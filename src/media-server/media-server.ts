@@ -8,8 +8,7 @@ import { QuotaExceededError, StoreUnavailableError } from '../errors.ts';
 import { SipError } from '../errors.ts';
 import type { Clock, TimerHandle } from '../clock.ts';
 import type { VoicemailConfig } from '../config/profile.ts';
-import { Dialog, dialogIdOfRequest, dialogKey } from '../dialog/dialog.ts';
-import { Uas2xxRetransmitter } from '../dialog/uas-2xx.ts';
+import { Dialog } from '../dialog/dialog.ts';
 import type { Flow } from '../flow.ts';
 import type { Logger } from '../log/logger.ts';
 import { MediaSession } from '../media/rtp-session.ts';
@@ -20,7 +19,6 @@ import { writeWav } from '../media/wav.ts';
 import { parseNameAddr } from '../sip/headers.ts';
 import { newTag } from '../sip/ids.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
-import { createResponse } from '../sip/response.ts';
 import type { MessageQuota, MessageStore, RecoveredVoicemail, VoicemailCheckpointStore, VoicemailStore } from '../store/store.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
 import type { TimerValues } from '../transaction/timers.ts';
@@ -28,6 +26,7 @@ import type { Source, Transport } from '../transport/transport.ts';
 import { builtInGreeting } from './greeting.ts';
 import { CHECKPOINT_INTERVAL_MS, RecordingCheckpointer, STALE_INTERVALS } from './recording-checkpoint.ts';
 import { VIDEO_MESSAGE_TYPE, VideoRecording } from './video-recording.ts';
+import { UasCalls } from './uas-calls.ts';
 import { VoicemailCall, type VoicemailEndReason } from './voicemail-call.ts';
 
 /** The media type a voice message is kept (and fetched) as. */
@@ -111,11 +110,10 @@ interface LiveCall {
 export class MediaServer {
   readonly #o: MediaServerOptions;
   readonly #greeting: Int16Array;
-  /** dialog key → the call: at most config.maxCalls */
-  readonly #calls = new Map<string, LiveCall>();
-  /** calls answered but not yet committed (bounded with #calls: a call leaves both when committed) */
+  /** the calls answered (dialog key → the call): at most config.maxCalls */
+  readonly #uas: UasCalls<VoicemailEndReason, LiveCall>;
+  /** calls answered but not yet committed (bounded with the answered calls: a call leaves both when committed) */
   readonly #pending = new Set<Promise<VoicemailOutcome>>();
-  readonly #retransmitter: Uas2xxRetransmitter;
   #starting = 0;
   #closed = false;
   #sweep: TimerHandle | null = null;
@@ -124,16 +122,19 @@ export class MediaServer {
   constructor(o: MediaServerOptions) {
     this.#o = o;
     this.#greeting = o.greeting ?? builtInGreeting();
-    this.#retransmitter = new Uas2xxRetransmitter({
-      timers: o.clock, values: o.timerValues, transport: o.transport,
-      // §13.3.1.4: no ACK: the session is ended with BYE
-      onAckTimeout: (key) => this.#hangUp(key, 'no-ack'),
+    this.#uas = new UasCalls<VoicemailEndReason, LiveCall>({
+      clock: o.clock, log: o.log, transport: o.transport, timerValues: o.timerValues, contact: o.contact, sendInDialog: o.sendInDialog,
+      allow: ALLOW, what: 'voicemail',
+      // a re-INVITE moves the caller's video too
+      reinvited: (live, neg) => {
+        if (neg.video) live.video?.session.updateRemote({ remoteIp: neg.video.remote.ip, remotePort: neg.video.remote.port, remoteRtcpPort: neg.video.remote.rtcpPort });
+      },
     });
   }
 
   /** voicemail calls in progress (answered, not yet ended) */
   get activeCalls(): number {
-    return this.#calls.size;
+    return this.#uas.size;
   }
 
   /**
@@ -143,7 +144,7 @@ export class MediaServer {
    */
   async answer(invite: SipRequest, st: ServerTransaction, parties: VoicemailParties): Promise<{ outcome: Promise<VoicemailOutcome> }> {
     const o = this.#o;
-    if (this.#closed || this.#calls.size + this.#starting >= o.config.maxCalls) throw new SipError('overloaded', { detail: 'voicemail calls' });
+    if (this.#closed || this.#uas.size + this.#starting >= o.config.maxCalls) throw new SipError('overloaded', { detail: 'voicemail calls' });
     // RFC 3261 §13.3.1.1: an INVITE without an offer would need ours in the 200 and the caller's answer in the ACK
     if (invite.body.length === 0) throw new SipError('not-acceptable-here', { warning: 'voicemail needs an SDP offer in the INVITE' });
     this.#starting++;
@@ -167,13 +168,7 @@ export class MediaServer {
       if (this.#closed) throw new SipError('overloaded', { detail: 'shutting down' });
       const tag = newTag();
       const dialog = Dialog.asUas(invite, tag);
-      const res = createResponse(invite, 200, undefined, tag);
-      // RFC 3261 §12.1.1: the Record-Route of the request is copied into the response
-      for (const rr of invite.fields('record-route')) res.addHeader('Record-Route', rr.value);
-      res.addHeader('Contact', `<${o.contact(st.source)}>`);
-      res.addHeader('Allow', ALLOW);
-      res.addHeader('Content-Type', 'application/sdp');
-      res.body = new TextEncoder().encode(neg.sdp);
+      const res = this.#uas.answerOf(invite, tag, st.source, neg.sdp);
       const call = new VoicemailCall({
         media, negotiated: neg, greeting, clock: o.clock,
         maxSeconds: o.config.maxSeconds, silenceSeconds: o.config.silenceSeconds, rtpTimeoutSeconds: o.config.rtpTimeoutSeconds,
@@ -195,11 +190,10 @@ export class MediaServer {
       media.on('sourceEnded', () => { live.armedAt = o.clock.now(); });
       live.checkpoints = this.#checkpointer(live);
       live.outcome = this.#finish(live);
-      this.#calls.set(dialog.key, live);
       this.#pending.add(live.outcome);
       void live.outcome.finally(() => this.#pending.delete(live.outcome));
-      this.#retransmitter.start(dialog.key, st, res);
-      call.start((reason) => this.#hangUp(dialog.key, reason));
+      this.#uas.add(live, st, res);
+      call.start((reason) => this.#uas.hangUp(dialog.key, reason));
       live.checkpoints.start();
       o.log.info({ caller: parties.caller, callee: parties.callee, callId: parties.callId, codec: neg.codec, video: live.video !== null }, 'voicemail call answered');
       media = null; // the call owns it now
@@ -224,61 +218,17 @@ export class MediaServer {
 
   /** Whether `req` (with a To tag) belongs to one of our dialogs. */
   handles(req: SipRequest): boolean {
-    const id = dialogIdOfRequest(req);
-    return id !== null && this.#calls.has(dialogKey(id));
+    return this.#uas.handles(req);
   }
 
   /** RFC 3261 §13.3.1.4: the ACK of our 2xx stops its retransmission. True when it was for one of our dialogs. */
   ack(ack: SipRequest): boolean {
-    const id = dialogIdOfRequest(ack);
-    if (id === null) return false;
-    const key = dialogKey(id);
-    if (!this.#calls.has(key)) return false;
-    this.#retransmitter.stop(key);
-    return true;
+    return this.#uas.ack(ack);
   }
 
-  /** A request within one of our dialogs (handles() said so). */
+  /** A request within one of our dialogs (handles() said so); what was recorded is kept whatever ends it. */
   inDialog(req: SipRequest, st: ServerTransaction): void {
-    const id = dialogIdOfRequest(req);
-    const live = id === null ? undefined : this.#calls.get(dialogKey(id));
-    if (live === undefined) return void st.respond(createResponse(req, 481));
-    const bad = live.dialog.receiveRequest(req);
-    if (bad !== null) return void st.respond(createResponse(req, bad.status, bad.reason));
-    switch (req.method) {
-      case 'BYE':
-        // RFC 3261 §15.1.2: the UAS answers the BYE 200 and ends the session; what was recorded is kept
-        st.respond(createResponse(req, 200));
-        this.#retransmitter.stop(live.dialog.key);
-        void live.call.end('bye');
-        return;
-      case 'INVITE': {
-        // a re-INVITE (session refresh, hold): answered with our stream again; RFC 3264 §8
-        if (req.body.length === 0) return void st.respond(createResponse(req, 488));
-        try {
-          const neg = live.local.createAnswer(new TextDecoder().decode(req.body));
-          live.media.updateRemote({ remoteIp: neg.remote.ip, remotePort: neg.remote.port, remoteRtcpPort: neg.remote.rtcpPort });
-          if (neg.video) live.video?.session.updateRemote({ remoteIp: neg.video.remote.ip, remotePort: neg.video.remote.port, remoteRtcpPort: neg.video.remote.rtcpPort });
-          const res = createResponse(req, 200, undefined, live.dialog.localTag);
-          res.addHeader('Contact', `<${this.#o.contact(st.source)}>`);
-          res.addHeader('Content-Type', 'application/sdp');
-          res.body = new TextEncoder().encode(neg.sdp);
-          this.#retransmitter.start(live.dialog.key, st, res);
-        } catch (err) {
-          st.respond(createResponse(req, err instanceof SipError ? err.status : 488));
-        }
-        return;
-      }
-      case 'INFO':
-      case 'OPTIONS':
-      case 'UPDATE':
-        return void st.respond(createResponse(req, 200));
-      default: {
-        const res = createResponse(req, 405);
-        res.addHeader('Allow', ALLOW);
-        st.respond(res);
-      }
-    }
+    this.#uas.inDialog(req, st);
   }
 
   /** Ends every call (BYE sent, not awaited) and waits for their recordings to be committed. Idempotent. */
@@ -287,20 +237,9 @@ export class MediaServer {
     if (this.#sweep !== null) this.#o.clock.clear(this.#sweep);
     this.#sweep = null;
     await this.#sweeping;
-    for (const key of [...this.#calls.keys()]) this.#hangUp(key, 'closing');
+    this.#uas.hangUpAll('closing');
     await Promise.allSettled([...this.#pending]);
-    this.#retransmitter.close();
-  }
-
-  /** The call ended on our side (#, silence, full, no RTP, no ACK, closing): BYE to the caller (§15.1.1). */
-  #hangUp(key: string, reason: VoicemailEndReason): void {
-    const live = this.#calls.get(key);
-    if (live === undefined) return;
-    this.#retransmitter.stop(key);
-    void live.call.end(reason);
-    const bye = live.dialog.createRequest('BYE');
-    const sent = this.#o.sendInDialog(bye, { remoteTarget: live.dialog.remoteTarget, routeSet: live.dialog.routeSet, flow: live.flow });
-    sent.catch((err: unknown) => this.#o.log.debug({ err }, 'voicemail BYE not sent'));
+    this.#uas.close();
   }
 
   /** Waits for the end of the call, then commits what was said (nothing of it is lost to a BYE mid-message). */
@@ -316,8 +255,7 @@ export class MediaServer {
       if (take.samples.length >= MIN_RECORDING_SAMPLES) messageId = await this.#commit(live, take.samples, take.codec, durationMs);
       else if (live.checkpoints.written > 0) await this.#o.store.deleteVoicemailCheckpoint(parties.callId).catch((err: unknown) => this.#o.log.warn({ err }, 'checkpoint not removed'));
     } finally {
-      this.#calls.delete(live.dialog.key);
-      this.#retransmitter.stop(live.dialog.key);
+      this.#uas.remove(live.dialog.key);
     }
     this.#o.log.info({
       caller: parties.caller, callee: parties.callee, callId: invite.callId, reason: take.reason, durationMs, messageId, packets: take.packets,
@@ -372,7 +310,7 @@ export class MediaServer {
     const staleBefore = o.clock.now() - STALE_INTERVALS * (o.checkpointMs ?? CHECKPOINT_INTERVAL_MS);
     const done = await o.store.recoverVoicemails(staleBefore, {
       minDurationMs: (MIN_RECORDING_SAMPLES / 8000) * 1000, expiryMs, contentType: VOICE_MESSAGE_TYPE, quota,
-      exclude: [...this.#calls.values()].map((c) => c.parties.callId),
+      exclude: [...this.#uas.calls.values()].map((c) => c.parties.callId),
     });
     for (const r of done) {
       if (r.messageId !== null) o.log.info({ user: r.toUser, id: r.messageId, callId: r.callId, durationMs: r.durationMs }, 'voice message recovered from an interrupted recording');
