@@ -3,25 +3,17 @@
 // file, and PostgreSQL when TVPHONE_TEST_PG_URL is set).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TvAgent } from '../../../src/terminal/tv-agent.ts';
 import { startChildServer, type ChildServer } from '../../helpers/child-server.ts';
-import { createTestDatabase } from '../../helpers/pg-database.ts';
 import { RawClient } from '../../helpers/raw-client.ts';
+import { sharedDatabases, type SharedDatabase } from '../../helpers/shared-databases.ts';
+import { freePort } from '../../../bench/lib/proc.ts';
 import { waitFor } from '../../helpers/tv-events.ts';
 
-async function freeTcpPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
 async function startNode(id: string, dbUrl: string): Promise<ChildServer> {
-  const tcpPort = await freeTcpPort();
+  const tcpPort = await freePort();
   return startChildServer({
     dbUrl, tcpPort,
     profile: {
@@ -31,21 +23,11 @@ async function startNode(id: string, dbUrl: string): Promise<ChildServer> {
   });
 }
 
-const PG = process.env.TVPHONE_TEST_PG_URL;
-const backends = [
-  {
-    name: 'a SQLite file',
-    open: async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'tvphone-failover-'));
-      return { url: `sqlite:${join(dir, 'shared.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
-    },
-  },
-  ...(PG ? [{ name: 'PostgreSQL', open: async () => { const db = await createTestDatabase(PG); return { url: db.url, drop: () => db.drop() }; } }] : []),
-];
+const backends = sharedDatabases();
 
 for (const backend of backends) describe(`cluster: a node killed under its TV (${backend.name})`, function () {
   this.timeout(60_000);
-  let db: { url: string; drop: () => Promise<void> };
+  let db: SharedDatabase;
   const nodes: ChildServer[] = [];
   let agent: TvAgent | undefined;
   let sender: RawClient | undefined;

@@ -4,28 +4,17 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { validateProfile } from '../../../src/config/profile.ts';
 import { createLogger } from '../../../src/log/logger.ts';
 import { startServer, type TvphoneServer } from '../../../src/server.ts';
 import { createResponse } from '../../../src/sip/response.ts';
 import { newTag } from '../../../src/sip/ids.ts';
 import { RawClient } from '../../helpers/raw-client.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/pg-database.ts';
+import { sharedDatabases, type SharedDatabase } from '../../helpers/shared-databases.ts';
+import { freePort } from '../../../bench/lib/proc.ts';
 import { until } from '../../helpers/until.ts';
 
 const BIN = new URL('../../../bin/tvphone', import.meta.url).pathname;
-
-async function freeTcpPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 interface Node {
   server: TvphoneServer;
@@ -34,7 +23,7 @@ interface Node {
 }
 
 async function startNode(id: string, url: string): Promise<Node> {
-  const tcp = await freeTcpPort();
+  const tcp = await freePort();
   const profile = validateProfile({
     listeners: [{ transport: 'udp', host: '127.0.0.1', port: 0 }, { transport: 'tcp', host: '127.0.0.1', port: tcp }],
     auth: { mode: 'none', realm: 'tvphone' },
@@ -47,21 +36,11 @@ async function startNode(id: string, url: string): Promise<Node> {
   return { server, udp: server.listeners.find((l) => l.transport === 'udp')!.port, tcp };
 }
 
-const PG = process.env.TVPHONE_TEST_PG_URL;
-const backends: Array<{ name: string; open: () => Promise<{ url: string; drop: () => Promise<void> }> }> = [
-  {
-    name: 'a SQLite file',
-    open: async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'tvphone-cluster-'));
-      return { url: `sqlite:${join(dir, 'shared.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
-    },
-  },
-  ...(PG ? [{ name: 'PostgreSQL', open: async () => { const db: TestDatabase = await createTestDatabase(PG); return { url: db.url, drop: () => db.drop() }; } }] : []),
-];
+const backends = sharedDatabases();
 
 for (const backend of backends) describe(`cluster: two nodes on ${backend.name}`, function () {
   this.timeout(30_000);
-  let db: { url: string; drop: () => Promise<void> };
+  let db: SharedDatabase;
   let a: Node;
   let b: Node;
   const clients: RawClient[] = [];
