@@ -299,6 +299,14 @@ export class Router implements TransactionUser {
     this.#deliverKept(userId, added);
   }
 
+  /** A binding of `userId` refreshed or added after `since` gets what is kept (the REGISTER's dump came too early). */
+  async #deliverIfRegisteredSince(userId: string, since: number): Promise<void> {
+    const found = await this.#d.registrar.lookup(userId).catch(() => null);
+    if (found?.kind !== 'found') return;
+    const fresh = found.bindings.filter((b) => b.updatedAt > since);
+    if (fresh.length > 0) this.#deliverKept(userId, fresh[0]);
+  }
+
   #deliverKept(userId: string, binding: Binding): void {
     this.#d.silo.dump(userId, binding).catch((err: unknown) => this.#d.log.error({ err, userId }, 'delivery at REGISTER failed'));
   }
@@ -326,7 +334,18 @@ export class Router implements TransactionUser {
     if (req.method === 'MESSAGE') {
       // msilo's contract: a MESSAGE no branch would take (408/480/503/no answer) is stored and answered 202.
       // A binding that stays silent is given up well before the sender's Timer F (32 s), so the 202 reaches it.
-      const store = () => silo.store(req, user).catch((err: unknown) => this.#failure(req, err));
+      const seen = found.kind === 'found' ? Math.max(...found.bindings.map((b) => b.updatedAt)) : -Infinity;
+      const store = async () => {
+        try {
+          const res = await silo.store(req, user);
+          // the user registered again while the branches failed (a TV moving to another node, a new connection):
+          // that REGISTER's delivery ran before this message was kept, so it is delivered now
+          if (res.status === 202) void this.#deliverIfRegisteredSince(user, seen);
+          return res;
+        } catch (err) {
+          return this.#failure(req, err);
+        }
+      };
       return proxy.relay(req, st, targets, { onAllFailed: store, timeoutMs: MESSAGE_BRANCH_TIMEOUT_MS });
     }
     if (req.method === 'INVITE') return this.#ring(req, st, user, caller ?? fromUser(req), targets);

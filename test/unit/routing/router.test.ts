@@ -231,6 +231,23 @@ describe('routing/router (the routing script)', () => {
     assert.deepEqual(f.calls, ['silo.store']);
   });
 
+  it('stores a MESSAGE no binding took; delivers it at once when the user registered again meanwhile (its REGISTER\'s dump came first)', async () => {
+    const { f, send } = setup();
+    f.lookup.bob = { kind: 'found', bindings: [binding] };
+    const req = request('MESSAGE', `sip:bob@${DOMAIN}`);
+    await send(req);
+    const onAllFailed = f.relayOptions[0].onAllFailed!;
+    // no REGISTER since the lookup: kept for the next one
+    assert.equal(((await onAllFailed([createResponse(req, 408)], req, null)) as SipResponse).status, 202);
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(f.calls, ['silo.store']);
+    // the TV registered again (a new flow, another node) while the branch was failing
+    f.lookup.bob = { kind: 'found', bindings: [{ ...binding, updatedAt: binding.updatedAt + 1000 }] };
+    await onAllFailed([createResponse(req, 408)], req, null);
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(f.calls, ['silo.store', 'silo.store', 'silo.dump']);
+  });
+
   it('relays an INVITE to an online user to the next hop of each binding', async () => {
     const { f, send } = setup();
     f.lookup.bob = { kind: 'found', bindings: [binding] };
