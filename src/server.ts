@@ -7,7 +7,8 @@ import { TvphoneError } from './errors.ts';
 import { openStore, redactUrl } from './store/open.ts';
 import type { Store, Binding, BindingChange, Subscription } from './store/store.ts';
 import { NetworkTransport } from './transport/network-transport.ts';
-import type { Flow, ListenerInfo, ListenerConfig as TransportListener, Transport } from './transport/transport.ts';
+import type { Flow, ListenerInfo, ListenerConfig as TransportListener, Target as Destination, Transport } from './transport/transport.ts';
+import type { SipRequest, SipResponse } from './sip/message.ts';
 import { TransactionLayer } from './transaction/transaction-layer.ts';
 import { Registrar, Authenticator, Nodes } from './registrar/index.ts';
 import { Proxy } from './proxy/proxy.ts';
@@ -213,6 +214,22 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   };
   let limits = messageLimits(profile);
 
+  // several nodes on one database (issue 18): this node's heartbeat, and the way to the TVs connected to the others
+  const nodes = new Nodes({
+    store, clock, log: log.child({ mod: 'nodes' }), id: profile.node.id, sipUri: profile.node.sipUri,
+    heartbeatSeconds: profile.node.heartbeatSeconds, leaseSeconds: profile.node.leaseSeconds,
+    key: await keptSecret(store, 'node-flow', clock, log), hasConnection: (id) => transport.hasConnection?.(id) ?? false,
+  });
+  // A request of ours (a kept message, a NOTIFY) over a flow of `node`: over the flow itself when it is this node's, else
+  // through the node holding it; null (not sent) when that node is dead
+  const sendOver = async (req: SipRequest, node: string | null | undefined, flow: Flow, here: () => Destination): Promise<SipResponse | null> => {
+    await nodes.refreshFor([node]);
+    const via = nodes.routeOf(node, flow, req.uri);
+    if (via === null) return null;
+    if (via === 'here') return sendRequest(transactions, req, here());
+    req.prependHeader('Route', via);
+    return sendRequest(transactions, req, destinationOf({ contact: req.uri, path: [via], flow }));
+  };
   // one node at a time delivers to a user and runs the housekeeping (issue 18); a store double may have no leases
   const nodeId = profile.node.id;
   const leases = typeof store.claimLease === 'function' ? {
@@ -221,7 +238,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   } : undefined;
   const silo = new Silo({
     store, clock, log: log.child({ mod: 'offline' }), domain: primaryDomain, leases,
-    send: (req, binding) => sendRequest(transactions, req, destinationOf(binding)),
+    send: (req, binding) => sendOver(req, binding.node, binding.flow, () => destinationOf(binding)),
     buildDelivery: (msg, binding, attempt) => {
       const req = buildDeliveryRequest(msg, binding, attempt, primaryDomain);
       if (recordings === null || !isRecordingType(msg.contentType)) return req;
@@ -238,26 +255,13 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     },
   });
 
-  // several nodes on one database (issue 18): this node's heartbeat, and the way to the TVs connected to the others
-  const nodes = new Nodes({
-    store, clock, log: log.child({ mod: 'nodes' }), id: profile.node.id, sipUri: profile.node.sipUri,
-    heartbeatSeconds: profile.node.heartbeatSeconds, leaseSeconds: profile.node.leaseSeconds,
-    key: await keptSecret(store, 'node-flow', clock, log), hasConnection: (id) => transport.hasConnection?.(id) ?? false,
-  });
   presence = new PresenceAgent({
     store, clock, log: log.child({ mod: 'presence' }), domain: primaryDomain, contact: ourContact,
     maxExpires: profile.presence.maxExpires,
     mayWatch: profile.presence.policy === 'any' ? () => true : undefined,
     node: profile.node.id,
-    sendInDialog: async (req, sub: Subscription) => {
-      // a watcher connected to another node is reached through it (issue 18)
-      await nodes.refreshFor([sub.node]);
-      const via = nodes.routeOf(sub.node, sub.flow, req.uri);
-      if (via === null) return null;
-      if (via === 'here') return sendRequest(transactions, req, dialogTarget(sub));
-      req.prependHeader('Route', via);
-      return sendRequest(transactions, req, destinationOf({ contact: req.uri, path: [via], flow: sub.flow }));
-    },
+    // a watcher connected to another node is reached through it (issue 18)
+    sendInDialog: (req, sub: Subscription) => sendOver(req, sub.node, sub.flow, () => dialogTarget(sub)),
     // the same notifier serves MWI (RFC 3842) for the users' voice mailboxes
     packages: [messageSummaryPackage({ store, domain: primaryDomain })],
   });

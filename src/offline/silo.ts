@@ -350,7 +350,10 @@ export class Silo {
     const run: DumpRun = { binding, promise: Promise.resolve(idle), cancelled: false, timer: null, wake: null };
     const leases = this.#o.leases;
     const leased = async (): Promise<DumpResult> => {
-      if (!(await leases.claim(key, DUMP_LEASE_MS))) return { ...idle, stop: 'elsewhere' };
+      if (!(await leases.claim(key, DUMP_LEASE_MS))) {
+        this.#o.log.debug({ key }, 'another node is delivering to this user');
+        return { ...idle, stop: 'elsewhere' };
+      }
       try {
         return await body(run);
       } finally {

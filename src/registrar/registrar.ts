@@ -94,7 +94,9 @@ export class Registrar {
       this.#logChanges(userId, existing, plan, change, source);
       this.#emit(change);
       await this.#savePush(userId, existing, plan, now);
-      const added = plan.upsert.length > 0 ? newestBinding(orderBindings(change.bindings)) ?? null : null;
+      // the binding this REGISTER added or refreshed (not another device's, nor one on another node)
+      const mine = new Set(upsert.map((b) => b.contact));
+      const added = plan.upsert.length > 0 ? newestBinding(orderBindings(change.bindings.filter((b) => mine.has(b.contact)))) ?? null : null;
       return { response: registrationOk(req, change.bindings, now, plan.supportsPath), added };
     } catch (err) {
       // a header the parser let through but that does not parse as the registrar needs it (CSeq, Contact)

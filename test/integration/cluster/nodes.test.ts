@@ -158,7 +158,9 @@ for (const backend of backends) describe(`cluster: two nodes on ${backend.name}`
     assert.equal(rb.status, 200);
     const got = () => [onA, onB].flatMap((c) => c.received.filter((m) => m.isRequest() && m.method === 'MESSAGE'))
       .map((m) => Buffer.from(m.body).toString('utf8'));
-    await until(() => got().length >= bodies.length, 10_000, 'the kept messages');
+    await until(() => got().length >= bodies.length, 10_000, 'the kept messages').catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}: A gave ${onA.received.filter((m) => m.isRequest()).length}, B ${onB.received.filter((m) => m.isRequest()).length}: ${got().join(',')}`);
+    });
     await new Promise((r) => setTimeout(r, 1500)); // a second delivery would come meanwhile
     assert.deepEqual(got().sort(), bodies, 'each message once, whichever node delivered it');
   });
