@@ -89,6 +89,8 @@ async function exec(dbUrl: string, statement: string): Promise<sql.IResult<Recor
     it('a write that times out on a lock rolls back and gives its connection back: the pool goes on, close() ends', async function () {
       this.timeout(60_000);
       const user = `locked-${Date.now()}`;
+      // the schema first, with the default timeouts (a fresh database's migrations take seconds on a loaded Babelfish)
+      await (await openStore(db.url)).close();
       const store = await openStore(db.url, { poolSize: 1, statementTimeoutMs: 1000 });
       const holder = await new sql.ConnectionPool(mssqlConfig(db.url, {})).connect();
       try {
