@@ -115,7 +115,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   const store = opts.store ?? await openStore(url, {
     groupCommitMs: profile.store.groupCommitMs,
     // SQLite off the event loop: a hung disk costs 503s after the deadline, not the whole server (issue 16 item 6)
-    worker: true,
+    worker: profile.store.worker,
     commitDeadlineMs: profile.store.commitDeadlineMs,
     onStateChange: (up: boolean, err?: unknown) => {
       // The outage is logged once, not per request (and its return once).

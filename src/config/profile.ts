@@ -114,8 +114,11 @@ export interface Profile {
     mode: 'digest' | 'none'; realm: string; nonceTtlSeconds: number; algorithms: DigestAlgorithmName[];
     algorithmsByUserAgent: UserAgentAlgorithms[];
   };
-  /** commitDeadlineMs: SQLite (run in a worker thread by the server): a store call not answered in time is answered 503 */
-  store: { url: string; groupCommitMs: number; commitDeadlineMs: number };
+  /**
+   * commitDeadlineMs: SQLite (run in a worker thread by the server): a store call not answered in time is answered 503;
+   * worker: false runs SQLite on the event loop instead (a hung disk then stops the server; the in-process test servers)
+   */
+  store: { url: string; groupCommitMs: number; commitDeadlineMs: number; worker: boolean };
   /** Retry-After seconds of every 503 and of a 480 to an offline user (replies.ts) */
   retryAfterSeconds: number;
   /** belowMinExpires: 'raise' a shorter expiry to minExpires (Kamailio) or 'reject' it with 423 (RFC 3261 §10.3 step 6) */
@@ -255,7 +258,7 @@ export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
       { match: 'belle-sip', algorithms: ['SHA-256', 'MD5'] },
     ],
   },
-  store: { url: 'sqlite:./data/tvphone.db', groupCommitMs: 1, commitDeadlineMs: 2000 },
+  store: { url: 'sqlite:./data/tvphone.db', groupCommitMs: 1, commitDeadlineMs: 2000, worker: true },
   retryAfterSeconds: 5,
   registrar: { defaultExpires: 3600, minExpires: 60, maxExpires: 7200, maxContacts: 10, belowMinExpires: 'raise' },
   messages: {
@@ -367,7 +370,7 @@ export function validateProfile(raw: unknown, file: string, extra: { trunkFiles?
   const auth = v.object(top.auth ?? {}, 'auth');
   v.known(auth, 'auth', ['mode', 'realm', 'nonceTtlSeconds', 'algorithms', 'algorithmsByUserAgent']);
   const store = v.object(top.store ?? {}, 'store');
-  v.known(store, 'store', ['url', 'groupCommitMs', 'commitDeadlineMs']);
+  v.known(store, 'store', ['url', 'groupCommitMs', 'commitDeadlineMs', 'worker']);
   const reg = v.object(top.registrar ?? {}, 'registrar');
   v.known(reg, 'registrar', ['defaultExpires', 'minExpires', 'maxExpires', 'maxContacts', 'belowMinExpires']);
   const msg = v.object(top.messages ?? {}, 'messages');
@@ -430,6 +433,7 @@ export function validateProfile(raw: unknown, file: string, extra: { trunkFiles?
       url,
       groupCommitMs: v.int(store.groupCommitMs ?? d.store.groupCommitMs, 'store.groupCommitMs', 0, 100),
       commitDeadlineMs: v.int(store.commitDeadlineMs ?? d.store.commitDeadlineMs, 'store.commitDeadlineMs', 100, 60_000),
+      worker: v.bool(store.worker ?? d.store.worker, 'store.worker'),
     },
     retryAfterSeconds: v.int(top.retryAfterSeconds ?? d.retryAfterSeconds, 'retryAfterSeconds', 1, 86400),
     registrar,

@@ -63,7 +63,9 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   const profile = validateProfile({
     listeners: [{ transport: 'udp', host: '127.0.0.1', port: 0 }, { transport: 'tcp', host: '127.0.0.1', port: 0 }],
     auth: { mode: o.auth ?? 'none', realm: REALM },
-    store: { url: dbUrl },
+    // SQLite on the event loop: a worker's start (0.1-0.3 s) per test server added minutes to the suite; the worker is
+    // covered by the store contract, the outage and frozen-disk tests and every child-process server (README, Tests)
+    store: { url: dbUrl, worker: false },
     // every test client is on 127.0.0.1: tests of other features are not throttled or banned as one source; the
     // security tests (and the interop tests, with the shipped default's section) give their own
     security: { trusted: ['127.0.0.0/8'] },
