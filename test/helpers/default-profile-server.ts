@@ -22,6 +22,8 @@ export async function startDefaultProfileServer(o: {
   listeners?: Array<Record<string, unknown>>; log?: Logger; voicemail?: Record<string, unknown>;
   /** carriers and the dial plan (what an operator adds for trunks; auth stays the default's) */
   trunks?: unknown[]; routes?: unknown[]; admin?: Record<string, unknown>;
+  /** RFC 8599 wake and hold: the test push gateway's URL and the hold (the shipped profile has push off) */
+  push?: Record<string, unknown>;
 } = {}): Promise<TestServer> {
   const { auth, registrar, messages, presence, voicemail, security } = shippedDefaultProfile();
   const realm = (auth as { realm?: string }).realm;
@@ -31,5 +33,6 @@ export async function startDefaultProfileServer(o: {
   return startTestServer({ auth: 'digest', log: o.log, profile: {
     auth, registrar, messages, presence, security, voicemail: vm, ...(o.listeners ? { listeners: o.listeners } : {}),
     ...(o.trunks ? { trunks: o.trunks } : {}), ...(o.routes ? { routes: o.routes } : {}), ...(o.admin ? { admin: o.admin } : {}),
+    ...(o.push ? { push: o.push } : {}),
   } });
 }

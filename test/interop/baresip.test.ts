@@ -17,6 +17,7 @@ import { goertzelPower } from '../../src/media/goertzel.ts';
 import { TvAgent } from '../../src/terminal/tv-agent.ts';
 import { waitFor } from '../helpers/tv-events.ts';
 import { installed, killAll, LOOPBACK } from './lib/proc.ts';
+import { startGateway } from '../helpers/push-gateway.ts';
 
 // libre 1.1 (baresip 1.0) walks every WWW-Authenticate and gives up on any whose algorithm is not MD5
 // (ENOSYS, "Register: Function not implemented"), even when an MD5 one is listed first: the shipped default
@@ -154,6 +155,97 @@ describe('interop: baresip user agents through tvphone', function () {
       await until(async () => (await ts!.server.store.getVoicemail(vm.id))?.state === 'delivered', 5000, 'delivered = acknowledged');
     } finally {
       await tv.stop();
+    }
+  });
+
+  it('wake and hold: alice calls a TV in standby; the push reaches the test gateway, the TV wakes, registers, the held call rings there, is answered, tones both ways', async () => {
+    const gw = await startGateway();
+    try {
+      ts = await startDefaultProfileServer({ voicemail: { enabled: true }, push: { url: gw.url, holdSeconds: 15 } });
+      await ts.addUser('alice', 'alice-pw');
+      await ts.addUser('tv', 'tv-pw');
+      const port = ts.udp.port;
+      const tv = new TvAgent({
+        user: 'tv', password: 'tv-pw', server: `sip:${LOOPBACK}:${ts.tcp.port}`, transport: 'tcp', localIp: LOOPBACK, downloadDir: join(work, 'tv'),
+        push: 'tv-box-1', autoAnswer: true, toneHz: BOB_HZ, record: join(work, 'tv-heard.wav'),
+      });
+      try {
+        await tv.start();
+        const wakeUrl = await tv.listenForWake();
+        tv.standby();
+        await until(async () => (await ts!.server.registrar.lookup('tv')).kind === 'offline', 5000, 'the TV in standby has no binding');
+        gw.onPush = (p) => void fetch(wakeUrl, { method: 'POST', body: JSON.stringify(p) });
+        const woken = waitFor(tv, 'woken', () => true, 15_000);
+        const ended = waitFor(tv, 'call-ended', () => true, 30_000);
+        const alice = await startBaresip({
+          dir: work, user: 'alice', password: 'alice-pw', serverPort: port, source: join(work, 'alice.wav'), quitAfterS: 30, interactive: true,
+        });
+        const withAlice = (err: Error): never => {
+          throw new Error(`${err.message}\nalice: ${alice.proc.stdout().slice(-1500)} ${alice.proc.stderr().slice(-500)}`);
+        };
+        await alice.proc.waitFor(REGISTERED, 10000).catch(withAlice);
+        alice.command(`/dial sip:tv@${LOOPBACK}:${port}`);
+        await woken.catch(withAlice);
+        await alice.proc.waitFor(/Call established/, 15000).catch(withAlice); // the TV answered, not the media server
+        await new Promise((r) => setTimeout(r, 4000));
+        alice.command('/hangup');
+        await ended;
+        alice.command('/quit');
+        await alice.proc.done;
+        assert.deepEqual(gw.pushes.map((p) => [p.prid, p.type, p.caller]), [['tv-box-1', 'call', 'alice']]);
+        const heardByAlice = analyse(alice.dumps().dec[0]!);
+        assert.ok(Math.abs(heardByAlice.hz - BOB_HZ) < 5, `alice heard ${heardByAlice.hz} Hz, the TV's ${BOB_HZ} Hz`);
+        const heardByTv = analyse(join(work, 'tv-heard.wav'));
+        assert.ok(Math.abs(heardByTv.hz - ALICE_HZ) < 5, `the TV heard ${heardByTv.hz} Hz, alice's ${ALICE_HZ} Hz`);
+        assert.equal((await ts.server.store.listCalls({ userId: 'alice' }))[0]?.outcome, 'answered');
+        assert.deepEqual(await ts.server.store.listVoicemails({ toUser: 'tv' }), [], 'no voice message: the TV took the call');
+      } finally {
+        await tv.stop();
+      }
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('wake and hold expired: alice calls a TV in standby that does not wake; at the hold\'s end the media server takes her message', async () => {
+    const gw = await startGateway();
+    try {
+      ts = await startDefaultProfileServer({ voicemail: { enabled: true }, push: { url: gw.url, holdSeconds: 2 } });
+      await ts.addUser('alice', 'alice-pw');
+      await ts.addUser('tv', 'tv-pw');
+      const port = ts.udp.port;
+      const tv = new TvAgent({
+        user: 'tv', password: 'tv-pw', server: `sip:${LOOPBACK}:${ts.tcp.port}`, transport: 'tcp', localIp: LOOPBACK, downloadDir: join(work, 'tv'), push: 'tv-box-2',
+      });
+      try {
+        await tv.start();
+        tv.standby(); // and no wake listener: the push goes nowhere
+        await until(async () => (await ts!.server.registrar.lookup('tv')).kind === 'offline', 5000, 'the TV in standby has no binding');
+      } finally {
+        await tv.stop();
+      }
+      const alice = await startBaresip({
+        dir: work, user: 'alice', password: 'alice-pw', serverPort: port, source: join(work, 'alice.wav'), quitAfterS: 30, interactive: true,
+      });
+      const withAlice = (err: Error): never => {
+        throw new Error(`${err.message}\nalice: ${alice.proc.stdout().slice(-1500)} ${alice.proc.stderr().slice(-500)}`);
+      };
+      await alice.proc.waitFor(REGISTERED, 10000).catch(withAlice);
+      const dialled = Date.now();
+      alice.command(`/dial sip:tv@${LOOPBACK}:${port}`);
+      await alice.proc.waitFor(/Call established/, 15000).catch(withAlice); // the media server, after the hold
+      assert.ok(Date.now() - dialled >= 1900, `answered after the 2 s hold (${Date.now() - dialled} ms)`);
+      await new Promise((r) => setTimeout(r, 1600 + 3000)); // the greeting and the beep, then 3 s of her tone
+      alice.command('/hangup');
+      await until(async () => (await ts!.server.store.listVoicemails({ toUser: 'tv' })).length === 1, 8000, 'the voice message kept').catch(withAlice);
+      alice.command('/quit');
+      await alice.proc.done;
+      assert.equal(gw.pushes.length, 1, 'the TV was pushed');
+      const [vm] = await ts.server.store.listVoicemails({ toUser: 'tv' });
+      assert.equal(vm.caller, 'alice');
+      assert.ok(vm.durationMs > 2000 && vm.durationMs < 4500, `${vm.durationMs} ms recorded`);
+    } finally {
+      await gw.close();
     }
   });
 

@@ -2,9 +2,8 @@
 // connection drops); a call to it pushes the test gateway and is held with 180; the TV registers and the call rings
 // there — or the hold expires (480), or the caller CANCELs (487).
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
+import { startGateway } from '../../helpers/push-gateway.ts';
 import type { RawClient } from '../../helpers/raw-client.ts';
 import { until } from '../../helpers/until.ts';
 import { createResponse } from '../../../src/sip/response.ts';
@@ -14,29 +13,6 @@ import { join } from 'node:path';
 import { TvAgent } from '../../../src/terminal/tv-agent.ts';
 import { sleep, waitFor } from '../../helpers/tv-events.ts';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
-
-interface Push { provider: string; prid: string; param: string | null; caller: string; callId: string; type: string }
-
-/** The test push gateway: takes each POST's JSON body, answers 200 (or `status`), and tells `onPush`. */
-async function startGateway(): Promise<{ url: string; pushes: Push[]; onPush: ((p: Push) => void) | null; status: number; close(): Promise<void> }> {
-  const gw = { url: '', pushes: [] as Push[], onPush: null as ((p: Push) => void) | null, status: 200, close: async () => {} };
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      res.statusCode = gw.status;
-      res.end();
-      if (req.method !== 'POST' || gw.status !== 200) return;
-      const p = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Push;
-      gw.pushes.push(p);
-      gw.onPush?.(p);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  gw.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/push`;
-  gw.close = () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); });
-  return gw;
-}
 
 const isResponse = (callId: string, status: number) => (m: { isRequest(): boolean; callId: string }) =>
   !m.isRequest() && (m as SipResponse).status === status && m.callId === callId;
