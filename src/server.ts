@@ -19,7 +19,8 @@ import { startRecordingsHttp, type RecordingsHttp } from './media-server/recordi
 import { storedGreeting } from './media-server/user-greeting.ts';
 import { MailboxServer } from './media-server/mailbox-server.ts';
 import { PresenceAgent } from './presence/presence-agent.ts';
-import { MESSAGE_SUMMARY_EVENT, messageSummaryPackage } from './presence/message-summary.ts';
+import { MESSAGE_SUMMARY_EVENT, mailboxSummary, messageSummaryPackage } from './presence/message-summary.ts';
+import { UnsolicitedMwi } from './presence/unsolicited-mwi.ts';
 import { Calls } from './calls/calls.ts';
 import { Router, type HeldCall, type WakeAndHold } from './routing/router.ts';
 import { PushGateway } from './push/push-gateway.ts';
@@ -230,6 +231,17 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     req.prependHeader('Route', via);
     return sendRequest(transactions, req, destinationOf({ contact: req.uri, path: [via], flow }));
   };
+  // a voice mailbox's summary changed (RFC 3842): its subscribers are notified, and with voicemail.unsolicitedMwi every
+  // registered binding of its owner too (Asterisk's unsolicited MWI, for phones that never SUBSCRIBE)
+  const mwi = vmConfig.enabled && vmConfig.unsolicitedMwi ? new UnsolicitedMwi({
+    body: (userId) => mailboxSummary(store, userId, primaryDomain), bindingsOf: (userId) => registrar.bindings(userId),
+    send: (req, binding) => sendOver(req, binding.node, binding.flow, () => destinationOf(binding)), domain: primaryDomain,
+    log: log.child({ mod: 'mwi' }),
+  }) : null;
+  const mailboxChanged = (userId: string): void => {
+    void presence?.changed(MESSAGE_SUMMARY_EVENT, userId);
+    if (mwi !== null) void mwi.changed(userId);
+  };
   // one node at a time delivers to a user and runs the housekeeping (issue 18); a store double may have no leases
   const nodeId = profile.node.id;
   const leases = typeof store.claimLease === 'function' ? {
@@ -251,7 +263,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     expiryMs: profile.messages.expirySeconds * 1000, retentionMs: profile.messages.retentionSeconds * 1000,
     // RFC 3842: a voice message heard (delivered) or expired changes its mailbox's summary
     onSettled: (msg) => {
-      if (isRecordingType(msg.contentType)) void presence?.changed(MESSAGE_SUMMARY_EVENT, msg.toUser);
+      if (isRecordingType(msg.contentType)) mailboxChanged(msg.toUser);
     },
   });
 
@@ -281,7 +293,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   // its message summary, told to its MWI subscribers as a TV's acknowledgement is (RFC 3842)
   const mailbox = media === null || vmConfig.accessNumber === null ? null : new MailboxServer({
     config: vmConfig, clock, log: log.child({ mod: 'mailbox' }), store,
-    onChanged: (userId) => void presence?.changed(MESSAGE_SUMMARY_EVENT, userId),
+    onChanged: (userId) => mailboxChanged(userId),
     mediaAddress: (source) => (source.local.host === '0.0.0.0' || source.local.host === '::' ? ourHost(source) : source.local.host),
     contact: (source) => ourContact(source),
     transport, timerValues: transactions.values,
@@ -299,7 +311,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
 
   // recordings a killed run (or node) left in progress become voice messages (or stay missed calls): issue 13
   media?.startRecovery((r) => {
-    void presence?.changed(MESSAGE_SUMMARY_EVENT, r.toUser);
+    mailboxChanged(r.toUser);
     void registrar.bindings(r.toUser).then((b) => {
       if (b.length > 0) return silo.dump(r.toUser, b[0]);
     }).catch((err: unknown) => log.warn({ err, user: r.toUser }, 'recovered voice message not delivered now (at the next REGISTER)'));
@@ -324,7 +336,8 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   router = new Router({
     auth, registrar, proxy, silo, presence, calls, voicemail: media,
     mailbox: mailbox === null ? null : { server: mailbox, accessNumber: vmConfig.accessNumber! }, domains, domain: primaryDomain, log: routingLog, replies,
-    trunks, routes: profile.routes, ringing: ringingOf(profile), push: wake, guard, nodes,
+    trunks, routes: profile.routes, ringing: ringingOf(profile), push: wake, guard, nodes, mailboxChanged,
+    ...(mwi !== null ? { registered: (userId: string, binding: Binding) => void mwi.registered(userId, binding) } : {}),
   });
   registrar.start();
   trunks.start();

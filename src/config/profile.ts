@@ -223,6 +223,8 @@ export interface VoicemailConfig {
    * counts and plays them; digits, * and # (a sip: user part); null = no access number
    */
   accessNumber: string | null;
+  /** RFC 3842 §3 allows a NOTIFY without a subscription: a phone that never subscribes is told at each change and at its REGISTER (Asterisk's unsolicited MWI) */
+  unsolicitedMwi: boolean;
 }
 
 export type DigestAlgorithmName = 'SHA-256' | 'MD5';
@@ -273,7 +275,7 @@ export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
   trunks: [],
   routes: [],
   admin: null,
-  voicemail: { enabled: false, maxSeconds: 120, silenceSeconds: 10, rtpTimeoutSeconds: 10, maxCalls: 50, httpHost: null, httpPort: 0, ringSeconds: 30, onBusy: false, accessNumber: '*97' },
+  voicemail: { enabled: false, maxSeconds: 120, silenceSeconds: 10, rtpTimeoutSeconds: 10, maxCalls: 50, httpHost: null, httpPort: 0, ringSeconds: 30, onBusy: false, accessNumber: '*97', unsolicitedMwi: false },
   push: { url: null, timeoutMs: 3000, retries: 2, holdSeconds: 20, standbySeconds: 7 * 24 * 3600, maxHeld: 1000 },
   security: {
     authFailures: 10, userAuthFailures: 30, authWindowSeconds: 300, banSeconds: 600, banAction: 'reject',
@@ -577,6 +579,7 @@ class Validator {
       ringSeconds: this.int(o.ringSeconds ?? d.ringSeconds, `${field}.ringSeconds`, 0, 600),
       onBusy: this.bool(o.onBusy ?? d.onBusy, `${field}.onBusy`),
       accessNumber: o.accessNumber === null ? null : this.accessNumber(o.accessNumber ?? d.accessNumber, `${field}.accessNumber`),
+      unsolicitedMwi: this.bool(o.unsolicitedMwi ?? d.unsolicitedMwi, `${field}.unsolicitedMwi`),
     };
   }
   accessNumber(x: unknown, field: string): string {

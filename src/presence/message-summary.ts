@@ -20,6 +20,11 @@ export async function mailboxCounts(store: Pick<VoicemailStore, 'listVoicemails'
   };
 }
 
+/** The message-summary body of a user's mailbox now (RFC 3842 §5). */
+export async function mailboxSummary(store: Pick<VoicemailStore, 'listVoicemails'>, userId: string, domain: string): Promise<Uint8Array> {
+  return buildMessageSummary(voiceSummary(`sip:${userId}@${domain}`, await mailboxCounts(store, userId)));
+}
+
 /** Is `watcher` (an AoR URI) the AoR of user `userId` in `domain`? */
 function isOwnAoR(watcher: string, userId: string, domain: string): boolean {
   try {
@@ -38,6 +43,6 @@ export function messageSummaryPackage(o: { store: Pick<VoicemailStore, 'listVoic
     defaultExpires: 3600,
     // a mailbox is private: its owner alone may subscribe to it (RFC 3842 §4.6: the notifier authorizes the subscriber)
     mayWatch: (watcher, userId) => isOwnAoR(watcher, userId, o.domain),
-    body: async (userId) => buildMessageSummary(voiceSummary(`sip:${userId}@${o.domain}`, await mailboxCounts(o.store, userId))),
+    body: (userId) => mailboxSummary(o.store, userId, o.domain),
   };
 }

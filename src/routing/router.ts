@@ -82,6 +82,10 @@ export interface RouterDeps {
   push?: WakeAndHold | null;
   /** the nodes on the database (issue 18): bindings on another node are reached through it; absent: one node */
   nodes?: Pick<Nodes, 'targetOf' | 'flowOf' | 'refreshFor'> | null;
+  /** a user's voice mailbox changed (a message kept): subscribers and, unsolicited, its phones are told (RFC 3842) */
+  mailboxChanged?: (userId: string) => void;
+  /** a REGISTER added or refreshed `binding` (unsolicited MWI tells it the mailbox's state) */
+  registered?: (userId: string, binding: Binding) => void;
 }
 
 export interface WakeAndHold {
@@ -297,6 +301,7 @@ export class Router implements TransactionUser {
     this.#appendHeld(userId, [added]);
     // m_dump: a REGISTER that added a binding gets everything kept for the user.
     this.#deliverKept(userId, added);
+    this.#d.registered?.(userId, added);
   }
 
   /** A binding of `userId` refreshed or added after `since` gets what is kept (the REGISTER's dump came too early). */
@@ -494,7 +499,10 @@ export class Router implements TransactionUser {
     }
     void call.outcome.then((r) => {
       // RFC 3842: the callee's MWI subscribers learn of the new message
-      if (r.messageId !== null) void this.#d.presence.changed(MESSAGE_SUMMARY_EVENT, parties.callee);
+      if (r.messageId !== null) {
+        if (this.#d.mailboxChanged) this.#d.mailboxChanged(parties.callee);
+        else void this.#d.presence.changed(MESSAGE_SUMMARY_EVENT, parties.callee);
+      }
       return ended(r);
     }, (err: unknown) => log.error({ err, callId: req.callId }, 'voicemail call failed'));
   }

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { TvAgent } from '../../../src/terminal/tv-agent.ts';
 import type { TestServer } from '../../helpers/test-server.ts';
 import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
+import { startTestServer } from '../../helpers/test-server.ts';
+import { until } from '../../helpers/until.ts';
 import type { RawClient } from '../../helpers/raw-client.ts';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import { parseAuthParams, parseCSeq, parseNameAddr, tagOf } from '../../../src/sip/headers.ts';
@@ -170,5 +172,63 @@ describe('MWI: SUBSCRIBE message-summary for a voice mailbox (RFC 3842, integrat
     const { res } = await subscribe(p, '1002', '1002', { event: 'dialog' });
     assert.equal(res.status, 489);
     assert.deepEqual((res.header('allow-events') ?? '').split(/\s*,\s*/).sort(), ['message-summary', 'presence']);
+  });
+});
+
+describe('MWI unsolicited (voicemail.unsolicitedMwi: a phone that never subscribes, RFC 3842 §3)', function () {
+  this.timeout(40_000);
+  it('tells each registered binding at its REGISTER and at each change of the mailbox, out of any dialog', async () => {
+    const srv = await startTestServer({
+      profile: { voicemail: { enabled: true, maxSeconds: 20, silenceSeconds: 0, httpHost: '127.0.0.1', httpPort: 0, unsolicitedMwi: true } },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'tvphone-mwi-'));
+    const agents: TvAgent[] = [];
+    const agent = (user: string) => {
+      const a = new TvAgent({
+        user, password: 'x', server: `sip:127.0.0.1:${srv.tcp.port}`, transport: 'tcp', downloadDir: join(dir, user), rtcpIntervalMs: 300,
+        timerValues: { t1: 100, t2: 400, t4: 500 }, toneHz: 440,
+      });
+      agents.push(a);
+      return a;
+    };
+    const notify = (c: RawClient) => c.waitFor((m) => m.isRequest() && (m as SipRequest).method === 'NOTIFY', 8000) as Promise<SipRequest>;
+    const summary = (n: SipRequest) => {
+      assert.equal(n.header('event'), 'message-summary');
+      assert.equal(n.header('subscription-state'), undefined, 'no subscription: none is named');
+      assert.equal(tagOf(n.header('to')!), null, 'out of any dialog');
+      return parseMessageSummary(n.body);
+    };
+    try {
+      const phone = await srv.client('udp');
+      assert.equal((await phone.register('1002')).status, 200);
+      const s0 = summary(await notify(phone));
+      assert.equal(s0.waiting, false);
+      assert.equal((await phone.register('1002', 0)).status, 200); // the phone is off: calls go to the mailbox
+
+      const caller = agent('1001');
+      await caller.start();
+      const answered = waitFor(caller, 'call-answered');
+      const ended = waitFor(caller, 'call-ended', () => true, 15_000);
+      await caller.dial('1002');
+      await answered;
+      await sleep(GREETING_MS + 1500);
+      await caller.hangup();
+      await ended;
+      await until(async () => (await srv.server.store.listVoicemails({ toUser: '1002' })).length === 1, 5000, 'the voice message kept');
+
+      assert.equal((await phone.register('1002')).status, 200); // on again: told at once
+      const s1 = summary(await notify(phone));
+      assert.equal(s1.waiting, true);
+      assert.deepEqual(s1.counts['voice-message'], { new: 1, old: 0, urgentNew: 0, urgentOld: 0 });
+      // the REGISTER also delivers the voice message to the phone (it answers 200): heard, and the phone is told
+      await phone.waitFor((m) => m.isRequest() && (m as SipRequest).method === 'MESSAGE', 8000);
+      const s2 = summary(await notify(phone));
+      assert.equal(s2.waiting, false);
+      assert.deepEqual(s2.counts['voice-message'], { new: 0, old: 1, urgentNew: 0, urgentOld: 0 });
+    } finally {
+      for (const a of agents) await a.stop();
+      await srv.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
