@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { TvphoneError } from '../errors.ts';
 import { H264Depacketizer, NAL_IDR, nalType, packetizeH264, type AccessUnit } from './h264-rtp.ts';
+import { isVp8Keyframe, packetizeVp8, Vp8Depacketizer } from './vp8-rtp.ts';
 import { ReceptionStatistics } from './reception-statistics.ts';
 import { buildRtcpCompound, ntpFromUnixMs, parseRtcpCompound } from './rtcp.ts';
 import { parseRtpPacket, RtpPacketBuilder } from './rtp-packet.ts';
@@ -68,6 +69,28 @@ export const H264_RTP: VideoRtpCodec = {
   isKeyframe: (units) => units.some((n) => nalType(n) === NAL_IDR),
   depacketizer: (o) => new H264Depacketizer(o),
 };
+
+/** VP8 (RFC 7741) for one session: each frame gets the next 15-bit picture ID, from a random start. */
+export function vp8RtpCodec(): VideoRtpCodec {
+  let pictureId = randomBytes(2).readUInt16BE(0) & 0x7fff;
+  return {
+    name: 'VP8',
+    packetize: (units, mtu) => {
+      const payloads = units[0] ? packetizeVp8(units[0], mtu, pictureId) : [];
+      pictureId = (pictureId + 1) & 0x7fff;
+      return payloads;
+    },
+    isKeyframe: (units) => units[0] !== undefined && isVp8Keyframe(units[0]),
+    depacketizer: (o) => {
+      const d = new Vp8Depacketizer(o);
+      return {
+        push: (p) => d.push(p).map((f) => ({ timestamp: f.timestamp, nals: [f.frame], keyframe: f.keyframe })),
+        takeKeyframeRequest: () => d.takeKeyframeRequest(),
+        get stats() { return d.stats; },
+      };
+    },
+  };
+}
 
 export interface VideoStartOptions {
   remoteIp: string;
