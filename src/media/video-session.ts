@@ -14,7 +14,7 @@ import { ReceptionStatistics } from './reception-statistics.ts';
 import { buildRtcpCompound, ntpFromUnixMs, parseRtcpCompound } from './rtcp.ts';
 import { parseRtpPacket, RtpPacketBuilder } from './rtp-packet.ts';
 import { bindSocket, closeSocket } from './rtp-session.ts';
-import type { MediaDirection } from './sdp.ts';
+import type { MediaDirection, VideoFeedback } from './sdp.ts';
 
 const CLOCK_RATE = 90_000;
 /** reorder window: packets held while an earlier one is missing, and for how long */
@@ -39,13 +39,6 @@ export interface VideoSessionOptions {
   cname?: string;
   /** largest access unit reassembled (default 1 MiB) */
   maxFrameBytes?: number;
-}
-
-/** The RTCP feedback the remote side accepts (RFC 4585 §4.2 a=rtcp-fb: nack, nack pli, ccm fir). */
-export interface VideoFeedback {
-  nack: boolean;
-  pli: boolean;
-  fir: boolean;
 }
 
 /** How frames of one video codec travel in RTP: its packetizer and depacketizer (h264-rtp.ts, vp8-rtp.ts). */

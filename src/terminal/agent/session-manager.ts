@@ -17,8 +17,8 @@ import { PcmRecorder, PcmSource, ToneSource, type AudioSource } from '../../medi
 import { toTelephonyPcm } from '../../media/resample.ts';
 import { MediaSession, type MediaStats } from '../../media/rtp-session.ts';
 import { LocalMedia, type MediaDirection, type Negotiated } from '../../media/sdp.ts';
-import { checkFfmpeg, H264Encoder, H264Recorder, DEFAULT_VIDEO_FORMAT } from '../../media/ffmpeg.ts';
-import { VideoSession, type VideoStats } from '../../media/video-session.ts';
+import { checkFfmpeg, VideoEncoder, VideoRecorder, DEFAULT_VIDEO_FORMAT } from '../../media/ffmpeg.ts';
+import { H264_RTP, VideoSession, vp8RtpCodec, type VideoStats } from '../../media/video-session.ts';
 import { readWav } from '../../media/wav.ts';
 import { newCallId, newTag } from '../../sip/ids.ts';
 import { SipRequest, type SipResponse } from '../../sip/message.ts';
@@ -60,8 +60,8 @@ interface Call {
   uasInterval: SessionInterval | null;
   /** the video stream's port pair (bound when we do video), and its ffmpeg children once it runs */
   video: VideoSession | null;
-  encoder: H264Encoder | null;
-  videoRecorder: H264Recorder | null;
+  encoder: VideoEncoder | null;
+  videoRecorder: VideoRecorder | null;
 }
 
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, UPDATE, OPTIONS, MESSAGE, NOTIFY';
@@ -138,7 +138,9 @@ export class SessionManager {
 
   #localMedia(media: MediaSession, video: VideoSession | null): LocalMedia {
     const direction = this.#videoDirection();
-    return new LocalMedia({ ip: this.#ctx.options.localIp, port: media.localPort, ...(video && direction ? { video: { port: video.localPort, direction } } : {}) });
+    const o = this.#ctx.options;
+    const bw = o.videoBandwidthKbps !== undefined ? { bandwidthKbps: o.videoBandwidthKbps } : {};
+    return new LocalMedia({ ip: o.localIp, port: media.localPort, ...(video && direction ? { video: { port: video.localPort, direction, codecs: o.videoCodecs, ...bw } } : {}) });
   }
 
   /**
@@ -155,17 +157,26 @@ export class SessionManager {
     const ours = neg.video.direction;
     const sending = o.video !== undefined && (ours === 'sendrecv' || ours === 'sendonly') && (r.direction === 'sendrecv' || r.direction === 'recvonly');
     const receiving = o.recordVideo !== undefined && (ours === 'sendrecv' || ours === 'recvonly') && (r.direction === 'sendrecv' || r.direction === 'sendonly');
-    v.start({ remoteIp: r.ip, remotePort: r.port, remoteRtcpPort: r.rtcpPort, payloadType: neg.video.payloadType, direction: sending && receiving ? 'sendrecv' : sending ? 'sendonly' : receiving ? 'recvonly' : 'inactive' });
-    this.#ctx.emit('video-started', { callId: call.callId, payloadType: neg.video.payloadType, profileLevelId: r.profileLevelId, sending, receiving, remoteRtp: `${r.ip}:${r.port}` });
+    v.start({
+      remoteIp: r.ip, remotePort: r.port, remoteRtcpPort: r.rtcpPort, payloadType: neg.video.payloadType,
+      direction: sending && receiving ? 'sendrecv' : sending ? 'sendonly' : receiving ? 'recvonly' : 'inactive',
+      codec: r.codec === 'VP8' ? vp8RtpCodec() : H264_RTP, feedback: r.feedback,
+    });
+    // RFC 3890 / RFC 4566 §5.8: we send no more than the remote's b=TIAS or b=AS says it takes
+    const bitrateKbps = r.bandwidthKbps;
+    this.#ctx.emit('video-started', {
+      callId: call.callId, codec: r.codec, payloadType: neg.video.payloadType, ...(r.profileLevelId !== undefined ? { profileLevelId: r.profileLevelId } : {}),
+      sending, receiving, remoteRtp: `${r.ip}:${r.port}`, feedback: r.feedback, ...(bitrateKbps !== undefined ? { bitrateKbps } : {}),
+    });
     try {
       if (receiving && o.recordVideo !== undefined) {
-        const rec = new H264Recorder(o.recordVideo, { fps: DEFAULT_VIDEO_FORMAT.fps });
+        const rec = new VideoRecorder(o.recordVideo, { fps: DEFAULT_VIDEO_FORMAT.fps, codec: r.codec });
         call.videoRecorder = rec;
         await rec.start();
         v.on('accessUnit', (u) => rec.write(u.nals));
       }
       if (sending && o.video !== undefined) {
-        const enc = new H264Encoder({ source: o.video });
+        const enc = new VideoEncoder({ source: o.video, codec: r.codec, ...(bitrateKbps !== undefined ? { bitrateKbps } : {}) });
         call.encoder = enc;
         let frame = 0;
         enc.on('accessUnit', (nals) => v.sendAccessUnit(nals, (frame++ * 1000) / enc.format.fps));
