@@ -1,7 +1,6 @@
-// Two TV agents in an H.264 video call through the tvphone server, both sending ffmpeg's testsrc; what each records
+// Two TV agents in an H.264 or VP8 video call through the tvphone server, both sending ffmpeg's testsrc; what each records
 // is checked with ffprobe (frame count) and ffmpeg's psnr filter against a fresh testsrc render (the sent pattern).
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,27 +11,11 @@ import { DEFAULT_VIDEO_FORMAT } from '../../../src/media/ffmpeg.ts';
 import { sleep, waitFor, assertTone } from '../../helpers/tv-events.ts';
 import type { TestServer } from '../../helpers/test-server.ts';
 import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
+import { bestPsnr, codecOf, framesOf, haveFfmpeg, psnrAgainstTestsrc } from '../../helpers/video.ts';
 
-const haveFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0 && spawnSync('ffprobe', ['-version']).status === 0;
-const { width, height, fps } = DEFAULT_VIDEO_FORMAT;
+const { fps } = DEFAULT_VIDEO_FORMAT;
 
-function framesOf(file: string): number {
-  const out = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames,width,height', '-of', 'json', file], { encoding: 'utf8' });
-  const s = (JSON.parse(out) as { streams: Array<{ nb_read_frames: string; width: number; height: number }> }).streams[0];
-  assert.deepEqual([s.width, s.height], [width, height]);
-  return Number(s.nb_read_frames);
-}
-
-/** Average PSNR (dB) of `file`'s frames against testsrc's, frame n against frame n + offset. */
-function psnrAgainstTestsrc(file: string, offset: number): number {
-  const r = spawnSync('ffmpeg', ['-hide_banner', '-nostats', '-i', file, '-f', 'lavfi', '-i', `testsrc=size=${width}x${height}:rate=${fps}:duration=30`,
-    '-lavfi', `[0:v]setpts=N/(${fps}*TB)[a];[1:v]trim=start_frame=${offset},setpts=N/(${fps}*TB)[b];[a][b]psnr=shortest=1`, '-f', 'null', '-'], { encoding: 'utf8' });
-  const m = /PSNR .*average:([0-9.]+|inf)/.exec(r.stderr);
-  assert.ok(m, `no PSNR in ffmpeg's output: ${r.stderr.slice(-500)}`);
-  return m[1] === 'inf' ? Infinity : Number(m[1]);
-}
-
-describe('tvphone tv: H.264 video calls (integration, ffmpeg)', function () {
+describe('tvphone tv: H.264 and VP8 video calls (integration, ffmpeg)', function () {
   this.timeout(60_000);
   let srv: TestServer;
   let dir: string;
@@ -101,6 +84,40 @@ describe('tvphone tv: H.264 video calls (integration, ffmpeg)', function () {
     }
     assertTone(join(dir, 'b.wav'), 440);
     assertTone(join(dir, 'a.wav'), 1000);
+  });
+
+  it('VP8 (RFC 7741) when the caller offers only VP8: 3 s of testsrc both ways, each recording is VP8, holds the frames sent (±10 %), PSNR > 30 dB', async () => {
+    const a = agent('1001', { video: 'testsrc', recordVideo: join(dir, 'a.mkv'), videoCodecs: ['VP8'] });
+    const b = agent('1002', { autoAnswer: true, video: 'testsrc', recordVideo: join(dir, 'b.mkv') });
+    await a.start();
+    await b.start();
+    const aVideo = waitFor(a, 'video-started');
+    const bVideo = waitFor(b, 'video-started');
+    assert.equal(await a.dial('1002'), true);
+    for (const v of [await aVideo, await bVideo]) {
+      assert.deepEqual([v.codec, v.payloadType, v.profileLevelId, v.sending, v.receiving], ['VP8', 97, undefined, true, true]);
+      assert.deepEqual(v.feedback, { nack: true, pli: true, fir: true });
+    }
+    await sleep(3000);
+    const aEnded = waitFor(a, 'call-ended');
+    const bEnded = waitFor(b, 'call-ended');
+    await a.hangup();
+    const ea = await aEnded;
+    const eb = await bEnded;
+    for (const [who, e, file, from] of [['A', ea, join(dir, 'a.mkv'), eb], ['B', eb, join(dir, 'b.mkv'), ea]] as const) {
+      const v = e.video;
+      const sent = from.video?.sent.frames ?? 0;
+      assert.ok(v && sent >= fps, `${who}'s peer sent ${sent} VP8 frames`);
+      assert.ok((from.video?.sent.keyframes ?? 0) >= 1, 'libvpx began with a keyframe');
+      assert.equal(codecOf(file), 'vp8');
+      const frames = framesOf(file);
+      assert.ok(Math.abs(frames - sent) <= 0.1 * sent, `${who} recorded ${frames} frames of ${sent} sent`);
+      assert.ok(Math.abs(v.received.frames - frames) <= 1, `${who} depacketised ${v.received.frames}, recorded ${frames}`);
+      const { best, offset, far } = bestPsnr(file);
+      assert.ok(best > 30, `${who}: PSNR ${best} dB against testsrc (offset ${offset})`);
+      assert.ok(far < best - 6, `${who}: 5 frames off gives ${far} dB, aligned ${best} dB`);
+      console.log(`      ${who}: VP8 ${frames} frames recorded of ${sent} sent, ${v.received.keyframes} keyframes, PSNR ${best.toFixed(1)} dB (offset ${offset}), 5 off ${far.toFixed(1)} dB`);
+    }
   });
 
   it('a callee without video refuses it (port 0): the call has audio only, no ffmpeg runs, and the tones still arrive', async () => {
