@@ -41,7 +41,7 @@ interface TvOpts {
 const EVENTS: (keyof TvAgentEvents)[] = [
   'registered', 'public-address', 'unregistered', 'registration-failed', 'connection-lost', 'standby', 'woken', 'message', 'missed-calls', 'voice-message',
   'voice-message-played', 'presence', 'message-sent',
-  'call-incoming', 'call-outgoing', 'call-ringing', 'call-answered', 'call-held', 'video-started', 'dtmf', 'call-ended', 'error',
+  'call-incoming', 'call-outgoing', 'call-ringing', 'call-answered', 'call-held', 'video-started', 'video-changed', 'dtmf', 'call-ended', 'error',
 ];
 
 /** The first line of stdin (a pipe or the terminal); what follows stays unread. */
@@ -266,6 +266,7 @@ export function registerTvCommand(program: Command): void {
             case 'answer': agent.answer(); break;
             case 'hangup': void agent.hangup(); break;
             case 'hold': void agent.hold(!agent.onHold); break;
+            case 'camera': void agent.camera(agent.cameraOff); break;
             case 'dtmf':
               try {
                 agent.sendDtmf(act.digits);

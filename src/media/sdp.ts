@@ -369,6 +369,14 @@ export class LocalMedia {
     if (this.options.video) this.options.video.direction = direction;
   }
 
+  /**
+   * The video was refused (port 0) or its session ended: later offers keep its m-line with port 0 (RFC 3264 §8.2),
+   * and answers refuse video offered again.
+   */
+  rejectVideo(): void {
+    if (this.options.video) this.options.video.port = 0;
+  }
+
   /** Changes our address/port (e.g. after a re-bind); the next description gets a new version. */
   setAddress(ip: string, port: number): void {
     (this.options as { ip: string }).ip = ip;
@@ -394,7 +402,7 @@ export class LocalMedia {
   /** RFC 3264 §6: our video answer to an offer's m=video (undefined: we reject it with port 0, or there is none). */
   #answerVideo(offer: string, wanted: MediaDirection): NegotiatedVideo | undefined {
     const v = this.options.video;
-    const remote = v ? parseVideo(offer, v.codecs ?? DEFAULT_VIDEO_CODECS) : undefined;
+    const remote = v && v.port !== 0 ? parseVideo(offer, v.codecs ?? DEFAULT_VIDEO_CODECS) : undefined;
     if (!v || !remote) return undefined;
     const dir = answerDirection(remote.direction, wanted === 'sendrecv' ? v.direction : answerDirection(wanted === 'sendonly' ? 'recvonly' : 'inactive', v.direction));
     return { remote, payloadType: remote.payloadType, direction: dir };
@@ -441,7 +449,7 @@ export class LocalMedia {
     const chosen = remote.codecs.find((c) => { const g = g711Of(c); return g !== undefined && ours.includes(g); });
     if (!chosen) throw new SdpError(488, 'ERR_SDP_NO_COMMON_CODEC', `answer has no codec we offered: ${remote.codecs.map((c) => c.name).join(', ')}`);
     // RFC 3264 §6: port 0 in the answer (or no usable H.264 in it) refuses the video; the audio goes on
-    const rv = this.options.video ? parseVideo(answer, this.options.video.codecs ?? DEFAULT_VIDEO_CODECS) : undefined;
+    const rv = this.options.video && this.options.video.port !== 0 ? parseVideo(answer, this.options.video.codecs ?? DEFAULT_VIDEO_CODECS) : undefined;
     const v = this.options.video;
     const videoDirection: MediaDirection | undefined = v ? (offeredDirection === 'sendrecv' ? v.direction : answerDirection(offeredDirection === 'sendonly' ? 'recvonly' : 'inactive', v.direction)) : undefined;
     return {

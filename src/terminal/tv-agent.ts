@@ -216,6 +216,16 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
     return this.#sessions.hold(on);
   }
 
+  /** Turn our camera off or on in a video call (a re-INVITE; key c). */
+  camera(on: boolean): Promise<boolean> {
+    return this.#sessions.camera(on);
+  }
+
+  /** Whether our camera is off in the call in progress. */
+  get cameraOff(): boolean {
+    return this.#sessions.cameraOff;
+  }
+
   /** Whether the call in progress is on hold (by us or by the peer). */
   get onHold(): boolean {
     return this.#sessions.onHold;

@@ -120,6 +120,46 @@ describe('tvphone tv: H.264 and VP8 video calls (integration, ffmpeg)', function
     }
   });
 
+  it('camera off and on by re-INVITE (RFC 3264 §8.4 for the video stream): recvonly stops our frames, the peer follows, sendrecv brings them back', async () => {
+    const a = agent('1001', { video: 'testsrc', recordVideo: join(dir, 'a.mkv') });
+    const b = agent('1002', { autoAnswer: true, video: 'testsrc', recordVideo: join(dir, 'b.mkv') });
+    await a.start();
+    await b.start();
+    const started = waitFor(b, 'video-started');
+    assert.equal(await a.dial('1002'), true);
+    await started;
+    const changes: Array<[string, boolean, boolean]> = [];
+    a.on('video-changed', (e) => changes.push(['A', e.sending, e.receiving]));
+    b.on('video-changed', (e) => changes.push(['B', e.sending, e.receiving]));
+    await sleep(1500);
+    const bOff = waitFor(b, 'video-changed');
+    assert.equal(await a.camera(false), true);
+    await bOff;
+    assert.equal(a.cameraOff, true);
+    assert.deepEqual(changes.sort(), [['A', false, true], ['B', true, false]]);
+    await sleep(1500);
+    const bOn = waitFor(b, 'video-changed');
+    assert.equal(await a.camera(true), true);
+    await bOn;
+    assert.equal(a.cameraOff, false);
+    assert.deepEqual(changes.slice(2).sort(), [['A', true, true], ['B', true, true]]);
+    await sleep(1500);
+    const aEnded = waitFor(a, 'call-ended');
+    const bEnded = waitFor(b, 'call-ended');
+    await a.hangup();
+    const ea = (await aEnded).video;
+    const eb = (await bEnded).video;
+    assert.ok(ea && eb);
+    // A sent for ~1.5 s, paused 1.5 s, sent ~1.5 s again (a new encoder, starting on a keyframe); B all along
+    console.log(`      A sent ${ea.sent.frames} frames (${ea.sent.keyframes} keyframes) in ~4.5 s, B sent ${eb.sent.frames}; B received ${eb.received.frames}, lost ${eb.received.lost}`);
+    assert.ok(ea.sent.frames < eb.sent.frames - 10, `A's camera was off a while: A sent ${ea.sent.frames}, B ${eb.sent.frames}`);
+    assert.ok(ea.sent.frames >= 10 && ea.sent.keyframes >= 2, `A sent before and after the pause (a new encoder begins on a keyframe): ${ea.sent.frames}, ${ea.sent.keyframes} keyframes`);
+    assert.ok(Math.abs(eb.received.frames - ea.sent.frames) <= 2, `B got ${eb.received.frames} of ${ea.sent.frames}`);
+    assert.equal(eb.received.lost, 0);
+    assert.ok(ea.received.frames >= eb.sent.frames - 2, `A still received all along: ${ea.received.frames} of ${eb.sent.frames}`);
+    assert.equal(framesOf(join(dir, 'b.mkv')), eb.received.frames, 'B\'s recording decodes across the pause');
+  });
+
   it('a callee without video refuses it (port 0): the call has audio only, no ffmpeg runs, and the tones still arrive', async () => {
     const a = agent('1001', { toneHz: 440, video: 'testsrc', recordVideo: join(dir, 'a.mkv') });
     const b = agent('1002', { toneHz: 1000, autoAnswer: true, record: join(dir, 'b.wav') });
