@@ -38,8 +38,8 @@ export interface TvAgentOptions {
   /** the video codecs offered and accepted, in our order of preference (default H.264, VP8) */
   videoCodecs?: VideoCodecName[];
   /**
-   * the most video we want to receive, kbit/s (offered as b=AS and b=TIAS; default no limit); our encoder follows the
-   * remote's limit, or this when it is lower
+   * the most video we want to receive, kbit/s, offered as b=AS and b=TIAS (default: no limit offered); what we send
+   * follows the peer's own b= line
    */
   videoBandwidthKbps?: number;
   /** write the received video of each call to this file (.mkv), through ffmpeg, without re-encoding */

@@ -86,18 +86,21 @@ describe('tvphone tv: H.264 and VP8 video calls (integration, ffmpeg)', function
     assertTone(join(dir, 'a.wav'), 1000);
   });
 
-  it('VP8 (RFC 7741) when the caller offers only VP8: 3 s of testsrc both ways, each recording is VP8, holds the frames sent (±10 %), PSNR > 30 dB', async () => {
+  it('VP8 (RFC 7741) when the caller offers only VP8: 3 s of testsrc both ways, the callee\'s b=AS limit reaches the caller\'s encoder, each recording is VP8, holds the frames sent (±10 %), PSNR > 30 dB', async () => {
     const a = agent('1001', { video: 'testsrc', recordVideo: join(dir, 'a.mkv'), videoCodecs: ['VP8'] });
-    const b = agent('1002', { autoAnswer: true, video: 'testsrc', recordVideo: join(dir, 'b.mkv') });
+    const b = agent('1002', { autoAnswer: true, video: 'testsrc', recordVideo: join(dir, 'b.mkv'), videoBandwidthKbps: 300 });
     await a.start();
     await b.start();
     const aVideo = waitFor(a, 'video-started');
     const bVideo = waitFor(b, 'video-started');
     assert.equal(await a.dial('1002'), true);
-    for (const v of [await aVideo, await bVideo]) {
+    const [va, vb] = [await aVideo, await bVideo];
+    for (const v of [va, vb]) {
       assert.deepEqual([v.codec, v.payloadType, v.profileLevelId, v.sending, v.receiving], ['VP8', 97, undefined, true, true]);
       assert.deepEqual(v.feedback, { nack: true, pli: true, fir: true });
     }
+    // B's answer says b=AS:300 / b=TIAS:300000: A's encoder keeps to it; A offered no limit
+    assert.deepEqual([va.bitrateKbps, vb.bitrateKbps], [300, undefined]);
     await sleep(3000);
     const aEnded = waitFor(a, 'call-ended');
     const bEnded = waitFor(b, 'call-ended');
