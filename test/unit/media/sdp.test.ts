@@ -260,3 +260,38 @@ describe('media/sdp: H.264 video (RFC 6184 §8, RFC 3264)', () => {
     assert.deepEqual([a.direction, a.video?.direction], ['sendrecv', 'inactive']);
   });
 });
+
+// Offers captured on loopback from the phones themselves (Debian 12 packages), calling a UDP listener:
+// linphonec 5.1.65 with -C and the StaticImage camera; baresip 1.0.0 with the fakevideo and vp8 modules.
+describe('media/sdp: video offers of real phones', () => {
+  const tv = { ...local, video: { port: 40002, direction: 'sendrecv' as const } };
+
+  it('linphonec 5.1: VP8 96 with nack pli, nack sli, ack rpsi, ccm fir and * tmmbr/trr-int: answered VP8 with pli and fir only, PCMU for the voice', () => {
+    const offer = fixture('offer-linphonec-5.1-video.sdp');
+    assert.match(offer, /\r\nm=video 39078 RTP\/AVP 96\r\n/);
+    const v = parseVideo(offer);
+    assert.deepEqual([v?.codec, v?.payloadType, v?.ip, v?.port, v?.rtcpPort, v?.direction, v?.bandwidthKbps], ['VP8', 96, '127.0.0.1', 39078, 39079, 'sendrecv', undefined]);
+    assert.deepEqual(v?.feedback, { nack: false, pli: true, fir: true }, 'nack sli is not generic NACK');
+    const a = createAnswer(offer, tv);
+    assert.deepEqual([a.codec, a.payloadType, a.telephoneEventPayloadType], ['PCMU', 0, 101]);
+    const media = sdpTransform.parse(a.sdp).media;
+    assert.deepEqual(media.map((m) => [m.type, m.port, String(m.payloads)]), [['audio', 40000, '0 101'], ['video', 40002, '96']]);
+    assert.deepEqual(media[1].rtp, [{ payload: 96, codec: 'VP8', rate: 90000 }]);
+    assert.deepEqual(media[1].rtcpFb, [{ payload: 96, type: 'nack', subtype: 'pli' }, { payload: 96, type: 'ccm', subtype: 'fir' }]);
+    assert.equal(createAnswer(offer, { ...local, video: { ...tv.video, codecs: ['H264'] } }).video, undefined, 'an H.264-only TV refuses its VP8');
+  });
+
+  it('baresip 1.0: VP8 96 with fmtp max-fs=3600, a=rtcp-fb:* nack pli, a=rtcp-rsize, ssrc and framerate lines: answered VP8, PLI taken from the wildcard', () => {
+    const offer = fixture('offer-baresip-1.0-video.sdp');
+    const v = parseVideo(offer);
+    assert.deepEqual([v?.codec, v?.payloadType, v?.port, v?.direction], ['VP8', 96, 37142, 'sendrecv']);
+    assert.deepEqual(v?.feedback, { nack: false, pli: true, fir: false });
+    const a = createAnswer(offer, tv);
+    assert.deepEqual([a.codec, a.telephoneEventPayloadType, a.video?.payloadType], ['PCMU', 101, 96]);
+    const video = sdpTransform.parse(a.sdp).media[1];
+    assert.deepEqual([video.port, video.direction, video.rtcpFb], [40002, 'sendrecv', [{ payload: 96, type: 'nack', subtype: 'pli' }]]);
+    // our offer read back as baresip would: H.264 first, then VP8; its answer would choose VP8
+    const ours = createOffer(tv);
+    assert.deepEqual(parseVideo(ours, ['VP8'])?.payloadType, 97);
+  });
+});
