@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { TvphoneError } from '../errors.ts';
 import { joinAnnexB, NAL_AUD, nalType, splitAnnexB } from './h264-rtp.ts';
-import { ivfFileHeader, ivfFrame, splitIvf } from './vp8-rtp.ts';
+import { ivfFileHeader, ivfFrame, splitIvf, vp8KeyframeSize } from './vp8-rtp.ts';
 
 export type VideoCodecName = 'H264' | 'VP8';
 
@@ -210,7 +210,7 @@ export class VideoRecorder {
     this.file = file;
     this.#fps = o.fps ?? DEFAULT_VIDEO_FORMAT.fps;
     this.#codec = o.codec ?? 'H264';
-    // IVF's header names a size; decoders take the real one from the keyframes
+    // IVF's header names a size (the container keeps it): that of the first keyframe received, else this
     this.#format = { width: o.width ?? DEFAULT_VIDEO_FORMAT.width, height: o.height ?? DEFAULT_VIDEO_FORMAT.height, fps: this.#fps };
     this.#ffmpegPath = o.ffmpegPath ?? 'ffmpeg';
   }
@@ -222,7 +222,6 @@ export class VideoRecorder {
     await spawned(child, this.#ffmpegPath);
     child.stderr?.on('data', (b: Buffer) => { this.#stderr = (this.#stderr + b.toString()).slice(-2000); });
     child.stdin?.on('error', () => { /* ffmpeg went away; stop() reports */ });
-    if (this.#codec === 'VP8') child.stdin?.write(ivfFileHeader(this.#format.width, this.#format.height, this.#fps));
   }
 
   /** One received frame: H.264, an access unit's NAL units; VP8, [frame]. */
@@ -231,6 +230,10 @@ export class VideoRecorder {
     if (!stdin || this.#stopping || stdin.destroyed) return;
     // a recorder that cannot keep up loses pictures rather than buffering without bound
     if (stdin.writableLength > 8 << 20) return;
+    if (this.#codec === 'VP8' && this.units === 0) {
+      const size = vp8KeyframeSize(nals[0] ?? new Uint8Array(0)) ?? this.#format;
+      stdin.write(ivfFileHeader(size.width, size.height, this.#fps));
+    }
     stdin.write(this.#codec === 'VP8' ? ivfFrame(nals[0] ?? new Uint8Array(0), this.units) : joinAnnexB(nals));
     this.units++;
   }

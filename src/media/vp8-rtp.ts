@@ -75,6 +75,12 @@ export function isVp8Keyframe(frame: Uint8Array): boolean {
   return frame.length >= 3 && (frame[0] & 0x01) === 0;
 }
 
+/** RFC 6386 §9.1: a keyframe's picture size, from the 14-bit width and height after its start code 9d 01 2a. */
+export function vp8KeyframeSize(frame: Uint8Array): { width: number; height: number } | undefined {
+  if (!isVp8Keyframe(frame) || frame.length < 10 || frame[3] !== 0x9d || frame[4] !== 0x01 || frame[5] !== 0x2a) return undefined;
+  return { width: (frame[6] | (frame[7] << 8)) & 0x3fff, height: (frame[8] | (frame[9] << 8)) & 0x3fff };
+}
+
 /**
  * The RTP payloads of one VP8 frame (§4.1: one frame per timestamp, the marker on its last packet), `mtu` bytes at
  * most each. We send the frame as one partition (PID 0; §4.4 allows a partition to span packets, a packet to hold

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ivfFileHeader, ivfFrame, isVp8Keyframe, packetizeVp8, parseVp8Descriptor, splitIvf, Vp8Depacketizer, type Vp8Frame } from '../../../src/media/vp8-rtp.ts';
+import { ivfFileHeader, ivfFrame, isVp8Keyframe, packetizeVp8, parseVp8Descriptor, splitIvf, Vp8Depacketizer, vp8KeyframeSize, type Vp8Frame } from '../../../src/media/vp8-rtp.ts';
 
 /** Three frames of ffmpeg's testsrc, 64×48, encoded by libvpx with a keyframe every 2 (keyframe, inter, keyframe). */
 const ivf = new Uint8Array(readFileSync(new URL('../../fixtures/media/testsrc-64x48-3frames-vp8.ivf', import.meta.url)));
@@ -22,6 +22,9 @@ describe('media/vp8-rtp (RFC 7741)', () => {
     assert.deepEqual(fixtureFrames.map(isVp8Keyframe), [true, false, true]);
     // a VP8 keyframe carries the start code 9d 01 2a after the 3-octet frame tag (RFC 6386 §9.1)
     assert.deepEqual([...fixtureFrames[0].subarray(3, 6)], [0x9d, 0x01, 0x2a]);
+    // RFC 6386 §9.1: 14-bit width and height follow it
+    assert.deepEqual(vp8KeyframeSize(fixtureFrames[0]), { width: 64, height: 48 });
+    assert.equal(vp8KeyframeSize(fixtureFrames[1]), undefined, 'an inter frame names no size');
   });
 
   it('§4.2: parses a descriptor with every optional field: X, I with M (15-bit PictureID), L, T and K', () => {
