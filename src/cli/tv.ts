@@ -23,6 +23,8 @@ interface TvOpts {
   tone: string;
   record?: string;
   video?: string;
+  videoCodecs?: string;
+  videoKbps?: string;
   recordVideo?: string;
   duration?: string;
   ringTimeout: string;
@@ -41,7 +43,7 @@ interface TvOpts {
 const EVENTS: (keyof TvAgentEvents)[] = [
   'registered', 'public-address', 'unregistered', 'registration-failed', 'connection-lost', 'server-changed', 'standby', 'woken', 'message', 'missed-calls', 'voice-message',
   'voice-message-played', 'presence', 'message-sent',
-  'call-incoming', 'call-outgoing', 'call-ringing', 'call-answered', 'call-held', 'video-started', 'dtmf', 'call-ended', 'error',
+  'call-incoming', 'call-outgoing', 'call-ringing', 'call-answered', 'call-held', 'video-started', 'video-changed', 'dtmf', 'call-ended', 'error',
 ];
 
 /** The first line of stdin (a pipe or the terminal); what follows stays unread. */
@@ -106,7 +108,9 @@ export function registerTvCommand(program: Command): void {
     .option('--play <file.wav>', 'send this WAV file as audio (looped)')
     .option('--tone <hz>', 'send a test tone of this frequency when no --play', '440')
     .option('--record <file.wav>', 'write the received audio of a call to this file')
-    .option('--video <testsrc|file>', 'offer H.264 video (RFC 6184) and send ffmpeg\'s test pattern or this file, looped (needs ffmpeg)')
+    .option('--video <testsrc|file>', 'offer video (H.264, VP8) and send ffmpeg\'s test pattern or this file, looped (needs ffmpeg)')
+    .option('--video-codecs <list>', 'video codecs offered and accepted, in order of preference: h264,vp8 (default), vp8,h264, h264 or vp8')
+    .option('--video-kbps <n>', 'the most video we want to receive, kbit/s (offered as b=AS and b=TIAS; what we send follows the other side\'s)')
     .option('--record-video <file.mkv>', 'write the received video of a call to this file, without re-encoding (needs ffmpeg)')
     .option('--duration <s>', 'end a call this many seconds after it was answered, or unanswered after it began ringing, then exit (for scripts)')
     .option('--ring-timeout <s>', 'cancel an outgoing call nobody answers within this many seconds', '60')
@@ -155,6 +159,12 @@ export function registerTvCommand(program: Command): void {
       }
       if (o.play !== undefined) mustBeFile(o.play, '--play');
       if (o.video !== undefined && o.video !== 'testsrc') mustBeFile(o.video, '--video');
+      const videoCodecs = o.videoCodecs?.split(',').map((c) => c.trim().toUpperCase());
+      if (videoCodecs !== undefined && (videoCodecs.length === 0 || videoCodecs.length > 2 || new Set(videoCodecs).size !== videoCodecs.length || videoCodecs.some((c) => c !== 'H264' && c !== 'VP8'))) {
+        throw new TvphoneError('ERR_BAD_VIDEO', `--video-codecs takes h264, vp8 or both in order, got ${o.videoCodecs}`);
+      }
+      const videoKbps = o.videoKbps !== undefined ? Number(o.videoKbps) : undefined;
+      if (videoKbps !== undefined && !(Number.isInteger(videoKbps) && videoKbps >= 16 && videoKbps <= 100_000)) throw new TvphoneError('ERR_BAD_VIDEO', `--video-kbps takes 16 to 100000, got ${o.videoKbps}`);
       if (o.push !== undefined && !/^[\x21-\x7e]{1,200}$/.test(o.push)) throw new TvphoneError('ERR_BAD_PUSH', `--push takes a token of 1 to 200 printable characters, got ${o.push}`);
       if (o.standby && o.push === undefined) throw new TvphoneError('ERR_BAD_PUSH', '--standby needs --push PRID (nothing could wake the TV)');
       const wakePort = Number(o.wakePort);
@@ -167,6 +177,7 @@ export function registerTvCommand(program: Command): void {
         agent = new TvAgent({
         user: o.user, password, server, fallbackServers, transport: o.transport, localIp: o.localIp, downloadDir: o.downloadDir, contacts,
         autoAnswer: o.autoAnswer ?? false, toneHz: tone, play: o.play, record: o.record, video: o.video, recordVideo: o.recordVideo,
+        ...(videoCodecs !== undefined ? { videoCodecs: videoCodecs as Array<'H264' | 'VP8'> } : {}), ...(videoKbps !== undefined ? { videoBandwidthKbps: videoKbps } : {}),
         ringTimeoutMs: ringTimeout * 1000, mediaTimeoutMs: mediaTimeout * 1000, sessionExpires, push: o.push,
         });
       } catch (err) {
@@ -269,6 +280,7 @@ export function registerTvCommand(program: Command): void {
             case 'answer': agent.answer(); break;
             case 'hangup': void agent.hangup(); break;
             case 'hold': void agent.hold(!agent.onHold); break;
+            case 'camera': void agent.camera(agent.cameraOff); break;
             case 'dtmf':
               try {
                 agent.sendDtmf(act.digits);

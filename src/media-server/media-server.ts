@@ -14,7 +14,7 @@ import type { Logger } from '../log/logger.ts';
 import { MediaSession } from '../media/rtp-session.ts';
 import { muxMatroska } from '../media/matroska-mux.ts';
 import { LocalMedia, parseVideo, type Negotiated } from '../media/sdp.ts';
-import { VideoSession } from '../media/video-session.ts';
+import { VideoSession, videoRtpCodecOf } from '../media/video-session.ts';
 import { writeWav } from '../media/wav.ts';
 import { parseNameAddr } from '../sip/headers.ts';
 import { newTag } from '../sip/ids.ts';
@@ -163,7 +163,7 @@ export class MediaServer {
         video = new VideoSession({ localIp: media.localIp });
         await video.bind();
       }
-      const local = new LocalMedia({ ip: media.localIp, port: media.localPort, ...(video ? { video: { port: video.localPort, direction: 'recvonly' as const, accept: VIDEO_CODECS } } : {}) });
+      const local = new LocalMedia({ ip: media.localIp, port: media.localPort, ...(video ? { video: { port: video.localPort, direction: 'recvonly' as const, codecs: VIDEO_CODECS } } : {}) });
       const neg: Negotiated = local.createAnswer(offer);
       if (this.#closed) throw new SipError('overloaded', { detail: 'shutting down' });
       const tag = newTag();
@@ -183,7 +183,7 @@ export class MediaServer {
           maxBytes: Math.min(MAX_VIDEO_BYTES, MAX_VIDEO_BYTES_PER_SECOND * (o.config.maxSeconds + greetingSeconds(this.#greeting))),
         });
         video.on('accessUnit', (u) => recording.write(u));
-        video.start({ remoteIp: neg.video.remote.ip, remotePort: neg.video.remote.port, remoteRtcpPort: neg.video.remote.rtcpPort, payloadType: neg.video.payloadType, direction: neg.video.direction, codec: neg.video.remote.codec });
+        video.start({ remoteIp: neg.video.remote.ip, remotePort: neg.video.remote.port, remoteRtcpPort: neg.video.remote.rtcpPort, payloadType: neg.video.payloadType, direction: neg.video.direction, codec: videoRtpCodecOf(neg.video.remote.codec), feedback: neg.video.remote.feedback });
         live.video = { session: video, recording };
         video = null; // the call owns it now
       }

@@ -5,7 +5,7 @@
 import { joinAnnexB, type AccessUnit } from '../media/h264-rtp.ts';
 import type { MuxVideo } from '../media/matroska-mux.ts';
 import type { VideoCodecName } from '../media/sdp.ts';
-import { vp8FrameSize, writeIvf } from '../media/vp8-rtp.ts';
+import { vp8KeyframeSize, writeIvf } from '../media/vp8-rtp.ts';
 
 /** The media type a video message is kept (and fetched) as: Matroska, H.264 video and 16-bit PCM audio. */
 export const VIDEO_MESSAGE_TYPE = 'video/x-matroska';
@@ -46,7 +46,7 @@ export class VideoRecording {
     // a decoder starts at a keyframe: what comes before the first one is not kept
     if (this.#frames === 0 && !unit.keyframe) return;
     const bytes = this.codec === 'VP8' ? unit.nals[0] : joinAnnexB(unit.nals);
-    if (this.codec === 'VP8' && this.#frames === 0) this.#size = vp8FrameSize(bytes);
+    if (this.codec === 'VP8' && this.#frames === 0) this.#size = vp8KeyframeSize(bytes) ?? null;
     if (this.#frames > 0) {
       const delta = (unit.timestamp - this.#lastTs) >>> 0;
       // a timestamp going back (reordering was done before us, so a sender's jump) adds nothing to the span

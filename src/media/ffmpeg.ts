@@ -1,10 +1,14 @@
-// ffmpeg as a child process (no native modules): an H.264 encoder from a test pattern or a file to an Annex B byte
-// stream on its stdout, split into access units; and a recorder taking received Annex B on its stdin into a
-// container (.mkv) without re-encoding. Every child is killed by stop(); a missing ffmpeg is a clear error.
+// ffmpeg as a child process (no native modules): a video encoder from a test pattern or a file, H.264 (libx264, an
+// Annex B byte stream on its stdout, split into access units) or VP8 (libvpx, an IVF stream split into frames); and a
+// recorder taking received H.264 (Annex B) or VP8 (IVF) on its stdin into a container (.mkv) without re-encoding.
+// Every child is killed by stop(); a missing ffmpeg is a clear error.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { TvphoneError } from '../errors.ts';
 import { joinAnnexB, NAL_AUD, nalType, splitAnnexB } from './h264-rtp.ts';
+import { ivfFileHeader, ivfFrame, splitIvf, vp8KeyframeSize } from './vp8-rtp.ts';
+
+export type VideoCodecName = 'H264' | 'VP8';
 
 /** Bytes read from the encoder without a complete NAL unit before it is treated as broken. */
 const MAX_PENDING_BYTES = 4 << 20;
@@ -19,34 +23,53 @@ export interface VideoFormat {
 
 export const DEFAULT_VIDEO_FORMAT: VideoFormat = { width: 320, height: 240, fps: 15 };
 
-export interface H264EncoderOptions extends Partial<VideoFormat> {
+export interface VideoEncoderOptions extends Partial<VideoFormat> {
   /** 'testsrc' (ffmpeg's lavfi test pattern) or a file to loop */
   source: string;
+  /** default H.264 */
+  codec?: VideoCodecName;
+  /** target bitrate, kbit/s (a ceiling for H.264, libvpx's target for VP8); default: H.264 by quality, VP8 500 */
+  bitrateKbps?: number;
   /** seconds between keyframes (default 1) */
   keyframeIntervalS?: number;
   /** the ffmpeg binary (default 'ffmpeg' on PATH) */
   ffmpegPath?: string;
 }
 
-/** The ffmpeg arguments of the encoder: Constrained Baseline (RFC 6184 profile-level-id 42e0..), one slice, an AUD before each access unit. */
-export function encoderArgs(o: H264EncoderOptions): string[] {
+/**
+ * The ffmpeg arguments of the encoder. H.264: Constrained Baseline (RFC 6184 profile-level-id 42e0..), one slice, an
+ * AUD before each access unit. VP8: libvpx in real time, no alt-ref or lagged frames (each frame out as it is
+ * captured), error resilient (a loss spoils less), IVF out.
+ */
+export function encoderArgs(o: VideoEncoderOptions): string[] {
   const f = { ...DEFAULT_VIDEO_FORMAT, ...o };
   const gop = Math.max(1, Math.round(f.fps * (o.keyframeIntervalS ?? 1)));
   const input = o.source === 'testsrc'
     ? ['-f', 'lavfi', '-i', `testsrc=size=${f.width}x${f.height}:rate=${f.fps}`]
     : ['-stream_loop', '-1', '-i', o.source];
+  const head = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', ...input, '-an', '-vf', `scale=${f.width}:${f.height},fps=${f.fps},format=yuv420p`];
+  const kbps = o.bitrateKbps !== undefined ? Math.max(16, Math.round(o.bitrateKbps)) : undefined;
+  if (o.codec === 'VP8') {
+    return [
+      ...head, '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-threads', '1', '-g', String(gop), '-keyint_min', String(gop),
+      '-auto-alt-ref', '0', '-lag-in-frames', '0', '-error-resilient', '1', '-b:v', `${kbps ?? 500}k`,
+      '-flush_packets', '1', '-f', 'ivf', 'pipe:1',
+    ];
+  }
+  // a ceiling with a one-second buffer (VBV): x264 keeps the stream under the remote's limit
+  const rate = kbps !== undefined ? ['-maxrate', `${kbps}k`, '-bufsize', `${kbps}k`] : [];
   return [
-    '-hide_banner', '-loglevel', 'error', '-nostdin', '-re', ...input, '-an',
-    '-vf', `scale=${f.width}:${f.height},fps=${f.fps},format=yuv420p`,
+    ...head, ...rate,
     '-c:v', 'libx264', '-profile:v', 'baseline', '-level:v', '3.1', '-preset', 'ultrafast', '-tune', 'zerolatency',
     '-threads', '1', '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',
     '-bsf:v', 'h264_metadata=aud=insert', '-flush_packets', '1', '-f', 'h264', 'pipe:1',
   ];
 }
 
-/** The ffmpeg arguments of the recorder: Annex B on stdin, copied into `file` (the container from its extension). */
-export function recorderArgs(file: string, fps: number): string[] {
-  return ['-hide_banner', '-loglevel', 'error', '-fflags', '+genpts', '-f', 'h264', '-framerate', String(fps), '-i', 'pipe:0', '-c', 'copy', '-y', file];
+/** The ffmpeg arguments of the recorder: Annex B (H.264) or IVF (VP8) on stdin, copied into `file` (the container from its extension). */
+export function recorderArgs(file: string, fps: number, codec: VideoCodecName = 'H264'): string[] {
+  const input = codec === 'VP8' ? ['-f', 'ivf'] : ['-f', 'h264', '-framerate', String(fps)];
+  return ['-hide_banner', '-loglevel', 'error', '-fflags', '+genpts', ...input, '-i', 'pipe:0', '-c', 'copy', '-y', file];
 }
 
 /** Rejects with ERR_FFMPEG_MISSING when `path` cannot be run (checked once at start by what needs video). */
@@ -84,24 +107,25 @@ async function kill(child: ChildProcess, graceMs = 2_000): Promise<void> {
   clearTimeout(timer);
 }
 
-export interface H264EncoderEvents {
-  /** one access unit (its NAL units, the AUD left out), in order */
+export interface VideoEncoderEvents {
+  /** one frame: H.264, an access unit's NAL units (the AUD left out); VP8, [frame]; in order */
   accessUnit: [nals: Uint8Array[]];
   /** the encoder exited on its own or failed */
   error: [err: Error];
 }
 
-/** ffmpeg encoding to H.264; `accessUnit` fires for each encoded picture as ffmpeg paces it (-re: real time). */
-export class H264Encoder extends EventEmitter<H264EncoderEvents> {
-  readonly options: H264EncoderOptions;
+/** ffmpeg encoding to H.264 or VP8; `accessUnit` fires for each encoded picture as ffmpeg paces it (-re: real time). */
+export class VideoEncoder extends EventEmitter<VideoEncoderEvents> {
+  readonly options: VideoEncoderOptions;
   readonly format: VideoFormat;
   #child: ChildProcess | null = null;
   #pending: Uint8Array = new Uint8Array(0);
   #unit: Uint8Array[] = [];
   #stopped = false;
   #stderr = '';
+  #ivfHeaderSeen = false;
 
-  constructor(o: H264EncoderOptions) {
+  constructor(o: VideoEncoderOptions) {
     super();
     this.options = o;
     this.format = { ...DEFAULT_VIDEO_FORMAT, ...Object.fromEntries(Object.entries({ width: o.width, height: o.height, fps: o.fps }).filter(([, v]) => v !== undefined)) };
@@ -126,6 +150,7 @@ export class H264Encoder extends EventEmitter<H264EncoderEvents> {
     const buf = new Uint8Array(this.#pending.length + b.length);
     buf.set(this.#pending);
     buf.set(b, this.#pending.length);
+    if (this.options.codec === 'VP8') return this.#ivf(buf);
     const { nals, rest } = splitAnnexB(buf, false);
     this.#pending = rest.slice();
     if (this.#pending.length > MAX_PENDING_BYTES) { this.#pending = new Uint8Array(0); this.#unit = []; }
@@ -137,14 +162,28 @@ export class H264Encoder extends EventEmitter<H264EncoderEvents> {
     }
   }
 
+  #ivf(buf: Uint8Array): void {
+    let r: ReturnType<typeof splitIvf>;
+    try {
+      r = splitIvf(buf, this.#ivfHeaderSeen, MAX_PENDING_BYTES);
+    } catch (err) {
+      this.#pending = new Uint8Array(0);
+      this.#emit('error', err as Error);
+      return;
+    }
+    this.#ivfHeaderSeen = r.headerSeen;
+    this.#pending = r.rest.slice();
+    for (const frame of r.frames) this.#emit('accessUnit', [frame]);
+  }
+
   #flush(): void {
     const unit = this.#unit;
     this.#unit = [];
     if (unit.length > 0) this.#emit('accessUnit', unit);
   }
 
-  #emit<K extends keyof H264EncoderEvents>(event: K, ...args: H264EncoderEvents[K]): void {
-    try { (this.emit as (e: K, ...a: H264EncoderEvents[K]) => boolean)(event, ...args); } catch { /* a throwing listener must not stop the encoder */ }
+  #emit<K extends keyof VideoEncoderEvents>(event: K, ...args: VideoEncoderEvents[K]): void {
+    try { (this.emit as (e: K, ...a: VideoEncoderEvents[K]) => boolean)(event, ...args); } catch { /* a throwing listener must not stop the encoder */ }
   }
 
   /** Kills ffmpeg. Idempotent. */
@@ -154,10 +193,12 @@ export class H264Encoder extends EventEmitter<H264EncoderEvents> {
   }
 }
 
-/** ffmpeg writing received access units (Annex B) into a file without re-encoding. */
-export class H264Recorder {
+/** ffmpeg writing received frames (H.264 as Annex B, VP8 as IVF) into a file without re-encoding. */
+export class VideoRecorder {
   readonly file: string;
   readonly #fps: number;
+  readonly #codec: VideoCodecName;
+  readonly #format: VideoFormat;
   readonly #ffmpegPath: string;
   #child: ChildProcess | null = null;
   #stopping: Promise<void> | null = null;
@@ -165,27 +206,35 @@ export class H264Recorder {
   /** access units written */
   units = 0;
 
-  constructor(file: string, o: { fps?: number; ffmpegPath?: string } = {}) {
+  constructor(file: string, o: { fps?: number; ffmpegPath?: string; codec?: VideoCodecName; width?: number; height?: number } = {}) {
     this.file = file;
     this.#fps = o.fps ?? DEFAULT_VIDEO_FORMAT.fps;
+    this.#codec = o.codec ?? 'H264';
+    // IVF's header names a size (the container keeps it): that of the first keyframe received, else this
+    this.#format = { width: o.width ?? DEFAULT_VIDEO_FORMAT.width, height: o.height ?? DEFAULT_VIDEO_FORMAT.height, fps: this.#fps };
     this.#ffmpegPath = o.ffmpegPath ?? 'ffmpeg';
   }
 
   async start(): Promise<void> {
     if (this.#stopping) return; // stopped before it started: nothing to spawn
-    const child = spawn(this.#ffmpegPath, recorderArgs(this.file, this.#fps), { stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn(this.#ffmpegPath, recorderArgs(this.file, this.#fps, this.#codec), { stdio: ['pipe', 'ignore', 'pipe'] });
     this.#child = child;
     await spawned(child, this.#ffmpegPath);
     child.stderr?.on('data', (b: Buffer) => { this.#stderr = (this.#stderr + b.toString()).slice(-2000); });
     child.stdin?.on('error', () => { /* ffmpeg went away; stop() reports */ });
   }
 
+  /** One received frame: H.264, an access unit's NAL units; VP8, [frame]. */
   write(nals: readonly Uint8Array[]): void {
     const stdin = this.#child?.stdin;
     if (!stdin || this.#stopping || stdin.destroyed) return;
     // a recorder that cannot keep up loses pictures rather than buffering without bound
     if (stdin.writableLength > 8 << 20) return;
-    stdin.write(joinAnnexB(nals));
+    if (this.#codec === 'VP8' && this.units === 0) {
+      const size = vp8KeyframeSize(nals[0] ?? new Uint8Array(0)) ?? this.#format;
+      stdin.write(ivfFileHeader(size.width, size.height, this.#fps));
+    }
+    stdin.write(this.#codec === 'VP8' ? ivfFrame(nals[0] ?? new Uint8Array(0), this.units) : joinAnnexB(nals));
     this.units++;
   }
 
@@ -246,3 +295,7 @@ export async function audioTrackOf(file: string): Promise<Int16Array> {
   for (let i = 0; i < out.length; i++) out[i] = pcm.readInt16LE(i * 2);
   return out;
 }
+
+/** The names of the H.264-only first versions, for code written against them. */
+export { VideoEncoder as H264Encoder, VideoRecorder as H264Recorder };
+export type { VideoEncoderOptions as H264EncoderOptions };

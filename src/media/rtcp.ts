@@ -1,6 +1,7 @@
-// RTCP compound packets (RFC 3550 §6): SR/RR with reception report blocks, SDES CNAME, BYE, and the RFC 4585
-// §6.3.1 Picture Loss Indication; built
-// and parsed with rtp.js. NTP time helpers for LSR/DLSR and round-trip time (§6.4.1).
+// RTCP compound packets (RFC 3550 §6): SR/RR with reception report blocks, SDES CNAME, BYE, and the feedback
+// messages of RFC 4585 (§6.2.1 Generic NACK, §6.3.1 Picture Loss Indication) and RFC 5104 (§4.3.1 Full Intra
+// Request); built and parsed with rtp.js (FIR, which it lacks, as a generic PSFB body). NTP time helpers for
+// LSR/DLSR and round-trip time (§6.4.1).
 import { packets } from 'rtp.js';
 
 /** RFC 3550 §6.4.1 report block (one per source heard). */
@@ -32,6 +33,10 @@ export type RtcpItem =
   | { kind: 'bye'; ssrcs: number[]; reason?: string }
   /** RFC 4585 §6.3.1: the sender of `senderSsrc` lost pictures of `mediaSsrc`'s stream and wants a keyframe */
   | { kind: 'pli'; senderSsrc: number; mediaSsrc: number }
+  /** RFC 4585 §6.2.1: the sender of `senderSsrc` did not receive these sequence numbers of `mediaSsrc`'s stream */
+  | { kind: 'nack'; senderSsrc: number; mediaSsrc: number; sequenceNumbers: number[] }
+  /** RFC 5104 §4.3.1: the sender of `senderSsrc` asks `mediaSsrc` (from the FCI entry) for a decoder refresh point; `seq` tells repeats apart */
+  | { kind: 'fir'; senderSsrc: number; mediaSsrc: number; seq: number }
   | { kind: 'other'; packetType: number };
 
 /** Seconds between the NTP epoch (1900) and the Unix epoch (1970). */
@@ -107,6 +112,36 @@ export interface CompoundOptions {
   bye?: { reason?: string };
   /** append a PLI about this media source (RFC 4585 §3.1: feedback goes in a compound packet after SR/RR and SDES) */
   pli?: { mediaSsrc: number };
+  /** append a Generic NACK for these sequence numbers of this media source (RFC 4585 §6.2.1) */
+  nack?: { mediaSsrc: number; sequenceNumbers: readonly number[] };
+  /** append a FIR (RFC 5104 §4.3.1) for this media source, with its command sequence number */
+  fir?: { mediaSsrc: number; seq: number };
+}
+
+/** RFC 4585 §6.1: PSFB is RTCP packet type 206; RFC 5104 §4.3.1.1: FIR is its FMT 4. */
+const PT_PSFB = 206;
+const FMT_FIR = 4 as packets.PsFeedbackMessageType;
+
+/**
+ * RFC 4585 §6.2.1: each FCI entry is a PID (the first lost packet) and a BLP, bit i set when PID + i + 1 is lost
+ * too; a run of sequence numbers within 17 of each other shares one entry.
+ */
+export function nackItems(sequenceNumbers: readonly number[]): Array<{ pid: number; bitmask: number }> {
+  const items: Array<{ pid: number; bitmask: number }> = [];
+  for (const s of sequenceNumbers) {
+    const last = items.at(-1);
+    const d = last ? (s - last.pid) & 0xffff : 0;
+    if (last && d >= 1 && d <= 16) last.bitmask |= 1 << (d - 1);
+    else if (!last || d !== 0) items.push({ pid: s & 0xffff, bitmask: 0 });
+  }
+  return items;
+}
+
+/** The sequence numbers an RFC 4585 §6.2.1 FCI entry names. */
+export function nackSequenceNumbers(pid: number, bitmask: number): number[] {
+  const out = [pid & 0xffff];
+  for (let i = 0; i < 16; i++) if (bitmask & (1 << i)) out.push((pid + i + 1) & 0xffff);
+  return out;
 }
 
 /** §6.1: a compound packet starts with SR or RR, then SDES with CNAME, then (optionally) BYE. */
@@ -140,6 +175,24 @@ export function buildRtcpCompound(o: CompoundOptions): Uint8Array {
     pli.setSenderSsrc(o.ssrc >>> 0);
     pli.setMediaSsrc(o.pli.mediaSsrc >>> 0);
     compound.addPacket(pli);
+  }
+  if (o.nack && o.nack.sequenceNumbers.length > 0) {
+    const nack = new packets.NackPacket();
+    nack.setSenderSsrc(o.ssrc >>> 0);
+    nack.setMediaSsrc(o.nack.mediaSsrc >>> 0);
+    nack.setItems(nackItems(o.nack.sequenceNumbers).slice(0, 64));
+    compound.addPacket(nack);
+  }
+  if (o.fir) {
+    // RFC 5104 §4.3.1.1: the common header's media source SSRC is 0; the FCI holds the target SSRC and Seq nr.
+    const fir = new packets.GenericFeedbackPacket(undefined, PT_PSFB, FMT_FIR);
+    fir.setSenderSsrc(o.ssrc >>> 0);
+    fir.setMediaSsrc(0);
+    const fci = new DataView(new ArrayBuffer(8));
+    fci.setUint32(0, o.fir.mediaSsrc >>> 0);
+    fci.setUint8(4, o.fir.seq & 0xff);
+    fir.setBody(fci);
+    compound.addPacket(fir);
   }
   if (o.bye) {
     const bye = new packets.ByePacket();
@@ -176,6 +229,15 @@ export function parseRtcpCompound(bytes: Uint8Array): RtcpItem[] {
         out.push({ kind: 'sdes', chunks: p.getChunks().map((c) => ({ ssrc: c.getSsrc(), cname: c.getItems().find((i) => i.type === 1)?.text })) });
       } else if (p instanceof packets.PliPacket) {
         out.push({ kind: 'pli', senderSsrc: p.getSenderSsrc(), mediaSsrc: p.getMediaSsrc() });
+      } else if (p instanceof packets.NackPacket) {
+        const sequenceNumbers = p.getItems().slice(0, 64).flatMap((i) => nackSequenceNumbers(i.pid, i.bitmask));
+        out.push({ kind: 'nack', senderSsrc: p.getSenderSsrc(), mediaSsrc: p.getMediaSsrc(), sequenceNumbers });
+      } else if (p instanceof packets.GenericFeedbackPacket && p.getPacketType() === PT_PSFB && p.getMessageType() === FMT_FIR) {
+        // RFC 5104 §4.3.1.2: one FCI entry per target; we keep those of at most 16
+        const body = p.getBody();
+        for (let off = 0; off + 8 <= body.byteLength && off < 8 * 16; off += 8) {
+          out.push({ kind: 'fir', senderSsrc: p.getSenderSsrc(), mediaSsrc: body.getUint32(off), seq: body.getUint8(off + 4) });
+        }
       } else if (p instanceof packets.ByePacket) {
         const reason = p.getReason();
         out.push({ kind: 'bye', ssrcs: p.getSsrcs(), ...(reason !== undefined ? { reason } : {}) });

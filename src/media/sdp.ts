@@ -1,5 +1,7 @@
-// SDP offer/answer (RFC 3264) for one G.711 audio stream, with RFC 4733 telephone-event, and optionally one H.264
-// video stream (RFC 6184 §8: packetization-mode 1, Constrained Baseline), via sdp-transform.
+// SDP offer/answer (RFC 3264) for one G.711 audio stream, with RFC 4733 telephone-event, and optionally one video
+// stream: H.264 (RFC 6184 §8: packetization-mode 1, Constrained Baseline) and/or VP8 (RFC 7741 §6), with RFC 4585
+// §4.2 a=rtcp-fb (nack, nack pli, ccm fir of RFC 5104 §7) and the stream's bandwidth (RFC 4566 §5.8 b=AS, RFC 3890
+// b=TIAS); via sdp-transform.
 import sdpTransform from 'sdp-transform';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
 import { SipError } from '../errors.ts';
@@ -112,25 +114,37 @@ export function parseSdp(text: string): RemoteMedia {
 
 /** RFC 6184 §8.1: the H.264 we offer: Constrained Baseline (42e0), level 3.1 (1f), non-interleaved mode. */
 export const H264: CodecSpec = { payloadType: 96, name: 'H264', clockRate: 90000, fmtp: 'profile-level-id=42e01f;packetization-mode=1' };
-
-/** RFC 7741 §6.1: VP8 (no format parameters needed; the media server receives it, the TV agent does not send it). */
+/** RFC 7741 §6.1: VP8/90000, no required parameters. */
 export const VP8: CodecSpec = { payloadType: 97, name: 'VP8', clockRate: 90000 };
-export type VideoCodecName = 'H264' | 'VP8';
 
-/** What the remote side's SDP says about its video stream (H.264, or VP8 where the caller accepts it). */
+export type VideoCodecName = 'H264' | 'VP8';
+export const DEFAULT_VIDEO_CODECS: readonly VideoCodecName[] = ['H264', 'VP8'];
+
+/** The RTCP feedback a side accepts (RFC 4585 §4.2: a=rtcp-fb nack, nack pli; RFC 5104 §7.1: ccm fir). */
+export interface VideoFeedback {
+  nack: boolean;
+  pli: boolean;
+  fir: boolean;
+}
+
+/** What the remote side's SDP says about its video stream. */
 export interface RemoteVideo {
-  /** the codec of the payload type chosen (H264 unless VP8 was accepted and offered first) */
-  codec: VideoCodecName;
   ip: string;
   port: number;
   rtcpPort: number;
+  /** the codec of the payload type chosen: the first of the answerer's preference that the offer has */
+  codec: VideoCodecName;
   /** the payload type chosen (H.264: packetization-mode=1, a Baseline-compatible profile) */
   payloadType: number;
-  /** H.264's profile-level-id; empty for VP8 */
-  profileLevelId: string;
+  /** H.264 only */
+  profileLevelId?: string;
   direction: MediaDirection;
   /** RFC 4585 §4.2: a=rtcp-fb ... nack pli offered for that payload type */
   pli: boolean;
+  /** all the feedback offered for that payload type (or *) */
+  feedback: VideoFeedback;
+  /** the most the remote wants to receive on this stream, kbit/s: b=TIAS (RFC 3890) else b=AS, media level else session level */
+  bandwidthKbps?: number;
   mediaIndex: number;
 }
 
@@ -155,33 +169,67 @@ export function isConstrainedBaselineCompatible(profileLevelId: string): boolean
   return idc === 0x42 || (iop & 0x40) !== 0;
 }
 
-function h264Of(m: MediaDescription, accept: readonly VideoCodecName[] = ['H264']): { codec: VideoCodecName; payloadType: number; profileLevelId: string } | undefined {
+/** The payload types of `m` we can use, each with its codec, in the m-line's order. */
+function videoFormatsOf(m: MediaDescription, accept: readonly VideoCodecName[]): Array<{ payloadType: number; codec: VideoCodecName; profileLevelId?: string }> {
+  const out: Array<{ payloadType: number; codec: VideoCodecName; profileLevelId?: string }> = [];
   for (const pt of String(m.payloads ?? '').trim().split(/\s+/).map(Number)) {
     const map = m.rtp.find((r) => r.payload === pt);
-    // RFC 7741 §6.1: VP8/90000, taken in the offer's order of preference when the caller accepts it
-    if (map && accept.includes('VP8') && map.codec.toUpperCase() === 'VP8' && (map.rate ?? 0) === 90000) return { codec: 'VP8', payloadType: pt, profileLevelId: '' };
-    if (!accept.includes('H264')) continue;
-    if (!map || map.codec.toUpperCase() !== 'H264' || (map.rate ?? 0) !== 90000) continue;
+    if (!map || (map.rate ?? 0) !== 90000) continue;
+    const name = map.codec.toUpperCase();
+    if (name === 'VP8' && accept.includes('VP8')) { out.push({ payloadType: pt, codec: 'VP8' }); continue; }
+    if (name !== 'H264' || !accept.includes('H264')) continue;
     const f = fmtpParams(m.fmtp.find((x) => x.payload === pt)?.config);
     // RFC 6184 §8.1: packetization-mode absent means 0 (single NAL only): we send FU-A, so we need 1
     if (f.get('packetization-mode') !== '1') continue;
     const profileLevelId = f.get('profile-level-id') ?? '420010';
-    if (isConstrainedBaselineCompatible(profileLevelId)) return { codec: 'H264', payloadType: pt, profileLevelId };
+    if (isConstrainedBaselineCompatible(profileLevelId)) out.push({ payloadType: pt, codec: 'H264', profileLevelId });
+  }
+  return out;
+}
+
+/** RFC 4585 §4.2: the feedback listed for `pt` or for all formats (*). */
+function feedbackOf(m: MediaDescription, pt: number): VideoFeedback {
+  const fb = (m.rtcpFb ?? []).filter((f) => f.payload === '*' || Number(f.payload) === pt);
+  return {
+    nack: fb.some((f) => f.type === 'nack' && (f.subtype === undefined || f.subtype === '')),
+    pli: fb.some((f) => f.type === 'nack' && f.subtype === 'pli'),
+    fir: fb.some((f) => f.type === 'ccm' && f.subtype === 'fir'),
+  };
+}
+
+/**
+ * RFC 3890 §6.2: b=TIAS is bit/s without IP/UDP overhead; RFC 4566 §5.8: b=AS is kbit/s. The media level wins over
+ * the session level (RFC 4566 §5.8: the session's is the total); 0 or a bad value is no limit we can use.
+ */
+function bandwidthOf(m: MediaDescription, d: SessionDescription): number | undefined {
+  for (const list of [m.bandwidth, d.bandwidth]) {
+    const tias = list?.find((b) => b.type.toUpperCase() === 'TIAS');
+    if (tias && Number(tias.limit) > 0) return Number(tias.limit) / 1000;
+    const as = list?.find((b) => b.type.toUpperCase() === 'AS');
+    if (as && Number(as.limit) > 0) return Number(as.limit);
   }
   return undefined;
 }
 
-/** Parses the first active video stream (m=video, port ≠ 0) with a format we can use (`accept`: H.264 by default); undefined if none. */
-export function parseVideo(text: string, accept: readonly VideoCodecName[] = ['H264']): RemoteVideo | undefined {
+/**
+ * Parses the first active video stream (m=video, port ≠ 0) with a format we accept; undefined if none. Of its
+ * formats, the first of `prefer` wins (RFC 3264 §6.1 lets the answerer choose: TVs decode H.264 in hardware).
+ */
+export function parseVideo(text: string, prefer: readonly VideoCodecName[] = DEFAULT_VIDEO_CODECS): RemoteVideo | undefined {
   const d = parseDescription(text);
   for (const [mediaIndex, m] of d.media.entries()) {
     if (m.type !== 'video' || m.port === 0 || !/RTP\/AVPF?$/.test(m.protocol)) continue;
-    const h = h264Of(m, accept);
+    const formats = videoFormatsOf(m, prefer);
+    const h = prefer.map((c) => formats.find((f) => f.codec === c)).find((f) => f !== undefined);
     const ip = m.connection?.ip ?? d.connection?.ip;
     if (!h || !ip) continue;
     const direction = isDirection(m.direction) ? m.direction : isDirection(d.direction) ? d.direction : 'sendrecv';
-    const pli = (m.rtcpFb ?? []).some((f) => (f.payload === '*' || Number(f.payload) === h.payloadType) && f.type === 'nack' && f.subtype === 'pli');
-    return { ip, port: m.port, rtcpPort: m.rtcp?.port ?? m.port + 1, ...h, direction, pli, mediaIndex };
+    const feedback = feedbackOf(m, h.payloadType);
+    const bandwidthKbps = bandwidthOf(m, d);
+    return {
+      ip, port: m.port, rtcpPort: m.rtcp?.port ?? m.port + 1, ...h, direction, pli: feedback.pli, feedback,
+      ...(bandwidthKbps !== undefined ? { bandwidthKbps } : {}), mediaIndex,
+    };
   }
   return undefined;
 }
@@ -227,8 +275,11 @@ export interface LocalMediaOptions {
   sessionId?: string;
   /** first o= version (default 1) */
   sessionVersion?: number;
-  /** offer/accept H.264 video on this RTP port (RTCP on +1), sending and/or receiving as `direction` says */
-  video?: { port: number; direction: MediaDirection; /** what an answer accepts (default H.264 only; offers are H.264) */ accept?: readonly VideoCodecName[] };
+  /**
+   * offer/accept video on this RTP port (RTCP on +1), sending and/or receiving as `direction` says; `codecs` in our
+   * order of preference (default H.264, VP8); `bandwidthKbps` the most we want to receive (b=AS and b=TIAS)
+   */
+  video?: { port: number; direction: MediaDirection; codecs?: readonly VideoCodecName[]; bandwidthKbps?: number };
 }
 
 export interface Negotiated {
@@ -242,16 +293,28 @@ export interface Negotiated {
   telephoneEventPayloadType?: number;
   /** the direction in our SDP */
   direction: MediaDirection;
-  /** both sides do H.264 video (absent: no m=video, or port 0 in the offer or the answer) */
+  /** both sides do video (absent: no m=video, or port 0 in the offer or the answer) */
   video?: NegotiatedVideo;
 }
 
-function videoLine(port: number, pt: number, direction: MediaDirection, codec: VideoCodecName = 'H264'): MediaDescription {
+const FEEDBACK_LINES = [{ type: 'nack' }, { type: 'nack', subtype: 'pli' }, { type: 'ccm', subtype: 'fir' }] as const;
+
+/**
+ * Our m=video: the formats given (an offer: all we do; an answer: the one chosen), each with the feedback we send
+ * and honour (RFC 4585 §4.2; an answer keeps only what the offer listed), under RTP/AVP as most SIP phones do (no
+ * AVPF early-feedback timing), and our receive limit as b=AS (kbit/s) and b=TIAS (bit/s, RFC 3890 §6.2).
+ */
+function videoLine(port: number, formats: ReadonlyArray<{ payloadType: number; codec: VideoCodecName; feedback?: VideoFeedback }>, direction: MediaDirection, bandwidthKbps?: number): MediaDescription {
+  const spec = (c: VideoCodecName): CodecSpec => (c === 'H264' ? H264 : VP8);
+  const rtcpFb = formats.flatMap((f) => FEEDBACK_LINES
+    .filter((l) => !f.feedback || ('subtype' in l ? (l.subtype === 'pli' ? f.feedback.pli : f.feedback.fir) : f.feedback.nack))
+    .map((l) => ({ payload: String(f.payloadType), ...l })));
   return {
-    type: 'video', port, protocol: 'RTP/AVP', payloads: String(pt), direction,
-    rtp: [{ payload: pt, codec, rate: 90000 }], fmtp: codec === 'H264' ? [{ payload: pt, config: H264.fmtp as string }] : [],
-    // RFC 4585 §4.2: we send and honour PLI; as most SIP phones do, under RTP/AVP (no AVPF early feedback timing)
-    rtcpFb: [{ payload: String(pt), type: 'nack', subtype: 'pli' }],
+    type: 'video', port, protocol: 'RTP/AVP', payloads: formats.map((f) => f.payloadType).join(' '), direction,
+    ...(bandwidthKbps !== undefined ? { bandwidth: [{ type: 'AS', limit: Math.round(bandwidthKbps) }, { type: 'TIAS', limit: Math.round(bandwidthKbps * 1000) }] } : {}),
+    rtp: formats.map((f) => ({ payload: f.payloadType, codec: spec(f.codec).name, rate: 90000 })),
+    fmtp: formats.filter((f) => spec(f.codec).fmtp !== undefined).map((f) => ({ payload: f.payloadType, config: spec(f.codec).fmtp as string })),
+    rtcpFb,
   } as MediaDescription;
 }
 
@@ -299,6 +362,22 @@ export class LocalMedia {
 
   get sessionVersion(): number { return this.#version; }
 
+  /**
+   * The video direction we want from now on (the camera turned off: recvonly or inactive; on again: as before); the
+   * next offer or answer says it. No effect without video.
+   */
+  setVideoDirection(direction: MediaDirection): void {
+    if (this.options.video) this.options.video.direction = direction;
+  }
+
+  /**
+   * The video was refused (port 0) or its session ended: later offers keep its m-line with port 0 (RFC 3264 §8.2),
+   * and answers refuse video offered again.
+   */
+  rejectVideo(): void {
+    if (this.options.video) this.options.video.port = 0;
+  }
+
   /** Changes our address/port (e.g. after a re-bind); the next description gets a new version. */
   setAddress(ip: string, port: number): void {
     (this.options as { ip: string }).ip = ip;
@@ -316,14 +395,15 @@ export class LocalMedia {
   createOffer(direction: MediaDirection = 'sendrecv'): string {
     const v = this.options.video;
     // on hold (sendonly/inactive audio) the video follows: RFC 3264 §8.4
-    const video = v ? { index: 1, line: videoLine(v.port, H264.payloadType, direction === 'sendrecv' ? v.direction : answerDirection(direction === 'sendonly' ? 'recvonly' : 'inactive', v.direction)) } : undefined;
+    const formats = (v?.codecs ?? DEFAULT_VIDEO_CODECS).map((codec) => ({ codec, payloadType: codec === 'H264' ? H264.payloadType : VP8.payloadType }));
+    const video = v ? { index: 1, line: videoLine(v.port, formats, direction === 'sendrecv' ? v.direction : answerDirection(direction === 'sendonly' ? 'recvonly' : 'inactive', v.direction), v.bandwidthKbps) } : undefined;
     return this.#versioned((version) => build({ ...this.options, version }, this.options.codecs, direction, [], 0, video));
   }
 
   /** RFC 3264 §6: our video answer to an offer's m=video (undefined: we reject it with port 0, or there is none). */
   #answerVideo(offer: string, wanted: MediaDirection): NegotiatedVideo | undefined {
     const v = this.options.video;
-    const remote = v ? parseVideo(offer, v.accept ?? ['H264']) : undefined;
+    const remote = v && v.port !== 0 ? parseVideo(offer, v.codecs ?? DEFAULT_VIDEO_CODECS) : undefined;
     if (!v || !remote) return undefined;
     const dir = answerDirection(remote.direction, wanted === 'sendrecv' ? v.direction : answerDirection(wanted === 'sendonly' ? 'recvonly' : 'inactive', v.direction));
     return { remote, payloadType: remote.payloadType, direction: dir };
@@ -352,7 +432,9 @@ export class LocalMedia {
     const d = parseDescription(offer);
     const others = d.media.filter((_, i) => i !== remote.mediaIndex);
     const video = this.#answerVideo(offer, wanted);
-    const videoLineOf = video && this.options.video ? { index: video.remote.mediaIndex, line: videoLine(this.options.video.port, video.payloadType, video.direction, video.remote.codec) } : undefined;
+    const ov = this.options.video;
+    // RFC 4585 §4.2: the answer names the feedback of the offer that we do, for the format chosen
+    const videoLineOf = video && ov ? { index: video.remote.mediaIndex, line: videoLine(ov.port, [{ codec: video.remote.codec, payloadType: video.payloadType, feedback: video.remote.feedback }], video.direction, ov.bandwidthKbps) } : undefined;
     const sdp = this.#versioned((version) => build({ ...this.options, version }, codecs, direction, others, remote.mediaIndex, videoLineOf));
     return {
       sdp, remote, codec: g711Of(chosen) as G711Codec, payloadType: chosen.payloadType, direction,
@@ -368,7 +450,7 @@ export class LocalMedia {
     const chosen = remote.codecs.find((c) => { const g = g711Of(c); return g !== undefined && ours.includes(g); });
     if (!chosen) throw new SdpError(488, 'ERR_SDP_NO_COMMON_CODEC', `answer has no codec we offered: ${remote.codecs.map((c) => c.name).join(', ')}`);
     // RFC 3264 §6: port 0 in the answer (or no usable H.264 in it) refuses the video; the audio goes on
-    const rv = this.options.video ? parseVideo(answer) : undefined;
+    const rv = this.options.video && this.options.video.port !== 0 ? parseVideo(answer, this.options.video.codecs ?? DEFAULT_VIDEO_CODECS) : undefined;
     const v = this.options.video;
     const videoDirection: MediaDirection | undefined = v ? (offeredDirection === 'sendrecv' ? v.direction : answerDirection(offeredDirection === 'sendonly' ? 'recvonly' : 'inactive', v.direction)) : undefined;
     return {

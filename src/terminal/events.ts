@@ -19,7 +19,10 @@
 //   call-outgoing   {callId, to}                                   we sent an INVITE
 //   call-ringing    {callId, status}                               the callee is ringing (18x)
 //   call-answered   {callId, peer, codec, direction, remoteRtp}    media flows
-//   video-started   {callId, payloadType, profileLevelId, sending, receiving, remoteRtp}   H.264 video negotiated (RFC 6184)
+//   video-started   {callId, codec, payloadType, profileLevelId?, sending, receiving, remoteRtp, feedback, bitrateKbps?}
+//                   video negotiated: H264 (RFC 6184; profileLevelId) or VP8 (RFC 7741); feedback: the RTCP feedback the
+//                   peer takes ({nack, pli, fir}: RFC 4585, RFC 5104); bitrateKbps: the peer's b=TIAS/b=AS limit our encoder keeps to
+//   video-changed   {callId, sending, receiving}                   a re-INVITE turned our camera or the peer's on or off
 //   call-held       {callId, held, by}                             hold/resume by "local" or "remote"
 //   dtmf            {callId, digit}                                the peer sent a DTMF digit (RFC 4733)
 //   call-ended      {callId, peer, reason, status?, durationMs, rtcp, recorded?}
@@ -27,11 +30,12 @@
 //                         | no-answer (our ring timeout: CANCEL) | no-media (no RTP for the inactivity time)
 //                         | session-expired (RFC 4028: the session refresh failed or never came);
 //                   rtcp: MediaStats of src/media/rtp-session.ts (null when media never started)
-//                   video: VideoStats of src/media/video-session.ts (frames, keyframes, PLIs, loss) and recordedVideo?, when video was negotiated
+//                   video: VideoStats of src/media/video-session.ts (frames, keyframes, PLIs, FIRs, NACKs sent and received,
+//                   packets recovered and retransmitted, loss) and recordedVideo?, when video was negotiated
 //   error           {message, code?}                               something failed; the agent carries on
 import type { MissedCallGroup } from '../formats/missed-call-notice.ts';
 import type { MediaStats } from '../media/rtp-session.ts';
-import type { MediaDirection } from '../media/sdp.ts';
+import type { MediaDirection, VideoCodecName, VideoFeedback } from '../media/sdp.ts';
 import type { VideoStats } from '../media/video-session.ts';
 
 export interface TvAgentEvents {
@@ -53,7 +57,11 @@ export interface TvAgentEvents {
   'call-outgoing': [{ callId: string; to: string }];
   'call-ringing': [{ callId: string; status: number }];
   'call-answered': [{ callId: string; peer: string; codec: string; direction: MediaDirection; remoteRtp: string }];
-  'video-started': [{ callId: string; payloadType: number; profileLevelId: string; sending: boolean; receiving: boolean; remoteRtp: string }];
+  'video-started': [{
+    callId: string; codec: VideoCodecName; payloadType: number; profileLevelId?: string; sending: boolean; receiving: boolean; remoteRtp: string;
+    feedback: VideoFeedback; bitrateKbps?: number;
+  }];
+  'video-changed': [{ callId: string; sending: boolean; receiving: boolean }];
   'call-held': [{ callId: string; held: boolean; by: 'local' | 'remote' }];
   dtmf: [{ callId: string; digit: string }];
   'call-ended': [{ callId: string; peer: string; reason: CallEndReason; status?: number; durationMs: number; rtcp: MediaStats | null; recorded?: string; video?: VideoStats & { recordedVideo?: string } }];

@@ -4,7 +4,7 @@
 // it as one string the CLI writes out. The CLI only reads keys (splitKeys) and runs the actions.
 //
 // Keys: ↑ ↓ choose a contact · Enter call it · m message it (a one-line input: Enter sends, Esc cancels) ·
-// a answer · h hang up · o hold/resume · 0-9 * # DTMF in a call · d dismiss missed calls · i call details (RTCP) ·
+// a answer · h hang up · o hold/resume · c camera off/on (a video call) · 0-9 * # DTMF in a call · d dismiss missed calls · i call details (RTCP) ·
 // p play a voice message · q quit. Letters work in either case.
 import type { MediaStats } from '../media/rtp-session.ts';
 import type { TvAgentEvents } from './events.ts';
@@ -35,6 +35,8 @@ export interface ScreenState {
   voiceMessages: Array<{ id: string; from: string; at: number; durationMs: number; played: boolean }>;
   /** what the call line says; null: no call */
   call: string | null;
+  /** what the video line says (a video call); null: no video */
+  video: string | null;
   /** where the call is: nothing, ringing here, ringing there, answered */
   phase: 'idle' | 'incoming' | 'outgoing' | 'active';
   /** epoch ms the call in progress was answered */
@@ -57,6 +59,7 @@ export type KeyAction =
   | { do: 'answer' }
   | { do: 'hangup' }
   | { do: 'hold' }
+  | { do: 'camera' }
   | { do: 'dtmf'; digits: string }
   | { do: 'play-voice-message' }
   | { do: 'quit' };
@@ -65,7 +68,7 @@ const MAX_LINES = 10;
 
 export function initialScreen(user: string, contacts: string[]): ScreenState {
   return {
-    user, registered: false, contacts: new Map(contacts.map((c) => [c, false])), selected: 0, missed: new Map(), liveMissed: new Map(), ringingSince: null, messages: [], voiceMessages: [], call: null,
+    user, registered: false, contacts: new Map(contacts.map((c) => [c, false])), selected: 0, missed: new Map(), liveMissed: new Map(), ringingSince: null, messages: [], voiceMessages: [], call: null, video: null,
     phase: 'idle', answeredAt: null, peer: null, input: null, details: false, stats: null, status: 'starting',
   };
 }
@@ -120,6 +123,7 @@ function callEnded(s: ScreenState, x: TvAgentEvents['call-ended'][0], now: numbe
   const was = s.phase;
   const peer = x.peer;
   s.call = null;
+  s.video = null;
   s.phase = 'idle';
   s.answeredAt = null;
   if (x.rtcp !== null) s.stats = x.rtcp;
@@ -145,6 +149,14 @@ function callEnded(s: ScreenState, x: TvAgentEvents['call-ended'][0], now: numbe
     case 'no-ack': s.status = `call with ${peer} lost: its TV did not confirm the answer`; break;
     default: s.status = `call with ${peer} failed${x.status !== undefined ? ` (${x.status})` : ''}`;
   }
+}
+
+/** The video of a call in plain words: who sees whom. */
+function videoLine(sending: boolean, receiving: boolean): string {
+  if (sending && receiving) return 'video both ways';
+  if (sending) return 'video: they see you';
+  if (receiving) return 'video: you see them, your camera is off';
+  return 'video paused';
 }
 
 /** Fold one agent event into the screen state (mutates and returns it). `now`: epoch ms, for times shown. */
@@ -209,6 +221,7 @@ export function applyEvent<K extends keyof TvAgentEvents>(s: ScreenState, event:
     case 'call-outgoing': s.phase = 'outgoing'; s.peer = String(x.to); s.call = `calling ${String(x.to)}…`; break;
     case 'call-ringing': s.call = `calling ${s.peer ?? ''}… (ringing)`; break;
     case 'call-answered': s.phase = 'active'; s.answeredAt = now; s.peer = String(x.peer); s.call = `in call with ${String(x.peer)}`; break;
+    case 'video-started': case 'video-changed': s.video = videoLine(x.sending === true, x.receiving === true); break;
     case 'call-held': s.call = `${(s.call ?? '').replace(/ \[on hold\]$/, '')}${x.held ? ' [on hold]' : ''}`.trim(); break;
     case 'dtmf': s.status = `${s.status.startsWith('keys pressed by the other side: ') ? s.status : 'keys pressed by the other side: '}${String(x.digit)}`; break;
     case 'call-ended': callEnded(s, e as TvAgentEvents['call-ended'][0], now); break;
@@ -255,6 +268,7 @@ export function pressKey(s: ScreenState, key: string): KeyAction | null {
     case 'a': return s.phase === 'incoming' ? { do: 'answer' } : null;
     case 'h': return s.phase !== 'idle' ? { do: 'hangup' } : null;
     case 'o': return s.phase === 'active' ? { do: 'hold' } : null;
+    case 'c': return s.phase === 'active' && s.video !== null ? { do: 'camera' } : null;
     case 'm': {
       const to = contacts[s.selected];
       if (to === undefined) s.status = 'no contact to write to (give --contacts)';
@@ -305,7 +319,7 @@ function detailsLines(r: MediaStats | null): string[] {
 }
 
 const KEYS_IDLE = 'keys: ↑↓ choose · Enter call · m message · p play voice message · d dismiss missed · i details · q quit';
-const KEYS_CALL = 'keys: a answer · h hang up · o hold/resume · 0-9*# tones · i details · q quit';
+const KEYS_CALL = 'keys: a answer · h hang up · o hold/resume · c camera · 0-9*# tones · i details · q quit';
 
 /** The whole screen: clear, home, then the sections. `now`: epoch ms, for the times shown. */
 export function render(s: ScreenState, now: number = Date.now()): string {
@@ -330,6 +344,7 @@ export function render(s: ScreenState, now: number = Date.now()): string {
   out.push(...(s.messages.length ? s.messages.map((m) => `  ${m}`) : [grey('  (none)')]));
   const running = s.phase === 'active' && s.answeredAt !== null ? `, ${spokenDuration(Math.max(0, now - s.answeredAt))}` : '';
   out.push('', bold('Call'), `  ${s.call !== null ? s.call.replace(/( \[on hold\])?$/, `${running}$1`) : grey('(no call)')}`);
+  if (s.call !== null && s.video !== null) out.push(`  ${s.video}`);
   if (s.details) out.push('', bold('Call details'), ...detailsLines(s.stats));
   if (s.input !== null) out.push('', `message to ${s.input.to}: ${s.input.text}_  ${grey('(Enter send · Esc cancel)')}`);
   out.push('', grey(s.status), grey(s.phase === 'idle' ? KEYS_IDLE : KEYS_CALL));

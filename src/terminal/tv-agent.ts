@@ -61,7 +61,7 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
     this.options = {
       user: o.user, password: o.password, server: o.server, transport: o.transport ?? 'tcp', localIp: o.localIp ?? '',
       downloadDir: o.downloadDir ?? './tvphone-downloads', contacts: o.contacts ?? [], autoAnswer: o.autoAnswer ?? false,
-      toneHz: o.toneHz ?? 440, play: o.play, record: o.record, video: o.video, recordVideo: o.recordVideo, expires: o.expires ?? 300, presenceExpires: o.presenceExpires ?? 600,
+      toneHz: o.toneHz ?? 440, play: o.play, record: o.record, video: o.video, recordVideo: o.recordVideo, videoCodecs: o.videoCodecs ?? ['H264', 'VP8'], videoBandwidthKbps: o.videoBandwidthKbps, expires: o.expires ?? 300, presenceExpires: o.presenceExpires ?? 600,
       keepAliveMs: o.keepAliveMs ?? 30_000, retryMinMs: o.retryMinMs ?? 1_000, retryMaxMs: o.retryMaxMs ?? 60_000,
       timerValues: o.timerValues, rtcpIntervalMs: o.rtcpIntervalMs ?? 5_000, outboundProxy: o.outboundProxy,
       ringTimeoutMs: o.ringTimeoutMs ?? 60_000, mediaTimeoutMs: o.mediaTimeoutMs ?? 30_000, sessionExpires: o.sessionExpires ?? 1800,
@@ -220,6 +220,16 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
   /** Put the call on hold (RFC 3264 §8.4) or take it off hold. */
   hold(on: boolean): Promise<boolean> {
     return this.#sessions.hold(on);
+  }
+
+  /** Turn our camera off or on in a video call (a re-INVITE; key c). */
+  camera(on: boolean): Promise<boolean> {
+    return this.#sessions.camera(on);
+  }
+
+  /** Whether our camera is off in the call in progress. */
+  get cameraOff(): boolean {
+    return this.#sessions.cameraOff;
   }
 
   /** Whether the call in progress is on hold (by us or by the peer). */

@@ -20,7 +20,7 @@ import { VIDEO_MESSAGE_TYPE } from '../../src/media-server/video-recording.ts';
 import { startDefaultProfileServer } from '../helpers/default-profile-server.ts';
 import type { TestServer } from '../helpers/test-server.ts';
 import { until } from '../helpers/until.ts';
-import { framesOf, haveFfmpeg, psnrAgainstTestsrc } from '../helpers/video-frames.ts';
+import { framesOf, haveFfmpeg, psnrAgainstTestsrc } from '../helpers/video.ts';
 import { freePort, installed, killAll, LOOPBACK } from './lib/proc.ts';
 import { assertSippOk, SCENARIOS, startSipp } from './lib/sipp.ts';
 

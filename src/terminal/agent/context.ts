@@ -2,6 +2,7 @@
 // options, our AoR and Contact, the UA core, the clock, and the guarded event emitter of the facade (tv-agent.ts).
 import type { Clock } from '../../clock.ts';
 import type { AudioSink } from '../../media/audio-io.ts';
+import type { VideoCodecName } from '../../media/sdp.ts';
 import type { UserAgentCore } from '../../dialog/user-agent-core.ts';
 import type { TimerValues } from '../../transaction/timers.ts';
 import type { TransportName } from '../../transport/transport.ts';
@@ -37,8 +38,15 @@ export interface TvAgentOptions {
   play?: string;
   /** write received audio of each call to this WAV file */
   record?: string;
-  /** offer and accept H.264 video, sending ffmpeg's test pattern ('testsrc') or this file (looped), through ffmpeg */
+  /** offer and accept video, sending ffmpeg's test pattern ('testsrc') or this file (looped), through ffmpeg */
   video?: string;
+  /** the video codecs offered and accepted, in our order of preference (default H.264, VP8) */
+  videoCodecs?: VideoCodecName[];
+  /**
+   * the most video we want to receive, kbit/s, offered as b=AS and b=TIAS (default: no limit offered); what we send
+   * follows the peer's own b= line
+   */
+  videoBandwidthKbps?: number;
   /** write the received video of each call to this file (.mkv), through ffmpeg, without re-encoding */
   recordVideo?: string;
   /** REGISTER expiry asked for (default 300 s) */
@@ -73,8 +81,8 @@ export interface TvAgentOptions {
   speaker?: AudioSink;
 }
 
-export type AgentOptions = Required<Omit<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'timerValues' | 'contacts' | 'outboundProxy' | 'clock' | 'speaker' | 'push' | 'fallbackServers'>>
-  & Pick<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'timerValues' | 'outboundProxy' | 'speaker' | 'push'> & { contacts: string[]; fallbackServers: string[] };
+export type AgentOptions = Required<Omit<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'videoBandwidthKbps' | 'videoCodecs' | 'timerValues' | 'contacts' | 'outboundProxy' | 'clock' | 'speaker' | 'push' | 'fallbackServers'>>
+  & Pick<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'videoBandwidthKbps' | 'videoCodecs' | 'timerValues' | 'outboundProxy' | 'speaker' | 'push'> & { contacts: string[]; fallbackServers: string[] };
 
 export interface AgentContext {
   readonly options: AgentOptions;

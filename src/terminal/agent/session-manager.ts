@@ -16,9 +16,9 @@ import { SipError } from '../../errors.ts';
 import { PcmRecorder, PcmSource, ToneSource, type AudioSource } from '../../media/audio-io.ts';
 import { toTelephonyPcm } from '../../media/resample.ts';
 import { MediaSession, type MediaStats } from '../../media/rtp-session.ts';
-import { LocalMedia, type MediaDirection, type Negotiated } from '../../media/sdp.ts';
-import { checkFfmpeg, H264Encoder, H264Recorder, DEFAULT_VIDEO_FORMAT } from '../../media/ffmpeg.ts';
-import { VideoSession, type VideoStats } from '../../media/video-session.ts';
+import { LocalMedia, type MediaDirection, type Negotiated, type VideoCodecName } from '../../media/sdp.ts';
+import { checkFfmpeg, VideoEncoder, VideoRecorder, DEFAULT_VIDEO_FORMAT } from '../../media/ffmpeg.ts';
+import { VideoSession, videoRtpCodecOf, type VideoStats } from '../../media/video-session.ts';
 import { readWav } from '../../media/wav.ts';
 import { newCallId, newTag } from '../../sip/ids.ts';
 import { SipRequest, type SipResponse } from '../../sip/message.ts';
@@ -60,8 +60,13 @@ interface Call {
   uasInterval: SessionInterval | null;
   /** the video stream's port pair (bound when we do video), and its ffmpeg children once it runs */
   video: VideoSession | null;
-  encoder: H264Encoder | null;
-  videoRecorder: H264Recorder | null;
+  encoder: VideoEncoder | null;
+  videoRecorder: VideoRecorder | null;
+  /** the video as negotiated last: what we send and receive now, its codec and the peer's limit */
+  videoFlow: { sending: boolean; receiving: boolean; codec: VideoCodecName; bitrateKbps?: number } | null;
+  /** frames given to the video session, and when the first was (timestamps follow the clock across a camera pause) */
+  videoFrames: number;
+  videoT0: number;
 }
 
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, UPDATE, OPTIONS, MESSAGE, NOTIFY';
@@ -138,7 +143,102 @@ export class SessionManager {
 
   #localMedia(media: MediaSession, video: VideoSession | null): LocalMedia {
     const direction = this.#videoDirection();
-    return new LocalMedia({ ip: this.#ctx.options.localIp, port: media.localPort, ...(video && direction ? { video: { port: video.localPort, direction } } : {}) });
+    const o = this.#ctx.options;
+    const bw = o.videoBandwidthKbps !== undefined ? { bandwidthKbps: o.videoBandwidthKbps } : {};
+    return new LocalMedia({ ip: o.localIp, port: media.localPort, ...(video && direction ? { video: { port: video.localPort, direction, codecs: o.videoCodecs, ...bw } } : {}) });
+  }
+
+  /** RFC 3264 §6.1: we send when our SDP and the peer's both allow it (and we have a camera), receive likewise. */
+  #videoFlowOf(nv: NonNullable<Negotiated['video']>): { sending: boolean; receiving: boolean } {
+    const o = this.#ctx.options;
+    const ours = nv.direction;
+    const r = nv.remote.direction;
+    return {
+      sending: o.video !== undefined && (ours === 'sendrecv' || ours === 'sendonly') && (r === 'sendrecv' || r === 'recvonly'),
+      receiving: o.recordVideo !== undefined && (ours === 'sendrecv' || ours === 'recvonly') && (r === 'sendrecv' || r === 'sendonly'),
+    };
+  }
+
+  async #startEncoder(call: Call): Promise<void> {
+    const o = this.#ctx.options;
+    const f = call.videoFlow;
+    if (o.video === undefined || f === null || call.video === null) return;
+    const v = call.video;
+    const enc = new VideoEncoder({ source: o.video, codec: f.codec, ...(f.bitrateKbps !== undefined ? { bitrateKbps: f.bitrateKbps } : {}) });
+    call.encoder = enc;
+    const fps = enc.format.fps;
+    // after a pause (camera off), the frames go on from where the clock is, not from where they stopped
+    if (call.videoFrames > 0) call.videoFrames = Math.max(call.videoFrames, Math.round(((this.#ctx.clock.now() - call.videoT0) * fps) / 1000));
+    enc.on('accessUnit', (units) => {
+      if (call.videoFrames === 0) call.videoT0 = this.#ctx.clock.now();
+      v.sendAccessUnit(units, (call.videoFrames++ * 1000) / fps);
+    });
+    enc.on('error', (err) => this.#ctx.error(err));
+    await enc.start();
+  }
+
+  async #startRecorder(call: Call): Promise<void> {
+    const o = this.#ctx.options;
+    if (o.recordVideo === undefined || call.videoFlow === null || call.video === null || call.videoRecorder !== null) return;
+    const rec = new VideoRecorder(o.recordVideo, { fps: DEFAULT_VIDEO_FORMAT.fps, codec: call.videoFlow.codec });
+    call.videoRecorder = rec;
+    await rec.start();
+    call.video.on('accessUnit', (u) => rec.write(u.nals));
+  }
+
+  /**
+   * A new offer/answer in the call (re-INVITE: our camera or the peer's turned off or on, a=inactive, the video
+   * refused with port 0): the video session follows the direction, ffmpeg's encoder is stopped or started again,
+   * the recorder started when video first comes. video-changed says so.
+   */
+  async #applyVideo(call: Call, nv: Negotiated['video']): Promise<void> {
+    const v = call.video;
+    const prev = call.videoFlow;
+    if (v === null || prev === null || call.state !== 'active') return;
+    const flow = nv !== undefined ? this.#videoFlowOf(nv) : { sending: false, receiving: false };
+    if (nv !== undefined) v.updateRemote({ remoteIp: nv.remote.ip, remotePort: nv.remote.port, remoteRtcpPort: nv.remote.rtcpPort });
+    v.setDirection(flow.sending && flow.receiving ? 'sendrecv' : flow.sending ? 'sendonly' : flow.receiving ? 'recvonly' : 'inactive');
+    if (flow.sending === prev.sending && flow.receiving === prev.receiving) return;
+    call.videoFlow = { ...prev, ...flow };
+    this.#ctx.emit('video-changed', { callId: call.callId, ...flow });
+    if (!flow.sending && call.encoder !== null) {
+      const enc = call.encoder;
+      call.encoder = null;
+      await enc.stop();
+    }
+    try {
+      if (flow.sending && call.encoder === null) await this.#startEncoder(call);
+      if (flow.receiving) await this.#startRecorder(call);
+    } catch (err) {
+      this.#ctx.error(err);
+    }
+    if (call.state !== 'active') await this.#stopVideo(call);
+  }
+
+  /**
+   * Turn our camera off or on in the call (key c): a re-INVITE whose video says recvonly (inactive when we do not
+   * receive video) or, on again, what we did at first (RFC 3264 §8.4's directions, for one stream). False when the
+   * call has no video we send, or the peer refused the re-INVITE (the camera stays as it was).
+   */
+  async camera(on: boolean): Promise<boolean> {
+    const call = this.#call;
+    const wanted = this.#videoDirection();
+    if (call === null || call.state !== 'active' || call.dialog === null || call.videoFlow === null || wanted === null || this.#ctx.options.video === undefined) return false;
+    const direction: MediaDirection = on ? wanted : wanted === 'sendrecv' ? 'recvonly' : 'inactive';
+    const before = call.local.options.video?.direction;
+    call.local.setVideoDirection(direction);
+    const res = await this.#reInvite(call, call.heldLocal ? 'sendonly' : 'sendrecv', call.session?.current?.interval ?? this.#ctx.options.sessionExpires);
+    if (res.status < 200 || res.status >= 300) {
+      if (before !== undefined) call.local.setVideoDirection(before);
+      return false;
+    }
+    return true;
+  }
+
+  /** Whether our camera is off in the call in progress (key c turned it off). */
+  get cameraOff(): boolean {
+    const d = this.#call?.local.options.video?.direction;
+    return d === 'recvonly' || d === 'inactive';
   }
 
   /**
@@ -149,29 +249,30 @@ export class SessionManager {
   async #startVideo(call: Call, neg: Omit<Negotiated, 'sdp'>): Promise<void> {
     const v = call.video;
     if (v === null) return;
-    if (neg.video === undefined) { call.video = null; await v.stop(); return; } // refused (port 0): audio only
-    const o = this.#ctx.options;
+    if (neg.video === undefined) {
+      // refused (port 0): audio only; later offers keep the m-line with port 0 (RFC 3264 §8.2)
+      call.video = null;
+      call.local.rejectVideo();
+      await v.stop();
+      return;
+    }
     const r = neg.video.remote;
-    const ours = neg.video.direction;
-    const sending = o.video !== undefined && (ours === 'sendrecv' || ours === 'sendonly') && (r.direction === 'sendrecv' || r.direction === 'recvonly');
-    const receiving = o.recordVideo !== undefined && (ours === 'sendrecv' || ours === 'recvonly') && (r.direction === 'sendrecv' || r.direction === 'sendonly');
-    v.start({ remoteIp: r.ip, remotePort: r.port, remoteRtcpPort: r.rtcpPort, payloadType: neg.video.payloadType, direction: sending && receiving ? 'sendrecv' : sending ? 'sendonly' : receiving ? 'recvonly' : 'inactive' });
-    this.#ctx.emit('video-started', { callId: call.callId, payloadType: neg.video.payloadType, profileLevelId: r.profileLevelId, sending, receiving, remoteRtp: `${r.ip}:${r.port}` });
+    const { sending, receiving } = this.#videoFlowOf(neg.video);
+    v.start({
+      remoteIp: r.ip, remotePort: r.port, remoteRtcpPort: r.rtcpPort, payloadType: neg.video.payloadType,
+      direction: sending && receiving ? 'sendrecv' : sending ? 'sendonly' : receiving ? 'recvonly' : 'inactive',
+      codec: videoRtpCodecOf(r.codec), feedback: r.feedback,
+    });
+    // RFC 3890 / RFC 4566 §5.8: we send no more than the remote's b=TIAS or b=AS says it takes
+    const bitrateKbps = r.bandwidthKbps;
+    call.videoFlow = { sending, receiving, codec: r.codec, ...(bitrateKbps !== undefined ? { bitrateKbps } : {}) };
+    this.#ctx.emit('video-started', {
+      callId: call.callId, codec: r.codec, payloadType: neg.video.payloadType, ...(r.profileLevelId !== undefined ? { profileLevelId: r.profileLevelId } : {}),
+      sending, receiving, remoteRtp: `${r.ip}:${r.port}`, feedback: r.feedback, ...(bitrateKbps !== undefined ? { bitrateKbps } : {}),
+    });
     try {
-      if (receiving && o.recordVideo !== undefined) {
-        const rec = new H264Recorder(o.recordVideo, { fps: DEFAULT_VIDEO_FORMAT.fps });
-        call.videoRecorder = rec;
-        await rec.start();
-        v.on('accessUnit', (u) => rec.write(u.nals));
-      }
-      if (sending && o.video !== undefined) {
-        const enc = new H264Encoder({ source: o.video });
-        call.encoder = enc;
-        let frame = 0;
-        enc.on('accessUnit', (nals) => v.sendAccessUnit(nals, (frame++ * 1000) / enc.format.fps));
-        enc.on('error', (err) => this.#ctx.error(err));
-        await enc.start();
-      }
+      if (receiving) await this.#startRecorder(call);
+      if (sending) await this.#startEncoder(call);
     } catch (err) {
       this.#ctx.error(err); // the call goes on with audio
     }
@@ -225,7 +326,7 @@ export class SessionManager {
       local: this.#localMedia(media, video), recorder: this.#ctx.options.record ? new PcmRecorder() : null,
       dialog, st, offer, invite: null, provisional: true, cancelWanted: false, startedAt: this.#ctx.clock.now(), held: false,
       heldLocal: false, noAnswer: false, ringTimer: null, mediaTimer: null, lastActivity: { at: 0, count: 0 }, session: null, uasInterval: null,
-      video, encoder: null, videoRecorder: null,
+      video, encoder: null, videoRecorder: null, videoFlow: null, videoFrames: 0, videoT0: 0,
     };
     call.uasInterval = timer;
     this.#call = call;
@@ -354,6 +455,7 @@ export class SessionManager {
         const neg = call.local.acceptAnswer(new TextDecoder().decode(res.body), direction);
         call.media.updateRemote({ remoteIp: neg.remote.ip, remotePort: neg.remote.port, remoteRtcpPort: neg.remote.rtcpPort });
         call.media.setDirection(direction);
+        await this.#applyVideo(call, neg.video);
       } catch (err) {
         this.#ctx.error(err);
       }
@@ -395,7 +497,7 @@ export class SessionManager {
       local: this.#localMedia(media, video), recorder: this.#ctx.options.record ? new PcmRecorder() : null,
       dialog: null, st: null, offer: null, invite: req, provisional: false, cancelWanted: false, startedAt: this.#ctx.clock.now(), held: false,
       heldLocal: false, noAnswer: false, ringTimer: null, mediaTimer: null, lastActivity: { at: 0, count: 0 }, session: null, uasInterval: null,
-      video, encoder: null, videoRecorder: null,
+      video, encoder: null, videoRecorder: null, videoFlow: null, videoFrames: 0, videoT0: 0,
     };
     this.#call = call;
     req.addHeader('From', `<${this.#ctx.aor}>;tag=${newTag()}`);
@@ -648,6 +750,7 @@ export class SessionManager {
     if (neg === null) return;
     call.media.updateRemote({ remoteIp: neg.remote.ip, remotePort: neg.remote.port, remoteRtcpPort: neg.remote.rtcpPort });
     call.media.setDirection(neg.direction);
+    void this.#applyVideo(call, neg.video).catch((err: unknown) => this.#ctx.error(err));
     const held = neg.remote.onHold;
     if (held !== call.held) {
       call.held = held;

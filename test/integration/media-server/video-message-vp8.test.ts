@@ -23,7 +23,7 @@ import { parseMessage } from '../../../src/sip/parser.ts';
 import { openStore } from '../../../src/store/open.ts';
 import type { Store } from '../../../src/store/store.ts';
 import type { ServerTransaction } from '../../../src/transaction/server-transaction.ts';
-import { framesOf, haveFfmpeg, psnrAgainstTestsrc } from '../../helpers/video-frames.ts';
+import { framesOf, haveFfmpeg, psnrAgainstTestsrc } from '../../helpers/video.ts';
 
 const FPS = 15;
 const haveVp8 = haveFfmpeg && /libvpx/.test(spawnSync('ffmpeg', ['-hide_banner', '-encoders'], { encoding: 'utf8' }).stdout ?? '');
@@ -113,7 +113,7 @@ describe('video messages in VP8 (RFC 7741): the media server keeps them as Matro
     for (let i = 0; i < sent.length; i++) {
       const wait = t0 + (i * 1000) / FPS - performance.now();
       if (wait > 0) await sleep(wait);
-      const parts = packetizeVp8(sent[i].data, 1200);
+      const parts = packetizeVp8(sent[i].data, 1200, i & 0x7fff);
       parts.forEach((payload, k) => {
         video.send(builder.build({ payloadType: 100, sequenceNumber: seq++, timestamp: 12345 + i * (90_000 / FPS), ssrc: 0xabcdef, marker: k === parts.length - 1, payload }).slice(),
           Number(m[1]), '127.0.0.1');

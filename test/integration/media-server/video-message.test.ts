@@ -21,7 +21,7 @@ import { startDefaultProfileServer } from '../../helpers/default-profile-server.
 import type { TestServer } from '../../helpers/test-server.ts';
 import { sleep, waitFor } from '../../helpers/tv-events.ts';
 import { until } from '../../helpers/until.ts';
-import { framesOf, haveFfmpeg, psnrAgainstTestsrc } from '../../helpers/video-frames.ts';
+import { framesOf, haveFfmpeg, psnrAgainstTestsrc } from '../../helpers/video.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/tvphone', import.meta.url));
 const GREETING_MS = 1600;

@@ -8,6 +8,8 @@ import { parseRtcpCompound } from '../../../src/media/rtcp.ts';
 import { VideoSession } from '../../../src/media/video-session.ts';
 
 const nal = (type: number, len: number): Uint8Array => { const n = new Uint8Array(len).fill(0x33); n[0] = 0x60 | type; return n; };
+/** the sessions' minimum interval between keyframe requests, and a little more */
+const MIN_REPEAT_MS = 350;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('media/video-session (RFC 6184 over RFC 3550, RFC 4585 PLI)', () => {
@@ -71,5 +73,80 @@ describe('media/video-session (RFC 6184 over RFC 3550, RFC 4585 PLI)', () => {
     assert.deepEqual(plis, [{ kind: 'pli', senderSsrc: rx.ssrc, mediaSsrc: 0xabcdef01 }]);
     const s = await rx.stop();
     assert.deepEqual([s.received.lost, s.received.droppedFrames, s.plisSent], [1, 2, 1]);
+  });
+
+  /** Two sessions through a UDP relay on 127.0.0.1 that forwards RTCP both ways and drops the A→B RTP packets `drop` says. */
+  async function relayed(drop: (seq: number, n: number) => boolean, feedback = { nack: true, pli: true, fir: true }): Promise<{ a: VideoSession; b: VideoSession; dropped: number[] }> {
+    const a = new VideoSession({ rtcpIntervalMs: 60_000 });
+    const b = new VideoSession({ rtcpIntervalMs: 60_000 });
+    open.push(a, b);
+    await a.bind();
+    await b.bind();
+    const sock = async (): Promise<dgram.Socket> => { const x = dgram.createSocket('udp4'); open.push(x); x.bind(0, '127.0.0.1'); await once(x, 'listening'); return x; };
+    const [toBRtp, toBRtcp, toARtp, toARtcp] = [await sock(), await sock(), await sock(), await sock()];
+    const dropped: number[] = [];
+    let n = 0;
+    toBRtp.on('message', (m) => {
+      const seq = m.readUInt16BE(2);
+      if (drop(seq, n++)) { dropped.push(seq); return; }
+      toBRtp.send(m, b.localPort, '127.0.0.1');
+    });
+    toBRtcp.on('message', (m) => toBRtcp.send(m, b.localPort + 1, '127.0.0.1'));
+    toARtp.on('message', (m) => toARtp.send(m, a.localPort, '127.0.0.1'));
+    toARtcp.on('message', (m) => toARtcp.send(m, a.localPort + 1, '127.0.0.1'));
+    a.start({ remoteIp: '127.0.0.1', remotePort: toBRtp.address().port, remoteRtcpPort: toBRtcp.address().port, payloadType: 96, feedback });
+    b.start({ remoteIp: '127.0.0.1', remotePort: toARtp.address().port, remoteRtcpPort: toARtcp.address().port, payloadType: 96, feedback });
+    return { a, b, dropped };
+  }
+
+  it('RFC 4585 §6.2.1: a lost packet is NACKed and sent again from the history; the frame arrives whole, no PLI', async () => {
+    let first = true;
+    // the 2nd packet (a middle fragment of the keyframe) is lost once; its retransmission passes
+    const { a, b, dropped } = await relayed((_seq, n) => { if (n === 1 && first) { first = false; return true; } return false; });
+    const got: AccessUnit[] = [];
+    b.on('accessUnit', (u) => got.push(u));
+    const units = [[nal(5, 4000)], [nal(1, 900)], [nal(1, 900)]];
+    for (const [i, u] of units.entries()) a.sendAccessUnit(u, (i * 1000) / 15);
+    for (let i = 0; i < 50 && got.length < 3; i++) await sleep(20);
+    assert.equal(dropped.length, 1);
+    assert.deepEqual(got.map((u) => u.nals), units);
+    const sa = await a.stop();
+    const sb = await b.stop();
+    assert.deepEqual([sb.nacksSent, sb.nackedPackets, sb.recoveredPackets, sb.plisSent, sb.received.lost, sb.received.droppedFrames], [1, 1, 1, 0, 0, 0]);
+    assert.deepEqual([sa.nacksReceived, sa.retransmittedPackets], [1, 1]);
+  });
+
+  it('a packet lost again when resent is asked for twice, then given up: the frame is dropped and a PLI asks for a keyframe', async () => {
+    let lostSeq: number | undefined;
+    const { a, b } = await relayed((seq, n) => { if (n === 3) lostSeq = seq; return seq === lostSeq; });
+    const got: AccessUnit[] = [];
+    b.on('accessUnit', (u) => got.push(u));
+    const asked = once(a, 'keyframeRequested');
+    a.sendAccessUnit([nal(5, 2000)], 0);
+    a.sendAccessUnit([nal(1, 2000)], 66); // packets 3-4 (of 2 each): its second one is lost for good
+    a.sendAccessUnit([nal(1, 500)], 133);
+    await asked;
+    a.sendAccessUnit([nal(5, 500)], 200);
+    for (let i = 0; i < 50 && got.length < 2; i++) await sleep(20);
+    assert.deepEqual(got.map((u) => u.keyframe), [true, true]);
+    const sb = await b.stop();
+    const sa = await a.stop();
+    assert.deepEqual([sb.nackedPackets, sb.recoveredPackets, sb.plisSent, sa.plisReceived, sa.retransmittedPackets], [2, 0, 1, 1, 2]);
+  });
+
+  it('RFC 5104 §4.3.1: a remote that accepts only FIR gets FIRs, with a new Seq nr each; a FIR reaches the sender as keyframeRequested', async () => {
+    const { a, b } = await relayed(() => false, { nack: false, pli: false, fir: true });
+    a.sendAccessUnit([nal(5, 100)], 0); // b hears a's SSRC (a keyframe: nothing to ask for yet)
+    await sleep(50);
+    const asked = once(a, 'keyframeRequested');
+    b.requestKeyframe();
+    await asked;
+    await sleep(MIN_REPEAT_MS);
+    const again = once(a, 'keyframeRequested');
+    b.requestKeyframe();
+    await again;
+    const sa = await a.stop();
+    const sb = await b.stop();
+    assert.deepEqual([sb.firsSent, sb.plisSent, sa.firsReceived, sa.plisReceived], [2, 0, 2, 0]);
   });
 });

@@ -1,4 +1,4 @@
-// Two TV agents in an H.264 video call through the tvphone server, both sending ffmpeg's testsrc; what each records
+// Two TV agents in an H.264 or VP8 video call through the tvphone server, both sending ffmpeg's testsrc; what each records
 // is checked with ffprobe (frame count) and ffmpeg's psnr filter against a fresh testsrc render (the sent pattern).
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,11 +11,11 @@ import { DEFAULT_VIDEO_FORMAT } from '../../../src/media/ffmpeg.ts';
 import { sleep, waitFor, assertTone } from '../../helpers/tv-events.ts';
 import type { TestServer } from '../../helpers/test-server.ts';
 import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
-import { framesOf, haveFfmpeg, psnrAgainstTestsrc } from '../../helpers/video-frames.ts';
+import { bestPsnr, codecOf, framesOf, haveFfmpeg, psnrAgainstTestsrc } from '../../helpers/video.ts';
 
 const { fps } = DEFAULT_VIDEO_FORMAT;
 
-describe('tvphone tv: H.264 video calls (integration, ffmpeg)', function () {
+describe('tvphone tv: H.264 and VP8 video calls (integration, ffmpeg)', function () {
   this.timeout(60_000);
   let srv: TestServer;
   let dir: string;
@@ -84,6 +84,83 @@ describe('tvphone tv: H.264 video calls (integration, ffmpeg)', function () {
     }
     assertTone(join(dir, 'b.wav'), 440);
     assertTone(join(dir, 'a.wav'), 1000);
+  });
+
+  it('VP8 (RFC 7741) when the caller offers only VP8: 3 s of testsrc both ways, the callee\'s b=AS limit reaches the caller\'s encoder, each recording is VP8, holds the frames sent (±10 %), PSNR > 30 dB', async () => {
+    const a = agent('1001', { video: 'testsrc', recordVideo: join(dir, 'a.mkv'), videoCodecs: ['VP8'] });
+    const b = agent('1002', { autoAnswer: true, video: 'testsrc', recordVideo: join(dir, 'b.mkv'), videoBandwidthKbps: 300 });
+    await a.start();
+    await b.start();
+    const aVideo = waitFor(a, 'video-started');
+    const bVideo = waitFor(b, 'video-started');
+    assert.equal(await a.dial('1002'), true);
+    const [va, vb] = [await aVideo, await bVideo];
+    for (const v of [va, vb]) {
+      assert.deepEqual([v.codec, v.payloadType, v.profileLevelId, v.sending, v.receiving], ['VP8', 97, undefined, true, true]);
+      assert.deepEqual(v.feedback, { nack: true, pli: true, fir: true });
+    }
+    // B's answer says b=AS:300 / b=TIAS:300000: A's encoder keeps to it; A offered no limit
+    assert.deepEqual([va.bitrateKbps, vb.bitrateKbps], [300, undefined]);
+    await sleep(3000);
+    const aEnded = waitFor(a, 'call-ended');
+    const bEnded = waitFor(b, 'call-ended');
+    await a.hangup();
+    const ea = await aEnded;
+    const eb = await bEnded;
+    for (const [who, e, file, from] of [['A', ea, join(dir, 'a.mkv'), eb], ['B', eb, join(dir, 'b.mkv'), ea]] as const) {
+      const v = e.video;
+      const sent = from.video?.sent.frames ?? 0;
+      assert.ok(v && sent >= fps, `${who}'s peer sent ${sent} VP8 frames`);
+      assert.ok((from.video?.sent.keyframes ?? 0) >= 1, 'libvpx began with a keyframe');
+      assert.equal(codecOf(file), 'vp8');
+      const frames = framesOf(file);
+      assert.ok(Math.abs(frames - sent) <= 0.1 * sent, `${who} recorded ${frames} frames of ${sent} sent`);
+      assert.ok(Math.abs(v.received.frames - frames) <= 1, `${who} depacketised ${v.received.frames}, recorded ${frames}`);
+      const { best, offset, far } = bestPsnr(file);
+      assert.ok(best > 30, `${who}: PSNR ${best} dB against testsrc (offset ${offset})`);
+      assert.ok(far < best - 6, `${who}: 5 frames off gives ${far} dB, aligned ${best} dB`);
+      console.log(`      ${who}: VP8 ${frames} frames recorded of ${sent} sent, ${v.received.keyframes} keyframes, PSNR ${best.toFixed(1)} dB (offset ${offset}), 5 off ${far.toFixed(1)} dB`);
+    }
+  });
+
+  it('camera off and on by re-INVITE (RFC 3264 §8.4 for the video stream): recvonly stops our frames, the peer follows, sendrecv brings them back', async () => {
+    const a = agent('1001', { video: 'testsrc', recordVideo: join(dir, 'a.mkv') });
+    const b = agent('1002', { autoAnswer: true, video: 'testsrc', recordVideo: join(dir, 'b.mkv') });
+    await a.start();
+    await b.start();
+    const started = waitFor(b, 'video-started');
+    assert.equal(await a.dial('1002'), true);
+    await started;
+    const changes: Array<[string, boolean, boolean]> = [];
+    a.on('video-changed', (e) => changes.push(['A', e.sending, e.receiving]));
+    b.on('video-changed', (e) => changes.push(['B', e.sending, e.receiving]));
+    await sleep(1500);
+    const bOff = waitFor(b, 'video-changed');
+    assert.equal(await a.camera(false), true);
+    await bOff;
+    assert.equal(a.cameraOff, true);
+    assert.deepEqual(changes.sort(), [['A', false, true], ['B', true, false]]);
+    await sleep(1500);
+    const bOn = waitFor(b, 'video-changed');
+    assert.equal(await a.camera(true), true);
+    await bOn;
+    assert.equal(a.cameraOff, false);
+    assert.deepEqual(changes.slice(2).sort(), [['A', true, true], ['B', true, true]]);
+    await sleep(1500);
+    const aEnded = waitFor(a, 'call-ended');
+    const bEnded = waitFor(b, 'call-ended');
+    await a.hangup();
+    const ea = (await aEnded).video;
+    const eb = (await bEnded).video;
+    assert.ok(ea && eb);
+    // A sent for ~1.5 s, paused 1.5 s, sent ~1.5 s again (a new encoder, starting on a keyframe); B all along
+    console.log(`      A sent ${ea.sent.frames} frames (${ea.sent.keyframes} keyframes) in ~4.5 s, B sent ${eb.sent.frames}; B received ${eb.received.frames}, lost ${eb.received.lost}`);
+    assert.ok(ea.sent.frames < eb.sent.frames - 10, `A's camera was off a while: A sent ${ea.sent.frames}, B ${eb.sent.frames}`);
+    assert.ok(ea.sent.frames >= 10 && ea.sent.keyframes >= 2, `A sent before and after the pause (a new encoder begins on a keyframe): ${ea.sent.frames}, ${ea.sent.keyframes} keyframes`);
+    assert.ok(Math.abs(eb.received.frames - ea.sent.frames) <= 2, `B got ${eb.received.frames} of ${ea.sent.frames}`);
+    assert.equal(eb.received.lost, 0);
+    assert.ok(ea.received.frames >= eb.sent.frames - 2, `A still received all along: ${ea.received.frames} of ${eb.sent.frames}`);
+    assert.equal(framesOf(join(dir, 'b.mkv')), eb.received.frames, 'B\'s recording decodes across the pause');
   });
 
   it('a callee without video refuses it (port 0): the call has audio only, no ffmpeg runs, and the tones still arrive', async () => {

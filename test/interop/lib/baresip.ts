@@ -26,6 +26,11 @@ export interface BaresipOptions {
   interactive?: boolean;
   /** the account subscribes to its message-summary (RFC 3842) after registering: the mwi module, mwi=yes */
   mwi?: boolean;
+  /**
+   * video: the vp8 codec, fakevideo as camera (a generated picture) and display (none shown), and the snapshot
+   * filter (the snapshot command writes the next decoded picture as a PNG in its directory)
+   */
+  video?: boolean;
 }
 
 export interface Baresip {
@@ -79,6 +84,10 @@ export async function startBaresip(o: BaresipOptions): Promise<Baresip> {
     ...(o.contacts?.length ? ['module_app contact.so', 'module_app presence.so'] : []),
     ...(o.interactive ? ['module stdio.so'] : []),
     ...(o.mwi ? ['module_app mwi.so'] : []),
+    ...(o.video
+      ? ['module vp8.so', 'module fakevideo.so', 'module snapshot.so', 'video_source fakevideo,nil', 'video_display fakevideo,nil',
+        'video_size 352x288', 'video_bitrate 300000', 'video_fps 15']
+      : []),
     `snd_path ${snd}`,
     '',
   ].join('\n'));

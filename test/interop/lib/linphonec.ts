@@ -25,6 +25,11 @@ export interface LinphonecOptions {
   play?: string;
   /** WAV file the received audio is written to (file mode) */
   record?: string;
+  /**
+   * video on (-V): the StaticImage camera (liblinphone's still picture) sends, received video is decoded to
+   * MSExtDisplay (no window: frames go to the application, none here), calls start and accept with video
+   */
+  video?: boolean;
   /** hard limit for the process (default 30 s) */
   timeoutMs?: number;
 }
@@ -107,7 +112,7 @@ export function parseTrace(log: string): TracedMessage[] {
   return out;
 }
 
-function linphonerc(o: LinphonecOptions, port: number, rtpPort: number): string {
+function linphonerc(o: LinphonecOptions, port: number, rtpPort: number, videoPort: number): string {
   const codec = (i: number, mime: string, rate: number, enabled: boolean): string =>
     `[audio_codec_${i}]\nmime=${mime}\nrate=${rate}\nchannels=1\nenabled=${enabled ? 1 : 0}\n`;
   return [
@@ -137,10 +142,10 @@ function linphonerc(o: LinphonecOptions, port: number, rtpPort: number): string 
     'audio_jitt_comp=60',
     'nortp_timeout=30',
     '',
-    '[video]',
-    'display=0',
-    'capture=0',
-    '',
+    ...(o.video
+      ? [`video_rtp_port=${videoPort}`, '', '[video]', 'display=1', 'capture=1', 'automatically_initiate=1', 'automatically_accept=1',
+        'device=StaticImage: Static picture', 'size=qvga', 'displaytype=MSExtDisplay', 'self_view=0', '']
+      : ['[video]', 'display=0', 'capture=0', '']),
     '[proxy_0]',
     `reg_proxy=<sip:${LOOPBACK}:${o.serverPort};transport=udp>`,
     `reg_identity=sip:${o.user}@${LOOPBACK}`,
@@ -174,13 +179,14 @@ export async function startLinphonec(o: LinphonecOptions): Promise<Linphonec> {
   mkdirSync(join(home, '.local', 'share', 'linphone'), { recursive: true });
   const port = await freePort();
   const rtpPort = await freePort();
+  const videoPort = o.video ? await freePort() : 0;
   const rc = join(dir, 'linphonerc');
   const logFile = join(dir, 'linphonec.log');
-  writeFileSync(rc, linphonerc(o, port, rtpPort));
+  writeFileSync(rc, linphonerc(o, port, rtpPort, videoPort));
   writeFileSync(logFile, '');
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, '.local', 'share'), XDG_CONFIG_HOME: join(home, '.config') };
   delete env.DISPLAY;
-  const args = ['-c', rc, '-d', '6', '-l', logFile, ...(o.autoAnswer ? ['-a'] : [])];
+  const args = ['-c', rc, '-d', '6', '-l', logFile, ...(o.autoAnswer ? ['-a'] : []), ...(o.video ? ['-V'] : [])];
   const proc = run('linphonec', args, { timeoutMs: o.timeoutMs ?? 30_000, cwd: dir, stdin: true, env });
   const command = (line: string): void => proc.write(`${line}\n`);
   if (o.play || o.record) {

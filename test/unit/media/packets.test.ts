@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { buildRtpPacket, parseRtpPacket, RtpPacketBuilder } from '../../../src/media/rtp-packet.ts';
-import { buildRtcpCompound, ntpFromUnixMs, ntpMiddle32, parseRtcpCompound, roundTripMs } from '../../../src/media/rtcp.ts';
+import { buildRtcpCompound, nackItems, nackSequenceNumbers, ntpFromUnixMs, ntpMiddle32, parseRtcpCompound, roundTripMs } from '../../../src/media/rtcp.ts';
 
 /** A hex fixture: '#' comments, whitespace-separated bytes. */
 const hexFixture = (name: string): Uint8Array => {
@@ -59,6 +59,30 @@ describe('media/rtcp (RFC 3550 §6)', () => {
     const items = parseRtcpCompound(bytes);
     assert.deepEqual(items.map((i) => i.kind), ['rr', 'sdes', 'pli']);
     assert.deepEqual(items[2], { kind: 'pli', senderSsrc: 0x01020304, mediaSsrc: 0xa0b0c0d0 });
+  });
+
+  it('RFC 4585 §6.2.1: a Generic NACK is PT=205, FMT=1; each FCI names a PID and, in its BLP, the next 16 lost', () => {
+    const bytes = buildRtcpCompound({ ssrc: 0x01020304, cname: 'tv@x', reports: [], nack: { mediaSsrc: 0xa0b0c0d0, sequenceNumbers: [100, 101, 103, 116, 117, 300] } });
+    // 100 with 101 (bit 0), 103 (bit 2), 116 (bit 15); 117 is 17 on: a new entry, as is 300
+    const nack = bytes.subarray(bytes.length - 24);
+    assert.deepEqual([...nack], [0x81, 205, 0, 5, 1, 2, 3, 4, 0xa0, 0xb0, 0xc0, 0xd0, 0, 100, 0x80, 0x05, 0, 117, 0, 0, 0x01, 0x2c, 0, 0]);
+    const items = parseRtcpCompound(bytes);
+    assert.deepEqual(items[2], { kind: 'nack', senderSsrc: 0x01020304, mediaSsrc: 0xa0b0c0d0, sequenceNumbers: [100, 101, 103, 116, 117, 300] });
+  });
+
+  it('RFC 4585 §6.2.1: NACK entries across the sequence number wrap', () => {
+    assert.deepEqual(nackItems([65534, 65535, 0, 2]), [{ pid: 65534, bitmask: 0b1011 }]);
+    assert.deepEqual(nackSequenceNumbers(65534, 0b1011), [65534, 65535, 0, 2]);
+    assert.deepEqual(nackItems([5, 5, 6]), [{ pid: 5, bitmask: 1 }]);
+  });
+
+  it('RFC 5104 §4.3.1: a FIR is PT=206, FMT=4, media SSRC 0, and an FCI of the target SSRC and its Seq nr', () => {
+    const bytes = buildRtcpCompound({ ssrc: 0x01020304, cname: 'tv@x', reports: [], fir: { mediaSsrc: 0xa0b0c0d0, seq: 7 } });
+    const fir = bytes.subarray(bytes.length - 20);
+    assert.deepEqual([...fir], [0x84, 206, 0, 4, 1, 2, 3, 4, 0, 0, 0, 0, 0xa0, 0xb0, 0xc0, 0xd0, 7, 0, 0, 0]);
+    const items = parseRtcpCompound(bytes);
+    assert.deepEqual(items.map((i) => i.kind), ['rr', 'sdes', 'fir']);
+    assert.deepEqual(items[2], { kind: 'fir', senderSsrc: 0x01020304, mediaSsrc: 0xa0b0c0d0, seq: 7 });
   });
 
   it('builds the same bytes', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import sdpTransform from 'sdp-transform';
-import { answerDirection, createAnswer, createOffer, LocalMedia, mayWeSend, parseSdp, PCMA, SdpError } from '../../../src/media/sdp.ts';
+import { answerDirection, createAnswer, createOffer, LocalMedia, mayWeSend, parseSdp, parseVideo, PCMA, SdpError } from '../../../src/media/sdp.ts';
 import { SipError } from '../../../src/errors.ts';
 import { replyOf } from '../../../src/replies.ts';
 
@@ -134,13 +134,17 @@ describe('media/sdp (RFC 3264 offer/answer)', () => {
 describe('media/sdp: H.264 video (RFC 6184 §8, RFC 3264)', () => {
   const withVideo = { ...local, video: { port: 40002, direction: 'sendrecv' as const } };
 
-  it('offers m=video H.264 profile-level-id=42e01f;packetization-mode=1 with rtcp-fb nack pli after the audio', () => {
+  it('offers m=video H.264 profile-level-id=42e01f;packetization-mode=1 then VP8 (RFC 7741 §6.1), each with rtcp-fb nack, nack pli, ccm fir, after the audio', () => {
     const d = sdpTransform.parse(createOffer(withVideo));
     assert.deepEqual(d.media.map((m) => [m.type, m.port]), [['audio', 40000], ['video', 40002]]);
     const v = d.media[1];
-    assert.deepEqual(v.rtp, [{ payload: 96, codec: 'H264', rate: 90000 }]);
+    assert.equal(v.payloads, '96 97');
+    assert.deepEqual(v.rtp, [{ payload: 96, codec: 'H264', rate: 90000 }, { payload: 97, codec: 'VP8', rate: 90000 }]);
     assert.deepEqual(v.fmtp, [{ payload: 96, config: 'profile-level-id=42e01f;packetization-mode=1' }]);
-    assert.deepEqual(v.rtcpFb, [{ payload: 96, type: 'nack', subtype: 'pli' }]);
+    assert.deepEqual(v.rtcpFb, [96, 97].flatMap((payload) => [
+      { payload, type: 'nack' }, { payload, type: 'nack', subtype: 'pli' }, { payload, type: 'ccm', subtype: 'fir' },
+    ]));
+    assert.equal(v.bandwidth, undefined, 'no limit asked for: no b= line');
     assert.equal(v.direction, 'sendrecv');
     assert.equal(sdpTransform.parse(createOffer(local)).media.length, 1, 'no video asked for: no m=video');
   });
@@ -161,8 +165,8 @@ describe('media/sdp: H.264 video (RFC 6184 §8, RFC 3264)', () => {
     assert.deepEqual(sdpTransform.parse(a.sdp).media.map((m) => [m.type, m.port]), [['audio', 40000], ['video', 0]]);
   });
 
-  it('refuses video with port 0 when no offered format is usable (VP8, H.264 High profile only); the audio goes on', () => {
-    const a = createAnswer(fixture('offer-video-vp8-or-high-only.sdp'), withVideo);
+  it('refuses video with port 0 when no offered format is usable (VP8 to an H.264-only agent, H.264 High profile); the audio goes on', () => {
+    const a = createAnswer(fixture('offer-video-vp8-or-high-only.sdp'), { ...local, video: { ...withVideo.video, codecs: ['H264'] } });
     assert.equal(a.video, undefined);
     assert.equal(a.codec, 'PCMU');
     assert.deepEqual(sdpTransform.parse(a.sdp).media.map((m) => [m.type, m.port]), [['audio', 40000], ['video', 0]]);
@@ -195,5 +199,99 @@ describe('media/sdp: H.264 video (RFC 6184 §8, RFC 3264)', () => {
     const m = new LocalMedia(withVideo);
     const media = sdpTransform.parse(m.createOffer('sendonly')).media;
     assert.deepEqual(media.map((x) => x.direction), ['sendonly', 'sendonly']);
+  });
+
+  it('answers VP8 when it is the only usable format (H.264 High only beside it), with no fmtp and the feedback the offer listed (none)', () => {
+    const a = createAnswer(fixture('offer-video-vp8-or-high-only.sdp'), withVideo);
+    assert.deepEqual([a.video?.remote.codec, a.video?.payloadType, a.video?.remote.profileLevelId], ['VP8', 100, undefined]);
+    assert.deepEqual(a.video?.remote.feedback, { nack: false, pli: false, fir: false });
+    const v = sdpTransform.parse(a.sdp).media[1];
+    assert.deepEqual([v.port, v.payloads, v.rtp, v.fmtp, v.rtcpFb ?? []], [40002, 100, [{ payload: 100, codec: 'VP8', rate: 90000 }], [], []]);
+  });
+
+  it('prefers H.264 over an earlier VP8 (the TV decodes H.264 in hardware), VP8 when the agent prefers it', () => {
+    assert.equal(createAnswer(fixture('offer-audio-video-h264.sdp'), withVideo).video?.remote.codec, 'H264');
+    const vp8First = createAnswer(fixture('offer-audio-video-h264.sdp'), { ...local, video: { ...withVideo.video, codecs: ['VP8', 'H264'] } });
+    assert.deepEqual([vp8First.video?.remote.codec, vp8First.video?.payloadType], ['VP8', 96]);
+  });
+
+  it('RFC 4585 §4.2: reads rtcp-fb for the chosen format and *, and answers only the feedback offered (nack pli, ccm fir: no generic nack)', () => {
+    const a = createAnswer(fixture('offer-audio-video-h264.sdp'), withVideo);
+    assert.deepEqual(a.video?.remote.feedback, { nack: false, pli: true, fir: true });
+    const v = sdpTransform.parse(a.sdp).media[1];
+    assert.deepEqual(v.rtcpFb, [{ payload: 98, type: 'nack', subtype: 'pli' }, { payload: 98, type: 'ccm', subtype: 'fir' }]);
+    const ours = new LocalMedia(withVideo);
+    const back = new LocalMedia({ ip: '127.0.0.1', port: 50000, video: { port: 50002, direction: 'sendrecv' } }).createAnswer(ours.createOffer());
+    assert.deepEqual(back.video?.remote.feedback, { nack: true, pli: true, fir: true });
+    assert.deepEqual(ours.acceptAnswer(back.sdp).video?.remote.feedback, { nack: true, pli: true, fir: true });
+  });
+
+  it('RFC 3890 / RFC 4566 §5.8: offers its limit as b=AS (kbit/s) and b=TIAS (bit/s); reads TIAS before AS, media level before session level', () => {
+    const offer = createOffer({ ...local, video: { ...withVideo.video, bandwidthKbps: 384 } });
+    const v = sdpTransform.parse(offer).media[1];
+    assert.deepEqual(v.bandwidth, [{ type: 'AS', limit: 384 }, { type: 'TIAS', limit: 384000 }]);
+    assert.equal(parseVideo(offer)?.bandwidthKbps, 384);
+    const base = fixture('offer-audio-video-h264.sdp');
+    const withAs = base.replace('m=video 9078 RTP/AVP 96 97 98\r\n', 'm=video 9078 RTP/AVP 96 97 98\r\nb=AS:256\r\n');
+    assert.notEqual(withAs, base);
+    assert.equal(parseVideo(withAs)?.bandwidthKbps, 256);
+    const withTias = withAs.replace('b=AS:256\r\n', 'b=AS:256\r\nb=TIAS:200000\r\n');
+    assert.equal(parseVideo(withTias)?.bandwidthKbps, 200);
+    const sessionLevel = base.replace('t=0 0\r\n', 't=0 0\r\n').replace('c=IN IP4 192.0.2.20\r\n', 'c=IN IP4 192.0.2.20\r\nb=AS:1000\r\n');
+    assert.equal(parseVideo(sessionLevel)?.bandwidthKbps, 1000);
+    assert.equal(parseVideo(withAs.replace('b=AS:256', 'b=AS:0'))?.bandwidthKbps, undefined, 'b=AS:0 is no limit we can keep to');
+    assert.equal(parseVideo(base)?.bandwidthKbps, undefined);
+  });
+
+  it('the camera turned off: the next offer says recvonly on the video (a new o= version), on again sendrecv; the answerer follows', () => {
+    const m = new LocalMedia(withVideo);
+    const first = m.createOffer();
+    m.setVideoDirection('recvonly');
+    const off = m.createOffer();
+    assert.deepEqual(sdpTransform.parse(off).media.map((x) => x.direction), ['sendrecv', 'recvonly']);
+    assert.equal(sdpTransform.parse(off).origin?.sessionVersion, Number(sdpTransform.parse(first).origin?.sessionVersion) + 1);
+    const peer = new LocalMedia({ ip: '127.0.0.1', port: 50000, video: { port: 50002, direction: 'sendrecv' } });
+    assert.equal(peer.createAnswer(off).video?.direction, 'sendonly');
+    m.setVideoDirection('sendrecv');
+    assert.deepEqual(sdpTransform.parse(m.createOffer()).media.map((x) => x.direction), ['sendrecv', 'sendrecv']);
+    // a=inactive on the video: neither sends, the audio goes on
+    m.setVideoDirection('inactive');
+    const a = peer.createAnswer(m.createOffer());
+    assert.deepEqual([a.direction, a.video?.direction], ['sendrecv', 'inactive']);
+  });
+});
+
+// Offers captured on loopback from the phones themselves (Debian 12 packages), calling a UDP listener:
+// linphonec 5.1.65 with -C and the StaticImage camera; baresip 1.0.0 with the fakevideo and vp8 modules.
+describe('media/sdp: video offers of real phones', () => {
+  const tv = { ...local, video: { port: 40002, direction: 'sendrecv' as const } };
+
+  it('linphonec 5.1: VP8 96 with nack pli, nack sli, ack rpsi, ccm fir and * tmmbr/trr-int: answered VP8 with pli and fir only, PCMU for the voice', () => {
+    const offer = fixture('offer-linphonec-5.1-video.sdp');
+    assert.match(offer, /\r\nm=video 39078 RTP\/AVP 96\r\n/);
+    const v = parseVideo(offer);
+    assert.deepEqual([v?.codec, v?.payloadType, v?.ip, v?.port, v?.rtcpPort, v?.direction, v?.bandwidthKbps], ['VP8', 96, '127.0.0.1', 39078, 39079, 'sendrecv', undefined]);
+    assert.deepEqual(v?.feedback, { nack: false, pli: true, fir: true }, 'nack sli is not generic NACK');
+    const a = createAnswer(offer, tv);
+    assert.deepEqual([a.codec, a.payloadType, a.telephoneEventPayloadType], ['PCMU', 0, 101]);
+    const media = sdpTransform.parse(a.sdp).media;
+    assert.deepEqual(media.map((m) => [m.type, m.port, String(m.payloads)]), [['audio', 40000, '0 101'], ['video', 40002, '96']]);
+    assert.deepEqual(media[1].rtp, [{ payload: 96, codec: 'VP8', rate: 90000 }]);
+    assert.deepEqual(media[1].rtcpFb, [{ payload: 96, type: 'nack', subtype: 'pli' }, { payload: 96, type: 'ccm', subtype: 'fir' }]);
+    assert.equal(createAnswer(offer, { ...local, video: { ...tv.video, codecs: ['H264'] } }).video, undefined, 'an H.264-only TV refuses its VP8');
+  });
+
+  it('baresip 1.0: VP8 96 with fmtp max-fs=3600, a=rtcp-fb:* nack pli, a=rtcp-rsize, ssrc and framerate lines: answered VP8, PLI taken from the wildcard', () => {
+    const offer = fixture('offer-baresip-1.0-video.sdp');
+    const v = parseVideo(offer);
+    assert.deepEqual([v?.codec, v?.payloadType, v?.port, v?.direction], ['VP8', 96, 37142, 'sendrecv']);
+    assert.deepEqual(v?.feedback, { nack: false, pli: true, fir: false });
+    const a = createAnswer(offer, tv);
+    assert.deepEqual([a.codec, a.telephoneEventPayloadType, a.video?.payloadType], ['PCMU', 101, 96]);
+    const video = sdpTransform.parse(a.sdp).media[1];
+    assert.deepEqual([video.port, video.direction, video.rtcpFb], [40002, 'sendrecv', [{ payload: 96, type: 'nack', subtype: 'pli' }]]);
+    // our offer read back as baresip would: H.264 first, then VP8; its answer would choose VP8
+    const ours = createOffer(tv);
+    assert.deepEqual(parseVideo(ours, ['VP8'])?.payloadType, 97);
   });
 });

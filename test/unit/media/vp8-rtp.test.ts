@@ -1,74 +1,111 @@
-// VP8 over RTP (RFC 7741): the payload descriptor, reassembly in order and after a loss, IVF, and the SDP answer
-// that takes VP8 only where asked to (the media server), never by default (the TV agent sends H.264 only).
 import assert from 'node:assert/strict';
-import { createAnswer, parseVideo } from '../../../src/media/sdp.ts';
-import { isVp8Keyframe, packetizeVp8, parseVp8Descriptor, readIvf, Vp8Depacketizer, vp8FrameSize, writeIvf } from '../../../src/media/vp8-rtp.ts';
+import { readFileSync } from 'node:fs';
+import { ivfFileHeader, ivfFrame, isVp8Keyframe, packetizeVp8, parseVp8Descriptor, readIvf, splitIvf, Vp8Depacketizer, vp8KeyframeSize, writeIvf, type Vp8Frame } from '../../../src/media/vp8-rtp.ts';
 
-/** a keyframe: frame tag with P = 0, the start code 9d 01 2a, 320x240 */
-const key = (n: number) => Uint8Array.from([0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00, ...Array.from({ length: n }, (_, i) => i & 0xff)]);
-const inter = (n: number) => Uint8Array.from([0x31, 0x02, 0x00, ...Array.from({ length: n }, (_, i) => (i * 3) & 0xff)]);
+/** Three frames of ffmpeg's testsrc, 64×48, encoded by libvpx with a keyframe every 2 (keyframe, inter, keyframe). */
+const ivf = new Uint8Array(readFileSync(new URL('../../fixtures/media/testsrc-64x48-3frames-vp8.ivf', import.meta.url)));
+const { frames: fixtureFrames } = splitIvf(ivf, false);
 
-function packets(frame: Uint8Array, ts: number, seq: number, mtu = 100) {
-  const parts = packetizeVp8(frame, mtu);
-  return parts.map((payload, k) => ({ sequenceNumber: seq + k, timestamp: ts, marker: k === parts.length - 1, payload }));
+/** RTP packets of frames, in order from `seq`, one timestamp each 6000 apart (15 fps at 90 kHz). */
+function packets(frames: Uint8Array[], mtu: number, seq = 65530): Array<{ sequenceNumber: number; timestamp: number; marker: boolean; payload: Uint8Array }> {
+  const out = [];
+  for (const [i, f] of frames.entries()) {
+    const ps = packetizeVp8(f, mtu, 0x7ffe + i);
+    for (const [k, payload] of ps.entries()) out.push({ sequenceNumber: (seq++) & 0xffff, timestamp: i * 6000, marker: k === ps.length - 1, payload });
+  }
+  return out;
 }
 
-describe('media: VP8 over RTP (RFC 7741)', function () {
-  it('reads the payload descriptor: X with a 15-bit PictureID (M), TL0PICIDX and TID/KEYIDX; S and PID', function () {
-    assert.deepEqual(parseVp8Descriptor(Uint8Array.of(0x10, 0xaa)), { length: 1, start: true, partition: 0 });
-    // X | S, PID 2; I L T; M with 15 bits; TL0PICIDX; TID
-    assert.deepEqual(parseVp8Descriptor(Uint8Array.of(0x92, 0xe0, 0x81, 0x23, 0x07, 0x40, 0xaa)), { length: 6, start: true, partition: 2 });
-    assert.equal(parseVp8Descriptor(Uint8Array.of(0x90, 0x80)), null, 'truncated: no PictureID byte');
-    assert.equal(parseVp8Descriptor(Uint8Array.of(0x10)), null, 'no payload after the descriptor');
+describe('media/vp8-rtp (RFC 7741)', () => {
+  it('reads the libvpx IVF fixture: three frames, the first and third keyframes (§4.3 P bit 0), the second not', () => {
+    assert.equal(fixtureFrames.length, 3);
+    assert.deepEqual(fixtureFrames.map(isVp8Keyframe), [true, false, true]);
+    // a VP8 keyframe carries the start code 9d 01 2a after the 3-octet frame tag (RFC 6386 §9.1)
+    assert.deepEqual([...fixtureFrames[0].subarray(3, 6)], [0x9d, 0x01, 0x2a]);
+    // RFC 6386 §9.1: 14-bit width and height follow it
+    assert.deepEqual(vp8KeyframeSize(fixtureFrames[0]), { width: 64, height: 48 });
+    assert.equal(vp8KeyframeSize(fixtureFrames[1]), undefined, 'an inter frame names no size');
   });
 
-  it('tells a keyframe and its picture size from the frame header (RFC 6386 §9.1)', function () {
-    assert.equal(isVp8Keyframe(key(5)), true);
-    assert.equal(isVp8Keyframe(inter(5)), false);
-    assert.deepEqual(vp8FrameSize(key(5)), { width: 320, height: 240 });
-    assert.equal(vp8FrameSize(inter(5)), null);
+  it('§4.2: parses a descriptor with every optional field: X, I with M (15-bit PictureID), L, T and K', () => {
+    const d = parseVp8Descriptor(Uint8Array.of(0xb3, 0xf0, 0x81, 0x23, 0x45, 0b10_1_00111, 0x9d));
+    assert.deepEqual(d, { nonReference: true, start: true, partitionId: 3, pictureId: 0x0123, tl0PicIdx: 0x45, tid: 2, keyIdx: 7, length: 6 });
+    assert.deepEqual(parseVp8Descriptor(Uint8Array.of(0x90, 0x80, 0x05, 0x50)), { nonReference: false, start: true, partitionId: 0, pictureId: 5, length: 3 });
+    assert.deepEqual(parseVp8Descriptor(Uint8Array.of(0x10, 0x50)), { nonReference: false, start: true, partitionId: 0, length: 1 });
+    assert.equal(parseVp8Descriptor(Uint8Array.of(0x80, 0x80, 0x81)), undefined, 'truncated: M says 15 bits, one octet left');
+    assert.equal(parseVp8Descriptor(new Uint8Array(0)), undefined);
   });
 
-  it('reassembles frames split over packets, in order, each ending at the marker', function () {
+  it('§4.2/§4.4: packetises a frame into MTU-sized packets, S and PID 0 on the first only, each with the 15-bit picture ID', () => {
+    const f = fixtureFrames[0];
+    const ps = packetizeVp8(f, 400, 0x1234);
+    assert.equal(ps.length, Math.ceil(f.length / 396));
+    assert.ok(ps.every((p) => p.length <= 400));
+    assert.deepEqual(ps.map((p) => parseVp8Descriptor(p)?.start), ps.map((_, i) => i === 0));
+    assert.ok(ps.every((p) => parseVp8Descriptor(p)?.pictureId === 0x1234 && parseVp8Descriptor(p)?.partitionId === 0));
+    assert.throws(() => packetizeVp8(f, 4, 0), /VP8 RTP payload budget/);
+  });
+
+  it('reassembles the frames across the sequence number wrap, byte for byte, with their timestamps and keyframe flags', () => {
     const d = new Vp8Depacketizer();
-    const out = [...packets(key(250), 1000, 1), ...packets(inter(120), 4000, 4)].flatMap((p) => d.push(p));
-    assert.deepEqual(out.map((u) => [u.timestamp, u.keyframe, u.nals[0].length]), [[1000, true, 260], [4000, false, 123]]);
-    assert.deepEqual(out[0].nals[0], key(250));
-    assert.deepEqual([d.stats.frames, d.stats.keyframes, d.stats.droppedFrames], [2, 1, 0]);
+    const got: Vp8Frame[] = packets(fixtureFrames, 300).flatMap((p) => d.push(p));
+    assert.deepEqual(got.map((f) => f.frame), fixtureFrames);
+    assert.deepEqual(got.map((f) => [f.timestamp, f.keyframe]), [[0, true], [6000, false], [12000, true]]);
+    assert.deepEqual(d.stats, { frames: 3, keyframes: 1 + 1, droppedFrames: 0, lostPackets: 0, malformed: 0 });
   });
 
-  it('drops a frame with a lost packet and the frames after it until a keyframe, and wants one (PLI)', function () {
+  it('a lost packet drops its frame and the inter frames after it until a keyframe, and asks once for a keyframe', () => {
     const d = new Vp8Depacketizer();
-    const first = packets(key(250), 1000, 1);
-    const out = first.flatMap((p) => d.push(p));
-    const broken = packets(inter(250), 2000, 4);
-    out.push(...d.push(broken[0]), ...d.push(broken[2])); // broken[1] lost
+    const ps = packets(fixtureFrames, 300);
+    const firstOfSecond = ps.findIndex((p) => p.timestamp === 6000);
+    // lose the keyframe's last packet: the keyframe and the inter frame are dropped; the next keyframe decodes
+    const got = ps.filter((_, i) => i !== firstOfSecond - 1).flatMap((p) => d.push(p));
+    assert.deepEqual(got.map((f) => f.timestamp), [12000]);
     assert.equal(d.takeKeyframeRequest(), true);
-    out.push(...packets(inter(10), 3000, 7).flatMap((p) => d.push(p)));
-    out.push(...packets(key(10), 4000, 8).flatMap((p) => d.push(p)));
-    assert.deepEqual(out.map((u) => u.timestamp), [1000, 4000]);
-    assert.equal(d.stats.lostPackets, 1);
-    assert.ok(d.stats.droppedFrames >= 2);
+    assert.equal(d.takeKeyframeRequest(), false);
+    assert.deepEqual([d.stats.lostPackets, d.stats.droppedFrames], [1, 2]);
   });
 
-  it('writes IVF with 90 kHz timestamps and reads it back', function () {
-    const b = writeIvf([{ pts: 0, data: key(3) }, { pts: 6000, data: inter(2) }], 320, 240);
-    const r = readIvf(b);
-    assert.deepEqual([r.width, r.height, r.rate, r.scale], [320, 240, 90_000, 1]);
-    assert.deepEqual(r.frames.map((f) => [f.pts, f.data.length]), [[0, 13], [6000, 5]]);
-    assert.throws(() => readIvf(Uint8Array.of(1, 2, 3)), TypeError);
+  it('a frame whose first packet (S=1) is missing is dropped; inter frames before the first keyframe are not passed on', () => {
+    const d = new Vp8Depacketizer();
+    const ps = packets([fixtureFrames[1], fixtureFrames[0]], 300, 10);
+    assert.deepEqual(ps.flatMap((p) => d.push(p)).map((f) => f.keyframe), [true]);
+    const e = new Vp8Depacketizer();
+    const ks = packets([fixtureFrames[0]], 300, 10);
+    // the stream starts mid-frame: the frame never began
+    assert.deepEqual(ks.slice(1).flatMap((p) => e.push(p)), []);
+    assert.equal(e.stats.droppedFrames, 1);
   });
 
-  it('answers VP8 recvonly when asked to accept it, and refuses it (port 0) by default', function () {
-    const offer = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 4000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000',
-      'm=video 4002 RTP/AVP 100', 'a=rtpmap:100 VP8/90000', ''].join('\r\n');
-    assert.equal(parseVideo(offer), undefined);
-    assert.deepEqual([parseVideo(offer, ['H264', 'VP8'])?.codec, parseVideo(offer, ['H264', 'VP8'])?.payloadType], ['VP8', 100]);
-    const taken = createAnswer(offer, { ip: '127.0.0.1', port: 5000, video: { port: 5002, direction: 'recvonly', accept: ['H264', 'VP8'] } });
-    assert.equal(taken.video?.remote.codec, 'VP8');
-    assert.match(taken.sdp, /m=video 5002 RTP\/AVP 100\r\na=rtpmap:100 VP8\/90000\r\n/);
-    const refused = createAnswer(offer, { ip: '127.0.0.1', port: 5000, video: { port: 5002, direction: 'sendrecv' } });
-    assert.equal(refused.video, undefined);
-    assert.match(refused.sdp, /m=video 0 /);
+  it('IVF out and in: frames written with their headers split back, in pieces of any size', () => {
+    const stream = new Uint8Array(Buffer.concat([ivfFileHeader(64, 48, 15), ...fixtureFrames.map((f, i) => ivfFrame(f, i))]));
+    assert.deepEqual([...stream.subarray(0, 4)], [0x44, 0x4b, 0x49, 0x46]);
+    const out: Uint8Array[] = [];
+    let rest: Uint8Array = new Uint8Array(0);
+    let headerSeen = false;
+    for (let o = 0; o < stream.length; o += 37) {
+      const chunk = stream.subarray(o, o + 37);
+      const buf = new Uint8Array(rest.length + chunk.length);
+      buf.set(rest);
+      buf.set(chunk, rest.length);
+      const r = splitIvf(buf, headerSeen);
+      out.push(...r.frames);
+      rest = r.rest;
+      headerSeen = r.headerSeen;
+    }
+    assert.deepEqual(out, fixtureFrames);
+    assert.equal(rest.length, 0);
+    assert.throws(() => splitIvf(new Uint8Array(40), false), /not an IVF stream/);
+  });
+});
+
+describe('media/vp8-rtp: a whole IVF file (video messages)', function () {
+  it('writes the frames with their 90 kHz pts and reads them back, header fields included', function () {
+    const frames = [{ pts: 0, data: Uint8Array.of(1, 2, 3) }, { pts: 6000, data: Uint8Array.of(4) }, { pts: 9000, data: new Uint8Array(300).fill(7) }];
+    const file = writeIvf(frames, 320, 240);
+    const back = readIvf(file);
+    assert.deepEqual([back.width, back.height, back.rate, back.scale], [320, 240, 90_000, 1]);
+    assert.deepEqual(back.frames.map((f) => [f.pts, Buffer.from(f.data).toString('hex')]), frames.map((f) => [f.pts, Buffer.from(f.data).toString('hex')]));
+    assert.throws(() => readIvf(Uint8Array.of(1, 2, 3, 4, ...new Uint8Array(40))), /IVF/);
   });
 });

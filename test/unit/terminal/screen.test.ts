@@ -68,7 +68,7 @@ describe('TV screen', () => {
       '  in call with 1002, 1 min 5 s',
       '',
       'keys pressed by the other side: 42',
-      'keys: a answer · h hang up · o hold/resume · 0-9*# tones · i details · q quit',
+      'keys: a answer · h hang up · o hold/resume · c camera · 0-9*# tones · i details · q quit',
       '',
     ]);
     // online contacts are green, offline grey
@@ -82,6 +82,28 @@ describe('TV screen', () => {
     assert.equal(s.call, 'in call with 1002', 'resume removes the hold mark');
     applyEvent(s, 'call-ended', { callId: 'c1', peer: '1002', reason: 'remote-hangup', durationMs: 192_000, rtcp: RTCP }, now);
     assert.match(plain(render(s, now)), /call with 1002 ended, 3 min 12 s/);
+  });
+
+  it('shows the video of a call in plain words under the call line; c turns the camera off/on only in a video call', () => {
+    const s = initialScreen('1001', []);
+    const now = today(20, 0);
+    applyEvent(s, 'call-answered', { callId: 'c1', peer: '1002', codec: 'PCMU', direction: 'sendrecv', remoteRtp: '192.0.2.2:4000' }, now);
+    assert.equal(pressKey(s, 'c'), null, 'an audio call has no camera to turn off');
+    assert.doesNotMatch(plain(render(s, now)), /video/);
+    applyEvent(s, 'video-started', { callId: 'c1', codec: 'H264', payloadType: 96, profileLevelId: '42e01f', sending: true, receiving: true, remoteRtp: '192.0.2.2:4002', feedback: { nack: true, pli: true, fir: true } }, now);
+    assert.match(plain(render(s, now)), /in call with 1002, 0 s\n  video both ways\n/);
+    assert.doesNotMatch(plain(render(s, now)), /H264|RTP|NACK/, 'no protocol terms on the main screen');
+    assert.deepEqual(pressKey(s, 'C'), { do: 'camera' });
+    applyEvent(s, 'video-changed', { callId: 'c1', sending: false, receiving: true });
+    assert.match(plain(render(s, now)), /video: you see them, your camera is off/);
+    applyEvent(s, 'video-changed', { callId: 'c1', sending: true, receiving: false });
+    assert.match(plain(render(s, now)), /video: they see you/);
+    applyEvent(s, 'video-changed', { callId: 'c1', sending: false, receiving: false });
+    assert.match(plain(render(s, now)), /video paused/);
+    applyEvent(s, 'call-ended', { callId: 'c1', peer: '1002', reason: 'local-hangup', durationMs: 5000, rtcp: null }, now);
+    assert.equal(s.video, null);
+    assert.doesNotMatch(plain(render(s, now)), /video/);
+    assert.equal(pressKey(s, 'c'), null);
   });
 
   it('renders the empty screen of a TV that is not registered yet', () => {
