@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { runSipp, startSippUas, readRtt, SIPP_DIR, type SippResult } from './lib/sipp.ts';
 import { startKamailio, kamailioAvailable, type ServerHandle, type KamailioOptions } from './lib/kamailio.ts';
 import { startTvphone, tvphoneServeAvailable } from './lib/tvphone.ts';
+import { createBenchDatabase } from './lib/pg.ts';
 import { cpuSeconds, processTree, sleep, stopAllOnSignal, LOOPBACK } from './lib/proc.ts';
 
 const env = process.env;
@@ -38,7 +39,7 @@ const PAUSE_MS = Number(env['PAUSE_MS'] ?? (QUICK ? 200 : 1000));
 const CALLEES = QUICK ? 200 : 1000;
 const PG_URL = env['BENCH_PG_URL'] ?? env['TVPHONE_TEST_PG_URL'];
 const MSSQL_URL = env['BENCH_MSSQL_URL'] ?? env['MSSQL_URL'];
-const ONLY = new Set((env['BENCH_ONLY'] ?? 'reg,call,msg,deliver,trunk').split(',').map((s) => s.trim()).filter(Boolean));
+const ONLY = new Set((env['BENCH_ONLY'] ?? 'reg,call,msg,deliver,trunk,cluster,connections').split(',').map((s) => s.trim()).filter(Boolean));
 const MAX_FAIL_PCT = 0.5;
 const MIN_ACHIEVED = 0.95;
 const MAX_P99_MS = 200;
@@ -52,10 +53,12 @@ let runNo = 0;
 const notes: string[] = [];
 
 type Part = 'reg' | 'call' | 'msg' | 'deliver' | 'trunk';
+/** a sweep's row label: the load's part, or the cluster part's loads ('cluster reg', 'cluster call') */
+type Label = Part | 'cluster reg' | 'cluster call';
 /** `trunkPort`: the trunk part's carrier UAS, started before the server that sends to it */
 interface ServerSpec { name: string; role: 'tvphone' | 'reference'; start: (o?: { trunkPort?: number }) => Promise<ServerHandle> }
 interface SweepResult {
-  part: Part; server: string; role: 'tvphone' | 'reference';
+  part: Label; server: string; role: 'tvphone' | 'reference';
   max_rate: number | null; cpu_us_per_op: number | null; best?: Omit<SippResult, 'rtdTimes'>; steps: number; note?: string;
 }
 
@@ -68,8 +71,43 @@ const RECIPIENTS = 10_000;
 
 const users = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(7, '0')}`);
 
-/** One step: `part` at `rate` against `srv`. Call steps use the callee set registered by the sweep. */
+/** Several sipp runs at once (one per node) read as one: counts and rates add, latency is the worst node's. */
+export function mergeSipp(rs: SippResult[]): SippResult {
+  const sum = (f: (r: SippResult) => number | null): number => rs.reduce((a, r) => a + (f(r) ?? 0), 0);
+  const max = (f: (r: SippResult) => number | null): number | null =>
+    rs.some((r) => f(r) !== null) ? Math.max(...rs.map((r) => f(r) ?? -Infinity)) : null;
+  const attempted = sum((r) => r.attempted);
+  const successful = sum((r) => r.successful);
+  const cpu = rs.every((r) => r.server_cpu_s !== null) ? sum((r) => r.server_cpu_s) : null;
+  return {
+    attempted, successful, failed: attempted - successful,
+    fail_pct: attempted > 0 ? Math.round((100000 * (attempted - successful)) / attempted) / 1000 : 100,
+    achieved_cps: Math.round(10 * sum((r) => r.achieved_cps)) / 10,
+    sipp_cps: Math.round(10 * sum((r) => r.sipp_cps)) / 10,
+    mean_rt_ms: successful > 0 ? Math.round((1000 * sum((r) => (r.mean_rt_ms ?? 0) * r.successful)) / successful) / 1000 : null,
+    p50_rt_ms: max((r) => r.p50_rt_ms), p99_rt_ms: max((r) => r.p99_rt_ms),
+    retrans: sum((r) => r.retrans),
+    elapsed_s: max((r) => r.elapsed_s) ?? 0,
+    server_cpu_s: cpu === null ? null : Math.round(cpu * 100) / 100,
+    server_cpu_us_per_op: cpu === null || attempted === 0 ? null : Math.round((cpu * 1e7) / attempted) / 10,
+    peak_rss_kb: rs.every((r) => r.peak_rss_kb !== null) ? sum((r) => r.peak_rss_kb) : null,
+    host_cpu_busy_pct: max((r) => r.host_cpu_busy_pct) ?? 0,
+    sipp_rc: rs.find((r) => r.sipp_rc !== 0)?.sipp_rc ?? 0,
+    rtdTimes: rs.flatMap((r) => r.rtdTimes ?? []).sort((a, b) => a - b),
+  };
+}
+
+/** One step: `part` at `rate` against `srv`; on several nodes, one sipp per node at its share of the rate. */
 async function step(part: Part, srv: ServerHandle, rate: number, ctx: { callees?: string[]; recipients?: string[]; uasPort?: number }): Promise<SippResult> {
+  const nodes = srv.nodes ?? [];
+  if (nodes.length < 2) return stepOn(part, srv, rate, ctx);
+  // every node gets rate/n (the rows stay disjoint: each run's tag is its own)
+  const rs = await Promise.all(nodes.map((n) => stepOn(part, { ...srv, target: n.target, pid: n.pid }, Math.max(1, Math.round(rate / nodes.length)), ctx)));
+  return mergeSipp(rs);
+}
+
+/** One step: `part` at `rate` against `srv`. Call steps use the callee set registered by the sweep. */
+async function stepOn(part: Part, srv: ServerHandle, rate: number, ctx: { callees?: string[]; recipients?: string[]; uasPort?: number }): Promise<SippResult> {
   const count = Math.max(200, Math.round(rate * RUN_S));
   const name = `${part}-${++runNo}-${rate}`;
   const tag = `b${process.pid}n${runNo}`;
@@ -88,8 +126,8 @@ async function step(part: Part, srv: ServerHandle, rate: number, ctx: { callees?
 }
 
 /** Ladder: rate doubles from `start` until a step is not sustainable (or `max`), then bisects `refine` times. */
-async function sweep(part: Part, spec: ServerSpec, start: number, max: number): Promise<SweepResult> {
-  const res: SweepResult = { part, server: spec.name, role: spec.role, max_rate: null, cpu_us_per_op: null, steps: 0 };
+async function sweep(part: Part, spec: ServerSpec, start: number, max: number, label: Label = part): Promise<SweepResult> {
+  const res: SweepResult = { part: label, server: spec.name, role: spec.role, max_rate: null, cpu_us_per_op: null, steps: 0 };
   if (elapsedS() > MAX_S) {
     res.note = 'skipped: time budget spent';
     log(`${part} ${spec.name}: ${res.note}`);
@@ -266,11 +304,34 @@ async function main(): Promise<number> {
   const tvPg: ServerSpec | null = PG_URL ? { name: 'tvphone postgres', role: 'tvphone', start: () => startTvphone({ url: PG_URL }) } : null;
   const tvMssql: ServerSpec | null = MSSQL_URL ? { name: 'tvphone mssql', role: 'tvphone', start: () => startTvphone({ url: MSSQL_URL }) } : null;
   const haveKam = kamailioAvailable();
+  // the cluster part: a fresh database per sweep; 1 node (the reference) against 2 nodes sharing it
+  const pgFresh = async (start: (url: string) => Promise<ServerHandle>): Promise<ServerHandle> => {
+    const db = await createBenchDatabase(PG_URL!);
+    try {
+      const h = await start(db.url);
+      return { ...h, stop: async () => { await h.stop(); await db.drop(); } };
+    } catch (e) {
+      await db.drop();
+      throw e;
+    }
+  };
+  const pgOneNode: ServerSpec | null = PG_URL ? { name: 'tvphone postgres 1 node', role: 'reference', start: () => pgFresh((url) => startTvphone({ url }, { name: 'tvphone postgres 1 node' })) } : null;
+  const pgTwoNodes: ServerSpec | null = PG_URL ? {
+    name: 'tvphone postgres 2 nodes', role: 'tvphone', start: () => pgFresh(async (url) => {
+      const a = await startTvphone({ url }, { nodeId: 'bench-a', name: 'tvphone node a' });
+      let b: Awaited<ReturnType<typeof startTvphone>>;
+      try { b = await startTvphone({ url }, { nodeId: 'bench-b', name: 'tvphone node b' }); } catch (e) { await a.stop(); throw e; }
+      return {
+        ...a, name: 'tvphone postgres 2 nodes', nodes: [{ target: a.target, pid: a.pid }, { target: b.target, pid: b.pid }],
+        stop: async () => { await Promise.all([a.stop(), b.stop()]); },
+      };
+    }),
+  } : null;
 
   log(`work dir ${work}; quick=${QUICK} run=${RUN_S}s/step budget=${MAX_S}s parts=${[...ONLY].join(',')}`);
   const results: SweepResult[] = [];
   const emit = (r: object): void => { process.stdout.write(`${JSON.stringify(r)}\n`); };
-  const plan: Array<[Part, ServerSpec | null, number, number]> = [];
+  const plan: Array<[Part, ServerSpec | null, number, number, Label?]> = [];
   const regMax = QUICK ? 4000 : 25600;
   if (ONLY.has('reg')) {
     plan.push(['reg', haveKam ? kam('kamailio usrloc memory', { children: 2 }) : null, QUICK ? 500 : 400, regMax]);
@@ -295,10 +356,20 @@ async function main(): Promise<number> {
     if (haveTvphone && tvPg) plan.push(['msg', tvPg, 50, QUICK ? 400 : 6400]);
     if (haveTvphone && tvMssql) plan.push(['msg', tvMssql, 25, QUICK ? 400 : 6400]);
   }
-  for (const [part, spec, start, max] of plan) {
+  if (ONLY.has('cluster')) {
+    if (!PG_URL) notes.push('cluster part skipped: it needs PostgreSQL (BENCH_PG_URL or TVPHONE_TEST_PG_URL)');
+    else if (!haveTvphone) notes.push('cluster part skipped: no `tvphone serve`');
+    else {
+      plan.push(['reg', pgOneNode, 50, regMax, 'cluster reg'], ['reg', pgTwoNodes, 50, regMax, 'cluster reg']);
+      plan.push(['call', pgOneNode, QUICK ? 100 : 50, QUICK ? 400 : 6400, 'cluster call'], ['call', pgTwoNodes, QUICK ? 100 : 50, QUICK ? 400 : 6400, 'cluster call']);
+      notes.push('cluster: 2 nodes / 1 node on one PostgreSQL, all on this machine\'s 2 cores with sipp and PostgreSQL: ' +
+        'the ratio shows what a second node costs (heartbeats, shared-database work), not the gain of a second machine');
+    }
+  }
+  for (const [part, spec, start, max, label] of plan) {
     if (!spec) continue;
-    log(`== ${part} on ${spec.name}`);
-    const r = await sweep(part, spec, start, max);
+    log(`== ${label ?? part} on ${spec.name}`);
+    const r = await sweep(part, spec, start, max, label);
     results.push(r);
     emit({ part: r.part, server: r.server, role: r.role, max_sustainable_rate: r.max_rate, server_cpu_us_per_op: r.cpu_us_per_op, steps: r.steps, note: r.note ?? null, best_run: r.best ?? null });
   }
@@ -319,7 +390,7 @@ async function main(): Promise<number> {
   // ratios: tvphone (or self-test subject) over the reference of the same part
   const rows: string[][] = [];
   const head = ['part', 'server', 'max rate/s', 'CPU us/op', 'rate ratio', 'CPU ratio', 'note'];
-  for (const part of ['reg', 'call', 'msg', 'trunk'] as const) {
+  for (const part of ['reg', 'call', 'msg', 'trunk', 'cluster reg', 'cluster call'] as const) {
     const refs = results.filter((r) => r.part === part && r.role === 'reference');
     for (const r of results.filter((x) => x.part === part)) {
       if (r.role === 'reference') {
@@ -359,7 +430,7 @@ async function main(): Promise<number> {
     `tvphone load benchmark (sipp ${QUICK ? 'quick smoke run' : 'sweep'}, loopback; sustainable = failures < ${MAX_FAIL_PCT}%, achieved >= ${MIN_ACHIEVED * 100}% of asked, p99 <= ${MAX_P99_MS} ms)`,
     line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line),
     ...notes.map((n) => `note: ${n}`),
-    `ratios are tvphone / Kamailio (rate: higher is better for tvphone; CPU per op: lower is better). duration ${elapsedS().toFixed(0)} s`,
+    `ratios are tvphone / Kamailio, cluster rows 2 nodes / 1 node (rate: higher is better; CPU per op: lower is better). duration ${elapsedS().toFixed(0)} s`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);
   emit({ bench: 'done', duration_s: Math.round(elapsedS()), quick: QUICK });

@@ -32,6 +32,8 @@ export interface ServerHandle {
   target: string;
   /** make these users known before they get MESSAGEs (tvphone answers 404 for unknown users; msilo needs none) */
   addUsers?(users: string[]): Promise<void>;
+  /** several nodes on one database: the load is spread over them (each its own target and process) */
+  nodes?: Array<{ target: string; pid: number }>;
   stop(): Promise<void>;
 }
 

@@ -1,0 +1,24 @@
+// A fresh PostgreSQL database for one bench server (CREATE DATABASE tvphone_bench_<random>), dropped afterwards,
+// so that every sweep starts from empty tables and benches never touch the database they were given.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+export interface BenchDatabase { url: string; drop(): Promise<void> }
+
+async function admin(adminUrl: string, sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+export async function createBenchDatabase(adminUrl: string): Promise<BenchDatabase> {
+  const name = `tvphone_bench_${randomBytes(6).toString('hex')}`;
+  await admin(adminUrl, `CREATE DATABASE ${name}`);
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return { url: u.toString(), drop: () => admin(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
