@@ -13,9 +13,10 @@ import { startTvphone } from './lib/tvphone.ts';
 import { cpuSeconds, rssKb, hostCpu, busyPct, sleep, live } from './lib/proc.ts';
 
 const SWARM = new URL('./lib/tv-swarm.ts', import.meta.url).pathname;
+const BARE = new URL('./lib/bare-tcp-registrar.ts', import.meta.url).pathname;
 
 export interface ConnectionsResult {
-  part: 'connections';
+  part: 'connections'; server: string; role: 'tvphone' | 'reference';
   asked: number; n: number; registered: number; fd_limit_soft: number | null; fd_limit_hard: number | null;
   max_connections: number; fd_check_at_start: string | null; fd_check_for_asked: string | null;
   keepalive_s: number; refresh_s: number; window_s: number;
@@ -36,7 +37,34 @@ export function openFileLimits(text?: string): [number | null, number | null] {
 
 interface Counters { refused?: Record<string, number>; t: number; connected: number; registered: number; reg_failed: number; closed: number; errors: number; keepalives: number; pongs: number; refreshes: number; refresh_ok: number }
 
-export async function runConnections(o: { quick: boolean; log: (s: string) => void }): Promise<ConnectionsResult> {
+interface Subject { name: string; pid: number; port: number; logFile?: string; stop(): Promise<void> }
+
+/** The reference of the same run: bench/lib/bare-tcp-registrar.ts, with the same open-file limit as the server. */
+async function startBare(): Promise<Subject> {
+  const child = spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, BARE], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('bare registrar did not start in 10 s')), 10000);
+    createInterface({ input: child.stdout! }).once('line', (l) => { clearTimeout(t); resolve(Number(l)); });
+  });
+  const stop = async (): Promise<void> => {
+    live.delete(stop);
+    child.stdin?.end();
+    child.kill('SIGTERM');
+    await Promise.race([new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r))), sleep(5000)]);
+  };
+  live.add(stop);
+  return { name: 'bare node:net registrar', pid: child.pid!, port, stop };
+}
+
+/** The bare Node reference first, then tvphone, under the same swarm; each result says its server. */
+export async function runConnections(o: { quick: boolean; log: (s: string) => void }): Promise<ConnectionsResult[]> {
+  const out: ConnectionsResult[] = [];
+  out.push(await measureConnections(o, 'reference'));
+  out.push(await measureConnections(o, 'tvphone'));
+  return out;
+}
+
+async function measureConnections(o: { quick: boolean; log: (s: string) => void }, role: 'tvphone' | 'reference'): Promise<ConnectionsResult> {
   const env = process.env;
   const asked = Number(env['BENCH_CONNECTIONS'] ?? (o.quick ? 2000 : 100_000));
   const keepaliveS = Number(env['BENCH_KEEPALIVE_S'] ?? 120);
@@ -48,7 +76,7 @@ export async function runConnections(o: { quick: boolean; log: (s: string) => vo
   const n = Math.max(1, Math.min(asked, serverFds - FD_RESERVE - 64));
   const maxConnections = n + 32;
   const res: ConnectionsResult = {
-    part: 'connections', asked, n, registered: 0, fd_limit_soft: soft, fd_limit_hard: hard, max_connections: maxConnections,
+    part: 'connections', server: role === 'tvphone' ? 'tvphone sqlite' : 'bare node:net registrar', role, asked, n, registered: 0, fd_limit_soft: soft, fd_limit_hard: hard, max_connections: maxConnections,
     fd_check_at_start: null, fd_check_for_asked: fdLimitWarning(asked, hard), keepalive_s: keepaliveS, refresh_s: refreshS,
     window_s: windowS, ramp_s: null, rss_idle_kb: 0, rss_kb: 0, rss_end_kb: 0, rss_per_connection_b: null,
     rss_100k_estimate_mb: null, cpu_pct_of_core: null, keepalives_per_s: null, pongs_per_s: null, refreshes_per_s: null,
@@ -58,8 +86,8 @@ export async function runConnections(o: { quick: boolean; log: (s: string) => vo
     res.note = `${asked} asked, ${n} measured: the open-file limit is ${soft}/${hard} (soft/hard) and cannot be raised here ` +
       `(ulimit -n / LimitNOFILE needs CAP_SYS_RESOURCE above the hard limit); the server needs ${FD_RESERVE} more descriptors than connections`;
   }
-  o.log(`connections: ${n} TVs (asked ${asked}; open files ${soft}/${hard}), keep-alive ${keepaliveS} s, refresh ${refreshS} s, window ${windowS} s`);
-  const srv = await startTvphone('sqlite', {
+  o.log(`connections on ${res.server}: ${n} TVs (asked ${asked}; open files ${soft}/${hard}), keep-alive ${keepaliveS} s, refresh ${refreshS} s, window ${windowS} s`);
+  const srv: Subject = role === 'reference' ? await startBare() : await startTvphone('sqlite', {
     tcp: true, raiseFdLimit: true, name: 'tvphone sqlite (connections)',
     profile: {
       // the TVs come from several 127.0.0.x sources: none of them may meet the per-source rate limit
@@ -70,8 +98,7 @@ export async function runConnections(o: { quick: boolean; log: (s: string) => vo
   });
   const swarms: ChildProcess[] = [];
   try {
-    const startLog = readFileSync(srv.logFile, 'utf8');
-    res.fd_check_at_start = /maxConnections is \d+[^"]*/.exec(startLog)?.[0] ?? null;
+    if (srv.logFile) res.fd_check_at_start = /maxConnections is \d+[^"]*/.exec(readFileSync(srv.logFile, 'utf8'))?.[0] ?? null;
     await sleep(3000);
     res.rss_idle_kb = rssKb([srv.pid]);
     // one swarm process per (hard limit − 200) sockets; one source address per 20,000 (ports 32768–60999 each)

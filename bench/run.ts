@@ -289,12 +289,12 @@ async function deliver(spec: ServerSpec, n: number): Promise<DeliverResult> {
 function connectionsLines(c: ConnectionsResult): string[] {
   const kb = (b: number | null): string => (b === null ? '-' : (b / 1024).toFixed(1));
   return [
-    `connections: ${c.registered}/${c.n} idle TCP TVs registered (asked ${c.asked}) in ${fmt(c.ramp_s, 1)} s; keep-alive every ${c.keepalive_s} s, refresh every ${c.refresh_s} s, window ${c.window_s} s`,
+    `connections on ${c.server}: ${c.registered}/${c.n} idle TCP TVs registered (asked ${c.asked}) in ${fmt(c.ramp_s, 1)} s; keep-alive every ${c.keepalive_s} s, refresh every ${c.refresh_s} s, window ${c.window_s} s`,
     `  server RSS ${c.rss_idle_kb} kB idle, ${c.rss_kb}→${c.rss_end_kb} kB with them: ${kb(c.rss_per_connection_b)} kB per registered connection (target <= 10 kB; Kamailio 3.0 published 4.5 kB)`,
     `  RSS for 100k registered users, extrapolated from N=${c.registered}: ${fmt(c.rss_100k_estimate_mb)} MB (target <= 150 MB)`,
     `  server CPU for ${fmt(c.keepalives_per_s, 1)} keep-alives/s (${fmt(c.pongs_per_s, 1)} pongs/s) + ${fmt(c.refreshes_per_s, 1)} refreshes/s: ${fmt(c.cpu_pct_of_core, 1)} % of one core (host ${fmt(c.host_cpu_busy_pct)} % busy)`,
-    `  open files ${c.fd_limit_soft}/${c.fd_limit_hard} (soft/hard); transport.maxConnections ${c.max_connections}; fd check at start: ${c.fd_check_at_start ?? 'no warning'}`,
-    ...(c.fd_check_for_asked ? [`  fd check for ${c.asked}: ${c.fd_check_for_asked}`] : []),
+    ...(c.role === 'tvphone' ? [`  open files ${c.fd_limit_soft}/${c.fd_limit_hard} (soft/hard); transport.maxConnections ${c.max_connections}; fd check at start: ${c.fd_check_at_start ?? 'no warning'}`] : []),
+    ...(c.fd_check_for_asked && c.role === 'tvphone' ? [`  fd check for ${c.asked}: ${c.fd_check_for_asked}`] : []),
     ...(c.note ? [`  note: ${c.note}`] : []),
   ];
 }
@@ -402,14 +402,16 @@ async function main(): Promise<number> {
     }
   }
 
-  let conn: ConnectionsResult | null = null;
+  let conn: ConnectionsResult[] = [];
   if (ONLY.has('connections')) {
     if (!haveTvphone) notes.push('connections part skipped: no `tvphone serve`');
     else if (elapsedS() > MAX_S && ONLY.size > 1) notes.push('connections part skipped: time budget spent');
     else {
       log('== connections');
       conn = await runConnections({ quick: QUICK, log });
-      emit(conn);
+      for (const c of conn) emit(c);
+      const [ref, tv] = [conn.find((c) => c.role === 'reference'), conn.find((c) => c.role === 'tvphone')];
+      if (ref && tv) emit({ ratio: `connections: ${tv.server} / ${ref.server}`, part: 'connections', rss_per_connection_ratio: ratio(tv.rss_per_connection_b, ref.rss_per_connection_b), cpu_ratio: ratio(tv.cpu_pct_of_core, ref.cpu_pct_of_core) });
     }
   }
 
@@ -455,7 +457,7 @@ async function main(): Promise<number> {
     '',
     `tvphone load benchmark (sipp ${QUICK ? 'quick smoke run' : 'sweep'}, loopback; sustainable = failures < ${MAX_FAIL_PCT}%, achieved >= ${MIN_ACHIEVED * 100}% of asked, p99 <= ${MAX_P99_MS} ms)`,
     line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line),
-    ...(conn ? connectionsLines(conn) : []),
+    ...conn.flatMap(connectionsLines),
     ...notes.map((n) => `note: ${n}`),
     `ratios are tvphone / Kamailio, cluster rows 2 nodes / 1 node (rate: higher is better; CPU per op: lower is better). duration ${elapsedS().toFixed(0)} s`,
   ];
