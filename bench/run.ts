@@ -92,6 +92,8 @@ export function mergeSipp(rs: SippResult[]): SippResult {
     server_cpu_s: cpu === null ? null : Math.round(cpu * 100) / 100,
     server_cpu_us_per_op: cpu === null || attempted === 0 ? null : Math.round((cpu * 1e7) / attempted) / 10,
     peak_rss_kb: rs.every((r) => r.peak_rss_kb !== null) ? sum((r) => r.peak_rss_kb) : null,
+    db_cpu_us_per_op: rs.some((r) => r.db_cpu_us_per_op !== null) && attempted > 0
+      ? Math.round((10 * sum((r) => (r.db_cpu_us_per_op ?? 0) * r.attempted)) / attempted) / 10 : null,
     host_cpu_busy_pct: max((r) => r.host_cpu_busy_pct) ?? 0,
     sipp_rc: rs.find((r) => r.sipp_rc !== 0)?.sipp_rc ?? 0,
     rtdTimes: rs.flatMap((r) => r.rtdTimes ?? []).sort((a, b) => a - b),
@@ -101,18 +103,20 @@ export function mergeSipp(rs: SippResult[]): SippResult {
 /** One step: `part` at `rate` against `srv`; on several nodes, one sipp per node at its share of the rate. */
 async function step(part: Part, srv: ServerHandle, rate: number, ctx: { callees?: string[]; recipients?: string[]; uasPort?: number }): Promise<SippResult> {
   const nodes = srv.nodes ?? [];
-  if (nodes.length < 2) return stepOn(part, srv, rate, ctx);
+  if (nodes.length < 2) return stepOn(part, srv, rate, ctx, srv.dbPids ? await srv.dbPids() : undefined);
   // every node gets rate/n (the rows stay disjoint: each run's tag is its own)
-  const rs = await Promise.all(nodes.map((n) => stepOn(part, { ...srv, target: n.target, pid: n.pid }, Math.max(1, Math.round(rate / nodes.length)), ctx)));
+  // the database's CPU is measured once, by the first node's run (the runs cover the same window)
+  const dbPids = srv.dbPids ? await srv.dbPids() : undefined;
+  const rs = await Promise.all(nodes.map((n, i) => stepOn(part, { ...srv, target: n.target, pid: n.pid }, Math.max(1, Math.round(rate / nodes.length)), ctx, i === 0 ? dbPids : undefined)));
   return mergeSipp(rs);
 }
 
 /** One step: `part` at `rate` against `srv`. Call steps use the callee set registered by the sweep. */
-async function stepOn(part: Part, srv: ServerHandle, rate: number, ctx: { callees?: string[]; recipients?: string[]; uasPort?: number }): Promise<SippResult> {
+async function stepOn(part: Part, srv: ServerHandle, rate: number, ctx: { callees?: string[]; recipients?: string[]; uasPort?: number }, dbPids?: number[]): Promise<SippResult> {
   const count = Math.max(200, Math.round(rate * RUN_S));
   const name = `${part}-${++runNo}-${rate}`;
   const tag = `b${process.pid}n${runNo}`;
-  const base = { name, target: srv.target, rate, count, workDir: work, serverPid: srv.pid };
+  const base = { name, target: srv.target, rate, count, workDir: work, serverPid: srv.pid, ...(dbPids ? { dbPids } : {}) };
   if (part === 'reg') return runSipp({ ...base, scenario: SIPP_DIR + 'reg.xml', rows: users(`${tag}u`, count) });
   if (part === 'msg') {
     // MESSAGEs to offline users that exist (created before the sweep), cycling through them
@@ -316,20 +320,20 @@ async function main(): Promise<number> {
   const subject = (name: string, o: KamailioOptions): ServerSpec | null =>
     selfTest ? kam(`${name} (self-test)`, o, 'tvphone') : null;
   const tvSqlite: ServerSpec = { name: 'tvphone sqlite', role: 'tvphone', start: (o) => startTvphone('sqlite', o) };
-  const tvPg: ServerSpec | null = PG_URL ? { name: 'tvphone postgres', role: 'tvphone', start: () => startTvphone({ url: PG_URL }) } : null;
-  const tvMssql: ServerSpec | null = MSSQL_URL ? { name: 'tvphone mssql', role: 'tvphone', start: () => startTvphone({ url: MSSQL_URL }) } : null;
-  const haveKam = kamailioAvailable();
   // the cluster part: a fresh database per sweep; 1 node (the reference) against 2 nodes sharing it
   const pgFresh = async (start: (url: string) => Promise<ServerHandle>): Promise<ServerHandle> => {
     const db = await createBenchDatabase(PG_URL!);
     try {
       const h = await start(db.url);
-      return { ...h, stop: async () => { await h.stop(); await db.drop(); } };
+      return { ...h, dbPids: () => db.backendPids(), stop: async () => { await h.stop(); await db.drop(); } };
     } catch (e) {
       await db.drop();
       throw e;
     }
   };
+  const tvPg: ServerSpec | null = PG_URL ? { name: 'tvphone postgres', role: 'tvphone', start: () => pgFresh((url) => startTvphone({ url })) } : null;
+  const tvMssql: ServerSpec | null = MSSQL_URL ? { name: 'tvphone mssql', role: 'tvphone', start: () => startTvphone({ url: MSSQL_URL }) } : null;
+  const haveKam = kamailioAvailable();
   const pgOneNode: ServerSpec | null = PG_URL ? { name: 'tvphone postgres 1 node', role: 'reference', start: () => pgFresh((url) => startTvphone({ url }, { name: 'tvphone postgres 1 node' })) } : null;
   const pgTwoNodes: ServerSpec | null = PG_URL ? {
     name: 'tvphone postgres 2 nodes', role: 'tvphone', start: () => pgFresh(async (url) => {
@@ -386,7 +390,7 @@ async function main(): Promise<number> {
     log(`== ${label ?? part} on ${spec.name}`);
     const r = await sweep(part, spec, start, max, label);
     results.push(r);
-    emit({ part: r.part, server: r.server, role: r.role, max_sustainable_rate: r.max_rate, server_cpu_us_per_op: r.cpu_us_per_op, steps: r.steps, note: r.note ?? null, best_run: r.best ?? null });
+    emit({ part: r.part, server: r.server, role: r.role, max_sustainable_rate: r.max_rate, server_cpu_us_per_op: r.cpu_us_per_op, db_cpu_us_per_op: r.best?.db_cpu_us_per_op ?? null, steps: r.steps, note: r.note ?? null, best_run: r.best ?? null });
   }
   const deliveries: DeliverResult[] = [];
   if (ONLY.has('deliver')) {

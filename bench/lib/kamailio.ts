@@ -34,6 +34,8 @@ export interface ServerHandle {
   addUsers?(users: string[]): Promise<void>;
   /** several nodes on one database: the load is spread over them (each its own target and process) */
   nodes?: Array<{ target: string; pid: number }>;
+  /** the database's server processes now (PostgreSQL backends of this server's database) */
+  dbPids?(): Promise<number[]>;
   stop(): Promise<void>;
 }
 

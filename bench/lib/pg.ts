@@ -3,13 +3,18 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-export interface BenchDatabase { url: string; drop(): Promise<void> }
+export interface BenchDatabase {
+  url: string;
+  drop(): Promise<void>;
+  /** PIDs of the server backends connected to this database (local server: their CPU is in /proc) */
+  backendPids(): Promise<number[]>;
+}
 
-async function admin(adminUrl: string, sql: string): Promise<void> {
+async function admin(adminUrl: string, sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
   const c = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
   await c.connect();
   try {
-    await c.query(sql);
+    return (await c.query(sql, params)).rows as Array<Record<string, unknown>>;
   } finally {
     await c.end();
   }
@@ -20,5 +25,9 @@ export async function createBenchDatabase(adminUrl: string): Promise<BenchDataba
   await admin(adminUrl, `CREATE DATABASE ${name}`);
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;
-  return { url: u.toString(), drop: () => admin(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  return {
+    url: u.toString(),
+    drop: async () => { await admin(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); },
+    backendPids: async () => (await admin(adminUrl, 'SELECT pid FROM pg_stat_activity WHERE datname = $1', [name])).map((r) => Number(r['pid'])),
+  };
 }
