@@ -37,6 +37,9 @@ export function openFileLimits(text?: string): [number | null, number | null] {
 
 interface Counters { refused?: Record<string, number>; t: number; connected: number; registered: number; reg_failed: number; closed: number; errors: number; keepalives: number; pongs: number; refreshes: number; refresh_ok: number }
 
+/** measurements so far in this process (each takes fresh 127.0.x.y sources) */
+let runs = 0;
+
 interface Subject { name: string; pid: number; port: number; logFile?: string; stop(): Promise<void> }
 
 /** The reference of the same run: bench/lib/bare-tcp-registrar.ts, with the same open-file limit as the server. */
@@ -105,8 +108,10 @@ async function measureConnections(o: { quick: boolean; log: (s: string) => void 
     const perProc = Math.max(1000, (hard ?? 20000) - 200);
     const procs = Math.ceil(n / perProc);
     const nSources = Math.max(2, Math.ceil(n / 20000));
-    const sources = Array.from({ length: nSources }, (_, i) => `127.0.0.${i + 2}`);
-    const rampBudgetS = Math.ceil(n / 300) + 30;
+    // fresh source addresses for each measurement: the last one's closed ports wait in TIME_WAIT on theirs
+    const sources = Array.from({ length: nSources }, (_, i) => `127.0.${1 + (runs % 200)}.${i + 2}`);
+    runs++;
+    const rampBudgetS = Math.ceil(n / 100) + 30;
     const maxS = rampBudgetS + windowS + 30;
     const latest: Counters[] = [];
     for (let p = 0; p < procs; p++) {

@@ -28,8 +28,9 @@ import { runSipp, startSippUas, readRtt, SIPP_DIR, type SippResult } from './lib
 import { startKamailio, kamailioAvailable, type ServerHandle, type KamailioOptions } from './lib/kamailio.ts';
 import { startTvphone, tvphoneServeAvailable } from './lib/tvphone.ts';
 import { createBenchDatabase } from './lib/pg.ts';
+import { slope } from './lib/stats.ts';
 import { runConnections, type ConnectionsResult } from './connections.ts';
-import { cpuSeconds, processTree, sleep, stopAllOnSignal, LOOPBACK } from './lib/proc.ts';
+import { cpuSeconds, processTree, rssKb, sleep, stopAllOnSignal, LOOPBACK } from './lib/proc.ts';
 
 const env = process.env;
 const QUICK = env['BENCH_QUICK'] === '1';
@@ -40,6 +41,8 @@ const PAUSE_MS = Number(env['PAUSE_MS'] ?? (QUICK ? 200 : 1000));
 const CALLEES = QUICK ? 200 : 1000;
 const PG_URL = env['BENCH_PG_URL'] ?? env['TVPHONE_TEST_PG_URL'];
 const MSSQL_URL = env['BENCH_MSSQL_URL'] ?? env['MSSQL_URL'];
+/** the soak's length (issue 16: 1800 for 30 minutes); 0 = no soak */
+const SOAK_S = Number(env['BENCH_SOAK_S'] ?? 0);
 const ONLY = new Set((env['BENCH_ONLY'] ?? 'reg,call,msg,deliver,trunk,cluster,connections').split(',').map((s) => s.trim()).filter(Boolean));
 const MAX_FAIL_PCT = 0.5;
 const MIN_ACHIEVED = 0.95;
@@ -289,6 +292,15 @@ async function deliver(spec: ServerSpec, n: number): Promise<DeliverResult> {
   return res;
 }
 
+function soakLines(r: SoakResult): string[] {
+  return [
+    `soak ${r.seconds} s on ${r.server} at ${r.share_of_sustainable * 100} % of sustainable (reg ${r.rates.reg}/s + call ${r.rates.call}/s + msg ${r.rates.msg}/s): ` +
+      `failed calls ${r.call.failed}/${r.call.attempted}, REGISTERs ${r.reg.failed}/${r.reg.attempted}, MESSAGEs ${r.msg.failed}/${r.msg.attempted}`,
+    `  RSS ${r.rss_start_kb} → ${r.rss_end_kb} kB (max ${r.rss_max_kb}), slope after warm-up ${fmt(r.rss_slope_kb_per_min, 1)} kB/min over ${r.samples} samples; server CPU ${fmt(r.cpu_pct_of_core, 1)} % of a core`,
+    ...(r.note ? [`  note: ${r.note}`] : []),
+  ];
+}
+
 /** The connections part's figures against the issue's targets, for the table. */
 function connectionsLines(c: ConnectionsResult): string[] {
   const kb = (b: number | null): string => (b === null ? '-' : (b / 1024).toFixed(1));
@@ -301,6 +313,86 @@ function connectionsLines(c: ConnectionsResult): string[] {
     ...(c.fd_check_for_asked && c.role === 'tvphone' ? [`  fd check for ${c.asked}: ${c.fd_check_for_asked}`] : []),
     ...(c.note ? [`  note: ${c.note}`] : []),
   ];
+}
+
+interface SoakResult {
+  part: 'soak'; server: string; seconds: number; share_of_sustainable: number;
+  rates: { reg: number; call: number; msg: number }; sustainable_from: Record<string, string>;
+  reg: { attempted: number; failed: number }; call: { attempted: number; failed: number }; msg: { attempted: number; failed: number };
+  rss_start_kb: number | null; rss_end_kb: number | null; rss_max_kb: number | null;
+  /** least-squares slope of RSS over the soak after its first fifth (warm-up), kB per minute */
+  rss_slope_kb_per_min: number | null; samples: number; cpu_pct_of_core: number | null; note?: string;
+}
+
+/**
+ * Issue 16's soak: REGISTERs of fresh users, calls and MESSAGEs to offline users at the same time, each at
+ * `share`/3 of its own sustainable rate (together ≈ `share` of the server), in back-to-back bounded sipp runs of
+ * ≤ 30 s, for `seconds`; RSS sampled every second.
+ */
+async function soak(seconds: number, sustainable: { reg: number; call: number; msg: number }, from: Record<string, string>, share: number): Promise<SoakResult> {
+  const rates = {
+    reg: Math.max(1, Math.round((sustainable.reg * share) / 3)),
+    call: Math.max(1, Math.round((sustainable.call * share) / 3)),
+    msg: Math.max(1, Math.round((sustainable.msg * share) / 3)),
+  };
+  const res: SoakResult = {
+    part: 'soak', server: 'tvphone sqlite', seconds, share_of_sustainable: share, rates, sustainable_from: from,
+    reg: { attempted: 0, failed: 0 }, call: { attempted: 0, failed: 0 }, msg: { attempted: 0, failed: 0 },
+    rss_start_kb: null, rss_end_kb: null, rss_max_kb: null, rss_slope_kb_per_min: null, samples: 0, cpu_pct_of_core: null,
+  };
+  const srv = await startTvphone('sqlite');
+  let uas: Awaited<ReturnType<typeof startSippUas>> | null = null;
+  const samples: Array<[number, number]> = [];
+  let sampler: NodeJS.Timeout | null = null;
+  try {
+    const recipients = users(`b${process.pid}s${++runNo}o`, RECIPIENTS);
+    await srv.addUsers?.(recipients);
+    uas = await startSippUas({ name: `soak-uas-${++runNo}`, scenario: SIPP_DIR + 'uas.xml', workDir: work, timeoutS: seconds + 120 });
+    const callees = users(`b${process.pid}s${runNo}c`, CALLEES);
+    const reg = await runSipp({ name: `soak-callee-reg-${runNo}`, target: srv.target, scenario: SIPP_DIR + 'reg.xml', rows: callees,
+      rate: 500, count: CALLEES, workDir: work, keys: { contact_hostport: `${LOOPBACK}:${uas.port}` } });
+    if (reg.successful !== CALLEES) throw new Error(`callee registration failed: ${reg.successful}/${CALLEES}`);
+    log(`soak: ${seconds} s at reg ${rates.reg}/s + call ${rates.call}/s + msg ${rates.msg}/s (${share * 100} % of sustainable, a third each)`);
+    const s0 = Date.now();
+    const cpu0 = cpuSeconds([srv.pid]);
+    const sample = (): void => { samples.push([(Date.now() - s0) / 60000, rssKb([srv.pid])]); };
+    sample();
+    sampler = setInterval(sample, 1000);
+    let chunk = 0;
+    while ((Date.now() - s0) / 1000 < seconds - 1) {
+      const len = Math.min(30, Math.ceil(seconds - (Date.now() - s0) / 1000));
+      const tag = `b${process.pid}s${++runNo}`;
+      chunk++;
+      const base = (load: string, rate: number) => ({ name: `soak-${load}-${runNo}`, target: srv.target, rate, count: Math.max(1, Math.round(rate * len)), workDir: work });
+      const [r, c, m] = await Promise.all([
+        runSipp({ ...base('reg', rates.reg), scenario: SIPP_DIR + 'reg.xml', rows: users(`${tag}u`, Math.max(1, Math.round(rates.reg * len))) }),
+        runSipp({ ...base('call', rates.call), scenario: SIPP_DIR + 'uac-call.xml', rows: callees, extra: ['-d', String(PAUSE_MS)], callMs: PAUSE_MS + 2000 }),
+        runSipp({ ...base('msg', rates.msg), scenario: SIPP_DIR + 'msg.xml', rows: Array.from({ length: Math.round(rates.msg * len) }, (_, i) => recipients[(i + runNo * 7919) % recipients.length]!) }),
+      ]);
+      for (const [k, x] of [['reg', r], ['call', c], ['msg', m]] as const) { res[k].attempted += x.attempted; res[k].failed += x.failed; }
+      log(`soak chunk ${chunk} (${len} s): reg ${r.successful}/${r.attempted}, call ${c.successful}/${c.attempted}, msg ${m.successful}/${m.attempted}; RSS ${samples[samples.length - 1]?.[1]} kB`);
+    }
+    clearInterval(sampler);
+    sampler = null;
+    sample();
+    res.cpu_pct_of_core = Math.round((1000 * (cpuSeconds([srv.pid]) - cpu0)) / ((Date.now() - s0) / 1000)) / 10;
+    res.samples = samples.length;
+    res.rss_start_kb = samples[0]![1];
+    res.rss_end_kb = samples[samples.length - 1]![1];
+    res.rss_max_kb = Math.max(...samples.map((x) => x[1]));
+    const steady = samples.filter((x) => x[0] >= samples[samples.length - 1]![0] / 5);
+    const sl = slope(steady);
+    res.rss_slope_kb_per_min = sl === null ? null : Math.round(sl * 10) / 10;
+    if (res.call.failed > 0) res.note = `${res.call.failed} failed calls (the soak asks for 0)`;
+  } catch (e) {
+    res.note = `failed: ${(e as Error).message.split('\n')[0]}`;
+    log(`soak: ${res.note}`);
+  } finally {
+    if (sampler) clearInterval(sampler);
+    if (uas) await uas.stop();
+    await srv.stop();
+  }
+  return res;
 }
 
 function fmt(v: number | null | undefined, d = 0): string {
@@ -406,6 +498,28 @@ async function main(): Promise<number> {
     }
   }
 
+  let soakRes: SoakResult | null = null;
+  if (SOAK_S > 0 && haveTvphone) {
+    // 80 % of the sustainable rates this run measured on tvphone sqlite; the missing ones by a short ladder first
+    const sustained: Record<'reg' | 'call' | 'msg', number> = { reg: 0, call: 0, msg: 0 };
+    const from: Record<string, string> = {};
+    for (const load of ['reg', 'call', 'msg'] as const) {
+      const fromEnv = Number(env[`BENCH_SOAK_${load.toUpperCase()}_RATE`] ?? 0);
+      const measured = results.find((r) => r.part === load && r.server === 'tvphone sqlite' && r.max_rate);
+      if (fromEnv > 0) { sustained[load] = fromEnv; from[load] = `BENCH_SOAK_${load.toUpperCase()}_RATE`; continue; }
+      if (measured) { sustained[load] = measured.max_rate!; from[load] = 'this run\'s sweep'; continue; }
+      log(`soak: no sustainable ${load} rate yet: a short ladder first`);
+      const r = await sweep(load, tvSqlite, load === 'reg' ? 200 : 50, load === 'reg' ? 6400 : 1600);
+      results.push(r);
+      emit({ part: r.part, server: r.server, role: r.role, max_sustainable_rate: r.max_rate, server_cpu_us_per_op: r.cpu_us_per_op, db_cpu_us_per_op: null, steps: r.steps, note: r.note ?? null, best_run: r.best ?? null });
+      sustained[load] = r.max_rate ?? (load === 'reg' ? 200 : 50);
+      from[load] = r.max_rate ? 'a short ladder before the soak' : 'the ladder\'s lowest step (none was sustainable)';
+    }
+    log(`== soak ${SOAK_S} s`);
+    soakRes = await soak(SOAK_S, sustained, from, 0.8);
+    emit(soakRes);
+  } else if (ONLY.has('soak')) notes.push('soak: off (set BENCH_SOAK_S, e.g. BENCH_SOAK_S=1800 for the issue\'s 30 minutes)');
+
   let conn: ConnectionsResult[] = [];
   if (ONLY.has('connections')) {
     if (!haveTvphone) notes.push('connections part skipped: no `tvphone serve`');
@@ -462,6 +576,7 @@ async function main(): Promise<number> {
     `tvphone load benchmark (sipp ${QUICK ? 'quick smoke run' : 'sweep'}, loopback; sustainable = failures < ${MAX_FAIL_PCT}%, achieved >= ${MIN_ACHIEVED * 100}% of asked, p99 <= ${MAX_P99_MS} ms)`,
     line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line),
     ...conn.flatMap(connectionsLines),
+    ...(soakRes ? soakLines(soakRes) : []),
     ...notes.map((n) => `note: ${n}`),
     `ratios are tvphone / Kamailio, cluster rows 2 nodes / 1 node (rate: higher is better; CPU per op: lower is better). duration ${elapsedS().toFixed(0)} s`,
   ];

@@ -1,5 +1,6 @@
 // bench/lib/cluster-model.ts: the arithmetic behind `npm run bench:sim`, on round figures worked out by hand.
 import assert from 'node:assert/strict';
+import { slope } from '../../../bench/lib/stats.ts';
 import { plan, shortestRefreshForDb, maxTvsForDb, type NodeFigures, type Population } from '../../../bench/lib/cluster-model.ts';
 
 const figures: NodeFigures = {
@@ -41,5 +42,14 @@ describe('cluster model (bench:sim)', () => {
     assert.equal(maxTvsForDb(figures, population), 7_900_000);
     assert.equal(shortestRefreshForDb({ ...figures, dbUsPerReg: null }, population), null);
     assert.equal(maxTvsForDb(figures, { ...population, msgsPerS: 10_000 }), 0);
+  });
+});
+
+describe('bench statistics', () => {
+  it('fits the least-squares slope of memory samples', () => {
+    assert.equal(slope([[0, 100], [1, 102], [2, 104]]), 2);
+    assert.equal(slope([[0, 5], [1, 7], [2, 5], [3, 7]]), 0.4);
+    assert.equal(slope([[1, 1]]), null);
+    assert.equal(slope([[1, 1], [1, 2]]), null);
   });
 });
