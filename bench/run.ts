@@ -43,6 +43,8 @@ const PG_URL = env['BENCH_PG_URL'] ?? env['TVPHONE_TEST_PG_URL'];
 const MSSQL_URL = env['BENCH_MSSQL_URL'] ?? env['MSSQL_URL'];
 /** the soak's length (issue 16: 1800 for 30 minutes); 0 = no soak */
 const SOAK_S = Number(env['BENCH_SOAK_S'] ?? 0);
+/** which loads the soak runs (all three by default; one alone tells whose memory grows) */
+const SOAK_LOADS = new Set((env['BENCH_SOAK_LOADS'] ?? 'reg,call,msg').split(',').map((x) => x.trim()));
 const ONLY = new Set((env['BENCH_ONLY'] ?? 'reg,call,msg,deliver,trunk,cluster,connections').split(',').map((s) => s.trim()).filter(Boolean));
 const MAX_FAIL_PCT = 0.5;
 const MIN_ACHIEVED = 0.95;
@@ -69,6 +71,9 @@ interface SweepResult {
 function sustainable(r: SippResult, rate: number): boolean {
   return r.fail_pct < MAX_FAIL_PCT && r.achieved_cps >= MIN_ACHIEVED * rate && (r.p99_rt_ms ?? 0) <= MAX_P99_MS;
 }
+
+/** the soak's REGISTERs refresh this many TVs' bindings over and over */
+const SOAK_TVS = 10_000;
 
 /** offline users the msg part sends to (each keeps at most its quota; 10,000 × quota is far beyond a sweep) */
 const RECIPIENTS = 10_000;
@@ -325,7 +330,7 @@ interface SoakResult {
 }
 
 /**
- * Issue 16's soak: REGISTERs of fresh users, calls and MESSAGEs to offline users at the same time, each at
+ * Issue 16's soak: REGISTER refreshes of SOAK_TVS TVs, calls and MESSAGEs to offline users at the same time, each at
  * `share`/3 of its own sustainable rate (together ≈ `share` of the server), in back-to-back bounded sipp runs of
  * ≤ 30 s, for `seconds`; RSS sampled every second.
  */
@@ -352,6 +357,7 @@ async function soak(seconds: number, sustainable: { reg: number; call: number; m
     const reg = await runSipp({ name: `soak-callee-reg-${runNo}`, target: srv.target, scenario: SIPP_DIR + 'reg.xml', rows: callees,
       rate: 500, count: CALLEES, workDir: work, keys: { contact_hostport: `${LOOPBACK}:${uas.port}` } });
     if (reg.successful !== CALLEES) throw new Error(`callee registration failed: ${reg.successful}/${CALLEES}`);
+    const tvs = users(`b${process.pid}s${runNo}t`, SOAK_TVS);
     log(`soak: ${seconds} s at reg ${rates.reg}/s + call ${rates.call}/s + msg ${rates.msg}/s (${share * 100} % of sustainable, a third each)`);
     const s0 = Date.now();
     const cpu0 = cpuSeconds([srv.pid]);
@@ -361,13 +367,15 @@ async function soak(seconds: number, sustainable: { reg: number; call: number; m
     let chunk = 0;
     while ((Date.now() - s0) / 1000 < seconds - 1) {
       const len = Math.min(30, Math.ceil(seconds - (Date.now() - s0) / 1000));
-      const tag = `b${process.pid}s${++runNo}`;
+      ++runNo;
       chunk++;
       const base = (load: string, rate: number) => ({ name: `soak-${load}-${runNo}`, target: srv.target, rate, count: Math.max(1, Math.round(rate * len)), workDir: work });
+      const none = Promise.resolve(mergeSipp([]));
       const [r, c, m] = await Promise.all([
-        runSipp({ ...base('reg', rates.reg), scenario: SIPP_DIR + 'reg.xml', rows: users(`${tag}u`, Math.max(1, Math.round(rates.reg * len))) }),
-        runSipp({ ...base('call', rates.call), scenario: SIPP_DIR + 'uac-call.xml', rows: callees, extra: ['-d', String(PAUSE_MS)], callMs: PAUSE_MS + 2000 }),
-        runSipp({ ...base('msg', rates.msg), scenario: SIPP_DIR + 'msg.xml', rows: Array.from({ length: Math.round(rates.msg * len) }, (_, i) => recipients[(i + runNo * 7919) % recipients.length]!) }),
+        // refreshes over a fixed set of TVs: a soak's memory must level off, so its population does not grow
+        SOAK_LOADS.has('reg') ? runSipp({ ...base('reg', rates.reg), scenario: SIPP_DIR + 'reg.xml', rows: tvs }) : none,
+        SOAK_LOADS.has('call') ? runSipp({ ...base('call', rates.call), scenario: SIPP_DIR + 'uac-call.xml', rows: callees, extra: ['-d', String(PAUSE_MS)], callMs: PAUSE_MS + 2000 }) : none,
+        SOAK_LOADS.has('msg') ? runSipp({ ...base('msg', rates.msg), scenario: SIPP_DIR + 'msg.xml', rows: Array.from({ length: Math.round(rates.msg * len) }, (_, i) => recipients[(i + runNo * 7919) % recipients.length]!) }) : none,
       ]);
       for (const [k, x] of [['reg', r], ['call', c], ['msg', m]] as const) { res[k].attempted += x.attempted; res[k].failed += x.failed; }
       log(`soak chunk ${chunk} (${len} s): reg ${r.successful}/${r.attempted}, call ${c.successful}/${c.attempted}, msg ${m.successful}/${m.attempted}; RSS ${samples[samples.length - 1]?.[1]} kB`);
@@ -517,6 +525,7 @@ async function main(): Promise<number> {
     }
     log(`== soak ${SOAK_S} s`);
     soakRes = await soak(SOAK_S, sustained, from, 0.8);
+    if (SOAK_LOADS.size < 3) soakRes.note = `${soakRes.note ? `${soakRes.note}; ` : ''}only ${[...SOAK_LOADS].join(',')} (BENCH_SOAK_LOADS)`;
     emit(soakRes);
   } else if (ONLY.has('soak')) notes.push('soak: off (set BENCH_SOAK_S, e.g. BENCH_SOAK_S=1800 for the issue\'s 30 minutes)');
 
