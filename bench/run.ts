@@ -1,6 +1,6 @@
 // `npm run bench`: tvphone's load benchmark against Kamailio 5.6 under the same sipp load, on loopback.
 //
-// Parts (BENCH_ONLY=reg,call,msg,deliver selects; default all):
+// Parts (BENCH_ONLY=reg,call,msg,deliver,trunk,cluster,connections,soak selects; default all but soak):
 //   reg      REGISTERs of fresh users -> 200. Reference: Kamailio usrloc in memory (and write-through to SQLite).
 //   call     proxied calls INVITE/180/200/ACK/pause/BYE with Record-Route to registered sipp UAS callees.
 //            Reference: Kamailio tm proxy, usrloc in memory.
@@ -10,6 +10,10 @@
 //   trunk    the call part's calls dialled as national numbers (0…) from local users, out through a trunk (IP peer,
 //            route prefix 0 → E.164) to a sipp carrier UAS. Reference: Kamailio tm relaying every INVITE to that UAS;
 //            and, as the second ratio, tvphone's own local call part of the same run (target CPU/call ≤ 1.2×).
+//   cluster  the reg and call loads spread over 2 nodes on one fresh PostgreSQL database (one sipp per node) against
+//            1 node on the same PostgreSQL. On two shared cores this shows a second node's overhead, not its gain.
+//   connections  N idle TCP TVs (bench/connections.ts): RSS per connection, CPU of keep-alives + refreshes.
+//   soak     BENCH_SOAK_S > 0: REGISTER + calls + MESSAGEs at 80 % of the sustainable rates; failed calls, RSS slope.
 //   PostgreSQL: the reg and msg parts run on tvphone with --db postgres://... too when TVPHONE_TEST_PG_URL or
 //   BENCH_PG_URL is set; SQL Server likewise with --db mssql://... when BENCH_MSSQL_URL or MSSQL_URL is set.
 // For each part and server: a bounded step-up sweep (rate doubles, then bisects) finds the highest sustainable
