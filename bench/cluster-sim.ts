@@ -17,7 +17,7 @@ const { values: a } = parseArgs({
     'max-conn-per-node': { type: 'string', default: '100000' },
     'node-ram-mb': { type: 'string', default: '4096' },
     'db-cores': { type: 'string', default: '2' },
-    'writes-per-reg': { type: 'string', default: '1' }, 'writes-per-msg': { type: 'string', default: '2' }, 'writes-per-call': { type: 'string', default: '1' },
+    'writes-per-reg': { type: 'string' }, 'writes-per-msg': { type: 'string' }, 'writes-per-call': { type: 'string' },
     'reg-per-s': { type: 'string' }, 'call-per-s': { type: 'string' }, 'msg-per-s': { type: 'string' },
     'idle-cpu-pct': { type: 'string' }, 'idle-connections': { type: 'string' }, 'idle-refresh-per-s': { type: 'string' },
     'rss-per-conn-b': { type: 'string' }, 'rss-idle-kb': { type: 'string' },
@@ -29,7 +29,7 @@ const { values: a } = parseArgs({
 if (a.help) {
   process.stdout.write(`usage: node bench/cluster-sim.ts [--from bench-output.jsonl ...] [--tvs N] [--refresh-s S ...]
   [--calls-per-s R] [--msgs-per-s R] [--utilisation 0.8] [--max-conn-per-node 100000] [--node-ram-mb 4096] [--db-cores 2]
-  [--writes-per-reg 1] [--writes-per-msg 2] [--writes-per-call 1]
+  [--writes-per-reg N] [--writes-per-msg N] [--writes-per-call N] (rows written per operation; default: measured, else 1)
   measured figures (override --from): --reg-per-s --call-per-s --msg-per-s --idle-cpu-pct --idle-connections
   --idle-refresh-per-s --rss-per-conn-b --rss-idle-kb --db-us-per-reg --db-us-per-msg\n`);
   process.exit(0);
@@ -68,9 +68,11 @@ const f: NodeFigures = {
   idleRefreshPerS: figure(a['idle-refresh-per-s'], conn, 'refreshes_per_s', 'refreshes/s in the idle window') ?? 0,
   rssPerConnectionB: need(figure(a['rss-per-conn-b'], conn, 'rss_per_connection_b', 'RSS per connection, B'), 'RSS per connection', '--rss-per-conn-b'),
   rssIdleKb: need(figure(a['rss-idle-kb'], conn, 'rss_idle_kb', 'idle server RSS, kB'), 'idle RSS', '--rss-idle-kb'),
-  dbUsPerReg: figure(a['db-us-per-reg'], regRow?.['best_run'] as Row | undefined ?? regRow, 'db_cpu_us_per_op', 'PostgreSQL CPU per REGISTER, µs'),
-  dbUsPerMsg: figure(a['db-us-per-msg'], msgRow?.['best_run'] as Row | undefined ?? msgRow, 'db_cpu_us_per_op', 'PostgreSQL CPU per MESSAGE, µs'),
+  dbUsPerReg: figure(a['db-us-per-reg'], bestOf(regRow), 'db_cpu_us_per_op', 'PostgreSQL CPU per REGISTER, µs'),
+  dbUsPerMsg: figure(a['db-us-per-msg'], bestOf(msgRow), 'db_cpu_us_per_op', 'PostgreSQL CPU per MESSAGE, µs'),
 };
+function bestOf(row: Row | undefined): Row | undefined { return row?.['best_run'] as Row | undefined ?? row; }
+function assumed(what: string, v: number): number { sources.push(`rows written per ${what}: ${v} (assumed: not measured)`); return v; }
 const tvs = Number(a.tvs);
 // default busy-hour traffic: 0.2 calls and 1 message per TV per hour
 const callsPerS = Number(a['calls-per-s'] ?? (tvs * 0.2) / 3600);
@@ -79,7 +81,10 @@ const refreshes = (a['refresh-s'].length ? a['refresh-s'] : ['60', '300', '600',
 const base: Omit<Population, 'refreshS'> = {
   tvs, callsPerS, msgsPerS, utilisation: Number(a.utilisation), maxConnectionsPerNode: Number(a['max-conn-per-node']),
   nodeRamMb: Number(a['node-ram-mb']), dbCores: Number(a['db-cores']),
-  writesPerReg: Number(a['writes-per-reg']), writesPerMsg: Number(a['writes-per-msg']), writesPerCall: Number(a['writes-per-call']),
+  // rows written per operation: measured on PostgreSQL (pg_stat_database) where the bench has them, else assumed
+  writesPerReg: figure(a['writes-per-reg'], bestOf(regRow), 'db_rows_written_per_op', 'rows written per REGISTER') ?? assumed('REGISTER', 1),
+  writesPerMsg: figure(a['writes-per-msg'], bestOf(msgRow), 'db_rows_written_per_op', 'rows written per MESSAGE (stored; its delete on delivery is not in it)') ?? assumed('MESSAGE', 1),
+  writesPerCall: figure(a['writes-per-call'], bestOf(callRow), 'db_rows_written_per_op', 'rows written per call') ?? assumed('call', 1),
 };
 const plans = refreshes.map((refreshS) => ({ refreshS, ...plan(f, { ...base, refreshS }), maxTvsForDb: maxTvsForDb(f, { ...base, refreshS }) }));
 const shortest = shortestRefreshForDb(f, { ...base, refreshS: 0 });
@@ -101,7 +106,7 @@ const out = [
   shortest === null
     ? 'PostgreSQL CPU per operation not measured (run npm run bench with TVPHONE_TEST_PG_URL): no database limit computed'
     : `PostgreSQL (${base.dbCores} cores at ${base.utilisation * 100} %) becomes the limit below a refresh interval of ${r0(shortest)} s for ${tvs.toLocaleString('en')} TVs`,
-  'node loads = one node\'s capacity the load needs (keep-alive CPU + Σ rate / sustainable rate); DB writes/s from the writes-per-operation flags;',
+  'node loads = one node\'s capacity the load needs (keep-alive CPU + Σ rate / sustainable rate); DB writes/s = rows written per operation × rate;',
   'measured on one 2-core machine with sipp and PostgreSQL on it: a planning estimate, not a capacity guarantee.',
 ];
 process.stdout.write(`${out.join('\n')}\n`);

@@ -115,12 +115,19 @@ export function mergeSipp(rs: SippResult[]): SippResult {
 /** One step: `part` at `rate` against `srv`; on several nodes, one sipp per node at its share of the rate. */
 async function step(part: Part, srv: ServerHandle, rate: number, ctx: { callees?: string[]; recipients?: string[]; uasPort?: number }): Promise<SippResult> {
   const nodes = srv.nodes ?? [];
-  if (nodes.length < 2) return stepOn(part, srv, rate, ctx, srv.dbPids ? await srv.dbPids() : undefined);
-  // every node gets rate/n (the rows stay disjoint: each run's tag is its own)
-  // the database's CPU is measured once, by the first node's run (the runs cover the same window)
+  const before = srv.dbCounters ? await srv.dbCounters() : null;
   const dbPids = srv.dbPids ? await srv.dbPids() : undefined;
-  const rs = await Promise.all(nodes.map((n, i) => stepOn(part, { ...srv, target: n.target, pid: n.pid }, Math.max(1, Math.round(rate / nodes.length)), ctx, i === 0 ? dbPids : undefined)));
-  return mergeSipp(rs);
+  // every node gets rate/n (the rows stay disjoint: each run's tag is its own); the database's CPU is measured
+  // once, by the first node's run (the runs cover the same window)
+  const r = nodes.length < 2 ? await stepOn(part, srv, rate, ctx, dbPids)
+    : mergeSipp(await Promise.all(nodes.map((n, i) => stepOn(part, { ...srv, target: n.target, pid: n.pid }, Math.max(1, Math.round(rate / nodes.length)), ctx, i === 0 ? dbPids : undefined))));
+  if (before && srv.dbCounters && r.attempted > 0) {
+    await sleep(1200); // PostgreSQL's backends report their counters at most once a second
+    const after = await srv.dbCounters();
+    r.db_commits_per_op = Math.round((100 * (after.commits - before.commits)) / r.attempted) / 100;
+    r.db_rows_written_per_op = Math.round((100 * (after.rowsWritten - before.rowsWritten)) / r.attempted) / 100;
+  }
+  return r;
 }
 
 /** One step: `part` at `rate` against `srv`. Call steps use the callee set registered by the sweep. */
@@ -429,7 +436,7 @@ async function main(): Promise<number> {
     const db = await createBenchDatabase(PG_URL!);
     try {
       const h = await start(db.url);
-      return { ...h, dbPids: () => db.backendPids(), stop: async () => { await h.stop(); await db.drop(); } };
+      return { ...h, dbPids: () => db.backendPids(), dbCounters: () => db.counters(), stop: async () => { await h.stop(); await db.drop(); } };
     } catch (e) {
       await db.drop();
       throw e;
@@ -494,7 +501,8 @@ async function main(): Promise<number> {
     log(`== ${label ?? part} on ${spec.name}`);
     const r = await sweep(part, spec, start, max, label);
     results.push(r);
-    emit({ part: r.part, server: r.server, role: r.role, max_sustainable_rate: r.max_rate, server_cpu_us_per_op: r.cpu_us_per_op, db_cpu_us_per_op: r.best?.db_cpu_us_per_op ?? null, steps: r.steps, note: r.note ?? null, best_run: r.best ?? null });
+    emit({ part: r.part, server: r.server, role: r.role, max_sustainable_rate: r.max_rate, server_cpu_us_per_op: r.cpu_us_per_op, db_cpu_us_per_op: r.best?.db_cpu_us_per_op ?? null,
+      db_commits_per_op: r.best?.db_commits_per_op ?? null, db_rows_written_per_op: r.best?.db_rows_written_per_op ?? null, steps: r.steps, note: r.note ?? null, best_run: r.best ?? null });
   }
   const deliveries: DeliverResult[] = [];
   if (ONLY.has('deliver')) {

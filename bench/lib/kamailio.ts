@@ -36,6 +36,8 @@ export interface ServerHandle {
   nodes?: Array<{ target: string; pid: number }>;
   /** the database's server processes now (PostgreSQL backends of this server's database) */
   dbPids?(): Promise<number[]>;
+  /** the database's committed transactions and rows written so far (PostgreSQL's pg_stat_database) */
+  dbCounters?(): Promise<{ commits: number; rowsWritten: number }>;
   stop(): Promise<void>;
 }
 

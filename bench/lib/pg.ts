@@ -8,6 +8,8 @@ export interface BenchDatabase {
   drop(): Promise<void>;
   /** PIDs of the server backends connected to this database (local server: their CPU is in /proc) */
   backendPids(): Promise<number[]>;
+  /** pg_stat_database counters of this database: committed transactions, rows inserted + updated + deleted */
+  counters(): Promise<{ commits: number; rowsWritten: number }>;
 }
 
 async function admin(adminUrl: string, sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
@@ -28,6 +30,10 @@ export async function createBenchDatabase(adminUrl: string): Promise<BenchDataba
   return {
     url: u.toString(),
     drop: async () => { await admin(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); },
+    counters: async () => {
+      const [r] = await admin(adminUrl, 'SELECT xact_commit, tup_inserted + tup_updated + tup_deleted AS w FROM pg_stat_database WHERE datname = $1', [name]);
+      return { commits: Number(r?.['xact_commit'] ?? 0), rowsWritten: Number(r?.['w'] ?? 0) };
+    },
     backendPids: async () => (await admin(adminUrl, 'SELECT pid FROM pg_stat_activity WHERE datname = $1', [name])).map((r) => Number(r['pid'])),
   };
 }

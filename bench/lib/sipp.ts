@@ -55,6 +55,9 @@ export interface SippResult {
   peak_rss_kb: number | null;
   /** CPU of `dbPids` over the run per attempted operation (null without dbPids) */
   db_cpu_us_per_op: number | null;
+  /** committed database transactions and rows written per attempted operation (set by the caller; null unmeasured) */
+  db_commits_per_op?: number | null;
+  db_rows_written_per_op?: number | null;
   host_cpu_busy_pct: number;
   sipp_rc: number | null;
   /** RTD1 completion times, epoch ms (for the delivery timing) */
