@@ -71,7 +71,8 @@ const f: NodeFigures = {
   dbUsPerReg: figure(a['db-us-per-reg'], bestOf(regRow), 'db_cpu_us_per_op', 'PostgreSQL CPU per REGISTER, µs'),
   dbUsPerMsg: figure(a['db-us-per-msg'], bestOf(msgRow), 'db_cpu_us_per_op', 'PostgreSQL CPU per MESSAGE, µs'),
 };
-function bestOf(row: Row | undefined): Row | undefined { return row?.['best_run'] as Row | undefined ?? row; }
+/** a result row with its best run's figures (the per-operation database figures are in best_run) */
+function bestOf(row: Row | undefined): Row | undefined { return row ? { ...(row['best_run'] as Row | null ?? {}), ...row } : undefined; }
 function assumed(what: string, v: number): number { sources.push(`rows written per ${what}: ${v} (assumed: not measured)`); return v; }
 const tvs = Number(a.tvs);
 // default busy-hour traffic: 0.2 calls and 1 message per TV per hour
