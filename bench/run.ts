@@ -1,6 +1,6 @@
 // `npm run bench`: tvphone's load benchmark against Kamailio 5.6 under the same sipp load, on loopback.
 //
-// Parts (BENCH_ONLY=reg,call,msg,deliver selects; default all):
+// Parts (BENCH_ONLY=reg,call,msg,deliver,trunk,cluster,connections,soak selects; default all but soak):
 //   reg      REGISTERs of fresh users -> 200. Reference: Kamailio usrloc in memory (and write-through to SQLite).
 //   call     proxied calls INVITE/180/200/ACK/pause/BYE with Record-Route to registered sipp UAS callees.
 //            Reference: Kamailio tm proxy, usrloc in memory.
@@ -10,6 +10,10 @@
 //   trunk    the call part's calls dialled as national numbers (0…) from local users, out through a trunk (IP peer,
 //            route prefix 0 → E.164) to a sipp carrier UAS. Reference: Kamailio tm relaying every INVITE to that UAS;
 //            and, as the second ratio, tvphone's own local call part of the same run (target CPU/call ≤ 1.2×).
+//   cluster  the reg and call loads spread over 2 nodes on one fresh PostgreSQL database (one sipp per node) against
+//            1 node on the same PostgreSQL. On two shared cores this shows a second node's overhead, not its gain.
+//   connections  N idle TCP TVs (bench/connections.ts): RSS per connection, CPU of keep-alives + refreshes.
+//   soak     BENCH_SOAK_S > 0: REGISTER + calls + MESSAGEs at 80 % of the sustainable rates; failed calls, RSS slope.
 //   PostgreSQL: the reg and msg parts run on tvphone with --db postgres://... too when TVPHONE_TEST_PG_URL or
 //   BENCH_PG_URL is set; SQL Server likewise with --db mssql://... when BENCH_MSSQL_URL or MSSQL_URL is set.
 // For each part and server: a bounded step-up sweep (rate doubles, then bisects) finds the highest sustainable
@@ -27,7 +31,10 @@ import { join } from 'node:path';
 import { runSipp, startSippUas, readRtt, SIPP_DIR, type SippResult } from './lib/sipp.ts';
 import { startKamailio, kamailioAvailable, type ServerHandle, type KamailioOptions } from './lib/kamailio.ts';
 import { startTvphone, tvphoneServeAvailable } from './lib/tvphone.ts';
-import { cpuSeconds, processTree, sleep, stopAllOnSignal, LOOPBACK } from './lib/proc.ts';
+import { createBenchDatabase } from './lib/pg.ts';
+import { slope } from './lib/stats.ts';
+import { runConnections, type ConnectionsResult } from './connections.ts';
+import { cpuSeconds, processTree, rssKb, sleep, stopAllOnSignal, LOOPBACK } from './lib/proc.ts';
 
 const env = process.env;
 const QUICK = env['BENCH_QUICK'] === '1';
@@ -38,7 +45,11 @@ const PAUSE_MS = Number(env['PAUSE_MS'] ?? (QUICK ? 200 : 1000));
 const CALLEES = QUICK ? 200 : 1000;
 const PG_URL = env['BENCH_PG_URL'] ?? env['TVPHONE_TEST_PG_URL'];
 const MSSQL_URL = env['BENCH_MSSQL_URL'] ?? env['MSSQL_URL'];
-const ONLY = new Set((env['BENCH_ONLY'] ?? 'reg,call,msg,deliver,trunk').split(',').map((s) => s.trim()).filter(Boolean));
+/** the soak's length (issue 16: 1800 for 30 minutes); 0 = no soak */
+const SOAK_S = Number(env['BENCH_SOAK_S'] ?? 0);
+/** which loads the soak runs (all three by default; one alone tells whose memory grows) */
+const SOAK_LOADS = new Set((env['BENCH_SOAK_LOADS'] ?? 'reg,call,msg').split(',').map((x) => x.trim()));
+const ONLY = new Set((env['BENCH_ONLY'] ?? 'reg,call,msg,deliver,trunk,cluster,connections').split(',').map((s) => s.trim()).filter(Boolean));
 const MAX_FAIL_PCT = 0.5;
 const MIN_ACHIEVED = 0.95;
 const MAX_P99_MS = 200;
@@ -52,10 +63,12 @@ let runNo = 0;
 const notes: string[] = [];
 
 type Part = 'reg' | 'call' | 'msg' | 'deliver' | 'trunk';
+/** a sweep's row label: the load's part, or the cluster part's loads ('cluster reg', 'cluster call') */
+type Label = Part | 'cluster reg' | 'cluster call';
 /** `trunkPort`: the trunk part's carrier UAS, started before the server that sends to it */
 interface ServerSpec { name: string; role: 'tvphone' | 'reference'; start: (o?: { trunkPort?: number }) => Promise<ServerHandle> }
 interface SweepResult {
-  part: Part; server: string; role: 'tvphone' | 'reference';
+  part: Label; server: string; role: 'tvphone' | 'reference';
   max_rate: number | null; cpu_us_per_op: number | null; best?: Omit<SippResult, 'rtdTimes'>; steps: number; note?: string;
 }
 
@@ -63,17 +76,66 @@ function sustainable(r: SippResult, rate: number): boolean {
   return r.fail_pct < MAX_FAIL_PCT && r.achieved_cps >= MIN_ACHIEVED * rate && (r.p99_rt_ms ?? 0) <= MAX_P99_MS;
 }
 
+/** the soak's REGISTERs refresh this many TVs' bindings over and over */
+const SOAK_TVS = 10_000;
+
 /** offline users the msg part sends to (each keeps at most its quota; 10,000 × quota is far beyond a sweep) */
 const RECIPIENTS = 10_000;
 
 const users = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(7, '0')}`);
 
-/** One step: `part` at `rate` against `srv`. Call steps use the callee set registered by the sweep. */
+/** Several sipp runs at once (one per node) read as one: counts and rates add, latency is the worst node's. */
+export function mergeSipp(rs: SippResult[]): SippResult {
+  const sum = (f: (r: SippResult) => number | null): number => rs.reduce((a, r) => a + (f(r) ?? 0), 0);
+  const max = (f: (r: SippResult) => number | null): number | null =>
+    rs.some((r) => f(r) !== null) ? Math.max(...rs.map((r) => f(r) ?? -Infinity)) : null;
+  const attempted = sum((r) => r.attempted);
+  const successful = sum((r) => r.successful);
+  const cpu = rs.every((r) => r.server_cpu_s !== null) ? sum((r) => r.server_cpu_s) : null;
+  return {
+    attempted, successful, failed: attempted - successful,
+    fail_pct: attempted > 0 ? Math.round((100000 * (attempted - successful)) / attempted) / 1000 : 100,
+    achieved_cps: Math.round(10 * sum((r) => r.achieved_cps)) / 10,
+    sipp_cps: Math.round(10 * sum((r) => r.sipp_cps)) / 10,
+    mean_rt_ms: successful > 0 ? Math.round((1000 * sum((r) => (r.mean_rt_ms ?? 0) * r.successful)) / successful) / 1000 : null,
+    p50_rt_ms: max((r) => r.p50_rt_ms), p99_rt_ms: max((r) => r.p99_rt_ms),
+    retrans: sum((r) => r.retrans),
+    elapsed_s: max((r) => r.elapsed_s) ?? 0,
+    server_cpu_s: cpu === null ? null : Math.round(cpu * 100) / 100,
+    server_cpu_us_per_op: cpu === null || attempted === 0 ? null : Math.round((cpu * 1e7) / attempted) / 10,
+    peak_rss_kb: rs.every((r) => r.peak_rss_kb !== null) ? sum((r) => r.peak_rss_kb) : null,
+    db_cpu_us_per_op: rs.some((r) => r.db_cpu_us_per_op !== null) && attempted > 0
+      ? Math.round((10 * sum((r) => (r.db_cpu_us_per_op ?? 0) * r.attempted)) / attempted) / 10 : null,
+    host_cpu_busy_pct: max((r) => r.host_cpu_busy_pct) ?? 0,
+    sipp_rc: rs.find((r) => r.sipp_rc !== 0)?.sipp_rc ?? 0,
+    rtdTimes: rs.flatMap((r) => r.rtdTimes ?? []).sort((a, b) => a - b),
+  };
+}
+
+/** One step: `part` at `rate` against `srv`; on several nodes, one sipp per node at its share of the rate. */
 async function step(part: Part, srv: ServerHandle, rate: number, ctx: { callees?: string[]; recipients?: string[]; uasPort?: number }): Promise<SippResult> {
+  const nodes = srv.nodes ?? [];
+  const before = srv.dbCounters ? await srv.dbCounters() : null;
+  const dbPids = srv.dbPids ? await srv.dbPids() : undefined;
+  // every node gets rate/n (the rows stay disjoint: each run's tag is its own); the database's CPU is measured
+  // once, by the first node's run (the runs cover the same window)
+  const r = nodes.length < 2 ? await stepOn(part, srv, rate, ctx, dbPids)
+    : mergeSipp(await Promise.all(nodes.map((n, i) => stepOn(part, { ...srv, target: n.target, pid: n.pid }, Math.max(1, Math.round(rate / nodes.length)), ctx, i === 0 ? dbPids : undefined))));
+  if (before && srv.dbCounters && r.attempted > 0) {
+    await sleep(1200); // PostgreSQL's backends report their counters at most once a second
+    const after = await srv.dbCounters();
+    r.db_commits_per_op = Math.round((100 * (after.commits - before.commits)) / r.attempted) / 100;
+    r.db_rows_written_per_op = Math.round((100 * (after.rowsWritten - before.rowsWritten)) / r.attempted) / 100;
+  }
+  return r;
+}
+
+/** One step: `part` at `rate` against `srv`. Call steps use the callee set registered by the sweep. */
+async function stepOn(part: Part, srv: ServerHandle, rate: number, ctx: { callees?: string[]; recipients?: string[]; uasPort?: number }, dbPids?: number[]): Promise<SippResult> {
   const count = Math.max(200, Math.round(rate * RUN_S));
   const name = `${part}-${++runNo}-${rate}`;
   const tag = `b${process.pid}n${runNo}`;
-  const base = { name, target: srv.target, rate, count, workDir: work, serverPid: srv.pid };
+  const base = { name, target: srv.target, rate, count, workDir: work, serverPid: srv.pid, ...(dbPids ? { dbPids } : {}) };
   if (part === 'reg') return runSipp({ ...base, scenario: SIPP_DIR + 'reg.xml', rows: users(`${tag}u`, count) });
   if (part === 'msg') {
     // MESSAGEs to offline users that exist (created before the sweep), cycling through them
@@ -88,8 +150,8 @@ async function step(part: Part, srv: ServerHandle, rate: number, ctx: { callees?
 }
 
 /** Ladder: rate doubles from `start` until a step is not sustainable (or `max`), then bisects `refine` times. */
-async function sweep(part: Part, spec: ServerSpec, start: number, max: number): Promise<SweepResult> {
-  const res: SweepResult = { part, server: spec.name, role: spec.role, max_rate: null, cpu_us_per_op: null, steps: 0 };
+async function sweep(part: Part, spec: ServerSpec, start: number, max: number, label: Label = part): Promise<SweepResult> {
+  const res: SweepResult = { part: label, server: spec.name, role: spec.role, max_rate: null, cpu_us_per_op: null, steps: 0 };
   if (elapsedS() > MAX_S) {
     res.note = 'skipped: time budget spent';
     log(`${part} ${spec.name}: ${res.note}`);
@@ -246,6 +308,112 @@ async function deliver(spec: ServerSpec, n: number): Promise<DeliverResult> {
   return res;
 }
 
+function soakLines(r: SoakResult): string[] {
+  return [
+    `soak ${r.seconds} s on ${r.server} at ${r.share_of_sustainable * 100} % of sustainable (reg ${r.rates.reg}/s + call ${r.rates.call}/s + msg ${r.rates.msg}/s): ` +
+      `failed calls ${r.call.failed}/${r.call.attempted}, REGISTERs ${r.reg.failed}/${r.reg.attempted}, MESSAGEs ${r.msg.failed}/${r.msg.attempted}`,
+    `  RSS ${r.rss_start_kb} → ${r.rss_end_kb} kB (max ${r.rss_max_kb}), slope after warm-up ${fmt(r.rss_slope_kb_per_min, 1)} kB/min over ${r.samples} samples; server CPU ${fmt(r.cpu_pct_of_core, 1)} % of a core`,
+    ...(r.note ? [`  note: ${r.note}`] : []),
+  ];
+}
+
+/** The connections part's figures against the issue's targets, for the table. */
+function connectionsLines(c: ConnectionsResult): string[] {
+  const kb = (b: number | null): string => (b === null ? '-' : (b / 1024).toFixed(1));
+  return [
+    `connections on ${c.server}: ${c.registered}/${c.n} idle TCP TVs registered (asked ${c.asked}) in ${fmt(c.ramp_s, 1)} s; keep-alive every ${c.keepalive_s} s, refresh every ${c.refresh_s} s, window ${c.window_s} s`,
+    `  server RSS ${c.rss_idle_kb} kB idle, ${c.rss_kb}→${c.rss_end_kb} kB with them: ${kb(c.rss_per_connection_b)} kB per registered connection (target <= 10 kB; Kamailio 3.0 published 4.5 kB)`,
+    `  RSS for 100k registered users, extrapolated from N=${c.registered}: ${fmt(c.rss_100k_estimate_mb)} MB (target <= 150 MB)`,
+    `  server CPU for ${fmt(c.keepalives_per_s, 1)} keep-alives/s (${fmt(c.pongs_per_s, 1)} pongs/s) + ${fmt(c.refreshes_per_s, 1)} refreshes/s: ${fmt(c.cpu_pct_of_core, 1)} % of one core (host ${fmt(c.host_cpu_busy_pct)} % busy)`,
+    ...(c.role === 'tvphone' ? [`  open files ${c.fd_limit_soft}/${c.fd_limit_hard} (soft/hard); transport.maxConnections ${c.max_connections}; fd check at start: ${c.fd_check_at_start ?? 'no warning'}`] : []),
+    ...(c.fd_check_for_asked && c.role === 'tvphone' ? [`  fd check for ${c.asked}: ${c.fd_check_for_asked}`] : []),
+    ...(c.note ? [`  note: ${c.note}`] : []),
+  ];
+}
+
+interface SoakResult {
+  part: 'soak'; server: string; seconds: number; share_of_sustainable: number;
+  rates: { reg: number; call: number; msg: number }; sustainable_from: Record<string, string>;
+  reg: { attempted: number; failed: number }; call: { attempted: number; failed: number }; msg: { attempted: number; failed: number };
+  rss_start_kb: number | null; rss_end_kb: number | null; rss_max_kb: number | null;
+  /** least-squares slope of RSS over the soak after its first fifth (warm-up), kB per minute */
+  rss_slope_kb_per_min: number | null; samples: number; cpu_pct_of_core: number | null; note?: string;
+}
+
+/**
+ * Issue 16's soak: REGISTER refreshes of SOAK_TVS TVs, calls and MESSAGEs to offline users at the same time, each at
+ * `share`/3 of its own sustainable rate (together ≈ `share` of the server), in back-to-back bounded sipp runs of
+ * ≤ 30 s, for `seconds`; RSS sampled every second.
+ */
+async function soak(seconds: number, sustainable: { reg: number; call: number; msg: number }, from: Record<string, string>, share: number): Promise<SoakResult> {
+  const rates = {
+    reg: Math.max(1, Math.round((sustainable.reg * share) / 3)),
+    call: Math.max(1, Math.round((sustainable.call * share) / 3)),
+    msg: Math.max(1, Math.round((sustainable.msg * share) / 3)),
+  };
+  const res: SoakResult = {
+    part: 'soak', server: 'tvphone sqlite', seconds, share_of_sustainable: share, rates, sustainable_from: from,
+    reg: { attempted: 0, failed: 0 }, call: { attempted: 0, failed: 0 }, msg: { attempted: 0, failed: 0 },
+    rss_start_kb: null, rss_end_kb: null, rss_max_kb: null, rss_slope_kb_per_min: null, samples: 0, cpu_pct_of_core: null,
+  };
+  const srv = await startTvphone('sqlite');
+  let uas: Awaited<ReturnType<typeof startSippUas>> | null = null;
+  const samples: Array<[number, number]> = [];
+  let sampler: NodeJS.Timeout | null = null;
+  try {
+    const recipients = users(`b${process.pid}s${++runNo}o`, RECIPIENTS);
+    await srv.addUsers?.(recipients);
+    uas = await startSippUas({ name: `soak-uas-${++runNo}`, scenario: SIPP_DIR + 'uas.xml', workDir: work, timeoutS: seconds + 120 });
+    const callees = users(`b${process.pid}s${runNo}c`, CALLEES);
+    const reg = await runSipp({ name: `soak-callee-reg-${runNo}`, target: srv.target, scenario: SIPP_DIR + 'reg.xml', rows: callees,
+      rate: 500, count: CALLEES, workDir: work, keys: { contact_hostport: `${LOOPBACK}:${uas.port}` } });
+    if (reg.successful !== CALLEES) throw new Error(`callee registration failed: ${reg.successful}/${CALLEES}`);
+    const tvs = users(`b${process.pid}s${runNo}t`, SOAK_TVS);
+    log(`soak: ${seconds} s at reg ${rates.reg}/s + call ${rates.call}/s + msg ${rates.msg}/s (${share * 100} % of sustainable, a third each)`);
+    const s0 = Date.now();
+    const cpu0 = cpuSeconds([srv.pid]);
+    const sample = (): void => { samples.push([(Date.now() - s0) / 60000, rssKb([srv.pid])]); };
+    sample();
+    sampler = setInterval(sample, 1000);
+    let chunk = 0;
+    while ((Date.now() - s0) / 1000 < seconds - 1) {
+      const len = Math.min(30, Math.ceil(seconds - (Date.now() - s0) / 1000));
+      ++runNo;
+      chunk++;
+      const base = (load: string, rate: number) => ({ name: `soak-${load}-${runNo}`, target: srv.target, rate, count: Math.max(1, Math.round(rate * len)), workDir: work });
+      const none = Promise.resolve(mergeSipp([]));
+      const [r, c, m] = await Promise.all([
+        // refreshes over a fixed set of TVs: a soak's memory must level off, so its population does not grow
+        SOAK_LOADS.has('reg') ? runSipp({ ...base('reg', rates.reg), scenario: SIPP_DIR + 'reg.xml', rows: tvs }) : none,
+        SOAK_LOADS.has('call') ? runSipp({ ...base('call', rates.call), scenario: SIPP_DIR + 'uac-call.xml', rows: callees, extra: ['-d', String(PAUSE_MS)], callMs: PAUSE_MS + 2000 }) : none,
+        SOAK_LOADS.has('msg') ? runSipp({ ...base('msg', rates.msg), scenario: SIPP_DIR + 'msg.xml', rows: Array.from({ length: Math.round(rates.msg * len) }, (_, i) => recipients[(i + runNo * 7919) % recipients.length]!) }) : none,
+      ]);
+      for (const [k, x] of [['reg', r], ['call', c], ['msg', m]] as const) { res[k].attempted += x.attempted; res[k].failed += x.failed; }
+      log(`soak chunk ${chunk} (${len} s): reg ${r.successful}/${r.attempted}, call ${c.successful}/${c.attempted}, msg ${m.successful}/${m.attempted}; RSS ${samples[samples.length - 1]?.[1]} kB`);
+    }
+    clearInterval(sampler);
+    sampler = null;
+    sample();
+    res.cpu_pct_of_core = Math.round((1000 * (cpuSeconds([srv.pid]) - cpu0)) / ((Date.now() - s0) / 1000)) / 10;
+    res.samples = samples.length;
+    res.rss_start_kb = samples[0]![1];
+    res.rss_end_kb = samples[samples.length - 1]![1];
+    res.rss_max_kb = Math.max(...samples.map((x) => x[1]));
+    const steady = samples.filter((x) => x[0] >= samples[samples.length - 1]![0] / 5);
+    const sl = slope(steady);
+    res.rss_slope_kb_per_min = sl === null ? null : Math.round(sl * 10) / 10;
+    if (res.call.failed > 0) res.note = `${res.call.failed} failed calls (the soak asks for 0)`;
+  } catch (e) {
+    res.note = `failed: ${(e as Error).message.split('\n')[0]}`;
+    log(`soak: ${res.note}`);
+  } finally {
+    if (sampler) clearInterval(sampler);
+    if (uas) await uas.stop();
+    await srv.stop();
+  }
+  return res;
+}
+
 function fmt(v: number | null | undefined, d = 0): string {
   return v === null || v === undefined || Number.isNaN(v) ? '-' : v.toFixed(d);
 }
@@ -263,14 +431,37 @@ async function main(): Promise<number> {
   const subject = (name: string, o: KamailioOptions): ServerSpec | null =>
     selfTest ? kam(`${name} (self-test)`, o, 'tvphone') : null;
   const tvSqlite: ServerSpec = { name: 'tvphone sqlite', role: 'tvphone', start: (o) => startTvphone('sqlite', o) };
-  const tvPg: ServerSpec | null = PG_URL ? { name: 'tvphone postgres', role: 'tvphone', start: () => startTvphone({ url: PG_URL }) } : null;
+  // the cluster part: a fresh database per sweep; 1 node (the reference) against 2 nodes sharing it
+  const pgFresh = async (start: (url: string) => Promise<ServerHandle>): Promise<ServerHandle> => {
+    const db = await createBenchDatabase(PG_URL!);
+    try {
+      const h = await start(db.url);
+      return { ...h, dbPids: () => db.backendPids(), dbCounters: () => db.counters(), stop: async () => { await h.stop(); await db.drop(); } };
+    } catch (e) {
+      await db.drop();
+      throw e;
+    }
+  };
+  const tvPg: ServerSpec | null = PG_URL ? { name: 'tvphone postgres', role: 'tvphone', start: () => pgFresh((url) => startTvphone({ url })) } : null;
   const tvMssql: ServerSpec | null = MSSQL_URL ? { name: 'tvphone mssql', role: 'tvphone', start: () => startTvphone({ url: MSSQL_URL }) } : null;
   const haveKam = kamailioAvailable();
+  const pgOneNode: ServerSpec | null = PG_URL ? { name: 'tvphone postgres 1 node', role: 'reference', start: () => pgFresh((url) => startTvphone({ url }, { name: 'tvphone postgres 1 node' })) } : null;
+  const pgTwoNodes: ServerSpec | null = PG_URL ? {
+    name: 'tvphone postgres 2 nodes', role: 'tvphone', start: () => pgFresh(async (url) => {
+      const a = await startTvphone({ url }, { nodeId: 'bench-a', name: 'tvphone node a' });
+      let b: Awaited<ReturnType<typeof startTvphone>>;
+      try { b = await startTvphone({ url }, { nodeId: 'bench-b', name: 'tvphone node b' }); } catch (e) { await a.stop(); throw e; }
+      return {
+        ...a, name: 'tvphone postgres 2 nodes', nodes: [{ target: a.target, pid: a.pid }, { target: b.target, pid: b.pid }],
+        stop: async () => { await Promise.all([a.stop(), b.stop()]); },
+      };
+    }),
+  } : null;
 
   log(`work dir ${work}; quick=${QUICK} run=${RUN_S}s/step budget=${MAX_S}s parts=${[...ONLY].join(',')}`);
   const results: SweepResult[] = [];
   const emit = (r: object): void => { process.stdout.write(`${JSON.stringify(r)}\n`); };
-  const plan: Array<[Part, ServerSpec | null, number, number]> = [];
+  const plan: Array<[Part, ServerSpec | null, number, number, Label?]> = [];
   const regMax = QUICK ? 4000 : 25600;
   if (ONLY.has('reg')) {
     plan.push(['reg', haveKam ? kam('kamailio usrloc memory', { children: 2 }) : null, QUICK ? 500 : 400, regMax]);
@@ -295,12 +486,23 @@ async function main(): Promise<number> {
     if (haveTvphone && tvPg) plan.push(['msg', tvPg, 50, QUICK ? 400 : 6400]);
     if (haveTvphone && tvMssql) plan.push(['msg', tvMssql, 25, QUICK ? 400 : 6400]);
   }
-  for (const [part, spec, start, max] of plan) {
+  if (ONLY.has('cluster')) {
+    if (!PG_URL) notes.push('cluster part skipped: it needs PostgreSQL (BENCH_PG_URL or TVPHONE_TEST_PG_URL)');
+    else if (!haveTvphone) notes.push('cluster part skipped: no `tvphone serve`');
+    else {
+      plan.push(['reg', pgOneNode, 50, regMax, 'cluster reg'], ['reg', pgTwoNodes, 50, regMax, 'cluster reg']);
+      plan.push(['call', pgOneNode, QUICK ? 100 : 50, QUICK ? 400 : 6400, 'cluster call'], ['call', pgTwoNodes, QUICK ? 100 : 50, QUICK ? 400 : 6400, 'cluster call']);
+      notes.push('cluster: 2 nodes / 1 node on one PostgreSQL, all on this machine\'s 2 cores with sipp and PostgreSQL: ' +
+        'the ratio shows what a second node costs (heartbeats, shared-database work), not the gain of a second machine');
+    }
+  }
+  for (const [part, spec, start, max, label] of plan) {
     if (!spec) continue;
-    log(`== ${part} on ${spec.name}`);
-    const r = await sweep(part, spec, start, max);
+    log(`== ${label ?? part} on ${spec.name}`);
+    const r = await sweep(part, spec, start, max, label);
     results.push(r);
-    emit({ part: r.part, server: r.server, role: r.role, max_sustainable_rate: r.max_rate, server_cpu_us_per_op: r.cpu_us_per_op, steps: r.steps, note: r.note ?? null, best_run: r.best ?? null });
+    emit({ part: r.part, server: r.server, role: r.role, max_sustainable_rate: r.max_rate, server_cpu_us_per_op: r.cpu_us_per_op, db_cpu_us_per_op: r.best?.db_cpu_us_per_op ?? null,
+      db_commits_per_op: r.best?.db_commits_per_op ?? null, db_rows_written_per_op: r.best?.db_rows_written_per_op ?? null, steps: r.steps, note: r.note ?? null, best_run: r.best ?? null });
   }
   const deliveries: DeliverResult[] = [];
   if (ONLY.has('deliver')) {
@@ -316,10 +518,46 @@ async function main(): Promise<number> {
     }
   }
 
+  let soakRes: SoakResult | null = null;
+  if (SOAK_S > 0 && haveTvphone) {
+    // 80 % of the sustainable rates this run measured on tvphone sqlite; the missing ones by a short ladder first
+    const sustained: Record<'reg' | 'call' | 'msg', number> = { reg: 0, call: 0, msg: 0 };
+    const from: Record<string, string> = {};
+    for (const load of ['reg', 'call', 'msg'] as const) {
+      const fromEnv = Number(env[`BENCH_SOAK_${load.toUpperCase()}_RATE`] ?? 0);
+      const measured = results.find((r) => r.part === load && r.server === 'tvphone sqlite' && r.max_rate);
+      if (fromEnv > 0) { sustained[load] = fromEnv; from[load] = `BENCH_SOAK_${load.toUpperCase()}_RATE`; continue; }
+      if (measured) { sustained[load] = measured.max_rate!; from[load] = 'this run\'s sweep'; continue; }
+      log(`soak: no sustainable ${load} rate yet: a short ladder first`);
+      const r = await sweep(load, tvSqlite, load === 'reg' ? 200 : 50, load === 'reg' ? 6400 : 1600);
+      results.push(r);
+      emit({ part: r.part, server: r.server, role: r.role, max_sustainable_rate: r.max_rate, server_cpu_us_per_op: r.cpu_us_per_op, db_cpu_us_per_op: null, steps: r.steps, note: r.note ?? null, best_run: r.best ?? null });
+      sustained[load] = r.max_rate ?? (load === 'reg' ? 200 : 50);
+      from[load] = r.max_rate ? 'a short ladder before the soak' : 'the ladder\'s lowest step (none was sustainable)';
+    }
+    log(`== soak ${SOAK_S} s`);
+    soakRes = await soak(SOAK_S, sustained, from, 0.8);
+    if (SOAK_LOADS.size < 3) soakRes.note = `${soakRes.note ? `${soakRes.note}; ` : ''}only ${[...SOAK_LOADS].join(',')} (BENCH_SOAK_LOADS)`;
+    emit(soakRes);
+  } else if (ONLY.has('soak')) notes.push('soak: off (set BENCH_SOAK_S, e.g. BENCH_SOAK_S=1800 for the issue\'s 30 minutes)');
+
+  let conn: ConnectionsResult[] = [];
+  if (ONLY.has('connections')) {
+    if (!haveTvphone) notes.push('connections part skipped: no `tvphone serve`');
+    else if (elapsedS() > MAX_S && ONLY.size > 1) notes.push('connections part skipped: time budget spent');
+    else {
+      log('== connections');
+      conn = await runConnections({ quick: QUICK, log });
+      for (const c of conn) emit(c);
+      const [ref, tv] = [conn.find((c) => c.role === 'reference'), conn.find((c) => c.role === 'tvphone')];
+      if (ref && tv) emit({ ratio: `connections: ${tv.server} / ${ref.server}`, part: 'connections', rss_per_connection_ratio: ratio(tv.rss_per_connection_b, ref.rss_per_connection_b), cpu_ratio: ratio(tv.cpu_pct_of_core, ref.cpu_pct_of_core) });
+    }
+  }
+
   // ratios: tvphone (or self-test subject) over the reference of the same part
   const rows: string[][] = [];
   const head = ['part', 'server', 'max rate/s', 'CPU us/op', 'rate ratio', 'CPU ratio', 'note'];
-  for (const part of ['reg', 'call', 'msg', 'trunk'] as const) {
+  for (const part of ['reg', 'call', 'msg', 'trunk', 'cluster reg', 'cluster call'] as const) {
     const refs = results.filter((r) => r.part === part && r.role === 'reference');
     for (const r of results.filter((x) => x.part === part)) {
       if (r.role === 'reference') {
@@ -358,8 +596,10 @@ async function main(): Promise<number> {
     '',
     `tvphone load benchmark (sipp ${QUICK ? 'quick smoke run' : 'sweep'}, loopback; sustainable = failures < ${MAX_FAIL_PCT}%, achieved >= ${MIN_ACHIEVED * 100}% of asked, p99 <= ${MAX_P99_MS} ms)`,
     line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line),
+    ...conn.flatMap(connectionsLines),
+    ...(soakRes ? soakLines(soakRes) : []),
     ...notes.map((n) => `note: ${n}`),
-    `ratios are tvphone / Kamailio (rate: higher is better for tvphone; CPU per op: lower is better). duration ${elapsedS().toFixed(0)} s`,
+    `ratios are tvphone / Kamailio, cluster rows 2 nodes / 1 node (rate: higher is better; CPU per op: lower is better). duration ${elapsedS().toFixed(0)} s`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);
   emit({ bench: 'done', duration_s: Math.round(elapsedS()), quick: QUICK });

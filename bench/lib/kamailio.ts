@@ -32,6 +32,12 @@ export interface ServerHandle {
   target: string;
   /** make these users known before they get MESSAGEs (tvphone answers 404 for unknown users; msilo needs none) */
   addUsers?(users: string[]): Promise<void>;
+  /** several nodes on one database: the load is spread over them (each its own target and process) */
+  nodes?: Array<{ target: string; pid: number }>;
+  /** the database's server processes now (PostgreSQL backends of this server's database) */
+  dbPids?(): Promise<number[]>;
+  /** the database's committed transactions and rows written so far (PostgreSQL's pg_stat_database) */
+  dbCounters?(): Promise<{ commits: number; rowsWritten: number }>;
   stop(): Promise<void>;
 }
 

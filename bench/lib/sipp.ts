@@ -34,6 +34,8 @@ export interface SippRun {
   serverPid?: number;
   /** call length in ms added to the time bound (call scenario pause) */
   callMs?: number;
+  /** database server processes (e.g. PostgreSQL backends of the server's database): their CPU per operation */
+  dbPids?: number[];
 }
 
 export interface SippResult {
@@ -51,6 +53,11 @@ export interface SippResult {
   server_cpu_s: number | null;
   server_cpu_us_per_op: number | null;
   peak_rss_kb: number | null;
+  /** CPU of `dbPids` over the run per attempted operation (null without dbPids) */
+  db_cpu_us_per_op: number | null;
+  /** committed database transactions and rows written per attempted operation (set by the caller; null unmeasured) */
+  db_commits_per_op?: number | null;
+  db_rows_written_per_op?: number | null;
   host_cpu_busy_pct: number;
   sipp_rc: number | null;
   /** RTD1 completion times, epoch ms (for the delivery timing) */
@@ -119,6 +126,7 @@ export async function runSipp(r: SippRun): Promise<SippResult> {
   ];
   const pids = r.serverPid ? processTree(r.serverPid) : [];
   const cpu0 = r.serverPid ? cpuSeconds(pids) : 0;
+  const db0 = r.dbPids ? cpuSeconds(r.dbPids) : 0;
   let peakRss = 0;
   const sampler = r.serverPid ? setInterval(() => { peakRss = Math.max(peakRss, rssKb(pids)); }, 200) : null;
   const h0 = hostCpu();
@@ -126,6 +134,7 @@ export async function runSipp(r: SippRun): Promise<SippResult> {
   const h1 = hostCpu();
   if (sampler) clearInterval(sampler);
   const cpuS = r.serverPid ? cpuSeconds(pids) - cpu0 : null;
+  const dbS = r.dbPids ? cpuSeconds(r.dbPids) - db0 : null;
 
   if (!existsSync(stat)) {
     const out = existsSync(join(dir, 'sipp.out')) ? readFileSync(join(dir, 'sipp.out'), 'utf8').slice(-800) : '';
@@ -159,6 +168,7 @@ export async function runSipp(r: SippRun): Promise<SippResult> {
     server_cpu_s: cpuS === null ? null : Math.round(cpuS * 100) / 100,
     server_cpu_us_per_op: cpuS === null || attempted === 0 ? null : Math.round((cpuS * 1e7) / attempted) / 10,
     peak_rss_kb: r.serverPid ? peakRss : null,
+    db_cpu_us_per_op: dbS === null || attempted === 0 ? null : Math.round((dbS * 1e7) / attempted) / 10,
     host_cpu_busy_pct: busyPct(h0, h1),
     sipp_rc: rc,
     rtdTimes: times,

@@ -14,11 +14,26 @@ export function tvphoneServeAvailable(): boolean {
   return r.status === 0 && /--listen/.test(r.stdout + r.stderr);
 }
 
+export interface TvphoneOptions {
+  /** a carrier (sipp UAS) on loopback: calls to 0… go out to it through a trunk (IP peer, E.164) */
+  trunkPort?: number;
+  /** also listen on TCP at the same port */
+  tcp?: boolean;
+  /** one node of several on one database: its id (its sipUri is this server's TCP listener) */
+  nodeId?: string;
+  /** profile sections merged over the bench profile (e.g. transport limits) */
+  profile?: Record<string, unknown>;
+  /** raise the soft open-file limit to the hard one before the server starts (`ulimit -n`) */
+  raiseFdLimit?: boolean;
+  /** the name the handle carries */
+  name?: string;
+}
+
 /** Store: 'sqlite' (a fresh file in a temp dir) or a postgres:// URL. */
-/** `trunkPort`: a carrier (sipp UAS) on loopback: calls to 0… go out to it through a trunk (IP peer, E.164) */
-export async function startTvphone(store: 'sqlite' | { url: string }, o: { trunkPort?: number } = {}): Promise<ServerHandle> {
+export async function startTvphone(store: 'sqlite' | { url: string }, o: TvphoneOptions = {}): Promise<ServerHandle & { dir: string; logFile: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'tvphone-bench-srv-'));
   const port = await freePort();
+  const tcp = o.tcp === true || o.nodeId !== undefined;
   const db = store === 'sqlite' ? `sqlite:${join(dir, 'tvphone.db')}` : store.url;
   // the backlog part keeps 10,000 messages for one user: lift the per-user quota of the default profile
   const profile = join(dir, 'bench-profile.json');
@@ -30,10 +45,18 @@ export async function startTvphone(store: 'sqlite' | { url: string }, o: { trunk
       trunks: [{ name: 'carrier', host: LOOPBACK, port: o.trunkPort, register: false }],
       routes: [{ prefix: '0', trunks: ['carrier'], e164: { countryCode: '49' } }],
     }),
+    ...(o.nodeId === undefined ? {} : { node: { id: o.nodeId, sipUri: `sip:${LOOPBACK}:${port};transport=tcp` } }),
+    ...o.profile,
   }));
-  const args = [BIN, 'serve', '--profile', profile, '--auth', 'none', '--listen', `udp:${LOOPBACK}:${port}`, '--db', db, '--domain', LOOPBACK];
-  const logFd = openSync(join(dir, 'tvphone.log'), 'a');
-  const child = spawn(process.execPath, args, {
+  const args = [BIN, 'serve', '--profile', profile, '--auth', 'none', '--listen', `udp:${LOOPBACK}:${port}`,
+    ...(tcp ? ['--listen', `tcp:${LOOPBACK}:${port}`] : []), '--db', db, '--domain', LOOPBACK];
+  const logFile = join(dir, 'tvphone.log');
+  const logFd = openSync(logFile, 'a');
+  // `ulimit -n HARD; exec node …`: the shell is replaced by node, so the child's PID is the server's
+  const [cmd, argv] = o.raiseFdLimit
+    ? ['/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...args]]
+    : [process.execPath, args];
+  const child = spawn(cmd, argv, {
     stdio: ['ignore', logFd, logFd],
     env: { ...process.env, TVPHONE_LOG: process.env['TVPHONE_LOG'] ?? 'warn' },
   });
@@ -56,12 +79,12 @@ export async function startTvphone(store: 'sqlite' | { url: string }, o: { trunk
     await stop();
     throw new Error(`tvphone serve did not answer on udp:${LOOPBACK}:${port}:\n${log}`);
   }
-  const name = store === 'sqlite' ? 'tvphone sqlite' : 'tvphone postgres';
+  const name = o.name ?? (store === 'sqlite' ? 'tvphone sqlite' : 'tvphone postgres');
   const addUsers = async (users: string[]): Promise<void> => {
     const csv = join(dir, `users-${users.length}-${Date.now()}.csv`);
     writeFileSync(csv, users.map((u) => `${u},pw`).join('\n') + '\n');
     const r = spawnSync(process.execPath, [BIN, 'users', 'import', csv, '--weak-ok', '--db', db], { encoding: 'utf8', timeout: 120000 });
     if (r.status !== 0) throw new Error(`users import failed: ${r.stderr}`);
   };
-  return { name, pid: child.pid!, port, target: `${LOOPBACK}:${port}`, addUsers, stop };
+  return { name, pid: child.pid!, port, target: `${LOOPBACK}:${port}`, addUsers, stop, dir, logFile };
 }
