@@ -7,6 +7,7 @@
 // |F|NRI|  Type   |                     +---------------+---------------+
 // +---------------+
 import { TvphoneError } from '../errors.ts';
+import { sequenceGap } from './rtp-packet.ts';
 
 export const NAL_IDR = 5;
 export const NAL_SEI = 6;
@@ -203,18 +204,14 @@ export class H264Depacketizer {
   /** Feeds one packet; returns the access units completed by it (0, 1 or 2: a new timestamp flushes the previous one). */
   push(p: { sequenceNumber: number; timestamp: number; marker: boolean; payload: Uint8Array }): AccessUnit[] {
     const out: AccessUnit[] = [];
-    if (this.#lastSeq !== undefined) {
-      const delta = (p.sequenceNumber - this.#lastSeq) & 0xffff;
-      if (delta === 0 || delta >= 0x8000) return out; // duplicate or older: already past it
-      if (delta > 1) {
-        this.stats.lostPackets += delta - 1;
-        // whatever was lost, the reference chain is broken: frames are dropped until a keyframe (a PLI asks for it)
-        this.#needKeyframe = true;
-        this.#keyframeWanted = true;
-        // the open frame lost its tail (a new timestamp) or some middle part (the same one)
-        this.#broken = true;
-        if (this.#ts !== undefined && this.#ts !== p.timestamp) this.#finish(out);
-      }
+    const gap = sequenceGap(this.#lastSeq, p.sequenceNumber);
+    if (gap < 0) return out; // a duplicate or older: already past it
+    if (gap > 0) {
+      this.stats.lostPackets += gap;
+      // the reference chain is broken: frames are dropped until a keyframe (a PLI asks for it), and the open frame
+      // lost its tail (a new timestamp) or some middle part (the same one)
+      this.#needKeyframe = this.#keyframeWanted = this.#broken = true;
+      if (this.#ts !== undefined && this.#ts !== p.timestamp) this.#finish(out);
     }
     this.#lastSeq = p.sequenceNumber;
     if (this.#ts !== undefined && this.#ts !== p.timestamp) this.#finish(out);

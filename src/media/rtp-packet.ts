@@ -66,3 +66,13 @@ export function parseRtpPacket(bytes: Uint8Array): RtpFields | undefined {
     return undefined;
   }
 }
+
+/**
+ * RFC 3550 §A.1: how sequence number `seq` follows `last`, the last one taken (16-bit, wrapping): -1 for a duplicate
+ * or an older packet (drop it), else how many packets were lost before it (0: in order, or the first).
+ */
+export function sequenceGap(last: number | undefined, seq: number): number {
+  if (last === undefined) return 0;
+  const delta = (seq - last) & 0xffff;
+  return delta === 0 || delta >= 0x8000 ? -1 : delta - 1;
+}

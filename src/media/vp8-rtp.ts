@@ -18,6 +18,7 @@
 //  T/K: |TID|Y| KEYIDX  | (OPTIONAL)
 //       +-+-+-+-+-+-+-+-+
 import { TvphoneError } from '../errors.ts';
+import { sequenceGap } from './rtp-packet.ts';
 
 /** The fields of an RFC 7741 §4.2 payload descriptor. */
 export interface Vp8Descriptor {
@@ -154,16 +155,14 @@ export class Vp8Depacketizer {
   /** Feeds one packet; returns the frames completed by it (0, 1 or 2: a new timestamp flushes the previous one). */
   push(p: { sequenceNumber: number; timestamp: number; marker: boolean; payload: Uint8Array }): Vp8Frame[] {
     const out: Vp8Frame[] = [];
-    if (this.#lastSeq !== undefined) {
-      const delta = (p.sequenceNumber - this.#lastSeq) & 0xffff;
-      if (delta === 0 || delta >= 0x8000) return out; // duplicate or older
-      if (delta > 1) {
-        this.stats.lostPackets += delta - 1;
-        this.#needKeyframe = true;
-        this.#keyframeWanted = true;
-        this.#broken = true;
-        if (this.#ts !== undefined && this.#ts !== p.timestamp) this.#finish(out);
-      }
+    const gap = sequenceGap(this.#lastSeq, p.sequenceNumber);
+    if (gap < 0) return out; // a duplicate or older: already past it
+    if (gap > 0) {
+      this.stats.lostPackets += gap;
+      // the reference chain is broken: frames are dropped until a keyframe (a PLI asks for it), and the open frame
+      // lost its tail (a new timestamp) or some middle part (the same one)
+      this.#needKeyframe = this.#keyframeWanted = this.#broken = true;
+      if (this.#ts !== undefined && this.#ts !== p.timestamp) this.#finish(out);
     }
     this.#lastSeq = p.sequenceNumber;
     if (this.#ts !== undefined && this.#ts !== p.timestamp) this.#finish(out);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { buildRtpPacket, parseRtpPacket, RtpPacketBuilder } from '../../../src/media/rtp-packet.ts';
+import { buildRtpPacket, parseRtpPacket, RtpPacketBuilder, sequenceGap } from '../../../src/media/rtp-packet.ts';
 import { buildRtcpCompound, nackItems, nackSequenceNumbers, ntpFromUnixMs, ntpMiddle32, parseRtcpCompound, roundTripMs } from '../../../src/media/rtcp.ts';
 
 /** A hex fixture: '#' comments, whitespace-separated bytes. */
@@ -38,6 +38,19 @@ describe('media/rtp-packet (RFC 3550 §5.1)', () => {
     assert.equal(parseRtpPacket(new Uint8Array([0x80, 0, 0])), undefined);
     assert.equal(parseRtpPacket(new Uint8Array(0)), undefined);
     assert.equal(parseRtpPacket(new Uint8Array([0x8f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])), undefined); // CC=15, no CSRCs
+  });
+});
+
+describe('media/rtp-packet: sequence gaps (RFC 3550 §A.1)', () => {
+  it('counts the packets lost before one, across the 16-bit wrap; a duplicate or an older one is -1', () => {
+    assert.equal(sequenceGap(undefined, 7), 0, 'the first');
+    assert.equal(sequenceGap(7, 8), 0);
+    assert.equal(sequenceGap(7, 10), 2);
+    assert.equal(sequenceGap(65535, 0), 0, 'the wrap');
+    assert.equal(sequenceGap(65534, 1), 2);
+    assert.equal(sequenceGap(8, 8), -1, 'a duplicate');
+    assert.equal(sequenceGap(8, 5), -1, 'older');
+    assert.equal(sequenceGap(1, 65535), -1, 'older across the wrap');
   });
 });
 
