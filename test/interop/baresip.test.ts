@@ -56,6 +56,18 @@ describe('interop: baresip user agents through tvphone', function () {
     rmSync(work, { recursive: true, force: true });
   });
 
+  /** alice's baresip (interactive, sending her tone), registered; withAlice adds her output to a failure */
+  async function registeredAlice(port: number, quitAfterS: number) {
+    const alice = await startBaresip({
+      dir: work, user: 'alice', password: 'alice-pw', serverPort: port, source: join(work, 'alice.wav'), quitAfterS, interactive: true,
+    });
+    const withAlice = (err: Error): never => {
+      throw new Error(`${err.message}\nalice: ${alice.proc.stdout().slice(-1500)} ${alice.proc.stderr().slice(-500)}`);
+    };
+    await alice.proc.waitFor(REGISTERED, 10000).catch(withAlice);
+    return { alice, withAlice };
+  }
+
   async function callAndListen(): Promise<void> {
     ts = await startDefaultProfileServer();
     await ts.addUser('alice', 'alice-pw');
@@ -65,13 +77,7 @@ describe('interop: baresip user agents through tvphone', function () {
     await bob.proc.waitFor(REGISTERED, 10000);
     assert.equal((await ts.server.store.getPresence('bob'))?.netstate, 1);
     // alice registers, then dials; after ~4 s of audio she hangs up (her BYE ends the call) and quits
-    const alice = await startBaresip({
-      dir: work, user: 'alice', password: 'alice-pw', serverPort: port, source: join(work, 'alice.wav'), quitAfterS: 25, interactive: true,
-    });
-    const withAlice = (err: Error): never => {
-      throw new Error(`${err.message}\nalice: ${alice.proc.stdout().slice(-1500)} ${alice.proc.stderr().slice(-500)}`);
-    };
-    await alice.proc.waitFor(REGISTERED, 10000).catch(withAlice);
+    const { alice, withAlice } = await registeredAlice(port, 25);
     alice.command(`/dial sip:bob@${LOOPBACK}:${port}`);
     await bob.proc.waitFor(/Call established/, 10000).catch(withAlice);
     await alice.proc.waitFor(/Call established/, 10000).catch(withAlice);
@@ -108,13 +114,7 @@ describe('interop: baresip user agents through tvphone', function () {
     await ts.addUser('alice', 'alice-pw');
     await ts.addUser('tv', 'tv-pw');
     const port = ts.udp.port;
-    const alice = await startBaresip({
-      dir: work, user: 'alice', password: 'alice-pw', serverPort: port, source: join(work, 'alice.wav'), quitAfterS: 30, interactive: true,
-    });
-    const withAlice = (err: Error): never => {
-      throw new Error(`${err.message}\nalice: ${alice.proc.stdout().slice(-1500)} ${alice.proc.stderr().slice(-500)}`);
-    };
-    await alice.proc.waitFor(REGISTERED, 10000).catch(withAlice);
+    const { alice, withAlice } = await registeredAlice(port, 30);
     alice.command(`/dial sip:tv@${LOOPBACK}:${port}`);
     await alice.proc.waitFor(/Call established/, 10000).catch(withAlice); // the media server answered
     await new Promise((r) => setTimeout(r, 1600 + 5000)); // the greeting and the beep (1.6 s), then 5 s of her tone
@@ -177,13 +177,7 @@ describe('interop: baresip user agents through tvphone', function () {
         gw.onPush = (p) => void fetch(wakeUrl, { method: 'POST', body: JSON.stringify(p) });
         const woken = waitFor(tv, 'woken', () => true, 15_000);
         const ended = waitFor(tv, 'call-ended', () => true, 30_000);
-        const alice = await startBaresip({
-          dir: work, user: 'alice', password: 'alice-pw', serverPort: port, source: join(work, 'alice.wav'), quitAfterS: 30, interactive: true,
-        });
-        const withAlice = (err: Error): never => {
-          throw new Error(`${err.message}\nalice: ${alice.proc.stdout().slice(-1500)} ${alice.proc.stderr().slice(-500)}`);
-        };
-        await alice.proc.waitFor(REGISTERED, 10000).catch(withAlice);
+        const { alice, withAlice } = await registeredAlice(port, 30);
         alice.command(`/dial sip:tv@${LOOPBACK}:${port}`);
         await woken.catch(withAlice);
         await alice.proc.waitFor(/Call established/, 15000).catch(withAlice); // the TV answered, not the media server
@@ -224,13 +218,7 @@ describe('interop: baresip user agents through tvphone', function () {
       } finally {
         await tv.stop();
       }
-      const alice = await startBaresip({
-        dir: work, user: 'alice', password: 'alice-pw', serverPort: port, source: join(work, 'alice.wav'), quitAfterS: 30, interactive: true,
-      });
-      const withAlice = (err: Error): never => {
-        throw new Error(`${err.message}\nalice: ${alice.proc.stdout().slice(-1500)} ${alice.proc.stderr().slice(-500)}`);
-      };
-      await alice.proc.waitFor(REGISTERED, 10000).catch(withAlice);
+      const { alice, withAlice } = await registeredAlice(port, 30);
       const dialled = Date.now();
       alice.command(`/dial sip:tv@${LOOPBACK}:${port}`);
       await alice.proc.waitFor(/Call established/, 15000).catch(withAlice); // the media server, after the hold
