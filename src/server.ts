@@ -33,7 +33,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { startAdminHttp, type AdminHttp, type AdminSources } from './admin-http.ts';
 import { Trunks } from './trunks/trunks.ts';
 import { RouteSigner } from './proxy/route-signature.ts';
-import { fdLimitWarning, openFileLimit } from './config/fd-limit.ts';
+import { effectiveMaxConnections, fdLimitWarning, openFileLimit } from './config/fd-limit.ts';
 import { rootCertificates } from 'node:tls';
 
 /** What the server needs of its transport: the port (transport.ts), its bound listeners, close, the admin counters. */
@@ -148,7 +148,8 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   try {
     transport = opts.transport ?? await NetworkTransport.listen({
       tlsClient: trunkCas.length ? { ca: [...rootCertificates, ...trunkCas].join('\n') } : undefined,
-      listeners, idleTimeout: profile.transport.tcpIdleSeconds * 1000, maxConnections: profile.transport.maxConnections,
+      // never more connections than the open-file limit leaves (the warning at start says so)
+      listeners, idleTimeout: profile.transport.tcpIdleSeconds * 1000, maxConnections: effectiveMaxConnections(profile.transport.maxConnections, openFileLimit()),
       maxConnectionsPerSource: profile.transport.maxConnectionsPerSource, tlsHandshakeTimeout: profile.transport.tlsHandshakeSeconds * 1000,
       maxMessageSize: Math.max(65_535, profile.messages.maxBytes + 8192),
       onError: (err) => log.debug({ err }, 'transport'), log: log.child({ mod: 'sip' }),

@@ -24,6 +24,15 @@ export const FD_RESERVE = 256;
 /** A warning when maxConnections (and the reserve) does not fit in the limit; null when it fits or the limit is unknown. */
 export function fdLimitWarning(maxConnections: number, limit: number | null): string | null {
   if (limit === null || maxConnections + FD_RESERVE <= limit) return null;
-  return `transport.maxConnections is ${maxConnections} but this process may open only ${limit} files: raise the limit ` +
-    `(systemd LimitNOFILE=, ulimit -n) to at least ${maxConnections + FD_RESERVE}, or lower maxConnections to ${Math.max(1, limit - FD_RESERVE)}`;
+  return `transport.maxConnections is ${maxConnections} but this process may open only ${limit} files: serving at most ` +
+    `${Math.max(1, limit - FD_RESERVE)} connections; raise the limit (systemd LimitNOFILE=, ulimit -n) to at least ` +
+    `${maxConnections + FD_RESERVE}, or lower maxConnections to ${Math.max(1, limit - FD_RESERVE)}`;
+}
+
+/**
+ * The connections the transport may hold: maxConnections, cut to what the open-file limit leaves after the reserve
+ * (a server out of descriptors stops accepting TVs and cannot open its database: the cap must hold before that).
+ */
+export function effectiveMaxConnections(maxConnections: number, limit: number | null): number {
+  return limit === null ? maxConnections : Math.max(1, Math.min(maxConnections, limit - FD_RESERVE));
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { FD_RESERVE, fdLimitWarning, openFileLimit } from '../../../src/config/fd-limit.ts';
+import { effectiveMaxConnections, FD_RESERVE, fdLimitWarning, openFileLimit } from '../../../src/config/fd-limit.ts';
 
 const LIMITS = `Limit                     Soft Limit           Hard Limit           Units
 Max cpu time              unlimited            unlimited            seconds
@@ -22,5 +22,13 @@ describe('config/fd-limit: the open-file limit against transport.maxConnections'
     assert.match(w, /maxConnections is 10000 .* only 1024 files/);
     assert.match(w, new RegExp(`at least ${10_000 + FD_RESERVE}`));
     assert.match(w, new RegExp(`lower maxConnections to ${1024 - FD_RESERVE}`));
+  });
+
+  it('serves no more connections than the limit leaves after the reserve, and says so in the warning', () => {
+    assert.equal(effectiveMaxConnections(100_000, 20_000), 20_000 - FD_RESERVE);
+    assert.equal(effectiveMaxConnections(100_000, 131_072), 100_000);
+    assert.equal(effectiveMaxConnections(100_000, null), 100_000, 'an unknown limit: as configured');
+    assert.equal(effectiveMaxConnections(100, 64), 1, 'never none');
+    assert.match(fdLimitWarning(100_000, 20_000) ?? '', new RegExp(`serving at most ${20_000 - FD_RESERVE} connections`));
   });
 });
