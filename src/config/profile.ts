@@ -271,7 +271,7 @@ export const DEFAULT_PROFILE: Omit<Profile, 'file'> = {
     retentionSeconds: 30 * 24 * 3600,
   },
   presence: { policy: 'same-domain', maxExpires: 3600 },
-  transport: { tcpIdleSeconds: 600, maxConnections: 100000, maxConnectionsPerSource: 256, tlsHandshakeSeconds: 10 },
+  transport: { tcpIdleSeconds: 600, maxConnections: 10000, maxConnectionsPerSource: 256, tlsHandshakeSeconds: 10 },
   trunks: [],
   routes: [],
   admin: null,
