@@ -22,30 +22,37 @@ export interface UnsolicitedMwiOptions {
 
 export class UnsolicitedMwi {
   readonly #o: UnsolicitedMwiOptions;
+  /** per user, the NOTIFYs in progress: one after the other, so the last a phone gets tells the latest state */
+  readonly #chains = new Map<string, Promise<void>>();
 
   constructor(o: UnsolicitedMwiOptions) {
     this.#o = o;
   }
 
   /** The summary of `userId` changed: a NOTIFY to each of its bindings. Never rejects. */
-  async changed(userId: string): Promise<void> {
-    try {
+  changed(userId: string): Promise<void> {
+    return this.#queue(userId, async () => {
       const bindings = await this.#o.bindingsOf(userId);
       if (bindings.length === 0) return;
       const body = await this.#o.body(userId);
       await Promise.all(bindings.map((b) => this.#notify(userId, b, body)));
-    } catch (err) {
-      this.#o.log.warn({ err, userId }, 'unsolicited MWI not sent');
-    }
+    });
   }
 
   /** `binding` was just registered: it learns the summary now. Never rejects. */
-  async registered(userId: string, binding: Binding): Promise<void> {
-    try {
-      await this.#notify(userId, binding, await this.#o.body(userId));
-    } catch (err) {
+  registered(userId: string, binding: Binding): Promise<void> {
+    return this.#queue(userId, async () => this.#notify(userId, binding, await this.#o.body(userId)));
+  }
+
+  #queue(userId: string, task: () => Promise<void>): Promise<void> {
+    const next = (this.#chains.get(userId) ?? Promise.resolve()).then(task).catch((err: unknown) => {
       this.#o.log.warn({ err, userId }, 'unsolicited MWI not sent');
-    }
+    });
+    this.#chains.set(userId, next);
+    void next.finally(() => {
+      if (this.#chains.get(userId) === next) this.#chains.delete(userId);
+    });
+    return next;
   }
 
   async #notify(userId: string, b: Binding, body: Uint8Array): Promise<void> {
