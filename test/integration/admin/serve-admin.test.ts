@@ -5,12 +5,17 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startChildServer, type ChildServer } from '../../helpers/child-server.ts';
+import { tvphoneBin } from '../../helpers/built-package.ts';
 
-const BIN = fileURLToPath(new URL('../../../bin/tvphone', import.meta.url));
+/** the built package's tvphone (test/helpers/built-package.ts), set before the tests */
+let BIN = '';
 
 describe('tvphone serve: admin HTTP endpoint', function () {
+  before(function () {
+    this.timeout(180_000); // the first suite to ask builds the package
+    BIN = tvphoneBin();
+  });
   this.timeout(30_000);
   let dir: string;
   let child: ChildServer | null = null;

@@ -4,13 +4,14 @@ import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ha1 } from '../../../src/sip/digest.ts';
 import { openStore } from '../../../src/store/open.ts';
 import type { Binding, Store } from '../../../src/store/store.ts';
 import { startChildServer } from '../../helpers/child-server.ts';
+import { tvphoneBin } from '../../helpers/built-package.ts';
 
-const BIN = fileURLToPath(new URL('../../../bin/tvphone', import.meta.url));
+/** the built package's tvphone (test/helpers/built-package.ts), set before the tests */
+let BIN = '';
 
 function run(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -58,6 +59,10 @@ async function withDb<T>(url: string, fn: (s: Store) => Promise<T>): Promise<T> 
 }
 
 describe('tvphone CLI', function () {
+  before(function () {
+    this.timeout(180_000); // the first suite to ask builds the package
+    BIN = tvphoneBin();
+  });
   this.timeout(60000);
   let dir: string;
   let db: string;

@@ -5,15 +5,16 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { encodeG711 } from '../../../src/media/g711.ts';
 import { dominantFrequency } from '../../../src/media/goertzel.ts';
 import { generateTone } from '../../../src/media/tone.ts';
 import { readWav, writeWav } from '../../../src/media/wav.ts';
 import { openStore } from '../../../src/store/open.ts';
 import { credentialsFor } from '../../../src/cli/admin.ts';
+import { tvphoneBin } from '../../helpers/built-package.ts';
 
-const BIN = fileURLToPath(new URL('../../../bin/tvphone', import.meta.url));
+/** the built package's tvphone (test/helpers/built-package.ts), set before the tests */
+let BIN = '';
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -39,6 +40,10 @@ function g711Wav(format: 6 | 7, pcm: Int16Array): Uint8Array {
 }
 
 describe('tvphone users greeting (CLI)', function () {
+  before(function () {
+    this.timeout(180_000); // the first suite to ask builds the package
+    BIN = tvphoneBin();
+  });
   this.timeout(60_000);
   let dir: string;
   let db: string;

@@ -1,16 +1,15 @@
 // The installed package: what `npm pack` ships (package.json "files"), compiled by tsconfig.build.json, run as
 // an operator runs it — from another directory, with no src/ and so no TypeScript for Node to strip.
-// The package is assembled in a temp dir from the pack list (no build in the checkout, no registry).
+// The package is assembled once per test process by test/helpers/built-package.ts.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { builtPackage } from '../../helpers/built-package.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** a Node without type stripping, when this machine has one (Debian's Node 20): the compiled CLI must run there too */
 const OLD_NODE = '/usr/bin/node';
 
@@ -33,21 +32,14 @@ describe('the packed tvphone package (compiled JavaScript)', function () {
   let packed: string[];
 
   before(function () {
-    this.timeout(120_000); // tsc builds the package: seconds on an idle machine, much more on a busy one
-    tmp = mkdtempSync(join(tmpdir(), 'tvphone-pkg-'));
-    pkg = join(tmp, 'tvphone');
+    this.timeout(180_000); // tsc builds the package: seconds on an idle machine, much more on a busy one
+    const built = builtPackage();
+    tmp = mkdtempSync(join(tmpdir(), 'tvphone-pkg-run-'));
+    pkg = built.dir;
     work = join(tmp, 'elsewhere');
     mkdirSync(work);
-    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-    packed = (JSON.parse(out) as Array<{ files: Array<{ path: string }> }>)[0].files.map((f) => f.path).filter((p) => !p.startsWith('dist/'));
-    for (const p of packed) {
-      mkdirSync(dirname(join(pkg, p)), { recursive: true });
-      cpSync(join(ROOT, p), join(pkg, p));
-    }
-    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')],
-      { cwd: ROOT, stdio: 'inherit', timeout: 110_000 });
-    symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules')); // what npm install puts there, dev tools aside
-    bin = join(pkg, 'bin/tvphone');
+    packed = [...built.packed];
+    bin = built.bin;
   });
   after(() => rmSync(tmp, { recursive: true, force: true }));
 

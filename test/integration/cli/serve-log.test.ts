@@ -4,10 +4,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connect, type Socket } from 'node:net';
+import { tvphoneBin } from '../../helpers/built-package.ts';
 
-const BIN = fileURLToPath(new URL('../../../bin/tvphone', import.meta.url));
+/** the built package's tvphone (test/helpers/built-package.ts), set before the tests */
+let BIN = '';
 
 /** Runs `serve` until its "serving" line, then SIGTERM; returns what it printed. `tty`: under script(1), a pseudo-terminal. */
 function serveOutput(tty: boolean, db: string, beforeStop: (out: string) => Promise<void> = async () => {}): Promise<string> {
@@ -30,6 +31,10 @@ function serveOutput(tty: boolean, db: string, beforeStop: (out: string) => Prom
 }
 
 describe('tvphone serve: log format', function () {
+  before(function () {
+    this.timeout(180_000); // the first suite to ask builds the package
+    BIN = tvphoneBin();
+  });
   this.timeout(30000);
   let dir: string;
   beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'tvphone-log-')); });

@@ -6,16 +6,21 @@ import dgram from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { until } from '../../helpers/until.ts';
 import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { freePort } from '../../../bench/lib/proc.ts';
+import { tvphoneBin } from '../../helpers/built-package.ts';
 
-const BIN = fileURLToPath(new URL('../../../bin/tvphone', import.meta.url));
+/** the built package's tvphone (test/helpers/built-package.ts), set before the tests */
+let BIN = '';
 
 describe('tvphone serve: SIGHUP reloads the profile', function () {
+  before(function () {
+    this.timeout(180_000); // the first suite to ask builds the package
+    BIN = tvphoneBin();
+  });
   this.timeout(30000);
   let dir: string;
   let child: ChildProcess | null = null;

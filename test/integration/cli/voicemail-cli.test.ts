@@ -4,12 +4,13 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { writeWav } from '../../../src/media/wav.ts';
 import { generateTone } from '../../../src/media/tone.ts';
 import { openStore } from '../../../src/store/open.ts';
+import { tvphoneBin } from '../../helpers/built-package.ts';
 
-const BIN = fileURLToPath(new URL('../../../bin/tvphone', import.meta.url));
+/** the built package's tvphone (test/helpers/built-package.ts), set before the tests */
+let BIN = '';
 const T0 = Date.parse('2026-03-01T10:00:00Z');
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -21,6 +22,10 @@ function run(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 }
 
 describe('tvphone voicemail (CLI)', function () {
+  before(function () {
+    this.timeout(180_000); // the first suite to ask builds the package
+    BIN = tvphoneBin();
+  });
   this.timeout(30_000);
   let dir: string;
   let db: string;

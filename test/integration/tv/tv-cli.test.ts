@@ -13,10 +13,18 @@ import { TvAgent } from '../../../src/terminal/tv-agent.ts';
 import type { TestServer } from '../../helpers/test-server.ts';
 import { until } from '../../helpers/until.ts';
 import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
+import { tvphoneBin } from '../../helpers/built-package.ts';
+
+/** the built package's tvphone (test/helpers/built-package.ts), set before the tests */
+let BIN = '';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 describe('tvphone tv --json (child process)', function () {
+  before(function () {
+    this.timeout(180_000); // the first suite to ask builds the package
+    BIN = tvphoneBin();
+  });
   this.timeout(30_000);
   let srv: TestServer;
   let dir: string;
@@ -40,7 +48,7 @@ describe('tvphone tv --json (child process)', function () {
 
   /** `tvphone tv ARGS --json` with the password on stdin; its events as they come, and a wait for one by name. */
   function tv(args: string[]): { events: Record<string, unknown>[]; until(name: string, ms?: number): Promise<Record<string, unknown>> } {
-    child = spawn(process.execPath, [join(ROOT, 'bin/tvphone'), 'tv', '--password-stdin', '--json', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    child = spawn(process.execPath, [BIN, 'tv', '--password-stdin', '--json', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
     child.stdin!.end(`${args[args.indexOf('--user') + 1] === '1001' ? 'pw1' : 'pw2'}\n`);
     const events: Record<string, unknown>[] = [];
     const waiters: Array<() => void> = [];
@@ -117,7 +125,7 @@ describe('tvphone tv --json (child process)', function () {
   });
 
   it('prints registered, then a message event, then unregistered on SIGTERM and exits 0', async () => {
-    child = spawn(process.execPath, [join(ROOT, 'bin/tvphone'), 'tv', '--user', '1002', '--password-stdin', '--server', `sip:127.0.0.1:${srv.tcp.port}`,
+    child = spawn(process.execPath, [BIN, 'tv', '--user', '1002', '--password-stdin', '--server', `sip:127.0.0.1:${srv.tcp.port}`,
       '--json', '--download-dir', join(dir, 'dl')], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
     child.stdin!.end('pw2\n');
     const events: Record<string, unknown>[] = [];
@@ -158,7 +166,7 @@ describe('tvphone tv --json (child process)', function () {
     sender = new TvAgent({ user: '1001', password: 'pw1', server: `sip:127.0.0.1:${srv.tcp.port}`, downloadDir: join(dir, 'a') });
     const got = new Promise<string | undefined>((r) => sender!.once('message', (e) => r(e.text)));
     await sender.start();
-    const cmd = `printf 'pw2\\n' | '${process.execPath}' '${join(ROOT, 'bin/tvphone')}' tv --password-stdin --user 1002 ` +
+    const cmd = `printf 'pw2\\n' | '${process.execPath}' '${BIN}' tv --password-stdin --user 1002 ` +
       `--server sip:127.0.0.1:${srv.tcp.port} --download-dir '${join(dir, 'b')}' --contacts 1001`;
     child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
@@ -177,7 +185,7 @@ describe('tvphone tv --json (child process)', function () {
   });
 
   it('with no password given, asks for it on the terminal without echo', async () => {
-    const cmd = `'${process.execPath}' '${join(ROOT, 'bin/tvphone')}' tv --user 1002 --server sip:127.0.0.1:${srv.tcp.port} --download-dir '${join(dir, 'b')}'`;
+    const cmd = `'${process.execPath}' '${BIN}' tv --user 1002 --server sip:127.0.0.1:${srv.tcp.port} --download-dir '${join(dir, 'b')}'`;
     child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
@@ -194,7 +202,7 @@ describe('tvphone tv --json (child process)', function () {
 
   /** `tvphone tv ARGS` to the end: its exit code and stderr. */
   function run(args: string[], password = 'pw1'): Promise<{ code: number | null; stderr: string }> {
-    const c = spawn(process.execPath, [join(ROOT, 'bin/tvphone'), 'tv', '--password-stdin', '--json', ...args], { cwd: ROOT, stdio: ['pipe', 'ignore', 'pipe'] });
+    const c = spawn(process.execPath, [BIN, 'tv', '--password-stdin', '--json', ...args], { cwd: ROOT, stdio: ['pipe', 'ignore', 'pipe'] });
     child = c;
     c.stdin!.end(`${password}\n`);
     let stderr = '';

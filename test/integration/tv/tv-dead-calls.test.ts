@@ -12,10 +12,18 @@ import { TvAgent, type TvAgentOptions } from '../../../src/terminal/tv-agent.ts'
 import { sleep, waitFor } from '../../helpers/tv-events.ts';
 import type { TestServer } from '../../helpers/test-server.ts';
 import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
+import { tvphoneBin } from '../../helpers/built-package.ts';
+
+/** the built package's tvphone (test/helpers/built-package.ts), set before the tests */
+let BIN = '';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 describe('tvphone tv: calls that end by themselves (integration)', function () {
+  before(function () {
+    this.timeout(180_000); // the first suite to ask builds the package
+    BIN = tvphoneBin();
+  });
   this.timeout(30_000);
   let srv: TestServer;
   let dir: string;
@@ -47,7 +55,7 @@ describe('tvphone tv: calls that end by themselves (integration)', function () {
 
   /** `tvphone tv --json ARGS` with the password on stdin; resolves each event by name. */
   function tv(args: string[], password: string): { until(name: string, ms?: number): Promise<Record<string, unknown>>; exited: Promise<number | null> } {
-    child = spawn(process.execPath, [join(ROOT, 'bin/tvphone'), 'tv', '--password-stdin', '--json', '--server', `sip:127.0.0.1:${srv.tcp.port}`, ...args],
+    child = spawn(process.execPath, [BIN, 'tv', '--password-stdin', '--json', '--server', `sip:127.0.0.1:${srv.tcp.port}`, ...args],
       { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
     child.stdin!.end(`${password}\n`);
     const events: Record<string, unknown>[] = [];
