@@ -1,5 +1,6 @@
 // Media capacity: how many concurrent G.711 20 ms streams one process can send AND receive.
-// Run: npm run bench:media [-- --seconds 4 --max-streams 3000 --voicemail-calls 20,50,100 --only voicemail|streams]
+// Run: npm run bench:media [-- --seconds 4 --max-streams 3000 --voicemail-calls 20,50,100 --video-streams 2,4,8,16,32
+//      --only streams|voicemail|video]
 //
 // Setup: N MediaSessions in this process, in pairs on 127.0.0.1; each session sends one PCMU stream
 // (a 1 kHz tone, encoded every frame) to its partner and receives one. So N streams are sent and N
@@ -20,6 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MediaSession } from '../src/media/rtp-session.ts';
 import { ToneSource } from '../src/media/audio-io.ts';
 import { receiveReferenceStep, voicemailStep } from './media-voicemail.ts';
+import { prepareAccessUnits, videoReferenceStep, videoSessionStep, type VideoStepResult } from './media-video.ts';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -161,9 +163,38 @@ async function voicemailPart(): Promise<void> {
   }
 }
 
+const VIDEO_STREAMS = (process.argv.includes('--video-streams') ? process.argv[process.argv.indexOf('--video-streams') + 1] : '2,4,8,16,32')
+  .split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0 && n % 2 === 0);
+
+function videoLine(kind: string, r: VideoStepResult): string {
+  const latePct = r.frames ? (100 * r.late) / r.frames : 0;
+  return `${kind.padEnd(10)} ${String(r.streams).padStart(6)} ${String(r.frames).padStart(7)} ${latePct.toFixed(3).padStart(7)}% ${String(r.lostPackets).padStart(5)} ${String(r.droppedFrames).padStart(7)} ${r.mbps.toFixed(1).padStart(7)} ${r.cpuPctTotal.toFixed(1).padStart(8)}% ${r.cpuPctPerStream.toFixed(3).padStart(10)}%`;
+}
+
+/** Video part (bench/media-video.ts): N 720p30 H.264 streams through VideoSessions, against bare sockets. */
+async function videoPart(): Promise<void> {
+  const units = await prepareAccessUnits();
+  const bytes = units.reduce((n, u) => n + u.reduce((m, x) => m + x.length, 0), 0);
+  console.log(`video: 720p30 H.264 (ffmpeg testsrc2, ${units.length} access units, ${((bytes * 8 * 30) / units.length / 1e6).toFixed(2)} Mbit/s) sent and received per stream, ${SECONDS} s after ${WARMUP_MS} ms; pass = late < 0.1% (a frame complete > 33 ms after due), 0 lost`);
+  console.log('kind        streams  frames    late  lost dropped  Mbit/s  CPU(1 core)  CPU/stream');
+  let best = 0;
+  for (const n of VIDEO_STREAMS) {
+    const s = await videoSessionStep(units, n, SECONDS, WARMUP_MS);
+    console.log(videoLine('session', s));
+    const ref = await videoReferenceStep(units, n, SECONDS, WARMUP_MS);
+    console.log(videoLine('reference', ref));
+    console.log(`           cost ratio session/reference CPU per stream: ${(s.cpuPctPerStream / ref.cpuPctPerStream).toFixed(2)}×`);
+    const pass = s.frames > 0 && s.late / s.frames < 0.001 && s.lostPackets === 0 && s.droppedFrames === 0;
+    if (!pass) { console.log(`FAIL at ${n} streams`); break; }
+    best = n;
+  }
+  console.log(`RESULT: ${best} concurrent 720p30 H.264 streams sent and received with < 0.1% late frames and none lost (last passing step)`);
+}
+
 async function main(): Promise<void> {
-  if (ONLY !== 'voicemail') await streamsPart();
-  if (ONLY !== 'streams') await voicemailPart();
+  if (ONLY === null || ONLY === 'streams') await streamsPart();
+  if (ONLY === null || ONLY === 'voicemail') await voicemailPart();
+  if (ONLY === null || ONLY === 'video') await videoPart();
 }
 
 async function streamsPart(): Promise<void> {
