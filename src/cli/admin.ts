@@ -191,7 +191,7 @@ export function registerAdminCommands(program: Command): void {
 
   program.command('messages').description('stored messages: pending for offline users and delivered history')
     .addOption(dbOption()).addOption(profileOption()).option('--user <user>', 'messages to this user').option('--pending', 'only those not yet delivered')
-    .option('--limit <n>', 'at most this many', '1000').option('--json', 'one JSON array (bodies as base64)')
+    .option('--limit <n>', 'the newest n, listed oldest first', '1000').option('--json', 'one JSON array, oldest first (bodies as base64)')
     .action(async (opts: DbOpts & { user?: string; pending?: boolean; limit: string }) => {
       const limit = parseLimit(opts.limit);
       const msgs = await withStore(opts, false, (store) => store.listMessages({ toUser: opts.user, state: opts.pending ? 'pending' : undefined, limit }));

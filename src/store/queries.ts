@@ -126,9 +126,10 @@ export const QUERIES = {
   purgeVoicemails:
     "DELETE FROM voicemails WHERE message_id IN (SELECT id FROM messages WHERE state <> 'pending' AND COALESCE(delivered_at, expires_at) < ?1)",
   purgeMessages: "DELETE FROM messages WHERE state <> 'pending' AND COALESCE(delivered_at, expires_at) < ?1",
-  /** ?1 user or NULL, ?2 state or NULL, ?3 limit */
+  /** ?1 user or NULL, ?2 state or NULL, ?3 limit: the newest ?3, oldest first (as selectCalls) */
   selectMessages:
-    `SELECT ${MESSAGE_COLS} FROM messages WHERE (?1 IS NULL OR to_user = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY id LIMIT ?3`,
+    `SELECT * FROM (SELECT ${MESSAGE_COLS} FROM messages WHERE (?1 IS NULL OR to_user = ?1) AND (?2 IS NULL OR state = ?2) ` +
+    'ORDER BY id DESC LIMIT ?3) AS newest ORDER BY id',
 
   insertVoicemail:
     'INSERT INTO voicemails (message_id, to_user, caller, call_id, call_record_id, recorded_at, duration_ms, codec) ' +

@@ -34,7 +34,8 @@ export const MSSQL_QUERIES = renumber(
       `SELECT TOP(?2) * FROM (SELECT ${COLUMNS.VOICEMAIL_COLS} FROM voicemails v JOIN messages m ON m.id = v.message_id ` +
       'WHERE (?1 IS NULL OR v.to_user = ?1)) AS vm ORDER BY id',
     selectMessages:
-      `SELECT TOP(?3) ${COLUMNS.MESSAGE_COLS} FROM messages WHERE (?1 IS NULL OR to_user = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY id`,
+      `SELECT * FROM (SELECT TOP(?3) ${COLUMNS.MESSAGE_COLS} FROM messages WHERE (?1 IS NULL OR to_user = ?1) AND (?2 IS NULL OR state = ?2) ` +
+      'ORDER BY id DESC) AS newest ORDER BY id',
   },
   (n) => `@p${n}`,
 );

@@ -430,6 +430,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
           [old.id, 'expired'], [fresh.id, 'pending'], [done.id, 'delivered'],
         ]);
         assert.deepEqual((await s.listMessages({ toUser: u('tv'), state: 'pending', limit: 5 })).map((m) => m.id), [fresh.id]);
+        // a limit keeps the newest, handed back oldest first (as listCalls)
+        assert.deepEqual((await s.listMessages({ toUser: u('tv'), limit: 2 })).map((m) => m.id), [fresh.id, done.id]);
         assert.ok((await s.purgeMessages(T0 + 11)) >= 2);
         assert.deepEqual((await s.listMessages({ toUser: u('tv') })).map((m) => m.id), [fresh.id]);
       });
