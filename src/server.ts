@@ -59,6 +59,8 @@ export interface ServerOptions<T extends ServerTransport = NetworkTransport> {
   transport?: T;
   /** reads the profile again (its file and the trunk files): what `POST /reload` on the admin endpoint applies, as SIGHUP */
   loadProfile?: () => Profile;
+  /** a trunk's host name to an address (tests name carriers no DNS knows); default node:dns lookup */
+  resolve?: (host: string) => Promise<string | null>;
 }
 
 /** When a call that rings an online user goes to the media server (router's policy). */
@@ -193,7 +195,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   const trunks = new Trunks({
     trunks: profile.trunks, clock, log: log.child({ mod: 'trunks' }),
     send: (req, target) => sendRequest(transactions, req, target),
-    sentBy: (target) => transport.sentBy(target),
+    sentBy: (target) => transport.sentBy(target), resolve: opts.resolve,
   });
   transport.onConnectionClosed((_id, remote) => trunks.connectionClosed(remote));
 

@@ -291,8 +291,12 @@ export class NetworkTransport implements Transport, ConnectionOwner {
       if (conn !== undefined && conn.transport !== transport) conn = undefined;
     }
     conn ??= this.byRemote.get(remoteKey(transport, address, target.port));
+    // a named TLS next hop goes only over a connection whose certificate was checked against that name: not one the
+    // peer opened (never verified), nor one checked against the address or another name
+    const serverName = transport === 'tls' ? target.serverName?.toLowerCase() : undefined;
+    if (conn !== undefined && serverName !== undefined && conn.serverName !== serverName) conn = undefined;
     if (conn === undefined) {
-      const opened = this.connect(transport, address, target.port);
+      const opened = this.connect(transport, address, target.port, serverName);
       if (opened instanceof Error) return fail(onError, opened);
       conn = opened;
     }
@@ -306,7 +310,7 @@ export class NetworkTransport implements Transport, ConnectionOwner {
     conn.write(bytes);
   }
 
-  private connect(transport: TransportName, address: string, port: number): StreamConnection | Error {
+  private connect(transport: TransportName, address: string, port: number, serverName?: string): StreamConnection | Error {
     // RFC 7118 §5: a WebSocket client is reached only over the connection it opened; its Contact is no address
     if (transport === 'ws' || transport === 'wss') return new Error(`no open ${transport} connection to ${address}:${port}`);
     if (this.connections.size >= this.maxConnections) return new Error(`connection limit (${this.maxConnections}) reached`);
@@ -314,12 +318,14 @@ export class NetworkTransport implements Transport, ConnectionOwner {
     const local: ListenerInfo = l?.info ?? { id: -1, transport, host: '0.0.0.0', port: 0 };
     let socket: net.Socket;
     if (transport === 'tls') {
+      // with a servername, SNI names it and Node's checkServerIdentity checks the certificate against it (RFC 6125)
       socket = tls.connect({
-        host: address, port, ca: this.options.tlsClient?.ca, rejectUnauthorized: this.options.tlsClient?.rejectUnauthorized ?? true,
+        host: address, port, servername: serverName, ca: this.options.tlsClient?.ca, rejectUnauthorized: this.options.tlsClient?.rejectUnauthorized ?? true,
         timeout: this.connectTimeout,
       });
     } else socket = net.connect({ host: address, port, timeout: this.connectTimeout });
     const conn = this.adopt(transport, socket, address, port, local, true);
+    conn.serverName = serverName ?? null;
     socket.once(transport === 'tls' ? 'secureConnect' : 'connect', () => {
       conn.connected = true;
       conn.pendingErrors = null;

@@ -25,6 +25,8 @@ export abstract class StreamConnection {
   /** key in the owner's by-remote-address map */
   readonly remoteKey: string;
   readonly outbound: boolean;
+  /** an outbound TLS connection opened for a named next hop: the name its certificate was checked against (lower case) */
+  serverName: string | null = null;
   /** sweep tick of the last activity */
   lastTick: number;
   connected: boolean;

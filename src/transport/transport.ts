@@ -40,6 +40,13 @@ export interface Target extends Omit<Flow, 'connectionId'> {
   connectionId?: number | null;
   /** send UDP from this listener (responses go out from the socket the request came in on) */
   listenerId?: number;
+  /**
+   * tls: the host name the next hop was named by (before it was resolved to `address`). RFC 5922 §7.3: the client
+   * checks the server's certificate against the domain it meant to reach, so it is sent as SNI (RFC 6066 §3) and the
+   * certificate must be for it; only a connection opened for this name carries the request. Absent: the certificate
+   * is checked against `address`.
+   */
+  serverName?: string;
 }
 
 /** Plain-number counters, read them directly. */

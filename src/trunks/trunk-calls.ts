@@ -22,6 +22,18 @@ export function trunkDomain(t: TrunkConfig): string {
   return t.fromDomain ?? t.realm ?? t.host;
 }
 
+/**
+ * Where every request to the carrier goes — REGISTER, OPTIONS, a call's INVITE — once its next hop (the outbound
+ * proxy, else the host) is resolved to `address`. A tls next hop named by host name keeps the name: the carrier's
+ * certificate must be for it, not for the address it resolved to (RFC 5922 §7.3).
+ */
+export function carrierTarget(t: TrunkConfig, address: string): Target {
+  const next = t.outboundProxy ?? { host: t.host, port: t.port };
+  const target: Target = { transport: t.transport, address, port: next.port };
+  if (t.transport === 'tls' && isIP(next.host) === 0) target.serverName = next.host;
+  return target;
+}
+
 /** One way out for a call: a ProxyTarget (proxy/target-set.ts) with the trunk's hooks. */
 export interface TrunkLeg {
   label: string;
@@ -119,7 +131,6 @@ export class TrunkCalls {
   leg(number: string, caller: Caller): TrunkLeg | null {
     const t = this.trunk;
     if (this.#address === null) return null;
-    const port = (t.outboundProxy ?? t).port;
     const hostPart = isIP(t.host) === 6 ? `[${t.host}]` : t.host;
     const defaultPort = t.transport === 'tls' ? 5061 : 5060;
     const uri = `sip:${number}@${hostPart}${t.port === defaultPort ? '' : `:${t.port}`}${t.transport === 'udp' ? '' : `;transport=${t.transport}`}`;
@@ -127,7 +138,7 @@ export class TrunkCalls {
     return {
       label: t.name,
       uri,
-      destination: { transport: t.transport, address: this.#address, port },
+      destination: carrierTarget(t, this.#address),
       prepare: (req) => this.#prepare(req, caller),
       authorize: (req, challenge) => this.#digest.answer(req, challenge, trunkCredentials(t)) === null,
       acquire: () => {

@@ -10,7 +10,7 @@ import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { Target, TransportName } from '../transport/transport.ts';
 import { OptionsPing, type PingState } from './options-ping.ts';
 import { TrunkRegistration, type RegistrationState } from './registration.ts';
-import { TrunkCalls, type Caller, type TrunkLeg } from './trunk-calls.ts';
+import { carrierTarget, TrunkCalls, type Caller, type TrunkLeg } from './trunk-calls.ts';
 
 /** One row of `tvphone trunks status --json` and of GET /trunks. */
 export interface TrunkStatusRow {
@@ -92,7 +92,7 @@ export class Trunks {
     const target = async (): Promise<Target | null> => {
       const address = isIP(next.host) !== 0 ? next.host : await resolve(next.host);
       if (address !== null) calls.resolved(address);
-      return address === null ? null : { transport: trunk.transport, address, port: next.port };
+      return address === null ? null : carrierTarget(trunk, address);
     };
     // sip:trunk-NAME@OUR-ADDRESS:PORT: a request the carrier sends to this Contact names its trunk
     const contact = (t: Target): string => {

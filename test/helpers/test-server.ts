@@ -52,6 +52,8 @@ export interface TestServerOptions {
   keepDb?: boolean;
   /** the server's logger; default silent */
   log?: Logger;
+  /** trunk host names to addresses (default node:dns) */
+  resolve?: (host: string) => Promise<string | null>;
 }
 
 export const REALM = 'tvphone';
@@ -71,7 +73,7 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     security: { trusted: ['127.0.0.0/8'] },
     ...o.profile,
   }, 'test-profile');
-  const server = await startServer({ profile, log: o.log ?? silentLogger(), timerValues: { t1: 100, t2: 400, t4: 500 } });
+  const server = await startServer({ profile, log: o.log ?? silentLogger(), timerValues: { t1: 100, t2: 400, t4: 500 }, resolve: o.resolve });
   const udp = server.listeners.find((l) => l.transport === 'udp')!;
   const tcp = server.listeners.find((l) => l.transport === 'tcp')!;
   const clients: RawClient[] = [];

@@ -342,6 +342,38 @@ describe('transport: NetworkTransport on real sockets (127.0.0.1)', function () 
     assert.equal(received[0].source.transport, 'tls');
   });
 
+  it('connects to a named TLS next hop with SNI and the certificate checked against the name; the connection carries only that name\'s requests (RFC 5922 §7.3)', async function () {
+    const { cert, key } = selfSigned(this); // CN=localhost
+    const names: string[] = [];
+    let secured = 0;
+    let text = '';
+    const peer = tls.createServer({ cert, key, SNICallback: (name, cb) => { names.push(name); cb(null, tls.createSecureContext({ cert, key })); } }, (s) => {
+      secured++;
+      s.on('data', (d: Buffer) => (text += d.toString('latin1'))).on('error', () => {});
+      closers.push(() => s.destroy());
+    });
+    peer.on('tlsClientError', () => {});
+    await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => peer.close(() => r())));
+    await start({ tlsClient: { ca: cert } });
+    const to = { transport: 'tls' as const, address: '127.0.0.1', port: (peer.address() as net.AddressInfo).port };
+    const errors: Error[] = [];
+    const send = (branch: string, serverName?: string): void =>
+      transport.send(parseMessage(Buffer.from(options(branch, 'TLS'))), serverName === undefined ? to : { ...to, serverName }, (e) => errors.push(e));
+
+    send('z9hG4bKnamed', 'LOCALHOST');
+    await until(() => text.includes('z9hG4bKnamed'), 'the request over the connection opened for localhost');
+    assert.deepEqual(names, ['localhost']);
+    send('z9hG4bKnameless');
+    await until(() => text.includes('z9hG4bKnameless'), 'a request with no name over the same connection');
+    assert.equal(secured, 1);
+    send('z9hG4bKother', 'other.example');
+    await until(() => errors.length === 1, 'the connection for another name to fail');
+    assert.equal((errors[0] as NodeJS.ErrnoException).code, 'ERR_TLS_CERT_ALTNAME_INVALID');
+    assert.deepEqual(names, ['localhost', 'other.example'], 'a new connection was tried for the other name');
+    assert.ok(!text.includes('z9hG4bKother'), 'its request went nowhere');
+  });
+
   it('binds IPv6 loopback when available and reports the bound port', async function () {
     let t: NetworkTransport;
     try {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { validateProfile, type TrunkConfig } from '../../../src/config/profile.ts';
 import { parseMessage } from '../../../src/sip/parser.ts';
 import type { SipRequest } from '../../../src/sip/message.ts';
-import { TrunkCalls } from '../../../src/trunks/trunk-calls.ts';
+import { carrierTarget, TrunkCalls } from '../../../src/trunks/trunk-calls.ts';
 
 function trunk(extra: Record<string, unknown>): TrunkConfig {
   return validateProfile({
@@ -30,6 +30,18 @@ describe('trunks/trunk-calls: a call\'s leg through one trunk', () => {
     leg.prepare(req);
     assert.equal(req.header('from'), '"Living room" <sip:1001@carrier.example>;tag=a1');
     assert.equal(req.header('p-asserted-identity'), undefined, 'RFC 3325 §9.1: what the caller asserted is removed');
+  });
+
+  it('a tls next hop named by host name keeps the name as the TLS server name (RFC 5922 §7.3): the host, else the outbound proxy', () => {
+    const listeners = [{ transport: 'tls', host: '127.0.0.1', port: 5061, cert: 'c.pem', key: 'k.pem' }];
+    const tlsTrunk = (extra: Record<string, unknown>): TrunkConfig => validateProfile({ listeners, trunks: [{ name: 'c', transport: 'tls', ...extra }] }, 'test.json').trunks[0]!;
+    assert.deepEqual(carrierTarget(tlsTrunk({ host: 'sip.carrier.example' }), '192.0.2.7'), { transport: 'tls', address: '192.0.2.7', port: 5061, serverName: 'sip.carrier.example' });
+    assert.deepEqual(carrierTarget(tlsTrunk({ host: 'sip.carrier.example', outboundProxy: 'sbc.carrier.example:5062' }), '192.0.2.8'), { transport: 'tls', address: '192.0.2.8', port: 5062, serverName: 'sbc.carrier.example' });
+    assert.deepEqual(carrierTarget(tlsTrunk({ host: '192.0.2.7' }), '192.0.2.7'), { transport: 'tls', address: '192.0.2.7', port: 5061 }, 'an address is checked as itself');
+    assert.deepEqual(carrierTarget(trunk({ host: 'sip.carrier.example' }), '192.0.2.7'), { transport: 'udp', address: '192.0.2.7', port: 5060 }, 'no name without TLS');
+    const calls = new TrunkCalls(tlsTrunk({ host: 'sip.carrier.example' }));
+    calls.resolved('192.0.2.7');
+    assert.deepEqual(calls.leg('1', { user: '1001' })!.destination, { transport: 'tls', address: '192.0.2.7', port: 5061, serverName: 'sip.carrier.example' });
   });
 
   it('pai: From is the account, P-Asserted-Identity the caller; privacy (or a caller\'s Privacy: id): anonymous From (RFC 3323)', () => {
