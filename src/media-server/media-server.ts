@@ -12,6 +12,7 @@ import { Dialog } from '../dialog/dialog.ts';
 import type { Flow } from '../flow.ts';
 import type { Logger } from '../log/logger.ts';
 import { MediaSession } from '../media/rtp-session.ts';
+import { audioDelayMs } from '../media/lip-sync.ts';
 import { muxMatroska } from '../media/matroska-mux.ts';
 import { LocalMedia, parseVideo, type Negotiated } from '../media/sdp.ts';
 import { VideoSession, videoRtpCodecOf } from '../media/video-session.ts';
@@ -273,7 +274,14 @@ export class MediaServer {
     const v = live.video?.recording;
     if (!v || v.frames === 0 || v.firstAt === null) return { body: wav, contentType: VOICE_MESSAGE_TYPE, codec };
     try {
-      const body = await muxMatroska({ video: v.container(), wav, audioDelayMs: (live.armedAt ?? v.firstAt) - v.firstAt });
+      // lip sync (RFC 3550 §6.4.1): the audio placed by capture time when both streams sent an SR, else by arrival
+      const audioTs = live.call.firstTimestamp;
+      const sync = audioDelayMs(
+        { rtpTimestamp: audioTs ?? 0, clock: audioTs === undefined ? undefined : live.media.remoteClock, arrivedAt: live.armedAt ?? v.firstAt },
+        { rtpTimestamp: v.firstTimestamp, clock: live.video?.session.remoteClock, arrivedAt: v.firstAt },
+      );
+      const body = await muxMatroska({ video: v.container(), wav, audioDelayMs: sync.ms });
+      this.#o.log.debug({ callId: live.parties.callId, audioDelayMs: Math.round(sync.ms), by: sync.by }, 'video message audio placed');
       return { body, contentType: VIDEO_MESSAGE_TYPE, codec: `${codec}+${v.codec}` };
     } catch (err) {
       this.#o.log.warn({ err, callId: live.parties.callId, frames: v.frames }, 'video message not muxed: its audio is kept as a voice message');

@@ -27,6 +27,7 @@ export class Recording implements AudioSink {
   #voicedLength = 0;
   #silentRun = 0;
   #armed = false;
+  #firstTimestamp: number | undefined;
   #done = false;
 
   constructor(o: RecordingOptions) {
@@ -39,6 +40,11 @@ export class Recording implements AudioSink {
     this.#armed = true;
   }
 
+  /** RTP timestamp of the first sample kept (lip sync of a video message), undefined before or when unknown */
+  get firstTimestamp(): number | undefined {
+    return this.#firstTimestamp;
+  }
+
   get armed(): boolean {
     return this.#armed;
   }
@@ -48,8 +54,9 @@ export class Recording implements AudioSink {
     return this.#length;
   }
 
-  write(pcm: Int16Array): void {
+  write(pcm: Int16Array, rtpTimestamp?: number): void {
     if (!this.#armed || this.#done) return;
+    if (this.#length === 0) this.#firstTimestamp = rtpTimestamp;
     const room = this.#max - this.#length;
     const take = pcm.length <= room ? pcm : pcm.subarray(0, room);
     this.#chunks.push(take.slice());

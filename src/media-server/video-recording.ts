@@ -35,6 +35,7 @@ export class VideoRecording {
   /** 90 kHz ticks from the first picture to the last, RTP timestamps unwrapped (RFC 3550 §5.1: modulo 2^32) */
   #span = 0;
   #firstAt: number | null = null;
+  #firstTimestamp = 0;
   #full = false;
 
   constructor(o: VideoRecordingOptions) {
@@ -55,7 +56,10 @@ export class VideoRecording {
         this.#full = true;
         return;
       }
-    } else this.#firstAt = this.#o.now();
+    } else {
+      this.#firstAt = this.#o.now();
+      this.#firstTimestamp = unit.timestamp;
+    }
     this.#lastTs = unit.timestamp;
     this.#chunks.push(bytes);
     this.#pts.push(this.#span);
@@ -70,6 +74,8 @@ export class VideoRecording {
   get bytes(): number { return this.#bytes; }
   /** when the first kept picture arrived (ms of `now`), null before */
   get firstAt(): number | null { return this.#firstAt; }
+  /** RTP timestamp of the first kept picture (0 before) */
+  get firstTimestamp(): number { return this.#firstTimestamp; }
 
   /** Pictures per second, from the timestamps of those kept (rounded to 1/1000). */
   fps(): number {

@@ -63,6 +63,11 @@ export class VoicemailCall {
     return this.#recording.length / 8000;
   }
 
+  /** RTP timestamp of the first sample recorded (after the beep), when the stream gave one */
+  get firstTimestamp(): number | undefined {
+    return this.#recording.firstTimestamp;
+  }
+
   get codec(): G711Codec {
     return this.#o.negotiated.codec;
   }

@@ -10,7 +10,8 @@ export interface AudioSource {
 
 /** Receives decoded PCM frames, in playout order (lost frames arrive as silence). */
 export interface AudioSink {
-  write(pcm: Int16Array): void;
+  /** one frame played out; `rtpTimestamp`: its RTP timestamp, when the stream has given one */
+  write(pcm: Int16Array, rtpTimestamp?: number): void;
 }
 
 /** A never-ending tone. */

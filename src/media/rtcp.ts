@@ -48,6 +48,11 @@ export function ntpFromUnixMs(ms: number): { seconds: number; fraction: number }
   return { seconds: (s + NTP_UNIX_OFFSET) >>> 0, fraction: Math.floor(((ms - s * 1000) / 1000) * 2 ** 32) >>> 0 };
 }
 
+/** Unix time in ms of an NTP timestamp (RFC 3550 §4: seconds since 1900 and a 32-bit fraction). */
+export function unixMsFromNtp(seconds: number, fraction: number): number {
+  return ((seconds >>> 0) - NTP_UNIX_OFFSET) * 1000 + ((fraction >>> 0) / 2 ** 32) * 1000;
+}
+
 /** The middle 32 bits of an NTP timestamp (§6.4.1 LSR; also the unit of A in the RTT formula). */
 export function ntpMiddle32(seconds: number, fraction: number): number {
   return (((seconds & 0xffff) << 16) | (fraction >>> 16)) >>> 0;

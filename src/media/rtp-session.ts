@@ -11,6 +11,7 @@ import { TelephoneEventReceiver, telephoneEventPackets, type TelephoneEventPacke
 import { codecOfPayloadType, decodeG711, encodeG711, type G711Codec } from './g711.ts';
 import { JitterBuffer } from './jitter-buffer.ts';
 import { ReceptionStatistics } from './reception-statistics.ts';
+import { senderClockOf, type SenderClock } from './lip-sync.ts';
 import { buildRtcpCompound, ntpFromUnixMs, ntpMiddle32, parseRtcpCompound, roundTripMs, type ReportBlock } from './rtcp.ts';
 import { parseRtpPacket, RtpPacketBuilder } from './rtp-packet.ts';
 import type { MediaDirection } from './sdp.ts';
@@ -161,6 +162,10 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   #stats: ReceptionStatistics | undefined;
   readonly #teReceiver = new TelephoneEventReceiver();
   #lastSr: { middle32: number; arrivalMs: number } | undefined;
+  /** the remote's last SR as a clock (lip sync, RFC 3550 §6.4.1) */
+  #remoteClock: SenderClock | undefined;
+  /** RTP timestamp of the frame last played out to the sink */
+  #playedTs: number | undefined;
   // RTCP
   #nextRtcpAt = 0;
   #sentSinceReport = false;
@@ -192,6 +197,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   get direction(): MediaDirection { return this.#direction; }
   /** Send clock: the RTP timestamp of frame 0 and when (performance.now()) it was scheduled; frame n is due at startedAt + 20n ms with timestamp ts0 + 160n. */
   get sendClock(): { ssrc: number; timestamp0: number; startedAtMs: number } { return { ssrc: this.ssrc, timestamp0: this.#ts0, startedAtMs: this.#startedAt }; }
+  /** The remote's wallclock against its RTP clock, from its last SR (RFC 3550 §6.4.1); undefined before one came. */
+  get remoteClock(): SenderClock | undefined { return this.#remoteClock; }
 
   /**
    * Binds the RTP port (even, RFC 3550 §11) and the RTCP port (+1). With port 0 a free pair is
@@ -354,11 +361,13 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   #playout(now: number): void {
     const frames = this.#jitter.pop(now);
     for (const f of frames) {
+      // a lost frame is one frame after the last one played
+      this.#playedTs = f.kind === 'packet' ? f.packet.timestamp : this.#playedTs === undefined ? undefined : (this.#playedTs + FRAME_SAMPLES) >>> 0;
       if (!this.#sink || !this.#receiving) continue;
       const pcm = f.kind === 'packet' && f.packet.payloadType === this.#payloadType
         ? decodeG711(this.#codec, f.packet.payload)
         : new Int16Array(FRAME_SAMPLES); // lost frame or DTMF: silence
-      try { this.#sink.write(pcm); } catch { /* a throwing sink must not stop the media clock */ }
+      try { this.#sink.write(pcm, this.#playedTs); } catch { /* a throwing sink must not stop the media clock */ }
     }
   }
 
@@ -378,6 +387,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       this.#stats = new ReceptionStatistics(p.ssrc, p.sequenceNumber);
       this.#jitter = this.#newJitterBuffer();
       this.#lastSr = undefined;
+      this.#remoteClock = undefined;
+      this.#playedTs = undefined;
     }
     this.#counters.recvPackets++;
     this.#counters.recvOctets += p.payload.length;
@@ -399,6 +410,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     for (const it of items) {
       if (it.kind === 'sr' && it.ssrc === this.#remoteSsrc) {
         this.#lastSr = { middle32: ntpMiddle32(it.ntpSeconds, it.ntpFraction), arrivalMs: performance.now() };
+        this.#remoteClock = senderClockOf(it, 8000);
       }
       if (it.kind === 'sr' || it.kind === 'rr') {
         const mine = it.reports.find((r) => r.ssrc === this.ssrc);

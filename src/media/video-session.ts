@@ -11,6 +11,7 @@ import { TvphoneError } from '../errors.ts';
 import { H264Depacketizer, NAL_IDR, nalType, packetizeH264, type AccessUnit } from './h264-rtp.ts';
 import { isVp8Keyframe, packetizeVp8, Vp8Depacketizer } from './vp8-rtp.ts';
 import { ReceptionStatistics } from './reception-statistics.ts';
+import { senderClockOf, type SenderClock } from './lip-sync.ts';
 import { buildRtcpCompound, ntpFromUnixMs, parseRtcpCompound } from './rtcp.ts';
 import { parseRtpPacket, RtpPacketBuilder } from './rtp-packet.ts';
 import { bindSocket, closeSocket } from './rtp-session.ts';
@@ -143,7 +144,11 @@ export class VideoSession extends EventEmitter<VideoSessionEvents> {
   #seq = randomBytes(2).readUInt16BE(0);
   readonly #ts0 = randomBytes(4).readUInt32BE(0);
   #startedAt = 0;
+  /** added to sendAccessUnit's mediaMs: the first frame's send time after start() less its mediaMs */
+  #mediaOffsetMs: number | undefined;
   #remoteSsrc: number | undefined;
+  /** the remote's last SR as a clock (lip sync, RFC 3550 §6.4.1) */
+  #remoteClock: SenderClock | undefined;
   #stats: ReceptionStatistics | undefined;
   #codec: VideoRtpCodec = H264_RTP;
   #feedback: VideoFeedback = { nack: false, pli: true, fir: false };
@@ -177,6 +182,8 @@ export class VideoSession extends EventEmitter<VideoSessionEvents> {
   }
 
   get localPort(): number { return this.#localPort; }
+  /** The remote's wallclock against its RTP clock, from its last SR (RFC 3550 §6.4.1); undefined before one came. */
+  get remoteClock(): SenderClock | undefined { return this.#remoteClock; }
 
   /** Binds an even RTP port and RTCP on +1 (RFC 3550 §11); port 0 picks a free pair. */
   async bind(host: string = this.localIp): Promise<number> {
@@ -231,12 +238,16 @@ export class VideoSession extends EventEmitter<VideoSessionEvents> {
   }
 
   /**
-   * Sends one frame captured `mediaMs` after the stream began (H.264: an access unit's NAL units; VP8: [frame]): all
-   * its packets carry the timestamp ts0 + mediaMs × 90 (RFC 6184 §5.1, RFC 7741 §4.1), the marker on the last one.
+   * Sends one frame captured `mediaMs` after the stream's first frame (H.264: an access unit's NAL units; VP8: [frame]):
+   * all its packets carry the timestamp of that instant at 90 kHz (RFC 6184 §5.1, RFC 7741 §4.1), the marker on the
+   * last one.
    */
   sendAccessUnit(units: readonly Uint8Array[], mediaMs: number): void {
     if (this.#state !== 'started' || !this.#sending || !this.#remote) return;
-    const timestamp = (this.#ts0 + Math.round(mediaMs * (CLOCK_RATE / 1000))) >>> 0;
+    // the first frame's media time is when it is sent: our SRs (which map start() to ts0) then give each frame's
+    // timestamp its wallclock, for the receiver's lip sync (RFC 3550 §6.4.1), however late the encoder started
+    this.#mediaOffsetMs ??= performance.now() - this.#startedAt - mediaMs;
+    const timestamp = (this.#ts0 + Math.round((mediaMs + this.#mediaOffsetMs) * (CLOCK_RATE / 1000))) >>> 0;
     const payloads = this.#codec.packetize(units, this.#o.payloadMtu);
     for (const [i, payload] of payloads.entries()) {
       const bytes = this.#builder.build({ payloadType: this.#pt, marker: i === payloads.length - 1, sequenceNumber: this.#seq, timestamp, ssrc: this.ssrc, payload });
@@ -330,6 +341,7 @@ export class VideoSession extends EventEmitter<VideoSessionEvents> {
       this.#missing.clear();
       this.#highest = undefined;
       this.#expected = p.sequenceNumber;
+      this.#remoteClock = undefined;
     }
     this.#c.recvPackets++;
     this.#stats?.update(p.sequenceNumber, p.timestamp, now);
@@ -369,7 +381,8 @@ export class VideoSession extends EventEmitter<VideoSessionEvents> {
   #onRtcp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.#state !== 'started' || rinfo.address !== this.#remote?.ip) { this.#c.discarded++; return; }
     for (const it of parseRtcpCompound(msg)) {
-      if (it.kind === 'pli' && it.mediaSsrc === this.ssrc) {
+      if (it.kind === 'sr' && it.ssrc === this.#remoteSsrc) this.#remoteClock = senderClockOf(it, CLOCK_RATE);
+      else if (it.kind === 'pli' && it.mediaSsrc === this.ssrc) {
         this.#c.plisReceived++;
         this.#emit('keyframeRequested');
       } else if (it.kind === 'fir' && it.mediaSsrc === this.ssrc) {
