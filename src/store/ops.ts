@@ -7,7 +7,7 @@ import type { Flow, TransportName } from '../flow.ts';
 import { NO_LIMIT, type QueryName } from './queries.ts';
 import type {
   Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, EpochMs, MessageQuery, MessageQuota, MessageState,
-  NewCall, NewMessage, NewVoicemail, NodeRecord, Presence, PushRegistration, RecoveredVoicemail, StoredMessage, Subscription, UserRecord,
+  Ban, NewCall, NewMessage, NewVoicemail, NodeRecord, Presence, PushRegistration, RecoveredVoicemail, StoredMessage, Subscription, UserRecord,
   VoicemailCheckpoint, VoicemailQuery, VoicemailRecord,
 } from './store.ts';
 
@@ -303,6 +303,24 @@ export function* claimLease(name: string, node: string, now: EpochMs, ttlMs: num
 
 export function* releaseLease(name: string, node: string): Op<void> {
   yield* q('deleteLease', name, node);
+}
+
+/** Records a ban (or a later end of one); an earlier end than the one kept changes nothing. */
+export function* saveBan(ban: Ban, now: EpochMs): Op<void> {
+  if ((yield* q('updateBan', ban.kind, ban.key, at(ban.until), ban.node, at(now))).changes > 0) return;
+  if ((yield* q('selectBan', ban.kind, ban.key)).rows.length > 0) return; // kept with a later end
+  yield* q('insertBan', ban.kind, ban.key, at(ban.until), ban.node, at(now));
+}
+
+/** The bans recorded or lengthened since `since` that are still running at `now`, oldest change first. */
+export function* bansChanged(since: EpochMs, now: EpochMs): Op<Ban[]> {
+  return (yield* q('selectBansChanged', at(since), at(now))).rows.map((r) => ({
+    kind: String(r.kind) === 'user' ? 'user' : 'source', key: String(r.ban_key), until: time(r.until_at), node: String(r.node_id),
+  }));
+}
+
+export function* purgeBans(now: EpochMs): Op<number> {
+  return (yield* q('purgeBans', at(now))).changes;
 }
 
 export function* listNodes(now: EpochMs): Op<NodeRecord[]> {

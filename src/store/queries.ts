@@ -82,6 +82,12 @@ export const QUERIES = {
   selectLease: 'SELECT node_id FROM leases WHERE name = ?1',
   insertLease: 'INSERT INTO leases (name, node_id, expires_at) VALUES (?1, ?2, ?3)',
   deleteLease: 'DELETE FROM leases WHERE name = ?1 AND node_id = ?2',
+  // bans shared by the nodes (issue 16): a ban's end only moves later
+  updateBan: 'UPDATE bans SET until_at = ?3, node_id = ?4, changed_at = ?5 WHERE kind = ?1 AND ban_key = ?2 AND until_at < ?3',
+  selectBan: 'SELECT until_at FROM bans WHERE kind = ?1 AND ban_key = ?2',
+  insertBan: 'INSERT INTO bans (kind, ban_key, until_at, node_id, changed_at) VALUES (?1, ?2, ?3, ?4, ?5)',
+  selectBansChanged: 'SELECT kind, ban_key, until_at, node_id FROM bans WHERE changed_at >= ?1 AND until_at > ?2 ORDER BY changed_at',
+  purgeBans: 'DELETE FROM bans WHERE until_at <= ?1',
   countBindingsByNode:
     'SELECT node_id, COUNT(*) AS bindings, SUM(CASE WHEN connection_id IS NULL THEN 0 ELSE 1 END) AS connections ' +
     'FROM bindings WHERE expires_at > ?1 GROUP BY node_id',

@@ -5,7 +5,7 @@ import { StoreUnavailableError } from '../errors.ts';
 import * as ops from './ops.ts';
 import type { Op } from './ops.ts';
 import type {
-  Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, Dialect, EpochMs, MessageQuery, MessageQuota, NewCall, NewMessage,
+  Ban, Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, Dialect, EpochMs, MessageQuery, MessageQuota, NewCall, NewMessage,
   NewVoicemail, NodeRecord, Presence, PushRegistration, RecoveredVoicemail, Store, StoredMessage, Subscription, UserRecord, VoicemailCheckpoint,
   VoicemailQuery, VoicemailRecord,
 } from './store.ts';
@@ -61,6 +61,9 @@ export abstract class SqlStore implements Store {
     }
   }
   releaseLease(name: string, node: string): Promise<void> { return this.write(() => ops.releaseLease(name, node)); }
+  saveBan(ban: Ban, now: EpochMs): Promise<void> { return this.write(() => ops.saveBan(ban, now)); }
+  bansChanged(since: EpochMs, now: EpochMs): Promise<Ban[]> { return this.read(() => ops.bansChanged(since, now)); }
+  purgeBans(now: EpochMs): Promise<number> { return this.write(() => ops.purgeBans(now)); }
   expireBindings(now: EpochMs): Promise<BindingChange[]> { return this.write(() => ops.expireBindings(now)); }
   getPresence(userId: string): Promise<Presence | null> { return this.read(() => ops.getPresence(userId)); }
   listPresence(): Promise<Presence[]> { return this.read(() => ops.listPresence()); }

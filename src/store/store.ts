@@ -60,6 +60,24 @@ export interface NodeRecord {
   connections: number;
 }
 
+/** A ban (issue 16) kept in the database: a source address or a user's authentication, until `until`, given by `node`. */
+export interface Ban {
+  kind: 'source' | 'user';
+  key: string;
+  until: EpochMs;
+  node: string;
+}
+
+/** Bans shared by the nodes of one database, and kept across restarts. */
+export interface BanStore {
+  /** records a ban, or a later end of one (an earlier end changes nothing) */
+  saveBan(ban: Ban, now: EpochMs): Promise<void>;
+  /** the bans recorded or lengthened since `since` (ms), still running at `now` */
+  bansChanged(since: EpochMs, now: EpochMs): Promise<Ban[]>;
+  /** removes bans ended by `now`; how many */
+  purgeBans(now: EpochMs): Promise<number>;
+}
+
 /** The user_property row of the seed, plus when the state last changed. */
 export interface Presence {
   userId: string;
@@ -424,7 +442,7 @@ export interface SubscriptionStore {
 }
 
 export interface Store extends CredentialStore, LocationStore, CallLog, MessageStore, VoicemailStore, GreetingStore, VoicemailCheckpointStore,
-  SubscriptionStore, PushStore {
+  SubscriptionStore, PushStore, BanStore {
   readonly dialect: Dialect;
   /** the highest migration applied */
   schemaVersion(): Promise<number>;

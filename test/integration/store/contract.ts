@@ -596,6 +596,26 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       });
     });
 
+    describe('bans shared by the nodes (schema 11)', function () {
+      it('records a ban, keeps its latest end, lists those changed since a time and still running, and purges the ended', async function () {
+        const s = await openOne();
+        const mine = (bans: Array<{ key: string }>) => bans.filter((b) => b.key.startsWith(prefix));
+        await s.saveBan({ kind: 'source', key: u('198.51.100.7'), until: T0 + 600_000, node: 'a' }, T0);
+        await s.saveBan({ kind: 'user', key: u('1001'), until: T0 + 300_000, node: 'b' }, T0 + 10);
+        await s.saveBan({ kind: 'source', key: u('198.51.100.7'), until: T0 + 100_000, node: 'b' }, T0 + 20); // earlier end: kept as it was
+        assert.deepEqual(mine(await s.bansChanged(T0, T0 + 1)), [
+          { kind: 'source', key: u('198.51.100.7'), until: T0 + 600_000, node: 'a' },
+          { kind: 'user', key: u('1001'), until: T0 + 300_000, node: 'b' },
+        ]);
+        assert.deepEqual(mine(await s.bansChanged(T0 + 5, T0 + 1)).map((b) => b.key), [u('1001')]);
+        await s.saveBan({ kind: 'source', key: u('198.51.100.7'), until: T0 + 900_000, node: 'c' }, T0 + 30); // later end: lengthened
+        assert.deepEqual(mine(await s.bansChanged(T0 + 25, T0 + 1)), [{ kind: 'source', key: u('198.51.100.7'), until: T0 + 900_000, node: 'c' }]);
+        assert.deepEqual(mine(await s.bansChanged(T0, T0 + 300_000)).map((b) => b.key), [u('198.51.100.7')]); // the user's ended
+        assert.ok((await s.purgeBans(T0 + 300_000)) >= 1);
+        assert.deepEqual(mine(await s.bansChanged(0, 0)).map((b) => b.key), [u('198.51.100.7')]);
+      });
+    });
+
     describe('push registrations (RFC 8599)', function () {
       it('keeps one row per user and device, replaces it, finds the unexpired ones newest first, expires and removes them', async function () {
         const s = await openOne();

@@ -1,0 +1,12 @@
+-- tvphone schema 11 (postgres): bans (issue 16) kept in the database, so that a source or a user banned on one node is
+-- banned on every node sharing it (told at once by NOTIFY tvphone_bans), and a restart does not lift a ban. kind:
+-- 'source' (an IP address) or 'user'.
+CREATE TABLE bans (
+  kind       TEXT NOT NULL,
+  ban_key    TEXT NOT NULL,
+  until_at   timestamptz NOT NULL,
+  node_id    TEXT NOT NULL,
+  changed_at timestamptz NOT NULL,
+  PRIMARY KEY (kind, ban_key)
+);
+CREATE INDEX bans_changed ON bans (changed_at);
