@@ -26,6 +26,7 @@ import { Router, type HeldCall, type WakeAndHold } from './routing/router.ts';
 import { PushGateway } from './push/push-gateway.ts';
 import { HeldCalls } from './push/held-calls.ts';
 import { LocalDomains } from './routing/local-domains.ts';
+import { BanSync } from './routing/ban-sync.ts';
 import { Guard } from './routing/guard.ts';
 import { sendRequest } from './transaction/send-request.ts';
 import { destinationOf, dialogTarget } from './registrar/index.ts';
@@ -335,7 +336,13 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   };
   if (typeof store.heartbeat === 'function') await nodes.start(); // a store double may have no nodes table
   const routingLog = log.child({ mod: 'routing' });
-  const guard = new Guard({ config: profile.security, clock, log: routingLog });
+  // bans shared through the database (routing/ban-sync.ts): this node's written, the others' read
+  let banSync: BanSync | null = null;
+  const guard = new Guard({ config: profile.security, clock, log: routingLog, onBan: (kind, key, until) => banSync?.record(kind, key, until) });
+  if (typeof store.bansChanged === 'function') { // a store double may have no bans table
+    banSync = new BanSync({ store, guard, clock, log: log.child({ mod: 'bans' }), node: profile.node.id, pollSeconds: profile.node.heartbeatSeconds });
+    await banSync.start();
+  }
   router = new Router({
     auth, registrar, proxy, silo, presence, calls, voicemail: media,
     mailbox: mailbox === null ? null : { server: mailbox, accessNumber: vmConfig.accessNumber! }, domains, domain: primaryDomain, log: routingLog, replies,
@@ -385,6 +392,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
       closing ??= (async () => {
         await admin?.close();
         nodes.stop();
+        await banSync?.close();
         // de-REGISTER at the carriers (bounded) while the transaction layer and transport still run
         await trunks.close();
         // calls held for a TV in standby get 480; pushes in flight are aborted

@@ -43,7 +43,14 @@ export class Guard {
   /** when each source over its rate was last logged: once a minute at most, however it hovers around the rate */
   readonly #limitedLogged = new BoundedMap<number>(10_000);
 
-  constructor(o: { config: SecurityConfig; clock: Pick<Clock, 'now' | 'set'>; log: Logger; maxEntries?: number }) {
+  /** told of each ban this node starts (to share it through the database: routing/ban-sync.ts) */
+  readonly #onBan: ((kind: 'source' | 'user', key: string, until: number) => void) | undefined;
+
+  constructor(o: {
+    config: SecurityConfig; clock: Pick<Clock, 'now' | 'set'>; log: Logger; maxEntries?: number;
+    onBan?: (kind: 'source' | 'user', key: string, until: number) => void;
+  }) {
+    this.#onBan = o.onBan;
     this.#c = o.config;
     this.#clock = o.clock;
     this.#log = o.log;
@@ -126,17 +133,36 @@ export class Guard {
     if (s.banned) {
       this.counters.sourceBans++;
       this.#log.warn({ ip: address, user, failures: s.failures, banSeconds: this.#c.banSeconds, action: this.#c.banAction }, 'source banned');
+      this.#tell('source', address, now);
     }
     if (user !== '') {
       const u = this.#users.fail(user, now);
       if (u.banned) {
         this.counters.userBans++;
         this.#log.warn({ user, ip: address, failures: u.failures, banSeconds: this.#c.banSeconds }, 'user authentication banned');
+        this.#tell('user', user, now);
       }
     }
     const free = Math.ceil(this.#c.authFailures / 2);
     if (s.banned || this.#c.authFailures === 0 || s.failures <= free) return 0;
     return Math.min(4000, 250 * 2 ** (s.failures - free - 1));
+  }
+
+  /**
+   * A ban another node gave (or this one before a restart), read from the database: applied here too, counted and
+   * logged at info once (the node that gave it logged the warning fail2ban reads). False when it changes nothing.
+   */
+  importBan(kind: 'source' | 'user', key: string, until: number, from: string): boolean {
+    const now = this.#clock.now();
+    if (!(kind === 'source' ? this.#sources : this.#users).ban(key, until, now)) return false;
+    this.#log.info({ [kind === 'source' ? 'ip' : 'user']: key, node: from, seconds: Math.round((until - now) / 1000) }, `${kind === 'source' ? 'source' : 'user authentication'} banned by node ${from}`);
+    return true;
+  }
+
+  #tell(kind: 'source' | 'user', key: string, now: number): void {
+    const until = (kind === 'source' ? this.#sources : this.#users).bannedUntil(key, now);
+    if (until === null || this.#onBan === undefined) return;
+    try { this.#onBan(kind, key, until); } catch (err) { this.#log.error({ err }, 'ban hook failed'); }
   }
 
   /** Resolves after `ms` on the one clock (the back-off of a challenge). */

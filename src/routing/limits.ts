@@ -121,6 +121,13 @@ export class FailureBans {
     return null;
   }
 
+  /** A ban given elsewhere (another node, or before a restart): `key` is banned until `until`, unless already later. */
+  ban(key: string, until: number, now: number): boolean {
+    if (until <= now || (this.bannedUntil(key, now) ?? 0) >= until) return false;
+    this.#bans.set(key, until);
+    return true;
+  }
+
   fail(key: string, now: number): FailureOutcome {
     const { limit, windowMs, banMs } = this.#o;
     this.#counts.prune((e) => now - e.since > windowMs, 2);

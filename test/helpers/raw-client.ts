@@ -9,6 +9,8 @@ import { StreamFramer } from '../../src/transport/stream-framer.ts';
 import type { SipMessage, SipRequest, SipResponse } from '../../src/sip/message.ts';
 import { createResponse } from '../../src/sip/response.ts';
 import { newBranch, newTag, newCallId } from '../../src/sip/ids.ts';
+import { buildAuthorization } from '../../src/sip/digest.ts';
+import { parseAuthParams } from '../../src/sip/headers.ts';
 
 export interface RequestSpec {
   method: string;
@@ -130,6 +132,30 @@ export class RawClient {
       headers: [['Contact', this.contact], ['Expires', String(expires)]],
     });
     return this.final(callId, 'REGISTER', timeoutMs);
+  }
+
+  /**
+   * REGISTER → 401 → REGISTER with digest credentials of `password`: the final status of the second, or of the first
+   * when it is no challenge (0: no answer within `timeoutMs`).
+   */
+  async registerWithPassword(user: string, password: string, timeoutMs = 2000): Promise<number> {
+    const spec = { method: 'REGISTER', uri: 'sip:127.0.0.1', from: `<sip:${user}@127.0.0.1>`, to: `<sip:${user}@127.0.0.1>`, headers: [['Contact', this.contact]] as Array<[string, string]> };
+    const first = this.request(spec);
+    let challenge: SipResponse;
+    try {
+      challenge = await this.final(first.callId, 'REGISTER', timeoutMs);
+    } catch {
+      return 0;
+    }
+    if (challenge.status !== 401) return challenge.status;
+    const params = parseAuthParams(challenge.header('www-authenticate')!).params;
+    const authz = buildAuthorization({ challenge: params, user, password, method: 'REGISTER', uri: spec.uri, nc: 1, cnonce: 'bf' });
+    const second = this.request({ ...spec, callId: first.callId, cseq: 2, headers: [...spec.headers, ['Authorization', authz]] });
+    try {
+      return (await this.final(second.callId, 'REGISTER', timeoutMs)).status;
+    } catch {
+      return 0;
+    }
   }
 
   /** Waits for a message that passes `test` (already received or still to come). */

@@ -11,6 +11,7 @@ import type { Op, Param, Query, QueryResult, Row } from '../ops.ts';
 import { schemaVersion } from '../ops.ts';
 import { COLUMNS, QUERIES, renumber } from '../queries.ts';
 import { runAsync, SqlStore } from '../sql-store.ts';
+import type { Ban, EpochMs } from '../store.ts';
 
 /** The statements sent to PostgreSQL: the shared ones with $N placeholders and a row lock where needed. */
 export const POSTGRES_QUERIES = renumber(
@@ -50,15 +51,17 @@ function toParam(p: Param): unknown {
 export class PostgresStore extends SqlStore {
   readonly dialect = 'postgres' as const;
   readonly #pool: pg.Pool;
+  readonly #url: string;
   readonly #health: StoreHealth;
   readonly #where: string;
   #closed = false;
 
-  private constructor(pool: pg.Pool, where: string, health: StoreHealth) {
+  private constructor(pool: pg.Pool, where: string, health: StoreHealth, url: string) {
     super();
     this.#pool = pool;
     this.#where = where;
     this.#health = health;
+    this.#url = url;
   }
 
   static async open(url: string, opts: OpenStoreOptions = {}): Promise<PostgresStore> {
@@ -85,7 +88,7 @@ export class PostgresStore extends SqlStore {
     // listener that is an unhandled 'error' event and the process dies (a failover, `pg_ctl -m immediate stop`).
     // Its query rejects as well, so the request is answered 503; here the outage is only noted.
     pool.on('connect', (client) => client.on('error', (err) => health.down(err)));
-    const store = new PostgresStore(pool, where, health);
+    const store = new PostgresStore(pool, where, health, url);
     try {
       await store.#migrate(opts.migrate ?? true);
     } catch (err) {
@@ -189,6 +192,30 @@ export class PostgresStore extends SqlStore {
     } finally {
       client.release(broken);
     }
+  }
+
+  /** Records the ban, then NOTIFY tvphone_bans: the other nodes' LISTEN reads it at once (routing/ban-sync.ts). */
+  override async saveBan(ban: Ban, now: EpochMs): Promise<void> {
+    await super.saveBan(ban, now);
+    await this.#pool.query("SELECT pg_notify('tvphone_bans', $1)", [ban.node]).catch(() => { /* polling reads it */ });
+  }
+
+  /**
+   * LISTEN tvphone_bans on a connection of its own (a LISTEN holds its session): `onChange` at each NOTIFY. A lost
+   * connection only stops the push; the polling goes on. Returns the UNLISTEN.
+   */
+  async watchBans(onChange: () => void): Promise<() => Promise<void>> {
+    const client = new pg.Client({ connectionString: this.#url, connectionTimeoutMillis: 5000, keepAlive: true, application_name: 'tvphone-listen' });
+    client.on('error', () => { /* the connection is gone: polling only from now on */ });
+    client.on('notification', (n) => { if (n.channel === 'tvphone_bans') onChange(); });
+    await client.connect();
+    try {
+      await client.query('LISTEN tvphone_bans');
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
+    return async () => { await client.end().catch(() => {}); };
   }
 
   async close(): Promise<void> {

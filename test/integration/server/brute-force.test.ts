@@ -23,23 +23,8 @@ function challengeOf(res: SipResponse, name = 'www-authenticate'): Map<string, s
 }
 
 /** REGISTER → 401 → REGISTER with `password`: the final status of the second (0: no answer within `timeoutMs`). */
-async function register(c: RawClient, user: string, password: string, timeoutMs = 2000): Promise<number> {
-  const spec = registerSpec(c, user);
-  const first = c.request(spec);
-  let challenge: SipResponse;
-  try {
-    challenge = await c.final(first.callId, 'REGISTER', timeoutMs);
-  } catch {
-    return 0;
-  }
-  if (challenge.status !== 401) return challenge.status;
-  const authz = buildAuthorization({ challenge: challengeOf(challenge), user, password, method: 'REGISTER', uri: spec.uri, nc: 1, cnonce: 'bf' });
-  const second = c.request({ ...spec, callId: first.callId, cseq: 2, headers: [...spec.headers, ['Authorization', authz]] });
-  try {
-    return (await c.final(second.callId, 'REGISTER', timeoutMs)).status;
-  } catch {
-    return 0;
-  }
+function register(c: RawClient, user: string, password: string, timeoutMs = 2000): Promise<number> {
+  return c.registerWithPassword(user, password, timeoutMs);
 }
 
 describe('integration: brute-force and flood defence (issue 16 item 3)', function () {

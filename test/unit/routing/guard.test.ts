@@ -21,6 +21,30 @@ function guard(over: Partial<SecurityConfig> = {}) {
 }
 
 describe('routing/guard: pike and htable bans for the routing script (issue 16 item 3)', () => {
+  it('tells onBan of each ban it starts (source and user, with the end), and applies a ban read from the database once', () => {
+    const told: Array<[string, string, number]> = [];
+    const lines: Array<Record<string, unknown>> = [];
+    const clock = new FakeClock(1_000_000);
+    const g = new Guard({
+      config: { ...DEFAULT_PROFILE.security, authFailures: 2, userAuthFailures: 2, banSeconds: 60 }, clock,
+      log: createLogger('info', { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) }), onBan: (k, key, until) => told.push([k, key, until]),
+    });
+    g.authFailed('1001', '192.0.2.9');
+    g.authFailed('1001', '192.0.2.9');
+    assert.deepEqual(told, [['source', '192.0.2.9', 1_060_000], ['user', '1001', 1_060_000]]);
+    assert.equal(g.importBan('source', '192.0.2.9', 1_060_000, 'node-b'), false, 'the same ban again changes nothing');
+    assert.equal(g.importBan('source', '198.51.100.1', 1_030_000, 'node-b'), true);
+    assert.equal(g.importBan('source', '198.51.100.2', 999_000, 'node-b'), false, 'an ended ban is not applied');
+    assert.equal(g.admit('198.51.100.1'), 'banned');
+    assert.equal(g.importBan('user', '1002', 1_030_000, 'node-b'), true);
+    assert.equal(g.userBanned('1002', '203.0.113.5'), true);
+    assert.deepEqual(lines.filter((l) => l.node === 'node-b').map((l) => [l.level, l.msg]),
+      [[30, 'source banned by node node-b'], [30, 'user authentication banned by node node-b']]);
+    assert.equal(told.length, 2, 'an imported ban is not told again');
+    clock.time += 30_000;
+    assert.equal(g.admit('198.51.100.1'), 'ok', 'it ends when the node that gave it said');
+  });
+
   it('bans a source after authFailures refused credentials, logs the ban once at warn, and lifts it after banSeconds', () => {
     const { g, clock, lines } = guard({ authFailures: 3, banSeconds: 60 });
     g.authFailed('1001', '192.0.2.9');
