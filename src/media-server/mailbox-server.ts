@@ -55,7 +55,6 @@ export class MailboxServer {
   readonly #o: MailboxServerOptions;
   readonly #uas: UasCalls<MailboxEndReason, LiveMailbox>;
   readonly #pending = new Set<Promise<MailboxSummary>>();
-  #starting = 0;
   #closed = false;
 
   constructor(o: MailboxServerOptions) {
@@ -81,8 +80,7 @@ export class MailboxServer {
    */
   async answer(invite: SipRequest, st: ServerTransaction, userId: string): Promise<{ done: Promise<MailboxSummary> }> {
     const o = this.#o;
-    this.#uas.admit(invite, this.#closed || this.#uas.size + this.#starting >= o.config.maxCalls, 'the mailbox');
-    this.#starting++;
+    const admitted = this.#uas.admit(invite, { maxCalls: o.config.maxCalls, closed: this.#closed, subject: 'the mailbox' });
     let media: MediaSession | null = null;
     try {
       media = new MediaSession({ localIp: o.mediaAddress(st.source) });
@@ -105,7 +103,7 @@ export class MailboxServer {
       media = null; // the call owns it now
       return { done };
     } finally {
-      this.#starting--;
+      admitted();
       if (media !== null) await media.stop();
     }
   }

@@ -113,7 +113,6 @@ export class MediaServer {
   readonly #uas: UasCalls<VoicemailEndReason, LiveCall>;
   /** calls answered but not yet committed (bounded with the answered calls: a call leaves both when committed) */
   readonly #pending = new Set<Promise<VoicemailOutcome>>();
-  #starting = 0;
   #closed = false;
   #sweep: TimerHandle | null = null;
   #sweeping: Promise<unknown> | null = null;
@@ -143,8 +142,7 @@ export class MediaServer {
    */
   async answer(invite: SipRequest, st: ServerTransaction, parties: VoicemailParties): Promise<{ outcome: Promise<VoicemailOutcome> }> {
     const o = this.#o;
-    this.#uas.admit(invite, this.#closed || this.#uas.size + this.#starting >= o.config.maxCalls, 'voicemail');
-    this.#starting++;
+    const admitted = this.#uas.admit(invite, { maxCalls: o.config.maxCalls, closed: this.#closed, subject: 'voicemail' });
     let media: MediaSession | null = null;
     let video = null as VideoSession | null;
     try {
@@ -194,7 +192,7 @@ export class MediaServer {
       media = null; // the call owns it now
       return { outcome: live.outcome };
     } finally {
-      this.#starting--;
+      admitted();
       if (media !== null) await media.stop();
       if (video !== null) await video.stop();
     }

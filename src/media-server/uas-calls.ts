@@ -63,6 +63,8 @@ export class UasCalls<R extends string, L extends UasCall<R>> {
   readonly calls = new Map<string, L>();
   readonly #o: UasCallsOptions<L>;
   readonly #retransmitter: Uas2xxRetransmitter;
+  /** calls admitted and not yet answered or refused: counted against maxCalls with the answered ones */
+  #starting = 0;
 
   constructor(o: UasCallsOptions<L>) {
     this.#o = o;
@@ -78,13 +80,20 @@ export class UasCalls<R extends string, L extends UasCall<R>> {
   }
 
   /**
-   * Refuses `invite` before any work: 503 when `full` (maxCalls reached, with the calls being answered, or shutting
-   * down), 488 without an offer (`subject` names who needs it in the Warning).
+   * Admits `invite`, or refuses it before any work: 503 once `closed` or beyond `maxCalls` (the calls answered and
+   * those being answered), 488 without an offer (`subject` names who needs it in the Warning). An admitted call counts
+   * as being answered until the returned function is called, answered or not.
    */
-  admit(invite: SipRequest, full: boolean, subject: string): void {
-    if (full) throw new SipError('overloaded', { detail: `${this.#o.what} calls` });
+  admit(invite: SipRequest, o: { maxCalls: number; closed: boolean; subject: string }): () => void {
+    if (o.closed || this.calls.size + this.#starting >= o.maxCalls) throw new SipError('overloaded', { detail: `${this.#o.what} calls` });
     // RFC 3261 §13.3.1.1: an INVITE without an offer would need ours in the 200 and the caller's answer in the ACK
-    if (invite.body.length === 0) throw new SipError('not-acceptable-here', { warning: `${subject} needs an SDP offer in the INVITE` });
+    if (invite.body.length === 0) throw new SipError('not-acceptable-here', { warning: `${o.subject} needs an SDP offer in the INVITE` });
+    this.#starting++;
+    let settled = false;
+    return () => {
+      if (!settled) this.#starting--;
+      settled = true;
+    };
   }
 
   /**
