@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VIDEO_MESSAGE_TYPE } from './video-recording.ts';
 import type { MessageStore, VoicemailRecord, VoicemailStore } from '../store/store.ts';
+import { RtpWatch } from './rtp-watch.ts';
 import { countsPrompt, deletedPrompt, endPrompt, menuPrompt, messagePrompt, savedPrompt } from './mailbox-prompts.ts';
 
 export type MailboxEndReason = 'bye' | 'dtmf' | 'empty' | 'idle' | 'rtp-timeout' | 'no-ack' | 'closing' | 'failed';
@@ -46,7 +47,6 @@ export interface MailboxSummary {
 export const MAILBOX_KEYS = { replay: '1', next: '2', delete: '7', save: '9', end: '#' } as const;
 /** No key for this long after the last prompt ends the call. */
 export const IDLE_MS = 30_000;
-const WATCH_MS = 500;
 /** a bound whatever happens */
 const MAX_CALL_MS = 30 * 60_000;
 
@@ -104,8 +104,7 @@ export class MailboxCall {
   #deleted = 0;
   /** keys are handled one at a time, in order (each may wait for the store) */
   #keys: Promise<void> = Promise.resolve();
-  #lastRtpAt = 0;
-  #watch: TimerHandle | null = null;
+  #watch: RtpWatch | null = null;
   #deadline: TimerHandle | null = null;
   #idle: TimerHandle | null = null;
   #ending: Promise<MailboxSummary> | null = null;
@@ -122,19 +121,12 @@ export class MailboxCall {
   async start(onEnd: (reason: MailboxEndReason) => void): Promise<void> {
     const { media, negotiated: neg, clock } = this.#o;
     this.#onEnd = onEnd;
-    this.#lastRtpAt = clock.now();
-    media.on('rtp', () => { this.#lastRtpAt = clock.now(); });
     media.on('dtmf', (digit) => this.key(digit));
     media.start({
       remoteIp: neg.remote.ip, remotePort: neg.remote.port, remoteRtcpPort: neg.remote.rtcpPort, payloadType: neg.payloadType,
       telephoneEventPayloadType: neg.telephoneEventPayloadType, source: this.#player, direction: neg.direction,
     });
-    const tick = (): void => {
-      this.#watch = null;
-      if (clock.now() - this.#lastRtpAt >= this.#o.rtpTimeoutSeconds * 1000) return this.#ended('rtp-timeout');
-      this.#watch = clock.set(tick, WATCH_MS, undefined);
-    };
-    this.#watch = clock.set(tick, WATCH_MS, undefined);
+    this.#watch = new RtpWatch({ clock, media, timeoutSeconds: this.#o.rtpTimeoutSeconds, onTimeout: () => this.#ended('rtp-timeout') });
     this.#deadline = clock.set(() => this.#ended('idle'), MAX_CALL_MS, undefined);
     this.#keys = this.#keys.then(async () => {
       this.#list = playOrder(await this.#o.store.listVoicemails({ toUser: this.#o.userId }));
@@ -184,7 +176,8 @@ export class MailboxCall {
   end(reason: MailboxEndReason): Promise<MailboxSummary> {
     this.#ending ??= (async () => {
       const { clock, media } = this.#o;
-      for (const t of [this.#watch, this.#deadline, this.#idle]) if (t !== null) clock.clear(t);
+      this.#watch?.stop();
+      for (const t of [this.#deadline, this.#idle]) if (t !== null) clock.clear(t);
       this.#watch = this.#deadline = this.#idle = null;
       this.#player.stop();
       await media.stop(reason === 'bye' ? 'hangup' : 'mailbox ended');

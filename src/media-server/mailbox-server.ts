@@ -3,15 +3,13 @@
 // anything else refused with port 0) and runs a MailboxCall over the user's own voice messages. Its dialogs are its
 // own (RFC 3261 §12.1.1), apart from the media server's recording calls: the router hands it their ACK and in-dialog
 // requests. DTMF comes as telephone-event or as SIP INFO (application/dtmf-relay, application/dtmf).
-import { SipError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
 import type { VoicemailConfig } from '../config/profile.ts';
-import { Dialog } from '../dialog/dialog.ts';
+import type { Dialog } from '../dialog/dialog.ts';
 import type { Flow } from '../flow.ts';
 import type { Logger } from '../log/logger.ts';
 import { MediaSession } from '../media/rtp-session.ts';
-import { LocalMedia } from '../media/sdp.ts';
-import { newTag } from '../sip/ids.ts';
+import type { LocalMedia } from '../media/sdp.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
 import type { TimerValues } from '../transaction/timers.ts';
@@ -57,7 +55,6 @@ export class MailboxServer {
   readonly #o: MailboxServerOptions;
   readonly #uas: UasCalls<MailboxEndReason, LiveMailbox>;
   readonly #pending = new Set<Promise<MailboxSummary>>();
-  #starting = 0;
   #closed = false;
 
   constructor(o: MailboxServerOptions) {
@@ -83,20 +80,11 @@ export class MailboxServer {
    */
   async answer(invite: SipRequest, st: ServerTransaction, userId: string): Promise<{ done: Promise<MailboxSummary> }> {
     const o = this.#o;
-    if (this.#closed || this.#uas.size + this.#starting >= o.config.maxCalls) throw new SipError('overloaded', { detail: 'mailbox calls' });
-    // RFC 3261 §13.3.1.1: an INVITE without an offer would need ours in the 200 and the caller's answer in the ACK
-    if (invite.body.length === 0) throw new SipError('not-acceptable-here', { warning: 'the mailbox needs an SDP offer in the INVITE' });
-    this.#starting++;
+    const admitted = this.#uas.admit(invite, { maxCalls: o.config.maxCalls, closed: this.#closed, subject: 'the mailbox' });
     let media: MediaSession | null = null;
     try {
       media = new MediaSession({ localIp: o.mediaAddress(st.source) });
-      await media.bind();
-      const local = new LocalMedia({ ip: media.localIp, port: media.localPort });
-      const neg = local.createAnswer(new TextDecoder().decode(invite.body));
-      if (this.#closed) throw new SipError('overloaded', { detail: 'shutting down' });
-      const tag = newTag();
-      const dialog = Dialog.asUas(invite, tag);
-      const res = this.#uas.answerOf(invite, tag, st.source, neg.sdp);
+      const { local, neg, dialog, res } = await this.#uas.answering(invite, st, media, { closed: () => this.#closed });
       const call = new MailboxCall({
         media, negotiated: neg, store: o.store, userId, clock: o.clock, rtpTimeoutSeconds: o.config.rtpTimeoutSeconds,
         onChanged: () => o.onChanged(userId),
@@ -115,7 +103,7 @@ export class MailboxServer {
       media = null; // the call owns it now
       return { done };
     } finally {
-      this.#starting--;
+      admitted();
       if (media !== null) await media.stop();
     }
   }

@@ -8,17 +8,16 @@ import { QuotaExceededError, StoreUnavailableError } from '../errors.ts';
 import { SipError } from '../errors.ts';
 import type { Clock, TimerHandle } from '../clock.ts';
 import type { VoicemailConfig } from '../config/profile.ts';
-import { Dialog } from '../dialog/dialog.ts';
+import type { Dialog } from '../dialog/dialog.ts';
 import type { Flow } from '../flow.ts';
 import type { Logger } from '../log/logger.ts';
 import { MediaSession } from '../media/rtp-session.ts';
 import { audioDelayMs } from '../media/lip-sync.ts';
 import { muxMatroska } from '../media/matroska-mux.ts';
-import { LocalMedia, parseVideo, type Negotiated } from '../media/sdp.ts';
+import { parseVideo, type LocalMedia } from '../media/sdp.ts';
 import { VideoSession, videoRtpCodecOf } from '../media/video-session.ts';
 import { writeWav } from '../media/wav.ts';
 import { parseNameAddr } from '../sip/headers.ts';
-import { newTag } from '../sip/ids.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { MessageQuota, MessageStore, RecoveredVoicemail, VoicemailCheckpointStore, VoicemailStore } from '../store/store.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
@@ -115,7 +114,6 @@ export class MediaServer {
   readonly #uas: UasCalls<VoicemailEndReason, LiveCall>;
   /** calls answered but not yet committed (bounded with the answered calls: a call leaves both when committed) */
   readonly #pending = new Set<Promise<VoicemailOutcome>>();
-  #starting = 0;
   #closed = false;
   #sweep: TimerHandle | null = null;
   #sweeping: Promise<unknown> | null = null;
@@ -145,31 +143,26 @@ export class MediaServer {
    */
   async answer(invite: SipRequest, st: ServerTransaction, parties: VoicemailParties): Promise<{ outcome: Promise<VoicemailOutcome> }> {
     const o = this.#o;
-    if (this.#closed || this.#uas.size + this.#starting >= o.config.maxCalls) throw new SipError('overloaded', { detail: 'voicemail calls' });
-    // RFC 3261 §13.3.1.1: an INVITE without an offer would need ours in the 200 and the caller's answer in the ACK
-    if (invite.body.length === 0) throw new SipError('not-acceptable-here', { warning: 'voicemail needs an SDP offer in the INVITE' });
-    this.#starting++;
+    const admitted = this.#uas.admit(invite, { maxCalls: o.config.maxCalls, closed: this.#closed, subject: 'voicemail' });
     let media: MediaSession | null = null;
-    let video: VideoSession | null = null;
+    let video = null as VideoSession | null;
     try {
       const { quota } = o.limits();
       const usage = await o.store.pendingUsage(parties.callee);
       if (usage.count + 1 > quota.count || usage.bytes + 16_044 > quota.bytes) throw new SipError('quota-full', { detail: `message quota for ${parties.callee} full` });
       const greeting = await this.#greetingFor(parties.callee);
       media = new MediaSession({ localIp: o.mediaAddress(st.source) });
-      await media.bind();
-      const offer = new TextDecoder().decode(invite.body);
-      // an H.264 stream in the offer is accepted, receive only (RFC 3264 §6.1: recvonly answers sendrecv or sendonly)
-      if (offeredVideo(offer)) {
-        video = new VideoSession({ localIp: media.localIp });
-        await video.bind();
-      }
-      const local = new LocalMedia({ ip: media.localIp, port: media.localPort, ...(video ? { video: { port: video.localPort, direction: 'recvonly' as const, codecs: VIDEO_CODECS } } : {}) });
-      const neg: Negotiated = local.createAnswer(offer);
-      if (this.#closed) throw new SipError('overloaded', { detail: 'shutting down' });
-      const tag = newTag();
-      const dialog = Dialog.asUas(invite, tag);
-      const res = this.#uas.answerOf(invite, tag, st.source, neg.sdp);
+      const { local, neg, dialog, res } = await this.#uas.answering(invite, st, media, {
+        closed: () => this.#closed,
+        // an H.264 or VP8 stream in the offer is accepted, receive only (RFC 3264 §6.1: recvonly answers sendrecv or sendonly)
+        more: async (m) => {
+          if (!offeredVideo(new TextDecoder().decode(invite.body))) return {};
+          const v = new VideoSession({ localIp: m.localIp });
+          video = v; // stopped below if the answer fails
+          await v.bind();
+          return { video: { port: v.localPort, direction: 'recvonly' as const, codecs: VIDEO_CODECS } };
+        },
+      });
       const call = new VoicemailCall({
         media, negotiated: neg, greeting, clock: o.clock,
         maxSeconds: o.config.maxSeconds, silenceSeconds: o.config.silenceSeconds, rtpTimeoutSeconds: o.config.rtpTimeoutSeconds,
@@ -200,7 +193,7 @@ export class MediaServer {
       media = null; // the call owns it now
       return { outcome: live.outcome };
     } finally {
-      this.#starting--;
+      admitted();
       if (media !== null) await media.stop();
       if (video !== null) await video.stop();
     }

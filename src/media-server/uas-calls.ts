@@ -1,14 +1,16 @@
 // The calls the server answers itself (the media server's recordings, the access number's mailbox): their dialogs as
 // UAS (RFC 3261 §12.1.1), the 2xx retransmitted until the ACK (§13.3.1.4), the requests within them, and our BYE
 // (§15.1.1). One table per server; each server supplies what its calls do with a re-INVITE, an INFO and a hang-up.
+// The start of every answer is here too: the INVITE refused before any work, or its media bound and its dialog made.
 import type { Clock } from '../clock.ts';
-import { dialogIdOfRequest, dialogKey, type Dialog } from '../dialog/dialog.ts';
+import { Dialog, dialogIdOfRequest, dialogKey } from '../dialog/dialog.ts';
 import { Uas2xxRetransmitter } from '../dialog/uas-2xx.ts';
 import { SipError } from '../errors.ts';
 import type { Flow } from '../flow.ts';
 import type { Logger } from '../log/logger.ts';
 import type { MediaSession } from '../media/rtp-session.ts';
-import type { LocalMedia, Negotiated } from '../media/sdp.ts';
+import { LocalMedia, type LocalMediaOptions, type Negotiated } from '../media/sdp.ts';
+import { newTag } from '../sip/ids.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
@@ -41,11 +43,28 @@ export interface UasCallsOptions<L> {
   info?: (live: L, req: SipRequest) => void;
 }
 
+/** An answer made, not yet sent: the SDP answer to the offer, our dialog and its 2xx. */
+export interface UasAnswer {
+  local: LocalMedia;
+  neg: Negotiated;
+  dialog: Dialog;
+  res: SipResponse;
+}
+
+export interface UasAnswerOptions {
+  /** the server began to close while the media was bound: the call is refused */
+  closed: () => boolean;
+  /** binds the streams beyond the audio (on `media.localIp`) and says them to the SDP answer; the caller stops them */
+  more?: (media: MediaSession) => Promise<Pick<LocalMediaOptions, 'video'>>;
+}
+
 export class UasCalls<R extends string, L extends UasCall<R>> {
   /** dialog key → the call */
   readonly calls = new Map<string, L>();
   readonly #o: UasCallsOptions<L>;
   readonly #retransmitter: Uas2xxRetransmitter;
+  /** calls admitted and not yet answered or refused: counted against maxCalls with the answered ones */
+  #starting = 0;
 
   constructor(o: UasCallsOptions<L>) {
     this.#o = o;
@@ -60,8 +79,41 @@ export class UasCalls<R extends string, L extends UasCall<R>> {
     return this.calls.size;
   }
 
+  /**
+   * Admits `invite`, or refuses it before any work: 503 once `closed` or beyond `maxCalls` (the calls answered and
+   * those being answered), 488 without an offer (`subject` names who needs it in the Warning). An admitted call counts
+   * as being answered until the returned function is called, answered or not.
+   */
+  admit(invite: SipRequest, o: { maxCalls: number; closed: boolean; subject: string }): () => void {
+    if (o.closed || this.calls.size + this.#starting >= o.maxCalls) throw new SipError('overloaded', { detail: `${this.#o.what} calls` });
+    // RFC 3261 §13.3.1.1: an INVITE without an offer would need ours in the 200 and the caller's answer in the ACK
+    if (invite.body.length === 0) throw new SipError('not-acceptable-here', { warning: `${o.subject} needs an SDP offer in the INVITE` });
+    this.#starting++;
+    let settled = false;
+    return () => {
+      if (!settled) this.#starting--;
+      settled = true;
+    };
+  }
+
+  /**
+   * The start of an answer: the call's audio `media` bound (the caller's to stop), the streams `more` binds, the SDP
+   * answer to the INVITE's offer (RFC 3264: 488 when nothing in it can be answered) and our dialog (§12.1.1) with its
+   * 2xx. Throws 503 when the server closed meanwhile.
+   */
+  async answering(invite: SipRequest, st: ServerTransaction, media: MediaSession, o: UasAnswerOptions): Promise<UasAnswer> {
+    await media.bind();
+    const more = o.more ? await o.more(media) : {};
+    const local = new LocalMedia({ ip: media.localIp, port: media.localPort, ...more });
+    const neg = local.createAnswer(new TextDecoder().decode(invite.body));
+    if (o.closed()) throw new SipError('overloaded', { detail: 'shutting down' });
+    const tag = newTag();
+    const dialog = Dialog.asUas(invite, tag);
+    return { local, neg, dialog, res: this.#answerOf(invite, tag, st.source, neg.sdp) };
+  }
+
   /** Our 2xx to `invite` (§12.1.1: its Record-Route copied; our Contact for `source`), with SDP `sdp`. */
-  answerOf(invite: SipRequest, tag: string, source: Source, sdp: string): SipResponse {
+  #answerOf(invite: SipRequest, tag: string, source: Source, sdp: string): SipResponse {
     const res = createResponse(invite, 200, undefined, tag);
     for (const rr of invite.fields('record-route')) res.addHeader('Record-Route', rr.value);
     res.addHeader('Contact', `<${this.#o.contact(source)}>`);

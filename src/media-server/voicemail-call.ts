@@ -7,6 +7,7 @@ import type { G711Codec } from '../media/g711.ts';
 import type { MediaSession } from '../media/rtp-session.ts';
 import type { Negotiated } from '../media/sdp.ts';
 import { Recording } from './recording.ts';
+import { RtpWatch } from './rtp-watch.ts';
 
 export type VoicemailEndReason = 'bye' | 'dtmf' | 'silence' | 'full' | 'rtp-timeout' | 'no-ack' | 'closing';
 
@@ -33,15 +34,13 @@ export interface VoicemailTake {
   late: number;
 }
 
-const WATCH_MS = 500;
 /** the RFC 4733 event that ends the recording (Asterisk: "#" to finish) */
 const FINISH_DIGIT = '#';
 
 export class VoicemailCall {
   readonly #o: VoicemailCallOptions;
   readonly #recording: Recording;
-  #lastRtpAt = 0;
-  #watch: TimerHandle | null = null;
+  #watch: RtpWatch | null = null;
   #deadline: TimerHandle | null = null;
   #ending: Promise<VoicemailTake> | null = null;
   #onEnd: ((reason: VoicemailEndReason) => void) | null = null;
@@ -81,8 +80,6 @@ export class VoicemailCall {
   start(onEnd: (reason: VoicemailEndReason) => void): void {
     const { media, negotiated: neg, clock } = this.#o;
     this.#onEnd = onEnd;
-    this.#lastRtpAt = clock.now();
-    media.on('rtp', () => { this.#lastRtpAt = clock.now(); });
     media.on('sourceEnded', () => this.#recording.arm());
     media.on('dtmf', (digit) => { if (digit === FINISH_DIGIT) this.#ended('dtmf'); });
     media.start({
@@ -91,12 +88,7 @@ export class VoicemailCall {
       // we send the prompt and receive the message: sendrecv unless the offer limits it (RFC 3264 §6.1)
       direction: neg.direction,
     });
-    const tick = (): void => {
-      this.#watch = null;
-      if (clock.now() - this.#lastRtpAt >= this.#o.rtpTimeoutSeconds * 1000) return this.#ended('rtp-timeout');
-      this.#watch = clock.set(tick, WATCH_MS, undefined);
-    };
-    this.#watch = clock.set(tick, WATCH_MS, undefined);
+    this.#watch = new RtpWatch({ clock, media, timeoutSeconds: this.#o.rtpTimeoutSeconds, onTimeout: () => this.#ended('rtp-timeout') });
     // a bound whatever the media does: the greeting, the longest recording and a margin
     const greetingMs = (this.#o.greeting.length / 8000) * 1000;
     this.#deadline = clock.set(() => this.#ended('full'), greetingMs + this.#o.maxSeconds * 1000 + 5000, undefined);
@@ -106,7 +98,7 @@ export class VoicemailCall {
   end(reason: VoicemailEndReason): Promise<VoicemailTake> {
     this.#ending ??= (async () => {
       const { clock, media } = this.#o;
-      if (this.#watch !== null) clock.clear(this.#watch);
+      this.#watch?.stop();
       if (this.#deadline !== null) clock.clear(this.#deadline);
       this.#watch = this.#deadline = null;
       const stats = await media.stop(reason === 'bye' ? 'hangup' : 'voicemail ended');

@@ -7,7 +7,7 @@
 // |F|NRI|  Type   |                     +---------------+---------------+
 // +---------------+
 import { TvphoneError } from '../errors.ts';
-import { sequenceGap } from './rtp-packet.ts';
+import { FrameLossTracker } from './frame-loss.ts';
 
 export const NAL_IDR = 5;
 export const NAL_SEI = 6;
@@ -171,23 +171,20 @@ export interface DepacketizerStats {
  * Reassembles access units from RTP packets of one source in sequence order (from a jitter buffer, or as they come
  * on a loss-free path). A packet is part of the access unit of its timestamp; an access unit ends at the marker bit
  * or when a new timestamp begins. A sequence gap inside or before an access unit drops it (a decoder cannot use a
- * frame with missing slices), and then frames are dropped until the next keyframe: `keyframeWanted` is set so the
- * receiver asks for one (RFC 4585 §6.3.1 PLI).
+ * frame with missing slices), and then frames are dropped until the next keyframe: `takeKeyframeRequest` then says to ask
+ * for one (RFC 4585 §6.3.1 PLI).
  */
 export class H264Depacketizer {
   readonly #maxFrameBytes: number;
   readonly #maxNals: number;
-  #lastSeq: number | undefined;
   #ts: number | undefined;
   #nals: Uint8Array[] = [];
   #bytes = 0;
   #broken = false;
   #fu: Uint8Array[] | null = null;
   #fuBytes = 0;
-  /** a loss broke the reference chain: frames are dropped until a keyframe */
-  #needKeyframe = true;
-  #keyframeWanted = false;
   readonly stats: DepacketizerStats = { frames: 0, keyframes: 0, droppedFrames: 0, lostPackets: 0, malformed: 0 };
+  readonly #loss = new FrameLossTracker(this.stats);
 
   constructor(o: DepacketizerOptions = {}) {
     this.#maxFrameBytes = o.maxFrameBytes ?? 1 << 20;
@@ -196,24 +193,16 @@ export class H264Depacketizer {
 
   /** True once after a loss made the stream undecodable until the next keyframe: send a PLI. */
   takeKeyframeRequest(): boolean {
-    const w = this.#keyframeWanted;
-    this.#keyframeWanted = false;
-    return w;
+    return this.#loss.takeKeyframeRequest();
   }
 
   /** Feeds one packet; returns the access units completed by it (0, 1 or 2: a new timestamp flushes the previous one). */
   push(p: { sequenceNumber: number; timestamp: number; marker: boolean; payload: Uint8Array }): AccessUnit[] {
     const out: AccessUnit[] = [];
-    const gap = sequenceGap(this.#lastSeq, p.sequenceNumber);
+    const gap = this.#loss.packet(p.sequenceNumber);
     if (gap < 0) return out; // a duplicate or older: already past it
-    if (gap > 0) {
-      this.stats.lostPackets += gap;
-      // the reference chain is broken: frames are dropped until a keyframe (a PLI asks for it), and the open frame
-      // lost its tail (a new timestamp) or some middle part (the same one)
-      this.#needKeyframe = this.#keyframeWanted = this.#broken = true;
-      if (this.#ts !== undefined && this.#ts !== p.timestamp) this.#finish(out);
-    }
-    this.#lastSeq = p.sequenceNumber;
+    // after a gap the open frame lost its tail (a new timestamp) or some middle part (the same one)
+    if (gap > 0) this.#broken = true;
     if (this.#ts !== undefined && this.#ts !== p.timestamp) this.#finish(out);
     this.#ts = p.timestamp;
     this.#payload(p.payload);
@@ -286,23 +275,11 @@ export class H264Depacketizer {
     this.#fu = null;
     this.#ts = undefined;
     if (ts === undefined) return;
-    if (broken || nals.length === 0) {
-      this.stats.droppedFrames++;
-      this.#needKeyframe = true;
-      this.#keyframeWanted = true;
-      return;
-    }
+    if (broken || nals.length === 0) return this.#loss.dropped();
     const keyframe = nals.some((n) => nalType(n) === NAL_IDR);
     // parameter sets alone (an SPS/PPS-only unit) are kept while waiting: the decoder needs them before the IDR
     const parameterOnly = nals.every((n) => [NAL_SPS, NAL_PPS, NAL_SEI, NAL_AUD].includes(nalType(n)));
-    if (this.#needKeyframe && !keyframe && !parameterOnly) {
-      this.stats.droppedFrames++;
-      this.#keyframeWanted = true;
-      return;
-    }
-    if (keyframe) this.#needKeyframe = false;
-    this.stats.frames++;
-    if (keyframe) this.stats.keyframes++;
+    if (!this.#loss.admit(keyframe, parameterOnly)) return;
     out.push({ timestamp: ts, nals, keyframe });
   }
 }

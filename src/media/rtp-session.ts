@@ -14,6 +14,7 @@ import { ReceptionStatistics } from './reception-statistics.ts';
 import { senderClockOf, type SenderClock } from './lip-sync.ts';
 import { buildRtcpCompound, ntpFromUnixMs, ntpMiddle32, parseRtcpCompound, roundTripMs, type ReportBlock } from './rtcp.ts';
 import { parseRtpPacket, RtpPacketBuilder } from './rtp-packet.ts';
+import { bindRtpPortPair, closeSocket } from './rtp-ports.ts';
 import type { MediaDirection } from './sdp.ts';
 
 const FRAME_MS = 20;
@@ -88,23 +89,6 @@ export interface MediaSessionEvents {
 }
 
 function randomUint32(): number { return randomBytes(4).readUInt32BE(0); }
-
-export function bindSocket(socket: dgram.Socket, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => { socket.off('listening', onListening); reject(err); };
-    const onListening = (): void => { socket.off('error', onError); resolve(); };
-    socket.once('error', onError);
-    socket.once('listening', onListening);
-    socket.bind({ port, address: host, exclusive: true });
-  });
-}
-
-export function closeSocket(socket: dgram.Socket | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (!socket) return resolve();
-    try { socket.close(() => resolve()); } catch { resolve(); }
-  });
-}
 
 /**
  * A G.711 media session: one RTP/RTCP port pair, one audio stream each way.
@@ -207,28 +191,11 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   async bind(host: string = this.localIp, port = 0): Promise<number> {
     if (this.#state !== 'new') throw new TvphoneError('ERR_MEDIA_STATE', `bind() in state ${this.#state}`);
     if (port % 2 !== 0) throw new TvphoneError('ERR_MEDIA_PORT', `RTP port must be even (RFC 3550 §11), got ${port}`);
-    const type = host.includes(':') ? 'udp6' : 'udp4';
-    let lastErr: unknown;
-    for (let attempt = 0; attempt < 40; attempt++) {
-      const rtp = dgram.createSocket(type);
-      const rtcp = dgram.createSocket(type);
-      try {
-        await bindSocket(rtp, port, host);
-        const p = rtp.address().port;
-        if (p % 2 !== 0 || p === 65535) { await closeSocket(rtp); await closeSocket(rtcp); continue; }
-        await bindSocket(rtcp, p + 1, host);
-        this.#rtp = rtp;
-        this.#rtcp = rtcp;
-        this.#localPort = p;
-        break;
-      } catch (err) {
-        lastErr = err;
-        await closeSocket(rtp);
-        await closeSocket(rtcp);
-        if (port !== 0) break;
-      }
-    }
-    if (!this.#rtp || !this.#rtcp) throw new TvphoneError('ERR_MEDIA_BIND', `cannot bind an RTP/RTCP port pair on ${host}:${port}: ${(lastErr as Error | undefined)?.message ?? 'no even port found'}`, { cause: lastErr });
+    const pair = await bindRtpPortPair(host, port);
+    if ('error' in pair) throw new TvphoneError('ERR_MEDIA_BIND', `cannot bind an RTP/RTCP port pair on ${host}:${port}: ${(pair.error as Error | undefined)?.message ?? 'no even port found'}`, { cause: pair.error });
+    this.#rtp = pair.rtp;
+    this.#rtcp = pair.rtcp;
+    this.#localPort = pair.port;
     // Network input never throws: socket errors (e.g. ICMP port unreachable) are counted and ignored.
     this.#rtp.on('error', () => { this.#counters.discarded++; });
     this.#rtcp.on('error', () => { this.#counters.discarded++; });

@@ -14,7 +14,7 @@ import { ReceptionStatistics } from './reception-statistics.ts';
 import { senderClockOf, type SenderClock } from './lip-sync.ts';
 import { buildRtcpCompound, ntpFromUnixMs, parseRtcpCompound } from './rtcp.ts';
 import { parseRtpPacket, RtpPacketBuilder } from './rtp-packet.ts';
-import { bindSocket, closeSocket } from './rtp-session.ts';
+import { bindRtpPortPair, closeSocket } from './rtp-ports.ts';
 import type { MediaDirection, VideoCodecName, VideoFeedback } from './sdp.ts';
 
 const CLOCK_RATE = 90_000;
@@ -188,24 +188,11 @@ export class VideoSession extends EventEmitter<VideoSessionEvents> {
   /** Binds an even RTP port and RTCP on +1 (RFC 3550 §11); port 0 picks a free pair. */
   async bind(host: string = this.localIp): Promise<number> {
     if (this.#state !== 'new') throw new TvphoneError('ERR_MEDIA_STATE', `bind() in state ${this.#state}`);
-    const type = host.includes(':') ? 'udp6' : 'udp4';
-    for (let attempt = 0; attempt < 40 && !this.#rtp; attempt++) {
-      const rtp = dgram.createSocket(type);
-      const rtcp = dgram.createSocket(type);
-      try {
-        await bindSocket(rtp, 0, host);
-        const p = rtp.address().port;
-        if (p % 2 !== 0 || p === 65535) { await closeSocket(rtp); await closeSocket(rtcp); continue; }
-        await bindSocket(rtcp, p + 1, host);
-        this.#rtp = rtp;
-        this.#rtcp = rtcp;
-        this.#localPort = p;
-      } catch {
-        await closeSocket(rtp);
-        await closeSocket(rtcp);
-      }
-    }
-    if (!this.#rtp || !this.#rtcp) throw new TvphoneError('ERR_MEDIA_BIND', `cannot bind a video RTP/RTCP port pair on ${host}`);
+    const pair = await bindRtpPortPair(host);
+    if ('error' in pair) throw new TvphoneError('ERR_MEDIA_BIND', `cannot bind a video RTP/RTCP port pair on ${host}`);
+    this.#rtp = pair.rtp;
+    this.#rtcp = pair.rtcp;
+    this.#localPort = pair.port;
     this.#rtp.on('error', () => { this.#c.discarded++; });
     this.#rtcp.on('error', () => { this.#c.discarded++; });
     this.#rtp.on('message', (m, r) => this.#onRtp(m, r));

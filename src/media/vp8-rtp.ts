@@ -18,7 +18,7 @@
 //  T/K: |TID|Y| KEYIDX  | (OPTIONAL)
 //       +-+-+-+-+-+-+-+-+
 import { TvphoneError } from '../errors.ts';
-import { sequenceGap } from './rtp-packet.ts';
+import { FrameLossTracker } from './frame-loss.ts';
 
 /** The fields of an RFC 7741 §4.2 payload descriptor. */
 export interface Vp8Descriptor {
@@ -132,14 +132,12 @@ export interface Vp8DepacketizerStats {
  */
 export class Vp8Depacketizer {
   readonly #maxFrameBytes: number;
-  #lastSeq: number | undefined;
   #ts: number | undefined;
   #parts: Uint8Array[] = [];
   #bytes = 0;
   #broken = false;
-  #needKeyframe = true;
-  #keyframeWanted = false;
   readonly stats: Vp8DepacketizerStats = { frames: 0, keyframes: 0, droppedFrames: 0, lostPackets: 0, malformed: 0 };
+  readonly #loss = new FrameLossTracker(this.stats);
 
   constructor(o: { maxFrameBytes?: number } = {}) {
     this.#maxFrameBytes = o.maxFrameBytes ?? 1 << 20;
@@ -147,24 +145,16 @@ export class Vp8Depacketizer {
 
   /** True once after a loss made the stream undecodable until the next keyframe. */
   takeKeyframeRequest(): boolean {
-    const w = this.#keyframeWanted;
-    this.#keyframeWanted = false;
-    return w;
+    return this.#loss.takeKeyframeRequest();
   }
 
   /** Feeds one packet; returns the frames completed by it (0, 1 or 2: a new timestamp flushes the previous one). */
   push(p: { sequenceNumber: number; timestamp: number; marker: boolean; payload: Uint8Array }): Vp8Frame[] {
     const out: Vp8Frame[] = [];
-    const gap = sequenceGap(this.#lastSeq, p.sequenceNumber);
+    const gap = this.#loss.packet(p.sequenceNumber);
     if (gap < 0) return out; // a duplicate or older: already past it
-    if (gap > 0) {
-      this.stats.lostPackets += gap;
-      // the reference chain is broken: frames are dropped until a keyframe (a PLI asks for it), and the open frame
-      // lost its tail (a new timestamp) or some middle part (the same one)
-      this.#needKeyframe = this.#keyframeWanted = this.#broken = true;
-      if (this.#ts !== undefined && this.#ts !== p.timestamp) this.#finish(out);
-    }
-    this.#lastSeq = p.sequenceNumber;
+    // after a gap the open frame lost its tail (a new timestamp) or some middle part (the same one)
+    if (gap > 0) this.#broken = true;
     if (this.#ts !== undefined && this.#ts !== p.timestamp) this.#finish(out);
     const d = parseVp8Descriptor(p.payload);
     if (!d) {
@@ -206,20 +196,10 @@ export class Vp8Depacketizer {
     for (const x of parts) { frame.set(x, o); o += x.length; }
     if (broken || frame.length < 3) {
       if (!broken) this.stats.malformed++;
-      this.stats.droppedFrames++;
-      this.#needKeyframe = true;
-      this.#keyframeWanted = true;
-      return;
+      return this.#loss.dropped();
     }
     const keyframe = isVp8Keyframe(frame);
-    if (this.#needKeyframe && !keyframe) {
-      this.stats.droppedFrames++;
-      this.#keyframeWanted = true;
-      return;
-    }
-    if (keyframe) this.#needKeyframe = false;
-    this.stats.frames++;
-    if (keyframe) this.stats.keyframes++;
+    if (!this.#loss.admit(keyframe)) return;
     out.push({ timestamp: ts, frame, keyframe });
   }
 }
