@@ -202,9 +202,9 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
     return this.#subscriber.subscribe(contact);
   }
 
-  /** Place a call to a user of our server (RFC 3261 §13.2.1: INVITE with an SDP offer). */
-  dial(user: string): Promise<boolean> {
-    return this.#sessions.dial(user);
+  /** Place a call to a user of our server (RFC 3261 §13.2.1: INVITE with an SDP offer); `video: false`: a voice call. */
+  dial(user: string, o: { video?: boolean } = {}): Promise<boolean> {
+    return this.#sessions.dial(user, o);
   }
 
   /** Answer the ringing call (key a, or --auto-answer). */
@@ -225,6 +225,21 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
   /** Turn our camera off or on in a video call (a re-INVITE; key c). */
   camera(on: boolean): Promise<boolean> {
     return this.#sessions.camera(on);
+  }
+
+  /** Add a video stream to the call in progress (a re-INVITE, RFC 3264 §8.1; key v). */
+  addVideo(): Promise<boolean> {
+    return this.#sessions.addVideo();
+  }
+
+  /** Remove the call's video stream (a re-INVITE with port 0, RFC 3264 §8.2; key v); the audio goes on. */
+  removeVideo(): Promise<boolean> {
+    return this.#sessions.removeVideo();
+  }
+
+  /** Whether the call in progress has a video stream. */
+  get hasVideo(): boolean {
+    return this.#sessions.hasVideo;
   }
 
   /** Whether our camera is off in the call in progress. */
@@ -298,7 +313,10 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
         return this.#subscriber.onNotify(req, st, d);
       case 'INVITE':
       case 'UPDATE':
-        return this.#sessions.onReInvite(d, req, st);
+        return void this.#sessions.onReInvite(d, req, st).catch((err: unknown) => {
+          this.#error(err);
+          if (st.finalResponse === null) st.respond(createResponse(req, 500));
+        });
       case 'INFO':
       case 'OPTIONS':
         return void st.respond(createResponse(req, 200));
