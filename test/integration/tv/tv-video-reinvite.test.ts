@@ -12,6 +12,7 @@ import { sleep, waitFor, assertTone } from '../../helpers/tv-events.ts';
 import type { TestServer } from '../../helpers/test-server.ts';
 import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
 import { framesOf, haveFfmpeg } from '../../helpers/video.ts';
+import { createLogger } from '../../../src/log/logger.ts';
 
 const { fps } = DEFAULT_VIDEO_FORMAT;
 
@@ -20,10 +21,14 @@ describe('tvphone tv: video added and removed by re-INVITE (RFC 3264 §8.1, §8.
   let srv: TestServer;
   let dir: string;
   const agents: TvAgent[] = [];
+  /** the start lines of the SIP messages the server received (its debug trace) */
+  let heads: string[] = [];
 
   before(function () { if (!haveFfmpeg) this.skip(); });
   beforeEach(async () => {
-    srv = await startDefaultProfileServer();
+    heads = [];
+    const log = createLogger('debug', { write: (line: string) => { const o = JSON.parse(line) as { dir?: string; head?: string }; if (o.dir === 'in' && o.head) heads.push(o.head); } });
+    srv = await startDefaultProfileServer({ log });
     await srv.addUser('1001', 'pw1');
     await srv.addUser('1002', 'pw2');
     dir = mkdtempSync(join(tmpdir(), 'tvphone-video-reinvite-'));
@@ -128,7 +133,7 @@ describe('tvphone tv: video added and removed by re-INVITE (RFC 3264 §8.1, §8.
     assertTone(join(dir, 'a.wav'), 1000);
   });
 
-  it('both sides add video at once: the re-INVITEs cross (RFC 3261 §14.2: 491), the retry after §14.1\'s wait brings video up once', async () => {
+  it('both sides add video at once: the crossing re-INVITEs each get 491 (RFC 3261 §14.2), the retry after §14.1\'s wait brings video up once', async () => {
     const a = agent('1001', { video: 'testsrc', recordVideo: join(dir, 'a.mkv') });
     const b = agent('1002', { autoAnswer: true, video: 'testsrc', recordVideo: join(dir, 'b.mkv') });
     await a.start();
@@ -142,6 +147,9 @@ describe('tvphone tv: video added and removed by re-INVITE (RFC 3264 §8.1, §8.
     const [ra, rb] = await Promise.all([a.addVideo(), b.addVideo()]);
     const took = Date.now() - t0;
     assert.equal(ra || rb, true, 'one of them added the video');
+    // both re-INVITEs went out before either was answered: each side answered the other's 491 (§14.2)
+    assert.equal(heads.filter((h) => h.startsWith('SIP/2.0 491')).length, 2, heads.join('\n'));
+    assert.ok(took >= 0 && took < 8000, `${took} ms`);
     await sleep(1000);
     assert.equal(a.hasVideo && b.hasVideo, true);
     assert.deepEqual(seen.map(([w, n]) => `${w} ${n}`).sort(), ['A video-started', 'B video-started'], 'video started once on each side');
