@@ -1,7 +1,8 @@
 // Calls of the TV agent (RFC 3261 §13-§15, RFC 3264): one call at a time, placed (INVITE with an SDP offer) or
 // answered (180, then 200 on a key or at once), held and resumed by re-INVITE, ended by BYE or CANCEL, with
 // G.711 audio from the media session (media/), and H.264 video (media/video-session.ts, ffmpeg encoding and
-// recording) when --video or --record-video asks for it and both sides negotiate it. A spare bound RTP port waits for the next call. Dead calls end
+// recording) when --video or --record-video asks for it and both sides negotiate it — from the start, or added and
+// removed later by re-INVITE (RFC 3264 §8.1, §8.2). A spare bound RTP port waits for the next call. Dead calls end
 // by themselves: an outgoing call rings at most ringTimeoutMs (then CANCEL), a call with no RTP or RTCP from the
 // peer for mediaTimeoutMs is hung up, and RFC 4028 session timers (dialog/session-timer.ts) refresh the session by
 // re-INVITE or send BYE when the refresh fails or never comes.
