@@ -299,6 +299,8 @@ export class SessionManager {
       const res = await this.#reInvite(call, call.heldLocal ? 'sendonly' : 'sendrecv', call.session?.current?.interval ?? this.#ctx.options.sessionExpires);
       if (res.status >= 200 && res.status < 300) return call.video === v && call.videoFlow !== null;
       if (call.video === v) {
+        // the peer's offer, answered while ours was on its way, took our port pair: the video is there
+        if (call.videoFlow !== null) return true;
         call.video = null;
         call.local.rejectVideo();
       }
@@ -861,9 +863,14 @@ export class SessionManager {
         const wanted = this.#videoDirection();
         if (call.video === null && wanted !== null && parseVideo(offer, o.videoCodecs) !== undefined) {
           added = await this.#newVideo();
+          // while it was bound, our own re-INVITE went out (§14.2 again: 491), or added the video itself
+          if (call.reInviting) throw new SipError('request-pending');
           if (added !== null && call.state === 'active' && call.video === null) {
             call.video = added;
             call.local.enableVideo(added.localPort, wanted);
+          } else {
+            void added?.stop();
+            added = null;
           }
         }
         if (call.state !== 'active') throw new SipError('no-such-transaction');
