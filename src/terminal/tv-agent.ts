@@ -10,6 +10,7 @@ import type { Dialog } from '../dialog/dialog.ts';
 import { MIN_SE_FLOOR } from '../dialog/session-timer.ts';
 import { UserAgentCore } from '../dialog/user-agent-core.ts';
 import type { MediaStats } from '../media/rtp-session.ts';
+import type { VideoStats } from '../media/video-session.ts';
 import type { SipRequest } from '../sip/message.ts';
 import { SipError } from '../errors.ts';
 import { createResponse } from '../sip/response.ts';
@@ -258,6 +259,11 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
    */
   sendDtmf(digits: string): boolean {
     return this.#sessions.sendDtmf(digits);
+  }
+
+  /** The figures of the call's video stream now (frames, packets, feedback; null when no video stream runs). */
+  videoStats(): VideoStats | null {
+    return this.#sessions.videoStats();
   }
 
   /** RTP/RTCP figures of the call in progress (null when no call has media). */

@@ -71,8 +71,9 @@ interface Call {
   /** the figures of the call's video streams removed so far (RFC 3264 §8.2), and the codec the recorder was started with */
   videoStats: VideoStats | null;
   recorderCodec: VideoCodecName | null;
-  /** ffmpeg children started and stopped one after the other, in the order the offers and answers came */
+  /** ffmpeg children started one after the other, in the order the offers and answers came; those being stopped */
   videoOps: Promise<void>;
+  videoStops: Set<Promise<void>>;
   /** RFC 3261 §14: our re-INVITE is waiting for its final response; we are answering one (a port pair being bound) */
   reInviting: boolean;
   answering: boolean;
@@ -205,9 +206,19 @@ export class SessionManager {
     await rec.start();
   }
 
-  /** ffmpeg children are started and stopped in order, one at a time; a failure is reported and the call goes on. */
+  /** ffmpeg children are started in order, one at a time; a failure is reported and the call goes on. */
   #queueVideo(call: Call, op: () => Promise<void>): void {
     call.videoOps = call.videoOps.then(op).catch((err: unknown) => this.#ctx.error(err));
+  }
+
+  /**
+   * Stopping a child (or a stream) goes on beside the starts, not before them: ffmpeg may take its 2 s of grace to
+   * exit, and the camera turned on again meanwhile should not wait for that.
+   */
+  #stopAside(call: Call, stop: () => Promise<void>): void {
+    const p = stop().catch((err: unknown) => this.#ctx.error(err));
+    call.videoStops.add(p);
+    void p.finally(() => call.videoStops.delete(p));
   }
 
   /**
@@ -218,7 +229,7 @@ export class SessionManager {
    *   stop, its m-line stays at port 0 in later offers; video-stopped (not when it never ran);
    * - a new direction (our camera or the peer's turned off or on, a=inactive): the encoder stops or starts again, the
    *   recorder starts when video first comes; video-changed.
-   * The state changes at once; the ffmpeg children follow in order (#queueVideo).
+   * The state changes at once; the ffmpeg children start in order (#queueVideo) and stop aside (#stopAside).
    */
   #applyVideo(call: Call, nv: NegotiatedVideo | undefined, by: 'local' | 'remote'): void {
     const v = call.video;
@@ -230,8 +241,8 @@ export class SessionManager {
       call.videoFlow = null;
       const enc = call.encoder;
       call.encoder = null;
-      this.#queueVideo(call, async () => {
-        await enc?.stop();
+      if (enc !== null) this.#stopAside(call, () => enc.stop());
+      this.#stopAside(call, async () => {
         const stats = await v.stop();
         if (flow === null) return; // refused at once: it never ran
         call.videoStats = call.videoStats === null ? stats : sumVideoStats(call.videoStats, stats);
@@ -248,9 +259,11 @@ export class SessionManager {
     call.videoFlow = { ...prev, ...flow };
     this.#ctx.emit('video-changed', { callId: call.callId, ...flow });
     const enc = !flow.sending ? call.encoder : null;
-    if (enc !== null) call.encoder = null;
+    if (enc !== null) {
+      call.encoder = null;
+      this.#stopAside(call, () => enc.stop());
+    }
     this.#queueVideo(call, async () => {
-      await enc?.stop();
       if (flow.sending) await this.#startEncoder(call, v);
       if (flow.receiving) await this.#startRecorder(call);
     });
@@ -381,6 +394,7 @@ export class SessionManager {
   /** The call ended: every ffmpeg child of it stops; the figures of all its video streams, added up. */
   async #stopVideo(call: Call): Promise<(VideoStats & { recordedVideo?: string }) | undefined> {
     await call.videoOps; // an encoder or recorder still starting is one to stop
+    await Promise.all(call.videoStops); // and a stream removed just before counts
     const { video, encoder, videoRecorder } = call;
     call.encoder = call.videoRecorder = null;
     call.video = null;
@@ -430,7 +444,7 @@ export class SessionManager {
       dialog, st, offer, invite: null, provisional: true, cancelWanted: false, startedAt: this.#ctx.clock.now(), held: false,
       heldLocal: false, noAnswer: false, ringTimer: null, mediaTimer: null, lastActivity: { at: 0, count: 0 }, session: null, uasInterval: null,
       video, encoder: null, videoRecorder: null, videoFlow: null, videoFrames: 0, videoT0: 0,
-      videoStats: null, recorderCodec: null, videoOps: Promise.resolve(), reInviting: false, answering: false,
+      videoStats: null, recorderCodec: null, videoOps: Promise.resolve(), videoStops: new Set(), reInviting: false, answering: false,
     };
     call.uasInterval = timer;
     this.#call = call;
@@ -613,7 +627,7 @@ export class SessionManager {
       dialog: null, st: null, offer: null, invite: req, provisional: false, cancelWanted: false, startedAt: this.#ctx.clock.now(), held: false,
       heldLocal: false, noAnswer: false, ringTimer: null, mediaTimer: null, lastActivity: { at: 0, count: 0 }, session: null, uasInterval: null,
       video, encoder: null, videoRecorder: null, videoFlow: null, videoFrames: 0, videoT0: 0,
-      videoStats: null, recorderCodec: null, videoOps: Promise.resolve(), reInviting: false, answering: false,
+      videoStats: null, recorderCodec: null, videoOps: Promise.resolve(), videoStops: new Set(), reInviting: false, answering: false,
     };
     this.#call = call;
     req.addHeader('From', `<${this.#ctx.aor}>;tag=${newTag()}`);
@@ -689,6 +703,12 @@ export class SessionManager {
   callStats(): MediaStats | null {
     const call = this.#call;
     return call !== null && call.state === 'active' ? call.media.stats() : null;
+  }
+
+  /** The figures of the call's video stream now (null: no video stream running). */
+  videoStats(): VideoStats | null {
+    const call = this.#call;
+    return call !== null && call.state === 'active' && call.video !== null && call.videoFlow !== null ? call.video.stats() : null;
   }
 
   /** Whether the call in progress is on hold (by us or by the peer). */
