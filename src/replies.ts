@@ -120,6 +120,8 @@ export const FAILURES = {
   'no-such-transaction': { status: 481, reason: 'Call/Transaction Does Not Exist' },
   // §16.10 / §9.2: the INVITE the caller cancelled (and a branch given up before its first provisional).
   'request-terminated': { status: 487, reason: 'Request Terminated' },
+  // §14.2: a re-INVITE that crosses ours on the same dialog (the TV agent).
+  'request-pending': { status: 491, reason: 'Request Pending' },
   // §16.9: a transport error on a branch counts "as if a 503 (Service Unavailable) status code had been received".
   'branch-unreachable': { status: 503, reason: 'Service Unavailable' },
 } as const satisfies Record<string, Row>;

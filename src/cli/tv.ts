@@ -43,7 +43,7 @@ interface TvOpts {
 const EVENTS: (keyof TvAgentEvents)[] = [
   'registered', 'public-address', 'unregistered', 'registration-failed', 'connection-lost', 'server-changed', 'standby', 'woken', 'message', 'missed-calls', 'voice-message',
   'voice-message-played', 'presence', 'message-sent',
-  'call-incoming', 'call-outgoing', 'call-ringing', 'call-answered', 'call-held', 'video-started', 'video-changed', 'dtmf', 'call-ended', 'error',
+  'call-incoming', 'call-outgoing', 'call-ringing', 'call-answered', 'call-held', 'video-started', 'video-changed', 'video-stopped', 'dtmf', 'call-ended', 'error',
 ];
 
 /** The first line of stdin (a pipe or the terminal); what follows stays unread. */
@@ -281,6 +281,7 @@ export function registerTvCommand(program: Command): void {
             case 'hangup': void agent.hangup(); break;
             case 'hold': void agent.hold(!agent.onHold); break;
             case 'camera': void agent.camera(agent.cameraOff); break;
+            case 'video': void (agent.hasVideo ? agent.removeVideo() : agent.addVideo()); break;
             case 'dtmf':
               try {
                 agent.sendDtmf(act.digits);

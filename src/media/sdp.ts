@@ -318,17 +318,29 @@ function videoLine(port: number, formats: ReadonlyArray<{ payloadType: number; c
   } as MediaDescription;
 }
 
-function build(o: BuildOptions & { version: number }, codecs: readonly CodecSpec[], direction: MediaDirection, rejected: MediaDescription[] = [], audioIndex = 0, video?: { index: number; line: MediaDescription }): string {
-  const audio = {
-    type: 'audio', port: o.port, protocol: 'RTP/AVP', payloads: codecs.map((c) => c.payloadType).join(' '),
-    rtp: codecs.map((c) => ({ payload: c.payloadType, codec: c.name, rate: c.clockRate })),
-    fmtp: codecs.filter((c) => c.fmtp !== undefined).map((c) => ({ payload: c.payloadType, config: c.fmtp as string })),
-    ptime: o.ptime, direction,
-  } as MediaDescription;
-  const media: MediaDescription[] = rejected.map((m) => ({ type: m.type, port: 0, protocol: m.protocol, payloads: m.payloads, rtp: [], fmtp: [] }) as MediaDescription);
-  media.splice(audioIndex, 0, audio);
-  // an offer appends the video line; an answer puts it in place of the offer's (RFC 3264 §6: same order and count)
-  if (video) media.splice(video.index, video.index < media.length ? 1 : 0, video.line);
+/** An m-line of the session as it stands: its kind, and what a disabled one says (RFC 3264 §8.2: port 0, kept in place). */
+interface Slot {
+  type: string;
+  protocol: string;
+  payloads: string;
+}
+
+/** The m-lines of the session: their slots in order, where our audio and our video stream are (video: undefined, no slot). */
+interface Layout {
+  slots: Slot[];
+  audioIndex: number;
+  videoIndex?: number;
+}
+
+function disabled(slot: Slot): MediaDescription {
+  return { type: slot.type, port: 0, protocol: slot.protocol, payloads: slot.payloads, rtp: [], fmtp: [] } as MediaDescription;
+}
+
+function slotOf(m: MediaDescription): Slot {
+  return { type: m.type, protocol: m.protocol, payloads: String(m.payloads ?? '') };
+}
+
+function build(o: BuildOptions & { version: number }, media: MediaDescription[]): string {
   const ipVer = o.ip.includes(':') ? 6 : 4;
   const d = {
     version: 0,
@@ -336,6 +348,23 @@ function build(o: BuildOptions & { version: number }, codecs: readonly CodecSpec
     name: 'tvphone', connection: { version: ipVer, ip: o.ip }, timing: { start: 0, stop: 0 }, media,
   } as SessionDescription;
   return sdpTransform.write(d);
+}
+
+function audioLine(o: BuildOptions, codecs: readonly CodecSpec[], direction: MediaDirection): MediaDescription {
+  return {
+    type: 'audio', port: o.port, protocol: 'RTP/AVP', payloads: codecs.map((c) => c.payloadType).join(' '),
+    rtp: codecs.map((c) => ({ payload: c.payloadType, codec: c.name, rate: c.clockRate })),
+    fmtp: codecs.filter((c) => c.fmtp !== undefined).map((c) => ({ payload: c.payloadType, config: c.fmtp as string })),
+    ptime: o.ptime, direction,
+  } as MediaDescription;
+}
+
+/** The m-lines of a layout: every slot disabled but ours, our audio and video put in theirs (a new one appended). */
+function compose(layout: Layout, audio: MediaDescription, video?: MediaDescription): MediaDescription[] {
+  const media = layout.slots.map(disabled);
+  media[layout.audioIndex] = audio;
+  if (video !== undefined && layout.videoIndex !== undefined) media[layout.videoIndex] = video;
+  return media;
 }
 
 /**
@@ -349,6 +378,9 @@ export class LocalMedia {
   readonly options: BuildOptions & Pick<LocalMediaOptions, 'video'>;
   #version: number;
   #lastBody: string | undefined;
+  /** the m-lines as last agreed (null: no offer/answer yet), and those of the offer we sent and wait to see answered */
+  #layout: Layout | null = null;
+  #offered: Layout | null = null;
 
   constructor(options: LocalMediaOptions) {
     this.options = {
@@ -371,11 +403,25 @@ export class LocalMedia {
   }
 
   /**
-   * The video was refused (port 0) or its session ended: later offers keep its m-line with port 0 (RFC 3264 §8.2),
-   * and answers refuse video offered again.
+   * The video was refused (port 0), removed, or its session ended: later offers keep its m-line with port 0 (RFC 3264
+   * §8.2), and answers refuse video offered again until enableVideo().
    */
   rejectVideo(): void {
     if (this.options.video) this.options.video.port = 0;
+  }
+
+  /**
+   * A video stream on this RTP port from now on (RFC 3264 §8.1, adding a stream): the next offer carries it — in the
+   * slot of the disabled video line, else of another disabled line, else a new m-line at the end — and the next
+   * answer accepts a video offer. No effect without video.
+   */
+  enableVideo(port: number, direction: MediaDirection): void {
+    if (this.options.video) Object.assign(this.options.video, { port, direction });
+  }
+
+  /** Whether our descriptions carry an active video stream (a port, not 0). */
+  get videoEnabled(): boolean {
+    return (this.options.video?.port ?? 0) !== 0;
   }
 
   /** Changes our address/port (e.g. after a re-bind); the next description gets a new version. */
@@ -391,13 +437,35 @@ export class LocalMedia {
     return render(this.#version);
   }
 
+  /**
+   * RFC 3264 §8: "the offer MUST contain exactly the same number of media descriptions as the previous one, plus
+   * any new ones", in the same order. A new video stream takes the slot of a disabled one (§8.1), else goes at the end.
+   */
+  #offerLayout(): Layout {
+    const v = this.options.video;
+    const wantsVideo = v !== undefined && v.port !== 0;
+    const prev = this.#layout;
+    if (prev === null) return { slots: [{ type: 'audio', protocol: 'RTP/AVP', payloads: '' }], audioIndex: 0, ...(wantsVideo ? { videoIndex: 1 } : {}) };
+    if (prev.videoIndex !== undefined || !wantsVideo) return prev;
+    const free = prev.slots.findIndex((s, i) => i !== prev.audioIndex && s.type === 'video');
+    const reuse = free >= 0 ? free : prev.slots.findIndex((_, i) => i !== prev.audioIndex);
+    return { ...prev, videoIndex: reuse >= 0 ? reuse : prev.slots.length };
+  }
+
   /** An offer (initial or re-offer: pass 'sendonly' to put the call on hold, 'sendrecv' to resume). */
   createOffer(direction: MediaDirection = 'sendrecv'): string {
     const v = this.options.video;
+    const layout = this.#offerLayout();
     // on hold (sendonly/inactive audio) the video follows: RFC 3264 §8.4
     const formats = (v?.codecs ?? DEFAULT_VIDEO_CODECS).map((codec) => ({ codec, payloadType: codec === 'H264' ? H264.payloadType : VP8.payloadType }));
-    const video = v ? { index: 1, line: videoLine(v.port, formats, direction === 'sendrecv' ? v.direction : answerDirection(direction === 'sendonly' ? 'recvonly' : 'inactive', v.direction), v.bandwidthKbps) } : undefined;
-    return this.#versioned((version) => build({ ...this.options, version }, this.options.codecs, direction, [], 0, video));
+    const video = v && layout.videoIndex !== undefined ? videoLine(v.port, formats, direction === 'sendrecv' ? v.direction : answerDirection(direction === 'sendonly' ? 'recvonly' : 'inactive', v.direction), v.bandwidthKbps) : undefined;
+    const audio = audioLine(this.options, this.options.codecs, direction);
+    const slots = [...layout.slots];
+    slots[layout.audioIndex] = slotOf(audio);
+    if (video !== undefined && layout.videoIndex !== undefined) slots[layout.videoIndex] = slotOf(video);
+    this.#offered = { ...layout, slots };
+    const media = compose(this.#offered, audio, video);
+    return this.#versioned((version) => build({ ...this.options, version }, media));
   }
 
   /** RFC 3264 §6: our video answer to an offer's m=video (undefined: we reject it with port 0, or there is none). */
@@ -430,12 +498,18 @@ export class LocalMedia {
     const offeredDirection: MediaDirection = remote.legacyHold ? (remote.direction === 'recvonly' ? 'inactive' : 'sendonly') : remote.direction;
     const direction = answerDirection(offeredDirection, wanted);
     const d = parseDescription(offer);
-    const others = d.media.filter((_, i) => i !== remote.mediaIndex);
     const video = this.#answerVideo(offer, wanted);
     const ov = this.options.video;
+    // RFC 3264 §6: the answer has the offer's m-lines in the offer's order; ours is the video line we answer, else the
+    // first m=video (a slot a later offer of ours adds video in, §8.1)
+    const firstVideo = d.media.findIndex((m, i) => i !== remote.mediaIndex && m.type === 'video');
+    const videoIndex = video ? video.remote.mediaIndex : firstVideo >= 0 ? firstVideo : undefined;
+    this.#layout = { slots: d.media.map(slotOf), audioIndex: remote.mediaIndex, ...(videoIndex !== undefined ? { videoIndex } : {}) };
+    this.#offered = null;
     // RFC 4585 §4.2: the answer names the feedback of the offer that we do, for the format chosen
-    const videoLineOf = video && ov ? { index: video.remote.mediaIndex, line: videoLine(ov.port, [{ codec: video.remote.codec, payloadType: video.payloadType, feedback: video.remote.feedback }], video.direction, ov.bandwidthKbps) } : undefined;
-    const sdp = this.#versioned((version) => build({ ...this.options, version }, codecs, direction, others, remote.mediaIndex, videoLineOf));
+    const line = video && ov ? videoLine(ov.port, [{ codec: video.remote.codec, payloadType: video.payloadType, feedback: video.remote.feedback }], video.direction, ov.bandwidthKbps) : undefined;
+    const media = compose(this.#layout, audioLine(this.options, codecs, direction), line);
+    const sdp = this.#versioned((version) => build({ ...this.options, version }, media));
     return {
       sdp, remote, codec: g711Of(chosen) as G711Codec, payloadType: chosen.payloadType, direction,
       ...(te ? { telephoneEventPayloadType: te.payloadType } : {}),
@@ -443,12 +517,17 @@ export class LocalMedia {
     };
   }
 
-  /** Reads the answer to our offer: the first codec of the answer that we offered (RFC 3264 §7). */
+  /**
+   * Reads the answer to our offer: the first codec of the answer that we offered (RFC 3264 §7). The offer's m-lines
+   * become the session's (an offer never answered, or refused with 488, leaves the session as it was: §8).
+   */
   acceptAnswer(answer: string, offeredDirection: MediaDirection = 'sendrecv'): Omit<Negotiated, 'sdp'> {
     const remote = parseSdp(answer);
     const ours = this.options.codecs.map((c) => g711Of(c)).filter((c): c is G711Codec => c !== undefined);
     const chosen = remote.codecs.find((c) => { const g = g711Of(c); return g !== undefined && ours.includes(g); });
     if (!chosen) throw new SdpError(488, 'ERR_SDP_NO_COMMON_CODEC', `answer has no codec we offered: ${remote.codecs.map((c) => c.name).join(', ')}`);
+    if (this.#offered !== null) this.#layout = this.#offered;
+    this.#offered = null;
     // RFC 3264 §6: port 0 in the answer (or no usable H.264 in it) refuses the video; the audio goes on
     const rv = this.options.video && this.options.video.port !== 0 ? parseVideo(answer, this.options.video.codecs ?? DEFAULT_VIDEO_CODECS) : undefined;
     const v = this.options.video;

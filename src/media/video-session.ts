@@ -120,6 +120,13 @@ export interface VideoStats {
   retransmittedPackets: number;
 }
 
+/** The figures of two video streams of one call added up (a stream removed by re-INVITE, then another added). */
+export function sumVideoStats(a: VideoStats, b: VideoStats): VideoStats {
+  const add = <T extends object>(x: T, y: T): T => Object.fromEntries(Object.entries(x).map(([k, v]) =>
+    [k, typeof v === 'number' ? v + ((y as Record<string, number>)[k] ?? 0) : add(v as object, (y as Record<string, object>)[k] ?? {})])) as T;
+  return add(a, b);
+}
+
 export interface VideoSessionEvents {
   /** a complete access unit (in order; after a loss only from the next keyframe on) */
   accessUnit: [unit: AccessUnit];

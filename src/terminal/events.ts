@@ -23,6 +23,9 @@
 //                   video negotiated: H264 (RFC 6184; profileLevelId) or VP8 (RFC 7741); feedback: the RTCP feedback the
 //                   peer takes ({nack, pli, fir}: RFC 4585, RFC 5104); bitrateKbps: the peer's b=TIAS/b=AS limit our encoder keeps to
 //   video-changed   {callId, sending, receiving}                   a re-INVITE turned our camera or the peer's on or off
+//                   (video-started also comes mid-call: a re-INVITE added video to the call, RFC 3264 §8.1)
+//   video-stopped   {callId, by, video}                           a re-INVITE removed the video (port 0, RFC 3264 §8.2) by
+//                   "local" (key v) or "remote"; the audio goes on; video: that stream's VideoStats
 //   call-held       {callId, held, by}                             hold/resume by "local" or "remote"
 //   dtmf            {callId, digit}                                the peer sent a DTMF digit (RFC 4733)
 //   call-ended      {callId, peer, reason, status?, durationMs, rtcp, recorded?}
@@ -31,7 +34,8 @@
 //                         | session-expired (RFC 4028: the session refresh failed or never came);
 //                   rtcp: MediaStats of src/media/rtp-session.ts (null when media never started)
 //                   video: VideoStats of src/media/video-session.ts (frames, keyframes, PLIs, FIRs, NACKs sent and received,
-//                   packets recovered and retransmitted, loss) and recordedVideo?, when video was negotiated
+//                   packets recovered and retransmitted, loss; added up over the call's video streams) and recordedVideo?,
+//                   when video was negotiated
 //   error           {message, code?}                               something failed; the agent carries on
 import type { MissedCallGroup } from '../formats/missed-call-notice.ts';
 import type { MediaStats } from '../media/rtp-session.ts';
@@ -62,6 +66,7 @@ export interface TvAgentEvents {
     feedback: VideoFeedback; bitrateKbps?: number;
   }];
   'video-changed': [{ callId: string; sending: boolean; receiving: boolean }];
+  'video-stopped': [{ callId: string; by: 'local' | 'remote'; video: VideoStats }];
   'call-held': [{ callId: string; held: boolean; by: 'local' | 'remote' }];
   dtmf: [{ callId: string; digit: string }];
   'call-ended': [{ callId: string; peer: string; reason: CallEndReason; status?: number; durationMs: number; rtcp: MediaStats | null; recorded?: string; video?: VideoStats & { recordedVideo?: string } }];

@@ -4,7 +4,7 @@
 // it as one string the CLI writes out. The CLI only reads keys (splitKeys) and runs the actions.
 //
 // Keys: ↑ ↓ choose a contact · Enter call it · m message it (a one-line input: Enter sends, Esc cancels) ·
-// a answer · h hang up · o hold/resume · c camera off/on (a video call) · 0-9 * # DTMF in a call · d dismiss missed calls · i call details (RTCP) ·
+// a answer · h hang up · o hold/resume · c camera off/on (a video call) · v add or remove the video · 0-9 * # DTMF in a call · d dismiss missed calls · i call details (RTCP) ·
 // p play a voice message · q quit. Letters work in either case.
 import type { MediaStats } from '../media/rtp-session.ts';
 import type { TvAgentEvents } from './events.ts';
@@ -60,6 +60,7 @@ export type KeyAction =
   | { do: 'hangup' }
   | { do: 'hold' }
   | { do: 'camera' }
+  | { do: 'video' }
   | { do: 'dtmf'; digits: string }
   | { do: 'play-voice-message' }
   | { do: 'quit' };
@@ -222,6 +223,7 @@ export function applyEvent<K extends keyof TvAgentEvents>(s: ScreenState, event:
     case 'call-ringing': s.call = `calling ${s.peer ?? ''}… (ringing)`; break;
     case 'call-answered': s.phase = 'active'; s.answeredAt = now; s.peer = String(x.peer); s.call = `in call with ${String(x.peer)}`; break;
     case 'video-started': case 'video-changed': s.video = videoLine(x.sending === true, x.receiving === true); break;
+    case 'video-stopped': s.video = null; s.status = x.by === 'local' ? 'video off: voice only' : 'the other side stopped the video: voice only'; break;
     case 'call-held': s.call = `${(s.call ?? '').replace(/ \[on hold\]$/, '')}${x.held ? ' [on hold]' : ''}`.trim(); break;
     case 'dtmf': s.status = `${s.status.startsWith('keys pressed by the other side: ') ? s.status : 'keys pressed by the other side: '}${String(x.digit)}`; break;
     case 'call-ended': callEnded(s, e as TvAgentEvents['call-ended'][0], now); break;
@@ -269,6 +271,7 @@ export function pressKey(s: ScreenState, key: string): KeyAction | null {
     case 'h': return s.phase !== 'idle' ? { do: 'hangup' } : null;
     case 'o': return s.phase === 'active' ? { do: 'hold' } : null;
     case 'c': return s.phase === 'active' && s.video !== null ? { do: 'camera' } : null;
+    case 'v': return s.phase === 'active' ? { do: 'video' } : null;
     case 'm': {
       const to = contacts[s.selected];
       if (to === undefined) s.status = 'no contact to write to (give --contacts)';
@@ -319,7 +322,7 @@ function detailsLines(r: MediaStats | null): string[] {
 }
 
 const KEYS_IDLE = 'keys: ↑↓ choose · Enter call · m message · p play voice message · d dismiss missed · i details · q quit';
-const KEYS_CALL = 'keys: a answer · h hang up · o hold/resume · c camera · 0-9*# tones · i details · q quit';
+const KEYS_CALL = 'keys: a answer · h hang up · o hold/resume · c camera · v video · 0-9*# tones · i details · q quit';
 
 /** The whole screen: clear, home, then the sections. `now`: epoch ms, for the times shown. */
 export function render(s: ScreenState, now: number = Date.now()): string {

@@ -10,6 +10,7 @@ import type { Dialog } from '../dialog/dialog.ts';
 import { MIN_SE_FLOOR } from '../dialog/session-timer.ts';
 import { UserAgentCore } from '../dialog/user-agent-core.ts';
 import type { MediaStats } from '../media/rtp-session.ts';
+import type { VideoStats } from '../media/video-session.ts';
 import type { SipRequest } from '../sip/message.ts';
 import { SipError } from '../errors.ts';
 import { createResponse } from '../sip/response.ts';
@@ -202,9 +203,9 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
     return this.#subscriber.subscribe(contact);
   }
 
-  /** Place a call to a user of our server (RFC 3261 §13.2.1: INVITE with an SDP offer). */
-  dial(user: string): Promise<boolean> {
-    return this.#sessions.dial(user);
+  /** Place a call to a user of our server (RFC 3261 §13.2.1: INVITE with an SDP offer); `video: false`: a voice call. */
+  dial(user: string, o: { video?: boolean } = {}): Promise<boolean> {
+    return this.#sessions.dial(user, o);
   }
 
   /** Answer the ringing call (key a, or --auto-answer). */
@@ -227,6 +228,21 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
     return this.#sessions.camera(on);
   }
 
+  /** Add a video stream to the call in progress (a re-INVITE, RFC 3264 §8.1; key v). */
+  addVideo(): Promise<boolean> {
+    return this.#sessions.addVideo();
+  }
+
+  /** Remove the call's video stream (a re-INVITE with port 0, RFC 3264 §8.2; key v); the audio goes on. */
+  removeVideo(): Promise<boolean> {
+    return this.#sessions.removeVideo();
+  }
+
+  /** Whether the call in progress has a video stream. */
+  get hasVideo(): boolean {
+    return this.#sessions.hasVideo;
+  }
+
   /** Whether our camera is off in the call in progress. */
   get cameraOff(): boolean {
     return this.#sessions.cameraOff;
@@ -243,6 +259,11 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
    */
   sendDtmf(digits: string): boolean {
     return this.#sessions.sendDtmf(digits);
+  }
+
+  /** The figures of the call's video stream now (frames, packets, feedback; null when no video stream runs). */
+  videoStats(): VideoStats | null {
+    return this.#sessions.videoStats();
   }
 
   /** RTP/RTCP figures of the call in progress (null when no call has media). */
@@ -298,7 +319,10 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
         return this.#subscriber.onNotify(req, st, d);
       case 'INVITE':
       case 'UPDATE':
-        return this.#sessions.onReInvite(d, req, st);
+        return void this.#sessions.onReInvite(d, req, st).catch((err: unknown) => {
+          this.#error(err);
+          if (st.finalResponse === null) st.respond(createResponse(req, 500));
+        });
       case 'INFO':
       case 'OPTIONS':
         return void st.respond(createResponse(req, 200));

@@ -1,7 +1,8 @@
 // Calls of the TV agent (RFC 3261 §13-§15, RFC 3264): one call at a time, placed (INVITE with an SDP offer) or
 // answered (180, then 200 on a key or at once), held and resumed by re-INVITE, ended by BYE or CANCEL, with
 // G.711 audio from the media session (media/), and H.264 video (media/video-session.ts, ffmpeg encoding and
-// recording) when --video or --record-video asks for it and both sides negotiate it. A spare bound RTP port waits for the next call. Dead calls end
+// recording) when --video or --record-video asks for it and both sides negotiate it — from the start, or added and
+// removed later by re-INVITE (RFC 3264 §8.1, §8.2). A spare bound RTP port waits for the next call. Dead calls end
 // by themselves: an outgoing call rings at most ringTimeoutMs (then CANCEL), a call with no RTP or RTCP from the
 // peer for mediaTimeoutMs is hung up, and RFC 4028 session timers (dialog/session-timer.ts) refresh the session by
 // re-INVITE or send BYE when the refresh fails or never comes.
@@ -12,13 +13,13 @@ import { Dialog } from '../../dialog/dialog.ts';
 import {
   addUacHeaders, addUasHeaders, parseMinSe, SessionTimer, uacNegotiated, uasNegotiate, type SessionInterval,
 } from '../../dialog/session-timer.ts';
-import { SipError } from '../../errors.ts';
+import { SipError, TvphoneError } from '../../errors.ts';
 import { PcmRecorder, PcmSource, ToneSource, type AudioSource } from '../../media/audio-io.ts';
 import { toTelephonyPcm } from '../../media/resample.ts';
 import { MediaSession, type MediaStats } from '../../media/rtp-session.ts';
-import { LocalMedia, type MediaDirection, type Negotiated, type VideoCodecName } from '../../media/sdp.ts';
+import { LocalMedia, parseVideo, type MediaDirection, type Negotiated, type NegotiatedVideo, type VideoCodecName } from '../../media/sdp.ts';
 import { checkFfmpeg, VideoEncoder, VideoRecorder, DEFAULT_VIDEO_FORMAT } from '../../media/ffmpeg.ts';
-import { VideoSession, videoRtpCodecOf, type VideoStats } from '../../media/video-session.ts';
+import { sumVideoStats, VideoSession, videoRtpCodecOf, type VideoStats } from '../../media/video-session.ts';
 import { readWav } from '../../media/wav.ts';
 import { newCallId, newTag } from '../../sip/ids.ts';
 import { SipRequest, type SipResponse } from '../../sip/message.ts';
@@ -67,6 +68,23 @@ interface Call {
   /** frames given to the video session, and when the first was (timestamps follow the clock across a camera pause) */
   videoFrames: number;
   videoT0: number;
+  /** the figures of the call's video streams removed so far (RFC 3264 §8.2), and the codec the recorder was started with */
+  videoStats: VideoStats | null;
+  recorderCodec: VideoCodecName | null;
+  /** ffmpeg children started one after the other, in the order the offers and answers came; those being stopped */
+  videoOps: Promise<void>;
+  videoStops: Set<Promise<void>>;
+  /** RFC 3261 §14: our re-INVITE is waiting for its final response; we are answering one (a port pair being bound) */
+  reInviting: boolean;
+  answering: boolean;
+}
+
+/**
+ * RFC 3261 §14.1: after a 491 "if the UAC is the owner of the Call-ID of the dialog ID ... T has a randomly chosen
+ * value between 2.1 and 4 seconds in units of 10 ms"; if not, "between 0 and 2 seconds in units of 10 ms".
+ */
+export function glareWaitMs(ownsCallId: boolean, random: () => number = Math.random): number {
+  return ownsCallId ? 2_100 + 10 * Math.floor(random() * 191) : 10 * Math.floor(random() * 201);
 }
 
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, UPDATE, OPTIONS, MESSAGE, NOTIFY';
@@ -145,7 +163,8 @@ export class SessionManager {
     const direction = this.#videoDirection();
     const o = this.#ctx.options;
     const bw = o.videoBandwidthKbps !== undefined ? { bandwidthKbps: o.videoBandwidthKbps } : {};
-    return new LocalMedia({ ip: o.localIp, port: media.localPort, ...(video && direction ? { video: { port: video.localPort, direction, codecs: o.videoCodecs, ...bw } } : {}) });
+    // an agent that does video has video options even with no port pair (port 0: no m=video, or one at port 0)
+    return new LocalMedia({ ip: o.localIp, port: media.localPort, ...(direction ? { video: { port: video?.localPort ?? 0, direction, codecs: o.videoCodecs, ...bw } } : {}) });
   }
 
   /** RFC 3264 §6.1: we send when our SDP and the peer's both allow it (and we have a camera), receive likewise. */
@@ -159,11 +178,11 @@ export class SessionManager {
     };
   }
 
-  async #startEncoder(call: Call): Promise<void> {
+  async #startEncoder(call: Call, v: VideoSession): Promise<void> {
     const o = this.#ctx.options;
     const f = call.videoFlow;
-    if (o.video === undefined || f === null || call.video === null) return;
-    const v = call.video;
+    // the stream was removed, or the camera turned off again, before our turn came
+    if (o.video === undefined || f === null || call.video !== v || !f.sending || call.encoder !== null || call.state !== 'active') return;
     const enc = new VideoEncoder({ source: o.video, codec: f.codec, ...(f.bitrateKbps !== undefined ? { bitrateKbps: f.bitrateKbps } : {}) });
     call.encoder = enc;
     const fps = enc.format.fps;
@@ -179,40 +198,75 @@ export class SessionManager {
 
   async #startRecorder(call: Call): Promise<void> {
     const o = this.#ctx.options;
-    if (o.recordVideo === undefined || call.videoFlow === null || call.video === null || call.videoRecorder !== null) return;
+    if (o.recordVideo === undefined || call.videoFlow === null || call.videoRecorder !== null || call.state !== 'active') return;
+    // one file a call: a stream added again later is written on in it (its frames, the pause left out)
     const rec = new VideoRecorder(o.recordVideo, { fps: DEFAULT_VIDEO_FORMAT.fps, codec: call.videoFlow.codec });
     call.videoRecorder = rec;
+    call.recorderCodec = call.videoFlow.codec;
     await rec.start();
-    call.video.on('accessUnit', (u) => rec.write(u.nals));
+  }
+
+  /** ffmpeg children are started in order, one at a time; a failure is reported and the call goes on. */
+  #queueVideo(call: Call, op: () => Promise<void>): void {
+    call.videoOps = call.videoOps.then(op).catch((err: unknown) => this.#ctx.error(err));
   }
 
   /**
-   * A new offer/answer in the call (re-INVITE: our camera or the peer's turned off or on, a=inactive, the video
-   * refused with port 0): the video session follows the direction, ffmpeg's encoder is stopped or started again,
-   * the recorder started when video first comes. video-changed says so.
+   * Stopping a child (or a stream) goes on beside the starts, not before them: ffmpeg may take its 2 s of grace to
+   * exit, and the camera turned on again meanwhile should not wait for that.
    */
-  async #applyVideo(call: Call, nv: Negotiated['video']): Promise<void> {
+  #stopAside(call: Call, stop: () => Promise<void>): void {
+    const p = stop().catch((err: unknown) => this.#ctx.error(err));
+    call.videoStops.add(p);
+    void p.finally(() => call.videoStops.delete(p));
+  }
+
+  /**
+   * A new offer/answer (the first, or a re-INVITE's, either way) for the video:
+   * - RFC 3264 §8.1, a stream added (or the first answer): the RTP session starts, ffmpeg encodes when we send and
+   *   records when we receive; video-started;
+   * - §8.2, the stream removed (port 0 in the offer or the answer, or refused at the start): its session and encoder
+   *   stop, its m-line stays at port 0 in later offers; video-stopped (not when it never ran);
+   * - a new direction (our camera or the peer's turned off or on, a=inactive): the encoder stops or starts again, the
+   *   recorder starts when video first comes; video-changed.
+   * The state changes at once; the ffmpeg children start in order (#queueVideo) and stop aside (#stopAside).
+   */
+  #applyVideo(call: Call, nv: NegotiatedVideo | undefined, by: 'local' | 'remote'): void {
     const v = call.video;
+    if (v === null || call.state !== 'active') return;
+    if (nv === undefined) {
+      call.local.rejectVideo();
+      call.video = null;
+      const flow = call.videoFlow;
+      call.videoFlow = null;
+      const enc = call.encoder;
+      call.encoder = null;
+      if (enc !== null) this.#stopAside(call, () => enc.stop());
+      this.#stopAside(call, async () => {
+        const stats = await v.stop();
+        if (flow === null) return; // refused at once: it never ran
+        call.videoStats = call.videoStats === null ? stats : sumVideoStats(call.videoStats, stats);
+        this.#ctx.emit('video-stopped', { callId: call.callId, by, video: stats });
+      });
+      return;
+    }
     const prev = call.videoFlow;
-    if (v === null || prev === null || call.state !== 'active') return;
-    const flow = nv !== undefined ? this.#videoFlowOf(nv) : { sending: false, receiving: false };
-    if (nv !== undefined) v.updateRemote({ remoteIp: nv.remote.ip, remotePort: nv.remote.port, remoteRtcpPort: nv.remote.rtcpPort });
+    if (prev === null) return this.#startVideo(call, v, nv);
+    const flow = this.#videoFlowOf(nv);
+    v.updateRemote({ remoteIp: nv.remote.ip, remotePort: nv.remote.port, remoteRtcpPort: nv.remote.rtcpPort });
     v.setDirection(flow.sending && flow.receiving ? 'sendrecv' : flow.sending ? 'sendonly' : flow.receiving ? 'recvonly' : 'inactive');
     if (flow.sending === prev.sending && flow.receiving === prev.receiving) return;
     call.videoFlow = { ...prev, ...flow };
     this.#ctx.emit('video-changed', { callId: call.callId, ...flow });
-    if (!flow.sending && call.encoder !== null) {
-      const enc = call.encoder;
+    const enc = !flow.sending ? call.encoder : null;
+    if (enc !== null) {
       call.encoder = null;
-      await enc.stop();
+      this.#stopAside(call, () => enc.stop());
     }
-    try {
-      if (flow.sending && call.encoder === null) await this.#startEncoder(call);
+    this.#queueVideo(call, async () => {
+      if (flow.sending) await this.#startEncoder(call, v);
       if (flow.receiving) await this.#startRecorder(call);
-    } catch (err) {
-      this.#ctx.error(err);
-    }
-    if (call.state !== 'active') await this.#stopVideo(call);
+    });
   }
 
   /**
@@ -235,6 +289,66 @@ export class SessionManager {
     return true;
   }
 
+  /**
+   * Add a video stream to the call (key v; RFC 3264 §8.1): a port pair, and a re-INVITE whose offer has an m=video line
+   * — in the slot of the one removed before, else after the others. True when the answer takes it (video-started);
+   * an answer with port 0 refuses it and the call goes on with audio. RFC 3261 §14.1: after a 491 the re-INVITE is
+   * sent once more after the random wait, if there is still no video (the peer may have added it meanwhile); any other
+   * failure keeps the session as it was (RFC 3264 §8: the offer is void).
+   */
+  async addVideo(): Promise<boolean> {
+    const wanted = this.#videoDirection();
+    for (let attempt = 0; ; attempt++) {
+      const call = this.#call;
+      if (call === null || call.state !== 'active' || call.dialog === null || wanted === null) return false;
+      if (call.video !== null) return attempt > 0 && call.videoFlow !== null;
+      const v = (await this.#newVideo())!;
+      if (this.#call !== call || call.state !== 'active' || call.video !== null) {
+        await v.stop(); // hung up, or the peer added video while we bound the port pair
+        return call.videoFlow !== null;
+      }
+      call.video = v;
+      call.local.enableVideo(v.localPort, wanted);
+      const res = await this.#reInvite(call, call.heldLocal ? 'sendonly' : 'sendrecv', call.session?.current?.interval ?? this.#ctx.options.sessionExpires);
+      if (res.status >= 200 && res.status < 300) return call.video === v && call.videoFlow !== null;
+      if (call.video === v) {
+        // the peer's offer, answered while ours was on its way, took our port pair: the video is there
+        if (call.videoFlow !== null) return true;
+        call.video = null;
+        call.local.rejectVideo();
+      }
+      await v.stop();
+      if (res.status !== 491 || attempt > 0) return false;
+      await delay(this.#ctx.clock, glareWaitMs(call.direction === 'out'));
+    }
+  }
+
+  /**
+   * Remove the call's video stream (key v; RFC 3264 §8.2): a re-INVITE whose offer has the m=video line at port 0;
+   * on its 2xx the video session and ffmpeg's children stop (video-stopped) and the audio goes on. 491: once more after
+   * the random wait (RFC 3261 §14.1); any other failure: the video goes on as it was.
+   */
+  async removeVideo(): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      const call = this.#call;
+      if (call === null || call.state !== 'active' || call.dialog === null) return false;
+      const before = call.local.options.video;
+      if (call.video === null || call.videoFlow === null || before === undefined) return attempt > 0;
+      const { port, direction } = before;
+      call.local.rejectVideo();
+      const res = await this.#reInvite(call, call.heldLocal ? 'sendonly' : 'sendrecv', call.session?.current?.interval ?? this.#ctx.options.sessionExpires);
+      if (res.status >= 200 && res.status < 300) return true;
+      if (call.video !== null) call.local.enableVideo(port, direction);
+      if (res.status !== 491 || attempt > 0) return false;
+      await delay(this.#ctx.clock, glareWaitMs(call.direction === 'out'));
+    }
+  }
+
+  /** Whether the call in progress has a video stream (key v adds or removes it). */
+  get hasVideo(): boolean {
+    return this.#call?.videoFlow != null;
+  }
+
   /** Whether our camera is off in the call in progress (key c turned it off). */
   get cameraOff(): boolean {
     const d = this.#call?.local.options.video?.direction;
@@ -246,45 +360,48 @@ export class SessionManager {
    * A PLI from the peer is answered by the encoder's next periodic keyframe (at most one keyframe interval, 1 s):
    * ffmpeg's CLI cannot be asked for a keyframe at run time, and a restart would take longer than that.
    */
-  async #startVideo(call: Call, neg: Omit<Negotiated, 'sdp'>): Promise<void> {
-    const v = call.video;
-    if (v === null) return;
-    if (neg.video === undefined) {
-      // refused (port 0): audio only; later offers keep the m-line with port 0 (RFC 3264 §8.2)
-      call.video = null;
-      call.local.rejectVideo();
-      await v.stop();
-      return;
-    }
-    const r = neg.video.remote;
-    const { sending, receiving } = this.#videoFlowOf(neg.video);
+  #startVideo(call: Call, v: VideoSession, nv: NegotiatedVideo): void {
+    const r = nv.remote;
+    const { sending, receiving } = this.#videoFlowOf(nv);
     v.start({
-      remoteIp: r.ip, remotePort: r.port, remoteRtcpPort: r.rtcpPort, payloadType: neg.video.payloadType,
+      remoteIp: r.ip, remotePort: r.port, remoteRtcpPort: r.rtcpPort, payloadType: nv.payloadType,
       direction: sending && receiving ? 'sendrecv' : sending ? 'sendonly' : receiving ? 'recvonly' : 'inactive',
       codec: videoRtpCodecOf(r.codec), feedback: r.feedback,
     });
+    let told = false;
+    v.on('accessUnit', (u) => {
+      const rec = call.videoRecorder;
+      if (rec === null) return;
+      if (call.recorderCodec === r.codec) return rec.write(u.nals);
+      if (!told) this.#ctx.error(new TvphoneError('ERR_VIDEO_RECORDING', `the video added again is ${r.codec}, the recording ${String(call.recorderCodec)}: not recorded`));
+      told = true;
+    });
+    // a new stream: a new SSRC and timestamp origin, frames counted from 0
+    call.videoFrames = 0;
     // RFC 3890 / RFC 4566 §5.8: we send no more than the remote's b=TIAS or b=AS says it takes
     const bitrateKbps = r.bandwidthKbps;
     call.videoFlow = { sending, receiving, codec: r.codec, ...(bitrateKbps !== undefined ? { bitrateKbps } : {}) };
     this.#ctx.emit('video-started', {
-      callId: call.callId, codec: r.codec, payloadType: neg.video.payloadType, ...(r.profileLevelId !== undefined ? { profileLevelId: r.profileLevelId } : {}),
+      callId: call.callId, codec: r.codec, payloadType: nv.payloadType, ...(r.profileLevelId !== undefined ? { profileLevelId: r.profileLevelId } : {}),
       sending, receiving, remoteRtp: `${r.ip}:${r.port}`, feedback: r.feedback, ...(bitrateKbps !== undefined ? { bitrateKbps } : {}),
     });
-    try {
+    this.#queueVideo(call, async () => {
       if (receiving) await this.#startRecorder(call);
-      if (sending) await this.#startEncoder(call);
-    } catch (err) {
-      this.#ctx.error(err); // the call goes on with audio
-    }
-    if (call.state !== 'active') await this.#stopVideo(call);
+      if (sending) await this.#startEncoder(call, v);
+    });
   }
 
+  /** The call ended: every ffmpeg child of it stops; the figures of all its video streams, added up. */
   async #stopVideo(call: Call): Promise<(VideoStats & { recordedVideo?: string }) | undefined> {
+    await call.videoOps; // an encoder or recorder still starting is one to stop
+    await Promise.all(call.videoStops); // and a stream removed just before counts
     const { video, encoder, videoRecorder } = call;
     call.encoder = call.videoRecorder = null;
+    call.video = null;
     await encoder?.stop();
-    const stats = video !== null ? await video.stop() : undefined;
+    const last = video !== null ? await video.stop() : undefined;
     await videoRecorder?.stop();
+    const stats = last !== undefined && call.videoStats !== null ? sumVideoStats(call.videoStats, last) : last ?? call.videoStats ?? undefined;
     if (stats === undefined) return undefined;
     return { ...stats, ...(videoRecorder !== null && videoRecorder.units > 0 ? { recordedVideo: videoRecorder.file } : {}) };
   }
@@ -327,6 +444,7 @@ export class SessionManager {
       dialog, st, offer, invite: null, provisional: true, cancelWanted: false, startedAt: this.#ctx.clock.now(), held: false,
       heldLocal: false, noAnswer: false, ringTimer: null, mediaTimer: null, lastActivity: { at: 0, count: 0 }, session: null, uasInterval: null,
       video, encoder: null, videoRecorder: null, videoFlow: null, videoFrames: 0, videoT0: 0,
+      videoStats: null, recorderCodec: null, videoOps: Promise.resolve(), videoStops: new Set(), reInviting: false, answering: false,
     };
     call.uasInterval = timer;
     this.#call = call;
@@ -380,7 +498,7 @@ export class SessionManager {
     });
     this.#watchMedia(call);
     this.#ctx.emit('call-answered', { callId: call.callId, peer: call.peer, codec: neg.codec, direction: neg.direction, remoteRtp: `${neg.remote.ip}:${neg.remote.port}` });
-    void this.#startVideo(call, neg).catch((err: unknown) => this.#ctx.error(err));
+    this.#applyVideo(call, neg.video, 'remote');
   }
 
   /**
@@ -435,19 +553,27 @@ export class SessionManager {
     const core = this.#ctx.core!;
     const o = this.#ctx.options;
     const d = call.dialog!;
+    // whether our offer still has the video: if it has and the answer has not, the peer refused it
+    const videoOffered = call.local.videoEnabled;
     const req = d.createRequest('INVITE', { body: new TextEncoder().encode(call.local.createOffer(direction)) });
     req.addHeader('Contact', `<${this.#ctx.contact}>`);
     req.addHeader('Allow', ALLOW);
     addUacHeaders(req, interval, o.minSe, 'uac');
-    let out = await core.invite(req, { dialog: d });
-    const minSe = out.response.status === 422 ? parseMinSe(out.response) : null;
-    if (minSe !== null && minSe > interval && call.state === 'active') {
-      // RFC 4028 §7.3: 422: retry once with the peer's Min-SE
-      const again = d.createRequest('INVITE', { body: new TextEncoder().encode(call.local.createOffer(direction)) });
-      again.addHeader('Contact', `<${this.#ctx.contact}>`);
-      addUacHeaders(again, minSe, minSe, 'uac');
-      out = await core.invite(again, { dialog: d });
-      interval = minSe;
+    call.reInviting = true;
+    let out: Awaited<ReturnType<typeof core.invite>>;
+    try {
+      out = await core.invite(req, { dialog: d });
+      const minSe = out.response.status === 422 ? parseMinSe(out.response) : null;
+      if (minSe !== null && minSe > interval && call.state === 'active') {
+        // RFC 4028 §7.3: 422: retry once with the peer's Min-SE
+        const again = d.createRequest('INVITE', { body: new TextEncoder().encode(call.local.createOffer(direction)) });
+        again.addHeader('Contact', `<${this.#ctx.contact}>`);
+        addUacHeaders(again, minSe, minSe, 'uac');
+        out = await core.invite(again, { dialog: d });
+        interval = minSe;
+      }
+    } finally {
+      call.reInviting = false;
     }
     const res = out.response;
     if (res.status >= 200 && res.status < 300 && call.state === 'active') {
@@ -455,7 +581,7 @@ export class SessionManager {
         const neg = call.local.acceptAnswer(new TextDecoder().decode(res.body), direction);
         call.media.updateRemote({ remoteIp: neg.remote.ip, remotePort: neg.remote.port, remoteRtcpPort: neg.remote.rtcpPort });
         call.media.setDirection(direction);
-        await this.#applyVideo(call, neg.video);
+        this.#applyVideo(call, neg.video, videoOffered ? 'remote' : 'local');
       } catch (err) {
         this.#ctx.error(err);
       }
@@ -472,8 +598,11 @@ export class SessionManager {
     await this.#endCall(call, reason);
   }
 
-  /** Place a call to a user of our server (RFC 3261 §13.2.1: INVITE with an SDP offer). */
-  async dial(user: string): Promise<boolean> {
+  /**
+   * Place a call to a user of our server (RFC 3261 §13.2.1: INVITE with an SDP offer). `video: false` makes it a voice
+   * call (no m=video, whatever --video says; addVideo() can add it later).
+   */
+  async dial(user: string, o: { video?: boolean } = {}): Promise<boolean> {
     const core = this.#ctx.core;
     if (core === null || this.#call !== null || this.#dialing !== null) return false;
     const dialing = { aborted: false };
@@ -491,13 +620,14 @@ export class SessionManager {
       return false;
     }
     const req = new SipRequest('INVITE', `sip:${user}@${this.#ctx.domain}`);
-    const video = await this.#newVideo();
+    const video = o.video === false ? null : await this.#newVideo();
     const call: Call = {
       callId: newCallId(), peer: user, direction: 'out', state: 'ringing', media,
       local: this.#localMedia(media, video), recorder: this.#ctx.options.record ? new PcmRecorder() : null,
       dialog: null, st: null, offer: null, invite: req, provisional: false, cancelWanted: false, startedAt: this.#ctx.clock.now(), held: false,
       heldLocal: false, noAnswer: false, ringTimer: null, mediaTimer: null, lastActivity: { at: 0, count: 0 }, session: null, uasInterval: null,
       video, encoder: null, videoRecorder: null, videoFlow: null, videoFrames: 0, videoT0: 0,
+      videoStats: null, recorderCodec: null, videoOps: Promise.resolve(), videoStops: new Set(), reInviting: false, answering: false,
     };
     this.#call = call;
     req.addHeader('From', `<${this.#ctx.aor}>;tag=${newTag()}`);
@@ -573,6 +703,12 @@ export class SessionManager {
   callStats(): MediaStats | null {
     const call = this.#call;
     return call !== null && call.state === 'active' ? call.media.stats() : null;
+  }
+
+  /** The figures of the call's video stream now (null: no video stream running). */
+  videoStats(): VideoStats | null {
+    const call = this.#call;
+    return call !== null && call.state === 'active' && call.video !== null && call.videoFlow !== null ? call.video.stats() : null;
   }
 
   /** Whether the call in progress is on hold (by us or by the peer). */
@@ -715,12 +851,21 @@ export class SessionManager {
    * likewise, with or without an offer. Either is a session refresh (RFC 4028 §9): the 2xx names the interval and
    * the refresher, and our session timer starts again.
    */
-  onReInvite(d: Dialog, req: SipRequest, st: ServerTransaction): void {
+  async onReInvite(d: Dialog, req: SipRequest, st: ServerTransaction): Promise<void> {
     const call = this.#callOf(d);
     const core = this.#ctx.core;
     if (call === null || core === null || call.state !== 'active') return void st.respond(createResponse(req, 481));
     const update = req.method === 'UPDATE';
     if (req.body.length === 0 && !update) return void st.respond(createResponse(req, 488, 'Offer Required'));
+    // RFC 3261 §14.2: "If a UAS receives a re-INVITE while it has an outstanding INVITE client transaction it
+    // initiated for that dialog, it MUST return a 491"; one that comes while we answer another gets 500 and a
+    // Retry-After "between 0 and 10 seconds"
+    if (call.reInviting) return void st.respond(createResponse(req, 491));
+    if (call.answering) {
+      const busy = createResponse(req, 500);
+      busy.addHeader('Retry-After', String(Math.floor(Math.random() * 11)));
+      return void st.respond(busy);
+    }
     const o = this.#ctx.options;
     const timer = uasNegotiate(req, { interval: call.session?.current?.interval ?? o.sessionExpires, minSe: o.minSe });
     if ('reject' in timer) {
@@ -730,10 +875,37 @@ export class SessionManager {
     }
     let neg: Negotiated | null = null;
     if (req.body.length > 0) {
+      const offer = new TextDecoder().decode(req.body);
+      let added: VideoSession | null = null;
+      call.answering = true;
       try {
-        neg = call.local.createAnswer(new TextDecoder().decode(req.body));
+        // RFC 3264 §8.1: the offer adds a video stream (to a call without one) that we can take: a port pair for it
+        const wanted = this.#videoDirection();
+        if (call.video === null && wanted !== null && parseVideo(offer, o.videoCodecs) !== undefined) {
+          added = await this.#newVideo();
+          // while it was bound, our own re-INVITE went out (§14.2 again: 491), or added the video itself
+          if (call.reInviting) throw new SipError('request-pending');
+          if (added !== null && call.state === 'active' && call.video === null) {
+            call.video = added;
+            call.local.enableVideo(added.localPort, wanted);
+          } else {
+            void added?.stop();
+            added = null;
+          }
+        }
+        if (call.state !== 'active') throw new SipError('no-such-transaction');
+        neg = call.local.createAnswer(offer);
       } catch (err) {
+        if (added !== null) {
+          if (call.video === added) {
+            call.video = null;
+            call.local.rejectVideo();
+          }
+          void added.stop();
+        }
         return void st.respond(createResponse(req, err instanceof SipError ? err.status : 488));
+      } finally {
+        call.answering = false;
       }
     }
     const res = createResponse(req, 200, undefined, d.localTag);
@@ -750,7 +922,7 @@ export class SessionManager {
     if (neg === null) return;
     call.media.updateRemote({ remoteIp: neg.remote.ip, remotePort: neg.remote.port, remoteRtcpPort: neg.remote.rtcpPort });
     call.media.setDirection(neg.direction);
-    void this.#applyVideo(call, neg.video).catch((err: unknown) => this.#ctx.error(err));
+    this.#applyVideo(call, neg.video, 'remote');
     const held = neg.remote.onHold;
     if (held !== call.held) {
       call.held = held;

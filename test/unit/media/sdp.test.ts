@@ -261,6 +261,84 @@ describe('media/sdp: H.264 video (RFC 6184 §8, RFC 3264)', () => {
   });
 });
 
+describe('media/sdp: adding and removing the video stream (RFC 3264 §8.1, §8.2)', () => {
+  const lines = (sdp: string): Array<[string, number]> => sdpTransform.parse(sdp).media.map((m) => [m.type, m.port]);
+  const version = (sdp: string): number => Number(sdpTransform.parse(sdp).origin?.sessionVersion);
+  /** a TV that can do video but has no video stream now (port 0: no port pair bound) */
+  const videoCapable = (port: number) => ({ ip: '127.0.0.1', port, video: { port: 0, direction: 'sendrecv' as const } });
+
+  it('§8.1: a re-offer adds m=video after the audio of an audio-only call; the answerer that can do video takes it; §8.2: removed, the slot stays at port 0; added again in the same slot', () => {
+    const a = new LocalMedia(videoCapable(40000));
+    const b = new LocalMedia(videoCapable(50000));
+    const first = a.createOffer();
+    assert.deepEqual(lines(first), [['audio', 40000]], 'no video stream: no m=video at all');
+    const firstAnswer = b.createAnswer(first);
+    assert.deepEqual(lines(firstAnswer.sdp), [['audio', 50000]]);
+    assert.equal(a.acceptAnswer(firstAnswer.sdp).video, undefined);
+    // B adds video (key v): its offer appends the m-line, with a new o= version
+    b.enableVideo(50002, 'sendrecv');
+    const add = b.createOffer();
+    assert.deepEqual(lines(add), [['audio', 50000], ['video', 50002]]);
+    assert.equal(version(add), version(firstAnswer.sdp) + 1);
+    // A, with no port pair yet, would refuse it; with one bound, it answers video in the same slot
+    assert.deepEqual(lines(new LocalMedia(videoCapable(40000)).createAnswer(add).sdp), [['audio', 40000], ['video', 0]]);
+    a.enableVideo(40002, 'sendrecv');
+    const added = a.createAnswer(add);
+    assert.deepEqual(lines(added.sdp), [['audio', 40000], ['video', 40002]]);
+    assert.deepEqual([added.video?.remote.port, added.video?.direction], [50002, 'sendrecv']);
+    assert.equal(b.acceptAnswer(added.sdp).video?.remote.port, 40002);
+    // B removes it: the m-line stays, port 0 (§8.2); A answers port 0 and has no video
+    b.rejectVideo();
+    const remove = b.createOffer();
+    assert.deepEqual(lines(remove), [['audio', 50000], ['video', 0]]);
+    a.rejectVideo();
+    const removed = a.createAnswer(remove);
+    assert.equal(removed.video, undefined);
+    assert.deepEqual(lines(removed.sdp), [['audio', 40000], ['video', 0]]);
+    assert.equal(b.acceptAnswer(removed.sdp).video, undefined);
+    // a later offer of A (a session refresh) keeps the disabled line in place, not dropped, not moved
+    assert.deepEqual(lines(a.createOffer()), [['audio', 40000], ['video', 0]]);
+    assert.equal(b.acceptAnswer(b.createAnswer(a.createOffer()).sdp).video, undefined);
+    // A adds it again: the same slot, a new port pair; B answers video again
+    a.enableVideo(40004, 'sendrecv');
+    const again = a.createOffer();
+    assert.deepEqual(lines(again), [['audio', 40000], ['video', 40004]]);
+    b.enableVideo(50004, 'recvonly');
+    const back = b.createAnswer(again);
+    assert.deepEqual(lines(back.sdp), [['audio', 50000], ['video', 50004]]);
+    assert.deepEqual([back.video?.direction, a.acceptAnswer(back.sdp).video?.remote.direction], ['recvonly', 'recvonly']);
+  });
+
+  it('§8: re-offers keep every m-line of the session in its order (a refused m=application at port 0); §8.1: new video reuses a disabled video slot, else another disabled slot', () => {
+    const offer = [
+      'v=0', 'o=peer 1 1 IN IP4 192.0.2.20', 's=-', 'c=IN IP4 192.0.2.20', 't=0 0',
+      'm=application 9000 UDP/BFCP *', 'm=audio 9076 RTP/AVP 0', 'm=video 9078 RTP/AVP 96', 'a=rtpmap:96 H264/90000',
+      'a=fmtp:96 profile-level-id=42e01f;packetization-mode=1', '',
+    ].join('\r\n');
+    const b = new LocalMedia(videoCapable(50000));
+    const ans = b.createAnswer(offer);
+    assert.deepEqual(lines(ans.sdp), [['application', 0], ['audio', 50000], ['video', 0]]);
+    assert.deepEqual(lines(b.createOffer()), [['application', 0], ['audio', 50000], ['video', 0]], 'a re-offer keeps the refused lines in place');
+    b.enableVideo(50002, 'sendrecv');
+    assert.deepEqual(lines(b.createOffer()), [['application', 0], ['audio', 50000], ['video', 50002]], 'video goes into the disabled video slot');
+    // no video slot, but a disabled one of another kind: the new video takes it (§8.1 "reusing the slot")
+    const noVideo = offer.replace(/m=video[\s\S]*$/, '');
+    const c = new LocalMedia(videoCapable(50000));
+    assert.deepEqual(lines(c.createAnswer(noVideo).sdp), [['application', 0], ['audio', 50000]]);
+    c.enableVideo(50002, 'sendrecv');
+    assert.deepEqual(lines(c.createOffer()), [['video', 50002], ['audio', 50000]]);
+  });
+
+  it('an offer that was refused (488, no answer read) leaves the session as it was: the next offer has no video line it added', () => {
+    const a = new LocalMedia(videoCapable(40000));
+    a.acceptAnswer(createAnswer(a.createOffer(), local).sdp);
+    a.enableVideo(40002, 'sendrecv');
+    assert.deepEqual(lines(a.createOffer()), [['audio', 40000], ['video', 40002]]);
+    a.rejectVideo(); // the re-INVITE got 488: the video is given up
+    assert.deepEqual(lines(a.createOffer()), [['audio', 40000]]);
+  });
+});
+
 // Offers captured on loopback from the phones themselves (Debian 12 packages), calling a UDP listener:
 // linphonec 5.1.65 with -C and the StaticImage camera; baresip 1.0.0 with the fakevideo and vp8 modules.
 describe('media/sdp: video offers of real phones', () => {

@@ -24,6 +24,14 @@ function press(s: ScreenState, chunk: string): ReturnType<typeof pressKey>[] {
   return splitKeys(chunk).map((k) => pressKey(s, k)).filter((a) => a !== null);
 }
 
+/** The screen's Call section (its keys line is not part of it). */
+const callSection = (screen: string): string => plain(screen).split('\nCall\n')[1]?.split('\nkeys:')[0]?.split('\n\n')[0] ?? '';
+const VIDEO_STATS = {
+  sent: { frames: 10, keyframes: 1, packets: 20, octets: 9000 },
+  received: { frames: 10, keyframes: 1, packets: 20, lost: 0, droppedFrames: 0, malformed: 0, discarded: 0 },
+  plisSent: 0, plisReceived: 0, firsSent: 0, firsReceived: 0, nacksSent: 0, nackedPackets: 0, recoveredPackets: 0, nacksReceived: 0, retransmittedPackets: 0,
+};
+
 describe('TV screen', () => {
   it('renders a typical screen in plain words and local time: contacts, merged missed calls, messages, a call in progress', () => {
     const now = today(12, 0);
@@ -68,7 +76,7 @@ describe('TV screen', () => {
       '  in call with 1002, 1 min 5 s',
       '',
       'keys pressed by the other side: 42',
-      'keys: a answer · h hang up · o hold/resume · c camera · 0-9*# tones · i details · q quit',
+      'keys: a answer · h hang up · o hold/resume · c camera · v video · 0-9*# tones · i details · q quit',
       '',
     ]);
     // online contacts are green, offline grey
@@ -89,7 +97,7 @@ describe('TV screen', () => {
     const now = today(20, 0);
     applyEvent(s, 'call-answered', { callId: 'c1', peer: '1002', codec: 'PCMU', direction: 'sendrecv', remoteRtp: '192.0.2.2:4000' }, now);
     assert.equal(pressKey(s, 'c'), null, 'an audio call has no camera to turn off');
-    assert.doesNotMatch(plain(render(s, now)), /video/);
+    assert.doesNotMatch(callSection(render(s, now)), /video/);
     applyEvent(s, 'video-started', { callId: 'c1', codec: 'H264', payloadType: 96, profileLevelId: '42e01f', sending: true, receiving: true, remoteRtp: '192.0.2.2:4002', feedback: { nack: true, pli: true, fir: true } }, now);
     assert.match(plain(render(s, now)), /in call with 1002, 0 s\n  video both ways\n/);
     assert.doesNotMatch(plain(render(s, now)), /H264|RTP|NACK/, 'no protocol terms on the main screen');
@@ -102,8 +110,25 @@ describe('TV screen', () => {
     assert.match(plain(render(s, now)), /video paused/);
     applyEvent(s, 'call-ended', { callId: 'c1', peer: '1002', reason: 'local-hangup', durationMs: 5000, rtcp: null }, now);
     assert.equal(s.video, null);
-    assert.doesNotMatch(plain(render(s, now)), /video/);
+    assert.doesNotMatch(callSection(render(s, now)), /video/);
     assert.equal(pressKey(s, 'c'), null);
+  });
+
+  it('v adds or removes the video in a call (RFC 3264 §8.1, §8.2), not outside one; video-stopped leaves a voice call in words', () => {
+    const s = initialScreen('1001', []);
+    const now = today(20, 0);
+    assert.equal(pressKey(s, 'v'), null, 'no call: nothing to add video to');
+    applyEvent(s, 'call-answered', { callId: 'c1', peer: '1002', codec: 'PCMU', direction: 'sendrecv', remoteRtp: '192.0.2.2:4000' }, now);
+    assert.deepEqual(pressKey(s, 'V'), { do: 'video' });
+    applyEvent(s, 'video-started', { callId: 'c1', codec: 'VP8', payloadType: 97, sending: true, receiving: true, remoteRtp: '192.0.2.2:4002', feedback: { nack: true, pli: true, fir: true } }, now);
+    assert.match(callSection(render(s, now)), /video both ways/);
+    assert.deepEqual(pressKey(s, 'v'), { do: 'video' });
+    applyEvent(s, 'video-stopped', { callId: 'c1', by: 'remote', video: VIDEO_STATS }, now);
+    assert.equal(s.video, null);
+    assert.doesNotMatch(callSection(render(s, now)), /video both ways/);
+    assert.match(plain(render(s, now)), /the other side stopped the video: voice only/);
+    assert.equal(pressKey(s, 'c'), null, 'no video: no camera to turn off');
+    assert.match(callSection(render(s, now)), /in call with 1002/);
   });
 
   it('renders the empty screen of a TV that is not registered yet', () => {
