@@ -26,6 +26,7 @@ interface TvOpts {
   videoCodecs?: string;
   videoKbps?: string;
   recordVideo?: string;
+  showVideo?: boolean;
   duration?: string;
   ringTimeout: string;
   mediaTimeout: string;
@@ -112,6 +113,7 @@ export function registerTvCommand(program: Command): void {
     .option('--video-codecs <list>', 'video codecs offered and accepted, in order of preference: h264,vp8 (default), vp8,h264, h264 or vp8')
     .option('--video-kbps <n>', 'the most video we want to receive, kbit/s (offered as b=AS and b=TIAS; what we send follows the other side\'s)')
     .option('--record-video <file.mkv>', 'write the received video of a call to this file, without re-encoding (needs ffmpeg)')
+    .option('--show-video', 'show the received video of a call in a window (needs ffplay, from ffmpeg, and a display)')
     .option('--duration <s>', 'end a call this many seconds after it was answered, or unanswered after it began ringing, then exit (for scripts)')
     .option('--ring-timeout <s>', 'cancel an outgoing call nobody answers within this many seconds', '60')
     .option('--media-timeout <s>', 'hang up a call when no audio came from the other side for this many seconds (0: never)', '30')
@@ -176,7 +178,7 @@ export function registerTvCommand(program: Command): void {
       try {
         agent = new TvAgent({
         user: o.user, password, server, fallbackServers, transport: o.transport, localIp: o.localIp, downloadDir: o.downloadDir, contacts,
-        autoAnswer: o.autoAnswer ?? false, toneHz: tone, play: o.play, record: o.record, video: o.video, recordVideo: o.recordVideo,
+        autoAnswer: o.autoAnswer ?? false, toneHz: tone, play: o.play, record: o.record, video: o.video, recordVideo: o.recordVideo, showVideo: o.showVideo ?? false,
         ...(videoCodecs !== undefined ? { videoCodecs: videoCodecs as Array<'H264' | 'VP8'> } : {}), ...(videoKbps !== undefined ? { videoBandwidthKbps: videoKbps } : {}),
         ringTimeoutMs: ringTimeout * 1000, mediaTimeoutMs: mediaTimeout * 1000, sessionExpires, push: o.push,
         });

@@ -193,52 +193,55 @@ export class VideoEncoder extends EventEmitter<VideoEncoderEvents> {
   }
 }
 
-/** ffmpeg writing received frames (H.264 as Annex B, VP8 as IVF) into a file without re-encoding. */
-export class VideoRecorder {
-  readonly file: string;
-  readonly #fps: number;
+/**
+ * A child process (ffmpeg, ffplay) fed the received frames on stdin: H.264 as Annex B, VP8 as IVF. A child that cannot
+ * keep up loses pictures rather than buffering without bound.
+ */
+abstract class FramePipe {
   readonly #codec: VideoCodecName;
   readonly #format: VideoFormat;
-  readonly #ffmpegPath: string;
+  readonly #command: string;
   #child: ChildProcess | null = null;
   #stopping: Promise<void> | null = null;
   #stderr = '';
   /** access units written */
   units = 0;
 
-  constructor(file: string, o: { fps?: number; ffmpegPath?: string; codec?: VideoCodecName; width?: number; height?: number } = {}) {
-    this.file = file;
-    this.#fps = o.fps ?? DEFAULT_VIDEO_FORMAT.fps;
+  constructor(command: string, o: { fps?: number; codec?: VideoCodecName; width?: number; height?: number }) {
+    this.#command = command;
     this.#codec = o.codec ?? 'H264';
     // IVF's header names a size (the container keeps it): that of the first keyframe received, else this
-    this.#format = { width: o.width ?? DEFAULT_VIDEO_FORMAT.width, height: o.height ?? DEFAULT_VIDEO_FORMAT.height, fps: this.#fps };
-    this.#ffmpegPath = o.ffmpegPath ?? 'ffmpeg';
+    const fps = o.fps ?? DEFAULT_VIDEO_FORMAT.fps;
+    this.#format = { width: o.width ?? DEFAULT_VIDEO_FORMAT.width, height: o.height ?? DEFAULT_VIDEO_FORMAT.height, fps };
   }
+
+  protected abstract args(): string[];
+  protected get fps(): number { return this.#format.fps; }
+  protected get codec(): VideoCodecName { return this.#codec; }
 
   async start(): Promise<void> {
     if (this.#stopping) return; // stopped before it started: nothing to spawn
-    const child = spawn(this.#ffmpegPath, recorderArgs(this.file, this.#fps, this.#codec), { stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn(this.#command, this.args(), { stdio: ['pipe', 'ignore', 'pipe'] });
     this.#child = child;
-    await spawned(child, this.#ffmpegPath);
+    await spawned(child, this.#command);
     child.stderr?.on('data', (b: Buffer) => { this.#stderr = (this.#stderr + b.toString()).slice(-2000); });
-    child.stdin?.on('error', () => { /* ffmpeg went away; stop() reports */ });
+    child.stdin?.on('error', () => { /* the child went away; stop() reports */ });
   }
 
   /** One received frame: H.264, an access unit's NAL units; VP8, [frame]. */
   write(nals: readonly Uint8Array[]): void {
     const stdin = this.#child?.stdin;
     if (!stdin || this.#stopping || stdin.destroyed) return;
-    // a recorder that cannot keep up loses pictures rather than buffering without bound
     if (stdin.writableLength > 8 << 20) return;
     if (this.#codec === 'VP8' && this.units === 0) {
       const size = vp8KeyframeSize(nals[0] ?? new Uint8Array(0)) ?? this.#format;
-      stdin.write(ivfFileHeader(size.width, size.height, this.#fps));
+      stdin.write(ivfFileHeader(size.width, size.height, this.#format.fps));
     }
     stdin.write(this.#codec === 'VP8' ? ivfFrame(nals[0] ?? new Uint8Array(0), this.units) : joinAnnexB(nals));
     this.units++;
   }
 
-  /** Closes ffmpeg's input so it finishes the file; killed if it has not within 5 s. Idempotent. */
+  /** Closes the child's input so it finishes; killed if it has not within 5 s. Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       const child = this.#child;
@@ -252,8 +255,46 @@ export class VideoRecorder {
     return this.#stopping;
   }
 
-  /** ffmpeg's last error output (for diagnostics). */
+  /** the child's last error output (for diagnostics) */
   get stderr(): string { return this.#stderr; }
+}
+
+/** ffmpeg writing received frames into a file without re-encoding. */
+export class VideoRecorder extends FramePipe {
+  readonly file: string;
+
+  constructor(file: string, o: { fps?: number; ffmpegPath?: string; codec?: VideoCodecName; width?: number; height?: number } = {}) {
+    super(o.ffmpegPath ?? 'ffmpeg', o);
+    this.file = file;
+  }
+
+  protected args(): string[] { return recorderArgs(this.file, this.fps, this.codec); }
+}
+
+/** ffplay showing received frames in a window as they come (--show-video): no buffering, late pictures dropped. */
+export class VideoPlayer extends FramePipe {
+  readonly title: string;
+
+  constructor(title: string, o: { fps?: number; ffplayPath?: string; codec?: VideoCodecName } = {}) {
+    super(o.ffplayPath ?? 'ffplay', o);
+    this.title = title;
+  }
+
+  protected args(): string[] { return playerArgs(this.title, this.fps, this.codec); }
+}
+
+/** The ffplay arguments of the player: Annex B (H.264) or IVF (VP8) on stdin, shown at once, to the input's end. */
+export function playerArgs(title: string, fps: number, codec: VideoCodecName = 'H264'): string[] {
+  const input = codec === 'VP8' ? ['-f', 'ivf'] : ['-f', 'h264', '-framerate', String(fps)];
+  // shown as soon as it can be: no probing of the stream beyond its first bytes (its format is known), late pictures
+  // dropped; -fflags nobuffer is not used: with it ffplay 5.1 showed one picture of a piped stream
+  return ['-hide_banner', '-loglevel', 'error', '-autoexit', '-an', '-framedrop', '-probesize', '32', '-analyzeduration', '0',
+    '-flags', 'low_delay', '-window_title', title, ...input, '-i', 'pipe:0'];
+}
+
+/** Where a window can be shown: an X11 or Wayland display, or an SDL video driver named by hand (e.g. dummy, kmsdrm). */
+export function haveDisplay(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(env['DISPLAY'] || env['WAYLAND_DISPLAY'] || env['SDL_VIDEODRIVER']);
 }
 
 /** Runs ffmpeg or ffprobe with `args`, collecting stdout (at most maxBytes); rejects on failure or after timeoutMs. */

@@ -62,7 +62,7 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
     this.options = {
       user: o.user, password: o.password, server: o.server, transport: o.transport ?? 'tcp', localIp: o.localIp ?? '',
       downloadDir: o.downloadDir ?? './tvphone-downloads', contacts: o.contacts ?? [], autoAnswer: o.autoAnswer ?? false,
-      toneHz: o.toneHz ?? 440, play: o.play, record: o.record, video: o.video, recordVideo: o.recordVideo, videoCodecs: o.videoCodecs ?? ['H264', 'VP8'], videoBandwidthKbps: o.videoBandwidthKbps, expires: o.expires ?? 300, presenceExpires: o.presenceExpires ?? 600,
+      toneHz: o.toneHz ?? 440, play: o.play, record: o.record, video: o.video, recordVideo: o.recordVideo, showVideo: o.showVideo, videoCodecs: o.videoCodecs ?? ['H264', 'VP8'], videoBandwidthKbps: o.videoBandwidthKbps, expires: o.expires ?? 300, presenceExpires: o.presenceExpires ?? 600,
       keepAliveMs: o.keepAliveMs ?? 30_000, retryMinMs: o.retryMinMs ?? 1_000, retryMaxMs: o.retryMaxMs ?? 60_000,
       timerValues: o.timerValues, rtcpIntervalMs: o.rtcpIntervalMs ?? 5_000, outboundProxy: o.outboundProxy,
       ringTimeoutMs: o.ringTimeoutMs ?? 60_000, mediaTimeoutMs: o.mediaTimeoutMs ?? 30_000, sessionExpires: o.sessionExpires ?? 1800,

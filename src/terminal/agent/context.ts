@@ -49,6 +49,8 @@ export interface TvAgentOptions {
   videoBandwidthKbps?: number;
   /** write the received video of each call to this file (.mkv), through ffmpeg, without re-encoding */
   recordVideo?: string;
+  /** show the received video of each call in a window, through ffplay (needs a display) */
+  showVideo?: boolean;
   /** REGISTER expiry asked for (default 300 s) */
   expires?: number;
   /** SUBSCRIBE expiry asked for (default 600 s) */
@@ -81,8 +83,8 @@ export interface TvAgentOptions {
   speaker?: AudioSink;
 }
 
-export type AgentOptions = Required<Omit<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'videoBandwidthKbps' | 'videoCodecs' | 'timerValues' | 'contacts' | 'outboundProxy' | 'clock' | 'speaker' | 'push' | 'fallbackServers'>>
-  & Pick<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'videoBandwidthKbps' | 'videoCodecs' | 'timerValues' | 'outboundProxy' | 'speaker' | 'push'> & { contacts: string[]; fallbackServers: string[] };
+export type AgentOptions = Required<Omit<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'showVideo' | 'videoBandwidthKbps' | 'videoCodecs' | 'timerValues' | 'contacts' | 'outboundProxy' | 'clock' | 'speaker' | 'push' | 'fallbackServers'>>
+  & Pick<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'showVideo' | 'videoBandwidthKbps' | 'videoCodecs' | 'timerValues' | 'outboundProxy' | 'speaker' | 'push'> & { contacts: string[]; fallbackServers: string[] };
 
 export interface AgentContext {
   readonly options: AgentOptions;

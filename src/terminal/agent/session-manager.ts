@@ -18,7 +18,7 @@ import { PcmRecorder, PcmSource, ToneSource, type AudioSource } from '../../medi
 import { toTelephonyPcm } from '../../media/resample.ts';
 import { MediaSession, type MediaStats } from '../../media/rtp-session.ts';
 import { LocalMedia, parseVideo, type MediaDirection, type Negotiated, type NegotiatedVideo, type VideoCodecName } from '../../media/sdp.ts';
-import { checkFfmpeg, VideoEncoder, VideoRecorder, DEFAULT_VIDEO_FORMAT } from '../../media/ffmpeg.ts';
+import { checkFfmpeg, haveDisplay, VideoEncoder, VideoPlayer, VideoRecorder, DEFAULT_VIDEO_FORMAT } from '../../media/ffmpeg.ts';
 import { sumVideoStats, VideoSession, videoRtpCodecOf, type VideoStats } from '../../media/video-session.ts';
 import { readWav } from '../../media/wav.ts';
 import { newCallId, newTag } from '../../sip/ids.ts';
@@ -63,6 +63,8 @@ interface Call {
   video: VideoSession | null;
   encoder: VideoEncoder | null;
   videoRecorder: VideoRecorder | null;
+  /** --show-video: ffplay showing what is received */
+  videoPlayer: VideoPlayer | null;
   /** the video as negotiated last: what we send and receive now, its codec and the peer's limit */
   videoFlow: { sending: boolean; receiving: boolean; codec: VideoCodecName; bitrateKbps?: number } | null;
   /** frames given to the video session, and when the first was (timestamps follow the clock across a camera pause) */
@@ -115,6 +117,10 @@ export class SessionManager {
     if (o.play !== undefined) this.#audio = toTelephonyPcm(readWav(await readFile(o.play)));
     // video is done by ffmpeg: say at once when it is missing, not at the first call
     if (o.video !== undefined || o.recordVideo !== undefined) await checkFfmpeg();
+    if (o.showVideo) {
+      if (!haveDisplay()) throw new TvphoneError('ERR_NO_DISPLAY', '--show-video needs a display: DISPLAY and WAYLAND_DISPLAY are not set (or name an SDL_VIDEODRIVER)');
+      await checkFfmpeg('ffplay');
+    }
     this.#media = await this.#newMedia();
   }
 
@@ -144,11 +150,16 @@ export class SessionManager {
     return m;
   }
 
-  /** The video direction we want: we send with --video, receive with --record-video (null: no video). */
+  /** We receive video to show it (--show-video) or record it (--record-video). */
+  #showsOrRecords(): boolean {
+    return this.#ctx.options.recordVideo !== undefined || this.#ctx.options.showVideo === true;
+  }
+
+  /** The video direction we want: we send with --video, receive with --record-video or --show-video (null: no video). */
   #videoDirection(): MediaDirection | null {
     const o = this.#ctx.options;
     const send = o.video !== undefined;
-    const recv = o.recordVideo !== undefined;
+    const recv = this.#showsOrRecords();
     return send && recv ? 'sendrecv' : send ? 'sendonly' : recv ? 'recvonly' : null;
   }
 
@@ -174,7 +185,7 @@ export class SessionManager {
     const r = nv.remote.direction;
     return {
       sending: o.video !== undefined && (ours === 'sendrecv' || ours === 'sendonly') && (r === 'sendrecv' || r === 'recvonly'),
-      receiving: o.recordVideo !== undefined && (ours === 'sendrecv' || ours === 'recvonly') && (r === 'sendrecv' || r === 'sendonly'),
+      receiving: this.#showsOrRecords() && (ours === 'sendrecv' || ours === 'recvonly') && (r === 'sendrecv' || r === 'sendonly'),
     };
   }
 
@@ -198,8 +209,15 @@ export class SessionManager {
 
   async #startRecorder(call: Call): Promise<void> {
     const o = this.#ctx.options;
-    if (o.recordVideo === undefined || call.videoFlow === null || call.videoRecorder !== null || call.state !== 'active') return;
-    // one file a call: a stream added again later is written on in it (its frames, the pause left out)
+    if (call.videoFlow === null || call.state !== 'active') return;
+    // one file (and one window) a call: a stream added again later is written on in it (its frames, the pause left out)
+    if (o.showVideo && call.videoPlayer === null) {
+      const player = new VideoPlayer(`tvphone: ${call.peer}`, { fps: DEFAULT_VIDEO_FORMAT.fps, codec: call.videoFlow.codec });
+      call.videoPlayer = player;
+      call.recorderCodec = call.videoFlow.codec;
+      await player.start();
+    }
+    if (o.recordVideo === undefined || call.videoRecorder !== null) return;
     const rec = new VideoRecorder(o.recordVideo, { fps: DEFAULT_VIDEO_FORMAT.fps, codec: call.videoFlow.codec });
     call.videoRecorder = rec;
     call.recorderCodec = call.videoFlow.codec;
@@ -371,8 +389,13 @@ export class SessionManager {
     let told = false;
     v.on('accessUnit', (u) => {
       const rec = call.videoRecorder;
-      if (rec === null) return;
-      if (call.recorderCodec === r.codec) return rec.write(u.nals);
+      const player = call.videoPlayer;
+      if (rec === null && player === null) return;
+      if (call.recorderCodec === r.codec) {
+        rec?.write(u.nals);
+        player?.write(u.nals);
+        return;
+      }
       if (!told) this.#ctx.error(new TvphoneError('ERR_VIDEO_RECORDING', `the video added again is ${r.codec}, the recording ${String(call.recorderCodec)}: not recorded`));
       told = true;
     });
@@ -395,12 +418,13 @@ export class SessionManager {
   async #stopVideo(call: Call): Promise<(VideoStats & { recordedVideo?: string }) | undefined> {
     await call.videoOps; // an encoder or recorder still starting is one to stop
     await Promise.all(call.videoStops); // and a stream removed just before counts
-    const { video, encoder, videoRecorder } = call;
+    const { video, encoder, videoRecorder, videoPlayer } = call;
     call.encoder = call.videoRecorder = null;
+    call.videoPlayer = null;
     call.video = null;
     await encoder?.stop();
     const last = video !== null ? await video.stop() : undefined;
-    await videoRecorder?.stop();
+    await Promise.all([videoRecorder?.stop(), videoPlayer?.stop()]);
     const stats = last !== undefined && call.videoStats !== null ? sumVideoStats(call.videoStats, last) : last ?? call.videoStats ?? undefined;
     if (stats === undefined) return undefined;
     return { ...stats, ...(videoRecorder !== null && videoRecorder.units > 0 ? { recordedVideo: videoRecorder.file } : {}) };
@@ -443,7 +467,7 @@ export class SessionManager {
       local: this.#localMedia(media, video), recorder: this.#ctx.options.record ? new PcmRecorder() : null,
       dialog, st, offer, invite: null, provisional: true, cancelWanted: false, startedAt: this.#ctx.clock.now(), held: false,
       heldLocal: false, noAnswer: false, ringTimer: null, mediaTimer: null, lastActivity: { at: 0, count: 0 }, session: null, uasInterval: null,
-      video, encoder: null, videoRecorder: null, videoFlow: null, videoFrames: 0, videoT0: 0,
+      video, encoder: null, videoRecorder: null, videoPlayer: null, videoFlow: null, videoFrames: 0, videoT0: 0,
       videoStats: null, recorderCodec: null, videoOps: Promise.resolve(), videoStops: new Set(), reInviting: false, answering: false,
     };
     call.uasInterval = timer;
@@ -626,7 +650,7 @@ export class SessionManager {
       local: this.#localMedia(media, video), recorder: this.#ctx.options.record ? new PcmRecorder() : null,
       dialog: null, st: null, offer: null, invite: req, provisional: false, cancelWanted: false, startedAt: this.#ctx.clock.now(), held: false,
       heldLocal: false, noAnswer: false, ringTimer: null, mediaTimer: null, lastActivity: { at: 0, count: 0 }, session: null, uasInterval: null,
-      video, encoder: null, videoRecorder: null, videoFlow: null, videoFrames: 0, videoT0: 0,
+      video, encoder: null, videoRecorder: null, videoPlayer: null, videoFlow: null, videoFrames: 0, videoT0: 0,
       videoStats: null, recorderCodec: null, videoOps: Promise.resolve(), videoStops: new Set(), reInviting: false, answering: false,
     };
     this.#call = call;
