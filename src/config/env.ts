@@ -23,3 +23,8 @@ export function envSecret(name: string): string | undefined {
   const v = process.env[name];
   return v && v.length ? v : undefined;
 }
+
+/** Where ffplay can show a window (--show-video): an X11 or Wayland display, or an SDL video driver named by hand (kmsdrm, dummy). */
+export function envHasDisplay(): boolean {
+  return Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY || process.env.SDL_VIDEODRIVER);
+}

@@ -292,11 +292,6 @@ export function playerArgs(title: string, fps: number, codec: VideoCodecName = '
     '-flags', 'low_delay', '-window_title', title, ...input, '-i', 'pipe:0'];
 }
 
-/** Where a window can be shown: an X11 or Wayland display, or an SDL video driver named by hand (e.g. dummy, kmsdrm). */
-export function haveDisplay(env: NodeJS.ProcessEnv = process.env): boolean {
-  return Boolean(env['DISPLAY'] || env['WAYLAND_DISPLAY'] || env['SDL_VIDEODRIVER']);
-}
-
 /** Runs ffmpeg or ffprobe with `args`, collecting stdout (at most maxBytes); rejects on failure or after timeoutMs. */
 export function runFfmpeg(cmd: 'ffmpeg' | 'ffprobe', args: string[], maxBytes = 64 * 1024 * 1024, timeoutMs = 15_000): Promise<Buffer> {
   return new Promise((resolve, reject) => {

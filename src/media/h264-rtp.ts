@@ -283,3 +283,106 @@ export class H264Depacketizer {
     out.push({ timestamp: ts, nals, keyframe });
   }
 }
+
+/** RBSP bits of a NAL unit (ITU-T H.264 §7.4.1: the emulation prevention bytes 0x000003 removed), read MSB first. */
+class RbspReader {
+  readonly #b: number[] = [];
+  #bit = 0;
+
+  constructor(nal: Uint8Array) {
+    for (let i = 1, zeros = 0; i < nal.length; i++) { // after the NAL unit header
+      if (zeros >= 2 && nal[i] === 3) { zeros = 0; continue; }
+      zeros = nal[i] === 0 ? zeros + 1 : 0;
+      this.#b.push(nal[i]);
+    }
+  }
+
+  u(n: number): number {
+    let v = 0;
+    for (let k = 0; k < n; k++) {
+      const byte = this.#b[this.#bit >> 3];
+      if (byte === undefined) throw new RangeError('SPS ends early');
+      v = v * 2 + ((byte >> (7 - (this.#bit & 7))) & 1);
+      this.#bit++;
+    }
+    return v;
+  }
+
+  /** §9.1 ue(v) */
+  ue(): number {
+    let zeros = 0;
+    while (this.u(1) === 0) if (++zeros > 31) throw new RangeError('bad Exp-Golomb code');
+    return 2 ** zeros - 1 + this.u(zeros);
+  }
+
+  /** §9.1.1 se(v) */
+  se(): number {
+    const k = this.ue();
+    return k % 2 === 1 ? (k + 1) / 2 : -(k / 2);
+  }
+}
+
+/** The profiles whose SPS carries chroma_format_idc and the scaling lists (§7.3.2.1.1). */
+const HIGH_PROFILES = new Set([100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135]);
+
+/**
+ * The picture size a sequence parameter set (NAL type 7) gives (ITU-T H.264 §7.3.2.1.1, §7.4.2.1.1: macroblocks less
+ * the frame cropping), or undefined when it cannot be read.
+ */
+export function h264SpsSize(sps: Uint8Array): { width: number; height: number } | undefined {
+  if (nalType(sps) !== NAL_SPS) return undefined;
+  try {
+    const r = new RbspReader(sps);
+    const profile = r.u(8);
+    r.u(16); // constraint flags, level_idc
+    r.ue(); // seq_parameter_set_id
+    let chroma = 1;
+    let separatePlanes = 0;
+    if (HIGH_PROFILES.has(profile)) {
+      chroma = r.ue();
+      if (chroma === 3) separatePlanes = r.u(1);
+      r.ue(); // bit_depth_luma_minus8
+      r.ue(); // bit_depth_chroma_minus8
+      r.u(1); // qpprime_y_zero_transform_bypass_flag
+      if (r.u(1) === 1) { // seq_scaling_matrix_present_flag: §7.3.2.1.1.1 scaling_list()
+        for (let i = 0; i < (chroma !== 3 ? 8 : 12); i++) {
+          if (r.u(1) === 0) continue;
+          let last = 8;
+          let next = 8;
+          for (let j = 0; j < (i < 6 ? 16 : 64) && next !== 0; j++) {
+            next = (last + r.se() + 256) % 256;
+            last = next === 0 ? last : next;
+          }
+        }
+      }
+    }
+    r.ue(); // log2_max_frame_num_minus4
+    const pocType = r.ue();
+    if (pocType === 0) r.ue();
+    else if (pocType === 1) {
+      r.u(1);
+      r.se();
+      r.se();
+      const n = r.ue();
+      for (let i = 0; i < n; i++) r.se();
+    }
+    r.ue(); // max_num_ref_frames
+    r.u(1); // gaps_in_frame_num_value_allowed_flag
+    const widthMbs = r.ue() + 1;
+    const heightMapUnits = r.ue() + 1;
+    const frameMbsOnly = r.u(1);
+    if (frameMbsOnly === 0) r.u(1); // mb_adaptive_frame_field_flag
+    r.u(1); // direct_8x8_inference_flag
+    let crop = [0, 0, 0, 0];
+    if (r.u(1) === 1) crop = [r.ue(), r.ue(), r.ue(), r.ue()];
+    // §7.4.2.1.1: the crop units of the chroma format (Table 6-1)
+    const mono = chroma === 0 || separatePlanes === 1;
+    const cropX = mono ? 1 : chroma === 3 ? 1 : 2;
+    const cropY = (mono ? 1 : chroma === 1 ? 2 : 1) * (2 - frameMbsOnly);
+    const width = widthMbs * 16 - cropX * (crop[0] + crop[1]);
+    const height = (2 - frameMbsOnly) * heightMapUnits * 16 - cropY * (crop[2] + crop[3]);
+    return width > 0 && height > 0 ? { width, height } : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -8,8 +8,8 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { TvphoneError } from '../errors.ts';
-import { H264Depacketizer, NAL_IDR, nalType, packetizeH264, type AccessUnit } from './h264-rtp.ts';
-import { isVp8Keyframe, packetizeVp8, Vp8Depacketizer } from './vp8-rtp.ts';
+import { H264Depacketizer, h264SpsSize, NAL_IDR, NAL_SPS, nalType, packetizeH264, type AccessUnit } from './h264-rtp.ts';
+import { isVp8Keyframe, packetizeVp8, vp8KeyframeSize, Vp8Depacketizer } from './vp8-rtp.ts';
 import { ReceptionStatistics } from './reception-statistics.ts';
 import { senderClockOf, type SenderClock } from './lip-sync.ts';
 import { buildRtcpCompound, ntpFromUnixMs, parseRtcpCompound } from './rtcp.ts';
@@ -26,6 +26,8 @@ const NACK_WAIT_MS = 250;
 const NACK_REPEAT_MS = 80;
 /** RFC 4585 §6.2.1: NACKs a gap only up to this many packets (a longer one waits for a keyframe) */
 const MAX_NACK_GAP = 64;
+/** received frames whose times are kept for the frame rate (a power of two, above 2 s at 60 fps) */
+const ARRIVALS = 128;
 /** packets kept by the sender for retransmission (a power of two) */
 const HISTORY_PACKETS = 512;
 /** RFC 4585 §3.5 limits feedback to the RTCP bandwidth; we send at most one PLI per this interval */
@@ -48,6 +50,8 @@ export interface VideoRtpCodec {
   /** the RTP payloads of one frame (H.264: its NAL units; VP8: one element, the frame) */
   packetize(units: readonly Uint8Array[], mtu: number): Uint8Array[];
   isKeyframe(units: readonly Uint8Array[]): boolean;
+  /** the picture size a keyframe gives (H.264: its SPS; VP8: its frame header) */
+  frameSize(units: readonly Uint8Array[]): { width: number; height: number } | undefined;
   depacketizer(o: { maxFrameBytes: number }): VideoDepacketizer;
 }
 
@@ -61,6 +65,7 @@ export const H264_RTP: VideoRtpCodec = {
   name: 'H264',
   packetize: (units, mtu) => packetizeH264(units, mtu),
   isKeyframe: (units) => units.some((n) => nalType(n) === NAL_IDR),
+  frameSize: (units) => { const sps = units.find((n) => nalType(n) === NAL_SPS); return sps === undefined ? undefined : h264SpsSize(sps); },
   depacketizer: (o) => new H264Depacketizer(o),
 };
 
@@ -80,6 +85,7 @@ export function vp8RtpCodec(): VideoRtpCodec {
       return payloads;
     },
     isKeyframe: (units) => units[0] !== undefined && isVp8Keyframe(units[0]),
+    frameSize: (units) => (units[0] !== undefined && isVp8Keyframe(units[0]) ? vp8KeyframeSize(units[0]) : undefined),
     depacketizer: (o) => {
       const d = new Vp8Depacketizer(o);
       return {
@@ -156,6 +162,11 @@ export class VideoSession extends EventEmitter<VideoSessionEvents> {
   #remoteSsrc: number | undefined;
   /** the remote's last SR as a clock (lip sync, RFC 3550 §6.4.1) */
   #remoteClock: SenderClock | undefined;
+  /** the picture size of the last keyframe received */
+  #recvSize: { width: number; height: number } | undefined;
+  /** when the last ARRIVALS frames were complete (performance.now), a ring */
+  readonly #arrivals = new Float64Array(ARRIVALS);
+  #arrivalCount = 0;
   #stats: ReceptionStatistics | undefined;
   #codec: VideoRtpCodec = H264_RTP;
   #feedback: VideoFeedback = { nack: false, pli: true, fir: false };
@@ -367,7 +378,10 @@ export class VideoSession extends EventEmitter<VideoSessionEvents> {
       }
       this.#held.delete(this.#expected);
       this.#expected = (this.#expected + 1) & 0xffff;
-      for (const unit of this.#depack.push(next.p)) if (this.#receiving) this.#emit('accessUnit', unit);
+      for (const unit of this.#depack.push(next.p)) {
+        this.#noteReceived(unit, now);
+        if (this.#receiving) this.#emit('accessUnit', unit);
+      }
       if (this.#depack.takeKeyframeRequest()) this.requestKeyframe();
     }
   }
@@ -422,6 +436,26 @@ export class VideoSession extends EventEmitter<VideoSessionEvents> {
 
   #emit<K extends keyof VideoSessionEvents>(event: K, ...args: VideoSessionEvents[K]): void {
     try { (this.emit as (e: K, ...a: VideoSessionEvents[K]) => boolean)(event, ...args); } catch { /* a throwing listener must not corrupt the session */ }
+  }
+
+  #noteReceived(unit: AccessUnit, now: number): void {
+    if (unit.keyframe) this.#recvSize = this.#codec.frameSize(unit.nals) ?? this.#recvSize;
+    this.#arrivals[this.#arrivalCount++ & (ARRIVALS - 1)] = now;
+  }
+
+  /** What is being received: the picture size of the last keyframe, and the frame rate over the last 2 s. */
+  receiving(): { width?: number; height?: number; fps: number } {
+    const now = performance.now();
+    const n = Math.min(this.#arrivalCount, ARRIVALS);
+    let count = 0;
+    let first = Infinity;
+    for (let i = 0; i < n; i++) {
+      const t = this.#arrivals[i];
+      if (now - t <= 2000) { count++; first = Math.min(first, t); }
+    }
+    // frames over the time they span, from the first of the window to now (a stalled stream's rate falls)
+    const fps = count < 2 ? 0 : Math.round(((count - 1) * 1000) / Math.max(now - first, 1));
+    return { ...(this.#recvSize ?? {}), fps };
   }
 
   stats(): VideoStats {

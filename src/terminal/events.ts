@@ -24,6 +24,9 @@
 //                   peer takes ({nack, pli, fir}: RFC 4585, RFC 5104); bitrateKbps: the peer's b=TIAS/b=AS limit our encoder keeps to
 //   video-changed   {callId, sending, receiving}                   a re-INVITE turned our camera or the peer's on or off
 //                   (video-started also comes mid-call: a re-INVITE added video to the call, RFC 3264 §8.1)
+//   video-stats     {callId, sending, receiving, width?, height?, fps, sentFrames, receivedFrames, lost, recovered}
+//                   every 2 s while video runs: the size of the last keyframe received, the frame rate received over
+//                   the last 2 s, frames and packets lost (RFC 3550) and recovered by NACK (RFC 4585)
 //   video-stopped   {callId, by, video}                           a re-INVITE removed the video (port 0, RFC 3264 §8.2) by
 //                   "local" (key v) or "remote"; the audio goes on; video: that stream's VideoStats
 //   call-held       {callId, held, by}                             hold/resume by "local" or "remote"
@@ -66,6 +69,10 @@ export interface TvAgentEvents {
     feedback: VideoFeedback; bitrateKbps?: number;
   }];
   'video-changed': [{ callId: string; sending: boolean; receiving: boolean }];
+  'video-stats': [{
+    callId: string; sending: boolean; receiving: boolean; width?: number; height?: number; fps: number; sentFrames: number; receivedFrames: number;
+    lost: number; recovered: number;
+  }];
   'video-stopped': [{ callId: string; by: 'local' | 'remote'; video: VideoStats }];
   'call-held': [{ callId: string; held: boolean; by: 'local' | 'remote' }];
   dtmf: [{ callId: string; digit: string }];

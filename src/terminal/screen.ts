@@ -223,6 +223,12 @@ export function applyEvent<K extends keyof TvAgentEvents>(s: ScreenState, event:
     case 'call-ringing': s.call = `calling ${s.peer ?? ''}… (ringing)`; break;
     case 'call-answered': s.phase = 'active'; s.answeredAt = now; s.peer = String(x.peer); s.call = `in call with ${String(x.peer)}`; break;
     case 'video-started': case 'video-changed': s.video = videoLine(x.sending === true, x.receiving === true); break;
+    case 'video-stats': {
+      const seen = x.receiving === true && typeof x.width === 'number' ? `, ${String(x.width)}x${String(x.height)} at ${String(x.fps)} frames a second` : '';
+      const lost = typeof x.lost === 'number' && x.lost > 0 ? `, ${String(x.lost)} packets lost` : '';
+      s.video = `${videoLine(x.sending === true, x.receiving === true)}${seen}${lost}`;
+      break;
+    }
     case 'video-stopped': s.video = null; s.status = x.by === 'local' ? 'video off: voice only' : 'the other side stopped the video: voice only'; break;
     case 'call-held': s.call = `${(s.call ?? '').replace(/ \[on hold\]$/, '')}${x.held ? ' [on hold]' : ''}`.trim(); break;
     case 'dtmf': s.status = `${s.status.startsWith('keys pressed by the other side: ') ? s.status : 'keys pressed by the other side: '}${String(x.digit)}`; break;

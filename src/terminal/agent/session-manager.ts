@@ -18,7 +18,8 @@ import { PcmRecorder, PcmSource, ToneSource, type AudioSource } from '../../medi
 import { toTelephonyPcm } from '../../media/resample.ts';
 import { MediaSession, type MediaStats } from '../../media/rtp-session.ts';
 import { LocalMedia, parseVideo, type MediaDirection, type Negotiated, type NegotiatedVideo, type VideoCodecName } from '../../media/sdp.ts';
-import { checkFfmpeg, haveDisplay, VideoEncoder, VideoPlayer, VideoRecorder, DEFAULT_VIDEO_FORMAT } from '../../media/ffmpeg.ts';
+import { envHasDisplay } from '../../config/env.ts';
+import { checkFfmpeg, VideoEncoder, VideoPlayer, VideoRecorder, DEFAULT_VIDEO_FORMAT } from '../../media/ffmpeg.ts';
 import { sumVideoStats, VideoSession, videoRtpCodecOf, type VideoStats } from '../../media/video-session.ts';
 import { readWav } from '../../media/wav.ts';
 import { newCallId, newTag } from '../../sip/ids.ts';
@@ -54,6 +55,8 @@ interface Call {
   ringTimer: TimerHandle | null;
   /** the RTP/RTCP inactivity check, and the last time the peer sent anything */
   mediaTimer: TimerHandle | null;
+  /** the next video-stats, while a video stream runs */
+  videoStatsTimer: TimerHandle | null;
   lastActivity: { at: number; count: number };
   /** RFC 4028 */
   session: SessionTimer | null;
@@ -80,6 +83,9 @@ interface Call {
   reInviting: boolean;
   answering: boolean;
 }
+
+/** how often a running video stream's figures are told (video-stats) */
+const VIDEO_STATS_MS = 2_000;
 
 /**
  * RFC 3261 §14.1: after a 491 "if the UAC is the owner of the Call-ID of the dialog ID ... T has a randomly chosen
@@ -118,7 +124,7 @@ export class SessionManager {
     // video is done by ffmpeg: say at once when it is missing, not at the first call
     if (o.video !== undefined || o.recordVideo !== undefined) await checkFfmpeg();
     if (o.showVideo) {
-      if (!haveDisplay()) throw new TvphoneError('ERR_NO_DISPLAY', '--show-video needs a display: DISPLAY and WAYLAND_DISPLAY are not set (or name an SDL_VIDEODRIVER)');
+      if (!envHasDisplay()) throw new TvphoneError('ERR_NO_DISPLAY', '--show-video needs a display: DISPLAY and WAYLAND_DISPLAY are not set (or name an SDL_VIDEODRIVER)');
       await checkFfmpeg('ffplay');
     }
     this.#media = await this.#newMedia();
@@ -412,6 +418,26 @@ export class SessionManager {
       if (receiving) await this.#startRecorder(call);
       if (sending) await this.#startEncoder(call, v);
     });
+    this.#watchVideo(call, v);
+  }
+
+  /** Every VIDEO_STATS_MS while this stream runs: video-stats, what the call screen shows of it. */
+  #watchVideo(call: Call, v: VideoSession): void {
+    const clock = this.#ctx.clock;
+    if (call.videoStatsTimer !== null) clock.clear(call.videoStatsTimer);
+    const tick = (): void => {
+      call.videoStatsTimer = null;
+      if (call.video !== v || call.state !== 'active') return; // the stream was removed, or the call is over
+      const flow = call.videoFlow;
+      const st = v.stats();
+      const rx = v.receiving();
+      this.#ctx.emit('video-stats', {
+        callId: call.callId, sending: flow?.sending ?? false, receiving: flow?.receiving ?? false, ...rx,
+        sentFrames: st.sent.frames, receivedFrames: st.received.frames, lost: st.received.lost, recovered: st.recoveredPackets,
+      });
+      call.videoStatsTimer = clock.set(tick, VIDEO_STATS_MS, undefined);
+    };
+    call.videoStatsTimer = clock.set(tick, VIDEO_STATS_MS, undefined);
   }
 
   /** The call ended: every ffmpeg child of it stops; the figures of all its video streams, added up. */
@@ -419,6 +445,8 @@ export class SessionManager {
     await call.videoOps; // an encoder or recorder still starting is one to stop
     await Promise.all(call.videoStops); // and a stream removed just before counts
     const { video, encoder, videoRecorder, videoPlayer } = call;
+    if (call.videoStatsTimer !== null) this.#ctx.clock.clear(call.videoStatsTimer);
+    call.videoStatsTimer = null;
     call.encoder = call.videoRecorder = null;
     call.videoPlayer = null;
     call.video = null;
@@ -467,7 +495,7 @@ export class SessionManager {
       local: this.#localMedia(media, video), recorder: this.#ctx.options.record ? new PcmRecorder() : null,
       dialog, st, offer, invite: null, provisional: true, cancelWanted: false, startedAt: this.#ctx.clock.now(), held: false,
       heldLocal: false, noAnswer: false, ringTimer: null, mediaTimer: null, lastActivity: { at: 0, count: 0 }, session: null, uasInterval: null,
-      video, encoder: null, videoRecorder: null, videoPlayer: null, videoFlow: null, videoFrames: 0, videoT0: 0,
+      video, encoder: null, videoRecorder: null, videoPlayer: null, videoStatsTimer: null, videoFlow: null, videoFrames: 0, videoT0: 0,
       videoStats: null, recorderCodec: null, videoOps: Promise.resolve(), videoStops: new Set(), reInviting: false, answering: false,
     };
     call.uasInterval = timer;
@@ -650,7 +678,7 @@ export class SessionManager {
       local: this.#localMedia(media, video), recorder: this.#ctx.options.record ? new PcmRecorder() : null,
       dialog: null, st: null, offer: null, invite: req, provisional: false, cancelWanted: false, startedAt: this.#ctx.clock.now(), held: false,
       heldLocal: false, noAnswer: false, ringTimer: null, mediaTimer: null, lastActivity: { at: 0, count: 0 }, session: null, uasInterval: null,
-      video, encoder: null, videoRecorder: null, videoPlayer: null, videoFlow: null, videoFrames: 0, videoT0: 0,
+      video, encoder: null, videoRecorder: null, videoPlayer: null, videoStatsTimer: null, videoFlow: null, videoFrames: 0, videoT0: 0,
       videoStats: null, recorderCodec: null, videoOps: Promise.resolve(), videoStops: new Set(), reInviting: false, answering: false,
     };
     this.#call = call;

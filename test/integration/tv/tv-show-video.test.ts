@@ -5,7 +5,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TvAgent, type TvAgentOptions } from '../../../src/terminal/tv-agent.ts';
-import { haveDisplay } from '../../../src/media/ffmpeg.ts';
+import { envHasDisplay } from '../../../src/config/env.ts';
 import { sleep, waitFor } from '../../helpers/tv-events.ts';
 import type { TestServer } from '../../helpers/test-server.ts';
 import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
@@ -61,7 +61,11 @@ describe('tvphone tv --show-video (integration, ffplay)', function () {
     assert.equal(await a.dial('1002'), true);
     const v = await started;
     assert.deepEqual([v.codec, v.sending, v.receiving], ['H264', false, true]);
-    await sleep(3000);
+    // what the call screen shows: the size of the pictures received and their rate
+    const stats = await waitFor(b, 'video-stats', (x) => x.receivedFrames > 0, 6000);
+    assert.deepEqual([stats.width, stats.height, stats.receiving, stats.sending], [320, 240, true, false]);
+    assert.ok(stats.fps >= 10 && stats.fps <= 17, `${stats.fps} frames a second received`);
+    await sleep(1000);
     const ended = waitFor(b, 'call-ended');
     await a.hangup();
     const e = await ended;
@@ -78,7 +82,7 @@ describe('tvphone tv --show-video (integration, ffplay)', function () {
     delete process.env.DISPLAY;
     delete process.env.WAYLAND_DISPLAY;
     delete process.env.SDL_VIDEODRIVER;
-    assert.equal(haveDisplay(), false);
+    assert.equal(envHasDisplay(), false);
     const b = agent('1002', { showVideo: true });
     await assert.rejects(b.start(), (err: Error & { code?: string }) => err.code === 'ERR_NO_DISPLAY' && /needs a display/.test(err.message));
   });

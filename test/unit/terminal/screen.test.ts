@@ -131,6 +131,18 @@ describe('TV screen', () => {
     assert.match(callSection(render(s, now)), /in call with 1002/);
   });
 
+  it('video-stats puts what is received on the video line in words: size, frame rate, packets lost', () => {
+    const s = initialScreen('1001', []);
+    const now = today(20, 0);
+    applyEvent(s, 'call-answered', { callId: 'c1', peer: '1002', codec: 'PCMU', direction: 'sendrecv', remoteRtp: '192.0.2.2:4000' }, now);
+    applyEvent(s, 'video-stats', { callId: 'c1', sending: true, receiving: true, width: 320, height: 240, fps: 15, sentFrames: 30, receivedFrames: 29, lost: 0, recovered: 0 }, now);
+    assert.match(callSection(render(s, now)), /video both ways, 320x240 at 15 frames a second$/m);
+    applyEvent(s, 'video-stats', { callId: 'c1', sending: true, receiving: true, width: 640, height: 360, fps: 12, sentFrames: 60, receivedFrames: 50, lost: 7, recovered: 5 }, now);
+    assert.match(callSection(render(s, now)), /video both ways, 640x360 at 12 frames a second, 7 packets lost$/m);
+    applyEvent(s, 'video-stats', { callId: 'c1', sending: true, receiving: false, fps: 0, sentFrames: 90, receivedFrames: 50, lost: 7, recovered: 5 }, now);
+    assert.match(callSection(render(s, now)), /video: they see you, 7 packets lost$/m);
+  });
+
   it('renders the empty screen of a TV that is not registered yet', () => {
     assert.deepEqual(plain(render(initialScreen('1001', []))).split('\n'), [
       'tvphone TV — 1001  ○ offline', '', 'Contacts', '  (none)', '', 'Missed calls', '  (none)', '', 'Messages', '  (none)', '',
