@@ -5,7 +5,7 @@ import type { TrunkConfig } from '../config/profile.ts';
 import type { Logger } from '../log/logger.ts';
 import { newCallId, newTag } from '../sip/ids.ts';
 import { SipRequest, type SipResponse } from '../sip/message.ts';
-import { trunkDomain } from './trunk-calls.ts';
+import { trunkDomain, trunkUser } from './trunk-calls.ts';
 import type { Target } from '../transport/transport.ts';
 
 export type PingState = 'up' | 'down' | 'unknown' | 'off';
@@ -57,7 +57,7 @@ export class OptionsPing {
       const domain = trunkDomain(t);
       const contact = this.#port.contact(target);
       const req = new SipRequest('OPTIONS', `sip:${t.host}:${t.port}${t.transport === 'udp' ? '' : `;transport=${t.transport}`}`);
-      req.addHeader('From', `<sip:${t.username ?? `trunk-${t.name}`}@${domain}>;tag=${newTag()}`);
+      req.addHeader('From', `<sip:${trunkUser(t)}@${domain}>;tag=${newTag()}`);
       req.addHeader('To', `<sip:${t.host}:${t.port}>`);
       req.addHeader('Call-ID', this.#callId);
       req.addHeader('CSeq', `${++this.#seq} OPTIONS`);

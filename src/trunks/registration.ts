@@ -14,7 +14,7 @@ import { contactExpires, expiresOf, parseContacts } from '../sip/headers.ts';
 import { newCallId, newTag } from '../sip/ids.ts';
 import { SipRequest, type SipResponse } from '../sip/message.ts';
 import { DigestClient } from '../sip/uac-auth.ts';
-import { trunkCredentials, trunkDomain } from './trunk-calls.ts';
+import { trunkCredentials, trunkDomain, trunkUser } from './trunk-calls.ts';
 import { uriEquals } from '../sip/uri.ts';
 import type { Target, TransportName } from '../transport/transport.ts';
 
@@ -188,7 +188,7 @@ export class TrunkRegistration {
   #request(contact: string, expires: number): SipRequest {
     const t = this.trunk;
     const domain = trunkDomain(t);
-    const user = t.username ?? t.fromUser ?? `trunk-${t.name}`;
+    const user = trunkUser(t);
     const aor = `sip:${user}@${domain}`;
     const req = new SipRequest('REGISTER', t.transport === 'tls' ? `sip:${domain};transport=tls` : `sip:${domain}`);
     req.addHeader('From', `<${aor}>;tag=${newTag()}`);

@@ -17,6 +17,11 @@ export function trunkCredentials(t: TrunkConfig): UacCredentials | undefined {
   return { user, ha1: { md5: s.md5, sha256: s.sha256 }, realm: t.realm };
 }
 
+/** The user of our account at the carrier: the REGISTER's AoR, and the From of what we send it out of a call. */
+export function trunkUser(t: TrunkConfig): string {
+  return t.username ?? t.fromUser ?? `trunk-${t.name}`;
+}
+
 /** The domain of our From towards the carrier (and of the REGISTER's AoR). */
 export function trunkDomain(t: TrunkConfig): string {
   return t.fromDomain ?? t.realm ?? t.host;
