@@ -29,12 +29,14 @@ function fireTimeout(t: ClientTransactionBase): void {
 /** The INVITE (§17.1.1) and non-INVITE (§17.1.2) client transactions: Timer A/E in slot 1, Timer B/F in slot 2. */
 export abstract class ClientTransactionBase extends Transaction<ClientTransactionState> {
   readonly isClient = true;
+  readonly request: SipRequest;
   protected readonly handlers: ClientTransactionHandlers;
   /** the current retransmission interval (Timer A, E) */
   protected interval: number;
 
   constructor(ctx: TransactionContext, key: string, request: SipRequest, target: Target, handlers: ClientTransactionHandlers, state: ClientTransactionState) {
-    super(ctx, key, request, target, state);
+    super(ctx, key, target, state);
+    this.request = request;
     this.handlers = handlers;
     this.interval = ctx.values.t1;
   }

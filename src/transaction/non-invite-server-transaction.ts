@@ -30,7 +30,11 @@ export class NonInviteServerTransaction extends ServerTransactionBase {
     this.send(res);
     if (this.state === 'completed') {
       if (this.reliable) this.terminate();
-      else this.timer1_ = this.ctx.clock.set(fireEnd, sixtyFourT1(this.ctx), this);
+      else {
+        this.timer1_ = this.ctx.clock.set(fireEnd, sixtyFourT1(this.ctx), this);
+        // for Timer J's 32 s it only answers retransmissions: the response's bytes are all it keeps (issue 16)
+        this.release();
+      }
     }
     return true;
   }
@@ -39,6 +43,6 @@ export class NonInviteServerTransaction extends ServerTransactionBase {
   override receiveRequest(_req: SipRequest, _source: Source): void {
     // RFC 3261 §17.2.2: in Trying, retransmissions are discarded; in Proceeding and Completed the last response is resent.
     if (this.state === 'proceeding' && this.lastProvisional !== null) this.send(this.lastProvisional);
-    else if (this.state === 'completed' && this.finalResponse !== null) this.send(this.finalResponse);
+    else if (this.state === 'completed' && this.answered) this.send(this.finalResponse!);
   }
 }

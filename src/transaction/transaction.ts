@@ -15,7 +15,8 @@ export function fireEnd(t: Transaction<string>): void {
 export abstract class Transaction<S extends string> {
   abstract readonly isClient: boolean;
   readonly key: string;
-  readonly request: SipRequest;
+  /** the request that made the transaction (a server transaction lets it go once it only absorbs retransmissions) */
+  abstract readonly request: SipRequest;
   readonly target: Target;
   readonly reliable: boolean;
   state: S;
@@ -27,10 +28,9 @@ export abstract class Transaction<S extends string> {
   /** one bound callback per transaction, made when it first sends */
   private sendError: ((err: Error) => void) | null = null;
 
-  constructor(ctx: TransactionContext, key: string, request: SipRequest, target: Target, state: S) {
+  constructor(ctx: TransactionContext, key: string, target: Target, state: S) {
     this.ctx = ctx;
     this.key = key;
-    this.request = request;
     this.target = target;
     this.reliable = isReliable(target.transport);
     this.state = state;

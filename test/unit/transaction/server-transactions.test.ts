@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
-import type { SipResponse } from '../../../src/sip/message.ts';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import { createResponse } from '../../../src/sip/response.ts';
+import { serializeMessage } from '../../../src/sip/serializer.ts';
 import { request, sendTimes, setup, source } from './helpers.ts';
 
 function statuses(sent: { msg: unknown }[]): number[] {
@@ -215,6 +218,42 @@ describe('transaction: non-INVITE server transaction (RFC 3261 §17.2.2)', () =>
     assert.equal(timers.pending, 0);
     fake.deliver(request('REGISTER'), source());
     assert.equal(rec.requests.length, 2, 'after Timer J the same branch is a new request');
+  });
+
+  it('keeps only the final response\'s bytes for Timer J: the request and the response objects can be collected (issue 16)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { fake, timers, layer } = setup();
+    const refs: { req?: WeakRef<SipRequest>; res?: WeakRef<SipResponse>; wire?: string } = {};
+    let st: { state: string; finalResponse: SipResponse | null; readonly request: SipRequest } | null = null;
+    // a TU that answers at once and keeps nothing but weak references (the registrar, a MESSAGE answered 202)
+    (layer as unknown as { tu: unknown }).tu = {
+      onRequest: (req: SipRequest, t: NonNullable<typeof st> & { respond(r: SipResponse): boolean }) => {
+        const res = createResponse(req, 200, undefined, 't');
+        res.addHeader('Contact', '<sip:tv@192.0.2.1:5060>;expires=600');
+        t.respond(res);
+        refs.req = new WeakRef(req);
+        refs.res = new WeakRef(res);
+        refs.wire = serializeMessage(res).toString('latin1');
+        st = t;
+      },
+    };
+    fake.deliver(request('REGISTER'), source());
+    fake.sent.length = 0; // the fake transport's record would hold the response
+    await new Promise((r) => setImmediate(r)); // WeakRef targets stay alive until the job that made them ends
+    gc();
+    assert.equal(refs.req!.deref(), undefined, 'the request is not held for Timer J');
+    assert.equal(refs.res!.deref(), undefined, 'the response object is not held for Timer J');
+    assert.equal(st!.state, 'completed');
+    assert.equal(layer.serverCount, 1);
+    assert.throws(() => st!.request, /released its request/);
+    assert.equal(serializeMessage(st!.finalResponse!).toString('latin1'), refs.wire, 'finalResponse reads the kept bytes');
+    // RFC 3261 §17.2.2: a retransmission in Completed gets the final response again, byte for byte
+    fake.deliver(request('REGISTER'), source());
+    assert.equal(fake.sent.length, 1);
+    assert.equal(serializeMessage(fake.sent[0].msg).toString('latin1'), refs.wire);
+    timers.advance(32_000);
+    assert.equal(layer.serverCount, 0);
   });
 
   it('ends at once after the final response on a reliable transport (Timer J = 0)', () => {
