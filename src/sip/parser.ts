@@ -294,8 +294,9 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
   if (contentLength >= 0) {
     if (bodyStart + contentLength > len) {
       if (badHeader === null) { badHeader = 'Content-Length'; badDetail = `larger than the message (${contentLength} > ${len - bodyStart})`; }
-    } else msg.body = buf.subarray(bodyStart, bodyStart + contentLength);
-  } else msg.body = buf.subarray(bodyStart, len);
+    } else if (contentLength > 0) msg.body = buf.subarray(bodyStart, bodyStart + contentLength);
+  } else if (len > bodyStart) msg.body = buf.subarray(bodyStart, len);
+  // an empty body stays the shared EMPTY: a zero-length view would keep the whole datagram alive with the message
 
   // ---- mandatory header fields (RFC 3261 §8.1.1) and their syntax
   // RFC 3261 §8.1.1.5: the CSeq method MUST match the method of the request
