@@ -8,17 +8,15 @@
 // proxy); test/interop/sipp-video-message.test.ts has sipp as the caller.
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PcmRecorder } from '../../../src/media/audio-io.ts';
 import { DEFAULT_VIDEO_FORMAT } from '../../../src/media/ffmpeg.ts';
 import { dominantFrequency } from '../../../src/media/goertzel.ts';
 import { VIDEO_MESSAGE_TYPE } from '../../../src/media-server/video-recording.ts';
-import { TvAgent, type TvAgentOptions } from '../../../src/terminal/tv-agent.ts';
-import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
-import type { TestServer } from '../../helpers/test-server.ts';
+import type { TvAgent, TvAgentOptions } from '../../../src/terminal/tv-agent.ts';
+import { useTvAgents } from '../../helpers/tv-agents.ts';
 import { sleep, waitFor } from '../../helpers/tv-events.ts';
 import { until } from '../../helpers/until.ts';
 import { framesOf, haveFfmpeg, psnrAgainstTestsrc } from '../../helpers/video.ts';
@@ -52,31 +50,9 @@ function audioOf(file: string): Int16Array {
 
 describe('video messages: the media server records an H.264 caller for an offline TV (integration, ffmpeg)', function () {
   this.timeout(60_000);
-  let srv: TestServer;
-  let dir: string;
-  const agents: TvAgent[] = [];
-
+  const tv = useTvAgents({ dirPrefix: 'tvphone-vmvideo-', server: () => ({ voicemail: { enabled: true, maxSeconds: 20, silenceSeconds: 0 } }) });
+  const agent = (user: '1001' | '1002', o: Partial<TvAgentOptions> = {}): TvAgent => tv.agent(user, o);
   before(function () { if (!haveFfmpeg) this.skip(); });
-  beforeEach(async () => {
-    srv = await startDefaultProfileServer({ voicemail: { enabled: true, maxSeconds: 20, silenceSeconds: 0 } });
-    await srv.addUser('1001', 'pw1');
-    await srv.addUser('1002', 'pw2');
-    dir = mkdtempSync(join(tmpdir(), 'tvphone-vmvideo-'));
-  });
-  afterEach(async () => {
-    for (const a of agents.splice(0)) await a.stop();
-    await srv?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
-  function agent(user: string, o: Partial<TvAgentOptions> = {}): TvAgent {
-    const a = new TvAgent({
-      user, password: user === '1001' ? 'pw1' : 'pw2', server: `sip:127.0.0.1:${srv.tcp.port}`, localIp: '127.0.0.1',
-      downloadDir: join(dir, user), rtcpIntervalMs: 300, timerValues: { t1: 100, t2: 400, t4: 500 }, ...o,
-    });
-    agents.push(a);
-    return a;
-  }
 
   it('keeps testsrc and the tone as one Matroska file: exported, decoded by ffmpeg, PSNR > 30 dB against testsrc; delivered to the TV as video', async () => {
     const a = agent('1001', { toneHz: 440, video: 'testsrc' });
@@ -92,19 +68,19 @@ describe('video messages: the media server records an H.264 caller for an offlin
     const sent = (await ended).video!.sent;
     assert.ok(sent.frames >= fps, `the caller sent ${sent.frames} frames`);
 
-    await until(async () => (await srv.server.store.listVoicemails({ toUser: '1002' })).length === 1, 15_000, 'video message kept');
-    const [vm] = await srv.server.store.listVoicemails({ toUser: '1002' });
+    await until(async () => (await tv.srv.server.store.listVoicemails({ toUser: '1002' })).length === 1, 15_000, 'video message kept');
+    const [vm] = await tv.srv.server.store.listVoicemails({ toUser: '1002' });
     assert.equal(vm.contentType, VIDEO_MESSAGE_TYPE);
     assert.match(vm.codec, /^PCM[UA]\+H264$/);
     assert.ok(vm.durationMs > 2300 && vm.durationMs < 3800, `${vm.durationMs} ms of audio`);
 
     // tvphone voicemail export: the file ffmpeg decodes; a .wav name for it is refused
-    const file = join(dir, 'message.mkv');
-    const out = await cli(['voicemail', 'export', String(vm.id), file, '--db', srv.dbUrl]);
+    const file = join(tv.dir, 'message.mkv');
+    const out = await cli(['voicemail', 'export', String(vm.id), file, '--db', tv.srv.dbUrl]);
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /^video message \d+: \d+ bytes written to .*\(Matroska: H\.264 video, PCM audio\)/);
     assert.equal(readFileSync(file).length, vm.bytes);
-    const refused = await cli(['voicemail', 'export', String(vm.id), join(dir, 'message.wav'), '--db', srv.dbUrl]);
+    const refused = await cli(['voicemail', 'export', String(vm.id), join(tv.dir, 'message.wav'), '--db', tv.srv.dbUrl]);
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /video message \(Matroska\): name the file \.mkv/);
 

@@ -1,55 +1,30 @@
 // --show-video: the received video goes to ffplay as it comes. The real ffplay runs, with SDL's dummy video driver
 // (no window here) and its showinfo filter added by a wrapper first on PATH, so the frames it decoded are counted.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TvAgent, type TvAgentOptions } from '../../../src/terminal/tv-agent.ts';
+import type { TvAgent, TvAgentOptions } from '../../../src/terminal/tv-agent.ts';
 import { envHasDisplay } from '../../../src/config/env.ts';
 import { sleep, waitFor } from '../../helpers/tv-events.ts';
-import type { TestServer } from '../../helpers/test-server.ts';
-import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
+import { useTvAgents } from '../../helpers/tv-agents.ts';
 import { haveFfmpeg } from '../../helpers/video.ts';
 
 describe('tvphone tv --show-video (integration, ffplay)', function () {
   this.timeout(60_000);
-  let srv: TestServer;
-  let dir: string;
-  const agents: TvAgent[] = [];
+  const tv = useTvAgents({ dirPrefix: 'tvphone-show-' });
+  const agent = (user: '1001' | '1002', o: Partial<TvAgentOptions> = {}): TvAgent => tv.agent(user, o);
   const saved = { PATH: process.env.PATH, SDL_VIDEODRIVER: process.env.SDL_VIDEODRIVER, DISPLAY: process.env.DISPLAY, WAYLAND_DISPLAY: process.env.WAYLAND_DISPLAY };
-  const restore = (): void => {
-    for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
-  };
-
   before(function () { if (!haveFfmpeg) this.skip(); });
-  beforeEach(async () => {
-    srv = await startDefaultProfileServer();
-    await srv.addUser('1001', 'pw1');
-    await srv.addUser('1002', 'pw2');
-    dir = mkdtempSync(join(tmpdir(), 'tvphone-show-'));
+  afterEach(() => {
+    for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
   });
-  afterEach(async () => {
-    for (const a of agents.splice(0)) await a.stop();
-    restore();
-    await srv?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
-  function agent(user: string, o: Partial<TvAgentOptions> = {}): TvAgent {
-    const a = new TvAgent({
-      user, password: user === '1001' ? 'pw1' : 'pw2', server: `sip:127.0.0.1:${srv.tcp.port}`, localIp: '127.0.0.1',
-      downloadDir: join(dir, user), rtcpIntervalMs: 300, timerValues: { t1: 100, t2: 400, t4: 500 }, ...o,
-    });
-    agents.push(a);
-    return a;
-  }
 
   it('ffplay decodes the frames the TV receives (H.264), and ends with the call', async () => {
-    const log = join(dir, 'ffplay.log');
+    const log = join(tv.dir, 'ffplay.log');
     // the real ffplay, its arguments as the agent gave them, plus a filter logging each frame it decoded
-    writeFileSync(join(dir, 'ffplay'), `#!/bin/sh\nprintf '%s\\n' "$@" > '${join(dir, 'args')}'\nexec /usr/bin/ffplay "$@" -vf showinfo -loglevel info 2>>'${log}'\n`);
-    chmodSync(join(dir, 'ffplay'), 0o755);
-    process.env.PATH = `${dir}:${saved.PATH ?? ''}`;
+    writeFileSync(join(tv.dir, 'ffplay'), `#!/bin/sh\nprintf '%s\\n' "$@" > '${join(tv.dir, 'args')}'\nexec /usr/bin/ffplay "$@" -vf showinfo -loglevel info 2>>'${log}'\n`);
+    chmodSync(join(tv.dir, 'ffplay'), 0o755);
+    process.env.PATH = `${tv.dir}:${saved.PATH ?? ''}`;
     delete process.env.DISPLAY;
     delete process.env.WAYLAND_DISPLAY;
     process.env.SDL_VIDEODRIVER = 'dummy';
@@ -74,7 +49,7 @@ describe('tvphone tv --show-video (integration, ffplay)', function () {
     // ffplay has read its input to the end (-autoexit) once the call has ended: its frames are all logged
     const shown = (readFileSync(log, 'utf8').match(/\bn:\s*\d+/g) ?? []).length;
     assert.ok(shown >= received - 2 && shown <= received + 1, `ffplay decoded ${shown} of the ${received} frames received`);
-    const args = readFileSync(join(dir, 'args'), 'utf8').split('\n');
+    const args = readFileSync(join(tv.dir, 'args'), 'utf8').split('\n');
     assert.deepEqual(args.slice(args.indexOf('-window_title'), args.indexOf('-window_title') + 2), ['-window_title', 'tvphone: 1001']);
   });
 

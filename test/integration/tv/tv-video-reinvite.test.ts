@@ -2,15 +2,12 @@
 // server: the call begins with voice only, one side adds video, the other removes it (port 0), the first adds it again.
 // What B records is decoded by ffprobe; the audio is measured in the WAVs and by the RTP counts during the pause.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TvAgent, type TvAgentOptions } from '../../../src/terminal/tv-agent.ts';
+import type { TvAgent, TvAgentOptions } from '../../../src/terminal/tv-agent.ts';
 import { DEFAULT_VIDEO_FORMAT } from '../../../src/media/ffmpeg.ts';
 import type { TvAgentEvents } from '../../../src/terminal/events.ts';
 import { sleep, waitFor, assertTone } from '../../helpers/tv-events.ts';
-import type { TestServer } from '../../helpers/test-server.ts';
-import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
+import { useTvAgents } from '../../helpers/tv-agents.ts';
 import { framesOf, haveFfmpeg } from '../../helpers/video.ts';
 import { createLogger } from '../../../src/log/logger.ts';
 import { until } from '../../helpers/until.ts';
@@ -19,35 +16,17 @@ const { fps } = DEFAULT_VIDEO_FORMAT;
 
 describe('tvphone tv: video added and removed by re-INVITE (RFC 3264 §8.1, §8.2; integration, ffmpeg)', function () {
   this.timeout(60_000);
-  let srv: TestServer;
-  let dir: string;
-  const agents: TvAgent[] = [];
   /** the start lines of the SIP messages the server received (its debug trace) */
   let heads: string[] = [];
-
+  const tv = useTvAgents({
+    dirPrefix: 'tvphone-video-reinvite-',
+    server: () => {
+      heads = [];
+      return { log: createLogger('debug', { write: (line: string) => { const o = JSON.parse(line) as { dir?: string; head?: string }; if (o.dir === 'in' && o.head) heads.push(o.head); } }) };
+    },
+  });
+  const agent = (user: '1001' | '1002', o: Partial<TvAgentOptions> = {}): TvAgent => tv.agent(user, o);
   before(function () { if (!haveFfmpeg) this.skip(); });
-  beforeEach(async () => {
-    heads = [];
-    const log = createLogger('debug', { write: (line: string) => { const o = JSON.parse(line) as { dir?: string; head?: string }; if (o.dir === 'in' && o.head) heads.push(o.head); } });
-    srv = await startDefaultProfileServer({ log });
-    await srv.addUser('1001', 'pw1');
-    await srv.addUser('1002', 'pw2');
-    dir = mkdtempSync(join(tmpdir(), 'tvphone-video-reinvite-'));
-  });
-  afterEach(async () => {
-    for (const a of agents.splice(0)) await a.stop();
-    await srv?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
-  function agent(user: string, o: Partial<TvAgentOptions> = {}): TvAgent {
-    const a = new TvAgent({
-      user, password: user === '1001' ? 'pw1' : 'pw2', server: `sip:127.0.0.1:${srv.tcp.port}`, localIp: '127.0.0.1',
-      downloadDir: join(dir, user), rtcpIntervalMs: 300, timerValues: { t1: 100, t2: 400, t4: 500 }, ...o,
-    });
-    agents.push(a);
-    return a;
-  }
 
   /** Until `from` has sent a second of pictures and `to` received them (ffmpeg may take a while to start on a loaded machine). */
   async function flowing(from: TvAgent, to: TvAgent, what: string): Promise<void> {
@@ -66,8 +45,8 @@ describe('tvphone tv: video added and removed by re-INVITE (RFC 3264 §8.1, §8.
   }
 
   it('a voice call gains video (B adds it: A answers in a new m-line), loses it (A: port 0; the voice goes on), and gains it again (A: the same slot); B records both streams and nothing between', async () => {
-    const a = agent('1001', { toneHz: 440, record: join(dir, 'a.wav'), video: 'testsrc', recordVideo: join(dir, 'a.mkv') });
-    const b = agent('1002', { toneHz: 1000, autoAnswer: true, record: join(dir, 'b.wav'), video: 'testsrc', recordVideo: join(dir, 'b.mkv') });
+    const a = agent('1001', { toneHz: 440, record: join(tv.dir, 'a.wav'), video: 'testsrc', recordVideo: join(tv.dir, 'a.mkv') });
+    const b = agent('1002', { toneHz: 1000, autoAnswer: true, record: join(tv.dir, 'b.wav'), video: 'testsrc', recordVideo: join(tv.dir, 'b.mkv') });
     await a.start();
     await b.start();
     const seen = record({ A: a, B: b });
@@ -133,19 +112,19 @@ describe('tvphone tv: video added and removed by re-INVITE (RFC 3264 §8.1, §8.
     assert.ok(Math.abs(eb.video.received.frames - ea.video.sent.frames) <= 3, `B received ${eb.video.received.frames} of ${ea.video.sent.frames}`);
     assert.equal(eb.video.received.lost, 0);
     // B's recording holds both streams, decodable; no more frames than the two streams' time could hold, so none in the pause
-    const recorded = framesOf(join(dir, 'b.mkv'));
+    const recorded = framesOf(join(tv.dir, 'b.mkv'));
     const videoSeconds = (stopped1 - started1 + ended - started2) / 1000;
     console.log(`      B recorded ${recorded} frames (received ${eb.video.received.frames}); video ${videoSeconds.toFixed(1)} s, paused ${(paused / 1000).toFixed(1)} s`);
     assert.ok(recorded >= eb.video.received.frames - 2 && recorded <= eb.video.received.frames, `B's recording: ${recorded} of ${eb.video.received.frames}`);
     assert.ok(recorded <= videoSeconds * fps + 3, `${recorded} frames in ${videoSeconds.toFixed(1)} s of video at ${fps} fps: none during the pause`);
     await sleep(200);
-    assertTone(join(dir, 'b.wav'), 440);
-    assertTone(join(dir, 'a.wav'), 1000);
+    assertTone(join(tv.dir, 'b.wav'), 440);
+    assertTone(join(tv.dir, 'a.wav'), 1000);
   });
 
   it('both sides add video at once: the crossing re-INVITEs each get 491 (RFC 3261 §14.2), the retry after §14.1\'s wait brings video up once', async () => {
-    const a = agent('1001', { video: 'testsrc', recordVideo: join(dir, 'a.mkv') });
-    const b = agent('1002', { autoAnswer: true, video: 'testsrc', recordVideo: join(dir, 'b.mkv') });
+    const a = agent('1001', { video: 'testsrc', recordVideo: join(tv.dir, 'a.mkv') });
+    const b = agent('1002', { autoAnswer: true, video: 'testsrc', recordVideo: join(tv.dir, 'b.mkv') });
     await a.start();
     await b.start();
     const seen = record({ A: a, B: b });
@@ -171,7 +150,7 @@ describe('tvphone tv: video added and removed by re-INVITE (RFC 3264 §8.1, §8.
   });
 
   it('a callee that does no video answers the added m=video with port 0: addVideo is false, no video starts, the voice goes on', async () => {
-    const a = agent('1001', { video: 'testsrc', recordVideo: join(dir, 'a.mkv') });
+    const a = agent('1001', { video: 'testsrc', recordVideo: join(tv.dir, 'a.mkv') });
     const b = agent('1002', { autoAnswer: true });
     await a.start();
     await b.start();

@@ -1,51 +1,27 @@
 // Two TV agents in an H.264 or VP8 video call through the tvphone server, both sending ffmpeg's testsrc; what each records
 // is checked with ffprobe (frame count) and ffmpeg's psnr filter against a fresh testsrc render (the sent pattern).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TvAgent, type TvAgentOptions } from '../../../src/terminal/tv-agent.ts';
+import type { TvAgent, TvAgentOptions } from '../../../src/terminal/tv-agent.ts';
 import { readWav } from '../../../src/media/wav.ts';
 import { dominantFrequency, rms } from '../../../src/media/goertzel.ts';
 import { DEFAULT_VIDEO_FORMAT } from '../../../src/media/ffmpeg.ts';
 import { sleep, waitFor, assertTone } from '../../helpers/tv-events.ts';
-import type { TestServer } from '../../helpers/test-server.ts';
-import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
+import { useTvAgents } from '../../helpers/tv-agents.ts';
 import { bestPsnr, codecOf, framesOf, haveFfmpeg, psnrAgainstTestsrc } from '../../helpers/video.ts';
 
 const { fps } = DEFAULT_VIDEO_FORMAT;
 
 describe('tvphone tv: H.264 and VP8 video calls (integration, ffmpeg)', function () {
   this.timeout(60_000);
-  let srv: TestServer;
-  let dir: string;
-  const agents: TvAgent[] = [];
-
+  const tv = useTvAgents({ dirPrefix: 'tvphone-video-' });
+  const agent = (user: '1001' | '1002', o: Partial<TvAgentOptions> = {}): TvAgent => tv.agent(user, o);
   before(function () { if (!haveFfmpeg) this.skip(); });
-  beforeEach(async () => {
-    srv = await startDefaultProfileServer();
-    await srv.addUser('1001', 'pw1');
-    await srv.addUser('1002', 'pw2');
-    dir = mkdtempSync(join(tmpdir(), 'tvphone-video-'));
-  });
-  afterEach(async () => {
-    for (const a of agents.splice(0)) await a.stop();
-    await srv?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
-  function agent(user: string, o: Partial<TvAgentOptions> = {}): TvAgent {
-    const a = new TvAgent({
-      user, password: user === '1001' ? 'pw1' : 'pw2', server: `sip:127.0.0.1:${srv.tcp.port}`, localIp: '127.0.0.1',
-      downloadDir: join(dir, user), rtcpIntervalMs: 300, timerValues: { t1: 100, t2: 400, t4: 500 }, ...o,
-    });
-    agents.push(a);
-    return a;
-  }
 
   it('testsrc both ways for 3 s: each recording decodes, holds the frames sent (±10 %), matches testsrc (PSNR > 30 dB); tones both ways', async () => {
-    const a = agent('1001', { toneHz: 440, record: join(dir, 'a.wav'), video: 'testsrc', recordVideo: join(dir, 'a.mkv') });
-    const b = agent('1002', { toneHz: 1000, autoAnswer: true, record: join(dir, 'b.wav'), video: 'testsrc', recordVideo: join(dir, 'b.mkv') });
+    const a = agent('1001', { toneHz: 440, record: join(tv.dir, 'a.wav'), video: 'testsrc', recordVideo: join(tv.dir, 'a.mkv') });
+    const b = agent('1002', { toneHz: 1000, autoAnswer: true, record: join(tv.dir, 'b.wav'), video: 'testsrc', recordVideo: join(tv.dir, 'b.mkv') });
     await a.start();
     await b.start();
     const aVideo = waitFor(a, 'video-started');
@@ -61,7 +37,7 @@ describe('tvphone tv: H.264 and VP8 video calls (integration, ffmpeg)', function
     const ea = await aEnded;
     const eb = await bEnded;
     assert.ok(ea.video && eb.video, 'video stats at hang-up');
-    for (const [who, e, file, from] of [['A', ea, join(dir, 'a.mkv'), eb], ['B', eb, join(dir, 'b.mkv'), ea]] as const) {
+    for (const [who, e, file, from] of [['A', ea, join(tv.dir, 'a.mkv'), eb], ['B', eb, join(tv.dir, 'b.mkv'), ea]] as const) {
       const v = e.video!;
       const sent = from.video!.sent.frames;
       // ffmpeg needs ~0.4 s to start on an idle machine, longer on a loaded one: at least a second of video, at most the call
@@ -82,13 +58,13 @@ describe('tvphone tv: H.264 and VP8 video calls (integration, ffmpeg)', function
       assert.ok(far < best - 6, `${who}: 5 frames off gives ${far} dB, aligned ${best} dB`);
       console.log(`      ${who}: ${frames} frames recorded of ${sent} sent, ${v.received.keyframes} keyframes, PSNR ${best.toFixed(1)} dB (offset ${offset}), 5 off ${far.toFixed(1)} dB`);
     }
-    assertTone(join(dir, 'b.wav'), 440);
-    assertTone(join(dir, 'a.wav'), 1000);
+    assertTone(join(tv.dir, 'b.wav'), 440);
+    assertTone(join(tv.dir, 'a.wav'), 1000);
   });
 
   it('VP8 (RFC 7741) when the caller offers only VP8: 3 s of testsrc both ways, the callee\'s b=AS limit reaches the caller\'s encoder, each recording is VP8, holds the frames sent (±10 %), PSNR > 30 dB', async () => {
-    const a = agent('1001', { video: 'testsrc', recordVideo: join(dir, 'a.mkv'), videoCodecs: ['VP8'] });
-    const b = agent('1002', { autoAnswer: true, video: 'testsrc', recordVideo: join(dir, 'b.mkv'), videoBandwidthKbps: 300 });
+    const a = agent('1001', { video: 'testsrc', recordVideo: join(tv.dir, 'a.mkv'), videoCodecs: ['VP8'] });
+    const b = agent('1002', { autoAnswer: true, video: 'testsrc', recordVideo: join(tv.dir, 'b.mkv'), videoBandwidthKbps: 300 });
     await a.start();
     await b.start();
     const aVideo = waitFor(a, 'video-started');
@@ -107,7 +83,7 @@ describe('tvphone tv: H.264 and VP8 video calls (integration, ffmpeg)', function
     await a.hangup();
     const ea = await aEnded;
     const eb = await bEnded;
-    for (const [who, e, file, from] of [['A', ea, join(dir, 'a.mkv'), eb], ['B', eb, join(dir, 'b.mkv'), ea]] as const) {
+    for (const [who, e, file, from] of [['A', ea, join(tv.dir, 'a.mkv'), eb], ['B', eb, join(tv.dir, 'b.mkv'), ea]] as const) {
       const v = e.video;
       const sent = from.video?.sent.frames ?? 0;
       assert.ok(v && sent >= fps, `${who}'s peer sent ${sent} VP8 frames`);
@@ -124,8 +100,8 @@ describe('tvphone tv: H.264 and VP8 video calls (integration, ffmpeg)', function
   });
 
   it('camera off and on by re-INVITE (RFC 3264 §8.4 for the video stream): recvonly stops our frames, the peer follows, sendrecv brings them back', async () => {
-    const a = agent('1001', { video: 'testsrc', recordVideo: join(dir, 'a.mkv') });
-    const b = agent('1002', { autoAnswer: true, video: 'testsrc', recordVideo: join(dir, 'b.mkv') });
+    const a = agent('1001', { video: 'testsrc', recordVideo: join(tv.dir, 'a.mkv') });
+    const b = agent('1002', { autoAnswer: true, video: 'testsrc', recordVideo: join(tv.dir, 'b.mkv') });
     await a.start();
     await b.start();
     const started = waitFor(b, 'video-started');
@@ -161,13 +137,13 @@ describe('tvphone tv: H.264 and VP8 video calls (integration, ffmpeg)', function
     assert.equal(eb.received.lost, 0);
     assert.ok(ea.received.frames >= eb.sent.frames - 2, `A still received all along: ${ea.received.frames} of ${eb.sent.frames}`);
     // the recorder may drop the frame in flight when the call ends (seen in CI: 36 of 37); the pause loses none
-    const recorded = framesOf(join(dir, 'b.mkv'));
+    const recorded = framesOf(join(tv.dir, 'b.mkv'));
     assert.ok(recorded >= eb.received.frames - 1 && recorded <= eb.received.frames, `B's recording decodes across the pause: ${recorded} of ${eb.received.frames}`);
   });
 
   it('a callee without video refuses it (port 0): the call has audio only, no ffmpeg runs, and the tones still arrive', async () => {
-    const a = agent('1001', { toneHz: 440, video: 'testsrc', recordVideo: join(dir, 'a.mkv') });
-    const b = agent('1002', { toneHz: 1000, autoAnswer: true, record: join(dir, 'b.wav') });
+    const a = agent('1001', { toneHz: 440, video: 'testsrc', recordVideo: join(tv.dir, 'a.mkv') });
+    const b = agent('1002', { toneHz: 1000, autoAnswer: true, record: join(tv.dir, 'b.wav') });
     await a.start();
     await b.start();
     let videoStarted = false;
@@ -183,7 +159,7 @@ describe('tvphone tv: H.264 and VP8 video calls (integration, ffmpeg)', function
     assert.equal(e.video, undefined);
     assert.ok(e.rtcp && e.rtcp.received.packets > 30);
     await sleep(200);
-    const wav = readWav(readFileSync(join(dir, 'b.wav')));
+    const wav = readWav(readFileSync(join(tv.dir, 'b.wav')));
     assert.ok(Math.abs(dominantFrequency(wav.samples.subarray(2400), 8000) - 440) < 5);
   });
 
