@@ -44,7 +44,9 @@ export abstract class SqlStore implements Store {
   }
   getBindings(userId: string, now: EpochMs): Promise<Binding[]> { return this.read(() => ops.getBindings(userId, now)); }
   listBindings(now: EpochMs): Promise<Binding[]> { return this.read(() => ops.listBindings(now)); }
-  removeConnectionBindings(node: string, now: EpochMs): Promise<BindingChange[]> { return this.write(() => ops.removeConnectionBindings(node, now)); }
+  removeConnectionBindings(node: string, now: EpochMs, limit: number): Promise<{ users: number; changes: BindingChange[] }> {
+    return this.write(() => ops.removeConnectionBindings(node, now, limit));
+  }
   removeBindingsByConnection(connectionId: number, node: string, now: EpochMs): Promise<BindingChange[]> {
     return this.write(() => ops.removeBindingsByConnection(connectionId, node, now));
   }

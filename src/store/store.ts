@@ -234,8 +234,12 @@ export interface LocationStore {
   listBindings(now: EpochMs): Promise<Binding[]>;
   /** remove the bindings that came over a closed connection; one change per user affected */
   removeBindingsByConnection(connectionId: number, node: string, now: EpochMs): Promise<BindingChange[]>;
-  /** remove every binding bound to a connection (TCP/TLS/WS flows die with the process): at start and at shutdown */
-  removeConnectionBindings(node: string, now: EpochMs): Promise<BindingChange[]>;
+  /**
+   * remove the bindings bound to a connection of `node` (TCP/TLS/WS flows die with the process), at start and at
+   * shutdown, about `limit` a call (call again until `users` is 0); `changes` only for the users a live subscription
+   * watches (the others' user_property is set offline in bulk: a node restarting under 100,000 TVs)
+   */
+  removeConnectionBindings(node: string, now: EpochMs, limit: number): Promise<{ users: number; changes: BindingChange[] }>;
   /** remove bindings expired at `now`; one change per user affected */
   expireBindings(now: EpochMs): Promise<BindingChange[]>;
   getPresence(userId: string): Promise<Presence | null>;
