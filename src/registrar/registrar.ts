@@ -13,7 +13,7 @@ import type { Flow } from '../flow.ts';
 import { newestBinding, orderBindings, type LookupResult } from './lookup.ts';
 
 /** connection-bound bindings removed in one transaction at start and shutdown */
-const CONNECTION_BATCH = 2000;
+const CONNECTION_BATCH = 10_000;
 
 export type { RegistrationPolicy } from './save.ts';
 

@@ -184,8 +184,8 @@ export function* listUsers(): Op<UserRecord[]> {
   return rows.map((r) => ({ userId: String(r.user_id), realm: String(r.realm), createdAt: time(r.created_at) }));
 }
 
-export function* usersByRealm(): Op<Array<{ realm: string; users: number }>> {
-  return (yield* q('selectUsersByRealm')).rows.map((r) => ({ realm: String(r.realm), users: num(r.n) }));
+export function* usersByRealm(except: string): Op<Array<{ realm: string; users: number }>> {
+  return (yield* q('selectUsersByRealm', except)).rows.map((r) => ({ realm: String(r.realm), users: num(r.n) }));
 }
 
 export function* userExists(userId: string): Op<boolean> {

@@ -43,7 +43,8 @@ export const QUERIES = {
   selectUsers: 'SELECT user_id, realm, created_at FROM users ORDER BY user_id',
   selectUser: 'SELECT user_id FROM users WHERE user_id = ?1',
   /** how many users have HA1s made with each realm */
-  selectUsersByRealm: 'SELECT realm, COUNT(*) AS n FROM credentials GROUP BY realm ORDER BY realm',
+  // the users of realms other than ?1, by the index on realm (schema 11): two ranges, not every user's row
+  selectUsersByRealm: 'SELECT realm, COUNT(*) AS n FROM credentials WHERE realm < ?1 OR realm > ?1 GROUP BY realm ORDER BY realm',
 
   selectSecret: 'SELECT secret FROM server_secrets WHERE name = ?1',
   insertSecret: 'INSERT INTO server_secrets (name, secret, created_at) VALUES (?1, ?2, ?3)',

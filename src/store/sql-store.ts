@@ -37,7 +37,7 @@ export abstract class SqlStore implements Store {
       return theirs;
     }
   }
-  usersByRealm(): Promise<Array<{ realm: string; users: number }>> { return this.read(() => ops.usersByRealm()); }
+  usersByRealm(except: string): Promise<Array<{ realm: string; users: number }>> { return this.read(() => ops.usersByRealm(except)); }
 
   saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials): Promise<BindingChange> {
     return this.write(() => ops.saveBindings(userId, upsert, remove, removeAll, now, newUser));

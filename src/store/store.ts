@@ -217,8 +217,11 @@ export interface CredentialStore {
    * stored now; two nodes racing both get the one that was stored first.
    */
   serverSecret(name: string, candidate: Uint8Array, now: EpochMs): Promise<Uint8Array>;
-  /** how many users have credentials made with each realm (a realm change leaves the old HA1s unusable) */
-  usersByRealm(): Promise<Array<{ realm: string; users: number }>>;
+  /**
+   * how many users have credentials made with each realm other than `except` (a realm change leaves the old HA1s
+   * unusable); by an index (schema 11), not by reading every user
+   */
+  usersByRealm(except: string): Promise<Array<{ realm: string; users: number }>>;
 }
 
 /** bindings (usrloc) and the online state they make (user_property) */

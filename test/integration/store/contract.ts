@@ -72,17 +72,20 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         assert.deepEqual(listed, [{ userId: u('1001'), realm: 'tv.example', createdAt: T0 }]);
       });
 
-      it('counts users by the realm of their credentials', async function () {
+      it('counts users by the realm of their credentials, but for the realm asked to leave out', async function () {
         const s = await openOne();
-        const before = new Map((await s.usersByRealm()).map((r) => [r.realm, r.users]));
+        const before = new Map((await s.usersByRealm('none.example')).map((r) => [r.realm, r.users]));
         const realm = `${prefix}.example`;
         await s.addUser(creds(u('1'), realm), T0);
         await s.addUser(creds(u('2'), realm), T0);
         await s.addUser(creds(u('3'), `old.${realm}`), T0);
-        const after = new Map((await s.usersByRealm()).map((r) => [r.realm, r.users]));
+        const after = new Map((await s.usersByRealm('none.example')).map((r) => [r.realm, r.users]));
         assert.equal(after.get(realm), 2);
         assert.equal(after.get(`old.${realm}`), 1);
         assert.equal(after.get('tv.example') ?? 0, before.get('tv.example') ?? 0);
+        const others = new Map((await s.usersByRealm(realm)).map((r) => [r.realm, r.users]));
+        assert.equal(others.has(realm), false, 'the realm left out');
+        assert.equal(others.get(`old.${realm}`), 1);
       });
 
       it('refuses to add a user twice', async function () {
