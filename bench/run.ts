@@ -1,6 +1,6 @@
 // `npm run bench`: tvphone's load benchmark against Kamailio 5.6 under the same sipp load, on loopback.
 //
-// Parts (BENCH_ONLY=reg,call,msg,deliver,trunk,cluster,connections,soak selects; default all but soak):
+// Parts (BENCH_ONLY=reg,call,msg,deliver,trunk,cluster,connections,memory,soak selects; default all but soak):
 //   reg      REGISTERs of fresh users -> 200. Reference: Kamailio usrloc in memory (and write-through to SQLite).
 //   call     proxied calls INVITE/180/200/ACK/pause/BYE with Record-Route to registered sipp UAS callees.
 //            Reference: Kamailio tm proxy, usrloc in memory.
@@ -13,6 +13,7 @@
 //   cluster  the reg and call loads spread over 2 nodes on one fresh PostgreSQL database (one sipp per node) against
 //            1 node on the same PostgreSQL. On two shared cores this shows a second node's overhead, not its gain.
 //   connections  N idle TCP TVs (bench/connections.ts): RSS per connection, CPU of keep-alives + refreshes.
+//   memory   100,000 users REGISTERed over UDP by sipp, one binding each (bench/memory.ts): the server's RSS (≤ 150 MB).
 //   soak     BENCH_SOAK_S > 0: REGISTER + calls + MESSAGEs at 80 % of the sustainable rates; failed calls, RSS slope.
 //   PostgreSQL: the reg and msg parts run on tvphone with --db postgres://... too when TVPHONE_TEST_PG_URL or
 //   BENCH_PG_URL is set; SQL Server likewise with --db mssql://... when BENCH_MSSQL_URL or MSSQL_URL is set.
@@ -34,6 +35,7 @@ import { startTvphone, tvphoneServeAvailable } from './lib/tvphone.ts';
 import { createBenchDatabase } from './lib/pg.ts';
 import { slope } from './lib/stats.ts';
 import { runConnections, type ConnectionsResult } from './connections.ts';
+import { runMemory, type MemoryResult } from './memory.ts';
 import { cpuSeconds, processTree, rssKb, sleep, stopAllOnSignal, LOOPBACK } from './lib/proc.ts';
 
 const env = process.env;
@@ -49,7 +51,7 @@ const MSSQL_URL = env['BENCH_MSSQL_URL'] ?? env['MSSQL_URL'];
 const SOAK_S = Number(env['BENCH_SOAK_S'] ?? 0);
 /** which loads the soak runs (all three by default; one alone tells whose memory grows) */
 const SOAK_LOADS = new Set((env['BENCH_SOAK_LOADS'] ?? 'reg,call,msg').split(',').map((x) => x.trim()));
-const ONLY = new Set((env['BENCH_ONLY'] ?? 'reg,call,msg,deliver,trunk,cluster,connections').split(',').map((s) => s.trim()).filter(Boolean));
+const ONLY = new Set((env['BENCH_ONLY'] ?? 'reg,call,msg,deliver,trunk,cluster,connections,memory').split(',').map((s) => s.trim()).filter(Boolean));
 const MAX_FAIL_PCT = 0.5;
 const MIN_ACHIEVED = 0.95;
 const MAX_P99_MS = 200;
@@ -562,6 +564,17 @@ async function main(): Promise<number> {
     }
   }
 
+  let memory: MemoryResult | null = null;
+  if (ONLY.has('memory')) {
+    if (!haveTvphone) notes.push('memory part skipped: no `tvphone serve`');
+    else if (elapsedS() > MAX_S && ONLY.size > 1) notes.push('memory part skipped: time budget spent');
+    else {
+      log('== memory');
+      memory = await runMemory({ quick: QUICK, workDir: work, log });
+      emit(memory);
+    }
+  }
+
   // ratios: tvphone (or self-test subject) over the reference of the same part
   const rows: string[][] = [];
   const head = ['part', 'server', 'max rate/s', 'CPU us/op', 'rate ratio', 'CPU ratio', 'note'];
@@ -605,6 +618,9 @@ async function main(): Promise<number> {
     `tvphone load benchmark (sipp ${QUICK ? 'quick smoke run' : 'sweep'}, loopback; sustainable = failures < ${MAX_FAIL_PCT}%, achieved >= ${MIN_ACHIEVED * 100}% of asked, p99 <= ${MAX_P99_MS} ms)`,
     line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line),
     ...conn.flatMap(connectionsLines),
+    ...(memory ? [`memory: ${memory.registered}/${memory.users} users registered over UDP (${memory.rate}/s): RSS ${memory.rss_idle_mb} MB idle, `
+      + `${memory.rss_end_mb} MB at the end, ${memory.rss_settled_mb} MB settled (peak ${memory.peak_rss_mb ?? '-'} MB; `
+      + `${memory.rss_per_user_b ?? '-'} B a user; target <= ${memory.target_mb} MB for 100,000)${memory.note ? `; ${memory.note}` : ''}`] : []),
     ...(soakRes ? soakLines(soakRes) : []),
     ...notes.map((n) => `note: ${n}`),
     `ratios are tvphone / Kamailio, cluster rows 2 nodes / 1 node (rate: higher is better; CPU per op: lower is better). duration ${elapsedS().toFixed(0)} s`,

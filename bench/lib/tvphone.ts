@@ -27,6 +27,12 @@ export interface TvphoneOptions {
   raiseFdLimit?: boolean;
   /** the name the handle carries */
   name?: string;
+  /** --auth (default none: any user may register) */
+  auth?: 'none' | 'digest';
+  /** how long to wait for the first SIP answer (default 20 s) */
+  readyTimeoutMs?: number;
+  /** extra environment of the server (TVPHONE_LOG …) */
+  env?: Record<string, string>;
 }
 
 /** Store: 'sqlite' (a fresh file in a temp dir) or a postgres:// URL. */
@@ -48,7 +54,7 @@ export async function startTvphone(store: 'sqlite' | { url: string }, o: Tvphone
     ...(o.nodeId === undefined ? {} : { node: { id: o.nodeId, sipUri: `sip:${LOOPBACK}:${port};transport=tcp` } }),
     ...o.profile,
   }));
-  const args = [BIN, 'serve', '--profile', profile, '--auth', 'none', '--listen', `udp:${LOOPBACK}:${port}`,
+  const args = [BIN, 'serve', '--profile', profile, '--auth', o.auth ?? 'none', '--listen', `udp:${LOOPBACK}:${port}`,
     ...(tcp ? ['--listen', `tcp:${LOOPBACK}:${port}`] : []), '--db', db, '--domain', LOOPBACK];
   const logFile = join(dir, 'tvphone.log');
   const logFd = openSync(logFile, 'a');
@@ -58,7 +64,7 @@ export async function startTvphone(store: 'sqlite' | { url: string }, o: Tvphone
     : [process.execPath, args];
   const child = spawn(cmd, argv, {
     stdio: ['ignore', logFd, logFd],
-    env: { ...process.env, TVPHONE_LOG: process.env['TVPHONE_LOG'] ?? 'warn' },
+    env: { ...process.env, TVPHONE_LOG: process.env['TVPHONE_LOG'] ?? 'warn', ...o.env },
   });
   closeSync(logFd);
   let exited = false;
@@ -74,7 +80,7 @@ export async function startTvphone(store: 'sqlite' | { url: string }, o: Tvphone
     if (process.env['BENCH_KEEP'] !== '1') rmSync(dir, { recursive: true, force: true });
   };
   live.add(stop);
-  if (!(await waitSipReady(port, 20000, () => !exited))) {
+  if (!(await waitSipReady(port, o.readyTimeoutMs ?? 20000, () => !exited))) {
     const log = readFileSync(join(dir, 'tvphone.log'), 'utf8').split('\n').slice(-20).join('\n');
     await stop();
     throw new Error(`tvphone serve did not answer on udp:${LOOPBACK}:${port}:\n${log}`);

@@ -78,13 +78,13 @@ export function registerServeCommand(program: Command): void {
 
 /**
  * A user's HA1 is made with one realm (RFC 7616 §3.4.2): after auth.realm changes, every user whose credentials
- * were made with another realm fails digest authentication, so say so once at start (one grouped read).
+ * were made with another realm fails digest authentication, so say so once at start (one grouped read of those users).
  */
 async function warnOtherRealms(store: Pick<CredentialStore, 'usersByRealm'>, profile: Profile, log: Logger): Promise<void> {
   if (profile.auth.mode !== 'digest') return;
   let byRealm: Array<{ realm: string; users: number }>;
   try {
-    byRealm = await store.usersByRealm();
+    byRealm = await store.usersByRealm(profile.auth.realm);
   } catch {
     return; // a store that is down at start is logged by the server; this check is not worth a second line
   }

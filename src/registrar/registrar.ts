@@ -12,6 +12,9 @@ import { planRegistration, registrationOk, type RegistrationPolicy } from './sav
 import type { Flow } from '../flow.ts';
 import { newestBinding, orderBindings, type LookupResult } from './lookup.ts';
 
+/** connection-bound bindings removed in one transaction at start and shutdown */
+const CONNECTION_BATCH = 10_000;
+
 export type { RegistrationPolicy } from './save.ts';
 
 /** What a REGISTER did: the 200 to send, and the binding it added or refreshed (the newest), null when none. */
@@ -236,11 +239,20 @@ export class Registrar {
    */
   async dropConnectionBindings(opts: { closing: boolean }): Promise<BindingChange[]> {
     if (opts.closing) this.#flowsDropped = true;
+    const all: BindingChange[] = [];
+    let users = 0;
     try {
-      const changes = await this.#store.removeConnectionBindings(this.#node, this.#clock.now());
-      for (const change of changes) this.#emit(change);
-      if (changes.length > 0) this.#log?.info({ users: changes.length, at: opts.closing ? 'shutdown' : 'start' }, 'bindings of connections removed');
-      return changes;
+      // in batches, each its own short transaction: a node restarting under 100,000 TVs neither holds the database
+      // in one long write (past the commit deadline, the heartbeat waiting) nor reads every user into memory
+      for (let batch = -1; batch !== 0;) {
+        const r = await this.#store.removeConnectionBindings(this.#node, this.#clock.now(), CONNECTION_BATCH);
+        for (const change of r.changes) this.#emit(change);
+        all.push(...r.changes);
+        users += r.users;
+        batch = r.users;
+      }
+      if (users > 0) this.#log?.info({ users, at: opts.closing ? 'shutdown' : 'start' }, 'bindings of connections removed');
+      return all;
     } catch (err) {
       this.#log?.warn({ err }, 'could not remove the bindings of connections; they expire later');
       return [];

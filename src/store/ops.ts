@@ -184,8 +184,8 @@ export function* listUsers(): Op<UserRecord[]> {
   return rows.map((r) => ({ userId: String(r.user_id), realm: String(r.realm), createdAt: time(r.created_at) }));
 }
 
-export function* usersByRealm(): Op<Array<{ realm: string; users: number }>> {
-  return (yield* q('selectUsersByRealm')).rows.map((r) => ({ realm: String(r.realm), users: num(r.n) }));
+export function* usersByRealm(except: string): Op<Array<{ realm: string; users: number }>> {
+  return (yield* q('selectUsersByRealm', except)).rows.map((r) => ({ realm: String(r.realm), users: num(r.n) }));
 }
 
 export function* userExists(userId: string): Op<boolean> {
@@ -275,15 +275,29 @@ export function* removeBindingsByConnection(connectionId: number, node: string, 
   return changes;
 }
 
-export function* removeConnectionBindings(node: string, now: EpochMs): Op<BindingChange[]> {
-  const users = (yield* q('selectUsersOnAnyConnection', node)).rows.map((r) => String(r.user_id)).sort();
+/**
+ * One batch of a node's connection-bound bindings (its start and its shutdown): the first `limit` of them in the order
+ * of the index (node_id, connection_id), and any others on the same connections. Those of a node unnamed (before
+ * schema 9) become this node's first. The users someone watches (a live subscription) go one by one, for their changes
+ * (the notifier's NOTIFY); the rest set-based over the batch's connection_id range: user_property offline where no
+ * other binding is left (User_ip kept, as changeBindings keeps it), then the bindings deleted. `users` 0: none left.
+ */
+export function* removeConnectionBindings(node: string, now: EpochMs, limit: number): Op<{ users: number; changes: BindingChange[] }> {
+  yield* q('adoptUnownedConnectionBindings', node);
+  const rows = (yield* q('selectNodeConnectionsBatch', node, limitOf(limit))).rows;
+  if (rows.length === 0) return { users: 0, changes: [] };
+  // in the database's order (its collation), as the range compares
+  const [lo, hi] = [String(rows[0].connection_id), String(rows[rows.length - 1].connection_id)];
+  const watched = (yield* q('selectWatchedOnNodeConnections', node, lo, hi, at(now))).rows.map((r) => String(r.user_id)).sort();
   const changes: BindingChange[] = [];
-  for (const userId of users) {
+  for (const userId of watched) {
     changes.push(yield* changeBindings(userId, now, undefined, function* () {
       yield* q('deleteAllConnectionBindings', userId, node);
     }));
   }
-  return changes;
+  yield* q('markNodeConnectionUsersOffline', node, lo, hi, at(now));
+  yield* q('deleteNodeConnectionsIn', node, lo, hi);
+  return { users: new Set(rows.map((r) => String(r.user_id))).size, changes };
 }
 
 // ---- nodes (issue 18) ----

@@ -43,7 +43,8 @@ export const QUERIES = {
   selectUsers: 'SELECT user_id, realm, created_at FROM users ORDER BY user_id',
   selectUser: 'SELECT user_id FROM users WHERE user_id = ?1',
   /** how many users have HA1s made with each realm */
-  selectUsersByRealm: 'SELECT realm, COUNT(*) AS n FROM credentials GROUP BY realm ORDER BY realm',
+  // the users of realms other than ?1, by the index on realm (schema 12): two ranges, not every user's row
+  selectUsersByRealm: 'SELECT realm, COUNT(*) AS n FROM credentials WHERE realm < ?1 OR realm > ?1 GROUP BY realm ORDER BY realm',
 
   selectSecret: 'SELECT secret FROM server_secrets WHERE name = ?1',
   insertSecret: 'INSERT INTO server_secrets (name, secret, created_at) VALUES (?1, ?2, ?3)',
@@ -70,7 +71,22 @@ export const QUERIES = {
   // a connection id means something on its node only (node_id NULL: written before schema 9, by a single node)
   selectUsersOnConnection: 'SELECT DISTINCT user_id FROM bindings WHERE connection_id = ?1 AND (node_id = ?2 OR node_id IS NULL)',
   deleteConnectionBindings: 'DELETE FROM bindings WHERE user_id = ?1 AND connection_id = ?2 AND (node_id = ?3 OR node_id IS NULL)',
-  selectUsersOnAnyConnection: 'SELECT DISTINCT user_id FROM bindings WHERE connection_id IS NOT NULL AND (node_id = ?1 OR node_id IS NULL)',
+  // a node's connection-bound bindings go in batches (a restart under 100,000 TVs), in the order of the index
+  // (node_id, connection_id): the first ?2, then set-based statements over their connection_id range ?2..?3.
+  // `connection_id >= ''` where IS NOT NULL is meant (ids are never ''): SQLite searches an index range for it, and
+  // scans every row of the node_id for IS NOT NULL.
+  adoptUnownedConnectionBindings: "UPDATE bindings SET node_id = ?1 WHERE node_id IS NULL AND connection_id >= ''",
+  selectNodeConnectionsBatch:
+    "SELECT user_id, connection_id FROM bindings WHERE node_id = ?1 AND connection_id >= '' ORDER BY connection_id LIMIT ?2",
+  selectWatchedOnNodeConnections:
+    'SELECT DISTINCT b.user_id FROM bindings b JOIN subscriptions s ON s.presentity = b.user_id ' +
+    'WHERE b.node_id = ?1 AND b.connection_id >= ?2 AND b.connection_id <= ?3 AND s.expires_at > ?4',
+  markNodeConnectionUsersOffline:
+    'UPDATE user_property SET User_netstate = 0, Netstate_since = ?4 WHERE User_netstate = 1 ' +
+    'AND User_id IN (SELECT user_id FROM bindings WHERE node_id = ?1 AND connection_id >= ?2 AND connection_id <= ?3) ' +
+    'AND NOT EXISTS (SELECT 1 FROM bindings o WHERE o.user_id = user_property.User_id AND o.expires_at > ?4 ' +
+    'AND NOT (o.connection_id IS NOT NULL AND o.node_id = ?1 AND o.connection_id >= ?2 AND o.connection_id <= ?3))',
+  deleteNodeConnectionsIn: 'DELETE FROM bindings WHERE node_id = ?1 AND connection_id >= ?2 AND connection_id <= ?3',
   deleteAllConnectionBindings: 'DELETE FROM bindings WHERE user_id = ?1 AND connection_id IS NOT NULL AND (node_id = ?2 OR node_id IS NULL)',
   // the nodes on this database and their heartbeats (issue 18)
   updateNode: 'UPDATE nodes SET sip_uri = ?2, heartbeat_at = ?3 WHERE node_id = ?1',

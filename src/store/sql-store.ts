@@ -37,14 +37,16 @@ export abstract class SqlStore implements Store {
       return theirs;
     }
   }
-  usersByRealm(): Promise<Array<{ realm: string; users: number }>> { return this.read(() => ops.usersByRealm()); }
+  usersByRealm(except: string): Promise<Array<{ realm: string; users: number }>> { return this.read(() => ops.usersByRealm(except)); }
 
   saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials): Promise<BindingChange> {
     return this.write(() => ops.saveBindings(userId, upsert, remove, removeAll, now, newUser));
   }
   getBindings(userId: string, now: EpochMs): Promise<Binding[]> { return this.read(() => ops.getBindings(userId, now)); }
   listBindings(now: EpochMs): Promise<Binding[]> { return this.read(() => ops.listBindings(now)); }
-  removeConnectionBindings(node: string, now: EpochMs): Promise<BindingChange[]> { return this.write(() => ops.removeConnectionBindings(node, now)); }
+  removeConnectionBindings(node: string, now: EpochMs, limit: number): Promise<{ users: number; changes: BindingChange[] }> {
+    return this.write(() => ops.removeConnectionBindings(node, now, limit));
+  }
   removeBindingsByConnection(connectionId: number, node: string, now: EpochMs): Promise<BindingChange[]> {
     return this.write(() => ops.removeBindingsByConnection(connectionId, node, now));
   }

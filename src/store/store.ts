@@ -235,8 +235,11 @@ export interface CredentialStore {
    * stored now; two nodes racing both get the one that was stored first.
    */
   serverSecret(name: string, candidate: Uint8Array, now: EpochMs): Promise<Uint8Array>;
-  /** how many users have credentials made with each realm (a realm change leaves the old HA1s unusable) */
-  usersByRealm(): Promise<Array<{ realm: string; users: number }>>;
+  /**
+   * how many users have credentials made with each realm other than `except` (a realm change leaves the old HA1s
+   * unusable); by an index (schema 12), not by reading every user
+   */
+  usersByRealm(except: string): Promise<Array<{ realm: string; users: number }>>;
 }
 
 /** bindings (usrloc) and the online state they make (user_property) */
@@ -252,8 +255,12 @@ export interface LocationStore {
   listBindings(now: EpochMs): Promise<Binding[]>;
   /** remove the bindings that came over a closed connection; one change per user affected */
   removeBindingsByConnection(connectionId: number, node: string, now: EpochMs): Promise<BindingChange[]>;
-  /** remove every binding bound to a connection (TCP/TLS/WS flows die with the process): at start and at shutdown */
-  removeConnectionBindings(node: string, now: EpochMs): Promise<BindingChange[]>;
+  /**
+   * remove the bindings bound to a connection of `node` (TCP/TLS/WS flows die with the process), at start and at
+   * shutdown, about `limit` a call (call again until `users` is 0); `changes` only for the users a live subscription
+   * watches (the others' user_property is set offline in bulk: a node restarting under 100,000 TVs)
+   */
+  removeConnectionBindings(node: string, now: EpochMs, limit: number): Promise<{ users: number; changes: BindingChange[] }>;
   /** remove bindings expired at `now`; one change per user affected */
   expireBindings(now: EpochMs): Promise<BindingChange[]>;
   getPresence(userId: string): Promise<Presence | null>;

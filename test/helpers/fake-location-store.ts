@@ -50,7 +50,8 @@ export class FakeStore {
     return this.#change(userId, now);
   }
 
-  async removeConnectionBindings(node: string, now: EpochMs): Promise<BindingChange[]> {
+  /** every user at once; a change for each (the fake knows no subscriptions) */
+  async removeConnectionBindings(node: string, now: EpochMs, _limit: number): Promise<{ users: number; changes: BindingChange[] }> {
     this.#check();
     const out: BindingChange[] = [];
     const ours = (b: Binding) => (b.node ?? node) === node;
@@ -60,7 +61,7 @@ export class FakeStore {
       this.bindings.set(userId, kept);
       out.push(this.#change(userId, now));
     }
-    return out;
+    return { users: out.length, changes: out };
   }
 
   async removeBindingsByConnection(connectionId: number, node: string, now: EpochMs): Promise<BindingChange[]> {

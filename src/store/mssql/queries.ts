@@ -28,6 +28,8 @@ export const MSSQL_QUERIES = renumber(
     insertMessage:
       'INSERT INTO messages (to_user, from_uri, from_header, to_uri, content_type, body, body_bytes, received_at, expires_at, state, attempts) ' +
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0); SELECT CAST(SCOPE_IDENTITY() AS BIGINT) AS id",
+    selectNodeConnectionsBatch:
+      "SELECT TOP(?2) user_id, connection_id FROM bindings WHERE node_id = ?1 AND connection_id >= '' ORDER BY connection_id",
     selectPendingMessages: `SELECT TOP(?2) ${COLUMNS.MESSAGE_COLS} FROM messages WHERE to_user = ?1 AND state = 'pending' ORDER BY id`,
     // TOP over a derived table: node-sql-parser 5 reads no qualified column right after TOP(n)
     selectVoicemails:

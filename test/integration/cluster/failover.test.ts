@@ -1,6 +1,6 @@
 // A node dies (SIGKILL) under its TVs (issue 18): the TV agent, given the service's nodes, registers on another node
-// and receives what was stored for it meanwhile. The nodes are `tvphone serve` processes on one database (a SQLite
-// file, and PostgreSQL when TVPHONE_TEST_PG_URL is set).
+// and receives what was stored for it meanwhile. The nodes are `tvphone serve` processes on one database: two on a
+// SQLite file, and two and three on PostgreSQL when TVPHONE_TEST_PG_URL is set.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +25,9 @@ async function startNode(id: string, dbUrl: string): Promise<ChildServer> {
 
 const backends = sharedDatabases();
 
-for (const backend of backends) describe(`cluster: a node killed under its TV (${backend.name})`, function () {
+const suites = backends.flatMap((backend) => (backend.name === 'PostgreSQL' ? [2, 3] : [2]).map((count) => ({ backend, count })));
+
+for (const { backend, count } of suites) describe(`cluster: a node killed under its TV, ${count} nodes (${backend.name})`, function () {
   this.timeout(60_000);
   let db: SharedDatabase;
   const nodes: ChildServer[] = [];
@@ -43,15 +45,15 @@ for (const backend of backends) describe(`cluster: a node killed under its TV ($
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the TV agent registers on the next node and receives what was stored while it moved', async () => {
+  it('the TV agent registers on the next node of its list and receives what was stored, through the last node, while it moved', async () => {
     db = await backend.open();
     dir = mkdtempSync(join(tmpdir(), 'tvphone-failover-tv-'));
-    const a = await startNode('node-a', db.url);
-    nodes.push(a);
-    const b = await startNode('node-b', db.url);
-    nodes.push(b);
+    for (let i = 0; i < count; i++) nodes.push(await startNode(`node-${'abc'[i]}`, db.url));
+    const [a, b] = nodes;
+    const last = nodes[count - 1];
     agent = new TvAgent({
-      user: 'tv1', password: '', server: `sip:127.0.0.1:${a.tcpPort}`, fallbackServers: [`sip:127.0.0.1:${b.tcpPort}`], transport: 'tcp',
+      user: 'tv1', password: '', server: `sip:127.0.0.1:${a.tcpPort}`, transport: 'tcp',
+      fallbackServers: nodes.slice(1).map((n) => `sip:127.0.0.1:${n.tcpPort}`), // `tvphone tv --server a,b,c`
       localIp: '127.0.0.1', downloadDir: dir, retryMinMs: 200, timerValues: { t1: 100, t2: 400, t4: 500 },
     });
     await agent.start();
@@ -62,16 +64,16 @@ for (const backend of backends) describe(`cluster: a node killed under its TV ($
     await a.kill();
     const to = await moved;
     assert.equal(to.port, b.tcpPort, 'the next node of the list');
-    // a message sent through node B while the TV moves: kept (the TV's binding is on dead node A) or delivered
-    sender = await RawClient.open('udp', b.udpPort);
+    // a message sent through the last node while the TV moves: kept (the TV's binding is on dead node A) or delivered
+    sender = await RawClient.open('udp', last.udpPort);
     const { callId } = sender.request({ method: 'MESSAGE', uri: 'sip:tv1@127.0.0.1', from: '<sip:alice@127.0.0.1>', to: '<sip:tv1@127.0.0.1>', body: 'while you moved', contentType: 'text/plain' });
     const received = waitFor(agent, 'message', (m) => m.text === 'while you moved', 30_000);
     const status = (await sender.final(callId, 'MESSAGE', 15_000)).status;
     assert.ok(status === 202 || status === 200, `accepted: ${status}`);
     await again;
     await received.catch((err: unknown) => {
-      // what node B did with it, to tell why
-      throw new Error(`${(err as Error).message}; node B: ${b.logs.slice(-30).map((l) => JSON.stringify(l)).join('\n')}`);
+      // what the nodes did with it, to tell why
+      throw new Error(`${(err as Error).message}; ${nodes.slice(1).map((n) => n.logs.slice(-20).map((l) => JSON.stringify(l)).join('\n')).join('\n--\n')}`);
     });
   });
 });

@@ -1,12 +1,13 @@
 // Several nodes on one database (issue 18): two servers in this process share one database (a SQLite file, and the
-// PostgreSQL cluster CI starts when TVPHONE_TEST_PG_URL is set). A TV connected over TCP to node A is reached from
-// node B through A (the signed flow token of RFC 5626 §5.3), and each node's connections are its own.
+// PostgreSQL cluster CI starts when TVPHONE_TEST_PG_URL is set), then three on PostgreSQL. A TV connected over TCP to
+// node A is reached from node B through A (the signed flow token of RFC 5626 §5.3), and each node's connections are its own.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { validateProfile } from '../../../src/config/profile.ts';
 import { createLogger } from '../../../src/log/logger.ts';
 import { startServer, type TvphoneServer } from '../../../src/server.ts';
+import type { SipRequest } from '../../../src/sip/message.ts';
 import { createResponse } from '../../../src/sip/response.ts';
 import { newTag } from '../../../src/sip/ids.ts';
 import { RawClient } from '../../helpers/raw-client.ts';
@@ -34,6 +35,70 @@ async function startNode(id: string, url: string): Promise<Node> {
   }, `cluster-${id}`);
   const server = await startServer({ profile, log: createLogger(process.env.CLUSTER_LOG ?? 'silent', { write: (s: string) => void process.stderr.write(`[${id}] ${s}`) }), timerValues: { t1: 100, t2: 400, t4: 500 } });
   return { server, udp: server.listeners.find((l) => l.transport === 'udp')!.port, tcp };
+}
+
+/**
+ * A call from `caller` to `user`, the TV on `tv`'s connection (it answers 200, copying the Record-Route as RFC 3261
+ * §12.1.1 says), then the caller's ACK and BYE along the route set (§12.1.2: the 2xx's Record-Route, reversed), which
+ * the TV must receive. Returns the INVITE as the TV got it.
+ */
+async function callThrough(caller: RawClient, tv: RawClient, user: string): Promise<SipRequest> {
+  tv.autoAnswer = null;
+  const from = '<sip:alice@127.0.0.1>';
+  const fromTag = newTag();
+  const { callId } = caller.request({ method: 'INVITE', uri: `sip:${user}@127.0.0.1`, from, fromTag, to: `<sip:${user}@127.0.0.1>`, headers: [['Contact', caller.contact]] });
+  const invite = await tv.nextRequest('INVITE');
+  const rr = invite.headerValues('record-route');
+  const ok = createResponse(invite, 200, 'OK', newTag());
+  ok.addHeader('Contact', tv.contact);
+  for (const r of rr) ok.addHeader('Record-Route', r);
+  tv.sendMessage(ok);
+  const answer = await caller.final(callId, 'INVITE');
+  assert.equal(answer.status, 200);
+  const routes = answer.headerValues('record-route').reverse();
+  const toHeader = answer.header('to')!;
+  const target = tv.contact.slice(1, -1);
+  for (const [method, cseq] of [['ACK', 1], ['BYE', 2]] as const) {
+    caller.request({ method, uri: target, from, fromTag, to: toHeader.replace(/^To:\s*/i, ''), callId, cseq, headers: routes.map((r) => ['Route', r] as [string, string]) });
+  }
+  await tv.nextRequest('ACK');
+  const bye = await tv.nextRequest('BYE');
+  tv.sendMessage(createResponse(bye, 200, 'OK'));
+  assert.equal((await caller.final(callId, 'BYE')).status, 200);
+  return invite;
+}
+
+/** A MESSAGE from `from` to `to` sent by `sender`; resolves with its final status. */
+async function message(sender: RawClient, from: string, to: string, body: string): Promise<number> {
+  const { callId } = sender.request({ method: 'MESSAGE', uri: `sip:${to}@127.0.0.1`, from: `<sip:${from}@127.0.0.1>`, to: `<sip:${to}@127.0.0.1>`, body, contentType: 'text/plain' });
+  return (await sender.final(callId, 'MESSAGE')).status;
+}
+
+/** The kept messages' bodies the clients received, sorted. */
+const deliveredBodies = (...clients: RawClient[]): string[] => clients
+  .flatMap((c) => c.received.filter((m) => m.isRequest() && m.method === 'MESSAGE'))
+  .map((m) => Buffer.from(m.body).toString('utf8')).sort();
+
+/**
+ * Messages kept for tv1 through node `via`, then two REGISTERs of tv1 at once, over TCP on `one` and over UDP on
+ * `other`: each kept message reaches one of the two bindings once (a user's delivery runs under a lease).
+ */
+async function registerAtOnceKeepsOnce(open: (t: 'udp' | 'tcp', port: number) => Promise<RawClient>, via: Node, one: Node, other: Node): Promise<void> {
+  const first = await open('udp', via.udp);
+  assert.equal((await first.register('tv1', 0)).status, 200); // known, offline
+  const caller = await open('udp', via.udp);
+  const bodies = ['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7'];
+  for (const body of bodies) assert.equal(await message(caller, 'alice', 'tv1', body), 202);
+  const onOne = await open('tcp', one.tcp);
+  const onOther = await open('udp', other.udp);
+  const [r1, r2] = await Promise.all([onOne.register('tv1'), onOther.register('tv1')]);
+  assert.equal(r1.status, 200);
+  assert.equal(r2.status, 200);
+  await until(() => deliveredBodies(onOne, onOther).length >= bodies.length, 10_000, 'the kept messages').catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}: ${deliveredBodies(onOne, onOther).join(',')}`);
+  });
+  await new Promise((r) => setTimeout(r, 1500)); // a second delivery would come meanwhile
+  assert.deepEqual(deliveredBodies(onOne, onOther), bodies, 'each message once, whichever node delivered it');
 }
 
 const backends = sharedDatabases();
@@ -96,34 +161,13 @@ for (const backend of backends) describe(`cluster: two nodes on ${backend.name}`
 
   it('an INVITE on node B rings the TV on node A; the ACK and the BYE follow the route set through both', async () => {
     const tv = await open('tcp', a.tcp);
-    tv.autoAnswer = null;
     assert.equal((await tv.register('tv1')).status, 200);
     const caller = await open('udp', b.udp);
-    const from = '<sip:alice@127.0.0.1>';
-    const fromTag = newTag();
-    const { callId } = caller.request({ method: 'INVITE', uri: 'sip:tv1@127.0.0.1', from, fromTag, to: '<sip:tv1@127.0.0.1>', headers: [['Contact', caller.contact]] });
-    const invite = await tv.nextRequest('INVITE');
+    const invite = await callThrough(caller, tv, 'tv1');
     // both nodes record-route (A holds the TV's connection); B twice, as it goes from UDP to TCP (RFC 5658)
     const rr = invite.headerValues('record-route');
     assert.ok(rr[0].includes(`:${a.tcp};`), `A's Record-Route first: ${rr.join(' | ')}`);
     assert.ok(rr.slice(1).some((r) => r.includes(`:${b.tcp};`)) && rr.slice(1).some((r) => r.includes(`:${b.udp};`)), `then B's, UDP and TCP: ${rr.join(' | ')}`);
-    const ok = createResponse(invite, 200, 'OK', newTag());
-    ok.addHeader('Contact', tv.contact);
-    for (const r of rr) ok.addHeader('Record-Route', r); // RFC 3261 §12.1.1: the UAS copies them into its 2xx
-    tv.sendMessage(ok);
-    const answer = await caller.final(callId, 'INVITE');
-    assert.equal(answer.status, 200);
-    // RFC 3261 §12.1.2: the caller's route set is the Record-Route of the 2xx, reversed
-    const routes = answer.headerValues('record-route').reverse();
-    const toHeader = answer.header('to')!;
-    const target = tv.contact.slice(1, -1);
-    for (const [method, cseq] of [['ACK', 1], ['BYE', 2]] as const) {
-      caller.request({ method, uri: target, from, fromTag, to: toHeader.replace(/^To:\s*/i, ''), callId, cseq, headers: routes.map((r) => ['Route', r] as [string, string]) });
-    }
-    await tv.nextRequest('ACK');
-    const bye = await tv.nextRequest('BYE');
-    tv.sendMessage(createResponse(bye, 200, 'OK'));
-    assert.equal((await caller.final(callId, 'BYE')).status, 200);
   });
 
   it('presence across nodes: a watcher connected over TCP to node B hears of the TV registering on node A', async () => {
@@ -143,26 +187,7 @@ for (const backend of backends) describe(`cluster: two nodes on ${backend.name}`
   });
 
   it('two REGISTERs of one user at once on both nodes deliver each kept message once', async () => {
-    const first = await open('udp', b.udp);
-    assert.equal((await first.register('tv1', 0)).status, 200); // known, offline
-    const caller = await open('udp', b.udp);
-    const bodies = ['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7'];
-    for (const body of bodies) {
-      const { callId } = caller.request({ method: 'MESSAGE', uri: 'sip:tv1@127.0.0.1', from: '<sip:alice@127.0.0.1>', to: '<sip:tv1@127.0.0.1>', body, contentType: 'text/plain' });
-      assert.equal((await caller.final(callId, 'MESSAGE')).status, 202);
-    }
-    const onA = await open('tcp', a.tcp);
-    const onB = await open('udp', b.udp);
-    const [ra, rb] = await Promise.all([onA.register('tv1'), onB.register('tv1')]);
-    assert.equal(ra.status, 200);
-    assert.equal(rb.status, 200);
-    const got = () => [onA, onB].flatMap((c) => c.received.filter((m) => m.isRequest() && m.method === 'MESSAGE'))
-      .map((m) => Buffer.from(m.body).toString('utf8'));
-    await until(() => got().length >= bodies.length, 10_000, 'the kept messages').catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}: A gave ${onA.received.filter((m) => m.isRequest()).length}, B ${onB.received.filter((m) => m.isRequest()).length}: ${got().join(',')}`);
-    });
-    await new Promise((r) => setTimeout(r, 1500)); // a second delivery would come meanwhile
-    assert.deepEqual(got().sort(), bodies, 'each message once, whichever node delivered it');
+    await registerAtOnceKeepsOnce(open, b, a, b);
   });
 
   it('a connection closing on node B leaves the TV on node A registered, though both are connection 1 of their node', async () => {
@@ -189,5 +214,93 @@ for (const backend of backends) describe(`cluster: two nodes on ${backend.name}`
     });
     assert.equal((await intruder.final(callId, 'MESSAGE')).status, 403);
     assert.equal(tv.received.filter((m) => m.isRequest() && m.method === 'MESSAGE').length, 0);
+  });
+});
+
+// Three nodes on PostgreSQL (issue 18): each pair of nodes in both roles, and a MESSAGE crossing three nodes.
+const postgres = backends.find((b) => b.name === 'PostgreSQL');
+
+describe('cluster: three nodes on PostgreSQL', function () {
+  this.timeout(30_000);
+  let db: SharedDatabase;
+  let nodes: Node[] = [];
+  const clients: RawClient[] = [];
+  const open = async (t: 'udp' | 'tcp', port: number) => {
+    const c = await RawClient.open(t, port);
+    clients.push(c);
+    return c;
+  };
+
+  before(function () {
+    if (postgres === undefined) this.skip(); // needs TVPHONE_TEST_PG_URL (README, Tests)
+  });
+  beforeEach(async () => {
+    db = await postgres!.open();
+    for (const id of ['node-a', 'node-b', 'node-c']) nodes.push(await startNode(id, db.url)); // each reads the earlier ones' heartbeats
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close();
+    for (const n of nodes.reverse()) await n.server.close();
+    nodes = [];
+    await db?.drop();
+  });
+
+  it('a TV registers on each node, and `tvphone nodes` counts one binding a node', async () => {
+    for (const [i, n] of nodes.entries()) assert.equal((await (await open('tcp', n.tcp)).register(`tv${i}`)).status, 200);
+    const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'nodes', '--db', db.url, '--json'], { timeout: 20_000 });
+    const listed = JSON.parse(stdout) as Array<Record<string, unknown>>;
+    assert.deepEqual(listed.map((n) => [n.node, n.state, n.bindings, n.connections]), [
+      ['node-a', 'alive', 1, 1], ['node-b', 'alive', 1, 1], ['node-c', 'alive', 1, 1],
+    ]);
+  });
+
+  for (const [from, to] of [[0, 1], [1, 2], [2, 0]] as const) {
+    const name = (i: number) => 'ABC'[i];
+    it(`a call from a phone on node ${name(from)} rings the TV connected over TCP to node ${name(to)}; ACK and BYE follow`, async () => {
+      const tv = await open('tcp', nodes[to].tcp);
+      assert.equal((await tv.register('tv1')).status, 200);
+      const caller = await open('udp', nodes[from].udp);
+      const invite = await callThrough(caller, tv, 'tv1');
+      const rr = invite.headerValues('record-route');
+      assert.ok(rr[0].includes(`:${nodes[to].tcp};`), `the callee's node record-routes first: ${rr.join(' | ')}`);
+      assert.ok(rr.slice(1).some((r) => r.includes(`:${nodes[from].udp};`)), `then the caller's node: ${rr.join(' | ')}`);
+      const third = nodes[3 - from - to];
+      assert.ok(!rr.some((r) => r.includes(`:${third.tcp};`) || r.includes(`:${third.udp};`)), 'the third node is not on the path');
+    });
+  }
+
+  it('a MESSAGE from a TV on node A, taken by node B, reaches the TV on node C; the reply goes from C through A', async () => {
+    const [a, b, c] = nodes;
+    const sender = await open('tcp', a.tcp);
+    assert.equal((await sender.register('tv-a')).status, 200);
+    const callee = await open('tcp', c.tcp);
+    assert.equal((await callee.register('tv-c')).status, 200);
+    const entry = await open('udp', b.udp); // the sender's request enters node B (another server of its list)
+    const sent = message(entry, 'tv-a', 'tv-c', 'from A by B to C');
+    const got = await callee.nextRequest('MESSAGE');
+    assert.equal(Buffer.from(got.body).toString('utf8'), 'from A by B to C');
+    assert.equal(await sent, 200, 'the TV\'s 200 back through C and B');
+    // the reply, over the callee's own connection to node C, to the sender's connection on node A
+    assert.equal(await message(callee, 'tv-c', 'tv-a', 'back'), 200);
+    assert.equal(Buffer.from((await sender.nextRequest('MESSAGE')).body).toString('utf8'), 'back');
+  });
+
+  it('presence: a watcher connected to node C hears of the TV registering on node A', async () => {
+    const [a, , c] = nodes;
+    const watcher = await open('tcp', c.tcp);
+    const { callId } = watcher.request({
+      method: 'SUBSCRIBE', uri: 'sip:tv1@127.0.0.1', from: '<sip:alice@127.0.0.1>', to: '<sip:tv1@127.0.0.1>',
+      headers: [['Contact', watcher.contact], ['Event', 'presence'], ['Accept', 'application/pidf+xml'], ['Expires', '600']],
+    });
+    assert.equal((await watcher.final(callId, 'SUBSCRIBE')).status, 200);
+    assert.match(Buffer.from((await watcher.nextRequest('NOTIFY')).body).toString('utf8'), /<basic>closed<\/basic>/);
+    assert.equal((await (await open('tcp', a.tcp)).register('tv1')).status, 200);
+    const next = await watcher.nextRequest('NOTIFY');
+    assert.equal(next.callId, callId, 'in the subscription\'s dialog');
+    assert.match(Buffer.from(next.body).toString('utf8'), /<basic>open<\/basic>/, 'node A notified, through node C');
+  });
+
+  it('messages kept through node C, then two REGISTERs of the user at once on nodes A and B: each delivered once', async () => {
+    await registerAtOnceKeepsOnce(open, nodes[2], nodes[0], nodes[1]);
   });
 });
