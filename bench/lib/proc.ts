@@ -7,25 +7,61 @@ import { readFileSync, readdirSync } from 'node:fs';
 
 export const LOOPBACK = '127.0.0.1';
 
-/** A port free for both UDP and TCP on 127.0.0.1, found by binding port 0 (bounded number of tries). */
-export async function freePort(): Promise<number> {
-  for (let i = 0; i < 20; i++) {
-    const port = await new Promise<number>((resolve, reject) => {
+function udpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    s.once('error', () => { s.close(); resolve(false); });
+    s.bind(port, LOOPBACK, () => s.close(() => resolve(true)));
+  });
+}
+
+function tcpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, LOOPBACK, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** The kernel's ephemeral range (outgoing connections and port-0 binds take ports from it). */
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(lo) && Number.isInteger(hi)) return [lo, hi];
+  } catch { /* not Linux: below */ }
+  return [32768, 60999];
+}
+
+/**
+ * `count` consecutive ports free for both UDP and TCP on 127.0.0.1 (a child given a port to listen on: baresip's TLS
+ * takes the one after its SIP port). They are taken below the ephemeral range when there is room, so that no
+ * connection another process opens meanwhile takes them (bounded number of tries).
+ */
+export async function freePorts(count: number): Promise<number> {
+  const [lo] = ephemeralRange();
+  const floor = 10_000;
+  for (let i = 0; i < 50 && lo - floor > 1000; i++) {
+    const base = floor + Math.floor(Math.random() * (lo - floor - count));
+    let ok = true;
+    for (let k = 0; k < count && ok; k++) ok = (await udpFree(base + k)) && (await tcpFree(base + k));
+    if (ok) return base;
+  }
+  for (let i = 0; i < 20; i++) { // no room below the ephemeral range: a port-0 bind's port, and those after it
+    const base = await new Promise<number>((resolve, reject) => {
       const s = createSocket('udp4');
       s.once('error', reject);
-      s.bind(0, LOOPBACK, () => {
-        const p = s.address().port;
-        s.close(() => resolve(p));
-      });
+      s.bind(0, LOOPBACK, () => { const p = s.address().port; s.close(() => resolve(p)); });
     });
-    const tcpFree = await new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, LOOPBACK, () => srv.close(() => resolve(true)));
-    });
-    if (tcpFree) return port;
+    let ok = await tcpFree(base);
+    for (let k = 1; k < count && ok; k++) ok = (await udpFree(base + k)) && (await tcpFree(base + k));
+    if (ok) return base;
   }
-  throw new Error('no free loopback port found in 20 tries');
+  throw new Error(`no ${count} free loopback port(s) found`);
+}
+
+/** A port free for both UDP and TCP on 127.0.0.1 (freePorts(1)). */
+export function freePort(): Promise<number> {
+  return freePorts(1);
 }
 
 let clkTck = 0;

@@ -3,7 +3,7 @@
 // WAV files (sndfile: dump-*-dec.wav = heard, dump-*-enc.wav = sent), and commands given with -e.
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, LOOPBACK, run, type Proc } from './proc.ts';
+import { freePorts, LOOPBACK, run, type Proc } from './proc.ts';
 
 export interface BaresipOptions {
   dir: string;
@@ -53,7 +53,7 @@ export function baresipAvailable(): boolean {
 }
 
 export async function startBaresip(o: BaresipOptions): Promise<Baresip> {
-  const port = await freePort();
+  const port = await freePorts(2); // baresip's SIP/TLS listens on the port after sip_listen's
   const dir = join(o.dir, o.user);
   const snd = join(dir, 'snd');
   mkdirSync(snd, { recursive: true });

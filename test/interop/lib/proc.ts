@@ -5,9 +5,9 @@ import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 
 // the same search as the benchmark's (one implementation for both)
-import { LOOPBACK, freePort } from '../../../bench/lib/proc.ts';
+import { LOOPBACK, freePort, freePorts } from '../../../bench/lib/proc.ts';
 
-export { LOOPBACK, freePort };
+export { LOOPBACK, freePort, freePorts };
 
 /**
  * A port below 10000 free for UDP and TCP on 127.0.0.1 (random tries in 2000..9999, at most 50): for sipsak
