@@ -222,7 +222,8 @@ async function sweep(part: Part, spec: ServerSpec, start: number, max: number, l
       last = rate;
     }
     const refine = QUICK ? 0 : 2;
-    if (bad !== null && last === null) res.note = `not sustainable at the lowest rate asked (${start}/s)`;
+    // a step the time budget cut off is no verdict on the server (its note says so)
+    if (bad !== null && last === null && !res.note) res.note = `not sustainable at the lowest rate asked (${start}/s)`;
     if (bad !== null && last !== null && !res.note) {
       let lo = last ?? 0;
       let hi = bad;
