@@ -172,10 +172,8 @@ describe('RFC 4475 on the wire: every message over UDP and TCP, answered where R
     });
 
     const tcp = a.tcp;
-    if (typeof tcp === 'object' && 'skip' in tcp) {
-      it(`§${a.section} ${name} over TCP: not sent (${tcp.skip})`);
-      continue;
-    }
+    // a message that exists only as one datagram (its reason in the table) has no TCP case: no test, not a pending one
+    if (typeof tcp === 'object' && 'skip' in tcp) continue;
     const t: Answer = typeof tcp === 'object' ? { ...a, ...tcp } : a;
     const tWhat = tcp === 'incomplete' ? 'nothing while the body is incomplete' : t.status === null ? 'no answer' : `${t.status}`;
     it(`§${a.section} ${name} over TCP: ${tWhat}, on the same connection`, async () => {
