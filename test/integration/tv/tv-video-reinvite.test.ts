@@ -34,6 +34,17 @@ describe('tvphone tv: video added and removed by re-INVITE (RFC 3264 §8.1, §8.
   }
 
   /** Every event of these kinds, as [who, name, event]. */
+  /** Both agents start, then A calls B for voice only; resolves, with the video events recorded from the start, once `answeredOn` saw the answer. */
+  async function voiceCall(a: TvAgent, b: TvAgent, answeredOn: TvAgent = b): Promise<ReturnType<typeof record>> {
+    await a.start();
+    await b.start();
+    const seen = record({ A: a, B: b });
+    const answered = waitFor(answeredOn, 'call-answered');
+    assert.equal(await a.dial('1002', { video: false }), true);
+    await answered;
+    return seen;
+  }
+
   function record(named: Record<string, TvAgent>): Array<[string, string, Record<string, unknown>]> {
     const seen: Array<[string, string, Record<string, unknown>]> = [];
     for (const [who, a] of Object.entries(named)) {
@@ -47,12 +58,7 @@ describe('tvphone tv: video added and removed by re-INVITE (RFC 3264 §8.1, §8.
   it('a voice call gains video (B adds it: A answers in a new m-line), loses it (A: port 0; the voice goes on), and gains it again (A: the same slot); B records both streams and nothing between', async () => {
     const a = agent('1001', { toneHz: 440, record: join(tv.dir, 'a.wav'), video: 'testsrc', recordVideo: join(tv.dir, 'a.mkv') });
     const b = agent('1002', { toneHz: 1000, autoAnswer: true, record: join(tv.dir, 'b.wav'), video: 'testsrc', recordVideo: join(tv.dir, 'b.mkv') });
-    await a.start();
-    await b.start();
-    const seen = record({ A: a, B: b });
-    const answered = waitFor(b, 'call-answered');
-    assert.equal(await a.dial('1002', { video: false }), true);
-    await answered;
+    const seen = await voiceCall(a, b);
     await sleep(500);
     assert.equal(seen.length, 0, 'a voice call: no video yet');
     assert.equal(a.hasVideo || b.hasVideo, false);
@@ -125,12 +131,7 @@ describe('tvphone tv: video added and removed by re-INVITE (RFC 3264 §8.1, §8.
   it('both sides add video at once: the crossing re-INVITEs each get 491 (RFC 3261 §14.2), the retry after §14.1\'s wait brings video up once', async () => {
     const a = agent('1001', { video: 'testsrc', recordVideo: join(tv.dir, 'a.mkv') });
     const b = agent('1002', { autoAnswer: true, video: 'testsrc', recordVideo: join(tv.dir, 'b.mkv') });
-    await a.start();
-    await b.start();
-    const seen = record({ A: a, B: b });
-    const answered = waitFor(b, 'call-answered');
-    assert.equal(await a.dial('1002', { video: false }), true);
-    await answered;
+    const seen = await voiceCall(a, b);
     await sleep(300);
     const t0 = Date.now();
     const [ra, rb] = await Promise.all([a.addVideo(), b.addVideo()]);
@@ -152,12 +153,7 @@ describe('tvphone tv: video added and removed by re-INVITE (RFC 3264 §8.1, §8.
   it('a callee that does no video answers the added m=video with port 0: addVideo is false, no video starts, the voice goes on', async () => {
     const a = agent('1001', { video: 'testsrc', recordVideo: join(tv.dir, 'a.mkv') });
     const b = agent('1002', { autoAnswer: true });
-    await a.start();
-    await b.start();
-    const seen = record({ A: a, B: b });
-    const answered = waitFor(a, 'call-answered');
-    assert.equal(await a.dial('1002', { video: false }), true);
-    await answered;
+    const seen = await voiceCall(a, b, a);
     assert.equal(await a.addVideo(), false);
     assert.equal(a.hasVideo, false);
     const before = a.callStats()!.received.packets;
