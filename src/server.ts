@@ -116,6 +116,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   }));
   const url = opts.dbUrl ?? profile.store.url;
   let storeDown = false;
+  let router: Router | null = null; // set once it exists (below); the store's recovery restarts its stopped deliveries
   const store = opts.store ?? await openStore(url, {
     groupCommitMs: profile.store.groupCommitMs,
     // SQLite off the event loop: a hung disk costs 503s after the deadline, not the whole server (issue 16 item 6)
@@ -125,6 +126,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
       // The outage is logged once, not per request (and its return once).
       if (!up && !storeDown) log.error({ err, db: redactUrl(url) }, 'database unavailable: answering 503');
       if (up && storeDown) log.warn({ db: redactUrl(url) }, 'database reachable again');
+      if (up && storeDown) router?.storeReachable();
       storeDown = !up;
     },
   });
@@ -168,7 +170,6 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   const primaryDomain = domains.primary(bound[0].host === '0.0.0.0' || bound[0].host === '::' ? '127.0.0.1' : bound[0].host);
 
   // The transaction user is set once the router exists (it needs the capabilities, which need the layer).
-  let router: Router | null = null;
   const transactions = new TransactionLayer(transport, {
     onRequest: (req, st) => router?.onRequest(req, st),
     onAck: (ack) => router?.onAck(ack),

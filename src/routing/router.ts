@@ -5,7 +5,7 @@ import { createResponse, errorResponse, failureOf, replyResponse } from '../sip/
 import { newTag } from '../sip/ids.ts';
 import { parseUri } from '../sip/uri.ts';
 import { parseNameAddr } from '../sip/headers.ts';
-import { SipError } from '../errors.ts';
+import { SipError, StoreUnavailableError } from '../errors.ts';
 import type { ReplyPolicy } from '../replies.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
 import type { TransactionUser } from '../transaction/transaction-layer.ts';
@@ -110,11 +110,15 @@ export interface Ringing {
   onBusy: boolean;
 }
 
+/** Users whose delivery at REGISTER a store outage stopped, remembered to retry when it is back. */
+const MAX_OWED_DELIVERIES = 10_000;
+
 /** The finals that send a call that rang to the media server (RFC 3261 §16.7: the proxy's own 408 on the ring time counts). */
 const NO_ANSWER = [408, 480, 503];
 
 export class Router implements TransactionUser {
   readonly #d: RouterDeps;
+  readonly #owed = new Set<string>();
   #routes: readonly RouteConfig[];
   #ringing: Ringing;
 
@@ -313,7 +317,29 @@ export class Router implements TransactionUser {
   }
 
   #deliverKept(userId: string, binding: Binding): void {
-    this.#d.silo.dump(userId, binding).catch((err: unknown) => this.#d.log.error({ err, userId }, 'delivery at REGISTER failed'));
+    this.#d.silo.dump(userId, binding).then(
+      (r) => {
+        if (r.messages.stop === 'store-unavailable' || r.notices.stop === 'store-unavailable') this.#owe(userId);
+      },
+      (err: unknown) => {
+        // the outage itself is logged once (server.ts); what was kept stays kept and goes out when the store is back
+        if (err instanceof StoreUnavailableError) return this.#owe(userId);
+        this.#d.log.error({ err, userId }, 'delivery at REGISTER failed');
+      },
+    );
+  }
+
+  /** A registered user whose delivery a store outage stopped; bounded, the rest wait for their next REGISTER. */
+  #owe(userId: string): void {
+    if (this.#owed.size < MAX_OWED_DELIVERIES) this.#owed.add(userId);
+    else this.#d.log.warn({ userId }, 'delivery stopped by the store outage: waits for the next REGISTER');
+  }
+
+  /** The store is reachable again: the deliveries its outage stopped start again, to a binding each user has now. */
+  storeReachable(): void {
+    const owed = [...this.#owed];
+    this.#owed.clear();
+    for (const userId of owed) void this.#deliverIfRegisteredSince(userId, 0);
   }
 
   /** `dialOut`: a number that is no local user may go out through the dial plan (an authenticated local caller's INVITE) */

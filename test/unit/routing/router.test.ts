@@ -13,7 +13,7 @@ import { Trunks } from '../../../src/trunks/trunks.ts';
 import { validateProfile } from '../../../src/config/profile.ts';
 import { FakeClock } from '../../../src/clock.ts';
 import type { Binding } from '../../../src/store/store.ts';
-import { silentLogger } from '../../../src/log/logger.ts';
+import { createLogger, silentLogger } from '../../../src/log/logger.ts';
 import { Guard } from '../../../src/routing/guard.ts';
 import { DEFAULT_PROFILE, type SecurityConfig } from '../../../src/config/profile.ts';
 
@@ -129,6 +129,41 @@ describe('routing/router (the routing script)', () => {
     assert.equal((await send(request('REGISTER', `sip:${DOMAIN}`)))?.status, 200);
     assert.deepEqual(f.calls, ['registrar.save']);
   });
+
+  for (const how of ['its first read throws', 'it stops on the outage'] as const) {
+    it(`delivers again when the store is back, after a store outage stopped the REGISTER's delivery (${how}); logs no error of its own`, async () => {
+      const errors: string[] = [];
+      const log = createLogger('info', { write: (s: string) => void ((JSON.parse(s) as { level: number; msg: string }).level >= 50 && errors.push(s)) });
+      const dumps: string[] = [];
+      let down = true;
+      const none = { delivered: 0, expired: 0, skipped: 0, failures: 0, stop: 'done' as const };
+      const { router, f, send } = setup({
+        log,
+        silo: {
+          store: async (req) => createResponse(req, 202),
+          dump: async (user, b) => {
+            dumps.push(`${user} ${b.contact}`);
+            if (!down) return { messages: none, notices: none };
+            if (how === 'its first read throws') throw new StoreUnavailableError('the store is down');
+            return { messages: { ...none, stop: 'store-unavailable' }, notices: none };
+          },
+        },
+      });
+      f.added = binding;
+      assert.equal((await send(request('REGISTER', `sip:${DOMAIN}`)))?.status, 200);
+      assert.deepEqual(dumps, [`alice ${binding.contact}`]);
+      const now: Binding = { ...binding, contact: 'sip:alice@192.0.2.9:5070', updatedAt: 2 };
+      f.lookup.alice = { kind: 'found', bindings: [now] } as LookupResult;
+      down = false;
+      router.storeReachable();
+      for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+      assert.deepEqual(dumps, [`alice ${binding.contact}`, `alice ${now.contact}`], 'to the binding it has now');
+      router.storeReachable();
+      for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(dumps.length, 2, 'once: a delivery that went through is not owed any more');
+      assert.deepEqual(errors, []);
+    });
+  }
 
   it('answers an INVITE to an unknown user with 404', async () => {
     const { send } = setup();
