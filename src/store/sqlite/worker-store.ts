@@ -9,7 +9,7 @@
 // - A worker that dies rejects every pending call as unavailable and is started again, with a back-off.
 
 import { Worker } from 'node:worker_threads';
-import { StoreUnavailableError } from '../../errors.ts';
+import { StoreUnavailableError, TvphoneError } from '../../errors.ts';
 import { StoreHealth } from '../health.ts';
 import type { Store } from '../store.ts';
 import type { SqliteStoreOptions } from './sqlite-store.ts';
@@ -22,7 +22,11 @@ export interface WorkerStoreOptions extends SqliteStoreOptions {
   maxInFlight?: number;
   /** first and longest wait before a dead worker is started again (default 100 ms, doubling to 5000 ms) */
   restartMs?: { min: number; max: number };
+  /** how long open() waits for the database to open and migrate (default 60 s: a hung disk fails the start, a long migration does not) */
+  openDeadlineMs?: number;
 }
+
+const OPEN_DEADLINE_MS = 60_000;
 
 /** The worker's entry: the .ts next to this file in a checkout, the .js that the build emits in dist/ (import specifiers are rewritten, URLs are not). */
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './sqlite-worker.ts' : './sqlite-worker.js', import.meta.url);
@@ -85,7 +89,21 @@ export class WorkerSqliteStore implements Store {
   /** Starts the worker and waits until it has opened (and migrated) the database; its open errors are rethrown here. */
   static async open(path: string, opts: WorkerStoreOptions = {}): Promise<WorkerSqliteStore> {
     const store = new WorkerSqliteStore(path, opts);
-    await store.#start();
+    const deadlineMs = opts.openDeadlineMs ?? OPEN_DEADLINE_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // the thread may be stuck in the kernel: it is told to end, not waited for (unref'd, it keeps no process alive)
+        store.#closing = Promise.resolve();
+        void store.#worker?.terminate();
+        reject(new TvphoneError('ERR_STORE_OPEN', `cannot open SQLite database ${path}: not opened and migrated within ${deadlineMs / 1000} s (a hung disk?)`));
+      }, deadlineMs);
+    });
+    try {
+      await Promise.race([store.#start(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
     return store;
   }
 

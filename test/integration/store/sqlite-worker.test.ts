@@ -188,4 +188,22 @@ describe('SQLite store in a worker thread', function () {
     await assert.rejects(WorkerSqliteStore.open(join(dir, 'missing.db'), { create: false }), (e: unknown) =>
       e instanceof TvphoneError && e.code === 'ERR_STORE_MISSING');
   });
+
+  it('open() that does not open and migrate within openDeadlineMs fails the start with ERR_STORE_OPEN (a hung disk), and ends the thread', async function () {
+    const path = join(dir, 'hung-open.db');
+    // an empty database under another connection's EXCLUSIVE lock: the worker's first write (WAL mode, the
+    // migrations) waits in the busy handler, as on a hung disk
+    lock = new DatabaseSync(path, { timeout: 0 });
+    lock.exec('BEGIN EXCLUSIVE');
+    const t0 = Date.now();
+    await assert.rejects(WorkerSqliteStore.open(path, { busyTimeoutMs: 20_000, lockWaitMs: 20_000, openDeadlineMs: 300 }), (e: unknown) =>
+      e instanceof TvphoneError && e.code === 'ERR_STORE_OPEN' && /within 0\.3 s \(a hung disk\?\)/.test(e.message));
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 280 && waited < 2000, `failed after ${waited} ms`);
+    releaseLock();
+    // the thread, free again, ends (it was told to): the next open of the same file works
+    const s = await open({}, path);
+    await s.addUser(creds('after'), 1);
+    assert.equal(await s.userExists('after'), true);
+  });
 });
