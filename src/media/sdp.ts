@@ -113,7 +113,8 @@ export function parseSdp(text: string): RemoteMedia {
 }
 
 /** RFC 6184 §8.1: the H.264 we offer: Constrained Baseline (42e0), level 3.1 (1f), non-interleaved mode. */
-export const H264: CodecSpec = { payloadType: 96, name: 'H264', clockRate: 90000, fmtp: 'profile-level-id=42e01f;packetization-mode=1' };
+const H264_PROFILE_LEVEL_ID = '42e01f';
+export const H264: CodecSpec = { payloadType: 96, name: 'H264', clockRate: 90000, fmtp: `profile-level-id=${H264_PROFILE_LEVEL_ID};packetization-mode=1` };
 /** RFC 7741 §6.1: VP8/90000, no required parameters. */
 export const VP8: CodecSpec = { payloadType: 97, name: 'VP8', clockRate: 90000 };
 
@@ -167,6 +168,22 @@ export function isConstrainedBaselineCompatible(profileLevelId: string): boolean
   const idc = parseInt(profileLevelId.slice(0, 2), 16);
   const iop = parseInt(profileLevelId.slice(2, 4), 16);
   return idc === 0x42 || (iop & 0x40) !== 0;
+}
+
+/**
+ * RFC 6184 §8.2.2: without level-asymmetry-allowed on both sides the answer's level is the offer's or lower; we say
+ * our Constrained Baseline at the lower of our level (3.1) and the offer's.
+ */
+export function h264AnswerFmtp(offeredProfileLevelId: string): string {
+  const ours = H264_PROFILE_LEVEL_ID;
+  const valid = /^[0-9a-f]{6}$/i.test(offeredProfileLevelId);
+  const offered = valid ? parseInt(offeredProfileLevelId.slice(4), 16) : Infinity;
+  const level = Math.min(parseInt(ours.slice(4), 16), offered);
+  // level 1b of Baseline is level_idc 11 with constraint_set3_flag (0x10), not level 1.1 (RFC 6184 §8.1)
+  const level1b = level === 11 && valid && (parseInt(offeredProfileLevelId.slice(2, 4), 16) & 0x10) !== 0;
+  const iop = parseInt(ours.slice(2, 4), 16) | (level1b ? 0x10 : 0);
+  const hex = (n: number): string => n.toString(16).padStart(2, '0');
+  return `profile-level-id=${ours.slice(0, 2)}${hex(iop)}${hex(level)};packetization-mode=1`;
 }
 
 /** The payload types of `m` we can use, each with its codec, in the m-line's order. */
@@ -304,8 +321,10 @@ const FEEDBACK_LINES = [{ type: 'nack' }, { type: 'nack', subtype: 'pli' }, { ty
  * and honour (RFC 4585 §4.2; an answer keeps only what the offer listed), under RTP/AVP as most SIP phones do (no
  * AVPF early-feedback timing), and our receive limit as b=AS (kbit/s) and b=TIAS (bit/s, RFC 3890 §6.2).
  */
-function videoLine(port: number, formats: ReadonlyArray<{ payloadType: number; codec: VideoCodecName; feedback?: VideoFeedback }>, direction: MediaDirection, bandwidthKbps?: number): MediaDescription {
+function videoLine(port: number, formats: ReadonlyArray<{ payloadType: number; codec: VideoCodecName; feedback?: VideoFeedback; offeredProfileLevelId?: string }>, direction: MediaDirection, bandwidthKbps?: number): MediaDescription {
   const spec = (c: VideoCodecName): CodecSpec => (c === 'H264' ? H264 : VP8);
+  const fmtpOf = (f: (typeof formats)[number]): string | undefined =>
+    (f.codec === 'H264' && f.offeredProfileLevelId !== undefined ? h264AnswerFmtp(f.offeredProfileLevelId) : spec(f.codec).fmtp);
   const rtcpFb = formats.flatMap((f) => FEEDBACK_LINES
     .filter((l) => !f.feedback || ('subtype' in l ? (l.subtype === 'pli' ? f.feedback.pli : f.feedback.fir) : f.feedback.nack))
     .map((l) => ({ payload: String(f.payloadType), ...l })));
@@ -313,7 +332,7 @@ function videoLine(port: number, formats: ReadonlyArray<{ payloadType: number; c
     type: 'video', port, protocol: 'RTP/AVP', payloads: formats.map((f) => f.payloadType).join(' '), direction,
     ...(bandwidthKbps !== undefined ? { bandwidth: [{ type: 'AS', limit: Math.round(bandwidthKbps) }, { type: 'TIAS', limit: Math.round(bandwidthKbps * 1000) }] } : {}),
     rtp: formats.map((f) => ({ payload: f.payloadType, codec: spec(f.codec).name, rate: 90000 })),
-    fmtp: formats.filter((f) => spec(f.codec).fmtp !== undefined).map((f) => ({ payload: f.payloadType, config: spec(f.codec).fmtp as string })),
+    fmtp: formats.filter((f) => fmtpOf(f) !== undefined).map((f) => ({ payload: f.payloadType, config: fmtpOf(f) as string })),
     rtcpFb,
   } as MediaDescription;
 }
@@ -507,7 +526,10 @@ export class LocalMedia {
     this.#layout = { slots: d.media.map(slotOf), audioIndex: remote.mediaIndex, ...(videoIndex !== undefined ? { videoIndex } : {}) };
     this.#offered = null;
     // RFC 4585 §4.2: the answer names the feedback of the offer that we do, for the format chosen
-    const line = video && ov ? videoLine(ov.port, [{ codec: video.remote.codec, payloadType: video.payloadType, feedback: video.remote.feedback }], video.direction, ov.bandwidthKbps) : undefined;
+    const line = video && ov ? videoLine(ov.port, [{
+      codec: video.remote.codec, payloadType: video.payloadType, feedback: video.remote.feedback,
+      ...(video.remote.profileLevelId !== undefined ? { offeredProfileLevelId: video.remote.profileLevelId } : {}),
+    }], video.direction, ov.bandwidthKbps) : undefined;
     const media = compose(this.#layout, audioLine(this.options, codecs, direction), line);
     const sdp = this.#versioned((version) => build({ ...this.options, version }, media));
     return {

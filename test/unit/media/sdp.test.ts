@@ -181,6 +181,16 @@ describe('media/sdp: H.264 video (RFC 6184 §8, RFC 3264)', () => {
     assert.equal(isConstrainedBaselineCompatible('zz'), false);
   });
 
+  it('§8.2.2: the answer\'s profile-level-id is our Constrained Baseline at the lower of our level 3.1 and the offer\'s (level 1b keeps constraint_set3)', async () => {
+    const { h264AnswerFmtp } = await import('../../../src/media/sdp.ts');
+    assert.equal(h264AnswerFmtp('42e01f'), 'profile-level-id=42e01f;packetization-mode=1');
+    assert.equal(h264AnswerFmtp('640028'), 'profile-level-id=42e01f;packetization-mode=1', 'a higher level: ours');
+    assert.equal(h264AnswerFmtp('42800d'), 'profile-level-id=42e00d;packetization-mode=1');
+    assert.equal(h264AnswerFmtp('42f00b'), 'profile-level-id=42f00b;packetization-mode=1', 'level 1b');
+    assert.equal(h264AnswerFmtp('42e00b'), 'profile-level-id=42e00b;packetization-mode=1', 'level 1.1');
+    assert.equal(h264AnswerFmtp('nonsense'), 'profile-level-id=42e01f;packetization-mode=1');
+  });
+
   it('reads an answer with video, and one that refuses it (port 0): audio only', () => {
     const offerer = new LocalMedia(withVideo);
     const answerer = new LocalMedia({ ip: '127.0.0.1', port: 50000, video: { port: 50002, direction: 'recvonly' } });
@@ -371,5 +381,24 @@ describe('media/sdp: video offers of real phones', () => {
     // our offer read back as baresip would: H.264 first, then VP8; its answer would choose VP8
     const ours = createOffer(tv);
     assert.deepEqual(parseVideo(ours, ['VP8'])?.payloadType, 97);
+  });
+
+  // A hardware phone: the INVITE of a Cisco CP-8865 (firmware 14.4.1, camera shutter closed: video recvonly), from the
+  // Asterisk log in https://github.com/usecallmanagernz/patches/issues/39. The session and video lines are as logged;
+  // of the audio section the public log shows only the lines kept here (the rtpmaps of 124, 113, 115, 116 are cut).
+  it('Cisco CP-8865: H.264 High 100, Baseline 126 (mode 1) and 97 (mode 0) with max-fs/max-mbps, imageattr, * feedback, b=TIAS 4 Mbit/s, recvonly: answered 126 sendonly at its level', () => {
+    const offer = fixture('offer-cisco-cp8865-14.4-video.sdp');
+    assert.match(offer, /\r\nm=video 17766 RTP\/AVP 100 126 97\r\n/);
+    const v = parseVideo(offer);
+    assert.deepEqual([v?.codec, v?.payloadType, v?.profileLevelId, v?.ip, v?.port, v?.direction, v?.bandwidthKbps], ['H264', 126, '428016', '192.168.5.22', 17766, 'recvonly', 4000],
+      'not High profile 100 (we send Constrained Baseline), not mode 0 97 (we send FU-A); TIAS at media level before the session\'s b=AS');
+    assert.deepEqual(v?.feedback, { nack: false, pli: true, fir: true }, 'from the * lines; ccm tmmbr is not ours');
+    const a = createAnswer(offer, tv);
+    assert.deepEqual([a.codec, a.payloadType, a.telephoneEventPayloadType], ['PCMU', 0, 101], 'G.722, Opus and the cut dynamic types skipped');
+    const media = sdpTransform.parse(a.sdp).media;
+    assert.deepEqual(media.map((m) => [m.type, m.port, String(m.payloads), m.direction]), [['audio', 40000, '0 101', 'sendrecv'], ['video', 40002, '126', 'sendonly']]);
+    // RFC 6184 §8.2.2: no level-asymmetry-allowed in our answer, so our level is not above the offer's (2.2 = 0x16)
+    assert.deepEqual(media[1].fmtp, [{ payload: 126, config: 'profile-level-id=42e016;packetization-mode=1' }]);
+    assert.deepEqual(media[1].rtcpFb, [{ payload: 126, type: 'nack', subtype: 'pli' }, { payload: 126, type: 'ccm', subtype: 'fir' }]);
   });
 });
