@@ -44,19 +44,26 @@ export function bindingTarget(b: Reach): NextHop {
   const t: NextHop = { uri: b.contact, path: b.path };
   if (b.path.length > 0) return t;
   // RFC 5626 §5.2: a flow is itself a next hop, over its connection when it has one.
-  const source: Destination = flowOf(b.flow);
-  if (b.flow.connectionId !== null) {
-    t.destination = source;
+  if (reachedOverFlow(b)) {
+    t.destination = flowOf(b.flow);
     return t;
   }
   const contact = destinationOfUri(b.contact);
-  if (contact === null) {
-    t.fallback = source;
-    return t;
-  }
-  if (isPrivateAddress(contact.address) && contact.address !== b.flow.address) t.destination = source;
+  if (contact === null) t.fallback = flowOf(b.flow);
   else t.destination = contact;
   return t;
+}
+
+/**
+ * Whether requests to the binding go over the flow its REGISTER came on: its connection (TCP/TLS/WS), or, over
+ * UDP, the NAT's public address when the Contact names a private one other than the source (see bindingTarget).
+ * Only the node that received the REGISTER holds that flow: a NAT lets in what comes from where it sent to.
+ */
+export function reachedOverFlow(b: Reach): boolean {
+  if (b.path.length > 0) return false;
+  if (b.flow.connectionId !== null) return true;
+  const contact = destinationOfUri(b.contact);
+  return contact !== null && isPrivateAddress(contact.address) && contact.address !== b.flow.address;
 }
 
 /** Where a request of ours to a binding goes: bindingTarget's next hop, else the REGISTER's source. */

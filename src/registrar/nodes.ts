@@ -9,11 +9,11 @@ import type { Target as Destination } from '../transport/transport.ts';
 import type { Flow, TransportName } from '../flow.ts';
 import { parseSipUri } from '../sip/uri.ts';
 import type { NextHop } from '../transaction/locate.ts';
-import { bindingTarget } from './lookup.ts';
+import { bindingTarget, reachedOverFlow } from './lookup.ts';
 
 /** the Route URI parameter that carries the flow token */
 export const FLOW_PARAM = 'tvf';
-const TRANSPORTS: ReadonlySet<string> = new Set(['tcp', 'tls', 'ws', 'wss']);
+const TRANSPORTS: ReadonlySet<string> = new Set(['udp', 'tcp', 'tls', 'ws', 'wss']);
 
 export interface NodesOptions {
   store: Pick<Store, 'heartbeat' | 'listNodes'>;
@@ -103,23 +103,24 @@ export class Nodes {
   }
 
   /**
-   * Where a binding is reached from here: bindingTarget's next hop for a flow of this node (or no connection), through
-   * the node that holds the connection otherwise; null when that node is dead (its lease ran out) or cannot be reached.
+   * Where a binding is reached from here: bindingTarget's next hop when it is not reached over its flow or the flow is
+   * this node's; through the node holding the flow otherwise; null when that node is dead (its lease ran out) or
+   * cannot be reached.
    */
   targetOf(b: Binding): NextHop | null {
-    const via = this.routeOf(b.node, b.flow, b.contact);
+    const via = this.routeOf(b.node, b.flow, b.contact, b.path);
     if (via === 'here') return bindingTarget(b);
-    if (via === null || b.path.length > 0) return via === null ? null : bindingTarget(b);
-    return { uri: b.contact, path: [via] };
+    return via === null ? null : { uri: b.contact, path: [via] };
   }
 
   /**
-   * How a request to `uri` over a flow of node `node` (a binding's, a subscription's) leaves this node: 'here' over
-   * the flow itself (this node's, or no connection); the Route to the node holding the connection, with its flow
-   * token; null when that node is dead (its lease ran out) or cannot be reached (no node.sipUri).
+   * How a request to `uri` over a flow of node `node` (a binding's, a subscription's) leaves this node: 'here' when
+   * it does not go over the flow (lookup.ts reachedOverFlow: a connection, or a UDP NAT binding) or the flow is this
+   * node's; the Route to the node holding the flow, with its flow token; null when that node is dead (its lease ran
+   * out) or cannot be reached (no node.sipUri).
    */
-  routeOf(node: string | null | undefined, flow: Flow, uri: string): string | 'here' | null {
-    if (node === undefined || node === null || node === this.id || flow.connectionId === null) return 'here';
+  routeOf(node: string | null | undefined, flow: Flow, uri: string, path: readonly string[] = []): string | 'here' | null {
+    if (node === undefined || node === null || node === this.id || !reachedOverFlow({ contact: uri, path: [...path], flow })) return 'here';
     const owner = this.#known.get(node);
     const alive = owner !== undefined && owner.heartbeatAt > this.#o.clock.now() - this.#o.leaseSeconds * 1000;
     if (!alive || owner.sipUri === null) {
@@ -129,7 +130,8 @@ export class Nodes {
       }
       return null;
     }
-    const token = Buffer.from(`${flow.transport} ${flow.address} ${flow.port} ${flow.connectionId}`).toString('base64url');
+    // a UDP flow has no connection ('-'): the owner sends from the address the TV's NAT let the REGISTER out to
+    const token = Buffer.from(`${flow.transport} ${flow.address} ${flow.port} ${flow.connectionId ?? '-'}`).toString('base64url');
     return `<${owner.sipUri};lr;${FLOW_PARAM}=${token}.${this.#sign(token, uri)}>`;
   }
 
@@ -154,7 +156,11 @@ export class Nodes {
       const want = Buffer.from(this.#sign(flow, requestUri));
       if (got.length !== want.length || !timingSafeEqual(got, want)) continue;
       const [transport, address, port, id] = Buffer.from(flow, 'base64url').toString('utf8').split(' ');
-      if (!TRANSPORTS.has(transport) || !/^\d+$/.test(port ?? '') || !/^\d+$/.test(id ?? '')) continue;
+      if (!TRANSPORTS.has(transport) || !/^\d+$/.test(port ?? '') || !/^(\d+|-)$/.test(id ?? '')) continue;
+      if (id === '-') {
+        if (transport !== 'udp') continue;
+        return { transport: 'udp', address, port: Number(port), connectionId: null };
+      }
       if (!this.#o.hasConnection(Number(id))) return 'gone';
       return { transport: transport as TransportName, address, port: Number(port), connectionId: Number(id) };
     }

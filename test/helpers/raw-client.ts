@@ -34,6 +34,12 @@ export class RawClient {
   #udp: dgram.Socket | null = null;
   #tcp: net.Socket | null = null;
   #waiters: Array<{ test: (m: SipMessage) => boolean; resolve: (m: SipMessage) => void }> = [];
+  /**
+   * UDP: a NAT's filter (address- and port-dependent, RFC 4787 §5): only datagrams from this port of 127.0.0.1 are
+   * taken, the others dropped and counted; null takes everything
+   */
+  natOpenTo: number | null = null;
+  droppedByNat = 0;
   /** automatically answer requests (e.g. delivered MESSAGEs) with this status; null = do not answer */
   autoAnswer: number | null = 200;
   readonly serverPort: number;
@@ -50,7 +56,10 @@ export class RawClient {
     const c = new RawClient(transport, serverPort, host);
     if (transport === 'udp') {
       const s = dgram.createSocket('udp4');
-      s.on('message', (buf) => c.#deliver(buf));
+      s.on('message', (buf, from) => {
+        if (c.natOpenTo !== null && (from.port !== c.natOpenTo || from.address !== '127.0.0.1')) c.droppedByNat++;
+        else c.#deliver(buf);
+      });
       s.bind(0, host);
       await once(s, 'listening');
       c.#udp = s;

@@ -159,6 +159,28 @@ for (const backend of backends) describe(`cluster: two nodes on ${backend.name}`
     assert.equal((await caller.final(callId, 'MESSAGE')).status, 200, 'the TV\'s 200 comes back through both nodes');
   });
 
+  it('a MESSAGE and a call taken on node B reach a TV behind a NAT registered over UDP on node A, sent from A (the only address its NAT lets in)', async () => {
+    const tv = await open('udp', a.udp);
+    tv.natOpenTo = a.udp;
+    // a private Contact other than the source: the registrar takes it for a NAT (registrar/lookup.ts reachedOverFlow)
+    const contact = '<sip:tv1@10.20.30.40:5060>';
+    const { callId: regId } = tv.request({
+      method: 'REGISTER', uri: 'sip:127.0.0.1', from: '<sip:tv1@127.0.0.1>', to: '<sip:tv1@127.0.0.1>', headers: [['Contact', contact], ['Expires', '3600']],
+    });
+    assert.equal((await tv.final(regId, 'REGISTER')).status, 200);
+    const caller = await open('udp', b.udp);
+    const { callId } = caller.request({
+      method: 'MESSAGE', uri: 'sip:tv1@127.0.0.1', from: '<sip:alice@127.0.0.1>', to: '<sip:tv1@127.0.0.1>', body: 'through A over UDP', contentType: 'text/plain',
+    });
+    const got = await tv.nextRequest('MESSAGE');
+    assert.equal(Buffer.from(got.body).toString('utf8'), 'through A over UDP');
+    assert.equal(got.uri, 'sip:tv1@10.20.30.40:5060', 'to the Contact, over the NAT\'s address');
+    assert.equal((await caller.final(callId, 'MESSAGE')).status, 200);
+    const invite = await callThrough(caller, tv, 'tv1');
+    assert.ok(invite.headerValues('record-route')[0].includes(`:${a.udp};`), 'A record-routes on its UDP side');
+    assert.equal(tv.droppedByNat, 0, 'nothing was sent to the TV from node B');
+  });
+
   it('an INVITE on node B rings the TV on node A; the ACK and the BYE follow the route set through both', async () => {
     const tv = await open('tcp', a.tcp);
     assert.equal((await tv.register('tv1')).status, 200);

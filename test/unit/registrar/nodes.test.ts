@@ -55,6 +55,29 @@ describe('registrar/nodes: several nodes on one database', function () {
     nodes.stop();
   });
 
+  it('reaches a TV behind a NAT registered over UDP on another node through that node (its NAT lets in only what comes from there), and the token names the UDP flow', async function () {
+    const natted: Binding = {
+      ...binding('b', null), contact: 'sip:c@10.1.2.3:5060', flow: { transport: 'udp', address: '192.0.2.9', port: 40000, connectionId: null },
+    };
+    const { nodes, clock } = nodesWith([record('b', T0)]);
+    await nodes.start();
+    const via = nodes.targetOf(natted);
+    assert.equal(via?.uri, natted.contact);
+    assert.match(via?.path?.[0] ?? '', /^<sip:10\.0\.0\.2:5060;transport=tcp;lr;tvf=/, 'through node b');
+    // on our own node the same binding goes straight to the NAT's address
+    assert.deepEqual(nodes.targetOf({ ...natted, node: 'a' })?.destination, { transport: 'udp', address: '192.0.2.9', port: 40000, connectionId: null });
+    // a UDP binding whose Contact is its source (no NAT) is sent to directly, from any node
+    const direct: Binding = { ...natted, contact: 'sip:c@192.0.2.9:40000' };
+    assert.equal(nodes.targetOf(direct)?.path?.length, 0);
+    // node b takes its token back as the UDP flow (no connection to check)
+    const b = new Nodes({
+      store: { heartbeat: async () => {}, listNodes: async () => [] }, clock, id: 'b', sipUri: null, heartbeatSeconds: 5, leaseSeconds: 20,
+      key: new Uint8Array(32).fill(3), hasConnection: () => false,
+    });
+    assert.deepEqual(b.flowOf([via!.path![0].slice(1, -1)], natted.contact), { transport: 'udp', address: '192.0.2.9', port: 40000, connectionId: null });
+    nodes.stop();
+  });
+
   it('does not use a binding of a node whose lease ran out, or of a node other nodes cannot reach', async function () {
     const { nodes } = nodesWith([record('dead', T0 - 21_000), record('nouri', T0, null)]);
     await nodes.start();
