@@ -71,6 +71,9 @@ export class InviteServerTransaction extends ServerTransactionBase {
       this.timer2_ = this.ctx.clock.set(fireH, sixtyFourT1(this.ctx), this);
     }
     this.send(res);
+    // for Timer H's 32 s (a 407, a 480 over UDP) it only resends the response and absorbs the ACK: its bytes are all
+    // it keeps (issue 16). Accepted keeps its request: the UA core and the proxy still answer in it.
+    if (this.state === 'completed') this.release();
     return true;
   }
 

@@ -52,8 +52,8 @@ export interface ServerTransaction {
  * Memory (issue 16): a non-INVITE transaction waiting out Timer J (64*T1 = 32 s over UDP) needs only its key, its
  * target and the final response's bytes to answer a retransmission. release() lets go of the parsed request and
  * responses (with the datagram and the header objects they hold) and keeps the bytes: the soak measured 4.1 kB per
- * such transaction before, 1.0 kB after, at 1,000 requests/s 32,000 of them held at any time. The INVITE transaction
- * keeps its request: a UA core still reads it in Accepted (e.g. to answer a CANCEL that crossed the 2xx).
+ * such transaction before, 1.0 kB after, at 1,000 requests/s 32,000 of them held at any time. So does an INVITE
+ * transaction in Completed (Timer H); in Accepted it keeps its request: a UA core still reads it there.
  */
 export abstract class ServerTransactionBase extends Transaction<ServerTransactionState> implements ServerTransaction {
   readonly isClient = false;

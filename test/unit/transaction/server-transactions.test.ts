@@ -97,6 +97,39 @@ describe('transaction: INVITE server transaction (RFC 3261 §17.2.1, RFC 6026)',
     assert.deepEqual(times, [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]);
   });
 
+  it('keeps only the non-2xx final response\'s bytes in Completed: the INVITE and the response objects can be collected; Timer G and a retransmission resend those bytes (issue 16)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { fake, timers, layer } = setup();
+    const refs: { req?: WeakRef<SipRequest>; res?: WeakRef<SipResponse>; wire?: string } = {};
+    let st: { state: string; readonly request: SipRequest } | null = null;
+    (layer as unknown as { tu: unknown }).tu = {
+      onRequest: (req: SipRequest, t: NonNullable<typeof st> & { respond(r: SipResponse): boolean }) => {
+        const res = createResponse(req, 480, undefined, 't'); // the callee is offline
+        t.respond(res);
+        refs.req = new WeakRef(req);
+        refs.res = new WeakRef(res);
+        refs.wire = serializeMessage(res).toString('latin1');
+        st = t;
+      },
+    };
+    fake.deliver(request('INVITE'), source());
+    fake.sent.length = 0;
+    await new Promise((r) => setImmediate(r));
+    gc();
+    assert.equal(refs.req!.deref(), undefined, 'the INVITE is not held for Timer H');
+    assert.equal(refs.res!.deref(), undefined, 'nor the response object');
+    assert.equal(st!.state, 'completed');
+    assert.throws(() => st!.request, /released its request/);
+    timers.advance(500); // Timer G
+    fake.deliver(request('INVITE'), source()); // a retransmission
+    assert.deepEqual(fake.sent.map((s) => serializeMessage(s.msg).toString('latin1')), [refs.wire, refs.wire], 'byte for byte');
+    fake.deliver(request('ACK', { toTag: 't' }), source());
+    assert.equal(st!.state, 'confirmed');
+    timers.advance(5000);
+    assert.equal(layer.serverCount, 0);
+  });
+
   it('sends a challenge once with retransmit: false, again only for a retransmitted INVITE, and absorbs its ACK', () => {
     const { fake, timers, rec } = setup();
     const times = sendTimes(fake, timers);
