@@ -2,6 +2,8 @@
 //
 // Parts (BENCH_ONLY=reg,call,msg,deliver,trunk,cluster,connections,memory,soak selects; default all but soak):
 //   reg      REGISTERs of fresh users -> 200. Reference: Kamailio usrloc in memory (and write-through to SQLite).
+//   reg-auth REGISTER -> 401 -> REGISTER with MD5 digest -> 200 of AUTH_USERS known users, tvphone with --auth digest
+//            (the shipped default's auth settings). Reference: Kamailio auth_db (SQLite subscriber) + usrloc in memory.
 //   call     proxied calls INVITE/180/200/ACK/pause/BYE with Record-Route to registered sipp UAS callees.
 //            Reference: Kamailio tm proxy, usrloc in memory.
 //   msg      MESSAGE to an offline user -> 202. Reference: Kamailio msilo into SQLite (1 worker).
@@ -19,7 +21,8 @@
 //   BENCH_PG_URL is set; SQL Server likewise with --db mssql://... when BENCH_MSSQL_URL or MSSQL_URL is set.
 // For each part and server: a bounded step-up sweep (rate doubles, then bisects) finds the highest sustainable
 // rate (failures < 0.5 %, achieved >= 95 % of asked, p99 <= 200 ms) and the server's CPU time per operation
-// (utime+stime of the server process and its children over the run at that rate, from /proc/PID/stat).
+// (utime+stime of the server process and its children over the run at that rate, from /proc/PID/stat); then, for
+// reg, reg-auth and call, one more step at 80 % of that rate gives the p99 latency under load (issue 17: REGISTER ≤ 20 ms).
 // Output: progress on stderr; on stdout one JSON line per result, then a table with the tvphone/Kamailio ratios.
 //
 // Env knobs: BENCH_QUICK=1 (about a 1-minute smoke run), BENCH_RUN_S (seconds per step, 5), BENCH_MAX_S (overall
@@ -51,7 +54,7 @@ const MSSQL_URL = env['BENCH_MSSQL_URL'] ?? env['MSSQL_URL'];
 const SOAK_S = Number(env['BENCH_SOAK_S'] ?? 0);
 /** which loads the soak runs (all three by default; one alone tells whose memory grows) */
 const SOAK_LOADS = new Set((env['BENCH_SOAK_LOADS'] ?? 'reg,call,msg').split(',').map((x) => x.trim()));
-const ONLY = new Set((env['BENCH_ONLY'] ?? 'reg,call,msg,deliver,trunk,cluster,connections,memory').split(',').map((s) => s.trim()).filter(Boolean));
+const ONLY = new Set((env['BENCH_ONLY'] ?? 'reg,reg-auth,call,msg,deliver,trunk,cluster,connections,memory').split(',').map((s) => s.trim()).filter(Boolean));
 const MAX_FAIL_PCT = 0.5;
 const MIN_ACHIEVED = 0.95;
 const MAX_P99_MS = 200;
@@ -64,7 +67,7 @@ const work = mkdtempSync(join(tmpdir(), 'tvphone-bench-'));
 let runNo = 0;
 const notes: string[] = [];
 
-type Part = 'reg' | 'call' | 'msg' | 'deliver' | 'trunk';
+type Part = 'reg' | 'reg-auth' | 'call' | 'msg' | 'deliver' | 'trunk';
 /** a sweep's row label: the load's part, or the cluster part's loads ('cluster reg', 'cluster call') */
 type Label = Part | 'cluster reg' | 'cluster call';
 /** `trunkPort`: the trunk part's carrier UAS, started before the server that sends to it */
@@ -76,6 +79,8 @@ interface ServerSpec {
 interface SweepResult {
   part: Label; server: string; role: 'tvphone' | 'reference';
   max_rate: number | null; cpu_us_per_op: number | null; best?: Omit<SippResult, 'rtdTimes'>; steps: number; note?: string;
+  /** the p99 latency (RTD1) of one step at 80 % of max_rate (reg, reg-auth, call) */
+  p99_at_80pct_ms?: number | null;
 }
 
 function sustainable(r: SippResult, rate: number): boolean {
@@ -84,6 +89,9 @@ function sustainable(r: SippResult, rate: number): boolean {
 
 /** the soak's REGISTERs refresh this many TVs' bindings over and over */
 const SOAK_TVS = 10_000;
+
+/** the users the reg-auth part registers over and over (a0000001…, password pw: Kamailio's subscriber rows and tvphone's users) */
+const AUTH_USERS = 10_000;
 
 /** offline users the msg part sends to (each keeps at most its quota; 10,000 × quota is far beyond a sweep) */
 const RECIPIENTS = 10_000;
@@ -119,7 +127,9 @@ export function mergeSipp(rs: SippResult[]): SippResult {
 }
 
 /** One step: `part` at `rate` against `srv`; on several nodes, one sipp per node at its share of the rate. */
-async function step(part: Part, srv: ServerHandle, rate: number, ctx: { callees?: string[]; recipients?: string[]; uasPort?: number }): Promise<SippResult> {
+type StepContext = { callees?: string[]; recipients?: string[]; authUsers?: string[]; uasPort?: number };
+
+async function step(part: Part, srv: ServerHandle, rate: number, ctx: StepContext): Promise<SippResult> {
   const nodes = srv.nodes ?? [];
   const before = srv.dbCounters ? await srv.dbCounters() : null;
   const dbPids = srv.dbPids ? await srv.dbPids() : undefined;
@@ -137,12 +147,20 @@ async function step(part: Part, srv: ServerHandle, rate: number, ctx: { callees?
 }
 
 /** One step: `part` at `rate` against `srv`. Call steps use the callee set registered by the sweep. */
-async function stepOn(part: Part, srv: ServerHandle, rate: number, ctx: { callees?: string[]; recipients?: string[]; uasPort?: number }, dbPids?: number[]): Promise<SippResult> {
+async function stepOn(part: Part, srv: ServerHandle, rate: number, ctx: StepContext, dbPids?: number[]): Promise<SippResult> {
   const count = Math.max(200, Math.round(rate * RUN_S));
   const name = `${part}-${++runNo}-${rate}`;
   const tag = `b${process.pid}n${runNo}`;
   const base = { name, target: srv.target, rate, count, workDir: work, serverPid: srv.pid, ...(dbPids ? { dbPids } : {}) };
   if (part === 'reg') return runSipp({ ...base, scenario: SIPP_DIR + 'reg.xml', rows: users(`${tag}u`, count) });
+  if (part === 'reg-auth') {
+    // field1 is the whole [authentication] keyword (sipp/reg-auth.xml); the known users in turn
+    const rows = Array.from({ length: count }, (_, i) => {
+      const u = ctx.authUsers![(i + runNo * 7919) % ctx.authUsers!.length]!;
+      return `${u};[authentication username=${u} password=pw]`;
+    });
+    return runSipp({ ...base, scenario: SIPP_DIR + 'reg-auth.xml', rows });
+  }
   if (part === 'msg') {
     // MESSAGEs to offline users that exist (created before the sweep), cycling through them
     const rows = Array.from({ length: count }, (_, i) => ctx.recipients![(i + runNo * 7919) % ctx.recipients!.length]!);
@@ -174,8 +192,12 @@ async function sweep(part: Part, spec: ServerSpec, start: number, max: number, l
     log(`${part} ${spec.name}: ${res.note}`);
     return res;
   }
-  const ctx: { callees?: string[]; recipients?: string[]; uasPort?: number } = {};
+  const ctx: StepContext = {};
   try {
+    if (part === 'reg-auth') {
+      ctx.authUsers = users('a', AUTH_USERS); // Kamailio has them (authUsers); tvphone imports them
+      await srv.addUsers?.(ctx.authUsers);
+    }
     if (part === 'msg') {
       ctx.recipients = users(`b${process.pid}n${++runNo}o`, RECIPIENTS);
       await srv.addUsers?.(ctx.recipients);
@@ -242,6 +264,15 @@ async function sweep(part: Part, spec: ServerSpec, start: number, max: number, l
       res.best = rest;
     }
     if (bad === null && !res.note && g) res.note = `sustained the top of the ladder (${max}/s): a floor, not a ceiling`;
+    // latency under load (issue 17): one step at 80 % of the highest sustainable rate
+    if (g && (part === 'reg' || part === 'reg-auth' || part === 'call') && elapsedS() <= MAX_S) {
+      const at = Math.max(1, Math.round(0.8 * g.rate));
+      await sleep(1000);
+      const r = await step(part, srv, at, ctx);
+      res.steps++;
+      res.p99_at_80pct_ms = r.p99_rt_ms;
+      log(`${part} ${spec.name} @${at}/s (80 %): ok ${r.successful}/${r.attempted}, p50 ${r.p50_rt_ms} ms, p99 ${r.p99_rt_ms} ms`);
+    }
   } catch (e) {
     res.note = `failed: ${(e as Error).message.split('\n')[0]}`;
     log(`${part} ${spec.name}: ${res.note}`);
@@ -473,6 +504,7 @@ async function main(): Promise<number> {
   const results: SweepResult[] = [];
   const emit = (r: object): void => { process.stdout.write(`${JSON.stringify(r)}\n`); };
   const plan: Array<[Part, ServerSpec | null, number, number, Label?]> = [];
+  const tvAuth: ServerSpec = { name: 'tvphone sqlite digest', role: 'tvphone', start: () => startTvphone('sqlite', { auth: 'digest', name: 'tvphone sqlite digest' }) };
   const regMax = QUICK ? 4000 : 25600;
   if (ONLY.has('reg')) {
     plan.push(['reg', haveKam ? kam('kamailio usrloc memory', { children: 2 }) : null, QUICK ? 500 : 400, regMax]);
@@ -481,6 +513,10 @@ async function main(): Promise<number> {
     if (haveTvphone && tvPg) plan.push(['reg', tvPg, 100, regMax]);
     // from 25/s: on Babelfish (CI's SQL Server) 100/s is already beyond it on two cores
     if (haveTvphone && tvMssql) plan.push(['reg', tvMssql, 25, regMax]);
+  }
+  if (ONLY.has('reg-auth')) {
+    plan.push(['reg-auth', haveKam ? kam('kamailio auth_db usrloc memory', { children: 2, authUsers: AUTH_USERS }) : null, QUICK ? 200 : 200, regMax]);
+    plan.push(['reg-auth', haveTvphone ? tvAuth : subject('kamailio auth_db', { children: 2, authUsers: AUTH_USERS }), QUICK ? 100 : 100, regMax]);
   }
   if (ONLY.has('call')) {
     plan.push(['call', haveKam ? kam('kamailio tm usrloc memory', { children: 2 }) : null, QUICK ? 100 : 100, QUICK ? 400 : 6400]);
@@ -512,7 +548,7 @@ async function main(): Promise<number> {
     log(`== ${label ?? part} on ${spec.name}`);
     const r = await sweep(part, spec, start, max, label);
     results.push(r);
-    emit({ part: r.part, server: r.server, role: r.role, max_sustainable_rate: r.max_rate, server_cpu_us_per_op: r.cpu_us_per_op, db_cpu_us_per_op: r.best?.db_cpu_us_per_op ?? null,
+    emit({ part: r.part, server: r.server, role: r.role, max_sustainable_rate: r.max_rate, server_cpu_us_per_op: r.cpu_us_per_op, p99_at_80pct_ms: r.p99_at_80pct_ms ?? null, db_cpu_us_per_op: r.best?.db_cpu_us_per_op ?? null,
       db_commits_per_op: r.best?.db_commits_per_op ?? null, db_rows_written_per_op: r.best?.db_rows_written_per_op ?? null, steps: r.steps, note: r.note ?? null, best_run: r.best ?? null });
   }
   const deliveries: DeliverResult[] = [];
@@ -578,22 +614,23 @@ async function main(): Promise<number> {
 
   // ratios: tvphone (or self-test subject) over the reference of the same part
   const rows: string[][] = [];
-  const head = ['part', 'server', 'max rate/s', 'CPU us/op', 'rate ratio', 'CPU ratio', 'note'];
-  for (const part of ['reg', 'call', 'msg', 'trunk', 'cluster reg', 'cluster call'] as const) {
+  const head = ['part', 'server', 'max rate/s', 'CPU us/op', 'p99 ms @80%', 'rate ratio', 'CPU ratio', 'note'];
+  const p99 = (r: SweepResult): string => (r.p99_at_80pct_ms === undefined ? '' : fmt(r.p99_at_80pct_ms, 1));
+  for (const part of ['reg', 'reg-auth', 'call', 'msg', 'trunk', 'cluster reg', 'cluster call'] as const) {
     const refs = results.filter((r) => r.part === part && r.role === 'reference');
     for (const r of results.filter((x) => x.part === part)) {
       if (r.role === 'reference') {
-        rows.push([part, r.server, fmt(r.max_rate), fmt(r.cpu_us_per_op, 1), '', '', r.note ?? '']);
+        rows.push([part, r.server, fmt(r.max_rate), fmt(r.cpu_us_per_op, 1), p99(r), '', '', r.note ?? '']);
         continue;
       }
       for (const [i, ref] of refs.entries()) {
         const rr = ratio(r.max_rate, ref.max_rate);
         const cr = ratio(r.cpu_us_per_op, ref.cpu_us_per_op);
         emit({ ratio: `${part}: ${r.server} / ${ref.server}`, part, rate_ratio: rr, cpu_per_op_ratio: cr });
-        rows.push([part, i === 0 ? r.server : '', i === 0 ? fmt(r.max_rate) : '', i === 0 ? fmt(r.cpu_us_per_op, 1) : '',
+        rows.push([part, i === 0 ? r.server : '', i === 0 ? fmt(r.max_rate) : '', i === 0 ? fmt(r.cpu_us_per_op, 1) : '', i === 0 ? p99(r) : '',
           `${fmt(rr, 2)} vs ${ref.server}`, fmt(cr, 2), i === 0 ? (r.note ?? '') : '']);
       }
-      if (refs.length === 0) rows.push([part, r.server, fmt(r.max_rate), fmt(r.cpu_us_per_op, 1), '-', '-', r.note ?? '']);
+      if (refs.length === 0) rows.push([part, r.server, fmt(r.max_rate), fmt(r.cpu_us_per_op, 1), p99(r), '-', '-', r.note ?? '']);
     }
   }
   // the trunk part's second ratio: CPU per call out through a trunk over tvphone's own local call (target ≤ 1.2)
@@ -602,14 +639,14 @@ async function main(): Promise<number> {
     if (!localCall) continue;
     const cr = ratio(t.cpu_us_per_op, localCall.cpu_us_per_op);
     emit({ ratio: `trunk: ${t.server} / ${localCall.server} local call`, part: 'trunk', rate_ratio: ratio(t.max_rate, localCall.max_rate), cpu_per_op_ratio: cr });
-    rows.push(['trunk', '', '', '', `${fmt(ratio(t.max_rate, localCall.max_rate), 2)} vs its local call`, fmt(cr, 2), 'target CPU ratio <= 1.2']);
+    rows.push(['trunk', '', '', '', '', `${fmt(ratio(t.max_rate, localCall.max_rate), 2)} vs its local call`, fmt(cr, 2), 'target CPU ratio <= 1.2']);
   }
   const dref = deliveries.find((d) => d.role === 'reference');
   for (const d of deliveries) {
     const rr = d.role === 'tvphone' && dref ? ratio(d.per_s, dref.per_s) : null;
     const cr = d.role === 'tvphone' && dref ? ratio(d.cpu_us_per_op, dref.cpu_us_per_op) : null;
     if (d.role === 'tvphone' && dref) emit({ ratio: `deliver: ${d.server} / ${dref.server}`, part: 'deliver', rate_ratio: rr, cpu_per_op_ratio: cr });
-    rows.push(['deliver', d.server, `${fmt(d.per_s)} (${d.delivered}/${d.stored} in ${fmt(d.seconds, 2)} s)`, fmt(d.cpu_us_per_op, 1),
+    rows.push(['deliver', d.server, `${fmt(d.per_s)} (${d.delivered}/${d.stored} in ${fmt(d.seconds, 2)} s)`, fmt(d.cpu_us_per_op, 1), '',
       rr === null ? '' : `${fmt(rr, 2)} vs ${dref!.server}`, cr === null ? '' : fmt(cr, 2), d.note ?? '']);
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
