@@ -11,13 +11,17 @@ export interface DnsLookups {
   resolveSrv(name: string): Promise<{ name: string; port: number; priority: number; weight: number }[]>;
   resolve4(name: string, o: { ttl: true }): Promise<{ address: string; ttl: number }[]>;
   resolve6(name: string, o: { ttl: true }): Promise<{ address: string; ttl: number }[]>;
-  /** the system's resolver (getaddrinfo: the hosts file …) for a name the DNS has no A/AAAA for; no TTL */
+  /**
+   * when given, a name's addresses come from here instead of resolve4/resolve6: the system's resolver (getaddrinfo: the
+   * hosts file, then DNS), which gives no TTL
+   */
   lookup?(name: string): Promise<string[]>;
 }
 
 /**
- * The lookups of a `Resolver` on `servers` (`Resolver.setServers` form: "127.0.0.1:5353", "[::1]:53"); with none, on
- * the system's name servers, and a name they do not know is looked up as the system does (the hosts file).
+ * The lookups of a `Resolver` on `servers` (`Resolver.setServers` form: "127.0.0.1:5353", "[::1]:53"). With none, SRV
+ * records come from the system's name servers and addresses from the system's resolver, as every other program of the
+ * host finds them (the hosts file included).
  */
 export function dnsLookups(servers: readonly string[] = []): DnsLookups {
   const r = new Resolver({ timeout: 2_000, tries: 2 });
@@ -132,17 +136,14 @@ export class ServerLocator {
     return { targets: a.addresses.map((address) => withName({ transport: s.transport, address, port })), ttlMs: this.#ttl([a.ttlMs]) };
   }
 
-  /** RFC 3263 §4.2: a name's A records, then its AAAA records (else the system resolver's addresses), and their TTL. */
+  /** RFC 3263 §4.2: a name's A records, then its AAAA records, and their TTL (the system resolver's: maxTtlMs). */
   async addresses(host: string): Promise<{ addresses: string[]; ttlMs: number }> {
+    if (this.#dns.lookup !== undefined) return { addresses: [...new Set(await this.#dns.lookup(host).catch(() => []))], ttlMs: this.#maxTtlMs };
     const [v4, v6] = await Promise.all([
       this.#dns.resolve4(host, { ttl: true }).catch(() => []),
       this.#dns.resolve6(host, { ttl: true }).catch(() => []),
     ]);
     const records = [...v4, ...v6];
-    if (records.length === 0 && this.#dns.lookup !== undefined) {
-      const found = await this.#dns.lookup(host).catch(() => []);
-      return { addresses: [...new Set(found)], ttlMs: this.#maxTtlMs };
-    }
     return { addresses: [...new Set(records.map((r) => r.address))], ttlMs: this.#ttl(records.map((r) => r.ttl * 1000)) };
   }
 

@@ -143,8 +143,8 @@ describe('transaction/locate-server: locating a server by name (RFC 3263 §4.2)'
     assert.equal((await l.locate({ host: 'zero', port: 5060, transport: 'udp' })).ttlMs, 1_000);
   });
 
-  it('a name the DNS does not know: the system resolver\'s addresses (the hosts file), else nothing', async () => {
-    const { dns } = fakeDns({}, { 'tv-server.lan': ['10.0.0.2'] });
+  it('with the system resolver (getaddrinfo: the hosts file, then DNS) addresses come from it, kept maxTtlMs; no address, no target', async () => {
+    const { dns } = fakeDns({ 'tv-server.lan': { a: ['192.0.2.99'] } }, { 'tv-server.lan': ['10.0.0.2'] });
     const l = new ServerLocator({ dns, maxTtlMs: 90_000 });
     assert.deepEqual(await l.locate({ host: 'tv-server.lan', port: 5060, transport: 'tcp' }), { targets: [{ transport: 'tcp', address: '10.0.0.2', port: 5060 }], ttlMs: 90_000 });
     assert.deepEqual((await l.locate({ host: 'nowhere.lan', port: null, transport: 'tcp' })).targets, []);
