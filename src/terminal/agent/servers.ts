@@ -35,10 +35,10 @@ export class Servers {
   constructor(list: readonly ServerEntry[], o: ServersOptions = {}) {
     if (list.length === 0) throw new RangeError('a TV agent needs a server');
     this.#entries = list.map((e) => ({ ...e }));
-    this.#locator = o.locator;
-    this.#clock = o.clock;
     const named = this.#entries.some((e) => !isAddress(e));
     if (named && (o.locator === undefined || o.clock === undefined)) throw new RangeError('a server named by a domain needs a locator and a clock');
+    this.#locator = named ? o.locator : undefined;
+    this.#clock = named ? o.clock : undefined;
     this.#list = this.#entries.filter(isAddress).map((t) => ({ ...t }));
     this.#expiresAt = named ? -Infinity : Infinity;
     // until the names are located: the first address of the list, if any
@@ -76,6 +76,7 @@ export class Servers {
   async refresh(): Promise<boolean> {
     const clock = this.#clock;
     const locator = this.#locator;
+    // a list of addresses only: nothing to look up (the constructor made sure of a locator and clock otherwise)
     if (clock === undefined || locator === undefined) return false;
     if (!this.#exhausted && clock.now() < this.#expiresAt) return false;
     const located = await Promise.all(this.#entries.map((e) => (isAddress(e) ? { targets: [{ ...e }], ttlMs: Infinity } : locator.locate(e))));
