@@ -166,6 +166,8 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
     if (this.#servers.count === 0 && this.options.localIp === '') throw new TvphoneError('ERR_BAD_SERVER', `${this.options.server}: no server found in DNS`);
     // no --local-ip: the address of the interface that routes to the server (or the outbound proxy)
     if (this.options.localIp === '') this.options.localIp = await localAddressFor(this.#serverTarget.address, this.#serverTarget.port);
+    // our listeners are bound in that address's family: a name's addresses of the other family are not reachable
+    this.#servers.onlyFamily(isIP(this.options.localIp));
     await this.#inbox.load();
     await this.#voice.load();
     await this.#sessions.start();

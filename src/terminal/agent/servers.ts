@@ -3,8 +3,9 @@
 // a domain without a port is located through DNS (RFC 3263 §4.2, transaction/locate-server.ts: its SRV records, in
 // RFC 2782 order, each an entry of the list); the names are looked up again once their TTL has passed or every
 // server of the list failed. Every part sends to the one `target` object, which a failover changes in place.
+import { isIP } from 'node:net';
 import type { Clock } from '../../clock.ts';
-import type { ServerLocator, ServerName } from '../../transaction/locate-server.ts';
+import type { Location, ServerLocator, ServerName } from '../../transaction/locate-server.ts';
 import type { Target } from '../../transport/transport.ts';
 
 /** A server of the list: an address (no DNS), or a name to locate. */
@@ -31,6 +32,10 @@ export class Servers {
   #expiresAt: number;
   /** every server of the list failed since the last lookup */
   #exhausted = false;
+  /** the address family our listeners are bound in (4 or 6), once known: servers of the other one are left out */
+  #family: number | null = null;
+  /** what each entry located to at the last lookup that found servers */
+  #located: Location[] | null = null;
 
   constructor(list: readonly ServerEntry[], o: ServersOptions = {}) {
     if (list.length === 0) throw new RangeError('a TV agent needs a server');
@@ -62,6 +67,19 @@ export class Servers {
     return this.target;
   }
 
+  /**
+   * Our SIP listeners are bound to an address of this family (4 or 6): the addresses of the other one that a name
+   * resolves to are left out of the list from now on (unless the name has no other); addresses given stay.
+   */
+  onlyFamily(family: number): void {
+    this.#family = family;
+    if (this.#located === null) return;
+    const current = this.#list[this.#index];
+    this.#list = this.#flatten(this.#located);
+    this.#index = Math.max(0, this.#list.findIndex((t) => current !== undefined && sameServer(t, current)));
+    if (this.#list.length > 0) this.#point(this.#list[this.#index]);
+  }
+
   /** Every server of the list failed (a round of failovers ended): the names are looked up again before the next try. */
   exhausted(): void {
     this.#exhausted = true;
@@ -80,7 +98,7 @@ export class Servers {
     if (clock === undefined || locator === undefined) return false;
     if (!this.#exhausted && clock.now() < this.#expiresAt) return false;
     const located = await Promise.all(this.#entries.map((e) => (isAddress(e) ? { targets: [{ ...e }], ttlMs: Infinity } : locator.locate(e))));
-    const list = dedupe(located.flatMap((l) => l.targets));
+    const list = this.#flatten(located);
     const named = located.filter((_, i) => !isAddress(this.#entries[i]));
     const found = named.some((l) => l.targets.length > 0);
     this.#expiresAt = clock.now() + (found ? Math.min(...named.map((l) => (l.targets.length > 0 ? l.ttlMs : EMPTY_RETRY_MS))) : EMPTY_RETRY_MS);
@@ -88,11 +106,21 @@ export class Servers {
     this.#exhausted = false;
     if (list.length === 0 || (!found && this.#list.length > 0)) return false;
     const before = { ...this.target };
+    this.#located = located;
     this.#list = list;
     const at = fresh ? -1 : list.findIndex((t) => sameServer(t, before));
     this.#index = at < 0 ? 0 : at;
     this.#point(list[this.#index]);
     return !sameServer(this.target, before);
+  }
+
+  /** the list from what each entry located to, in the entries' order, without a name's addresses of the other family */
+  #flatten(located: readonly Location[]): Target[] {
+    return dedupe(located.flatMap((l, i) => {
+      if (isAddress(this.#entries[i]) || this.#family === null) return l.targets;
+      const ours = l.targets.filter((t) => isIP(t.address) === this.#family);
+      return ours.length > 0 ? ours : l.targets;
+    }));
   }
 
   #point(t: Target): void {

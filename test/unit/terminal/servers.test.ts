@@ -109,6 +109,31 @@ describe('terminal/agent/servers: the server list of a TV agent, located through
     assert.equal(lookups(), 3);
   });
 
+  it('leaves out the addresses of a name in the family our listeners are not bound in; addresses given stay', async () => {
+    const clock = new FakeClock();
+    const v6first = new Servers([{ transport: 'tcp', address: '2001:db8::1', port: 5060 }, { transport: 'tcp', address: '192.0.2.1', port: 5060 }, { host: 'tv.example', port: null, transport: 'tcp' }], {
+      locator: new ServerLocator({ dns: {
+        resolveSrv: async () => [{ name: 'n.tv.example', port: 5070, priority: 1, weight: 0 }],
+        resolve4: async () => [{ address: '192.0.2.7', ttl: 1 }],
+        resolve6: async () => [{ address: '2001:db8::7', ttl: 1 }],
+      } }),
+      clock,
+    });
+    await v6first.refresh();
+    assert.deepEqual(addresses(v6first), ['2001:db8::1', '192.0.2.1', '192.0.2.7', '2001:db8::7']);
+    v6first.next();
+    v6first.next(); // on 192.0.2.7
+    v6first.onlyFamily(4);
+    assert.deepEqual(addresses(v6first), ['2001:db8::1', '192.0.2.1', '192.0.2.7'], 'the addresses given stay; the name\'s IPv6 one goes');
+    assert.equal(v6first.target.address, '192.0.2.7', 'the current server stays');
+    clock.time += 1_000;
+    await v6first.refresh();
+    assert.deepEqual(addresses(v6first), ['2001:db8::1', '192.0.2.1', '192.0.2.7'], 'and so after the next lookup');
+    v6first.onlyFamily(6);
+    assert.deepEqual(addresses(v6first), ['2001:db8::1', '192.0.2.1', '2001:db8::7']);
+    assert.equal(v6first.target.address, '2001:db8::1', 'the current server went: the first of the list');
+  });
+
   it('an empty list until the domain is found; address entries come in their place of the list', async () => {
     const { setSrv, clock } = setup();
     const locator = new ServerLocator({ dns: { resolveSrv: async () => [], resolve4: async () => [], resolve6: async () => [] } });
