@@ -4,6 +4,7 @@ import { promptHidden } from './password.ts';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { readFileSync, statSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
 import { extname } from 'node:path';
 import { TvphoneError } from '../errors.ts';
 import type { TvAgentEvents } from '../terminal/events.ts';
@@ -13,6 +14,7 @@ interface TvOpts {
   password?: string;
   passwordStdin?: boolean;
   server: string;
+  dnsServer?: string;
   transport: 'tcp' | 'udp' | 'tls';
   downloadDir: string;
   contacts?: string;
@@ -83,6 +85,11 @@ async function openKeyboard(): Promise<NodeJS.ReadStream | null> {
 
 const PICTURE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.gif', '.webp']);
 
+/** a port of --dns-server: absent, or 1 to 65535 */
+function portOk(port: string | undefined): boolean {
+  return port === undefined || (/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535);
+}
+
 function mustBeFile(file: string, flag: string): void {
   let ok = false;
   try {
@@ -98,7 +105,8 @@ export function registerTvCommand(program: Command): void {
     .requiredOption('--user <id>', 'user id (e.g. 1001)')
     .option('--password <pw>', 'password (prefer --password-stdin)')
     .option('--password-stdin', 'read the password from the first line of stdin')
-    .requiredOption('--server <sip-uri>', 'the tvphone server, e.g. sip:127.0.0.1:5060; several nodes of one service comma-separated, tried in order when one cannot be reached')
+    .requiredOption('--server <sip-uri>', 'the tvphone server, e.g. sip:127.0.0.1:5060, or the service\'s domain, e.g. sip:example.com (no port: its DNS SRV records, RFC 3263); several nodes of one service comma-separated, tried in order when one cannot be reached')
+    .option('--dns-server <ip[:port]>', 'DNS servers to ask for the server\'s records, comma-separated (default: the system\'s)')
     .addOption(new Option('--transport <t>', 'transport to the server').choices(['tcp', 'udp', 'tls']).default('tcp'))
     .option('--local-ip <ip>', 'our address for SIP and RTP (default: the one of the interface that routes to the server)')
     .option('--download-dir <dir>', 'where pictures and messages.log go', './tvphone-downloads')
@@ -152,6 +160,12 @@ export function registerTvCommand(program: Command): void {
       for (const u of [server, ...fallbackServers]) {
         if (!/^sips?:[^\s]+$/i.test(u)) throw new TvphoneError('ERR_BAD_SERVER', `--server takes a SIP URI such as sip:192.0.2.10:5060 (or several, comma-separated), got ${u}`);
       }
+      const dnsServers = o.dnsServer?.split(',').map((x) => x.trim());
+      for (const d of dnsServers ?? []) {
+        const v6 = /^\[([0-9a-f:.]+)\](?::(\d+))?$/i.exec(d);
+        const ok = isIPv6(d) || (v6 !== null ? isIPv6(v6[1]) && portOk(v6[2]) : /^[\d.]+(?::\d+)?$/.test(d) && isIPv4(d.split(':')[0]) && portOk(d.split(':')[1]));
+        if (!ok) throw new TvphoneError('ERR_BAD_SERVER', `--dns-server takes IP or IP:PORT ([IPv6]:PORT), comma-separated, got ${d}`);
+      }
       if (o.sendPicture) {
         const file = o.sendPicture[1];
         if (!PICTURE_EXTENSIONS.has(extname(file).toLowerCase())) {
@@ -177,7 +191,7 @@ export function registerTvCommand(program: Command): void {
       let agent: InstanceType<typeof TvAgent>;
       try {
         agent = new TvAgent({
-        user: o.user, password, server, fallbackServers, transport: o.transport, localIp: o.localIp, downloadDir: o.downloadDir, contacts,
+        user: o.user, password, server, fallbackServers, dnsServers, transport: o.transport, localIp: o.localIp, downloadDir: o.downloadDir, contacts,
         autoAnswer: o.autoAnswer ?? false, toneHz: tone, play: o.play, record: o.record, video: o.video, recordVideo: o.recordVideo, showVideo: o.showVideo ?? false,
         ...(videoCodecs !== undefined ? { videoCodecs: videoCodecs as Array<'H264' | 'VP8'> } : {}), ...(videoKbps !== undefined ? { videoBandwidthKbps: videoKbps } : {}),
         ringTimeoutMs: ringTimeout * 1000, mediaTimeoutMs: mediaTimeout * 1000, sessionExpires, push: o.push,

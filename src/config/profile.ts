@@ -43,6 +43,11 @@ export interface TrunkConfig {
   ca?: Buffer;
   /** RFC 3261 §8.1.2: every request goes here instead of the carrier (same transport) */
   outboundProxy?: { host: string; port: number };
+  /**
+   * RFC 3263 §4.2: the next hop (the outbound proxy, else the carrier) is a name given without a port: its SRV records
+   * are asked first (`port` is then only the default, used when there are none)
+   */
+  srv?: boolean;
   /** the account: To/From user of the REGISTER; authUsername the digest username when it differs; realm when fixed */
   username?: string;
   authUsername?: string;
@@ -749,11 +754,13 @@ class Validator {
     const fromUser = optString('fromUser');
     if (fromUser !== undefined && !/^[A-Za-z0-9+*#._~!$&'()=,;?/-]+$/.test(fromUser)) this.fail(f('fromUser'), `not a SIP user part: ${JSON.stringify(fromUser)}`);
     const fromDomain = t.fromDomain === undefined ? undefined : this.host(t.fromDomain, f('fromDomain'));
+    const host = this.host(t.host, f('host'));
+    const srv = outboundProxy !== undefined ? !/:\d+$/.test(String(t.outboundProxy)) && isIP(outboundProxy.host) === 0 : t.port === undefined && isIP(host) === 0;
     return {
       name, file: this.file,
-      host: this.host(t.host, f('host')),
+      host,
       port: this.int(t.port ?? (transport === 'tls' ? 5061 : 5060), f('port'), 1, 65535),
-      transport, caFile, ca, outboundProxy,
+      transport, caFile, ca, outboundProxy, ...(srv ? { srv: true } : {}),
       username, authUsername: optString('authUsername'), realm, secret,
       register, expires, retrySeconds, forbiddenRetrySeconds, fromUser, fromDomain,
       callerId: this.oneOf(t.callerId ?? 'from', f('callerId'), ['from', 'pai', 'privacy'] as const),

@@ -5,6 +5,7 @@
 // it routes incoming requests to them and guards their events. The CLI (cli/tv.ts) wires flags and output.
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { systemClock, type Clock } from '../clock.ts';
 import type { Dialog } from '../dialog/dialog.ts';
 import { MIN_SE_FLOOR } from '../dialog/session-timer.ts';
@@ -12,19 +13,20 @@ import { UserAgentCore } from '../dialog/user-agent-core.ts';
 import type { MediaStats } from '../media/rtp-session.ts';
 import type { VideoStats } from '../media/video-session.ts';
 import type { SipRequest } from '../sip/message.ts';
-import { SipError } from '../errors.ts';
+import { SipError, TvphoneError } from '../errors.ts';
 import { createResponse } from '../sip/response.ts';
 import { parseSipUri } from '../sip/uri.ts';
 import type { ServerTransaction } from '../transaction/server-transaction.ts';
+import { dnsLookups, ServerLocator } from '../transaction/locate-server.ts';
 import { NetworkTransport } from '../transport/network-transport.ts';
-import type { Target, TransportName } from '../transport/transport.ts';
+import { defaultPort, type Target, type TransportName } from '../transport/transport.ts';
 import type { AgentContext, AgentOptions, TvAgentOptions } from './agent/context.ts';
 import { Inbox } from './agent/inbox.ts';
 import { VoiceMessages, type VoiceMessage } from './agent/voice-messages.ts';
 import { localAddressFor } from './agent/local-address.ts';
 import { Messager } from './agent/messager.ts';
 import { Registerer } from './agent/registerer.ts';
-import { Servers } from './agent/servers.ts';
+import { Servers, type ServerEntry } from './agent/servers.ts';
 import { WakeListener } from './agent/wake-listener.ts';
 import { ALLOW, SessionManager } from './agent/session-manager.ts';
 import { Subscriber } from './agent/subscriber.ts';
@@ -66,16 +68,21 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
       keepAliveMs: o.keepAliveMs ?? 30_000, retryMinMs: o.retryMinMs ?? 1_000, retryMaxMs: o.retryMaxMs ?? 60_000,
       timerValues: o.timerValues, rtcpIntervalMs: o.rtcpIntervalMs ?? 5_000, outboundProxy: o.outboundProxy,
       ringTimeoutMs: o.ringTimeoutMs ?? 60_000, mediaTimeoutMs: o.mediaTimeoutMs ?? 30_000, sessionExpires: o.sessionExpires ?? 1800,
-      minSe: o.minSe ?? MIN_SE_FLOOR, speaker: o.speaker, push: o.push, fallbackServers: o.fallbackServers ?? [],
+      minSe: o.minSe ?? MIN_SE_FLOOR, speaker: o.speaker, push: o.push, fallbackServers: o.fallbackServers ?? [], dnsServers: o.dnsServers,
     };
     this.#clock = o.clock ?? systemClock;
     const s = parseSipUri(o.server);
     const t = (s.params.get('transport') as TransportName | null | undefined) ?? this.options.transport;
     this.options.transport = t;
-    const targetOf = (u: ReturnType<typeof parseSipUri>): Target => ({ transport: t, address: u.host.replace(/^\[|\]$/g, ''), port: u.port ?? (t === 'tls' ? 5061 : 5060) });
+    // RFC 3263 §4.2: an address is the server itself; a name is located through DNS (SRV when the URI has no port)
+    const entryOf = (u: ReturnType<typeof parseSipUri>): ServerEntry => {
+      const host = u.host.replace(/^\[|\]$/g, '');
+      return isIP(host) !== 0 ? { transport: t, address: host, port: u.port ?? defaultPort(t) } : { host, port: u.port, transport: t };
+    };
     // an outbound proxy is the one next hop; else the server, then its fallbacks (issue 18)
-    this.#servers = new Servers(o.outboundProxy !== undefined ? [targetOf(parseSipUri(o.outboundProxy))]
-      : [targetOf(s), ...this.options.fallbackServers.map((f) => targetOf(parseSipUri(f)))]);
+    this.#servers = new Servers(o.outboundProxy !== undefined ? [entryOf(parseSipUri(o.outboundProxy))]
+      : [entryOf(s), ...this.options.fallbackServers.map((f) => entryOf(parseSipUri(f)))],
+    { locator: new ServerLocator({ dns: dnsLookups(o.dnsServers) }), clock: this.#clock });
     this.#serverTarget = this.#servers.target;
     this.domain = s.port === null ? s.host : `${s.host}:${s.port}`;
     this.aor = `sip:${o.user}@${s.host}`;
@@ -154,8 +161,13 @@ export class TvAgent extends EventEmitter<TvAgentEvents> {
     if (this.#started) return;
     this.#started = true;
     await mkdir(this.options.downloadDir, { recursive: true });
+    // the names of the server list located (RFC 3263); with none found and no --local-ip there is no route to pick
+    await this.#servers.refresh();
+    if (this.#servers.count === 0 && this.options.localIp === '') throw new TvphoneError('ERR_BAD_SERVER', `${this.options.server}: no server found in DNS`);
     // no --local-ip: the address of the interface that routes to the server (or the outbound proxy)
     if (this.options.localIp === '') this.options.localIp = await localAddressFor(this.#serverTarget.address, this.#serverTarget.port);
+    // our listeners are bound in that address's family: a name's addresses of the other family are not reachable
+    this.#servers.onlyFamily(isIP(this.options.localIp));
     await this.#inbox.load();
     await this.#voice.load();
     await this.#sessions.start();

@@ -1,5 +1,5 @@
-// Where a request is sent (RFC 3263 §4 for numeric hosts; names are resolved by the caller), for the proxy's
-// branches and for requests of our own alike.
+// Where a request is sent (RFC 3263 §4 for numeric hosts; names are resolved by the caller — locate-server.ts locates
+// the TV agent's servers and the trunks' carriers by name), for the proxy's branches and for requests of our own alike.
 import type { Target as Destination } from '../transport/transport.ts';
 import { parseSipUri } from '../sip/uri.ts';
 

@@ -32,9 +32,9 @@ export function trunkDomain(t: TrunkConfig): string {
  * proxy, else the host) is resolved to `address`. A tls next hop named by host name keeps the name: the carrier's
  * certificate must be for it, not for the address it resolved to (RFC 5922 §7.3).
  */
-export function carrierTarget(t: TrunkConfig, address: string): Target {
+export function carrierTarget(t: TrunkConfig, address: string, port?: number): Target {
   const next = t.outboundProxy ?? { host: t.host, port: t.port };
-  const target: Target = { transport: t.transport, address, port: next.port };
+  const target: Target = { transport: t.transport, address, port: port ?? next.port };
   if (t.transport === 'tls' && isIP(next.host) === 0) target.serverName = next.host;
   return target;
 }
@@ -67,6 +67,8 @@ export class TrunkCalls {
   #active = 0;
   /** the carrier's numeric address (outbound proxy or host), as last resolved */
   #address: string | null = null;
+  /** the port of that address when its SRV record gave one (RFC 3263 §4.2), else the configured port */
+  #port: number | undefined;
 
   constructor(trunk: TrunkConfig) {
     this.trunk = trunk;
@@ -90,9 +92,10 @@ export class TrunkCalls {
     return this.trunk.maxCalls === 0 || this.#active < this.trunk.maxCalls;
   }
 
-  /** the carrier was resolved to this address (the registration's and ping's target) */
-  resolved(address: string): void {
+  /** the carrier was resolved to this address, and port when an SRV record named it (the registration's and ping's target) */
+  resolved(address: string, port?: number): void {
     this.#address = address;
+    this.#port = port;
   }
 
   /**
@@ -101,7 +104,7 @@ export class TrunkCalls {
    */
   isFrom(address: string, port: number): boolean {
     const a = address.startsWith('::ffff:') ? address.slice(7) : address;
-    if (this.#address !== null && a === this.#address && port === (this.trunk.outboundProxy ?? this.trunk).port) return true;
+    if (this.#address !== null && a === this.#address && port === (this.#port ?? (this.trunk.outboundProxy ?? this.trunk).port)) return true;
     const family = isIP(a) === 6 ? 'ipv6' : isIP(a) === 4 ? 'ipv4' : null;
     return family !== null && this.trunk.allow.length > 0 && this.#allowed.check(a, family);
   }
@@ -143,7 +146,7 @@ export class TrunkCalls {
     return {
       label: t.name,
       uri,
-      destination: carrierTarget(t, this.#address),
+      destination: carrierTarget(t, this.#address, this.#port),
       prepare: (req) => this.#prepare(req, caller),
       authorize: (req, challenge) => this.#digest.answer(req, challenge, trunkCredentials(t)) === null,
       acquire: () => {

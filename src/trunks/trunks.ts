@@ -1,12 +1,12 @@
 // The trunks capability: every carrier of the profile, each with its registration (registration.ts), OPTIONS
 // ping (options-ping.ts) and calls (trunk-calls.ts: legs out, allowed sources and DIDs in), their status for
 // `tvphone trunks status`, /trunks and /metrics. Which calls go out through which trunks is routing's (dial-plan.ts).
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Clock } from '../clock.ts';
 import type { TrunkConfig } from '../config/profile.ts';
 import type { Logger } from '../log/logger.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
+import { ServerLocator } from '../transaction/locate-server.ts';
 import type { Target, TransportName } from '../transport/transport.ts';
 import { OptionsPing, type PingState } from './options-ping.ts';
 import { TrunkRegistration, type RegistrationState } from './registration.ts';
@@ -42,8 +42,12 @@ export interface TrunksOptions {
   send(req: SipRequest, target: Target): Promise<SipResponse | null>;
   /** the transport's sent-by towards a target: our address and port for the Contact (RFC 3261 §18.1.1) */
   sentBy(target: Target): { transport: TransportName; host: string; port: number };
-  /** a host name to an address (default node:dns lookup, A/AAAA only: no NAPTR/SRV, RFC 3263 §4.1–4.2 partly) */
+  /**
+   * a host name to an address, instead of the locator (tests name carriers no DNS knows): A/AAAA only, no SRV
+   */
   resolve?: (host: string) => Promise<string | null>;
+  /** RFC 3263 §4.2: a carrier's name to its address (SRV when the profile gives no port); default the system's DNS */
+  locator?: ServerLocator;
   /** [0, 1): the weighted choice among trunks of one priority (tests fix it) */
   random?: () => number;
 }
@@ -59,19 +63,12 @@ interface Entry {
 /** Why a trunk of a route was not tried (logs). */
 export type SkipReason = 'down' | 'full' | 'codecs' | 'unresolved' | 'unknown';
 
-async function dnsResolve(host: string): Promise<string | null> {
-  try {
-    return (await lookup(host)).address;
-  } catch {
-    return null;
-  }
-}
-
 export class Trunks {
   #entries: Entry[];
   readonly #o: TrunksOptions;
   readonly #log: Logger;
   readonly #random: () => number;
+  readonly #locator: ServerLocator;
   #started = false;
   #closing: Promise<void> | null = null;
   /** de-registrations of trunks removed or changed by a reload, still running */
@@ -81,18 +78,29 @@ export class Trunks {
     this.#o = o;
     this.#log = o.log;
     this.#random = o.random ?? Math.random;
+    this.#locator = o.locator ?? new ServerLocator({ random: this.#random });
     this.#entries = o.trunks.map((trunk) => this.#entry(trunk));
   }
 
   #entry(trunk: TrunkConfig): Entry {
     const o = this.#o;
-    const resolve = o.resolve ?? dnsResolve;
     const next = trunk.outboundProxy ?? { host: trunk.host, port: trunk.port };
     const calls = new TrunkCalls(trunk);
+    // resolved at every attempt: the first target of the carrier's SRV records (RFC 2782 order), else of its A/AAAA
     const target = async (): Promise<Target | null> => {
-      const address = isIP(next.host) !== 0 ? next.host : await resolve(next.host);
-      if (address !== null) calls.resolved(address);
-      return address === null ? null : carrierTarget(trunk, address);
+      let found: { address: string; port?: number } | null;
+      if (isIP(next.host) !== 0) found = { address: next.host };
+      else if (o.resolve !== undefined) {
+        const address = await o.resolve(next.host);
+        found = address === null ? null : { address };
+      } else {
+        const loc = await this.#locator.locate({ host: next.host, port: trunk.srv === true ? null : next.port, transport: trunk.transport }).catch(() => null);
+        const first = loc?.targets[0];
+        found = first === undefined ? null : { address: first.address, port: first.port };
+      }
+      if (found === null) return null;
+      calls.resolved(found.address, found.port);
+      return carrierTarget(trunk, found.address, found.port);
     };
     // sip:trunk-NAME@OUR-ADDRESS:PORT: a request the carrier sends to this Contact names its trunk
     const contact = (t: Target): string => {

@@ -11,13 +11,19 @@ import type { TvAgentEvents } from '../events.ts';
 export interface TvAgentOptions {
   user: string;
   password: string;
-  /** the registrar/proxy, e.g. sip:127.0.0.1:5060 (an IP address: no DNS here) */
+  /**
+   * the registrar/proxy, e.g. sip:127.0.0.1:5060, or the service's domain, e.g. sip:example.com: a name without a port
+   * is located through its DNS SRV records (RFC 3263 §4.2: `_sip._tcp`, `_sip._udp` or `_sips._tcp` by the transport),
+   * each target a server of the list, tried in RFC 2782 order; a name with a port, its A/AAAA records
+   */
   server: string;
   /**
    * further nodes of the same service (issue 18), tried in order when the current one cannot be reached (no answer,
    * transport error or 503 to a REGISTER: RFC 3263 §4.3); `server` still names the domain
    */
   fallbackServers?: string[];
+  /** the DNS servers to ask, "IP" or "IP:PORT" (default: the system's) */
+  dnsServers?: string[];
   /** default tcp */
   transport?: TransportName;
   /**
@@ -83,8 +89,8 @@ export interface TvAgentOptions {
   speaker?: AudioSink;
 }
 
-export type AgentOptions = Required<Omit<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'showVideo' | 'videoBandwidthKbps' | 'videoCodecs' | 'timerValues' | 'contacts' | 'outboundProxy' | 'clock' | 'speaker' | 'push' | 'fallbackServers'>>
-  & Pick<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'showVideo' | 'videoBandwidthKbps' | 'videoCodecs' | 'timerValues' | 'outboundProxy' | 'speaker' | 'push'> & { contacts: string[]; fallbackServers: string[] };
+export type AgentOptions = Required<Omit<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'showVideo' | 'videoBandwidthKbps' | 'videoCodecs' | 'timerValues' | 'contacts' | 'outboundProxy' | 'clock' | 'speaker' | 'push' | 'fallbackServers' | 'dnsServers'>>
+  & Pick<TvAgentOptions, 'play' | 'record' | 'video' | 'recordVideo' | 'showVideo' | 'videoBandwidthKbps' | 'videoCodecs' | 'timerValues' | 'outboundProxy' | 'speaker' | 'push' | 'dnsServers'> & { contacts: string[]; fallbackServers: string[] };
 
 export interface AgentContext {
   readonly options: AgentOptions;

@@ -75,6 +75,7 @@ export class Registerer {
 
   async #attempt(core: UserAgentCore, expires: number): Promise<boolean | 'follow'> {
     const ctx = this.#ctx;
+    if (expires !== 0 && !(await this.#locate())) return false;
     const req = new SipRequest('REGISTER', `sip:${ctx.domain}`);
     req.addHeader('From', `<${ctx.aor}>;tag=${newTag()}`);
     req.addHeader('To', `<${ctx.aor}>`);
@@ -117,10 +118,36 @@ export class Registerer {
       return false;
     }
     this.#failovers = 0;
+    // every server of the list failed: its names are looked up again before the next attempt (servers.ts)
+    if (res.status === 408 || res.status === 503) this.#servers.exhausted();
     const wait = this.#backOff();
     ctx.emit('registration-failed', { status: res.status, reason: res.reason, retryInMs: wait });
     this.#schedule(wait);
     return false;
+  }
+
+  /**
+   * RFC 3263 §4: the names of the server list looked up (again) when due. When the server changed the flow to the old
+   * one is left (what lived on it starts afresh); when DNS found no server at all, the attempt waits with back-off.
+   */
+  async #locate(): Promise<boolean> {
+    const ctx = this.#ctx;
+    const moved = await this.#servers.refresh();
+    if (this.#servers.count === 0) {
+      this.#servers.exhausted();
+      const wait = this.#backOff();
+      ctx.emit('registration-failed', { status: 503, reason: 'No server found in DNS', retryInMs: wait });
+      this.#schedule(wait);
+      return false;
+    }
+    if (!moved) return true;
+    const to = this.#server;
+    ctx.emit('server-changed', { transport: to.transport, address: to.address, port: to.port });
+    if (this.#registered) {
+      this.#registered = false;
+      this.#hooks.flowLost();
+    }
+    return true;
   }
 
   /**

@@ -10,6 +10,7 @@ import { dominantFrequency, rms } from '../../../src/media/goertzel.ts';
 import { generateTone } from '../../../src/media/tone.ts';
 import { readWav, writeWav } from '../../../src/media/wav.ts';
 import { TvAgent } from '../../../src/terminal/tv-agent.ts';
+import { FakeDns } from '../../helpers/fake-dns.ts';
 import type { TestServer } from '../../helpers/test-server.ts';
 import { until } from '../../helpers/until.ts';
 import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
@@ -213,19 +214,27 @@ describe('tvphone tv --json (child process)', function () {
   it('bad input: one line on stderr, exit 1, no stack trace (--server without sip:, a missing or unsupported picture)', async () => {
     const server = `sip:127.0.0.1:${srv.tcp.port}`;
     writeFileSync(join(dir, 'notes.txt'), 'not a picture');
+    // a DNS that knows no name: a domain of no server (RFC 3263) cannot start the agent
+    const dns = await FakeDns.start();
     const cases: Array<[string[], RegExp]> = [
+      [['--user', '1001', '--server', server, '--dns-server', 'dns.example'], /^tvphone: --dns-server takes IP or IP:PORT/],
+      [['--user', '1001', '--server', 'sip:nowhere.test', '--dns-server', dns.server, '--download-dir', join(dir, 'a')], /^tvphone: cannot start the TV agent: sip:nowhere.test: no server found in DNS/],
       [['--user', '1001', '--server', `127.0.0.1:${srv.tcp.port}`], /^tvphone: --server takes a SIP URI/],
       [['--user', '1001', '--server', server, '--send-picture', '1002', join(dir, 'missing.png')], /^tvphone: --send-picture: no such file/],
       [['--user', '1001', '--server', server, '--send-picture', '1002', join(dir, 'notes.txt')], /^tvphone: --send-picture takes a \.jpg, \.png/],
       [['--user', '1001', '--server', server, '--standby'], /^tvphone: --standby needs --push PRID/],
       [['--user', '1001', '--server', server, '--push', 'a b'], /^tvphone: --push takes a token/],
     ];
-    for (const [args, line] of cases) {
-      const { code, stderr } = await run(args);
-      assert.equal(code, 1, `${args.join(' ')}: ${stderr}`);
-      assert.match(stderr, line);
-      assert.equal(stderr.trim().split('\n').length, 1, `one line: ${stderr}`);
-      assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+    try {
+      for (const [args, line] of cases) {
+        const { code, stderr } = await run(args);
+        assert.equal(code, 1, `${args.join(' ')}: ${stderr}`);
+        assert.match(stderr, line);
+        assert.equal(stderr.trim().split('\n').length, 1, `one line: ${stderr}`);
+        assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+      }
+    } finally {
+      await dns.close();
     }
   });
 

@@ -6,12 +6,12 @@ import type { AgentContext } from '../../../src/terminal/agent/context.ts';
 import { Registerer } from '../../../src/terminal/agent/registerer.ts';
 import { Servers } from '../../../src/terminal/agent/servers.ts';
 import type { TvAgentEvents } from '../../../src/terminal/events.ts';
+import { ServerLocator, type DnsLookups, type SrvRecord } from '../../../src/transaction/locate-server.ts';
 import { FakeClock } from '../../helpers/fake-message-store.ts';
 
 describe('terminal/agent/registerer (RFC 3261 §10.2)', () => {
-  function setup(answer: (req: SipRequest, to: string) => number, via?: { received: string; rport: number }, transport: 'tcp' | 'udp' = 'tcp', ports: number[] = [5060]) {
-    const servers = new Servers(ports.map((port) => ({ transport: 'tcp' as const, address: '127.0.0.1', port })));
-    const clock = new FakeClock();
+  function setup(answer: (req: SipRequest, to: string) => number, via?: { received: string; rport: number }, transport: 'tcp' | 'udp' = 'tcp', ports: number[] = [5060],
+    clock = new FakeClock(), servers = new Servers(ports.map((port) => ({ transport: 'tcp' as const, address: '127.0.0.1', port })))) {
     const sent: SipRequest[] = [];
     const events: string[] = [];
     const core = {
@@ -127,6 +127,36 @@ describe('terminal/agent/registerer (RFC 3261 §10.2)', () => {
     await clock.tick(0);
     assert.deepEqual(tried, ['127.0.0.1:5060', '127.0.0.1:5061']);
     assert.equal(clock.nextDelay(), 1_000, 'then the back-off, not a busy loop');
+    r.stop();
+  });
+
+  it('with every server of a domain down, looks its SRV records up again before the next round (RFC 3263 §4)', async () => {
+    let srv: SrvRecord[] = [{ name: 'a.tv.example', port: 5060, priority: 10, weight: 0 }, { name: 'b.tv.example', port: 5061, priority: 20, weight: 0 }];
+    let srvLookups = 0;
+    const dns: DnsLookups = {
+      resolveSrv: async () => (srvLookups++, srv),
+      resolve4: async () => [{ address: '127.0.0.1', ttl: 3600 }],
+      resolve6: async () => [],
+    };
+    const clock = new FakeClock();
+    const servers = new Servers([{ host: 'tv.example', port: null, transport: 'tcp' }], { locator: new ServerLocator({ dns }), clock });
+    await servers.refresh();
+    const tried: string[] = [];
+    const { r, events } = setup((_req, to) => {
+      tried.push(to);
+      return to.endsWith(':5062') ? 200 : 503;
+    }, undefined, 'tcp', [], clock, servers);
+    await r.register();
+    await clock.tick(0);
+    assert.deepEqual(tried, ['127.0.0.1:5060', '127.0.0.1:5061']);
+    assert.equal(srvLookups, 1, 'the TTL has not passed');
+    // the service moved to a third node meanwhile
+    srv = [{ name: 'c.tv.example', port: 5062, priority: 10, weight: 0 }];
+    await clock.tick(1_000);
+    assert.equal(srvLookups, 2, 'looked up again: every server had failed');
+    assert.deepEqual(tried, ['127.0.0.1:5060', '127.0.0.1:5061', '127.0.0.1:5062']);
+    assert.equal(r.isRegistered, true);
+    assert.equal(events.filter((e) => e === 'server-changed').length, 2);
     r.stop();
   });
 });
