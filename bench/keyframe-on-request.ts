@@ -49,7 +49,6 @@ async function sample(pids: Record<string, number>, seconds: number): Promise<Re
   }));
 }
 
-const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
 async function latency(codec: VideoCodecName): Promise<number[]> {
@@ -115,6 +114,6 @@ async function idleCost(codec: VideoCodecName): Promise<void> {
 
 for (const codec of ['H264', 'VP8'] as const) {
   const ms = await latency(codec);
-  console.log(`${codec} ${codec === 'VP8' ? 'FIR' : 'PLI'} → keyframe received, ${REQUESTS} requests: median ${median(ms).toFixed(0)} ms, p90 ${pct(ms, 0.9).toFixed(0)} ms, min ${Math.min(...ms).toFixed(0)}, max ${Math.max(...ms).toFixed(0)} (${ms.map((x) => x.toFixed(0)).join(' ')})`);
+  console.log(`${codec} ${codec === 'VP8' ? 'FIR' : 'PLI'} → keyframe received, ${REQUESTS} requests: median ${median(ms).toFixed(0)} ms, min ${Math.min(...ms).toFixed(0)}, max ${Math.max(...ms).toFixed(0)} (${ms.map((x) => x.toFixed(0)).join(' ')})`);
 }
 for (const codec of ['H264', 'VP8'] as const) await idleCost(codec);
