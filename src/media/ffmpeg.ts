@@ -1,12 +1,14 @@
-// ffmpeg as a child process (no native modules): a video encoder from a test pattern or a file, H.264 (libx264, an
-// Annex B byte stream on its stdout, split into access units) or VP8 (libvpx, an IVF stream split into frames); and a
-// recorder taking received H.264 (Annex B) or VP8 (IVF) on its stdin into a container (.mkv) without re-encoding.
-// Every child is killed by stop(); a missing ffmpeg is a clear error.
+// ffmpeg as child processes (no native modules): a video encoder from a test pattern or a file (one child decoding the
+// source into raw pictures, another encoding them: H.264 by libx264, an Annex B byte stream on its stdout split into
+// access units, or VP8 by libvpx, an IVF stream split into frames; a keyframe on request by switching to a waiting
+// encoder); and a recorder taking received H.264 (Annex B) or VP8 (IVF) on its stdin into a container (.mkv) without
+// re-encoding. Every child is killed by stop(); a missing ffmpeg is a clear error.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { TvphoneError } from '../errors.ts';
-import { joinAnnexB, NAL_AUD, nalType, splitAnnexB } from './h264-rtp.ts';
-import { ivfFileHeader, ivfFrame, splitIvf, vp8KeyframeSize } from './vp8-rtp.ts';
+import { performance } from 'node:perf_hooks';
+import { joinAnnexB, NAL_AUD, NAL_IDR, nalType, splitAnnexB } from './h264-rtp.ts';
+import { isVp8Keyframe, ivfFileHeader, ivfFrame, splitIvf, vp8KeyframeSize } from './vp8-rtp.ts';
 
 export type VideoCodecName = 'H264' | 'VP8';
 
@@ -30,24 +32,53 @@ export interface VideoEncoderOptions extends Partial<VideoFormat> {
   codec?: VideoCodecName;
   /** target bitrate, kbit/s (a ceiling for H.264, libvpx's target for VP8); default: H.264 by quality, VP8 500 */
   bitrateKbps?: number;
-  /** seconds between keyframes (default 1) */
+  /** seconds between the encoder's own keyframes (default KEYFRAME_INTERVAL_S) */
   keyframeIntervalS?: number;
+  /** the least time between two keyframes given on request (default MIN_KEYFRAME_ON_REQUEST_MS) */
+  minKeyframeOnRequestMs?: number;
   /** the ffmpeg binary (default 'ffmpeg' on PATH) */
   ffmpegPath?: string;
 }
 
 /**
- * The ffmpeg arguments of the encoder. H.264: Constrained Baseline (RFC 6184 profile-level-id 42e0..), one slice, an
- * AUD before each access unit. VP8: libvpx in real time, no alt-ref or lagged frames (each frame out as it is
- * captured), error resilient (a loss spoils less), IVF out.
+ * Seconds between keyframes nobody asked for. A keyframe costs several predicted pictures' bits, and a receiver that
+ * lost one asks for another (RFC 4585 §6.3.1 PLI, RFC 5104 §4.3.1 FIR), which requestKeyframe() gives at once: the
+ * periodic one is only for a receiver that never asks, so it can be as rare as hardware phones make it.
  */
-export function encoderArgs(o: VideoEncoderOptions): string[] {
-  const f = { ...DEFAULT_VIDEO_FORMAT, ...o };
-  const gop = Math.max(1, Math.round(f.fps * (o.keyframeIntervalS ?? 1)));
+export const KEYFRAME_INTERVAL_S = 10;
+/**
+ * The least time between two keyframes on request: a receiver repeats its PLI until the keyframe has come (ours
+ * every 300 ms), and a keyframe each time would spend the stream's bitrate on keyframes alone.
+ */
+export const MIN_KEYFRAME_ON_REQUEST_MS = 500;
+/** raw frames waiting for an encoder that does not keep up before more are dropped (one second at 15 fps) */
+const MAX_QUEUED_FRAMES = 15;
+
+const base = ['-hide_banner', '-loglevel', 'error', '-nostdin'];
+const formatOf = (o: Partial<VideoFormat>): VideoFormat => ({ ...DEFAULT_VIDEO_FORMAT, ...Object.fromEntries(Object.entries({ width: o.width, height: o.height, fps: o.fps }).filter(([, v]) => v !== undefined)) });
+
+/**
+ * The ffmpeg arguments of the source: testsrc or the file (looped) decoded in real time (-re), scaled to the format,
+ * out as raw yuv420p pictures (width × height × 3/2 bytes each) for the encoders.
+ */
+export function sourceArgs(o: VideoEncoderOptions): string[] {
+  const f = formatOf(o);
   const input = o.source === 'testsrc'
     ? ['-f', 'lavfi', '-i', `testsrc=size=${f.width}x${f.height}:rate=${f.fps}`]
     : ['-stream_loop', '-1', '-i', o.source];
-  const head = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', ...input, '-an', '-vf', `scale=${f.width}:${f.height},fps=${f.fps},format=yuv420p`];
+  return [...base, '-re', ...input, '-an', '-vf', `scale=${f.width}:${f.height},fps=${f.fps},format=yuv420p`, '-f', 'rawvideo', 'pipe:1'];
+}
+
+/**
+ * The ffmpeg arguments of an encoder, taking the source's raw pictures on stdin: its first picture is a keyframe.
+ * H.264: Constrained Baseline (RFC 6184 profile-level-id 42e0..), one slice, an AUD before each access unit. VP8: libvpx
+ * in real time, no alt-ref or lagged frames (each frame out as it is captured), error resilient (a loss spoils less),
+ * IVF out.
+ */
+export function encoderArgs(o: VideoEncoderOptions): string[] {
+  const f = formatOf(o);
+  const gop = Math.max(1, Math.round(f.fps * (o.keyframeIntervalS ?? KEYFRAME_INTERVAL_S)));
+  const head = [...base, '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${f.width}x${f.height}`, '-r', String(f.fps), '-i', 'pipe:0', '-an'];
   const kbps = o.bitrateKbps !== undefined ? Math.max(16, Math.round(o.bitrateKbps)) : undefined;
   if (o.codec === 'VP8') {
     return [
@@ -110,86 +141,259 @@ async function kill(child: ChildProcess, graceMs = 2_000): Promise<void> {
 export interface VideoEncoderEvents {
   /** one frame: H.264, an access unit's NAL units (the AUD left out); VP8, [frame]; in order */
   accessUnit: [nals: Uint8Array[]];
-  /** the encoder exited on its own or failed */
+  /** the source or an encoder exited on its own, or failed */
   error: [err: Error];
 }
 
-/** ffmpeg encoding to H.264 or VP8; `accessUnit` fires for each encoded picture as ffmpeg paces it (-re: real time). */
-export class VideoEncoder extends EventEmitter<VideoEncoderEvents> {
-  readonly options: VideoEncoderOptions;
-  readonly format: VideoFormat;
-  #child: ChildProcess | null = null;
+/** One encoder child: raw pictures in on stdin, H.264 (Annex B) or VP8 (IVF) out, split into frames. */
+class EncoderProcess {
+  readonly child: ChildProcess;
+  readonly ready: Promise<void>;
+  readonly #vp8: boolean;
+  /** pictures written to it, and frames of it given out */
+  written = 0;
+  given = 0;
+  /** it was switched to on a keyframe request */
+  onRequest = false;
+  /** its frames not yet given out (those of the encoder before it are still coming) */
+  readonly out: Uint8Array[][] = [];
+  /** its input was closed by us (switched away from): it finishes its last frames and exits */
+  ended = false;
+  /** it has exited: every frame it gave is in `out` */
+  exited = false;
+  stderr = '';
   #pending: Uint8Array = new Uint8Array(0);
   #unit: Uint8Array[] = [];
-  #stopped = false;
-  #stderr = '';
   #ivfHeaderSeen = false;
+  #killTimer: NodeJS.Timeout | undefined;
 
-  constructor(o: VideoEncoderOptions) {
-    super();
-    this.options = o;
-    this.format = { ...DEFAULT_VIDEO_FORMAT, ...Object.fromEntries(Object.entries({ width: o.width, height: o.height, fps: o.fps }).filter(([, v]) => v !== undefined)) };
-  }
-
-  /** Spawns ffmpeg; rejects with TvphoneError ERR_FFMPEG_MISSING when there is no ffmpeg. */
-  async start(): Promise<void> {
-    if (this.#stopped) return; // stopped before it started: nothing to spawn
-    const path = this.options.ffmpegPath ?? 'ffmpeg';
-    const child = spawn(path, encoderArgs({ ...this.options, ...this.format }), { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.#child = child;
-    await spawned(child, path);
-    child.stdout?.on('data', (b: Buffer) => this.#data(b));
-    child.stderr?.on('data', (b: Buffer) => { this.#stderr = (this.#stderr + b.toString()).slice(-2000); });
-    child.once('close', (code, signal) => {
-      if (this.#stopped) return;
-      this.#emit('error', new TvphoneError('ERR_FFMPEG', `the video encoder exited (${signal ?? code}): ${this.#stderr.trim() || 'no message'}`));
+  constructor(path: string, args: string[], vp8: boolean, on: { output: () => void; exit: (code: number | null, signal: string | null) => void; bad: (err: Error) => void }) {
+    this.#vp8 = vp8;
+    this.child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.ready = spawned(this.child, path);
+    this.ready.catch(() => { /* reported by whoever awaits it, or at exit */ });
+    this.child.stdin?.on('error', () => { /* it went away: its exit is reported */ });
+    this.child.stdout?.on('data', (b: Buffer) => { if (this.#data(b, on.bad)) on.output(); });
+    this.child.stderr?.on('data', (b: Buffer) => { this.stderr = (this.stderr + b.toString()).slice(-2000); });
+    this.child.once('close', (code, signal) => {
+      clearTimeout(this.#killTimer);
+      if (!this.#vp8) {
+        // the stream's end ends its last NAL unit and access unit
+        for (const nal of splitAnnexB(this.#pending, true).nals) this.#nal(nal);
+        this.#flush();
+      }
+      this.#pending = new Uint8Array(0);
+      this.exited = true;
+      on.exit(code, signal);
     });
   }
 
-  #data(b: Buffer): void {
+  /** Closes its input: ffmpeg encodes what it was given and exits (killed if it has not within `graceMs`). */
+  end(graceMs = 2_000): void {
+    this.ended = true;
+    this.child.stdin?.end();
+    this.#killTimer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+  }
+
+  /** True when a frame was completed. */
+  #data(b: Buffer, bad: (err: Error) => void): boolean {
+    const before = this.out.length;
     const buf = new Uint8Array(this.#pending.length + b.length);
     buf.set(this.#pending);
     buf.set(b, this.#pending.length);
-    if (this.options.codec === 'VP8') return this.#ivf(buf);
+    if (this.#vp8) {
+      let r: ReturnType<typeof splitIvf>;
+      try {
+        r = splitIvf(buf, this.#ivfHeaderSeen, MAX_PENDING_BYTES);
+      } catch (err) {
+        this.#pending = new Uint8Array(0);
+        bad(err as Error);
+        return false;
+      }
+      this.#ivfHeaderSeen = r.headerSeen;
+      this.#pending = r.rest.slice();
+      for (const frame of r.frames) this.out.push([frame]);
+      return this.out.length > before;
+    }
     const { nals, rest } = splitAnnexB(buf, false);
     this.#pending = rest.slice();
     if (this.#pending.length > MAX_PENDING_BYTES) { this.#pending = new Uint8Array(0); this.#unit = []; }
-    for (const nal of nals) {
-      // the h264_metadata bitstream filter puts an access unit delimiter before each access unit (H.264 §7.4.1.2.3)
-      if (nalType(nal) === NAL_AUD) { this.#flush(); continue; }
-      if (this.#unit.length >= MAX_NALS_PER_UNIT) { this.#unit = []; continue; }
-      this.#unit.push(nal.slice());
-    }
+    for (const nal of nals) this.#nal(nal);
+    return this.out.length > before;
   }
 
-  #ivf(buf: Uint8Array): void {
-    let r: ReturnType<typeof splitIvf>;
-    try {
-      r = splitIvf(buf, this.#ivfHeaderSeen, MAX_PENDING_BYTES);
-    } catch (err) {
-      this.#pending = new Uint8Array(0);
-      this.#emit('error', err as Error);
-      return;
-    }
-    this.#ivfHeaderSeen = r.headerSeen;
-    this.#pending = r.rest.slice();
-    for (const frame of r.frames) this.#emit('accessUnit', [frame]);
+  #nal(nal: Uint8Array): void {
+    // the h264_metadata bitstream filter puts an access unit delimiter before each access unit (H.264 §7.4.1.2.3)
+    if (nalType(nal) === NAL_AUD) return this.#flush();
+    if (this.#unit.length >= MAX_NALS_PER_UNIT) { this.#unit = []; return; }
+    this.#unit.push(nal.slice());
   }
 
   #flush(): void {
     const unit = this.#unit;
     this.#unit = [];
-    if (unit.length > 0) this.#emit('accessUnit', unit);
+    if (unit.length > 0) this.out.push(unit);
+  }
+
+  isKeyframe(units: readonly Uint8Array[]): boolean {
+    return this.#vp8 ? units[0] !== undefined && isVp8Keyframe(units[0]) : units.some((n) => nalType(n) === NAL_IDR);
+  }
+}
+
+/**
+ * The video to send, by ffmpeg children: a source (testsrc or a file, paced in real time) giving raw pictures, which
+ * are written to an encoder (H.264 or VP8); `accessUnit` fires for each encoded picture. A second encoder waits idle
+ * (blocked on its empty stdin). ffmpeg's command line cannot be asked for a keyframe while it runs, but an encoder's
+ * first picture is always one: requestKeyframe() writes the next picture to the waiting encoder instead, gives out its
+ * frames after the last ones of the encoder before it, closes that one and starts another to wait.
+ */
+export class VideoEncoder extends EventEmitter<VideoEncoderEvents> {
+  readonly options: VideoEncoderOptions;
+  readonly format: VideoFormat;
+  readonly #frameBytes: number;
+  readonly #children = new Set<ChildProcess>();
+  #source: ChildProcess | null = null;
+  #sourceStderr = '';
+  /** the encoders whose frames are still to come, in order: the first one's go out, the last is written to */
+  readonly #chain: EncoderProcess[] = [];
+  #spare: EncoderProcess | null = null;
+  /** the raw picture being read from the source */
+  #raw: Buffer | null = null;
+  #rawBytes = 0;
+  /** a keyframe was asked for and is not given yet (not in flight either) */
+  #owed = false;
+  #lastSwitchAt = -Infinity;
+  #stopped = false;
+  /** keyframes given on request (by switching to the waiting encoder), and pictures dropped by an encoder behind */
+  keyframesOnRequest = 0;
+  droppedPictures = 0;
+
+  constructor(o: VideoEncoderOptions) {
+    super();
+    this.options = o;
+    this.format = formatOf(o);
+    this.#frameBytes = (this.format.width * this.format.height * 3) / 2;
+  }
+
+  /** Spawns ffmpeg (the encoder, the one waiting, the source); rejects with TvphoneError ERR_FFMPEG_MISSING when there is no ffmpeg. */
+  async start(): Promise<void> {
+    if (this.#stopped) return; // stopped before it started: nothing to spawn
+    const path = this.options.ffmpegPath ?? 'ffmpeg';
+    const first = this.#newEncoder();
+    this.#chain.push(first);
+    await first.ready;
+    if (this.#stopped) return;
+    this.#spare = this.#newEncoder();
+    const source = spawn(path, sourceArgs({ ...this.options, ...this.format }), { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#source = source;
+    this.#children.add(source);
+    await spawned(source, path);
+    source.stdout?.on('data', (b: Buffer) => this.#sourceData(b));
+    source.stderr?.on('data', (b: Buffer) => { this.#sourceStderr = (this.#sourceStderr + b.toString()).slice(-2000); });
+    source.once('close', (code, signal) => {
+      this.#children.delete(source);
+      if (!this.#stopped) this.#emit('error', new TvphoneError('ERR_FFMPEG', `the video source exited (${signal ?? code}): ${this.#sourceStderr.trim() || 'no message'}`));
+    });
+  }
+
+  /**
+   * RFC 4585 §6.3.1 PLI, RFC 5104 §4.3.1 FIR: a keyframe as soon as possible, from the next picture on. A request while
+   * a keyframe is on its way is answered by that one; keyframes on request are at least minKeyframeOnRequestMs apart.
+   */
+  requestKeyframe(): void {
+    const current = this.#chain.at(-1);
+    if (this.#stopped || current === undefined) return;
+    // an encoder's first frame is a keyframe: one that has given none yet is answering already
+    if (current.given === 0) return;
+    this.#owed = true;
+  }
+
+  #newEncoder(): EncoderProcess {
+    const path = this.options.ffmpegPath ?? 'ffmpeg';
+    const p: EncoderProcess = new EncoderProcess(path, encoderArgs({ ...this.options, ...this.format }), this.options.codec === 'VP8', {
+      output: () => this.#pump(),
+      bad: (err) => this.#emit('error', err),
+      exit: (code, signal) => {
+        this.#children.delete(p.child);
+        if (this.#stopped) return;
+        if (p.ended) return this.#pump();
+        // the waiting one gone: requests wait for the periodic keyframe
+        if (p === this.#spare) this.#spare = null;
+        this.#emit('error', new TvphoneError('ERR_FFMPEG', `the video encoder exited (${signal ?? code}): ${p.stderr.trim() || 'no message'}`));
+      },
+    });
+    this.#children.add(p.child);
+    return p;
+  }
+
+  /** The source's bytes, cut into raw pictures (yuv420p: width × height × 3/2 bytes). */
+  #sourceData(b: Buffer): void {
+    let o = 0;
+    while (o < b.length) {
+      this.#raw ??= Buffer.allocUnsafe(this.#frameBytes);
+      const n = b.copy(this.#raw, this.#rawBytes, o);
+      o += n;
+      this.#rawBytes += n;
+      if (this.#rawBytes < this.#frameBytes) continue;
+      const picture = this.#raw;
+      this.#raw = null;
+      this.#rawBytes = 0;
+      this.#picture(picture);
+    }
+  }
+
+  #picture(picture: Buffer): void {
+    if (this.#stopped) return;
+    const now = performance.now();
+    const minMs = this.options.minKeyframeOnRequestMs ?? MIN_KEYFRAME_ON_REQUEST_MS;
+    if (this.#owed && this.#spare !== null && now - this.#lastSwitchAt >= minMs) this.#switch(now);
+    const enc = this.#chain.at(-1);
+    const stdin = enc?.child.stdin;
+    if (!enc || !stdin || stdin.destroyed) return;
+    if (stdin.writableLength >= MAX_QUEUED_FRAMES * this.#frameBytes) { this.droppedPictures++; return; }
+    stdin.write(picture);
+    enc.written++;
+  }
+
+  /** The next picture goes to the waiting encoder (its first frame a keyframe); the one before finishes and exits. */
+  #switch(now: number): void {
+    const next = this.#spare as EncoderProcess;
+    const old = this.#chain.at(-1) as EncoderProcess;
+    this.#owed = false;
+    this.#lastSwitchAt = now;
+    next.onRequest = true;
+    this.#chain.push(next);
+    old.end();
+    this.#spare = this.#newEncoder();
+  }
+
+  /** Gives out the frames in order: the first encoder's, and once it has exited, the next one's. */
+  #pump(): void {
+    while (this.#chain.length > 0) {
+      const head = this.#chain[0];
+      for (const units of head.out.splice(0)) {
+        if (head.given++ === 0 && head.onRequest) this.keyframesOnRequest++;
+        else if (this.#owed && head.isKeyframe(units)) this.#owed = false; // a periodic keyframe came first
+        this.#emit('accessUnit', units);
+      }
+      if (!head.exited || this.#chain.length === 1) return;
+      this.#chain.shift();
+    }
   }
 
   #emit<K extends keyof VideoEncoderEvents>(event: K, ...args: VideoEncoderEvents[K]): void {
     try { (this.emit as (e: K, ...a: VideoEncoderEvents[K]) => boolean)(event, ...args); } catch { /* a throwing listener must not stop the encoder */ }
   }
 
-  /** Kills ffmpeg. Idempotent. */
+  /** Kills every ffmpeg child. Idempotent. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#child) await kill(this.#child);
+    await Promise.all([...this.#children].map((c) => kill(c)));
+  }
+
+  /** the process ids of the source, the encoders and the one waiting (for measurements) */
+  get pids(): { source?: number; encoders: number[]; spare?: number } {
+    return { ...(this.#source?.pid !== undefined ? { source: this.#source.pid } : {}), encoders: this.#chain.flatMap((e) => (e.child.pid === undefined ? [] : [e.child.pid])), ...(this.#spare?.child.pid !== undefined ? { spare: this.#spare.child.pid } : {}) };
   }
 }
 

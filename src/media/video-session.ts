@@ -117,6 +117,8 @@ export interface VideoStats {
   /** RFC 5104 FIRs sent and received (a repeated command sequence number counted once) */
   firsSent: number;
   firsReceived: number;
+  /** keyframes sent that answered a PLI or FIR (the first one sent after a request; requests before it count once) */
+  keyframesOnRequest: number;
   /** RFC 4585 Generic NACK: packets we sent, the sequence numbers they named, and the named packets that then came */
   nacksSent: number;
   nackedPackets: number;
@@ -184,10 +186,12 @@ export class VideoSession extends EventEmitter<VideoSessionEvents> {
   #timer: NodeJS.Timeout | undefined;
   #nextRtcpAt = 0;
   #lastPliAt = -Infinity;
+  /** a PLI or FIR came and no keyframe has been sent since */
+  #keyframeOwed = false;
   #sentSinceReport = false;
   #stopping: Promise<VideoStats> | undefined;
   readonly #c = {
-    frames: 0, keyframes: 0, packets: 0, octets: 0, recvPackets: 0, discarded: 0, plisSent: 0, plisReceived: 0, firsSent: 0, firsReceived: 0,
+    frames: 0, keyframes: 0, packets: 0, octets: 0, recvPackets: 0, discarded: 0, plisSent: 0, plisReceived: 0, firsSent: 0, firsReceived: 0, keyframesOnRequest: 0,
     nacksSent: 0, nackedPackets: 0, recoveredPackets: 0, nacksReceived: 0, retransmittedPackets: 0,
   };
 
@@ -264,7 +268,11 @@ export class VideoSession extends EventEmitter<VideoSessionEvents> {
       this.#rtp?.send(bytes, this.#remote.port, this.#remote.ip);
     }
     this.#c.frames++;
-    if (this.#codec.isKeyframe(units)) this.#c.keyframes++;
+    if (this.#codec.isKeyframe(units)) {
+      this.#c.keyframes++;
+      if (this.#keyframeOwed) this.#c.keyframesOnRequest++;
+      this.#keyframeOwed = false;
+    }
     this.#sentSinceReport = true;
   }
 
@@ -392,6 +400,7 @@ export class VideoSession extends EventEmitter<VideoSessionEvents> {
       if (it.kind === 'sr' && it.ssrc === this.#remoteSsrc) this.#remoteClock = senderClockOf(it, CLOCK_RATE);
       else if (it.kind === 'pli' && it.mediaSsrc === this.ssrc) {
         this.#c.plisReceived++;
+        this.#keyframeOwed = true;
         this.#emit('keyframeRequested');
       } else if (it.kind === 'fir' && it.mediaSsrc === this.ssrc) {
         // RFC 5104 §4.3.1.2: a FIR repeating the last command sequence number of its sender is not a new request
@@ -399,6 +408,7 @@ export class VideoSession extends EventEmitter<VideoSessionEvents> {
         if (this.#firSeen.size >= 16) this.#firSeen.clear();
         this.#firSeen.set(it.senderSsrc, it.seq);
         this.#c.firsReceived++;
+        this.#keyframeOwed = true;
         this.#emit('keyframeRequested');
       } else if (it.kind === 'nack' && it.mediaSsrc === this.ssrc) {
         this.#c.nacksReceived++;
@@ -467,6 +477,7 @@ export class VideoSession extends EventEmitter<VideoSessionEvents> {
         droppedFrames: d.droppedFrames, malformed: d.malformed, discarded: this.#c.discarded,
       },
       plisSent: this.#c.plisSent, plisReceived: this.#c.plisReceived, firsSent: this.#c.firsSent, firsReceived: this.#c.firsReceived,
+      keyframesOnRequest: this.#c.keyframesOnRequest,
       nacksSent: this.#c.nacksSent, nackedPackets: this.#c.nackedPackets, recoveredPackets: this.#c.recoveredPackets,
       nacksReceived: this.#c.nacksReceived, retransmittedPackets: this.#c.retransmittedPackets,
     };

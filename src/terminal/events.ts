@@ -37,7 +37,7 @@
 //                         | session-expired (RFC 4028: the session refresh failed or never came);
 //                   rtcp: MediaStats of src/media/rtp-session.ts (null when media never started)
 //                   video: VideoStats of src/media/video-session.ts (frames, keyframes, PLIs, FIRs, NACKs sent and received,
-//                   packets recovered and retransmitted, loss; added up over the call's video streams) and recordedVideo?,
+//                   keyframes sent on request, packets recovered and retransmitted, loss; added up over the call's video streams) and recordedVideo?,
 //                   when video was negotiated
 //   error           {message, code?}                               something failed; the agent carries on
 import type { MissedCallGroup } from '../formats/missed-call-notice.ts';

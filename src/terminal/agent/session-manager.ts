@@ -381,8 +381,9 @@ export class SessionManager {
 
   /**
    * Both sides negotiated video: the RTP session starts, ffmpeg encodes when we send and records when we receive.
-   * A PLI from the peer is answered by the encoder's next periodic keyframe (at most one keyframe interval, 1 s):
-   * ffmpeg's CLI cannot be asked for a keyframe at run time, and a restart would take longer than that.
+   * A PLI or FIR from the peer (RFC 4585 §6.3.1, RFC 5104 §4.3.1) gets a keyframe from the next picture on: the encoder
+   * switches to its waiting ffmpeg, whose first picture is one (VideoEncoder.requestKeyframe); the same RTP session
+   * sends it, its SSRC, sequence numbers and frame-count timestamps going on.
    */
   #startVideo(call: Call, v: VideoSession, nv: NegotiatedVideo): void {
     const r = nv.remote;
@@ -392,6 +393,7 @@ export class SessionManager {
       direction: sending && receiving ? 'sendrecv' : sending ? 'sendonly' : receiving ? 'recvonly' : 'inactive',
       codec: videoRtpCodecOf(r.codec), feedback: r.feedback,
     });
+    v.on('keyframeRequested', () => { if (call.video === v) call.encoder?.requestKeyframe(); });
     let told = false;
     v.on('accessUnit', (u) => {
       const rec = call.videoRecorder;

@@ -1,8 +1,8 @@
 // Video through a lossy relay on 127.0.0.1: ffmpeg encodes testsrc, one video session sends it through a UDP relay
 // that drops 5 % of the RTP packets (a seeded pseudo-random choice, retransmissions included) and forwards RTCP both
 // ways, another session receives and ffmpeg records it. With Generic NACK (RFC 4585 §6.2.1) the lost packets come
-// again and the recording matches testsrc; with PLI only (§6.3.1) frames are lost until the next keyframe, and the
-// recording still decodes.
+// again and the recording matches testsrc; with PLI only (§6.3.1) frames are lost until the keyframe the PLI gets, and
+// the recording still decodes.
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
@@ -75,6 +75,8 @@ describe('media: video through a relay that drops 5 % of RTP (RFC 4585 NACK and 
     open.push(rec, enc, tx, rx);
     await rec.start();
     rx.on('accessUnit', (u) => rec.write(u.nals));
+    // a PLI or FIR gets a keyframe at once (the encoder's own come only every 10 s), as the TV agent wires it
+    tx.on('keyframeRequested', () => enc.requestKeyframe());
     let frame = 0;
     enc.on('accessUnit', (units) => tx.sendAccessUnit(units, (frame++ * 1000) / DEFAULT_VIDEO_FORMAT.fps));
     await enc.start();
@@ -108,13 +110,15 @@ describe('media: video through a relay that drops 5 % of RTP (RFC 4585 NACK and 
     assert.ok(far < best - 6, `5 frames off gives ${far} dB, aligned ${best} dB`);
   });
 
-  it('VP8 with PLI only (no NACK negotiated): nothing is resent, a loss drops frames until a keyframe and sends a PLI; what is recorded decodes', async () => {
+  it('VP8 with PLI only (no NACK negotiated): nothing is resent, a loss drops frames until a keyframe and sends a PLI, which gets one; what is recorded decodes', async () => {
     const { tx, rx, dropped, file } = await run('VP8', { nack: false, pli: true, fir: false }, 4, 15);
-    const figures = `relay dropped ${dropped}; NACKs ${rx.nacksSent}; PLIs ${rx.plisSent} sent, ${tx.plisReceived} received; lost ${rx.received.lost}; frames ${rx.received.frames} of ${tx.sent.frames} (${rx.received.droppedFrames} dropped), ${rx.received.keyframes} keyframes`;
+    const figures = `relay dropped ${dropped}; NACKs ${rx.nacksSent}; PLIs ${rx.plisSent} sent, ${tx.plisReceived} received; keyframes sent ${tx.sent.keyframes} (${tx.keyframesOnRequest} on request); lost ${rx.received.lost}; frames ${rx.received.frames} of ${tx.sent.frames} (${rx.received.droppedFrames} dropped), ${rx.received.keyframes} keyframes`;
     console.log(`      ${figures}`);
     assert.ok(dropped >= 3, figures);
     assert.deepEqual([rx.nacksSent, tx.retransmittedPackets, rx.recoveredPackets], [0, 0, 0], figures);
     assert.ok(rx.plisSent > 0 && tx.plisReceived > 0, figures);
+    // in 4 s the encoder gives only its first keyframe of its own: the others were asked for
+    assert.ok(tx.keyframesOnRequest > 0 && tx.sent.keyframes === tx.keyframesOnRequest + 1, figures);
     assert.ok(rx.received.droppedFrames > 0 && rx.received.lost > 0, figures);
     assert.ok(rx.received.frames > 0 && rx.received.frames < tx.sent.frames, figures);
     assert.equal(codecOf(file), 'vp8');

@@ -3,7 +3,8 @@
 // port pair that forwards to A, the peer's to one that forwards to B; Content-Length fixed), so both video streams
 // cross a UDP relay on 127.0.0.1 that drops 5 % of the RTP packets (every 20th of each leg) and forwards all RTCP. The NACKs
 // (RFC 4585 §6.2.1) the agents negotiated bring the lost packets back: each recording holds the frames sent and
-// matches testsrc (PSNR > 30 dB), and the figures at hang-up show the packets recovered.
+// matches testsrc (PSNR > 30 dB), and the figures at hang-up show the packets recovered. Through the same relay
+// without loss, a PLI and a FIR sent to an agent get a keyframe from it at once.
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
@@ -11,8 +12,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { TvAgent, type TvAgentOptions } from '../../../src/terminal/tv-agent.ts';
 import { DEFAULT_VIDEO_FORMAT } from '../../../src/media/ffmpeg.ts';
+import { buildRtcpCompound } from '../../../src/media/rtcp.ts';
+import { parseRtpPacket } from '../../../src/media/rtp-packet.ts';
 import { sleep, waitFor } from '../../helpers/tv-events.ts';
 import type { TestServer } from '../../helpers/test-server.ts';
 import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
@@ -113,17 +117,20 @@ describe('tvphone tv: an H.264 video call through a relay dropping 5 % of the RT
     return a;
   }
 
-  it('NACK recovers the lost packets both ways: the recordings hold the frames sent and match testsrc (PSNR > 30 dB)', async () => {
-    // toA forwards to A's real video port, toB to B's; each drops 5 % of the RTP it forwards: every 20th packet of its
-    // own (a draw from one shared random sequence depended on how the two legs' packets interleaved, and a loaded run
-    // got 1 drop in 80)
+  /**
+   * A call between A and B, both sending testsrc, their video through the relay; `drop` says whether a leg drops the
+   * RTP packet it has (passed + dropped) so far; `tap` sees each RTP packet a leg forwards.
+   */
+  async function relayedCall(drop: (n: number) => boolean, tap: (leg: 'toA' | 'toB', m: Buffer) => void = () => {}): Promise<{ a: TvAgent; b: TvAgent; legs: { toA: RelayLeg; toB: RelayLeg } }> {
+    // toA forwards to A's real video port, toB to B's
     const legs: { toA: RelayLeg; toB: RelayLeg } = { toA: { ...(await bindPair()), to: null, dropped: 0, passed: 0 }, toB: { ...(await bindPair()), to: null, dropped: 0, passed: 0 } };
-    for (const leg of [legs.toA, legs.toB]) {
+    for (const [name, leg] of [['toA', legs.toA], ['toB', legs.toB]] as const) {
       closers.push(() => { leg.rtp.close(); leg.rtcp.close(); });
       leg.rtp.on('message', (m) => {
         if (leg.to === null) return;
-        if ((leg.passed + leg.dropped) % Math.round(1 / LOSS) === Math.round(1 / LOSS) / 2) { leg.dropped++; return; }
+        if (drop(leg.passed + leg.dropped)) { leg.dropped++; return; }
         leg.passed++;
+        tap(name, m);
         leg.rtp.send(m, leg.to, '127.0.0.1');
       });
       leg.rtcp.on('message', (m) => { if (leg.to !== null) leg.rtcp.send(m, leg.to + 1, '127.0.0.1'); });
@@ -147,6 +154,13 @@ describe('tvphone tv: an H.264 video call through a relay dropping 5 % of the RT
     const [va, vb] = [await aVideo, await bVideo];
     assert.deepEqual([va.remoteRtp, vb.remoteRtp], [`127.0.0.1:${legs.toB.port}`, `127.0.0.1:${legs.toA.port}`], 'both video streams go through the relay');
     assert.deepEqual([va.feedback.nack, vb.feedback.nack], [true, true]);
+    return { a, b, legs };
+  }
+
+  it('NACK recovers the lost packets both ways: the recordings hold the frames sent and match testsrc (PSNR > 30 dB)', async () => {
+    // each leg drops 5 % of the RTP it forwards: every 20th packet of its own (a draw from one shared random sequence
+    // depended on how the two legs' packets interleaved, and a loaded run got 1 drop in 80)
+    const { a, b, legs } = await relayedCall((n) => n % Math.round(1 / LOSS) === Math.round(1 / LOSS) / 2);
     await sleep(4000);
     const aEnded = waitFor(a, 'call-ended');
     const bEnded = waitFor(b, 'call-ended');
@@ -168,5 +182,53 @@ describe('tvphone tv: an H.264 video call through a relay dropping 5 % of the RT
       assert.ok(best > 30, `${who}: PSNR ${best} dB`);
       assert.ok(far < best - 6, `${who}: 5 frames off gives ${far} dB, aligned ${best} dB`);
     }
+  });
+
+  it('a PLI, then a FIR, to an agent gets a keyframe from it within 1.5 s (RFC 4585 §6.3.1, RFC 5104 §4.3.1), not at its encoder\'s own next one, 10 s on', async () => {
+    // B's keyframes as they cross the relay towards A: an IDR, or the STAP-A of SPS and PPS before one, or an FU-A of
+    // an IDR's first fragment (RFC 6184 §5.6-5.8), one a timestamp
+    const keyframes: number[] = [];
+    let bSsrc: number | undefined;
+    let lastTs: number | undefined;
+    const { a, b, legs } = await relayedCall(() => false, (leg, m) => {
+      const p = leg === 'toA' ? parseRtpPacket(m) : undefined;
+      if (!p || p.payload.length < 2) return;
+      bSsrc = p.ssrc;
+      const t = p.payload[0] & 0x1f;
+      const key = t === 5 || t === 24 || (t === 28 && (p.payload[1] & 0x80) !== 0 && (p.payload[1] & 0x1f) === 5);
+      if (key && p.timestamp !== lastTs) { lastTs = p.timestamp; keyframes.push(performance.now()); }
+    });
+    for (let i = 0; i < 1000 && keyframes.length === 0; i++) await sleep(20);
+    await sleep(1000);
+    const poke = dgram.createSocket('udp4');
+    closers.push(() => poke.close());
+    poke.bind(0, '127.0.0.1');
+    await once(poke, 'listening');
+    /** Sends `rtcp` to B's RTCP port; how long until B's next keyframe crossed the relay (Infinity: not within 2 s). */
+    const ask = async (rtcp: Uint8Array): Promise<number> => {
+      const t = performance.now();
+      poke.send(rtcp, (legs.toB.to as number) + 1, '127.0.0.1');
+      for (let i = 0; i < 200; i++) {
+        const k = keyframes.find((at) => at >= t);
+        if (k !== undefined) return k - t;
+        await sleep(10);
+      }
+      return Infinity;
+    };
+    const before = b.videoStats();
+    assert.ok(before && bSsrc !== undefined);
+    const pliMs = await ask(buildRtcpCompound({ ssrc: 0x7e57, cname: 'test@127.0.0.1', reports: [], pli: { mediaSsrc: bSsrc } }));
+    await sleep(600);
+    const firMs = await ask(buildRtcpCompound({ ssrc: 0x7e57, cname: 'test@127.0.0.1', reports: [], fir: { mediaSsrc: bSsrc, seq: 1 } }));
+    const after = b.videoStats();
+    assert.ok(after);
+    const aEnded = waitFor(a, 'call-ended');
+    await a.hangup();
+    const ea = (await aEnded).video;
+    console.log(`      B: PLI → keyframe at the relay in ${pliMs.toFixed(0)} ms, FIR in ${firMs.toFixed(0)} ms; keyframes on request ${after.keyframesOnRequest - before.keyframesOnRequest} of ${after.sent.keyframes - before.sent.keyframes}`);
+    assert.ok(pliMs <= 1500 && firMs <= 1500, `PLI ${pliMs} ms, FIR ${firMs} ms`);
+    const d = (k: (s: NonNullable<typeof after>) => number): number => k(after) - k(before);
+    assert.deepEqual([d((s) => s.plisReceived), d((s) => s.firsReceived), d((s) => s.keyframesOnRequest), d((s) => s.sent.keyframes)], [1, 1, 2, 2]);
+    assert.equal(ea?.received.lost, 0, 'A received B\'s stream whole across the switches');
   });
 });

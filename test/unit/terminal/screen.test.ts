@@ -29,7 +29,7 @@ const callSection = (screen: string): string => plain(screen).split('\nCall\n')[
 const VIDEO_STATS = {
   sent: { frames: 10, keyframes: 1, packets: 20, octets: 9000 },
   received: { frames: 10, keyframes: 1, packets: 20, lost: 0, droppedFrames: 0, malformed: 0, discarded: 0 },
-  plisSent: 0, plisReceived: 0, firsSent: 0, firsReceived: 0, nacksSent: 0, nackedPackets: 0, recoveredPackets: 0, nacksReceived: 0, retransmittedPackets: 0,
+  plisSent: 0, plisReceived: 0, firsSent: 0, firsReceived: 0, keyframesOnRequest: 0, nacksSent: 0, nackedPackets: 0, recoveredPackets: 0, nacksReceived: 0, retransmittedPackets: 0,
 };
 
 describe('TV screen', () => {
