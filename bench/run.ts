@@ -89,6 +89,8 @@ function sustainable(r: SippResult, rate: number): boolean {
 
 /** the soak's REGISTERs refresh this many TVs' bindings over and over */
 const SOAK_TVS = 10_000;
+/** the port of the soak TVs' Contacts (nothing is sent to them: no call or message is for them) */
+const SOAK_TV_PORT = 9;
 
 /** the users the reg-auth part registers over and over (a0000001…, password pw: Kamailio's subscriber rows and tvphone's users) */
 const AUTH_USERS = 10_000;
@@ -426,7 +428,8 @@ async function soak(seconds: number, sustainable: { reg: number; call: number; m
       const none = Promise.resolve(mergeSipp([]));
       const [r, c, m] = await Promise.all([
         // refreshes over a fixed set of TVs: a soak's memory must level off, so its population does not grow
-        SOAK_LOADS.has('reg') ? runSipp({ ...base('reg', rates.reg), scenario: SIPP_DIR + 'reg.xml', rows: tvs }) : none,
+        // each TV's Contact the same in every run (sipp's own port changes): a refresh, not one binding more per run
+        SOAK_LOADS.has('reg') ? runSipp({ ...base('reg', rates.reg), scenario: SIPP_DIR + 'reg.xml', rows: tvs, keys: { contact_hostport: `${LOOPBACK}:${SOAK_TV_PORT}` } }) : none,
         SOAK_LOADS.has('call') ? runSipp({ ...base('call', rates.call), scenario: SIPP_DIR + 'uac-call.xml', rows: callees, extra: ['-d', String(PAUSE_MS)], callMs: PAUSE_MS + 2000 }) : none,
         SOAK_LOADS.has('msg') ? runSipp({ ...base('msg', rates.msg), scenario: SIPP_DIR + 'msg.xml', rows: Array.from({ length: Math.round(rates.msg * len) }, (_, i) => recipients[(i + runNo * 7919) % recipients.length]!) }) : none,
       ]);
