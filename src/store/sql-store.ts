@@ -1,5 +1,7 @@
 // The Store interface over the shared operations (ops.ts). A backend supplies only how an operation runs:
-// `write` inside a transaction that has committed when the promise resolves, `read` outside one.
+// `write` inside a transaction that has committed when the promise resolves, `read` outside one. A write about one
+// user names it (`key`): a backend may run the writes of several keys in one transaction (group commit), and keeps
+// the order of one key's writes.
 
 import { StoreUnavailableError } from '../errors.ts';
 import * as ops from './ops.ts';
@@ -12,8 +14,8 @@ import type {
 
 export abstract class SqlStore implements Store {
   abstract readonly dialect: Dialect;
-  /** run a writing operation in one transaction; resolves after commit */
-  protected abstract write<T>(op: () => Op<T>): Promise<T>;
+  /** run a writing operation in one transaction; resolves after commit. `key`: the user it is about (see above) */
+  protected abstract write<T>(op: () => Op<T>, key?: string): Promise<T>;
   /** run a reading operation */
   protected abstract read<T>(op: () => Op<T>): Promise<T>;
   abstract close(): Promise<void>;
@@ -40,7 +42,7 @@ export abstract class SqlStore implements Store {
   usersByRealm(except: string): Promise<Array<{ realm: string; users: number }>> { return this.read(() => ops.usersByRealm(except)); }
 
   saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials): Promise<BindingChange> {
-    return this.write(() => ops.saveBindings(userId, upsert, remove, removeAll, now, newUser));
+    return this.write(() => ops.saveBindings(userId, upsert, remove, removeAll, now, newUser), userId);
   }
   getBindings(userId: string, now: EpochMs): Promise<Binding[]> { return this.read(() => ops.getBindings(userId, now)); }
   listBindings(now: EpochMs): Promise<Binding[]> { return this.read(() => ops.listBindings(now)); }
@@ -70,12 +72,12 @@ export abstract class SqlStore implements Store {
   getPresence(userId: string): Promise<Presence | null> { return this.read(() => ops.getPresence(userId)); }
   listPresence(): Promise<Presence[]> { return this.read(() => ops.listPresence()); }
 
-  recordCall(call: NewCall): Promise<number> { return this.write(() => ops.recordCall(call)); }
+  recordCall(call: NewCall): Promise<number> { return this.write(() => ops.recordCall(call), call.userId); }
   updateCall(id: number, update: CallUpdate): Promise<void> { return this.write(() => ops.updateCall(id, update)); }
   listCalls(query: CallQuery): Promise<CallRecord[]> { return this.read(() => ops.listCalls(query)); }
   markCallsNotified(ids: number[], at: EpochMs): Promise<void> { return this.write(() => ops.markCallsNotified(ids, at)); }
 
-  storeMessage(msg: NewMessage, quota?: MessageQuota): Promise<StoredMessage> { return this.write(() => ops.storeMessage(msg, quota)); }
+  storeMessage(msg: NewMessage, quota?: MessageQuota): Promise<StoredMessage> { return this.write(() => ops.storeMessage(msg, quota), msg.toUser); }
   pendingMessages(toUser: string, limit: number): Promise<StoredMessage[]> { return this.read(() => ops.pendingMessages(toUser, limit)); }
   pendingUsage(toUser: string): Promise<{ count: number; bytes: number }> { return this.read(() => ops.pendingUsage(toUser)); }
   keptFor(userId: string): Promise<{ messages: boolean; missedCalls: boolean }> { return this.read(() => ops.keptFor(userId)); }
@@ -104,8 +106,8 @@ export abstract class SqlStore implements Store {
   subscriptionsFor(presentity: string, now: EpochMs): Promise<Subscription[]> { return this.read(() => ops.subscriptionsFor(presentity, now)); }
   expireSubscriptions(now: EpochMs): Promise<Subscription[]> { return this.write(() => ops.expireSubscriptions(now)); }
 
-  savePushRegistration(reg: PushRegistration): Promise<void> { return this.write(() => ops.savePushRegistration(reg)); }
-  removePushRegistration(userId: string, device: string): Promise<void> { return this.write(() => ops.removePushRegistration(userId, device)); }
+  savePushRegistration(reg: PushRegistration): Promise<void> { return this.write(() => ops.savePushRegistration(reg), reg.userId); }
+  removePushRegistration(userId: string, device: string): Promise<void> { return this.write(() => ops.removePushRegistration(userId, device), userId); }
   pushRegistrations(userId: string, now: EpochMs): Promise<PushRegistration[]> { return this.read(() => ops.pushRegistrations(userId, now)); }
   expirePushRegistrations(now: EpochMs): Promise<number> { return this.write(() => ops.expirePushRegistrations(now)); }
 

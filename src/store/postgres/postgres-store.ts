@@ -1,6 +1,15 @@
 // PostgreSQL backend on `pg` (Pool). Each write is one transaction on a pooled client, retried on a
 // unique-key race or serialization failure; a client whose connection broke is discarded, and the pool
 // reconnects by itself when the server returns. Connect and statement timeouts bound every call.
+//
+// Group commit, as on SQLite: the writes about one user (a REGISTER's bindings, a MESSAGE kept) go to one of
+// `writeLanes` lanes by their user; a lane runs one transaction at a time, carrying every write queued in it (at
+// most MAX_BATCH, gathered for `groupCommitMs` once the lane is idle) with one COMMIT, and each promise resolves
+// after that COMMIT. One user's writes are in one lane, so they commit in the order they were asked for. The
+// batch runs without savepoints first; should a write fail, it is rolled back and run again with a SAVEPOINT per
+// write, so that write is rejected alone (a unique-key race is retried inside its savepoint) while the rest
+// commits. An outage fails the whole batch as unavailable (503): nothing of it is answered as committed.
+// Statements are prepared once per connection (named), so PostgreSQL parses and plans each only once.
 
 import pg from 'pg';
 import { StoreUnavailableError, TvphoneError } from '../../errors.ts';
@@ -28,6 +37,34 @@ export const POSTGRES_QUERIES = renumber(
 
 const MIGRATION_LOCK = 7_262_001; // pg_advisory_xact_lock key: one migrator at a time
 const RETRIES = 5;
+/** most writes in one group transaction; the rest go in the lane's next one */
+const MAX_BATCH = 100;
+/** lanes of keyed writes, each one transaction at a time (default of `writeLanes`) */
+const WRITE_LANES = 4;
+
+/** A keyed write waiting for its lane's next transaction. */
+interface PendingWrite {
+  op: () => Op<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** The writes of the users hashed to it, one transaction at a time. */
+interface Lane {
+  queue: PendingWrite[];
+  /** a batch is gathering (timer) or running */
+  busy: boolean;
+  /** called when the lane has run everything queued (close waits for it) */
+  drained: (() => void) | null;
+}
+
+/** FNV-1a of the key: which lane a user's writes go to. */
+function laneOf(key: string, lanes: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % lanes;
+}
 
 /** SQLSTATEs worth retrying the whole transaction for: unique_violation, serialization_failure, deadlock_detected. */
 const RETRYABLE = new Set(['23505', '40001', '40P01']);
@@ -54,14 +91,20 @@ export class PostgresStore extends SqlStore {
   readonly #url: string;
   readonly #health: StoreHealth;
   readonly #where: string;
+  readonly #lanes: Lane[];
+  readonly #groupCommitMs: number;
   #closed = false;
+  #commits = 0;
+  #writes = 0;
 
-  private constructor(pool: pg.Pool, where: string, health: StoreHealth, url: string) {
+  private constructor(pool: pg.Pool, where: string, health: StoreHealth, url: string, opts: OpenStoreOptions) {
     super();
     this.#pool = pool;
     this.#where = where;
     this.#health = health;
     this.#url = url;
+    this.#groupCommitMs = opts.groupCommitMs ?? 0;
+    this.#lanes = Array.from({ length: Math.max(1, opts.writeLanes ?? WRITE_LANES) }, () => ({ queue: [], busy: false, drained: null }));
   }
 
   static async open(url: string, opts: OpenStoreOptions = {}): Promise<PostgresStore> {
@@ -88,7 +131,7 @@ export class PostgresStore extends SqlStore {
     // listener that is an unhandled 'error' event and the process dies (a failover, `pg_ctl -m immediate stop`).
     // Its query rejects as well, so the request is answered 503; here the outage is only noted.
     pool.on('connect', (client) => client.on('error', (err) => health.down(err)));
-    const store = new PostgresStore(pool, where, health, url);
+    const store = new PostgresStore(pool, where, health, url, opts);
     try {
       await store.#migrate(opts.migrate ?? true);
     } catch (err) {
@@ -103,19 +146,21 @@ export class PostgresStore extends SqlStore {
     await this.#transaction(async (client) => {
       await this.#command(client, `SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
       const { rows } = await client.query("SELECT to_regclass('schema_version') IS NOT NULL AS present");
-      const current = rows[0].present ? await runAsync(schemaVersion(), (q) => this.#query(client, q)) : 0;
+      const current = rows[0].present ? await runAsync(schemaVersion(), (q) => this.#query(client, q, false)) : 0;
       checkSchemaVersion('postgres', current, apply);
       for (const m of loadMigrations('postgres')) {
         if (m.version <= current) continue;
         await client.query(m.sql);
-        await this.#query(client, { name: 'insertVersion', params: [m.version, Date.now()] });
+        await this.#query(client, { name: 'insertVersion', params: [m.version, Date.now()] }, false);
       }
     });
   }
 
-  async #query(client: pg.PoolClient, q: Query): Promise<QueryResult> {
+  /** `prepared`: a named statement, parsed once per connection (not while migrating: the tables are changing) */
+  async #query(client: pg.PoolClient, q: Query, prepared = true): Promise<QueryResult> {
     try {
-      const r = await client.query({ text: POSTGRES_QUERIES[q.name], values: q.params.map(toParam) });
+      const text = POSTGRES_QUERIES[q.name];
+      const r = await client.query(prepared ? { name: q.name, text, values: q.params.map(toParam) } : { text, values: q.params.map(toParam) });
       return { rows: r.rows as Row[], changes: r.rowCount ?? 0 };
     } catch (err) {
       throw this.#classify(err);
@@ -137,7 +182,6 @@ export class PostgresStore extends SqlStore {
   }
 
   async #connect(): Promise<pg.PoolClient> {
-    if (this.#closed) throw new StoreUnavailableError('the store is closed');
     try {
       return await this.#pool.connect();
     } catch (err) {
@@ -154,6 +198,7 @@ export class PostgresStore extends SqlStore {
         await this.#command(client, 'BEGIN');
         const value = await body(client);
         await this.#command(client, 'COMMIT');
+        this.#commits++;
         this.#health.ok();
         return value;
       } catch (err) {
@@ -175,11 +220,102 @@ export class PostgresStore extends SqlStore {
     }
   }
 
-  protected write<T>(op: () => Op<T>): Promise<T> {
-    return this.#transaction((client) => runAsync(op(), (q) => this.#query(client, q)));
+  protected write<T>(op: () => Op<T>, key?: string): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreUnavailableError('the store is closed'));
+    if (key === undefined) {
+      this.#writes++;
+      return this.#transaction((client) => runAsync(op(), (q) => this.#query(client, q)));
+    }
+    const lane = this.#lanes[laneOf(key, this.#lanes.length)]!;
+    return new Promise<T>((resolve, reject) => {
+      lane.queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      if (!lane.busy) this.#gather(lane, this.#groupCommitMs);
+    });
+  }
+
+  /** After `delayMs` (0: the writes of this tick), the lane runs what is queued; then again while more came. */
+  #gather(lane: Lane, delayMs: number): void {
+    lane.busy = true;
+    const run = (): void => {
+      void this.#flush(lane).then(() => {
+        if (lane.queue.length > 0) return this.#gather(lane, 0);
+        lane.busy = false;
+        lane.drained?.();
+      });
+    };
+    if (delayMs > 0) setTimeout(run, delayMs);
+    else setImmediate(run);
+  }
+
+  /** One transaction for the lane's first MAX_BATCH writes; each settles after the COMMIT (or with the outage). */
+  async #flush(lane: Lane): Promise<void> {
+    const batch = lane.queue.splice(0, MAX_BATCH);
+    let outcomes: Outcome[];
+    try {
+      outcomes = await this.#transaction((client) => this.#runBatch(client, batch));
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+      return;
+    }
+    this.#writes += batch.length;
+    batch.forEach((w, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) w.resolve(o.value);
+      else w.reject(o.error);
+    });
+  }
+
+  /**
+   * The batch's writes in the open transaction. A write alone runs as it is (its failure is the transaction's,
+   * retried by #transaction on a conflict). Several run without savepoints first; at the first failure the
+   * transaction starts again with a SAVEPOINT per write, so that a failing write is rolled back alone.
+   * Only an outage (StoreUnavailableError) fails them all.
+   */
+  async #runBatch(client: pg.PoolClient, batch: PendingWrite[]): Promise<Outcome[]> {
+    const exec = (q: Query): Promise<QueryResult> => this.#query(client, q);
+    if (batch.length === 1) return [{ ok: true, value: await runAsync(batch[0]!.op(), exec) }];
+    const values: unknown[] = [];
+    for (const w of batch) {
+      try {
+        values.push(await runAsync(w.op(), exec));
+      } catch (err) {
+        if (err instanceof StoreUnavailableError) throw err;
+        break;
+      }
+    }
+    if (values.length === batch.length) return values.map((value) => ({ ok: true, value }));
+    await this.#command(client, 'ROLLBACK');
+    await this.#command(client, 'BEGIN');
+    const outcomes: Outcome[] = [];
+    for (const w of batch) {
+      for (let attempt = 1; ; attempt++) {
+        await this.#command(client, 'SAVEPOINT w');
+        try {
+          const value = await runAsync(w.op(), exec);
+          await this.#command(client, 'RELEASE w');
+          outcomes.push({ ok: true, value });
+          break;
+        } catch (err) {
+          if (err instanceof StoreUnavailableError) throw err;
+          await this.#command(client, 'ROLLBACK TO w');
+          await this.#command(client, 'RELEASE w');
+          const code = (err as { code?: unknown }).code;
+          if (typeof code === 'string' && RETRYABLE.has(code) && attempt < RETRIES) continue;
+          outcomes.push({ ok: false, error: err });
+          break;
+        }
+      }
+    }
+    return outcomes;
+  }
+
+  /** transactions committed and writes they carried, to see group commit at work */
+  get stats(): { commits: number; writes: number } {
+    return { commits: this.#commits, writes: this.#writes };
   }
 
   protected async read<T>(op: () => Op<T>): Promise<T> {
+    if (this.#closed) throw new StoreUnavailableError('the store is closed');
     const client = await this.#connect();
     let broken: Error | undefined;
     try {
@@ -218,9 +354,11 @@ export class PostgresStore extends SqlStore {
     return async () => { await client.end().catch(() => {}); };
   }
 
+  /** Commit what the lanes hold, then close the pool; idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await Promise.all(this.#lanes.map((lane) => (lane.busy ? new Promise<void>((r) => { lane.drained = r; }) : undefined)));
     await this.#pool.end();
   }
 }
