@@ -9,7 +9,10 @@
 // batch runs without savepoints first; should a write fail, it is rolled back and run again with a SAVEPOINT per
 // write, so that write is rejected alone (a unique-key race is retried inside its savepoint) while the rest
 // commits. An outage fails the whole batch as unavailable (503): nothing of it is answered as committed.
-// Statements are prepared once per connection (named), so PostgreSQL parses and plans each only once.
+// Within a batch the writes of different users run at once on the pipelined connection (pg `pipeline`): their
+// statements go out together, several per socket write, and are answered in order, instead of one round trip
+// each after the other; one user's writes still run one after the other. Statements are prepared once per
+// connection (named), so PostgreSQL parses and plans each only once.
 
 import pg from 'pg';
 import { StoreUnavailableError, TvphoneError } from '../../errors.ts';
@@ -44,6 +47,7 @@ const WRITE_LANES = 4;
 
 /** A keyed write waiting for its lane's next transaction. */
 interface PendingWrite {
+  key: string;
   op: () => Op<unknown>;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
@@ -121,6 +125,8 @@ export class PostgresStore extends SqlStore {
         idleTimeoutMillis: 30_000,
         keepAlive: true,
         application_name: 'tvphone',
+        // a query is sent without waiting for the one before it to be answered (the batches' writes, below)
+        pipeline: true,
       });
     } catch (err) {
       throw new TvphoneError('ERR_STORE_URL', `bad PostgreSQL URL ${where}: ${(err as Error).message}`, { cause: err });
@@ -228,7 +234,7 @@ export class PostgresStore extends SqlStore {
     }
     const lane = this.#lanes[laneOf(key, this.#lanes.length)]!;
     return new Promise<T>((resolve, reject) => {
-      lane.queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      lane.queue.push({ key, op, resolve: resolve as (v: unknown) => void, reject });
       if (!lane.busy) this.#gather(lane, this.#groupCommitMs);
     });
   }
@@ -267,23 +273,35 @@ export class PostgresStore extends SqlStore {
 
   /**
    * The batch's writes in the open transaction. A write alone runs as it is (its failure is the transaction's,
-   * retried by #transaction on a conflict). Several run without savepoints first; at the first failure the
-   * transaction starts again with a SAVEPOINT per write, so that a failing write is rolled back alone.
-   * Only an outage (StoreUnavailableError) fails them all.
+   * retried by #transaction on a conflict). Several run without savepoints first, each user's in order and the
+   * users side by side; at the first failure the transaction starts again with a SAVEPOINT per write, one after
+   * the other, so that a failing write is rolled back alone. Only an outage (StoreUnavailableError) fails them all.
    */
   async #runBatch(client: pg.PoolClient, batch: PendingWrite[]): Promise<Outcome[]> {
-    const exec = (q: Query): Promise<QueryResult> => this.#query(client, q);
+    const exec = this.#corkedExec(client);
     if (batch.length === 1) return [{ ok: true, value: await runAsync(batch[0]!.op(), exec) }];
-    const values: unknown[] = [];
-    for (const w of batch) {
-      try {
-        values.push(await runAsync(w.op(), exec));
-      } catch (err) {
-        if (err instanceof StoreUnavailableError) throw err;
-        break;
+    const byKey = new Map<string, number[]>();
+    batch.forEach((w, i) => {
+      const list = byKey.get(w.key);
+      if (list) list.push(i);
+      else byKey.set(w.key, [i]);
+    });
+    const values: unknown[] = new Array(batch.length);
+    let failed = false;
+    // every chain settles before the transaction goes on: no statement of this batch is left in flight
+    const chains = await Promise.allSettled([...byKey.values()].map(async (indexes) => {
+      for (const i of indexes) {
+        if (failed) return;
+        try {
+          values[i] = await runAsync(batch[i]!.op(), exec);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
       }
-    }
-    if (values.length === batch.length) return values.map((value) => ({ ok: true, value }));
+    }));
+    for (const c of chains) if (c.status === 'rejected' && c.reason instanceof StoreUnavailableError) throw c.reason;
+    if (!failed) return values.map((value) => ({ ok: true, value }));
     await this.#command(client, 'ROLLBACK');
     await this.#command(client, 'BEGIN');
     const outcomes: Outcome[] = [];
@@ -307,6 +325,26 @@ export class PostgresStore extends SqlStore {
       }
     }
     return outcomes;
+  }
+
+  /**
+   * Runs queries on `client`, those sent in one tick in one socket write: the socket is corked at the first and
+   * uncorked on the next tick (pg corks each query's messages itself; corks nest).
+   */
+  #corkedExec(client: pg.PoolClient): (q: Query) => Promise<QueryResult> {
+    const stream = (client as unknown as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
+    let corked = false;
+    return (q) => {
+      if (!corked && typeof stream?.cork === 'function' && typeof stream.uncork === 'function') {
+        corked = true;
+        stream.cork();
+        process.nextTick(() => {
+          corked = false;
+          stream.uncork!();
+        });
+      }
+      return this.#query(client, q);
+    };
   }
 
   /** transactions committed and writes they carried, to see group commit at work */

@@ -120,13 +120,18 @@ function binding(userId: string): Binding {
       for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof QuotaExceededError);
       assert.deepEqual(await seen('full'), [0, 2, 4]);
       assert.deepEqual(await seen('other'), [1, 3, 5]);
-      // a constraint failure (a user added twice) among them fails alone too
-      const [dup, ok] = await Promise.allSettled([
-        s.addUser({ userId: 'full', realm: 'r', ha1Md5: '', ha1Sha256: '' }, T0),
+      // a statement PostgreSQL refuses (a NUL in text: 22021) aborts the transaction: it fails alone all the same
+      const [before, bad, after, fresh] = await Promise.allSettled([
+        s.storeMessage(message('x', 1)),
+        s.storeMessage({ ...message('y', 2), fromUri: 'sip:a\u0000@example.test' }),
+        s.storeMessage(message('x', 3)),
         s.saveBindings('fresh', [binding('fresh')], [], false, T0),
       ]);
-      assert.equal(dup.status, 'rejected');
-      assert.equal(ok.status, 'fulfilled');
+      assert.deepEqual([before.status, after.status, fresh.status], ['fulfilled', 'fulfilled', 'fulfilled']);
+      assert.equal(bad.status, 'rejected');
+      assert.ok(!(bad.reason instanceof StoreUnavailableError));
+      assert.deepEqual(await seen('x'), [1, 3]);
+      assert.deepEqual(await seen('y'), []);
       assert.equal((await s.getBindings('fresh', T0)).length, 1);
     });
 
