@@ -11,7 +11,9 @@
 // commits. An outage fails the whole batch as unavailable (503): nothing of it is answered as committed.
 // Within a batch the writes of different users run at once on the pipelined connection (pg `pipeline`): their
 // statements go out together, several per socket write, and are answered in order, instead of one round trip
-// each after the other; one user's writes still run one after the other. Statements are prepared once per
+// each after the other; one user's writes still run one after the other. The point lookups about one user (its
+// bindings, whether anything is kept for it …) share one pipelined connection of their own the same way; other reads
+// (lists, sweeps) take a pooled connection each, so a long one holds up no lookup. Statements are prepared once per
 // connection (named), so PostgreSQL parses and plans each only once.
 
 import pg from 'pg';
@@ -98,6 +100,11 @@ export class PostgresStore extends SqlStore {
   readonly #lanes: Lane[];
   readonly #groupCommitMs: number;
   #closed = false;
+  /** the connection the point lookups share (taken from the pool on first use, dropped when it breaks) */
+  #reader: Promise<pg.PoolClient> | null = null;
+  /** lookups running (close waits for them before it gives the reader back) */
+  #lookups = 0;
+  #lookupsDone: (() => void) | null = null;
   #commits = 0;
   #writes = 0;
 
@@ -352,8 +359,9 @@ export class PostgresStore extends SqlStore {
     return { commits: this.#commits, writes: this.#writes };
   }
 
-  protected async read<T>(op: () => Op<T>): Promise<T> {
+  protected async read<T>(op: () => Op<T>, key?: string): Promise<T> {
     if (this.#closed) throw new StoreUnavailableError('the store is closed');
+    if (key !== undefined) return this.#lookup(op);
     const client = await this.#connect();
     let broken: Error | undefined;
     try {
@@ -366,6 +374,40 @@ export class PostgresStore extends SqlStore {
     } finally {
       client.release(broken);
     }
+  }
+
+  /** A point lookup on the shared reader connection, pipelined with the others of its tick. */
+  async #lookup<T>(op: () => Op<T>): Promise<T> {
+    const reader = this.#reader ?? this.#openReader();
+    this.#lookups++;
+    try {
+      const client = await reader;
+      const value = await runAsync(op(), this.#corkedExec(client));
+      this.#health.ok();
+      return value;
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) this.#dropReader(reader, err);
+      throw err;
+    } finally {
+      if (--this.#lookups === 0) this.#lookupsDone?.();
+    }
+  }
+
+  #openReader(): Promise<pg.PoolClient> {
+    const reader = this.#connect();
+    this.#reader = reader;
+    reader.then(
+      (client) => client.once('error', (err: Error) => this.#dropReader(reader, err)),
+      () => { if (this.#reader === reader) this.#reader = null; },
+    );
+    return reader;
+  }
+
+  /** A broken reader goes back to the pool to be discarded; the next lookup connects again. */
+  #dropReader(reader: Promise<pg.PoolClient>, err: Error): void {
+    if (this.#reader !== reader) return;
+    this.#reader = null;
+    void reader.then((client) => client.release(err), () => {});
   }
 
   /** Records the ban, then NOTIFY tvphone_bans: the other nodes' LISTEN reads it at once (routing/ban-sync.ts). */
@@ -397,6 +439,10 @@ export class PostgresStore extends SqlStore {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all(this.#lanes.map((lane) => (lane.busy ? new Promise<void>((r) => { lane.drained = r; }) : undefined)));
+    if (this.#lookups > 0) await new Promise<void>((r) => { this.#lookupsDone = r; });
+    const reader = this.#reader;
+    this.#reader = null;
+    if (reader) await reader.then((client) => client.release(), () => {});
     await this.#pool.end();
   }
 }

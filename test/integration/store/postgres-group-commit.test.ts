@@ -169,5 +169,21 @@ function binding(userId: string): Binding {
       await s.storeMessage(message('free', 3));
       assert.deepEqual(await seen('free'), [3]);
     });
+
+    it('answers point lookups side by side on one connection, and connects again when it is cut', async function () {
+      const s = await openOne(2);
+      await Promise.all(['a', 'b', 'c'].map((u) => s.saveBindings(u, [binding(u)], [], false, T0)));
+      const found = await Promise.all(Array.from({ length: 60 }, (_, i) => s.getBindings(['a', 'b', 'c', 'none'][i % 4]!, T0)));
+      assert.deepEqual(found.map((b) => b.length), Array.from({ length: 60 }, (_, i) => (i % 4 === 3 ? 0 : 1)));
+      // every connection of the store cut while idle: a lookup fails as unavailable at most once, then works again
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+      const failures: unknown[] = [];
+      let bindings: Binding[] | null = null;
+      for (let i = 0; i < 3 && bindings === null; i++) {
+        bindings = await s.getBindings('a', T0).catch((e: unknown) => { failures.push(e); return null; });
+      }
+      assert.equal(bindings?.length, 1);
+      assert.ok(failures.length <= 1 && failures.every((e) => e instanceof StoreUnavailableError), String(failures));
+    });
   },
 );
