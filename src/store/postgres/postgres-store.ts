@@ -3,9 +3,9 @@
 // reconnects by itself when the server returns. Connect and statement timeouts bound every call.
 //
 // Group commit, as on SQLite: the writes about one user (a REGISTER's bindings, a MESSAGE kept) go to one of
-// `writeLanes` lanes by their user; a lane runs one transaction at a time, carrying every write queued in it (at
-// most MAX_BATCH, gathered for `groupCommitMs` once the lane is idle) with one COMMIT, and each promise resolves
-// after that COMMIT. One user's writes are in one lane, so they commit in the order they were asked for. The
+// `writeLanes` lanes (default 1) by their user; a lane runs one transaction at a time, carrying every write queued in
+// it (at most MAX_BATCH, gathered for `groupCommitMs` once the lane is idle) with one COMMIT, and each promise
+// resolves after that COMMIT. One user's writes are in one lane, so they commit in the order they were asked for. The
 // batch runs without savepoints first; should a write fail, it is rolled back and run again with a SAVEPOINT per
 // write, so that write is rejected alone (a unique-key race is retried inside its savepoint) while the rest
 // commits. An outage fails the whole batch as unavailable (503): nothing of it is answered as committed.
@@ -44,8 +44,12 @@ const MIGRATION_LOCK = 7_262_001; // pg_advisory_xact_lock key: one migrator at 
 const RETRIES = 5;
 /** most writes in one group transaction; the rest go in the lane's next one */
 const MAX_BATCH = 100;
-/** lanes of keyed writes, each one transaction at a time (default of `writeLanes`) */
-const WRITE_LANES = 4;
+/**
+ * lanes of keyed writes, each one transaction at a time (default of `writeLanes`). One: a batch runs its users side by
+ * side anyway (below), and one lane makes the batches largest — each round trip of it carries the most statements (on
+ * two cores 1 lane sustained 800 REGISTERs/s where 4 did 700, bench/README.md).
+ */
+const WRITE_LANES = 1;
 
 /** A keyed write waiting for its lane's next transaction. */
 interface PendingWrite {
