@@ -1,5 +1,5 @@
-// PostgreSQL backend on `pg` (Pool). Each write is one transaction on a pooled client, retried on a
-// unique-key race or serialization failure; a client whose connection broke is discarded, and the pool
+// PostgreSQL backend on `pg` (Pool). A write about no one user (a sweep, an admin change) is one transaction on a
+// pooled client, retried on a unique-key race or serialization failure; a client whose connection broke is discarded, and the pool
 // reconnects by itself when the server returns. Connect and statement timeouts bound every call.
 //
 // Group commit, as on SQLite: the writes about one user (a REGISTER's bindings, a MESSAGE kept) go to one of
@@ -47,7 +47,7 @@ const MAX_BATCH = 100;
 /**
  * lanes of keyed writes, each one transaction at a time (default of `writeLanes`). One: a batch runs its users side by
  * side anyway (below), and one lane makes the batches largest — each round trip of it carries the most statements (on
- * two cores 1 lane sustained 800 REGISTERs/s where 4 did 700, bench/README.md).
+ * two cores, one run each in the same hour: 1 lane sustained 800 REGISTERs/s, 4 lanes 700).
  */
 const WRITE_LANES = 1;
 
