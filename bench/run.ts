@@ -28,7 +28,8 @@
 // Env knobs: BENCH_QUICK=1 (about a 1-minute smoke run), BENCH_RUN_S (seconds per step, 5), BENCH_MAX_S (overall
 // time budget, 600; steps that would start after it are skipped and said so), BENCH_DELIVER_N (10000),
 // BENCH_SUBJECT=kamailio (harness self-test: Kamailio also plays the server under test), BENCH_KEEP=1 (keep the
-// sipp work dir and print it), PAUSE_MS (call length, 1000).
+// sipp work dir and print it), PAUSE_MS (call length, 1000), BENCH_SERVERS=postgres,… (only the servers whose name
+// contains one of these).
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +56,8 @@ const SOAK_S = Number(env['BENCH_SOAK_S'] ?? 0);
 /** which loads the soak runs (all three by default; one alone tells whose memory grows) */
 const SOAK_LOADS = new Set((env['BENCH_SOAK_LOADS'] ?? 'reg,call,msg').split(',').map((x) => x.trim()));
 const ONLY = new Set((env['BENCH_ONLY'] ?? 'reg,reg-auth,call,msg,deliver,trunk,cluster,connections,memory').split(',').map((s) => s.trim()).filter(Boolean));
+/** only the servers whose name contains one of these (BENCH_SERVERS=postgres: the PostgreSQL rows alone); default all */
+const SERVERS = (env['BENCH_SERVERS'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 const MAX_FAIL_PCT = 0.5;
 const MIN_ACHIEVED = 0.95;
 const MAX_P99_MS = 200;
@@ -547,7 +550,7 @@ async function main(): Promise<number> {
     }
   }
   for (const [part, spec, start, max, label] of plan) {
-    if (!spec) continue;
+    if (!spec || (SERVERS.length > 0 && !SERVERS.some((x) => spec.name.includes(x)))) continue;
     log(`== ${label ?? part} on ${spec.name}`);
     const r = await sweep(part, spec, start, max, label);
     results.push(r);

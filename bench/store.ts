@@ -2,7 +2,7 @@
 // that SQLite's group commit shows. SQLite in a temp file (WAL, synchronous=FULL); PostgreSQL too when
 // TVPHONE_TEST_PG_URL is set (in a fresh database, dropped afterwards). SQLite runs twice: in-thread (the CLI)
 // and in a worker thread (the server); with --callers 1 the difference is the per-call cost of the hop.
-//   node bench/store.ts [--ops 20000] [--callers 500]
+//   node bench/store.ts [--ops 20000] [--callers 500] [--only sqlite|postgres]
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { openStore } from '../src/store/open.ts';
 import type { Binding, Store } from '../src/store/store.ts';
 import { createTestDatabase } from '../test/helpers/pg-database.ts';
 
-const { values } = parseArgs({ options: { ops: { type: 'string', default: '20000' }, callers: { type: 'string', default: '500' } } });
+const { values } = parseArgs({ options: { ops: { type: 'string', default: '20000' }, callers: { type: 'string', default: '500' }, only: { type: 'string' } } });
 const OPS = Number(values.ops);
 const CALLERS = Number(values.callers);
 
@@ -53,7 +53,7 @@ async function run(name: string, store: Store): Promise<void> {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'tvphone-bench-'));
-try {
+if (values.only !== 'postgres') try {
   const sqlite = await openStore(`sqlite:${join(dir, 'bench.db')}`);
   await run('SQLite (file, WAL, synchronous=FULL)', sqlite);
   await sqlite.close();
@@ -66,7 +66,9 @@ try {
 }
 
 const pgUrl = process.env.TVPHONE_TEST_PG_URL;
-if (pgUrl) {
+if (values.only === 'sqlite') {
+  // SQLite alone asked for
+} else if (pgUrl) {
   const db = await createTestDatabase(pgUrl);
   try {
     const pg = await openStore(db.url, { poolSize: 20 });

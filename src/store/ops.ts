@@ -235,8 +235,9 @@ function* changeBindings(userId: string, now: EpochMs, newUser: Credentials | un
   const ip = latest ? latest.flow.address : (before?.ip ?? null);
   const netstateChanged = (before?.netstate ?? 0) !== netstate;
   const since = netstateChanged || !before ? now : before.since;
-  if (before) yield* q('updatePresence', userId, ip, netstate, at(since));
-  else yield* q('insertPresence', userId, ip, netstate, at(since));
+  // a refresh that changes neither state nor address leaves the row as it is (the lock above is held all the same)
+  if (before && (before.ip !== ip || before.netstate !== netstate || before.since !== since)) yield* q('updatePresence', userId, ip, netstate, at(since));
+  else if (!before) yield* q('insertPresence', userId, ip, netstate, at(since));
   return { userId, bindings, presence: { userId, ip, netstate, since }, netstateChanged };
 }
 

@@ -11,8 +11,10 @@ export interface OpenStoreOptions {
    * PostgreSQL and SQL Server never create the database itself.
    */
   create?: boolean;
-  /** SQLite: how long writes gather before one commit (default 0: the writes of one tick) */
+  /** SQLite, PostgreSQL: how long writes gather before one commit (default 0: the writes of one tick) */
   groupCommitMs?: number;
+  /** PostgreSQL: lanes of per-user writes, each one group transaction at a time (default 1) */
+  writeLanes?: number;
   /** SQLite: how long a write waits for another process's lock, retried off the event loop, before 503 (default 3000) */
   lockWaitMs?: number;
   /**

@@ -1,5 +1,7 @@
 // The Store interface over the shared operations (ops.ts). A backend supplies only how an operation runs:
-// `write` inside a transaction that has committed when the promise resolves, `read` outside one.
+// `write` inside a transaction that has committed when the promise resolves, `read` outside one. A write about one
+// user names it (`key`): a backend may run the writes of several keys in one transaction (group commit), and keeps
+// the order of one key's writes; a read about one user (a point lookup) names it too, and may share a connection.
 
 import { StoreUnavailableError } from '../errors.ts';
 import * as ops from './ops.ts';
@@ -12,10 +14,10 @@ import type {
 
 export abstract class SqlStore implements Store {
   abstract readonly dialect: Dialect;
-  /** run a writing operation in one transaction; resolves after commit */
-  protected abstract write<T>(op: () => Op<T>): Promise<T>;
-  /** run a reading operation */
-  protected abstract read<T>(op: () => Op<T>): Promise<T>;
+  /** run a writing operation in one transaction; resolves after commit. `key`: the user it is about (see above) */
+  protected abstract write<T>(op: () => Op<T>, key?: string): Promise<T>;
+  /** run a reading operation; `key`: the user a point lookup is about */
+  protected abstract read<T>(op: () => Op<T>, key?: string): Promise<T>;
   abstract close(): Promise<void>;
 
   schemaVersion(): Promise<number> { return this.read(() => ops.schemaVersion()); }
@@ -24,9 +26,9 @@ export abstract class SqlStore implements Store {
   importUsers(creds: Credentials[], now: EpochMs): Promise<number> { return this.write(() => ops.importUsers(creds, now)); }
   setCredentials(creds: Credentials): Promise<boolean> { return this.write(() => ops.setCredentials(creds)); }
   removeUser(userId: string): Promise<boolean> { return this.write(() => ops.removeUser(userId)); }
-  getCredentials(userId: string): Promise<Credentials | null> { return this.read(() => ops.getCredentials(userId)); }
+  getCredentials(userId: string): Promise<Credentials | null> { return this.read(() => ops.getCredentials(userId), userId); }
   listUsers(): Promise<UserRecord[]> { return this.read(() => ops.listUsers()); }
-  userExists(userId: string): Promise<boolean> { return this.read(() => ops.userExists(userId)); }
+  userExists(userId: string): Promise<boolean> { return this.read(() => ops.userExists(userId), userId); }
   async serverSecret(name: string, candidate: Uint8Array, now: EpochMs): Promise<Uint8Array> {
     try {
       return await this.write(() => ops.serverSecret(name, candidate, now));
@@ -40,9 +42,9 @@ export abstract class SqlStore implements Store {
   usersByRealm(except: string): Promise<Array<{ realm: string; users: number }>> { return this.read(() => ops.usersByRealm(except)); }
 
   saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials): Promise<BindingChange> {
-    return this.write(() => ops.saveBindings(userId, upsert, remove, removeAll, now, newUser));
+    return this.write(() => ops.saveBindings(userId, upsert, remove, removeAll, now, newUser), userId);
   }
-  getBindings(userId: string, now: EpochMs): Promise<Binding[]> { return this.read(() => ops.getBindings(userId, now)); }
+  getBindings(userId: string, now: EpochMs): Promise<Binding[]> { return this.read(() => ops.getBindings(userId, now), userId); }
   listBindings(now: EpochMs): Promise<Binding[]> { return this.read(() => ops.listBindings(now)); }
   removeConnectionBindings(node: string, now: EpochMs, limit: number): Promise<{ users: number; changes: BindingChange[] }> {
     return this.write(() => ops.removeConnectionBindings(node, now, limit));
@@ -67,18 +69,18 @@ export abstract class SqlStore implements Store {
   bansChanged(since: EpochMs, now: EpochMs): Promise<Ban[]> { return this.read(() => ops.bansChanged(since, now)); }
   purgeBans(now: EpochMs): Promise<number> { return this.write(() => ops.purgeBans(now)); }
   expireBindings(now: EpochMs): Promise<BindingChange[]> { return this.write(() => ops.expireBindings(now)); }
-  getPresence(userId: string): Promise<Presence | null> { return this.read(() => ops.getPresence(userId)); }
+  getPresence(userId: string): Promise<Presence | null> { return this.read(() => ops.getPresence(userId), userId); }
   listPresence(): Promise<Presence[]> { return this.read(() => ops.listPresence()); }
 
-  recordCall(call: NewCall): Promise<number> { return this.write(() => ops.recordCall(call)); }
+  recordCall(call: NewCall): Promise<number> { return this.write(() => ops.recordCall(call), call.userId); }
   updateCall(id: number, update: CallUpdate): Promise<void> { return this.write(() => ops.updateCall(id, update)); }
   listCalls(query: CallQuery): Promise<CallRecord[]> { return this.read(() => ops.listCalls(query)); }
   markCallsNotified(ids: number[], at: EpochMs): Promise<void> { return this.write(() => ops.markCallsNotified(ids, at)); }
 
-  storeMessage(msg: NewMessage, quota?: MessageQuota): Promise<StoredMessage> { return this.write(() => ops.storeMessage(msg, quota)); }
+  storeMessage(msg: NewMessage, quota?: MessageQuota): Promise<StoredMessage> { return this.write(() => ops.storeMessage(msg, quota), msg.toUser); }
   pendingMessages(toUser: string, limit: number): Promise<StoredMessage[]> { return this.read(() => ops.pendingMessages(toUser, limit)); }
-  pendingUsage(toUser: string): Promise<{ count: number; bytes: number }> { return this.read(() => ops.pendingUsage(toUser)); }
-  keptFor(userId: string): Promise<{ messages: boolean; missedCalls: boolean }> { return this.read(() => ops.keptFor(userId)); }
+  pendingUsage(toUser: string): Promise<{ count: number; bytes: number }> { return this.read(() => ops.pendingUsage(toUser), toUser); }
+  keptFor(userId: string): Promise<{ messages: boolean; missedCalls: boolean }> { return this.read(() => ops.keptFor(userId), userId); }
   markDelivered(id: number, at: EpochMs): Promise<void> { return this.write(() => ops.markDelivered(id, at)); }
   recordAttempt(id: number, _at: EpochMs, nextAttemptAt: EpochMs | null): Promise<void> {
     return this.write(() => ops.recordAttempt(id, nextAttemptAt));
@@ -101,12 +103,12 @@ export abstract class SqlStore implements Store {
 
   saveSubscription(sub: Subscription): Promise<void> { return this.write(() => ops.saveSubscription(sub)); }
   removeSubscription(id: string): Promise<void> { return this.write(() => ops.removeSubscription(id)); }
-  subscriptionsFor(presentity: string, now: EpochMs): Promise<Subscription[]> { return this.read(() => ops.subscriptionsFor(presentity, now)); }
+  subscriptionsFor(presentity: string, now: EpochMs): Promise<Subscription[]> { return this.read(() => ops.subscriptionsFor(presentity, now), presentity); }
   expireSubscriptions(now: EpochMs): Promise<Subscription[]> { return this.write(() => ops.expireSubscriptions(now)); }
 
-  savePushRegistration(reg: PushRegistration): Promise<void> { return this.write(() => ops.savePushRegistration(reg)); }
-  removePushRegistration(userId: string, device: string): Promise<void> { return this.write(() => ops.removePushRegistration(userId, device)); }
-  pushRegistrations(userId: string, now: EpochMs): Promise<PushRegistration[]> { return this.read(() => ops.pushRegistrations(userId, now)); }
+  savePushRegistration(reg: PushRegistration): Promise<void> { return this.write(() => ops.savePushRegistration(reg), reg.userId); }
+  removePushRegistration(userId: string, device: string): Promise<void> { return this.write(() => ops.removePushRegistration(userId, device), userId); }
+  pushRegistrations(userId: string, now: EpochMs): Promise<PushRegistration[]> { return this.read(() => ops.pushRegistrations(userId, now), userId); }
   expirePushRegistrations(now: EpochMs): Promise<number> { return this.write(() => ops.expirePushRegistrations(now)); }
 
   setGreeting(userId: string, wav: Uint8Array, now: EpochMs): Promise<boolean> { return this.write(() => ops.setGreeting(userId, wav, now)); }
