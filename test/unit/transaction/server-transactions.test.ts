@@ -10,6 +10,35 @@ function statuses(sent: { msg: unknown }[]): number[] {
   return sent.map((s) => (s.msg as SipResponse).status);
 }
 
+/**
+ * A server transaction whose TU answers `method` with `answer` at once and keeps only weak references to the request
+ * and the response, delivered and then collected (a forced GC): what the transaction itself still holds.
+ */
+interface Answered { state: string; finalResponse: SipResponse | null; readonly request: SipRequest }
+
+async function answeredAndCollected(method: string, answer: (req: SipRequest) => SipResponse) {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const { fake, timers, layer } = setup();
+  const refs: { req?: WeakRef<SipRequest>; res?: WeakRef<SipResponse>; wire?: string } = {};
+  const seen: Answered[] = [];
+  (layer as unknown as { tu: unknown }).tu = {
+    onRequest: (req: SipRequest, t: Answered & { respond(r: SipResponse): boolean }) => {
+      const res = answer(req);
+      t.respond(res);
+      refs.req = new WeakRef(req);
+      refs.res = new WeakRef(res);
+      refs.wire = serializeMessage(res).toString('latin1');
+      seen.push(t);
+    },
+  };
+  fake.deliver(request(method), source());
+  fake.sent.length = 0; // the fake transport's record would hold the response
+  await new Promise((r) => setImmediate(r)); // WeakRef targets stay alive until the job that made them ends
+  gc();
+  return { fake, timers, layer, refs, st: seen[0]! };
+}
+
 describe('transaction: INVITE server transaction (RFC 3261 §17.2.1, RFC 6026)', () => {
   it('sends 100 Trying after 200 ms when the TU has not answered', () => {
     const { fake, timers, rec } = setup();
@@ -98,34 +127,17 @@ describe('transaction: INVITE server transaction (RFC 3261 §17.2.1, RFC 6026)',
   });
 
   it('keeps only the non-2xx final response\'s bytes in Completed: the INVITE and the response objects can be collected; Timer G and a retransmission resend those bytes (issue 16)', async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    const { fake, timers, layer } = setup();
-    const refs: { req?: WeakRef<SipRequest>; res?: WeakRef<SipResponse>; wire?: string } = {};
-    let st: { state: string; readonly request: SipRequest } | null = null;
-    (layer as unknown as { tu: unknown }).tu = {
-      onRequest: (req: SipRequest, t: NonNullable<typeof st> & { respond(r: SipResponse): boolean }) => {
-        const res = createResponse(req, 480, undefined, 't'); // the callee is offline
-        t.respond(res);
-        refs.req = new WeakRef(req);
-        refs.res = new WeakRef(res);
-        refs.wire = serializeMessage(res).toString('latin1');
-        st = t;
-      },
-    };
-    fake.deliver(request('INVITE'), source());
-    fake.sent.length = 0;
-    await new Promise((r) => setImmediate(r));
-    gc();
+    // the callee is offline
+    const { fake, timers, layer, refs, st } = await answeredAndCollected('INVITE', (req) => createResponse(req, 480, undefined, 't'));
     assert.equal(refs.req!.deref(), undefined, 'the INVITE is not held for Timer H');
     assert.equal(refs.res!.deref(), undefined, 'nor the response object');
-    assert.equal(st!.state, 'completed');
-    assert.throws(() => st!.request, /released its request/);
+    assert.equal(st.state, 'completed');
+    assert.throws(() => st.request, /released its request/);
     timers.advance(500); // Timer G
     fake.deliver(request('INVITE'), source()); // a retransmission
     assert.deepEqual(fake.sent.map((s) => serializeMessage(s.msg).toString('latin1')), [refs.wire, refs.wire], 'byte for byte');
     fake.deliver(request('ACK', { toTag: 't' }), source());
-    assert.equal(st!.state, 'confirmed');
+    assert.equal(st.state, 'confirmed');
     timers.advance(5000);
     assert.equal(layer.serverCount, 0);
   });
@@ -254,33 +266,18 @@ describe('transaction: non-INVITE server transaction (RFC 3261 §17.2.2)', () =>
   });
 
   it('keeps only the final response\'s bytes for Timer J: the request and the response objects can be collected (issue 16)', async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    const { fake, timers, layer } = setup();
-    const refs: { req?: WeakRef<SipRequest>; res?: WeakRef<SipResponse>; wire?: string } = {};
-    let st: { state: string; finalResponse: SipResponse | null; readonly request: SipRequest } | null = null;
-    // a TU that answers at once and keeps nothing but weak references (the registrar, a MESSAGE answered 202)
-    (layer as unknown as { tu: unknown }).tu = {
-      onRequest: (req: SipRequest, t: NonNullable<typeof st> & { respond(r: SipResponse): boolean }) => {
-        const res = createResponse(req, 200, undefined, 't');
-        res.addHeader('Contact', '<sip:tv@192.0.2.1:5060>;expires=600');
-        t.respond(res);
-        refs.req = new WeakRef(req);
-        refs.res = new WeakRef(res);
-        refs.wire = serializeMessage(res).toString('latin1');
-        st = t;
-      },
-    };
-    fake.deliver(request('REGISTER'), source());
-    fake.sent.length = 0; // the fake transport's record would hold the response
-    await new Promise((r) => setImmediate(r)); // WeakRef targets stay alive until the job that made them ends
-    gc();
+    // the registrar, a MESSAGE answered 202
+    const { fake, timers, layer, refs, st } = await answeredAndCollected('REGISTER', (req) => {
+      const res = createResponse(req, 200, undefined, 't');
+      res.addHeader('Contact', '<sip:tv@192.0.2.1:5060>;expires=600');
+      return res;
+    });
     assert.equal(refs.req!.deref(), undefined, 'the request is not held for Timer J');
     assert.equal(refs.res!.deref(), undefined, 'the response object is not held for Timer J');
-    assert.equal(st!.state, 'completed');
+    assert.equal(st.state, 'completed');
     assert.equal(layer.serverCount, 1);
-    assert.throws(() => st!.request, /released its request/);
-    assert.equal(serializeMessage(st!.finalResponse!).toString('latin1'), refs.wire, 'finalResponse reads the kept bytes');
+    assert.throws(() => st.request, /released its request/);
+    assert.equal(serializeMessage(st.finalResponse!).toString('latin1'), refs.wire, 'finalResponse reads the kept bytes');
     // RFC 3261 §17.2.2: a retransmission in Completed gets the final response again, byte for byte
     fake.deliver(request('REGISTER'), source());
     assert.equal(fake.sent.length, 1);
