@@ -158,9 +158,10 @@ export class Notifier {
 
   /**
    * The state `event` reports for user `resource` changed: NOTIFY each of its subscriptions, with `body` when given
-   * (else the package's body now). Resolves once every NOTIFY was answered (or failed); never rejects.
+   * (else the package's body now; a function is called once, and only when someone watches). Resolves once every
+   * NOTIFY was answered (or failed); never rejects.
    */
-  async changed(event: string, resource: string, body?: Uint8Array): Promise<void> {
+  async changed(event: string, resource: string, bodyOf?: Uint8Array | (() => Uint8Array)): Promise<void> {
     const pkg = this.#packages.get(event);
     if (this.#closed || pkg === undefined) return;
     let subs: Subscription[];
@@ -170,6 +171,8 @@ export class Notifier {
       this.#o.log.warn({ err, event, resource }, 'subscriptions not read: no NOTIFY for this change');
       return;
     }
+    if (subs.length === 0) return;
+    const body = typeof bodyOf === 'function' ? bodyOf() : bodyOf;
     const sends: Promise<void>[] = [];
     for (const s of subs) {
       if (body !== undefined) {

@@ -2,7 +2,7 @@
 // Our branches are  z9hG4bK-tvp-<loop hash>-<unique part>. The loop hash is computed from the fields of a
 // request that do not change while it loops; a request that carries a Via with our branch prefix and the
 // same loop hash has passed through us unchanged before: it has looped (482). A differing hash is a spiral.
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { SipRequest } from '../sip/message.ts';
 
 export const BRANCH_PREFIX = 'z9hG4bK-tvp-';
@@ -14,29 +14,15 @@ export const BRANCH_PREFIX = 'z9hG4bK-tvp-';
  * Route is included, since a spiral through us with another route set is legitimate. `salt` tells nodes apart.
  */
 export function loopHash(req: SipRequest, salt: string): string {
-  const h = createHash('sha1');
-  h.update(salt);
-  h.update('\n');
-  h.update(req.uri);
-  h.update('\n');
-  h.update(req.callId);
-  h.update('\n');
-  h.update(req.fromTag ?? '');
-  h.update('\n');
-  h.update(req.toTag ?? '');
-  h.update('\n');
   const cseq = req.header('cseq') ?? '';
   const sp = cseq.indexOf(' ');
-  h.update(sp < 0 ? cseq : cseq.slice(0, sp)); // the number only, not the method
+  // the number only, not the method
+  let s = `${salt}\n${req.uri}\n${req.callId}\n${req.fromTag ?? ''}\n${req.toTag ?? ''}\n${sp < 0 ? cseq : cseq.slice(0, sp)}`;
   for (const f of req.headers) {
-    if (f.key === 'proxy-require' || f.key === 'proxy-authorization' || f.key === 'route') {
-      h.update('\n');
-      h.update(f.key);
-      h.update(':');
-      h.update(f.value);
-    }
+    if (f.key === 'proxy-require' || f.key === 'proxy-authorization' || f.key === 'route') s += `\n${f.key}:${f.value}`;
   }
-  return h.digest('base64url').slice(0, 16);
+  // one call into the hash (a Hash object fed field by field cost three times as much)
+  return hash('sha1', s, 'base64url').slice(0, 16);
 }
 
 let counter = 0;

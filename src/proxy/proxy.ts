@@ -23,7 +23,7 @@ import type { ProxyTarget } from './target-set.ts';
 import { destinationOfUri, resolveNextHop } from '../transaction/locate.ts';
 import { checkRequest } from './validate.ts';
 import type { RouteSigner } from './route-signature.ts';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** Where call attempts are recorded (the seed's user_call); a Store adapter: started → recordCall, update → updateCall. */
 export interface CallRecorder {
@@ -749,7 +749,7 @@ export class Proxy {
 
   private statelessBranch(req: SipRequest): string {
     const top = req.header('via') ?? '';
-    const h = createHash('sha1').update(this.salt).update(top).update(req.method).digest('base64url').slice(0, 20);
+    const h = hash('sha1', this.salt + top + req.method, 'base64url').slice(0, 20);
     return `${BRANCH_PREFIX}s${h}`;
   }
 

@@ -1,5 +1,5 @@
 // HTTP Digest for SIP (RFC 3261 §22.4, RFC 2617 §3.2, RFC 7616 §3.4, RFC 8760): MD5 and SHA-256, qop=auth.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { formatAuthParams } from './headers.ts';
 
 export type DigestAlgorithm = 'MD5' | 'SHA-256';
@@ -12,7 +12,7 @@ function hashName(alg: string): 'md5' | 'sha256' | null {
 }
 
 function h(alg: 'md5' | 'sha256', s: string | Uint8Array): string {
-  return createHash(alg).update(s).digest('hex');
+  return hash(alg, s, 'hex');
 }
 
 /** RFC 7616 §3.4.2: A1 = username ":" realm ":" passwd; HA1 = H(A1) in lower-case hex. */
