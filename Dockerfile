@@ -14,8 +14,6 @@ RUN node scripts/build.js && npm prune --omit=dev --ignore-scripts
 
 FROM node:24-slim
 ENV NODE_ENV=production
-# as contrib/tvphone.service: a 16 MB young generation keeps a request's objects out of the old space (bench/README.md, soak)
-ENV NODE_OPTIONS=--max-semi-space-size=16
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

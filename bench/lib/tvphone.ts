@@ -7,6 +7,8 @@ import { freePort, waitSipReady, sleep, live, LOOPBACK } from './proc.ts';
 import type { ServerHandle } from './kamailio.ts';
 
 const BIN = new URL('../../bin/tvphone', import.meta.url).pathname;
+/** the V8 flags of bin/tvphone's #! line: what `tvphone serve` runs with when installed */
+const NODE_FLAGS = (readFileSync(BIN, 'utf8').split('\n', 1)[0].match(/\bnode((?:\s+--\S+)*)\s*$/)?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
 
 /** True when this checkout's `tvphone serve --help` works (the server exists). */
 export function tvphoneServeAvailable(): boolean {
@@ -54,7 +56,7 @@ export async function startTvphone(store: 'sqlite' | { url: string }, o: Tvphone
     ...(o.nodeId === undefined ? {} : { node: { id: o.nodeId, sipUri: `sip:${LOOPBACK}:${port};transport=tcp` } }),
     ...o.profile,
   }));
-  const args = [BIN, 'serve', '--profile', profile, '--auth', o.auth ?? 'none', '--listen', `udp:${LOOPBACK}:${port}`,
+  const args = [...NODE_FLAGS, BIN, 'serve', '--profile', profile, '--auth', o.auth ?? 'none', '--listen', `udp:${LOOPBACK}:${port}`,
     ...(tcp ? ['--listen', `tcp:${LOOPBACK}:${port}`] : []), '--db', db, '--domain', LOOPBACK];
   const logFile = join(dir, 'tvphone.log');
   const logFd = openSync(logFile, 'a');
