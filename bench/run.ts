@@ -371,7 +371,8 @@ function connectionsLines(c: ConnectionsResult): string[] {
     `connections on ${c.server}: ${c.registered}/${c.n} idle TCP TVs registered (asked ${c.asked}) in ${fmt(c.ramp_s, 1)} s; keep-alive every ${c.keepalive_s} s, refresh every ${c.refresh_s} s, window ${c.window_s} s`,
     `  server RSS ${c.rss_idle_kb} kB idle, ${c.rss_kb}→${c.rss_end_kb} kB with them: ${kb(c.rss_per_connection_b)} kB per registered connection (target <= 10 kB; Kamailio 3.0 published 4.5 kB)`,
     `  RSS for 100k registered users, extrapolated from N=${c.registered}: ${fmt(c.rss_100k_estimate_mb)} MB (target <= 150 MB)`,
-    `  server CPU for ${fmt(c.keepalives_per_s, 1)} keep-alives/s (${fmt(c.pongs_per_s, 1)} pongs/s) + ${fmt(c.refreshes_per_s, 1)} refreshes/s: ${fmt(c.cpu_pct_of_core, 1)} % of one core (host ${fmt(c.host_cpu_busy_pct)} % busy)`,
+    `  server CPU for ${fmt(c.keepalives_per_s, 1)} keep-alives/s (${fmt(c.pongs_per_s, 1)} pongs/s) + ${fmt(c.refreshes_per_s, 1)} refreshes/s: ${fmt(c.cpu_pct_of_core, 1)} % of one core (host ${fmt(c.host_cpu_busy_pct)} % busy)` +
+      (c.traffic_of > c.n ? ` — the traffic of ${c.traffic_of} TVs (target < 50 %)` : ''),
     ...(c.role === 'tvphone' ? [`  open files ${c.fd_limit_soft}/${c.fd_limit_hard} (soft/hard); transport.maxConnections ${c.max_connections}; fd check at start: ${c.fd_check_at_start ?? 'no warning'}`] : []),
     ...(c.fd_check_for_asked && c.role === 'tvphone' ? [`  fd check for ${c.asked}: ${c.fd_check_for_asked}`] : []),
     ...(c.note ? [`  note: ${c.note}`] : []),
