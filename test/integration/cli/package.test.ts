@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { builtPackage } from '../../helpers/built-package.ts';
 
@@ -58,6 +58,16 @@ describe('the packed tvphone package (compiled JavaScript)', function () {
     assert.match(v.stdout, /^\d+\.\d+\.\d+\n$/);
     const h = await run(process.execPath, bin, ['--help'], work);
     for (const cmd of ['serve', 'users', 'presence', 'calls', 'messages', 'db', 'tv', 'completion']) assert.match(h.stdout, new RegExp(`\\b${cmd}\\b`));
+  });
+
+  it('runs as an executable: its #! line starts node (from PATH) with the V8 flag it carries', async () => {
+    assert.match(readFileSync(bin, 'utf8').split('\n', 1)[0], /^#!\/usr\/bin\/env -S node --max-semi-space-size=\d+$/);
+    const r = await new Promise<Run>((resolve) => {
+      execFile(bin, ['--version'], { cwd: work, timeout: 15000, env: { ...process.env, PATH: `${dirname(process.execPath)}:/usr/bin:/bin` } },
+        (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
   });
 
   it('adds and lists users in a fresh SQLite file (finds sql/ from any directory)', async () => {
