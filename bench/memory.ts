@@ -19,7 +19,9 @@ export interface MemoryResult {
   anon_settled_mb: number | null; file_settled_mb: number | null;
   /** the idle RSS of each build (the measured one's is rss_idle_mb) */
   rss_idle_src_mb: number | null; rss_idle_dist_mb: number | null;
-  rss_per_user_b: number | null; target_mb: 150; within_target: boolean | null; note?: string;
+  rss_per_user_b: number | null; target_mb: 150; within_target: boolean | null;
+  /** the server's CPU during the REGISTERs, per REGISTER (what a smaller heap costs in collections) */
+  server_cpu_us_per_op: number | null; note?: string;
 }
 
 const mb = (kb: number) => Math.round(kb / 102.4) / 10;
@@ -79,7 +81,7 @@ export async function runMemory(o: { quick: boolean; workDir: string; log: (s: s
       anon_settled_mb: split === null ? null : mb(split.anon), file_settled_mb: split === null ? null : mb(split.file),
       rss_idle_src_mb: idleOf('src'), rss_idle_dist_mb: idleOf('dist'),
       rss_per_user_b: r.successful > 0 ? Math.round(((settled - idle) * 1024) / r.successful) : null,
-      target_mb: 150, within_target: full ? mb(settled) <= 150 : null,
+      target_mb: 150, within_target: full ? mb(settled) <= 150 : null, server_cpu_us_per_op: r.server_cpu_us_per_op,
       ...(notes.length ? { note: notes.join('; ') } : {}),
     };
   } finally {
