@@ -15,7 +15,8 @@
 //   cluster  the reg and call loads spread over 2 nodes on one fresh PostgreSQL database (one sipp per node) against
 //            1 node on the same PostgreSQL. On two shared cores this shows a second node's overhead, not its gain.
 //   connections  N idle TCP TVs (bench/connections.ts): RSS per connection, CPU of keep-alives + refreshes.
-//   memory   100,000 users REGISTERed over UDP by sipp, one binding each (bench/memory.ts): the server's RSS (≤ 150 MB).
+//   memory   100,000 users REGISTERed over UDP by sipp, one binding each (bench/memory.ts): the server's RSS (≤ 150 MB),
+//            of the compiled dist/ (BENCH_MEMORY_BUILD=dist, the default) or of the checkout's src/ (=src).
 //   soak     BENCH_SOAK_S > 0: REGISTER + calls + MESSAGEs at 80 % of the sustainable rates; failed calls, RSS slope.
 //   PostgreSQL: the reg and msg parts run on tvphone with --db postgres://... too when TVPHONE_TEST_PG_URL or
 //   BENCH_PG_URL is set; SQL Server likewise with --db mssql://... when BENCH_MSSQL_URL or MSSQL_URL is set.
@@ -663,7 +664,8 @@ async function main(): Promise<number> {
     `tvphone load benchmark (sipp ${QUICK ? 'quick smoke run' : 'sweep'}, loopback; sustainable = failures < ${MAX_FAIL_PCT}%, achieved >= ${MIN_ACHIEVED * 100}% of asked, p99 <= ${MAX_P99_MS} ms)`,
     line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line),
     ...conn.flatMap(connectionsLines),
-    ...(memory ? [`memory: ${memory.registered}/${memory.users} users registered over UDP (${memory.rate}/s): RSS ${memory.rss_idle_mb} MB idle, `
+    ...(memory ? [`memory (${memory.build}; idle src ${memory.rss_idle_src_mb ?? '-'} MB, dist ${memory.rss_idle_dist_mb ?? '-'} MB): `
+      + `${memory.registered}/${memory.users} users registered over UDP (${memory.rate}/s): RSS ${memory.rss_idle_mb} MB idle, `
       + `${memory.rss_end_mb} MB at the end, ${memory.rss_settled_mb} MB settled (peak ${memory.peak_rss_mb ?? '-'} MB; `
       + `${memory.rss_per_user_b ?? '-'} B a user; target <= ${memory.target_mb} MB for 100,000)${memory.note ? `; ${memory.note}` : ''}`] : []),
     ...(soakRes ? soakLines(soakRes) : []),

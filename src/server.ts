@@ -13,11 +13,10 @@ import { TransactionLayer } from './transaction/transaction-layer.ts';
 import { Registrar, Authenticator, Nodes } from './registrar/index.ts';
 import { Proxy } from './proxy/proxy.ts';
 import { Silo, buildDeliveryRequest } from './offline/silo.ts';
-import { isRecordingType, MediaServer } from './media-server/media-server.ts';
+import type { MediaServer } from './media-server/media-server.ts';
+import { isRecordingType } from './media-server/message-types.ts';
 import { indirect } from './media-server/content-indirection.ts';
-import { startRecordingsHttp, type RecordingsHttp } from './media-server/recordings-http.ts';
-import { storedGreeting } from './media-server/user-greeting.ts';
-import { MailboxServer } from './media-server/mailbox-server.ts';
+import type { RecordingsHttp } from './media-server/recordings-http.ts';
 import { PresenceAgent } from './presence/presence-agent.ts';
 import { MESSAGE_SUMMARY_EVENT, mailboxSummary, messageSummaryPackage } from './presence/message-summary.ts';
 import { UnsolicitedMwi } from './presence/unsolicited-mwi.ts';
@@ -31,7 +30,7 @@ import { Guard } from './routing/guard.ts';
 import { sendRequest } from './transaction/send-request.ts';
 import { destinationOf, dialogTarget } from './registrar/index.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { startAdminHttp, type AdminHttp, type AdminSources } from './admin-http.ts';
+import type { AdminHttp, AdminSources } from './admin-http.ts';
 import { Trunks } from './trunks/trunks.ts';
 import { RouteSigner } from './proxy/route-signature.ts';
 import { effectiveMaxConnections, fdLimitWarning, openFileLimit } from './config/fd-limit.ts';
@@ -62,6 +61,18 @@ export interface ServerOptions<T extends ServerTransport = NetworkTransport> {
   loadProfile?: () => Profile;
   /** a trunk's host name to an address (tests name carriers no DNS knows); default node:dns lookup */
   resolve?: (host: string) => Promise<string | null>;
+}
+
+/**
+ * The media server's modules (RTP, SDP, codecs, muxing), imported only when voicemail is on: a server without it
+ * loads none of them (issue 18: the idle server's memory).
+ */
+async function loadVoicemail() {
+  const [{ MediaServer }, { startRecordingsHttp }, { storedGreeting }, { MailboxServer }] = await Promise.all([
+    import('./media-server/media-server.ts'), import('./media-server/recordings-http.ts'),
+    import('./media-server/user-greeting.ts'), import('./media-server/mailbox-server.ts'),
+  ]);
+  return { MediaServer, startRecordingsHttp, storedGreeting, MailboxServer };
 }
 
 /** When a call that rings an online user goes to the media server (router's policy). */
@@ -136,10 +147,11 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   const vmConfig = profile.voicemail;
   // kept in the database: a restart (or another node) keeps answering the tokens it gave out
   const vmSecret = await keptSecret(store, 'voicemail-token', clock, log);
+  const vm = vmConfig.enabled ? await loadVoicemail() : null;
   let recordings: RecordingsHttp | null = null;
-  if (vmConfig.enabled) {
+  if (vm !== null) {
     try {
-      recordings = await startRecordingsHttp({
+      recordings = await vm.startRecordingsHttp({
         host: vmConfig.httpHost ?? profile.listeners[0].host, port: vmConfig.httpPort, secret: vmSecret, store, clock, log: log.child({ mod: 'voicemail-http' }),
       });
     } catch (err) {
@@ -284,7 +296,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   });
 
   const calls = new Calls({ store, clock, log: log.child({ mod: 'calls' }) });
-  const media = !vmConfig.enabled ? null : new MediaServer({
+  const media = vm === null ? null : new vm.MediaServer({
     config: vmConfig, clock, log: log.child({ mod: 'media-server' }), store,
     limits: () => limits,
     mediaAddress: (source) => (source.local.host === '0.0.0.0' || source.local.host === '::' ? ourHost(source) : source.local.host),
@@ -292,11 +304,11 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     transport, timerValues: transactions.values,
     sendInDialog: (req, dialog) => sendRequest(transactions, req, dialogTarget(dialog)),
     // a user's own greeting (schema 8; a store double may lack it)
-    ...(typeof store.greeting === 'function' ? { greetingOf: (callee: string) => storedGreeting(store, callee) } : {}),
+    ...(typeof store.greeting === 'function' ? { greetingOf: (callee: string) => vm.storedGreeting(store, callee) } : {}),
   });
   // the voicemail access number (VoiceMailMain): a user hears its own voice messages; each heard or deleted one changes
   // its message summary, told to its MWI subscribers as a TV's acknowledgement is (RFC 3842)
-  const mailbox = media === null || vmConfig.accessNumber === null ? null : new MailboxServer({
+  const mailbox = vm === null || vmConfig.accessNumber === null ? null : new vm.MailboxServer({
     config: vmConfig, clock, log: log.child({ mod: 'mailbox' }), store,
     onChanged: (userId) => mailboxChanged(userId),
     mediaAddress: (source) => (source.local.host === '0.0.0.0' || source.local.host === '::' ? ourHost(source) : source.local.host),
@@ -417,6 +429,8 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
     },
   };
   if (profile.admin) {
+    // prom-client (and its default metrics) only for a server that serves /metrics
+    const { startAdminHttp } = await import('./admin-http.ts');
     try {
       admin = await startAdminHttp({
         host: profile.admin.host, port: profile.admin.port, token: profile.admin.token, log: log.child({ mod: 'admin-http' }),

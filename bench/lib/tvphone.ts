@@ -9,6 +9,15 @@ import type { ServerHandle } from './kamailio.ts';
 const BIN = new URL('../../bin/tvphone', import.meta.url).pathname;
 /** the V8 flags of bin/tvphone's #! line: what `tvphone serve` runs with when installed */
 const NODE_FLAGS = (readFileSync(BIN, 'utf8').split('\n', 1)[0].match(/\bnode((?:\s+--\S+)*)\s*$/)?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+/** the entry of the compiled package (dist/, what an installed tvphone runs) */
+const DIST_BIN = new URL('./tvphone-dist.js', import.meta.url).pathname;
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+/** Compiles src/ into the checkout's dist/ (`npm run build`); null when it worked, else why not. */
+export function buildDist(): string | null {
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts/build.js')], { cwd: ROOT, encoding: 'utf8', timeout: 180000 });
+  return r.status === 0 ? null : `npm run build failed (${r.status ?? r.signal}): ${(r.stderr + r.stdout).trim().split('\n').slice(-3).join(' ')}`;
+}
 
 /** True when this checkout's `tvphone serve --help` works (the server exists). */
 export function tvphoneServeAvailable(): boolean {
@@ -35,6 +44,8 @@ export interface TvphoneOptions {
   readyTimeoutMs?: number;
   /** extra environment of the server (TVPHONE_LOG …) */
   env?: Record<string, string>;
+  /** src (default): the checkout's TypeScript through bin/tvphone; dist: the compiled package (buildDist() first) */
+  build?: 'src' | 'dist';
 }
 
 /** Store: 'sqlite' (a fresh file in a temp dir) or a postgres:// URL. */
@@ -56,7 +67,7 @@ export async function startTvphone(store: 'sqlite' | { url: string }, o: Tvphone
     ...(o.nodeId === undefined ? {} : { node: { id: o.nodeId, sipUri: `sip:${LOOPBACK}:${port};transport=tcp` } }),
     ...o.profile,
   }));
-  const args = [...NODE_FLAGS, BIN, 'serve', '--profile', profile, '--auth', o.auth ?? 'none', '--listen', `udp:${LOOPBACK}:${port}`,
+  const args = [...NODE_FLAGS, o.build === 'dist' ? DIST_BIN : BIN, 'serve', '--profile', profile, '--auth', o.auth ?? 'none', '--listen', `udp:${LOOPBACK}:${port}`,
     ...(tcp ? ['--listen', `tcp:${LOOPBACK}:${port}`] : []), '--db', db, '--domain', LOOPBACK];
   const logFile = join(dir, 'tvphone.log');
   const logFd = openSync(logFile, 'a');

@@ -10,7 +10,7 @@ import { ha1 } from '../sip/digest.ts';
 import { adminTarget, dbOption, parseLimit, profileOption, type TargetOpts } from './options.ts';
 import { checkPassword, readPassword, type PasswordOpts } from './password.ts';
 import { progressBar } from './progress.ts';
-import { parseUsersCsv, USER_RE } from './users-csv.ts';
+import { USER_RE } from './user-name.ts';
 
 export interface DbOpts extends TargetOpts {
   json?: boolean;
@@ -104,6 +104,8 @@ export function registerAdminCommands(program: Command): void {
       } catch (err) {
         throw new TvphoneError('ERR_CSV', `${file}: cannot read (${(err as NodeJS.ErrnoException).code})`);
       }
+      // csv-parse only for this command, not for every start of the CLI (issue 18: the server's memory)
+      const { parseUsersCsv } = await import('./users-csv.ts');
       const { rows, repeated } = parseUsersCsv(text, file);
       for (const r of repeated) console.error(`tvphone: ${file}: user ${r.user} is on lines ${r.lines.join(', ')}: the last one is kept`);
       // every row is checked before any is written: a refused file changes nothing

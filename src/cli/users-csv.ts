@@ -1,8 +1,7 @@
 // `users import FILE.csv`: user,password rows read as CSV (RFC 4180 quoting, CRLF or LF) by csv-parse.
 import { parse } from 'csv-parse/sync';
 import { TvphoneError } from '../errors.ts';
-
-export const USER_RE = /^[A-Za-z0-9_.!~*'()&=+$,;?/-]{1,64}$/; // RFC 3261 §25.1 user (unreserved and user-unreserved), no escapes
+import { USER_RE } from './user-name.ts';
 
 export interface UsersCsv {
   /** one row per user, in file order; a user given twice is here once, with its last password */

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { TvphoneError } from '../errors.ts';
-import { VIDEO_MESSAGE_TYPE } from '../media-server/video-recording.ts';
+import { VIDEO_MESSAGE_TYPE } from '../media-server/message-types.ts';
 import type { VoicemailRecord } from '../store/store.ts';
 import { iso, table, withStore, type DbOpts } from './admin.ts';
 import { dbOption, parseLimit, profileOption } from './options.ts';

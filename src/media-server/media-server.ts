@@ -25,17 +25,12 @@ import type { TimerValues } from '../transaction/timers.ts';
 import type { Source, Transport } from '../transport/transport.ts';
 import { builtInGreeting } from './greeting.ts';
 import { CHECKPOINT_INTERVAL_MS, RecordingCheckpointer, STALE_INTERVALS } from './recording-checkpoint.ts';
-import { VIDEO_MESSAGE_TYPE, VideoRecording } from './video-recording.ts';
+import { VOICE_MESSAGE_TYPE, VIDEO_MESSAGE_TYPE } from './message-types.ts';
+import { VideoRecording } from './video-recording.ts';
 import { UasCalls } from './uas-calls.ts';
 import { VoicemailCall, type VoicemailEndReason } from './voicemail-call.ts';
 
-/** The media type a voice message is kept (and fetched) as. */
-export const VOICE_MESSAGE_TYPE = 'audio/wav';
-export { VIDEO_MESSAGE_TYPE };
-/** Whether a stored message is one of our recordings (a voice or a video message), delivered by URL (RFC 4483). */
-export function isRecordingType(contentType: string): boolean {
-  return contentType === VOICE_MESSAGE_TYPE || contentType === VIDEO_MESSAGE_TYPE;
-}
+export { VOICE_MESSAGE_TYPE, VIDEO_MESSAGE_TYPE, isRecordingType } from './message-types.ts';
 /** the most video kept per second of a message (2 Mbit/s: far above what a TV's camera sends at 320x240 or 640x480) */
 const MAX_VIDEO_BYTES_PER_SECOND = 250_000;
 const MAX_VIDEO_BYTES = 64 << 20;

@@ -7,8 +7,7 @@ import type { MuxVideo } from '../media/matroska-mux.ts';
 import type { VideoCodecName } from '../media/sdp.ts';
 import { vp8KeyframeSize, writeIvf } from '../media/vp8-rtp.ts';
 
-/** The media type a video message is kept (and fetched) as: Matroska, H.264 video and 16-bit PCM audio. */
-export const VIDEO_MESSAGE_TYPE = 'video/x-matroska';
+export { VIDEO_MESSAGE_TYPE } from './message-types.ts';
 /** when the timestamps tell nothing (fewer than two pictures) */
 const DEFAULT_FPS = 15;
 const CLOCK_RATE = 90_000;

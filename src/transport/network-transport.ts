@@ -21,8 +21,8 @@ import type {
 import { stampTopVia } from './via-stamp.ts';
 import { TLS_SERVER_POLICY } from './tls-policy.ts';
 import { localAddressFor, type InterfaceAddress } from './local-address.ts';
-import { WsConnection } from './ws-connection.ts';
-import { WsListener } from './ws-listener.ts';
+import type { WsConnection } from './ws-connection.ts';
+import type { WsListener } from './ws-listener.ts';
 
 export interface NetworkTransportOptions {
   listeners: ListenerConfig[];
@@ -126,11 +126,13 @@ export class NetworkTransport implements Transport, ConnectionOwner {
     const id = this.listeners.length;
     const host = stripBrackets(cfg.host);
     if (cfg.transport === 'ws' || cfg.transport === 'wss') {
+      // the ws package only for a WebSocket listener (RFC 7118): a UDP/TCP/TLS server never loads it (issue 18)
+      const [{ WsListener }, { WsConnection }] = await Promise.all([import('./ws-listener.ts'), import('./ws-connection.ts')]);
       const l = await WsListener.listen(cfg, id, host, {
         maxMessageSize: this.maxMessageSize,
         mayAccept: () => !this.closed && this.connections.size < this.maxConnections,
         refused: () => this.counters.dropped++,
-        accepted: (ws, socket) => this.onAcceptWebSocket(l.info, ws, socket),
+        accepted: (ws, socket) => this.onAcceptWebSocket(WsConnection, l.info, ws, socket),
         onError: this.report,
       });
       this.webSockets.push(l);
@@ -350,9 +352,9 @@ export class NetworkTransport implements Transport, ConnectionOwner {
   }
 
   /** RFC 7118: an accepted WebSocket is a flow like an accepted TCP connection (maxConnections checked at the handshake). */
-  private onAcceptWebSocket(local: ListenerInfo, ws: WebSocket, socket: net.Socket): void {
+  private onAcceptWebSocket(Connection: typeof WsConnection, local: ListenerInfo, ws: WebSocket, socket: net.Socket): void {
     const address = normalizeAddress(socket.remoteAddress ?? '');
-    this.track(new WsConnection(this, this.nextConnectionId++, local.transport, ws, socket, address, socket.remotePort ?? 0, local, this.tick));
+    this.track(new Connection(this, this.nextConnectionId++, local.transport, ws, socket, address, socket.remotePort ?? 0, local, this.tick));
   }
 
   // ---------------------------------------------------------------- receiving

@@ -30,6 +30,12 @@ const OPEN_DEADLINE_MS = 60_000;
 
 /** The worker's entry: the .ts next to this file in a checkout, the .js that the build emits in dist/ (import specifiers are rewritten, URLs are not). */
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './sqlite-worker.ts' : './sqlite-worker.js', import.meta.url);
+/**
+ * The worker's young generation (V8's new space), in MB. What it allocates lives for one batch, yet under 1000
+ * REGISTERs/s its heap grew from 12 to 139 MB (issue 18, bench/README.md memory), as the main thread's new space grew
+ * to 128 MB: V8 sizes it for throughput. A small one costs more scavenges, each of which finds next to nothing alive.
+ */
+const WORKER_YOUNG_GENERATION_MB = 8;
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -118,7 +124,9 @@ export class WorkerSqliteStore implements Store {
   }
 
   #start(): Promise<void> {
-    const worker = new Worker(WORKER_URL, { workerData: this.#init, name: 'tvphone-sqlite' });
+    const worker = new Worker(WORKER_URL, {
+      workerData: this.#init, name: 'tvphone-sqlite', resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+    });
     this.#worker = worker;
     worker.unref(); // ref'd only while calls wait for it
     let lastError: unknown;
