@@ -50,7 +50,6 @@ const scaled = (r: Row): boolean => (num(r['traffic_of']) ?? 0) > (num(r['n']) ?
 // connections part's second run, where the fd limit kept N below the asked number, carries the asked TVs' traffic)
 const conn = connRows.filter((r) => !scaled(r)).pop() ?? connRows[connRows.length - 1];
 const connCpu = connRows.filter(scaled).pop() ?? conn;
-const cpuTvs: Row | undefined = connCpu && scaled(connCpu) ? { ...connCpu, tvs_of_traffic: connCpu['traffic_of'] } : connCpu && { ...connCpu, tvs_of_traffic: connCpu['registered'] };
 const sources: string[] = [];
 function figure(flag: string | undefined, row: Row | undefined, key: string, what: string): number | null {
   if (flag !== undefined) { sources.push(`${what}: ${flag} (flag)`); return Number(flag); }
@@ -70,7 +69,7 @@ const f: NodeFigures = {
   callPerS: need(figure(a['call-per-s'], callRow, 'max_sustainable_rate', 'calls/s per node'), 'calls/s', '--call-per-s'),
   msgPerS: need(figure(a['msg-per-s'], msgRow, 'max_sustainable_rate', 'MESSAGE/s per node (PostgreSQL)'), 'MESSAGE/s', '--msg-per-s'),
   idleCpuPctOfCore: need(figure(a['idle-cpu-pct'], connCpu, 'cpu_pct_of_core', 'idle TCP CPU % of a core'), 'idle CPU', '--idle-cpu-pct'),
-  idleConnections: need(figure(a['idle-connections'], cpuTvs, 'tvs_of_traffic', 'TVs whose keep-alives and refreshes that CPU carried'), 'idle connections', '--idle-connections'),
+  idleConnections: need(figure(a['idle-connections'], connCpu, connCpu && scaled(connCpu) ? 'traffic_of' : 'registered', 'TVs whose keep-alives and refreshes that CPU carried'), 'idle connections', '--idle-connections'),
   idleRefreshPerS: figure(a['idle-refresh-per-s'], connCpu, 'refreshes_per_s', 'refreshes/s in the idle window') ?? 0,
   rssPerConnectionB: need(figure(a['rss-per-conn-b'], conn, 'rss_per_connection_b', 'RSS per connection, B'), 'RSS per connection', '--rss-per-conn-b'),
   rssIdleKb: need(figure(a['rss-idle-kb'], conn, 'rss_idle_kb', 'idle server RSS, kB'), 'idle RSS', '--rss-idle-kb'),

@@ -12,7 +12,7 @@ import { audioTrackOf } from '../media/ffmpeg.ts';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VIDEO_MESSAGE_TYPE } from './video-recording.ts';
+import { VIDEO_MESSAGE_TYPE } from './message-types.ts';
 import type { MessageStore, VoicemailRecord, VoicemailStore } from '../store/store.ts';
 import { RtpWatch } from './rtp-watch.ts';
 import { countsPrompt, deletedPrompt, endPrompt, menuPrompt, messagePrompt, savedPrompt } from './mailbox-prompts.ts';

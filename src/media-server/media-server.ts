@@ -30,7 +30,6 @@ import { VideoRecording } from './video-recording.ts';
 import { UasCalls } from './uas-calls.ts';
 import { VoicemailCall, type VoicemailEndReason } from './voicemail-call.ts';
 
-export { VOICE_MESSAGE_TYPE, VIDEO_MESSAGE_TYPE, isRecordingType } from './message-types.ts';
 /** the most video kept per second of a message (2 Mbit/s: far above what a TV's camera sends at 320x240 or 640x480) */
 const MAX_VIDEO_BYTES_PER_SECOND = 250_000;
 const MAX_VIDEO_BYTES = 64 << 20;

@@ -7,7 +7,7 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../log/logger.ts';
 import type { VoicemailStore } from '../store/store.ts';
 import { verifyFetchToken } from './content-indirection.ts';
-import { VIDEO_MESSAGE_TYPE } from './video-recording.ts';
+import { VIDEO_MESSAGE_TYPE } from './message-types.ts';
 
 export interface RecordingsHttpOptions {
   host: string;

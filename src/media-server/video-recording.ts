@@ -7,7 +7,6 @@ import type { MuxVideo } from '../media/matroska-mux.ts';
 import type { VideoCodecName } from '../media/sdp.ts';
 import { vp8KeyframeSize, writeIvf } from '../media/vp8-rtp.ts';
 
-export { VIDEO_MESSAGE_TYPE } from './message-types.ts';
 /** when the timestamps tell nothing (fewer than two pictures) */
 const DEFAULT_FPS = 15;
 const CLOCK_RATE = 90_000;

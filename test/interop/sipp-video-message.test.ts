@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { encodeG711 } from '../../src/media/g711.ts';
 import { NAL_AUD, nalType, packetizeH264, splitAnnexB } from '../../src/media/h264-rtp.ts';
 import { generateTone } from '../../src/media/tone.ts';
-import { VIDEO_MESSAGE_TYPE } from '../../src/media-server/video-recording.ts';
+import { VIDEO_MESSAGE_TYPE } from '../../src/media-server/message-types.ts';
 import { startDefaultProfileServer } from '../helpers/default-profile-server.ts';
 import type { TestServer } from '../helpers/test-server.ts';
 import { until } from '../helpers/until.ts';

@@ -17,7 +17,7 @@ import { RtpPacketBuilder } from '../../../src/media/rtp-packet.ts';
 import { MediaSession } from '../../../src/media/rtp-session.ts';
 import { packetizeVp8, readIvf } from '../../../src/media/vp8-rtp.ts';
 import { MediaServer } from '../../../src/media-server/media-server.ts';
-import { VIDEO_MESSAGE_TYPE } from '../../../src/media-server/video-recording.ts';
+import { VIDEO_MESSAGE_TYPE } from '../../../src/media-server/message-types.ts';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import { parseMessage } from '../../../src/sip/parser.ts';
 import { openStore } from '../../../src/store/open.ts';

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { PcmRecorder } from '../../../src/media/audio-io.ts';
 import { DEFAULT_VIDEO_FORMAT } from '../../../src/media/ffmpeg.ts';
 import { dominantFrequency } from '../../../src/media/goertzel.ts';
-import { VIDEO_MESSAGE_TYPE } from '../../../src/media-server/video-recording.ts';
+import { VIDEO_MESSAGE_TYPE } from '../../../src/media-server/message-types.ts';
 import type { TvAgent, TvAgentOptions } from '../../../src/terminal/tv-agent.ts';
 import { useTvAgents } from '../../helpers/tv-agents.ts';
 import { sleep, waitFor } from '../../helpers/tv-events.ts';
