@@ -66,21 +66,39 @@ const ok = [
 const silentLogger = { error() {}, warn() {}, log() {}, debug() {} };
 
 /**
- * Messages per second of CPU time (process.cpuUsage: user + system) so that other load on the machine does not
- * distort the figure; the loop is bounded by SECONDS of wall time and 1e10 iterations.
+ * Messages per second of CPU time (process.cpuUsage: user + system) of each case, measured in ROUNDS interleaved
+ * rounds of about SECONDS / ROUNDS each: a drift of the machine's speed (other load, frequency) hits every case of a
+ * round alike, so the ratios are taken round by round and their median is reported. Bounded by wall time.
  */
-function measure(fn: () => void): number {
-  for (let i = 0; i < 20000; i++) fn(); // warm up: let the JIT optimise
-  const deadline = process.hrtime.bigint() + BigInt(Math.round(SECONDS * 1e9));
-  const c0 = process.cpuUsage();
-  let n = 0;
-  for (let batch = 0; batch < 1e6; batch++) {
-    for (let i = 0; i < 10000; i++) fn();
-    n += 10000;
-    if (process.hrtime.bigint() >= deadline) break;
+const ROUNDS = 15;
+function measureRounds(fns: Array<() => void>): { rates: number[]; ratios: number[][] } {
+  for (const fn of fns) for (let i = 0; i < 20000; i++) fn(); // warm up: let the JIT optimise
+  const perRound = SECONDS / ROUNDS;
+  const rounds: number[][] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    rounds.push(fns.map((fn) => {
+      const deadline = process.hrtime.bigint() + BigInt(Math.round(perRound * 1e9));
+      const c0 = process.cpuUsage();
+      let n = 0;
+      for (let batch = 0; batch < 1e6; batch++) {
+        for (let i = 0; i < 1000; i++) fn();
+        n += 1000;
+        if (process.hrtime.bigint() >= deadline) break;
+      }
+      const c = process.cpuUsage(c0);
+      return n / ((c.user + c.system) / 1e6);
+    }));
   }
-  const c = process.cpuUsage(c0);
-  return n / ((c.user + c.system) / 1e6);
+  const median = (xs: number[]) => { const a = [...xs].sort((x, y) => x - y); return a[a.length >> 1]; };
+  return {
+    rates: fns.map((_, k) => median(rounds.map((r) => r[k]))),
+    ratios: fns.map((_, k) => fns.map((__, j) => median(rounds.map((r) => r[k] / r[j])))),
+  };
+}
+
+/** the same for one case alone (SIP.js, far slower: a few rounds of it would take the whole budget) */
+function measure(fn: () => void): number {
+  return measureRounds([fn]).rates[0];
 }
 
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US').padStart(11);
@@ -100,7 +118,7 @@ function scanCrlf(b: Buffer): number {
   return n;
 }
 
-console.log(`parse throughput, ${SECONDS}s per case, node ${process.version} (messages per CPU second)`);
+console.log(`parse throughput, ${SECONDS}s per case in ${ROUNDS} interleaved rounds, node ${process.version} (messages per CPU second, medians; ratios: the median of the rounds' ratios)`);
 console.log('message        tvphone msg/s   sip.js msg/s  JSON.parse/s   CRLF scan/s   vs sip.js  vs JSON.parse  vs scan');
 const ratios: number[] = [];
 for (const [name, text] of [['INVITE+SDP', invite], ['REGISTER', register], ['200 OK+SDP', ok]] as const) {
@@ -108,13 +126,16 @@ for (const [name, text] of [['INVITE+SDP', invite], ['REGISTER', register], ['20
   const json = asJsonBytes(text);
   if (parseMessage(bytes).headers.length < 5) throw new Error('bench message did not parse');
   let sink = 0;
-  const ours = measure(() => { sink += parseMessage(bytes).headers.length; });
+  const m = measureRounds([
+    () => { sink += parseMessage(bytes).headers.length; },
+    () => { sink += (JSON.parse(json.toString('utf8')) as { fields: unknown[] }).fields.length; },
+    () => { sink += scanCrlf(bytes); },
+  ]);
+  const [ours, jsonRate, scanRate] = m.rates;
   // SIP.js parses a string (the transport decodes the datagram first), so the decode is counted for it, as for JSON
-  const theirs = ONLY_OURS ? null : measure(() => { const m = Parser.parseMessage(bytes.toString('utf8'), silentLogger as never); if (m) sink++; });
-  const jsonRate = measure(() => { sink += (JSON.parse(json.toString('utf8')) as { fields: unknown[] }).fields.length; });
-  const scanRate = measure(() => { sink += scanCrlf(bytes); });
-  ratios.push(ours / jsonRate);
+  const theirs = ONLY_OURS ? null : measure(() => { const msg = Parser.parseMessage(bytes.toString('utf8'), silentLogger as never); if (msg) sink++; });
+  ratios.push(m.ratios[0][1]);
   const r = (x: number | null) => (x === null ? '-' : `${x.toFixed(2)}x`).padStart(9);
-  console.log(`${name.padEnd(13)} ${fmt(ours)}    ${theirs === null ? '-'.padStart(11) : fmt(theirs)}   ${fmt(jsonRate)}   ${fmt(scanRate)}   ${r(theirs === null ? null : ours / theirs)}  ${r(ours / jsonRate).padStart(13)}  ${r(ours / scanRate)}${sink < 0 ? '' : ''}`);
+  console.log(`${name.padEnd(13)} ${fmt(ours)}    ${theirs === null ? '-'.padStart(11) : fmt(theirs)}   ${fmt(jsonRate)}   ${fmt(scanRate)}   ${r(theirs === null ? null : ours / theirs)}  ${r(m.ratios[0][1]).padStart(13)}  ${r(m.ratios[0][2])}${sink < 0 ? '' : ''}`);
 }
 console.log(`tvphone / JSON.parse (target >= 1.0): ${ratios.map((x) => x.toFixed(2)).join(', ')}`);

@@ -69,6 +69,18 @@ export function readQuoted(s: string, i: number): [string, number] | null {
   return null;
 }
 
+/** Index after the quoted-string starting at s[i] === '"' and ending before `to` (RFC 3261 §25.1 quoted-pair allowed), or -1. */
+export function quotedEnd(s: string, i: number, to = s.length): number {
+  for (let j = i + 1; j < to; j++) {
+    const c = s.charCodeAt(j);
+    if (c === 0x5c) {
+      if (j + 1 >= to) return -1;
+      j++;
+    } else if (c === 0x22) return j + 1;
+  }
+  return -1;
+}
+
 /** Quote a string for a quoted-string (RFC 3261 §25.1): escapes '"' and '\'. */
 export function quote(s: string): string {
   let needs = false;

@@ -1,6 +1,7 @@
 // Typed views of SIP header values, parsed on demand (RFC 3261 §20, §25.1). Pure.
 // The Via header has its own home: ./via.ts.
-import { TOKEN, isToken, isWs, parseDigits, quote, readQuoted, skipWs } from './chars.ts';
+import { TOKEN, isToken, isWs, parseDigits, quote, quotedEnd, readQuoted, skipWs } from './chars.ts';
+import { SipParseError } from './parse-error.ts';
 import { bad, formatParams, readParams, readToken, tokenEnd, wsEnd } from './params.ts';
 
 const MAX_U32 = 4294967295;
@@ -21,64 +22,126 @@ export interface NameAddr {
   params: Map<string, string | null>;
 }
 
+/** Where scanNameAddr found the parts of the value it last read: reused, so checking a header allocates nothing. */
+const span = { dn: -1, dnEnd: -1, quoted: false, uri: 0, uriEnd: 0, params: 0 };
+
+/** White space as String.prototype.trim() sees it (ECMA-262 WhiteSpace and LineTerminator). */
+function trimWs(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a)
+    || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/**
+ * Read `[display-name] <uri>` or an addr-spec `uri` (RFC 3261 §20.10, §25.1) from the value s[from, to) into `span`,
+ * up to its header parameters (span.params); the reason it does not read, or null.
+ */
+function scanNameAddr(s: string, from: number, to: number): string | null {
+  let i = from;
+  while (i < to && isWs(s.charCodeAt(i))) i++;
+  if (i >= to) return 'empty value';
+  span.dn = -1;
+  span.quoted = false;
+  const c0 = s.charCodeAt(i);
+  let lt = -1;
+  if (c0 === 0x22) {
+    const e = quotedEnd(s, i, to);
+    if (e < 0) return `unterminated quoted string in "${s.slice(from, to)}"`;
+    span.dn = i;
+    span.dnEnd = e;
+    span.quoted = true;
+    i = e;
+    while (i < to && isWs(s.charCodeAt(i))) i++;
+    if (i >= to || s.charCodeAt(i) !== 0x3c) return `missing "<" after display name in "${s.slice(from, to)}"`;
+    lt = i;
+  } else if (c0 === 0x3c) lt = i;
+  else {
+    // display-name = *(token LWS) or an addr-spec: a '<' before any ';' means name-addr
+    const l = s.indexOf('<', i);
+    if (l >= 0 && l < to) {
+      let a = i, b = l;
+      while (a < b && trimWs(s.charCodeAt(a))) a++;
+      while (b > a && trimWs(s.charCodeAt(b - 1))) b--;
+      for (let j = a; j < b; j++) {
+        const c = s.charCodeAt(j);
+        // RFC 3261 §25.1: display-name = *(token LWS) / quoted-string
+        if (c > 0xff || (TOKEN[c] === 0 && !isWs(c))) return `non-token character in display name "${s.slice(a, b)}"`;
+      }
+      if (b > a) { span.dn = a; span.dnEnd = b; }
+      lt = l;
+    }
+  }
+  let u: number, ue: number;
+  if (lt >= 0) {
+    const gt = s.indexOf('>', lt + 1);
+    if (gt < 0 || gt >= to) return `missing ">" in "${s.slice(from, to)}"`;
+    u = lt + 1;
+    ue = gt;
+    i = gt + 1;
+  } else {
+    // RFC 3261 §20.10: an addr-spec holding ',', '?' or ';' must be written as name-addr; its ';' starts header params
+    const semi = s.indexOf(';', i);
+    u = i;
+    ue = semi < 0 || semi > to ? to : semi;
+    i = ue;
+  }
+  while (u < ue && trimWs(s.charCodeAt(u))) u++;
+  while (ue > u && trimWs(s.charCodeAt(ue - 1))) ue--;
+  if (lt < 0) {
+    for (let j = u; j < ue; j++) {
+      const c = s.charCodeAt(j);
+      if (c === 0x3f || c === 0x2c) return `URI with "?" or "," must be enclosed in <> in "${s.slice(from, to)}"`;
+    }
+  }
+  if (ue === u) return `empty URI in "${s.slice(from, to)}"`;
+  // scheme ":" then no white space, CTL, "<" or ">" (RFC 3261 §25.1 absoluteURI)
+  let j = u;
+  for (; j < ue; j++) {
+    const c = s.charCodeAt(j);
+    if (c === 0x3a) break;
+    if (c > 0xff || TOKEN[c] === 0) { j = -1; break; }
+  }
+  if (j <= u || j === ue) return `no URI scheme in "${s.slice(u, ue)}"`;
+  for (; j < ue; j++) {
+    const c = s.charCodeAt(j);
+    if (c <= 0x20 || c === 0x7f || c === 0x3c || c === 0x3e) return `illegal character in URI "${s.slice(u, ue)}"`;
+  }
+  span.uri = u;
+  span.uriEnd = ue;
+  span.params = i;
+  return null;
+}
+
 /**
  * Parse `[display-name] <uri> *(;param)` or an addr-spec `uri *(;param)` (RFC 3261 §20.10, §20.20, §20.39, §25.1).
  * Used for From, To, Contact, Route, Record-Route, Path, Reply-To.
  */
 export function parseNameAddr(value: string, header = 'name-addr'): NameAddr {
   const s = value;
-  let i = skipWs(s, 0);
-  if (i >= s.length) throw bad(header, 'empty value');
-  let displayName: string | null = null;
-  let uri: string;
-  const c0 = s.charCodeAt(i);
-  let lt = -1;
-  if (c0 === 0x22) {
-    const q = readQuoted(s, i);
-    if (!q) throw bad(header, `unterminated quoted string in "${s}"`);
-    displayName = q[0];
-    i = skipWs(s, q[1]);
-    if (s.charCodeAt(i) !== 0x3c) throw bad(header, `missing "<" after display name in "${s}"`);
-    lt = i;
-  } else if (c0 === 0x3c) lt = i;
-  else {
-    // display-name = *(token LWS) or an addr-spec: a '<' before any ';' means name-addr
-    const l = s.indexOf('<', i);
-    if (l >= 0) {
-      const dn = s.slice(i, l).trim();
-      for (let j = 0; j < dn.length; j++) {
-        const c = dn.charCodeAt(j);
-        // RFC 3261 §25.1: display-name = *(token LWS) / quoted-string
-        if (c > 0xff || (TOKEN[c] === 0 && !isWs(c))) throw bad(header, `non-token character in display name "${dn}"`);
-      }
-      displayName = dn.length ? dn.replace(/\s+/g, ' ') : null;
-      lt = l;
-    }
-  }
-  if (lt >= 0) {
-    const gt = s.indexOf('>', lt + 1);
-    if (gt < 0) throw bad(header, `missing ">" in "${s}"`);
-    uri = s.slice(lt + 1, gt).trim();
-    i = gt + 1;
-  } else {
-    // RFC 3261 §20.10: an addr-spec holding ',', '?' or ';' must be written as name-addr; its ';' starts header params
-    const semi = s.indexOf(';', i);
-    const end = semi < 0 ? s.length : semi;
-    uri = s.slice(i, end).trim();
-    i = end;
-    if (uri.indexOf('?') >= 0 || uri.indexOf(',') >= 0) throw bad(header, `URI with "?" or "," must be enclosed in <> in "${s}"`);
-  }
-  if (uri.length === 0) throw bad(header, `empty URI in "${s}"`);
-  const colon = uri.indexOf(':');
-  if (colon <= 0 || !isToken(uri.slice(0, colon))) throw bad(header, `no URI scheme in "${uri}"`);
-  for (let j = 0; j < uri.length; j++) {
-    const c = uri.charCodeAt(j);
-    if (c <= 0x20 || c === 0x7f || c === 0x3c || c === 0x3e) throw bad(header, `illegal character in URI "${uri}"`);
-  }
+  const err = scanNameAddr(s, 0, s.length);
+  if (err !== null) throw bad(header, err);
+  const displayName = span.dn < 0 ? null
+    : span.quoted ? (readQuoted(s, span.dn) as [string, number])[0]
+    : s.slice(span.dn, span.dnEnd).replace(/\s+/g, ' ');
+  const uri = s.slice(span.uri, span.uriEnd);
   const params = new Map<string, string | null>();
-  i = readParams(s, i, params, header);
+  const i = readParams(s, span.params, params, header);
   if (i < s.length) throw bad(header, `unexpected "${s[i]}" in "${s}"`);
   return { displayName, uri, params };
+}
+
+/**
+ * Why the value s[from, to) is neither name-addr nor addr-spec with header parameters (as parseNameAddr reads it),
+ * or null; allocates nothing when it reads.
+ */
+export function nameAddrSyntaxError(s: string, from = 0, to = s.length): string | null {
+  const err = scanNameAddr(s, from, to);
+  if (err !== null) return err;
+  try {
+    const i = readParams(s, span.params, null, 'name-addr', to, from);
+    return i < to ? `unexpected "${s[i]}" in "${s.slice(from, to)}"` : null;
+  } catch (e) {
+    return e instanceof SipParseError ? e.detail : String(e);
+  }
 }
 
 /** Text of a name-addr, always with angle brackets. */

@@ -1,5 +1,5 @@
 // Grammar shared by the header views (RFC 3261 §7.3.1 lists, §25.1 generic-param). Pure.
-import { PARAM_VALUE, TOKEN, quote, readQuoted, skipWs } from './chars.ts';
+import { PARAM_VALUE, TOKEN, isWs, quote, quotedEnd, readQuoted } from './chars.ts';
 import { SipParseError } from './parse-error.ts';
 
 export function bad(header: string, detail: string): SipParseError {
@@ -17,37 +17,45 @@ export function readToken(s: string, i: number): number {
 }
 
 /**
- * Read `*( SEMI generic-param )` from s[i]: names lower-cased, quoted values unquoted.
- * Returns the index where parsing stopped (end of string, or a character that is not ';').
+ * Read `*( SEMI generic-param )` from s[i] up to `to` (the value is s[from, to)): names lower-cased, quoted values
+ * unquoted; `into` null only checks the grammar, allocating nothing.
+ * Returns the index where parsing stopped (the end, or a character that is not ';').
  */
-export function readParams(s: string, i: number, into: Map<string, string | null>, header: string): number {
+export function readParams(s: string, i: number, into: Map<string, string | null> | null, header: string, to = s.length, from = 0): number {
   for (;;) {
-    i = skipWs(s, i);
-    if (i >= s.length || s.charCodeAt(i) !== 0x3b) return i;
-    i = skipWs(s, i + 1);
+    while (i < to && isWs(s.charCodeAt(i))) i++;
+    if (i >= to || s.charCodeAt(i) !== 0x3b) return i;
+    i++;
+    while (i < to && isWs(s.charCodeAt(i))) i++;
     const ns = i;
-    i = readToken(s, i);
-    if (i === ns) throw bad(header, `empty parameter in "${s}"`);
-    const name = s.slice(ns, i).toLowerCase();
-    i = skipWs(s, i);
-    if (i < s.length && s.charCodeAt(i) === 0x3d) {
-      i = skipWs(s, i + 1);
-      if (s.charCodeAt(i) === 0x22) {
-        const q = readQuoted(s, i);
-        if (!q) throw bad(header, `unterminated quoted string in "${s}"`);
-        into.set(name, q[0]);
-        i = q[1];
+    while (i < to) {
+      const c = s.charCodeAt(i);
+      if (c > 0xff || TOKEN[c] === 0) break;
+      i++;
+    }
+    if (i === ns) throw bad(header, `empty parameter in "${s.slice(from, to)}"`);
+    const ne = i;
+    const name = into === null ? '' : s.slice(ns, ne).toLowerCase();
+    while (i < to && isWs(s.charCodeAt(i))) i++;
+    if (i < to && s.charCodeAt(i) === 0x3d) {
+      i++;
+      while (i < to && isWs(s.charCodeAt(i))) i++;
+      if (i < to && s.charCodeAt(i) === 0x22) {
+        const q = quotedEnd(s, i, to);
+        if (q < 0) throw bad(header, `unterminated quoted string in "${s.slice(from, to)}"`);
+        if (into !== null) into.set(name, (readQuoted(s, i) as [string, number])[0]);
+        i = q;
       } else {
         const vs = i;
-        while (i < s.length) {
+        while (i < to) {
           const c = s.charCodeAt(i);
           if (c > 0xff || PARAM_VALUE[c] === 0) break;
           i++;
         }
-        if (i === vs) throw bad(header, `empty value of "${name}" in "${s}"`);
-        into.set(name, s.slice(vs, i));
+        if (i === vs) throw bad(header, `empty value of "${s.slice(ns, ne).toLowerCase()}" in "${s.slice(from, to)}"`);
+        if (into !== null) into.set(name, s.slice(vs, i));
       }
-    } else into.set(name, null);
+    } else if (into !== null) into.set(name, null);
   }
 }
 

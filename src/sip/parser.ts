@@ -5,7 +5,7 @@
 // subarray of the input (no copy). A header line with bytes >= 0x80 is re-decoded as UTF-8.
 import { isAscii } from 'node:buffer';
 import { TOKEN } from './chars.ts';
-import { cseqSyntaxError, parseNameAddr } from './headers.ts';
+import { cseqSyntaxError, nameAddrSyntaxError } from './headers.ts';
 import { headerKey, SipRequest, SipResponse } from './message.ts';
 import type { HeaderField } from './message.ts';
 import { SipParseError } from './parse-error.ts';
@@ -26,8 +26,15 @@ for (const n of [
   'Proxy-Authorization', 'Path', 'Event', 'o', 'Subscription-State', 'Accept', 'Allow-Events', 'Date', 'Subject',
 ]) KEYS.set(n, headerKey(n));
 
-/** Known names by length: lower-case spelling, key, and the usual wire spelling (reused, not sliced). */
-interface Known { lower: string; key: string; usual: string }
+/** Known names by their first letter, lower-cased: lower-case spelling, key, and the usual wire spelling (reused, not sliced). */
+interface Known { lower: string; key: string; usual: string; check: Check }
+/** the fields the parser checks as it reads them (a small integer: the switch below is a jump table) */
+const CHECK = { none: 0, via: 1, from: 2, to: 3, callId: 4, cseq: 5, contentLength: 6, maxForwards: 7 } as const;
+type Check = (typeof CHECK)[keyof typeof CHECK];
+const CHECKS: Record<string, Check> = {
+  via: CHECK.via, from: CHECK.from, to: CHECK.to, 'call-id': CHECK.callId, cseq: CHECK.cseq,
+  'content-length': CHECK.contentLength, 'max-forwards': CHECK.maxForwards,
+};
 const KNOWN: Known[][] = [];
 for (const usual of [
   'Via', 'v', 'From', 'f', 'To', 't', 'Call-ID', 'i', 'CSeq', 'Contact', 'm', 'Max-Forwards', 'Content-Type', 'c',
@@ -39,26 +46,32 @@ for (const usual of [
   'Accept-Language', 'Content-Disposition', 'SIP-ETag', 'SIP-If-Match', 'Replaces', 'MIME-Version', 'Priority',
 ]) {
   const lower = usual.toLowerCase();
-  (KNOWN[usual.length] ??= []).push({ lower, key: headerKey(lower), usual });
+  const key = headerKey(lower);
+  (KNOWN[lower.charCodeAt(0)] ??= []).push({ lower, key, usual, check: CHECKS[key] ?? CHECK.none });
 }
 
-/** The known name at head[pos, end), any case, or null; `exact` tells whether it was written in the usual spelling. */
+/**
+ * The known name at head[pos, ne), any case, or null; ne < 0: a known name followed right by the colon (the usual
+ * line). `exact` tells whether it was written in the usual spelling.
+ */
 let exact = false;
-function knownName(head: string, pos: number, end: number): Known | null {
-  const list = KNOWN[end - pos];
+function knownName(head: string, pos: number, ne: number): Known | null {
+  const list = KNOWN[head.charCodeAt(pos) | 0x20];
   if (list === undefined) return null;
   outer: for (let k = 0; k < list.length; k++) {
     const cand = list[k];
     const lower = cand.lower, usual = cand.usual;
+    const len = lower.length;
+    if (ne < 0 ? head.charCodeAt(pos + len) !== 0x3a : ne - pos !== len) continue;
     let same = true;
-    for (let i = 0; i < lower.length; i++) {
+    for (let i = 1; i < len; i++) {
       let c = head.charCodeAt(pos + i);
       if (c === usual.charCodeAt(i)) continue;
       same = false;
       if (c >= 0x41 && c <= 0x5a) c |= 0x20;
       if (c !== lower.charCodeAt(i)) continue outer;
     }
-    exact = same;
+    exact = same && head.charCodeAt(pos) === usual.charCodeAt(0);
     return cand;
   }
   return null;
@@ -178,29 +191,35 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
     }
     const c0 = head.charCodeAt(pos);
     if (c0 === 0x20 || c0 === 0x09) fail('Bad header field', 'continuation line without a header');
-    let end = head.indexOf('\r\n', pos);
-    if (end < 0) end = n;
+    let end = crlfAt(head, pos, n);
     let folded = false;
     // RFC 3261 §7.3.1: a line starting with SP or HTAB continues the previous one (LWS)
     while (end < n) {
       const c = head.charCodeAt(end + 2);
       if (c !== 0x20 && c !== 0x09) break;
       folded = true;
-      end = head.indexOf('\r\n', end + 2);
-      if (end < 0) end = n;
+      end = crlfAt(head, end + 2, n);
     }
-    const colon = head.indexOf(':', pos);
-    if (colon < 0 || colon > end) fail('Bad header field', `no colon in "${head.slice(pos, Math.min(end, pos + 40))}"`);
-    let ne = colon;
-    while (ne > pos) {
-      const c = head.charCodeAt(ne - 1);
-      if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) break;
-      ne--;
+    // the name: a known one right before the colon (the usual case), else token characters up to the colon, else up
+    // to the first colon, trimmed
+    let known = knownName(head, pos, -1);
+    let ne = pos;
+    if (known !== null) ne += known.lower.length;
+    else while (ne < end && TOKEN[head.charCodeAt(ne)] === 1) ne++;
+    let colon = ne;
+    if (ne === end || head.charCodeAt(ne) !== 0x3a) {
+      colon = head.indexOf(':', pos);
+      if (colon < 0 || colon > end) fail('Bad header field', `no colon in "${head.slice(pos, Math.min(end, pos + 40))}"`);
+      ne = colon;
+      while (ne > pos) {
+        const c = head.charCodeAt(ne - 1);
+        if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) break;
+        ne--;
+      }
+      for (let i = pos; i < ne; i++) if (TOKEN[head.charCodeAt(i)] === 0) fail('Bad header field', `bad header name "${head.slice(pos, ne)}"`);
+      if (ne > pos) known = knownName(head, pos, ne);
     }
     if (ne === pos) fail('Bad header field', 'empty header name');
-    const known = knownName(head, pos, ne);
-    // known names are tokens; any other name is checked
-    if (known === null) for (let i = pos; i < ne; i++) if (TOKEN[head.charCodeAt(i)] === 0) fail('Bad header field', `bad header name "${head.slice(pos, ne)}"`);
     let vs = colon + 1;
     while (vs < end) {
       const c = head.charCodeAt(vs);
@@ -218,17 +237,22 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
     let value: string;
     // raw is kept only when the line differs from the canonical `Name: value` (serializing that gives the same bytes)
     let raw: string | undefined;
+    // the value still lies in head[vs, ve) (checks read it there: a flat string, no slice)
+    let inHead = !folded;
     if (utf8 && hasHigh(head, pos, end)) {
       value = buf.toString('utf8', start + vs, start + ve);
       raw = buf.toString('utf8', start + pos, start + end);
+      inHead = false;
     } else {
       value = head.slice(vs, ve);
       if (folded || ve !== end || vs !== ne + 2 || colon !== ne || head.charCodeAt(colon + 1) !== 0x20) raw = head.slice(pos, end);
     }
     if (folded) value = unfold(value);
     headers.push({ name, key, value, raw });
-    switch (key) {
-      case 'via':
+    // every field checked here has a known name (any spelling of it is found above)
+    const check = known === null ? CHECK.none : known.check;
+    switch (check) {
+      case CHECK.via:
         seen |= 1;
         if (badHeader === null) {
           // one via-parm is the usual case; a list (or an error) is split and checked element by element
@@ -240,21 +264,21 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
           if (err !== null) { badHeader = 'Via'; badDetail = err; }
         }
         break;
-      case 'from':
-      case 'to':
-        seen |= key === 'from' ? 2 : 4;
+      case CHECK.from:
+      case CHECK.to:
+        seen |= check === CHECK.from ? 2 : 4;
         if (badHeader === null) {
           // a request's From and To must read as name-addr or addr-spec (RFC 4475 §3.1.2.15); a response's only frame
-          const err = request !== null ? nameAddrError(value)
+          const err = request !== null ? (inHead ? nameAddrSyntaxError(head, vs, ve) : nameAddrSyntaxError(value))
             : (folded ? balanced(Buffer.from(value, 'utf8')) : balanced(buf, start + vs, start + ve)) ? null : 'unbalanced quotes or angle brackets';
-          if (err !== null) { badHeader = key === 'from' ? 'From' : 'To'; badDetail = err; }
+          if (err !== null) { badHeader = check === CHECK.from ? 'From' : 'To'; badDetail = err; }
         }
         break;
-      case 'call-id':
+      case CHECK.callId:
         seen |= 8;
         if (badHeader === null && value.length === 0) { badHeader = 'Call-ID'; badDetail = 'empty'; }
         break;
-      case 'cseq':
+      case CHECK.cseq:
         seen |= 16;
         if (cseqValue === null) {
           cseqValue = value;
@@ -263,7 +287,7 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
         }
         else if (badHeader === null && cseqValue !== value) { badHeader = 'CSeq'; badDetail = 'more than one CSeq'; }
         break;
-      case 'content-length': {
+      case CHECK.contentLength: {
         let cl = -1;
         if (value.length > 0 && value.length <= 10) {
           cl = 0;
@@ -278,7 +302,7 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
         else contentLength = cl;
         break;
       }
-      case 'max-forwards':
+      case CHECK.maxForwards:
         for (let i = 0; i < value.length; i++) {
           const d = value.charCodeAt(i);
           if (d < 48 || d > 57) { if (badHeader === null) { badHeader = 'Max-Forwards'; badDetail = value; } break; }
@@ -314,21 +338,18 @@ function parse(data: Uint8Array): SipRequest | SipResponse {
   return msg;
 }
 
+/** Index of the first CRLF at or after `from` in s, or n when there is none before n (a one-character search is V8's fastest). */
+function crlfAt(s: string, from: number, n: number): number {
+  let lf = s.indexOf('\n', from + 1);
+  while (lf >= 0 && s.charCodeAt(lf - 1) !== 0x0d) lf = s.indexOf('\n', lf + 1);
+  return lf < 0 || lf - 1 > n ? n : lf - 1;
+}
+
 /** "From header", "From, To and Call-ID headers": the mandatory fields (RFC 3261 §8.1.1) missing from `seen`. */
 function missingNames(seen: number): string {
   const names = ['From', 'To', 'Call-ID', 'CSeq'].filter((_, i) => (seen & (2 << i)) === 0);
   if (names.length === 1) return `${names[0]} header`;
   return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]} headers`;
-}
-
-/** Why a From or To value is neither name-addr nor addr-spec (RFC 3261 §20.20, §20.39), or null. */
-function nameAddrError(value: string): string | null {
-  try {
-    parseNameAddr(value);
-    return null;
-  } catch (e) {
-    return e instanceof SipParseError ? e.detail : String(e);
-  }
 }
 
 function hasHigh(s: string, from: number, to: number): boolean {

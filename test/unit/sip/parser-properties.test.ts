@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { parseMessage } from '../../../src/sip/parser.ts';
 import { serializeMessage } from '../../../src/sip/serializer.ts';
 import { SipParseError } from '../../../src/sip/parse-error.ts';
+import { nameAddrSyntaxError, parseNameAddr } from '../../../src/sip/headers.ts';
 
 const dir = new URL('../../fixtures/rfc4475/', import.meta.url);
 const samples = readdirSync(dir).filter((f) => f.endsWith('.dat')).map((f) => readFileSync(new URL(f, dir)));
@@ -40,6 +41,24 @@ describe('parser properties', () => {
         for (const [at, byte] of edits) b[at % b.length] = byte;
         onlySipParseError(cut === null ? b : b.subarray(0, cut % (b.length + 1)));
       }), { numRuns: 3000 });
+  });
+
+  it('the parser\'s allocation-free name-addr check agrees with parseNameAddr, reason and all', () => {
+    const piece = fc.constantFrom('"', '\\', '<', '>', ';', '=', ',', '?', ':', ' ', '\t', '\u00a0', '\u2028', 'é', 'sip', 'tel',
+      'alice', '@', 'tv.example.com', 'tag', 'x-y', '"A \\"B\\""', 'Alice TV', '<sip:bob@h>', ';tag=1', ';lr', ';q=0.5', '5060');
+    const value = fc.oneof(fc.array(piece, { maxLength: 12 }).map((a) => a.join('')), fc.string({ maxLength: 40 }));
+    fc.assert(fc.property(value, (v) => {
+      let expected: string | null = null;
+      try { parseNameAddr(v); } catch (e) { assert.ok(e instanceof SipParseError, String(e)); expected = e.detail; }
+      assert.equal(nameAddrSyntaxError(v), expected, JSON.stringify(v));
+      // read in place inside a header block, as the parser does: the same answer, nothing read beyond the value
+      const block = `From: ${v}\r\nTo: <sip:x@h>;tag=">"\r\n`;
+      assert.equal(nameAddrSyntaxError(block, 6, 6 + v.length), expected, JSON.stringify(v));
+    }), { numRuns: 3000 });
+    for (const v of ['"Alice TV" <sip:alice@tv.example.com>;tag=9f', '<sip:bob@h>', 'sip:carol@h;tag=a', 'Bob <sip:b@h>;x="q;\\"r"'])
+      assert.equal(nameAddrSyntaxError(v), null, v);
+    for (const v of ['', '<sip:a@h', '"unterminated <sip:a@h>', 'sip:a@h?x', '<nocolon>', '<sip:a@h>;', '<sip:a@h>;p=', '<sip:a@h> x'])
+      assert.notEqual(nameAddrSyntaxError(v), null, v);
   });
 
   it('random bytes raise nothing but SipParseError', () => {
