@@ -34,6 +34,7 @@ const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './sqlite-worker.ts
  * The worker's young generation (V8's new space), in MB. What it allocates lives for one batch, yet under 1000
  * REGISTERs/s its heap grew from 12 to 139 MB (issue 18, bench/README.md memory), as the main thread's new space grew
  * to 128 MB: V8 sizes it for throughput. A small one costs more scavenges, each of which finds next to nothing alive.
+ * V8 flags are per process: bin/tvphone's --max-semi-space-size (4 MB) overrides this when node is started with it.
  */
 const WORKER_YOUNG_GENERATION_MB = 8;
 
