@@ -42,6 +42,7 @@ export const POSTGRES_QUERIES = renumber(
 
 const MIGRATION_LOCK = 7_262_001; // pg_advisory_xact_lock key: one migrator at a time
 const RETRIES = 5;
+const POOL_SIZE = 10;
 /** most writes in one group transaction; the rest go in the lane's next one */
 const MAX_BATCH = 100;
 /**
@@ -89,6 +90,20 @@ function isConnectionError(err: unknown): boolean {
   return err instanceof Error; // no SQLSTATE: socket errors, "Connection terminated", timeouts
 }
 
+/**
+ * True when the connection was cut (a restart, a failover, an idle-connection killer), not slow or refused: a
+ * statement that failed so on a connection taken from the pool is sent again on a fresh one (below). A timeout is
+ * not a cut: sending it again would only double the wait.
+ */
+function isCut(err: unknown): boolean {
+  const e = (err instanceof StoreUnavailableError ? err.cause : err) as { code?: unknown; severity?: unknown; message?: unknown } | undefined;
+  if (e === undefined || e === null) return false;
+  if (typeof e.code === 'string' && typeof e.severity === 'string') return e.code.startsWith('08') || e.code.startsWith('57P');
+  if (e.code === 'ECONNRESET' || e.code === 'EPIPE') return true;
+  // pg gives no code for the socket closing under it
+  return typeof e.message === 'string' && e.message.startsWith('Connection terminated');
+}
+
 function toParam(p: Param): unknown {
   // a time as UTC text: pg would write a Date in the client's local zone (the same instant, but spelled per machine)
   if (p instanceof Date) return p.toISOString();
@@ -103,6 +118,11 @@ export class PostgresStore extends SqlStore {
   readonly #where: string;
   readonly #lanes: Lane[];
   readonly #groupCommitMs: number;
+  /**
+   * how often a statement goes out again after a cut before its request is answered 503: every connection the pool
+   * may hold idle can have been cut at once, and each is found out only by using it. A connect that fails ends it.
+   */
+  readonly #cutAttempts: number;
   #closed = false;
   /** the connection the point lookups share (taken from the pool on first use, dropped when it breaks) */
   #reader: Promise<pg.PoolClient> | null = null;
@@ -119,6 +139,7 @@ export class PostgresStore extends SqlStore {
     this.#health = health;
     this.#url = url;
     this.#groupCommitMs = opts.groupCommitMs ?? 0;
+    this.#cutAttempts = (opts.poolSize ?? POOL_SIZE) + 1;
     this.#lanes = Array.from({ length: Math.max(1, opts.writeLanes ?? WRITE_LANES) }, () => ({ queue: [], busy: false, drained: null }));
   }
 
@@ -129,7 +150,7 @@ export class PostgresStore extends SqlStore {
     try {
       pool = new pg.Pool({
         connectionString: url,
-        max: opts.poolSize ?? 10,
+        max: opts.poolSize ?? POOL_SIZE,
         connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
         query_timeout: opts.statementTimeoutMs ?? 10_000,
         statement_timeout: opts.statementTimeoutMs ?? 10_000,
@@ -206,13 +227,18 @@ export class PostgresStore extends SqlStore {
     }
   }
 
-  /** Run `body` in BEGIN … COMMIT on one client; a broken client is discarded, never returned to the pool. */
+  /**
+   * Run `body` in BEGIN … COMMIT on one client; a broken client is discarded, never returned to the pool. A BEGIN
+   * that fails on a cut connection runs again on another (nothing of the transaction was sent).
+   */
   async #transaction<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1, cuts = 0; ; attempt++) {
       const client = await this.#connect();
       let broken: Error | undefined;
+      let begun = false;
       try {
         await this.#command(client, 'BEGIN');
+        begun = true;
         const value = await body(client);
         await this.#command(client, 'COMMIT');
         this.#commits++;
@@ -222,6 +248,7 @@ export class PostgresStore extends SqlStore {
         const e = err;
         if (e instanceof StoreUnavailableError) {
           broken = e;
+          if (!begun && isCut(e) && ++cuts < this.#cutAttempts) continue;
           throw e;
         }
         try {
@@ -363,35 +390,48 @@ export class PostgresStore extends SqlStore {
     return { commits: this.#commits, writes: this.#writes };
   }
 
+  /** A read that fails on a cut connection runs again on another (a read changes nothing). */
   protected async read<T>(op: () => Op<T>, key?: string): Promise<T> {
     if (this.#closed) throw new StoreUnavailableError('the store is closed');
     if (key !== undefined) return this.#lookup(op);
-    const client = await this.#connect();
-    let broken: Error | undefined;
-    try {
-      const value = await runAsync(op(), (q) => this.#query(client, q));
-      this.#health.ok();
-      return value;
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) broken = err;
-      throw err;
-    } finally {
-      client.release(broken);
+    for (let cuts = 1; ; cuts++) {
+      const client = await this.#connect();
+      let broken: Error | undefined;
+      try {
+        const value = await runAsync(op(), (q) => this.#query(client, q));
+        this.#health.ok();
+        return value;
+      } catch (err) {
+        if (err instanceof StoreUnavailableError) {
+          broken = err;
+          if (isCut(err) && cuts < this.#cutAttempts) continue;
+        }
+        throw err;
+      } finally {
+        client.release(broken);
+      }
     }
   }
 
   /** A point lookup on the shared reader connection, pipelined with the others of its tick. */
   async #lookup<T>(op: () => Op<T>): Promise<T> {
-    const reader = this.#reader ?? this.#openReader();
     this.#lookups++;
     try {
-      const client = await reader;
-      const value = await runAsync(op(), this.#corkedExec(client));
-      this.#health.ok();
-      return value;
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) this.#dropReader(reader, err);
-      throw err;
+      for (let cuts = 1; ; cuts++) {
+        const reader = this.#reader ?? this.#openReader();
+        let connected = false;
+        try {
+          const client = await reader;
+          connected = true;
+          const value = await runAsync(op(), this.#corkedExec(client));
+          this.#health.ok();
+          return value;
+        } catch (err) {
+          if (!(err instanceof StoreUnavailableError)) throw err;
+          this.#dropReader(reader, err);
+          if (!connected || !isCut(err) || cuts >= this.#cutAttempts) throw err;
+        }
+      }
     } finally {
       if (--this.#lookups === 0) this.#lookupsDone?.();
     }
