@@ -12,8 +12,9 @@ export const BRANCH_PREFIX = 'z9hG4bK-tvp-';
  * and Proxy-Authorization. The topmost Via is left out: a looped request comes back with the Via of the
  * element that looped it on top, so including it would make every loop look like a spiral (RFC 5393 §4.2.1).
  * Route is included, since a spiral through us with another route set is legitimate. `salt` tells nodes apart.
+ * The fields as received, before §16.4 changes Route; hashed by hashLoopKey only when needed (a forward, a Via of ours).
  */
-export function loopHash(req: SipRequest, salt: string): string {
+export function loopKey(req: SipRequest, salt: string): string {
   const cseq = req.header('cseq') ?? '';
   const sp = cseq.indexOf(' ');
   // the number only, not the method
@@ -21,8 +22,17 @@ export function loopHash(req: SipRequest, salt: string): string {
   for (const f of req.headers) {
     if (f.key === 'proxy-require' || f.key === 'proxy-authorization' || f.key === 'route') s += `\n${f.key}:${f.value}`;
   }
-  // one call into the hash (a Hash object fed field by field cost three times as much)
-  return hash('sha1', s, 'base64url').slice(0, 16);
+  return s;
+}
+
+/** The loop hash of a loopKey: one call into the hash (a Hash object fed field by field cost three times as much). */
+export function hashLoopKey(key: string): string {
+  return hash('sha1', key, 'base64url').slice(0, 16);
+}
+
+/** loopKey and hashLoopKey at once. */
+export function loopHash(req: SipRequest, salt: string): string {
+  return hashLoopKey(loopKey(req, salt));
 }
 
 let counter = 0;
@@ -34,12 +44,17 @@ export function proxyBranch(hash: string): string {
   return `${BRANCH_PREFIX}${hash}-${processPart}${counter.toString(36)}`;
 }
 
-/** §16.3 item 4: true when some Via of `req` carries a branch we generated with this same loop hash. */
-export function hasLooped(req: SipRequest, hash: string): boolean {
-  const needle = BRANCH_PREFIX + hash + '-';
+/**
+ * §16.3 item 4: true when some Via of `req` carries a branch we generated with this same loop hash. `hash` may be
+ * given as a function: it is then computed only for a request that carries a branch of ours at all.
+ */
+export function hasLooped(req: SipRequest, hash: string | (() => string)): boolean {
+  let needle: string | null = null;
   for (const f of req.headers) {
     if (f.key !== 'via') continue;
-    // cheap pre-check before looking at parameters: the needle is long and random enough
+    // cheap pre-checks before looking at parameters: the prefix, then the needle, long and random enough
+    if (f.value.indexOf(BRANCH_PREFIX) < 0) continue;
+    needle ??= BRANCH_PREFIX + (typeof hash === 'string' ? hash : hash()) + '-';
     const at = f.value.indexOf(needle);
     if (at < 0) continue;
     const before = f.value.slice(Math.max(0, at - 12), at).replace(/\s+/g, '').toLowerCase();

@@ -16,7 +16,7 @@ import { viaTarget } from '../transport/response-target.ts';
 import { cancelFor } from '../transaction/request-from-invite.ts';
 import { DialogTable, outcomeOf } from './call-outcome.ts';
 import { copyForBranch } from './forward.ts';
-import { BRANCH_PREFIX, loopHash, newLoopSalt, proxyBranch } from './loop-detection.ts';
+import { BRANCH_PREFIX, hashLoopKey, loopKey, newLoopSalt, proxyBranch } from './loop-detection.ts';
 import { bestResponseIndex, responseToForward, withoutTopVia } from './response-selection.ts';
 import { preprocessRoute, uriOfNameAddr, type RoutePreprocessing } from './route.ts';
 import type { ProxyTarget } from './target-set.ts';
@@ -204,7 +204,8 @@ export class Proxy {
   private readonly timerCMs: number;
   private readonly signer: RouteSigner | null;
   private readonly salt = newLoopSalt();
-  private readonly loopHashes = new WeakMap<SipRequest, string>();
+  /** each request's loopKey as received (validate), hashed when it is forwarded */
+  private readonly loopKeys = new WeakMap<SipRequest, string>();
   /** response contexts by INVITE server transaction, for CANCEL (§16.10); each removes itself when complete */
   private readonly relays = new Map<ServerTransaction, Relay>();
   /** every relay not yet answered upstream (any method), so close() can stop their timers */
@@ -253,13 +254,13 @@ export class Proxy {
 
   /**
    * RFC 3261 §16.3: the failure to answer when the request must not be proxied (416, 400, 483, 482, 420), else null.
-   * Call it on the request as received, before preprocessRoute (it computes the loop-detection hash).
+   * Call it on the request as received, before preprocessRoute (it takes the loop-detection fields).
    * A Max-Forwards 0 OPTIONS whose Request-URI isLocal passes: the caller answers it itself (§11).
    */
   validate(req: SipRequest): SipError | null {
-    const hash = loopHash(req, this.salt);
-    this.loopHashes.set(req, hash);
-    return checkRequest(req, hash, { supported: this.supported, isLocal: this.isLocal });
+    const key = loopKey(req, this.salt);
+    this.loopKeys.set(req, key);
+    return checkRequest(req, () => hashLoopKey(key), { supported: this.supported, isLocal: this.isLocal });
   }
 
   /**
@@ -298,7 +299,7 @@ export class Proxy {
       this.sendFinal(relay, this.reply(req, 'too-many-hops'));
       return;
     }
-    relay.hash = this.loopHashes.get(req) ?? loopHash(req, this.salt);
+    relay.hash = hashLoopKey(this.loopKeys.get(req) ?? loopKey(req, this.salt));
     const rr = opts.recordRoute ?? (RECORD_ROUTE_METHODS.has(req.method) && !hasToTag(req));
     const from = st.source;
     relay.rrIn = rr ? `<${this.signed(this.rrUri({ transport: from.transport, address: from.address, port: from.port, listenerId: from.local.id }), req)}>` : null;

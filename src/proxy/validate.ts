@@ -12,10 +12,10 @@ export interface ValidateOptions {
 }
 
 /**
- * RFC 3261 §16.3 items 2–6 (item 1, syntax, is the parser's). `loopHash` is this request's loop-detection hash
- * (see loop-detection.ts), or null to skip the loop check.
+ * RFC 3261 §16.3 items 2–6 (item 1, syntax, is the parser's). `loop` is this request's loop-detection hash
+ * (see loop-detection.ts; a function: computed only when a Via of ours is there), or null to skip the loop check.
  */
-export function checkRequest(req: SipRequest, loop: string | null, opts: ValidateOptions): SipError | null {
+export function checkRequest(req: SipRequest, loop: string | (() => string) | null, opts: ValidateOptions): SipError | null {
   // §16.3 item 2: a URI scheme the proxy does not understand → 416 (Unsupported URI Scheme).
   const uri = req.uri;
   if (!(startsWithCi(uri, 'sip:') || startsWithCi(uri, 'sips:') || startsWithCi(uri, 'tel:'))) {

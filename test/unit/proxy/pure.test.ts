@@ -4,7 +4,7 @@ import { SipResponse } from '../../../src/sip/message.ts';
 import { parseMessage } from '../../../src/sip/parser.ts';
 import type { SipRequest } from '../../../src/sip/message.ts';
 import { bestResponseIndex, responseToForward } from '../../../src/proxy/response-selection.ts';
-import { hasLooped, loopHash, proxyBranch } from '../../../src/proxy/loop-detection.ts';
+import { hashLoopKey, hasLooped, loopHash, loopKey, proxyBranch } from '../../../src/proxy/loop-detection.ts';
 import { bindingTarget, isPrivateAddress } from '../../../src/registrar/lookup.ts';
 import { DialogTable, outcomeOf } from '../../../src/proxy/call-outcome.ts';
 import { copyForBranch } from '../../../src/proxy/forward.ts';
@@ -71,6 +71,19 @@ describe('proxy: loop detection (RFC 3261 §16.3 item 4, §16.6 step 8)', () => 
     assert.equal(hasLooped(req(invite().replace(/^Via:/m, `Via: SIP/2.0/UDP 127.0.0.1;branch=${br}\r\nVia:`)), hash), true);
     assert.equal(hasLooped(req(invite().replace(/^Via:/m, `Via: SIP/2.0/UDP 127.0.0.1;x=${br}\r\nVia:`)), hash), false);
     assert.equal(hasLooped(req(), hash), false);
+  });
+  it('computes a hash given as a function only for a request that carries a branch of ours', () => {
+    const hash = loopHash(req(), 's');
+    let computed = 0;
+    const lazy = (): string => { computed++; return hash; };
+    assert.equal(hasLooped(req(), lazy), false);
+    assert.equal(computed, 0);
+    const looped = req(invite().replace(/^Via:/m, `Via: SIP/2.0/UDP 127.0.0.1;branch=${proxyBranch(hash)}\r\nVia:`));
+    assert.equal(hasLooped(looped, lazy), true);
+    assert.equal(computed, 1);
+    const spiral = req(invite().replace(/^Via:/m, `Via: SIP/2.0/UDP 127.0.0.1;branch=${proxyBranch(loopHash(req(), 't'))}\r\nVia:`));
+    assert.equal(hasLooped(spiral, lazy), false);
+    assert.equal(hashLoopKey(loopKey(req(), 's')), hash);
   });
 });
 
