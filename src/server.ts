@@ -34,6 +34,7 @@ import type { AdminHttp, AdminSources } from './admin-http.ts';
 import { Trunks } from './trunks/trunks.ts';
 import { RouteSigner } from './proxy/route-signature.ts';
 import { effectiveMaxConnections, fdLimitWarning, openFileLimit } from './config/fd-limit.ts';
+import { udpBufferWarning } from './config/udp-buffer.ts';
 import { rootCertificates } from 'node:tls';
 
 /** What the server needs of its transport: the port (transport.ts), its bound listeners, close, the admin counters. */
@@ -42,6 +43,8 @@ export type ServerTransport = Transport & AdminSources['transport'] & {
   close(): Promise<void>;
   /** whether a stream connection is still open (a transport with no connections has none) */
   hasConnection?(connectionId: number): boolean;
+  /** each UDP listener's receive buffer (NetworkTransport) */
+  udpReceiveBuffers?(): Array<{ listener: ListenerInfo; bytes: number }>;
 };
 
 export interface ServerOptions<T extends ServerTransport = NetworkTransport> {
@@ -168,6 +171,7 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
       // never more connections than the open-file limit leaves (the warning at start says so)
       listeners, idleTimeout: profile.transport.tcpIdleSeconds * 1000, maxConnections: effectiveMaxConnections(profile.transport.maxConnections, openFileLimit()),
       maxConnectionsPerSource: profile.transport.maxConnectionsPerSource, tlsHandshakeTimeout: profile.transport.tlsHandshakeSeconds * 1000,
+      udpReceiveBuffer: profile.transport.udpReceiveBufferBytes,
       maxMessageSize: Math.max(65_535, profile.messages.maxBytes + 8192),
       onError: (err) => log.debug({ err }, 'transport'), log: log.child({ mod: 'sip' }),
     });
@@ -367,6 +371,10 @@ export async function startServer(opts: ServerOptions<ServerTransport>): Promise
   log.info({ listeners: bound.map((l) => `${l.transport}:${l.host}:${l.port}`), db: redactUrl(url), auth: profile.auth.mode }, 'tvphone serving');
   const fdWarning = fdLimitWarning(profile.transport.maxConnections, openFileLimit());
   if (fdWarning !== null) log.warn({ maxConnections: profile.transport.maxConnections, openFileLimit: openFileLimit() }, fdWarning);
+  for (const { listener: l, bytes } of transport.udpReceiveBuffers?.() ?? []) {
+    const warning = udpBufferWarning(`udp:${l.host}:${l.port}`, profile.transport.udpReceiveBufferBytes, bytes);
+    if (warning !== null) log.warn({ asked: profile.transport.udpReceiveBufferBytes, reported: bytes }, warning);
+  }
 
   let admin: AdminHttp | null = null;
   let closing: Promise<void> | null = null;

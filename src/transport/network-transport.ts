@@ -38,6 +38,11 @@ export interface NetworkTransportOptions {
   maxMessageSize?: number;
   /** RFC 3261 §18.1.1: requests larger than this go over TCP instead of UDP; default 1300 */
   udpMaxRequestSize?: number;
+  /**
+   * SO_RCVBUF asked for each UDP socket (bytes; 0: the kernel's default). The kernel grants at most
+   * net.core.rmem_max; udpReceiveBuffers() tells what each socket got. Default 0.
+   */
+  udpReceiveBuffer?: number;
   /** give up connecting after this long (ms); default 10 000 */
   connectTimeout?: number;
   /** for outbound TLS: trusted CAs, and whether to verify the peer (default true) */
@@ -150,6 +155,14 @@ export class NetworkTransport implements Transport, ConnectionOwner {
         });
       });
       const info: ListenerInfo = { id, transport: 'udp', host, port: socket.address().port };
+      const asked = this.options.udpReceiveBuffer ?? 0;
+      if (asked > 0) {
+        try {
+          socket.setRecvBufferSize(asked);
+        } catch (err) {
+          this.report(err);
+        }
+      }
       const l: UdpListener = { info, socket, v6 };
       socket.on('message', (buf, rinfo) => this.onDatagram(l, buf, rinfo.address, rinfo.port));
       socket.on('error', (err) => this.report(err));
@@ -199,6 +212,11 @@ export class NetworkTransport implements Transport, ConnectionOwner {
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Each UDP listener's receive buffer as the kernel reports it (Linux: twice what it granted, for its bookkeeping). */
+  udpReceiveBuffers(): Array<{ listener: ListenerInfo; bytes: number }> {
+    return this.udp.map((l) => ({ listener: l.info, bytes: l.socket.getRecvBufferSize() }));
   }
 
   /** Is this stream connection still open? (the registrar checks a binding's flow) */

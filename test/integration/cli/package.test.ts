@@ -45,7 +45,7 @@ describe('the packed tvphone package (compiled JavaScript)', function () {
 
   it('ships the bin, the migrations and the default profile, and no TypeScript sources', () => {
     for (const f of ['bin/tvphone', 'package.json', 'sip-profiles/default.json', 'sql/sqlite/001_init.sql', 'sql/postgres/001_init.sql',
-      'sql/mssql/001_init.sql', 'contrib/tvphone.service']) assert.ok(packed.includes(f), `${f} is packed`);
+      'sql/mssql/001_init.sql', 'contrib/tvphone.service', 'contrib/60-tvphone.conf']) assert.ok(packed.includes(f), `${f} is packed`);
     assert.deepEqual(packed.filter((p) => p.endsWith('.ts') || p.startsWith('src/') || p.startsWith('test/')), []);
     assert.ok(existsSync(join(pkg, 'dist/cli/main.js')));
     // the server's SQLite worker thread, loaded by URL (not an import the compiler rewrites): its .js must be there

@@ -257,6 +257,19 @@ describe('transport: NetworkTransport on real sockets (127.0.0.1)', function () 
     assert.deepEqual(closedConnections.length, 1);
   });
 
+  it('asks the kernel for udpReceiveBuffer on each UDP listener, and leaves its default without one', async () => {
+    // 100 kB is below every kernel's net.core.rmem_max default (212,992): granted whole (Linux reports it doubled)
+    await start({ udpReceiveBuffer: 100_000 });
+    const [asked] = transport.udpReceiveBuffers();
+    assert.equal(asked!.listener.transport, 'udp');
+    assert.equal(asked!.bytes, process.platform === 'linux' ? 200_000 : 100_000);
+    layer.close();
+    await transport.close();
+    await start();
+    const rmemDefault = Number(readFileSync('/proc/sys/net/core/rmem_default', 'utf8'));
+    assert.equal(transport.udpReceiveBuffers()[0]!.bytes, rmemDefault);
+  });
+
   it('refuses connections beyond maxConnections', async () => {
     await start({ maxConnections: 1 });
     const first = await tcpClient(transport.listeners[1].port);

@@ -89,6 +89,17 @@ describe('sip-profiles', () => {
     }
   });
 
+  it('takes transport.udpReceiveBufferBytes (SO_RCVBUF of the UDP listeners), default and shipped 4 MiB, 0 the kernel default, refusing a bad one with file, field and reason', () => {
+    assert.equal(validateProfile({}, 'p.json').transport.udpReceiveBufferBytes, 4 * 1024 * 1024);
+    assert.equal(loadProfile(new URL('../../../sip-profiles/default.json', import.meta.url).pathname).transport.udpReceiveBufferBytes, 4 * 1024 * 1024);
+    assert.equal(validateProfile({ transport: { udpReceiveBufferBytes: 0 } }, 'p.json').transport.udpReceiveBufferBytes, 0);
+    for (const bad of [-1, 256 * 1024 * 1024 + 1, 1.5, '4M']) {
+      const e = refusal(() => validateProfile({ transport: { udpReceiveBufferBytes: bad } }, 'p.json'));
+      assert.deepEqual([e.file, e.field], ['p.json', 'transport.udpReceiveBufferBytes'], String(bad));
+      assert.match(e.reason, /must be/);
+    }
+  });
+
   it('refuses a store URL of an unknown kind', () => {
     assert.match(refusal(() => validateProfile({ store: { url: 'oracle://x' } }, 'p.json')).message, /store\.url: must start with sqlite:/);
   });
