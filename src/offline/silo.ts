@@ -21,7 +21,7 @@ import { createResponse } from '../sip/response.ts';
 import { newTag } from '../sip/ids.ts';
 import { formatNameAddr, parseNameAddr } from '../sip/headers.ts';
 import { QuotaExceededError, SipError, StoreUnavailableError } from '../errors.ts';
-import type { Binding, CallLog, CallRecord, MessageStore, StoredMessage } from '../store/store.ts';
+import type { Binding, CallLog, CallRecord, Kept, MessageStore, StoredMessage } from '../store/store.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import { buildMissedCallNotice } from './missed-call-notice.ts';
@@ -273,11 +273,12 @@ export class Silo {
 
   /**
    * m_dump: the moment `userId` registers `binding`, everything kept for it goes out: its messages, then the
-   * missed-call notice. Most REGISTERs find nothing kept: one read (store.keptFor), then done.
+   * missed-call notice. Most REGISTERs find nothing kept: one read (store.keptFor, or `kept` as the REGISTER's
+   * commit read it), then done.
    */
-  async dump(userId: string, binding: Binding): Promise<KeptDelivery> {
+  async dump(userId: string, binding: Binding, known?: Kept): Promise<KeptDelivery> {
     const none: DumpResult = { delivered: 0, expired: 0, skipped: 0, failures: 0, stop: 'done' };
-    const kept = await this.#o.store.keptFor(userId);
+    const kept = known ?? await this.#o.store.keptFor(userId);
     const messages = kept.messages ? await this.dumpMessages(userId, binding) : none;
     const notices = kept.missedCalls ? await this.dumpMissedCalls(userId, binding) : none;
     if (messages.delivered || notices.delivered) {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { SipError, StoreUnavailableError } from '../errors.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { SipParseError } from '../sip/parse-error.ts';
-import type { Binding, BindingChange, CredentialStore, LocationStore, PushRegistration, PushStore } from '../store/store.ts';
+import type { Binding, BindingChange, CredentialStore, Kept, LocationStore, PushRegistration, PushStore } from '../store/store.ts';
 import { pushParametersOf } from '../sip/push-parameters.ts';
 import type { Logger } from '../log/logger.ts';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
@@ -21,6 +21,8 @@ export type { RegistrationPolicy } from './save.ts';
 export interface SaveResult {
   response: SipResponse;
   added: Binding | null;
+  /** what waits for the user, read with the change (absent: the store did not say) */
+  kept?: Kept;
 }
 
 export interface RegistrarOptions {
@@ -100,7 +102,8 @@ export class Registrar {
       // the binding this REGISTER added or refreshed (not another device's, nor one on another node)
       const mine = new Set(upsert.map((b) => b.contact));
       const added = plan.upsert.length > 0 ? newestBinding(orderBindings(change.bindings.filter((b) => mine.has(b.contact)))) ?? null : null;
-      return { response: registrationOk(req, change.bindings, now, plan.supportsPath), added };
+      const response = registrationOk(req, change.bindings, now, plan.supportsPath);
+      return change.kept === undefined ? { response, added } : { response, added, kept: change.kept };
     } catch (err) {
       // a header the parser let through but that does not parse as the registrar needs it (CSeq, Contact)
       if (err instanceof SipParseError) throw new SipError('bad-request', { detail: err.reason });

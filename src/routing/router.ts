@@ -18,7 +18,7 @@ import { MESSAGE_SUMMARY_EVENT } from '../presence/message-summary.ts';
 import type { AfterRing, Calls, CallParties } from '../calls/calls.ts';
 import type { MediaServer } from '../media-server/media-server.ts';
 import type { MailboxServer } from '../media-server/mailbox-server.ts';
-import type { Binding } from '../store/store.ts';
+import type { Binding, Kept } from '../store/store.ts';
 import type { Logger } from '../log/logger.ts';
 import type { PushGateway } from '../push/push-gateway.ts';
 import { heldCallKey, type HeldCalls } from '../push/held-calls.ts';
@@ -298,13 +298,13 @@ export class Router implements TransactionUser {
   async #register(req: SipRequest, st: ServerTransaction): Promise<void> {
     const userId = await this.#authenticate(req, st, false);
     if (userId === null) return;
-    const { response, added } = await this.#d.registrar.save(req, userId, st.source);
+    const { response, added, kept } = await this.#d.registrar.save(req, userId, st.source);
     st.respond(response);
     if (!added) return;
     // tsilo ts_append: the calls held for a TV in standby ring on the binding it just registered.
     this.#appendHeld(userId, [added]);
     // m_dump: a REGISTER that added a binding gets everything kept for the user.
-    this.#deliverKept(userId, added);
+    this.#deliverKept(userId, added, kept);
     this.#d.registered?.(userId, added);
   }
 
@@ -316,8 +316,8 @@ export class Router implements TransactionUser {
     if (fresh.length > 0) this.#deliverKept(userId, fresh[0]);
   }
 
-  #deliverKept(userId: string, binding: Binding): void {
-    this.#d.silo.dump(userId, binding).then(
+  #deliverKept(userId: string, binding: Binding, kept?: Kept): void {
+    this.#d.silo.dump(userId, binding, kept).then(
       (r) => {
         if (r.messages.stop === 'store-unavailable' || r.notices.stop === 'store-unavailable') this.#owe(userId);
       },

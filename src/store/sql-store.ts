@@ -7,8 +7,8 @@ import { StoreUnavailableError } from '../errors.ts';
 import * as ops from './ops.ts';
 import type { Op } from './ops.ts';
 import type {
-  Ban, Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, Dialect, EpochMs, MessageQuery, MessageQuota, NewCall, NewMessage,
-  NewVoicemail, NodeRecord, Presence, PushRegistration, RecoveredVoicemail, Store, StoredMessage, Subscription, UserRecord, VoicemailCheckpoint,
+  Ban, Binding, BindingChange, CallQuery, CallRecord, CallUpdate, Credentials, Dialect, EpochMs, Kept, MessageQuery, MessageQuota, NewCall, NewMessage,
+  NewVoicemail, NodeRecord, Presence, PushRegistration, RecoveredVoicemail, SavedBindings, Store, StoredMessage, Subscription, UserRecord, VoicemailCheckpoint,
   VoicemailQuery, VoicemailRecord,
 } from './store.ts';
 
@@ -41,7 +41,7 @@ export abstract class SqlStore implements Store {
   }
   usersByRealm(except: string): Promise<Array<{ realm: string; users: number }>> { return this.read(() => ops.usersByRealm(except)); }
 
-  saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials): Promise<BindingChange> {
+  saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials): Promise<SavedBindings> {
     return this.write(() => ops.saveBindings(userId, upsert, remove, removeAll, now, newUser), userId);
   }
   getBindings(userId: string, now: EpochMs): Promise<Binding[]> { return this.read(() => ops.getBindings(userId, now), userId); }
@@ -80,7 +80,7 @@ export abstract class SqlStore implements Store {
   storeMessage(msg: NewMessage, quota?: MessageQuota): Promise<StoredMessage> { return this.write(() => ops.storeMessage(msg, quota), msg.toUser); }
   pendingMessages(toUser: string, limit: number): Promise<StoredMessage[]> { return this.read(() => ops.pendingMessages(toUser, limit)); }
   pendingUsage(toUser: string): Promise<{ count: number; bytes: number }> { return this.read(() => ops.pendingUsage(toUser), toUser); }
-  keptFor(userId: string): Promise<{ messages: boolean; missedCalls: boolean }> { return this.read(() => ops.keptFor(userId), userId); }
+  keptFor(userId: string): Promise<Kept> { return this.read(() => ops.keptFor(userId), userId); }
   markDelivered(id: number, at: EpochMs): Promise<void> { return this.write(() => ops.markDelivered(id, at)); }
   recordAttempt(id: number, _at: EpochMs, nextAttemptAt: EpochMs | null): Promise<void> {
     return this.write(() => ops.recordAttempt(id, nextAttemptAt));

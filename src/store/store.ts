@@ -96,6 +96,18 @@ export interface BindingChange {
   netstateChanged: boolean;
 }
 
+/** Whether anything waits for a user: pending messages, missed calls whose notice has not reached it. */
+export interface Kept {
+  messages: boolean;
+  missedCalls: boolean;
+}
+
+/** saveBindings' result: a store that keeps messages too reads what waits for the user in the same transaction. */
+export interface SavedBindings extends BindingChange {
+  /** absent: ask keptFor */
+  kept?: Kept;
+}
+
 export type CallOutcome =
   | 'pending' | 'answered' | 'busy' | 'no-answer' | 'cancelled' | 'offline' | 'rejected' | 'failed'
   /** the callee was offline and the server took a voice message (its voicemails row names this call record) */
@@ -249,7 +261,7 @@ export interface LocationStore {
    * removeAll), and update user_property from what remains. With `newUser`, a user that does not exist yet is
    * created with those credentials in the same transaction (auth none: users are made by their first REGISTER).
    */
-  saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials): Promise<BindingChange>;
+  saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials): Promise<SavedBindings>;
   getBindings(userId: string, now: EpochMs): Promise<Binding[]>;
   /** every unexpired binding of every user, by user, then as getBindings orders them (`tvphone registrations`) */
   listBindings(now: EpochMs): Promise<Binding[]>;
@@ -323,7 +335,7 @@ export interface MessageStore {
   /** count and total body bytes of a user's pending messages (for the quota) */
   pendingUsage(toUser: string): Promise<{ count: number; bytes: number }>;
   /** whether anything waits for the user: pending messages, missed calls whose notice has not reached it (one read) */
-  keptFor(userId: string): Promise<{ messages: boolean; missedCalls: boolean }>;
+  keptFor(userId: string): Promise<Kept>;
   markDelivered(id: number, at: EpochMs): Promise<void>;
   recordAttempt(id: number, at: EpochMs, nextAttemptAt: EpochMs | null): Promise<void>;
   /** mark pending messages past their expiry as expired; returns them */

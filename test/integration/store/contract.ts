@@ -385,6 +385,16 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         assert.deepEqual(await s.keptFor(u('k')), { messages: false, missedCalls: false }, 'an answered call is not kept');
       });
 
+      it('saveBindings that adds or refreshes a binding says what is kept, read in its transaction; a removal says nothing', async function () {
+        const s = await openOne();
+        await s.addUser(creds(u('kr')), T0);
+        assert.deepEqual((await s.saveBindings(u('kr'), [binding(u('kr'), 'x')], [], false, T0)).kept, { messages: false, missedCalls: false });
+        await s.storeMessage(message(u('kr'), new Uint8Array([1])));
+        await s.recordCall({ userId: u('a'), otherUserId: u('kr'), callDate: T0, callId: 'krc', outcome: 'offline', status: 480 });
+        assert.deepEqual((await s.saveBindings(u('kr'), [binding(u('kr'), 'x')], [], false, T0 + 1)).kept, { messages: true, missedCalls: true });
+        assert.equal((await s.saveBindings(u('kr'), [], ['x'], false, T0 + 2)).kept, undefined);
+      });
+
       it('holds a quota given to storeMessage when writes for one user arrive together (two stores)', async function () {
         const [s1, s2] = [await openOne(), await openOne()];
         await s1.addUser(creds(u('quota')), T0);

@@ -174,6 +174,22 @@ describe('offline/silo (RFC 3428 store-and-forward)', () => {
       assert.ok(store.messages.every((m) => m.state === 'delivered'));
     });
 
+    it('takes what is kept as the REGISTER\'s commit read it, without asking the store again; asks when not told', async () => {
+      await queue(2);
+      let asked = 0;
+      const keptFor = store.keptFor.bind(store);
+      store.keptFor = (user: string) => (asked++, keptFor(user));
+      const told = await silo.dump('1002', binding('1002'), { messages: true, missedCalls: false });
+      assert.equal(told.messages.delivered, 2);
+      assert.equal(asked, 0);
+      await queue(1);
+      const none = await silo.dump('1002', binding('1002'), { messages: false, missedCalls: false });
+      assert.equal(none.messages.delivered, 0, 'told nothing is kept: nothing read, nothing sent');
+      assert.equal(asked, 0);
+      assert.equal((await silo.dump('1002', binding('1002'))).messages.delivered, 1);
+      assert.equal(asked, 1);
+    });
+
     it('sends to the binding contact with the original From, the AoR in To, Content-Type and body', async () => {
       const jpeg = new Uint8Array([0xff, 0xd8, 0x00, 0xff, 0xd9]);
       await keep(message(jpeg, 'image/jpeg'), '1002');

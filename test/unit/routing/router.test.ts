@@ -61,7 +61,7 @@ function setup(overrides: Partial<RouterDeps> = {}, source = { address: '192.0.2
       save: async (req) => {
         f.calls.push('registrar.save');
         if (f.saveFails) throw f.saveFails;
-        return { response: createResponse(req, 200), added: f.added };
+        return { response: createResponse(req, 200), added: f.added, kept: { messages: true, missedCalls: false } };
       },
       lookup: async (user) => f.lookup[user] ?? { kind: 'no-such-user' },
     },
@@ -81,8 +81,8 @@ function setup(overrides: Partial<RouterDeps> = {}, source = { address: '192.0.2
         f.calls.push('silo.store');
         return createResponse(req, 202);
       },
-      dump: async () => {
-        f.calls.push('silo.dump');
+      dump: async (_user, _b, kept) => {
+        f.calls.push(`silo.dump${kept ? ` kept=${kept.messages},${kept.missedCalls}` : ''}`);
         const none = { delivered: 0, expired: 0, skipped: 0, failures: 0, stop: 'done' as const };
         return { messages: none, notices: none };
       },
@@ -121,7 +121,7 @@ describe('routing/router (the routing script)', () => {
     const { f, send } = setup();
     f.added = binding;
     assert.equal((await send(request('REGISTER', `sip:${DOMAIN}`)))?.status, 200);
-    assert.deepEqual(f.calls, ['registrar.save', 'silo.dump']);
+    assert.deepEqual(f.calls, ['registrar.save', 'silo.dump kept=true,false'], 'with what the commit read as kept');
   });
 
   it('delivers nothing after a REGISTER that added no binding (a query or a removal)', async () => {
