@@ -17,6 +17,7 @@ import { baresipAvailable, startBaresip } from './lib/baresip.ts';
 import { TvAgent } from '../../src/terminal/tv-agent.ts';
 import { waitFor } from '../helpers/tv-events.ts';
 import { installed, killAll, LOOPBACK } from './lib/proc.ts';
+import { needPeers } from '../helpers/peers.ts';
 
 const REGISTERED = /200 OK \(\) \[1 binding\]/;
 const ALICE_HZ = 440;
@@ -27,7 +28,7 @@ describe('interop: baresip reaches its voice messages at the access number (*97)
   let work: string;
 
   before(function () {
-    if (!installed('baresip') || !baresipAvailable() || !existsSync('/usr/lib/baresip/modules/mwi.so')) this.skip();
+    needPeers(this, installed('baresip') && baresipAvailable() && existsSync('/usr/lib/baresip/modules/mwi.so'), 'baresip with its mwi module');
   });
   beforeEach(() => {
     work = mkdtempSync(join(tmpdir(), 'tvphone-baresip-mailbox-'));

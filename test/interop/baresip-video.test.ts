@@ -18,6 +18,7 @@ import { writeWav } from '../../src/media/wav.ts';
 import { TvAgent } from '../../src/terminal/tv-agent.ts';
 import { baresipAvailable, startBaresip } from './lib/baresip.ts';
 import { installed, killAll, LOOPBACK, sleep } from './lib/proc.ts';
+import { needPeers } from '../helpers/peers.ts';
 
 const REGISTERED = /200 OK \(\) \[1 binding\]/;
 const MODULES = ['vp8.so', 'fakevideo.so', 'snapshot.so'];
@@ -29,7 +30,7 @@ describe('interop: baresip 1.0 video calls with the TV agent', function () {
   const agents: TvAgent[] = [];
 
   before(function () {
-    if (!installed('baresip') || !baresipAvailable() || !haveFfmpeg || !MODULES.every((m) => existsSync(`/usr/lib/baresip/modules/${m}`))) this.skip();
+    needPeers(this, installed('baresip') && baresipAvailable() && haveFfmpeg && MODULES.every((m) => existsSync(`/usr/lib/baresip/modules/${m}`)), 'baresip with its video modules, or ffmpeg');
   });
   beforeEach(() => {
     work = mkdtempSync(join(tmpdir(), 'tvphone-baresip-video-'));

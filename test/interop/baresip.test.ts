@@ -18,6 +18,7 @@ import { TvAgent } from '../../src/terminal/tv-agent.ts';
 import { waitFor } from '../helpers/tv-events.ts';
 import { installed, killAll, LOOPBACK } from './lib/proc.ts';
 import { startGateway } from '../helpers/push-gateway.ts';
+import { needPeers } from '../helpers/peers.ts';
 
 // libre 1.1 (baresip 1.0) walks every WWW-Authenticate and gives up on any whose algorithm is not MD5
 // (ENOSYS, "Register: Function not implemented"), even when an MD5 one is listed first: the shipped default
@@ -40,7 +41,7 @@ describe('interop: baresip user agents through tvphone', function () {
   let work: string;
 
   before(function () {
-    if (!installed('baresip') || !baresipAvailable()) this.skip();
+    needPeers(this, installed('baresip') && baresipAvailable(), 'baresip');
   });
 
   beforeEach(() => {
@@ -277,7 +278,7 @@ describe('interop: baresip user agents through tvphone', function () {
   });
 
   it('MWI: the TV owner\'s baresip (mwi=yes) subscribes to message-summary and sees Messages-Waiting: yes after a voice message, no after delivery', async function () {
-    if (!existsSync('/usr/lib/baresip/modules/mwi.so')) this.skip();
+    needPeers(this, existsSync('/usr/lib/baresip/modules/mwi.so'), "baresip's mwi module");
     // the owner's phone rings and is not picked up: after ringSeconds the media server takes the call (shipped otherwise)
     ts = await startDefaultProfileServer({ voicemail: { enabled: true, ringSeconds: 2 } });
     await ts.addUser('alice', 'alice-pw');

@@ -11,6 +11,7 @@ import { parseAuthParams } from '../../src/sip/headers.ts';
 import type { TestServer } from '../helpers/test-server.ts';
 import { startDefaultProfileServer } from '../helpers/default-profile-server.ts';
 import { installed, run } from './lib/proc.ts';
+import { needPeers } from '../helpers/peers.ts';
 
 const FILTER = fileURLToPath(new URL('../../contrib/fail2ban/filter.d/tvphone.conf', import.meta.url));
 
@@ -20,7 +21,7 @@ describe('interop: fail2ban-regex with contrib/fail2ban/filter.d/tvphone.conf', 
   let dir: string;
 
   before(function () {
-    if (!installed('fail2ban-regex')) this.skip();
+    needPeers(this, installed('fail2ban-regex'), 'fail2ban');
   });
   beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'tvphone-f2b-')); });
   afterEach(async () => {

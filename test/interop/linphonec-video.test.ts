@@ -15,6 +15,7 @@ import { codecOf, haveFfmpeg } from '../helpers/video.ts';
 import { TvAgent } from '../../src/terminal/tv-agent.ts';
 import { startLinphonec } from './lib/linphonec.ts';
 import { installed, killAll, LOOPBACK, sleep } from './lib/proc.ts';
+import { needPeers } from '../helpers/peers.ts';
 
 const LP = { user: '1002', password: 'pw-1002' };
 const TV = { user: '1003', password: 'pw-1003' };
@@ -33,7 +34,7 @@ describe('interop: linphonec 5.1 video calls with the TV agent', function () {
   const agents: TvAgent[] = [];
 
   before(function () {
-    if (!installed('linphonec') || !haveFfmpeg) this.skip();
+    needPeers(this, installed('linphonec') && haveFfmpeg, 'linphonec or ffmpeg');
   });
   beforeEach(async () => {
     work = mkdtempSync(join(tmpdir(), 'tvphone-linphonec-video-'));

@@ -18,6 +18,7 @@ import { dominantFrequency, rms } from '../../src/media/goertzel.ts';
 import { TvAgent, type TvAgentOptions } from '../../src/terminal/tv-agent.ts';
 import { startLinphonec, summary, type Linphonec, type LinphonecOptions, type TracedMessage } from './lib/linphonec.ts';
 import { installed, killAll, LOOPBACK, sleep } from './lib/proc.ts';
+import { needPeers } from '../helpers/peers.ts';
 
 const LP = { user: '1002', password: 'pw-1002' };
 const TV = { user: '1003', password: 'pw-1003' };
@@ -43,7 +44,7 @@ describe('interop: linphonec 5.1 against the default profile', function () {
   const agents: TvAgent[] = [];
 
   before(function () {
-    if (!installed('linphonec')) this.skip();
+    needPeers(this, installed('linphonec'), 'linphonec');
   });
 
   beforeEach(async () => {

@@ -23,6 +23,7 @@ import { until } from '../helpers/until.ts';
 import { framesOf, haveFfmpeg, psnrAgainstTestsrc } from '../helpers/video.ts';
 import { freePort, installed, killAll, LOOPBACK } from './lib/proc.ts';
 import { assertSippOk, SCENARIOS, startSipp } from './lib/sipp.ts';
+import { needPeers } from '../helpers/peers.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/tvphone', import.meta.url));
 const FPS = 15;
@@ -85,7 +86,7 @@ describe('interop: sipp leaves a video message (sipp: SIP and a PCMU pcap; H.264
   let ts: TestServer | null = null;
   let work: string;
 
-  before(function () { if (!installed('sipp') || !haveFfmpeg) this.skip(); });
+  before(function () { needPeers(this, installed('sipp') && haveFfmpeg, 'sipp or ffmpeg'); });
   beforeEach(() => { work = mkdtempSync(join(tmpdir(), 'tvphone-sipp-video-')); });
   afterEach(async () => {
     await killAll();

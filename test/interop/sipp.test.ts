@@ -17,6 +17,7 @@ import type { TestServer } from '../helpers/test-server.ts';
 import { freePort, installed, killAll, LOOPBACK } from './lib/proc.ts';
 import { assertSippOk, sipp, startSipp } from './lib/sipp.ts';
 import { pollUntil } from '../helpers/until.ts';
+import { needPeers } from '../helpers/peers.ts';
 
 
 
@@ -27,7 +28,7 @@ describe('interop: sipp scenarios against tvphone (UDP)', function () {
   const target = (): string => `${LOOPBACK}:${ts!.udp.port}`;
 
   before(function () {
-    if (!installed('sipp')) this.skip();
+    needPeers(this, installed('sipp'), 'sipp');
   });
 
   beforeEach(() => {

@@ -38,6 +38,7 @@ import { baresipAvailable, startBaresip } from './lib/baresip.ts';
 import { freeFourDigitPort, freePort, installed, killAll, LOOPBACK, run, type Exit } from './lib/proc.ts';
 import { assertSippOk, sipp, startSipp } from './lib/sipp.ts';
 import { pollUntil } from '../helpers/until.ts';
+import { needPeers } from '../helpers/peers.ts';
 
 const PW = 'pw-sipsak';
 
@@ -80,7 +81,7 @@ describe('interop: sipsak 0.9.8 against tvphone (default profile, digest)', func
   let seq = 0;
 
   before(function () {
-    if (!installed('sipsak') || !installed('sipp')) this.skip();
+    needPeers(this, installed('sipsak') && installed('sipp'), 'sipsak or sipp');
   });
 
   beforeEach(() => {
@@ -319,7 +320,7 @@ describe('interop: sipsak 0.9.8 against tvphone (default profile, digest)', func
   });
 
   it('sipsak MESSAGE to an offline user → 202; baresip then registers as that user and receives it; stored as delivered', async function () {
-    if (!installed('baresip') || !baresipAvailable()) this.skip();
+    needPeers(this, installed('baresip') && baresipAvailable(), 'baresip');
     ts = await server();
     await ts.addUser('sender', PW);
     await ts.addUser('tv3', PW);

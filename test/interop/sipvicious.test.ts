@@ -4,13 +4,14 @@ import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 import { startDefaultProfileServer } from '../helpers/default-profile-server.ts';
 import { freePort, installed, killAll, LOOPBACK, run } from './lib/proc.ts';
+import { needPeers } from '../helpers/peers.ts';
 
 describe('interop: sipvicious svmap and svwar against tvphone', function () {
   this.timeout(40000);
   let ts: TestServer | null = null;
 
   before(function () {
-    if (!installed('svmap') || !installed('svwar')) this.skip();
+    needPeers(this, installed('svmap') && installed('svwar'), 'sipvicious');
   });
 
   afterEach(async () => {
@@ -56,7 +57,7 @@ describe('interop: sipvicious svmap and svwar against tvphone', function () {
   }
 
   it('svcrack over 1000-9999 does not find a 4-digit password within its run: banned after the shipped security.authFailures (issue 16)', async function () {
-    if (!installed('svcrack')) this.skip();
+    needPeers(this, installed('svcrack'), 'sipvicious');
     ts = await startDefaultProfileServer();
     await ts.addUser('1001', '1042'); // the store takes it as is: the password policy is the CLI's
     const e = await run('svcrack', ['-u1001', '-r1000-9999', '-z4', LOOPBACK, '-p', String(ts.udp.port), '-P', String(await freePort())], {

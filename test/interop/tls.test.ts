@@ -11,6 +11,7 @@ import { parseMessage } from '../../src/sip/parser.ts';
 import { StreamFramer } from '../../src/transport/stream-framer.ts';
 import type { SipResponse } from '../../src/sip/message.ts';
 import { installed, LOOPBACK } from './lib/proc.ts';
+import { needPeers } from '../helpers/peers.ts';
 
 describe('interop: REGISTER over TLS', function () {
   this.timeout(20000);
@@ -19,7 +20,7 @@ describe('interop: REGISTER over TLS', function () {
   let sock: tls.TLSSocket | null = null;
 
   before(function () {
-    if (!installed('openssl')) this.skip();
+    needPeers(this, installed('openssl'), 'openssl');
   });
 
   afterEach(async () => {

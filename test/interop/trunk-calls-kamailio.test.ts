@@ -21,6 +21,7 @@ import { baresipAvailable, startBaresip, type Baresip } from './lib/baresip.ts';
 import { installed, killAll, LOOPBACK } from './lib/proc.ts';
 import { TvAgent } from '../../src/terminal/tv-agent.ts';
 import { waitFor } from '../helpers/tv-events.ts';
+import { needPeers } from '../helpers/peers.ts';
 
 const REGISTERED = /200 OK .*\[1 binding\]/;
 
@@ -37,7 +38,7 @@ describe('interop: calls through a trunk to Kamailio 5.6 as the carrier (baresip
   let work: string;
 
   before(function () {
-    if (!installed('kamailio') || !installed('kamcmd') || !installed('baresip') || !baresipAvailable()) this.skip();
+    needPeers(this, installed('kamailio') && installed('kamcmd') && installed('baresip') && baresipAvailable(), 'kamailio or baresip');
   });
 
   beforeEach(() => {

@@ -15,6 +15,7 @@ import type { TestServer } from '../helpers/test-server.ts';
 import { pollUntil, until } from '../helpers/until.ts';
 import { installed, killAll, LOOPBACK } from './lib/proc.ts';
 import { assertSippOk, sipp, startSipp, type SippRun } from './lib/sipp.ts';
+import { needPeers } from '../helpers/peers.ts';
 
 const PW = 'pw-trunk-caller';
 const DIALLED = '0301234567';
@@ -33,7 +34,7 @@ describe('interop: trunk failover with sipp as the carriers (503 → the next tr
   let silent: dgram.Socket | null = null;
 
   before(function () {
-    if (!installed('sipp')) this.skip();
+    needPeers(this, installed('sipp'), 'sipp');
   });
 
   beforeEach(() => {

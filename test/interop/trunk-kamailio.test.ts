@@ -12,6 +12,7 @@ import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 import { pollUntil } from '../helpers/until.ts';
 import { CARRIER_PASSWORD, CARRIER_REALM, CARRIER_USER, kamailioCarrier, type KamailioCarrier } from './lib/kamailio-carrier.ts';
 import { installed } from './lib/proc.ts';
+import { needPeers } from '../helpers/peers.ts';
 
 const CLI = new URL('../../bin/tvphone', import.meta.url).pathname;
 
@@ -21,7 +22,7 @@ describe('interop: a trunk registering to Kamailio 5.6 (carrier registrar with d
   let ts: TestServer | null = null;
 
   before(function () {
-    if (!installed('kamailio') || !installed('kamcmd')) this.skip();
+    needPeers(this, installed('kamailio') && installed('kamcmd'), 'kamailio');
   });
 
   afterEach(async () => {

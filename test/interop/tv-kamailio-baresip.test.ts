@@ -14,6 +14,7 @@ import { waitFor, sleep } from '../helpers/tv-events.ts';
 import { TvAgent } from '../../src/terminal/tv-agent.ts';
 import { baresipAvailable, startBaresip, type Baresip } from './lib/baresip.ts';
 import { installed, killAll, LOOPBACK } from './lib/proc.ts';
+import { needPeers } from '../helpers/peers.ts';
 
 // bench/lib/kamailio.ts provisions subscribers a0000001..aN, password "pw"
 const TV_USER = 'a0000001';
@@ -39,7 +40,7 @@ describe('interop: the TV agent, Kamailio 5.6 and baresip', function () {
   const shmBefore = process.env['BENCH_KAMAILIO_SHM_MB'];
 
   before(function () {
-    if (!kamailioAvailable() || !installed('baresip') || !baresipAvailable()) this.skip();
+    needPeers(this, kamailioAvailable() && installed('baresip') && baresipAvailable(), 'kamailio or baresip');
   });
 
   beforeEach(async () => {

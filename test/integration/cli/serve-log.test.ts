@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { tvphoneBin } from '../../helpers/built-package.ts';
+import { needPeers } from '../../helpers/peers.ts';
 
 /** the built package's tvphone (test/helpers/built-package.ts), set before the tests */
 let BIN = '';
@@ -61,7 +62,7 @@ describe('tvphone serve: log format', function () {
   });
 
   it('writes text with local ISO time and level names on a terminal', async function () {
-    if (spawnSync('script', ['--version']).status !== 0) this.skip();
+    needPeers(this, spawnSync('script', ['--version']).status === 0, 'script (util-linux)');
     const out = await serveOutput(true, join(dir, 'b.db'));
     assert.match(out, /\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [+-]\d{4}\] .*INFO.*tvphone serving/);
     assert.doesNotMatch(out, /"level":/);

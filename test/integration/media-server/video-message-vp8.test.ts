@@ -24,6 +24,7 @@ import { openStore } from '../../../src/store/open.ts';
 import type { Store } from '../../../src/store/store.ts';
 import type { ServerTransaction } from '../../../src/transaction/server-transaction.ts';
 import { framesOf, haveFfmpeg, psnrAgainstTestsrc } from '../../helpers/video.ts';
+import { needPeers } from '../../helpers/peers.ts';
 
 const FPS = 15;
 const haveVp8 = haveFfmpeg && /libvpx/.test(spawnSync('ffmpeg', ['-hide_banner', '-encoders'], { encoding: 'utf8' }).stdout ?? '');
@@ -50,7 +51,7 @@ describe('video messages in VP8 (RFC 7741): the media server keeps them as Matro
   const sockets: dgram.Socket[] = [];
   let audio: MediaSession | null = null;
 
-  before(function () { if (!haveVp8) this.skip(); });
+  before(function () { needPeers(this, haveVp8, 'ffmpeg with libvpx'); });
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tvphone-vp8-'));
     store = await openStore(`sqlite:${join(dir, 'tv.db')}`, { create: true });

@@ -20,6 +20,7 @@ import { useTvAgents } from '../../helpers/tv-agents.ts';
 import { sleep, waitFor } from '../../helpers/tv-events.ts';
 import { until } from '../../helpers/until.ts';
 import { framesOf, haveFfmpeg, psnrAgainstTestsrc } from '../../helpers/video.ts';
+import { needPeers } from '../../helpers/peers.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/tvphone', import.meta.url));
 const GREETING_MS = 1600;
@@ -52,7 +53,7 @@ describe('video messages: the media server records an H.264 caller for an offlin
   this.timeout(60_000);
   const tv = useTvAgents({ dirPrefix: 'tvphone-vmvideo-', server: () => ({ voicemail: { enabled: true, maxSeconds: 20, silenceSeconds: 0 } }) });
   const agent = (user: '1001' | '1002', o: Partial<TvAgentOptions> = {}): TvAgent => tv.agent(user, o);
-  before(function () { if (!haveFfmpeg) this.skip(); });
+  before(function () { needPeers(this, haveFfmpeg, 'ffmpeg'); });
 
   it('keeps testsrc and the tone as one Matroska file: exported, decoded by ffmpeg, PSNR > 30 dB against testsrc; delivered to the TV as video', async () => {
     const a = agent('1001', { toneHz: 440, video: 'testsrc' });

@@ -13,6 +13,7 @@ import { parseRtpPacket } from '../../../src/media/rtp-packet.ts';
 import type { VideoFeedback } from '../../../src/media/sdp.ts';
 import { H264_RTP, VideoSession, vp8RtpCodec } from '../../../src/media/video-session.ts';
 import { haveFfmpeg } from '../../helpers/video.ts';
+import { needPeers } from '../../helpers/peers.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const { fps } = DEFAULT_VIDEO_FORMAT;
@@ -23,7 +24,7 @@ const BOUND_MS = 1500;
 describe('media: a keyframe at once on a PLI or FIR (RFC 4585 §6.3.1, RFC 5104 §4.3.1; ffmpeg)', function () {
   this.timeout(60_000);
   const open: Array<{ stop?: () => Promise<unknown>; close?: () => void }> = [];
-  before(function () { if (!haveFfmpeg) this.skip(); });
+  before(function () { needPeers(this, haveFfmpeg, 'ffmpeg'); });
   afterEach(async () => { for (const o of open.splice(0).reverse()) { if (o.stop) await o.stop(); else o.close?.(); } });
 
   /** testsrc from `tx` (a VideoEncoder) to `rx`; the frames rx receives, with when they came; and what tx sent on the wire. */

@@ -13,6 +13,7 @@ import { DEFAULT_VIDEO_FORMAT, VideoEncoder, VideoRecorder, type VideoCodecName 
 import type { VideoFeedback } from '../../../src/media/sdp.ts';
 import { H264_RTP, VideoSession, vp8RtpCodec, type VideoStats } from '../../../src/media/video-session.ts';
 import { bestPsnr, codecOf, framesOf, haveFfmpeg } from '../../helpers/video.ts';
+import { needPeers } from '../../helpers/peers.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -33,7 +34,7 @@ describe('media: video through a relay that drops 5 % of RTP (RFC 4585 NACK and 
   let dir: string;
   const open: Array<{ stop?: () => Promise<unknown>; close?: () => void }> = [];
 
-  before(function () { if (!haveFfmpeg) this.skip(); });
+  before(function () { needPeers(this, haveFfmpeg, 'ffmpeg'); });
   beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'tvphone-video-loss-')); });
   afterEach(async () => {
     for (const o of open.splice(0).reverse()) { if (o.stop) await o.stop(); else o.close?.(); }

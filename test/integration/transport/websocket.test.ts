@@ -15,6 +15,7 @@ import { serializeMessage } from '../../../src/sip/serializer.ts';
 import { newBranch, newCallId, newTag } from '../../../src/sip/ids.ts';
 import type { ListenerInfo } from '../../../src/transport/transport.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
+import { needPeers } from '../../helpers/peers.ts';
 
 const LISTENERS = [
   { transport: 'udp', host: '127.0.0.1', port: 0 },
@@ -282,7 +283,7 @@ describe('transport: SIP over WebSocket (RFC 7118) on a ws listener', function (
         execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1',
           '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore', timeout: 15000 });
       } catch {
-        this.skip(); // no openssl binary
+        needPeers(this, false, 'openssl');
       }
       await start({ listeners: [{ transport: 'udp', host: '127.0.0.1', port: 0 }, { transport: 'wss', host: '127.0.0.1', port: 0, cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') }] });
       const port = ts!.server.listeners.find((l) => l.transport === 'wss')!.port;

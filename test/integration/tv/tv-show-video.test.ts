@@ -8,13 +8,14 @@ import { envHasDisplay } from '../../../src/config/env.ts';
 import { sleep, waitFor } from '../../helpers/tv-events.ts';
 import { useTvAgents } from '../../helpers/tv-agents.ts';
 import { haveFfmpeg } from '../../helpers/video.ts';
+import { needPeers } from '../../helpers/peers.ts';
 
 describe('tvphone tv --show-video (integration, ffplay)', function () {
   this.timeout(60_000);
   const tv = useTvAgents({ dirPrefix: 'tvphone-show-' });
   const agent = (user: '1001' | '1002', o: Partial<TvAgentOptions> = {}): TvAgent => tv.agent(user, o);
   const saved = { PATH: process.env.PATH, SDL_VIDEODRIVER: process.env.SDL_VIDEODRIVER, DISPLAY: process.env.DISPLAY, WAYLAND_DISPLAY: process.env.WAYLAND_DISPLAY };
-  before(function () { if (!haveFfmpeg) this.skip(); });
+  before(function () { needPeers(this, haveFfmpeg, 'ffmpeg'); });
   afterEach(() => {
     for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
   });

@@ -21,6 +21,7 @@ import { sleep, waitFor } from '../../helpers/tv-events.ts';
 import type { TestServer } from '../../helpers/test-server.ts';
 import { startDefaultProfileServer } from '../../helpers/default-profile-server.ts';
 import { bestPsnr, framesOf, haveFfmpeg } from '../../helpers/video.ts';
+import { needPeers } from '../../helpers/peers.ts';
 
 const { fps } = DEFAULT_VIDEO_FORMAT;
 const LOSS = 0.05;
@@ -94,7 +95,7 @@ describe('tvphone tv: an H.264 video call through a relay dropping 5 % of the RT
   const agents: TvAgent[] = [];
   const closers: Array<() => void> = [];
 
-  before(function () { if (!haveFfmpeg) this.skip(); });
+  before(function () { needPeers(this, haveFfmpeg, 'ffmpeg'); });
   beforeEach(async () => {
     srv = await startDefaultProfileServer();
     await srv.addUser('1001', 'pw1');

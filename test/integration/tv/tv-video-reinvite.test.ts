@@ -11,6 +11,7 @@ import { useTvAgents } from '../../helpers/tv-agents.ts';
 import { framesOf, haveFfmpeg } from '../../helpers/video.ts';
 import { createLogger } from '../../../src/log/logger.ts';
 import { until } from '../../helpers/until.ts';
+import { needPeers } from '../../helpers/peers.ts';
 
 const { fps } = DEFAULT_VIDEO_FORMAT;
 
@@ -26,7 +27,7 @@ describe('tvphone tv: video added and removed by re-INVITE (RFC 3264 §8.1, §8.
     },
   });
   const agent = (user: '1001' | '1002', o: Partial<TvAgentOptions> = {}): TvAgent => tv.agent(user, o);
-  before(function () { if (!haveFfmpeg) this.skip(); });
+  before(function () { needPeers(this, haveFfmpeg, 'ffmpeg'); });
 
   /** Until `from` has sent a second of pictures and `to` received them (ffmpeg may take a while to start on a loaded machine). */
   async function flowing(from: TvAgent, to: TvAgent, what: string): Promise<void> {

@@ -10,6 +10,7 @@ import { DEFAULT_VIDEO_FORMAT } from '../../../src/media/ffmpeg.ts';
 import { sleep, waitFor, assertTone } from '../../helpers/tv-events.ts';
 import { useTvAgents } from '../../helpers/tv-agents.ts';
 import { bestPsnr, codecOf, framesOf, haveFfmpeg, psnrAgainstTestsrc } from '../../helpers/video.ts';
+import { needPeers } from '../../helpers/peers.ts';
 
 const { fps } = DEFAULT_VIDEO_FORMAT;
 
@@ -17,7 +18,7 @@ describe('tvphone tv: H.264 and VP8 video calls (integration, ffmpeg)', function
   this.timeout(60_000);
   const tv = useTvAgents({ dirPrefix: 'tvphone-video-' });
   const agent = (user: '1001' | '1002', o: Partial<TvAgentOptions> = {}): TvAgent => tv.agent(user, o);
-  before(function () { if (!haveFfmpeg) this.skip(); });
+  before(function () { needPeers(this, haveFfmpeg, 'ffmpeg'); });
 
   it('testsrc both ways for 3 s: each recording decodes, holds the frames sent (±10 %), matches testsrc (PSNR > 30 dB); tones both ways', async () => {
     const a = agent('1001', { toneHz: 440, record: join(tv.dir, 'a.wav'), video: 'testsrc', recordVideo: join(tv.dir, 'a.mkv') });
