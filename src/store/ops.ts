@@ -219,17 +219,27 @@ function bindingParams(b: Binding): Param[] {
  * drop the expired ones, then set User_netstate (1 while a binding remains) and User_ip (the address of the
  * most recently refreshed binding; kept as the last known address once offline).
  */
-function* changeBindings(userId: string, now: EpochMs, newUser: Credentials | undefined, change: () => Op<void>): Op<BindingChange> {
+function* changeBindings(
+  userId: string, now: EpochMs, newUser: Credentials | undefined, change: (created: boolean) => Op<void>,
+): Op<BindingChange> {
   const locked = (yield* q('lockPresence', userId)).rows;
   const before: Presence | null = locked.length ? toPresence(locked[0]) : null;
   // A user has its presence row from its creation on (writeUser): no row, maybe no user — create it when asked.
-  if (before === null && newUser !== undefined && (yield* q('selectUser', userId)).rows.length === 0) {
+  const created = before === null && newUser !== undefined && (yield* q('selectUser', userId)).rows.length === 0;
+  if (created) {
     yield* q('insertUser', userId, newUser.realm, at(now));
     yield* q('insertCredentials', userId, newUser.realm, newUser.ha1Md5, newUser.ha1Sha256);
   }
-  yield* change();
-  yield* q('deleteExpiredUserBindings', userId, at(now));
-  const bindings = (yield* q('selectBindings', userId, at(now))).rows.map(toBinding);
+  yield* change(created);
+  // every binding read once, the expired ones deleted only when there are any (a statement fewer per REGISTER)
+  const bindings: Binding[] = [];
+  let expired = false;
+  for (const r of (yield* q('selectUserBindings', userId)).rows) {
+    const b = toBinding(r);
+    if (b.expiresAt > now) bindings.push(b);
+    else expired = true;
+  }
+  if (expired) yield* q('deleteExpiredUserBindings', userId, at(now));
   const netstate: 0 | 1 = bindings.length > 0 ? 1 : 0;
   const latest = bindings.reduce<Binding | null>((a, b) => (a === null || b.updatedAt >= a.updatedAt ? b : a), null);
   const ip = latest ? latest.flow.address : (before?.ip ?? null);
@@ -245,13 +255,14 @@ export function* saveBindings(
   userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials,
 ): Op<SavedBindings> {
   if (newUser !== undefined && newUser.userId !== userId) throw new TypeError(`credentials of ${newUser.userId} given for ${userId}`);
-  const change = yield* changeBindings(userId, now, newUser, function* () {
+  const change = yield* changeBindings(userId, now, newUser, function* (created) {
     if (removeAll) yield* q('deleteUserBindings', userId);
     for (const contact of remove) yield* q('deleteBinding', userId, contact);
     for (const b of upsert) {
       if (b.userId !== userId) throw new TypeError(`binding of ${b.userId} saved under ${userId}`);
       const params = bindingParams(b);
-      if ((yield* q('updateBinding', ...params)).changes === 0) yield* q('insertBinding', ...params);
+      // a user made in this transaction has no binding to update
+      if (created || (yield* q('updateBinding', ...params)).changes === 0) yield* q('insertBinding', ...params);
     }
   });
   // m_dump's question, in this transaction: one round trip to the store per REGISTER fewer

@@ -58,6 +58,8 @@ export const QUERIES = {
   selectAllPresence: `SELECT ${PRESENCE_COLS} FROM user_property ORDER BY User_id`,
 
   selectBindings: `SELECT ${BINDING_COLS} FROM bindings WHERE user_id = ?1 AND expires_at > ?2 ORDER BY updated_at, contact`,
+  /** a user's bindings, the expired ones too (a binding change reads them once and deletes the expired only if any) */
+  selectUserBindings: `SELECT ${BINDING_COLS} FROM bindings WHERE user_id = ?1 ORDER BY updated_at, contact`,
   selectAllBindings: `SELECT ${BINDING_COLS} FROM bindings WHERE expires_at > ?1 ORDER BY user_id, updated_at, contact`,
   updateBinding:
     'UPDATE bindings SET expires_at = ?3, q = ?4, call_id = ?5, cseq = ?6, path = ?7, instance = ?8, reg_id = ?9, transport = ?10, ' +
