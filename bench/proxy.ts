@@ -17,9 +17,9 @@ import type { Binding } from '../src/store/store.ts';
 class NullTransport implements Transport {
   last: SipMessage | null = null;
   listeners: MessageListener[] = [];
-  send(msg: SipMessage, _t: Target): void {
-    serializeMessage(msg);
+  send(msg: SipMessage, _t: Target): Uint8Array {
     this.last = msg;
+    return serializeMessage(msg);
   }
   sentBy(t: Target) {
     return { transport: t.transport, host: '127.0.0.1', port: 5060 };

@@ -11,8 +11,10 @@ import { TransactionLayer } from '../src/transaction/transaction-layer.ts';
 class NullTransport implements Transport {
   bytes = 0;
   listeners: MessageListener[] = [];
-  send(msg: SipMessage, _t: Target): void {
-    this.bytes += serializeMessage(msg).length;
+  send(msg: SipMessage, _t: Target): Uint8Array {
+    const bytes = serializeMessage(msg);
+    this.bytes += bytes.length;
+    return bytes;
   }
   sentBy(t: Target) {
     return { transport: t.transport, host: '127.0.0.1', port: 5060 };

@@ -70,10 +70,10 @@ export class InviteServerTransaction extends ServerTransactionBase {
       if (!this.reliable && opts?.retransmit !== false) this.timer1_ = this.ctx.clock.set(fireG, this.interval, this);
       this.timer2_ = this.ctx.clock.set(fireH, sixtyFourT1(this.ctx), this);
     }
-    this.send(res);
+    const sent = this.send(res);
     // for Timer H's 32 s (a 407, a 480 over UDP) it only resends the response and absorbs the ACK: its bytes are all
     // it keeps (issue 16). Accepted keeps its request: the UA core and the proxy still answer in it.
-    if (this.state === 'completed') this.release();
+    if (this.state === 'completed') this.release(sent);
     return true;
   }
 

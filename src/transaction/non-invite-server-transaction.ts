@@ -27,13 +27,13 @@ export class NonInviteServerTransaction extends ServerTransactionBase {
       this.state = 'completed';
       this.finalResponse = res;
     }
-    this.send(res);
+    const sent = this.send(res);
     if (this.state === 'completed') {
       if (this.reliable) this.terminate();
       else {
         this.timer1_ = this.ctx.clock.set(fireEnd, sixtyFourT1(this.ctx), this);
         // for Timer J's 32 s it only answers retransmissions: the response's bytes are all it keeps (issue 16)
-        this.release();
+        this.release(sent);
       }
     }
     return true;

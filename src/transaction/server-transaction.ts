@@ -97,13 +97,14 @@ export abstract class ServerTransactionBase extends Transaction<ServerTransactio
 
   /**
    * From now on the transaction only absorbs retransmissions (and resends its final response): keep the response's
-   * bytes, let go of the request and the parsed responses. Idempotent.
+   * bytes, let go of the request and the parsed responses. `sent`: those bytes as the transport just sent them, when
+   * it said (not serialized a second time). Idempotent.
    */
-  protected release(): void {
+  protected release(sent?: Uint8Array): void {
     if (this.#request === null) return;
     const res = this.#finalResponse;
     // a copy: serializeMessage's small buffers are slices of a shared 8 kB pool, which one kept slice would pin
-    if (res !== null) this.#finalBytes = new Uint8Array(serializeMessage(res));
+    if (res !== null) this.#finalBytes = new Uint8Array(sent ?? serializeMessage(res));
     this.#finalResponse = null;
     this.#request = null;
     this.lastProvisional = null;

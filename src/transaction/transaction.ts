@@ -46,9 +46,10 @@ export abstract class Transaction<S extends string> {
     this.ctx.terminated(this);
   }
 
-  protected send(msg: SipMessage): void {
+  /** the bytes sent, when the transport says (Transport.send) */
+  protected send(msg: SipMessage): Uint8Array | undefined {
     this.sendError ??= (err: Error) => this.transportError(err);
-    this.ctx.transport.send(msg, this.target, this.sendError);
+    return this.ctx.transport.send(msg, this.target, this.sendError);
   }
 
   protected clearTimers(): void {

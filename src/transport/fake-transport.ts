@@ -33,11 +33,11 @@ export class FakeTransport implements Transport {
     this.local = { id: 0, transport: 'udp', host: '127.0.0.1', port: 5060, ...local };
   }
 
-  send(msg: SipMessage, target: Target, onError?: SendErrorCallback): void {
+  send(msg: SipMessage, target: Target, onError?: SendErrorCallback): Uint8Array | undefined {
     if (this.failSends !== null) {
       const err = this.failSends;
       if (onError !== undefined) queueMicrotask(() => onError(err));
-      return;
+      return undefined;
     }
     this.sent.push({ msg, target });
     this.counters.sent++;
@@ -46,7 +46,9 @@ export class FakeTransport implements Transport {
       const bytes = serializeMessage(msg);
       const from: Source = { transport: target.transport, address: this.local.host, port: this.local.port, connectionId: null, local: peer.local };
       queueMicrotask(() => peer.deliver(parseMessage(bytes), from));
+      return bytes;
     }
+    return undefined;
   }
 
   /** the one listener it pretends to have */

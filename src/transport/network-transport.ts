@@ -247,15 +247,15 @@ export class NetworkTransport implements Transport, ConnectionOwner {
     return { transport: target.transport, host: net.isIPv6(host) ? `[${host}]` : host, port: l.port };
   }
 
-  send(msg: SipMessage, target: Target, onError?: SendErrorCallback): void {
-    if (this.closed) return fail(onError, new Error('transport closed'));
+  send(msg: SipMessage, target: Target, onError?: SendErrorCallback): Uint8Array | undefined {
+    if (this.closed) return void fail(onError, new Error('transport closed'));
     let bytes: Buffer;
     try {
       bytes = serializeMessage(msg);
     } catch (err) {
-      return fail(onError, err as Error);
+      return void fail(onError, err as Error);
     }
-    if (bytes.length > this.maxMessageSize) return fail(onError, new Error(`message of ${bytes.length} bytes exceeds ${this.maxMessageSize}`));
+    if (bytes.length > this.maxMessageSize) return void fail(onError, new Error(`message of ${bytes.length} bytes exceeds ${this.maxMessageSize}`));
     const address = stripBrackets(target.address);
     if (this.trace?.isLevelEnabled('debug')) this.traceMessage('out', bytes, target);
     if (target.transport === 'udp') {
@@ -268,12 +268,13 @@ export class NetworkTransport implements Transport, ConnectionOwner {
           void err;
           this.sendUdp(udpBytes, address, target.port, target.listenerId, onError);
         });
-        return;
+        return tcpBytes;
       }
       this.sendUdp(bytes, address, target.port, target.listenerId, onError);
-      return;
+      return bytes;
     }
     this.sendStream(bytes, target, address, onError);
+    return bytes;
   }
 
   private sendUdp(bytes: Buffer, address: string, port: number, listenerId: number | undefined, onError?: SendErrorCallback): void {

@@ -67,9 +67,10 @@ export type SendErrorCallback = (err: Error) => void;
 export interface Transport {
   /**
    * Send a message. Never throws for network reasons: failures (no route, connection refused, closed
-   * connection, message too large) are reported through `onError`, possibly asynchronously.
+   * connection, message too large) are reported through `onError`, possibly asynchronously. Returns the bytes it
+   * sends (maybe a slice of a shared pool: copy them to keep them), or nothing when it did not serialize the message.
    */
-  send(msg: SipMessage, target: Target, onError?: SendErrorCallback): void;
+  send(msg: SipMessage, target: Target, onError?: SendErrorCallback): Uint8Array | undefined;
   /** The sent-by (host, port, transport) to put in a Via of a request sent to `target` (RFC 3261 §18.1.1). */
   sentBy(target: Target): { transport: TransportName; host: string; port: number };
   onMessage(listener: MessageListener): void;

@@ -372,7 +372,7 @@ describe('transport: NetworkTransport on real sockets (127.0.0.1)', function () 
     const to = { transport: 'tls' as const, address: '127.0.0.1', port: (peer.address() as net.AddressInfo).port };
     const errors: Error[] = [];
     const send = (branch: string, serverName?: string): void =>
-      transport.send(parseMessage(Buffer.from(options(branch, 'TLS'))), serverName === undefined ? to : { ...to, serverName }, (e) => errors.push(e));
+      void transport.send(parseMessage(Buffer.from(options(branch, 'TLS'))), serverName === undefined ? to : { ...to, serverName }, (e) => errors.push(e));
 
     send('z9hG4bKnamed', 'LOCALHOST');
     await until(() => text.includes('z9hG4bKnamed'), 'the request over the connection opened for localhost');

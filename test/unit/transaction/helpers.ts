@@ -74,7 +74,7 @@ export function sendTimes(fake: FakeTransport, timers: FakeTimers): number[] {
   const send = fake.send.bind(fake);
   fake.send = (msg, t, onError) => {
     times.push(timers.now());
-    send(msg, t, onError);
+    return send(msg, t, onError);
   };
   return times;
 }
