@@ -9,6 +9,8 @@ import type { ServerHandle } from './kamailio.ts';
 const BIN = new URL('../../bin/tvphone', import.meta.url).pathname;
 /** the V8 flags of bin/tvphone's #! line: what `tvphone serve` runs with when installed */
 const NODE_FLAGS = (readFileSync(BIN, 'utf8').split('\n', 1)[0].match(/\bnode((?:\s+--\S+)*)\s*$/)?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+/** more V8 flags for the server only (`BENCH_SERVER_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/p'`): NODE_OPTIONS refuses some */
+const EXTRA_FLAGS = (process.env['BENCH_SERVER_FLAGS'] ?? '').split(/\s+/).filter(Boolean);
 /** the entry of the compiled package (dist/, what an installed tvphone runs) */
 const DIST_BIN = new URL('./tvphone-dist.js', import.meta.url).pathname;
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -67,7 +69,7 @@ export async function startTvphone(store: 'sqlite' | { url: string }, o: Tvphone
     ...(o.nodeId === undefined ? {} : { node: { id: o.nodeId, sipUri: `sip:${LOOPBACK}:${port};transport=tcp` } }),
     ...o.profile,
   }));
-  const args = [...NODE_FLAGS, o.build === 'dist' ? DIST_BIN : BIN, 'serve', '--profile', profile, '--auth', o.auth ?? 'none', '--listen', `udp:${LOOPBACK}:${port}`,
+  const args = [...NODE_FLAGS, ...EXTRA_FLAGS, o.build === 'dist' ? DIST_BIN : BIN, 'serve', '--profile', profile, '--auth', o.auth ?? 'none', '--listen', `udp:${LOOPBACK}:${port}`,
     ...(tcp ? ['--listen', `tcp:${LOOPBACK}:${port}`] : []), '--db', db, '--domain', LOOPBACK];
   const logFile = join(dir, 'tvphone.log');
   const logFd = openSync(logFile, 'a');
