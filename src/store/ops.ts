@@ -258,11 +258,13 @@ export function* saveBindings(
   const change = yield* changeBindings(userId, now, newUser, function* (created) {
     if (removeAll) yield* q('deleteUserBindings', userId);
     for (const contact of remove) yield* q('deleteBinding', userId, contact);
+    // a user made in this transaction has no binding to update, but for a contact given twice
+    const inserted = created ? new Set<string>() : null;
     for (const b of upsert) {
       if (b.userId !== userId) throw new TypeError(`binding of ${b.userId} saved under ${userId}`);
       const params = bindingParams(b);
-      // a user made in this transaction has no binding to update
-      if (created || (yield* q('updateBinding', ...params)).changes === 0) yield* q('insertBinding', ...params);
+      const fresh = inserted !== null && inserted.size < inserted.add(b.contact).size;
+      if (fresh || (yield* q('updateBinding', ...params)).changes === 0) yield* q('insertBinding', ...params);
     }
   });
   // m_dump's question, in this transaction: one round trip to the store per REGISTER fewer

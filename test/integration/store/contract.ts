@@ -162,6 +162,16 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         assert.deepEqual(await s.getCredentials(u('old')), creds(u('old')));
       });
 
+      it('saveBindings with newUser keeps the last of a contact given twice, as for a known user', async function () {
+        const s = await openOne();
+        const made = { ...creds(u('twice')), ha1Md5: '', ha1Sha256: '' };
+        const first = binding(u('twice'), 'c', { cseq: 1 });
+        const last = binding(u('twice'), 'c', { cseq: 2 });
+        const change = await s.saveBindings(u('twice'), [first, last], [], false, T0, made);
+        assert.deepEqual(change.bindings.map((b) => [b.contact, b.cseq]), [[last.contact, 2]]);
+        assert.deepEqual((await s.getBindings(u('twice'), T0)).map((b) => b.cseq), [2]);
+      });
+
       it('a refresh replaces the binding of the same contact', async function () {
         const s = await openOne();
         await s.saveBindings(u('tv'), [binding(u('tv'), 'a')], [], false, T0);
