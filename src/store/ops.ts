@@ -263,7 +263,8 @@ export function* saveBindings(
     for (const b of upsert) {
       if (b.userId !== userId) throw new TypeError(`binding of ${b.userId} saved under ${userId}`);
       const params = bindingParams(b);
-      const fresh = inserted !== null && inserted.size < inserted.add(b.contact).size;
+      const fresh = inserted !== null && !inserted.has(b.contact);
+      inserted?.add(b.contact);
       if (fresh || (yield* q('updateBinding', ...params)).changes === 0) yield* q('insertBinding', ...params);
     }
   });
