@@ -4,16 +4,20 @@ import { createHash } from 'node:crypto';
 import { SipError, StoreUnavailableError } from '../errors.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import { SipParseError } from '../sip/parse-error.ts';
-import type { Binding, BindingChange, CredentialStore, Kept, LocationStore, PushRegistration, PushStore } from '../store/store.ts';
+import type { Binding, BindingChange, CredentialStore, Kept, LocationStore, PushRegistration, PushStore, SavedBindings } from '../store/store.ts';
 import { pushParametersOf } from '../sip/push-parameters.ts';
 import type { Logger } from '../log/logger.ts';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
-import { planRegistration, registrationOk, type RegistrationPolicy } from './save.ts';
+import { planRegistration, registrationOk, type RegistrationPlan, type RegistrationPolicy } from './save.ts';
 import type { Flow } from '../flow.ts';
 import { newestBinding, orderBindings, type LookupResult } from './lookup.ts';
 
 /** connection-bound bindings removed in one transaction at start and shutdown */
 const CONNECTION_BATCH = 10_000;
+/** saves of one REGISTER: the first plans from no binding, a stale answer plans again, the last writes unchecked */
+const SAVE_ATTEMPTS = 3;
+
+type UpdatePlan = Extract<RegistrationPlan, { kind: 'update' }>;
 
 export type { RegistrationPolicy } from './save.ts';
 
@@ -90,26 +94,49 @@ export class Registrar {
   async #save(req: SipRequest, userId: string, source: Flow): Promise<SaveResult> {
     try {
       const now = this.#clock.now();
-      const existing = await this.#store.getBindings(userId, now);
-      const plan = planRegistration(req, userId, existing, this.#policy, source, now);
-      if (plan.kind === 'query') return { response: registrationOk(req, existing, now, false), added: null };
       const newUser = this.#createUsers ? { userId, realm: this.#createUsers.realm, ha1Md5: '', ha1Sha256: '' } : undefined;
-      const upsert = plan.upsert.map((b) => ({ ...b, node: this.#node })); // its connection is one of ours
-      const change = await this.#store.saveBindings(userId, upsert, plan.remove, plan.removeAll, now, newUser);
-      this.#logChanges(userId, existing, plan, change, source);
-      this.#emit(change);
-      await this.#savePush(userId, existing, plan, now);
-      // the binding this REGISTER added or refreshed (not another device's, nor one on another node)
-      const mine = new Set(upsert.map((b) => b.contact));
-      const added = plan.upsert.length > 0 ? newestBinding(orderBindings(change.bindings.filter((b) => mine.has(b.contact)))) ?? null : null;
-      const response = registrationOk(req, change.bindings, now, plan.supportsPath);
-      return change.kept === undefined ? { response, added } : { response, added, kept: change.kept };
+      // Most REGISTERs find no binding (a TV at power-on): plan from none and let the store check that premise in
+      // the write's transaction, one round trip instead of a read and a write. Should it not hold, plan again from
+      // the bindings the store answered; the last attempt writes without the check (as a read, then a write, would).
+      let existing: Binding[] = [];
+      let read = false;
+      for (let attempt = 1; ; attempt++) {
+        const plan = planRegistration(req, userId, existing, this.#policy, source, now);
+        if (plan.kind === 'query') {
+          if (!read) existing = await this.#store.getBindings(userId, now);
+          return { response: registrationOk(req, existing, now, false), added: null };
+        }
+        const upsert = plan.upsert.map((b) => ({ ...b, node: this.#node })); // its connection is one of ours
+        const expect = attempt < SAVE_ATTEMPTS ? existing : undefined;
+        const change = await this.#store.saveBindings(userId, upsert, plan.remove, plan.removeAll, now, newUser, expect);
+        if (change.stale) {
+          existing = change.bindings;
+          read = true;
+          continue;
+        }
+        return await this.#saved(req, userId, source, now, existing, plan, upsert, change);
+      }
     } catch (err) {
       // a header the parser let through but that does not parse as the registrar needs it (CSeq, Contact)
       if (err instanceof SipParseError) throw new SipError('bad-request', { detail: err.reason });
       if (err instanceof StoreUnavailableError) this.#log?.warn({ userId, err }, 'store unavailable: REGISTER answered 503');
       throw err;
     }
+  }
+
+  /** What follows a committed binding change: logs, the change event, push registrations, and the 200. */
+  async #saved(
+    req: SipRequest, userId: string, source: Flow, now: number, existing: readonly Binding[],
+    plan: UpdatePlan, upsert: Binding[], change: SavedBindings,
+  ): Promise<SaveResult> {
+    this.#logChanges(userId, existing, plan, change, source);
+    this.#emit(change);
+    await this.#savePush(userId, existing, plan, now);
+    // the binding this REGISTER added or refreshed (not another device's, nor one on another node)
+    const mine = new Set(upsert.map((b) => b.contact));
+    const added = plan.upsert.length > 0 ? newestBinding(orderBindings(change.bindings.filter((b) => mine.has(b.contact)))) ?? null : null;
+    const response = registrationOk(req, change.bindings, now, plan.supportsPath);
+    return change.kept === undefined ? { response, added } : { response, added, kept: change.kept };
   }
 
   /**

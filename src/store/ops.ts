@@ -220,10 +220,18 @@ function bindingParams(b: Binding): Param[] {
  * most recently refreshed binding; kept as the last known address once offline).
  */
 function* changeBindings(
-  userId: string, now: EpochMs, newUser: Credentials | undefined, change: (created: boolean) => Op<void>,
-): Op<BindingChange> {
+  userId: string, now: EpochMs, newUser: Credentials | undefined, change: (created: boolean) => Op<void>, expect?: readonly Binding[],
+): Op<SavedBindings> {
   const locked = (yield* q('lockPresence', userId)).rows;
   const before: Presence | null = locked.length ? toPresence(locked[0]) : null;
+  if (expect !== undefined) {
+    // the caller planned from `expect`: under the lock, check that premise before writing anything
+    const current = (yield* q('selectBindings', userId, at(now))).rows.map(toBinding);
+    if (!sameBindings(current, expect)) {
+      const presence = before ?? { userId, ip: null, netstate: 0, since: now };
+      return { userId, bindings: current, presence, netstateChanged: false, stale: true };
+    }
+  }
   // A user has its presence row from its creation on (writeUser): no row, maybe no user — create it when asked.
   const created = before === null && newUser !== undefined && (yield* q('selectUser', userId)).rows.length === 0;
   if (created) {
@@ -251,8 +259,18 @@ function* changeBindings(
   return { userId, bindings, presence: { userId, ip, netstate, since }, netstateChanged };
 }
 
+/** The same bindings, as far as a registrar's plan goes: contact, Call-ID, CSeq and expiry (RFC 3261 §10.3 steps 6–7). */
+function sameBindings(a: readonly Binding[], b: readonly Binding[]): boolean {
+  if (a.length !== b.length) return false;
+  const byContact = new Map(a.map((x) => [x.contact, x]));
+  return b.every((y) => {
+    const x = byContact.get(y.contact);
+    return x !== undefined && x.callId === y.callId && x.cseq === y.cseq && x.expiresAt === y.expiresAt;
+  });
+}
+
 export function* saveBindings(
-  userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials,
+  userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials, expect?: readonly Binding[],
 ): Op<SavedBindings> {
   if (newUser !== undefined && newUser.userId !== userId) throw new TypeError(`credentials of ${newUser.userId} given for ${userId}`);
   const change = yield* changeBindings(userId, now, newUser, function* (created) {
@@ -267,9 +285,9 @@ export function* saveBindings(
       inserted?.add(b.contact);
       if (fresh || (yield* q('updateBinding', ...params)).changes === 0) yield* q('insertBinding', ...params);
     }
-  });
+  }, expect);
   // m_dump's question, in this transaction: one round trip to the store per REGISTER fewer
-  return upsert.length > 0 ? { ...change, kept: yield* keptFor(userId) } : change;
+  return upsert.length > 0 && change.stale === undefined ? { ...change, kept: yield* keptFor(userId) } : change;
 }
 
 export function* getBindings(userId: string, now: EpochMs): Op<Binding[]> {

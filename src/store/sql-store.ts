@@ -41,8 +41,10 @@ export abstract class SqlStore implements Store {
   }
   usersByRealm(except: string): Promise<Array<{ realm: string; users: number }>> { return this.read(() => ops.usersByRealm(except)); }
 
-  saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials): Promise<SavedBindings> {
-    return this.write(() => ops.saveBindings(userId, upsert, remove, removeAll, now, newUser), userId);
+  saveBindings(
+    userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials, expect?: readonly Binding[],
+  ): Promise<SavedBindings> {
+    return this.write(() => ops.saveBindings(userId, upsert, remove, removeAll, now, newUser, expect), userId);
   }
   getBindings(userId: string, now: EpochMs): Promise<Binding[]> { return this.read(() => ops.getBindings(userId, now), userId); }
   listBindings(now: EpochMs): Promise<Binding[]> { return this.read(() => ops.listBindings(now)); }

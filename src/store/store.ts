@@ -106,6 +106,11 @@ export interface Kept {
 export interface SavedBindings extends BindingChange {
   /** absent: ask keptFor */
   kept?: Kept;
+  /**
+   * true: the unexpired bindings were not the `expect`ed ones, so nothing was written; `bindings` are the current
+   * ones and `presence` the stored state (plan again from them)
+   */
+  stale?: true;
 }
 
 export type CallOutcome =
@@ -260,8 +265,12 @@ export interface LocationStore {
    * Apply one REGISTER's changes atomically: upsert these bindings, remove those contacts (all when
    * removeAll), and update user_property from what remains. With `newUser`, a user that does not exist yet is
    * created with those credentials in the same transaction (auth none: users are made by their first REGISTER).
+   * With `expect`, the change is made only if the user's unexpired bindings are still those (same contact, Call-ID,
+   * CSeq and expiry; `stale` otherwise): a registrar plans without reading first, and the store checks its premise.
    */
-  saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials): Promise<SavedBindings>;
+  saveBindings(
+    userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials, expect?: readonly Binding[],
+  ): Promise<SavedBindings>;
   getBindings(userId: string, now: EpochMs): Promise<Binding[]>;
   /** every unexpired binding of every user, by user, then as getBindings orders them (`tvphone registrations`) */
   listBindings(now: EpochMs): Promise<Binding[]>;

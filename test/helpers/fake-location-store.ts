@@ -2,7 +2,7 @@
 // every call reject with StoreUnavailableError, as a backend does when its database is unreachable.
 import { FakeClock as SharedFakeClock } from '../../src/clock.ts';
 import { StoreUnavailableError } from '../../src/errors.ts';
-import type { Binding, BindingChange, Credentials, EpochMs, Presence, Store } from '../../src/store/store.ts';
+import type { Binding, BindingChange, Credentials, EpochMs, Presence, SavedBindings, Store } from '../../src/store/store.ts';
 
 export class FakeStore {
   down = false;
@@ -40,9 +40,20 @@ export class FakeStore {
     return (this.bindings.get(userId) ?? []).filter((b) => b.expiresAt > now).map((b) => ({ ...b }));
   }
 
-  async saveBindings(userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials): Promise<BindingChange> {
+  async saveBindings(
+    userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials, expect?: readonly Binding[],
+  ): Promise<SavedBindings> {
     this.#check();
     this.saves++;
+    if (expect !== undefined) {
+      const current = (this.bindings.get(userId) ?? []).filter((b) => b.expiresAt > now).map((b) => ({ ...b }));
+      const key = (b: Binding) => `${b.contact} ${b.callId} ${b.cseq} ${b.expiresAt}`;
+      const same = current.length === expect.length && expect.every((e) => current.some((c) => key(c) === key(e)));
+      if (!same) {
+        const presence = this.presence.get(userId) ?? { userId, ip: null, netstate: 0, since: now };
+        return { userId, bindings: current, presence, netstateChanged: false, stale: true };
+      }
+    }
     if (newUser && !this.users.has(userId)) this.users.set(userId, { ...newUser });
     let list = removeAll ? [] : (this.bindings.get(userId) ?? []).filter((b) => !remove.includes(b.contact));
     for (const b of upsert) list = [...list.filter((x) => x.contact !== b.contact), { ...b }];

@@ -172,6 +172,35 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         assert.deepEqual((await s.getBindings(u('twice'), T0)).map((b) => b.cseq), [2]);
       });
 
+      it('saveBindings with expect writes only while the unexpired bindings are those expected, else answers them as stale', async function () {
+        const s = await openOne();
+        const made = { ...creds(u('cas')), ha1Md5: '', ha1Sha256: '' };
+        const a = binding(u('cas'), 'a', { cseq: 1 });
+        const first = await s.saveBindings(u('cas'), [a], [], false, T0, made, []);
+        assert.equal(first.stale, undefined);
+        assert.deepEqual(first.bindings, [a]);
+        assert.equal(first.netstateChanged, true);
+        // planned from "no binding" again: nothing written, the current bindings and state answered
+        const b = binding(u('cas'), 'b', { cseq: 1, updatedAt: T0 + 1, expiresAt: T0 + 7200_000 });
+        const stale = await s.saveBindings(u('cas'), [b], [], false, T0 + 1, made, []);
+        assert.equal(stale.stale, true);
+        assert.deepEqual(stale.bindings, [a]);
+        assert.equal(stale.presence.netstate, 1);
+        assert.equal(stale.kept, undefined);
+        assert.deepEqual((await s.getBindings(u('cas'), T0 + 1)).map((x) => x.contact), [a.contact]);
+        // a premise that differs only in the CSeq is stale too; the right one writes
+        assert.equal((await s.saveBindings(u('cas'), [b], [], false, T0 + 1, undefined, [{ ...a, cseq: 0 }])).stale, true);
+        const ok = await s.saveBindings(u('cas'), [b], [], false, T0 + 1, undefined, stale.bindings);
+        assert.equal(ok.stale, undefined);
+        assert.deepEqual(ok.bindings.map((x) => x.contact), [a.contact, b.contact]);
+        // an expired binding is not part of the premise
+        const later = a.expiresAt + 1;
+        const c = binding(u('cas'), 'c', { cseq: 1, updatedAt: later, expiresAt: later + 3600_000 });
+        const after = await s.saveBindings(u('cas'), [c], [], false, later, undefined, [b]);
+        assert.equal(after.stale, undefined, 'a has expired: b alone is the premise');
+        assert.deepEqual(after.bindings.map((x) => x.contact), [b.contact, c.contact]);
+      });
+
       it('a refresh replaces the binding of the same contact', async function () {
         const s = await openOne();
         await s.saveBindings(u('tv'), [binding(u('tv'), 'a')], [], false, T0);

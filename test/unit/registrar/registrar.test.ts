@@ -161,6 +161,50 @@ describe('registrar (RFC 3261 §10.3)', () => {
     });
   });
 
+  describe('one round trip: the store checks the premise of the plan', () => {
+    it('saves a first REGISTER without reading the bindings first', async () => {
+      let reads = 0;
+      const inner = store.getBindings.bind(store);
+      store.getBindings = async (...args) => { reads++; return inner(...args); };
+      const res = await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'] }), 'alice', tcp());
+      assert.equal(res.status, 200);
+      assert.equal(reads, 0);
+      assert.equal(store.saves, 1);
+    });
+
+    it('plans a refresh again from the bindings the store answers, and keeps the CSeq rule of step 7', async () => {
+      await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'], cseq: 5 }), 'alice', tcp());
+      // the same Call-ID with a CSeq not higher: refused once the store said there is a binding
+      const old = await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'], cseq: 5, expires: '600' }), 'alice', tcp());
+      assert.equal(old.status, 400);
+      assert.equal((await registrar.bindings('alice'))[0]!.cseq, 5);
+      store.saves = 0;
+      const res = await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'], cseq: 6, expires: '600' }), 'alice', tcp());
+      assert.equal(res.status, 200);
+      assert.deepEqual(contactsOf(res), ['<sip:alice@127.0.0.1:5070>;expires=600']);
+      assert.equal(store.saves, 2, 'a stale answer, then the write');
+      assert.equal(changes.at(-1)!.bindings[0]!.cseq, 6);
+    });
+
+    it('writes unchecked on the last attempt when the bindings keep changing under it', async () => {
+      const expects: Array<readonly unknown[] | undefined> = [];
+      const inner = store.saveBindings.bind(store);
+      store.saveBindings = async (userId, upsert, remove, removeAll, now, newUser, expect) => {
+        expects.push(expect);
+        if (expect !== undefined) {
+          // another node refreshes a binding of its own just before each checked write
+          await inner(userId, [{ ...upsert[0]!, contact: `sip:other@192.0.2.1:${expects.length}`, callId: `o${expects.length}` }], [], false, now);
+        }
+        return inner(userId, upsert, remove, removeAll, now, newUser, expect);
+      };
+      const res = await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'] }), 'alice', tcp());
+      assert.equal(res.status, 200);
+      assert.equal(expects.length, 3);
+      assert.deepEqual(expects.map((e) => e?.length), [0, 1, undefined]);
+      assert.equal(contactsOf(res).length, 3);
+    });
+  });
+
   describe('q-values and lookup', () => {
     it('orders lookup by q descending, then the most recently refreshed', async () => {
       await save(registrar, request({ contacts: ['<sip:a@127.0.0.1:1>;q=0.5'], callId: 'a' }), 'alice', tcp());
