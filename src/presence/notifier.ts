@@ -159,14 +159,15 @@ export class Notifier {
   /**
    * The state `event` reports for user `resource` changed: NOTIFY each of its subscriptions, with `body` when given
    * (else the package's body now; a function is called once, and only when someone watches). Resolves once every
-   * NOTIFY was answered (or failed); never rejects.
+   * NOTIFY was answered (or failed); never rejects. `watchers`: the resource's subscriptions as the store just read
+   * them with the change (BindingChange.watchers), else they are asked for.
    */
-  async changed(event: string, resource: string, bodyOf?: Uint8Array | (() => Uint8Array)): Promise<void> {
+  async changed(event: string, resource: string, bodyOf?: Uint8Array | (() => Uint8Array), watchers?: readonly Subscription[]): Promise<void> {
     const pkg = this.#packages.get(event);
     if (this.#closed || pkg === undefined) return;
     let subs: Subscription[];
     try {
-      subs = (await this.#o.store.subscriptionsFor(resource, this.#o.clock.now())).filter((s) => s.event === event);
+      subs = (watchers ?? await this.#o.store.subscriptionsFor(resource, this.#o.clock.now())).filter((s) => s.event === event);
     } catch (err) {
       this.#o.log.warn({ err, event, resource }, 'subscriptions not read: no NOTIFY for this change');
       return;

@@ -72,7 +72,7 @@ export class PresenceAgent extends Notifier {
    */
   async netstateChanged(change: BindingChange): Promise<void> {
     if (!change.netstateChanged) return;
-    await this.changed(PRESENCE_EVENT, change.userId, () => presenceBody(this.#domain, change.userId, change.presence));
+    await this.changed(PRESENCE_EVENT, change.userId, () => presenceBody(this.#domain, change.userId, change.presence), change.watchers);
   }
 }
 

@@ -94,6 +94,11 @@ export interface BindingChange {
   presence: Presence;
   /** true when User_netstate changed with this write */
   netstateChanged: boolean;
+  /**
+   * when User_netstate changed: the user's unexpired subscriptions (every event), read in the same transaction for
+   * the NOTIFYs this change makes; absent: ask subscriptionsFor
+   */
+  watchers?: Subscription[];
 }
 
 /** Whether anything waits for a user: pending messages, missed calls whose notice has not reached it. */

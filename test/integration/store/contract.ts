@@ -201,6 +201,21 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         assert.deepEqual(after.bindings.map((x) => x.contact), [b.contact, c.contact]);
       });
 
+      it('a binding change that turns User_netstate says who watches the user, read in its transaction; a refresh does not', async function () {
+        const s = await openOne();
+        await s.addUser(creds(u('wt')), T0);
+        await s.saveSubscription(subscription(u('ws'), u('wt'), T0 + 100_000));
+        await s.saveSubscription(subscription(u('wx'), u('wt'), T0 - 1)); // expired: not a watcher
+        const on = await s.saveBindings(u('wt'), [binding(u('wt'), 'a')], [], false, T0);
+        assert.equal(on.netstateChanged, true);
+        assert.deepEqual(on.watchers?.map((w) => [w.id, w.presentity]), [[u('ws'), u('wt')]]);
+        const again = await s.saveBindings(u('wt'), [binding(u('wt'), 'a', { cseq: 2, updatedAt: T0 + 1 })], [], false, T0 + 1);
+        assert.equal(again.netstateChanged, false);
+        assert.equal(again.watchers, undefined);
+        const off = await s.saveBindings(u('wt'), [], [binding(u('wt'), 'a').contact], false, T0 + 2);
+        assert.deepEqual(off.watchers?.map((w) => w.id), [u('ws')]);
+      });
+
       it('a refresh replaces the binding of the same contact', async function () {
         const s = await openOne();
         await s.saveBindings(u('tv'), [binding(u('tv'), 'a')], [], false, T0);

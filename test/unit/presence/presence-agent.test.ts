@@ -119,6 +119,22 @@ describe('presence/presence-agent (RFC 3856, RFC 6665)', () => {
     assert.equal(sent.length, 4, 'no NOTIFY when the netstate did not change');
   });
 
+  it('takes the watchers the store read with the change instead of asking for them again', async () => {
+    await subscribeAnswer(subscribe(), WATCHER, '1002', SOURCE);
+    await flush();
+    sent = [];
+    const watchers = await store.subscriptionsFor('1002', clock.now());
+    let asked = 0;
+    const inner = store.subscriptionsFor.bind(store);
+    store.subscriptionsFor = async (...args) => { asked++; return inner(...args); };
+    await agent.netstateChanged({ ...change('1002', 0), watchers });
+    assert.equal(sent.length, 1);
+    assert.equal(basicOf(sent[0]!.req), 'closed');
+    assert.equal(asked, 1, 'only the NOTIFY\'s own re-read of its subscription');
+    await agent.netstateChanged(change('1002', 1));
+    assert.equal(asked, 3, 'a change without watchers asks for them');
+  });
+
   it('answers Expires: 0 with 200 and a final NOTIFY terminated;reason=timeout', async () => {
     const res = await subscribeAnswer(subscribe({ expires: 0 }), WATCHER, '1002', SOURCE);
     assert.equal(res.status, 200);
