@@ -137,7 +137,7 @@ export class Authenticator {
   consumeCredentials(req: SipRequest): void {
     const kept = req.fields('proxy-authorization').filter((f) => {
       try {
-        return !this.#realms.includes(lowerKeys(parseAuthParams(f.value).params).get('realm') ?? '');
+        return !this.#realms.includes(parseAuthParams(f.value).params.get('realm') ?? '');
       } catch {
         return true;
       }
@@ -176,7 +176,7 @@ export class Authenticator {
       } catch {
         throw new SipError('malformed-credentials');
       }
-      const p = lowerKeys(parsed.params);
+      const p = parsed.params; // names lower-cased by parseAuthParams
       // RFC 3261 §22.4: use the credentials whose realm is ours
       if (parsed.scheme.toLowerCase() === 'digest' && this.#realms.includes(p.get('realm') ?? '')) {
         params = p;
@@ -275,12 +275,6 @@ export class Authenticator {
     const host = hostOf(req.header(req.method === 'REGISTER' ? 'to' : 'from'));
     return host && this.#realms.includes(host) ? host : this.#realms[0];
   }
-}
-
-function lowerKeys(m: Map<string, string>): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const [k, v] of m) out.set(k.toLowerCase(), v);
-  return out;
 }
 
 function algorithmOf(v: string | undefined): DigestAlgorithm | null {

@@ -116,11 +116,17 @@ export class NonceCounts {
     return true;
   }
 
+  /**
+   * Drops expired entries from the oldest on, at most 64 per call, up to the first one still valid: entries come in
+   * about the order they expire, so a call usually looks at one entry (a later one that expired early goes later,
+   * by this or by the bound on the table).
+   */
   #prune(now: EpochMs): void {
-    let budget = 64; // bounded work per call; the rest goes on later calls
-    for (const [nonce, e] of this.#entries) {
-      if (budget-- === 0) break;
-      if (e.expiresAt <= now) this.#entries.delete(nonce);
+    for (let budget = 64; budget > 0; budget--) {
+      const first = this.#entries.keys().next();
+      if (first.done === true) return;
+      if (this.#entries.get(first.value)!.expiresAt > now) return;
+      this.#entries.delete(first.value);
     }
   }
 }

@@ -316,6 +316,17 @@ describe('registrar/authenticate (RFC 3261 §22, RFC 7616, RFC 8760)', () => {
       counts.accept('n2', 1, 200, 300, 200);
       assert.equal(counts.size, 1);
     });
+
+    it('drops expired nonces from the oldest on, up to the first one still valid; those behind it go later', () => {
+      const counts = new NonceCounts(10);
+      counts.accept('n1', 1, 0, 500, 0);
+      counts.accept('n2', 1, 10, 100, 10); // expires before n1, which is older
+      counts.accept('n3', 1, 200, 900, 200);
+      assert.equal(counts.size, 3, 'n1 is still valid at 200: n2 waits behind it');
+      counts.accept('n4', 1, 600, 1000, 600);
+      assert.equal(counts.size, 2, 'n1 and n2 gone at 600');
+      assert.equal(counts.accept('n3', 2, 200, 900, 600), 'ok');
+    });
   });
 
   it('consumes the Proxy-Authorization of its own realm and keeps other realms\' (RFC 3261 §22.3)', () => {
