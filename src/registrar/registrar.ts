@@ -14,8 +14,8 @@ import { newestBinding, orderBindings, type LookupResult } from './lookup.ts';
 
 /** connection-bound bindings removed in one transaction at start and shutdown */
 const CONNECTION_BATCH = 10_000;
-/** saves of one REGISTER: the first plans from no binding, a stale answer plans again, the last writes unchecked */
-const SAVE_ATTEMPTS = 3;
+/** saves of one REGISTER: the first plans from no binding and is checked; after a stale answer, one planned from it */
+const SAVE_ATTEMPTS = 2;
 
 type UpdatePlan = Extract<RegistrationPlan, { kind: 'update' }>;
 
@@ -95,9 +95,9 @@ export class Registrar {
     try {
       const now = this.#clock.now();
       const newUser = this.#createUsers ? { userId, realm: this.#createUsers.realm, ha1Md5: '', ha1Sha256: '' } : undefined;
-      // Most REGISTERs find no binding (a TV at power-on): plan from none and let the store check that premise in
-      // the write's transaction, one round trip instead of a read and a write. Should it not hold, plan again from
-      // the bindings the store answered; the last attempt writes without the check (as a read, then a write, would).
+      // A TV at power-on has no binding: plan from none and let the store check that premise (a read, then again in
+      // the write's transaction), one round trip instead of a read and a write. Should it not hold (a refresh), the
+      // store answers at once with the bindings it read, and the plan made from those is written as it is.
       let existing: Binding[] = [];
       let read = false;
       for (let attempt = 1; ; attempt++) {

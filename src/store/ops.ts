@@ -227,10 +227,7 @@ function* changeBindings(
   if (expect !== undefined) {
     // the caller planned from `expect`: under the lock, check that premise before writing anything
     const current = (yield* q('selectBindings', userId, at(now))).rows.map(toBinding);
-    if (!sameBindings(current, expect)) {
-      const presence = before ?? { userId, ip: null, netstate: 0, since: now };
-      return { userId, bindings: current, presence, netstateChanged: false, stale: true };
-    }
+    if (!sameBindings(current, expect)) return staleChange(userId, current, before, now);
   }
   // A user has its presence row from its creation on (writeUser): no row, maybe no user — create it when asked.
   const created = before === null && newUser !== undefined && (yield* q('selectUser', userId)).rows.length === 0;
@@ -260,6 +257,20 @@ function* changeBindings(
   // the watchers the NOTIFYs of this change go to, in this transaction: one round trip to the store fewer
   if (netstateChanged) return { userId, bindings, presence, netstateChanged, watchers: yield* subscriptionsFor(userId, now) };
   return { userId, bindings, presence, netstateChanged };
+}
+
+/** A saveBindings premise that does not hold: nothing written; the current bindings and the stored state. */
+function staleChange(userId: string, current: Binding[], presence: Presence | null, now: EpochMs): SavedBindings {
+  return { userId, bindings: current, presence: presence ?? { userId, ip: null, netstate: 0, since: now }, netstateChanged: false, stale: true };
+}
+
+/**
+ * saveBindings' premise read before its write (which checks it again under the lock): null when it holds, else the
+ * stale answer, so that a REGISTER planned from the wrong bindings neither takes a place in a write nor waits for it.
+ */
+export function* checkBindings(userId: string, now: EpochMs, expect: readonly Binding[]): Op<SavedBindings | null> {
+  const current = (yield* q('selectBindings', userId, at(now))).rows.map(toBinding);
+  return sameBindings(current, expect) ? null : staleChange(userId, current, yield* getPresence(userId), now);
 }
 
 /** The same bindings, as far as a registrar's plan goes: contact, Call-ID, CSeq and expiry (RFC 3261 §10.3 steps 6–7). */

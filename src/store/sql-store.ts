@@ -44,7 +44,10 @@ export abstract class SqlStore implements Store {
   saveBindings(
     userId: string, upsert: Binding[], remove: string[], removeAll: boolean, now: EpochMs, newUser?: Credentials, expect?: readonly Binding[],
   ): Promise<SavedBindings> {
-    return this.write(() => ops.saveBindings(userId, upsert, remove, removeAll, now, newUser, expect), userId);
+    if (expect === undefined) return this.write(() => ops.saveBindings(userId, upsert, remove, removeAll, now, newUser), userId);
+    // a read first: a premise that does not hold is answered at once, not after the commit of a write batch
+    return this.read(() => ops.checkBindings(userId, now, expect), userId).then((stale) => stale
+      ?? this.write(() => ops.saveBindings(userId, upsert, remove, removeAll, now, newUser, expect), userId));
   }
   getBindings(userId: string, now: EpochMs): Promise<Binding[]> { return this.read(() => ops.getBindings(userId, now), userId); }
   listBindings(now: EpochMs): Promise<Binding[]> { return this.read(() => ops.listBindings(now)); }

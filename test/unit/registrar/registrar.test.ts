@@ -186,22 +186,22 @@ describe('registrar (RFC 3261 §10.3)', () => {
       assert.equal(changes.at(-1)!.bindings[0]!.cseq, 6);
     });
 
-    it('writes unchecked on the last attempt when the bindings keep changing under it', async () => {
+    it('writes the plan made from the stale answer unchecked, as a read then a write would', async () => {
       const expects: Array<readonly unknown[] | undefined> = [];
       const inner = store.saveBindings.bind(store);
       store.saveBindings = async (userId, upsert, remove, removeAll, now, newUser, expect) => {
         expects.push(expect);
         if (expect !== undefined) {
-          // another node refreshes a binding of its own just before each checked write
+          // another node adds a binding of its own just before the checked write
           await inner(userId, [{ ...upsert[0]!, contact: `sip:other@192.0.2.1:${expects.length}`, callId: `o${expects.length}` }], [], false, now);
         }
         return inner(userId, upsert, remove, removeAll, now, newUser, expect);
       };
       const res = await save(registrar, request({ contacts: ['<sip:alice@127.0.0.1:5070>'] }), 'alice', tcp());
       assert.equal(res.status, 200);
-      assert.equal(expects.length, 3);
-      assert.deepEqual(expects.map((e) => e?.length), [0, 1, undefined]);
-      assert.equal(contactsOf(res).length, 3);
+      assert.equal(expects.length, 2);
+      assert.deepEqual(expects.map((e) => e?.length), [0, undefined]);
+      assert.equal(contactsOf(res).length, 2);
     });
   });
 
