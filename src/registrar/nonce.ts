@@ -1,7 +1,8 @@
 // Digest nonces that validate themselves (RFC 7616 §3.3: "nonce ... may contain a time-stamp ... and a
 // private key"), so the server keeps no table of issued nonces; and a bounded record of the highest
 // nonce-count seen per nonce, so a captured request cannot be replayed (RFC 7616 §3.4: nc).
-import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { randomInto } from '../sip/ids.ts';
 import type { EpochMs } from '../store/store.ts';
 
 const TS = 8;
@@ -29,7 +30,7 @@ export class NonceIssuer {
   issue(realm: string, now: EpochMs): string {
     const buf = Buffer.alloc(TS + RAND + MAC);
     buf.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(now))), 0);
-    randomBytes(RAND).copy(buf, TS);
+    randomInto(buf, TS, RAND);
     this.#mac(realm, buf.subarray(0, TS + RAND)).copy(buf, TS + RAND);
     return buf.toString('base64url');
   }

@@ -1,7 +1,7 @@
 // The routing script: the one place with policy (Kamailio's request_route in TypeScript).
 // It reads top to bottom and only calls capabilities: authenticator, registrar, proxy, silo, presence, trunks.
 import type { SipRequest, SipResponse } from '../sip/message.ts';
-import { createResponse, errorResponse, failureOf, replyResponse } from '../sip/response.ts';
+import { createResponse, errorResponse, failureOf, replyResponse, statelessTagOf } from '../sip/response.ts';
 import { newTag } from '../sip/ids.ts';
 import { parseUri } from '../sip/uri.ts';
 import { parseNameAddr } from '../sip/headers.ts';
@@ -267,7 +267,8 @@ export class Router implements TransactionUser {
   #turnAway(req: SipRequest, st: ServerTransaction, code: 'source-banned' | 'user-banned' | 'rate-limited'): void {
     const { banAction, rateAction } = this.#d.guard!.config;
     if ((code === 'rate-limited' ? rateAction : banAction) === 'drop') return st.drop();
-    st.respond(errorResponse(req, new SipError(code), this.#d.replies), { retransmit: false });
+    // stateless (RFC 3261 §8.2.7): no transaction state kept for a source turned away
+    st.respond(replyResponse(req, code, this.#d.replies, {}, statelessTagOf(req)), { retransmit: false });
   }
 
   /** Authenticates; answers the challenge itself and returns null when the request may not go on yet. */

@@ -3,7 +3,7 @@ import { SipError, StoreUnavailableError } from '../errors.ts';
 import { replyOf, type FailureCode, type FailureParams, type ReplyPolicy } from '../replies.ts';
 import { SipResponse } from './message.ts';
 import type { HeaderField, SipRequest } from './message.ts';
-import { newTag } from './ids.ts';
+import { newTag, statelessTag } from './ids.ts';
 import { SipParseError } from './parse-error.ts';
 
 const REASONS: Record<number, string> = {
@@ -64,6 +64,11 @@ export function createResponse(req: SipRequest, status: number, reason?: string,
     }
   }
   return new SipResponse(status, reason ?? reasonPhrase(status), headers);
+}
+
+/** The To tag of a stateless answer to `req` (RFC 3261 §8.2.7): its retransmission, same top Via, From, Call-ID and CSeq, gets the same. */
+export function statelessTagOf(req: SipRequest): string {
+  return statelessTag(`${req.header('via')}\0${req.header('from')}\0${req.callId}\0${req.header('cseq')}`);
 }
 
 /**

@@ -6,7 +6,7 @@
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { Source, Target } from '../transport/transport.ts';
 import { sixtyFourT1, type TransactionContext } from './context.ts';
-import { ServerTransactionBase } from './server-transaction.ts';
+import { ServerTransactionBase, type RespondOptions } from './server-transaction.ts';
 import { fireEnd } from './transaction.ts';
 
 /** Slot 1 holds Timer J; slot 2 stays empty. */
@@ -15,7 +15,7 @@ export class NonInviteServerTransaction extends ServerTransactionBase {
     super(ctx, key, request, source, target, 'trying');
   }
 
-  override respond(res: SipResponse): boolean {
+  override respond(res: SipResponse, opts?: RespondOptions): boolean {
     const state = this.state;
     if (state !== 'trying' && state !== 'proceeding') return false;
     if (res.status < 200) {
@@ -29,7 +29,8 @@ export class NonInviteServerTransaction extends ServerTransactionBase {
     }
     const sent = this.send(res);
     if (this.state === 'completed') {
-      if (this.reliable) this.terminate();
+      // RFC 3261 §8.2.7: a stateless answer (a challenge) keeps nothing; a retransmission gets a fresh one
+      if (this.reliable || opts?.retransmit === false) this.terminate();
       else {
         this.timer1_ = this.ctx.clock.set(fireEnd, sixtyFourT1(this.ctx), this);
         // for Timer J's 32 s it only answers retransmissions: the response's bytes are all it keeps (issue 16)

@@ -8,7 +8,11 @@ import type { TransactionContext } from './context.ts';
 import { Transaction } from './transaction.ts';
 
 export interface RespondOptions {
-  /** default true: an INVITE's non-2xx final response is retransmitted on Timer G over UDP (RFC 3261 §17.2.1) */
+  /**
+   * default true: an INVITE's non-2xx final response is retransmitted on Timer G over UDP (RFC 3261 §17.2.1).
+   * false (a challenge, a refusal), for a non-INVITE: answered as a stateless UAS does (RFC 3261 §8.2.7): the
+   * transaction ends once the response is sent, and a retransmission is answered as a new request.
+   */
   retransmit?: boolean;
 }
 
@@ -32,7 +36,8 @@ export interface ServerTransaction {
    * Send a response through the transaction. Returns false (and sends nothing) when the state does not allow
    * it (a final response already sent, except 2xx retransmissions of an INVITE in Accepted, RFC 6026).
    * `retransmit: false` (a digest challenge): no Timer G — the final response goes out once, and again only when the
-   * client retransmits its INVITE (as Kamailio sends challenges statelessly); the ACK is still absorbed.
+   * client retransmits its INVITE (as Kamailio sends challenges statelessly); the ACK is still absorbed. A non-INVITE
+   * transaction ends at once (RFC 3261 §8.2.7): no Timer J state for 32 s per challenge.
    */
   respond(res: SipResponse, opts?: RespondOptions): boolean;
   /**

@@ -286,6 +286,20 @@ describe('transaction: non-INVITE server transaction (RFC 3261 §17.2.2)', () =>
     assert.equal(layer.serverCount, 0);
   });
 
+  it('answers as a stateless UAS with retransmit: false (a challenge, RFC 3261 §8.2.7): ends at once, a retransmission is a new request', () => {
+    const { fake, timers, rec, layer } = setup();
+    fake.deliver(request('REGISTER'), source());
+    const st = rec.requests[0].st;
+    st.respond(createResponse(rec.requests[0].req, 401, undefined, 't'), { retransmit: false });
+    assert.equal(st.state, 'terminated');
+    assert.equal(layer.serverCount, 0);
+    assert.equal(timers.pending, 0, 'no Timer J');
+    fake.deliver(request('REGISTER'), source());
+    assert.equal(rec.requests.length, 2, 'the TU answers the retransmission itself (a new challenge)');
+    rec.requests[1].st.respond(createResponse(rec.requests[1].req, 401, undefined, 't'), { retransmit: false });
+    assert.deepEqual(statuses(fake.sent), [401, 401]);
+  });
+
   it('ends at once after the final response on a reliable transport (Timer J = 0)', () => {
     const { fake, timers, rec, layer } = setup({ transport: 'tcp' });
     fake.deliver(request('REGISTER', { transport: 'TCP' }), source('tcp'));
