@@ -99,22 +99,15 @@ export class Registrar {
       // the write's transaction), one round trip instead of a read and a write. Should it not hold (a refresh), the
       // store answers at once with the bindings it read, and the plan made from those is written as it is.
       let existing: Binding[] = [];
-      let read = false;
       for (let attempt = 1; ; attempt++) {
         const plan = planRegistration(req, userId, existing, this.#policy, source, now);
-        if (plan.kind === 'query') {
-          if (!read) existing = await this.#store.getBindings(userId, now);
-          return { response: registrationOk(req, existing, now, false), added: null };
-        }
+        // a query (no Contact) is one on the first attempt already: it reads the bindings it lists
+        if (plan.kind === 'query') return { response: registrationOk(req, await this.#store.getBindings(userId, now), now, false), added: null };
         const upsert = plan.upsert.map((b) => ({ ...b, node: this.#node })); // its connection is one of ours
         const expect = attempt < SAVE_ATTEMPTS ? existing : undefined;
         const change = await this.#store.saveBindings(userId, upsert, plan.remove, plan.removeAll, now, newUser, expect);
-        if (change.stale) {
-          existing = change.bindings;
-          read = true;
-          continue;
-        }
-        return await this.#saved(req, userId, source, now, existing, plan, upsert, change);
+        if (!change.stale) return await this.#saved(req, userId, source, now, existing, plan, upsert, change);
+        existing = change.bindings;
       }
     } catch (err) {
       // a header the parser let through but that does not parse as the registrar needs it (CSeq, Contact)

@@ -39,7 +39,7 @@ const TAG_KEY = randomHex(16);
 
 /**
  * RFC 3261 §8.2.7: a stateless UAS generates "the same tag for the same request consistently": a keyed hash of
- * what a retransmission repeats byte for byte (`identity`), as long as a random tag.
+ * what a retransmission repeats byte for byte (`identity`); 16 hex digits, as newTag's.
  */
 export function statelessTag(identity: string): string {
   return hash('sha256', TAG_KEY + identity).slice(0, 16);
