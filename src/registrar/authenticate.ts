@@ -7,7 +7,8 @@ import type { CredentialStore } from '../store/store.ts';
 import type { Logger } from '../log/logger.ts';
 import { parseAuthParams, parseNameAddr } from '../sip/headers.ts';
 import { parseUri, uriEquals } from '../sip/uri.ts';
-import { createResponse, statelessTagOf } from '../sip/response.ts';
+import { createResponse } from '../sip/response.ts';
+import { newTag } from '../sip/ids.ts';
 import { createChallenge, ha1, verifyDigest, type DigestAlgorithm } from '../sip/digest.ts';
 import { NonceCounts, NonceIssuer } from './nonce.ts';
 import { systemClock, type Clock } from '../clock.ts';
@@ -116,8 +117,7 @@ export class Authenticator {
   challenge(req: SipRequest, opts: { proxy: boolean; stale?: boolean }): SipResponse {
     const realm = this.#realmFor(req);
     const nonce = this.#nonces.issue(realm, this.#clock.now());
-    // sent statelessly (RFC 3261 §8.2.7): a retransmission gets a new nonce, but the same To tag
-    const res = createResponse(req, opts.proxy ? 407 : 401, undefined, statelessTagOf(req));
+    const res = createResponse(req, opts.proxy ? 407 : 401, undefined, newTag());
     const name = opts.proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate';
     for (const algorithm of this.algorithmsFor(req)) res.addHeader(name, createChallenge({ realm, nonce, algorithm, stale: opts.stale === true }));
     return res;

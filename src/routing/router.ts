@@ -268,7 +268,7 @@ export class Router implements TransactionUser {
     const { banAction, rateAction } = this.#d.guard!.config;
     if ((code === 'rate-limited' ? rateAction : banAction) === 'drop') return st.drop();
     // stateless (RFC 3261 §8.2.7): no transaction state kept for a source turned away
-    st.respond(replyResponse(req, code, this.#d.replies, {}, statelessTagOf(req)), { retransmit: false });
+    st.respond(replyResponse(req, code, this.#d.replies, {}, statelessTagOf(req)), { retransmit: false, stateless: true });
   }
 
   /** Authenticates; answers the challenge itself and returns null when the request may not go on yet. */

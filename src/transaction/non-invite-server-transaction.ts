@@ -29,8 +29,8 @@ export class NonInviteServerTransaction extends ServerTransactionBase {
     }
     const sent = this.send(res);
     if (this.state === 'completed') {
-      // RFC 3261 §8.2.7: a stateless answer (a challenge) keeps nothing; a retransmission gets a fresh one
-      if (this.reliable || opts?.retransmit === false) this.terminate();
+      // RFC 3261 §8.2.7: a stateless answer keeps nothing; a retransmission is answered anew, with the same bytes
+      if (this.reliable || opts?.stateless === true) this.terminate();
       else {
         this.timer1_ = this.ctx.clock.set(fireEnd, sixtyFourT1(this.ctx), this);
         // for Timer J's 32 s it only answers retransmissions: the response's bytes are all it keeps (issue 16)

@@ -8,12 +8,14 @@ import type { TransactionContext } from './context.ts';
 import { Transaction } from './transaction.ts';
 
 export interface RespondOptions {
-  /**
-   * default true: an INVITE's non-2xx final response is retransmitted on Timer G over UDP (RFC 3261 §17.2.1).
-   * false (a challenge, a refusal), for a non-INVITE: answered as a stateless UAS does (RFC 3261 §8.2.7): the
-   * transaction ends once the response is sent, and a retransmission is answered as a new request.
-   */
+  /** default true: an INVITE's non-2xx final response is retransmitted on Timer G over UDP (RFC 3261 §17.2.1) */
   retransmit?: boolean;
+  /**
+   * a non-INVITE answered as a stateless UAS does (RFC 3261 §8.2.7; a source turned away): the transaction ends once
+   * the response is sent, and a retransmission is answered as a new request. Only for a response that is the same
+   * for the same request, To tag included (statelessTagOf): a challenge is not (its nonce), a client would see two.
+   */
+  stateless?: boolean;
 }
 
 export type ServerTransactionState = 'trying' | 'proceeding' | 'accepted' | 'completed' | 'confirmed' | 'terminated';
@@ -36,8 +38,8 @@ export interface ServerTransaction {
    * Send a response through the transaction. Returns false (and sends nothing) when the state does not allow
    * it (a final response already sent, except 2xx retransmissions of an INVITE in Accepted, RFC 6026).
    * `retransmit: false` (a digest challenge): no Timer G — the final response goes out once, and again only when the
-   * client retransmits its INVITE (as Kamailio sends challenges statelessly); the ACK is still absorbed. A non-INVITE
-   * transaction ends at once (RFC 3261 §8.2.7): no Timer J state for 32 s per challenge.
+   * client retransmits its INVITE (as Kamailio sends challenges statelessly); the ACK is still absorbed.
+   * `stateless: true`, for a non-INVITE: no Timer J state (RFC 3261 §8.2.7).
    */
   respond(res: SipResponse, opts?: RespondOptions): boolean;
   /**

@@ -286,18 +286,28 @@ describe('transaction: non-INVITE server transaction (RFC 3261 §17.2.2)', () =>
     assert.equal(layer.serverCount, 0);
   });
 
-  it('answers as a stateless UAS with retransmit: false (a challenge, RFC 3261 §8.2.7): ends at once, a retransmission is a new request', () => {
+  it('answers as a stateless UAS with stateless: true (a source turned away, RFC 3261 §8.2.7): ends at once, a retransmission is a new request', () => {
     const { fake, timers, rec, layer } = setup();
     fake.deliver(request('REGISTER'), source());
     const st = rec.requests[0].st;
-    st.respond(createResponse(rec.requests[0].req, 401, undefined, 't'), { retransmit: false });
+    st.respond(createResponse(rec.requests[0].req, 503, undefined, 't'), { retransmit: false, stateless: true });
     assert.equal(st.state, 'terminated');
     assert.equal(layer.serverCount, 0);
     assert.equal(timers.pending, 0, 'no Timer J');
     fake.deliver(request('REGISTER'), source());
-    assert.equal(rec.requests.length, 2, 'the TU answers the retransmission itself (a new challenge)');
-    rec.requests[1].st.respond(createResponse(rec.requests[1].req, 401, undefined, 't'), { retransmit: false });
+    assert.equal(rec.requests.length, 2, 'the TU answers the retransmission itself');
+  });
+
+  it('keeps a challenge (retransmit: false, not stateless) for Timer J: a retransmission gets the same 401, byte for byte', () => {
+    // a new nonce for a retransmitted REGISTER would reach the client while it waits for its 200: sipp aborts the call
+    const { fake, rec, layer } = setup();
+    fake.deliver(request('REGISTER'), source());
+    rec.requests[0].st.respond(createResponse(rec.requests[0].req, 401, undefined, 't'), { retransmit: false });
+    assert.equal(layer.serverCount, 1);
+    fake.deliver(request('REGISTER'), source());
+    assert.equal(rec.requests.length, 1);
     assert.deepEqual(statuses(fake.sent), [401, 401]);
+    assert.equal(serializeMessage(fake.sent[1].msg).toString('latin1'), serializeMessage(fake.sent[0].msg).toString('latin1'));
   });
 
   it('ends at once after the final response on a reliable transport (Timer J = 0)', () => {
