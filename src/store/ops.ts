@@ -226,8 +226,8 @@ function* changeBindings(
   const before: Presence | null = locked.length ? toPresence(locked[0]) : null;
   if (expect !== undefined) {
     // the caller planned from `expect`: under the lock, check that premise before writing anything
-    const current = (yield* q('selectBindings', userId, at(now))).rows.map(toBinding);
-    if (!sameBindings(current, expect)) return staleChange(userId, current, before, now);
+    const current = yield* unlessExpected(userId, now, expect);
+    if (current !== null) return staleChange(userId, current, before, now);
   }
   // A user has its presence row from its creation on (writeUser): no row, maybe no user — create it when asked.
   const created = before === null && newUser !== undefined && (yield* q('selectUser', userId)).rows.length === 0;
@@ -269,8 +269,14 @@ function staleChange(userId: string, current: Binding[], presence: Presence | nu
  * stale answer, so that a REGISTER planned from the wrong bindings neither takes a place in a write nor waits for it.
  */
 export function* checkBindings(userId: string, now: EpochMs, expect: readonly Binding[]): Op<SavedBindings | null> {
+  const current = yield* unlessExpected(userId, now, expect);
+  return current === null ? null : staleChange(userId, current, yield* getPresence(userId), now);
+}
+
+/** The user's unexpired bindings when they are not `expect`, else null. */
+function* unlessExpected(userId: string, now: EpochMs, expect: readonly Binding[]): Op<Binding[] | null> {
   const current = (yield* q('selectBindings', userId, at(now))).rows.map(toBinding);
-  return sameBindings(current, expect) ? null : staleChange(userId, current, yield* getPresence(userId), now);
+  return sameBindings(current, expect) ? null : current;
 }
 
 /** The same bindings, as far as a registrar's plan goes: contact, Call-ID, CSeq and expiry (RFC 3261 §10.3 steps 6–7). */

@@ -37,6 +37,10 @@ export class FakeStore {
 
   async getBindings(userId: string, now: EpochMs): Promise<Binding[]> {
     this.#check();
+    return this.#live(userId, now);
+  }
+
+  #live(userId: string, now: EpochMs): Binding[] {
     return (this.bindings.get(userId) ?? []).filter((b) => b.expiresAt > now).map((b) => ({ ...b }));
   }
 
@@ -46,7 +50,7 @@ export class FakeStore {
     this.#check();
     this.saves++;
     if (expect !== undefined) {
-      const current = (this.bindings.get(userId) ?? []).filter((b) => b.expiresAt > now).map((b) => ({ ...b }));
+      const current = this.#live(userId, now);
       const key = (b: Binding) => `${b.contact} ${b.callId} ${b.cseq} ${b.expiresAt}`;
       const same = current.length === expect.length && expect.every((e) => current.some((c) => key(c) === key(e)));
       if (!same) {
