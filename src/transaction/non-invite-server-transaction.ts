@@ -7,9 +7,8 @@ import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { Source, Target } from '../transport/transport.ts';
 import { sixtyFourT1, type TransactionContext } from './context.ts';
 import { ServerTransactionBase, type RespondOptions } from './server-transaction.ts';
-import { fireEnd } from './transaction.ts';
 
-/** Slot 1 holds Timer J; slot 2 stays empty. */
+/** No timer slot is used: Timer J waits in the layer's end queue. */
 export class NonInviteServerTransaction extends ServerTransactionBase {
   constructor(ctx: TransactionContext, key: string, request: SipRequest, source: Source, target: Target) {
     super(ctx, key, request, source, target, 'trying');
@@ -32,7 +31,7 @@ export class NonInviteServerTransaction extends ServerTransactionBase {
       // RFC 3261 §8.2.7: a stateless answer keeps nothing; a retransmission is answered anew, with the same bytes
       if (this.reliable || opts?.stateless === true) this.terminate();
       else {
-        this.timer1_ = this.ctx.clock.set(fireEnd, sixtyFourT1(this.ctx), this);
+        this.endAfter(sixtyFourT1(this.ctx));
         // for Timer J's 32 s it only answers retransmissions: the response's bytes are all it keeps (issue 16)
         this.release(sent);
       }

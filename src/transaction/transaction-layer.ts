@@ -2,6 +2,7 @@
 // message from the transport to its transaction, and hands the rest to the transaction user (TU).
 
 import { TvphoneError } from '../errors.ts';
+import { detached } from '../sip/chars.ts';
 import { newBranch } from '../sip/ids.ts';
 import type { SipMessage, SipRequest, SipResponse } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
@@ -18,6 +19,7 @@ import { NonInviteServerTransaction } from './non-invite-server-transaction.ts';
 import type { ServerTransaction } from './server-transaction.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { DEFAULT_TIMER_VALUES, type TimerValues } from './timers.ts';
+import { EndQueue } from './end-queue.ts';
 
 export type ClientTransaction = InviteClientTransaction | NonInviteClientTransaction;
 export type AnyServerTransaction = InviteServerTransaction | NonInviteServerTransaction;
@@ -70,6 +72,8 @@ export class TransactionLayer implements TransactionContext {
   private readonly server = new Map<string, AnyServerTransaction>();
   private readonly client = new Map<string, ClientTransaction>();
   private readonly max: number;
+  /** the end timers (D, I, J, K, L, M), a queue for each duration */
+  private readonly endQueues = new Map<number, EndQueue>();
   private readonly onError: (err: unknown) => void;
   private closed = false;
   /** the branch of the top Via stampVia() added to a request, so that a resend of the same request replaces it */
@@ -200,10 +204,12 @@ export class TransactionLayer implements TransactionContext {
       this.transport.send(res, target);
       return;
     }
+    // the key outlives the request: a copy, or its branch (a view of the message text) would keep the text alive
+    const owned = detached(key);
     const created = req.method === 'INVITE'
-      ? new InviteServerTransaction(this, key, req, source, target)
-      : new NonInviteServerTransaction(this, key, req, source, target);
-    this.server.set(key, created);
+      ? new InviteServerTransaction(this, owned, req, source, target)
+      : new NonInviteServerTransaction(this, owned, req, source, target);
+    this.server.set(owned, created);
     this.counters.serverTransactions++;
     try {
       this.tu.onRequest(req, created);
@@ -229,6 +235,17 @@ export class TransactionLayer implements TransactionContext {
   }
 
   // ---- TransactionContext
+
+  endQueue(ms: number): EndQueue {
+    let q = this.endQueues.get(ms);
+    if (q === undefined) {
+      // as many as the distinct durations of T1, T4 and 32 s (a handful); ends the layer's growth in any case
+      if (this.endQueues.size >= 16) throw new TvphoneError('ERR_END_TIMERS', `too many end timer durations (${ms} ms)`);
+      q = new EndQueue(this.clock, ms);
+      this.endQueues.set(ms, q);
+    }
+    return q;
+  }
 
   terminated(t: { readonly key: string; readonly isClient: boolean }): void {
     const table: Map<string, unknown> = t.isClient ? this.client : this.server;

@@ -1,18 +1,13 @@
-// What all four transactions of RFC 3261 §17 share: identity, the transport target, two timer slots,
+// What all four transactions of RFC 3261 §17 share: identity, the transport target, two timer slots and the end timer,
 // sending with one bound transport-error callback, termination, and calling the TU safely.
 
 import type { SipMessage, SipRequest } from '../sip/message.ts';
 import { isReliable, type Target } from '../transport/transport.ts';
 import type { TransactionContext } from './context.ts';
 import type { TimerHandle } from '../clock.ts';
+import type { EndQueue, EndWaiter } from './end-queue.ts';
 
-/** Ends a transaction when the timer in its first slot fires (Timer D, I, J, K, L, M). */
-export function fireEnd(t: Transaction<string>): void {
-  t.timer1_ = null;
-  t.terminate();
-}
-
-export abstract class Transaction<S extends string> {
+export abstract class Transaction<S extends string> implements EndWaiter {
   abstract readonly isClient: boolean;
   readonly key: string;
   /** the request that made the transaction (a server transaction lets it go once it only absorbs retransmissions) */
@@ -21,11 +16,14 @@ export abstract class Transaction<S extends string> {
   readonly reliable: boolean;
   state: S;
   protected readonly ctx: TransactionContext;
-  /** the retransmission timer (A, E, G; the 100 Trying delay), then the end timer (D, I, J, K, L, M): never pending together */
+  /** the retransmission timer (A, E, G; the 100 Trying delay) */
   timer1_: TimerHandle | null = null;
+  /** the end timer (D, I, J, K, L, M), an entry in its duration's queue (endAfter) */
+  #endQueue: EndQueue | null = null;
+  #endTicket = 0;
   /** the transaction timeout (Timer B, F, H) */
   protected timer2_: TimerHandle | null = null;
-  /** one bound callback per transaction, made when it first sends */
+  /** one bound callback per transaction, made when it first sends (again after forgetSendError) */
   private sendError: ((err: Error) => void) | null = null;
 
   constructor(ctx: TransactionContext, key: string, target: Target, state: S) {
@@ -52,7 +50,31 @@ export abstract class Transaction<S extends string> {
     return this.ctx.transport.send(msg, this.target, this.sendError);
   }
 
+  /** lets go of the send callback while the transaction waits out an end timer; a later send makes it again */
+  protected forgetSendError(): void {
+    this.sendError = null;
+  }
+
+  /** Starts the end timer (Timer D, I, J, K, L or M): the transaction terminates after `ms`. */
+  protected endAfter(ms: number): void {
+    const q = this.ctx.endQueue(ms);
+    this.#endQueue = q;
+    this.#endTicket = q.add(this);
+  }
+
+  /** the end timer fired (EndQueue) */
+  endDue(): void {
+    this.#endQueue = null;
+    this.#endTicket = 0;
+    this.terminate();
+  }
+
   protected clearTimers(): void {
+    if (this.#endQueue !== null) {
+      this.#endQueue.cancel(this.#endTicket);
+      this.#endQueue = null;
+      this.#endTicket = 0;
+    }
     if (this.timer1_ !== null) {
       this.ctx.clock.clear(this.timer1_);
       this.timer1_ = null;

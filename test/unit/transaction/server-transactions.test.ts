@@ -286,6 +286,24 @@ describe('transaction: non-INVITE server transaction (RFC 3261 §17.2.2)', () =>
     assert.equal(layer.serverCount, 0);
   });
 
+  it('waits out Timer J of many transactions on one clock timer, each ending 64*T1 after its answer (issue 17)', () => {
+    const { fake, timers, rec, layer } = setup();
+    for (let i = 0; i < 300; i++) {
+      fake.deliver(request('REGISTER', { branch: `z9hG4bKj${i}` }), source());
+      rec.requests[i].st.respond(createResponse(rec.requests[i].req, 200, undefined, 't'));
+      if (i % 100 === 99) timers.advance(1000);
+    }
+    assert.equal(layer.serverCount, 300);
+    assert.equal(timers.pending, 1, 'one timer for the 300, not one each');
+    fake.deliver(request('REGISTER', { branch: 'z9hG4bKj150' }), source());
+    assert.equal(rec.requests.length, 300, 'a retransmission still finds its transaction');
+    timers.advance(32_000 - 3000);
+    assert.equal(layer.serverCount, 200, 'the first 100 ended 32 s after their answer');
+    timers.advance(2000);
+    assert.equal(layer.serverCount, 0);
+    assert.equal(timers.pending, 0);
+  });
+
   it('answers as a stateless UAS with stateless: true (a source turned away, RFC 3261 §8.2.7): ends at once, a retransmission is a new request', () => {
     const { fake, timers, rec, layer } = setup();
     fake.deliver(request('REGISTER'), source());
