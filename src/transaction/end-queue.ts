@@ -22,10 +22,15 @@ export class EndQueue {
   #base = 1;
   #live = 0;
   #timer: TimerHandle | null = null;
+  /** in #fire: an entry added meanwhile is armed by #fire when it is done */
+  #firing = false;
+  readonly #onError: (err: unknown) => void;
 
-  constructor(clock: Clock, ms: number) {
+  /** `onError`: an endDue() threw (the entries after it still end) */
+  constructor(clock: Clock, ms: number, onError: (err: unknown) => void = () => {}) {
     this.#clock = clock;
     this.ms = ms;
+    this.#onError = onError;
   }
 
   /** waiting entries, cancelled ones not counted */
@@ -39,7 +44,7 @@ export class EndQueue {
     this.#at.push(this.#clock.now() + this.ms);
     this.#who.push(who);
     this.#live++;
-    if (this.#timer === null) this.#arm(this.ms);
+    if (this.#timer === null && !this.#firing) this.#arm(this.ms);
     return ticket;
   }
 
@@ -55,23 +60,27 @@ export class EndQueue {
     this.#timer = null;
     const now = this.#clock.now();
     const at = this.#at, who = this.#who;
+    this.#firing = true;
     while (this.#head < at.length) {
       const due = at[this.#head]!;
       // due, or from a clock that went back since (an entry is never more than ms away)
       if (due > now && due - now <= this.ms) break;
-      const w = who[this.#head]!;
+      const w = who[this.#head] ?? null;
       who[this.#head] = null;
       this.#head++;
-      if (w !== null) {
-        this.#live--;
+      if (w === null) continue;
+      this.#live--;
+      try {
         w.endDue();
+      } catch (err) {
+        this.#onError(err);
       }
     }
+    this.#firing = false;
     if (this.#live === 0) {
       this.#reset();
       return;
     }
-    if (this.#timer !== null) return; // an endDue() added to the queue, which armed it
     while (who[this.#head] === null) this.#head++;
     this.#compact();
     this.#arm(Math.max(1, Math.min(this.ms, this.#at[this.#head]! - now)));

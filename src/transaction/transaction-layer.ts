@@ -241,7 +241,7 @@ export class TransactionLayer implements TransactionContext {
     if (q === undefined) {
       // as many as the distinct durations of T1, T4 and 32 s (a handful); ends the layer's growth in any case
       if (this.endQueues.size >= 16) throw new TvphoneError('ERR_END_TIMERS', `too many end timer durations (${ms} ms)`);
-      q = new EndQueue(this.clock, ms);
+      q = new EndQueue(this.clock, ms, (err) => this.fault(err));
       this.endQueues.set(ms, q);
     }
     return q;

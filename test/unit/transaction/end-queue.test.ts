@@ -90,6 +90,25 @@ describe('transaction: the end timers, one queue a duration (RFC 3261 §17: Time
     assert.deepEqual(log, ['a']);
   });
 
+  it('keeps the order when an entry that fires adds another, and goes on past one that throws', () => {
+    const clock = new FakeClock();
+    const errors: unknown[] = [];
+    const q = new EndQueue(clock, 1000, (e) => errors.push(e));
+    const log: string[] = [];
+    q.add({ endDue: () => { log.push('a'); q.add(waiter(log, 'c')); } });
+    q.add({ endDue: () => { throw new Error('boom'); } });
+    clock.advance(10);
+    q.add(waiter(log, 'b')); // due 10 ms after a: not late behind c's full second
+    clock.advance(990);
+    assert.deepEqual(log, ['a']);
+    assert.equal(errors.length, 1);
+    clock.advance(10);
+    assert.deepEqual(log, ['a', 'b']);
+    clock.advance(990);
+    assert.deepEqual(log, ['a', 'b', 'c']);
+    assert.equal(clock.pending, 0);
+  });
+
   it('lets an entry that fires add to the queue', () => {
     const clock = new FakeClock();
     const q = new EndQueue(clock, 1000);
