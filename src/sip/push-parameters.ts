@@ -19,7 +19,7 @@ export const MAX_PROVIDER = 64;
  * treated as none (never thrown: the Contact is still a valid binding).
  */
 export function pushParametersOf(contact: string): PushParameters | null {
-  let params: Map<string, string | null>;
+  let params: ReadonlyMap<string, string | null>;
   try {
     const u = parseUri(contact);
     if (u.scheme === 'tel') return null;

@@ -3,23 +3,26 @@ import { HOST, parseDigits } from './chars.ts';
 import { SipParseError } from './parse-error.ts';
 
 export interface SipUri {
-  scheme: 'sip' | 'sips';
-  user: string | null;
-  password: string | null;
+  readonly scheme: 'sip' | 'sips';
+  readonly user: string | null;
+  readonly password: string | null;
   /** lower-cased; an IPv6 reference keeps its brackets */
-  host: string;
-  port: number | null;
+  readonly host: string;
+  readonly port: number | null;
   /** uri-parameters, names lower-cased, values as written (null when the parameter has no value) */
-  params: Map<string, string | null>;
+  readonly params: ReadonlyMap<string, string | null>;
   /** URI headers (after '?'), as written */
-  headers: Map<string, string>;
+  readonly headers: ReadonlyMap<string, string>;
 }
 
 export interface TelUri {
-  scheme: 'tel';
-  number: string;
-  params: Map<string, string | null>;
+  readonly scheme: 'tel';
+  readonly number: string;
+  readonly params: ReadonlyMap<string, string | null>;
 }
+
+/** what a URI without parameters or headers holds: one shared empty map (the maps are read-only to all callers) */
+const NONE: ReadonlyMap<string, never> = new Map<string, never>();
 
 function bad(detail: string): SipParseError {
   return new SipParseError('Bad URI', detail);
@@ -90,26 +93,30 @@ function parseSipRest(scheme: 'sip' | 'sips', text: string, from: number): SipUr
     port = parseDigits(text.slice(start, i), 65535);
     if (port < 0) throw bad(`bad port in "${text}"`);
   }
-  const params = new Map<string, string | null>();
-  const headers = new Map<string, string>();
+  let params: ReadonlyMap<string, string | null> = NONE;
+  let headers: ReadonlyMap<string, string> = NONE;
   if (q < 0) q = text.length;
   if (i < q) {
     if (text.charCodeAt(i) !== 0x3b) throw bad(`unexpected "${text[i]}" in "${text}"`);
+    const found = new Map<string, string | null>();
     for (const p of text.slice(i + 1, q).split(';')) {
       if (p.length === 0) throw bad(`empty parameter in "${text}"`);
       const eq = p.indexOf('=');
       const name = (eq >= 0 ? p.slice(0, eq) : p).toLowerCase();
       if (name.length === 0) throw bad(`empty parameter name in "${text}"`);
-      params.set(name, eq >= 0 ? p.slice(eq + 1) : null);
+      found.set(name, eq >= 0 ? p.slice(eq + 1) : null);
     }
+    params = found;
   } else if (i > q) throw bad(`unexpected "?" in "${text}"`);
   if (q < text.length) {
+    const found = new Map<string, string>();
     for (const h of text.slice(q + 1).split('&')) {
       if (h.length === 0) continue;
       const eq = h.indexOf('=');
       if (eq <= 0) throw bad(`bad header "${h}" in "${text}"`);
-      headers.set(h.slice(0, eq), h.slice(eq + 1));
+      found.set(h.slice(0, eq), h.slice(eq + 1));
     }
+    if (found.size > 0) headers = found;
   }
   return { scheme, user, password, host, port, params, headers };
 }
@@ -135,13 +142,12 @@ function parseTel(text: string, from: number): TelUri {
       (i === 0 && c === 0x2b) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) || c === 0x2a || c === 0x23;
     if (!ok) throw bad(`bad telephone number in "${text}"`);
   }
+  if (semi < 0) return { scheme: 'tel', number, params: NONE };
   const params = new Map<string, string | null>();
-  if (semi >= 0) {
-    for (const p of text.slice(semi + 1).split(';')) {
-      if (p.length === 0 || /[\s<>"]/.test(p)) throw bad(`bad parameter in "${text}"`);
-      const eq = p.indexOf('=');
-      params.set((eq >= 0 ? p.slice(0, eq) : p).toLowerCase(), eq >= 0 ? p.slice(eq + 1) : null);
-    }
+  for (const p of text.slice(semi + 1).split(';')) {
+    if (p.length === 0 || /[\s<>"]/.test(p)) throw bad(`bad parameter in "${text}"`);
+    const eq = p.indexOf('=');
+    params.set((eq >= 0 ? p.slice(0, eq) : p).toLowerCase(), eq >= 0 ? p.slice(eq + 1) : null);
   }
   return { scheme: 'tel', number, params };
 }

@@ -45,3 +45,19 @@ describe('URIs (RFC 3261 §19.1)', () => {
   for (const [a, b] of equal) it(`${a} equals ${b}`, () => { assert.ok(uriEquals(a, b)); assert.ok(uriEquals(b, a)); });
   for (const [a, b] of notEqual) it(`${a} differs from ${b}`, () => { assert.ok(!uriEquals(a, b)); assert.ok(!uriEquals(b, a)); });
 });
+
+describe('URIs: read-only, and without parameters they allocate no maps (issue 17)', () => {
+  it('shares one empty map among URIs without parameters or headers; a URI with them has its own', () => {
+    const a = parseSipUri('sip:tv1@tv.example.com');
+    const b = parseSipUri('sip:tv2@tv.example.com:5070');
+    assert.equal(a.params, b.params);
+    assert.equal(a.headers, b.params);
+    assert.equal(a.params.size, 0);
+    const c = parseSipUri('sip:tv3@tv.example.com;transport=tcp?subject=x');
+    assert.notEqual(c.params, a.params);
+    assert.deepEqual([...c.params], [['transport', 'tcp']]);
+    assert.deepEqual([...c.headers], [['subject', 'x']]);
+    assert.equal(a.params.size, 0, 'the shared map is still empty');
+    assert.equal(parseUri('tel:+4930123').params, a.params);
+  });
+});
