@@ -16,8 +16,8 @@ describe('sip: detached(), a string that holds nothing it was cut from', () => {
       gc();
       const before = process.memoryUsage().heapUsed;
       for (let i = 0; i < 500; i++) {
-        // a 20 kB message text, and its branch: V8 makes the branch a view of the text
-        const text = `REGISTER sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-${i}-branch\r\n` + 'x'.repeat(20_000) + i;
+        // a 40 kB message text, and its branch: V8 makes the branch a view of the text
+        const text = `REGISTER sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-${i}-branch\r\n` + 'x'.repeat(40_000) + i;
         const at = text.indexOf('z9hG4bK');
         kept.push(copy(text.slice(at, text.indexOf('\r\n', at)) + '\n192.0.2.1:5060\nREGISTER'));
       }
@@ -28,7 +28,8 @@ describe('sip: detached(), a string that holds nothing it was cut from', () => {
     };
     const viewed = keep((s) => s);
     const copied = keep(detached);
-    assert.ok(viewed > 500 * 20_000 * 0.9, `the views keep the texts (${viewed} B): the test measures what it means to`);
-    assert.ok(copied < 500 * 1000, `detached copies keep ${copied} B for 500 keys, not the 10 MB of texts`);
+    // 20 MB of texts against some 50 kB of keys; the margins absorb the heap's own noise in a long test run
+    assert.ok(viewed > 500 * 40_000 * 0.5, `the views keep the texts (${viewed} B): the test measures what it means to`);
+    assert.ok(copied < 500 * 40_000 * 0.1, `detached copies keep ${copied} B for 500 keys, not the 20 MB of texts`);
   });
 });
