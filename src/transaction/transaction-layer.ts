@@ -239,8 +239,7 @@ export class TransactionLayer implements TransactionContext {
   endQueue(ms: number): EndQueue {
     let q = this.endQueues.get(ms);
     if (q === undefined) {
-      // as many as the distinct durations of T1, T4 and 32 s (a handful); ends the layer's growth in any case
-      if (this.endQueues.size >= 16) throw new TvphoneError('ERR_END_TIMERS', `too many end timer durations (${ms} ms)`);
+      // the durations come from the layer's fixed timer values (64*T1, T4, 32 s): a handful of queues, never more
       q = new EndQueue(this.clock, ms, (err) => this.fault(err));
       this.endQueues.set(ms, q);
     }
