@@ -1,7 +1,7 @@
 // What a transaction needs from the layer that owns it (the layer implements this; no import cycle).
 
 import type { SipRequest } from '../sip/message.ts';
-import type { Source, Transport } from '../transport/transport.ts';
+import type { Source, Target, Transport } from '../transport/transport.ts';
 import type { Clock } from '../clock.ts';
 import type { EndQueue } from './end-queue.ts';
 import type { TimerValues } from './timers.ts';
@@ -16,6 +16,14 @@ export interface TransactionContext {
   endQueue(ms: number): EndQueue;
   /** the transaction reached Terminated: drop it from the tables */
   terminated(t: { readonly key: string; readonly isClient: boolean }): void;
+  /**
+   * RFC 3261 §17.2.2: the non-INVITE server transaction `key` sent its final response over UDP and is Completed:
+   * the layer keeps only `target` and `bytes` (packed into `answer`) and answers retransmissions with them until
+   * Timer J (`ms`), in place of the transaction; the ticket is Timer J's
+   */
+  answered(key: string, target: Target, bytes: Uint8Array, ms: number): { answer: string; ticket: number };
+  /** §17.2.4: the transaction of an answer failed to send it: the answer goes at once */
+  forgetAnswer(key: string, answer: string, ticket: number): void;
   /** RFC 6026 §7.1: an ACK received in the Accepted state is passed to the TU */
   passAck(ack: SipRequest, source: Source): void;
   /** a TU callback threw: report it, never let it break the transaction */

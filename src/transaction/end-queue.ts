@@ -2,7 +2,8 @@
 // terminated when it fires. Each has one fixed duration, so the transactions waiting on one duration come due in
 // the order they began: a FIFO and one clock timer for its head replace a Node timer per transaction. Memory
 // (issue 17): a Node timer is about 190 B with its argument array and numbers, a FIFO entry 16 B; at 1,000
-// REGISTERs/s 32,000 transactions wait out Timer J at any time.
+// REGISTERs/s 32,000 transactions wait out Timer J at any time. An entry is any value: a transaction (its endDue()
+// is called), or the key of a completed non-INVITE server transaction the layer keeps only as its answer's bytes.
 
 import type { Clock, TimerHandle } from '../clock.ts';
 
@@ -11,12 +12,16 @@ export interface EndWaiter {
   endDue(): void;
 }
 
-export class EndQueue {
+function endDue(w: EndWaiter): void {
+  w.endDue();
+}
+
+export class EndQueue<T = EndWaiter> {
   readonly ms: number;
   readonly #clock: Clock;
   /** parallel arrays from #head on: when each entry is due (clock ms), and who waits (null once cancelled) */
   #at: number[] = [];
-  #who: (EndWaiter | null)[] = [];
+  #who: (T | null)[] = [];
   #head = 0;
   /** the ticket of the entry at index 0 of the arrays: tickets are positions counted from the queue's start */
   #base = 1;
@@ -25,12 +30,14 @@ export class EndQueue {
   /** in #fire: an entry added meanwhile is armed by #fire when it is done */
   #firing = false;
   readonly #onError: (err: unknown) => void;
+  readonly #due: (who: T) => void;
 
-  /** `onError`: an endDue() threw (the entries after it still end) */
-  constructor(clock: Clock, ms: number, onError: (err: unknown) => void = () => {}) {
+  /** `onError`: a `due` threw (the entries after it still end); `due`: what an entry's time up does (endDue()) */
+  constructor(clock: Clock, ms: number, onError: (err: unknown) => void = () => {}, due: (who: T) => void = endDue as (who: T) => void) {
     this.#clock = clock;
     this.ms = ms;
     this.#onError = onError;
+    this.#due = due;
   }
 
   /** waiting entries, cancelled ones not counted */
@@ -38,8 +45,8 @@ export class EndQueue {
     return this.#live;
   }
 
-  /** `who.endDue()` is called after `ms`; the ticket (never 0) cancels it. */
-  add(who: EndWaiter): number {
+  /** `due(who)` is called after `ms`; the ticket (never 0) cancels it. */
+  add(who: T): number {
     const ticket = this.#base + this.#at.length;
     this.#at.push(this.#clock.now() + this.ms);
     this.#who.push(who);
@@ -71,7 +78,7 @@ export class EndQueue {
       if (w === null) continue;
       this.#live--;
       try {
-        w.endDue();
+        this.#due(w);
       } catch (err) {
         this.#onError(err);
       }
@@ -86,7 +93,13 @@ export class EndQueue {
     this.#arm(Math.max(1, Math.min(this.ms, this.#at[this.#head]! - now)));
   }
 
-  static #onTimer(q: EndQueue): void {
+  /** every entry dropped, none fires (the layer closing) */
+  clear(): void {
+    this.#live = 0;
+    this.#reset();
+  }
+
+  static #onTimer<U>(q: EndQueue<U>): void {
     q.#fire();
   }
 

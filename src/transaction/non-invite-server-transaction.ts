@@ -8,7 +8,7 @@ import type { Source, Target } from '../transport/transport.ts';
 import { sixtyFourT1, type TransactionContext } from './context.ts';
 import { ServerTransactionBase, type RespondOptions } from './server-transaction.ts';
 
-/** No timer slot is used: Timer J waits in the layer's end queue. */
+/** No timer slot is used: Completed over UDP is the layer's (handOver), Timer J included. */
 export class NonInviteServerTransaction extends ServerTransactionBase {
   constructor(ctx: TransactionContext, key: string, request: SipRequest, source: Source, target: Target) {
     super(ctx, key, request, source, target, 'trying');
@@ -30,11 +30,8 @@ export class NonInviteServerTransaction extends ServerTransactionBase {
     if (this.state === 'completed') {
       // RFC 3261 §8.2.7: a stateless answer keeps nothing; a retransmission is answered anew, with the same bytes
       if (this.reliable || opts?.stateless === true) this.terminate();
-      else {
-        this.endAfter(sixtyFourT1(this.ctx));
-        // for Timer J's 32 s it only answers retransmissions: the response's bytes are all it keeps (issue 16)
-        this.release(sent);
-      }
+      // for Timer J's 32 s it only answers retransmissions: the layer keeps the response's bytes and their target (issue 17)
+      else this.handOver(sixtyFourT1(this.ctx), sent);
     }
     return true;
   }

@@ -5,6 +5,7 @@ import { TvphoneError } from '../errors.ts';
 import { detached } from '../sip/chars.ts';
 import { newBranch } from '../sip/ids.ts';
 import type { SipMessage, SipRequest, SipResponse } from '../sip/message.ts';
+import { parseMessage } from '../sip/parser.ts';
 import { createResponse } from '../sip/response.ts';
 import { formatVia, type Via } from '../sip/via.ts';
 import { responseTarget } from '../transport/response-target.ts';
@@ -69,11 +70,17 @@ export class TransactionLayer implements TransactionContext {
     serverTransactions: 0, clientTransactions: 0, strayResponses: 0, strayAcks: 0, rejectedFull: 0, unmatchable: 0,
   };
   private tu: TransactionUser;
-  private readonly server = new Map<string, AnyServerTransaction>();
+  /**
+   * a string: a completed non-INVITE server transaction over UDP that only answers retransmissions until Timer J
+   * (answered(): its target and final response's bytes, nothing else)
+   */
+  private readonly server = new Map<string, AnyServerTransaction | string>();
   private readonly client = new Map<string, ClientTransaction>();
   private readonly max: number;
   /** the end timers (D, I, J, K, L, M), a queue for each duration */
   private readonly endQueues = new Map<number, EndQueue>();
+  /** Timer J of the answers kept in `server`: their keys */
+  private answers: EndQueue<string> | null = null;
   private readonly onError: (err: unknown) => void;
   private closed = false;
   /** the branch of the top Via stampVia() added to a request, so that a resend of the same request replaces it */
@@ -186,8 +193,10 @@ export class TransactionLayer implements TransactionContext {
     const key = serverKey(req, via);
     const st = this.server.get(key);
     if (st !== undefined) {
-      // RFC 3261 §17.2.3: a retransmission or the ACK of a non-2xx goes to its server transaction.
-      st.receiveRequest(req, source);
+      // RFC 3261 §17.2.3: a retransmission or the ACK of a non-2xx goes to its server transaction;
+      // §17.2.2: in Completed, a retransmission gets the final response again
+      if (typeof st === 'string') this.resend(st);
+      else st.receiveRequest(req, source);
       return;
     }
     if (req.method === 'ACK') {
@@ -251,6 +260,37 @@ export class TransactionLayer implements TransactionContext {
     if (table.get(t.key) === t) table.delete(t.key);
   }
 
+  answered(key: string, target: Target, bytes: Uint8Array, ms: number): { answer: string; ticket: number } {
+    const answer = packAnswer(target, bytes);
+    this.server.set(key, answer);
+    let q = this.answers;
+    if (q === null || q.ms !== ms) {
+      // one duration (64*T1): a queue made anew only by tests that change T1 between transactions
+      q?.clear();
+      q = this.answers = new EndQueue<string>(this.clock, ms, (err) => this.fault(err), (k) => this.server.delete(k));
+    }
+    return { answer, ticket: q.add(key) };
+  }
+
+  forgetAnswer(key: string, answer: string, ticket: number): void {
+    if (this.server.get(key) !== answer) return;
+    this.server.delete(key);
+    this.answers?.cancel(ticket);
+  }
+
+  /** RFC 3261 §17.2.2: the final response of a completed transaction, sent again (from its bytes: parsed, sent as it was). */
+  private resend(answer: string): void {
+    const { target, at } = unpackAnswer(answer);
+    let res: SipMessage;
+    try {
+      res = parseMessage(Buffer.from(answer.slice(at), 'latin1'));
+    } catch (err) {
+      this.fault(err); // our own bytes: never
+      return;
+    }
+    this.transport.send(res, target);
+  }
+
   passAck(ack: SipRequest, source: Source): void {
     if (this.tu.onAck === undefined) return;
     try {
@@ -278,8 +318,33 @@ export class TransactionLayer implements TransactionContext {
     if (this.closed) return;
     this.closed = true;
     for (const t of [...this.client.values()]) t.terminate();
-    for (const t of [...this.server.values()]) t.terminate();
+    for (const t of [...this.server.values()]) if (typeof t !== 'string') t.terminate();
+    this.server.clear();
+    this.answers?.clear();
   }
+}
+
+/**
+ * A completed transaction's answer as one flat one-byte string: its UDP target on a first line, then the response's
+ * bytes (latin1, a byte a character). Issue 17: two strings a transaction (this and its key) instead of the
+ * transaction object with its source and target: 898 → 610 B each (ServerTransactionBase), and nothing the garbage
+ * collector has to trace through for Timer J's 32 s.
+ */
+export function packAnswer(target: Target, bytes: Uint8Array): string {
+  const head = `${target.transport}\t${target.listenerId ?? ''}\t${target.address}\t${target.port}\n`;
+  const buf = Buffer.allocUnsafe(head.length + bytes.byteLength);
+  buf.write(head, 0, 'latin1');
+  buf.set(bytes, head.length);
+  return buf.toString('latin1');
+}
+
+/** packAnswer's target, and where the response's bytes begin in the string. */
+export function unpackAnswer(answer: string): { target: Target; at: number } {
+  const end = answer.indexOf('\n');
+  const [transport, listener, address, port] = answer.slice(0, end).split('\t') as [Target['transport'], string, string, string];
+  const target: Target = { transport, address, port: Number(port), connectionId: null };
+  if (listener !== '') target.listenerId = Number(listener);
+  return { target, at: end + 1 };
 }
 
 /** The CSeq method of a response, '' when its CSeq cannot be read (it then matches no client transaction). */

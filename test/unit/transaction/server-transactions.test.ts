@@ -255,14 +255,55 @@ describe('transaction: non-INVITE server transaction (RFC 3261 §17.2.2)', () =>
     assert.equal(st.respond(createResponse(rec.requests[0].req, 500)), false, 'one final response only');
     fake.deliver(request('REGISTER'), source());
     assert.deepEqual(statuses(fake.sent), [200, 200]);
-    timers.advance(31_999);
+    assert.equal(serializeMessage(fake.sent[1].msg).toString('latin1'), serializeMessage(fake.sent[0].msg).toString('latin1'), 'the same bytes');
+    assert.deepEqual(fake.sent[1].target, fake.sent[0].target, 'to the same place');
     assert.equal(st.state, 'completed');
+    timers.advance(31_999);
+    assert.equal(layer.serverCount, 1);
+    fake.deliver(request('REGISTER'), source());
+    assert.deepEqual(statuses(fake.sent), [200, 200, 200], 'still absorbed 1 ms before Timer J');
     timers.advance(1);
-    assert.equal(st.state, 'terminated');
     assert.equal(layer.serverCount, 0);
     assert.equal(timers.pending, 0);
     fake.deliver(request('REGISTER'), source());
     assert.equal(rec.requests.length, 2, 'after Timer J the same branch is a new request');
+  });
+
+  it('leaves no transaction object for Timer J over UDP: the layer keeps the answer\'s target and bytes (issue 17)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { fake, timers, rec, layer } = setup();
+    const held: WeakRef<object>[] = [];
+    for (let i = 0; i < 50; i++) {
+      fake.deliver(request('REGISTER', { branch: `z9hG4bKw${i}` }), { ...source(), port: 41000 + i });
+      rec.requests[i].st.respond(createResponse(rec.requests[i].req, 200, undefined, `t${i}`));
+      held.push(new WeakRef(rec.requests[i].st));
+    }
+    rec.requests.length = 0;
+    fake.sent.length = 0;
+    await new Promise((r) => setImmediate(r));
+    gc();
+    assert.equal(held.filter((w) => w.deref() !== undefined).length, 0, 'the 50 transactions were collected');
+    assert.equal(layer.serverCount, 50, 'their answers still count as live server transactions');
+    fake.deliver(request('REGISTER', { branch: 'z9hG4bKw7' }), { ...source(), port: 41007 });
+    assert.equal(rec.requests.length, 0, 'a retransmission does not reach the TU');
+    assert.equal((fake.sent[0].msg as SipResponse).header('to'), '<sip:bob@example.com>;tag=t7');
+    assert.equal(fake.sent[0].target.port, 41007);
+    timers.advance(32_000);
+    assert.equal(layer.serverCount, 0);
+  });
+
+  it('lets a transport error on the final response end the kept answer at once (§17.2.4)', () => {
+    const { fake, rec, layer } = setup();
+    fake.deliver(request('REGISTER'), source());
+    const st = rec.requests[0].st as unknown as { respond(r: SipResponse): boolean; transportError(e: Error): void; state: string };
+    st.respond(createResponse(rec.requests[0].req, 200, undefined, 't'));
+    assert.equal(layer.serverCount, 1);
+    st.transportError(new Error('EHOSTUNREACH'));
+    assert.equal(st.state, 'terminated');
+    assert.equal(layer.serverCount, 0);
+    fake.deliver(request('REGISTER'), source());
+    assert.equal(rec.requests.length, 2, 'the retransmission is a new request');
   });
 
   it('keeps only the final response\'s bytes for Timer J: the request and the response objects can be collected (issue 16)', async () => {
