@@ -121,4 +121,24 @@ describe('transaction: the end timers, one queue a duration (RFC 3261 §17: Time
     assert.deepEqual(log, ['a', 'b']);
     assert.equal(clock.pending, 0);
   });
+
+  it('holds any entry with its own due callback (the layer\'s kept answers: their keys), and clear() drops them all', () => {
+    const clock = new FakeClock();
+    const due: string[] = [];
+    const q = new EndQueue<string>(clock, 1000, undefined, (k) => due.push(k));
+    q.add('k1');
+    clock.advance(500);
+    q.add('k2');
+    clock.advance(500);
+    assert.deepEqual(due, ['k1']);
+    q.add('k3');
+    q.clear();
+    assert.equal(q.size, 0);
+    assert.equal(clock.pending, 0, 'no clock timer left');
+    clock.advance(5000);
+    assert.deepEqual(due, ['k1'], 'nothing fires after clear()');
+    q.add('k4');
+    clock.advance(1000);
+    assert.deepEqual(due, ['k1', 'k4'], 'usable again');
+  });
 });
