@@ -22,7 +22,7 @@ import { StoreHealth } from '../health.ts';
 import { checkSchemaVersion, loadMigrations } from '../migrations.ts';
 import { redactUrl, type OpenStoreOptions } from '../options.ts';
 import type { Op, Param, Query, QueryResult, Row } from '../ops.ts';
-import { schemaVersion } from '../ops.ts';
+import { isoText, schemaVersion } from '../ops.ts';
 import { COLUMNS, QUERIES, renumber } from '../queries.ts';
 import { runAsync, SqlStore } from '../sql-store.ts';
 import type { Ban, EpochMs } from '../store.ts';
@@ -106,7 +106,7 @@ function isCut(err: unknown): boolean {
 
 function toParam(p: Param): unknown {
   // a time as UTC text: pg would write a Date in the client's local zone (the same instant, but spelled per machine)
-  if (p instanceof Date) return p.toISOString();
+  if (p instanceof Date) return isoText(p);
   return p instanceof Uint8Array && !Buffer.isBuffer(p) ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : p;
 }
 

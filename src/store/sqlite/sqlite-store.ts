@@ -16,7 +16,7 @@ import { StoreUnavailableError, TvphoneError } from '../../errors.ts';
 import { StoreHealth, type StateChangeListener } from '../health.ts';
 import { checkSchemaVersion, loadMigrations } from '../migrations.ts';
 import type { Op, Query, QueryResult } from '../ops.ts';
-import { schemaVersion } from '../ops.ts';
+import { isoText, schemaVersion } from '../ops.ts';
 import { QUERIES, type QueryName } from '../queries.ts';
 import { runSync, SqlStore } from '../sql-store.ts';
 
@@ -151,7 +151,7 @@ export class SqliteStore extends SqlStore {
   #exec(q: Query): QueryResult {
     const { stmt, returnsRows } = this.#prepare(QUERIES[q.name as QueryName]);
     // a time is ISO-8601 UTC text with milliseconds (schema 2): fixed width, so text order is time order
-    const params = q.params.map((p) => (p instanceof Date ? p.toISOString() : p));
+    const params = q.params.map((p) => (p instanceof Date ? isoText(p) : p));
     if (returnsRows) return { rows: stmt.all(...params) as QueryResult['rows'], changes: 0 };
     return { rows: [], changes: Number(stmt.run(...params).changes) };
   }
