@@ -18,10 +18,10 @@ export interface TransactionContext {
   terminated(t: { readonly key: string; readonly isClient: boolean }): void;
   /**
    * RFC 3261 §17.2.2: the non-INVITE server transaction `key` sent its final response over UDP and is Completed:
-   * the layer keeps only `target` and `bytes` (packed into `answer`) and answers retransmissions with them until
-   * Timer J (`ms`), in place of the transaction; the ticket is Timer J's
+   * the layer keeps only `target` and `bytes` (packed into `answer`, answer.ts) and answers retransmissions with them
+   * until Timer J (64*T1), in place of the transaction; the ticket is Timer J's
    */
-  answered(key: string, target: Target, bytes: Uint8Array, ms: number): { answer: string; ticket: number };
+  answered(key: string, target: Target, bytes: Uint8Array): { answer: string; ticket: number };
   /** §17.2.4: the transaction of an answer failed to send it: the answer goes at once */
   forgetAnswer(key: string, answer: string, ticket: number): void;
   /** RFC 6026 §7.1: an ACK received in the Accepted state is passed to the TU */

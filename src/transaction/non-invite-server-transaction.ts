@@ -5,7 +5,7 @@
 
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { Source, Target } from '../transport/transport.ts';
-import { sixtyFourT1, type TransactionContext } from './context.ts';
+import type { TransactionContext } from './context.ts';
 import { ServerTransactionBase, type RespondOptions } from './server-transaction.ts';
 
 /** No timer slot is used: Completed over UDP is the layer's (handOver), Timer J included. */
@@ -31,7 +31,7 @@ export class NonInviteServerTransaction extends ServerTransactionBase {
       // RFC 3261 §8.2.7: a stateless answer keeps nothing; a retransmission is answered anew, with the same bytes
       if (this.reliable || opts?.stateless === true) this.terminate();
       // for Timer J's 32 s it only answers retransmissions: the layer keeps the response's bytes and their target (issue 17)
-      else this.handOver(sixtyFourT1(this.ctx), sent);
+      else this.handOver(sent);
     }
     return true;
   }

@@ -6,6 +6,7 @@ import { serializeMessage } from '../sip/serializer.ts';
 import type { Source, Target } from '../transport/transport.ts';
 import type { TransactionContext } from './context.ts';
 import { Transaction } from './transaction.ts';
+import { answerBodyAt } from './answer.ts';
 
 export interface RespondOptions {
   /** default true: an INVITE's non-2xx final response is retransmitted on Timer G over UDP (RFC 3261 §17.2.1) */
@@ -64,7 +65,7 @@ export interface ServerTransaction {
  * Issue 17: 1,650 → 844 B each (heap and external, 20,000 answered REGISTERs): its key no longer a view of the
  * request's text (detached), the bytes a string, no send callback, and its end timer an entry in the layer's queue.
  * Then the non-INVITE one over UDP leaves the layer's table at Completed (handOver): the layer keeps its key and one
- * string, target and bytes (packAnswer), and answers the retransmissions itself: 898 → 610 B each with the Date
+ * string, target and bytes (answer.ts), and answers the retransmissions itself: 898 → 610 B each with the Date
  * header of the registrar's 200 (20,000 answered REGISTERs, heap after a forced GC), two leaf strings
  * a transaction for the garbage collector instead of an object graph.
  */
@@ -135,15 +136,15 @@ export abstract class ServerTransactionBase extends Transaction<ServerTransactio
 
   /**
    * RFC 3261 §17.2.2 over UDP, a final response sent: the layer keeps its target and bytes and answers the
-   * retransmissions until Timer J (`ms`) in place of this object, which leaves the table (TransactionContext.answered).
+   * retransmissions until Timer J in place of this object, which leaves the table (TransactionContext.answered).
    * The state stays Completed; finalResponse reads the same bytes.
    */
-  protected handOver(ms: number, sent?: Uint8Array): void {
+  protected handOver(sent?: Uint8Array): void {
     const res = this.#finalResponse;
     if (this.#request === null || res === null) return;
-    const { answer, ticket } = this.ctx.answered(this.key, this.target, sent ?? serializeMessage(res), ms);
+    const { answer, ticket } = this.ctx.answered(this.key, this.target, sent ?? serializeMessage(res));
     this.#finalBytes = answer;
-    this.#finalAt = answer.indexOf('\n') + 1;
+    this.#finalAt = answerBodyAt(answer);
     this.#answerTicket = ticket;
     this.#letGo();
   }

@@ -11,7 +11,7 @@ import { formatVia, type Via } from '../sip/via.ts';
 import { responseTarget } from '../transport/response-target.ts';
 import type { Source, Target, Transport } from '../transport/transport.ts';
 import type { ClientTransactionHandlers } from './client-transaction.ts';
-import type { TransactionContext } from './context.ts';
+import { sixtyFourT1, type TransactionContext } from './context.ts';
 import { InviteClientTransaction } from './invite-client-transaction.ts';
 import { InviteServerTransaction } from './invite-server-transaction.ts';
 import { clientKey, serverKey } from './matching.ts';
@@ -21,6 +21,7 @@ import type { ServerTransaction } from './server-transaction.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { DEFAULT_TIMER_VALUES, type TimerValues } from './timers.ts';
 import { EndQueue } from './end-queue.ts';
+import { packAnswer, unpackAnswer } from './answer.ts';
 
 export type ClientTransaction = InviteClientTransaction | NonInviteClientTransaction;
 export type AnyServerTransaction = InviteServerTransaction | NonInviteServerTransaction;
@@ -79,8 +80,8 @@ export class TransactionLayer implements TransactionContext {
   private readonly max: number;
   /** the end timers (D, I, J, K, L, M), a queue for each duration */
   private readonly endQueues = new Map<number, EndQueue>();
-  /** Timer J of the answers kept in `server`: their keys */
-  private answers: EndQueue<string> | null = null;
+  /** Timer J (64*T1) of the answers kept in `server`: their keys */
+  private readonly answers: EndQueue<string>;
   private readonly onError: (err: unknown) => void;
   private closed = false;
   /** the branch of the top Via stampVia() added to a request, so that a resend of the same request replaces it */
@@ -94,6 +95,7 @@ export class TransactionLayer implements TransactionContext {
     this.tryingDelay = options.tryingDelay ?? 200;
     this.max = options.maxTransactions ?? 500_000;
     this.onError = options.onError ?? (() => {});
+    this.answers = new EndQueue<string>(this.clock, sixtyFourT1(this), (err) => this.fault(err), (k) => this.server.delete(k));
     transport.onMessage((msg, source) => this.receive(msg, source));
   }
 
@@ -260,22 +262,16 @@ export class TransactionLayer implements TransactionContext {
     if (table.get(t.key) === t) table.delete(t.key);
   }
 
-  answered(key: string, target: Target, bytes: Uint8Array, ms: number): { answer: string; ticket: number } {
+  answered(key: string, target: Target, bytes: Uint8Array): { answer: string; ticket: number } {
     const answer = packAnswer(target, bytes);
     this.server.set(key, answer);
-    let q = this.answers;
-    if (q === null || q.ms !== ms) {
-      // one duration (64*T1): a queue made anew only by tests that change T1 between transactions
-      q?.clear();
-      q = this.answers = new EndQueue<string>(this.clock, ms, (err) => this.fault(err), (k) => this.server.delete(k));
-    }
-    return { answer, ticket: q.add(key) };
+    return { answer, ticket: this.answers.add(key) };
   }
 
   forgetAnswer(key: string, answer: string, ticket: number): void {
     if (this.server.get(key) !== answer) return;
     this.server.delete(key);
-    this.answers?.cancel(ticket);
+    this.answers.cancel(ticket);
   }
 
   /** RFC 3261 §17.2.2: the final response of a completed transaction, sent again (from its bytes: parsed, sent as it was). */
@@ -320,31 +316,8 @@ export class TransactionLayer implements TransactionContext {
     for (const t of [...this.client.values()]) t.terminate();
     for (const t of [...this.server.values()]) if (typeof t !== 'string') t.terminate();
     this.server.clear();
-    this.answers?.clear();
+    this.answers.clear();
   }
-}
-
-/**
- * A completed transaction's answer as one flat one-byte string: its UDP target on a first line, then the response's
- * bytes (latin1, a byte a character). Issue 17: two strings a transaction (this and its key) instead of the
- * transaction object with its source and target: 898 → 610 B each (ServerTransactionBase), and nothing the garbage
- * collector has to trace through for Timer J's 32 s.
- */
-export function packAnswer(target: Target, bytes: Uint8Array): string {
-  const head = `${target.transport}\t${target.listenerId ?? ''}\t${target.address}\t${target.port}\n`;
-  const buf = Buffer.allocUnsafe(head.length + bytes.byteLength);
-  buf.write(head, 0, 'latin1');
-  buf.set(bytes, head.length);
-  return buf.toString('latin1');
-}
-
-/** packAnswer's target, and where the response's bytes begin in the string. */
-export function unpackAnswer(answer: string): { target: Target; at: number } {
-  const end = answer.indexOf('\n');
-  const [transport, listener, address, port] = answer.slice(0, end).split('\t') as [Target['transport'], string, string, string];
-  const target: Target = { transport, address, port: Number(port), connectionId: null };
-  if (listener !== '') target.listenerId = Number(listener);
-  return { target, at: end + 1 };
 }
 
 /** The CSeq method of a response, '' when its CSeq cannot be read (it then matches no client transaction). */
